@@ -1,0 +1,14 @@
+import type { ExitReason } from './exit.js';
+
+/**
+ * Exit counters shared by a VM's vCPUs and its hypervisor. Strategies count every exit they
+ * handle, including port I/O and MMIO they dispatch themselves, so the numbers mean the same under
+ * every strategy.
+ */
+export interface ExitStats {
+  /** Count of exits by reason. */
+  readonly byReason: Map<ExitReason, number>;
+  /** Count of port-I/O exits by port number. */
+  readonly byPort: Map<number, number>;
+  count(reason: ExitReason, port?: number): void;
+}

@@ -1,0 +1,51 @@
+import type { VmExit } from './exit.js';
+
+/** A segment register with its hidden descriptor cache. */
+export interface SegmentState {
+  selector: number;
+  base: number;
+  limit: number;
+  /** Descriptor attribute bits 40..55 of the descriptor (type, S, DPL, P, AVL, L, D/B, G) packed as in VMX's access rights: bits 0..7 type/S/DPL/P, 12 AVL, 13 L, 14 D/B, 15 G, 16 unusable. */
+  access: number;
+}
+
+export interface TableState { base: number; limit: number }
+
+/** General-purpose registers, instruction pointer and flags (32-bit view; 64-bit backends zero-extend). */
+export interface Registers {
+  eax: number; ecx: number; edx: number; ebx: number;
+  esp: number; ebp: number; esi: number; edi: number;
+  eip: number; eflags: number;
+}
+
+/** System state a loader sets up before the first run. */
+export interface SpecialRegisters {
+  cs: SegmentState; ds: SegmentState; es: SegmentState;
+  fs: SegmentState; gs: SegmentState; ss: SegmentState;
+  tr: SegmentState; ldt: SegmentState;
+  gdt: TableState; idt: TableState;
+  cr0: number; cr2: number; cr3: number; cr4: number;
+  efer: number;
+}
+
+/** One virtual CPU. Not thread-safe: a vCPU runs on one thread (its VM's worker). */
+export interface Vcpu {
+  readonly index: number;
+  /**
+   * Runs guest code until something needs the hypervisor. `budget` bounds the run: an instruction
+   * count for emulated strategies, approximately the same amount of guest time for hardware ones.
+   */
+  run(budget: number): VmExit;
+  /** Instructions retired so far (emulated strategies), or an estimate derived from time. */
+  readonly retired: number;
+  /** Ask for an 'irq-window' exit as soon as the guest can take an external interrupt. */
+  requestInterruptWindow(enable: boolean): void;
+  /** Deliver an external interrupt vector now; only valid when the guest is interruptible. */
+  injectInterrupt(vector: number): void;
+  /** True when an external interrupt can be delivered at this instruction boundary. */
+  readonly interruptible: boolean;
+  getRegisters(): Registers;
+  setRegisters(regs: Registers): void;
+  getSpecialRegisters(): SpecialRegisters;
+  setSpecialRegisters(sregs: SpecialRegisters): void;
+}

@@ -1,0 +1,38 @@
+import type { IoBus, MmioBus } from './bus.js';
+import type { InterruptController } from './irq.js';
+import type { GuestMemory, MemoryRegionSpec } from './memory.js';
+import type { ExitStats } from './stats.js';
+import type { Vcpu } from './vcpu.js';
+
+/** Everything a strategy needs to build a VM: its memory map, its buses and its interrupt source. */
+export interface VmSpec {
+  /** RAM and ROM regions; guest-physical addresses outside them go to `mmio`. */
+  readonly regions: readonly MemoryRegionSpec[];
+  readonly io: IoBus;
+  readonly mmio: MmioBus;
+  /**
+   * Source of external interrupts. Emulated CPUs poll it at instruction boundaries; hardware
+   * backends inject its vector when the guest is interruptible, asking for a window otherwise.
+   */
+  readonly interrupts: InterruptController;
+  readonly stats: ExitStats;
+  /** Memory for RAM regions may be provided by the caller (e.g. a SharedArrayBuffer). */
+  readonly ramBacking?: (region: MemoryRegionSpec) => ArrayBufferLike | undefined;
+}
+
+/** One virtual machine built by a strategy. */
+export interface Vm {
+  readonly memory: GuestMemory;
+  createVcpu(index: number): Vcpu;
+  /** Releases host resources (file descriptors, mappings). */
+  destroy(): void;
+}
+
+/** A VMM strategy (`none`, `full`, `para`, `hw`): the one thing `--vmm NAME` chooses. */
+export interface VmmStrategy {
+  readonly name: string;
+  readonly description: string;
+  /** Why this strategy cannot run here, or null when it can (e.g. /dev/kvm missing). */
+  unavailableReason(): string | null;
+  createVm(spec: VmSpec): Vm;
+}
