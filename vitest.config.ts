@@ -4,7 +4,7 @@ import { SummaryReporter } from './tools/vitest-summary-reporter.js';
 
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*'],
+    projects: ['packages/*', 'apps/*', 'tests'],
     reporters: ['default', new SummaryReporter()],
   },
 });
