@@ -1,0 +1,96 @@
+import type { GuestMemory } from '@ringvisor/vmm-api';
+import { longModeEntry, protectedModeEntry, type EntryState } from '../../entry-state.js';
+import { LoaderError, hex } from '../../loader-error.js';
+import type { MemoryMap, VirtioSlot } from '../../memory-map.js';
+import { BOOT_CS, BOOT_DS, writeBootGdt } from '../boot-gdt.js';
+import { GuestWriter } from '../guest-writer.js';
+import { writeBootParams } from './boot-params.js';
+import { writeIdentityPageTables } from './page-tables.js';
+import { XLF_KERNEL_64, parseSetupHeader, type SetupHeader } from './setup-header.js';
+
+/** Zero page and command line where Firecracker puts them; both below the kernel at 1 MiB. */
+export const ZERO_PAGE_ADDRESS = 0x7000;
+export const CMDLINE_ADDRESS = 0x20000;
+/** The command line may grow up to the EBDA-free area's end (0x9fc00 would do; keep it modest). */
+const CMDLINE_MAX = 0x10000;
+/** The protected-mode kernel's load address for non-relocated bzImages. */
+const KERNEL_LOAD_ADDRESS = 0x100000;
+/** 64-bit entry point offset from the load address (boot.rst, "64-bit boot protocol"). */
+const ENTRY_64_OFFSET = 0x200;
+const PAGE = 4096;
+
+export interface LinuxOptions {
+  readonly memoryMap: Pick<MemoryMap, 'ranges' | 'lowRamEnd' | 'virtio'>;
+  readonly cmdline?: string;
+  readonly initrd?: Uint8Array;
+  /** '32': the 32-bit boot protocol (default); '64': long mode with identity page tables (KVM). */
+  readonly entry?: '32' | '64';
+}
+
+/** `virtio_mmio.device=4K@0xd0000000:5` for each slot, so the kernel probes them without ACPI/DT. */
+export function virtioMmioCmdline(slots: readonly VirtioSlot[]): string {
+  return slots.map((slot) => `virtio_mmio.device=${slot.size / 1024}K@${hex(slot.base)}:${slot.irq}`).join(' ');
+}
+
+function kernelCmdline(options: LinuxOptions, header: SetupHeader): string {
+  const cmdline = [options.cmdline ?? '', virtioMmioCmdline(options.memoryMap.virtio)]
+    .filter((part) => part.length > 0).join(' ');
+  const limit = Math.min(header.cmdlineSize, CMDLINE_MAX - 1);
+  if (cmdline.length > limit) {
+    throw new LoaderError('linux', `command line is ${cmdline.length} bytes; this kernel accepts at most ${limit}`);
+  }
+  return cmdline;
+}
+
+/** Highest page-aligned address below initrd_addr_max and the end of low RAM that fits the initrd. */
+function placeInitrd(initrd: Uint8Array, header: SetupHeader, lowRamEnd: number, kernelEnd: number): number {
+  const top = Math.min(header.initrdAddrMax + 1, lowRamEnd);
+  const address = Math.floor((top - initrd.length) / PAGE) * PAGE;
+  if (address < kernelEnd) {
+    throw new LoaderError('initrd',
+      `${initrd.length} bytes do not fit between the kernel (ends ${hex(kernelEnd)}) and ${hex(top)}`);
+  }
+  return address;
+}
+
+/**
+ * Loads a bzImage by the Linux boot protocol: protected-mode kernel at 1 MiB, zero page with the
+ * copied setup header, command line (plus the virtio-mmio devices), initrd high in RAM, e820 map,
+ * and a boot GDT; returns the 32-bit entry state (ESI = zero page, EIP = code32_start) or, with
+ * `entry: '64'`, the 64-bit one (long mode, identity page tables, RIP = load address + 0x200).
+ */
+export function loadLinux(memory: GuestMemory, image: Uint8Array, options: LinuxOptions): EntryState {
+  const writer = new GuestWriter(memory, 'linux');
+  const header = parseSetupHeader(image);
+  const mode = options.entry ?? '32';
+  if (mode === '64' && (header.xloadflags & XLF_KERNEL_64) === 0) {
+    throw new LoaderError('linux', 'kernel has no 64-bit entry point (xloadflags.XLF_KERNEL_64 clear)');
+  }
+  const { lowRamEnd } = options.memoryMap;
+  const kernel = image.subarray(header.setupSize);
+  const kernelEnd = KERNEL_LOAD_ADDRESS + Math.max(kernel.length, header.initSize);
+  if (kernelEnd > lowRamEnd) {
+    throw new LoaderError('linux', `kernel needs RAM up to ${hex(kernelEnd)}; guest RAM ends at ${hex(lowRamEnd)}`);
+  }
+  const cmdline = kernelCmdline(options, header);
+  const ramdisk = options.initrd
+    ? { address: placeInitrd(options.initrd, header, lowRamEnd, pageAlignUp(kernelEnd)), size: options.initrd.length }
+    : null;
+
+  writer.bytes(KERNEL_LOAD_ADDRESS, kernel, 'kernel');
+  if (ramdisk && options.initrd) writer.bytes(ramdisk.address, options.initrd, 'initrd');
+  writer.cString(CMDLINE_ADDRESS, cmdline, 'command line');
+  writeBootParams(writer, ZERO_PAGE_ADDRESS, {
+    header, loadAddress: KERNEL_LOAD_ADDRESS, cmdlineAddress: CMDLINE_ADDRESS, ramdisk, ranges: options.memoryMap.ranges,
+  });
+
+  const state = mode === '64'
+    ? longModeEntry(KERNEL_LOAD_ADDRESS + ENTRY_64_OFFSET, BOOT_CS, BOOT_DS, writeBootGdt(writer, 'code64'),
+      writeIdentityPageTables(writer))
+    : protectedModeEntry(KERNEL_LOAD_ADDRESS, BOOT_CS, BOOT_DS, writeBootGdt(writer, 'code32'));
+  return { regs: { ...state.regs, esi: ZERO_PAGE_ADDRESS }, sregs: state.sregs };
+}
+
+function pageAlignUp(value: number): number {
+  return Math.ceil(value / PAGE) * PAGE;
+}
