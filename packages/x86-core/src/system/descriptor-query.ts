@@ -1,0 +1,70 @@
+import { throwFault } from '../fault.js';
+import { FLAG_ZF, isProtected, isV86, type SystemCpu } from './cpu-view.js';
+import { Descriptor, readDescriptor } from './descriptor.js';
+import { UD } from './vectors.js';
+
+const scratch = new Descriptor();
+
+/** System types LAR reports (SDM Vol. 2 "LAR" table): TSSs, LDT, call and task gates. */
+const LAR_SYSTEM_TYPES = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 9) | (1 << 11) | (1 << 12);
+/** System types LSL reports: TSSs and LDT (segments with a limit). */
+const LSL_SYSTEM_TYPES = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 9) | (1 << 11);
+
+function setZf(cpu: SystemCpu, on: boolean): void {
+  const eflags = cpu.getEflags();
+  cpu.setEflags(on ? eflags | FLAG_ZF : eflags & ~FLAG_ZF);
+}
+
+function requireProtectedMode(cpu: SystemCpu): void {
+  if (!isProtected(cpu) || isV86(cpu)) throwFault(UD);
+}
+
+/**
+ * Reads the descriptor for LAR/LSL/VERR/VERW: null when the selector is null, outside its table, of
+ * a type `systemTypes` excludes, or not visible at CPL and RPL (conforming code is always visible).
+ */
+function visibleDescriptor(cpu: SystemCpu, selector: number, systemTypes: number): Descriptor | null {
+  if ((selector & 0xfffc) === 0 || !readDescriptor(cpu, selector, scratch)) return null;
+  const d = scratch;
+  if (!d.isCodeOrData && ((systemTypes >>> d.type) & 1) === 0) return null;
+  if (!d.isConforming && (d.dpl < cpu.cpl || d.dpl < (selector & 3))) return null;
+  return d;
+}
+
+/** LAR: the access-rights dword (descriptor bits 32-63 masked with 0x00FFFF00) and ZF=1, or -1 and ZF=0. */
+export function loadAccessRights(cpu: SystemCpu, selector: number): number {
+  requireProtectedMode(cpu);
+  const d = visibleDescriptor(cpu, selector & 0xffff, LAR_SYSTEM_TYPES);
+  setZf(cpu, d !== null);
+  return d === null ? -1 : (d.hi & 0x00ffff00) >>> 0;
+}
+
+/** LSL: the byte-granular segment limit and ZF=1, or -1 and ZF=0. */
+export function loadSegmentLimit(cpu: SystemCpu, selector: number): number {
+  requireProtectedMode(cpu);
+  const d = visibleDescriptor(cpu, selector & 0xffff, LSL_SYSTEM_TYPES);
+  setZf(cpu, d !== null);
+  return d === null ? -1 : d.limit;
+}
+
+/** VERR: ZF=1 when the segment is readable at CPL and RPL. */
+export function verifyRead(cpu: SystemCpu, selector: number): void {
+  requireProtectedMode(cpu);
+  const d = visibleDescriptor(cpu, selector & 0xffff, 0);
+  setZf(cpu, d !== null && d.isReadable);
+}
+
+/** VERW: ZF=1 when the segment is a writable data segment at CPL and RPL. */
+export function verifyWrite(cpu: SystemCpu, selector: number): void {
+  requireProtectedMode(cpu);
+  const d = visibleDescriptor(cpu, selector & 0xffff, 0);
+  setZf(cpu, d !== null && d.isWritableData);
+}
+
+/** ARPL: raises the destination selector's RPL to the source's (ZF=1), else leaves it (ZF=0). */
+export function adjustRpl(cpu: SystemCpu, destination: number, source: number): number {
+  requireProtectedMode(cpu);
+  const raise = (destination & 3) < (source & 3);
+  setZf(cpu, raise);
+  return raise ? (destination & ~3) | (source & 3) : destination;
+}
