@@ -91,7 +91,7 @@ describe('Linux 32-bit boot protocol', () => {
         }
       }
     }
-    expect(rejected).toBeGreaterThan(20);
+    expect(rejected).toBeGreaterThan(10);
   });
 });
 
