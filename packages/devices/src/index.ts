@@ -1,2 +1,8 @@
 // @ringvisor/devices: PC platform devices and virtio-mmio devices, independent of any CPU.
+export { PortIoBus, type PortIoDevice } from './bus/port-io-bus.js';
+export { MmioDispatchBus } from './bus/mmio-bus.js';
+export type { BusRange } from './bus/access.js';
+export { DualPic } from './pic/pic.js';
+export { Pit, type PitOptions } from './pit/pit.js';
+export { PIT_HZ } from './pit/registers.js';
 export * from './virtio/index.js';

@@ -1,0 +1,127 @@
+// The PC/AT system timer: an Intel 8254 (datasheet 231164-005) at 0x40-0x43 clocked at 1.193182 MHz,
+// counter 0's OUT on IRQ 0, counter 2 gated by port 0x61 (IBM AT Technical Reference, "System
+// Control Port B"), which also reads back OUT2 and the refresh toggle.
+import type { AccessSize, Clock, IrqLine, TimerId } from '@ringvisor/vmm-api';
+import type { BusRange } from '../bus/access.js';
+import { Channel } from './channel.js';
+import {
+  ACCESS_LATCH, CHANNEL0_DATA, CONTROL, CONTROL_ACCESS_SHIFT, CONTROL_BCD, CONTROL_MODE_SHIFT,
+  CONTROL_SELECT_SHIFT, PORT_B, PORTB_GATE2, PORTB_OUT2, PORTB_REFRESH, PORTB_WRITABLE,
+  READ_BACK_COUNTER0, READ_BACK_NO_COUNT, READ_BACK_NO_STATUS, REFRESH_TOGGLE_NS, SELECT_READ_BACK,
+} from './registers.js';
+
+export interface PitOptions {
+  readonly clock: Clock;
+  /** The line counter 0's OUT drives: IRQ 0 of the PIC. */
+  readonly irq: IrqLine;
+}
+
+export class Pit {
+  readonly ports: readonly BusRange[] = [
+    { base: CHANNEL0_DATA, length: 4 },
+    { base: PORT_B, length: 1 },
+  ];
+  /** Rising edges of counter 0's OUT delivered to the IRQ line since construction. */
+  irqEdges = 0;
+
+  private readonly clock: Clock;
+  private readonly irqLine: IrqLine;
+  private readonly channels: readonly Channel[];
+  private portB = 0;
+  private timer: TimerId | undefined;
+  private readonly onEdge = (): void => this.fireEdge();
+
+  constructor(options: PitOptions) {
+    this.clock = options.clock;
+    this.irqLine = options.irq;
+    // Power-on state as PC firmware leaves it: counters 0 and 1 in mode 3 with count 0 (65536,
+    // 18.2 Hz), counter 2 programmed the same but held by its gate (port 0x61 bit 0 clear).
+    this.channels = [new Channel(true), new Channel(true), new Channel(false)];
+    const now = this.clock.now();
+    for (const c of this.channels) {
+      c.program(3, 3, false);
+      c.writeByte(0, now);
+      c.writeByte(0, now);
+    }
+    this.irqLine.set(true);
+    this.reschedule();
+  }
+
+  ioRead(port: number, _size: AccessSize): number {
+    const now = this.clock.now();
+    if (port === PORT_B) {
+      return (
+        this.portB |
+        (Math.floor(now / REFRESH_TOGGLE_NS) & 1 ? PORTB_REFRESH : 0) |
+        (this.channels[2].output(now) ? PORTB_OUT2 : 0)
+      );
+    }
+    if (port === CONTROL) return 0xff; // write-only register
+    return this.channels[port - CHANNEL0_DATA].readByte(now);
+  }
+
+  ioWrite(port: number, _size: AccessSize, value: number): void {
+    value &= 0xff;
+    const now = this.clock.now();
+    if (port === PORT_B) {
+      this.portB = value & PORTB_WRITABLE;
+      this.channels[2].setGate((value & PORTB_GATE2) !== 0, now);
+      return;
+    }
+    if (port === CONTROL) {
+      this.writeControl(value, now);
+      return;
+    }
+    const index = port - CHANNEL0_DATA;
+    this.channels[index].writeByte(value, now);
+    if (index === 0) this.reschedule();
+  }
+
+  /** Counter `n`'s OUT pin now (for a VMM's monitor and tests). */
+  output(n: 0 | 1 | 2): boolean {
+    return this.channels[n].output(this.clock.now());
+  }
+
+  private writeControl(value: number, now: number): void {
+    const select = value >> CONTROL_SELECT_SHIFT;
+    if (select === SELECT_READ_BACK) {
+      for (let i = 0; i < 3; i++) {
+        if ((value & (READ_BACK_COUNTER0 << i)) === 0) continue;
+        // Status first, so that a combined read-back returns the status byte before the count.
+        if ((value & READ_BACK_NO_STATUS) === 0) this.channels[i].latchStatus(now);
+        if ((value & READ_BACK_NO_COUNT) === 0) this.channels[i].latchCount(now);
+      }
+      return;
+    }
+    const channel = this.channels[select];
+    const access = (value >> CONTROL_ACCESS_SHIFT) & 3;
+    if (access === ACCESS_LATCH) {
+      channel.latchCount(now);
+      return;
+    }
+    channel.program((value >> CONTROL_MODE_SHIFT) & 7, access, (value & CONTROL_BCD) !== 0);
+    if (select === 0) {
+      // A control word sets OUT at once: low in mode 0, high in every other mode.
+      this.irqLine.set(channel.output(now));
+      this.reschedule();
+    }
+  }
+
+  /** Keeps exactly one timer: at counter 0's next rising edge, if there is one. */
+  private reschedule(): void {
+    if (this.timer !== undefined) {
+      this.clock.cancel(this.timer);
+      this.timer = undefined;
+    }
+    const deadline = this.channels[0].nextRisingEdge(this.clock.now());
+    if (deadline >= 0) this.timer = this.clock.schedule(deadline, this.onEdge);
+  }
+
+  private fireEdge(): void {
+    this.timer = undefined;
+    this.irqEdges++;
+    this.irqLine.set(false);
+    this.irqLine.set(true);
+    this.reschedule();
+  }
+}
