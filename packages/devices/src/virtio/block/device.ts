@@ -1,0 +1,117 @@
+// virtio-blk (virtio spec v1.1, section 5.2): device ID 2, one request queue. Requests are served
+// synchronously when the driver notifies the queue, against a `BlockBackend`.
+import { VIRTIO_ID_BLOCK, featureBit } from '../constants.js';
+import type { VirtioDevice, VirtioDeviceContext } from '../device.js';
+import type { BlockBackend } from './backend.js';
+import {
+  BlkConfig, SECTOR_SIZE, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_FLUSH,
+  VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_ID_BYTES,
+} from './protocol.js';
+import { type BlockRequestContext, executeBlockRequest } from './request.js';
+import { type VirtioBlockStats, emptyBlockStats } from './stats.js';
+
+export interface VirtioBlockOptions {
+  readonly backend: BlockBackend;
+  /** Serial returned by GET_ID (at most 20 bytes of UTF-8; Linux shows it as /sys/block/vda/serial). */
+  readonly id?: string;
+  /** QueueNumMax of the request queue (power of two, default 256). */
+  readonly queueSize?: number;
+  /** Present the disk read-only even if the backend could write (default: the backend's `readOnly`). */
+  readonly readOnly?: boolean;
+  /** Most sectors one discard segment may cover (default 8192, 4 MiB). */
+  readonly maxDiscardSectors?: number;
+  /** Most segments one discard request may carry (default 16). */
+  readonly maxDiscardSegments?: number;
+}
+
+const REQUEST_QUEUE = 0;
+
+export class VirtioBlock implements VirtioDevice {
+  readonly deviceId = VIRTIO_ID_BLOCK;
+  readonly features: bigint;
+  readonly queueSizes: readonly number[];
+  readonly config: Uint8Array;
+  readonly stats: VirtioBlockStats = emptyBlockStats();
+  readonly backend: BlockBackend;
+  private readonly settings: Omit<BlockRequestContext, 'memory'>;
+  private ctx: VirtioDeviceContext | null = null;
+
+  constructor(options: VirtioBlockOptions) {
+    const backend = options.backend;
+    const queueSize = options.queueSize ?? 256;
+    const readOnly = options.readOnly ?? backend.readOnly;
+    const id = new Uint8Array(VIRTIO_BLK_ID_BYTES);
+    const idBytes = new TextEncoder().encode(options.id ?? '');
+    if (idBytes.length > VIRTIO_BLK_ID_BYTES) throw new RangeError(`virtio-blk id "${options.id}" is longer than 20 bytes`);
+    id.set(idBytes);
+    this.backend = backend;
+    this.queueSizes = [queueSize];
+    this.settings = {
+      backend,
+      capacitySectors: Math.floor(backend.size / SECTOR_SIZE),
+      readOnly,
+      id,
+      maxDiscardSectors: options.maxDiscardSectors ?? 8192,
+      maxDiscardSegments: options.maxDiscardSegments ?? 16,
+      stats: this.stats,
+    };
+    let features = featureBit(VIRTIO_BLK_F_FLUSH) | featureBit(VIRTIO_BLK_F_BLK_SIZE) | featureBit(VIRTIO_BLK_F_SEG_MAX);
+    features |= readOnly ? featureBit(VIRTIO_BLK_F_RO) : featureBit(VIRTIO_BLK_F_DISCARD);
+    this.features = features;
+
+    this.config = new Uint8Array(BlkConfig.size);
+    const fields = new DataView(this.config.buffer);
+    fields.setBigUint64(BlkConfig.capacity, BigInt(this.settings.capacitySectors), true);
+    // Header and status take two descriptors of a chain no longer than the queue.
+    fields.setUint32(BlkConfig.segMax, Math.max(1, queueSize - 2), true);
+    fields.setUint32(BlkConfig.blkSize, SECTOR_SIZE, true);
+    fields.setUint32(BlkConfig.maxDiscardSectors, this.settings.maxDiscardSectors, true);
+    fields.setUint32(BlkConfig.maxDiscardSeg, this.settings.maxDiscardSegments, true);
+    fields.setUint32(BlkConfig.discardSectorAlignment, 1, true);
+  }
+
+  /** Disk size in 512-byte sectors, as in the `capacity` config field. */
+  get capacity(): number {
+    return this.settings.capacitySectors;
+  }
+
+  attach(context: VirtioDeviceContext): void {
+    this.ctx = context;
+  }
+
+  writeConfig(): void {
+    // Every field is read-only without VIRTIO_BLK_F_CONFIG_WCE, which is not offered.
+  }
+
+  activate(): void {
+    this.serve();
+  }
+
+  notify(queueIndex: number): void {
+    if (queueIndex === REQUEST_QUEUE) this.serve();
+  }
+
+  reset(): void {
+    // Requests complete synchronously, so none is in flight to abandon.
+  }
+
+  private serve(): void {
+    const ctx = this.ctx;
+    if (ctx === null || !ctx.active) return;
+    const queue = ctx.queues[REQUEST_QUEUE];
+    const request: BlockRequestContext = { ...this.settings, memory: ctx.memory };
+    let served = 0;
+    // At most one queue's worth per notification: the driver cannot have more outstanding.
+    for (; served < queue.size; served++) {
+      const chain = queue.pop();
+      if (chain === null) break;
+      const used = executeBlockRequest(request, chain);
+      if (used === null) {
+        ctx.error('malformed-request', `virtio-blk chain ${chain.head} has no room for header or status`);
+        break;
+      }
+      queue.pushUsed(chain, used);
+    }
+    if (served > 0) ctx.usedBuffersAdded(REQUEST_QUEUE);
+  }
+}
