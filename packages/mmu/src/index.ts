@@ -1,1 +1,19 @@
-export {};
+// @ringvisor/mmu: guest-physical memory (RAM, ROM, MMIO, A20) and x86 linear-to-physical translation.
+export { PhysicalMemory, type PhysicalMemoryOptions } from './physical/physical-memory.js';
+export {
+  PAGE_SHIFT, PAGE_SIZE, PAGE_MASK, KIND_RAM, KIND_RAM_CODE, KIND_ROM, KIND_MMIO, KIND_UNMAPPED,
+} from './physical/page-kind.js';
+export { Paging, type PagingOptions } from './paging/paging.js';
+export {
+  ACCESS_READ, ACCESS_WRITE, ACCESS_FETCH, type Access, accessIndex, DENY_MASK, TLB_HIT_MASK,
+  TLB_VALID, TLB_NO_USER, TLB_NO_WRITE_USER, TLB_NO_WRITE_SUPER, TLB_NO_FETCH, TLB_CLEAN, TLB_NOT_RAM,
+  TLB_GLOBAL, TLB_LARGE,
+} from './paging/access.js';
+export {
+  CR0_WP, CR0_PG, CR4_PSE, CR4_PAE, CR4_PGE, EFER_NXE,
+  PTE_P, PTE_RW, PTE_US, PTE_PWT, PTE_PCD, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_HI_XD,
+  PF_P, PF_W, PF_U, PF_RSVD, PF_I, PF_VECTOR,
+} from './paging/control-bits.js';
+export { WalkResult, type PageTableMemory, type WalkContext } from './paging/walk.js';
+export { walk32Bit } from './paging/walk-32bit.js';
+export { walkPae } from './paging/walk-pae.js';

@@ -1,0 +1,292 @@
+import type { GuestMemory, MemoryRegionSpec, MmioBus, MmioHandler } from '@ringvisor/vmm-api';
+import {
+  KIND_MMIO, KIND_RAM, KIND_RAM_CODE, KIND_ROM, KIND_UNMAPPED, PAGE_COUNT, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE,
+} from './page-kind.js';
+import { checkPlacement, overlaps, regionFromSpec, type Region } from './region.js';
+
+export interface PhysicalMemoryOptions {
+  /** RAM and ROM regions (4 KiB aligned, below 4 GiB, not overlapping). */
+  readonly regions: readonly MemoryRegionSpec[];
+  /** Where accesses to addresses nothing claims go (below 4 GiB). Without it they read all ones. */
+  readonly fallback?: MmioBus;
+  /** Backing store for `ram` (e.g. a SharedArrayBuffer); at least `ramEnd` bytes. */
+  readonly ramBuffer?: ArrayBufferLike;
+}
+
+/** All-ones value of an access of `size` bytes (what an undriven bus reads). */
+const ONES = [0, 0xff, 0xffff, 0xffffff, 0xffffffff];
+/** The A20 gate forces physical address bit 20 to zero while it is disabled. */
+const A20_OFF_MASK = ~(1 << 20);
+
+/**
+ * The guest-physical address space: RAM, ROM, MMIO windows and an optional fallback bus, with
+ * the A20 gate. Every entry point takes addresses from the guest and checks them: anything that is
+ * not an integer in [0, 2^32) reads all ones and drops writes.
+ *
+ * CPU accesses (`read8`..`write32`) see the A20 gate; the block transfers (`readBytes`,
+ * `writeBytes`, `view`) are device DMA and loader copies, which the CPU's A20M# does not affect.
+ */
+export class PhysicalMemory implements GuestMemory {
+  /** One past the highest RAM address; `ram.length === ramEnd`. */
+  readonly ramEnd: number;
+  /**
+   * Bytes of guest-physical [0, ramEnd). Only pages whose `kind` is KIND_RAM or KIND_RAM_CODE
+   * hold guest RAM; ROM, MMIO and holes below `ramEnd` leave unused bytes here.
+   */
+  readonly ram: Uint8Array;
+  /** KIND_* of every 4 KiB page below 4 GiB, indexed by `address >>> 12`. Read-only to callers. */
+  readonly kind = new Uint8Array(PAGE_COUNT);
+  /** Bumped on every write that hits a page marked with `markCode`. */
+  codeWriteGeneration = 0;
+  /** Called with the page number after a write hit a page marked with `markCode` (which it unmarks). */
+  onCodeWrite: ((page: number) => void) | null = null;
+
+  private readonly regionOf = new Uint16Array(PAGE_COUNT);
+  /** Index 0 means "no region"; removed MMIO windows leave null slots that are reused. */
+  private readonly regions: (Region | null)[] = [null];
+  private readonly fallback: MmioBus | null;
+  private a20Mask = -1;
+  private readonly layoutListeners: (() => void)[] = [];
+
+  constructor(options: PhysicalMemoryOptions) {
+    this.fallback = options.fallback ?? null;
+    this.kind.fill(KIND_UNMAPPED);
+    let ramEnd = 0;
+    const built: Region[] = [];
+    for (const spec of options.regions) {
+      const region = regionFromSpec(spec);
+      for (const other of built) {
+        if (overlaps(other, region.base, region.size)) {
+          throw new RangeError(`region at 0x${region.base.toString(16)} overlaps region at 0x${other.base.toString(16)}`);
+        }
+      }
+      built.push(region);
+      if (region.kind === KIND_RAM) ramEnd = Math.max(ramEnd, region.base + region.size);
+    }
+    this.ramEnd = ramEnd;
+    if (options.ramBuffer && options.ramBuffer.byteLength < ramEnd) {
+      throw new RangeError(`ramBuffer holds ${options.ramBuffer.byteLength} bytes, RAM needs ${ramEnd}`);
+    }
+    this.ram = options.ramBuffer ? new Uint8Array(options.ramBuffer, 0, ramEnd) : new Uint8Array(ramEnd);
+    for (const region of built) this.place(region);
+  }
+
+  /** False while the A20 gate is disabled (address bit 20 forced to 0). */
+  get a20Enabled(): boolean {
+    return this.a20Mask === -1;
+  }
+
+  set a20Enabled(enabled: boolean) {
+    const mask = enabled ? -1 : A20_OFF_MASK;
+    if (mask === this.a20Mask) return;
+    this.a20Mask = mask;
+    this.layoutChanged();
+  }
+
+  /** Maps a device's MMIO window (4 KiB aligned); it may cover RAM or ROM, not another window. */
+  addMmio(base: number, size: number, handler: MmioHandler): void {
+    checkPlacement('MMIO window', base, size);
+    for (const region of this.regions) {
+      if (region && region.kind === KIND_MMIO && overlaps(region, base, size)) {
+        throw new RangeError(`MMIO window at 0x${base.toString(16)} overlaps window at 0x${region.base.toString(16)}`);
+      }
+    }
+    this.place({ kind: KIND_MMIO, base, size, data: null, handler });
+    this.layoutChanged();
+  }
+
+  /** Unmaps the MMIO window starting at `base`, uncovering whatever lies below it. */
+  removeMmio(base: number): boolean {
+    const index = this.regions.findIndex((r) => r !== null && r.kind === KIND_MMIO && r.base === base);
+    if (index < 0) return false;
+    const window = this.regions[index] as Region;
+    this.regions[index] = null;
+    const first = window.base >>> PAGE_SHIFT;
+    const end = first + window.size / PAGE_SIZE;
+    this.kind.fill(KIND_UNMAPPED, first, end);
+    this.regionOf.fill(0, first, end);
+    this.regions.forEach((region, i) => {
+      if (!region || !overlaps(region, window.base, window.size)) return;
+      const from = Math.max(first, region.base >>> PAGE_SHIFT);
+      const to = Math.min(end, (region.base + region.size) / PAGE_SIZE);
+      this.kind.fill(region.kind, from, to);
+      this.regionOf.fill(i, from, to);
+    });
+    this.layoutChanged();
+    return true;
+  }
+
+  /** `listener` runs after the map or the A20 gate changed (address translations cached elsewhere are stale). */
+  onLayoutChange(listener: () => void): void {
+    this.layoutListeners.push(listener);
+  }
+
+  /**
+   * Marks a RAM page as holding code the CPU cached. The next write to it (CPU store, DMA through
+   * `writeBytes`, or `notifyWrite`) unmarks it, bumps `codeWriteGeneration` and calls `onCodeWrite`.
+   * Returns false when the page is not RAM (ROM never changes; MMIO code must not be cached).
+   */
+  markCode(page: number): boolean {
+    if ((page >>> 0) !== page || page >= PAGE_COUNT) return false;
+    const kind = this.kind[page];
+    if (kind === KIND_RAM) this.kind[page] = KIND_RAM_CODE;
+    return kind === KIND_RAM || kind === KIND_RAM_CODE;
+  }
+
+  read8(address: number): number {
+    if ((address >>> 0) !== address) return 0xff;
+    const a = (address & this.a20Mask) >>> 0;
+    if (this.kind[a >>> PAGE_SHIFT] <= KIND_RAM_CODE) return this.ram[a];
+    return this.readSlow(a, 1);
+  }
+
+  read16(address: number): number {
+    if ((address >>> 0) !== address) return 0xffff;
+    const a = (address & this.a20Mask) >>> 0;
+    if ((a & PAGE_MASK) !== PAGE_MASK && this.kind[a >>> PAGE_SHIFT] <= KIND_RAM_CODE) {
+      return this.ram[a] | (this.ram[a + 1] << 8);
+    }
+    return this.readSlow(a, 2);
+  }
+
+  read32(address: number): number {
+    if ((address >>> 0) !== address) return 0xffffffff;
+    const a = (address & this.a20Mask) >>> 0;
+    if ((a & PAGE_MASK) <= PAGE_SIZE - 4 && this.kind[a >>> PAGE_SHIFT] <= KIND_RAM_CODE) {
+      const ram = this.ram;
+      return (ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24)) >>> 0;
+    }
+    return this.readSlow(a, 4);
+  }
+
+  write8(address: number, value: number): void {
+    if ((address >>> 0) !== address) return;
+    const a = (address & this.a20Mask) >>> 0;
+    if (this.kind[a >>> PAGE_SHIFT] === KIND_RAM) this.ram[a] = value;
+    else this.writeSlow(a, 1, value);
+  }
+
+  write16(address: number, value: number): void {
+    if ((address >>> 0) !== address) return;
+    const a = (address & this.a20Mask) >>> 0;
+    if ((a & PAGE_MASK) !== PAGE_MASK && this.kind[a >>> PAGE_SHIFT] === KIND_RAM) {
+      this.ram[a] = value;
+      this.ram[a + 1] = value >> 8;
+    } else {
+      this.writeSlow(a, 2, value);
+    }
+  }
+
+  write32(address: number, value: number): void {
+    if ((address >>> 0) !== address) return;
+    const a = (address & this.a20Mask) >>> 0;
+    if ((a & PAGE_MASK) <= PAGE_SIZE - 4 && this.kind[a >>> PAGE_SHIFT] === KIND_RAM) {
+      const ram = this.ram;
+      ram[a] = value;
+      ram[a + 1] = value >> 8;
+      ram[a + 2] = value >> 16;
+      ram[a + 3] = value >> 24;
+    } else {
+      this.writeSlow(a, 4, value);
+    }
+  }
+
+  readBytes(address: number, into: Uint8Array): boolean {
+    if (!this.isRam(address, into.length)) return false;
+    into.set(this.ram.subarray(address, address + into.length));
+    return true;
+  }
+
+  writeBytes(address: number, from: Uint8Array): boolean {
+    if (!this.isRam(address, from.length)) return false;
+    this.ram.set(from, address);
+    this.notifyWrite(address, from.length);
+    return true;
+  }
+
+  view(address: number, length: number): Uint8Array | null {
+    return this.isRam(address, length) ? this.ram.subarray(address, address + length) : null;
+  }
+
+  notifyWrite(address: number, length: number): void {
+    if (!Number.isInteger(address) || !Number.isInteger(length) || address < 0 || length <= 0) return;
+    const end = Math.min(address + length, this.ramEnd);
+    for (let page = Math.floor(address / PAGE_SIZE); page * PAGE_SIZE < end; page++) {
+      if (this.kind[page] === KIND_RAM_CODE) this.codeWritten(page);
+    }
+  }
+
+  /** True when [address, address+length) is all RAM. */
+  private isRam(address: number, length: number): boolean {
+    if (!Number.isInteger(address) || !Number.isInteger(length) || address < 0 || length < 0) return false;
+    if (address + length > this.ramEnd) return false;
+    for (let page = Math.floor(address / PAGE_SIZE); page * PAGE_SIZE < address + length; page++) {
+      if (this.kind[page] > KIND_RAM_CODE) return false;
+    }
+    return true;
+  }
+
+  /** Slow path of a CPU read; `a` is a masked address below 4 GiB. */
+  private readSlow(a: number, size: number): number {
+    if ((a & PAGE_MASK) + size > PAGE_SIZE) {
+      // Crosses a page: each byte goes to whatever maps its own page (possibly another device).
+      let value = 0;
+      for (let i = 0; i < size; i++) value |= this.read8(a + i) << (8 * i);
+      return value >>> 0;
+    }
+    const page = a >>> PAGE_SHIFT;
+    const kind = this.kind[page];
+    if (kind <= KIND_RAM_CODE) return littleEndian(this.ram, a, size);
+    if (kind === KIND_UNMAPPED) return this.fallback ? (this.fallback.read(a, size as 1 | 2 | 4) & ONES[size]) >>> 0 : ONES[size];
+    const region = this.regions[this.regionOf[page]] as Region;
+    if (kind === KIND_ROM) return littleEndian(region.data as Uint8Array, a - region.base, size);
+    return ((region.handler as MmioHandler).mmioRead(a - region.base, size as 1 | 2 | 4) & ONES[size]) >>> 0;
+  }
+
+  /** Slow path of a CPU write; `a` is a masked address below 4 GiB. */
+  private writeSlow(a: number, size: number, value: number): void {
+    if ((a & PAGE_MASK) + size > PAGE_SIZE) {
+      for (let i = 0; i < size; i++) this.write8(a + i, value >>> (8 * i));
+      return;
+    }
+    const page = a >>> PAGE_SHIFT;
+    const kind = this.kind[page];
+    if (kind <= KIND_RAM_CODE) {
+      for (let i = 0; i < size; i++) this.ram[a + i] = value >>> (8 * i);
+      if (kind === KIND_RAM_CODE) this.codeWritten(page);
+    } else if (kind === KIND_MMIO) {
+      const region = this.regions[this.regionOf[page]] as Region;
+      (region.handler as MmioHandler).mmioWrite(a - region.base, size as 1 | 2 | 4, (value & ONES[size]) >>> 0);
+    } else if (kind === KIND_UNMAPPED) {
+      this.fallback?.write(a, size as 1 | 2 | 4, (value & ONES[size]) >>> 0);
+    }
+    // KIND_ROM: the write is dropped.
+  }
+
+  private codeWritten(page: number): void {
+    this.kind[page] = KIND_RAM;
+    this.codeWriteGeneration++;
+    this.onCodeWrite?.(page);
+  }
+
+  private place(region: Region): void {
+    let index = this.regions.indexOf(null, 1);
+    if (index < 0) index = this.regions.push(region) - 1;
+    else this.regions[index] = region;
+    if (index > 0xffff) throw new RangeError('too many memory regions');
+    const first = region.base >>> PAGE_SHIFT;
+    const end = first + region.size / PAGE_SIZE;
+    this.kind.fill(region.kind, first, end);
+    this.regionOf.fill(index, first, end);
+  }
+
+  private layoutChanged(): void {
+    for (const listener of this.layoutListeners) listener();
+  }
+}
+
+function littleEndian(bytes: Uint8Array, offset: number, size: number): number {
+  let value = 0;
+  for (let i = 0; i < size; i++) value |= bytes[offset + i] << (8 * i);
+  return value >>> 0;
+}
