@@ -1,0 +1,21 @@
+/** What to load into the guest before its first instruction. Images are bytes read by the caller. */
+export type BootImage =
+  /** A raw binary copied to `address` and entered there in real mode. */
+  | { readonly kind: 'flat'; readonly image: Uint8Array; readonly address: number }
+  /** A Multiboot (v1) kernel, entered in protected mode with a multiboot info block. */
+  | { readonly kind: 'multiboot'; readonly image: Uint8Array; readonly cmdline?: string }
+  /** A Linux bzImage through the 32-bit boot protocol. */
+  | { readonly kind: 'linux'; readonly kernel: Uint8Array; readonly initrd?: Uint8Array; readonly cmdline?: string }
+  /** Nothing but firmware: the CPU starts at the reset vector in `MachineConfig.firmware`. */
+  | { readonly kind: 'firmware' };
+
+/** The board a hosted VM gets. */
+export interface MachineConfig {
+  /** Guest RAM in bytes. */
+  readonly memory: number;
+  readonly boot: BootImage;
+  /** A firmware ROM image mapped below 4 GiB (`--bios`). */
+  readonly firmware?: Uint8Array;
+  /** Host file backing a virtio-blk disk. */
+  readonly disk?: string;
+}

@@ -1,0 +1,156 @@
+import type { ExitStats, InterruptController, Vcpu, VmExit } from '@ringvisor/vmm-api';
+import type { VmEnd } from './result.js';
+
+/** The clock as the run loop drives it: a timer queue plus the conversions a budget needs. */
+export interface LoopClock {
+  readonly kind: 'virtual' | 'host';
+  /** Nanoseconds since the VM was created. */
+  now(): number;
+  /** Absolute deadline of the earliest timer, or Infinity when none is scheduled. */
+  nextDeadline(): number;
+  /** Runs every timer whose deadline is at or before `now()`. */
+  fireDue(): void;
+  /** How many instructions the vCPU may retire before `deadline` (exact for a virtual clock). */
+  instructionsUntil(deadline: number): number;
+  /**
+   * A halted CPU lets a virtual clock jump to `deadline` (true). False means time must pass on its
+   * own first: always for a host clock, and for a virtual clock paced to stay behind wall time.
+   */
+  skipTo(deadline: number): boolean;
+  /** Told after every run how many instructions it retired (a virtual clock's time source). */
+  account(instructions: number): void;
+}
+
+export interface RunLoopParts {
+  readonly vcpu: Vcpu;
+  readonly clock: LoopClock;
+  readonly interrupts: InterruptController;
+  readonly stats: ExitStats;
+  /** An end a device asked for during the last run (exit port, power-off), or null. */
+  pendingEnd(): VmEnd | null;
+}
+
+export interface RunLoopOptions {
+  /** Upper bound of one `run()` budget, in instructions. */
+  readonly sliceInstructions?: number;
+  /** Wall time one `step()` may take before it yields to the host's event loop. */
+  readonly sliceMs?: number;
+  /** Wall clock in milliseconds (injectable for tests). */
+  readonly wallMs?: () => number;
+}
+
+/** What the caller does after a `step()`. */
+export type StepOutcome =
+  /** The slice is used up: let the event loop run, then step again. */
+  | { readonly kind: 'yield' }
+  /** The guest is halted waiting for an interrupt: step again at clock time `until` (Infinity: on an external event). */
+  | { readonly kind: 'wait'; readonly until: number }
+  | { readonly kind: 'end'; readonly end: VmEnd };
+
+const YIELD: StepOutcome = { kind: 'yield' };
+/** Result a hypercall gets when nothing serves it (-ENOSYS, as Xen answers unknown hypercalls). */
+const HYPERCALL_UNKNOWN = -38;
+
+/**
+ * The hosted hypervisor's vCPU loop on the vmm-api exit interface. Port I/O and MMIO never reach
+ * it (the vCPU dispatches them); it bounds each run by the next timer deadline, fires due timers,
+ * sleeps a halted CPU until something can wake it, and turns the terminal exits into a `VmEnd`.
+ */
+export class RunLoop {
+  private halted = false;
+  private ended: VmEnd | null = null;
+  private readonly sliceInstructions: number;
+  private readonly sliceMs: number;
+  private readonly wallMs: () => number;
+
+  constructor(private readonly parts: RunLoopParts, options: RunLoopOptions = {}) {
+    this.sliceInstructions = options.sliceInstructions ?? 200_000;
+    this.sliceMs = options.sliceMs ?? 10;
+    this.wallMs = options.wallMs ?? (() => performance.now());
+  }
+
+  /** True while the guest sits in HLT waiting for an interrupt. */
+  get isHalted(): boolean {
+    return this.halted;
+  }
+
+  /** Runs the guest for about one slice of wall time. */
+  step(): StepOutcome {
+    if (this.ended) return { kind: 'end', end: this.ended };
+    const { vcpu, clock, interrupts } = this.parts;
+    const sliceEnd = this.wallMs() + this.sliceMs;
+    for (;;) {
+      if (this.halted) {
+        if (interrupts.pending()) {
+          this.halted = false;
+        } else {
+          const deadline = clock.nextDeadline();
+          if (deadline === Infinity) return { kind: 'wait', until: Infinity };
+          if (deadline > clock.now() && !clock.skipTo(deadline)) return { kind: 'wait', until: deadline };
+          clock.fireDue();
+          const end = this.parts.pendingEnd();
+          if (end) return this.finish(end);
+          if (this.wallMs() >= sliceEnd) return YIELD;
+          continue;
+        }
+      }
+      const budget = Math.max(1, Math.min(this.sliceInstructions, clock.instructionsUntil(clock.nextDeadline())));
+      const before = vcpu.retired;
+      const exit = vcpu.run(budget);
+      clock.account(vcpu.retired - before);
+      this.parts.stats.count(exit.reason);
+      // A device's end request (the exit port) wins over whatever the guest did next (usually HLT).
+      const requested = this.parts.pendingEnd();
+      if (requested) return this.finish(requested);
+      const end = this.handle(exit);
+      if (end) return this.finish(end);
+      if (clock.nextDeadline() <= clock.now()) {
+        clock.fireDue();
+        const fromTimer = this.parts.pendingEnd();
+        if (fromTimer) return this.finish(fromTimer);
+      }
+      if (this.wallMs() >= sliceEnd) return YIELD;
+    }
+  }
+
+  /** Ends the run from the host side (stop, signal, time limit); later steps report it. */
+  stop(end: VmEnd): void {
+    if (!this.ended) this.ended = end;
+  }
+
+  private finish(end: VmEnd): StepOutcome {
+    this.ended = end;
+    return { kind: 'end', end };
+  }
+
+  private handle(exit: VmExit): VmEnd | null {
+    const { vcpu, interrupts } = this.parts;
+    switch (exit.reason) {
+      case 'budget':
+        return null;
+      case 'hlt':
+        if (!exit.interruptsEnabled) {
+          return { reason: 'dead', detail: 'HLT with interrupts disabled: nothing can wake the CPU' };
+        }
+        this.halted = true;
+        return null;
+      case 'irq-window':
+        if (interrupts.pending() && vcpu.interruptible) vcpu.injectInterrupt(interrupts.acknowledge());
+        vcpu.requestInterruptWindow(interrupts.pending());
+        return null;
+      case 'hypercall':
+        exit.complete(HYPERCALL_UNKNOWN);
+        return null;
+      case 'shutdown':
+        if (exit.cause === 'triple-fault') return { reason: 'triple-fault', detail: exit.detail ?? 'the CPU shut down' };
+        if (exit.cause === 'reset') return { reason: 'reset' };
+        return { reason: 'power-off' };
+      case 'exception':
+        return { reason: 'error', detail: `unhandled exception vector ${exit.vector}` };
+      case 'internal-error':
+        return { reason: 'error', detail: exit.detail };
+      case 'fail-entry':
+        return { reason: 'error', detail: `VM entry failed (${exit.code}): ${exit.detail}` };
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import type { ExitStats } from '@ringvisor/vmm-api';
+
+/** A copy of a VM's counters that can cross threads (structured-clone friendly). */
+export interface StatsSnapshot {
+  /** Exits by reason, port I/O and MMIO included. */
+  readonly byReason: Readonly<Record<string, number>>;
+  /** Port-I/O exits by port, busiest first. */
+  readonly byPort: readonly (readonly [port: number, count: number])[];
+  /** Last code the guest wrote to the POST port (0x80), or null if it never wrote one. */
+  readonly post: number | null;
+  readonly instructions: number;
+  /** Guest time in nanoseconds (the VM's clock). */
+  readonly guestNs: number;
+  /** Wall time the VM spent running, pauses excluded. */
+  readonly runMs: number;
+}
+
+export function snapshotStats(
+  stats: ExitStats,
+  state: { post: number | null; instructions: number; guestNs: number; runMs: number },
+): StatsSnapshot {
+  const byReason: Record<string, number> = {};
+  for (const [reason, count] of stats.byReason) byReason[reason] = count;
+  const byPort = [...stats.byPort].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  return { byReason, byPort, ...state };
+}
+
+/** Millions of guest instructions per wall second of running. */
+export function mipsOf(snapshot: StatsSnapshot): number {
+  return snapshot.runMs > 0 ? snapshot.instructions / (snapshot.runMs * 1000) : 0;
+}
+
+const hex = (value: number, digits: number) => `0x${value.toString(16).padStart(digits, '0')}`;
+
+/** The statistics as lines of text (the CLI's `--stats` and Ctrl-A s print these). */
+export function formatStats(snapshot: StatsSnapshot, maxPorts = 12): string[] {
+  const reasons = Object.entries(snapshot.byReason).sort((a, b) => b[1] - a[1]);
+  const total = reasons.reduce((sum, [, count]) => sum + count, 0);
+  const lines = [`exits: ${total}${reasons.length ? ` (${reasons.map(([r, c]) => `${r} ${c}`).join(', ')})` : ''}`];
+  if (snapshot.byPort.length > 0) {
+    const shown = snapshot.byPort.slice(0, maxPorts).map(([port, count]) => `${hex(port, 2)} ${count}`);
+    const more = snapshot.byPort.length - shown.length;
+    lines.push(`ports: ${shown.join(', ')}${more > 0 ? `, ${more} more` : ''}`);
+  }
+  lines.push(
+    `instructions: ${snapshot.instructions} in ${(snapshot.runMs / 1000).toFixed(3)} s (${mipsOf(snapshot).toFixed(1)} MIPS), ` +
+      `guest time ${(snapshot.guestNs / 1e9).toFixed(3)} s`,
+  );
+  lines.push(`post: ${snapshot.post === null ? 'none' : hex(snapshot.post, 2)}`);
+  return lines;
+}
