@@ -1,0 +1,125 @@
+// FPU state images (SDM vol. 1, 8.1.10 and vol. 2 FXSAVE): FSTENV/FLDENV (14 or 28 bytes, real or
+// protected layout), FSAVE/FRSTOR (environment + 8 registers of 10 bytes in stack order) and
+// FXSAVE/FXRSTOR (512 bytes; this model has no SSE, so the XMM area is neither read nor written).
+import type { Fpu } from './fpu.js';
+import { FPU_OPSIZE32, FPU_PROTECTED, type FpuHost } from './host.js';
+import { readReal80, writeReal80 } from './operands.js';
+
+/** MXCSR reset value; kept only so FXSAVE images are well formed. */
+const MXCSR_DEFAULT = 0x1f80;
+
+export function environmentSize(mode: number): number {
+  return mode & FPU_OPSIZE32 ? 28 : 14;
+}
+
+export function storeEnvironment(fpu: Fpu, host: FpuHost, at: number, mode: number): void {
+  const wide = (mode & FPU_OPSIZE32) !== 0;
+  const w = (slot: number, value: number): void => {
+    if (wide) host.write32(at + slot * 4, value);
+    else host.write16(at + slot * 2, value & 0xffff);
+  };
+  w(0, fpu.cw | (wide ? 0xffff0000 : 0));
+  w(1, fpu.statusWord | (wide ? 0xffff0000 : 0));
+  w(2, fpu.tagWord | (wide ? 0xffff0000 : 0));
+  if (mode & FPU_PROTECTED) {
+    w(3, fpu.fip);
+    w(4, wide ? (fpu.fcs & 0xffff) | ((fpu.fop & 0x7ff) << 16) : fpu.fcs);
+    w(5, fpu.fdp);
+    w(6, fpu.fds | (wide ? 0xffff0000 : 0));
+  } else {
+    // Real-mode layout: 20/32-bit linear pointers split into a low word and high bits at 12+.
+    const fip = fpu.fip >>> 0;
+    const fdp = fpu.fdp >>> 0;
+    w(3, (fip & 0xffff) | (wide ? 0xffff0000 : 0));
+    w(4, (((fip >>> 16) << 12) | (fpu.fop & 0x7ff)) >>> 0);
+    w(5, (fdp & 0xffff) | (wide ? 0xffff0000 : 0));
+    w(6, ((fdp >>> 16) << 12) >>> 0);
+  }
+}
+
+export function loadEnvironment(fpu: Fpu, host: FpuHost, at: number, mode: number): void {
+  const wide = (mode & FPU_OPSIZE32) !== 0;
+  const r = (slot: number): number => (wide ? host.read32(at + slot * 4) : host.read16(at + slot * 2));
+  // Read everything before changing state, so a fault midway leaves the FPU untouched.
+  const cw = r(0) & 0xffff;
+  const sw = r(1) & 0xffff;
+  const tw = r(2) & 0xffff;
+  const p3 = r(3) >>> 0;
+  const p4 = r(4) >>> 0;
+  const p5 = r(5) >>> 0;
+  const p6 = r(6) >>> 0;
+  fpu.cw = cw;
+  fpu.tagWord = tw;
+  fpu.statusWord = sw;
+  if (mode & FPU_PROTECTED) {
+    fpu.fip = p3;
+    fpu.fcs = p4 & 0xffff;
+    fpu.fop = wide ? (p4 >>> 16) & 0x7ff : fpu.fop;
+    fpu.fdp = p5;
+    fpu.fds = p6 & 0xffff;
+  } else {
+    fpu.fip = ((p3 & 0xffff) | ((p4 >>> 12) << 16)) >>> 0;
+    fpu.fop = p4 & 0x7ff;
+    fpu.fdp = ((p5 & 0xffff) | ((p6 >>> 12) << 16)) >>> 0;
+  }
+}
+
+export function fsave(fpu: Fpu, host: FpuHost, at: number, mode: number): void {
+  storeEnvironment(fpu, host, at, mode);
+  const base = at + environmentSize(mode);
+  for (let i = 0; i < 8; i++) writeReal80(host, base + i * 10, fpu.regs[(fpu.top + i) & 7]);
+  // FSAVE ends with an FNINIT.
+  fpu.reset();
+}
+
+export function frstor(fpu: Fpu, host: FpuHost, at: number, mode: number): void {
+  const base = at + environmentSize(mode);
+  const values = new Float64Array(8); // FRSTOR is rare (context switch): a small allocation is fine
+  for (let i = 0; i < 8; i++) values[i] = readReal80(host, base + i * 10);
+  loadEnvironment(fpu, host, at, mode);
+  for (let i = 0; i < 8; i++) fpu.regs[(fpu.top + i) & 7] = values[i];
+}
+
+export function fxsave(fpu: Fpu, host: FpuHost, at: number): void {
+  host.write16(at, fpu.cw);
+  host.write16(at + 2, fpu.statusWord);
+  let abridged = 0;
+  for (let r = 0; r < 8; r++) if (!fpu.empty[r]) abridged |= 1 << r;
+  host.write8(at + 4, abridged);
+  host.write8(at + 5, 0);
+  host.write16(at + 6, fpu.fop & 0x7ff);
+  host.write32(at + 8, fpu.fip);
+  host.write32(at + 12, fpu.fcs & 0xffff);
+  host.write32(at + 16, fpu.fdp);
+  host.write32(at + 20, fpu.fds & 0xffff);
+  host.write32(at + 24, MXCSR_DEFAULT);
+  // MXCSR_MASK 0 tells software to assume the default mask (no SSE here).
+  host.write32(at + 28, 0);
+  for (let i = 0; i < 8; i++) {
+    const slot = at + 32 + i * 16;
+    writeReal80(host, slot, fpu.regs[(fpu.top + i) & 7]);
+    for (let b = 10; b < 16; b += 2) host.write16(slot + b, 0);
+  }
+}
+
+export function fxrstor(fpu: Fpu, host: FpuHost, at: number): void {
+  const cw = host.read16(at);
+  const sw = host.read16(at + 2);
+  const abridged = host.read8(at + 4);
+  const fop = host.read16(at + 6);
+  const fip = host.read32(at + 8);
+  const fcs = host.read16(at + 12);
+  const fdp = host.read32(at + 16);
+  const fds = host.read16(at + 20);
+  const values = new Float64Array(8);
+  for (let i = 0; i < 8; i++) values[i] = readReal80(host, at + 32 + i * 16);
+  fpu.cw = cw;
+  fpu.statusWord = sw;
+  for (let r = 0; r < 8; r++) fpu.empty[r] = abridged & (1 << r) ? 0 : 1;
+  for (let i = 0; i < 8; i++) fpu.regs[(fpu.top + i) & 7] = values[i];
+  fpu.fop = fop & 0x7ff;
+  fpu.fip = fip;
+  fpu.fcs = fcs;
+  fpu.fdp = fdp;
+  fpu.fds = fds;
+}
