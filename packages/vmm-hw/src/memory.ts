@@ -1,0 +1,128 @@
+// Guest RAM and ROM as host mappings (MAP_SHARED | MAP_ANONYMOUS) that KVM runs the guest on and
+// devices read and write through zero-copy koffi views of the very same bytes.
+import type { GuestMemory, MemoryRegionSpec } from '@ringvisor/vmm-api';
+import { KvmError } from './kvm/system.js';
+import { MAP_ANONYMOUS, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, type Libc } from './kvm/libc.js';
+
+const PAGE_SIZE = 4096;
+
+/** One region of guest-physical memory backed by its own host mapping. */
+export class MappedRegion {
+  readonly end: number;
+  readonly bytes: Uint8Array;
+  readonly data: DataView;
+  private unmapped = false;
+
+  private constructor(
+    private readonly libc: Libc,
+    readonly base: number,
+    readonly size: number,
+    readonly hostAddress: bigint,
+    readonly mappedSize: number,
+    readonly readOnly: boolean,
+  ) {
+    this.end = base + size;
+    const view = libc.koffi.view(hostAddress, mappedSize);
+    this.bytes = new Uint8Array(view, 0, size);
+    this.data = new DataView(view, 0, size);
+  }
+
+  static map(libc: Libc, spec: MemoryRegionSpec): MappedRegion {
+    const { base, size, rom } = spec;
+    if (!Number.isSafeInteger(base) || !Number.isSafeInteger(size) || size <= 0 || base % PAGE_SIZE !== 0) {
+      throw new RangeError(`memory region at ${base} size ${size}: KVM needs a page-aligned base and a positive size`);
+    }
+    if (rom && rom.length > size) throw new RangeError(`ROM at ${base.toString(16)}h: ${rom.length} bytes do not fit in ${size}`);
+    const mappedSize = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+    const address = libc.mmap(mappedSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (address === MAP_FAILED) {
+      const errno = libc.errno();
+      throw new KvmError('mmap', errno, `guest memory of ${mappedSize} bytes: ${libc.strerror(errno)}`);
+    }
+    const region = new MappedRegion(libc, base, size, address, mappedSize, rom !== undefined);
+    if (rom) region.bytes.set(rom);
+    return region;
+  }
+
+  contains(address: number, length: number): boolean {
+    return address >= this.base && address + length <= this.end;
+  }
+
+  unmap(): void {
+    if (this.unmapped) return;
+    this.unmapped = true;
+    this.libc.munmap(this.hostAddress, this.mappedSize);
+  }
+}
+
+/**
+ * vmm-api GuestMemory over the mapped regions. Every access is bounds-checked (the address comes
+ * from the guest); reads see RAM and ROM, writes land only in RAM, as the guest's own would.
+ */
+export class HwGuestMemory implements GuestMemory {
+  readonly ramEnd: number;
+
+  constructor(private readonly regions: readonly MappedRegion[]) {
+    this.ramEnd = regions.reduce((end, r) => (r.readOnly ? end : Math.max(end, r.end)), 0);
+  }
+
+  private find(address: number, length: number, write: boolean): MappedRegion | undefined {
+    if (!Number.isSafeInteger(address) || address < 0) return undefined;
+    for (const r of this.regions) {
+      if (r.contains(address, length)) return write && r.readOnly ? undefined : r;
+    }
+    return undefined;
+  }
+
+  read8(address: number): number {
+    const r = this.find(address, 1, false);
+    return r ? r.bytes[address - r.base] : 0xff;
+  }
+
+  read16(address: number): number {
+    const r = this.find(address, 2, false);
+    return r ? r.data.getUint16(address - r.base, true) : 0xffff;
+  }
+
+  read32(address: number): number {
+    const r = this.find(address, 4, false);
+    return r ? r.data.getUint32(address - r.base, true) : 0xffff_ffff;
+  }
+
+  write8(address: number, value: number): void {
+    const r = this.find(address, 1, true);
+    if (r) r.bytes[address - r.base] = value;
+  }
+
+  write16(address: number, value: number): void {
+    const r = this.find(address, 2, true);
+    if (r) r.data.setUint16(address - r.base, value, true);
+  }
+
+  write32(address: number, value: number): void {
+    const r = this.find(address, 4, true);
+    if (r) r.data.setUint32(address - r.base, value >>> 0, true);
+  }
+
+  readBytes(address: number, into: Uint8Array): boolean {
+    const r = this.find(address, into.length, false);
+    if (!r || r.readOnly) return false;
+    into.set(r.bytes.subarray(address - r.base, address - r.base + into.length));
+    return true;
+  }
+
+  writeBytes(address: number, from: Uint8Array): boolean {
+    const r = this.find(address, from.length, true);
+    if (!r) return false;
+    r.bytes.set(from, address - r.base);
+    return true;
+  }
+
+  view(address: number, length: number): Uint8Array | null {
+    const r = this.find(address, length, true);
+    return r && length >= 0 ? r.bytes.subarray(address - r.base, address - r.base + length) : null;
+  }
+
+  /** KVM runs the guest on these very bytes and caches no decoded code: nothing to invalidate. */
+  notifyWrite(_address: number, _length: number): void {}
+}
