@@ -33,7 +33,7 @@ export class VirtioBlock implements VirtioDevice {
   readonly config: Uint8Array;
   readonly stats: VirtioBlockStats = emptyBlockStats();
   readonly backend: BlockBackend;
-  private readonly settings: Omit<BlockRequestContext, 'memory'>;
+  private settings: Omit<BlockRequestContext, 'memory'>;
   private ctx: VirtioDeviceContext | null = null;
 
   constructor(options: VirtioBlockOptions) {
@@ -73,6 +73,18 @@ export class VirtioBlock implements VirtioDevice {
   /** Disk size in 512-byte sectors, as in the `capacity` config field. */
   get capacity(): number {
     return this.settings.capacitySectors;
+  }
+
+  /**
+   * Re-reads the backend's size after the host resized the image, updates `capacity` in config
+   * space and tells the driver (Linux's virtio_blk then revalidates the disk size).
+   */
+  refreshCapacity(): void {
+    const capacitySectors = Math.floor(this.backend.size / SECTOR_SIZE);
+    if (capacitySectors === this.settings.capacitySectors) return;
+    this.settings = { ...this.settings, capacitySectors };
+    new DataView(this.config.buffer).setBigUint64(BlkConfig.capacity, BigInt(capacitySectors), true);
+    this.ctx?.configChanged();
   }
 
   attach(context: VirtioDeviceContext): void {

@@ -14,7 +14,7 @@ const ZERO_CHUNK = 64 * 1024;
 export class FileBlockBackend implements BlockBackend {
   readonly path: string;
   readonly readOnly: boolean;
-  readonly size: number;
+  private length: number;
   private fd: number | null;
   private zeros: Uint8Array | null = null;
 
@@ -23,7 +23,16 @@ export class FileBlockBackend implements BlockBackend {
     this.path = path;
     this.readOnly = options.readOnly ?? false;
     this.fd = fs.openSync(path, this.readOnly ? 'r' : 'r+');
-    this.size = fs.fstatSync(this.fd).size;
+    this.length = fs.fstatSync(this.fd).size;
+  }
+
+  get size(): number {
+    return this.length;
+  }
+
+  /** Re-reads the file's length after the host resized it; follow with `VirtioBlock.refreshCapacity()`. */
+  refreshSize(): void {
+    this.length = fs.fstatSync(this.openFd()).size;
   }
 
   read(offset: number, into: Uint8Array): void {

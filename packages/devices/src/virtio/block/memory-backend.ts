@@ -11,7 +11,7 @@ export interface MemoryBlockBackendOptions {
 
 export class MemoryBlockBackend implements BlockBackend {
   /** The disk's bytes (tests inspect them directly). */
-  readonly data: Uint8Array;
+  data: Uint8Array;
   readonly readOnly: boolean;
   /** Number of `flush` calls, for tests and statistics. */
   flushes = 0;
@@ -29,6 +29,13 @@ export class MemoryBlockBackend implements BlockBackend {
 
   get size(): number {
     return this.data.length;
+  }
+
+  /** Grows (zero-filled) or shrinks the disk; follow with `VirtioBlock.refreshCapacity()`. */
+  resize(size: number): void {
+    const data = new Uint8Array(size);
+    data.set(this.data.subarray(0, size));
+    this.data = data;
   }
 
   read(offset: number, into: Uint8Array): void {
