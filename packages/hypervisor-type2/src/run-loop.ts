@@ -1,4 +1,4 @@
-import type { ExitStats, InterruptController, Vcpu, VmExit } from '@ringvisor/vmm-api';
+import type { InterruptController, Vcpu, VmExit } from '@ringvisor/vmm-api';
 import type { VmEnd } from './result.js';
 
 /** The clock as the run loop drives it: a timer queue plus the conversions a budget needs. */
@@ -25,7 +25,6 @@ export interface RunLoopParts {
   readonly vcpu: Vcpu;
   readonly clock: LoopClock;
   readonly interrupts: InterruptController;
-  readonly stats: ExitStats;
   /** An end a device asked for during the last run (exit port, power-off), or null. */
   pendingEnd(): VmEnd | null;
 }
@@ -55,6 +54,8 @@ const HYPERCALL_UNKNOWN = -38;
  * The hosted hypervisor's vCPU loop on the vmm-api exit interface. Port I/O and MMIO never reach
  * it (the vCPU dispatches them); it bounds each run by the next timer deadline, fires due timers,
  * sleeps a halted CPU until something can wake it, and turns the terminal exits into a `VmEnd`.
+ * Exits are counted by the strategy (vmm-api's ExitStats rule), never here, so that the numbers
+ * mean the same under every strategy.
  */
 export class RunLoop {
   private halted = false;
@@ -98,7 +99,6 @@ export class RunLoop {
       const before = vcpu.retired;
       const exit = vcpu.run(budget);
       clock.account(vcpu.retired - before);
-      this.parts.stats.count(exit.reason);
       // A device's end request (the exit port) wins over whatever the guest did next (usually HLT).
       const requested = this.parts.pendingEnd();
       if (requested) return this.finish(requested);

@@ -2,20 +2,19 @@ import { describe, expect, it } from 'vitest';
 import type { VmExit } from '@ringvisor/vmm-api';
 import { RunLoop, type StepOutcome } from '../src/run-loop.js';
 import type { VmEnd } from '../src/result.js';
-import { Counters, FakeClock, FakePic, FakeVcpu, type ScriptStep } from './fakes.js';
+import { FakeClock, FakePic, FakeVcpu, type ScriptStep } from './fakes.js';
 
 function machine(script: ScriptStep[], options: { kind?: 'virtual' | 'host'; after?: VmExit; wall?: () => number } = {}) {
   const vcpu = new FakeVcpu(script, options.after);
   const clock = new FakeClock(options.kind);
   const pic = new FakePic();
-  const stats = new Counters();
   let requested: VmEnd | null = null;
   const loop = new RunLoop(
-    { vcpu, clock, interrupts: pic, stats, pendingEnd: () => requested },
+    { vcpu, clock, interrupts: pic, pendingEnd: () => requested },
     { sliceInstructions: 5_000, sliceMs: 10, wallMs: options.wall ?? (() => 0) },
   );
   const requestEnd = (end: VmEnd) => { requested = end; };
-  return { vcpu, clock, pic, stats, loop, requestEnd };
+  return { vcpu, clock, pic, loop, requestEnd };
 }
 
 const hlt = (interruptsEnabled: boolean): VmExit => ({ reason: 'hlt', interruptsEnabled });
@@ -83,7 +82,7 @@ describe('RunLoop', () => {
   it('lets an exit-port request win over the HLT the guest executes after it', () => {
     const m = machine([]);
     const loop2 = new RunLoop(
-      { vcpu: new FakeVcpu([{ exit: hlt(false), during: () => m.requestEnd({ reason: 'exit-code', code: 3 }) }]), clock: m.clock, interrupts: m.pic, stats: m.stats, pendingEnd: () => null },
+      { vcpu: new FakeVcpu([{ exit: hlt(false), during: () => m.requestEnd({ reason: 'exit-code', code: 3 }) }]), clock: m.clock, interrupts: m.pic, pendingEnd: () => null },
       { wallMs: () => 0 },
     );
     // Without the request the HLT is fatal; with it the code is what the run reports.
@@ -142,15 +141,5 @@ describe('RunLoop', () => {
     const out: StepOutcome = loop.step();
     expect(out).toEqual({ kind: 'end', end: { reason: 'stopped', detail: 'SIGTERM' } });
     expect(vcpu.budgets.length).toBe(runs);
-  });
-
-  it('counts every exit it is handed by reason', () => {
-    const { loop, stats } = machine([
-      { exit: { reason: 'budget' } },
-      { exit: hlt(true), during: () => undefined },
-    ]);
-    loop.step();
-    expect(stats.byReason.get('budget')).toBe(1);
-    expect(stats.byReason.get('hlt')).toBe(1);
   });
 });
