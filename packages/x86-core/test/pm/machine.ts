@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, Paging, PhysicalMemory } from '@ringvisor/mmu';
+import type { AccessSize } from '@ringvisor/vmm-api';
+import { CS, Cpu } from '../../src/cpu.js';
+import { throwFault } from '../../src/fault.js';
+import type { CpuMemory, PagingCpu, PagingUnit } from '../../src/memory.js';
+
+/** Where every guest in guests/ is linked and entered (real mode, 0000:1000). */
+export const GUEST_LOAD = 0x1000;
+/** 32-bit OUTs here are the guest's reported values; any write to PORT_DONE ends the run. */
+export const PORT_REPORT = 0xe4;
+export const PORT_DONE = 0xe0;
+
+/**
+ * mmu's `Paging` behind the CPU's `PagingUnit` seam: control registers are re-read from the CPU after
+ * every flush (the CPU flushes on each CR0/CR3/CR4 change), a failed walk becomes #PF with CR2 set.
+ */
+class MmuPaging implements PagingUnit {
+  private stale = true;
+  constructor(private readonly paging: Paging) {}
+
+  translate(linear: number, access: number, cpu: PagingCpu): number {
+    if (this.stale) {
+      this.paging.setControl(cpu.cr0, cpu.cr3, cpu.cr4, cpu.efer);
+      this.stale = false;
+    }
+    const kind = access & 16 ? ACCESS_FETCH : access & 2 ? ACCESS_WRITE : ACCESS_READ;
+    const physical = this.paging.translate(linear, kind, (access & 4) !== 0);
+    if (physical < 0) {
+      cpu.cr2 = this.paging.faultAddress;
+      throwFault(14, this.paging.faultCode);
+    }
+    return physical;
+  }
+
+  flush(): void {
+    this.stale = true;
+  }
+
+  invalidate(linear: number): void {
+    this.paging.invlpg(linear);
+  }
+}
+
+export interface GuestRun {
+  /** Values the guest wrote to PORT_REPORT, unsigned. */
+  reports: number[];
+  /** True once the guest wrote PORT_DONE. */
+  done: boolean;
+  /** Why the last `run()` stopped. */
+  reason: string;
+  cpu: Cpu;
+}
+
+/** Loads guests/<name>.bin into 4 MiB of RAM at GUEST_LOAD and runs it until HLT, shutdown or `budget`. */
+export function runGuest(name: string, budget = 2_000_000): GuestRun {
+  const image = readFileSync(new URL(`./guests/${name}.bin`, import.meta.url));
+  const physical = new PhysicalMemory({ regions: [{ base: 0, size: 4 << 20 }] });
+  physical.writeBytes(GUEST_LOAD, image);
+  const memory: CpuMemory = {
+    ram: physical.ram,
+    kind: physical.kind,
+    read: (address: number, size: AccessSize) =>
+      size === 1 ? physical.read8(address) : size === 2 ? physical.read16(address) : physical.read32(address),
+    write: (address: number, size: AccessSize, value: number) => {
+      if (size === 1) physical.write8(address, value);
+      else if (size === 2) physical.write16(address, value);
+      else physical.write32(address, value);
+    },
+  };
+  const result: GuestRun = { reports: [], done: false, reason: 'none', cpu: undefined as unknown as Cpu };
+  const io = {
+    read: () => 0xffffffff,
+    write: (port: number, _size: AccessSize, value: number) => {
+      if (port === PORT_REPORT) result.reports.push(value >>> 0);
+      else if (port === PORT_DONE) result.done = true;
+    },
+  };
+  const cpu = new Cpu({ memory, paging: new MmuPaging(new Paging(physical)), io });
+  result.cpu = cpu;
+  cpu.loadRealSegment(CS, 0);
+  cpu.codeSizeChanged();
+  cpu.eip = GUEST_LOAD;
+  let left = budget;
+  while (left > 0) {
+    const slice = Math.min(left, 100_000);
+    result.reason = cpu.run(slice);
+    left -= slice;
+    if (result.reason !== 'budget') break;
+  }
+  return result;
+}
+
+/** Formats reports as hex for readable assertion failures. */
+export function hex(values: number[]): string[] {
+  return values.map((v) => '0x' + (v >>> 0).toString(16));
+}
