@@ -12,7 +12,7 @@ import {
   LCR_PARITY, LCR_TWO_STOP_BITS, LCR_WORD_LENGTH, LSR, LSR_BREAK, LSR_DATA_READY, LSR_ERRORS,
   LSR_FIFO_ERROR, LSR_OVERRUN, LSR_THR_EMPTY, LSR_TRANSMITTER_EMPTY, MCR, MCR_DTR, MCR_LOOP,
   MCR_OUT1, MCR_OUT2, MCR_RTS, MCR_WRITABLE, MSR, MSR_CTS, MSR_DCD, MSR_DCTS, MSR_DDCD, MSR_DDSR,
-  MSR_DELTAS, MSR_DSR, MSR_RI, MSR_TERI, RBR_THR, RX_TRIGGER_LEVELS, SCR,
+  MSR_DELTAS, MSR_DSR, MSR_RI, MSR_TERI, RBR_THR, RX_TRIGGER_LEVELS,
 } from './registers.js';
 
 export interface Uart16550Options {
@@ -115,7 +115,7 @@ export class Uart16550 implements SerialHostPort {
         return this.readLsr();
       case MSR:
         return this.readMsr();
-      default:
+      default: // SCR
         return this.scr;
     }
   }
@@ -143,7 +143,7 @@ export class Uart16550 implements SerialHostPort {
       case LSR:
       case MSR:
         return; // read-only (factory test writes are not modelled)
-      default:
+      default: // SCR
         this.scr = value;
     }
   }
