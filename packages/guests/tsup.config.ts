@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // import.meta.url in the CJS build too: image paths are resolved relative to the package.
+  shims: true,
 });

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Rebuilds every guest image in images/ from sources/ with the system's GNU toolchain.
+# Output is reproducible for a given toolchain version (recorded in images/TOOLCHAIN).
+set -eu
+cd "$(dirname "$0")"
+OUT=${1:-images}
+mkdir -p "$OUT"
+SRC=sources
+CFLAGS="-m32 -march=i386 -ffreestanding -fno-pic -fno-pie -nostdlib -Os -std=gnu11 -Wall -Wextra -Werror \
+  -fno-stack-protector -fno-asynchronous-unwind-tables -fno-builtin -mgeneral-regs-only -mno-red-zone"
+LDFLAGS="-m elf_i386 -n --build-id=none -z noexecstack --no-warn-rwx-segments"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+cc() { gcc $CFLAGS -c "$1" -o "$TMP/$2"; }
+
+# Real-mode flat binary, loaded at 0x7c00.
+gcc -m32 -c "$SRC/hello-real/hello-real.S" -o "$TMP/hello-real.o"
+ld -m elf_i386 --build-id=none -Ttext=0x7c00 -e _start "$TMP/hello-real.o" -o "$TMP/hello-real.elf"
+objcopy -O binary -j .text "$TMP/hello-real.elf" "$OUT/hello-real.bin"
+
+# Multiboot ELF kernels share the entry stub, the serial driver and the linker script.
+cc "$SRC/common/multiboot-entry.S" entry.o
+cc "$SRC/common/serial.c" serial.o
+kernel() {
+  name=$1; shift
+  objs=""
+  for src in "$@"; do
+    obj="$name-$(basename "$src").o"
+    cc "$SRC/$src" "$obj"
+    objs="$objs $TMP/$obj"
+  done
+  # shellcheck disable=SC2086
+  ld $LDFLAGS -T "$SRC/common/link.ld" "$TMP/entry.o" "$TMP/serial.o" $objs -o "$OUT/$name.elf"
+  strip --strip-all "$OUT/$name.elf"
+}
+COMMON="common/gdt.c common/interrupts.c common/isr.S common/pic-pit.c common/cmos.c"
+kernel hello hello/hello.c
+# shellcheck disable=SC2086
+kernel irq-test irq-test/irq-test.c $COMMON
+# shellcheck disable=SC2086
+kernel demo demo/kernel.c demo/paging.c demo/user.c demo/cpu-info.c $COMMON
+
+printf '%s\n%s\n' "$(gcc --version | head -1)" "$(ld --version | head -1)" > "$OUT/TOOLCHAIN"

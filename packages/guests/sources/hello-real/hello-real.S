@@ -1,0 +1,36 @@
+/* Real-mode serial hello: a flat binary loaded at 0000:7C00 (boot-sector convention). Prints a
+   line on COM1, polling the LSR's THRE bit before each byte, then writes 0 (success) to the exit
+   port 0xf4. */
+	.code16
+	.text
+	.globl _start
+_start:
+	cli
+	xor %ax, %ax
+	mov %ax, %ds
+	mov %ax, %ss
+	mov $0x7c00, %sp
+	mov $message, %si
+next_char:
+	lodsb
+	test %al, %al
+	jz done
+	mov %al, %bl
+	mov $0x3fd, %dx        /* LSR */
+wait_thre:
+	in %dx, %al
+	test $0x20, %al        /* THRE: the transmitter can take a byte */
+	jz wait_thre
+	mov $0x3f8, %dx        /* THR */
+	mov %bl, %al
+	out %al, %dx
+	jmp next_char
+done:
+	mov $0, %al
+	out %al, $0xf4         /* exit port: 0 = success */
+halt:
+	hlt
+	jmp halt
+
+message:
+	.asciz "Hello from real mode!\r\n"

@@ -1,0 +1,57 @@
+/** The guests this package ships, as prebuilt images built by build.sh from sources/. */
+export type GuestName = 'hello-real' | 'hello' | 'irq-test' | 'demo';
+
+/** How to start an image: a flat binary needs its load address and CPU mode given. */
+export type GuestFormat =
+  | { readonly kind: 'flat'; readonly loadAddress: number; readonly entry: number; readonly mode: 'real' }
+  | { readonly kind: 'multiboot'; readonly loadAddress: number; readonly entry: number; readonly mode: 'protected' };
+
+export interface GuestImage {
+  readonly name: GuestName;
+  /** File name inside the package's images/ folder. */
+  readonly file: string;
+  readonly format: GuestFormat;
+  readonly description: string;
+  /** A line the guest prints on COM1 when it works; harnesses wait for it. */
+  readonly expectedOutput: string;
+  /** Whether the guest ends by itself (writing to the exit port) or runs until told to power off. */
+  readonly exits: 'by-itself' | 'on-poweroff-command';
+}
+
+/** Multiboot kernels are linked at 1 MiB (sources/common/link.ld). */
+const KERNEL_BASE = 0x100000;
+
+export const GUESTS: Readonly<Record<GuestName, GuestImage>> = {
+  'hello-real': {
+    name: 'hello-real',
+    file: 'hello-real.bin',
+    format: { kind: 'flat', loadAddress: 0x7c00, entry: 0x7c00, mode: 'real' },
+    description: 'real-mode serial hello: prints on COM1 and exits with code 0',
+    expectedOutput: 'Hello from real mode!',
+    exits: 'by-itself',
+  },
+  hello: {
+    name: 'hello',
+    file: 'hello.elf',
+    format: { kind: 'multiboot', loadAddress: KERNEL_BASE, entry: 0x10000c, mode: 'protected' },
+    description: 'protected-mode serial hello (multiboot): prints on COM1 and exits with code 0',
+    expectedOutput: 'Hello from protected mode!',
+    exits: 'by-itself',
+  },
+  'irq-test': {
+    name: 'irq-test',
+    file: 'irq-test.elf',
+    format: { kind: 'multiboot', loadAddress: KERNEL_BASE, entry: 0x10000c, mode: 'protected' },
+    description: 'PIC + PIT interrupt test: counts 100 Hz ticks across one RTC second; exit 0 = pass',
+    expectedOutput: 'irq-test: PASS',
+    exits: 'by-itself',
+  },
+  demo: {
+    name: 'demo',
+    file: 'demo.elf',
+    format: { kind: 'multiboot', loadAddress: KERNEL_BASE, entry: 0x10000c, mode: 'protected' },
+    description: 'demo kernel: paging, a ring-3 shell (help, info, bench, poweroff) on COM1 with IRQ-driven input',
+    expectedOutput: 'Ringvisor demo',
+    exits: 'on-poweroff-command',
+  },
+};

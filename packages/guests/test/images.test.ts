@@ -1,0 +1,48 @@
+import { existsSync, statSync } from 'node:fs';
+import { findMultibootHeader } from '@ringvisor/machine';
+import { describe, expect, it } from 'vitest';
+import { GUESTS, guestImagePath, readGuestImage, type GuestName } from '../src/index.js';
+
+function elfFacts(image: Uint8Array): { entry: number; lowestPaddr: number } {
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  const phoff = view.getUint32(28, true);
+  const phnum = view.getUint16(44, true);
+  let lowestPaddr = Infinity;
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * 32;
+    if (view.getUint32(at, true) === 1) lowestPaddr = Math.min(lowestPaddr, view.getUint32(at + 12, true));
+  }
+  return { entry: view.getUint32(24, true), lowestPaddr };
+}
+
+describe('prebuilt guest images', () => {
+  const names = Object.keys(GUESTS) as GuestName[];
+
+  it.each(names)('%s exists where the metadata says, non-empty', (name) => {
+    const path = guestImagePath(name);
+    expect(existsSync(path)).toBe(true);
+    expect(statSync(path).size).toBeGreaterThan(0);
+    expect(GUESTS[name].name).toBe(name);
+  });
+
+  it.each(names.filter((name) => GUESTS[name].format.kind === 'multiboot'))(
+    '%s has a valid multiboot header and matches its load address and entry', (name) => {
+      const image = readGuestImage(name);
+      const header = findMultibootHeader(image);
+      expect(header).not.toBeNull();
+      expect(header?.addresses).toBeUndefined();
+      const facts = elfFacts(image);
+      expect(facts.entry).toBe(GUESTS[name].format.entry);
+      expect(facts.lowestPaddr).toBe(GUESTS[name].format.loadAddress);
+      expect(image.length).toBeLessThan(64 * 1024);
+    });
+
+  it('hello-real is a small real-mode flat binary that ends in the exit-port write', () => {
+    const image = readGuestImage('hello-real');
+    expect(image.length).toBeLessThanOrEqual(512);
+    expect(image[0]).toBe(0xfa); // CLI: the first instruction at the entry
+    const text = new TextDecoder().decode(image);
+    expect(text).toContain(GUESTS['hello-real'].expectedOutput);
+    expect(findMultibootHeader(image)).toBeNull();
+  });
+});
