@@ -1,0 +1,66 @@
+import { formatOptions, type OptionSpec } from './args.js';
+import { ESCAPE_HELP } from './escape-keys.js';
+
+export const RUN_OPTIONS: readonly OptionSpec[] = [
+  { name: 'vmm', value: 'NAME', help: 'VMM strategy: none (emulated CPU, default) or hw (Linux KVM)' },
+  { name: 'mem', value: 'SIZE', help: 'guest RAM, e.g. 64M (default), 512K, 1G' },
+  { name: 'kernel', value: 'FILE', help: 'boot a Linux bzImage (32-bit boot protocol)' },
+  { name: 'initrd', value: 'FILE', help: 'initial RAM disk for --kernel' },
+  { name: 'append', value: 'CMDLINE', help: 'kernel command line (Linux or Multiboot)' },
+  { name: 'multiboot', help: 'IMAGE is a Multiboot kernel (detected by its header otherwise)' },
+  { name: 'flat', value: 'ADDR', help: 'IMAGE is a raw binary loaded and entered at ADDR\n(real mode below 1 MiB, 32-bit protected mode above)' },
+  { name: 'bios', value: 'FILE', help: 'firmware ROM mapped at the top of 4 GiB; alone, the CPU starts in it' },
+  { name: 'disk', value: 'FILE', help: 'virtio-blk disk backed by a host file (read-write)' },
+  { name: 'serial', value: 'DEV', help: 'serial console: stdio (default), file:PATH, tcp:PORT (listens on 127.0.0.1)' },
+  { name: 'clock', value: 'KIND', help: 'virtual (time from instructions retired: reproducible; the default)\nor host (wall time; the default with --vmm hw)' },
+  { name: 'max-time', value: 'SECONDS', help: 'stop the VM after this much wall time (exit status 124)' },
+  { name: 'stats', help: 'print exit statistics to stderr when the VM ends' },
+  { name: 'help', help: 'show this help' },
+];
+
+export const MAIN_HELP = `Usage: ringvisor <command> [options]
+
+Runs x86 guests on Ringvisor's hosted hypervisor, on an emulated CPU or on Linux KVM.
+
+Commands:
+  run [IMAGE]     boot a guest (the bundled 'demo' when no IMAGE is given)
+  vmms            list the VMM strategies and whether each can run here
+  guests          list the bundled guests
+  help [COMMAND]  show help for a command
+
+Options:
+  --help, -h      show this help
+  --version       print the version
+
+Run 'ringvisor run --help' for the options of run.
+`;
+
+export function runHelp(guestNames: readonly string[]): string {
+  return `Usage: ringvisor run [options] [IMAGE]
+
+Boots IMAGE in a VM on its own worker thread and connects its first serial port.
+IMAGE is a bundled guest name (${guestNames.join(', ') || 'none bundled'}) or a file: a Multiboot
+kernel or a Linux bzImage (recognised by their headers) or, with --flat ADDR, a raw binary.
+Without IMAGE (and without --kernel or --bios) the bundled 'demo' boots.
+
+Options:
+${formatOptions(RUN_OPTIONS)}
+
+Console keys (serial on stdio; on a terminal the console is raw, keys go to the guest):
+${ESCAPE_HELP.map((line) => `  ${line}`).join('\n')}
+
+Exit status: 0 when the guest powers off cleanly or writes 0 to the exit port (0xf4); the code
+it wrote otherwise; 124 at --max-time; 128+N on signal N; 1 on other ends (triple fault,
+HLT with interrupts disabled, quit from the console); 2 on a usage error.
+`;
+}
+
+export const VMMS_HELP = `Usage: ringvisor vmms
+
+Lists every VMM strategy --vmm accepts, whether it can run on this host (and why not), and what it is.
+`;
+
+export const GUESTS_HELP = `Usage: ringvisor guests
+
+Lists the guests bundled with Ringvisor; 'ringvisor run NAME' boots one.
+`;

@@ -1,0 +1,111 @@
+import {
+  describeEnd, formatStats, HostedVm, type BootImage, type HostedVmOptions, type MachineConfig, type RunReport,
+  type SerialOption,
+} from '@ringvisor/hypervisor-type2';
+import { parseArgs, UsageError, type ParsedArgs } from './args.js';
+import { bundledGuest, bundledGuestNames } from './bundled-guests.js';
+import { attachConsole } from './console.js';
+import { runHelp, RUN_OPTIONS } from './help.js';
+import { bootImageFromFile, checkDiskFile, readUserFile } from './images.js';
+import { chooseStrategy } from './strategies.js';
+import { parseAddress, parseChoice, parseSeconds, parseSize } from './values.js';
+
+const DEFAULT_MEMORY = '64M';
+
+function text(args: ParsedArgs, name: string): string | undefined {
+  const value = args.options.get(name);
+  return typeof value === 'string' ? value : undefined;
+}
+
+function parseSerial(spec: string | undefined): 'stdio' | SerialOption {
+  if (spec === undefined || spec === 'stdio') return 'stdio';
+  if (spec.startsWith('file:') && spec.length > 5) return { kind: 'file', path: spec.slice(5) };
+  const port = /^tcp:(\d{1,5})$/.exec(spec);
+  if (port && Number(port[1]) <= 65535) return { kind: 'tcp', port: Number(port[1]) };
+  throw new UsageError(`bad value '${spec}' for --serial (stdio, file:PATH or tcp:PORT)`);
+}
+
+/** The boot image from IMAGE / --kernel / --bios, or the bundled demo. */
+async function chooseBoot(args: ParsedArgs): Promise<BootImage> {
+  const [image, extra] = args.positional;
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}' (one IMAGE at most)`);
+  const kernel = text(args, 'kernel');
+  const initrd = text(args, 'initrd');
+  const append = text(args, 'append');
+  const flat = text(args, 'flat');
+  const multiboot = args.options.has('multiboot');
+  if (kernel !== undefined) {
+    if (image !== undefined) throw new UsageError('give either IMAGE or --kernel, not both');
+    if (multiboot || flat !== undefined) throw new UsageError('--kernel boots Linux; --multiboot and --flat describe IMAGE');
+    return {
+      kind: 'linux', kernel: readUserFile(kernel, 'kernel'), cmdline: append,
+      initrd: initrd === undefined ? undefined : readUserFile(initrd, 'initrd'),
+    };
+  }
+  if (initrd !== undefined) throw new UsageError('--initrd needs --kernel');
+  if (multiboot && flat !== undefined) throw new UsageError('--multiboot and --flat exclude each other');
+  if (image === undefined) {
+    if (multiboot || flat !== undefined) throw new UsageError(`--${multiboot ? 'multiboot' : 'flat'} needs an IMAGE file`);
+    if (args.options.has('bios')) return { kind: 'firmware' };
+    return bundledGuest('demo');
+  }
+  const bundled = bundledGuestNames().includes(image) && !multiboot && flat === undefined;
+  if (bundled) return bundledGuest(image);
+  return bootImageFromFile(image, {
+    multiboot, append, flat: flat === undefined ? undefined : parseAddress(flat, 'flat'),
+  });
+}
+
+/** Turns `run`'s arguments into VM options; every mistake is a UsageError with one line. */
+export async function runOptions(args: ParsedArgs): Promise<{ options: HostedVmOptions; stdioSerial: boolean; stats: boolean }> {
+  const memory = parseSize(text(args, 'mem') ?? DEFAULT_MEMORY, 'mem');
+  const vmm = text(args, 'vmm') ?? 'none';
+  // KVM's guest time is wall time whatever the clock says, so hw follows the host clock by default.
+  const clock = parseChoice(text(args, 'clock') ?? (vmm === 'hw' ? 'host' : 'virtual'), ['virtual', 'host'] as const, 'clock');
+  const maxTimeText = text(args, 'max-time');
+  const maxTimeSeconds = maxTimeText === undefined ? undefined : parseSeconds(maxTimeText, 'max-time');
+  const serial = parseSerial(text(args, 'serial'));
+  const disk = text(args, 'disk');
+  if (disk !== undefined) checkDiskFile(disk);
+  const bios = text(args, 'bios');
+  const boot = await chooseBoot(args);
+  const machine: MachineConfig = {
+    memory, boot, disk, firmware: bios === undefined ? undefined : readUserFile(bios, 'firmware'),
+  };
+  const strategy = await chooseStrategy(vmm);
+  return {
+    options: { strategy, machine, clock, maxTimeSeconds, serial: serial === 'stdio' ? { kind: 'none' } : serial },
+    stdioSerial: serial === 'stdio',
+    stats: args.options.has('stats'),
+  };
+}
+
+const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
+
+/** `ringvisor run`: boots the guest and returns the process exit status. */
+export async function runCommand(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, RUN_OPTIONS, 'ringvisor run');
+  if (args.options.has('help')) {
+    process.stdout.write(runHelp(bundledGuestNames()));
+    return 0;
+  }
+  const { options, stdioSerial, stats } = await runOptions(args);
+  const vm = await HostedVm.start({
+    ...options,
+    serial: stdioSerial ? { kind: 'console', write: (bytes) => { process.stdout.write(bytes); } } : options.serial,
+  });
+  const terminal = attachConsole(vm, { forwardInput: stdioSerial });
+  let signalled: keyof typeof SIGNALS | null = null;
+  const onSignal = (signal: keyof typeof SIGNALS) => {
+    signalled = signal;
+    vm.stop({ reason: 'stopped', detail: signal });
+  };
+  for (const signal of Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]) process.on(signal, onSignal);
+  const report: RunReport = await vm.done;
+  terminal.detach();
+  for (const signal of Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]) process.off(signal, onSignal);
+  const clean = report.status === 0;
+  if (!clean) process.stderr.write(`ringvisor: ${describeEnd(report.end)}\n`);
+  if (stats) process.stderr.write(formatStats(report.stats).join('\n') + '\n');
+  return signalled ? 128 + SIGNALS[signalled] : report.status;
+}

@@ -1,0 +1,43 @@
+import { findStrategy, loadStrategy, UnknownStrategyError, type StrategyEntry, type StrategyRegistry } from '@ringvisor/hypervisor-type2';
+import { UsageError } from './args.js';
+
+/**
+ * The strategies this command knows. Specifiers are resolved here, from the CLI's own
+ * dependencies, so the VM's worker can import them wherever the hypervisor package lives.
+ */
+export const STRATEGIES: StrategyRegistry = [
+  { name: 'none', module: import.meta.resolve('@ringvisor/x86-core'), exportName: 'noneStrategy' },
+  { name: 'hw', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'hwStrategy' },
+];
+
+/** The strategy `--vmm NAME` names, checked to be runnable on this host before a VM starts. */
+export async function chooseStrategy(name: string): Promise<StrategyEntry> {
+  let entry: StrategyEntry;
+  try {
+    entry = findStrategy(STRATEGIES, name);
+  } catch (error) {
+    if (error instanceof UnknownStrategyError) {
+      throw new UsageError(`unknown VMM '${name}' for --vmm (known: ${error.known.join(', ')})`);
+    }
+    throw error;
+  }
+  const strategy = await loadStrategy(entry);
+  const reason = strategy.unavailableReason();
+  if (reason !== null) throw new Error(`--vmm ${name} is not available here: ${reason}`);
+  return entry;
+}
+
+/** One line per strategy: name, whether it can run here, what it is. */
+export async function describeStrategies(): Promise<string[]> {
+  const lines: string[] = [];
+  for (const entry of STRATEGIES) {
+    try {
+      const strategy = await loadStrategy(entry);
+      const reason = strategy.unavailableReason();
+      lines.push(`${entry.name.padEnd(6)} ${reason === null ? 'available  ' : 'unavailable'}  ${strategy.description}${reason === null ? '' : ` (${reason})`}`);
+    } catch (error) {
+      lines.push(`${entry.name.padEnd(6)} unavailable  cannot load ${entry.module}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  return lines;
+}

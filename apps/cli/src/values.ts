@@ -1,0 +1,38 @@
+import { UsageError } from './args.js';
+
+const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** `64M`, `512K`, `1G`, `1GiB`, `65536` → bytes (binary units). */
+export function parseSize(text: string, option: string): number {
+  const match = /^(\d+)([KMG]?)(?:i?B)?$/i.exec(text.trim());
+  const bytes = match ? Number(match[1]) * UNITS[match[2].toUpperCase()] : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new UsageError(`bad size '${text}' for --${option} (use e.g. 64M, 512K, 1G)`);
+  }
+  return bytes;
+}
+
+/** `0x7c00`, `31744` → a guest-physical address below 4 GiB. */
+export function parseAddress(text: string, option: string): number {
+  const value = /^0x[0-9a-f]+$/i.test(text) ? Number.parseInt(text.slice(2), 16) : /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value > 0xffffffff) {
+    throw new UsageError(`bad address '${text}' for --${option} (use e.g. 0x7c00 or 1048576, below 4 GiB)`);
+  }
+  return value;
+}
+
+/** A positive number of seconds (fractions allowed). */
+export function parseSeconds(text: string, option: string): number {
+  const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new UsageError(`bad time '${text}' for --${option} (seconds, e.g. 10 or 0.5)`);
+  }
+  return value;
+}
+
+export function parseChoice<T extends string>(text: string, choices: readonly T[], option: string): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new UsageError(`bad value '${text}' for --${option} (one of: ${choices.join(', ')})`);
+  }
+  return text as T;
+}

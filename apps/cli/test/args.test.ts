@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs, UsageError } from '../src/args.js';
+import { RUN_OPTIONS } from '../src/help.js';
+import { parseAddress, parseChoice, parseSeconds, parseSize } from '../src/values.js';
+
+const parse = (argv: string[]) => parseArgs(argv, RUN_OPTIONS, 'ringvisor run');
+
+describe('parseArgs', () => {
+  it('reads values in both spellings, flags and the image', () => {
+    const args = parse(['--mem', '32M', '--vmm=hw', '--stats', 'kernel.elf', '--', '--odd-name']);
+    expect(args.options.get('mem')).toBe('32M');
+    expect(args.options.get('vmm')).toBe('hw');
+    expect(args.options.get('stats')).toBe(true);
+    expect(args.positional).toEqual(['kernel.elf', '--odd-name']);
+  });
+
+  it('refuses unknown options, missing values and values given to flags', () => {
+    expect(() => parse(['--memory', '1G'])).toThrow(new UsageError('unknown option --memory (see ringvisor run --help)'));
+    expect(() => parse(['-x'])).toThrow(UsageError);
+    expect(() => parse(['--mem'])).toThrow('option --mem needs a value: --mem SIZE');
+    expect(() => parse(['--mem='])).toThrow('needs a value');
+    expect(() => parse(['--stats=yes'])).toThrow('option --stats takes no value');
+  });
+});
+
+describe('option values', () => {
+  it('reads sizes in binary units', () => {
+    expect(parseSize('64M', 'mem')).toBe(64 * 2 ** 20);
+    expect(parseSize('512k', 'mem')).toBe(512 * 1024);
+    expect(parseSize('1GiB', 'mem')).toBe(2 ** 30);
+    expect(parseSize('4096', 'mem')).toBe(4096);
+    for (const bad of ['', '64Q', '-1M', '0', '1.5G', 'M']) expect(() => parseSize(bad, 'mem')).toThrow(/^bad size/);
+  });
+
+  it('reads addresses in hex or decimal below 4 GiB', () => {
+    expect(parseAddress('0x7c00', 'flat')).toBe(0x7c00);
+    expect(parseAddress('1048576', 'flat')).toBe(0x100000);
+    for (const bad of ['0x', '0x1_0000_0000', '0x100000000', 'zz', '-5']) expect(() => parseAddress(bad, 'flat')).toThrow(/^bad address/);
+  });
+
+  it('reads seconds and choices', () => {
+    expect(parseSeconds('0.5', 'max-time')).toBe(0.5);
+    expect(() => parseSeconds('0', 'max-time')).toThrow(/^bad time/);
+    expect(() => parseSeconds('ten', 'max-time')).toThrow(/^bad time/);
+    expect(parseChoice('host', ['virtual', 'host'], 'clock')).toBe('host');
+    expect(() => parseChoice('wall', ['virtual', 'host'], 'clock')).toThrow("bad value 'wall' for --clock (one of: virtual, host)");
+  });
+});
