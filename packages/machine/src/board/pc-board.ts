@@ -1,0 +1,82 @@
+import {
+  DualPic, MmioDispatchBus, Pit, PortIoBus, Uart16550, type SerialBackend, type VirtioDevice,
+  type VirtioMmioTransport,
+} from '@ringvisor/devices';
+import type { Clock, GuestMemory, MemoryRegionSpec, VmSpec } from '@ringvisor/vmm-api';
+import { ExitCounters } from '../exit-stats.js';
+import { pcMemoryMap, type MemoryMap } from '../memory-map.js';
+import { createVirtioDevice, createVirtioTransport, type VirtioDeviceConfig } from './virtio-slots.js';
+
+/** ISA IRQ assignments of the PC/AT. */
+export const IRQ_PIT = 0;
+export const IRQ_COM1 = 4;
+export const IRQ_RTC = 8;
+export const COM1_BASE = 0x3f8;
+
+export interface PcBoardOptions {
+  /** Guest RAM in bytes (address space, as `pcMemoryMap` counts it). */
+  readonly ramSize: number;
+  /** Devices schedule their deadlines on it; the run loop drives it. */
+  readonly clock: Clock;
+  /** Where COM1's output goes and its input comes from. */
+  readonly serial: SerialBackend;
+  /** Firmware ROM (`--bios FILE`). */
+  readonly firmware?: Uint8Array;
+  /** Virtio-mmio devices, one per slot in order. */
+  readonly virtio?: readonly VirtioDeviceConfig[];
+}
+
+/**
+ * The PC board both hypervisor types share: memory map, port and MMIO buses, the 8259 pair with
+ * the PIT on IRQ 0 and COM1 on IRQ 4, and virtio-mmio slots. Build it, hand `vmSpec()` to a
+ * strategy, then call `attachMemory(vm.memory)` before the first run so virtio devices can DMA.
+ */
+export class PcBoard {
+  readonly memoryMap: MemoryMap;
+  readonly io = new PortIoBus();
+  readonly mmio = new MmioDispatchBus();
+  readonly pic = new DualPic();
+  readonly stats = new ExitCounters();
+  readonly pit: Pit;
+  readonly com1: Uart16550;
+  /** Virtio device models by slot; their transports appear in `virtioTransports` after `attachMemory`. */
+  readonly virtioDevices: readonly VirtioDevice[];
+  private transports: VirtioMmioTransport[] = [];
+  private attached = false;
+
+  constructor(readonly options: PcBoardOptions) {
+    const virtio = options.virtio ?? [];
+    this.memoryMap = pcMemoryMap({ ramSize: options.ramSize, firmware: options.firmware, virtioSlots: virtio.length });
+    const { clock } = options;
+    this.io.registerDevice(this.pic);
+    this.pit = new Pit({ clock, irq: this.pic.irq(IRQ_PIT) });
+    this.io.registerDevice(this.pit);
+    this.com1 = new Uart16550({ clock, irq: this.pic.irq(IRQ_COM1), backend: options.serial, base: COM1_BASE });
+    this.io.registerDevice(this.com1);
+    this.virtioDevices = virtio.map(createVirtioDevice);
+  }
+
+  /** What a strategy's `createVm` needs. */
+  vmSpec(ramBacking?: (region: MemoryRegionSpec) => ArrayBufferLike | undefined): VmSpec {
+    return {
+      regions: this.memoryMap.regions, io: this.io, mmio: this.mmio, interrupts: this.pic, stats: this.stats,
+      ...(ramBacking ? { ramBacking } : {}),
+    };
+  }
+
+  /** Connects the virtio-mmio transports to guest RAM and maps them into their slots. Call once. */
+  attachMemory(memory: GuestMemory): void {
+    if (this.attached) throw new Error('PcBoard.attachMemory called twice');
+    this.attached = true;
+    this.transports = this.virtioDevices.map((device, index) => {
+      const slot = this.memoryMap.virtio[index];
+      const transport = createVirtioTransport(device, memory, this.pic.irq(slot.irq));
+      this.mmio.register(slot.base, slot.size, transport);
+      return transport;
+    });
+  }
+
+  get virtioTransports(): readonly VirtioMmioTransport[] {
+    return this.transports;
+  }
+}

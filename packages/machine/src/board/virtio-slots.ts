@@ -1,0 +1,27 @@
+import {
+  VirtioBlock, VirtioConsole, VirtioMmioTransport, VirtioRng, type BlockBackend, type ByteStreamBackend,
+  type VirtioDevice,
+} from '@ringvisor/devices';
+import type { GuestMemory, IrqLine } from '@ringvisor/vmm-api';
+
+/** One virtio-mmio device the board should carry, in slot order (slot 0 at 0xd0000000, IRQ 5). */
+export type VirtioDeviceConfig =
+  | { readonly kind: 'blk'; readonly backend: BlockBackend; readonly readOnly?: boolean; readonly id?: string }
+  | { readonly kind: 'console'; readonly backend: ByteStreamBackend }
+  | { readonly kind: 'rng' };
+
+export function createVirtioDevice(config: VirtioDeviceConfig): VirtioDevice {
+  switch (config.kind) {
+    case 'blk':
+      return new VirtioBlock({ backend: config.backend, readOnly: config.readOnly, id: config.id });
+    case 'console':
+      return new VirtioConsole({ backend: config.backend });
+    case 'rng':
+      return new VirtioRng();
+  }
+}
+
+/** The transport for one slot: created once guest memory exists (the rings live in it). */
+export function createVirtioTransport(device: VirtioDevice, memory: GuestMemory, irq: IrqLine): VirtioMmioTransport {
+  return new VirtioMmioTransport(device, { memory, irq });
+}

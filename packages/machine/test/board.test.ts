@@ -1,0 +1,83 @@
+import { BufferSerialBackend } from '@ringvisor/devices';
+import { describe, expect, it } from 'vitest';
+import { PcBoard, VirtualClock } from '../src/index.js';
+import { TestMemory } from './support/test-memory.js';
+
+const MiB = 1024 * 1024;
+
+function board(virtio: PcBoard['options']['virtio'] = []): { board: PcBoard; clock: VirtualClock; serial: BufferSerialBackend } {
+  const clock = new VirtualClock();
+  const serial = new BufferSerialBackend();
+  return { board: new PcBoard({ ramSize: 16 * MiB, clock, serial, virtio }), clock, serial };
+}
+
+/** What a guest does first: ICW1..ICW4 to both 8259s, vectors from `base`, everything unmasked. */
+function initPic(io: PcBoard['io'], base: number): void {
+  io.write(0x20, 1, 0x11);
+  io.write(0xa0, 1, 0x11);
+  io.write(0x21, 1, base);
+  io.write(0xa1, 1, base + 8);
+  io.write(0x21, 1, 0x04);
+  io.write(0xa1, 1, 0x02);
+  io.write(0x21, 1, 0x01);
+  io.write(0xa1, 1, 0x01);
+  io.write(0x21, 1, 0x00);
+  io.write(0xa1, 1, 0x00);
+}
+
+describe('PC board wiring', () => {
+  it('sends a byte written to 0x3f8 to the COM1 backend', () => {
+    const { board: pc, serial } = board();
+    pc.io.write(0x3fb, 1, 0x03); // LCR: 8 data bits (power-on is 5)
+    for (const c of 'hi') pc.io.write(0x3f8, 1, c.charCodeAt(0));
+    expect(serial.text()).toBe('hi');
+    expect(pc.io.read(0x3fd, 1) & 0x20).toBe(0x20); // THRE: ready for the next byte
+  });
+
+  it('delivers PIT IRQ 0 through the PIC as vector base + 0', () => {
+    const { board: pc, clock } = board();
+    initPic(pc.io, 0x20);
+    pc.io.write(0x43, 1, 0x34); // counter 0, lobyte/hibyte, mode 2 (rate generator)
+    pc.io.write(0x40, 1, 1193 & 0xff);
+    pc.io.write(0x40, 1, 1193 >> 8);
+    expect(pc.pic.pending()).toBe(false);
+    const deadline = clock.nextDeadline();
+    expect(deadline).not.toBeNull();
+    clock.advanceTo(deadline as number);
+    clock.runDue();
+    expect(pc.pic.pending()).toBe(true);
+    expect(pc.pic.acknowledge()).toBe(0x20);
+  });
+
+  it('raises COM1 receive interrupts on IRQ 4 when the guest enables them', () => {
+    const { board: pc } = board();
+    initPic(pc.io, 0x08);
+    pc.io.write(0x3fb, 1, 0x03); // LCR: 8 data bits
+    pc.io.write(0x3fc, 1, 0x0b); // MCR: DTR, RTS, OUT2
+    pc.io.write(0x3f9, 1, 0x01); // IER: received data available
+    pc.com1.input(Uint8Array.of(0x41));
+    expect(pc.pic.pending()).toBe(true);
+    expect(pc.pic.acknowledge()).toBe(0x08 + 4);
+    expect(pc.io.read(0x3f8, 1)).toBe(0x41);
+  });
+
+  it('puts the memory map, buses, PIC and counters in the VmSpec', () => {
+    const { board: pc } = board();
+    const spec = pc.vmSpec();
+    expect(spec.regions).toBe(pc.memoryMap.regions);
+    expect(spec.io).toBe(pc.io);
+    expect(spec.interrupts).toBe(pc.pic);
+    spec.stats.count('io', 0x3f8);
+    expect(pc.stats.byPort.get(0x3f8)).toBe(1);
+  });
+
+  it('maps virtio-mmio slots at 0xd0000000 once guest memory is attached', () => {
+    const { board: pc } = board([{ kind: 'rng' }, { kind: 'rng' }]);
+    expect(pc.mmio.read(0xd0000000, 4)).toBe(0xffffffff);
+    pc.attachMemory(new TestMemory(pc.memoryMap.regions));
+    expect(pc.mmio.read(0xd0000000, 4)).toBe(0x74726976); // "virt"
+    expect(pc.mmio.read(0xd0001000 + 0x008, 4)).toBe(4); // DeviceID: entropy
+    expect(pc.virtioTransports).toHaveLength(2);
+    expect(() => pc.attachMemory(new TestMemory(pc.memoryMap.regions))).toThrow(/twice/);
+  });
+});
