@@ -1,8 +1,8 @@
 // 32-bit paging (SDM vol. 3, 4.3): page directory -> page table -> 4 KiB page, or a 4 MiB page
 // straight from the directory when CR4.PSE = 1 and PS = 1 (with PSE-36 high address bits).
-import { ACCESS_WRITE, TLB_CLEAN, TLB_GLOBAL, TLB_LARGE, type Access } from './access.js';
-import { CR4_PGE, CR4_PSE, PF_P, PF_RSVD, PTE_A, PTE_D, PTE_G, PTE_P, PTE_PS, PTE_RW, PTE_US } from './control-bits.js';
-import { fail, isDenied, rightsFlags, setEntryBits, type WalkContext, type WalkResult } from './walk.js';
+import { ACCESS_WRITE, TLB_LARGE, type Access } from './access.js';
+import { CR4_PSE, PF_P, PF_RSVD, PTE_A, PTE_P, PTE_PS, PTE_RW, PTE_US } from './control-bits.js';
+import { fail, finishAtLeaf, isDenied, rightsFlags, setEntryBits, type WalkContext, type WalkResult } from './walk.js';
 
 const FOUR_GIB = 0x1_0000_0000;
 
@@ -20,14 +20,9 @@ export function walk32Bit(ctx: WalkContext, linear: number, access: Access, user
   const rights = rightsFlags(pde & pte & PTE_RW, pde & pte & PTE_US, false, ctx.cr0);
   if (isDenied(rights, access, user)) return fail(out, PF_P, access, user, false);
 
-  const write = access === ACCESS_WRITE;
   if ((pde & PTE_A) === 0) setEntryBits(tables, pdeAddress, PTE_A);
-  const leafBits = write ? PTE_A | PTE_D : PTE_A;
-  if ((pte & leafBits) !== leafBits) setEntryBits(tables, pteAddress, leafBits);
+  finishAtLeaf(ctx, out, rights, access === ACCESS_WRITE, pteAddress, pte);
   out.physical = ((pte & 0xfffff000) | (linear & 0xfff)) >>> 0;
-  out.flags = rights
-    | (write || (pte & PTE_D) !== 0 ? 0 : TLB_CLEAN)
-    | ((pte & PTE_G) !== 0 && (ctx.cr4 & CR4_PGE) !== 0 ? TLB_GLOBAL : 0);
   return true;
 }
 
@@ -44,13 +39,8 @@ function walk4MiB(
   const rights = rightsFlags(pde & PTE_RW, pde & PTE_US, false, ctx.cr0);
   if (isDenied(rights, access, user)) return fail(out, PF_P, access, user, false);
 
-  const write = access === ACCESS_WRITE;
-  const bits = write ? PTE_A | PTE_D : PTE_A;
-  if ((pde & bits) !== bits) setEntryBits(ctx.tables, pdeAddress, bits);
+  finishAtLeaf(ctx, out, rights | TLB_LARGE, access === ACCESS_WRITE, pdeAddress, pde);
   const high = (pde >>> 13) & ((1 << highBits) - 1);
   out.physical = high * FOUR_GIB + ((pde & 0xffc00000) >>> 0) + (linear & 0x3fffff);
-  out.flags = rights | TLB_LARGE
-    | (write || (pde & PTE_D) !== 0 ? 0 : TLB_CLEAN)
-    | ((pde & PTE_G) !== 0 && (ctx.cr4 & CR4_PGE) !== 0 ? TLB_GLOBAL : 0);
   return true;
 }

@@ -5,9 +5,9 @@
 // The four PDPTEs are read from memory on each walk (as AMD's legacy PAE does) rather than cached
 // at CR3 load (Intel), so a PDPTE with reserved bits gives #PF with RSVD here. A CPU modelling
 // Intel's #GP at MOV to CR3 can check them first with `pdpteReservedBitsSet`.
-import { ACCESS_WRITE, TLB_CLEAN, TLB_GLOBAL, TLB_LARGE, type Access } from './access.js';
-import { CR4_PGE, EFER_NXE, PF_P, PF_RSVD, PTE_A, PTE_D, PTE_G, PTE_HI_XD, PTE_P, PTE_PS, PTE_RW, PTE_US } from './control-bits.js';
-import { fail, isDenied, rightsFlags, setEntryBits, type PageTableMemory, type WalkContext, type WalkResult } from './walk.js';
+import { ACCESS_WRITE, TLB_LARGE, type Access } from './access.js';
+import { EFER_NXE, PF_P, PF_RSVD, PTE_A, PTE_HI_XD, PTE_P, PTE_PS, PTE_RW, PTE_US } from './control-bits.js';
+import { fail, finishAtLeaf, isDenied, rightsFlags, setEntryBits, type PageTableMemory, type WalkContext, type WalkResult } from './walk.js';
 
 const FOUR_GIB = 0x1_0000_0000;
 /** PDPTE bits 1, 2 and 5..8 are reserved (a PDPTE has no R/W, U/S, A, D, PS or G). */
@@ -58,12 +58,8 @@ export function walkPae(ctx: WalkContext, linear: number, access: Access, user: 
     if ((pdeLow & PDE_2MIB_RESERVED_LOW) !== 0) return fail(out, PF_P | PF_RSVD, access, user, nxe);
     const rights = rightsFlags(pdeLow & PTE_RW, pdeLow & PTE_US, nxe && (pdeHigh & PTE_HI_XD) !== 0, ctx.cr0);
     if (isDenied(rights, access, user)) return fail(out, PF_P, access, user, nxe);
-    const bits = write ? PTE_A | PTE_D : PTE_A;
-    if ((pdeLow & bits) !== bits) setEntryBits(tables, pdeAddress, bits);
+    finishAtLeaf(ctx, out, rights | TLB_LARGE, write, pdeAddress, pdeLow);
     out.physical = (pdeHigh & highMask) * FOUR_GIB + ((pdeLow & 0xffe00000) >>> 0) + (linear & 0x1fffff);
-    out.flags = rights | TLB_LARGE
-      | (write || (pdeLow & PTE_D) !== 0 ? 0 : TLB_CLEAN)
-      | ((pdeLow & PTE_G) !== 0 && (ctx.cr4 & CR4_PGE) !== 0 ? TLB_GLOBAL : 0);
     return true;
   }
 
@@ -77,11 +73,7 @@ export function walkPae(ctx: WalkContext, linear: number, access: Access, user: 
   if (isDenied(rights, access, user)) return fail(out, PF_P, access, user, nxe);
 
   if ((pdeLow & PTE_A) === 0) setEntryBits(tables, pdeAddress, PTE_A);
-  const leafBits = write ? PTE_A | PTE_D : PTE_A;
-  if ((pteLow & leafBits) !== leafBits) setEntryBits(tables, pteAddress, leafBits);
+  finishAtLeaf(ctx, out, rights, write, pteAddress, pteLow);
   out.physical = (pteHigh & highMask) * FOUR_GIB + ((pteLow & 0xfffff000) >>> 0) + (linear & 0xfff);
-  out.flags = rights
-    | (write || (pteLow & PTE_D) !== 0 ? 0 : TLB_CLEAN)
-    | ((pteLow & PTE_G) !== 0 && (ctx.cr4 & CR4_PGE) !== 0 ? TLB_GLOBAL : 0);
   return true;
 }

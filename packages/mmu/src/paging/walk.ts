@@ -1,7 +1,7 @@
 // What every page walker (32-bit, PAE; later 4-level, EPT) shares: where it reads entries, the
 // state it reads, where it leaves its answer, and how rights and faults are formed.
-import { ACCESS_FETCH, ACCESS_WRITE, DENY_MASK, TLB_NO_FETCH, TLB_NO_USER, TLB_NO_WRITE_SUPER, TLB_NO_WRITE_USER, TLB_VALID, accessIndex, type Access } from './access.js';
-import { CR0_WP, PF_I, PF_U, PF_W } from './control-bits.js';
+import { ACCESS_FETCH, ACCESS_WRITE, DENY_MASK, TLB_CLEAN, TLB_GLOBAL, TLB_NO_FETCH, TLB_NO_USER, TLB_NO_WRITE_SUPER, TLB_NO_WRITE_USER, TLB_VALID, accessIndex, type Access } from './access.js';
+import { CR0_WP, CR4_PGE, PF_I, PF_U, PF_W, PTE_A, PTE_D, PTE_G } from './control-bits.js';
 
 /**
  * Where a walker reads and updates paging-structure entries (guest-physical addresses, possibly at
@@ -63,4 +63,18 @@ export function fail(out: WalkResult, cause: number, access: Access, user: boole
 export function setEntryBits(tables: PageTableMemory, address: number, bits: number): void {
   const low = tables.read32(address);
   if ((low & bits) !== bits) tables.write32(address, (low | bits) >>> 0);
+}
+
+/**
+ * Ends a successful walk at the final entry (the PTE, or the directory entry of a large page): sets
+ * its A bit, and D for a write, and records the page's TLB flags.
+ */
+export function finishAtLeaf(
+  ctx: WalkContext, out: WalkResult, rights: number, write: boolean, leafAddress: number, leaf: number,
+): void {
+  const bits = write ? PTE_A | PTE_D : PTE_A;
+  if ((leaf & bits) !== bits) setEntryBits(ctx.tables, leafAddress, bits);
+  out.flags = rights
+    | (write || (leaf & PTE_D) !== 0 ? 0 : TLB_CLEAN)
+    | ((leaf & PTE_G) !== 0 && (ctx.cr4 & CR4_PGE) !== 0 ? TLB_GLOBAL : 0);
 }
