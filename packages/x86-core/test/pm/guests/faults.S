@@ -21,7 +21,10 @@ test_main:
         /* Data segment loads. */
         xorl %eax, %eax
         movw %ax, %ds                   /* a null selector loads fine ... */
-        EXPECT_FAULT movl (%eax), %eax  /* ... and faults on use: 13, 0 */
+        movl $9f, %ss:fault_resume
+        movl (%eax), %eax               /* ... and faults on use: 13, 0 */
+9:      movw $SEL_DATA0, %ax
+        movw %ax, %ds
         movw $0x100, %ax
         EXPECT_FAULT movw %ax, %ds      /* beyond the GDT limit: 13, 0x100 */
         movw $0x30, %ax

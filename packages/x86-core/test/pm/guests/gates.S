@@ -60,11 +60,12 @@ callgate_target:
         movw %ss, %ax
         movzwl %ax, %eax
         REPORT %eax                     /* 0x10 */
-        REPORT 4(%esp)                  /* caller CS 0x1b */
-        REPORT 8(%esp)                  /* first parameter (pushed last) 0x2222 */
-        REPORT 12(%esp)                 /* 0x1111 */
-        REPORT 16(%esp)                 /* caller ESP 0x38000 - 8 */
-        REPORT 20(%esp)                 /* caller SS 0x23 */
+        /* REPORT pushes EAX first: frame offsets below are one dword further. */
+        REPORT 8(%esp)                  /* caller CS 0x1b */
+        REPORT 12(%esp)                 /* first parameter (pushed last) 0x2222 */
+        REPORT 16(%esp)                 /* 0x1111 */
+        REPORT 20(%esp)                 /* caller ESP 0x38000 - 8 */
+        REPORT 24(%esp)                 /* caller SS 0x23 */
         movl %esp, %eax
         REPORT %eax                     /* 0x30000 - 24 */
         lret $8
