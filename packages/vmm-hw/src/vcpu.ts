@@ -89,6 +89,8 @@ export class HwVcpu implements Vcpu {
   injectInterrupt(vector: number): void {
     this.irqData.setUint32(KVM_INTERRUPT_ARG.irq, vector & 0xff, true);
     check(this.ctx.libc, 'KVM_INTERRUPT', this.ctx.libc.ioctl(this.fd, KVM_INTERRUPT, this.irq));
+    // One injection per entry: until KVM_RUN reports again, the guest counts as not ready.
+    this.run8[KVM_RUN_PAGE.ready_for_interrupt_injection] = 0;
   }
 
   run(budget: number): VmExit {
@@ -165,7 +167,6 @@ export class HwVcpu implements Vcpu {
     if (this.ctx.interrupts.pending()) {
       if (run8[KVM_RUN_PAGE.ready_for_interrupt_injection]) {
         this.injectInterrupt(this.ctx.interrupts.acknowledge());
-        run8[KVM_RUN_PAGE.ready_for_interrupt_injection] = 0; // one injection per entry
       } else {
         window = true;
       }

@@ -33,26 +33,29 @@ export class KvmSystem {
   private constructor(readonly libc: Libc, readonly fd: number, readonly vcpuMmapSize: number) {}
 
   /** Opens /dev/kvm and checks the API version; returns a sentence instead when that fails. */
-  static open(): KvmSystem | string {
+  static open(device = KVM_DEVICE): KvmSystem | string {
     const libc = loadLibc();
     if (typeof libc === 'string') return libc;
-    const fd = libc.open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
+    const fd = libc.open(device, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
       const errno = libc.errno();
       const why = errno === 2 ? 'it does not exist (no KVM module loaded, or not Linux on a VT-x/AMD-V host)'
         : errno === 13 || errno === 1 ? 'permission denied (add the user to the kvm group)'
           : libc.strerror(errno);
-      return `cannot open ${KVM_DEVICE}: ${why}`;
+      return `cannot open ${device}: ${why}`;
     }
     const version = libc.ioctlValue(fd, KVM_GET_API_VERSION, 0);
     if (version !== KVM_API_VERSION) {
+      const errno = libc.errno();
       libc.close(fd);
-      return `${KVM_DEVICE} speaks KVM API version ${version}, this backend needs ${KVM_API_VERSION}`;
+      return version < 0
+        ? `${device} is not a KVM device (KVM_GET_API_VERSION: ${libc.strerror(errno)})`
+        : `${device} speaks KVM API version ${version}, this backend needs ${KVM_API_VERSION}`;
     }
     const mmapSize = libc.ioctlValue(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (mmapSize <= 0) {
       libc.close(fd);
-      return `${KVM_DEVICE} refused KVM_GET_VCPU_MMAP_SIZE`;
+      return `${device} refused KVM_GET_VCPU_MMAP_SIZE`;
     }
     return new KvmSystem(libc, fd, mmapSize);
   }
