@@ -1,0 +1,70 @@
+// Entry point of a VM's worker thread: builds the board and the VM, loads the guest, then hands the
+// thread's event loop to a VmSession. Nothing here outlives the VM; the main thread terminates us.
+import { parentPort, workerData } from 'node:worker_threads';
+import { buildHostedBoard } from './board.js';
+import { hostLoopClock, virtualLoopClock } from './loop-clocks.js';
+import type { FromWorker, RamRegion, ToWorker, WorkerConfig } from './protocol.js';
+import { RunLoop } from './run-loop.js';
+import { SerialBuffer } from './serial-buffer.js';
+import { VmSession } from './session.js';
+import { loadStrategy } from './strategy-registry.js';
+
+const port = parentPort;
+if (!port) throw new Error('the hypervisor worker must run in a worker thread');
+const config = workerData as WorkerConfig;
+const send = (message: FromWorker) => port.postMessage(message);
+
+async function start(): Promise<void> {
+  const strategy = await loadStrategy(config.strategy);
+  const unavailable = strategy.unavailableReason();
+  if (unavailable !== null) throw new Error(`--vmm ${strategy.name} is not available here: ${unavailable}`);
+  const serial = new SerialBuffer();
+  const board = buildHostedBoard(config, serial);
+  const ram: RamRegion[] = [];
+  const vm = strategy.createVm({
+    ...board.spec,
+    ramBacking: (region) => {
+      if (region.rom) return undefined;
+      const buffer = new SharedArrayBuffer(region.size);
+      ram.push({ base: region.base, buffer });
+      return buffer;
+    },
+  });
+  let session: VmSession;
+  try {
+    board.attach(vm.memory);
+    const vcpu = vm.createVcpu(0);
+    const entry = board.load(vm.memory);
+    vcpu.setSpecialRegisters(entry.sregs);
+    vcpu.setRegisters(entry.regs);
+    const clock = board.clock.kind === 'virtual'
+      ? virtualLoopClock(board.clock, { paced: config.paced })
+      : hostLoopClock(board.clock);
+    const loop = new RunLoop({ vcpu, clock, interrupts: board.spec.interrupts, pendingEnd: () => board.pendingEnd() });
+    session = new VmSession(
+      {
+        loop, clock, vcpu, stats: board.spec.stats,
+        postCode: () => board.postCode(),
+        serialInput: (bytes) => board.serialInput(bytes),
+        takeSerialOutput: () => serial.take(),
+        destroy: () => {
+          vm.destroy();
+          board.destroy();
+        },
+      },
+      send,
+      { serialInput: config.serialInput },
+    );
+  } catch (error) {
+    vm.destroy();
+    board.destroy();
+    throw error;
+  }
+  port!.on('message', (message: ToWorker) => session.handle(message));
+  send({ type: 'ready', ram });
+  session.start();
+}
+
+start().catch((error: unknown) => {
+  send({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+});
