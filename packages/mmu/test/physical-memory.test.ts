@@ -199,3 +199,23 @@ describe('A20 gate', () => {
     expect(changes).toBe(2);
   });
 });
+
+describe('accesses sized by value (the CPU carries the operand size as a number)', () => {
+  it('read and write 1, 2 and 4 bytes', () => {
+    const mem = pc();
+    mem.write(0x100, 4, 0x11223344);
+    mem.write(0x104, 2, 0x5566);
+    mem.write(0x106, 1, 0x77);
+    expect(mem.read(0x100, 4)).toBe(0x11223344);
+    expect(mem.read(0x104, 2)).toBe(0x5566);
+    expect(mem.read(0x106, 1)).toBe(0x77);
+  });
+
+  it('give the A20 address mask for paging-off fast paths', () => {
+    const mem = pc();
+    expect((0x10fff0 & mem.addressMask) >>> 0).toBe(0x10fff0);
+    mem.a20Enabled = false;
+    expect((0x10fff0 & mem.addressMask) >>> 0).toBe(0xfff0);
+    expect((0xffffffff & mem.addressMask) >>> 0).toBe(0xffefffff);
+  });
+});

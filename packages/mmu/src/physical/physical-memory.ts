@@ -1,4 +1,4 @@
-import type { GuestMemory, MemoryRegionSpec, MmioBus, MmioHandler } from '@ringvisor/vmm-api';
+import type { AccessSize, GuestMemory, MemoryRegionSpec, MmioBus, MmioHandler } from '@ringvisor/vmm-api';
 import {
   KIND_MMIO, KIND_RAM, KIND_RAM_CODE, KIND_ROM, KIND_UNMAPPED, PAGE_COUNT, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE,
 } from './page-kind.js';
@@ -83,6 +83,14 @@ export class PhysicalMemory implements GuestMemory {
     this.layoutChanged();
   }
 
+  /**
+   * AND a linear address with this before using it as a physical one with paging off and without
+   * `Paging.translate` (which applies it itself): -1 while A20 is enabled, bit 20 clear otherwise.
+   */
+  get addressMask(): number {
+    return this.a20Mask;
+  }
+
   /** Maps a device's MMIO window (4 KiB aligned); it may cover RAM or ROM, not another window. */
   addMmio(base: number, size: number, handler: MmioHandler): void {
     checkPlacement('MMIO window', base, size);
@@ -131,6 +139,18 @@ export class PhysicalMemory implements GuestMemory {
     const kind = this.kind[page];
     if (kind === KIND_RAM) this.kind[page] = KIND_RAM_CODE;
     return kind === KIND_RAM || kind === KIND_RAM_CODE;
+  }
+
+  /** `read8`/`read16`/`read32` by size, for callers that carry the size as a value. */
+  read(address: number, size: AccessSize): number {
+    return size === 1 ? this.read8(address) : size === 2 ? this.read16(address) : this.read32(address);
+  }
+
+  /** `write8`/`write16`/`write32` by size. */
+  write(address: number, size: AccessSize, value: number): void {
+    if (size === 1) this.write8(address, value);
+    else if (size === 2) this.write16(address, value);
+    else this.write32(address, value);
   }
 
   read8(address: number): number {
