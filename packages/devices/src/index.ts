@@ -7,4 +7,5 @@ export { Pit, type PitOptions } from './pit/pit.js';
 export { PIT_HZ } from './pit/registers.js';
 export { Uart16550, type Uart16550Options } from './serial/uart16550.js';
 export { BufferSerialBackend, type SerialBackend, type SerialHostPort } from './serial/backend.js';
+export { Rtc, type RtcOptions } from './rtc/rtc.js';
 export * from './virtio/index.js';
