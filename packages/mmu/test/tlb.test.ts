@@ -190,3 +190,15 @@ describe('TLB entries as the CPU reads them inline', () => {
     expect(paging.tlb[0xc0000] & 0xfff).toBe(TLB_VALID | TLB_NO_USER | TLB_NO_FETCH | TLB_GLOBAL | TLB_LARGE);
   });
 });
+
+describe('a detached Paging', () => {
+  it('no longer hears about layout changes', () => {
+    const { mem, a, paging } = boot();
+    a.map(0x400000, 0x5000, PTE_P);
+    paging.translate(0x400000, ACCESS_READ, false);
+    paging.detach();
+    mem.addMmio(0x5000, 0x1000, new RecordingDevice());
+    expect(paging.tlb[0x400] & TLB_NOT_RAM).toBe(0);
+    expect(paging.tlb[0x400]).not.toBe(0);
+  });
+});

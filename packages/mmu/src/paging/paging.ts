@@ -37,6 +37,7 @@ export class Paging implements WalkContext {
   readonly tables: PageTableMemory;
 
   private readonly memory: PhysicalMemory;
+  private readonly unsubscribe: () => void;
   private readonly cache = new Tlb();
   private readonly result = new WalkResult();
   private cr0Value = 0;
@@ -51,7 +52,12 @@ export class Paging implements WalkContext {
     this.memory = memory;
     this.tables = options.tables ?? memory;
     this.tlb = this.cache.entries;
-    memory.onLayoutChange(() => this.cache.flush(true));
+    this.unsubscribe = memory.onLayoutChange(() => this.cache.flush(true));
+  }
+
+  /** Stops following the memory's layout changes (a CPU being thrown away). */
+  detach(): void {
+    this.unsubscribe();
   }
 
   get cr0(): number { return this.cr0Value; }

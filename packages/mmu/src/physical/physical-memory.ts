@@ -124,9 +124,16 @@ export class PhysicalMemory implements GuestMemory {
     return true;
   }
 
-  /** `listener` runs after the map or the A20 gate changed (address translations cached elsewhere are stale). */
-  onLayoutChange(listener: () => void): void {
+  /**
+   * `listener` runs after the map or the A20 gate changed (address translations cached elsewhere
+   * are stale). Returns the function that unsubscribes it.
+   */
+  onLayoutChange(listener: () => void): () => void {
     this.layoutListeners.push(listener);
+    return () => {
+      const index = this.layoutListeners.indexOf(listener);
+      if (index >= 0) this.layoutListeners.splice(index, 1);
+    };
   }
 
   /**
@@ -291,9 +298,9 @@ export class PhysicalMemory implements GuestMemory {
 
   private place(region: Region): void {
     let index = this.regions.indexOf(null, 1);
-    if (index < 0) index = this.regions.push(region) - 1;
-    else this.regions[index] = region;
+    if (index < 0) index = this.regions.length;
     if (index > 0xffff) throw new RangeError('too many memory regions');
+    this.regions[index] = region;
     const first = region.base >>> PAGE_SHIFT;
     const end = first + region.size / PAGE_SIZE;
     this.kind.fill(region.kind, first, end);
