@@ -1,5 +1,5 @@
-/* Real-mode serial hello: a flat binary loaded at 0000:7C00 (boot-sector convention). Prints a
-   line on COM1, polling the LSR's THRE bit before each byte, then writes 0 (success) to the exit
+/* Real-mode serial hello: a flat binary loaded at 0000:7C00 (boot-sector convention). Sets COM1
+   to 8N1 and prints a line, polling the LSR's THRE bit before each byte, then writes 0 (success) to the exit
    port 0xf4. */
 	.code16
 	.text
@@ -10,6 +10,9 @@ _start:
 	mov %ax, %ds
 	mov %ax, %ss
 	mov $0x7c00, %sp
+	mov $0x3fb, %dx        /* LCR: 8 data bits, no parity, 1 stop bit (power-on is 5 bits) */
+	mov $0x03, %al
+	out %al, %dx
 	mov $message, %si
 next_char:
 	lodsb

@@ -1,0 +1,22 @@
+import { hwStrategy } from '@ringvisor/vmm-hw';
+import { describe, expect, it } from 'vitest';
+import { runGuest } from './support/run-guest.js';
+
+const unavailable = hwStrategy.unavailableReason();
+if (unavailable) console.warn(`skipping guests on KVM: ${unavailable}`);
+
+describe.skipIf(unavailable !== null)('bundled guests on the KVM strategy, wired by machine', () => {
+  it('hello-real prints from real mode and writes the exit port', () => {
+    const run = runGuest(hwStrategy, 'hello-real');
+    expect(run.output).toBe('Hello from real mode!\r\n');
+    expect(run.end).toBe('halted');
+    expect(run.exitPortWrites).toBe(1);
+  });
+
+  it('hello prints from protected mode with the loader name from the multiboot info', () => {
+    const run = runGuest(hwStrategy, 'hello');
+    expect(run.output).toBe('Hello from protected mode!\r\nloaded by Ringvisor\r\n');
+    expect(run.end).toBe('halted');
+    expect(run.exitPortWrites).toBe(1);
+  });
+});
