@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { MachineConfig } from './machine-config.js';
 import type { FromWorker, RamRegion, ToWorker, WorkerConfig } from './protocol.js';
 import { exitStatusOf, type VmEnd } from './result.js';
-import { openSerialBackend, type SerialBackend, type SerialOption } from './serial-backends.js';
+import { listeningPort, openSerialBackend, type SerialBackend, type SerialOption } from './serial-backends.js';
 import type { StatsSnapshot } from './stats.js';
 import type { StrategyEntry } from './strategy-registry.js';
 
@@ -35,6 +35,8 @@ export class HostedVm {
   /** Guest RAM regions, shared with the worker (read them for inspection; the guest owns them). */
   readonly ram: readonly RamRegion[];
   readonly done: Promise<RunReport>;
+  /** The TCP port the serial console listens on (`{ kind: 'tcp', port: 0 }` picks a free one), or null. */
+  readonly serialTcpPort: number | null;
   private nextStatsId = 1;
   private readonly statsWaiters = new Map<number, (snapshot: StatsSnapshot) => void>();
   private finished: RunReport | null = null;
@@ -46,6 +48,7 @@ export class HostedVm {
     done: Promise<RunReport>,
   ) {
     this.ram = ram;
+    this.serialTcpPort = listeningPort(serial);
     this.done = done.then((report) => {
       this.finished = report;
       return report;

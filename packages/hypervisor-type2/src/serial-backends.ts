@@ -51,6 +51,11 @@ class TcpSerial implements SerialBackend {
     });
   }
 
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
   write(bytes: Uint8Array): void {
     if (this.client) {
       this.client.write(bytes);
@@ -119,7 +124,5 @@ export async function openSerialBackend(option: SerialOption, input: SerialInput
 
 /** The port a TCP serial backend listens on (useful with port 0). */
 export function listeningPort(backend: SerialBackend): number | null {
-  if (!(backend instanceof TcpSerial)) return null;
-  const address = (backend as unknown as { server: Server }).server.address();
-  return typeof address === 'object' && address ? address.port : null;
+  return backend instanceof TcpSerial ? backend.port : null;
 }
