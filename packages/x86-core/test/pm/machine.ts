@@ -52,11 +52,18 @@ export interface GuestRun {
   cpu: Cpu;
 }
 
-/** Loads guests/<name>.bin into 4 MiB of RAM at GUEST_LOAD and runs it until HLT, shutdown or `budget`. */
-export function runGuest(name: string, budget = 2_000_000): GuestRun {
-  const image = readFileSync(new URL(`./guests/${name}.bin`, import.meta.url));
+export interface Machine {
+  cpu: Cpu;
+  physical: PhysicalMemory;
+  /** Values written to PORT_REPORT, unsigned. */
+  reports: number[];
+  /** True once PORT_DONE was written. */
+  done: () => boolean;
+}
+
+/** A CPU with 4 MiB of RAM at 0, mmu paging, and a port bus recording the guest's reports. */
+export function createMachine(): Machine {
   const physical = new PhysicalMemory({ regions: [{ base: 0, size: 4 << 20 }] });
-  physical.writeBytes(GUEST_LOAD, image);
   const memory: CpuMemory = {
     ram: physical.ram,
     kind: physical.kind,
@@ -68,16 +75,25 @@ export function runGuest(name: string, budget = 2_000_000): GuestRun {
       else physical.write32(address, value);
     },
   };
-  const result: GuestRun = { reports: [], done: false, reason: 'none', cpu: undefined as unknown as Cpu };
+  const reports: number[] = [];
+  let done = false;
   const io = {
     read: () => 0xffffffff,
     write: (port: number, _size: AccessSize, value: number) => {
-      if (port === PORT_REPORT) result.reports.push(value >>> 0);
-      else if (port === PORT_DONE) result.done = true;
+      if (port === PORT_REPORT) reports.push(value >>> 0);
+      else if (port === PORT_DONE) done = true;
     },
   };
   const cpu = new Cpu({ memory, paging: new MmuPaging(new Paging(physical)), io });
-  result.cpu = cpu;
+  return { cpu, physical, reports, done: () => done };
+}
+
+/** Loads guests/<name>.bin into 4 MiB of RAM at GUEST_LOAD and runs it until HLT, shutdown or `budget`. */
+export function runGuest(name: string, budget = 2_000_000): GuestRun {
+  const image = readFileSync(new URL(`./guests/${name}.bin`, import.meta.url));
+  const { cpu, physical, reports, done } = createMachine();
+  physical.writeBytes(GUEST_LOAD, image);
+  const result: GuestRun = { reports, done: false, reason: 'none', cpu };
   cpu.loadRealSegment(CS, 0);
   cpu.codeSizeChanged();
   cpu.eip = GUEST_LOAD;
@@ -88,6 +104,7 @@ export function runGuest(name: string, budget = 2_000_000): GuestRun {
     left -= slice;
     if (result.reason !== 'budget') break;
   }
+  result.done = done();
   return result;
 }
 

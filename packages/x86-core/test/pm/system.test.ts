@@ -1,0 +1,294 @@
+import { describe, expect, it } from 'vitest';
+import { CS, DS, SS, type Cpu } from '../../src/cpu.js';
+import { CpuFault } from '../../src/fault.js';
+import {
+  TripleFault, adjustRpl, clearTaskSwitched, deliverException, deliverInterrupt, farCall, farJump, farReturn,
+  interruptReturn, loadAccessRights, loadLdtr, loadMachineStatusWord, loadSegment, loadSegmentLimit, loadTr,
+  popEflags, readControlRegister, verifyRead, verifyWrite, writeControlRegister,
+} from '../../src/system/index.js';
+import { type Machine, createMachine } from './machine.js';
+
+const GDT = 0x10000;
+const IDT = 0x11000;
+const TSS = 0x12000;
+const STACK0 = 0x30000;
+const STACK3 = 0x38000;
+
+const FLAT_CODE0 = [0x0000ffff, 0x00cf9a00];
+const FLAT_DATA0 = [0x0000ffff, 0x00cf9200];
+const FLAT_CODE3 = [0x0000ffff, 0x00cffa00];
+const FLAT_DATA3 = [0x0000ffff, 0x00cff200];
+
+function descriptor(base: number, limit: number, access: number, flags: number): [number, number] {
+  const lo = ((base & 0xffff) << 16) | (limit & 0xffff);
+  const hi = (base & 0xff000000) | (flags << 20) | (limit & 0xf0000) | (access << 8) | ((base >>> 16) & 0xff);
+  return [lo >>> 0, hi >>> 0];
+}
+
+function gate(selector: number, offset: number, attr: number, params = 0): [number, number] {
+  return [((selector << 16) | (offset & 0xffff)) >>> 0, ((offset & 0xffff0000) | (attr << 8) | params) >>> 0];
+}
+
+/** Ring 0, flat segments, TR loaded, an IDT of not-present gates: what a small kernel sets up. */
+type ProtectedMachine = Machine & { setGdt(sel: number, d: number[]): void; setIdt(v: number, d: number[]): void };
+
+function protectedMachine(): ProtectedMachine {
+  return enterProtectedMode(createMachine());
+}
+
+function enterProtectedMode(m: Machine): ProtectedMachine {
+  const { cpu, physical } = m;
+  cpu.reset();
+  const setGdt = (sel: number, d: number[]) => {
+    physical.write32(GDT + (sel & ~7), d[0]);
+    physical.write32(GDT + (sel & ~7) + 4, d[1]);
+  };
+  const setIdt = (v: number, d: number[]) => {
+    physical.write32(IDT + v * 8, d[0]);
+    physical.write32(IDT + v * 8 + 4, d[1]);
+  };
+  for (let v = 0; v < 256; v++) setIdt(v, gate(0x08, 0x7000, 0x0e)); // not present
+  for (let i = 0; i < 0x100; i += 4) physical.write32(GDT + i, 0);
+  for (let i = 0; i < 0x68; i += 4) physical.write32(TSS + i, 0);
+  setGdt(0x08, FLAT_CODE0);
+  setGdt(0x10, FLAT_DATA0);
+  setGdt(0x18, FLAT_CODE3);
+  setGdt(0x20, FLAT_DATA3);
+  setGdt(0x28, descriptor(TSS, 0x67, 0x89, 0));
+  physical.write32(TSS + 4, STACK0);
+  physical.write32(TSS + 8, 0x10);
+  cpu.gdtrBase = GDT;
+  cpu.gdtrLimit = 0xff;
+  cpu.idtrBase = IDT;
+  cpu.idtrLimit = 0x7ff;
+  cpu.cr0 |= 1;
+  cpu.modeChanged();
+  farJump(cpu, 0x08, 0x1000, true);
+  for (const s of [SS, DS]) loadSegment(cpu, s, 0x10);
+  loadTr(cpu, 0x28);
+  cpu.reg32[4] = STACK0;
+  return Object.assign(m, { setGdt, setIdt });
+}
+
+function faultOf(action: () => void): [number, number] | string {
+  try {
+    action();
+  } catch (e) {
+    if (e instanceof CpuFault) return [e.vector, e.errorCode];
+    if (e instanceof TripleFault) return 'triple';
+    throw e;
+  }
+  return 'none';
+}
+
+const stackDword = (m: Machine, offset: number) => m.physical.read32(((m.cpu.reg32[4] >>> 0) + offset) >>> 0);
+
+describe('interrupt and exception delivery', () => {
+  it('an external interrupt through a not-present gate delivers #NP with IDT and EXT set', () => {
+    const m = protectedMachine();
+    m.setIdt(11, gate(0x08, 0x2000, 0x8e));
+    m.cpu.eip = 0x1234;
+    deliverInterrupt(m.cpu, 0x20, 'external');
+    expect(m.cpu.eip).toBe(0x2000);
+    expect(stackDword(m, 0)).toBe(0x20 * 8 + 2 + 1);
+    expect(stackDword(m, 4)).toBe(0x1234);
+  });
+
+  it('INT n through a not-present gate is the instruction\'s own #NP, without EXT', () => {
+    const m = protectedMachine();
+    expect(faultOf(() => deliverInterrupt(m.cpu, 0x51, 'software'))).toEqual([11, 0x51 * 8 + 2]);
+    expect(m.cpu.reg32[4]).toBe(STACK0);
+  });
+
+  it('a 16-bit interrupt gate pushes a 16-bit frame', () => {
+    const m = protectedMachine();
+    m.setIdt(0x30, gate(0x08, 0x3000, 0x86));
+    m.cpu.eip = 0x4321;
+    deliverInterrupt(m.cpu, 0x30, 'software');
+    expect(m.cpu.reg32[4]).toBe(STACK0 - 6);
+    expect(m.physical.read16(STACK0 - 6)).toBe(0x4321);
+    expect(m.physical.read16(STACK0 - 4)).toBe(0x08);
+  });
+
+  it('a benign exception whose delivery faults is followed by the contributory one (serially)', () => {
+    const m = protectedMachine();
+    m.setIdt(11, gate(0x08, 0x2000, 0x8e));
+    deliverException(m.cpu, 1);
+    expect(m.cpu.eip).toBe(0x2000);
+    expect(stackDword(m, 0)).toBe(1 * 8 + 2 + 1);
+  });
+
+  it('#PF whose delivery faults becomes #DF with error code 0', () => {
+    const m = protectedMachine();
+    m.setIdt(8, gate(0x08, 0x8000, 0x8e));
+    deliverException(m.cpu, 14, 2);
+    expect(m.cpu.eip).toBe(0x8000);
+    expect(stackDword(m, 0)).toBe(0);
+  });
+
+  it('a contributory exception while delivering #DF is a triple fault', () => {
+    const m = protectedMachine();
+    m.cpu.idtrLimit = 0;
+    expect(faultOf(() => deliverException(m.cpu, 13, 0))).toBe('triple');
+  });
+
+  it('in real mode an IVT limit of 0 ends in a triple fault too', () => {
+    const m = createMachine();
+    m.cpu.idtrLimit = 0;
+    expect(faultOf(() => deliverException(m.cpu, 0))).toBe('triple');
+  });
+
+  it('a ring-3 interrupt whose TSS stack is unusable raises #TS(SS0 selector) with EXT', () => {
+    const m = protectedMachine();
+    m.setGdt(0x38, [0x0000ffff, 0x00cfba00]); // ring-1 code
+    m.setIdt(0x20, gate(0x38, 0x2000, 0x8e));
+    m.setIdt(10, gate(0x08, 0x2100, 0x8e));
+    m.physical.write32(TSS + 12, 0x28000); // ESP1
+    m.physical.write32(TSS + 16, 0x13); // SS1: RPL 3, not 1
+    interruptReturnToRing3(m, 0x6000);
+    deliverInterrupt(m.cpu, 0x20, 'external');
+    expect(m.cpu.eip).toBe(0x2100);
+    expect(m.cpu.cpl).toBe(0);
+    expect(stackDword(m, 0)).toBe(0x10 | 1);
+    expect(stackDword(m, 4)).toBe(0x6000);
+  });
+});
+
+describe('privilege checks on far transfers', () => {
+  it('a direct far JMP to a more privileged non-conforming segment is #GP(selector)', () => {
+    const m = protectedMachine();
+    m.cpu.cpl = 3;
+    expect(faultOf(() => farJump(m.cpu, 0x08, 0, true))).toEqual([13, 0x08]);
+  });
+
+  it('a 16-bit call gate copies word parameters to the inner stack', () => {
+    const m = protectedMachine();
+    m.setGdt(0x30, gate(0x08, 0x5000, 0xe4, 1));
+    const { cpu } = m;
+    interruptReturnToRing3(m, 0x6000);
+    cpu.reg32[4] = STACK3 - 2;
+    m.physical.write16(STACK3 - 2, 0xbeef);
+    farCall(cpu, 0x33, 0, false);
+    expect(cpu.cpl).toBe(0);
+    expect(cpu.eip).toBe(0x5000);
+    const sp = cpu.reg32[4] >>> 0;
+    expect([0, 2, 4, 6, 8].map((o) => m.physical.read16(sp + o))).toEqual([0x6000, 0x1b, 0xbeef, (STACK3 - 2) & 0xffff, 0x23]);
+    farReturn(cpu, false, 2);
+    expect(cpu.cpl).toBe(3);
+    // A 16-bit RET pops a 16-bit ESP: the upper half of the 32-bit stack pointer is lost.
+    expect(cpu.reg32[4] >>> 0).toBe(STACK3 & 0xffff);
+    expect(cpu.seg[CS]).toBe(0x1b);
+  });
+
+  it('RET far to an inner ring is #GP(selector)', () => {
+    const m = protectedMachine();
+    interruptReturnToRing3(m, 0x6000);
+    m.cpu.reg32[4] = STACK3 - 8;
+    m.physical.write32(STACK3 - 8, 0x1000);
+    m.physical.write32(STACK3 - 4, 0x08);
+    expect(faultOf(() => farReturn(m.cpu, true, 0))).toEqual([13, 0x08]);
+  });
+});
+
+/** IRET from ring 0 to ring 3 at `eip` on the ring-3 stack. */
+function interruptReturnToRing3(m: Machine, eip: number): void {
+  const frame = [eip, 0x1b, 0x2, STACK3, 0x23];
+  const top = STACK0 - frame.length * 4;
+  frame.forEach((v, i) => m.physical.write32(top + i * 4, v));
+  m.cpu.reg32[4] = top;
+  interruptReturn(m.cpu, true);
+  expect(m.cpu.cpl).toBe(3);
+}
+
+describe('flags, control registers and descriptor queries', () => {
+  it('POPF at CPL 3 changes neither IOPL nor IF (IOPL 0); at CPL 0 both', () => {
+    const m = protectedMachine();
+    interruptReturnToRing3(m, 0x6000);
+    popEflags(m.cpu, 0x3202 | 1, true);
+    expect(m.cpu.getEflags() & 0x3201).toBe(1);
+    const k = protectedMachine();
+    popEflags(k.cpu, 0x3202, true);
+    expect(k.cpu.getEflags() & 0x3200).toBe(0x3200);
+  });
+
+  it('MOV CR faults: reserved CR4 bits, CR1, CPL 3; LMSW cannot clear PE; CLTS', () => {
+    const m = protectedMachine();
+    expect(faultOf(() => writeControlRegister(m.cpu, 4, 1 << 13))).toEqual([13, 0]);
+    expect(faultOf(() => readControlRegister(m.cpu, 1))).toEqual([6, 0]);
+    loadMachineStatusWord(m.cpu, 0x8);
+    expect(m.cpu.cr0 & 0xf).toBe(0x9);
+    clearTaskSwitched(m.cpu);
+    expect(m.cpu.cr0 & 0x8).toBe(0);
+    m.cpu.cpl = 3;
+    expect(faultOf(() => writeControlRegister(m.cpu, 0, m.cpu.cr0))).toEqual([13, 0]);
+  });
+
+  it('LAR sees call gates, LSL does not; VERR/VERW; ARPL', () => {
+    const m = protectedMachine();
+    m.setGdt(0x30, gate(0x08, 0x5000, 0xec, 2));
+    expect(loadAccessRights(m.cpu, 0x30) >>> 0).toBe(0xec02 & 0xff00);
+    expect(m.cpu.getEflags() & 0x40).toBe(0x40);
+    expect(loadSegmentLimit(m.cpu, 0x30)).toBe(-1);
+    expect(m.cpu.getEflags() & 0x40).toBe(0);
+    verifyRead(m.cpu, 0x10);
+    expect(m.cpu.getEflags() & 0x40).toBe(0x40);
+    verifyWrite(m.cpu, 0x08);
+    expect(m.cpu.getEflags() & 0x40).toBe(0);
+    expect(adjustRpl(m.cpu, 0x10, 3)).toBe(0x13);
+  });
+});
+
+describe('hostile descriptor tables', () => {
+  it('tables outside RAM, limits of 0 and wrapping bases give architectural faults only', () => {
+    const m = protectedMachine();
+    const { cpu } = m;
+    cpu.gdtrBase = 0xfffffff8; // wraps past 4 GiB
+    cpu.gdtrLimit = 0xffff;
+    const outcome = faultOf(() => loadSegment(cpu, DS, 0x10));
+    expect(outcome === 'none' || Array.isArray(outcome)).toBe(true);
+    cpu.gdtrLimit = 0;
+    expect(faultOf(() => loadSegment(cpu, DS, 0x08))).toEqual([13, 0x08]);
+    expect(faultOf(() => loadTr(cpu, 0x28))).toEqual([13, 0x28]);
+    expect(faultOf(() => loadLdtr(cpu, 0x30))).toEqual([13, 0x30]);
+    cpu.idtrBase = 0xfff00000; // unbacked: reads all ones, which is not a valid gate type
+    expect(faultOf(() => deliverInterrupt(cpu, 0x40, 'software'))).toEqual([13, 0x40 * 8 + 2]);
+    expect(faultOf(() => deliverException(cpu, 13, 0))).toBe('triple');
+  });
+
+  it('random tables and selectors only ever raise CpuFault or TripleFault', () => {
+    let seed = 0x2545f491;
+    const random = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return seed >>> 0;
+    };
+    const entryPoints: Array<(cpu: Cpu, a: number, b: number) => void> = [
+      (cpu, a) => loadSegment(cpu, a % 6 === CS ? DS : a % 6, a >>> 8),
+      (cpu, a, b) => farJump(cpu, a & 0xffff, b, (a & 0x10000) !== 0),
+      (cpu, a, b) => farCall(cpu, a & 0xffff, b, (a & 0x10000) !== 0),
+      (cpu, a) => farReturn(cpu, (a & 1) !== 0, (a >>> 1) & 0xff),
+      (cpu, a) => interruptReturn(cpu, (a & 1) !== 0),
+      (cpu, a) => deliverInterrupt(cpu, a & 0xff, (['external', 'software', 'exception'] as const)[a % 3], a >>> 16),
+      (cpu, a) => loadTr(cpu, a & 0xffff),
+      (cpu, a) => loadLdtr(cpu, a & 0xffff),
+      (cpu, a) => loadAccessRights(cpu, a & 0xffff),
+    ];
+    const machine = createMachine();
+    for (let round = 0; round < 200; round++) {
+      const m = enterProtectedMode(machine);
+      for (let i = 8; i < 0x100; i += 4) m.physical.write32(GDT + i, random());
+      for (let i = 0; i < 0x800; i += 4) m.physical.write32(IDT + i, random());
+      for (let i = 0; i < 0x68; i += 4) m.physical.write32(TSS + i, random());
+      for (let i = 0; i < 64; i += 4) m.physical.write32(STACK0 - 64 + i, random());
+      m.cpu.reg32[4] = STACK0 - 32;
+      for (let call = 0; call < 20; call++) {
+        const f = entryPoints[random() % entryPoints.length];
+        const outcome = faultOf(() => f(m.cpu, random(), random()));
+        expect(outcome === 'none' || outcome === 'triple' || Array.isArray(outcome)).toBe(true);
+        expect(m.cpu.cpl).toBeGreaterThanOrEqual(0);
+        expect(m.cpu.cpl).toBeLessThanOrEqual(3);
+      }
+    }
+  });
+});
