@@ -17,6 +17,8 @@ const SIGACTION = { size: 152, handler: 0, flags: 136 } as const;
 const ITIMERSPEC = { size: 32, intervalSec: 0, intervalNsec: 8, valueSec: 16, valueNsec: 24 } as const;
 /** Shortest period the timer is armed with: each firing costs a host exit of its own. */
 export const MIN_TIMER_PERIOD_NS = 100_000;
+/** Longest period: a run() with a larger (or unbounded) budget still returns every second. */
+export const MAX_TIMER_PERIOD_NS = 1_000_000_000;
 /** Real-time signals tried above SIGRTMIN (glibc keeps the two below it for threads). */
 const SIGNAL_CHOICES = 8;
 
@@ -69,9 +71,9 @@ export class TimeSlice {
     return new TimeSlice(libc, new DataView(id.buffer).getBigUint64(0, true));
   }
 
-  /** Fires every `ns` (at least MIN_TIMER_PERIOD_NS) until disarmed; a firing missed just before KVM_RUN is caught by the next. */
+  /** Fires every `ns` (clamped to the periods above) until disarmed; a firing missed just before KVM_RUN is caught by the next. */
   arm(ns: number): void {
-    const period = Math.max(MIN_TIMER_PERIOD_NS, Math.ceil(ns));
+    const period = Number.isFinite(ns) ? Math.min(MAX_TIMER_PERIOD_NS, Math.max(MIN_TIMER_PERIOD_NS, Math.ceil(ns))) : MAX_TIMER_PERIOD_NS;
     if (period !== this.periodNs) {
       this.periodNs = period;
       const sec = BigInt(Math.floor(period / 1e9));

@@ -95,7 +95,7 @@ export class HwVcpu implements Vcpu {
 
   run(budget: number): VmExit {
     if (this.destroyed) throw new Error(`vCPU ${this.index} was destroyed`);
-    const sliceNs = Math.max(0, budget) * NS_PER_BUDGET_UNIT;
+    const sliceNs = budget > 0 ? budget * NS_PER_BUDGET_UNIT : 0; // NaN and negatives: one pass
     const start = performance.now();
     const deadline = start + sliceNs / 1e6;
     if (this.slice === undefined) this.slice = TimeSlice.forCurrentThread(this.ctx.libc);
@@ -117,8 +117,10 @@ export class HwVcpu implements Vcpu {
       this.ioPending = false;
       if (rc < 0) {
         const errno = libc.errno();
-        if (errno === EINTR || errno === EAGAIN) return this.budgetExit(); // the time-slice signal
-        check(libc, 'KVM_RUN', rc);
+        if (errno !== EINTR && errno !== EAGAIN) check(libc, 'KVM_RUN', rc);
+        // The time-slice signal, or one left pending from the previous run(): only time decides.
+        if (performance.now() >= deadline) return this.budgetExit();
+        continue;
       }
       switch (this.runData.getUint32(KVM_RUN_PAGE.exit_reason, true)) {
         case KVM_EXIT_IO:
@@ -135,7 +137,7 @@ export class HwVcpu implements Vcpu {
           if (this.windowWanted) return IRQ_WINDOW;
           break; // our own request: offerInterrupt() injects now
         case KVM_EXIT_INTR:
-          return this.budgetExit();
+          break;
         case KVM_EXIT_SHUTDOWN:
           stats.count('shutdown');
           return { reason: 'shutdown', cause: 'triple-fault', detail: 'KVM_EXIT_SHUTDOWN' };

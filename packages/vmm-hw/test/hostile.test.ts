@@ -107,8 +107,13 @@ describeKvm('the run budget on KVM', () => {
   it('returns "budget" from a guest that spins without exits, and resumes it where it was', () => {
     m = machine('spin');
     m.vcpu.setRegisters({ ...m.vcpu.getRegisters(), ecx: 0x7fff_ffff });
-    expect(m.vcpu.run(1_000_000)).toEqual({ reason: 'budget' }); // ~1 ms of guest time
-    const { ecx, eip } = m.vcpu.getRegisters();
+    // ~1 ms of guest time per run; a loaded host may not schedule the guest in the first few.
+    let ecx = 0x7fff_ffff;
+    for (let i = 0; i < 200 && ecx === 0x7fff_ffff; i++) {
+      expect(m.vcpu.run(1_000_000)).toEqual({ reason: 'budget' });
+      ecx = m.vcpu.getRegisters().ecx;
+    }
+    const { eip } = m.vcpu.getRegisters();
     expect(ecx).toBeLessThan(0x7fff_ffff);
     expect(eip).toBeGreaterThanOrEqual(LOAD_ADDRESS);
     expect(m.vcpu.retired).toBeGreaterThan(0);

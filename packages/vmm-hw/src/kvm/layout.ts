@@ -66,7 +66,7 @@ export const KVM_MSR_ENTRY = { size: 16, index: 0, data: 8 } as const;
 export const KVM_CPUID2 = { header: 8, nent: 0 } as const;
 /** struct kvm_cpuid_entry2: function, index, flags, eax, ebx, ecx, edx, padding[3] (all __u32). */
 export const KVM_CPUID_ENTRY2 = { size: 40 } as const;
-/** Room asked of KVM_GET_SUPPORTED_CPUID; it answers E2BIG when a CPU has more leaves. */
+/** Room first asked of KVM_GET_SUPPORTED_CPUID; it answers E2BIG when a CPU has more leaves. */
 export const KVM_MAX_CPUID_ENTRIES = 256;
 
 /** struct kvm_interrupt: __u32 irq. */

@@ -37,6 +37,7 @@ export const MAP_ANONYMOUS = 0x20;
 export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 export const EINTR = 4;
 export const EAGAIN = 11;
+export const E2BIG = 7;
 
 let loaded: Libc | undefined;
 let loadError: string | undefined;

@@ -5,7 +5,7 @@ import {
   KVM_GET_VCPU_MMAP_SIZE,
 } from './constants.js';
 import { KVM_CPUID2, KVM_CPUID_ENTRY2, KVM_MAX_CPUID_ENTRIES } from './layout.js';
-import { loadLibc, O_CLOEXEC, O_RDWR, type Libc } from './libc.js';
+import { E2BIG, loadLibc, O_CLOEXEC, O_RDWR, type Libc } from './libc.js';
 
 export const KVM_DEVICE = '/dev/kvm';
 
@@ -71,11 +71,12 @@ export class KvmSystem {
 
   /** A struct kvm_cpuid2 holding every leaf this host's KVM can expose, ready for KVM_SET_CPUID2. */
   supportedCpuid(): Uint8Array {
-    if (!this.cpuid) {
-      const buf = new Uint8Array(KVM_CPUID2.header + KVM_MAX_CPUID_ENTRIES * KVM_CPUID_ENTRY2.size);
-      new DataView(buf.buffer).setUint32(KVM_CPUID2.nent, KVM_MAX_CPUID_ENTRIES, true);
-      check(this.libc, 'KVM_GET_SUPPORTED_CPUID', this.libc.ioctl(this.fd, KVM_GET_SUPPORTED_CPUID, buf));
-      this.cpuid = buf;
+    for (let room = KVM_MAX_CPUID_ENTRIES; !this.cpuid; room *= 2) {
+      const buf = new Uint8Array(KVM_CPUID2.header + room * KVM_CPUID_ENTRY2.size);
+      new DataView(buf.buffer).setUint32(KVM_CPUID2.nent, room, true);
+      const rc = this.libc.ioctl(this.fd, KVM_GET_SUPPORTED_CPUID, buf);
+      if (rc >= 0) this.cpuid = buf;
+      else if (this.libc.errno() !== E2BIG || room >= 16 * KVM_MAX_CPUID_ENTRIES) check(this.libc, 'KVM_GET_SUPPORTED_CPUID', rc);
     }
     return this.cpuid;
   }
