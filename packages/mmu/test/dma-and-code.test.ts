@@ -110,3 +110,33 @@ describe('hostile CPU accesses', () => {
     expect(mem.read8(0)).toBe(0);
   });
 });
+
+describe('locked OR (how the page walker sets A and D)', () => {
+  it('sets bits in RAM without touching the others and reports code pages', () => {
+    const mem = machine();
+    mem.write32(0x5000, 0x12345001);
+    const pages: number[] = [];
+    mem.onCodeWrite = (page) => pages.push(page);
+    mem.markCode(5);
+    mem.or32(0x5000, 0x60);
+    expect(mem.read32(0x5000)).toBe(0x12345061);
+    expect(pages).toEqual([5]);
+  });
+
+  it('drops the update in ROM, reads then writes MMIO, and ignores hostile addresses', () => {
+    const rom = new Uint8Array(0x1000).fill(0x11);
+    const device = new RecordingDevice();
+    const mem = new PhysicalMemory({ regions: [{ base: 0, size: 0x1000 }, { base: 0x1000, size: 0x1000, rom }] });
+    mem.addMmio(0x2000, 0x1000, device);
+    mem.or32(0x1000, 0xff);
+    expect(mem.read32(0x1000)).toBe(0x11111111);
+    mem.or32(0x2008, 0x20);
+    expect(device.cycles).toEqual([
+      { op: 'read', at: 8, size: 4 },
+      { op: 'write', at: 8, size: 4, value: (RecordingDevice.answer(8, 4) | 0x20) >>> 0 },
+    ]);
+    for (const address of [-4, NaN, 2 ** 32, 0.5]) expect(() => mem.or32(address, 1)).not.toThrow();
+    mem.or32(0xffe, 0x0100);
+    expect(mem.read16(0xffe)).toBe(0x0100);
+  });
+});

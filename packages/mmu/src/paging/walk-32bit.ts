@@ -2,7 +2,7 @@
 // straight from the directory when CR4.PSE = 1 and PS = 1 (with PSE-36 high address bits).
 import { ACCESS_WRITE, TLB_LARGE, type Access } from './access.js';
 import { CR4_PSE, PF_P, PF_RSVD, PTE_A, PTE_P, PTE_PS, PTE_RW, PTE_US } from './control-bits.js';
-import { fail, finishAtLeaf, isDenied, rightsFlags, setEntryBits, type WalkContext, type WalkResult } from './walk.js';
+import { fail, finishAtLeaf, isDenied, rightsFlags, type WalkContext, type WalkResult } from './walk.js';
 
 const FOUR_GIB = 0x1_0000_0000;
 
@@ -20,7 +20,7 @@ export function walk32Bit(ctx: WalkContext, linear: number, access: Access, user
   const rights = rightsFlags(pde & pte & PTE_RW, pde & pte & PTE_US, false, ctx.cr0);
   if (isDenied(rights, access, user)) return fail(out, PF_P, access, user, false);
 
-  if ((pde & PTE_A) === 0) setEntryBits(tables, pdeAddress, PTE_A);
+  if ((pde & PTE_A) === 0) tables.or32(pdeAddress, PTE_A);
   finishAtLeaf(ctx, out, rights, access === ACCESS_WRITE, pteAddress, pte);
   out.physical = ((pte & 0xfffff000) | (linear & 0xfff)) >>> 0;
   return true;

@@ -7,7 +7,7 @@
 // Intel's #GP at MOV to CR3 can check them first with `pdpteReservedBitsSet`.
 import { ACCESS_WRITE, TLB_LARGE, type Access } from './access.js';
 import { EFER_NXE, PF_P, PF_RSVD, PTE_A, PTE_HI_XD, PTE_P, PTE_PS, PTE_RW, PTE_US } from './control-bits.js';
-import { fail, finishAtLeaf, isDenied, rightsFlags, setEntryBits, type PageTableMemory, type WalkContext, type WalkResult } from './walk.js';
+import { fail, finishAtLeaf, isDenied, rightsFlags, type PageTableMemory, type WalkContext, type WalkResult } from './walk.js';
 
 const FOUR_GIB = 0x1_0000_0000;
 /** PDPTE bits 1, 2 and 5..8 are reserved (a PDPTE has no R/W, U/S, A, D, PS or G). */
@@ -72,7 +72,7 @@ export function walkPae(ctx: WalkContext, linear: number, access: Access, user: 
   const rights = rightsFlags(pdeLow & pteLow & PTE_RW, pdeLow & pteLow & PTE_US, executeDisabled, ctx.cr0);
   if (isDenied(rights, access, user)) return fail(out, PF_P, access, user, nxe);
 
-  if ((pdeLow & PTE_A) === 0) setEntryBits(tables, pdeAddress, PTE_A);
+  if ((pdeLow & PTE_A) === 0) tables.or32(pdeAddress, PTE_A);
   finishAtLeaf(ctx, out, rights, write, pteAddress, pteLow);
   out.physical = (pteHigh & highMask) * FOUR_GIB + ((pteLow & 0xfffff000) >>> 0) + (linear & 0xfff);
   return true;

@@ -10,6 +10,8 @@ import { CR0_WP, CR4_PGE, PF_I, PF_U, PF_W, PTE_A, PTE_D, PTE_G } from './contro
 export interface PageTableMemory {
   read32(address: number): number;
   write32(address: number, value: number): void;
+  /** Sets `bits` in the dword at `address` in one locked update (how A and D are written). */
+  or32(address: number, bits: number): void;
 }
 
 /** The processor state a walk depends on. */
@@ -59,11 +61,6 @@ export function fail(out: WalkResult, cause: number, access: Access, user: boole
   return false;
 }
 
-/** Sets A (and D) in an entry's low dword with a fresh read-modify-write, as the processor's locked update does. */
-export function setEntryBits(tables: PageTableMemory, address: number, bits: number): void {
-  const low = tables.read32(address);
-  if ((low & bits) !== bits) tables.write32(address, (low | bits) >>> 0);
-}
 
 /**
  * Ends a successful walk at the final entry (the PTE, or the directory entry of a large page): sets
@@ -73,7 +70,7 @@ export function finishAtLeaf(
   ctx: WalkContext, out: WalkResult, rights: number, write: boolean, leafAddress: number, leaf: number,
 ): void {
   const bits = write ? PTE_A | PTE_D : PTE_A;
-  if ((leaf & bits) !== bits) setEntryBits(ctx.tables, leafAddress, bits);
+  if ((leaf & bits) !== bits) ctx.tables.or32(leafAddress, bits);
   out.flags = rights
     | (write || (leaf & PTE_D) !== 0 ? 0 : TLB_CLEAN)
     | ((leaf & PTE_G) !== 0 && (ctx.cr4 & CR4_PGE) !== 0 ? TLB_GLOBAL : 0);

@@ -15,6 +15,7 @@ export interface PhysicalMemoryOptions {
 
 /** All-ones value of an access of `size` bytes (what an undriven bus reads). */
 const ONES = [0, 0xff, 0xffff, 0xffffff, 0xffffffff];
+const LITTLE_ENDIAN_HOST = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 /** The A20 gate forces physical address bit 20 to zero while it is disabled. */
 const A20_OFF_MASK = ~(1 << 20);
 
@@ -47,6 +48,8 @@ export class PhysicalMemory implements GuestMemory {
   private readonly fallback: MmioBus | null;
   private a20Mask = -1;
   private readonly layoutListeners: (() => void)[] = [];
+  /** `ram` as dwords for locked updates (null on a big-endian host, where dword order would differ). */
+  private readonly ramDwords: Int32Array | null;
 
   constructor(options: PhysicalMemoryOptions) {
     this.fallback = options.fallback ?? null;
@@ -68,6 +71,7 @@ export class PhysicalMemory implements GuestMemory {
       throw new RangeError(`ramBuffer holds ${options.ramBuffer.byteLength} bytes, RAM needs ${ramEnd}`);
     }
     this.ram = options.ramBuffer ? new Uint8Array(options.ramBuffer, 0, ramEnd) : new Uint8Array(ramEnd);
+    this.ramDwords = LITTLE_ENDIAN_HOST ? new Int32Array(this.ram.buffer, 0, ramEnd / 4) : null;
     for (const region of built) this.place(region);
   }
 
@@ -184,6 +188,23 @@ export class PhysicalMemory implements GuestMemory {
       return (ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24)) >>> 0;
     }
     return this.readSlow(a, 4);
+  }
+
+  /**
+   * ORs `bits` into the dword at `address` as one locked operation when it is aligned RAM (other
+   * vCPU threads sharing `ram` cannot lose an update to it), as the processor sets A/D bits.
+   * Elsewhere it is a read followed by a write.
+   */
+  or32(address: number, bits: number): void {
+    if ((address >>> 0) !== address) return;
+    const a = (address & this.a20Mask) >>> 0;
+    const kind = this.kind[a >>> PAGE_SHIFT];
+    if ((a & 3) === 0 && kind <= KIND_RAM_CODE && this.ramDwords) {
+      Atomics.or(this.ramDwords, a >>> 2, bits);
+      if (kind === KIND_RAM_CODE) this.codeWritten(a >>> PAGE_SHIFT);
+    } else {
+      this.write32(a, this.read32(a) | bits);
+    }
   }
 
   write8(address: number, value: number): void {
