@@ -61,7 +61,6 @@ export function fail(out: WalkResult, cause: number, access: Access, user: boole
   return false;
 }
 
-
 /**
  * Ends a successful walk at the final entry (the PTE, or the directory entry of a large page): sets
  * its A bit, and D for a write, and records the page's TLB flags.
