@@ -30,7 +30,10 @@ export interface RunLoopParts {
 }
 
 export interface RunLoopOptions {
-  /** Upper bound of one `run()` budget, in instructions. */
+  /**
+   * Upper bound of the first `run()` budgets, in instructions. Later budgets follow the measured
+   * speed so that one run takes about half a slice (an emulated CPU and KVM differ a thousandfold).
+   */
   readonly sliceInstructions?: number;
   /** Wall time one `step()` may take before it yields to the host's event loop. */
   readonly sliceMs?: number;
@@ -47,6 +50,8 @@ export type StepOutcome =
   | { readonly kind: 'end'; readonly end: VmEnd };
 
 const YIELD: StepOutcome = { kind: 'yield' };
+const MEASURABLE_RUN_MS = 0.2;
+const MIN_RUN_CAP = 1_000;
 /** Result a hypercall gets when nothing serves it (-ENOSYS, as Xen answers unknown hypercalls). */
 const HYPERCALL_UNKNOWN = -38;
 
@@ -60,13 +65,15 @@ const HYPERCALL_UNKNOWN = -38;
 export class RunLoop {
   private halted = false;
   private ended: VmEnd | null = null;
-  private readonly sliceInstructions: number;
+  private runCap: number;
+  private instructionsPerMs: number;
   private readonly sliceMs: number;
   private readonly wallMs: () => number;
 
   constructor(private readonly parts: RunLoopParts, options: RunLoopOptions = {}) {
-    this.sliceInstructions = options.sliceInstructions ?? 200_000;
     this.sliceMs = options.sliceMs ?? 10;
+    this.runCap = options.sliceInstructions ?? 200_000;
+    this.instructionsPerMs = this.runCap / this.sliceMs;
     this.wallMs = options.wallMs ?? (() => performance.now());
   }
 
@@ -95,10 +102,13 @@ export class RunLoop {
           continue;
         }
       }
-      const budget = Math.max(1, Math.min(this.sliceInstructions, clock.instructionsUntil(clock.nextDeadline())));
+      const budget = Math.max(1, Math.min(this.runCap, clock.instructionsUntil(clock.nextDeadline())));
       const before = vcpu.retired;
+      const started = this.wallMs();
       const exit = vcpu.run(budget);
-      clock.account(vcpu.retired - before);
+      const retired = vcpu.retired - before;
+      clock.account(retired);
+      this.learnSpeed(retired, this.wallMs() - started);
       // A device's end request (the exit port) wins over whatever the guest did next (usually HLT).
       const requested = this.parts.pendingEnd();
       if (requested) return this.finish(requested);
@@ -116,6 +126,13 @@ export class RunLoop {
   /** Ends the run from the host side (stop, signal, time limit); later steps report it. */
   stop(end: VmEnd): void {
     if (!this.ended) this.ended = end;
+  }
+
+  /** Only runs long enough to be timed move the speed estimate; a moving average smooths the noise. */
+  private learnSpeed(retired: number, ms: number): void {
+    if (ms < MEASURABLE_RUN_MS || retired <= 0) return;
+    this.instructionsPerMs = 0.75 * this.instructionsPerMs + 0.25 * (retired / ms);
+    this.runCap = Math.max(MIN_RUN_CAP, Math.round(this.instructionsPerMs * this.sliceMs / 2));
   }
 
   private finish(end: VmEnd): StepOutcome {
