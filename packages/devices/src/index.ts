@@ -8,4 +8,8 @@ export { PIT_HZ } from './pit/registers.js';
 export { Uart16550, type Uart16550Options } from './serial/uart16550.js';
 export { BufferSerialBackend, type SerialBackend, type SerialHostPort } from './serial/backend.js';
 export { Rtc, type RtcOptions } from './rtc/rtc.js';
+export { I8042, type I8042Options } from './i8042/i8042.js';
+export { SystemControlPortA, type SystemControlPortAOptions } from './misc/system-control-port-a.js';
+export { PostCodePort } from './misc/post-code-port.js';
+export { DebugExitPort, type DebugExitPortOptions } from './misc/debug-exit-port.js';
 export * from './virtio/index.js';
