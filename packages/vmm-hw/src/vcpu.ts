@@ -45,6 +45,17 @@ const IRQ_WINDOW: VmExit = { reason: 'irq-window' };
 const HLT_IF: VmExit = { reason: 'hlt', interruptsEnabled: true };
 const HLT_NO_IF: VmExit = { reason: 'hlt', interruptsEnabled: false };
 
+/** A little-endian value of one bus access from the run page (I/O data area, mmio.data). */
+function readData(d: DataView, at: number, size: AccessSize): number {
+  return size === 1 ? d.getUint8(at) : size === 2 ? d.getUint16(at, true) : d.getUint32(at, true);
+}
+
+function writeData(d: DataView, at: number, size: AccessSize, value: number): void {
+  if (size === 1) d.setUint8(at, value & 0xff);
+  else if (size === 2) d.setUint16(at, value & 0xffff, true);
+  else d.setUint32(at, value >>> 0, true);
+}
+
 export class HwVcpu implements Vcpu {
   private readonly run8: Uint8Array;
   private readonly runData: DataView;
@@ -88,7 +99,7 @@ export class HwVcpu implements Vcpu {
 
   injectInterrupt(vector: number): void {
     this.irqData.setUint32(KVM_INTERRUPT_ARG.irq, vector & 0xff, true);
-    check(this.ctx.libc, 'KVM_INTERRUPT', this.ctx.libc.ioctl(this.fd, KVM_INTERRUPT, this.irq));
+    this.ioctl('KVM_INTERRUPT', KVM_INTERRUPT, this.irq);
     // One injection per entry: until KVM_RUN reports again, the guest counts as not ready.
     this.run8[KVM_RUN_PAGE.ready_for_interrupt_injection] = 0;
   }
@@ -189,14 +200,8 @@ export class HwVcpu implements Vcpu {
     if ((size !== 1 && size !== 2 && size !== 4) || offset + count * size > this.runSize) return;
     const io = this.ctx.io;
     for (let i = 0, at = offset; i < count; i++, at += size) {
-      if (out) {
-        io.write(port, size, size === 1 ? d.getUint8(at) : size === 2 ? d.getUint16(at, true) : d.getUint32(at, true));
-      } else {
-        const v = io.read(port, size);
-        if (size === 1) d.setUint8(at, v & 0xff);
-        else if (size === 2) d.setUint16(at, v & 0xffff, true);
-        else d.setUint32(at, v >>> 0, true);
-      }
+      if (out) io.write(port, size, readData(d, at, size));
+      else writeData(d, at, size, io.read(port, size));
     }
   }
 
@@ -213,14 +218,8 @@ export class HwVcpu implements Vcpu {
     for (let off = 0; off < len;) {
       const size: AccessSize = len - off >= 4 ? 4 : len - off >= 2 ? 2 : 1;
       const at = KVM_RUN_PAGE.mmio_data + off;
-      if (write) {
-        mmio.write(address + off, size, size === 1 ? d.getUint8(at) : size === 2 ? d.getUint16(at, true) : d.getUint32(at, true));
-      } else {
-        const v = mmio.read(address + off, size);
-        if (size === 1) d.setUint8(at, v & 0xff);
-        else if (size === 2) d.setUint16(at, v & 0xffff, true);
-        else d.setUint32(at, v >>> 0, true);
-      }
+      if (write) mmio.write(address + off, size, readData(d, at, size));
+      else writeData(d, at, size, mmio.read(address + off, size));
       off += size;
     }
   }
@@ -272,29 +271,33 @@ export class HwVcpu implements Vcpu {
 
   getRegisters(): Registers {
     this.completeIo();
-    check(this.ctx.libc, 'KVM_GET_REGS', this.ctx.libc.ioctl(this.fd, KVM_GET_REGS, this.regs));
+    this.ioctl('KVM_GET_REGS', KVM_GET_REGS, this.regs);
     return decodeRegisters(this.regsData);
   }
 
   setRegisters(regs: Registers): void {
     this.completeIo();
-    check(this.ctx.libc, 'KVM_GET_REGS', this.ctx.libc.ioctl(this.fd, KVM_GET_REGS, this.regs));
+    this.ioctl('KVM_GET_REGS', KVM_GET_REGS, this.regs); // keeps r8..r15, which the vmm-api does not name
     encodeRegisters(this.regsData, regs);
-    check(this.ctx.libc, 'KVM_SET_REGS', this.ctx.libc.ioctl(this.fd, KVM_SET_REGS, this.regs));
+    this.ioctl('KVM_SET_REGS', KVM_SET_REGS, this.regs);
   }
 
   getSpecialRegisters(): SpecialRegisters {
     this.completeIo();
-    check(this.ctx.libc, 'KVM_GET_SREGS', this.ctx.libc.ioctl(this.fd, KVM_GET_SREGS, this.sregs));
+    this.ioctl('KVM_GET_SREGS', KVM_GET_SREGS, this.sregs);
     return decodeSpecialRegisters(this.sregsData);
   }
 
   setSpecialRegisters(sregs: SpecialRegisters): void {
     this.completeIo();
-    check(this.ctx.libc, 'KVM_GET_SREGS', this.ctx.libc.ioctl(this.fd, KVM_GET_SREGS, this.sregs));
+    this.ioctl('KVM_GET_SREGS', KVM_GET_SREGS, this.sregs);
     encodeSpecialRegisters(this.sregsData, sregs);
-    check(this.ctx.libc, 'KVM_SET_SREGS', this.ctx.libc.ioctl(this.fd, KVM_SET_SREGS, this.sregs));
+    this.ioctl('KVM_SET_SREGS', KVM_SET_SREGS, this.sregs);
     this.checkModeTaken(sregs);
+  }
+
+  private ioctl(name: string, request: number, arg: Uint8Array): void {
+    check(this.ctx.libc, name, this.ctx.libc.ioctl(this.fd, request, arg));
   }
 
   /**
@@ -303,8 +306,7 @@ export class HwVcpu implements Vcpu {
    * so a mode that did not take is an error here, not a surprise later.
    */
   private checkModeTaken(asked: SpecialRegisters): void {
-    const libc = this.ctx.libc;
-    check(libc, 'KVM_GET_SREGS', libc.ioctl(this.fd, KVM_GET_SREGS, this.sregs));
+    this.ioctl('KVM_GET_SREGS', KVM_GET_SREGS, this.sregs);
     const mode = (cr0: number): number => Number(BigInt(cr0 < 0 ? cr0 >>> 0 : cr0) & BigInt(CR0_PE | CR0_PG));
     const got = Number(this.sregsData.getBigUint64(KVM_SREGS.cr0, true) & BigInt(CR0_PE | CR0_PG));
     if (got !== mode(asked.cr0)) {

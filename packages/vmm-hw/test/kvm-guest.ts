@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe } from 'vitest';
 import type {
-  AccessSize, ExitReason, ExitStats, InterruptController, IoBus, MemoryRegionSpec, MmioBus, SegmentState,
-  SpecialRegisters, Vcpu, Vm,
+  AccessSize, ExitReason, ExitStats, GuestMemory, InterruptController, IoBus, MemoryRegionSpec, MmioBus,
+  SegmentState, SpecialRegisters, Vcpu, Vm,
 } from '@ringvisor/vmm-api';
 import { hwStrategy } from '../src/index.js';
 
@@ -113,6 +113,31 @@ export function flat32(base: SpecialRegisters, cr0: number, cr3 = 0, cr4 = 0): S
     tr: { selector: 0, base: 0, limit: 0xffff, access: 0x8b },
     ldt: { selector: 0, base: 0, limit: 0, access: 1 << 16 },
     cr0, cr3, cr4,
+  };
+}
+
+/**
+ * The CPU state of the Linux 64-bit boot protocol (as Firecracker sets it up): the first 1 GiB
+ * identity-mapped with 2 MiB pages (PML4 9000h -> PDPT a000h -> PD b000h), a GDT at 500h with
+ * 64-bit code 10h and data 18h, CR0 PE|ET|PG, CR4 PAE, EFER LME|LMA.
+ */
+export function longMode64(mem: GuestMemory, base: SpecialRegisters): SpecialRegisters {
+  const PML4 = 0x9000, PDPT = 0xa000, PD = 0xb000, GDT = 0x500;
+  mem.write32(PML4, PDPT | 0x3);
+  mem.write32(PDPT, PD | 0x3);
+  for (let i = 0; i < 512; i++) { mem.write32(PD + 8 * i, (i << 21) | 0x83); mem.write32(PD + 8 * i + 4, 0); }
+  const descriptors = [[0, 0], [0, 0], [0xffff, 0x00af9b00], [0xffff, 0x00cf9300]];
+  descriptors.forEach(([lo, hi], i) => { mem.write32(GDT + 8 * i, lo); mem.write32(GDT + 8 * i + 4, hi); });
+  const data: SegmentState = { selector: 0x18, base: 0, limit: 0xffff_ffff, access: 0xc093 };
+  return {
+    ...base,
+    cs: { selector: 0x10, base: 0, limit: 0xffff_ffff, access: 0xa09b }, // L=1, D=0, G=1
+    ds: data, es: data, fs: data, gs: data, ss: data,
+    tr: { selector: 0, base: 0, limit: 0xffff, access: 0x8b },
+    ldt: { selector: 0, base: 0, limit: 0, access: 1 << 16 },
+    gdt: { base: GDT, limit: descriptors.length * 8 - 1 },
+    idt: { base: 0, limit: 0 },
+    cr0: 0x8000_0011, cr3: PML4, cr4: 1 << 5, efer: (1 << 8) | (1 << 10),
   };
 }
 

@@ -2,9 +2,9 @@
 // hardware speed, so a calibration loop decides first; the measured speed is the skip reason.
 import { existsSync, readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import type { AccessSize, IoBus, SpecialRegisters } from '@ringvisor/vmm-api';
+import type { AccessSize, IoBus } from '@ringvisor/vmm-api';
 import { hwStrategy } from '../src/index.js';
-import { describeKvm, FakePic, machine, RecordingMmio, runToExit, Stats } from './kvm-guest.js';
+import { describeKvm, FakePic, longMode64, machine, RecordingMmio, runToExit, Stats } from './kvm-guest.js';
 
 const CALIBRATION_ITERATIONS = 200_000;
 /** Well below any VT-x/AMD-V host (thousands), well above instruction emulation (a few). */
@@ -37,7 +37,7 @@ class SerialText implements IoBus {
 }
 
 // Linux boot protocol (Documentation/arch/x86/boot.rst) and the 64-bit entry as Firecracker does it.
-const ZERO_PAGE = 0x7000, CMDLINE = 0x20000, PML4 = 0x9000, PDPT = 0xa000, PD = 0xb000, GDT = 0x500;
+const ZERO_PAGE = 0x7000, CMDLINE = 0x20000;
 const KERNEL_LOAD = 0x100000, RAM_SIZE = 256 << 20;
 
 function bootLinux64(image: Uint8Array): SerialText {
@@ -66,21 +66,8 @@ function bootLinux64(image: Uint8Array): SerialText {
       mem.write32(at, addr); mem.write32(at + 4, 0); mem.write32(at + 8, size); mem.write32(at + 12, 0); mem.write32(at + 16, type);
     });
     mem.write8(ZERO_PAGE + 0x1e8, e820.length);
-    mem.write32(PML4, PDPT | 3);
-    mem.write32(PDPT, PD | 3);
-    for (let i = 0; i < 512; i++) mem.write32(PD + 8 * i, (i << 21) | 0x83);
-    [[0, 0], [0, 0], [0xffff, 0x00af9b00], [0xffff, 0x00cf9300]].forEach(([lo, hi], i) => { mem.write32(GDT + 8 * i, lo); mem.write32(GDT + 8 * i + 4, hi); });
     const vcpu = vm.createVcpu(0);
-    const data = { selector: 0x18, base: 0, limit: 0xffff_ffff, access: 0xc093 };
-    const sregs: SpecialRegisters = {
-      ...vcpu.getSpecialRegisters(),
-      cs: { selector: 0x10, base: 0, limit: 0xffff_ffff, access: 0xa09b },
-      ds: data, es: data, fs: data, gs: data, ss: data,
-      tr: { selector: 0, base: 0, limit: 0xffff, access: 0x8b },
-      ldt: { selector: 0, base: 0, limit: 0, access: 1 << 16 },
-      gdt: { base: GDT, limit: 31 }, idt: { base: 0, limit: 0 },
-      cr0: 0x8000_0011, cr3: PML4, cr4: 1 << 5, efer: (1 << 8) | (1 << 10),
-    };
+    const sregs = longMode64(mem, vcpu.getSpecialRegisters());
     vcpu.setSpecialRegisters(sregs);
     vcpu.setRegisters({ ...vcpu.getRegisters(), eip: KERNEL_LOAD + 0x200, esi: ZERO_PAGE, esp: 0x8ff0, eflags: 2 });
     const end = performance.now() + 20_000;

@@ -2,13 +2,12 @@ import { afterEach, expect, it } from 'vitest';
 import type { SpecialRegisters } from '@ringvisor/vmm-api';
 import { KvmModeError } from '../src/index.js';
 import {
-  describeKvm, flat32, LOAD_ADDRESS, machine, RecordingMmio, runToExit, type TestMachine,
+  describeKvm, flat32, LOAD_ADDRESS, longMode64, machine, RecordingMmio, runToExit, type TestMachine,
 } from './kvm-guest.js';
 
 const CR0_PE = 1 << 0;
 const CR0_ET = 1 << 4;
 const CR0_PG = 1 << 31;
-const CR4_PAE = 1 << 5;
 const EFER_LME = 1 << 8;
 const EFER_LMA = 1 << 10;
 
@@ -69,28 +68,7 @@ describeKvm('protected- and long-mode entry through setSpecialRegisters', () => 
 
   it('runs 64-bit code entered as the Linux 64-bit boot protocol sets the CPU up', () => {
     m = machine('long64');
-    const mem = m.vm.memory;
-    // Identity map of the first 1 GiB with 2 MiB pages: PML4 9000h -> PDPT a000h -> PD b000h.
-    const PML4 = 0x9000, PDPT = 0xa000, PD = 0xb000;
-    mem.write32(PML4, PDPT | 0x3);
-    mem.write32(PDPT, PD | 0x3);
-    for (let i = 0; i < 512; i++) { mem.write32(PD + 8 * i, (i << 21) | 0x83); mem.write32(PD + 8 * i + 4, 0); }
-    // GDT at 500h: null, null, 64-bit code (10h), data (18h).
-    const GDT = 0x500;
-    const descriptors = [0n, 0n, 0x00af9b000000ffffn, 0x00cf93000000ffffn];
-    descriptors.forEach((d, i) => { mem.write32(GDT + 8 * i, Number(d & 0xffffffffn)); mem.write32(GDT + 8 * i + 4, Number(d >> 32n)); });
-    const base = m.vcpu.getSpecialRegisters();
-    const data = { selector: 0x18, base: 0, limit: 0xffff_ffff, access: 0xc093 };
-    const sregs: SpecialRegisters = {
-      ...base,
-      cs: { selector: 0x10, base: 0, limit: 0xffff_ffff, access: 0xa09b }, // L=1, D=0, G=1
-      ds: data, es: data, fs: data, gs: data, ss: data,
-      tr: { selector: 0, base: 0, limit: 0xffff, access: 0x8b },
-      ldt: { selector: 0, base: 0, limit: 0, access: 1 << 16 },
-      gdt: { base: GDT, limit: descriptors.length * 8 - 1 },
-      idt: { base: 0, limit: 0 },
-      cr0: (CR0_PE | CR0_ET | CR0_PG) >>> 0, cr3: PML4, cr4: CR4_PAE, efer: EFER_LME | EFER_LMA,
-    };
+    const sregs = longMode64(m.vm.memory, m.vcpu.getSpecialRegisters());
     enter(sregs, { esi: 0x7000 });
     expect(runToExit(m.vcpu).reason).toBe('hlt');
     expect(m.io.writes(0x20)).toEqual([0x55667788, 0x11223344]);
