@@ -1,1 +1,15 @@
-export {};
+// @ringvisor/x86-core: an i686-class x86 interpreter with an intercept set for VMMs, and strategy `none`.
+export { Cpu, type CpuOptions, ES, CS, SS, DS, FS, GS, LDTR, TR } from './cpu.js';
+export { CpuFault, throwFault } from './fault.js';
+export { InterceptSet, StopDetail, type StopReason } from './intercepts.js';
+export type { CpuMemory, PagingUnit, PagingCpu } from './memory.js';
+export { MmuPaging, MMU_PAGING_FEATURES } from './mmu-paging.js';
+export { OPCODES, OPCODE_GROUPS, PREFIXES, lookup, type OpcodeEntry } from './opcode-table.js';
+export { decodeLength, isImplemented, hasModrm, MAX_INSTRUCTION_LENGTH } from './decode.js';
+export { CPUID_VENDOR, CPUID_SIGNATURE, CORE_FEATURES } from './cpuid.js';
+export { IA32_TIME_STAMP_COUNTER } from './msr.js';
+export { noneStrategy } from './strategy/none.js';
+export {
+  Sst286Runner, undefinedFlags, type SstCase, type SstRegisters, type SstResult, type SstVerdict,
+} from './conformance/sst286.js';
+export { SST286_DIFFERENCES, differenceFor, type Sst286Difference } from './conformance/sst286-differences.js';

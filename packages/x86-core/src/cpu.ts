@@ -1,0 +1,783 @@
+import type { InterruptController, IoBus } from '@ringvisor/vmm-api';
+import { CpuFault, throwFault } from './fault.js';
+import {
+  AF, ARITH, CF, FIXED_ONE, IF, LAZY_ADC, LAZY_ADD, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, OF, PARITY, PF,
+  SETTABLE, SF, SIGN_BIT, SIZE_MASK, TF, VM, ZF,
+} from './flags.js';
+import { InterceptSet, StopDetail, type StopReason } from './intercepts.js';
+import type { CpuMemory, PagingUnit } from './memory.js';
+import { step } from './execute.js';
+import { instructionLength } from './decode.js';
+import { deliverException, deliverInterrupt, type InterruptKind } from './system/interrupt.js';
+import { TripleFault } from './system/triple-fault.js';
+
+export const ES = 0;
+export const CS = 1;
+export const SS = 2;
+export const DS = 3;
+export const FS = 4;
+export const GS = 5;
+export const LDTR = 6;
+export const TR = 7;
+
+/** `segAccess` bit marking a segment register loaded with a null selector (VMX "unusable"). */
+const UNUSABLE = 1 << 16;
+
+const CR0_PE = 1;
+/** Physical addresses at or above 4 GiB (reachable with PAE) are never RAM here. */
+const FOUR_GIB = 0x100000000;
+const CR0_PG = 1 << 31;
+
+// Bits of `events`: work the run loop does at an instruction boundary instead of on every step.
+/** Poll the interrupt controller (run entry, after port I/O or MMIO, after IF was set). */
+export const EV_POLL_IRQ = 1;
+/** An instruction asked `run()` to stop (intercept, HLT, shutdown). */
+export const EV_STOP = 2;
+/** The instruction just executed (STI, MOV SS, POP SS) blocks interrupts until the next one retires. */
+export const EV_SHADOW = 4;
+/** An injected event waits for delivery before the next instruction. */
+export const EV_INJECT = 8;
+/** TF was set when the instruction began: raise #DB after it. */
+export const EV_TRAP = 16;
+
+/** Thrown by `interceptStop` to abandon the instruction in progress; `run()` catches it. */
+const INTERCEPTED = { intercepted: true };
+
+/** Options a VMM or test gives the CPU. */
+export interface CpuOptions {
+  memory: CpuMemory;
+  paging?: PagingUnit;
+  io: IoBus;
+  interrupts?: InterruptController;
+}
+
+/**
+ * An i686-class x86 CPU: the register file, lazy flags, memory access through segmentation and
+ * paging, and the `run(budget)` loop. Instruction semantics live in `execute.ts`; protected-mode
+ * system behaviour in `system/`; the field layout is the one CONTRACT.md promises.
+ */
+export class Cpu {
+  readonly reg32 = new Int32Array(8);
+  readonly reg16 = new Uint16Array(this.reg32.buffer);
+  readonly reg8 = new Uint8Array(this.reg32.buffer);
+  eip = 0;
+
+  /** EFLAGS with the arithmetic bits named in `lazyMask` stale (they follow from the lazy operands). */
+  flags = FIXED_ONE;
+  lazyMask = 0;
+  lazyOp = 0;
+  lazyA = 0;
+  lazyB = 0;
+  lazyRes = 0;
+  lazySize = 0;
+
+  readonly seg = new Uint16Array(8);
+  readonly segBase = new Int32Array(8);
+  readonly segLimit = new Int32Array(8);
+  readonly segAccess = new Int32Array(8);
+  cpl = 0;
+  cr0 = 0x60000010;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  efer = 0;
+  readonly dr = new Int32Array(8);
+  gdtrBase = 0;
+  gdtrLimit = 0xffff;
+  idtrBase = 0;
+  idtrLimit = 0x3ff;
+
+  /** Derived from CS.D and the mode by `codeSizeChanged`: 16- or 32-bit default operand/address size. */
+  code32 = false;
+  /** Mask applied to EIP as it advances: 0xffff for 16-bit code. */
+  ipMask = 0xffff;
+  pagingOn = false;
+  /** Applied to linear addresses with paging off: bit 20 clear while the A20 gate is closed. */
+  addressMask = -1;
+  /** CPUID.1:EDX paging bits (PSE, PAE, PGE) the paging unit implements. */
+  pagingFeatures = 0;
+
+  // Per-instruction decode state, reset by `step`.
+  startEip = 0;
+  /** ESP at the instruction's start, restored when it faults after pushing. */
+  startEsp = 0;
+  segOverride = -1;
+  opSize32 = false;
+  addrSize32 = false;
+  /** 0, 0xf3 (REP/REPE) or 0xf2 (REPNE). */
+  rep = 0;
+  lock = false;
+  /** Effective address of the current memory operand. */
+  eaSeg = 0;
+  eaOff = 0;
+
+  /** Instructions retired. */
+  retired = 0;
+  tscOffset = 0;
+  halted = false;
+  events = EV_POLL_IRQ;
+  interruptWindowRequested = false;
+  pendingVector = -1;
+  pendingKind: InterruptKind = 'external';
+  pendingErrorCode = -1;
+
+  readonly intercepts = new InterceptSet();
+  /** `intercepts.anyOpcode`, sampled when `run()` starts. */
+  checkOpcodes = false;
+  /** Detail of the last stop; reused by every `run()`. */
+  readonly stop = new StopDetail();
+
+  /** Port accesses per port since the counters were last cleared (cheap exit statistics). */
+  readonly ioCount = new Uint32Array(0x10000);
+  /** The ports whose `ioCount` went from 0 to 1, so a reader need not scan all 64 Ki counters. */
+  readonly ioTouched = new Uint16Array(0x10000);
+  ioTouchedCount = 0;
+
+  readonly mem: CpuMemory;
+  /** `mem.ram` and `mem.kind`, held directly for the fast paths. */
+  readonly ram: Uint8Array;
+  readonly kind: Uint8Array;
+  /** The paging unit; null until the VMM gives one (CR0.PG then raises #GP). */
+  paging: PagingUnit | null;
+  io: IoBus;
+  interrupts: InterruptController | null;
+
+  // The instruction-fetch page cache: linear page number and its RAM offset.
+  private fetchPage = -1;
+  private fetchDelta = 0;
+
+  constructor(options: CpuOptions) {
+    this.mem = options.memory;
+    this.ram = options.memory.ram;
+    this.kind = options.memory.kind;
+    this.paging = options.paging ?? null;
+    this.io = options.io;
+    this.interrupts = options.interrupts ?? null;
+    this.reset();
+  }
+
+  /** The power-on state (SDM Vol. 3A, 9.1.1): real mode at F000:FFF0, CS base 0xFFFF0000. */
+  reset(): void {
+    this.reg32.fill(0);
+    this.reg32[2] = 0x600;
+    this.flags = FIXED_ONE;
+    this.lazyMask = 0;
+    for (let s = 0; s < 6; s++) this.loadRealSegment(s, 0);
+    this.seg[CS] = 0xf000;
+    this.segBase[CS] = 0xffff0000 | 0;
+    this.segAccess[CS] = 0x9b;
+    this.segAccess[LDTR] = 0x82;
+    this.segLimit[LDTR] = 0xffff;
+    this.segAccess[TR] = 0x8b;
+    this.segLimit[TR] = 0xffff;
+    this.eip = 0xfff0;
+    this.cr0 = 0x60000010;
+    this.cr2 = this.cr3 = this.cr4 = this.efer = 0;
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0 | 0;
+    this.dr[7] = 0x400;
+    this.gdtrBase = this.idtrBase = 0;
+    this.gdtrLimit = this.idtrLimit = 0xffff;
+    this.cpl = 0;
+    this.halted = false;
+    this.modeChanged();
+  }
+
+  // ---- Mode bookkeeping -------------------------------------------------------------------
+
+  /** After CS's D bit or the mode changes. */
+  codeSizeChanged(): void {
+    this.code32 = (this.cr0 & CR0_PE) !== 0 && (this.flags & VM) === 0 && (this.segAccess[CS] & 0x4000) !== 0;
+    this.ipMask = this.code32 ? -1 : 0xffff;
+    this.fetchPage = -1;
+  }
+
+  /** After CR0.PE/PG, CR3, CR4 or EFLAGS.VM change. */
+  modeChanged(): void {
+    this.pagingOn = (this.cr0 & CR0_PG) !== 0 && (this.cr0 & CR0_PE) !== 0;
+    this.paging?.flush();
+    this.fetchPage = -1;
+    this.codeSizeChanged();
+  }
+
+  get protectedMode(): boolean {
+    return (this.cr0 & CR0_PE) !== 0;
+  }
+
+  get v86Mode(): boolean {
+    return (this.flags & VM) !== 0;
+  }
+
+  loadRealSegment(s: number, selector: number): void {
+    this.seg[s] = selector;
+    this.segBase[s] = selector << 4;
+    this.segLimit[s] = 0xffff;
+    this.segAccess[s] = s === CS ? 0x9b : 0x93;
+  }
+
+  // ---- Flags ------------------------------------------------------------------------------
+
+  getCF(): number {
+    if ((this.lazyMask & CF) === 0) return this.flags & CF;
+    const m = SIZE_MASK[this.lazySize];
+    switch (this.lazyOp) {
+      case LAZY_ADD: return (this.lazyRes & m) >>> 0 < (this.lazyA & m) >>> 0 ? 1 : 0;
+      case LAZY_SUB: return (this.lazyA & m) >>> 0 < (this.lazyB & m) >>> 0 ? 1 : 0;
+      case LAZY_ADC: return this.adcCarry(m);
+      case LAZY_SBB: return this.sbbBorrow(m);
+      default: return 0;
+    }
+  }
+
+  // While CF is lazy after ADC/SBB, `flags` still holds the carry-in they consumed.
+  private adcCarry(m: number): number {
+    const a = (this.lazyA & m) >>> 0;
+    const r = (this.lazyRes & m) >>> 0;
+    return r < a || (r === a && (this.flags & CF) !== 0) ? 1 : 0;
+  }
+
+  private sbbBorrow(m: number): number {
+    const a = (this.lazyA & m) >>> 0;
+    const b = (this.lazyB & m) >>> 0;
+    return a < b || (a === b && (this.flags & CF) !== 0) ? 1 : 0;
+  }
+
+  getZF(): boolean {
+    if ((this.lazyMask & ZF) === 0) return (this.flags & ZF) !== 0;
+    return (this.lazyRes & SIZE_MASK[this.lazySize]) === 0;
+  }
+
+  getSF(): boolean {
+    if ((this.lazyMask & SF) === 0) return (this.flags & SF) !== 0;
+    return (this.lazyRes & SIGN_BIT[this.lazySize]) !== 0;
+  }
+
+  getOF(): boolean {
+    if ((this.lazyMask & OF) === 0) return (this.flags & OF) !== 0;
+    const s = SIGN_BIT[this.lazySize];
+    const a = this.lazyA;
+    const b = this.lazyB;
+    const r = this.lazyRes;
+    switch (this.lazyOp) {
+      case LAZY_ADD:
+      case LAZY_ADC:
+        return ((a ^ r) & (b ^ r) & s) !== 0;
+      case LAZY_SUB:
+      case LAZY_SBB:
+        return ((a ^ b) & (a ^ r) & s) !== 0;
+      default:
+        return false;
+    }
+  }
+
+  getPF(): boolean {
+    if ((this.lazyMask & PF) === 0) return (this.flags & PF) !== 0;
+    return PARITY[this.lazyRes & 0xff] !== 0;
+  }
+
+  getAF(): boolean {
+    if ((this.lazyMask & AF) === 0) return (this.flags & AF) !== 0;
+    if (this.lazyOp === LAZY_LOGIC) return false;
+    return ((this.lazyA ^ this.lazyB ^ this.lazyRes) & AF) !== 0;
+  }
+
+  /** Folds the lazy arithmetic flags into `flags`. */
+  materializeFlags(): void {
+    const mask = this.lazyMask;
+    if (mask === 0) return;
+    let f = this.flags & ~mask;
+    if (mask & CF && this.getCF()) f |= CF;
+    if (mask & PF && this.getPF()) f |= PF;
+    if (mask & AF && this.getAF()) f |= AF;
+    if (mask & ZF && this.getZF()) f |= ZF;
+    if (mask & SF && this.getSF()) f |= SF;
+    if (mask & OF && this.getOF()) f |= OF;
+    this.flags = f;
+    this.lazyMask = 0;
+  }
+
+  getEflags(): number {
+    this.materializeFlags();
+    return this.flags;
+  }
+
+  /** Loads every flag; callers apply the IOPL/IF/VM masks of their instruction. */
+  setEflags(value: number): void {
+    const old = this.flags;
+    this.flags = (value & SETTABLE) | FIXED_ONE;
+    this.lazyMask = 0;
+    if ((value & IF) !== 0 && (old & IF) === 0) this.events |= EV_POLL_IRQ;
+    if (((old ^ value) & VM) !== 0) this.modeChanged();
+    if ((value & TF) !== 0) this.events |= EV_POLL_IRQ;
+  }
+
+  /** Sets the status flags directly (for instructions that define all of them eagerly). */
+  setArith(bits: number): void {
+    this.flags = (this.flags & ~ARITH) | (bits & ARITH);
+    this.lazyMask = 0;
+  }
+
+  /** Records a result whose SF/ZF/PF follow from it and whose CF/OF/AF are given. */
+  setLogicFlags(result: number, size: number, cfOfAf: number): void {
+    this.flags = (this.flags & ~ARITH) | (cfOfAf & (CF | OF | AF));
+    this.lazyOp = LAZY_LOGIC;
+    this.lazyRes = result;
+    this.lazySize = size;
+    this.lazyMask = PF | ZF | SF;
+  }
+
+  setCF(on: boolean): void {
+    this.materializeFlags();
+    this.flags = on ? this.flags | CF : this.flags & ~CF;
+  }
+
+  // ---- Instruction fetch ------------------------------------------------------------------
+
+  fetch8(): number {
+    const lin = (this.segBase[CS] + this.eip) | 0;
+    this.eip = ((this.eip + 1) & this.ipMask) >>> 0;
+    if (lin >>> 12 === this.fetchPage) return this.ram[lin + this.fetchDelta];
+    return this.fetchSlow(lin);
+  }
+
+  fetch16(): number {
+    const lo = this.fetch8();
+    return lo | (this.fetch8() << 8);
+  }
+
+  fetch32(): number {
+    const lo = this.fetch16();
+    return lo | (this.fetch16() << 16);
+  }
+
+  /** Fetches a byte from a page not cached yet; caches the page when it is plain RAM. */
+  private fetchSlow(lin: number): number {
+    const phys = this.pagingOn ? this.translate(lin, 16 | this.userAccess()) : (lin & this.addressMask) >>> 0;
+    if (phys < FOUR_GIB && this.kind[phys >>> 12] <= 1) {
+      this.fetchPage = lin >>> 12;
+      this.fetchDelta = ((phys & ~0xfff) - (lin & ~0xfff)) | 0;
+      return this.ram[phys];
+    }
+    return this.readSlow(phys, 1);
+  }
+
+  /** Drops the fetch cache (paging change, write to a watched code page). */
+  flushFetch(): void {
+    this.fetchPage = -1;
+  }
+
+  // ---- Linear memory (through paging) -----------------------------------------------------
+
+  readLinear8(lin: number, user?: boolean): number {
+    const phys = this.pagingOn ? this.translate(lin, user === undefined ? this.userAccess() : user ? 4 : 0) : (lin & this.addressMask) >>> 0;
+    if (phys < FOUR_GIB && this.kind[phys >>> 12] <= 1) return this.ram[phys];
+    return this.readSlow(phys, 1);
+  }
+
+  readLinear16(lin: number, user?: boolean): number {
+    if ((lin & 0xfff) === 0xfff) return this.readLinear8(lin, user) | (this.readLinear8((lin + 1) | 0, user) << 8);
+    const phys = this.pagingOn ? this.translate(lin, user === undefined ? this.userAccess() : user ? 4 : 0) : (lin & this.addressMask) >>> 0;
+    if (phys < FOUR_GIB && this.kind[phys >>> 12] <= 1) {
+      const ram = this.ram;
+      return ram[phys] | (ram[phys + 1] << 8);
+    }
+    return this.readSlow(phys, 2);
+  }
+
+  readLinear32(lin: number, user?: boolean): number {
+    if ((lin & 0xfff) > 0xffc) return this.readLinear16(lin, user) | (this.readLinear16((lin + 2) | 0, user) << 16);
+    const phys = this.pagingOn ? this.translate(lin, user === undefined ? this.userAccess() : user ? 4 : 0) : (lin & this.addressMask) >>> 0;
+    if (phys < FOUR_GIB && this.kind[phys >>> 12] <= 1) {
+      const ram = this.ram;
+      return ram[phys] | (ram[phys + 1] << 8) | (ram[phys + 2] << 16) | (ram[phys + 3] << 24);
+    }
+    return this.readSlow(phys, 4) | 0;
+  }
+
+  writeLinear8(lin: number, value: number, user?: boolean): void {
+    const phys = this.pagingOn ? this.translate(lin, 2 | (user === undefined ? this.userAccess() : user ? 4 : 0)) : (lin & this.addressMask) >>> 0;
+    if (phys < FOUR_GIB && this.kind[phys >>> 12] === 0) this.ram[phys] = value;
+    else this.writeSlow(phys, 1, value & 0xff);
+  }
+
+  writeLinear16(lin: number, value: number, user?: boolean): void {
+    if ((lin & 0xfff) === 0xfff) {
+      this.checkWritable(lin, user);
+      this.checkWritable((lin + 1) | 0, user);
+      this.writeLinear8(lin, value, user);
+      this.writeLinear8((lin + 1) | 0, value >> 8, user);
+      return;
+    }
+    const phys = this.pagingOn ? this.translate(lin, 2 | (user === undefined ? this.userAccess() : user ? 4 : 0)) : (lin & this.addressMask) >>> 0;
+    if (phys < FOUR_GIB && this.kind[phys >>> 12] === 0) {
+      const ram = this.ram;
+      ram[phys] = value;
+      ram[phys + 1] = value >> 8;
+    } else this.writeSlow(phys, 2, value & 0xffff);
+  }
+
+  writeLinear32(lin: number, value: number, user?: boolean): void {
+    if ((lin & 0xfff) > 0xffc) {
+      this.checkWritable(lin, user);
+      this.checkWritable((lin + 3) | 0, user);
+      this.writeLinear16(lin, value, user);
+      this.writeLinear16((lin + 2) | 0, value >>> 16, user);
+      return;
+    }
+    const phys = this.pagingOn ? this.translate(lin, 2 | (user === undefined ? this.userAccess() : user ? 4 : 0)) : (lin & this.addressMask) >>> 0;
+    if (phys < FOUR_GIB && this.kind[phys >>> 12] === 0) {
+      const ram = this.ram;
+      ram[phys] = value;
+      ram[phys + 1] = value >> 8;
+      ram[phys + 2] = value >> 16;
+      ram[phys + 3] = value >> 24;
+    } else this.writeSlow(phys, 4, value >>> 0);
+  }
+
+  /** Translates for a write without writing, so a split access faults before its first half lands. */
+  private checkWritable(lin: number, user?: boolean): void {
+    if (this.pagingOn) this.translate(lin, 2 | (user === undefined ? this.userAccess() : user ? 4 : 0));
+  }
+
+  /** Linear to physical through the page tables; raises #PF (CR2 set) when the walk fails. */
+  translate(lin: number, access: number): number {
+    const paging = this.paging;
+    if (paging === null) throwFault(13, 0);
+    return paging.translate(lin >>> 0, access, this);
+  }
+
+  /** ROM, MMIO and unbacked physical addresses. Devices may raise interrupts: poll after. */
+  readSlow(phys: number, size: 1 | 2 | 4): number {
+    this.events |= EV_POLL_IRQ;
+    if ((phys & 0xfff) + size > 0x1000) {
+      let v = 0;
+      for (let i = 0; i < size; i++) v |= this.mem.read(phys + i, 1) << (8 * i);
+      return v;
+    }
+    return this.mem.read(phys, size);
+  }
+
+  writeSlow(phys: number, size: 1 | 2 | 4, value: number): void {
+    this.events |= EV_POLL_IRQ;
+    this.mem.write(phys, size, value);
+  }
+
+  /** 4 (a user-mode page access) at CPL 3, else 0. */
+  userAccess(): number {
+    return this.cpl === 3 ? 4 : 0;
+  }
+
+  // ---- Segmented memory -------------------------------------------------------------------
+
+  /**
+   * The linear address of `seg:off` for an access of `size` bytes, after the limit check. Null
+   * (unusable) segments and expand-down or conforming segments (type bit 2) take the slow check.
+   */
+  linear(s: number, off: number, size: number): number {
+    if ((off >>> 0) + size - 1 > this.segLimit[s] >>> 0 || (this.segAccess[s] & (UNUSABLE | 4)) !== 0) {
+      this.checkLimitSlow(s, off, size);
+    }
+    return (this.segBase[s] + off) | 0;
+  }
+
+  /** #SS for the stack segment, #GP(0) otherwise, unless the access is inside the segment after all. */
+  private checkLimitSlow(s: number, off: number, size: number): void {
+    const access = this.segAccess[s];
+    const o = off >>> 0;
+    const limit = this.segLimit[s] >>> 0;
+    if ((access & UNUSABLE) === 0) {
+      if ((access & 0x1c) === 0x14) {
+        // Expand-down data segment: valid offsets lie above the limit, up to 0xffff or 0xffffffff.
+        const top = access & 0x4000 ? 0xffffffff : 0xffff;
+        if (o > limit && o + size - 1 <= top) return;
+      } else if (o + size - 1 <= limit) return;
+    }
+    throwFault(s === SS ? 12 : 13, 0);
+  }
+
+  read8(s: number, off: number): number {
+    return this.readLinear8(this.linear(s, off, 1));
+  }
+
+  read16(s: number, off: number): number {
+    return this.readLinear16(this.linear(s, off, 2));
+  }
+
+  read32(s: number, off: number): number {
+    return this.readLinear32(this.linear(s, off, 4));
+  }
+
+  write8(s: number, off: number, value: number): void {
+    this.writeLinear8(this.linear(s, off, 1), value);
+  }
+
+  write16(s: number, off: number, value: number): void {
+    this.writeLinear16(this.linear(s, off, 2), value);
+  }
+
+  write32(s: number, off: number, value: number): void {
+    this.writeLinear32(this.linear(s, off, 4), value);
+  }
+
+  // ---- Stack ------------------------------------------------------------------------------
+
+  get stack32(): boolean {
+    return (this.segAccess[SS] & 0x4000) !== 0;
+  }
+
+  push16(value: number): void {
+    if (this.segAccess[SS] & 0x4000) {
+      const sp = (this.reg32[4] - 2) | 0;
+      this.write16(SS, sp, value);
+      this.reg32[4] = sp;
+    } else {
+      const sp = (this.reg16[8] - 2) & 0xffff;
+      this.write16(SS, sp, value);
+      this.reg16[8] = sp;
+    }
+  }
+
+  push32(value: number): void {
+    if (this.segAccess[SS] & 0x4000) {
+      const sp = (this.reg32[4] - 4) | 0;
+      this.write32(SS, sp, value);
+      this.reg32[4] = sp;
+    } else {
+      const sp = (this.reg16[8] - 4) & 0xffff;
+      this.write32(SS, sp, value);
+      this.reg16[8] = sp;
+    }
+  }
+
+  pop16(): number {
+    if (this.segAccess[SS] & 0x4000) {
+      const v = this.read16(SS, this.reg32[4]);
+      this.reg32[4] = (this.reg32[4] + 2) | 0;
+      return v;
+    }
+    const v = this.read16(SS, this.reg16[8]);
+    this.reg16[8] = this.reg16[8] + 2;
+    return v;
+  }
+
+  pop32(): number {
+    if (this.segAccess[SS] & 0x4000) {
+      const v = this.read32(SS, this.reg32[4]);
+      this.reg32[4] = (this.reg32[4] + 4) | 0;
+      return v;
+    }
+    const v = this.read32(SS, this.reg16[8]);
+    this.reg16[8] = this.reg16[8] + 4;
+    return v;
+  }
+
+  /** Reads the stack at `delta` bytes above the top without popping. */
+  peek16(delta: number): number {
+    return this.read16(SS, this.stack32 ? (this.reg32[4] + delta) | 0 : (this.reg16[8] + delta) & 0xffff);
+  }
+
+  peek32(delta: number): number {
+    return this.read32(SS, this.stack32 ? (this.reg32[4] + delta) | 0 : (this.reg16[8] + delta) & 0xffff);
+  }
+
+  // ---- Running ----------------------------------------------------------------------------
+
+  /**
+   * Executes up to `budget` instructions. Returns why it stopped; `stop` holds the detail. An
+   * intercepted event stops before its instruction takes effect, with EIP still at it.
+   */
+  run(budget: number): StopReason {
+    const stop = this.stop;
+    stop.reset();
+    this.checkOpcodes = this.intercepts.anyOpcode;
+    this.events |= EV_POLL_IRQ;
+    let done = 0;
+    while (stop.reason === 'none') {
+      if (this.events !== 0 && this.boundary()) break;
+      if (this.halted) {
+        stop.reason = 'hlt';
+        break;
+      }
+      if (done >= budget) {
+        stop.reason = 'budget';
+        break;
+      }
+      try {
+        done = this.loop(budget, done);
+      } catch (e) {
+        if (e === INTERCEPTED) {
+          done = this.recordedRetire;
+          break;
+        }
+        // A delivered fault counts against the budget, so a guest faulting forever still returns.
+        done = this.recordedRetire + 1;
+        if (e instanceof CpuFault) this.fault(e);
+        else this.internalError(e);
+      }
+    }
+    this.retired += done;
+    return stop.reason;
+  }
+
+  /** Instructions done so far in this `run()` (for RDTSC and for recovering from a fault). */
+  recordedRetire = 0;
+
+  /** The hot loop: runs instructions until the budget ends or an event needs the boundary work. */
+  private loop(budget: number, done: number): number {
+    while (done < budget) {
+      this.recordedRetire = done;
+      step(this);
+      done++;
+      if (this.events !== 0) break;
+    }
+    return done;
+  }
+
+  /** Instruction-boundary work; true when `run()` must return. */
+  private boundary(): boolean {
+    const stop = this.stop;
+    let ev = this.events;
+    if (ev & EV_STOP) {
+      this.events = ev & ~EV_STOP;
+      return true;
+    }
+    if (ev & EV_TRAP) {
+      this.events = ev &= ~EV_TRAP;
+      this.raiseEvent(1, 'exception', -1);
+      if (stop.reason !== 'none') return true;
+    }
+    if (ev & EV_INJECT) {
+      this.events = ev &= ~EV_INJECT;
+      const vector = this.pendingVector;
+      this.pendingVector = -1;
+      this.halted = false;
+      this.raiseEvent(vector, this.pendingKind, this.pendingErrorCode);
+      if (stop.reason !== 'none') return true;
+    }
+    if (ev & EV_SHADOW) {
+      // The shadow covers exactly one instruction: let it run, then poll.
+      this.events = (ev & ~EV_SHADOW) | EV_POLL_IRQ;
+      return false;
+    }
+    if (ev & EV_POLL_IRQ) {
+      this.events = ev & ~EV_POLL_IRQ;
+      if ((this.flags & IF) !== 0) {
+        if (this.interruptWindowRequested) {
+          stop.reason = 'irq-window';
+          return true;
+        }
+        const pic = this.interrupts;
+        if (pic !== null && pic.pending()) {
+          if (this.intercepts.externalInterrupts) {
+            stop.reason = 'interrupt';
+            return true;
+          }
+          this.halted = false;
+          this.raiseEvent(pic.acknowledge() & 0xff, 'external', -1);
+          if (stop.reason !== 'none') return true;
+        }
+      }
+    }
+    if (this.flags & TF) this.events |= EV_TRAP;
+    return false;
+  }
+
+  /** True when an external interrupt could be delivered at this boundary. */
+  get interruptible(): boolean {
+    return (this.flags & IF) !== 0 && (this.events & EV_SHADOW) === 0;
+  }
+
+  /** Delivers an exception or interrupt through the IVT/IDT (system/ escalates to #DF and triple fault). */
+  private raiseEvent(vector: number, kind: InterruptKind, errorCode: number): void {
+    try {
+      deliverInterrupt(this, vector, kind, errorCode < 0 ? 0 : errorCode);
+      this.codeSizeChanged();
+    } catch (e) {
+      if (e instanceof TripleFault) this.shutdown('triple-fault');
+      else if (e instanceof CpuFault) this.fault(e);
+      else this.internalError(e);
+    }
+  }
+
+  /** Handles an exception raised by an instruction: intercept it, or deliver it. */
+  private fault(e: CpuFault): void {
+    this.eip = this.startEip;
+    this.reg32[4] = this.startEsp;
+    const stop = this.stop;
+    if (e.vector < 32 && (this.intercepts.exceptions & (1 << e.vector)) !== 0) {
+      stop.reason = 'exception';
+      stop.vector = e.vector;
+      stop.errorCode = e.hasErrorCode ? e.errorCode : -1;
+      stop.address = e.vector === 14 ? this.cr2 : 0;
+      stop.length = 0;
+      return;
+    }
+    try {
+      deliverException(this, e.vector, e.errorCode);
+      this.codeSizeChanged();
+    } catch (inner) {
+      if (inner instanceof TripleFault) this.shutdown('triple-fault');
+      else this.internalError(inner);
+    }
+  }
+
+  /** Stops the machine (triple fault): `run()` returns 'shutdown'. */
+  shutdown(cause: 'triple-fault'): void {
+    this.stop.reason = 'shutdown';
+    this.stop.detail = cause;
+    this.halted = true;
+    this.events |= EV_STOP;
+  }
+
+  private internalError(e: unknown): void {
+    this.stop.reason = 'internal-error';
+    this.stop.detail = e instanceof Error ? e.message : String(e);
+    this.events |= EV_STOP;
+  }
+
+  /** Asks `run()` to return `reason` at the end of the current instruction. */
+  requestStop(reason: StopReason): void {
+    this.stop.reason = reason;
+    this.events |= EV_STOP;
+  }
+
+  /**
+   * Stops before the current instruction takes effect: EIP and ESP go back to its start, so the VMM
+   * may resume (re-execute), emulate and `skipInstruction`, or inject an event.
+   */
+  interceptStop(reason: StopReason): never {
+    this.eip = this.startEip;
+    this.reg32[4] = this.startEsp;
+    this.stop.reason = reason;
+    this.stop.length = instructionLength(this);
+    throw INTERCEPTED;
+  }
+
+  /** Advances EIP past an instruction the VMM emulated. */
+  skipInstruction(length: number): void {
+    this.eip = ((this.eip + length) & this.ipMask) >>> 0;
+    this.halted = false;
+  }
+
+  /** Queues an exception for delivery before the next instruction (errorCode -1: none). */
+  injectException(vector: number, errorCode = -1): void {
+    this.pendingVector = vector & 0xff;
+    this.pendingKind = 'exception';
+    this.pendingErrorCode = errorCode;
+    this.events |= EV_INJECT;
+  }
+
+  /** Queues an external interrupt for delivery before the next instruction. */
+  injectInterrupt(vector: number): void {
+    this.pendingVector = vector & 0xff;
+    this.pendingKind = 'external';
+    this.pendingErrorCode = -1;
+    this.events |= EV_INJECT;
+  }
+
+  /** Time-stamp counter: instructions retired plus the offset WRMSR(IA32_TIME_STAMP_COUNTER) set. */
+  readTsc(): number {
+    return this.retired + this.recordedRetire + this.tscOffset;
+  }
+}
+

@@ -1,0 +1,43 @@
+import type { Cpu } from './cpu.js';
+
+/**
+ * The CPUID model this core presents: a family-6 (P6-class) processor with exactly the features the
+ * interpreter implements. Leaf 1 EDX bits (SDM Vol. 2 "CPUID", Table 3-11) are the core's own plus the
+ * paging extensions the paging unit reports in `Cpu.pagingFeatures`.
+ */
+export const CPUID_VENDOR = 'GenuineIntel';
+/** Family 6, model 1, stepping 9 (EAX of leaf 1: stepping 3:0, model 7:4, family 11:8). */
+export const CPUID_SIGNATURE = 0x0619;
+export const FEATURE_PSE = 1 << 3;
+export const FEATURE_TSC = 1 << 4;
+export const FEATURE_MSR = 1 << 5;
+export const FEATURE_PAE = 1 << 6;
+export const FEATURE_CX8 = 1 << 8;
+export const FEATURE_PGE = 1 << 13;
+export const FEATURE_CMOV = 1 << 15;
+/** RDTSC, RDMSR/WRMSR, CMPXCHG8B and CMOVcc are implemented; no x87 FPU (bit 0 clear). */
+export const CORE_FEATURES = FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_CMOV;
+const MAX_BASIC_LEAF = 1;
+
+function vendorWord(i: number): number {
+  let v = 0;
+  for (let b = 0; b < 4; b++) v |= CPUID_VENDOR.charCodeAt(i * 4 + b) << (8 * b);
+  return v;
+}
+
+/** CPUID: EAX selects the leaf. Leaves above the maximum answer as the highest basic leaf, as Intel's do. */
+export function cpuid(cpu: Cpu): void {
+  const r = cpu.reg32;
+  const leaf = r[0] >>> 0;
+  if (leaf === 0) {
+    r[0] = MAX_BASIC_LEAF;
+    r[3] = vendorWord(0);
+    r[2] = vendorWord(1);
+    r[1] = vendorWord(2);
+    return;
+  }
+  r[0] = CPUID_SIGNATURE;
+  r[3] = 0;
+  r[1] = 0;
+  r[2] = CORE_FEATURES | cpu.pagingFeatures;
+}

@@ -1,0 +1,140 @@
+import { OPCODES, OPCODE_GROUPS, PREFIXES, type OpcodeEntry } from './opcode-table.js';
+
+/** The longest legal instruction; a longer one raises #GP (SDM Vol. 2, 2.3.11). */
+export const MAX_INSTRUCTION_LENGTH = 15;
+
+// Byte counts derived from the operand letters, per (opcode << 3 | reg): a fixed part, a part that
+// scales with the operand size (Iv, Iz, Jz, Ap) and one with the address size (Ob, Ov).
+const HAS_MODRM = new Uint8Array(0x200);
+const IMM_FIXED = new Uint8Array(0x1000);
+const IMM_OPSIZE = new Uint8Array(0x1000);
+const IMM_ADDRSIZE = new Uint8Array(0x1000);
+const VALID = new Uint8Array(0x1000);
+const IS_PREFIX = new Uint8Array(0x100);
+for (const p of PREFIXES) IS_PREFIX[p] = 1;
+
+function operandBytes(operand: string): [number, number, number] {
+  if (operand === 'Ap') return [2, 1, 0];
+  switch (operand) {
+    case 'Ib':
+    case 'Jb':
+      return [1, 0, 0];
+    case 'Iw':
+      return [2, 0, 0];
+    case 'Iv':
+    case 'Iz':
+    case 'Jz':
+      return [0, 1, 0];
+    case 'Ob':
+    case 'Ov':
+      return [0, 0, 1];
+    default:
+      return [0, 0, 0];
+  }
+}
+
+/** True when the operand is encoded in a ModRM byte. */
+function usesModrm(operand: string): boolean {
+  return /^[EGMRSCDT][a-z]?$/.test(operand);
+}
+
+function record(index: number, e: OpcodeEntry): void {
+  VALID[index] = 1;
+  for (const operand of e.operands ? e.operands.split(',') : []) {
+    const [fixed, op, addr] = operandBytes(operand);
+    IMM_FIXED[index] += fixed;
+    IMM_OPSIZE[index] += op;
+    IMM_ADDRSIZE[index] += addr;
+  }
+}
+
+for (let op = 0; op < 0x200; op++) {
+  const group = OPCODE_GROUPS.get(op);
+  const entries = group ?? Array.from({ length: 8 }, () => OPCODES[op]);
+  for (let reg = 0; reg < 8; reg++) {
+    const e = entries[reg];
+    if (!e) continue;
+    if (group || e.operands.split(',').some(usesModrm)) HAS_MODRM[op] = 1;
+    record((op << 3) | reg, e);
+  }
+}
+
+/** True when `opcode` (0x00-0xff, or 0x100 | second byte for 0F xx) takes a ModRM byte. */
+export function hasModrm(opcode: number): boolean {
+  return HAS_MODRM[opcode] === 1;
+}
+
+/**
+ * Length of the instruction whose bytes `byteAt(0..)` returns, decoded in 16- or 32-bit code; -1 when
+ * this CPU raises #UD for it (an opcode it does not implement) or it exceeds 15 bytes. Mode and
+ * privilege checks (#GP) are not length questions and are not made here.
+ */
+export function decodeLength(byteAt: (i: number) => number, code32: boolean): number {
+  let i = 0;
+  let op32 = code32;
+  let addr32 = code32;
+  let b = byteAt(i++);
+  while (IS_PREFIX[b]) {
+    if (b === 0x66) op32 = !code32;
+    else if (b === 0x67) addr32 = !code32;
+    if (i >= MAX_INSTRUCTION_LENGTH) return -1;
+    b = byteAt(i++);
+  }
+  let opcode = b;
+  if (b === 0x0f) opcode = 0x100 | byteAt(i++);
+  let reg = 0;
+  if (HAS_MODRM[opcode]) {
+    const modrm = byteAt(i++);
+    reg = (modrm >> 3) & 7;
+    const mod = modrm >> 6;
+    const rm = modrm & 7;
+    if (mod !== 3) {
+      if (addr32) {
+        if (rm === 4) {
+          const sib = byteAt(i++);
+          if (mod === 0 && (sib & 7) === 5) i += 4;
+        } else if (mod === 0 && rm === 5) i += 4;
+        if (mod === 1) i += 1;
+        else if (mod === 2) i += 4;
+      } else {
+        if (mod === 0 && rm === 6) i += 2;
+        else if (mod === 1) i += 1;
+        else if (mod === 2) i += 2;
+      }
+    }
+  }
+  const index = (opcode << 3) | reg;
+  if (!VALID[index]) return -1;
+  i += IMM_FIXED[index] + IMM_OPSIZE[index] * (op32 ? 4 : 2) + IMM_ADDRSIZE[index] * (addr32 ? 4 : 2);
+  return i > MAX_INSTRUCTION_LENGTH ? -1 : i;
+}
+
+/** True when this CPU implements `opcode` with ModRM reg field `reg` (0 when it has no ModRM). */
+export function isImplemented(opcode: number, reg: number): boolean {
+  return VALID[(opcode << 3) | reg] === 1;
+}
+
+/** The memory-reading part of the CPU `instructionLength` needs. */
+interface CodeReader {
+  code32: boolean;
+  startEip: number;
+  ipMask: number;
+  segBase: Int32Array;
+  readLinear8(linear: number): number;
+}
+
+/**
+ * Length of the instruction at CS:startEip, for intercept exits (`skipInstruction`). 0 when its
+ * bytes cannot be read or it is invalid: the VMM then has nothing to skip.
+ */
+export function instructionLength(cpu: CodeReader): number {
+  try {
+    const len = decodeLength(
+      (i) => cpu.readLinear8((cpu.segBase[1] + ((cpu.startEip + i) & cpu.ipMask)) | 0),
+      cpu.code32,
+    );
+    return len < 0 ? 0 : len;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,43 @@
+import type { AccessSize } from '@ringvisor/vmm-api';
+
+/**
+ * Guest-physical memory as the CPU's fast paths need it (the shape of `@ringvisor/mmu`'s
+ * `PhysicalMemory`): one RAM array indexed by physical address and a kind byte per 4 KiB page.
+ * A read may use `ram` directly when `kind[page] <= 1`, a write only when `kind[page] === 0`;
+ * everything else (ROM, MMIO, code pages being watched, holes) goes through `read`/`write`.
+ */
+export interface CpuMemory {
+  readonly ram: Uint8Array;
+  readonly kind: Uint8Array;
+  read(address: number, size: AccessSize): number;
+  write(address: number, size: AccessSize, value: number): void;
+}
+
+/** Access bits given to `PagingUnit.translate` (the #PF error-code layout, SDM 4.7). */
+export const ACCESS_WRITE = 2;
+export const ACCESS_USER = 4;
+export const ACCESS_FETCH = 16;
+
+/**
+ * The paging unit: translates a linear address for an access, raising #PF through `throwFault`
+ * (and setting `cpu.cr2`) when the walk or the permission check fails.
+ */
+export interface PagingUnit {
+  translate(linear: number, access: number, cpu: PagingCpu): number;
+  /**
+   * CR0, CR3, CR4 or EFER changed (MOV CR3 included): cached translations are stale. The unit
+   * re-reads the control registers from the `cpu` given to its next `translate`.
+   */
+  flush(): void;
+  /** INVLPG. */
+  invalidate(linear: number): void;
+}
+
+/** The CPU state a page walk reads. */
+export interface PagingCpu {
+  cr0: number;
+  cr2: number;
+  cr3: number;
+  cr4: number;
+  efer: number;
+}

@@ -1,0 +1,44 @@
+import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, PF_VECTOR, type Paging } from '@ringvisor/mmu';
+import { throwFault } from './fault.js';
+import { FEATURE_PAE, FEATURE_PGE, FEATURE_PSE } from './cpuid.js';
+import type { PagingCpu, PagingUnit } from './memory.js';
+
+/** CPUID.1:EDX bit 17: 36-bit physical addresses in 4 MiB pages. */
+const FEATURE_PSE36 = 1 << 17;
+/** The paging features `@ringvisor/mmu` implements (32-bit paging with PSE/PSE-36, PAE, global pages). */
+export const MMU_PAGING_FEATURES = FEATURE_PSE | FEATURE_PAE | FEATURE_PGE | FEATURE_PSE36;
+
+/** The mmu's page walker and TLB as the CPU's paging unit: #PF with CR2 on a failed walk. */
+export class MmuPaging implements PagingUnit {
+  private stale = true;
+
+  constructor(readonly paging: Paging) {}
+
+  translate(linear: number, access: number, cpu: PagingCpu): number {
+    if (this.stale) this.sync(cpu);
+    const kind = access & 16 ? ACCESS_FETCH : access & 2 ? ACCESS_WRITE : ACCESS_READ;
+    const pa = this.paging.translate(linear, kind, (access & 4) !== 0);
+    if (pa < 0) {
+      cpu.cr2 = this.paging.faultAddress;
+      throwFault(PF_VECTOR, this.paging.faultCode);
+    }
+    return pa;
+  }
+
+  flush(): void {
+    this.stale = true;
+  }
+
+  /** Loads CR0/CR3/CR4/EFER: a change of the paging mode flushes everything, a CR3 load all but global pages. */
+  private sync(cpu: PagingCpu): void {
+    this.stale = false;
+    const p = this.paging;
+    if (p.cr0 !== cpu.cr0 >>> 0 || p.cr4 !== cpu.cr4 >>> 0 || p.efer !== cpu.efer >>> 0) {
+      p.setControl(cpu.cr0, cpu.cr3, cpu.cr4, cpu.efer);
+    } else p.setCr3(cpu.cr3);
+  }
+
+  invalidate(linear: number): void {
+    this.paging.invlpg(linear);
+  }
+}

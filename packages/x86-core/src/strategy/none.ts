@@ -1,0 +1,193 @@
+import { Paging, PhysicalMemory } from '@ringvisor/mmu';
+import type {
+  AccessSize, ExitStats, MmioBus, Registers, SegmentState, SpecialRegisters, Vcpu, Vm, VmExit, VmSpec, VmmStrategy,
+} from '@ringvisor/vmm-api';
+import { CS, Cpu, DS, ES, FS, GS, LDTR, SS, TR } from '../cpu.js';
+import { VM } from '../flags.js';
+import { MMU_PAGING_FEATURES, MmuPaging } from '../mmu-paging.js';
+
+/** An MmioBus that counts accesses for the exit statistics (flushed once per `run()`). */
+class CountingMmio implements MmioBus {
+  count = 0;
+  constructor(private readonly bus: MmioBus) {}
+  read(address: number, size: AccessSize): number {
+    this.count++;
+    return this.bus.read(address, size);
+  }
+  write(address: number, size: AccessSize, value: number): void {
+    this.count++;
+    this.bus.write(address, size, value);
+  }
+}
+
+const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
+  ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
+];
+
+/** One emulated CPU as a vmm-api `Vcpu`: the CPU is the machine, nothing is intercepted. */
+class NoneVcpu implements Vcpu {
+  readonly cpu: Cpu;
+  private readonly paging: Paging;
+  // Exit objects are reused by every run (VmExit allows it).
+  private readonly budgetExit = { reason: 'budget' as const };
+  private readonly irqWindowExit = { reason: 'irq-window' as const };
+  private readonly hltExit = { reason: 'hlt' as const, interruptsEnabled: false };
+  private readonly shutdownExit = { reason: 'shutdown' as const, cause: 'triple-fault' as const };
+
+  constructor(
+    readonly index: number,
+    memory: PhysicalMemory,
+    private readonly spec: VmSpec,
+    private readonly mmio: CountingMmio,
+  ) {
+    this.paging = new Paging(memory);
+    this.cpu = new Cpu({ memory, io: spec.io, interrupts: spec.interrupts, paging: new MmuPaging(this.paging) });
+    this.cpu.pagingFeatures = MMU_PAGING_FEATURES;
+    const cpu = this.cpu;
+    memory.onLayoutChange(() => {
+      cpu.addressMask = memory.addressMask;
+      cpu.flushFetch();
+    });
+    cpu.addressMask = memory.addressMask;
+  }
+
+  get retired(): number {
+    return this.cpu.retired;
+  }
+
+  get interruptible(): boolean {
+    return this.cpu.interruptible;
+  }
+
+  run(budget: number): VmExit {
+    const cpu = this.cpu;
+    const reason = cpu.run(budget);
+    this.flushStats(this.spec.stats);
+    switch (reason) {
+      case 'budget': return this.budgetExit;
+      case 'irq-window': return this.irqWindowExit;
+      case 'hlt':
+        this.hltExit.interruptsEnabled = (cpu.flags & 0x200) !== 0;
+        return this.hltExit;
+      case 'shutdown': return this.shutdownExit;
+      case 'exception': {
+        const stop = cpu.stop;
+        return {
+          reason: 'exception', vector: stop.vector,
+          ...(stop.errorCode >= 0 ? { errorCode: stop.errorCode } : {}),
+          ...(stop.vector === 14 ? { address: stop.address } : {}),
+        };
+      }
+      default:
+        return { reason: 'internal-error', detail: reason === 'internal-error' ? cpu.stop.detail : `unexpected stop: ${reason}` };
+    }
+  }
+
+  /** Port counts kept in the CPU's typed arrays go to the shared statistics once per run. */
+  private flushStats(stats: ExitStats): void {
+    const cpu = this.cpu;
+    const counts = cpu.ioCount;
+    for (let i = 0; i < cpu.ioTouchedCount; i++) {
+      const port = cpu.ioTouched[i];
+      for (let n = counts[port]; n > 0; n--) stats.count('io', port);
+      counts[port] = 0;
+    }
+    cpu.ioTouchedCount = 0;
+    for (let n = this.mmio.count; n > 0; n--) stats.count('mmio');
+    this.mmio.count = 0;
+  }
+
+  requestInterruptWindow(enable: boolean): void {
+    this.cpu.interruptWindowRequested = enable;
+  }
+
+  injectInterrupt(vector: number): void {
+    this.cpu.injectInterrupt(vector);
+  }
+
+  getRegisters(): Registers {
+    const r = this.cpu.reg32;
+    return {
+      eax: r[0] >>> 0, ecx: r[1] >>> 0, edx: r[2] >>> 0, ebx: r[3] >>> 0,
+      esp: r[4] >>> 0, ebp: r[5] >>> 0, esi: r[6] >>> 0, edi: r[7] >>> 0,
+      eip: this.cpu.eip >>> 0, eflags: this.cpu.getEflags() >>> 0,
+    };
+  }
+
+  setRegisters(regs: Registers): void {
+    const cpu = this.cpu;
+    const r = cpu.reg32;
+    r[0] = regs.eax; r[1] = regs.ecx; r[2] = regs.edx; r[3] = regs.ebx;
+    r[4] = regs.esp; r[5] = regs.ebp; r[6] = regs.esi; r[7] = regs.edi;
+    cpu.eip = regs.eip >>> 0;
+    cpu.setEflags(regs.eflags);
+    cpu.halted = false;
+  }
+
+  getSpecialRegisters(): SpecialRegisters {
+    const cpu = this.cpu;
+    const segment = (s: number): SegmentState => ({
+      selector: cpu.seg[s], base: cpu.segBase[s] >>> 0, limit: cpu.segLimit[s] >>> 0, access: cpu.segAccess[s],
+    });
+    return {
+      es: segment(ES), cs: segment(CS), ss: segment(SS), ds: segment(DS), fs: segment(FS), gs: segment(GS),
+      ldt: segment(LDTR), tr: segment(TR),
+      gdt: { base: cpu.gdtrBase >>> 0, limit: cpu.gdtrLimit },
+      idt: { base: cpu.idtrBase >>> 0, limit: cpu.idtrLimit },
+      cr0: cpu.cr0 >>> 0, cr2: cpu.cr2 >>> 0, cr3: cpu.cr3 >>> 0, cr4: cpu.cr4 >>> 0, efer: cpu.efer >>> 0,
+    };
+  }
+
+  setSpecialRegisters(sregs: SpecialRegisters): void {
+    const cpu = this.cpu;
+    for (const [name, s] of SEGMENT_ORDER) {
+      const state = sregs[name] as SegmentState;
+      cpu.seg[s] = state.selector;
+      cpu.segBase[s] = state.base | 0;
+      cpu.segLimit[s] = state.limit | 0;
+      cpu.segAccess[s] = state.access;
+    }
+    cpu.gdtrBase = sregs.gdt.base >>> 0;
+    cpu.gdtrLimit = sregs.gdt.limit;
+    cpu.idtrBase = sregs.idt.base >>> 0;
+    cpu.idtrLimit = sregs.idt.limit;
+    cpu.cr0 = sregs.cr0 | 0;
+    cpu.cr2 = sregs.cr2 >>> 0;
+    cpu.cr3 = sregs.cr3 >>> 0;
+    cpu.cr4 = sregs.cr4 >>> 0;
+    cpu.efer = sregs.efer >>> 0;
+    // CPL is SS's DPL in protected mode (CS's for a conforming segment aside), 3 in v86, 0 in real mode.
+    cpu.cpl = (cpu.cr0 & 1) === 0 ? 0 : cpu.flags & VM ? 3 : (sregs.ss.access >> 5) & 3;
+    cpu.modeChanged();
+    cpu.halted = false;
+  }
+}
+
+class NoneVm implements Vm {
+  readonly memory: PhysicalMemory;
+  private readonly mmio: CountingMmio;
+
+  constructor(private readonly spec: VmSpec) {
+    this.mmio = new CountingMmio(spec.mmio);
+    const ramEnd = spec.regions.filter((r) => !r.rom).reduce((end, r) => Math.max(end, r.base + r.size), 0);
+    // The mmu backs all RAM with one array indexed by physical address: ask for one buffer covering it.
+    const ramBuffer = ramEnd > 0 ? spec.ramBacking?.({ base: 0, size: ramEnd }) : undefined;
+    this.memory = new PhysicalMemory({ regions: spec.regions, fallback: this.mmio, ...(ramBuffer ? { ramBuffer } : {}) });
+  }
+
+  createVcpu(index: number): Vcpu {
+    return new NoneVcpu(index, this.memory, this.spec, this.mmio);
+  }
+
+  destroy(): void {
+    // Nothing outside the JS heap is held.
+  }
+}
+
+/** Strategy `none`: no virtualization, the guest runs directly on the emulated CPU. */
+export const noneStrategy: VmmStrategy = {
+  name: 'none',
+  description: 'no virtualization: the guest runs directly on the emulated CPU',
+  unavailableReason: () => null,
+  createVm: (spec: VmSpec): Vm => new NoneVm(spec),
+};
