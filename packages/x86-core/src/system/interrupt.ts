@@ -78,8 +78,8 @@ function deliver(cpu: SystemCpu, vector: number, kind: InterruptKind, errorCode:
   const eflags = cpu.getEflags();
   const v86 = (eflags & FLAG_VM) !== 0;
   const software = kind === 'software' || kind === 'int3' || kind === 'into';
-  // Without VME, INT n in v86 mode is IOPL-sensitive (SDM Vol. 3A 20.3.3).
-  if (v86 && software && iopl(cpu) < 3) throwFault(GP, 0);
+  // Without VME, INT n (not INT3 or INTO) in v86 mode is IOPL-sensitive (SDM Vol. 2 "INT n", Operation).
+  if (v86 && kind === 'software' && iopl(cpu) < 3) throwFault(GP, 0);
 
   const gateError = vector * 8 + 2 + ext;
   if (vector * 8 + 7 > cpu.idtrLimit >>> 0) throwFault(GP, gateError);

@@ -100,6 +100,7 @@ describe('protected-mode guests', () => {
     expect(hex(run.reports)).toEqual(hex([
       0x4141, GP, 0, 0x100, 0x20000, 0x700, 0x40, // DS=0x40 reads linear 0x410; INT n at IOPL 0
       GP, 0, GP, 0, GP, 0, GP, 0, GP, 0, // CLI STI PUSHF POPF IRET at IOPL 0
+      3, 0x100, // INT3 at IOPL 0 goes through its DPL-3 gate to ring 0
       0x3000, 0x1e7, // IOPL 3: flags readable, IRET within v86
       0x31, 0x100, 0x23000, 0x40, 0x08, // INT 0x31 frame in the ring-0 handler
       0x31, 0x32, 0x100, // back in v86 after the handler's IRET, then out through INT 0x32

@@ -1,46 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, Paging, PhysicalMemory } from '@ringvisor/mmu';
+import { Paging, PhysicalMemory } from '@ringvisor/mmu';
 import type { AccessSize } from '@ringvisor/vmm-api';
 import { CS, Cpu } from '../../src/cpu.js';
-import { throwFault } from '../../src/fault.js';
-import type { CpuMemory, PagingCpu, PagingUnit } from '../../src/memory.js';
+import type { CpuMemory } from '../../src/memory.js';
+import { MmuPaging } from '../../src/mmu-paging.js';
 
 /** Where every guest in guests/ is linked and entered (real mode, 0000:1000). */
 export const GUEST_LOAD = 0x1000;
 /** 32-bit OUTs here are the guest's reported values; any write to PORT_DONE ends the run. */
 export const PORT_REPORT = 0xe4;
 export const PORT_DONE = 0xe0;
-
-/**
- * mmu's `Paging` behind the CPU's `PagingUnit` seam: control registers are re-read from the CPU after
- * every flush (the CPU flushes on each CR0/CR3/CR4 change), a failed walk becomes #PF with CR2 set.
- */
-class MmuPaging implements PagingUnit {
-  private stale = true;
-  constructor(private readonly paging: Paging) {}
-
-  translate(linear: number, access: number, cpu: PagingCpu): number {
-    if (this.stale) {
-      this.paging.setControl(cpu.cr0, cpu.cr3, cpu.cr4, cpu.efer);
-      this.stale = false;
-    }
-    const kind = access & 16 ? ACCESS_FETCH : access & 2 ? ACCESS_WRITE : ACCESS_READ;
-    const physical = this.paging.translate(linear, kind, (access & 4) !== 0);
-    if (physical < 0) {
-      cpu.cr2 = this.paging.faultAddress;
-      throwFault(14, this.paging.faultCode);
-    }
-    return physical;
-  }
-
-  flush(): void {
-    this.stale = true;
-  }
-
-  invalidate(linear: number): void {
-    this.paging.invlpg(linear);
-  }
-}
 
 export interface GuestRun {
   /** Values the guest wrote to PORT_REPORT, unsigned. */

@@ -45,6 +45,10 @@ test_main:
         V86_FAULT v86_pushf             /* 13, 0 */
         V86_FAULT v86_popf              /* 13, 0 */
         V86_FAULT v86_iret              /* 13, 0 */
+        /* INT3 is not IOPL-sensitive: with a DPL-3 gate it reaches ring 0 at IOPL 0. */
+        SETGATE idt+3*8, stubs+3*16, SEL_CODE0, 0xee
+        V86_FAULT v86_int3              /* 3 */
+        REPORT FRAME + 4                /* CS 0x100 */
 
         /* IOPL 3: all of them work, INT 0x31 reaches ring 0 and IRETs back to v86. */
         ON_FAULT 1f
@@ -89,6 +93,9 @@ v86_popf:
         hlt
 v86_iret:
         iret
+        hlt
+v86_int3:
+        int3
         hlt
 
 v86_iopl3:
