@@ -54,6 +54,15 @@ export class TestDriver {
     return address;
   }
 
+  /** Where the next allocation starts; pass it to `releaseTo` to reuse everything allocated since. */
+  get allocationMark(): number {
+    return this.next;
+  }
+
+  releaseTo(mark: number): void {
+    this.next = mark;
+  }
+
   get status(): number {
     return this.read(Reg.Status);
   }

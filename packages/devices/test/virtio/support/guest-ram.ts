@@ -1,5 +1,7 @@
-// Guest RAM for virtio tests: one flat region from guest-physical 0, with the GuestMemory checks a
-// real VM's memory makes. `views: false` makes view() refuse, to exercise the copying DMA path.
+// Guest RAM for virtio tests: one flat region from guest-physical 0. Bulk accesses outside RAM
+// fail as GuestMemory specifies; scalar ones (which devices use for ring fields they validated
+// first) throw, so a test notices a device touching memory it had not checked.
+// `views: false` makes view() refuse, to exercise the copying DMA path.
 import type { GuestMemory } from '@ringvisor/vmm-api';
 
 export class TestGuestRam implements GuestMemory {
@@ -21,23 +23,33 @@ export class TestGuestRam implements GuestMemory {
     return Number.isSafeInteger(address) && address >= 0 && length >= 0 && address + length <= this.ramEnd;
   }
 
+  private check(address: number, length: number): void {
+    if (!this.inRam(address, length)) throw new Error(`scalar access outside guest RAM at 0x${address.toString(16)}`);
+  }
+
   read8(address: number): number {
-    return this.inRam(address, 1) ? this.bytes[address] : 0xff;
+    this.check(address, 1);
+    return this.bytes[address];
   }
   read16(address: number): number {
-    return this.inRam(address, 2) ? this.data.getUint16(address, true) : 0xffff;
+    this.check(address, 2);
+    return this.data.getUint16(address, true);
   }
   read32(address: number): number {
-    return this.inRam(address, 4) ? this.data.getUint32(address, true) : 0xffff_ffff;
+    this.check(address, 4);
+    return this.data.getUint32(address, true);
   }
   write8(address: number, value: number): void {
-    if (this.inRam(address, 1)) this.bytes[address] = value;
+    this.check(address, 1);
+    this.bytes[address] = value;
   }
   write16(address: number, value: number): void {
-    if (this.inRam(address, 2)) this.data.setUint16(address, value, true);
+    this.check(address, 2);
+    this.data.setUint16(address, value, true);
   }
   write32(address: number, value: number): void {
-    if (this.inRam(address, 4)) this.data.setUint32(address, value >>> 0, true);
+    this.check(address, 4);
+    this.data.setUint32(address, value >>> 0, true);
   }
   readBytes(address: number, into: Uint8Array): boolean {
     if (!this.inRam(address, into.length)) return false;
