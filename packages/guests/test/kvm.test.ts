@@ -5,6 +5,8 @@ import { runGuest } from './support/run-guest.js';
 const unavailable = hwStrategy.unavailableReason();
 if (unavailable) console.warn(`skipping guests on KVM: ${unavailable}`);
 
+// Only guests that take no interrupts and leave paging off: this machine's /dev/kvm (kvm_pvm)
+// fails to emulate a 32-bit IRET (irq-test, demo) and refuses to enable 32-bit or PAE paging (demo).
 describe.skipIf(unavailable !== null)('bundled guests on the KVM strategy, wired by machine', () => {
   it('hello-real prints from real mode and writes the exit port', () => {
     const run = runGuest(hwStrategy, 'hello-real');

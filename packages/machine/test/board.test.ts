@@ -80,4 +80,29 @@ describe('PC board wiring', () => {
     expect(pc.virtioTransports).toHaveLength(2);
     expect(() => pc.attachMemory(new TestMemory(pc.memoryMap.regions))).toThrow(/twice/);
   });
+
+  it('starts the RTC at a fixed time under a virtual clock and reports memory in CMOS', () => {
+    const { board: pc } = board();
+    const cmos = (index: number): number => {
+      pc.io.write(0x70, 1, index);
+      return pc.io.read(0x71, 1);
+    };
+    cmos(0x0b);
+    expect([cmos(0x09), cmos(0x08), cmos(0x07)]).toEqual([0x26, 0x01, 0x01]); // BCD 26-01-01
+    const above16M = cmos(0x34) | (cmos(0x35) << 8);
+    const extended = cmos(0x17) | (cmos(0x18) << 8);
+    expect(above16M === 0 ? 1024 + extended : 16 * 1024 + above16M * 64).toBe(16 * 1024);
+  });
+
+  it('raises the RTC periodic interrupt on IRQ 8 (vector base + 8 through the slave)', () => {
+    const { board: pc, clock } = board();
+    initPic(pc.io, 0x20);
+    pc.io.write(0x70, 1, 0x0b);
+    pc.io.write(0x71, 1, 0x42); // PIE, 24-hour
+    for (let i = 0; i < 4 && !pc.pic.pending(); i++) {
+      clock.advanceTo(clock.nextDeadline() as number);
+      clock.runDue();
+    }
+    expect(pc.pic.acknowledge()).toBe(0x28);
+  });
 });

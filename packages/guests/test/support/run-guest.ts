@@ -8,6 +8,16 @@ export interface GuestRun {
   /** Why the run ended: a halt with interrupts off (how the guests stop after the exit port), or another exit. */
   readonly end: VmExit['reason'] | 'halted' | 'timeout';
   readonly exitPortWrites: number;
+  /** The detail of an internal-error or fail-entry exit. */
+  readonly detail?: string;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** A halted guest waits for its next timer: sleep the host thread instead of spinning. */
+function sleepUntilNextTimer(clock: HostClock): void {
+  const ns = clock.nsUntilNextDeadline();
+  if (ns !== null && ns > 0) Atomics.wait(sleeper, 0, 0, Math.min(ns / 1e6, 50));
 }
 
 /**
@@ -32,6 +42,7 @@ export function runGuest(strategy: VmmStrategy, name: GuestName, input = '', tim
     const deadline = Date.now() + timeoutMs;
     let typed = input.length === 0;
     let end: GuestRun['end'] = 'timeout';
+    let detail: string | undefined;
     while (Date.now() < deadline) {
       const exit = vcpu.run(1_000_000);
       clock.runDue();
@@ -43,12 +54,14 @@ export function runGuest(strategy: VmmStrategy, name: GuestName, input = '', tim
         end = 'halted';
         break;
       }
+      if (exit.reason === 'hlt') sleepUntilNextTimer(clock);
       if (exit.reason !== 'hlt' && exit.reason !== 'budget' && exit.reason !== 'irq-window') {
         end = exit.reason;
+        if (exit.reason === 'internal-error' || exit.reason === 'fail-entry') detail = exit.detail;
         break;
       }
     }
-    return { output: serial.text(), end, exitPortWrites: board.stats.byPort.get(0xf4) ?? 0 };
+    return { output: serial.text(), end, exitPortWrites: board.stats.byPort.get(0xf4) ?? 0, detail };
   } finally {
     vm.destroy();
   }

@@ -1,5 +1,5 @@
 import {
-  DualPic, MmioDispatchBus, Pit, PortIoBus, Uart16550, type SerialBackend, type VirtioDevice,
+  DualPic, MmioDispatchBus, Pit, PortIoBus, Rtc, Uart16550, type SerialBackend, type VirtioDevice,
   type VirtioMmioTransport,
 } from '@ringvisor/devices';
 import type { Clock, GuestMemory, MemoryRegionSpec, VmSpec } from '@ringvisor/vmm-api';
@@ -12,6 +12,8 @@ export const IRQ_PIT = 0;
 export const IRQ_COM1 = 4;
 export const IRQ_RTC = 8;
 export const COM1_BASE = 0x3f8;
+/** What the RTC shows at power-on under a virtual clock, so runs are reproducible: 2026-01-01 00:00 UTC. */
+export const VIRTUAL_RTC_EPOCH = Date.UTC(2026, 0, 1);
 
 export interface PcBoardOptions {
   /** Guest RAM in bytes (address space, as `pcMemoryMap` counts it). */
@@ -22,13 +24,18 @@ export interface PcBoardOptions {
   readonly serial: SerialBackend;
   /** Firmware ROM (`--bios FILE`). */
   readonly firmware?: Uint8Array;
+  /**
+   * Wall time the RTC starts from (ms since the Unix epoch). Default: VIRTUAL_RTC_EPOCH under a
+   * virtual clock (reproducible runs), host time under a host clock.
+   */
+  readonly rtcTime?: number | Date;
   /** Virtio-mmio devices, one per slot in order. */
   readonly virtio?: readonly VirtioDeviceConfig[];
 }
 
 /**
  * The PC board both hypervisor types share: memory map, port and MMIO buses, the 8259 pair with
- * the PIT on IRQ 0 and COM1 on IRQ 4, and virtio-mmio slots. Build it, hand `vmSpec()` to a
+ * the PIT on IRQ 0, COM1 on IRQ 4, the RTC/CMOS on IRQ 8, and virtio-mmio slots. Build it, hand `vmSpec()` to a
  * strategy, then call `attachMemory(vm.memory)` before the first run so virtio devices can DMA.
  */
 export class PcBoard {
@@ -39,6 +46,7 @@ export class PcBoard {
   readonly stats = new ExitCounters();
   readonly pit: Pit;
   readonly com1: Uart16550;
+  readonly rtc: Rtc;
   /** Virtio device models by slot; their transports appear in `virtioTransports` after `attachMemory`. */
   readonly virtioDevices: readonly VirtioDevice[];
   private transports: VirtioMmioTransport[] = [];
@@ -53,6 +61,12 @@ export class PcBoard {
     this.io.registerDevice(this.pit);
     this.com1 = new Uart16550({ clock, irq: this.pic.irq(IRQ_COM1), backend: options.serial, base: COM1_BASE });
     this.io.registerDevice(this.com1);
+    const below4G = this.memoryMap.lowRamEnd;
+    this.rtc = new Rtc({
+      clock, irq: this.pic.irq(IRQ_RTC), memoryBelow4G: below4G, memoryAbove4G: options.ramSize - below4G,
+      baseTime: options.rtcTime ?? (clock.kind === 'virtual' ? VIRTUAL_RTC_EPOCH : Date.now()),
+    });
+    this.io.registerDevice(this.rtc);
     this.virtioDevices = virtio.map(createVirtioDevice);
   }
 
