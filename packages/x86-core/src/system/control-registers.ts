@@ -9,8 +9,11 @@ const CR0_DEFINED = 0xe005003f | 0;
 /** CR0 bits whose change alters how addresses translate or how code is decoded. */
 const CR0_MODE_BITS = CR0_PE | CR0_PG | (1 << 16);
 
-/** CR4 bits implemented: TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT. VME and PVI are not. */
-export const CR4_SUPPORTED = 0x7fc;
+/**
+ * CR4 bits implemented: TSD DE PSE PAE MCE PGE PCE. VME and PVI are not (no virtual interrupt flags),
+ * nor OSFXSR/OSXMMEXCPT (CPUID reports no FXSR/SSE): setting any of them is #GP(0).
+ */
+export const CR4_SUPPORTED = 0x1fc;
 const CR4_DE = 1 << 3;
 /** CR4 bits that change translation (PSE, PAE, PGE). */
 const CR4_MODE_BITS = (1 << 4) | (1 << 5) | (1 << 7);

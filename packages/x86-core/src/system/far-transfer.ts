@@ -10,6 +10,7 @@ import { taskSwitch, taskSwitchThroughGate } from './task-switch.js';
 import { innerStack } from './tss.js';
 import { GP, NP, SS_FAULT } from './vectors.js';
 
+const DATA_REGISTERS = [ES, DS, FS, GS];
 const target = new Descriptor();
 const code = new Descriptor();
 const stackSeg = new Descriptor();
@@ -205,7 +206,7 @@ export function checkOuterStack(cpu: SystemCpu, selector: number, rpl: number, i
  * (SDM Vol. 2 "RET": data or non-conforming code segments with DPL < CPL).
  */
 export function nullInaccessibleDataSegments(cpu: SystemCpu): void {
-  for (const reg of [ES, DS, FS, GS]) {
+  for (const reg of DATA_REGISTERS) {
     const access = cpu.segAccess[reg];
     if (access & UNUSABLE) continue;
     const conformingCode = (access & 0x1c) === 0x1c;

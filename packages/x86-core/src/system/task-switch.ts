@@ -60,7 +60,8 @@ export function taskSwitch(cpu: SystemCpu, selector: number, target: Descriptor,
   const old32 = (cpu.segAccess[TR] & 8) !== 0;
   const oldBase = cpu.segBase[TR] >>> 0;
   if (cpu.segAccess[TR] & UNUSABLE || (cpu.segLimit[TR] >>> 0) < (old32 ? 0x5f : 0x29)) throwFault(TS, trError);
-  const needOldDescriptor = source === 'jmp' || source === 'iret';
+  // JMP and IRET free the outgoing TSS; a TR never loaded since reset (selector 0) has no descriptor.
+  const needOldDescriptor = (source === 'jmp' || source === 'iret') && (cpu.seg[TR] & 0xfffc) !== 0;
   if (needOldDescriptor && !readDescriptor(cpu, cpu.seg[TR], oldTss)) throwFault(TS, trError);
 
   readIncoming(cpu, newBase, new32);
