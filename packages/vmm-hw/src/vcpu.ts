@@ -9,7 +9,10 @@ import {
   KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_MMIO, KVM_EXIT_SHUTDOWN, KVM_GET_REGS, KVM_GET_SREGS, KVM_INTERRUPT,
   KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS,
 } from './kvm/constants.js';
-import { KVM_INTERNAL_ERROR_MAX_DATA, KVM_INTERRUPT_ARG, KVM_REGS, KVM_RUN_PAGE, KVM_SREGS } from './kvm/layout.js';
+import {
+  KVM_INTERNAL_ERROR_EMULATION, KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES, KVM_INTERNAL_ERROR_MAX_DATA,
+  KVM_INTERRUPT_ARG, KVM_REGS, KVM_RUN_PAGE, KVM_SREGS,
+} from './kvm/layout.js';
 import { EAGAIN, EINTR, type Libc } from './kvm/libc.js';
 import { check } from './kvm/system.js';
 import { decodeRegisters, decodeSpecialRegisters, encodeRegisters, encodeSpecialRegisters } from './registers.js';
@@ -241,12 +244,19 @@ export class HwVcpu implements Vcpu {
     const d = this.runData;
     const suberror = d.getUint32(KVM_RUN_PAGE.internal_suberror, true);
     const ndata = Math.min(KVM_INTERNAL_ERROR_MAX_DATA, d.getUint32(KVM_RUN_PAGE.internal_ndata, true));
-    const data: string[] = [];
-    for (let i = 0; i < ndata; i++) data.push(`0x${d.getBigUint64(KVM_RUN_PAGE.internal_data + 8 * i, true).toString(16)}`);
     const names: Record<number, string> = { 1: 'emulation failure', 2: 'simultaneous exceptions', 3: 'exit while delivering an event', 4: 'unexpected exit reason' };
+    let what = `data [${Array.from({ length: ndata }, (_, i) => `0x${d.getBigUint64(KVM_RUN_PAGE.internal_data + 8 * i, true).toString(16)}`).join(', ')}]`;
+    const flags = ndata > 0 ? d.getBigUint64(KVM_RUN_PAGE.internal_data, true) : 0n;
+    if (suberror === KVM_INTERNAL_ERROR_EMULATION && (flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+      const size = Math.min(15, this.run8[KVM_RUN_PAGE.emulation_failure_insn_size]);
+      const at = KVM_RUN_PAGE.emulation_failure_insn_bytes;
+      what = `instruction bytes ${Array.from(this.run8.subarray(at, at + size), (b) => b.toString(16).padStart(2, '0')).join(' ')}`;
+    }
+    this.ioctl('KVM_GET_REGS', KVM_GET_REGS, this.regs);
+    const rip = this.regsData.getBigUint64(KVM_REGS.rip, true);
     return {
       reason: 'internal-error',
-      detail: `KVM_EXIT_INTERNAL_ERROR suberror ${suberror} (${names[suberror] ?? 'unknown'}) data [${data.join(', ')}]`,
+      detail: `KVM_EXIT_INTERNAL_ERROR suberror ${suberror} (${names[suberror] ?? 'unknown'}) at RIP 0x${rip.toString(16)}: ${what}`,
     };
   }
 

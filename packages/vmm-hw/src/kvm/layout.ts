@@ -45,12 +45,18 @@ export const KVM_RUN_PAGE = {
   mmio_phys_addr: 32, mmio_data: 40, mmio_len: 48, mmio_is_write: 52,
   fail_entry_hardware_entry_failure_reason: 32, fail_entry_cpu: 40,
   internal_suberror: 32, internal_ndata: 36, internal_data: 40,
+  /** internal.emulation_failure overlays data[]: __u64 flags, then __u8 insn_size, __u8 insn_bytes[15]. */
+  emulation_failure_insn_size: 48, emulation_failure_insn_bytes: 49,
   ex_exception: 32, ex_error_code: 36,
   hw_hardware_exit_reason: 32,
 } as const;
 
 /** kvm_run.internal.data holds at most this many __u64. */
 export const KVM_INTERNAL_ERROR_MAX_DATA = 16;
+/** internal.suberror of an instruction KVM's emulator could not handle. */
+export const KVM_INTERNAL_ERROR_EMULATION = 1;
+/** emulation_failure.flags bit: insn_size and insn_bytes are valid. */
+export const KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES = 1n;
 
 /** struct kvm_userspace_memory_region. */
 export const KVM_USERSPACE_MEMORY_REGION = {
