@@ -17,5 +17,4 @@ export type { BlockBackend } from './block/backend.js';
 export { MemoryBlockBackend, type MemoryBlockBackendOptions } from './block/memory-backend.js';
 export { FileBlockBackend, type FileBlockBackendOptions } from './block/file-backend.js';
 export { VirtioConsole, type VirtioConsoleOptions, type VirtioConsoleStats } from './console/device.js';
-export type { ByteStreamBackend } from './console/backend.js';
 export { VirtioRng, type VirtioRngOptions } from './rng/device.js';

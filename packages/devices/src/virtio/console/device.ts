@@ -1,10 +1,12 @@
 // virtio-console (virtio spec v1.1, section 5.3): device ID 3, a single port without
-// VIRTIO_CONSOLE_F_MULTIPORT, so only receiveq (0) and transmitq (1) exist. Host input arrives
-// through `receive` and waits (bounded) until the driver posts receive buffers.
+// VIRTIO_CONSOLE_F_MULTIPORT, so only receiveq (0) and transmitq (1) exist. It plugs into the same
+// `SerialBackend` as the 16550 UART, with the same flow control: host input is queued (bounded)
+// until the driver posts receive buffers, and a backend that takes only part of the output holds
+// the transmit queue until it calls `writable()`.
+import type { SerialBackend, SerialHostPort } from '../../serial/backend.js';
 import { VIRTIO_ID_CONSOLE, featureBit } from '../constants.js';
-import { drainSegments, writeSegments } from '../descriptor-chain.js';
+import { type DescriptorChain, readSegments, writeSegments } from '../descriptor-chain.js';
 import type { VirtioDevice, VirtioDeviceContext } from '../device.js';
-import type { ByteStreamBackend } from './backend.js';
 
 /** The driver may write one character to `emerg_wr` before (or instead of) setting up queues. */
 const VIRTIO_CONSOLE_F_EMERG_WRITE = 2;
@@ -23,33 +25,39 @@ const ConsoleConfig = {
 
 const RECEIVEQ = 0;
 const TRANSMITQ = 1;
+/** Output is handed to the backend in pieces of at most this many bytes. */
+const OUTPUT_CHUNK = 4096;
 
 export interface VirtioConsoleOptions {
-  readonly backend: ByteStreamBackend;
+  readonly backend: SerialBackend;
   /** QueueNumMax of both queues (default 64). */
   readonly queueSize?: number;
-  /** Host input held while the guest has no receive buffers; more is dropped and counted (default 64 KiB). */
+  /** Host input held while the guest has no receive buffers (default 64 KiB); `input` refuses more. */
   readonly inputLimit?: number;
 }
 
 export interface VirtioConsoleStats {
   bytesReceived: number;
   bytesTransmitted: number;
-  /** Host input bytes dropped because the guest was not reading and `inputLimit` was reached. */
-  inputDropped: number;
 }
 
-export class VirtioConsole implements VirtioDevice {
+export class VirtioConsole implements VirtioDevice, SerialHostPort {
   readonly deviceId = VIRTIO_ID_CONSOLE;
   readonly features = featureBit(VIRTIO_CONSOLE_F_EMERG_WRITE);
   readonly queueSizes: readonly number[];
   readonly config = new Uint8Array(ConsoleConfig.size);
-  readonly stats: VirtioConsoleStats = { bytesReceived: 0, bytesTransmitted: 0, inputDropped: 0 };
-  private readonly backend: ByteStreamBackend;
+  readonly stats: VirtioConsoleStats = { bytesReceived: 0, bytesTransmitted: 0 };
+  private readonly backend: SerialBackend;
   private readonly inputLimit: number;
-  /** Pending host input as a ring of chunks; `pendingBytes` is their total. */
+  /** Host input not yet given to the guest, oldest first; `pendingBytes` is the total. */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  /** `input` refused bytes: tell the backend once the guest has drained half the queue. */
+  private inputRefused = false;
+  /** A transmit chain the backend has only partly taken, and how far it got. */
+  private held: { chain: DescriptorChain; offset: number } | null = null;
+  private backendFull = false;
+  private readonly staging = new Uint8Array(OUTPUT_CHUNK);
   private ctx: VirtioDeviceContext | null = null;
 
   constructor(options: VirtioConsoleOptions) {
@@ -57,6 +65,7 @@ export class VirtioConsole implements VirtioDevice {
     const size = options.queueSize ?? 64;
     this.queueSizes = [size, size];
     this.inputLimit = options.inputLimit ?? 64 * 1024;
+    this.backend.connect?.(this);
   }
 
   /** Bytes waiting for guest receive buffers. */
@@ -64,16 +73,22 @@ export class VirtioConsole implements VirtioDevice {
     return this.pendingBytes;
   }
 
-  /** Host input for the guest (keyboard, pipe). Delivered now if the guest has buffers posted. */
-  receive(bytes: Uint8Array): void {
-    const room = this.inputLimit - this.pendingBytes;
-    const kept = Math.min(room, bytes.length);
-    this.stats.inputDropped += bytes.length - kept;
+  /** Host input for the guest; returns how many bytes (from the start) were queued. */
+  input(bytes: Uint8Array): number {
+    const kept = Math.min(this.inputLimit - this.pendingBytes, bytes.length);
+    if (kept < bytes.length) this.inputRefused = true;
     if (kept > 0) {
       this.pending.push(bytes.slice(0, kept));
       this.pendingBytes += kept;
+      this.deliverInput();
     }
-    this.deliverInput();
+    return kept;
+  }
+
+  /** The backend can take output again. */
+  writable(): void {
+    this.backendFull = false;
+    this.transmit();
   }
 
   attach(context: VirtioDeviceContext): void {
@@ -98,24 +113,47 @@ export class VirtioConsole implements VirtioDevice {
   }
 
   reset(): void {
-    // Pending host input stays: it was typed for whichever driver comes next.
+    // A held chain belonged to the old rings. Pending host input stays for the next driver.
+    this.held = null;
   }
 
   private transmit(): void {
     const ctx = this.ctx;
     if (ctx === null || !ctx.active) return;
     const queue = ctx.queues[TRANSMITQ];
-    let sent = 0;
-    for (; sent < queue.size; sent++) {
-      const chain = queue.pop();
-      if (chain === null) break;
-      drainSegments(ctx.memory, chain.readable, 0, chain.readableLength, (bytes) => {
-        this.stats.bytesTransmitted += bytes.length;
-        this.backend.write(bytes);
-      });
-      queue.pushUsed(chain, 0);
+    let completed = 0;
+    for (let taken = 0; !this.backendFull && taken <= queue.size; taken++) {
+      if (this.held === null) {
+        const chain = queue.pop();
+        if (chain === null) break;
+        this.held = { chain, offset: 0 };
+      }
+      if (!this.send(ctx, this.held)) break;
+      queue.pushUsed(this.held.chain, 0);
+      this.held = null;
+      completed++;
     }
-    if (sent > 0) ctx.usedBuffersAdded(TRANSMITQ);
+    if (completed > 0) ctx.usedBuffersAdded(TRANSMITQ);
+  }
+
+  /** Offers the rest of a transmit chain to the backend; true once all of it was taken. */
+  private send(ctx: VirtioDeviceContext, held: { chain: DescriptorChain; offset: number }): boolean {
+    const { chain } = held;
+    while (held.offset < chain.readableLength) {
+      const piece = this.staging.subarray(0, Math.min(OUTPUT_CHUNK, chain.readableLength - held.offset));
+      if (!readSegments(ctx.memory, chain.readable, held.offset, piece)) {
+        ctx.error('buffer-out-of-range', `transmit buffer ${chain.head} is not all guest RAM`);
+        return false;
+      }
+      const taken = Math.max(0, Math.min(piece.length, Math.floor(this.backend.write(piece) || 0)));
+      held.offset += taken;
+      this.stats.bytesTransmitted += taken;
+      if (taken < piece.length) {
+        this.backendFull = true;
+        return false;
+      }
+    }
+    return true;
   }
 
   private deliverInput(): void {
@@ -135,6 +173,10 @@ export class VirtioConsole implements VirtioDevice {
       queue.pushUsed(chain, bytes.length);
     }
     if (filled > 0) ctx.usedBuffersAdded(RECEIVEQ);
+    if (this.inputRefused && this.pendingBytes <= this.inputLimit / 2) {
+      this.inputRefused = false;
+      this.backend.inputRoom?.();
+    }
   }
 
   /** Removes up to `limit` bytes from the front of the pending input. */
