@@ -1,4 +1,4 @@
-import { FileBlockBackend } from '@ringvisor/devices';
+import { DebugExitPort, FileBlockBackend, PostCodePort } from '@ringvisor/devices';
 import {
   HostClock, loadFlatBinary, loadLinux, loadMultiboot, firmwareEntry, PcBoard, VirtualClock, type EntryState,
   type VirtioDeviceConfig,
@@ -57,14 +57,21 @@ export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): Ho
     disk?.close();
     throw error;
   }
+  // The guest's ways to end the run and report progress: QEMU's isa-debug-exit at 0xf4 (status
+  // 2v+1 for a written v, so v comes back as (status-1)/2) and the POST code latch at 0x80.
+  let requested: VmEnd | null = null;
+  const exitPort = new DebugExitPort({ onExit: (status) => { requested ??= { reason: 'exit-code', code: (status - 1) / 2 }; } });
+  const post = new PostCodePort();
+  board.io.registerDevice(exitPort);
+  board.io.registerDevice(post);
   return {
     spec: board.vmSpec(),
     clock,
     attach: (memory) => board.attachMemory(memory),
     load: (memory) => loadImage(board, memory, config.machine.boot),
     serialInput: (bytes) => serial.input(bytes),
-    postCode: () => null,
-    pendingEnd: () => null,
+    postCode: () => (post.lastCode < 0 ? null : post.lastCode),
+    pendingEnd: () => requested,
     destroy: () => disk?.close(),
   };
 }
