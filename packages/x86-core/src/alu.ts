@@ -73,7 +73,8 @@ export function shift(cpu: Cpu, op: number, a: number, count: number, size: numb
   const bits = BITS[size];
   const mask = SIZE_MASK[size];
   const sign = SIGN_BIT[size];
-  cpu.materializeFlags();
+  // Rotates keep SF/ZF/AF/PF, so they need them materialised; shifts replace all six.
+  if (op < 4) cpu.materializeFlags();
   const flags = cpu.flags;
   let r: number;
   let cf: number;
@@ -150,7 +151,7 @@ export function shift(cpu: Cpu, op: number, a: number, count: number, size: numb
     }
   }
   if (size === 2) r |= 0;
-  cpu.flags = (flags & ~ARITH) | cf | (of ? OF : 0) | szp(r, size);
+  cpu.setLogicFlags(r, size, cf | (of ? OF : 0));
   return r;
 }
 

@@ -143,7 +143,10 @@ export class Cpu {
   interrupts: InterruptController | null;
 
   // The instruction-fetch page cache: linear page number and its RAM offset.
-  private fetchPage = -1;
+  // The instruction-fetch window: EIP values in [fetchLo, fetchHi) lie in one RAM page inside CS's
+  // limit, and the byte at EIP is ram[fetchDelta + EIP]. Empty (fetchLo > fetchHi) when invalid.
+  private fetchLo = 1;
+  private fetchHi = 0;
   private fetchDelta = 0;
 
   constructor(options: CpuOptions) {
@@ -189,14 +192,14 @@ export class Cpu {
   codeSizeChanged(): void {
     this.code32 = (this.cr0 & CR0_PE) !== 0 && (this.flags & VM) === 0 && (this.segAccess[CS] & 0x4000) !== 0;
     this.ipMask = this.code32 ? -1 : 0xffff;
-    this.fetchPage = -1;
+    this.flushFetch();
   }
 
   /** After CR0.PE/PG, CR3, CR4 or EFLAGS.VM change. */
   modeChanged(): void {
     this.pagingOn = (this.cr0 & CR0_PG) !== 0 && (this.cr0 & CR0_PE) !== 0;
     this.paging?.flush();
-    this.fetchPage = -1;
+    this.flushFetch();
     this.codeSizeChanged();
   }
 
@@ -334,36 +337,63 @@ export class Cpu {
   // ---- Instruction fetch ------------------------------------------------------------------
 
   fetch8(): number {
-    const lin = (this.segBase[CS] + this.eip) | 0;
-    this.eip = ((this.eip + 1) & this.ipMask) >>> 0;
-    if (lin >>> 12 === this.fetchPage) return this.ram[lin + this.fetchDelta];
-    return this.fetchSlow(lin);
+    const e = this.eip;
+    if (e >= this.fetchLo && e < this.fetchHi) {
+      this.eip = e + 1;
+      return this.ram[this.fetchDelta + e];
+    }
+    return this.fetchSlow();
   }
 
   fetch16(): number {
+    const e = this.eip;
+    if (e >= this.fetchLo && e + 2 <= this.fetchHi) {
+      this.eip = e + 2;
+      const i = this.fetchDelta + e;
+      return this.ram[i] | (this.ram[i + 1] << 8);
+    }
     const lo = this.fetch8();
     return lo | (this.fetch8() << 8);
   }
 
   fetch32(): number {
+    const e = this.eip;
+    if (e >= this.fetchLo && e + 4 <= this.fetchHi) {
+      this.eip = e + 4;
+      const i = this.fetchDelta + e;
+      const ram = this.ram;
+      return ram[i] | (ram[i + 1] << 8) | (ram[i + 2] << 16) | (ram[i + 3] << 24);
+    }
     const lo = this.fetch16();
     return lo | (this.fetch16() << 16);
   }
 
-  /** Fetches a byte from a page not cached yet; caches the page when it is plain RAM. */
-  private fetchSlow(lin: number): number {
+  /**
+   * Fetches the byte at CS:EIP outside the window: checks CS's limit (#GP(0)), translates, and opens
+   * a new window when the page is RAM. The window never includes EIP 0xffff of 16-bit code, where
+   * IP wraps.
+   */
+  private fetchSlow(): number {
+    const e = this.eip;
+    const limit = this.segLimit[CS] >>> 0;
+    if (e > limit) throwFault(13, 0);
+    const lin = (this.segBase[CS] + e) | 0;
+    this.eip = ((e + 1) & this.ipMask) >>> 0;
     const phys = this.pagingOn ? this.translate(lin, 16 | this.userAccess()) : (lin & this.addressMask) >>> 0;
     if (phys < FOUR_GIB && this.kind[phys >>> 12] <= 1) {
-      this.fetchPage = lin >>> 12;
-      this.fetchDelta = ((phys & ~0xfff) - (lin & ~0xfff)) | 0;
+      const pageStart = e - (lin & 0xfff);
+      this.fetchLo = Math.max(pageStart, 0);
+      this.fetchHi = Math.min(pageStart + 0x1000, limit + 1, this.code32 ? 0x100000000 : 0xffff);
+      this.fetchDelta = phys - e;
       return this.ram[phys];
     }
     return this.readSlow(phys, 1);
   }
 
-  /** Drops the fetch cache (paging change, write to a watched code page). */
+  /** Drops the fetch window (CS, paging, A20 or memory layout changed). */
   flushFetch(): void {
-    this.fetchPage = -1;
+    this.fetchLo = 1;
+    this.fetchHi = 0;
   }
 
   // ---- Linear memory (through paging) -----------------------------------------------------
