@@ -9,14 +9,14 @@ if (unavailable) console.warn(`skipping guests on KVM: ${unavailable}`);
 // fails to emulate a 32-bit IRET (irq-test, demo) and refuses to enable 32-bit or PAE paging (demo).
 describe.skipIf(unavailable !== null)('bundled guests on the KVM strategy, wired by machine', () => {
   it('hello-real prints from real mode and writes the exit port', () => {
-    const run = runGuest(hwStrategy, 'hello-real');
+    const run = runGuest(hwStrategy, 'hello-real', { clock: 'host' });
     expect(run.output).toBe('Hello from real mode!\r\n');
     expect(run.end).toBe('halted');
     expect(run.exitPortWrites).toBe(1);
   });
 
   it('hello prints from protected mode with the loader name from the multiboot info', () => {
-    const run = runGuest(hwStrategy, 'hello');
+    const run = runGuest(hwStrategy, 'hello', { clock: 'host' });
     expect(run.output).toBe('Hello from protected mode!\r\nloaded by Ringvisor\r\n');
     expect(run.end).toBe('halted');
     expect(run.exitPortWrites).toBe(1);

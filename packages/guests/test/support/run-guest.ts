@@ -1,32 +1,64 @@
 import { BufferSerialBackend } from '@ringvisor/devices';
-import { HostClock, PcBoard, loadFlatBinary, loadMultiboot, type EntryState } from '@ringvisor/machine';
-import type { VmExit, VmmStrategy } from '@ringvisor/vmm-api';
+import {
+  HostClock, PcBoard, VirtualClock, loadFlatBinary, loadMultiboot, type EntryState,
+} from '@ringvisor/machine';
+import type { Vcpu, VmExit, VmmStrategy } from '@ringvisor/vmm-api';
 import { GUESTS, readGuestImage, type GuestName } from '../../src/index.js';
 
 export interface GuestRun {
   readonly output: string;
-  /** Why the run ended: a halt with interrupts off (how the guests stop after the exit port), or another exit. */
+  /** 'halted': HLT with interrupts off (how the guests stop after the exit port); else the exit or 'timeout'. */
   readonly end: VmExit['reason'] | 'halted' | 'timeout';
   readonly exitPortWrites: number;
   /** The detail of an internal-error or fail-entry exit. */
   readonly detail?: string;
 }
 
+export interface RunOptions {
+  /** Typed on COM1 once the guest printed its expected output. */
+  readonly input?: string;
+  readonly clock: 'virtual' | 'host';
+  readonly timeoutMs?: number;
+}
+
+/** Instructions (or ns, under KVM) per run() when no timer bounds it. */
+const SLICE = 1_000_000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-/** A halted guest waits for its next timer: sleep the host thread instead of spinning. */
-function sleepUntilNextTimer(clock: HostClock): void {
-  const ns = clock.nsUntilNextDeadline();
-  if (ns !== null && ns > 0) Atomics.wait(sleeper, 0, 0, Math.min(ns / 1e6, 50));
+/** One run() bounded by the next timer, then the clock catches up and due timers fire. */
+function step(vcpu: Vcpu, clock: VirtualClock | HostClock): VmExit {
+  if (clock instanceof HostClock) {
+    const exit = vcpu.run(SLICE);
+    clock.runDue();
+    return exit;
+  }
+  const before = vcpu.retired;
+  const exit = vcpu.run(Math.min(clock.instructionsUntilNextDeadline() ?? SLICE, SLICE));
+  clock.retire(vcpu.retired - before);
+  clock.runDue();
+  return exit;
+}
+
+/** A halted guest waits for its next timer: jump there (virtual) or sleep until it (host). */
+function waitForTimer(clock: VirtualClock | HostClock): void {
+  const deadline = clock.nextDeadline();
+  if (deadline === null) return;
+  if (clock instanceof VirtualClock) {
+    clock.advanceTo(deadline);
+  } else {
+    const ns = clock.nsUntilNextDeadline() ?? 0;
+    if (ns > 0) Atomics.wait(sleeper, 0, 0, Math.min(ns / 1e6, 50));
+  }
+  clock.runDue();
 }
 
 /**
- * Boots a bundled guest on `strategy` through machine's PcBoard and loaders, typing `input` on
- * COM1, and runs until it halts with interrupts off or `timeoutMs` of wall time pass.
+ * Boots a bundled guest on `strategy` through machine's PcBoard and loaders and runs it until it
+ * halts with interrupts off, stops with another exit, or `timeoutMs` of wall time pass.
  */
-export function runGuest(strategy: VmmStrategy, name: GuestName, input = '', timeoutMs = 10_000): GuestRun {
+export function runGuest(strategy: VmmStrategy, name: GuestName, options: RunOptions): GuestRun {
   const serial = new BufferSerialBackend();
-  const clock = new HostClock();
+  const clock = options.clock === 'virtual' ? new VirtualClock() : new HostClock();
   const board = new PcBoard({ ramSize: 16 * 1024 * 1024, clock, serial });
   const vm = strategy.createVm(board.vmSpec());
   try {
@@ -39,23 +71,22 @@ export function runGuest(strategy: VmmStrategy, name: GuestName, input = '', tim
     const vcpu = vm.createVcpu(0);
     vcpu.setSpecialRegisters(state.sregs);
     vcpu.setRegisters(state.regs);
-    const deadline = Date.now() + timeoutMs;
-    let typed = input.length === 0;
+    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+    let pendingInput = options.input ?? '';
     let end: GuestRun['end'] = 'timeout';
     let detail: string | undefined;
     while (Date.now() < deadline) {
-      const exit = vcpu.run(1_000_000);
-      clock.runDue();
-      if (!typed && serial.text().includes(guest.expectedOutput)) {
-        serial.type(input);
-        typed = true;
+      const exit = step(vcpu, clock);
+      if (pendingInput && serial.text().includes(guest.expectedOutput)) {
+        pendingInput = pendingInput.slice(serial.type(pendingInput));
       }
-      if (exit.reason === 'hlt' && !exit.interruptsEnabled) {
-        end = 'halted';
-        break;
-      }
-      if (exit.reason === 'hlt') sleepUntilNextTimer(clock);
-      if (exit.reason !== 'hlt' && exit.reason !== 'budget' && exit.reason !== 'irq-window') {
+      if (exit.reason === 'hlt') {
+        if (!exit.interruptsEnabled) {
+          end = 'halted';
+          break;
+        }
+        waitForTimer(clock);
+      } else if (exit.reason !== 'budget' && exit.reason !== 'irq-window') {
         end = exit.reason;
         if (exit.reason === 'internal-error' || exit.reason === 'fail-entry') detail = exit.detail;
         break;

@@ -1,5 +1,5 @@
 import {
-  VirtioBlock, VirtioConsole, VirtioMmioTransport, VirtioRng, type BlockBackend, type ByteStreamBackend,
+  VirtioBlock, VirtioConsole, VirtioMmioTransport, VirtioRng, type BlockBackend, type SerialBackend,
   type VirtioDevice,
 } from '@ringvisor/devices';
 import type { GuestMemory, IrqLine } from '@ringvisor/vmm-api';
@@ -7,7 +7,7 @@ import type { GuestMemory, IrqLine } from '@ringvisor/vmm-api';
 /** One virtio-mmio device the board should carry, in slot order (slot 0 at 0xd0000000, IRQ 5). */
 export type VirtioDeviceConfig =
   | { readonly kind: 'blk'; readonly backend: BlockBackend; readonly readOnly?: boolean; readonly id?: string }
-  | { readonly kind: 'console'; readonly backend: ByteStreamBackend }
+  | { readonly kind: 'console'; readonly backend: SerialBackend }
   | { readonly kind: 'rng' };
 
 export function createVirtioDevice(config: VirtioDeviceConfig): VirtioDevice {

@@ -1,0 +1,36 @@
+import { noneStrategy } from '@ringvisor/x86-core';
+import { describe, expect, it } from 'vitest';
+import { runGuest } from './support/run-guest.js';
+
+// The emulated CPU (strategy `none`) with a virtual clock: every run is reproducible.
+describe('bundled guests on the emulated CPU, wired by machine', () => {
+  it('hello-real prints from real mode and writes the exit port', () => {
+    const run = runGuest(noneStrategy, 'hello-real', { clock: 'virtual' });
+    expect([run.end, run.detail]).toEqual(['halted', undefined]);
+    expect(run.output).toBe('Hello from real mode!\r\n');
+    expect(run.exitPortWrites).toBe(1);
+  });
+
+  it('hello prints from protected mode with the loader name', () => {
+    const run = runGuest(noneStrategy, 'hello', { clock: 'virtual' });
+    expect([run.end, run.detail]).toEqual(['halted', undefined]);
+    expect(run.output).toBe('Hello from protected mode!\r\nloaded by Ringvisor\r\n');
+  });
+
+  it('irq-test counts 100 ± 10 PIT ticks across one RTC second', () => {
+    const run = runGuest(noneStrategy, 'irq-test', { clock: 'virtual' });
+    expect([run.end, run.detail]).toEqual(['halted', undefined]);
+    expect(run.output).toContain('irq-test: PASS');
+  });
+
+  it('demo answers help, info, bench and poweroff typed on COM1', () => {
+    const run = runGuest(noneStrategy, 'demo', { clock: 'virtual', input: 'xhelp\rinfo\rbench\rpoweroff\r', timeoutMs: 20_000 });
+    expect([run.end, run.detail]).toEqual(['halted', undefined]);
+    expect(run.output).toContain('Ringvisor demo');
+    expect(run.output).toContain('Memory: 16 MiB (from multiboot)');
+    expect(run.output).toMatch(/help {6}this list/);
+    expect(run.output).toMatch(/bench: \d+ iterations per tick/);
+    expect(run.output).toContain('Powering off');
+    expect(run.exitPortWrites).toBe(1);
+  }, 30_000);
+});
