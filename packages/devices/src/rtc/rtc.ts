@@ -42,6 +42,10 @@ const FIELD_OF_REGISTER: Record<number, number> = {
   [CENTURY]: F_CENTURY,
 };
 
+function isTimeRegister(index: number): boolean {
+  return FIELD_OF_REGISTER[index] !== undefined;
+}
+
 /** Fills `into` with the calendar fields of `second` (UTC); day of week 1 = Sunday. */
 function brokenDown(second: number, into: Int32Array): Int32Array {
   const date = new Date(second * 1000);
@@ -137,17 +141,11 @@ export class Rtc {
 
   private readRegister(index: number): number {
     const now = this.clock.now();
+    if (isTimeRegister(index)) {
+      this.catchUp(now);
+      return this.encodeField(index, this.fields);
+    }
     switch (index) {
-      case SECONDS:
-      case MINUTES:
-      case HOURS:
-      case DAY_OF_WEEK:
-      case DAY_OF_MONTH:
-      case MONTH:
-      case YEAR:
-      case CENTURY:
-        this.catchUp(now);
-        return this.encodeField(index, this.fields);
       case REG_A:
         return this.regA | (this.updateImminent(now) ? A_UIP : 0);
       case REG_B:
@@ -168,17 +166,11 @@ export class Rtc {
 
   private writeRegister(index: number, value: number): void {
     const now = this.clock.now();
+    if (isTimeRegister(index)) {
+      this.setTimeField(index, value, now);
+      return;
+    }
     switch (index) {
-      case SECONDS:
-      case MINUTES:
-      case HOURS:
-      case DAY_OF_WEEK:
-      case DAY_OF_MONTH:
-      case MONTH:
-      case YEAR:
-      case CENTURY:
-        this.setTimeField(index, value, now);
-        return;
       case REG_A:
         this.writeRegA(value & 0x7f, now);
         return;

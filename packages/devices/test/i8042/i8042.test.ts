@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { I8042 } from '../../src/i8042/i8042.js';
 import { PortIoBus } from '../../src/bus/port-io-bus.js';
 import { IrqRecorder } from '../support/irq.js';
+import { lcg } from '../support/random.js';
 
 let kbc: I8042;
 let bus: PortIoBus;
@@ -155,8 +156,7 @@ describe('i8042 reset and A20', () => {
 
 describe('i8042 against a hostile guest', () => {
   it('stays defined under garbage and still self-tests afterwards', () => {
-    let seed = 5;
-    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 8;
+    const rand = lcg(5);
     for (let i = 0; i < 20000; i++) {
       const port = rand() & 1 ? 0x60 : 0x64;
       if (rand() & 1) outb(port, rand() & 0xff);

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DualPic } from '../../src/pic/pic.js';
 import { PortIoBus } from '../../src/bus/port-io-bus.js';
+import { lcg } from '../support/random.js';
 
 let pic: DualPic;
 let bus: PortIoBus;
@@ -217,8 +218,7 @@ describe('8259A pair initialised like Linux', () => {
   });
 
   it('survives garbage command sequences and ends in a defined, reprogrammable state', () => {
-    let seed = 12345;
-    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 8;
+    const rand = lcg(12345);
     const ports = [0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1];
     for (let i = 0; i < 20000; i++) {
       const port = ports[rand() % ports.length];

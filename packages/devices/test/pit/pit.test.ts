@@ -3,6 +3,7 @@ import { Pit } from '../../src/pit/pit.js';
 import { PortIoBus } from '../../src/bus/port-io-bus.js';
 import { ManualClock } from '../support/clock.js';
 import { IrqRecorder } from '../support/irq.js';
+import { lcg } from '../support/random.js';
 
 const HZ = 1_193_182;
 /** Nanoseconds at which `ticks` input-clock ticks have elapsed (rounded up). */
@@ -228,8 +229,7 @@ describe('counter 2 and port 0x61', () => {
 
 describe('8254 against a hostile guest', () => {
   it('keeps a defined state and at most one timer under garbage writes', () => {
-    let seed = 99;
-    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 8;
+    const rand = lcg(99);
     for (let i = 0; i < 20000; i++) {
       const port = [0x40, 0x41, 0x42, 0x43, 0x61][rand() % 5];
       if (rand() & 1) outb(port, rand() & 0xff);

@@ -3,6 +3,7 @@ import { Rtc } from '../../src/rtc/rtc.js';
 import { PortIoBus } from '../../src/bus/port-io-bus.js';
 import { ManualClock } from '../support/clock.js';
 import { IrqRecorder } from '../support/irq.js';
+import { lcg } from '../support/random.js';
 
 const BASE = Date.UTC(2026, 10, 23, 20, 45, 30, 250); // Monday 2026-11-23 20:45:30.250 UTC
 const MS = 1_000_000;
@@ -230,8 +231,7 @@ describe('CMOS memory', () => {
 
 describe('MC146818 against a hostile guest', () => {
   it('keeps time defined and at most one timer under garbage writes', () => {
-    let seed = 3;
-    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 8;
+    const rand = lcg(3);
     for (let i = 0; i < 20000; i++) {
       if (rand() & 1) bus.write(0x70 + (rand() & 1), 1, rand() & 0xff);
       else expect(bus.read(0x70 + (rand() & 1), 1)).toBeLessThanOrEqual(0xff);
