@@ -11,10 +11,10 @@ export const STRATEGIES: StrategyRegistry = [
 ];
 
 /** The strategy `--vmm NAME` names, checked to be runnable on this host before a VM starts. */
-export async function chooseStrategy(name: string): Promise<StrategyEntry> {
+export async function chooseStrategy(name: string, registry: StrategyRegistry = STRATEGIES): Promise<StrategyEntry> {
   let entry: StrategyEntry;
   try {
-    entry = findStrategy(STRATEGIES, name);
+    entry = findStrategy(registry, name);
   } catch (error) {
     if (error instanceof UnknownStrategyError) {
       throw new UsageError(`unknown VMM '${name}' for --vmm (known: ${error.known.join(', ')})`);

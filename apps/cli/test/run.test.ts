@@ -1,0 +1,100 @@
+// `ringvisor run` with real guests, driven through pipes and through a pseudo-terminal.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hwStrategy } from '@ringvisor/vmm-hw';
+import { ringvisor, ringvisorDone, ringvisorOnTerminal } from './spawn.js';
+
+const hwMissing = hwStrategy.unavailableReason();
+const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!hasScript) process.stderr.write('cli: skipping the pseudo-terminal test: util-linux script is missing\n');
+
+describe('ringvisor run, non-interactive', () => {
+  it('runs the hello guest to its exit-port code 0 and prints statistics with the POST code', async () => {
+    const result = await ringvisorDone(['run', 'hello', '--stats']);
+    expect(result.stdout).toContain('Hello from protected mode!');
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/^exits: \d+ \(/m);
+    expect(result.stderr).toMatch(/^ports: .*0xf4 1/m);
+    expect(result.stderr).toMatch(/^post: (none|0x[0-9a-f]{2})$/m);
+  });
+
+  it('boots the demo when no image is given and stops at --max-time with status 124', async () => {
+    const result = await ringvisorDone(['run', '--max-time', '1'], '');
+    expect(result.stdout).toContain('Ringvisor demo');
+    expect(result.status).toBe(124);
+    expect(result.stderr).toBe('ringvisor: time limit of 1 s reached\n');
+  });
+
+  it.skipIf(hwMissing)('runs hello under --vmm hw', async () => {
+    const result = await ringvisorDone(['run', 'hello', '--vmm', 'hw']);
+    expect(result.stdout).toContain('Hello from protected mode!');
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('ringvisor run --bios', () => {
+  it('starts at the reset vector of the ROM, keeps its POST code and exits with the code it wrote', async () => {
+    // At FFFFFFF0 (offset 0xff0 of a 4 KiB ROM): mov al,0x42; out 0x80,al; mov al,5; out 0xf4,al; hlt
+    const rom = new Uint8Array(4096);
+    rom.set([0xb0, 0x42, 0xe6, 0x80, 0xb0, 0x05, 0xe6, 0xf4, 0xf4], 0xff0);
+    const path = join(mkdtempSync(join(tmpdir(), 'ringvisor-cli-')), 'rom.bin');
+    writeFileSync(path, rom);
+    const result = await ringvisorDone(['run', '--bios', path, '--stats']);
+    expect(result.status).toBe(5);
+    expect(result.stderr).toContain('ringvisor: guest exited with code 5\n');
+    expect(result.stderr).toMatch(/^post: 0x42$/m);
+  });
+});
+
+describe('ringvisor run, console on pipes', () => {
+  it('takes a command typed at the demo, prints its answer, and quits on Ctrl-A x', async () => {
+    const run = ringvisor(['run']);
+    await run.waitFor('press a key');
+    run.type('x');
+    await run.waitFor('> ');
+    run.type('help\n');
+    await run.waitFor('poweroff  exit the VM');
+    run.type('\x01s');
+    run.type('\x01x');
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toContain('[ringvisor] post: ');
+    expect(run.stderr()).toContain('ringvisor: stopped: quit from the console (Ctrl-A x)');
+  });
+
+  it('ends with status 0 when the guest powers off', async () => {
+    const run = ringvisor(['run', 'demo']);
+    await run.waitFor('press a key');
+    run.type('x');
+    await run.waitFor('> ');
+    run.type('poweroff\n');
+    expect(await run.exit).toBe(0);
+    expect(run.stdout()).toContain('Powering off');
+    expect(run.stderr()).toBe('');
+  });
+
+  it('stops cleanly on SIGTERM with status 143', async () => {
+    const run = ringvisor(['run']);
+    await run.waitFor('Ringvisor demo');
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(143);
+    expect(run.stderr()).toContain('ringvisor: stopped: SIGTERM');
+  });
+});
+
+describe.skipIf(!hasScript)('ringvisor run, console on a terminal', () => {
+  it('is raw (Ctrl-C goes to the guest), answers a command, and quits on Ctrl-A x', async () => {
+    const run = ringvisorOnTerminal(['run']);
+    await run.waitFor('press a key');
+    run.type('x');
+    await run.waitFor('> ');
+    run.type('\x03');
+    run.type('help\r');
+    await run.waitFor('poweroff  exit the VM');
+    run.type('\x01x');
+    expect(await run.exit).toBe(1);
+    expect(run.stdout()).toContain('quit from the console');
+  });
+});
