@@ -42,6 +42,33 @@ export function writeSegments(memory: GuestMemory, segments: readonly Segment[],
 }
 
 /**
+ * Calls `visit` with the guest-physical address, length and stream position of each piece of
+ * `[offset, offset + length)` in the byte stream formed by `segments`. False when `visit` refuses
+ * a piece or the segments hold fewer bytes.
+ */
+function walkSegments(
+  segments: readonly Segment[],
+  offset: number,
+  length: number,
+  visit: (address: number, length: number, streamOffset: number) => boolean,
+): boolean {
+  let done = 0;
+  let skip = offset;
+  for (const seg of segments) {
+    if (done === length) break;
+    if (skip >= seg.length) {
+      skip -= seg.length;
+      continue;
+    }
+    const n = Math.min(seg.length - skip, length - done);
+    if (!visit(seg.address + skip, n, offset + done)) return false;
+    done += n;
+    skip = 0;
+  }
+  return done === length;
+}
+
+/**
  * Hands `length` bytes of the segment stream, starting at `offset`, to `fill` as host byte arrays
  * that `fill` writes into (DMA towards the guest). Uses zero-copy views of guest RAM where possible
  * and a bounded staging buffer otherwise. `fill` receives the stream position of each piece.
@@ -54,36 +81,22 @@ export function fillSegments(
   length: number,
   fill: (into: Uint8Array, streamOffset: number) => void,
 ): boolean {
-  let done = 0;
-  let skip = offset;
   let staging: Uint8Array | null = null;
-  for (const seg of segments) {
-    if (done === length) break;
-    if (skip >= seg.length) {
-      skip -= seg.length;
-      continue;
-    }
-    let address = seg.address + skip;
-    let n = Math.min(seg.length - skip, length - done);
-    skip = 0;
+  return walkSegments(segments, offset, length, (address, n, at) => {
     const view = memory.view(address, n);
     if (view !== null) {
-      fill(view, offset + done);
+      fill(view, at);
       memory.notifyWrite(address, n);
-      done += n;
-      continue;
+      return true;
     }
     staging ??= new Uint8Array(STAGING_CHUNK);
-    while (n > 0) {
-      const piece = staging.subarray(0, Math.min(n, STAGING_CHUNK));
-      fill(piece, offset + done);
-      if (!memory.writeBytes(address, piece)) return false;
-      address += piece.length;
-      n -= piece.length;
-      done += piece.length;
+    for (let done = 0; done < n; done += STAGING_CHUNK) {
+      const piece = staging.subarray(0, Math.min(n - done, STAGING_CHUNK));
+      fill(piece, at + done);
+      if (!memory.writeBytes(address + done, piece)) return false;
     }
-  }
-  return done === length;
+    return true;
+  });
 }
 
 /**
@@ -97,33 +110,19 @@ export function drainSegments(
   length: number,
   drain: (from: Uint8Array, streamOffset: number) => void,
 ): boolean {
-  let done = 0;
-  let skip = offset;
   let staging: Uint8Array | null = null;
-  for (const seg of segments) {
-    if (done === length) break;
-    if (skip >= seg.length) {
-      skip -= seg.length;
-      continue;
-    }
-    let address = seg.address + skip;
-    let n = Math.min(seg.length - skip, length - done);
-    skip = 0;
+  return walkSegments(segments, offset, length, (address, n, at) => {
     const view = memory.view(address, n);
     if (view !== null) {
-      drain(view, offset + done);
-      done += n;
-      continue;
+      drain(view, at);
+      return true;
     }
     staging ??= new Uint8Array(STAGING_CHUNK);
-    while (n > 0) {
-      const piece = staging.subarray(0, Math.min(n, STAGING_CHUNK));
-      if (!memory.readBytes(address, piece)) return false;
-      drain(piece, offset + done);
-      address += piece.length;
-      n -= piece.length;
-      done += piece.length;
+    for (let done = 0; done < n; done += STAGING_CHUNK) {
+      const piece = staging.subarray(0, Math.min(n - done, STAGING_CHUNK));
+      if (!memory.readBytes(address + done, piece)) return false;
+      drain(piece, at + done);
     }
-  }
-  return done === length;
+    return true;
+  });
 }

@@ -1,7 +1,9 @@
 // virtio-blk (virtio spec v1.1, section 5.2): device ID 2, one request queue. Requests are served
 // synchronously when the driver notifies the queue, against a `BlockBackend`.
 import { VIRTIO_ID_BLOCK, featureBit } from '../constants.js';
-import type { VirtioDevice, VirtioDeviceContext } from '../device.js';
+import type { DescriptorChain } from '../descriptor-chain.js';
+import type { VirtioDeviceContext } from '../device.js';
+import { RequestQueueDevice } from '../request-queue-device.js';
 import type { BlockBackend } from './backend.js';
 import {
   BlkConfig, SECTOR_SIZE, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_FLUSH,
@@ -24,28 +26,24 @@ export interface VirtioBlockOptions {
   readonly maxDiscardSegments?: number;
 }
 
-const REQUEST_QUEUE = 0;
-
-export class VirtioBlock implements VirtioDevice {
+export class VirtioBlock extends RequestQueueDevice {
   readonly deviceId = VIRTIO_ID_BLOCK;
   readonly features: bigint;
-  readonly queueSizes: readonly number[];
   readonly config: Uint8Array;
   readonly stats: VirtioBlockStats = emptyBlockStats();
   readonly backend: BlockBackend;
   private settings: Omit<BlockRequestContext, 'memory'>;
-  private ctx: VirtioDeviceContext | null = null;
 
   constructor(options: VirtioBlockOptions) {
-    const backend = options.backend;
     const queueSize = options.queueSize ?? 256;
+    super(queueSize);
+    const backend = options.backend;
     const readOnly = options.readOnly ?? backend.readOnly;
     const id = new Uint8Array(VIRTIO_BLK_ID_BYTES);
     const idBytes = new TextEncoder().encode(options.id ?? '');
     if (idBytes.length > VIRTIO_BLK_ID_BYTES) throw new RangeError(`virtio-blk id "${options.id}" is longer than 20 bytes`);
     id.set(idBytes);
     this.backend = backend;
-    this.queueSizes = [queueSize];
     this.settings = {
       backend,
       capacitySectors: Math.floor(backend.size / SECTOR_SIZE),
@@ -87,43 +85,9 @@ export class VirtioBlock implements VirtioDevice {
     this.ctx?.configChanged();
   }
 
-  attach(context: VirtioDeviceContext): void {
-    this.ctx = context;
-  }
-
-  writeConfig(): void {
-    // Every field is read-only without VIRTIO_BLK_F_CONFIG_WCE, which is not offered.
-  }
-
-  activate(): void {
-    this.serve();
-  }
-
-  notify(queueIndex: number): void {
-    if (queueIndex === REQUEST_QUEUE) this.serve();
-  }
-
-  reset(): void {
-    // Requests complete synchronously, so none is in flight to abandon.
-  }
-
-  private serve(): void {
-    const ctx = this.ctx;
-    if (ctx === null || !ctx.active) return;
-    const queue = ctx.queues[REQUEST_QUEUE];
-    const request: BlockRequestContext = { ...this.settings, memory: ctx.memory };
-    let served = 0;
-    // At most one queue's worth per notification: the driver cannot have more outstanding.
-    for (; served < queue.size; served++) {
-      const chain = queue.pop();
-      if (chain === null) break;
-      const used = executeBlockRequest(request, chain);
-      if (used === null) {
-        ctx.error('malformed-request', `virtio-blk chain ${chain.head} has no room for header or status`);
-        break;
-      }
-      queue.pushUsed(chain, used);
-    }
-    if (served > 0) ctx.usedBuffersAdded(REQUEST_QUEUE);
+  protected serveRequest(ctx: VirtioDeviceContext, chain: DescriptorChain): number | null {
+    const used = executeBlockRequest({ ...this.settings, memory: ctx.memory }, chain);
+    if (used === null) ctx.error('malformed-request', `virtio-blk chain ${chain.head} has no room for header or status`);
+    return used;
   }
 }

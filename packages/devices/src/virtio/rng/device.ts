@@ -2,10 +2,9 @@
 // of device-writable buffers that the device fills with random bytes from the host's CSPRNG.
 import { randomFillSync } from 'node:crypto';
 import { VIRTIO_ID_RNG } from '../constants.js';
-import { fillSegments } from '../descriptor-chain.js';
-import type { VirtioDevice, VirtioDeviceContext } from '../device.js';
-
-const REQUESTQ = 0;
+import { type DescriptorChain, fillSegments } from '../descriptor-chain.js';
+import type { VirtioDeviceContext } from '../device.js';
+import { RequestQueueDevice } from '../request-queue-device.js';
 
 export interface VirtioRngOptions {
   /** QueueNumMax of the request queue (default 64). */
@@ -17,57 +16,26 @@ export interface VirtioRngOptions {
   readonly maxBytesPerRequest?: number;
 }
 
-export class VirtioRng implements VirtioDevice {
+export class VirtioRng extends RequestQueueDevice {
   readonly deviceId = VIRTIO_ID_RNG;
   readonly features = 0n;
-  readonly queueSizes: readonly number[];
   readonly config = new Uint8Array(0);
   /** Random bytes handed to the guest so far. */
   bytesProvided = 0;
   private readonly maxBytesPerRequest: number;
-  private ctx: VirtioDeviceContext | null = null;
 
   constructor(options: VirtioRngOptions = {}) {
-    this.queueSizes = [options.queueSize ?? 64];
+    super(options.queueSize ?? 64);
     this.maxBytesPerRequest = options.maxBytesPerRequest ?? 64 * 1024;
   }
 
-  attach(context: VirtioDeviceContext): void {
-    this.ctx = context;
-  }
-
-  writeConfig(): void {
-    // No configuration space.
-  }
-
-  activate(): void {
-    this.serve();
-  }
-
-  notify(queueIndex: number): void {
-    if (queueIndex === REQUESTQ) this.serve();
-  }
-
-  reset(): void {
-    // Nothing is kept between requests.
-  }
-
-  private serve(): void {
-    const ctx = this.ctx;
-    if (ctx === null || !ctx.active) return;
-    const queue = ctx.queues[REQUESTQ];
-    let served = 0;
-    for (; served < queue.size; served++) {
-      const chain = queue.pop();
-      if (chain === null) break;
-      const length = Math.min(chain.writableLength, this.maxBytesPerRequest);
-      if (!fillSegments(ctx.memory, chain.writable, 0, length, (into) => randomFillSync(into))) {
-        ctx.error('buffer-out-of-range', `entropy buffer ${chain.head} is not all guest RAM`);
-        break;
-      }
-      this.bytesProvided += length;
-      queue.pushUsed(chain, length);
+  protected serveRequest(ctx: VirtioDeviceContext, chain: DescriptorChain): number | null {
+    const length = Math.min(chain.writableLength, this.maxBytesPerRequest);
+    if (!fillSegments(ctx.memory, chain.writable, 0, length, (into) => randomFillSync(into))) {
+      ctx.error('buffer-out-of-range', `entropy buffer ${chain.head} is not all guest RAM`);
+      return null;
     }
-    if (served > 0) ctx.usedBuffersAdded(REQUESTQ);
+    this.bytesProvided += length;
+    return length;
   }
 }
