@@ -2,16 +2,28 @@
 // devices read and write through zero-copy koffi views of the very same bytes.
 import type { GuestMemory, MemoryRegionSpec } from '@ringvisor/vmm-api';
 import { KvmError } from './kvm/system.js';
-import { MAP_ANONYMOUS, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, type Libc } from './kvm/libc.js';
+import {
+  MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, type Libc,
+} from './kvm/libc.js';
 
 const PAGE_SIZE = 4096;
+
+/**
+ * Mappings whose JS views may outlive the VM. A koffi view does not own its memory, so unmapping
+ * while a device still holds `memory.view()` would turn its next access into a host crash: the
+ * address range is unmapped only once the garbage collector has dropped every view of it.
+ */
+const unmapWhenUnreachable = new FinalizationRegistry<{ libc: Libc; address: bigint; size: number }>(
+  ({ libc, address, size }) => { libc.munmap(address, size); },
+);
 
 /** One region of guest-physical memory backed by its own host mapping. */
 export class MappedRegion {
   readonly end: number;
   readonly bytes: Uint8Array;
   readonly data: DataView;
-  private unmapped = false;
+  /** Set by release(): the guest is gone and the region no longer answers for its addresses. */
+  released = false;
 
   private constructor(
     private readonly libc: Libc,
@@ -25,6 +37,7 @@ export class MappedRegion {
     const view = libc.koffi.view(hostAddress, mappedSize);
     this.bytes = new Uint8Array(view, 0, size);
     this.data = new DataView(view, 0, size);
+    unmapWhenUnreachable.register(view, { libc, address: hostAddress, size: mappedSize });
   }
 
   static map(libc: Libc, spec: MemoryRegionSpec): MappedRegion {
@@ -45,13 +58,17 @@ export class MappedRegion {
   }
 
   contains(address: number, length: number): boolean {
-    return address >= this.base && address + length <= this.end;
+    return !this.released && address >= this.base && address + length <= this.end;
   }
 
-  unmap(): void {
-    if (this.unmapped) return;
-    this.unmapped = true;
-    this.libc.munmap(this.hostAddress, this.mappedSize);
+  /**
+   * Frees the guest's pages now by mapping fresh, unreserved private pages over them in place:
+   * views still held read zeros and write into scratch pages instead of faulting.
+   */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.libc.mmap(this.mappedSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0, this.hostAddress);
   }
 }
 

@@ -93,7 +93,7 @@ export class HwVcpu implements Vcpu {
   }
 
   get interruptible(): boolean {
-    return this.run8[KVM_RUN_PAGE.ready_for_interrupt_injection] !== 0;
+    return !this.destroyed && this.run8[KVM_RUN_PAGE.ready_for_interrupt_injection] !== 0;
   }
 
   requestInterruptWindow(enable: boolean): void {
@@ -101,6 +101,7 @@ export class HwVcpu implements Vcpu {
   }
 
   injectInterrupt(vector: number): void {
+    this.checkAlive();
     this.irqData.setUint32(KVM_INTERRUPT_ARG.irq, vector & 0xff, true);
     this.ioctl('KVM_INTERRUPT', KVM_INTERRUPT, this.irq);
     // One injection per entry: until KVM_RUN reports again, the guest counts as not ready.
@@ -108,7 +109,7 @@ export class HwVcpu implements Vcpu {
   }
 
   run(budget: number): VmExit {
-    if (this.destroyed) throw new Error(`vCPU ${this.index} was destroyed`);
+    this.checkAlive();
     const sliceNs = budget > 0 ? budget * NS_PER_BUDGET_UNIT : 0; // NaN and negatives: one pass
     const start = performance.now();
     const deadline = start + sliceNs / 1e6;
@@ -280,12 +281,14 @@ export class HwVcpu implements Vcpu {
   }
 
   getRegisters(): Registers {
+    this.checkAlive();
     this.completeIo();
     this.ioctl('KVM_GET_REGS', KVM_GET_REGS, this.regs);
     return decodeRegisters(this.regsData);
   }
 
   setRegisters(regs: Registers): void {
+    this.checkAlive();
     this.completeIo();
     this.ioctl('KVM_GET_REGS', KVM_GET_REGS, this.regs); // keeps r8..r15, which the vmm-api does not name
     encodeRegisters(this.regsData, regs);
@@ -293,17 +296,27 @@ export class HwVcpu implements Vcpu {
   }
 
   getSpecialRegisters(): SpecialRegisters {
+    this.checkAlive();
     this.completeIo();
     this.ioctl('KVM_GET_SREGS', KVM_GET_SREGS, this.sregs);
     return decodeSpecialRegisters(this.sregsData);
   }
 
   setSpecialRegisters(sregs: SpecialRegisters): void {
+    this.checkAlive();
     this.completeIo();
     this.ioctl('KVM_GET_SREGS', KVM_GET_SREGS, this.sregs);
     encodeSpecialRegisters(this.sregsData, sregs);
     this.ioctl('KVM_SET_SREGS', KVM_SET_SREGS, this.sregs);
     this.checkModeTaken(sregs);
+  }
+
+  /**
+   * After destroy() the run page is unmapped and the fd number may already belong to another
+   * file: every entry point that would touch either refuses instead.
+   */
+  private checkAlive(): void {
+    if (this.destroyed) throw new Error(`vCPU ${this.index} was destroyed`);
   }
 
   private ioctl(name: string, request: number, arg: Uint8Array): void {

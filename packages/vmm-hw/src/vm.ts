@@ -142,7 +142,7 @@ export class HwVm implements Vm {
     this.destroyed = true;
     for (const vcpu of this.vcpus) vcpu.destroy();
     this.kvm.libc.close(this.fd);
-    for (const region of this.regions) region.unmap();
+    for (const region of this.regions) region.release();
     this.kvm.close();
   }
 }

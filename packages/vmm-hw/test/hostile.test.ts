@@ -93,10 +93,19 @@ describeKvm('hostile guests and states', () => {
     m = machine('hlt');
     const { vm, vcpu } = m;
     m = undefined;
+    const view = vm.memory.view(0x1000, 16)!; // a device's DMA view, kept past the VM's end
     vm.destroy();
     vm.destroy();
     expect(() => vcpu.run(1000)).toThrow(/destroyed/);
+    expect(() => vcpu.getRegisters()).toThrow(/destroyed/);
+    expect(() => vcpu.injectInterrupt(0x20)).toThrow(/destroyed/);
+    expect(vcpu.interruptible).toBe(false);
     expect(() => vm.createVcpu(1)).toThrow(/destroyed/);
+    // Guest RAM is gone: the memory answers as unbacked, and a stale view is harmless scratch.
+    expect(vm.memory.read8(0x1000)).toBe(0xff);
+    expect(vm.memory.view(0x1000, 16)).toBeNull();
+    view[0] = 0x5a;
+    expect(view[0]).toBe(0x5a);
   });
 });
 

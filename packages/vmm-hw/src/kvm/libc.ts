@@ -13,7 +13,8 @@ export interface Libc {
   ioctl(fd: number, request: number, arg: Uint8Array | null): number;
   /** ioctl whose third argument is an integer (KVM_CREATE_VCPU, KVM_SET_TSS_ADDR, ...). */
   ioctlValue(fd: number, request: number, arg: number): number;
-  mmap(length: number, prot: number, flags: number, fd: number, offset: number): Pointer;
+  /** mmap at a kernel-chosen address, or exactly at `address` (with MAP_FIXED in `flags`). */
+  mmap(length: number, prot: number, flags: number, fd: number, offset: number, address?: Pointer): Pointer;
   munmap(address: Pointer, length: number): number;
   errno(): number;
   strerror(errno: number): string;
@@ -32,7 +33,10 @@ export const O_CLOEXEC = 0o2000000;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
+export const MAP_NORESERVE = 0x4000;
 /** mmap's failure value, (void *)-1, as koffi returns pointers: an unsigned 64-bit BigInt. */
 export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 export const EINTR = 4;
@@ -80,8 +84,8 @@ function bind(): Libc {
     close: (fd) => close(fd) as number,
     ioctl: (fd, request, arg) => ioctl(fd, request, arg) as number,
     ioctlValue: (fd, request, arg) => ioctlValue(fd, request, arg) as number,
-    mmap: (length, prot, flags, fd, offset) => {
-      const p = mmap(null, length, prot, flags, fd, offset) as Pointer | null;
+    mmap: (length, prot, flags, fd, offset, address) => {
+      const p = mmap(address ?? null, length, prot, flags, fd, offset) as Pointer | null;
       return p === null ? MAP_FAILED : BigInt.asUintN(64, p);
     },
     munmap: (address, length) => munmap(address, length) as number,
