@@ -1,5 +1,6 @@
 // `harness <command>`: Ringvisor's conformance and benchmark commands. One line per command; each
 // command lives in its own file and returns the process exit code.
+import { benchBoot } from './bench-boot.js';
 import { benchCpu } from './bench-cpu.js';
 import { conformance } from './conformance.js';
 
@@ -8,6 +9,7 @@ type Command = (args: readonly string[]) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   conformance,
   'bench cpu': benchCpu,
+  'bench boot': benchBoot,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
