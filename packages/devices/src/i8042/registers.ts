@@ -42,7 +42,9 @@ export const CTR_XLATE = 0x40;
 export const CMD_READ_RAM = 0x20;
 /** Write controller RAM byte ... 0x7f; the byte follows on 0x60. 0x60 writes the command byte. */
 export const CMD_WRITE_RAM = 0x60;
+/** Disable the auxiliary interface (sets CTR_AUXDIS): Linux checks the bit follows. */
 export const CMD_AUX_DISABLE = 0xa7;
+/** Enable the auxiliary interface (clears CTR_AUXDIS). */
 export const CMD_AUX_ENABLE = 0xa8;
 /** Auxiliary interface test: 0x00 = OK. */
 export const CMD_AUX_TEST = 0xa9;
@@ -50,7 +52,9 @@ export const CMD_AUX_TEST = 0xa9;
 export const CMD_SELF_TEST = 0xaa;
 /** Keyboard interface test: 0x00 = OK. */
 export const CMD_KBD_TEST = 0xab;
+/** Disable the keyboard interface (sets CTR_KBDDIS) while the driver reprograms it. */
 export const CMD_KBD_DISABLE = 0xad;
+/** Enable the keyboard interface. */
 export const CMD_KBD_ENABLE = 0xae;
 /** Read input port. */
 export const CMD_READ_INPUT = 0xc0;
@@ -66,6 +70,7 @@ export const CMD_WRITE_AUX_OUTPUT = 0xd3;
 export const CMD_WRITE_AUX = 0xd4;
 /** Disable / enable A20 directly (HP Vectra style, understood by most controllers). */
 export const CMD_DISABLE_A20 = 0xdd;
+/** Enable A20 directly. */
 export const CMD_ENABLE_A20 = 0xdf;
 /** Pulse output port lines low for 6 µs: bits 3-0 select (0 = pulse); 0xFE pulses the reset line. */
 export const CMD_PULSE_BASE = 0xf0;
@@ -85,22 +90,32 @@ export const INPUT_UNLOCKED = 0x80;
 
 // Controller replies.
 export const SELF_TEST_OK = 0x55;
+/** Keyboard/AUX interface test passed (no stuck clock or data line). */
 export const INTERFACE_TEST_OK = 0x00;
 
 // PS/2 keyboard commands (written to 0x60 with no controller command pending) and replies.
 export const KBD_SET_LEDS = 0xed;
+/** Echo: the keyboard answers 0xEE (a presence check). */
 export const KBD_ECHO = 0xee;
+/** Select scan code set (parameter 1-3), or report it (parameter 0). */
 export const KBD_SCANCODE_SET = 0xf0;
 /** Identify: ACK, then 0xAB 0x83 (0xAB 0x41 through translation). atkbd's probe. */
 export const KBD_GET_ID = 0xf2;
+/** Set typematic rate and delay (parameter byte follows). */
 export const KBD_SET_TYPEMATIC = 0xf3;
+/** Enable scanning: atkbd sends it once probing is done. */
 export const KBD_ENABLE = 0xf4;
+/** Disable scanning: atkbd sends it before probing. */
 export const KBD_DISABLE = 0xf5;
+/** Restore default scan set and typematic settings. */
 export const KBD_SET_DEFAULTS = 0xf6;
+/** Resend the last byte. */
 export const KBD_RESEND = 0xfe;
 /** Reset: ACK then 0xAA (basic assurance test passed). */
 export const KBD_RESET = 0xff;
+/** Acknowledge of every command byte the keyboard understood. */
 export const KBD_ACK = 0xfa;
+/** Basic assurance test passed, sent after reset and at power-on. */
 export const KBD_BAT_OK = 0xaa;
 /** Sent for a command the keyboard does not know. */
 export const KBD_NAK = 0xfe;

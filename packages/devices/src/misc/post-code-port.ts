@@ -3,6 +3,7 @@
 import type { AccessSize } from '@ringvisor/vmm-api';
 import type { BusRange } from '../bus/access.js';
 
+/** The POST port; also the port Linux writes for io_delay(). */
 export const POST_CODE_PORT = 0x80;
 
 export class PostCodePort {

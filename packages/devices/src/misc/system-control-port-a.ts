@@ -2,6 +2,7 @@
 import type { AccessSize } from '@ringvisor/vmm-api';
 import type { BusRange } from '../bus/access.js';
 
+/** System Control Port A; Linux tries it in enable_a20_fast(). */
 export const PORT_A = 0x92;
 /** INIT_NOW: a 0 → 1 transition resets the CPU ("fast reset"). */
 export const PORT_A_FAST_RESET = 0x01;

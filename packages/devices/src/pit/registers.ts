@@ -18,12 +18,17 @@ export const PIT_HZ = 1_193_182;
 // Control word fields.
 /** SC1-SC0 (bits 7-6): the counter addressed, 3 = read-back command. */
 export const CONTROL_SELECT_SHIFT = 6;
+/** SC = 11: the read-back command (firmware test suites and some BIOSes use it). */
 export const SELECT_READ_BACK = 3;
 /** RW1-RW0 (bits 5-4): 0 = counter latch command, 1 = LSB only, 2 = MSB only, 3 = LSB then MSB. */
 export const CONTROL_ACCESS_SHIFT = 4;
+/** RW = 00: counter latch command; Linux latches counter 0 before reading it. */
 export const ACCESS_LATCH = 0;
+/** RW = 01: LSB only (one-byte counts, e.g. short delays). */
 export const ACCESS_LSB = 1;
+/** RW = 10: MSB only. */
 export const ACCESS_MSB = 2;
+/** RW = 11: LSB then MSB; what Linux uses for every counter. */
 export const ACCESS_WORD = 3;
 /** M2-M0 (bits 3-1): counting mode; 6 and 7 are aliases of modes 2 and 3. */
 export const CONTROL_MODE_SHIFT = 1;

@@ -10,20 +10,31 @@ export const INDEX_NMI_DISABLE = 0x80;
 
 // Clock and alarm registers.
 export const SECONDS = 0x00;
+/** Alarm seconds (rtc-cmos wake alarms). */
 export const SECONDS_ALARM = 0x01;
+/** Minutes. */
 export const MINUTES = 0x02;
+/** Alarm minutes. */
 export const MINUTES_ALARM = 0x03;
+/** Hours, 0-23 or 1-12 with HOURS_PM. */
 export const HOURS = 0x04;
+/** Alarm hours. */
 export const HOURS_ALARM = 0x05;
 /** Day of week, 1 = Sunday (read by firmware, ignored by Linux). */
 export const DAY_OF_WEEK = 0x06;
+/** Day of month, 1-31. */
 export const DAY_OF_MONTH = 0x07;
+/** Month, 1-12. */
 export const MONTH = 0x08;
 /** Year within the century, 0-99. */
 export const YEAR = 0x09;
+/** Register A: UIP, divider and periodic rate; read first by every time read (UIP). */
 export const REG_A = 0x0a;
+/** Register B: SET, interrupt enables and data format; drivers read DM and 24/12 to decode. */
 export const REG_B = 0x0b;
+/** Register C: interrupt flags; the IRQ 8 handler must read it to re-arm the interrupt. */
 export const REG_C = 0x0c;
+/** Register D: VRT; rtc-cmos checks it for a dead battery. */
 export const REG_D = 0x0d;
 /** Century (IBM convention, named in the ACPI FADT): Linux reads it when the FADT points here. */
 export const CENTURY = 0x32;
@@ -38,6 +49,7 @@ export const HOURS_PM = 0x80;
 export const A_UIP = 0x80;
 /** DV2-DV0 (bits 6-4): 010 selects the 32.768 kHz time base and runs the clock. */
 export const A_DIVIDER_SHIFT = 4;
+/** DV = 010: 32.768 kHz time base, the only running setting on PCs. */
 export const DIVIDER_NORMAL = 2;
 /** DV = 11x holds the divider chain in reset; the first update follows 500 ms after release. */
 export const DIVIDER_RESET = 6;
@@ -79,21 +91,29 @@ export const D_VRT = 0x80;
 // Memory-size bytes (IBM AT layout plus the extensions QEMU and SeaBIOS agree on).
 /** Base memory in KiB (640), LSB/MSB. */
 export const BASE_MEMORY_LOW = 0x15;
+/** Base memory, MSB. */
 export const BASE_MEMORY_HIGH = 0x16;
 /** Extended memory above 1 MiB in KiB, capped at 0xffff. Also at 0x30/0x31. */
 export const EXTENDED_MEMORY_LOW = 0x17;
+/** Extended memory, MSB. */
 export const EXTENDED_MEMORY_HIGH = 0x18;
+/** Second copy of the extended memory size (the one SeaBIOS reads), LSB. */
 export const EXTENDED_MEMORY_LOW_COPY = 0x30;
+/** Second copy, MSB. */
 export const EXTENDED_MEMORY_HIGH_COPY = 0x31;
 /** Memory between 16 MiB and 4 GiB in 64 KiB units (SeaBIOS builds its e820 map from it). */
 export const ABOVE_16M_LOW = 0x34;
+/** Memory above 16 MiB, MSB. */
 export const ABOVE_16M_HIGH = 0x35;
 /** Memory above 4 GiB in 64 KiB units, three bytes LSB first. */
 export const ABOVE_4G_LOW = 0x5b;
+/** Memory above 4 GiB, middle byte. */
 export const ABOVE_4G_MID = 0x5c;
+/** Memory above 4 GiB, high byte. */
 export const ABOVE_4G_HIGH = 0x5d;
 /** AT checksum (big-endian) over 0x10-0x2d, checked by classic BIOSes. */
 export const CHECKSUM_HIGH = 0x2e;
+/** AT checksum, low byte. */
 export const CHECKSUM_LOW = 0x2f;
 
 /** The update cycle starts this long after UIP rises (MC146818A, "Update Cycle"). */

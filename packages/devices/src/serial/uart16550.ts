@@ -33,6 +33,7 @@ const IER_THRE = 0x02;
 const IER_LSR = 0x04;
 /** EDSSI: interrupt on modem-status changes (CTS/DSR/RI/DCD), used for hardware flow control. */
 const IER_MSR = 0x08;
+/** IER bits a 16550 implements; Linux autoconfig writes 0x0f and expects exactly that back. */
 const IER_WRITABLE = 0x0f;
 
 // IIR: bits 3-1 identify the highest-priority pending interrupt.
@@ -60,6 +61,7 @@ const FCR_CLEAR_RX = 0x02;
 const FCR_CLEAR_TX = 0x04;
 /** RX trigger level selector (bits 7-6): 1, 4, 8 or 14 bytes. */
 const FCR_TRIGGER_SHIFT = 6;
+/** RX trigger levels by FCR bits 7-6; Linux's 8250 driver programs 8 (FCR 0x81) on a 16550A. */
 const RX_TRIGGER_LEVELS = [1, 4, 8, 14] as const;
 /** Depth of each 16550A FIFO; Linux measures it in loopback (size_fifo). */
 const FIFO_DEPTH = 16;
@@ -85,6 +87,7 @@ const MCR_OUT1 = 0x04;
 const MCR_OUT2 = 0x08;
 /** LOOP: local loopback; TX feeds RX and the modem outputs feed the modem inputs. */
 const MCR_LOOP = 0x10;
+/** MCR bits a 16550 implements (bits 7-5 read 0). */
 const MCR_WRITABLE = 0x1f;
 
 // LSR.
@@ -116,6 +119,7 @@ const MSR_DDSR = 0x02;
 const MSR_TERI = 0x04;
 /** Delta DCD: carrier change, tty hangup detection. */
 const MSR_DDCD = 0x08;
+/** The four change bits: any set raises the modem status interrupt. */
 const MSR_DELTAS = 0x0f;
 /** Clear To Send. */
 const MSR_CTS = 0x10;

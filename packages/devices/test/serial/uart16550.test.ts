@@ -27,13 +27,13 @@ function setup(capacity = Infinity, inputQueueSize?: number): void {
   bus.registerDevice(uart);
 }
 
-/** 115200 8N1, FIFOs on with the RX trigger at 14, DTR|RTS|OUT2, as Linux's 8250 driver leaves it. */
+/** 115200 8N1, FIFOs cleared and on with the RX trigger at 8, DTR|RTS|OUT2, as Linux's 8250 driver leaves it. */
 function initLikeLinux(ier = 0x00): void {
   outb(LCR, 0x80);
   outb(DLL, 0x01);
   outb(DLM, 0x00);
   outb(LCR, 0x03);
-  outb(FCR, 0xc7);
+  outb(FCR, 0x87);
   outb(MCR, 0x0b);
   outb(IER, ier);
 }
@@ -151,7 +151,7 @@ describe('16550A interrupts', () => {
     initLikeLinux(0x01);
     const text = 'The quick brown fox jumps';
     expect(backend.type(text)).toBe(text.length);
-    expect(irq4.level).toBe(true); // 16 bytes in the FIFO, over the trigger of 14
+    expect(irq4.level).toBe(true); // 16 bytes in the FIFO, over the trigger of 8
     const received: number[] = [];
     expect(serviceIrq(received)).toEqual(['rda']);
     expect(String.fromCharCode(...received)).toBe(text);
@@ -166,6 +166,19 @@ describe('16550A interrupts', () => {
     expect(serviceIrq(more)).toEqual(['timeout']);
     expect(String.fromCharCode(...more)).toBe('ls\r');
     expect(irq4.level).toBe(false);
+  });
+
+  it('signals RX data exactly at each trigger level', () => {
+    for (const [fcr, level] of [[0x07, 1], [0x47, 4], [0x87, 8], [0xc7, 14]]) {
+      setup();
+      outb(LCR, 0x03);
+      outb(FCR, fcr);
+      outb(IER, 0x01);
+      backend.type('x'.repeat(level - 1));
+      expect(inb(IIR) & 0x0f).toBe(0x01);
+      backend.type('x');
+      expect(inb(IIR) & 0x0f).toBe(0x04);
+    }
   });
 
   it('orders simultaneous interrupts line status > RX data > THRE > modem status', () => {
