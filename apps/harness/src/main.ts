@@ -2,6 +2,7 @@
 // command lives in its own file and returns the process exit code.
 import { benchBoot } from './bench-boot.js';
 import { benchCpu } from './bench-cpu.js';
+import { benchExits } from './bench-exits.js';
 import { conformance } from './conformance.js';
 
 type Command = (args: readonly string[]) => Promise<number>;
@@ -10,6 +11,7 @@ const COMMANDS: Record<string, Command> = {
   conformance,
   'bench cpu': benchCpu,
   'bench boot': benchBoot,
+  'bench exits': benchExits,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
