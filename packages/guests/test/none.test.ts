@@ -8,19 +8,21 @@ describe('bundled guests on the emulated CPU, wired by machine', () => {
     const run = runGuest(noneStrategy, 'hello-real', { clock: 'virtual' });
     expect([run.end, run.detail]).toEqual(['halted', undefined]);
     expect(run.output).toBe('Hello from real mode!\r\n');
-    expect(run.exitPortWrites).toBe(1);
+    expect(run.exitStatus).toBe(1); // code 0 = success
   });
 
   it('hello prints from protected mode with the loader name', () => {
     const run = runGuest(noneStrategy, 'hello', { clock: 'virtual' });
     expect([run.end, run.detail]).toEqual(['halted', undefined]);
     expect(run.output).toBe('Hello from protected mode!\r\nloaded by Ringvisor\r\n');
+    expect(run.exitStatus).toBe(1);
   });
 
   it('irq-test counts 100 ± 10 PIT ticks across one RTC second', () => {
     const run = runGuest(noneStrategy, 'irq-test', { clock: 'virtual' });
     expect([run.end, run.detail]).toEqual(['halted', undefined]);
     expect(run.output).toContain('irq-test: PASS');
+    expect(run.exitStatus).toBe(1);
   });
 
   it('demo answers help, info, bench and poweroff typed on COM1', () => {
@@ -31,6 +33,6 @@ describe('bundled guests on the emulated CPU, wired by machine', () => {
     expect(run.output).toMatch(/help {6}this list/);
     expect(run.output).toMatch(/bench: \d+ iterations per tick/);
     expect(run.output).toContain('Powering off');
-    expect(run.exitPortWrites).toBe(1);
+    expect(run.exitStatus).toBe(1); // code 0 = success
   }, 30_000);
 });

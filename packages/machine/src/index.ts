@@ -23,5 +23,8 @@ export {
   loadLinux, virtioMmioCmdline, ZERO_PAGE_ADDRESS, CMDLINE_ADDRESS, type LinuxOptions,
 } from './loaders/linux/linux.js';
 export { BOOT_CS, BOOT_DS, BOOT_GDT_ADDRESS } from './loaders/boot-gdt.js';
-export { PcBoard, IRQ_PIT, IRQ_COM1, IRQ_RTC, COM1_BASE, VIRTUAL_RTC_EPOCH, type PcBoardOptions } from './board/pc-board.js';
+export {
+  PcBoard, IRQ_PIT, IRQ_KEYBOARD, IRQ_COM1, IRQ_RTC, IRQ_MOUSE, COM1_BASE, VIRTUAL_RTC_EPOCH,
+  type PcBoardOptions, type ShutdownRequest,
+} from './board/pc-board.js';
 export type { VirtioDeviceConfig } from './board/virtio-slots.js';

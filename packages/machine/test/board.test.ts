@@ -105,4 +105,42 @@ describe('PC board wiring', () => {
     }
     expect(pc.pic.acknowledge()).toBe(0x28);
   });
+
+  it('turns an exit-port write into a shutdown request with QEMU isa-debug-exit status', () => {
+    const requests: unknown[] = [];
+    const pc = new PcBoard({
+      ramSize: 16 * MiB, clock: new VirtualClock(), serial: new BufferSerialBackend(),
+      onShutdownRequest: (request) => requests.push(request),
+    });
+    expect(pc.shutdownRequest).toBeNull();
+    pc.io.write(0xf4, 1, 0);
+    expect(pc.shutdownRequest).toEqual({ cause: 'exit-port', status: 1 });
+    pc.io.write(0xf4, 4, 3);
+    expect(requests).toEqual([{ cause: 'exit-port', status: 1 }, { cause: 'exit-port', status: 7 }]);
+    expect(pc.shutdownRequest).toEqual({ cause: 'exit-port', status: 1 }); // the first one stands
+  });
+
+  it('turns an i8042 reset pulse into a reset request', () => {
+    const { board: pc } = board();
+    pc.io.write(0x64, 1, 0xfe); // pulse output line 0: CPU reset
+    expect(pc.shutdownRequest).toEqual({ cause: 'reset', source: 'i8042' });
+  });
+
+  it('tracks A20 through the keyboard controller and port 0x92', () => {
+    const changes: boolean[] = [];
+    const pc = new PcBoard({ ramSize: 16 * MiB, clock: new VirtualClock(), serial: new BufferSerialBackend(), onA20: (on) => changes.push(on) });
+    expect(pc.a20).toBe(true); // the controller's output port powers up with A20 on
+    pc.io.write(0x64, 1, 0xdd); // disable A20
+    expect(pc.a20).toBe(false);
+    pc.io.write(0x92, 1, 0x02); // fast A20
+    expect(pc.a20).toBe(true);
+    expect(changes).toEqual([false, true]);
+  });
+
+  it('latches POST codes written to port 0x80', () => {
+    const { board: pc } = board();
+    expect(pc.postCode).toBeNull();
+    pc.io.write(0x80, 1, 0x42);
+    expect(pc.postCode).toBe(0x42);
+  });
 });

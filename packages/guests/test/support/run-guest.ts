@@ -7,9 +7,10 @@ import { GUESTS, readGuestImage, type GuestName } from '../../src/index.js';
 
 export interface GuestRun {
   readonly output: string;
-  /** 'halted': HLT with interrupts off (how the guests stop after the exit port); else the exit or 'timeout'. */
+  /** 'halted': an exit-port write or HLT with interrupts off; else the exit that stopped it, or 'timeout'. */
   readonly end: VmExit['reason'] | 'halted' | 'timeout';
-  readonly exitPortWrites: number;
+  /** The exit-port status (QEMU isa-debug-exit: (code << 1) | 1, so 1 = success), or null. */
+  readonly exitStatus: number | null;
   /** The detail of an internal-error or fail-entry exit. */
   readonly detail?: string;
 }
@@ -80,6 +81,10 @@ export function runGuest(strategy: VmmStrategy, name: GuestName, options: RunOpt
       if (pendingInput && serial.text().includes(guest.expectedOutput)) {
         pendingInput = pendingInput.slice(serial.type(pendingInput));
       }
+      if (board.shutdownRequest) {
+        end = 'halted';
+        break;
+      }
       if (exit.reason === 'hlt') {
         if (!exit.interruptsEnabled) {
           end = 'halted';
@@ -92,7 +97,9 @@ export function runGuest(strategy: VmmStrategy, name: GuestName, options: RunOpt
         break;
       }
     }
-    return { output: serial.text(), end, exitPortWrites: board.stats.byPort.get(0xf4) ?? 0, detail };
+    const request = board.shutdownRequest;
+    const exitStatus = request?.cause === 'exit-port' ? request.status : null;
+    return { output: serial.text(), end, exitStatus, detail };
   } finally {
     vm.destroy();
   }

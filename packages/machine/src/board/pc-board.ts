@@ -1,6 +1,6 @@
 import {
-  DualPic, MmioDispatchBus, Pit, PortIoBus, Rtc, Uart16550, type SerialBackend, type VirtioDevice,
-  type VirtioMmioTransport,
+  DebugExitPort, DualPic, I8042, MmioDispatchBus, Pit, PortIoBus, PostCodePort, Rtc, SystemControlPortA,
+  Uart16550, type SerialBackend, type VirtioDevice, type VirtioMmioTransport,
 } from '@ringvisor/devices';
 import type { Clock, GuestMemory, MemoryRegionSpec, VmSpec } from '@ringvisor/vmm-api';
 import { ExitCounters } from '../exit-stats.js';
@@ -9,11 +9,22 @@ import { createVirtioDevice, createVirtioTransport, type VirtioDeviceConfig } fr
 
 /** ISA IRQ assignments of the PC/AT. */
 export const IRQ_PIT = 0;
+export const IRQ_KEYBOARD = 1;
 export const IRQ_COM1 = 4;
 export const IRQ_RTC = 8;
+export const IRQ_MOUSE = 12;
 export const COM1_BASE = 0x3f8;
 /** What the RTC shows at power-on under a virtual clock, so runs are reproducible: 2026-01-01 00:00 UTC. */
 export const VIRTUAL_RTC_EPOCH = Date.UTC(2026, 0, 1);
+
+/**
+ * What the guest asked the machine to do: stop with a status through the exit port (QEMU
+ * isa-debug-exit: a write of v gives status (v << 1) | 1), or reset through the keyboard
+ * controller or port 0x92.
+ */
+export type ShutdownRequest =
+  | { readonly cause: 'exit-port'; readonly status: number }
+  | { readonly cause: 'reset'; readonly source: 'i8042' | 'port-92' };
 
 export interface PcBoardOptions {
   /** Guest RAM in bytes (address space, as `pcMemoryMap` counts it). */
@@ -31,11 +42,16 @@ export interface PcBoardOptions {
   readonly rtcTime?: number | Date;
   /** Virtio-mmio devices, one per slot in order. */
   readonly virtio?: readonly VirtioDeviceConfig[];
+  /** Called when the guest writes the exit port or pulses reset (also kept in `shutdownRequest`). */
+  readonly onShutdownRequest?: (request: ShutdownRequest) => void;
+  /** Called when the A20 gate (keyboard controller OR port 0x92) changes; `a20` holds the state. */
+  readonly onA20?: (enabled: boolean) => void;
 }
 
 /**
  * The PC board both hypervisor types share: memory map, port and MMIO buses, the 8259 pair with
- * the PIT on IRQ 0, COM1 on IRQ 4, the RTC/CMOS on IRQ 8, and virtio-mmio slots. Build it, hand `vmSpec()` to a
+ * the PIT on IRQ 0, the i8042 on IRQs 1/12, COM1 on IRQ 4, the RTC/CMOS on IRQ 8, port 0x92, the
+ * POST port 0x80, the exit port 0xf4, and virtio-mmio slots. Build it, hand `vmSpec()` to a
  * strategy, then call `attachMemory(vm.memory)` before the first run so virtio devices can DMA.
  */
 export class PcBoard {
@@ -47,6 +63,12 @@ export class PcBoard {
   readonly pit: Pit;
   readonly com1: Uart16550;
   readonly rtc: Rtc;
+  readonly i8042: I8042;
+  readonly portA: SystemControlPortA;
+  readonly post = new PostCodePort();
+  readonly exitPort: DebugExitPort;
+  /** The guest's first exit or reset request, or null while it runs on. */
+  shutdownRequest: ShutdownRequest | null = null;
   /** Virtio device models by slot; their transports appear in `virtioTransports` after `attachMemory`. */
   readonly virtioDevices: readonly VirtioDevice[];
   private transports: VirtioMmioTransport[] = [];
@@ -67,7 +89,33 @@ export class PcBoard {
       baseTime: options.rtcTime ?? (clock.kind === 'virtual' ? VIRTUAL_RTC_EPOCH : Date.now()),
     });
     this.io.registerDevice(this.rtc);
+    const onA20 = (): void => options.onA20?.(this.a20);
+    this.i8042 = new I8042({
+      keyboardIrq: this.pic.irq(IRQ_KEYBOARD), auxIrq: this.pic.irq(IRQ_MOUSE),
+      onReset: () => this.requestShutdown({ cause: 'reset', source: 'i8042' }), onA20,
+    });
+    this.io.registerDevice(this.i8042);
+    this.portA = new SystemControlPortA({ onReset: () => this.requestShutdown({ cause: 'reset', source: 'port-92' }), onA20 });
+    this.io.registerDevice(this.portA);
+    this.io.registerDevice(this.post);
+    this.exitPort = new DebugExitPort({ onExit: (status) => this.requestShutdown({ cause: 'exit-port', status }) });
+    this.io.registerDevice(this.exitPort);
     this.virtioDevices = virtio.map(createVirtioDevice);
+  }
+
+  /** A20 is enabled when either the keyboard controller's output port or port 0x92 enables it. */
+  get a20(): boolean {
+    return this.i8042.a20 || this.portA.a20;
+  }
+
+  /** The last POST code written to port 0x80, or null before any. */
+  get postCode(): number | null {
+    return this.post.lastCode < 0 ? null : this.post.lastCode;
+  }
+
+  private requestShutdown(request: ShutdownRequest): void {
+    this.shutdownRequest ??= request;
+    this.options.onShutdownRequest?.(request);
   }
 
   /** What a strategy's `createVm` needs. */
