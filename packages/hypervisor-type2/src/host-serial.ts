@@ -1,14 +1,21 @@
 import type { SerialBackend, SerialHostPort } from '@ringvisor/devices';
 import type { SerialBuffer } from './serial-buffer.js';
 
+/** Host input held while the guest does not read: a paste fits, a flood from a socket does not. */
+const MAX_PENDING_INPUT = 64 * 1024;
+
 /**
  * COM1's backend inside the VM's worker: output goes to the buffer the session posts to the main
  * thread; input typed on the host is queued here while the UART's bounded queue is full and
- * offered again when the guest has drained it (so a paste never loses bytes).
+ * offered again when the guest has drained it (a paste loses nothing). Beyond MAX_PENDING_INPUT
+ * bytes, input is dropped, as a real UART overruns.
  */
 export class HostSerial implements SerialBackend {
   private port: SerialHostPort | null = null;
   private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /** Bytes dropped because the guest was not reading. */
+  dropped = 0;
 
   constructor(private readonly output: SerialBuffer) {}
 
@@ -23,7 +30,14 @@ export class HostSerial implements SerialBackend {
 
   /** Bytes typed on the host, in order. */
   input(bytes: Uint8Array): void {
+    const room = MAX_PENDING_INPUT - this.pendingBytes;
+    if (bytes.length > room) {
+      this.dropped += bytes.length - Math.max(0, room);
+      bytes = bytes.subarray(0, Math.max(0, room));
+    }
+    if (bytes.length === 0) return;
     this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
     this.inputRoom();
   }
 
@@ -32,6 +46,7 @@ export class HostSerial implements SerialBackend {
     while (this.pending.length > 0) {
       const chunk = this.pending[0];
       const taken = this.port.input(chunk);
+      this.pendingBytes -= taken;
       if (taken < chunk.length) {
         this.pending[0] = chunk.subarray(taken);
         return;
