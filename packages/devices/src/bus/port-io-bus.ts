@@ -8,11 +8,16 @@ const PORT_COUNT = 0x10000;
 /** A device that knows which ports it decodes, so it can be registered in one call. */
 export interface PortIoDevice extends PortIoHandler {
   readonly ports: readonly BusRange[];
+  /**
+   * An 8-bit ISA device: the bus splits 16- and 32-bit accesses into byte accesses to consecutive
+   * ports (each going to whoever claims that port), as the ISA bridge does.
+   */
+  readonly byteWide?: boolean;
 }
 
 /**
- * Routes IN/OUT by the first port of the access. A wide access that runs past the end of a
- * device's range still goes to that device (as on ISA, where the device decodes the address once).
+ * Routes IN/OUT by the first port of the access. A byte-wide device gets wide accesses split into
+ * bytes; any other device gets the access whole, even where it runs past the end of its range.
  * Unclaimed reads answer all ones of the access size; unclaimed writes are dropped; both counted.
  */
 export class PortIoBus implements IoBus {
@@ -26,12 +31,14 @@ export class PortIoBus implements IoBus {
   /** Slot per port: 0 = unclaimed, n = handlers[n - 1]. */
   private readonly slots = new Uint16Array(PORT_COUNT);
   private readonly handlers: PortIoHandler[] = [];
+  /** Per port: 1 when the claiming device is byte-wide. */
+  private readonly byteWide = new Uint8Array(PORT_COUNT);
 
   /**
    * Claims ports [base, base + length) for `handler`. Overlapping an existing claim or leaving the
    * 64K space is a wiring error of the host, so it throws.
    */
-  register(base: number, length: number, handler: PortIoHandler): void {
+  register(base: number, length: number, handler: PortIoHandler, byteWide = false): void {
     if (!Number.isInteger(base) || !Number.isInteger(length) || base < 0 || length < 1 || base + length > PORT_COUNT) {
       throw new RangeError(`port range 0x${base.toString(16)}+${length} is outside the 64K port space`);
     }
@@ -46,11 +53,12 @@ export class PortIoBus implements IoBus {
       slot = this.handlers.length;
     }
     this.slots.fill(slot, base, base + length);
+    this.byteWide.fill(byteWide ? 1 : 0, base, base + length);
   }
 
   /** Registers every range a device declares in its `ports`. */
   registerDevice(device: PortIoDevice): void {
-    for (const range of device.ports) this.register(range.base, range.length, device);
+    for (const range of device.ports) this.register(range.base, range.length, device, device.byteWide === true);
   }
 
   /** The handler that claims `port`, or undefined. */
@@ -67,6 +75,7 @@ export class PortIoBus implements IoBus {
       this.lastUnclaimedPort = port;
       return allOnes(size);
     }
+    if (size !== 1 && this.byteWide[port] === 1) return this.readBytes(port, size);
     return truncate(this.handlers[slot - 1].ioRead(port, size), size);
   }
 
@@ -78,6 +87,16 @@ export class PortIoBus implements IoBus {
       this.lastUnclaimedPort = port;
       return;
     }
+    if (size !== 1 && this.byteWide[port] === 1) {
+      for (let i = 0; i < size; i++) this.write((port + i) & 0xffff, 1, value >>> (8 * i));
+      return;
+    }
     this.handlers[slot - 1].ioWrite(port, size, truncate(value, size));
+  }
+
+  private readBytes(port: number, size: AccessSize): number {
+    let value = 0;
+    for (let i = size - 1; i >= 0; i--) value = (value << 8) | this.read((port + i) & 0xffff, 1);
+    return value >>> 0;
   }
 }

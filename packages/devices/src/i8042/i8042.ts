@@ -32,6 +32,8 @@ const WITH_TIMEOUT = 0x200;
 const QUEUE_SIZE = 16;
 
 export class I8042 {
+  /** An 8-bit ISA device: the bus splits wider accesses into bytes. */
+  readonly byteWide = true;
   readonly ports: readonly BusRange[] = [
     { base: DATA_PORT, length: 1 },
     { base: COMMAND_PORT, length: 1 },

@@ -7,6 +7,8 @@ import type { BusRange } from '../bus/access.js';
 export const POST_CODE_PORT = 0x80;
 
 export class PostCodePort {
+  /** An 8-bit ISA device: the bus splits wider accesses into bytes. */
+  readonly byteWide = true;
   readonly ports: readonly BusRange[] = [{ base: POST_CODE_PORT, length: 1 }];
   /** The last byte written, or -1 before any write. */
   lastCode = -1;

@@ -18,6 +18,8 @@ export interface SystemControlPortAOptions {
 }
 
 export class SystemControlPortA {
+  /** An 8-bit ISA device: the bus splits wider accesses into bytes. */
+  readonly byteWide = true;
   readonly ports: readonly BusRange[] = [{ base: PORT_A, length: 1 }];
   private value = 0;
 

@@ -13,6 +13,8 @@ import {
  * runs `acknowledge()` (the INTA cycle) to get the vector. Ports: 0x20-0x21, 0xa0-0xa1, 0x4d0-0x4d1.
  */
 export class DualPic implements InterruptController {
+  /** An 8-bit ISA device: the bus splits wider accesses into bytes. */
+  readonly byteWide = true;
   readonly ports: readonly BusRange[] = [
     { base: MASTER_COMMAND, length: 2 },
     { base: SLAVE_COMMAND, length: 2 },

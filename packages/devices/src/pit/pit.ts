@@ -17,6 +17,8 @@ export interface PitOptions {
 }
 
 export class Pit {
+  /** An 8-bit ISA device: the bus splits wider accesses into bytes. */
+  readonly byteWide = true;
   readonly ports: readonly BusRange[] = [
     { base: CHANNEL0_DATA, length: 4 },
     { base: PORT_B, length: 1 },

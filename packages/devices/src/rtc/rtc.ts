@@ -74,6 +74,8 @@ export interface RtcOptions {
 }
 
 export class Rtc {
+  /** An 8-bit ISA device: the bus splits wider accesses into bytes. */
+  readonly byteWide = true;
   readonly ports: readonly BusRange[] = [{ base: INDEX_PORT, length: 2 }];
   /** NMI mask bit as last written to the index port (the VMM decides what it gates). */
   nmiMasked = false;

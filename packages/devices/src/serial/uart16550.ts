@@ -150,6 +150,8 @@ const HOST_MODEM_LINES = MSR_CTS | MSR_DSR | MSR_DCD;
 const QUEUED_BREAK = 0x100;
 
 export class Uart16550 implements SerialHostPort {
+  /** An 8-bit ISA device: the bus splits wider accesses into bytes. */
+  readonly byteWide = true;
   readonly ports: readonly BusRange[];
   /** Bytes the guest wrote to a full TX FIFO (a driver that ignores THRE loses them, as on hardware). */
   txDropped = 0;

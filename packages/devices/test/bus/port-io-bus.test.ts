@@ -55,6 +55,30 @@ describe('PortIoBus', () => {
   });
 });
 
+describe('PortIoBus with byte-wide ISA devices', () => {
+  it('splits 16- and 32-bit accesses into byte accesses to consecutive ports', () => {
+    const bus = new PortIoBus();
+    const log: string[] = [];
+    const isa = {
+      ports: [{ base: 0x20, length: 2 }],
+      byteWide: true,
+      ioRead: (port: number, size: AccessSize) => {
+        log.push(`r ${port.toString(16)}/${size}`);
+        return port;
+      },
+      ioWrite: (port: number, size: AccessSize, value: number) => {
+        log.push(`w ${port.toString(16)}/${size}=${value.toString(16)}`);
+      },
+    };
+    bus.registerDevice(isa);
+    bus.write(0x20, 2, 0x1311);
+    expect(bus.read(0x20, 2)).toBe(0x2120);
+    expect(bus.read(0x21, 4)).toBe(0xffff_ff21); // ports 0x22-0x24 are unclaimed
+    expect(log).toEqual(['w 20/1=11', 'w 21/1=13', 'r 21/1', 'r 20/1', 'r 21/1']);
+    expect(bus.unclaimedReads).toBe(3);
+  });
+});
+
 describe('MmioDispatchBus', () => {
   const window = (log: string[]) => ({
     mmioRead: (offset: number, size: AccessSize) => {
