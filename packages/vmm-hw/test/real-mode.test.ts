@@ -1,5 +1,7 @@
 import { afterEach, expect, it } from 'vitest';
-import { describeKvm, machine, RecordingIo, RecordingMmio, runToExit, type TestMachine } from './kvm-guest.js';
+import {
+  describeKvm, enterRealMode, LOAD_ADDRESS, machine, RecordingIo, RecordingMmio, runToExit, type TestMachine,
+} from './kvm-guest.js';
 
 describeKvm('real-mode guests on KVM', () => {
   let m: TestMachine | undefined;
@@ -80,5 +82,16 @@ describeKvm('real-mode guests on KVM', () => {
     m.vcpu.injectInterrupt(0x20);
     expect(runToExit(m.vcpu).reason).toBe('hlt');
     expect(m.io.writes(0x40)).toEqual([0x99]);
+  });
+
+  it('runs a second vCPU of the same VM with its own state', () => {
+    m = machine('out-loop', { io: new RecordingIo({ 0x14: 0x11, 0x18: 0 }) });
+    const second = m.vm.createVcpu(1);
+    enterRealMode(second, LOAD_ADDRESS);
+    expect(runToExit(second)).toEqual({ reason: 'hlt', interruptsEnabled: false });
+    expect(m.vcpu.getRegisters().eip).toBe(LOAD_ADDRESS); // the first has not moved
+    expect(runToExit(m.vcpu).reason).toBe('hlt');
+    expect(m.io.writes(0x10)).toEqual([1, 2, 3, 4, 5, 1, 2, 3, 4, 5]);
+    expect(second.index).toBe(1);
   });
 });
