@@ -159,12 +159,6 @@ export class Virtqueue {
     return chain;
   }
 
-  /** True when a chain is waiting, without taking it (a device with nothing to fill it with waits). */
-  hasAvailable(): boolean {
-    if (!this.usable) return false;
-    return this.memory.read16(this.driverAddress + 2) !== this.lastAvail;
-  }
-
   /** Returns a chain to the driver: `written` is how many bytes the device wrote into it. */
   pushUsed(chain: DescriptorChain, written: number): void {
     if (!this.ready) return;

@@ -253,11 +253,12 @@ describe('queue registers', () => {
 
 describe('interrupts', () => {
   it('sets InterruptStatus bit 0 for used buffers and holds the line until InterruptACK', () => {
-    const { driver, irq } = rngSetup();
+    const { driver, irq, transport } = rngSetup();
     const [queue] = driver.init(1, { accept: BASIC_FEATURES });
     queue.submit([], [4]);
     queue.kick();
     expect(driver.read(Reg.InterruptStatus)).toBe(1);
+    expect(transport.pendingInterrupts).toBe(1);
     expect(irq.level).toBe(true);
     driver.write(Reg.InterruptACK, 2); // the wrong bit changes nothing
     expect(irq.level).toBe(true);
