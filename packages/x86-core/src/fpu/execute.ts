@@ -6,6 +6,7 @@ import {
   Fpu, INDEFINITE, SW_C0, SW_C1, SW_C2, SW_C3, SW_CC, SW_IE, SW_OE, SW_ZE,
 } from './fpu.js';
 import type { FpuHost } from './host.js';
+import { partialRemainder, type RemainderResult } from './remainder.js';
 import {
   readBcd, readInt16, readInt32, readInt64, readReal32, readReal64, readReal80, writeBcd, writeInteger,
   writeReal32, writeReal64, writeReal80,
@@ -304,11 +305,11 @@ function d9Register(fpu: Fpu, reg: number, i: number, modrm: number): FpuOutcome
       return 0;
     }
     case 0xfb: return trig(fpu, 'sincos');
-    case 0xfc: unary(fpu, fpu.roundToInteger(fpu.st(0))); return 0; // FRNDINT
+    case 0xfc: fpu.setSt(0, fpu.roundToInteger(fpu.st(0))); return 0; // FRNDINT (C1 from rounding)
     case 0xfd: { // FSCALE: ST(0) · 2^trunc(ST(1))
       const x = fpu.st(0);
-      const n = Math.trunc(fpu.st(1));
-      unary(fpu, checkResult(fpu, scaleBy(x, n), x, 1));
+      const y = fpu.st(1);
+      unary(fpu, checkResult(fpu, scaleBy(x, Math.trunc(y)), x, y));
       return 0;
     }
     case 0xfe: return trig(fpu, 'sin');
@@ -330,9 +331,13 @@ function binaryPop(fpu: Fpu, value: number): void {
   fpu.pop();
 }
 
+/** Beyond this, any finite non-zero float64 has saturated to ∞ or 0: keeps the loop below bounded. */
+const SCALE_LIMIT = 70000;
+
 function scaleBy(x: number, n: number): number {
   if (n !== n) return NaN;
-  if (!Number.isFinite(n)) return n > 0 ? x * Infinity : x * 0;
+  if (x === 0 || !Number.isFinite(x)) return n === Infinity && x === 0 ? NaN : n === -Infinity && !Number.isFinite(x) ? NaN : x;
+  n = Math.max(-SCALE_LIMIT, Math.min(SCALE_LIMIT, n));
   // Split large exponents so 2^n itself never overflows before the product does.
   while (n > 1000) { x *= 2 ** 1000; n -= 1000; }
   while (n < -1000) { x *= 2 ** -1000; n += 1000; }
@@ -403,11 +408,9 @@ function extract(fpu: Fpu): void {
   fpu.push(s);
 }
 
-/**
- * FPREM (quotient truncated, 8087 semantics) and FPREM1 (IEEE, quotient rounded to nearest even).
- * The remainder is computed exactly in one step, so C2 is always 0 (hardware may need several
- * iterations and report C2=1 in between); C0, C3, C1 get quotient bits 2, 1, 0.
- */
+const remainderResult: RemainderResult = { value: 0, quotientBits: 0, complete: true };
+
+/** FPREM (quotient truncated, 8087 semantics) and FPREM1 (IEEE, quotient rounded to nearest even). */
 function remainder(fpu: Fpu, ieee: boolean): void {
   const x = fpu.st(0);
   const y = fpu.st(1);
@@ -417,20 +420,15 @@ function remainder(fpu: Fpu, ieee: boolean): void {
     fpu.setSt(0, INDEFINITE);
     return;
   }
-  if (!Number.isFinite(y)) { fpu.setSt(0, x); return; }
-  let r = x % y; // exact (fmod)
-  let q = Math.trunc((x - r) / y);
-  if (ieee) {
-    const half = Math.abs(y) / 2;
-    const ar = Math.abs(r);
-    if (ar > half || (ar === half && Math.abs(q) % 2 === 1)) {
-      r -= Math.sign(r) * Math.abs(y);
-      q += Math.sign(x) * Math.sign(y);
-    }
+  if (!Number.isFinite(y) || x === 0) { fpu.setSt(0, x); return; }
+  const out = remainderResult;
+  partialRemainder(x, y, ieee, out);
+  if (!out.complete) fpu.sw |= SW_C2;
+  else {
+    // C0, C3, C1 receive quotient bits 2, 1, 0.
+    if (out.quotientBits & 4) fpu.sw |= SW_C0;
+    if (out.quotientBits & 2) fpu.sw |= SW_C3;
+    if (out.quotientBits & 1) fpu.sw |= SW_C1;
   }
-  const bits = Math.abs(q) % 8;
-  if (bits & 4) fpu.sw |= SW_C0;
-  if (bits & 2) fpu.sw |= SW_C3;
-  if (bits & 1) fpu.sw |= SW_C1;
-  fpu.setSt(0, r === 0 ? (x < 0 || Object.is(x, -0) ? -0 : 0) : r);
+  fpu.setSt(0, out.value);
 }

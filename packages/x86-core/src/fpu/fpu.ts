@@ -8,7 +8,7 @@ export const SW_DE = 0x0002; // denormal operand (not signalled by this model)
 export const SW_ZE = 0x0004; // zero divide
 export const SW_OE = 0x0008; // overflow
 export const SW_UE = 0x0010; // underflow (not signalled by this model)
-export const SW_PE = 0x0020; // precision (not signalled by this model)
+export const SW_PE = 0x0020; // precision (signalled by the integer-rounding instructions only)
 export const SW_SF = 0x0040; // stack fault (with IE; C1 tells overflow from underflow)
 export const SW_ES = 0x0080; // an unmasked exception is pending: the next waiting instruction takes #MF
 export const SW_C0 = 0x0100;
@@ -124,8 +124,25 @@ export class Fpu {
     this.top = (this.top + 1) & 7;
   }
 
-  /** Rounding as the control word's RC field says (00 nearest even, 01 down, 10 up, 11 toward zero). */
+  /**
+   * Rounding as the control word's RC field says (00 nearest even, 01 down, 10 up, 11 toward
+   * zero); an inexact result flags PE, with C1 telling whether it was rounded up.
+   */
   roundToInteger(x: number): number {
+    const r = this.roundByControl(x);
+    this.noteRounding(x, r);
+    return r;
+  }
+
+  /** Flags PE (and C1 when the magnitude grew) for a finite value that rounding changed. */
+  noteRounding(x: number, r: number): void {
+    if (r !== x && x === x && Number.isFinite(x)) {
+      this.sw = Math.abs(r) > Math.abs(x) ? this.sw | SW_C1 : this.sw & ~SW_C1;
+      this.signal(SW_PE);
+    }
+  }
+
+  roundByControl(x: number): number {
     switch ((this.cw >>> 10) & 3) {
       case 0: {
         const r = Math.round(x);

@@ -65,10 +65,12 @@ export function readInt64(host: FpuHost, at: number): number {
  * raise IE and store the integer indefinite (only the sign bit set), as the masked response.
  */
 export function writeInteger(fpu: Fpu, host: FpuHost, at: number, value: number, bytes: 2 | 4 | 8): void {
-  const r = fpu.roundToInteger(value);
+  const r = fpu.roundByControl(value);
   const limit = bytes === 2 ? 32768 : bytes === 4 ? 2147483648 : TWO_POW_63;
   const ok = r >= -limit && r < limit; // false for NaN too
-  if (!ok) fpu.signal(SW_IE);
+  // An unrepresentable value is an invalid operation only; PE belongs to representable results.
+  if (ok) fpu.noteRounding(value, r);
+  else fpu.signal(SW_IE);
   if (bytes === 2) host.write16(at, ok ? r & 0xffff : 0x8000);
   else if (bytes === 4) host.write32(at, ok ? r | 0 : 0x80000000);
   else {
@@ -96,7 +98,7 @@ export function readBcd(host: FpuHost, at: number): number {
 
 /** FBSTP: rounds per RC; out of range or NaN raises IE and stores the BCD indefinite. */
 export function writeBcd(fpu: Fpu, host: FpuHost, at: number, value: number): void {
-  const r = fpu.roundToInteger(value);
+  const r = fpu.roundByControl(value);
   if (!(Math.abs(r) < 1e18)) {
     fpu.signal(SW_IE);
     for (let i = 0; i < 7; i++) host.write8(at + i, 0);
@@ -105,6 +107,7 @@ export function writeBcd(fpu: Fpu, host: FpuHost, at: number, value: number): vo
     host.write8(at + 9, 0xff);
     return;
   }
+  fpu.noteRounding(value, r);
   let rest = Math.abs(r);
   for (let i = 0; i < 9; i++) {
     const two = rest % 100;

@@ -243,3 +243,20 @@ describe('undefined x87 encodings', () => {
     expect(x(0xde, 0xd8)).toBe(6); // DE D8 (only DE D9 is FCOMPP)
   });
 });
+
+describe('hostile x87 operands', () => {
+  it('FSCALE by astronomically large or infinite exponents returns at once with saturated results', () => {
+    const cases: [number, number, number][] = [
+      [1, 1e300, Infinity], [-1, 1e300, -Infinity], [1, -1e300, 0], [3, Infinity, Infinity],
+      [0, 1e300, 0], [0, Infinity, NaN], [Infinity, -Infinity, NaN], [2, -Infinity, 0],
+    ];
+    for (const [value, exponent, expected] of cases) {
+      fpu.reset();
+      fpu.push(exponent);
+      fpu.push(value);
+      x(0xd9, 0xfd);
+      if (Number.isNaN(expected)) expect(fpu.st(0)).toBeNaN();
+      else expect(fpu.st(0)).toBe(expected);
+    }
+  });
+});
