@@ -1,7 +1,7 @@
-import { DebugExitPort, FileBlockBackend, PostCodePort } from '@ringvisor/devices';
+import { FileBlockBackend } from '@ringvisor/devices';
 import {
   HostClock, loadFlatBinary, loadLinux, loadMultiboot, firmwareEntry, PcBoard, VirtualClock, type EntryState,
-  type VirtioDeviceConfig,
+  type ShutdownRequest, type VirtioDeviceConfig,
 } from '@ringvisor/machine';
 import type { GuestMemory, VmSpec } from '@ringvisor/vmm-api';
 import { HostSerial } from './host-serial.js';
@@ -44,6 +44,16 @@ function loadImage(board: PcBoard, memory: GuestMemory, boot: BootImage): EntryS
   }
 }
 
+/**
+ * The run's end for what the guest asked the board for. The exit port reports QEMU's status 2v+1
+ * for a written v; the run reports v itself, so that writing 0 is the clean exit.
+ */
+function endOf(request: ShutdownRequest | null): VmEnd | null {
+  if (request === null) return null;
+  if (request.cause === 'reset') return { reason: 'reset' };
+  return { reason: 'exit-code', code: (request.status - 1) / 2 };
+}
+
 /** Builds the PC board for `config` with COM1 on the worker's serial buffer and the disk on its file. */
 export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): HostedBoard {
   const clock = config.clock === 'virtual' ? new VirtualClock() : new HostClock();
@@ -57,21 +67,14 @@ export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): Ho
     disk?.close();
     throw error;
   }
-  // The guest's ways to end the run and report progress: QEMU's isa-debug-exit at 0xf4 (status
-  // 2v+1 for a written v, so v comes back as (status-1)/2) and the POST code latch at 0x80.
-  let requested: VmEnd | null = null;
-  const exitPort = new DebugExitPort({ onExit: (status) => { requested ??= { reason: 'exit-code', code: (status - 1) / 2 }; } });
-  const post = new PostCodePort();
-  board.io.registerDevice(exitPort);
-  board.io.registerDevice(post);
   return {
     spec: board.vmSpec(),
     clock,
     attach: (memory) => board.attachMemory(memory),
     load: (memory) => loadImage(board, memory, config.machine.boot),
     serialInput: (bytes) => serial.input(bytes),
-    postCode: () => (post.lastCode < 0 ? null : post.lastCode),
-    pendingEnd: () => requested,
+    postCode: () => board.postCode,
+    pendingEnd: () => endOf(board.shutdownRequest),
     destroy: () => disk?.close(),
   };
 }
