@@ -162,8 +162,9 @@ export class Channel {
   /**
    * Time (ns) of OUT's next rising edge after `now`, or -1 if none will come without a new write or
    * gate change. This is the only moment a timer is needed: an edge-triggered IRQ fires on it.
+   * In the periodic modes (2, 3) edges before `notBefore` are skipped, coalescing a too-fast rate.
    */
-  nextRisingEdge(now: number): number {
+  nextRisingEdge(now: number, notBefore = now): number {
     if (!this.armed || this.frozen >= 0) return -1;
     const d = this.elapsed(now);
     const n = this.modulus;
@@ -177,9 +178,14 @@ export class Channel {
         tick = n;
         break;
       case 2:
-      case 3:
+      case 3: {
         tick = (Math.floor(d / n) + 1) * n;
+        if (notBefore > now && this.pendingModulus === 0) {
+          const earliest = this.tickOffset + ticksIn(notBefore - this.start);
+          if (earliest > tick) tick = Math.ceil(earliest / n) * n;
+        }
         break;
+      }
       case 4:
         tick = n + 1;
         break;

@@ -10,6 +10,13 @@ import {
   READ_BACK_COUNTER0, READ_BACK_NO_COUNT, READ_BACK_NO_STATUS, REFRESH_TOGGLE_NS, SELECT_READ_BACK,
 } from './registers.js';
 
+/**
+ * Shortest spacing of periodic IRQ 0 edges (KVM's in-kernel PIT clamps to the same 200 µs by
+ * default): a guest programming mode 2 with count 2 would otherwise ask for 600 000 timer
+ * callbacks per second. Counter and OUT readings stay exact; only IRQ edges are coalesced.
+ */
+const MIN_PERIODIC_IRQ_NS = 200_000;
+
 export interface PitOptions {
   readonly clock: Clock;
   /** The line counter 0's OUT drives: IRQ 0 of the PIC. */
@@ -31,6 +38,7 @@ export class Pit {
   private readonly channels: readonly Channel[];
   private portB = 0;
   private timer: TimerId | undefined;
+  private lastEdgeAt = -Infinity;
   private readonly onEdge = (): void => this.fireEdge();
 
   constructor(options: PitOptions) {
@@ -115,12 +123,14 @@ export class Pit {
       this.clock.cancel(this.timer);
       this.timer = undefined;
     }
-    const deadline = this.channels[0].nextRisingEdge(this.clock.now());
+    const now = this.clock.now();
+    const deadline = this.channels[0].nextRisingEdge(now, this.lastEdgeAt + MIN_PERIODIC_IRQ_NS);
     if (deadline >= 0) this.timer = this.clock.schedule(deadline, this.onEdge);
   }
 
   private fireEdge(): void {
     this.timer = undefined;
+    this.lastEdgeAt = this.clock.now();
     this.irqEdges++;
     this.irqLine.set(false);
     this.irqLine.set(true);

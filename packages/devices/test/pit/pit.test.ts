@@ -123,18 +123,46 @@ describe('8254 counter 0 as the system timer', () => {
 
   it('loads a count rewritten in mode 2 at the end of the current period', () => {
     outb(0x43, 0x34);
-    outb(0x40, 100);
-    outb(0x40, 0);
-    clock.advance(ns(30));
-    outb(0x40, 50);
-    outb(0x40, 0);
-    expect(latchAndRead(0)).toBe(70);
-    clock.advance(ns(100) - ns(30));
+    outb(0x40, 1000 & 0xff);
+    outb(0x40, 1000 >> 8);
+    clock.advance(ns(300));
+    outb(0x40, 500 & 0xff);
+    outb(0x40, 500 >> 8);
+    expect(latchAndRead(0)).toBe(700);
+    clock.advance(ns(1000) - ns(300));
     expect(irq0.risingEdges).toBe(1);
-    clock.advance(ns(150) - ns(100));
+    clock.advance(ns(1500) - ns(1000));
     expect(irq0.risingEdges).toBe(2);
-    clock.advance(ns(200) - ns(150));
+    clock.advance(ns(2000) - ns(1500));
     expect(irq0.risingEdges).toBe(3);
+  });
+});
+
+describe('8254 counter 0 at rates no timer should follow', () => {
+  it('coalesces periodic IRQ 0 edges to one per 200 µs while the count reads exactly', () => {
+    outb(0x43, 0x34);
+    outb(0x40, 2);
+    outb(0x40, 0);
+    clock.advance(10_000_000);
+    expect(irq0.risingEdges).toBeGreaterThanOrEqual(49);
+    expect(irq0.risingEdges).toBeLessThanOrEqual(51);
+    clock.advance(ns(1));
+    const value = latchAndRead(0);
+    expect(value === 1 || value === 2).toBe(true);
+  });
+
+  it('keeps exact edges for rates below 5 kHz and for one-shot modes', () => {
+    outb(0x43, 0x34);
+    outb(0x40, 239); // 4992 Hz
+    outb(0x40, 0);
+    clock.advance(ns(239 * 100));
+    expect(irq0.risingEdges).toBe(100);
+    irq0.clear();
+    outb(0x43, 0x38); // mode 4, as Linux's oneshot clockevent programs it
+    outb(0x40, 15);
+    outb(0x40, 0);
+    clock.advance(ns(16));
+    expect(irq0.risingEdges).toBe(1);
   });
 });
 
