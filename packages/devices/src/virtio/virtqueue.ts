@@ -131,6 +131,10 @@ export class Virtqueue {
       if (low % align !== 0) {
         return ['ring-out-of-range', `${name} at 0x${address.toString(16)} is not ${align}-byte aligned`];
       }
+      // Below ramEnd there may still be holes (MMIO, ROM); ring fields are read one by one later.
+      if (this.memory.view(address, length) === null && !this.memory.readBytes(address, new Uint8Array(length))) {
+        return ['ring-out-of-range', `${name} at 0x${address.toString(16)}+${length} is not all RAM`];
+      }
     }
     return null;
   }

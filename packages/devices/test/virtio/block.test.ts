@@ -5,7 +5,7 @@ import {
   VirtioBlock, VirtioMmioTransport, type BlockBackend,
 } from '../../src/virtio/index.js';
 import { IrqRecorder } from '../support/irq.js';
-import { BASIC_FEATURES, TestDriver, bit } from './support/driver.js';
+import { BASIC_FEATURES, TestDriver, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, bit } from './support/driver.js';
 import { TestGuestRam } from './support/guest-ram.js';
 
 const T_IN = 0;
@@ -44,8 +44,17 @@ function pattern(length: number, seed: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff);
 }
 
-function setup(options: { backend?: BlockBackend; views?: boolean; accept?: bigint; readOnly?: boolean; id?: string } = {}) {
-  const ram = new TestGuestRam(1 << 22, { views: options.views });
+interface SetupOptions {
+  backend?: BlockBackend;
+  views?: boolean;
+  hole?: [number, number];
+  accept?: bigint;
+  readOnly?: boolean;
+  id?: string;
+}
+
+function setup(options: SetupOptions = {}) {
+  const ram = new TestGuestRam(1 << 22, { views: options.views, hole: options.hole });
   const irq = new IrqRecorder();
   const backend = options.backend ?? new MemoryBlockBackend({ size: 64 * 1024 });
   const block = new VirtioBlock({ backend, id: options.id ?? 'rv-disk-0', queueSize: 16, readOnly: options.readOnly });
@@ -159,6 +168,23 @@ describe('virtio-blk requests', () => {
     const r = request(queue, [header(T_IN, 0)], [512, 1]);
     expect(r.status).toBe(S_OK);
     expect(ram.notified).toContainEqual([r.sub.writable[0].address, 512]);
+  });
+
+  it('answers IOERR for data buffers in a hole of guest RAM, and still writes the status', () => {
+    for (const views of [true, false]) {
+      const { queue, block, ram, driver } = setup({ views, hole: [0x30_0000, 0x31_0000] });
+      const headerAt = driver.alloc(16);
+      ram.bytes.set(header(T_IN, 0), headerAt);
+      const statusAt = driver.alloc(1);
+      queue.writeDesc(0, headerAt, 16, VIRTQ_DESC_F_NEXT, 1);
+      queue.writeDesc(1, 0x30_0000, 512, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 2);
+      queue.writeDesc(2, statusAt, 1, VIRTQ_DESC_F_WRITE, 0);
+      queue.publish(0);
+      queue.kick();
+      expect(queue.takeUsed()).toEqual([{ id: 0, len: 1 }]);
+      expect(ram.bytes[statusAt]).toBe(S_IOERR);
+      expect(block.stats.ioErrors).toBe(1);
+    }
   });
 
   it('flushes the backend', () => {

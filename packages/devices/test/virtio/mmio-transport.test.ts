@@ -212,6 +212,16 @@ describe('queue registers', () => {
     expect(driver.status & NEEDS_RESET).toBe(NEEDS_RESET);
   });
 
+  it('refuses a ring placed in a hole below the end of RAM', () => {
+    const ram = new TestGuestRam(1 << 20, { hole: [0x8_0000, 0x9_0000] });
+    const transport = new VirtioMmioTransport(new VirtioRng({ queueSize: 8 }), { memory: ram, irq: new IrqRecorder() });
+    const driver = new TestDriver(transport, ram, 0x8_ff00);
+    driver.negotiate(BASIC_FEATURES);
+    expect(() => driver.setupQueue(0)).not.toThrow(); // the descriptor table ends up in the hole
+    expect(driver.read(Reg.QueueReady)).toBe(0);
+    expect(transport.errors.count('ring-out-of-range')).toBe(1);
+  });
+
   it('refuses queue register writes while the queue is ready and keeps the old value', () => {
     const { driver, transport, ram } = rngSetup();
     const [queue] = driver.init(1);

@@ -9,18 +9,22 @@ export class TestGuestRam implements GuestMemory {
   readonly ramEnd: number;
   private readonly data: DataView;
   private readonly views: boolean;
+  /** A range below ramEnd that is not RAM (an MMIO hole), as [start, end). */
+  private readonly hole: readonly [number, number] | undefined;
   /** Every notifyWrite range, to check devices announce writes made through views. */
   readonly notified: [number, number][] = [];
 
-  constructor(size: number, options: { views?: boolean } = {}) {
+  constructor(size: number, options: { views?: boolean; hole?: [number, number] } = {}) {
     this.bytes = new Uint8Array(size);
     this.data = new DataView(this.bytes.buffer);
     this.ramEnd = size;
     this.views = options.views ?? true;
+    this.hole = options.hole;
   }
 
   private inRam(address: number, length: number): boolean {
-    return Number.isSafeInteger(address) && address >= 0 && length >= 0 && address + length <= this.ramEnd;
+    if (!(Number.isSafeInteger(address) && address >= 0 && length >= 0 && address + length <= this.ramEnd)) return false;
+    return this.hole === undefined || address + length <= this.hole[0] || address >= this.hole[1];
   }
 
   private check(address: number, length: number): void {
