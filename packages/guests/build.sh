@@ -19,6 +19,11 @@ gcc -m32 -c "$SRC/hello-real/hello-real.S" -o "$TMP/hello-real.o"
 ld -m elf_i386 --build-id=none -Ttext=0x7c00 -e _start "$TMP/hello-real.o" -o "$TMP/hello-real.elf"
 objcopy -O binary -j .text "$TMP/hello-real.elf" "$OUT/hello-real.bin"
 
+# Firmware ROM (4 KiB): linked at offset 0xf000 of segment F000, where its alias below 1 MiB starts.
+gcc -m32 -c "$SRC/firmware-hello/firmware-hello.S" -o "$TMP/firmware-hello.o"
+ld -m elf_i386 --build-id=none -Ttext=0xf000 -e _start "$TMP/firmware-hello.o" -o "$TMP/firmware-hello.elf"
+objcopy -O binary -j .text "$TMP/firmware-hello.elf" "$OUT/firmware-hello.rom"
+
 # Multiboot ELF kernels share the entry stub, the serial driver and the linker script.
 cc "$SRC/common/multiboot-entry.S" entry.o
 cc "$SRC/common/serial.c" serial.o

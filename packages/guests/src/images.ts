@@ -1,8 +1,12 @@
 /** The guests this package ships, as prebuilt images built by build.sh from sources/. */
-export type GuestName = 'hello-real' | 'hello' | 'irq-test' | 'demo';
+export type GuestName = 'firmware-hello' | 'hello-real' | 'hello' | 'irq-test' | 'demo';
 
-/** How to start an image: a flat binary needs its load address and CPU mode given. */
+/**
+ * How to start an image: firmware is mapped as the board's ROM and started from RESET; a flat
+ * binary needs its load address and CPU mode given; multiboot kernels carry their own addresses.
+ */
 export type GuestFormat =
+  | { readonly kind: 'firmware'; readonly size: number }
   | { readonly kind: 'flat'; readonly loadAddress: number; readonly entry: number; readonly mode: 'real' }
   | { readonly kind: 'multiboot'; readonly loadAddress: number; readonly entry: number; readonly mode: 'protected' };
 
@@ -22,6 +26,14 @@ export interface GuestImage {
 const KERNEL_BASE = 0x100000;
 
 export const GUESTS: Readonly<Record<GuestName, GuestImage>> = {
+  'firmware-hello': {
+    name: 'firmware-hello',
+    file: 'firmware-hello.rom',
+    format: { kind: 'firmware', size: 4096 },
+    description: 'a 4 KiB firmware ROM started from the reset vector: prints on COM1 and exits with code 0',
+    expectedOutput: 'Hello from firmware!',
+    exits: 'by-itself',
+  },
   'hello-real': {
     name: 'hello-real',
     file: 'hello-real.bin',

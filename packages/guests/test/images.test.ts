@@ -37,6 +37,12 @@ describe('prebuilt guest images', () => {
       expect(image.length).toBeLessThan(64 * 1024);
     });
 
+  it('firmware-hello is a ROM whose reset vector jumps to F000:F000', () => {
+    const image = readGuestImage('firmware-hello');
+    expect(image.length).toBe(GUESTS['firmware-hello'].format.kind === 'firmware' ? 4096 : -1);
+    expect([...image.subarray(0xff0, 0xff5)]).toEqual([0xea, 0x00, 0xf0, 0x00, 0xf0]);
+  });
+
   it('hello-real is a small real-mode flat binary that ends in the exit-port write', () => {
     const image = readGuestImage('hello-real');
     expect(image.length).toBeLessThanOrEqual(512);

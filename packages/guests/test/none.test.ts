@@ -4,6 +4,13 @@ import { runGuest } from './support/run-guest.js';
 
 // The emulated CPU (strategy `none`) with a virtual clock: every run is reproducible.
 describe('bundled guests on the emulated CPU, wired by machine', () => {
+  it('firmware-hello runs from the reset vector through the ROM alias below 1 MiB', () => {
+    const run = runGuest(noneStrategy, 'firmware-hello', { clock: 'virtual' });
+    expect([run.end, run.detail]).toEqual(['halted', undefined]);
+    expect(run.output).toBe('Hello from firmware!\r\n');
+    expect(run.exitStatus).toBe(1);
+  });
+
   it('hello-real prints from real mode and writes the exit port', () => {
     const run = runGuest(noneStrategy, 'hello-real', { clock: 'virtual' });
     expect([run.end, run.detail]).toEqual(['halted', undefined]);

@@ -1,6 +1,6 @@
 import { BufferSerialBackend } from '@ringvisor/devices';
 import {
-  HostClock, PcBoard, VirtualClock, loadFlatBinary, loadMultiboot, type EntryState,
+  HostClock, PcBoard, VirtualClock, firmwareEntry, loadFlatBinary, loadMultiboot, type EntryState,
 } from '@ringvisor/machine';
 import type { Vcpu, VmExit, VmmStrategy } from '@ringvisor/vmm-api';
 import { GUESTS, readGuestImage, type GuestName } from '../../src/index.js';
@@ -60,15 +60,25 @@ function waitForTimer(clock: VirtualClock | HostClock): void {
 export function runGuest(strategy: VmmStrategy, name: GuestName, options: RunOptions): GuestRun {
   const serial = new BufferSerialBackend();
   const clock = options.clock === 'virtual' ? new VirtualClock() : new HostClock();
-  const board = new PcBoard({ ramSize: 16 * 1024 * 1024, clock, serial });
+  const guest = GUESTS[name];
+  const image = readGuestImage(name);
+  const firmware = guest.format.kind === 'firmware' ? image : undefined;
+  const board = new PcBoard({ ramSize: 16 * 1024 * 1024, clock, serial, firmware });
   const vm = strategy.createVm(board.vmSpec());
   try {
     board.attachMemory(vm.memory);
-    const guest = GUESTS[name];
-    const image = readGuestImage(name);
-    const state: EntryState = guest.format.kind === 'flat'
-      ? loadFlatBinary(vm.memory, image, { address: guest.format.loadAddress, mode: guest.format.mode })
-      : loadMultiboot(vm.memory, image, { memoryMap: board.memoryMap });
+    let state: EntryState;
+    switch (guest.format.kind) {
+      case 'firmware':
+        state = firmwareEntry();
+        break;
+      case 'flat':
+        state = loadFlatBinary(vm.memory, image, { address: guest.format.loadAddress, mode: guest.format.mode });
+        break;
+      case 'multiboot':
+        state = loadMultiboot(vm.memory, image, { memoryMap: board.memoryMap });
+        break;
+    }
     const vcpu = vm.createVcpu(0);
     vcpu.setSpecialRegisters(state.sregs);
     vcpu.setRegisters(state.regs);
