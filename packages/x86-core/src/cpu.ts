@@ -623,7 +623,7 @@ export class Cpu {
     this.events |= EV_POLL_IRQ;
     let done = 0;
     while (stop.reason === 'none') {
-      if (this.events !== 0 && this.boundary()) break;
+      if (this.events !== 0 && this.boundary(done)) break;
       if (this.halted) {
         stop.reason = 'hlt';
         break;
@@ -664,7 +664,7 @@ export class Cpu {
   }
 
   /** Instruction-boundary work; true when `run()` must return. */
-  private boundary(): boolean {
+  private boundary(done: number): boolean {
     const stop = this.stop;
     let ev = this.events;
     if (ev & EV_STOP) {
@@ -685,9 +685,9 @@ export class Cpu {
       if (stop.reason !== 'none') return true;
     }
     if (ev & EV_SHADOW) {
-      // The shadow covers exactly one instruction: let it run, then poll.
-      this.events = (ev & ~EV_SHADOW) | EV_POLL_IRQ;
-      return false;
+      // The shadow covers exactly the one instruction after STI / MOV SS, even across run() calls.
+      if (this.retired + done < this.shadowEnd) return false;
+      this.events = ev = (ev & ~EV_SHADOW) | EV_POLL_IRQ;
     }
     if (ev & EV_POLL_IRQ) {
       this.events = ev & ~EV_POLL_IRQ;
@@ -710,6 +710,15 @@ export class Cpu {
     }
     if (this.flags & TF) this.events |= EV_TRAP;
     return false;
+  }
+
+  /** Instruction count at which the current interrupt shadow ends. */
+  private shadowEnd = 0;
+
+  /** STI (setting IF) and loads of SS block interrupts until the next instruction has retired. */
+  beginShadow(): void {
+    this.events |= EV_SHADOW;
+    this.shadowEnd = this.retired + this.recordedRetire + 2;
   }
 
   /** True when an external interrupt could be delivered at this boundary. */

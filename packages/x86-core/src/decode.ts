@@ -10,6 +10,10 @@ const IMM_FIXED = new Uint8Array(0x1000);
 const IMM_OPSIZE = new Uint8Array(0x1000);
 const IMM_ADDRSIZE = new Uint8Array(0x1000);
 const VALID = new Uint8Array(0x1000);
+/** Entries whose ModRM must name memory ('M' attribute): #UD with mod = 3. */
+const MEMORY_ONLY = new Uint8Array(0x1000);
+/** Opcodes whose ModRM always names a register, whatever its mod bits (MOV CRn/DRn: 'R' operands). */
+const REGISTER_ONLY = new Uint8Array(0x200);
 const IS_PREFIX = new Uint8Array(0x100);
 for (const p of PREFIXES) IS_PREFIX[p] = 1;
 
@@ -40,6 +44,7 @@ function usesModrm(operand: string): boolean {
 
 function record(index: number, e: OpcodeEntry): void {
   VALID[index] = 1;
+  if (e.attributes.includes('M')) MEMORY_ONLY[index] = 1;
   for (const operand of e.operands ? e.operands.split(',') : []) {
     const [fixed, op, addr] = operandBytes(operand);
     IMM_FIXED[index] += fixed;
@@ -55,6 +60,7 @@ for (let op = 0; op < 0x200; op++) {
     const e = entries[reg];
     if (!e) continue;
     if (group || e.operands.split(',').some(usesModrm)) HAS_MODRM[op] = 1;
+    if (e.operands.split(',').some((o) => o.startsWith('R'))) REGISTER_ONLY[op] = 1;
     record((op << 3) | reg, e);
   }
 }
@@ -83,10 +89,11 @@ export function decodeLength(byteAt: (i: number) => number, code32: boolean): nu
   let opcode = b;
   if (b === 0x0f) opcode = 0x100 | byteAt(i++);
   let reg = 0;
+  let mod = 3;
   if (HAS_MODRM[opcode]) {
     const modrm = byteAt(i++);
     reg = (modrm >> 3) & 7;
-    const mod = modrm >> 6;
+    mod = REGISTER_ONLY[opcode] ? 3 : modrm >> 6;
     const rm = modrm & 7;
     if (mod !== 3) {
       if (addr32) {
@@ -104,7 +111,7 @@ export function decodeLength(byteAt: (i: number) => number, code32: boolean): nu
     }
   }
   const index = (opcode << 3) | reg;
-  if (!VALID[index]) return -1;
+  if (!VALID[index] || (mod === 3 && MEMORY_ONLY[index])) return -1;
   i += IMM_FIXED[index] + IMM_OPSIZE[index] * (op32 ? 4 : 2) + IMM_ADDRSIZE[index] * (addr32 ? 4 : 2);
   return i > MAX_INSTRUCTION_LENGTH ? -1 : i;
 }

@@ -1,6 +1,6 @@
 import type { AccessSize } from '@ringvisor/vmm-api';
 import { aaa, aad, aam, alu, daa, das, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from './alu.js';
-import { CS, DS, ES, EV_POLL_IRQ, EV_SHADOW, SS, type Cpu } from './cpu.js';
+import { CS, DS, ES, EV_POLL_IRQ, SS, type Cpu } from './cpu.js';
 import { step0f } from './execute-0f.js';
 import { throwFault } from './fault.js';
 import { AF, CF, DF, IF, PF, SF, ZF } from './flags.js';
@@ -461,7 +461,7 @@ function execute(cpu: Cpu, op: number): void {
     case 0xfb: {
       const wasEnabled = (cpu.flags & IF) !== 0;
       setInterruptFlag(cpu, true);
-      if (!wasEnabled) cpu.events |= EV_SHADOW;
+      if (!wasEnabled) cpu.beginShadow();
       return;
     }
     case 0xfc: cpu.flags &= ~DF; return;
@@ -499,7 +499,7 @@ function aluForms(cpu: Cpu, op: number): void {
 /** MOV/POP/LxS to a segment register; SS starts an interrupt shadow (SDM Vol. 2 "MOV", "POP"). */
 export function loadSeg(cpu: Cpu, s: number, selector: number): void {
   loadSegment(cpu, s, selector);
-  if (s === SS) cpu.events |= EV_SHADOW;
+  if (s === SS) cpu.beginShadow();
 }
 
 export function popSegment(cpu: Cpu, s: number): void {

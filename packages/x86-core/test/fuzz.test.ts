@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { CS, DS, ES, SS } from '../src/cpu.js';
+import { createMachine } from './support/machine.js';
+
+// Hostile guest code: random bytes executed in real mode and in 32-bit protected mode (with random
+// descriptor-table registers, so faults and their delivery go through garbage too). run() must always
+// return one of its reasons within its budget: never throw, never hang.
+
+const REASONS = new Set(['budget', 'hlt', 'shutdown', 'exception', 'irq-window']);
+
+function random(seed: number): () => number {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+describe('random code never escapes run()', () => {
+  for (const mode of ['real', 'flat32'] as const) {
+    it(`${mode} mode: 300 programs of random bytes`, () => {
+      const next = random(mode === 'real' ? 7 : 11);
+      const counts = new Map<string, number>();
+      for (let program = 0; program < 300; program++) {
+        const m = createMachine(mode);
+        const cpu = m.cpu;
+        // Random RAM below 64 KiB: code, stack, IVT/IDT and GDT contents.
+        const junk = new Uint8Array(0x10000);
+        for (let i = 0; i < junk.length; i += 4) {
+          const v = next();
+          junk[i] = v; junk[i + 1] = v >>> 8; junk[i + 2] = v >>> 16; junk[i + 3] = v >>> 24;
+        }
+        m.memory.writeBytes(0, junk);
+        for (let r = 0; r < 8; r++) cpu.reg32[r] = next();
+        if (mode === 'real') {
+          for (const s of [DS, ES, SS]) cpu.loadRealSegment(s, next() & 0xffff);
+          cpu.eip = next() & 0xffff;
+        } else {
+          cpu.gdtrBase = next() & 0xffff;
+          cpu.gdtrLimit = next() & 0xffff;
+          cpu.idtrBase = next() & 0xffff;
+          cpu.idtrLimit = next() & 0x7ff;
+          cpu.eip = next() & 0xffff;
+        }
+        cpu.setEflags(next() & 0xcd5);
+        let reason = '';
+        expect(() => {
+          reason = cpu.run(2000);
+        }).not.toThrow();
+        if (reason === 'internal-error') throw new Error(`internal error: ${cpu.stop.detail} (program ${program}, CS ${cpu.seg[CS]})`);
+        expect(REASONS.has(reason), reason).toBe(true);
+        counts.set(reason, (counts.get(reason) ?? 0) + 1);
+      }
+      expect(counts.get('budget') ?? 0).toBeGreaterThan(0);
+    }, 60_000);
+  }
+});

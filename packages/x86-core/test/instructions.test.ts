@@ -1,0 +1,490 @@
+import { describe, expect, it } from 'vitest';
+import { CF, OF, ZF } from '../src/flags.js';
+import { CODE, createMachine } from './support/machine.js';
+
+// Instruction groups beyond what the 16-bit SST vectors cover: 32-bit operand sizes and the i486/
+// P6 additions. Programs are hand-encoded (bytes with the assembly beside them) and end in HLT.
+
+const EAX = 0, ECX = 1, EDX = 2, EBX = 3;
+
+function run32(bytes: number[]) {
+  const m = createMachine('flat32');
+  m.load([...bytes, 0xf4]);
+  const reason = m.cpu.run(1000);
+  return { ...m, reason, r: m.cpu.reg32 };
+}
+
+describe('32-bit arithmetic', () => {
+  it('ADD sets CF and ZF on a 32-bit wrap', () => {
+    const { r, cpu, reason } = run32([
+      0xb8, 0xff, 0xff, 0xff, 0xff, // mov eax, 0xffffffff
+      0x83, 0xc0, 0x01, //             add eax, 1
+    ]);
+    expect(reason).toBe('hlt');
+    expect(r[EAX]).toBe(0);
+    expect(cpu.getEflags() & (CF | ZF | OF)).toBe(CF | ZF);
+  });
+
+  it('ADC carries in and overflows into the sign bit', () => {
+    const { r, cpu } = run32([
+      0xf9, //                         stc
+      0xb8, 0xff, 0xff, 0xff, 0x7f, // mov eax, 0x7fffffff
+      0x83, 0xd0, 0x00, //             adc eax, 0
+    ]);
+    expect(r[EAX] >>> 0).toBe(0x80000000);
+    expect(cpu.getEflags() & (CF | OF)).toBe(OF);
+  });
+
+  it('SBB borrows through a zero operand', () => {
+    const { r, cpu } = run32([
+      0xf9, //                   stc
+      0x31, 0xc0, //             xor eax, eax  (clears CF)
+      0xf9, //                   stc
+      0x83, 0xd8, 0x00, //       sbb eax, 0
+    ]);
+    expect(r[EAX] >>> 0).toBe(0xffffffff);
+    expect(cpu.getEflags() & CF).toBe(CF);
+  });
+
+  it('MUL r/m32 leaves the 64-bit product in EDX:EAX', () => {
+    const { r, cpu } = run32([
+      0xb8, 0xff, 0xff, 0xff, 0xff, // mov eax, 0xffffffff
+      0xb9, 0xff, 0xff, 0xff, 0xff, // mov ecx, 0xffffffff
+      0xf7, 0xe1, //                   mul ecx
+    ]);
+    expect(r[EDX] >>> 0).toBe(0xfffffffe);
+    expect(r[EAX]).toBe(1);
+    expect(cpu.getEflags() & (CF | OF)).toBe(CF | OF);
+  });
+
+  it('IMUL r32, r/m32 truncates and flags the overflow', () => {
+    const { r, cpu } = run32([
+      0xb8, 0x00, 0x00, 0x01, 0x00, // mov eax, 0x10000
+      0x0f, 0xaf, 0xc0, //             imul eax, eax
+    ]);
+    expect(r[EAX]).toBe(0);
+    expect(cpu.getEflags() & (CF | OF)).toBe(CF | OF);
+  });
+
+  it('IMUL r/m32 sign-extends a product that fits', () => {
+    const { r, cpu } = run32([
+      0xb8, 0xfd, 0xff, 0xff, 0xff, // mov eax, -3
+      0xb9, 0x05, 0x00, 0x00, 0x00, // mov ecx, 5
+      0xf7, 0xe9, //                   imul ecx
+    ]);
+    expect(r[EAX]).toBe(-15);
+    expect(r[EDX]).toBe(-1);
+    expect(cpu.getEflags() & (CF | OF)).toBe(0);
+  });
+
+  it('DIV r/m32 divides the 64-bit EDX:EAX', () => {
+    const { r } = run32([
+      0xba, 0x01, 0x00, 0x00, 0x00, // mov edx, 1
+      0xb8, 0x01, 0x00, 0x00, 0x00, // mov eax, 1
+      0xb9, 0x02, 0x00, 0x00, 0x00, // mov ecx, 2
+      0xf7, 0xf1, //                   div ecx   (0x100000001 / 2)
+    ]);
+    expect(r[EAX] >>> 0).toBe(0x80000000);
+    expect(r[EDX]).toBe(1);
+  });
+
+  it('IDIV r/m32 truncates toward zero', () => {
+    const { r } = run32([
+      0xb8, 0xf9, 0xff, 0xff, 0xff, // mov eax, -7
+      0x99, //                         cdq
+      0xb9, 0x02, 0x00, 0x00, 0x00, // mov ecx, 2
+      0xf7, 0xf9, //                   idiv ecx
+    ]);
+    expect(r[EAX]).toBe(-3);
+    expect(r[EDX]).toBe(-1);
+  });
+
+  it('DIV with a quotient too large raises #DE before changing EAX', () => {
+    const m = createMachine('flat32');
+    m.cpu.intercepts.exceptions = 1 << 0;
+    m.load([
+      0xba, 0x05, 0x00, 0x00, 0x00, // mov edx, 5
+      0xb9, 0x02, 0x00, 0x00, 0x00, // mov ecx, 2
+      0xf7, 0xf1, //                   div ecx
+    ]);
+    m.cpu.reg32[EAX] = 1234;
+    expect(m.cpu.run(100)).toBe('exception');
+    expect(m.cpu.stop.vector).toBe(0);
+    expect(m.cpu.eip).toBe(CODE + 10);
+    expect(m.cpu.reg32[EAX]).toBe(1234);
+  });
+
+  it('SHLD and SHRD shift in bits from the second operand', () => {
+    const { r } = run32([
+      0xb8, 0x78, 0x56, 0x34, 0x12, // mov eax, 0x12345678
+      0xba, 0xf0, 0xde, 0xbc, 0x9a, // mov edx, 0x9abcdef0
+      0x89, 0xc3, //                   mov ebx, eax
+      0x0f, 0xa4, 0xd0, 0x08, //       shld eax, edx, 8
+      0x0f, 0xac, 0xd3, 0x08, //       shrd ebx, edx, 8
+    ]);
+    expect(r[EAX] >>> 0).toBe(0x3456789a);
+    expect(r[EBX] >>> 0).toBe(0xf0123456);
+  });
+
+  it('BSF and BSR find the lowest and highest set bit; a zero source sets ZF', () => {
+    const { r, cpu } = run32([
+      0xb8, 0xf0, 0x00, 0x00, 0x00, // mov eax, 0xf0
+      0x0f, 0xbc, 0xc8, //             bsf ecx, eax
+      0x0f, 0xbd, 0xd0, //             bsr edx, eax
+      0x31, 0xdb, //                   xor ebx, ebx
+      0x0f, 0xbc, 0xc3, //             bsf eax, ebx
+    ]);
+    expect(r[ECX]).toBe(4);
+    expect(r[EDX]).toBe(7);
+    expect(r[EAX]).toBe(0xf0);
+    expect(cpu.getEflags() & ZF).toBe(ZF);
+  });
+
+  it('BT/BTS/BTR/BTC with a register offset address bits beyond the operand', () => {
+    const m = createMachine('flat32');
+    m.memory.write32(0x2004, 0);
+    m.load([
+      0xb8, 0x00, 0x20, 0x00, 0x00, // mov eax, 0x2000
+      0xb9, 0x21, 0x00, 0x00, 0x00, // mov ecx, 33
+      0x0f, 0xab, 0x08, //             bts [eax], ecx   (bit 1 of the dword at 0x2004)
+      0x0f, 0xa3, 0x08, //             bt [eax], ecx
+      0xf4,
+    ]);
+    m.cpu.run(100);
+    expect(m.memory.read32(0x2004)).toBe(2);
+    expect(m.cpu.getEflags() & CF).toBe(CF);
+  });
+});
+
+describe('i486 and P6 additions', () => {
+  it('CMOVcc moves only when the condition holds', () => {
+    const { r } = run32([
+      0xb8, 0x01, 0x00, 0x00, 0x00, // mov eax, 1
+      0xb9, 0x02, 0x00, 0x00, 0x00, // mov ecx, 2
+      0xba, 0x07, 0x00, 0x00, 0x00, // mov edx, 7
+      0x39, 0xc8, //                   cmp eax, ecx
+      0x0f, 0x4c, 0xc1, //             cmovl eax, ecx
+      0x0f, 0x4f, 0xd1, //             cmovg edx, ecx
+    ]);
+    expect(r[EAX]).toBe(2);
+    expect(r[EDX]).toBe(7);
+  });
+
+  it('SETcc writes 0 or 1', () => {
+    const { r } = run32([
+      0x31, 0xc0, //       xor eax, eax
+      0x0f, 0x94, 0xc0, // setz al
+      0x0f, 0x95, 0xc4, // setnz ah
+    ]);
+    expect(r[EAX]).toBe(1);
+  });
+
+  it('BSWAP reverses the bytes of a register', () => {
+    const { r } = run32([
+      0xb8, 0x78, 0x56, 0x34, 0x12, // mov eax, 0x12345678
+      0x0f, 0xc8, //                   bswap eax
+    ]);
+    expect(r[EAX] >>> 0).toBe(0x78563412);
+  });
+
+  it('XADD exchanges and adds', () => {
+    const { r } = run32([
+      0xb8, 0x05, 0x00, 0x00, 0x00, // mov eax, 5
+      0xb9, 0x03, 0x00, 0x00, 0x00, // mov ecx, 3
+      0x0f, 0xc1, 0xc8, //             xadd eax, ecx
+    ]);
+    expect(r[EAX]).toBe(8);
+    expect(r[ECX]).toBe(5);
+  });
+
+  it('CMPXCHG stores on a match and loads the accumulator otherwise', () => {
+    const m = createMachine('flat32');
+    m.memory.write32(0x2000, 5);
+    m.load([
+      0xb8, 0x05, 0x00, 0x00, 0x00, //       mov eax, 5
+      0xb9, 0x09, 0x00, 0x00, 0x00, //       mov ecx, 9
+      0x0f, 0xb1, 0x0d, 0x00, 0x20, 0x00, 0x00, // cmpxchg [0x2000], ecx   (match: stores 9)
+      0x0f, 0xb1, 0x0d, 0x00, 0x20, 0x00, 0x00, // cmpxchg [0x2000], ecx   (5 != 9: EAX = 9)
+      0xf4,
+    ]);
+    m.cpu.run(100);
+    expect(m.memory.read32(0x2000)).toBe(9);
+    expect(m.cpu.reg32[EAX]).toBe(9);
+    expect(m.cpu.getEflags() & ZF).toBe(0);
+  });
+
+  it('CMPXCHG8B compares EDX:EAX and stores ECX:EBX', () => {
+    const m = createMachine('flat32');
+    m.memory.write32(0x2000, 0x22222222);
+    m.memory.write32(0x2004, 0x11111111);
+    const cmpxchg8b = [0x0f, 0xc7, 0x0d, 0x00, 0x20, 0x00, 0x00]; // cmpxchg8b [0x2000]
+    m.load([...cmpxchg8b, ...cmpxchg8b, 0xf4]);
+    const r = m.cpu.reg32;
+    r[EDX] = 0x11111111;
+    r[EAX] = 0x22222222;
+    r[ECX] = 0x33333333;
+    r[EBX] = 0x44444444;
+    m.cpu.run(1);
+    expect(m.memory.read32(0x2000)).toBe(0x44444444);
+    expect(m.memory.read32(0x2004)).toBe(0x33333333);
+    expect(m.cpu.getEflags() & ZF).toBe(ZF);
+    m.cpu.run(1);
+    expect(r[EAX]).toBe(0x44444444);
+    expect(r[EDX]).toBe(0x33333333);
+    expect(m.cpu.getEflags() & ZF).toBe(0);
+  });
+
+  it('CMPXCHG8B with a register operand is #UD', () => {
+    const m = createMachine('flat32');
+    m.cpu.intercepts.exceptions = 1 << 6;
+    m.load([0x0f, 0xc7, 0xc8]); // cmpxchg8b eax (invalid)
+    expect(m.cpu.run(10)).toBe('exception');
+    expect(m.cpu.stop.vector).toBe(6);
+  });
+
+  it('CPUID reports the documented model: GenuineIntel family 6, TSC MSR CX8 CMOV, no FPU', () => {
+    const m = createMachine('flat32');
+    m.load([0x0f, 0xa2, 0xf4]); // cpuid
+    m.cpu.reg32[EAX] = 0;
+    m.cpu.run(10);
+    const r = m.cpu.reg32;
+    const text = (v: number) => String.fromCharCode(v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >>> 24);
+    expect(text(r[EBX]) + text(r[EDX]) + text(r[ECX])).toBe('GenuineIntel');
+    expect(r[EAX]).toBe(1);
+    m.load([0x0f, 0xa2, 0xf4]);
+    r[EAX] = 1;
+    m.cpu.run(10);
+    expect((r[EAX] >> 8) & 0xf).toBe(6);
+    const features = r[EDX];
+    expect(features & 1).toBe(0); // no x87
+    for (const bit of [4, 5, 8, 15]) expect((features >>> bit) & 1).toBe(1);
+  });
+
+  it('RDTSC counts retired instructions and WRMSR(IA32_TIME_STAMP_COUNTER) moves it', () => {
+    const m = createMachine('flat32');
+    m.load([
+      0x0f, 0x31, //                   rdtsc
+      0x89, 0xc3, //                   mov ebx, eax
+      0x90, 0x90, 0x90, //             nop x3
+      0x0f, 0x31, //                   rdtsc
+      0x29, 0xd8, //                   sub eax, ebx
+      0xf4,
+    ]);
+    m.cpu.run(100);
+    expect(m.cpu.reg32[EAX]).toBe(5);
+    m.load([
+      0xb9, 0x10, 0x00, 0x00, 0x00, // mov ecx, 0x10
+      0x31, 0xd2, //                   xor edx, edx
+      0xb8, 0x00, 0x10, 0x00, 0x00, // mov eax, 0x1000
+      0x0f, 0x30, //                   wrmsr
+      0x0f, 0x32, //                   rdmsr
+      0xf4,
+    ]);
+    m.cpu.run(100);
+    expect(m.cpu.reg32[EAX]).toBe(0x1001);
+    expect(m.cpu.reg32[EDX]).toBe(0);
+  });
+
+  it('RDMSR of an MSR the core does not implement is #GP(0)', () => {
+    const m = createMachine('flat32');
+    m.cpu.intercepts.exceptions = 1 << 13;
+    m.load([0xb9, 0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32]); // mov ecx, 0xc0000080; rdmsr
+    expect(m.cpu.run(10)).toBe('exception');
+    expect(m.cpu.stop.vector).toBe(13);
+    expect(m.cpu.stop.errorCode).toBe(0);
+  });
+});
+
+describe('invalid encodings', () => {
+  const cases: [string, number[]][] = [
+    ['UD2', [0x0f, 0x0b]],
+    ['an unassigned two-byte opcode (0F 04)', [0x0f, 0x04]],
+    ['LOCK NOP', [0xf0, 0x90]],
+    ['LOCK ADD with a register destination', [0xf0, 0x01, 0xc0]],
+    ['LOCK MOV (not a read-modify-write)', [0xf0, 0x89, 0x05, 0x00, 0x20, 0x00, 0x00]],
+    ['LOCK CMP (no write)', [0xf0, 0x39, 0x05, 0x00, 0x20, 0x00, 0x00]],
+    ['LEA with a register source', [0x8d, 0xc0]],
+    ['MOV CS, r/m', [0x8e, 0xc8]],
+    ['POP r/m with reg field 1', [0x8f, 0xc8]],
+    ['FF /7', [0xff, 0xf8]],
+    ['far JMP through a register', [0xff, 0xe8]],
+    ['LES with a register source', [0xc4, 0xc0]],
+  ];
+  for (const [what, bytes] of cases) {
+    it(`${what} raises #UD with EIP at the instruction`, () => {
+      const m = createMachine('flat32');
+      m.cpu.intercepts.exceptions = 1 << 6;
+      m.load(bytes);
+      expect(m.cpu.run(10)).toBe('exception');
+      expect(m.cpu.stop.vector).toBe(6);
+      expect(m.cpu.eip).toBe(CODE);
+    });
+  }
+
+  it('LOCK ADD to memory is allowed', () => {
+    const m = createMachine('flat32');
+    m.memory.write32(0x2000, 40);
+    m.load([0xb8, 0x02, 0x00, 0x00, 0x00, 0xf0, 0x01, 0x05, 0x00, 0x20, 0x00, 0x00, 0xf4]); // mov eax,2; lock add [0x2000],eax
+    expect(m.cpu.run(10)).toBe('hlt');
+    expect(m.memory.read32(0x2000)).toBe(42);
+  });
+
+  it('an instruction longer than 15 bytes is #GP(0)', () => {
+    const m = createMachine('flat32');
+    m.cpu.intercepts.exceptions = 1 << 13;
+    m.load([...Array(15).fill(0x3e), 0x90]);
+    expect(m.cpu.run(10)).toBe('exception');
+    expect(m.cpu.stop.vector).toBe(13);
+  });
+});
+
+describe('strings, stack frames and mixed sizes', () => {
+  it('REP MOVSD copies ECX dwords and REP STOSB fills', () => {
+    const m = createMachine('flat32');
+    for (let i = 0; i < 4; i++) m.memory.write32(0x3000 + 4 * i, 0x01010101 * (i + 1));
+    m.load([
+      0xbe, 0x00, 0x30, 0x00, 0x00, // mov esi, 0x3000
+      0xbf, 0x00, 0x40, 0x00, 0x00, // mov edi, 0x4000
+      0xb9, 0x04, 0x00, 0x00, 0x00, // mov ecx, 4
+      0xfc, //                         cld
+      0xf3, 0xa5, //                   rep movsd
+      0xb0, 0xee, //                   mov al, 0xee
+      0xb1, 0x03, //                   mov cl, 3
+      0xf3, 0xaa, //                   rep stosb
+      0xf4,
+    ]);
+    m.cpu.run(100);
+    expect(m.memory.read32(0x400c)).toBe(0x04040404);
+    expect(m.memory.read32(0x4010)).toBe(0x00eeeeee);
+    expect(m.cpu.reg32[7]).toBe(0x4013);
+  });
+
+  it('REPNE SCASB stops at the match with ECX counting down', () => {
+    const m = createMachine('flat32');
+    m.memory.writeBytes(0x3000, Uint8Array.from([1, 2, 3, 4, 5]));
+    m.load([
+      0xbf, 0x00, 0x30, 0x00, 0x00, // mov edi, 0x3000
+      0xb9, 0x10, 0x00, 0x00, 0x00, // mov ecx, 16
+      0xb0, 0x04, //                   mov al, 4
+      0xf2, 0xae, //                   repne scasb
+      0xf4,
+    ]);
+    m.cpu.run(100);
+    expect(m.cpu.reg32[7]).toBe(0x3004);
+    expect(m.cpu.reg32[ECX]).toBe(12);
+    expect(m.cpu.getEflags() & ZF).toBe(ZF);
+  });
+
+  it('a huge REP count still returns from run() within its budget', () => {
+    const m = createMachine('flat32');
+    m.load([
+      0xb9, 0xff, 0xff, 0xff, 0xff, // mov ecx, 0xffffffff
+      0xbf, 0x00, 0x00, 0x01, 0x00, // mov edi, 0x10000
+      0xf3, 0xaa, //                   rep stosb
+    ]);
+    const reason = m.cpu.run(10);
+    expect(reason).toBe('budget');
+    expect(m.cpu.eip).toBe(CODE + 10);
+    expect(m.cpu.reg32[ECX]).toBeLessThan(-1);
+  });
+
+  it('PUSHAD/POPAD, ENTER and LEAVE keep the stack balanced', () => {
+    const { r } = run32([
+      0xbd, 0x44, 0x33, 0x22, 0x11, // mov ebp, 0x11223344
+      0x60, //                         pushad
+      0x31, 0xed, //                   xor ebp, ebp
+      0x61, //                         popad
+      0xc8, 0x10, 0x00, 0x02, //       enter 16, 2
+      0xc9, //                         leave
+    ]);
+    expect(r[5] >>> 0).toBe(0x11223344);
+    expect(r[4]).toBe(0x80000);
+  });
+
+  it('operand-size and address-size prefixes in 16-bit code', () => {
+    const m = createMachine('real');
+    m.load([
+      0x66, 0xb8, 0x78, 0x56, 0x34, 0x12, // mov eax, 0x12345678
+      0x67, 0x66, 0x89, 0x04, 0x8d, 0x00, 0x20, 0x00, 0x00, // mov [ecx*4+0x2000], eax
+      0xf4,
+    ]);
+    m.cpu.reg32[ECX] = 1;
+    expect(m.cpu.run(10)).toBe('hlt');
+    expect(m.memory.read32(0x2004)).toBe(0x12345678);
+  });
+
+  it('self-modifying code runs the bytes it wrote', () => {
+    const m = createMachine('flat32');
+    m.load([
+      0xc6, 0x05, 0x08, 0x10, 0x00, 0x00, 0x42, // mov byte [CODE+8], 0x42
+      0xb0, 0x00, //                               mov al, 0   (its immediate is rewritten above)
+      0xf4,
+    ]);
+    m.cpu.run(10);
+    expect(m.cpu.reg8[0]).toBe(0x42);
+  });
+
+  it('a 16-bit near jump wraps IP at 64 KiB', () => {
+    const m = createMachine('real');
+    m.cpu.loadRealSegment(1, 0x100);
+    m.cpu.codeSizeChanged();
+    m.memory.writeBytes(0x1010, Uint8Array.from([0xf4]));
+    m.load([0xe9, 0x0b, 0x10], 0x1000 + 0xf002); // at 0100:F002, jmp rel16 to 0100:0010
+    expect(m.cpu.run(10)).toBe('hlt');
+    expect(m.cpu.eip).toBe(0x11);
+  });
+});
+
+describe('interrupts', () => {
+  it('STI blocks interrupts for one instruction, then the IVT handler runs', () => {
+    let pending = true;
+    let acks = 0;
+    const m = createMachine('real', {
+      pending: () => pending,
+      acknowledge: () => {
+        pending = false;
+        acks++;
+        return 0x20;
+      },
+    });
+    m.memory.write16(0x20 * 4, 0x3000);
+    m.memory.write16(0x20 * 4 + 2, 0);
+    m.memory.writeBytes(0x3000, Uint8Array.from([0xb3, 0x99, 0xf4])); // handler: mov bl, 0x99; hlt
+    m.load([
+      0xfb, //       sti
+      0xb0, 0x11, // mov al, 0x11   (runs inside the STI shadow)
+      0xb4, 0x22, // mov ah, 0x22   (the interrupt is taken before this one)
+      0xf4,
+    ]);
+    expect(m.cpu.run(100)).toBe('hlt');
+    expect(acks).toBe(1);
+    expect(m.cpu.reg8[0]).toBe(0x11);
+    expect(m.cpu.reg8[1]).toBe(0);
+    expect(m.cpu.reg8[12]).toBe(0x99);
+    // The pushed return address is the instruction after the shadow.
+    expect(m.memory.read16(m.cpu.reg16[8])).toBe(CODE + 3);
+  });
+
+  it('HLT with interrupts enabled wakes on an interrupt', () => {
+    let pending = false;
+    const m = createMachine('real', { pending: () => pending, acknowledge: () => ((pending = false), 0x21) });
+    m.memory.write16(0x21 * 4, 0x3000);
+    m.memory.writeBytes(0x3000, Uint8Array.from([0xb3, 0x77, 0xf4]));
+    m.load([0xfb, 0xf4, 0xf4]); // sti; hlt; hlt
+    expect(m.cpu.run(100)).toBe('hlt');
+    expect(m.cpu.eip).toBe(CODE + 2);
+    pending = true;
+    expect(m.cpu.run(100)).toBe('hlt');
+    expect(m.cpu.reg8[12]).toBe(0x77);
+  });
+
+  it('injectInterrupt delivers through the IVT before the next instruction', () => {
+    const m = createMachine('real');
+    m.memory.write16(0x30 * 4, 0x3000);
+    m.memory.writeBytes(0x3000, Uint8Array.from([0xf4]));
+    m.load([0x90, 0x90]);
+    m.cpu.injectInterrupt(0x30);
+    expect(m.cpu.run(10)).toBe('hlt');
+    expect(m.cpu.eip).toBe(0x3001);
+  });
+});

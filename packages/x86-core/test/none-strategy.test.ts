@@ -1,0 +1,138 @@
+import type { ExitReason, ExitStats, IoBus, MmioBus, SegmentState, SpecialRegisters, VmSpec } from '@ringvisor/vmm-api';
+import { describe, expect, it } from 'vitest';
+import { noneStrategy } from '../src/strategy/none.js';
+
+// Strategy `none` as a hypervisor uses it: VM from a VmSpec, one vCPU, exits through vmm-api.
+
+function stats(): ExitStats {
+  return {
+    byReason: new Map<ExitReason, number>(),
+    byPort: new Map<number, number>(),
+    count(reason, port) {
+      this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
+      if (port !== undefined) this.byPort.set(port, (this.byPort.get(port) ?? 0) + 1);
+    },
+  };
+}
+
+function spec(overrides: Partial<VmSpec> = {}): VmSpec {
+  const written: number[] = [];
+  const io: IoBus = { read: () => 0x42, write: (_p, _s, v) => void written.push(v) };
+  const mmio: MmioBus = { read: () => 0x1234, write: () => undefined };
+  return {
+    regions: [{ base: 0, size: 1 << 20 }],
+    io, mmio,
+    interrupts: { pending: () => false, acknowledge: () => 0 },
+    stats: stats(),
+    ...overrides,
+  };
+}
+
+const FLAT_CODE: SegmentState = { selector: 8, base: 0, limit: 0xffffffff, access: 0xc09b };
+const FLAT_DATA: SegmentState = { selector: 16, base: 0, limit: 0xffffffff, access: 0xc093 };
+
+describe('strategy none', () => {
+  it('describes itself and is always available', () => {
+    expect(noneStrategy.name).toBe('none');
+    expect(noneStrategy.unavailableReason()).toBeNull();
+  });
+
+  it('runs real-mode code from reset state set by a loader, counting port I/O by port', () => {
+    const s = spec();
+    const vm = noneStrategy.createVm(s);
+    vm.memory.writeBytes(0x7c00, Uint8Array.from([
+      0xba, 0xf8, 0x03, // mov dx, 0x3f8
+      0xb0, 0x41, //       mov al, 'A'
+      0xee, //             out dx, al
+      0xee, //             out dx, al
+      0xe4, 0x61, //       in al, 0x61
+      0xf4, //             hlt
+    ]));
+    const vcpu = vm.createVcpu(0);
+    const sregs = vcpu.getSpecialRegisters();
+    const real = (selector: number, access: number): SegmentState => ({ selector, base: selector << 4, limit: 0xffff, access });
+    vcpu.setSpecialRegisters({ ...sregs, cs: real(0, 0x9b), ds: real(0, 0x93), ss: real(0, 0x93), es: real(0, 0x93) });
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x7c00, esp: 0x7000 });
+    const exit = vcpu.run(100);
+    expect(exit).toEqual({ reason: 'hlt', interruptsEnabled: false });
+    expect(vcpu.getRegisters().eax & 0xff).toBe(0x42);
+    expect(s.stats.byPort.get(0x3f8)).toBe(2);
+    expect(s.stats.byPort.get(0x61)).toBe(1);
+    expect(s.stats.byReason.get('io')).toBe(3);
+    expect(vcpu.retired).toBe(6);
+  });
+
+  it('routes addresses outside RAM to the MMIO bus and counts them', () => {
+    const s = spec();
+    const vm = noneStrategy.createVm(s);
+    vm.memory.writeBytes(0x1000, Uint8Array.from([0xa1, 0x00, 0x00, 0x00, 0xfe, 0xf4])); // mov eax, [0xfe000000]; hlt
+    const vcpu = vm.createVcpu(0);
+    vcpu.setSpecialRegisters({ ...vcpu.getSpecialRegisters(), cs: FLAT_CODE, ds: FLAT_DATA, ss: FLAT_DATA, es: FLAT_DATA, cr0: 0x11 });
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x1000, esp: 0x8000 });
+    expect(vcpu.run(10).reason).toBe('hlt');
+    expect(vcpu.getRegisters().eax).toBe(0x1234);
+    expect(s.stats.byReason.get('mmio')).toBe(1);
+  });
+
+  it('round-trips registers and special registers: real mode, flat 32-bit and paging', () => {
+    const vm = noneStrategy.createVm(spec());
+    const vcpu = vm.createVcpu(0);
+    const regs = { eax: 1, ecx: 2, edx: 3, ebx: 0xffffffff, esp: 0x7000, ebp: 6, esi: 7, edi: 8, eip: 0x100000, eflags: 0x246 };
+    vcpu.setRegisters(regs);
+    expect(vcpu.getRegisters()).toEqual(regs);
+    const flat: SpecialRegisters = {
+      ...vcpu.getSpecialRegisters(), cs: FLAT_CODE, ds: FLAT_DATA, es: FLAT_DATA, fs: FLAT_DATA, gs: FLAT_DATA, ss: FLAT_DATA,
+      gdt: { base: 0x500, limit: 0x1f }, idt: { base: 0x600, limit: 0x7ff }, cr0: 0x80000011, cr3: 0x9000, cr4: 0x10, cr2: 0,
+    };
+    vcpu.setSpecialRegisters(flat);
+    expect(vcpu.getSpecialRegisters()).toEqual(flat);
+  });
+
+  it('runs with paging on: an identity-mapped 4 MiB page (PSE)', () => {
+    const vm = noneStrategy.createVm(spec());
+    vm.memory.write32(0x9000, 0x00000083); // PDE 0: 4 MiB page at 0, present, writable, PS
+    vm.memory.writeBytes(0x2000, Uint8Array.from([0xc7, 0x05, 0x00, 0x30, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12, 0xf4])); // mov dword [0x3000], 0x12345678
+    const vcpu = vm.createVcpu(0);
+    vcpu.setSpecialRegisters({ ...vcpu.getSpecialRegisters(), cs: FLAT_CODE, ds: FLAT_DATA, ss: FLAT_DATA, es: FLAT_DATA, cr0: 0x80000011, cr3: 0x9000, cr4: 0x10 });
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x2000, esp: 0x8000 });
+    expect(vcpu.run(10).reason).toBe('hlt');
+    expect(vm.memory.read32(0x3000)).toBe(0x12345678);
+    expect(vm.memory.read32(0x9000) & 0x20).toBe(0x20); // accessed bit set by the walk
+  });
+
+  it('a triple fault is a shutdown exit', () => {
+    const vm = noneStrategy.createVm(spec());
+    vm.memory.writeBytes(0x1000, Uint8Array.from([0x0f, 0x0b])); // ud2 with an empty IDT
+    const vcpu = vm.createVcpu(0);
+    vcpu.setSpecialRegisters({ ...vcpu.getSpecialRegisters(), cs: FLAT_CODE, ds: FLAT_DATA, ss: FLAT_DATA, es: FLAT_DATA, idt: { base: 0, limit: 0 }, cr0: 0x11 });
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x1000, esp: 0x8000 });
+    expect(vcpu.run(100)).toEqual({ reason: 'shutdown', cause: 'triple-fault' });
+  });
+
+  it('polls the interrupt controller and reports irq windows', () => {
+    let pending = false;
+    const s = spec({ interrupts: { pending: () => pending, acknowledge: () => ((pending = false), 0x08) } });
+    const vm = noneStrategy.createVm(s);
+    vm.memory.write16(0x08 * 4, 0x3000);
+    vm.memory.writeBytes(0x3000, Uint8Array.from([0xb3, 0x55, 0xf4])); // mov bl, 0x55; hlt
+    vm.memory.writeBytes(0x1000, Uint8Array.from([0xfb, 0xf4, 0xeb, 0xfe])); // sti; hlt; jmp $
+    const vcpu = vm.createVcpu(0);
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x1000, esp: 0x7000 });
+    const sregs = vcpu.getSpecialRegisters();
+    vcpu.setSpecialRegisters({ ...sregs, cs: { selector: 0, base: 0, limit: 0xffff, access: 0x9b } });
+    expect(vcpu.run(100)).toEqual({ reason: 'hlt', interruptsEnabled: true });
+    pending = true;
+    expect(vcpu.run(100).reason).toBe('hlt');
+    expect(vcpu.getRegisters().ebx & 0xff).toBe(0x55);
+    vcpu.requestInterruptWindow(true);
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x1000 });
+    expect(vcpu.run(100).reason).toBe('irq-window');
+  });
+
+  it('backs RAM with the buffer the caller provides', () => {
+    const shared = new SharedArrayBuffer(1 << 20);
+    const vm = noneStrategy.createVm(spec({ ramBacking: () => shared }));
+    vm.memory.write32(0x100, 0xcafe);
+    expect(new Uint32Array(shared)[0x40]).toBe(0xcafe);
+  });
+});
