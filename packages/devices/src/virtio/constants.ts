@@ -51,8 +51,12 @@ export const VirtioMmioReg = {
   Config: 0x100,
 } as const;
 
-/** Size of the MMIO window a machine should give each virtio-mmio device (Linux maps 0x200). */
-export const VIRTIO_MMIO_WINDOW_SIZE = 0x200;
+/**
+ * Size of the MMIO window a machine gives each virtio-mmio device: one page, as Firecracker maps
+ * them (`virtio_mmio.device=4K@<base>:<irq>` on the Linux command line). Offsets past the device's
+ * configuration space read 0.
+ */
+export const VIRTIO_MMIO_WINDOW_SIZE = 0x1000;
 
 /** Device status bits (section 2.1). */
 export const VIRTIO_STATUS_ACKNOWLEDGE = 0x01;

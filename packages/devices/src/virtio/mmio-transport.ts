@@ -182,12 +182,13 @@ export class VirtioMmioTransport implements MmioHandler {
       this.fail('bad-notify', `queue ${value} notified before DRIVER_OK`);
       return;
     }
-    const queue = this.queues[value & 0xffff];
+    // Without VIRTIO_F_NOTIFICATION_DATA (not offered) the whole value is the queue index.
+    const queue = this.queues[value];
     if (queue === undefined || !queue.ready) {
-      this.fail('bad-notify', `notify for queue ${value & 0xffff}, which is not ready`);
+      this.fail('bad-notify', `notify for queue ${value}, which is not ready`);
       return;
     }
-    this.device.notify(value & 0xffff);
+    this.device.notify(value);
   }
 
   private writeStatus(value: number): void {

@@ -111,7 +111,7 @@ describe('feature negotiation and the status state machine', () => {
   it('announces NEEDS_RESET with a configuration-change interrupt once the driver is running', () => {
     const { driver, irq } = rngSetup();
     driver.init(1);
-    driver.write(Reg.QueueNotify, 5); // no such queue
+    driver.write(Reg.QueueNotify, 0x1_0000); // no such queue (not queue 0 in disguise)
     expect(driver.status & NEEDS_RESET).toBe(NEEDS_RESET);
     expect(irq.level).toBe(true);
     expect(driver.takeInterrupt()).toBe(2);
