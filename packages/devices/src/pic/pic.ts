@@ -8,6 +8,9 @@ import {
   MASTER_DATA, SLAVE_COMMAND, SLAVE_DATA, SPURIOUS_LEVEL,
 } from './registers.js';
 
+/** Where the ISA IRQ 2 pin lands on the AT: slave input 1. */
+const REROUTED_IRQ2 = 9;
+
 /**
  * The 8259 pair. Devices drive `irq(n)` lines (n = 0-15); the CPU side polls `pending()` (INTR) and
  * runs `acknowledge()` (the INTA cycle) to get the vector. Ports: 0x20-0x21, 0xa0-0xa1, 0x4d0-0x4d1.
@@ -31,17 +34,21 @@ export class DualPic implements InterruptController {
     this.lines = Array.from({ length: 16 }, (_, n) => ({ set: (level: boolean) => this.setIrq(n, level) }));
   }
 
-  /** The input line for ISA IRQ `n` (0-15). IRQ 2 is the cascade; devices wired to "IRQ 2/9" use 9. */
+  /**
+   * The input line for ISA IRQ `n` (0-15). Master input 2 carries the cascade, so, as on every AT,
+   * the ISA bus's IRQ 2 pin is rerouted to IRQ 9 (slave input 1).
+   */
   irq(n: number): IrqLine {
     const line = this.lines[n];
     if (line === undefined) throw new RangeError(`the 8259 pair has no IRQ ${n}`);
     return line;
   }
 
-  /** Drives ISA IRQ `n` (0-15) to `level`. */
+  /** Drives ISA IRQ `n` (0-15) to `level`; IRQ 2 arrives as IRQ 9. */
   setIrq(n: number, level: boolean): void {
-    if (n >= 8) this.slave.setInput(n - 8, level);
-    else if (n !== CASCADE_IRQ) this.master.setInput(n, level);
+    if (n === CASCADE_IRQ) this.slave.setInput(REROUTED_IRQ2 - 8, level);
+    else if (n >= 8) this.slave.setInput(n - 8, level);
+    else this.master.setInput(n, level);
     this.updateCascade();
   }
 

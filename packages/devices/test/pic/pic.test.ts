@@ -239,6 +239,12 @@ describe('8259A pair initialised like Linux', () => {
     expect(pic.acknowledge()).toBe(0x3a);
   });
 
+  it('reroutes the ISA IRQ 2 pin to IRQ 9, as the AT does', () => {
+    initLikeLinux();
+    pic.irq(2).set(true);
+    expect(pic.acknowledge()).toBe(0x39);
+  });
+
   it('rejects IRQ numbers outside 0-15 as a wiring error', () => {
     expect(() => pic.irq(16)).toThrow(RangeError);
   });
