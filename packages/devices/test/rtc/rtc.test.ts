@@ -67,6 +67,14 @@ describe('MC146818 time of day', () => {
     expect(cmosRead(0x0a) & 0x80).toBe(0);
   });
 
+  it('makes a reader that arrives inside the UIP window wait for the update', () => {
+    clock.advance(750 * MS - 100_000); // 100 µs before the boundary at :31
+    expect(cmosRead(0x0a) & 0x80).toBe(0x80);
+    const start = clock.now();
+    expect(readTime()[0]).toBe(0x31);
+    expect(clock.now() - start).toBeGreaterThanOrEqual(100_000 + 1_984_000);
+  });
+
   it('reports binary and 12-hour formats as register B selects', () => {
     cmosWrite(0x0b, 0x04); // binary, 12-hour
     expect(cmosRead(0x04)).toBe(0x80 | 8); // 8 PM
@@ -145,6 +153,23 @@ describe('MC146818 interrupts on IRQ 8', () => {
     expect(irq8.risingEdges).toBe(1);
     expect(cmosRead(0x0c) & 0xe0).toBe(0xc0);
     expect(clock.pendingTimers).toBe(1);
+  });
+
+  it('treats rates 1 and 2 as rates 8 and 9 (256 Hz and 128 Hz)', () => {
+    for (const [rate, hz] of [[1, 256], [2, 128], [8, 256], [9, 128]]) {
+      setup();
+      cmosWrite(0x0a, 0x20 | rate);
+      cmosWrite(0x0b, 0x42);
+      let interrupts = 0;
+      while (clock.now() < 1e9) {
+        clock.advanceTo(Math.min(clock.nextDeadline() ?? 1e9, 1e9));
+        if (irq8.level) {
+          interrupts++;
+          cmosRead(0x0c);
+        }
+      }
+      expect(interrupts).toBe(hz);
+    }
   });
 
   it('sets flags without interrupts for polling drivers, and clears them on read', () => {
