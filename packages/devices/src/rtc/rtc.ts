@@ -42,6 +42,13 @@ const FIELD_OF_REGISTER: Record<number, number> = {
   [CENTURY]: F_CENTURY,
 };
 
+/** Each alarm register and the time register it is compared with at every update. */
+const ALARM_REGISTERS: readonly (readonly [number, number])[] = [
+  [SECONDS_ALARM, SECONDS],
+  [MINUTES_ALARM, MINUTES],
+  [HOURS_ALARM, HOURS],
+];
+
 function isTimeRegister(index: number): boolean {
   return FIELD_OF_REGISTER[index] !== undefined;
 }
@@ -330,12 +337,7 @@ export class Rtc {
 
   private alarmMatches(second: number): boolean {
     const fields = brokenDown(second, this.scratchFields);
-    const pairs: readonly [number, number][] = [
-      [SECONDS_ALARM, SECONDS],
-      [MINUTES_ALARM, MINUTES],
-      [HOURS_ALARM, HOURS],
-    ];
-    for (const [alarm, field] of pairs) {
+    for (const [alarm, field] of ALARM_REGISTERS) {
       const want = this.ram[alarm];
       if ((want & ALARM_DONT_CARE) === ALARM_DONT_CARE) continue;
       if (this.encodeField(field, fields) !== want) return false;
