@@ -92,6 +92,15 @@ describe('hostile descriptors', () => {
     expectRefused(setup, 3, 'chain-too-long');
   });
 
+  it('serves a chain of exactly the queue size (the bound is not off by one)', () => {
+    const setup = rng(BASIC_FEATURES, 8);
+    for (let i = 0; i < 8; i++) setup.queue.writeDesc(i, 0x8_0000 + 64 * i, 16, i < 7 ? W | N : W, i + 1);
+    setup.queue.publish(0);
+    setup.queue.kick();
+    expect(setup.queue.takeUsed()).toEqual([{ id: 0, len: 128 }]);
+    expect(setup.transport.errors.total).toBe(0);
+  });
+
   it('stops a loop inside an indirect table', () => {
     const setup = rng();
     const table = setup.driver.alloc(64);
