@@ -42,4 +42,13 @@ describe('bundled guests on the emulated CPU, wired by machine', () => {
     expect(run.output).toContain('Powering off');
     expect(run.exitStatus).toBe(1); // code 0 = success
   }, 30_000);
+
+  it('runs bit-for-bit reproducibly under the virtual clock', () => {
+    const first = runGuest(noneStrategy, 'irq-test', { clock: 'virtual' });
+    const second = runGuest(noneStrategy, 'irq-test', { clock: 'virtual' });
+    expect(second.output).toBe(first.output);
+    expect(second.retired).toBe(first.retired);
+    expect(second.guestTimeNs).toBe(first.guestTimeNs);
+    expect(first.guestTimeNs).toBeGreaterThan(1e9); // it waited for an RTC second boundary and one whole second
+  });
 });

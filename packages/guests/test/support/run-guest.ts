@@ -13,6 +13,9 @@ export interface GuestRun {
   readonly exitStatus: number | null;
   /** The detail of an internal-error or fail-entry exit. */
   readonly detail?: string;
+  /** Instructions retired (emulated strategies) and guest time in ns when the run ended. */
+  readonly retired: number;
+  readonly guestTimeNs: number;
 }
 
 export interface RunOptions {
@@ -109,7 +112,7 @@ export function runGuest(strategy: VmmStrategy, name: GuestName, options: RunOpt
     }
     const request = board.shutdownRequest;
     const exitStatus = request?.cause === 'exit-port' ? request.status : null;
-    return { output: serial.text(), end, exitStatus, detail };
+    return { output: serial.text(), end, exitStatus, detail, retired: vcpu.retired, guestTimeNs: clock.now() };
   } finally {
     vm.destroy();
   }
