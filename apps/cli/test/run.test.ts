@@ -50,16 +50,21 @@ describe('ringvisor run --bios', () => {
 });
 
 describe('ringvisor run, console on pipes', () => {
-  it('takes a command typed at the demo, prints its answer, and quits on Ctrl-A x', async () => {
+  it('takes a command typed at the demo, holds it while paused, prints its answer, and quits on Ctrl-A x', async () => {
     const run = ringvisor(['run']);
     await run.waitFor('press a key');
     run.type('x');
     await run.waitFor('> ');
+    run.type('\x01p');
     run.type('help\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(run.stdout()).not.toContain('poweroff  exit the VM');
+    run.type('\x01p');
     await run.waitFor('poweroff  exit the VM');
     run.type('\x01s');
     run.type('\x01x');
     expect(await run.exit).toBe(1);
+    expect(run.stderr()).toContain('[ringvisor] paused (Ctrl-A p resumes)\n[ringvisor] resumed\n');
     expect(run.stderr()).toContain('[ringvisor] post: ');
     expect(run.stderr()).toContain('ringvisor: stopped: quit from the console (Ctrl-A x)');
   });

@@ -40,6 +40,18 @@ describe('ringvisor help', () => {
   });
 });
 
+describe('ringvisor vmms and guests', () => {
+  it('lists both strategies with their availability, and the bundled guests', async () => {
+    const vmms = await ringvisorDone(['vmms']);
+    expect(vmms.status).toBe(0);
+    expect(vmms.stdout).toMatch(/^none +available +\S/m);
+    expect(vmms.stdout).toMatch(/^hw +(available|unavailable) +\S/m);
+    const guests = await ringvisorDone(['guests']);
+    expect(guests.status).toBe(0);
+    for (const name of ['demo', 'hello', 'hello-real', 'irq-test']) expect(guests.stdout).toMatch(new RegExp(`^${name} +\\S`, 'm'));
+  });
+});
+
 describe('ringvisor errors', () => {
   it('refuses a bad size, address, option, command and clock in one line each', async () => {
     expectOneLineError(await ringvisorDone(['run', '--mem', '64Q']), /bad size '64Q' for --mem/);
