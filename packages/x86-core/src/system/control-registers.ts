@@ -91,11 +91,6 @@ export function clearTaskSwitched(cpu: SystemCpu): void {
   cpu.cr0 &= ~CR0_TS;
 }
 
-/** The debug registers (`dr`, DR0-DR7) as MOV DRn sees them. */
-export interface DebugRegisters {
-  dr: Int32Array;
-}
-
 /** DR4/DR5 alias DR6/DR7 unless CR4.DE makes them #UD (SDM Vol. 3B 17.2.2). */
 function debugIndex(cpu: SystemCpu, n: number): number {
   if (n === 4 || n === 5) {
@@ -106,13 +101,13 @@ function debugIndex(cpu: SystemCpu, n: number): number {
 }
 
 /** MOV r32, DRn. */
-export function readDebugRegister(cpu: SystemCpu & DebugRegisters, n: number): number {
+export function readDebugRegister(cpu: SystemCpu, n: number): number {
   requireCpl0(cpu);
   return cpu.dr[debugIndex(cpu, n & 7)] >>> 0;
 }
 
 /** MOV DRn, r32: DR6 and DR7 keep their fixed bits (DR6 bits 4-11 and 16-31 set; DR7 bit 10 set). */
-export function writeDebugRegister(cpu: SystemCpu & DebugRegisters, n: number, value: number): void {
+export function writeDebugRegister(cpu: SystemCpu, n: number, value: number): void {
   requireCpl0(cpu);
   const index = debugIndex(cpu, n & 7);
   if (index === 6) cpu.dr[6] = (value & 0xe00f) | 0xffff0ff0;

@@ -19,6 +19,8 @@ export interface SystemCpu {
   cr2: number;
   cr3: number;
   cr4: number;
+  /** DR0-DR7. */
+  dr: Int32Array;
   gdtrBase: number;
   gdtrLimit: number;
   idtrBase: number;

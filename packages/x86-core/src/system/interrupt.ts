@@ -98,8 +98,7 @@ function deliver(cpu: SystemCpu, vector: number, kind: InterruptKind, errorCode:
   if (!gate.present) throwFault(NP, gateError);
 
   if (type === TYPE_TASK_GATE) {
-    taskSwitchThroughGate(cpu, gate.gateSelector, 'int', ext);
-    if (hasErrorCode) pushAfterTaskSwitch(cpu, errorCode, ext);
+    taskSwitchThroughGate(cpu, gate.gateSelector, 'int', ext, hasErrorCode ? errorCode >>> 0 : -1);
     return;
   }
 
@@ -168,14 +167,6 @@ function deliver(cpu: SystemCpu, vector: number, kind: InterruptKind, errorCode:
   loadCache(cpu, CS, (selector & 0xfffc) | newCpl, code);
   cpu.eip = offset;
   if (v86) cpu.modeChanged();
-}
-
-/** After a task switch through a task gate, the error code goes on the new task's stack. */
-function pushAfterTaskSwitch(cpu: SystemCpu, errorCode: number, ext: number): void {
-  const size = cpu.segAccess[CS] & 0x4000 ? 4 : 2;
-  cursor.openCurrent(cpu, ext);
-  cursor.push(errorCode, size);
-  cpu.reg32[ESP] = cursor.espFor(cpu.reg32[ESP] >>> 0) | 0;
 }
 
 /** Real-address mode: the IVT holds 4-byte IP:CS vectors; FLAGS, CS, IP are pushed (SDM Vol. 3A 20.1.4). */

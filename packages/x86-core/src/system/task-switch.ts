@@ -1,13 +1,17 @@
 import { CpuFault, throwFault } from '../fault.js';
 import {
-  CR0_PG, CR0_TS, CS, DS, ES, FLAG_NT, FLAG_VM, FS, GS, LDTR, SS, TR, type SystemCpu,
+  CR0_PG, CR0_TS, CS, DS, ES, ESP, FLAG_NT, FLAG_VM, FS, GS, LDTR, SS, TR, type SystemCpu,
 } from './cpu-view.js';
 import {
   Descriptor, TYPE_LDT, TYPE_TSS16_AVAILABLE, TYPE_TSS32_AVAILABLE,
   UNUSABLE, loadCache, loadNull, loadRealModeSegment, markAccessed, readDescriptor, setBusy,
 } from './descriptor.js';
 import { deliverException } from './interrupt.js';
-import { GP, NP, SS_FAULT, TS } from './vectors.js';
+import { StackCursor } from './stack.js';
+import { DB, GP, NP, SS_FAULT, TS } from './vectors.js';
+
+/** DR6 bit 15: the #DB was raised by a task switch to a TSS with T set. */
+const DR6_BT = 1 << 15;
 
 /** What started a task switch (SDM Vol. 3A 7.3): it decides busy bits, NT and the back link. */
 export type TaskSwitchSource = 'jmp' | 'call' | 'int' | 'iret';
@@ -16,6 +20,7 @@ const newTss = new Descriptor();
 const oldTss = new Descriptor();
 const gateTarget = new Descriptor();
 const check = new Descriptor();
+const cursor = new StackCursor();
 
 /** The new task's state, read completely before anything is committed. */
 const incoming = {
@@ -25,6 +30,8 @@ const incoming = {
   regs: new Int32Array(8),
   segs: new Uint16Array(6),
   ldt: 0,
+  /** The T bit (32-bit TSS offset 0x64, bit 0). */
+  trap: false,
 };
 
 /**
@@ -32,23 +39,28 @@ const incoming = {
  * selector must name an available TSS in the GDT. Returns false when a fault raised in the new task's
  * context was delivered there (the caller then does nothing more).
  */
-export function taskSwitchThroughGate(cpu: SystemCpu, tssSelector: number, source: TaskSwitchSource, ext: number): boolean {
+export function taskSwitchThroughGate(
+  cpu: SystemCpu, tssSelector: number, source: TaskSwitchSource, ext: number, errorCode = -1,
+): boolean {
   const error = (tssSelector & 0xfffc) | ext;
   if (tssSelector & 4) throwFault(GP, error);
   if (!readDescriptor(cpu, tssSelector, gateTarget)) throwFault(GP, error);
   const type = gateTarget.type;
   if (gateTarget.isCodeOrData || (type !== TYPE_TSS16_AVAILABLE && type !== TYPE_TSS32_AVAILABLE)) throwFault(GP, error);
   if (!gateTarget.present) throwFault(NP, error);
-  return taskSwitch(cpu, tssSelector, gateTarget, source, ext);
+  return taskSwitch(cpu, tssSelector, gateTarget, source, ext, errorCode);
 }
 
 /**
  * Switches to the task whose TSS descriptor `target` (already checked for type, busy state and
  * presence by the caller) selector `selector` names. Faults before the commit point leave the old task
- * intact and propagate; faults after it (loading the new task's LDT and segments) are delivered in the
- * new task's context here, and the function returns false.
+ * intact and propagate; faults after it (loading the new task's LDT and segments, pushing `errorCode`
+ * for an exception delivered through a task gate) are delivered in the new task's context here, and
+ * the function returns false. A set T bit in a 32-bit TSS raises the #DB trap once the switch is done.
  */
-export function taskSwitch(cpu: SystemCpu, selector: number, target: Descriptor, source: TaskSwitchSource, ext: number): boolean {
+export function taskSwitch(
+  cpu: SystemCpu, selector: number, target: Descriptor, source: TaskSwitchSource, ext: number, errorCode = -1,
+): boolean {
   const error = (selector & 0xfffc) | ext;
   const new32 = (target.type & 8) !== 0;
   const newBase = target.base;
@@ -101,12 +113,27 @@ export function taskSwitch(cpu: SystemCpu, selector: number, target: Descriptor,
   try {
     loadTaskSegments(cpu, v86, ext);
     if (cpu.eip > cpu.segLimit[CS] >>> 0) throwFault(GP, ext);
+    if (errorCode >= 0) pushErrorCode(cpu, errorCode, ext);
   } catch (fault) {
     if (!(fault instanceof CpuFault)) throw fault;
     deliverException(cpu, fault.vector, fault.errorCode);
     return false;
   }
+  if (incoming.trap) {
+    // SDM Vol. 3B 17.3.1.5: a task-switch trap, reported in DR6.BT.
+    cpu.dr[6] |= DR6_BT;
+    deliverException(cpu, DB);
+  }
   return true;
+}
+
+/** An exception delivered through a task gate pushes its error code on the new task's stack. */
+function pushErrorCode(cpu: SystemCpu, errorCode: number, ext: number): void {
+  const size = cpu.segAccess[CS] & 0x4000 ? 4 : 2;
+  const oldEsp = cpu.reg32[ESP] >>> 0;
+  cursor.openCurrent(cpu, ext);
+  cursor.push(errorCode, size);
+  cpu.reg32[ESP] = cursor.espFor(oldEsp) | 0;
 }
 
 function readIncoming(cpu: SystemCpu, base: number, tss32: boolean): void {
@@ -118,6 +145,7 @@ function readIncoming(cpu: SystemCpu, base: number, tss32: boolean): void {
     for (let i = 0; i < 8; i++) incoming.regs[i] = cpu.readLinear32(at(0x28 + 4 * i), false);
     for (let i = 0; i < 6; i++) incoming.segs[i] = cpu.readLinear16(at(0x48 + 4 * i), false);
     incoming.ldt = cpu.readLinear16(at(0x60), false) & 0xffff;
+    incoming.trap = (cpu.readLinear16(at(0x64), false) & 1) !== 0;
   } else {
     incoming.cr3 = cpu.cr3;
     incoming.eip = cpu.readLinear16(at(0x0e), false) & 0xffff;
@@ -130,6 +158,7 @@ function readIncoming(cpu: SystemCpu, base: number, tss32: boolean): void {
     incoming.segs[FS] = 0;
     incoming.segs[GS] = 0;
     incoming.ldt = cpu.readLinear16(at(0x2a), false) & 0xffff;
+    incoming.trap = false;
   }
 }
 

@@ -75,6 +75,7 @@ describe('protected-mode guests', () => {
       0x4000, 0x28, 0x8b, 0, 0x89, // CALL: NT, back link, caller busy; after IRET
       0x4000, 0x28, 0x28, // INT through a task gate
       0, 0x30, 0x28, // JMP through a GDT task gate
+      1, 0x8000, 1, 0x30, 0x28, // T bit: #DB with DR6.BT at the new task's first instruction
       0x40, 0x8b, 0x28, 0x81, // 16-bit TSS
       TS, 0x38, GP, 0x28, TS, 0x30, // short TSS, busy TSS, IRET to an available back link
       0x2222, 0x42000, 0x1111, 0x40000, // CR3 from each TSS

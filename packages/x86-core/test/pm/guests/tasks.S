@@ -82,6 +82,13 @@ test_main:
         ljmp $0x50, $0
         REPORT_STR                      /* 0x28 */
 
+        /* The T bit: #DB (DR6.BT) in the new task before its first instruction. */
+        INIT_TSS_B task_trap
+        movw $1, TSS_B + 0x64
+        movl $db_handler, handler_table + 1 * 4
+        ljmp $0x30, $0
+        REPORT_STR                      /* 0x28 */
+
         /* A 16-bit TSS. */
         movw $task16, TSS16 + 0x0e      /* IP */
         movw $0x2, TSS16 + 0x10         /* FLAGS */
@@ -193,6 +200,22 @@ task_int:
 
 task_gate_jmp:
         REPORT_NT                       /* 0 */
+        REPORT_STR                      /* 0x30 */
+        ljmp $0x28, $0
+
+db_handler:
+        movl %dr6, %eax
+        andl $0x8000, %eax
+        REPORT %eax                     /* 0x8000 */
+        xorl %eax, %eax
+        cmpl $task_trap, FRAME
+        sete %al
+        REPORT %eax                     /* 1: EIP is the task's first instruction */
+        popal
+        addl $4, %esp
+        iret
+
+task_trap:
         REPORT_STR                      /* 0x30 */
         ljmp $0x28, $0
 
