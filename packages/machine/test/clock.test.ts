@@ -37,6 +37,21 @@ describe('VirtualClock', () => {
     expect(count).toBe(2);
   });
 
+  it('still runs older due timers when a callback arms an earlier one', () => {
+    const clock = new VirtualClock();
+    const fired: string[] = [];
+    clock.schedule(100, () => {
+      fired.push('a');
+      clock.schedule(50, () => fired.push('new'));
+    });
+    clock.schedule(100, () => fired.push('b'));
+    clock.advanceTo(100);
+    expect(clock.runDue()).toBe(2);
+    expect(fired).toEqual(['a', 'b']);
+    expect(clock.runDue()).toBe(1);
+    expect(fired).toEqual(['a', 'b', 'new']);
+  });
+
   it('never moves backwards', () => {
     const clock = new VirtualClock(1_000_000_000);
     clock.retire(50);

@@ -42,15 +42,24 @@ export class TimerQueue {
    */
   runDue(now: number): number {
     const firstNewId = this.nextId;
+    const deferred: Timer[] = [];
     let ran = 0;
     while (true) {
       this.dropCancelled();
       const top = this.heap[0];
-      if (top === undefined || top.deadline > now || top.id >= firstNewId) break;
+      if (top === undefined || top.deadline > now) break;
       this.pop();
+      if (top.id >= firstNewId) {
+        deferred.push(top);
+        continue;
+      }
       this.live.delete(top.id);
       ran++;
       top.callback();
+    }
+    for (const timer of deferred) {
+      this.heap.push(timer);
+      this.siftUp(this.heap.length - 1);
     }
     return ran;
   }
