@@ -8,7 +8,7 @@ import { ioCheck, portRead, portWrite } from './io.js';
 import { lookup } from './opcode-table.js';
 import {
   condition, decodeEa, fetchImm, fetchImm8s, getReg, jumpTo, modrm, modrmMemory, pop, push, readE, readMem,
-  readMemAt, setReg, vSize, writeE,
+  readMemAt, setReg, writeE,
 } from './operands.js';
 import { stringInstruction } from './strings.js';
 import {
@@ -152,10 +152,10 @@ function execute(cpu: Cpu, op: number): void {
       writeE(cpu, m, 1, v);
       return;
     }
-    case 0x68: push(cpu, fetchImm(cpu, vSize(cpu))); return;
-    case 0x6a: push(cpu, fetchImm8s(cpu, vSize(cpu))); return;
+    case 0x68: push(cpu, fetchImm(cpu, (cpu.opSize32 ? 2 : 1))); return;
+    case 0x6a: push(cpu, fetchImm8s(cpu, (cpu.opSize32 ? 2 : 1))); return;
     case 0x69: case 0x6b: {
-      const size = vSize(cpu);
+      const size = (cpu.opSize32 ? 2 : 1);
       const m = modrm(cpu);
       const a = readE(cpu, m, size);
       const b = op === 0x69 ? fetchImm(cpu, size) : fetchImm8s(cpu, size);
@@ -173,7 +173,7 @@ function execute(cpu: Cpu, op: number): void {
       return;
     }
     case 0x80: case 0x81: case 0x82: case 0x83: {
-      const size = op & 1 ? vSize(cpu) : 0;
+      const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       const m = modrm(cpu);
       const a = readE(cpu, m, size);
       const b = op === 0x81 ? fetchImm(cpu, size) : fetchImm8s(cpu, size);
@@ -183,13 +183,13 @@ function execute(cpu: Cpu, op: number): void {
       return;
     }
     case 0x84: case 0x85: {
-      const size = op & 1 ? vSize(cpu) : 0;
+      const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       const m = modrm(cpu);
       cpu.setLogicFlags(readE(cpu, m, size) & getReg(cpu, size, (m >> 3) & 7), size, 0);
       return;
     }
     case 0x86: case 0x87: {
-      const size = op & 1 ? vSize(cpu) : 0;
+      const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       const m = modrm(cpu);
       const g = (m >> 3) & 7;
       const a = readE(cpu, m, size);
@@ -202,35 +202,25 @@ function execute(cpu: Cpu, op: number): void {
       writeE(cpu, m, 0, getReg(cpu, 0, (m >> 3) & 7));
       return;
     }
-    case 0x89: {
-      const m = modrm(cpu);
-      const size = vSize(cpu);
-      writeE(cpu, m, size, getReg(cpu, size, (m >> 3) & 7));
-      return;
-    }
+    case 0x89: movEvGv(cpu); return;
     case 0x8a: {
       const m = modrm(cpu);
       setReg(cpu, 0, (m >> 3) & 7, readE(cpu, m, 0));
       return;
     }
-    case 0x8b: {
-      const m = modrm(cpu);
-      const size = vSize(cpu);
-      setReg(cpu, size, (m >> 3) & 7, readE(cpu, m, size));
-      return;
-    }
+    case 0x8b: movGvEv(cpu); return;
     case 0x8c: {
       const m = modrm(cpu);
       const s = (m >> 3) & 7;
       if (s > 5) throwFault(6);
       // A register destination with 32-bit operand size gets the selector zero-extended (P6 and later).
-      if (m >= 0xc0) setReg(cpu, vSize(cpu), m & 7, cpu.seg[s]);
+      if (m >= 0xc0) setReg(cpu, (cpu.opSize32 ? 2 : 1), m & 7, cpu.seg[s]);
       else cpu.write16(cpu.eaSeg, cpu.eaOff, cpu.seg[s]);
       return;
     }
     case 0x8d: {
       const m = modrmMemory(cpu);
-      setReg(cpu, vSize(cpu), (m >> 3) & 7, cpu.eaOff);
+      setReg(cpu, (cpu.opSize32 ? 2 : 1), (m >> 3) & 7, cpu.eaOff);
       return;
     }
     case 0x8e: {
@@ -243,7 +233,7 @@ function execute(cpu: Cpu, op: number): void {
     case 0x8f: {
       const m = cpu.fetch8();
       if ((m & 0x38) !== 0) throwFault(6);
-      const size = vSize(cpu);
+      const size = (cpu.opSize32 ? 2 : 1);
       const v = pop(cpu);
       if (m >= 0xc0) setReg(cpu, size, m & 7, v);
       else {
@@ -255,7 +245,7 @@ function execute(cpu: Cpu, op: number): void {
     case 0x90:
       return;
     case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97: {
-      const size = vSize(cpu);
+      const size = (cpu.opSize32 ? 2 : 1);
       const v = getReg(cpu, size, op & 7);
       setReg(cpu, size, op & 7, getReg(cpu, size, 0));
       setReg(cpu, size, 0, v);
@@ -270,7 +260,7 @@ function execute(cpu: Cpu, op: number): void {
       else r16[4] = (r16[0] << 16) >> 31;
       return;
     case 0x9a: {
-      const offset = fetchImm(cpu, vSize(cpu));
+      const offset = fetchImm(cpu, (cpu.opSize32 ? 2 : 1));
       const selector = cpu.fetch16();
       farCall(cpu, selector, offset, cpu.opSize32);
       cpu.codeSizeChanged();
@@ -303,7 +293,7 @@ function execute(cpu: Cpu, op: number): void {
     case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
       const off = cpu.addrSize32 ? cpu.fetch32() : cpu.fetch16();
       const s = cpu.segOverride >= 0 ? cpu.segOverride : DS;
-      const size = op & 1 ? vSize(cpu) : 0;
+      const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       if (op < 0xa2) {
         if (size === 0) r8[0] = cpu.read8(s, off);
         else if (size === 1) r16[0] = cpu.read16(s, off);
@@ -315,7 +305,7 @@ function execute(cpu: Cpu, op: number): void {
     }
     case 0xa8: cpu.setLogicFlags(r8[0] & cpu.fetch8(), 0, 0); return;
     case 0xa9: {
-      const size = vSize(cpu);
+      const size = (cpu.opSize32 ? 2 : 1);
       cpu.setLogicFlags(getReg(cpu, size, 0) & fetchImm(cpu, size), size, 0);
       return;
     }
@@ -327,7 +317,7 @@ function execute(cpu: Cpu, op: number): void {
       else r16[(op & 7) << 1] = cpu.fetch16();
       return;
     case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
-      const size = op & 1 ? vSize(cpu) : 0;
+      const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       const m = modrm(cpu);
       const a = readE(cpu, m, size);
       const count = op < 0xd0 ? cpu.fetch8() : op < 0xd2 ? 1 : r8[4];
@@ -344,7 +334,7 @@ function execute(cpu: Cpu, op: number): void {
     }
     case 0xc4: case 0xc5: loadFarPointer(cpu, op === 0xc4 ? ES : DS); return;
     case 0xc6: case 0xc7: {
-      const size = op & 1 ? vSize(cpu) : 0;
+      const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       const m = cpu.fetch8();
       if ((m & 0x38) !== 0) throwFault(6);
       if (m < 0xc0) decodeEa(cpu, m);
@@ -426,19 +416,19 @@ function execute(cpu: Cpu, op: number): void {
       return;
     }
     case 0xe8: {
-      const rel = fetchImm(cpu, vSize(cpu));
+      const rel = fetchImm(cpu, (cpu.opSize32 ? 2 : 1));
       const target = cpu.eip + rel;
       push(cpu, cpu.eip);
       jumpTo(cpu, target);
       return;
     }
     case 0xe9: {
-      const rel = fetchImm(cpu, vSize(cpu));
+      const rel = fetchImm(cpu, (cpu.opSize32 ? 2 : 1));
       jumpTo(cpu, cpu.eip + rel);
       return;
     }
     case 0xea: {
-      const offset = fetchImm(cpu, vSize(cpu));
+      const offset = fetchImm(cpu, (cpu.opSize32 ? 2 : 1));
       const selector = cpu.fetch16();
       farJump(cpu, selector, offset, cpu.opSize32);
       cpu.codeSizeChanged();
@@ -472,6 +462,40 @@ function execute(cpu: Cpu, op: number): void {
   }
 }
 
+/** MOV Ev,Gv with the dword register-to-register and register-to-memory forms first. */
+function movEvGv(cpu: Cpu): void {
+  const m = cpu.fetch8();
+  const g = (m >> 3) & 7;
+  if (cpu.opSize32) {
+    if (m >= 0xc0) cpu.reg32[m & 7] = cpu.reg32[g];
+    else {
+      decodeEa(cpu, m);
+      cpu.write32(cpu.eaSeg, cpu.eaOff, cpu.reg32[g]);
+    }
+  } else if (m >= 0xc0) cpu.reg16[(m & 7) << 1] = cpu.reg16[g << 1];
+  else {
+    decodeEa(cpu, m);
+    cpu.write16(cpu.eaSeg, cpu.eaOff, cpu.reg16[g << 1]);
+  }
+}
+
+/** MOV Gv,Ev. */
+function movGvEv(cpu: Cpu): void {
+  const m = cpu.fetch8();
+  const g = (m >> 3) & 7;
+  if (cpu.opSize32) {
+    if (m >= 0xc0) cpu.reg32[g] = cpu.reg32[m & 7];
+    else {
+      decodeEa(cpu, m);
+      cpu.reg32[g] = cpu.read32(cpu.eaSeg, cpu.eaOff);
+    }
+  } else if (m >= 0xc0) cpu.reg16[g << 1] = cpu.reg16[(m & 7) << 1];
+  else {
+    decodeEa(cpu, m);
+    cpu.reg16[g << 1] = cpu.read16(cpu.eaSeg, cpu.eaOff);
+  }
+}
+
 function aluForms(cpu: Cpu, op: number): void {
   const kind = op >> 3;
   const form = op & 7;
@@ -487,6 +511,19 @@ function aluForms(cpu: Cpu, op: number): void {
   const size = form & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
   const m = modrm(cpu);
   const g = (m >> 3) & 7;
+  if (size === 2 && m >= 0xc0) {
+    // The commonest form: dword register to register.
+    const r32 = cpu.reg32;
+    const rm = m & 7;
+    if (form === 1) {
+      const r = alu(cpu, kind, r32[rm], r32[g], 2);
+      if (kind !== 7) r32[rm] = r;
+    } else {
+      const r = alu(cpu, kind, r32[g], r32[rm], 2);
+      if (kind !== 7) r32[g] = r;
+    }
+    return;
+  }
   if (form < 2) {
     const r = alu(cpu, kind, readE(cpu, m, size), getReg(cpu, size, g), size);
     if (kind !== 7) writeE(cpu, m, size, r);
@@ -521,7 +558,7 @@ function releaseStack(cpu: Cpu, bytes: number): void {
 /** LES LDS (and LSS LFS LGS from 0F): offset then selector from memory. */
 export function loadFarPointer(cpu: Cpu, s: number): void {
   const m = modrmMemory(cpu);
-  const size = vSize(cpu);
+  const size = (cpu.opSize32 ? 2 : 1);
   const offset = readMem(cpu, size);
   const selector = readMemAt(cpu, 1, size === 2 ? 4 : 2);
   loadSeg(cpu, s, selector);
@@ -548,7 +585,7 @@ function popa(cpu: Cpu): void {
 /** BOUND: #BR unless lower <= index <= upper (signed). */
 function bound(cpu: Cpu): void {
   const m = modrmMemory(cpu);
-  const size = vSize(cpu);
+  const size = (cpu.opSize32 ? 2 : 1);
   let index = getReg(cpu, size, (m >> 3) & 7);
   let lower = readMem(cpu, size);
   let upper = readMemAt(cpu, size, size === 2 ? 4 : 2);
@@ -599,7 +636,7 @@ function hlt(cpu: Cpu): void {
 
 /** F6/F7: TEST NOT NEG MUL IMUL DIV IDIV. */
 function group3(cpu: Cpu, op: number): void {
-  const size = op & 1 ? vSize(cpu) : 0;
+  const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
   const m = modrm(cpu);
   const a = readE(cpu, m, size);
   switch ((m >> 3) & 7) {
@@ -628,7 +665,7 @@ function group45(cpu: Cpu, op: number): void {
   if (reg === 7) throwFault(6);
   if ((reg === 3 || reg === 5) && m >= 0xc0) throwFault(6);
   if (m < 0xc0) decodeEa(cpu, m);
-  const size = op === 0xfe ? 0 : vSize(cpu);
+  const size = op === 0xfe ? 0 : (cpu.opSize32 ? 2 : 1);
   switch (reg) {
     case 0:
     case 1:

@@ -20,10 +20,10 @@ function random(seed: number): () => number {
 
 describe('random code never escapes run()', () => {
   for (const mode of ['real', 'flat32'] as const) {
-    it(`${mode} mode: 300 programs of random bytes`, () => {
+    it(`${mode} mode: 150 programs of random bytes`, () => {
       const next = random(mode === 'real' ? 7 : 11);
       const counts = new Map<string, number>();
-      for (let program = 0; program < 300; program++) {
+      for (let program = 0; program < 150; program++) {
         const m = createMachine(mode);
         const cpu = m.cpu;
         // Random RAM below 64 KiB: code, stack, IVT/IDT and GDT contents.
