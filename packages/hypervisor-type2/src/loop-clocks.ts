@@ -26,6 +26,15 @@ export interface HostedLoopClock extends LoopClock {
   msUntil(until: number): number;
 }
 
+/** What both loop clocks read straight from the machine clock's timer queue. */
+function timerQueueOf(clock: DrivenClockLike): Pick<LoopClock, 'now' | 'nextDeadline' | 'fireDue'> {
+  return {
+    now: () => clock.now(),
+    nextDeadline: () => clock.nextDeadline() ?? Infinity,
+    fireDue: () => { clock.runDue(); },
+  };
+}
+
 /**
  * A virtual clock for the run loop. With `paced`, a halted guest's jumps to its next timer never
  * take guest time ahead of wall time since `wallStartMs` (the idle loop of an interactive guest then
@@ -37,9 +46,7 @@ export function virtualLoopClock(clock: VirtualClockLike, options: { paced: bool
   const wallNs = () => (wallMs() - wallStart) * 1e6;
   return {
     kind: 'virtual',
-    now: () => clock.now(),
-    nextDeadline: () => clock.nextDeadline() ?? Infinity,
-    fireDue: () => { clock.runDue(); },
+    ...timerQueueOf(clock),
     instructionsUntil: (deadline) => {
       if (deadline === Infinity) return Number.MAX_SAFE_INTEGER;
       return Math.max(1, Math.ceil((deadline - clock.now()) / clock.nsPerInstruction));
@@ -67,9 +74,7 @@ export function hostLoopClock(clock: HostClockLike): HostedLoopClock {
   let runStart = clock.now();
   return {
     kind: 'host',
-    now: () => clock.now(),
-    nextDeadline: () => clock.nextDeadline() ?? Infinity,
-    fireDue: () => { clock.runDue(); },
+    ...timerQueueOf(clock),
     instructionsUntil: (deadline) => {
       runStart = clock.now();
       if (deadline === Infinity) return Number.MAX_SAFE_INTEGER;

@@ -1,6 +1,6 @@
 // Test doubles for the run loop: a vCPU that replays a script of exits, a virtual clock driven by
-// that vCPU's retired count, an 8259-like interrupt source and plain exit counters.
-import type { ExitReason, ExitStats, InterruptController, Registers, SpecialRegisters, Vcpu, VmExit } from '@ringvisor/vmm-api';
+// the instructions the loop accounts, and an 8259-like interrupt source.
+import type { InterruptController, Registers, SpecialRegisters, Vcpu, VmExit } from '@ringvisor/vmm-api';
 import type { LoopClock } from '../src/run-loop.js';
 
 /** One scripted `run()`: how many instructions it retires and the exit it returns. */
@@ -111,15 +111,5 @@ export class FakePic implements InterruptController {
 
   acknowledge(): number {
     return this.queue.shift() ?? 0x27;
-  }
-}
-
-export class Counters implements ExitStats {
-  readonly byReason = new Map<ExitReason, number>();
-  readonly byPort = new Map<number, number>();
-
-  count(reason: ExitReason, port?: number): void {
-    this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
-    if (port !== undefined) this.byPort.set(port, (this.byPort.get(port) ?? 0) + 1);
   }
 }

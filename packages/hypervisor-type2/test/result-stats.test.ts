@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeEnd, exitStatusOf, type VmEnd } from '../src/result.js';
 import { formatStats, mipsOf, snapshotStats } from '../src/stats.js';
-import { Counters } from './fakes.js';
+import { ExitCounters } from '@ringvisor/machine';
 
 describe('exitStatusOf', () => {
   it('is 0 only for a clean power-off or exit-port code 0', () => {
@@ -31,7 +31,7 @@ describe('exitStatusOf', () => {
 
 describe('statistics', () => {
   it('snapshots the counters, busiest port first, and prints the POST code as post: 0xNN', () => {
-    const counters = new Counters();
+    const counters = new ExitCounters();
     for (let i = 0; i < 5; i++) counters.count('io', 0x3f8);
     counters.count('io', 0x80);
     counters.count('hlt');

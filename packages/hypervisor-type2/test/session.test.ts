@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '@ringvisor/machine';
+import { ExitCounters, VirtualClock } from '@ringvisor/machine';
 import type { VmExit } from '@ringvisor/vmm-api';
 import { virtualLoopClock } from '../src/loop-clocks.js';
 import type { FromWorker } from '../src/protocol.js';
 import { RunLoop } from '../src/run-loop.js';
 import { VmSession } from '../src/session.js';
-import { Counters, FakePic, FakeVcpu, type ScriptStep } from './fakes.js';
+import { FakePic, FakeVcpu, type ScriptStep } from './fakes.js';
 
 function session(script: ScriptStep[], options: { serialInput?: boolean; after?: VmExit; serialOut?: number[] } = {}) {
   const vcpu = new FakeVcpu(script, options.after);
   const clock = new VirtualClock();
   const loopClock = virtualLoopClock(clock, { paced: false });
   const pic = new FakePic();
-  const stats = new Counters();
+  const stats = new ExitCounters();
   const serialOut = options.serialOut ?? [];
   const serialIn: number[] = [];
   const messages: FromWorker[] = [];
