@@ -3,6 +3,7 @@
 import { benchBoot } from './bench-boot.js';
 import { benchCpu } from './bench-cpu.js';
 import { benchExits } from './bench-exits.js';
+import { benchLinux } from './bench-linux.js';
 import { conformance } from './conformance.js';
 
 type Command = (args: readonly string[]) => Promise<number>;
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, Command> = {
   'bench cpu': benchCpu,
   'bench boot': benchBoot,
   'bench exits': benchExits,
+  'bench linux': benchLinux,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -1,0 +1,129 @@
+// `harness bench linux`: boots Debian's i686 kernel with the project's initramfs (tools/linux-guest.mjs)
+// to the marker its init prints, under ringvisor and, in the same run, under QEMU's TCG and the v86
+// npm package where they are installed. Prints a table of seconds to the marker; the last line is
+// `ringvisor linux boot: N s` (or says why there is no figure).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const MARKER = 'RINGVISOR-INIT-OK';
+const APPEND = 'console=ttyS0 rv.poweroff quiet';
+const SEABIOS = '/usr/share/seabios/bios.bin';
+
+interface Guest { bzImage: string; initrd: string }
+type Outcome = { seconds: number } | { skipped: string } | { failed: string };
+
+function fetchGuest(): Guest {
+  const out = execFileSync(process.execPath, [join(repo, 'tools', 'linux-guest.mjs'), '--quiet'], { encoding: 'utf8' });
+  return JSON.parse(out) as Guest;
+}
+
+/** Runs a command until its output contains the marker; resolves with the elapsed seconds. */
+function timeToMarker(cmd: string, args: string[], limitSeconds: number): Promise<Outcome> {
+  return new Promise((done) => {
+    const start = performance.now();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let seen = '';
+    let settled = false;
+    const finish = (o: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      done(o);
+    };
+    const timer = setTimeout(() => finish({ failed: `no marker within ${limitSeconds} s` }), limitSeconds * 1000);
+    const watch = (chunk: Buffer): void => {
+      seen = (seen + chunk.toString('latin1')).slice(-4096);
+      if (seen.includes(MARKER)) finish({ seconds: (performance.now() - start) / 1000 });
+    };
+    child.stdout.on('data', watch);
+    child.stderr.on('data', watch);
+    child.on('error', (e) => finish({ failed: e.message }));
+    child.on('exit', (code) => finish({ failed: `exited (${code}) before the marker: ${lastLine(seen)}` }));
+  });
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n');
+  return (lines[lines.length - 1] ?? '').slice(0, 160);
+}
+
+function ringvisor(g: Guest, limit: number): Promise<Outcome> {
+  const cli = join(repo, 'apps', 'cli', 'dist', 'main.js');
+  if (!existsSync(cli)) return Promise.resolve({ skipped: 'apps/cli is not built' });
+  return timeToMarker(process.execPath, [cli, 'run', '--vmm', 'none', '--mem', '128M', '--kernel', g.bzImage,
+    '--initrd', g.initrd, '--append', APPEND, '--max-time', String(limit)], limit + 5);
+}
+
+function qemu(g: Guest, limit: number): Promise<Outcome> {
+  if (spawnSync('qemu-system-i386', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    return Promise.resolve({ skipped: 'qemu-system-i386 not installed (apt-get install qemu-system-x86)' });
+  }
+  return timeToMarker('qemu-system-i386', ['-M', 'pc', '-cpu', 'pentium3', '-m', '128', '-nographic', '-no-reboot',
+    '-kernel', g.bzImage, '-initrd', g.initrd, '-append', APPEND], limit);
+}
+
+/** v86 runs in this process: its own JIT (wasm) with SeaBIOS, as a browser page would run it. */
+async function v86(g: Guest, limit: number): Promise<Outcome> {
+  let V86: new (options: Record<string, unknown>) => {
+    add_listener(event: string, fn: (byte: number) => void): void;
+    destroy(): Promise<void> | void;
+  };
+  let wasm: string;
+  try {
+    const require = createRequire(import.meta.url);
+    wasm = join(dirname(require.resolve('v86/package.json')), 'build', 'v86.wasm');
+    const specifier = 'v86'; // untyped package: import by a plain string
+    ({ V86 } = await import(specifier));
+  } catch {
+    return { skipped: 'the v86 npm package is not installed' };
+  }
+  if (!existsSync(SEABIOS)) return { skipped: `SeaBIOS not found at ${SEABIOS} (apt-get install seabios)` };
+  const buffer = (path: string): ArrayBuffer => {
+    const b = readFileSync(path);
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  };
+  return new Promise((done) => {
+    const start = performance.now();
+    const emulator = new V86({
+      wasm_path: wasm, memory_size: 128 * 1024 * 1024, autostart: true,
+      bios: { buffer: buffer(SEABIOS) }, bzimage: { buffer: buffer(g.bzImage) }, initrd: { buffer: buffer(g.initrd) },
+      cmdline: APPEND, disable_keyboard: true, disable_mouse: true, disable_speaker: true,
+    });
+    let seen = '';
+    const finish = (o: Outcome): void => {
+      clearTimeout(timer);
+      void emulator.destroy();
+      done(o);
+    };
+    const timer = setTimeout(() => finish({ failed: `no marker within ${limit} s` }), limit * 1000);
+    emulator.add_listener('serial0-output-byte', (byte) => {
+      seen = (seen + String.fromCharCode(byte)).slice(-64);
+      if (seen.includes(MARKER)) finish({ seconds: (performance.now() - start) / 1000 });
+    });
+  });
+}
+
+const show = (o: Outcome): string =>
+  'seconds' in o ? `${o.seconds.toFixed(2)} s` : 'skipped' in o ? `skipped: ${o.skipped}` : `failed: ${o.failed}`;
+
+export async function benchLinux(args: readonly string[]): Promise<number> {
+  const limitArg = args.indexOf('--limit');
+  const limit = limitArg >= 0 ? Number(args[limitArg + 1]) : 120;
+  const guest = fetchGuest();
+  // One after another: the machine has two cores and each emulator wants one of them.
+  const rows: [string, Outcome][] = [
+    ['ringvisor (x86-core, --vmm none)', await ringvisor(guest, limit)],
+    ['QEMU TCG (-cpu pentium3)', await qemu(guest, limit)],
+    ['v86 (npm, wasm JIT)', await v86(guest, limit)],
+  ];
+  process.stdout.write(`Linux ${guest.bzImage} + initramfs to "${MARKER}":\n`);
+  for (const [name, outcome] of rows) process.stdout.write(`  ${name.padEnd(34)} ${show(outcome)}\n`);
+  const own = rows[0][1];
+  process.stdout.write('seconds' in own ? `ringvisor linux boot: ${own.seconds.toFixed(2)} s\n` : `ringvisor linux boot: no figure (${show(own)})\n`);
+  return 'seconds' in own ? 0 : 1;
+}
