@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileBlockBackend, VirtioBlock, VirtioMmioTransport } from '../../src/virtio/index.js';
 import { IrqRecorder } from '../support/irq.js';
 import { BASIC_FEATURES, type DriverQueue, TestDriver } from './support/driver.js';
+import { expectBytes } from './support/bytes.js';
 import { TestGuestRam } from './support/guest-ram.js';
 
 const T_IN = 0;
@@ -74,7 +75,7 @@ describe('FileBlockBackend under virtio-blk', () => {
     const data = Uint8Array.from({ length: 2048 }, (_, i) => (i * 13) & 0xff);
     expect(status(queue, [header(T_OUT, 4), data], [1]).status).toBe(0);
     const onDisk = fs.readFileSync(image);
-    expect(onDisk.subarray(4 * 512, 8 * 512)).toEqual(Buffer.from(data));
+    expectBytes(onDisk.subarray(4 * 512, 8 * 512), data);
     expect(onDisk.subarray(0, 4 * 512).every((b) => b === 0)).toBe(true);
     expect(onDisk.length).toBe(16 * 512);
   });

@@ -6,6 +6,7 @@ import {
 } from '../../src/virtio/index.js';
 import { IrqRecorder } from '../support/irq.js';
 import { BASIC_FEATURES, TestDriver, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, bit } from './support/driver.js';
+import { expectBytes } from './support/bytes.js';
 import { TestGuestRam } from './support/guest-ram.js';
 
 const T_IN = 0;
@@ -121,12 +122,12 @@ describe('virtio-blk requests', () => {
     expect(irq.level).toBe(true);
     expect(driver.takeInterrupt()).toBe(1);
     expect(irq.level).toBe(false);
-    expect((backend as MemoryBlockBackend).data.subarray(5 * 512, 7 * 512)).toEqual(data);
+    expectBytes((backend as MemoryBlockBackend).data.subarray(5 * 512, 7 * 512), data);
 
     const r = request(queue, [header(T_IN, 5)], [1024, 1]);
     expect(r.status).toBe(S_OK);
     expect(r.len).toBe(1025);
-    expect(queue.readWritable(r.sub, 0)).toEqual(data);
+    expectBytes(queue.readWritable(r.sub, 0), data);
     expect(block.stats).toMatchObject({ reads: 1, writes: 1, bytesRead: 1024, bytesWritten: 1024, ioErrors: 0 });
   });
 
@@ -136,12 +137,12 @@ describe('virtio-blk requests', () => {
     const data = pattern(1536, 9);
     const w = request(queue, [h.subarray(0, 5), h.subarray(5), data.subarray(0, 100), data.subarray(100, 1000), data.subarray(1000)], [1]);
     expect(w.status).toBe(S_OK);
-    expect((backend as MemoryBlockBackend).data.subarray(512, 2048)).toEqual(data);
+    expectBytes((backend as MemoryBlockBackend).data.subarray(512, 2048), data);
     // Read with the data's last 12 bytes and the status byte in one writable buffer.
     const r = request(queue, [header(T_IN, 1)], [1524, 13]);
     expect(r.status).toBe(S_OK);
     const back = new Uint8Array([...queue.readWritable(r.sub, 0), ...queue.readWritable(r.sub, 1).subarray(0, 12)]);
-    expect(back).toEqual(data);
+    expectBytes(back, data);
   });
 
   it('serves requests through indirect descriptors', () => {
@@ -150,7 +151,7 @@ describe('virtio-blk requests', () => {
     expect(request(queue, [header(T_OUT, 0), data], [1], true).status).toBe(S_OK);
     const r = request(queue, [header(T_IN, 0)], [256, 256, 1], true);
     expect(r.status).toBe(S_OK);
-    expect([...queue.readWritable(r.sub, 0), ...queue.readWritable(r.sub, 1)]).toEqual([...data]);
+    expectBytes(new Uint8Array([...queue.readWritable(r.sub, 0), ...queue.readWritable(r.sub, 1)]), data);
   });
 
   it('copies through bounded staging buffers when guest RAM cannot be viewed', () => {
@@ -159,7 +160,7 @@ describe('virtio-blk requests', () => {
     expect(request(queue, [header(T_OUT, 0), data], [1]).status).toBe(S_OK);
     const r = request(queue, [header(T_IN, 0)], [200 * 1024, 1]);
     expect(r.status).toBe(S_OK);
-    expect(queue.readWritable(r.sub, 0)).toEqual(data);
+    expectBytes(queue.readWritable(r.sub, 0), data);
     expect(ram.notified).toHaveLength(0);
   });
 
@@ -277,7 +278,7 @@ describe('virtio-blk requests', () => {
     const subs = [0, 1, 2, 3].map((i) => queue.submit([header(T_OUT, i), pattern(512, i)], [1]));
     queue.kick();
     expect(queue.takeUsed().map((u) => u.id)).toEqual(subs.map((s) => s.head));
-    for (let i = 0; i < 4; i++) expect((backend as MemoryBlockBackend).data.subarray(i * 512, (i + 1) * 512)).toEqual(pattern(512, i));
+    for (let i = 0; i < 4; i++) expectBytes((backend as MemoryBlockBackend).data.subarray(i * 512, (i + 1) * 512), pattern(512, i));
   });
 
   it('puts the device in NEEDS_RESET for a chain with no room for a status byte', () => {

@@ -7,6 +7,7 @@ import {
 } from '../../src/index.js';
 import { IrqRecorder } from '../support/irq.js';
 import { BASIC_FEATURES, TestDriver } from './support/driver.js';
+import { expectBytes } from './support/bytes.js';
 import { TestGuestRam } from './support/guest-ram.js';
 
 const BASE = 0xd000_0000;
@@ -49,6 +50,6 @@ describe('virtio-mmio devices on the MMIO bus', () => {
     queue.kick();
     expect(queue.takeUsed()).toHaveLength(1);
     expect(irq.level).toBe(true);
-    expect(disk.data.subarray(1024, 1536)).toEqual(data);
+    expectBytes(disk.data.subarray(1024, 1536), data);
   });
 });
