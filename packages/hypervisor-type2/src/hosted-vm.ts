@@ -32,7 +32,10 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
  * the guest is loaded and running; `done` resolves when the run ends for any reason.
  */
 export class HostedVm {
-  /** Guest RAM regions, shared with the worker (read them for inspection; the guest owns them). */
+  /**
+   * Guest RAM regions, shared with the worker (read them for inspection; the guest owns them).
+   * Empty when the strategy maps RAM itself (KVM's mmap'ed memory ignores `ramBacking`).
+   */
   readonly ram: readonly RamRegion[];
   readonly done: Promise<RunReport>;
   /** The TCP port the serial console listens on (`{ kind: 'tcp', port: 0 }` picks a free one), or null. */

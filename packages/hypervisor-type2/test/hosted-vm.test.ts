@@ -105,6 +105,17 @@ describe.each([
   });
 });
 
+describe('HostedVm guest RAM', () => {
+  it('lives in SharedArrayBuffers the calling thread can read (strategy none)', async () => {
+    const { vm } = await boot({ strategy: none, machine: multiboot('hello') });
+    await vm.done;
+    expect(vm.ram.length).toBeGreaterThan(0);
+    const text = vm.ram.map((region) => Buffer.from(new Uint8Array(region.buffer)).toString('latin1')).join('');
+    expect(vm.ram.every((region) => region.buffer instanceof SharedArrayBuffer)).toBe(true);
+    expect(text).toContain(GUESTS.hello.expectedOutput);
+  });
+});
+
 describe('HostedVm control', () => {
   it('pauses, reports statistics, resumes and stops the demo', async () => {
     const { vm, until } = await boot({ strategy: none, machine: multiboot('demo') });
