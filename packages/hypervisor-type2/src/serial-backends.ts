@@ -25,7 +25,10 @@ export interface SerialInput {
   data(bytes: Uint8Array): void;
 }
 
-/** Bytes kept for a TCP client that has not connected yet (a boot log), oldest dropped first. */
+/**
+ * Bytes kept for a TCP client that has not connected yet (a boot log, oldest dropped first), and
+ * the most a connected client may have unread before output is dropped.
+ */
 const TCP_BACKLOG_BYTES = 1 << 20;
 
 class TcpSerial implements SerialBackend {
@@ -58,7 +61,8 @@ class TcpSerial implements SerialBackend {
 
   write(bytes: Uint8Array): void {
     if (this.client) {
-      this.client.write(bytes);
+      // A client that stops reading must not make us buffer a guest's output without end.
+      if (this.client.writableLength < TCP_BACKLOG_BYTES) this.client.write(bytes);
       return;
     }
     this.backlog.push(bytes);

@@ -172,9 +172,11 @@ describe('serial backends', () => {
     expect(readFileSync(path, 'latin1')).toContain(GUESTS.hello.expectedOutput);
   });
 
-  it('serves the serial console on 127.0.0.1 over TCP, input included', async () => {
+  it('serves the serial console on 127.0.0.1 over TCP, the boot log kept for a late client, input included', async () => {
     const vm = await HostedVm.start({ strategy: none, machine: multiboot('demo'), serial: { kind: 'tcp', port: 0 }, unpaced: true });
     expect(vm.serialTcpPort).toBeGreaterThan(0);
+    // Connect only once the banner has gone out on COM1 (hundreds of THR writes).
+    while ((new Map((await vm.stats()).byPort).get(0x3f8) ?? 0) < 300) await new Promise((resolve) => setTimeout(resolve, 20));
     const socket = connect({ host: '127.0.0.1', port: vm.serialTcpPort! });
     const closed = new Promise((resolve) => socket.on('close', resolve));
     let received = '';
@@ -185,6 +187,7 @@ describe('serial backends', () => {
       check();
     });
     await seen('press a key');
+    expect(received).toContain(GUESTS.demo.expectedOutput);
     socket.write('x');
     await seen('> ');
     socket.write('poweroff\r');
