@@ -673,6 +673,8 @@ export class Cpu {
     }
     if (ev & EV_TRAP) {
       this.events = ev &= ~EV_TRAP;
+      // Single-step trap: DR6.BS says why #DB was raised (SDM Vol. 3B 17.2.3).
+      this.dr[6] |= 0x4000;
       this.raiseEvent(1, 'exception', -1);
       if (stop.reason !== 'none') return true;
     }

@@ -561,7 +561,8 @@ export function loadFarPointer(cpu: Cpu, s: number): void {
   const size = (cpu.opSize32 ? 2 : 1);
   const offset = readMem(cpu, size);
   const selector = readMemAt(cpu, 1, size === 2 ? 4 : 2);
-  loadSeg(cpu, s, selector);
+  // Unlike MOV SS and POP SS, LSS opens no interrupt shadow.
+  loadSegment(cpu, s, selector);
   setReg(cpu, size, (m >> 3) & 7, offset);
 }
 

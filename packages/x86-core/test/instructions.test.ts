@@ -478,6 +478,26 @@ describe('interrupts', () => {
     expect(m.cpu.reg8[12]).toBe(0x77);
   });
 
+  it('TF set by POPF traps (#DB, DR6.BS) after the instruction following POPF', () => {
+    const m = createMachine('real');
+    m.memory.write16(1 * 4, 0x3000);
+    m.memory.writeBytes(0x3000, Uint8Array.from([0xf4]));
+    m.load([
+      0x9c, //             pushf
+      0x58, //             pop ax
+      0x0d, 0x00, 0x01, // or ax, 0x100
+      0x50, //             push ax
+      0x9d, //             popf
+      0x90, //             nop    (the trap comes after it)
+      0x90, //             nop
+      0xf4,
+    ]);
+    expect(m.cpu.run(100)).toBe('hlt');
+    expect(m.cpu.eip).toBe(0x3001);
+    expect(m.memory.read16(m.cpu.reg16[8])).toBe(CODE + 8);
+    expect(m.cpu.dr[6] & 0x4000).toBe(0x4000);
+  });
+
   it('injectInterrupt delivers through the IVT before the next instruction', () => {
     const m = createMachine('real');
     m.memory.write16(0x30 * 4, 0x3000);
