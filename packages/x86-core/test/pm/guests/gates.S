@@ -44,11 +44,11 @@ test_main:
 report_if:
         movl FRAME + 8, %eax
         andl $0x200, %eax
-        outl %eax, $PORT_REPORT
+        OUT_REPORT
         pushfl
         popl %eax
         andl $0x200, %eax
-        outl %eax, $PORT_REPORT
+        OUT_REPORT
         popal
         addl $4, %esp
         iret

@@ -75,7 +75,7 @@ v86_first:
         movw $0x40, %ax
         movw %ax, %ds
         movl 0x10, %eax
-        outl %eax, $PORT_REPORT         /* 0x4141 from linear 0x410 */
+        OUT_REPORT                      /* 0x4141 from linear 0x410 */
         int $0x30
         hlt
 
@@ -106,17 +106,17 @@ v86_iopl3:
         pushfl
         popl %eax
         andl $0x3000, %eax
-        outl %eax, $PORT_REPORT         /* 0x3000 */
+        OUT_REPORT                      /* 0x3000 */
         pushf
         pushw %cs
         pushw $(1f - _start)
         iret
         hlt
 1:      movl $0x1e7, %eax
-        outl %eax, $PORT_REPORT
+        OUT_REPORT
         int $0x31
         movl $0x31, %eax
-        outl %eax, $PORT_REPORT         /* back in v86 after the ring-0 handler's IRET */
+        OUT_REPORT                      /* back in v86 after the ring-0 handler's IRET */
         int $0x32
         hlt
         .code32
