@@ -24,9 +24,10 @@ gcc -m32 -c "$SRC/firmware-hello/firmware-hello.S" -o "$TMP/firmware-hello.o"
 ld -m elf_i386 --build-id=none -Ttext=0xf000 -e _start "$TMP/firmware-hello.o" -o "$TMP/firmware-hello.elf"
 objcopy -O binary -j .text "$TMP/firmware-hello.elf" "$OUT/firmware-hello.rom"
 
-# Multiboot ELF kernels share the entry stub, the serial driver and the linker script.
+# Multiboot ELF kernels share the entry stub, the serial driver, guest_exit and the linker script.
 cc "$SRC/common/multiboot-entry.S" entry.o
 cc "$SRC/common/serial.c" serial.o
+cc "$SRC/common/exit.c" exit.o
 kernel() {
   name=$1; shift
   objs=""
@@ -36,7 +37,7 @@ kernel() {
     objs="$objs $TMP/$obj"
   done
   # shellcheck disable=SC2086
-  ld $LDFLAGS -T "$SRC/common/link.ld" "$TMP/entry.o" "$TMP/serial.o" $objs -o "$OUT/$name.elf"
+  ld $LDFLAGS -T "$SRC/common/link.ld" "$TMP/entry.o" "$TMP/serial.o" "$TMP/exit.o" $objs -o "$OUT/$name.elf"
   strip --strip-all "$OUT/$name.elf"
 }
 COMMON="common/gdt.c common/interrupts.c common/isr.S common/pic-pit.c common/cmos.c"

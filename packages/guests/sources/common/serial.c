@@ -53,12 +53,3 @@ void serial_put_hex(u32 value) {
 int serial_getc_nowait(void) {
   return (inb(LSR) & LSR_DR) ? inb(RBR) : -1;
 }
-
-void guest_exit(u8 code) {
-  outb(EXIT_PORT, code);
-  /* Without an exit device the write is dropped: stop here rather than run on. */
-  for (;;) {
-    cli();
-    hlt();
-  }
-}
