@@ -75,7 +75,6 @@ describe('protected-mode guests', () => {
       0x4000, 0x28, 0x8b, 0, 0x89, // CALL: NT, back link, caller busy; after IRET
       0x4000, 0x28, 0x28, // INT through a task gate
       0, 0x30, 0x28, // JMP through a GDT task gate
-      1, 0x8000, 1, 0x30, 0x28, // T bit: #DB with DR6.BT at the new task's first instruction
       0x40, 0x8b, 0x28, 0x81, // 16-bit TSS
       TS, 0x38, GP, 0x28, TS, 0x30, // short TSS, busy TSS, IRET to an available back link
       0x2222, 0x42000, 0x1111, 0x40000, // CR3 from each TSS
@@ -84,11 +83,17 @@ describe('protected-mode guests', () => {
     expect(run.done).toBe(true);
   });
 
+  it('task-trap: the TSS T bit raises #DB with DR6.BT before the new task\'s first instruction', () => {
+    const run = runGuest('task-trap');
+    expect(hex(run.reports)).toEqual(hex([1, 0x8000, 1, 0x30, 0x28]));
+    expect(run.done).toBe(true);
+  });
+
   it('io: IOPL against CPL and the TSS I/O bitmap', () => {
     const run = runGuest('io');
     expect(hex(run.reports)).toEqual(hex([
-      0xff, // ring 0, IOPL 0
-      0xff, 0x5c, 0x6f, 0x80, // ring 3, IOPL 0: allowed ports
+      0x60, // ring 0, IOPL 0
+      0x61, 0x5c, 0x6f, 0x80, // ring 3, IOPL 0: allowed ports
       GP, 0, GP, 0, GP, 0, GP, 0, // denied: byte, word straddling, OUT, DX form
       0x360, 0x80, // IOPL 3
       0x80, 0xff, GP, 0, GP, 0, // a bitmap cut short by the TSS limit

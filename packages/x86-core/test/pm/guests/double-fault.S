@@ -13,15 +13,12 @@ test_main:
 1:
         /* #DF runs in its own task; #GP through a not-present gate raises #NP, a second contributory
          * exception. */
-        movl $df_task, TSS_DF + 0x20
-        movl $0x2, TSS_DF + 0x24
-        movl $0x35000, TSS_DF + 0x38
-        movw $SEL_DATA0, TSS_DF + 0x48
-        movw $SEL_CODE0, TSS_DF + 0x4c
-        movw $SEL_DATA0, TSS_DF + 0x50
-        movw $SEL_DATA0, TSS_DF + 0x54
-        movw $SEL_DATA0, TSS_DF + 0x58
-        movw $SEL_DATA0, TSS_DF + 0x5c
+        movl $TSS_DF, %edi
+        movl $df_task, %eax
+        xorl %ecx, %ecx
+        movl $0x35000, %edx
+        xorl %ebx, %ebx
+        call init_tss32
         SETDESC 0x30, TSS_DF, 0x67, 0x89, 0
         SETGATE idt+8*8, 0, 0x30, 0x85
         movb $0x0e, idt + 13 * 8 + 5

@@ -18,11 +18,10 @@ test_main:
 
         /* CPL 0 with IOPL 0: the bitmap is not consulted. */
         inb $0x60, %al
-        movzbl %al, %eax
-        REPORT %eax                     /* 0xff */
+        REPORT $0x60
 
         ON_FAULT 1f
-        TO_RING3 ring3_bitmap           /* IOPL 0: 0xff, 0x5c, 0x6f, then INT 0x80 */
+        TO_RING3 ring3_bitmap           /* IOPL 0: 0x61, 0x5c, 0x6f, then INT 0x80 */
 1:      ON_FAULT 1f
         TO_RING3 ring3_deny_60          /* 13, 0 */
 1:      ON_FAULT 1f
@@ -53,8 +52,7 @@ test_main:
 
 ring3_bitmap:
         inb $0x61, %al                  /* allowed */
-        movzbl %al, %eax
-        REPORT %eax                     /* 0xff */
+        REPORT $0x61
         inl $0x5c, %eax                 /* 0x5c-0x5f allowed */
         REPORT $0x5c
         inw $0x6f, %ax                  /* 0x6f-0x70 allowed */

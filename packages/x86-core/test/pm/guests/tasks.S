@@ -40,11 +40,14 @@
         REPORT %eax
         .endm
 
-        /* TSS_B starts at `entry` with flat ring-0 segments, LDT 0x48 and CR3 `cr3`. */
+        /* TSS_B starts at `entry` with flat ring-0 segments, LDT 0x48, CR3 `cr3` and ESP 0x34000. */
         .macro INIT_TSS_B entry, cr3=0
+        movl $TSS_B, %edi
         movl $\entry, %eax
         movl $\cr3, %ecx
-        call init_tss_b
+        movl $0x34000, %edx
+        movl $0x48, %ebx
+        call init_tss32
         .endm
 
 test_main:
@@ -80,13 +83,6 @@ test_main:
         /* A task gate in the GDT, reached by JMP: no NT. */
         INIT_TSS_B task_gate_jmp
         ljmp $0x50, $0
-        REPORT_STR                      /* 0x28 */
-
-        /* The T bit: #DB (DR6.BT) in the new task before its first instruction. */
-        INIT_TSS_B task_trap
-        movw $1, TSS_B + 0x64
-        movl $db_handler, handler_table + 1 * 4
-        ljmp $0x30, $0
         REPORT_STR                      /* 0x28 */
 
         /* A 16-bit TSS. */
@@ -148,17 +144,11 @@ test_main:
         INIT_TSS_B task_never, PD_A
         movw $SEL_DATA0, TSS_B + 0x4c
         movl $TSS_H, %edi
-        movl $0x68 / 4, %ecx
-        xorl %eax, %eax
-        rep stosl
-        movl $PD_A, TSS_H + 0x1c
-        movl $ts_task, TSS_H + 0x20
-        movl $0x2, TSS_H + 0x24
-        movl $0x35000, TSS_H + 0x38
-        movw $SEL_DATA0, TSS_H + 0x48
-        movw $SEL_CODE0, TSS_H + 0x4c
-        movw $SEL_DATA0, TSS_H + 0x50
-        movw $SEL_DATA0, TSS_H + 0x54
+        movl $ts_task, %eax
+        movl $PD_A, %ecx
+        movl $0x35000, %edx
+        xorl %ebx, %ebx
+        call init_tss32
         SETDESC 0x58, TSS_H, 0x67, 0x89, 0
         SETGATE idt+10*8, 0, 0x58, 0x85
         ljmp $0x30, $0
@@ -203,22 +193,6 @@ task_gate_jmp:
         REPORT_STR                      /* 0x30 */
         ljmp $0x28, $0
 
-db_handler:
-        movl %dr6, %eax
-        andl $0x8000, %eax
-        REPORT %eax                     /* 0x8000 */
-        xorl %eax, %eax
-        cmpl $task_trap, FRAME
-        sete %al
-        REPORT %eax                     /* 1: EIP is the task's first instruction */
-        popal
-        addl $4, %esp
-        iret
-
-task_trap:
-        REPORT_STR                      /* 0x30 */
-        ljmp $0x28, $0
-
 task16:
         REPORT_STR                      /* 0x40 */
         REPORT_TSS_TYPE 0x28            /* 0x8b */
@@ -232,27 +206,3 @@ task_cr3:
 
 task_never:
         REPORT $0xbad2
-
-/* eax = EIP, ecx = CR3 for TSS_B. */
-init_tss_b:
-        movl $TSS_B, %edi
-        pushl %eax
-        pushl %ecx
-        movl $0x68 / 4, %ecx
-        xorl %eax, %eax
-        rep stosl
-        popl %ecx
-        popl %eax
-        movl %ecx, TSS_B + 0x1c
-        movl %eax, TSS_B + 0x20
-        movl $0x2, TSS_B + 0x24
-        movl $0x34000, TSS_B + 0x38     /* ESP */
-        movw $SEL_DATA0, TSS_B + 0x48   /* ES */
-        movw $SEL_CODE0, TSS_B + 0x4c   /* CS */
-        movw $SEL_DATA0, TSS_B + 0x50   /* SS */
-        movw $SEL_DATA0, TSS_B + 0x54   /* DS */
-        movw $SEL_DATA0, TSS_B + 0x58   /* FS */
-        movw $SEL_DATA0, TSS_B + 0x5c   /* GS */
-        movw $0x48, TSS_B + 0x60        /* LDT */
-        movw $0x68, TSS_B + 0x66
-        ret
