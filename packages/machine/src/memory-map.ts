@@ -20,7 +20,7 @@ export const VIRTIO_MMIO_SLOT_SIZE = 0x1000;
 /** ISA IRQs no board device uses (0 PIT, 1 i8042, 2 cascade, 3/4 COM, 8 RTC, 12 mouse, 13 FPU, 14/15 IDE). */
 export const VIRTIO_MMIO_IRQS: readonly number[] = [5, 6, 7, 10, 11, 9];
 
-const MIN_RAM = 2 * MiB;
+const MIN_RAM = 64 * KiB;
 /** Above this the emulated strategies cannot allocate a region; KVM could, but no guest needs it here. */
 const MAX_RAM = 64 * GiB;
 
@@ -54,13 +54,15 @@ export interface MemoryMap {
   readonly ranges: readonly AddressRange[];
   /** One past the last byte of RAM below the PCI hole (where high loaders place initrds). */
   readonly lowRamEnd: number;
+  /** Bytes of RAM below 4 GiB (what the CMOS memory-size bytes report). */
+  readonly ramBelow4G: number;
   readonly virtio: readonly VirtioSlot[];
 }
 
 function checkRamSize(ramSize: number): void {
   if (!Number.isSafeInteger(ramSize) || ramSize < MIN_RAM || ramSize > MAX_RAM || ramSize % (4 * KiB) !== 0) {
     throw new LoaderError('memory-map',
-      `RAM size ${ramSize} must be a multiple of 4 KiB between ${MIN_RAM / MiB} MiB and ${MAX_RAM / GiB} GiB`);
+      `RAM size ${ramSize} must be a multiple of 4 KiB between ${MIN_RAM / KiB} KiB and ${MAX_RAM / GiB} GiB`);
   }
 }
 
@@ -72,17 +74,19 @@ export function pcMemoryMap(options: MemoryMapOptions): MemoryMap {
   if (!Number.isInteger(slotCount) || slotCount < 0 || slotCount > VIRTIO_MMIO_IRQS.length) {
     throw new LoaderError('memory-map', `at most ${VIRTIO_MMIO_IRQS.length} virtio-mmio slots (asked for ${slotCount})`);
   }
-  const lowRamEnd = Math.min(ramSize, PCI_HOLE_BASE);
-  const highRam = ramSize - lowRamEnd;
+  const conventional = Math.min(ramSize, LOW_RAM_END);
+  // Up to 1 MiB of RAM is all conventional memory (the hole takes the rest); above, it continues at 1 MiB.
+  const lowRamEnd = ramSize > HIGH_RAM_BASE ? Math.min(ramSize, PCI_HOLE_BASE) : conventional;
+  const highRam = Math.max(0, ramSize - PCI_HOLE_BASE);
   const ranges: AddressRange[] = [
-    { base: 0, size: LOW_RAM_END, type: 'ram' },
+    { base: 0, size: conventional, type: 'ram' },
     { base: LOW_RAM_END, size: HIGH_RAM_BASE - LOW_RAM_END, type: 'reserved' },
-    { base: HIGH_RAM_BASE, size: lowRamEnd - HIGH_RAM_BASE, type: 'ram' },
   ];
-  const regions: MemoryRegionSpec[] = [
-    { base: 0, size: LOW_RAM_END },
-    { base: HIGH_RAM_BASE, size: lowRamEnd - HIGH_RAM_BASE },
-  ];
+  const regions: MemoryRegionSpec[] = [{ base: 0, size: conventional }];
+  if (lowRamEnd > HIGH_RAM_BASE) {
+    ranges.push({ base: HIGH_RAM_BASE, size: lowRamEnd - HIGH_RAM_BASE, type: 'ram' });
+    regions.push({ base: HIGH_RAM_BASE, size: lowRamEnd - HIGH_RAM_BASE });
+  }
   if (highRam > 0) {
     regions.push({ base: FOUR_GIB, size: highRam });
   }
@@ -96,5 +100,5 @@ export function pcMemoryMap(options: MemoryMapOptions): MemoryMap {
     index, base: VIRTIO_MMIO_BASE + index * VIRTIO_MMIO_SLOT_SIZE, size: VIRTIO_MMIO_SLOT_SIZE,
     irq: VIRTIO_MMIO_IRQS[index],
   }));
-  return { regions, ranges, lowRamEnd, virtio };
+  return { regions, ranges, lowRamEnd, ramBelow4G: ramSize - highRam, virtio };
 }

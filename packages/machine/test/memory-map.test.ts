@@ -11,9 +11,17 @@ describe('PC memory map', () => {
     expect(map.ranges.map((r) => r.type)).toEqual(['ram', 'reserved', 'ram']);
   });
 
+  it('keeps a machine of 1 MiB or less to conventional memory', () => {
+    const map = pcMemoryMap({ ramSize: 512 * 1024 });
+    expect(map.regions).toEqual([{ base: 0, size: 512 * 1024 }]);
+    expect(map.lowRamEnd).toBe(512 * 1024);
+    expect(pcMemoryMap({ ramSize: MiB }).regions).toEqual([{ base: 0, size: 0xa0000 }]);
+  });
+
   it('moves RAM above the PCI hole to 4 GiB', () => {
     const map = pcMemoryMap({ ramSize: 4096 * MiB });
     expect(map.lowRamEnd).toBe(0xc0000000);
+    expect(map.ramBelow4G).toBe(0xc0000000);
     expect(map.regions.at(-1)).toEqual({ base: 4096 * MiB, size: 1024 * MiB });
     expect(map.ranges.at(-1)).toEqual({ base: 4096 * MiB, size: 1024 * MiB, type: 'ram' });
   });

@@ -83,7 +83,7 @@ export class PcBoard {
     this.io.registerDevice(this.pit);
     this.com1 = new Uart16550({ clock, irq: this.pic.irq(IRQ_COM1), backend: options.serial, base: COM1_BASE });
     this.io.registerDevice(this.com1);
-    const below4G = this.memoryMap.lowRamEnd;
+    const below4G = this.memoryMap.ramBelow4G;
     this.rtc = new Rtc({
       clock, irq: this.pic.irq(IRQ_RTC), memoryBelow4G: below4G, memoryAbove4G: options.ramSize - below4G,
       baseTime: options.rtcTime ?? (clock.kind === 'virtual' ? VIRTUAL_RTC_EPOCH : Date.now()),

@@ -78,7 +78,7 @@ export function writeMultibootInfo(writer: GuestWriter, address: number, input: 
   let flags = INFO_MEMORY | INFO_CMDLINE | INFO_MEMORY_MAP | INFO_BOOT_LOADER_NAME;
   const lowRam = input.ranges.find((range) => range.type === 'ram' && range.base === 0);
   writer.u32(address + OFF_MEM_LOWER, Math.floor((lowRam?.size ?? 0) / 1024), 'multiboot info');
-  writer.u32(address + OFF_MEM_UPPER, Math.floor((input.lowRamEnd - 0x100000) / 1024), 'multiboot info');
+  writer.u32(address + OFF_MEM_UPPER, Math.floor(Math.max(0, input.lowRamEnd - 0x100000) / 1024), 'multiboot info');
   writer.u32(address + OFF_CMDLINE, cmdlineAddress, 'multiboot info');
   writer.u32(address + OFF_MMAP_LENGTH, input.ranges.length * MMAP_ENTRY_SIZE, 'multiboot info');
   writer.u32(address + OFF_MMAP_ADDR, mmapAddress, 'multiboot info');
