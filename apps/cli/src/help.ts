@@ -11,7 +11,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'flat', value: 'ADDR', help: 'IMAGE is a raw binary loaded and entered at ADDR\n(real mode below 1 MiB, 32-bit protected mode above)' },
   { name: 'bios', value: 'FILE', help: 'firmware ROM mapped at the top of 4 GiB; alone, the CPU starts in it' },
   { name: 'disk', value: 'FILE', help: 'virtio-blk disk backed by a host file (read-write)' },
-  { name: 'serial', value: 'DEV', help: 'serial console: stdio (default), file:PATH, tcp:PORT (listens on 127.0.0.1)' },
+  { name: 'serial', value: 'DEV', help: 'serial console: stdio (default), file:PATH, tcp:PORT (listens on 127.0.0.1;\nport 0 picks a free one; the port is printed on stderr)' },
   { name: 'clock', value: 'KIND', help: 'virtual (time from instructions retired: reproducible; the default)\nor host (wall time; the default with --vmm hw)' },
   { name: 'max-time', value: 'SECONDS', help: 'stop the VM after this much wall time (exit status 124)' },
   { name: 'stats', help: 'print exit statistics to stderr when the VM ends' },

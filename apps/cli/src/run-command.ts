@@ -26,7 +26,7 @@ function parseSerial(spec: string | undefined): 'stdio' | SerialOption {
 }
 
 /** The boot image from IMAGE / --kernel / --bios, or the bundled demo. */
-async function chooseBoot(args: ParsedArgs): Promise<BootImage> {
+function chooseBoot(args: ParsedArgs): BootImage {
   const [image, extra] = args.positional;
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}' (one IMAGE at most)`);
   const kernel = text(args, 'kernel');
@@ -57,7 +57,9 @@ async function chooseBoot(args: ParsedArgs): Promise<BootImage> {
 }
 
 /** Turns `run`'s arguments into VM options; every mistake is a UsageError with one line. */
-export async function runOptions(args: ParsedArgs): Promise<{ options: HostedVmOptions; stdioSerial: boolean; stats: boolean }> {
+export async function runOptions(args: ParsedArgs): Promise<{
+  options: Omit<HostedVmOptions, 'serial'>; serial: SerialOption | 'stdio'; stats: boolean;
+}> {
   const memory = parseSize(text(args, 'mem') ?? DEFAULT_MEMORY, 'mem');
   const vmm = text(args, 'vmm') ?? 'none';
   // KVM's guest time is wall time whatever the clock says, so hw follows the host clock by default.
@@ -68,16 +70,12 @@ export async function runOptions(args: ParsedArgs): Promise<{ options: HostedVmO
   const disk = text(args, 'disk');
   if (disk !== undefined) checkDiskFile(disk);
   const bios = text(args, 'bios');
-  const boot = await chooseBoot(args);
+  const boot = chooseBoot(args);
   const machine: MachineConfig = {
     memory, boot, disk, firmware: bios === undefined ? undefined : readUserFile(bios, 'firmware'),
   };
   const strategy = await chooseStrategy(vmm);
-  return {
-    options: { strategy, machine, clock, maxTimeSeconds, serial: serial === 'stdio' ? { kind: 'none' } : serial },
-    stdioSerial: serial === 'stdio',
-    stats: args.options.has('stats'),
-  };
+  return { options: { strategy, machine, clock, maxTimeSeconds }, serial, stats: args.options.has('stats') };
 }
 
 const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
@@ -89,12 +87,13 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(runHelp(bundledGuestNames()));
     return 0;
   }
-  const { options, stdioSerial, stats } = await runOptions(args);
+  const { options, serial, stats } = await runOptions(args);
   const vm = await HostedVm.start({
     ...options,
-    serial: stdioSerial ? { kind: 'console', write: (bytes) => { process.stdout.write(bytes); } } : options.serial,
+    serial: serial === 'stdio' ? { kind: 'console', write: (bytes) => { process.stdout.write(bytes); } } : serial,
   });
-  const terminal = attachConsole(vm, { forwardInput: stdioSerial });
+  if (vm.serialTcpPort !== null) process.stderr.write(`ringvisor: serial console on 127.0.0.1:${vm.serialTcpPort}\n`);
+  const terminal = attachConsole(vm, { forwardInput: serial === 'stdio' });
   let signalled: keyof typeof SIGNALS | null = null;
   const onSignal = (signal: keyof typeof SIGNALS) => {
     signalled = signal;

@@ -1,6 +1,7 @@
 // `ringvisor run` with real guests, driven through pipes and through a pseudo-terminal.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,6 +47,34 @@ describe('ringvisor run --bios', () => {
     expect(result.status).toBe(5);
     expect(result.stderr).toContain('ringvisor: guest exited with code 5\n');
     expect(result.stderr).toMatch(/^post: 0x42$/m);
+  });
+});
+
+describe('ringvisor run --serial', () => {
+  it('writes the console to a file', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ringvisor-cli-')), 'com1.log');
+    const result = await ringvisorDone(['run', 'hello', '--serial', `file:${path}`]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('');
+    expect(readFileSync(path, 'latin1')).toContain('Hello from protected mode!');
+  });
+
+  it('serves the console on a TCP port of 127.0.0.1', async () => {
+    const run = ringvisor(['run', 'demo', '--serial', 'tcp:0']);
+    while (!/on 127\.0\.0\.1:\d+\n/.test(run.stderr())) await new Promise((resolve) => setTimeout(resolve, 20));
+    const port = Number(/on 127\.0\.0\.1:(\d+)\n/.exec(run.stderr())![1]);
+    const socket = connect({ host: '127.0.0.1', port });
+    let received = '';
+    const typed = new Set<string>();
+    const typeOnce = (text: string) => { if (!typed.has(text)) socket.write(text); typed.add(text); };
+    socket.on('data', (data: Buffer) => {
+      received += data.toString('latin1');
+      if (received.includes('press a key')) typeOnce('x');
+      if (received.includes('> ')) typeOnce('poweroff\r');
+    });
+    expect(await run.exit).toBe(0);
+    expect(received).toContain('Powering off');
+    expect(run.stdout()).toBe('');
   });
 });
 

@@ -46,7 +46,7 @@ export class HostedVm {
 
   private constructor(
     private readonly worker: Worker,
-    private readonly serial: SerialBackend,
+    serial: SerialBackend,
     ram: readonly RamRegion[],
     done: Promise<RunReport>,
   ) {
