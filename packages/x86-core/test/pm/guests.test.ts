@@ -83,6 +83,26 @@ describe('protected-mode guests', () => {
     expect(run.done).toBe(true);
   });
 
+  it('privilege: 16-bit gate from ring 3, same-level call gate, conforming handler, RET outward, POPF/CLI, TI', () => {
+    const run = runGuest('privilege');
+    expect(hex(run.reports)).toEqual(hex([
+      0x60, 1, 0x1b, 0x2, 0x8000, 0x23, // 16-bit frame: IP, CS, FLAGS, SP (low half of ESP), SS
+      0x08, 0, // same-level call gate; RET balanced the stack
+      0x3b, 0x37ff4, 0x80, // conforming handler at CPL 3 on the ring-3 stack
+      0, 0x23, 0x80, // RET far to ring 3 nulled ES, kept DS
+      0, 0x80, 0x3200, 0x80, // POPF at IOPL 0 changes neither IF nor IOPL; at IOPL 3 IF only
+      GP, 0, // CLI at CPL 3, IOPL 0
+      GP, 0x14, NP, 0x0c, GP, 0x04, // LDT selectors: beyond the limit, not present, no LDT
+    ]));
+    expect(run.done).toBe(true);
+  });
+
+  it('pf-double: a page fault while delivering a page fault is #DF', () => {
+    const run = runGuest('pf-double');
+    expect(hex(run.reports)).toEqual(hex([0, 0x4fffc, 0x1b])); // #DF error code, CR2, interrupted CS
+    expect(run.done).toBe(true);
+  });
+
   it('task-trap: the TSS T bit raises #DB with DR6.BT before the new task\'s first instruction', () => {
     const run = runGuest('task-trap');
     expect(hex(run.reports)).toEqual(hex([1, 0x8000, 1, 0x30, 0x28]));

@@ -10,7 +10,7 @@ import { GUEST_LOAD, hex, runGuest } from './machine.js';
 // QEMU skips segment limit checks (segments, faults), the TSS T-bit trap (task-trap) and the EXT bit of
 // a fault raised while delivering an exception (double-fault). Those guests are checked against their
 // expected reports in guests.test.ts only.
-const COMPARED = ['gates', 'paging', 'tasks', 'io', 'v86'];
+const COMPARED = ['gates', 'privilege', 'paging', 'pf-double', 'tasks', 'io', 'v86'];
 
 const QEMU = 'qemu-system-i386';
 const qemuMissing = spawnSync(QEMU, ['--version']).status !== 0;
