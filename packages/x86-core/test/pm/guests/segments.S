@@ -14,6 +14,22 @@ test_main:
         movzwl scratch, %eax
         REPORT %eax                     /* 0xff */
 
+        sidt scratch
+        movzwl scratch, %eax
+        REPORT %eax                     /* 0x7ff */
+        smsw %ax
+        movzwl %ax, %eax
+        REPORT %eax                     /* 0x11 */
+        movw $0x9, %ax
+        lmsw %ax                        /* sets TS */
+        movl %cr0, %eax
+        andl $0xf, %eax
+        REPORT %eax                     /* 0x9 */
+        clts
+        movl %cr0, %eax
+        andl $0xf, %eax
+        REPORT %eax                     /* 0x1 */
+
         movl $SEL_CODE0, %ebx
         lar %ebx, %eax
         REPORT %eax                     /* 0x00cf9b00: accessed by the far jump */
