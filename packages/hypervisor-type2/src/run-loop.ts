@@ -31,8 +31,10 @@ export interface RunLoopParts {
 
 export interface RunLoopOptions {
   /**
-   * Upper bound of the first `run()` budgets, in instructions. Later budgets follow the measured
-   * speed so that one run takes about half a slice (an emulated CPU and KVM differ a thousandfold).
+   * Upper bound of a `run()` budget, in instructions. On a virtual clock it stays fixed: devices
+   * read the clock as of the start of a run, so run boundaries must not depend on host speed or
+   * the same guest would see different times. On a host clock budgets follow the measured speed
+   * so that one run takes about half a slice (an emulated CPU and KVM differ a thousandfold).
    */
   readonly sliceInstructions?: number;
   /** Wall time one `step()` may take before it yields to the host's event loop. */
@@ -52,6 +54,7 @@ export type StepOutcome =
 const YIELD: StepOutcome = { kind: 'yield' };
 const MEASURABLE_RUN_MS = 0.2;
 const MIN_RUN_CAP = 1_000;
+const DEFAULT_RUN_CAP = 100_000;
 /** Result a hypercall gets when nothing serves it (-ENOSYS, as Xen answers unknown hypercalls). */
 const HYPERCALL_UNKNOWN = -38;
 
@@ -72,7 +75,7 @@ export class RunLoop {
 
   constructor(private readonly parts: RunLoopParts, options: RunLoopOptions = {}) {
     this.sliceMs = options.sliceMs ?? 10;
-    this.runCap = options.sliceInstructions ?? 200_000;
+    this.runCap = options.sliceInstructions ?? DEFAULT_RUN_CAP;
     this.instructionsPerMs = this.runCap / this.sliceMs;
     this.wallMs = options.wallMs ?? (() => performance.now());
   }
@@ -104,11 +107,11 @@ export class RunLoop {
       }
       const budget = Math.max(1, Math.min(this.runCap, clock.instructionsUntil(clock.nextDeadline())));
       const before = vcpu.retired;
-      const started = this.wallMs();
+      const started = clock.kind === 'host' ? this.wallMs() : 0;
       const exit = vcpu.run(budget);
       const retired = vcpu.retired - before;
       clock.account(retired);
-      this.learnSpeed(retired, this.wallMs() - started);
+      if (clock.kind === 'host') this.learnSpeed(retired, this.wallMs() - started);
       // A device's end request (the exit port) wins over whatever the guest did next (usually HLT).
       const requested = this.parts.pendingEnd();
       if (requested) return this.finish(requested);

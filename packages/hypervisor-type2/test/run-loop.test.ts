@@ -143,16 +143,26 @@ describe('RunLoop', () => {
     expect(vcpu.budgets.length).toBe(runs);
   });
 
-  it('sizes budgets so that one run takes about half a slice at the measured speed', () => {
+  it('on a host clock, sizes budgets so that one run takes about half a slice at the measured speed', () => {
     const vcpu = new FakeVcpu([]);
     // A 5 MIPS CPU: 5000 instructions per wall millisecond.
     const loop = new RunLoop(
-      { vcpu, clock: new FakeClock(), interrupts: new FakePic(), pendingEnd: () => null },
+      { vcpu, clock: new FakeClock('host'), interrupts: new FakePic(), pendingEnd: () => null },
       { sliceInstructions: 1_000, sliceMs: 10, wallMs: () => vcpu.retired / 5_000 },
     );
     for (let i = 0; i < 20; i++) loop.step();
     expect(vcpu.budgets[0]).toBe(1_000);
     expect(vcpu.budgets.at(-1)).toBeGreaterThan(24_000);
     expect(vcpu.budgets.at(-1)).toBeLessThan(26_000);
+  });
+
+  it('on a virtual clock, keeps run boundaries independent of host speed', () => {
+    const vcpu = new FakeVcpu([]);
+    const loop = new RunLoop(
+      { vcpu, clock: new FakeClock('virtual'), interrupts: new FakePic(), pendingEnd: () => null },
+      { sliceInstructions: 1_000, sliceMs: 10, wallMs: () => vcpu.retired / 5_000 },
+    );
+    for (let i = 0; i < 20; i++) loop.step();
+    expect(new Set(vcpu.budgets)).toEqual(new Set([1_000]));
   });
 });
