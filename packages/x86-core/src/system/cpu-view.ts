@@ -50,7 +50,6 @@ export const TR = 7;
 export const ESP = 4;
 
 // EFLAGS bits
-export const FLAG_CF = 1 << 0;
 export const FLAG_ZF = 1 << 6;
 export const FLAG_TF = 1 << 8;
 export const FLAG_IF = 1 << 9;
@@ -65,13 +64,8 @@ export const FLAG_ID = 1 << 21;
 
 // CR0 bits
 export const CR0_PE = 1 << 0;
-export const CR0_MP = 1 << 1;
-export const CR0_EM = 1 << 2;
 export const CR0_TS = 1 << 3;
 export const CR0_ET = 1 << 4;
-export const CR0_NE = 1 << 5;
-export const CR0_WP = 1 << 16;
-export const CR0_AM = 1 << 18;
 export const CR0_NW = 1 << 29;
 export const CR0_CD = 1 << 30;
 export const CR0_PG = 1 << 31;

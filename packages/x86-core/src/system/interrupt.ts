@@ -11,7 +11,7 @@ import { StackCursor } from './stack.js';
 import { checkInnerStack } from './stack-switch.js';
 import { taskSwitchThroughGate } from './task-switch.js';
 import { TripleFault } from './triple-fault.js';
-import { DF, ERR_EXT, GP, NP, PF, pushesErrorCode } from './vectors.js';
+import { DE, DF, ERR_EXT, GP, NP, PF, TS, pushesErrorCode } from './vectors.js';
 import { innerStack } from './tss.js';
 
 /**
@@ -44,7 +44,7 @@ export function deliverException(cpu: SystemCpu, vector: number, errorCode = 0):
 /** Benign (0), contributory (1) or page fault (2) class, SDM Vol. 3A Table 6-4. */
 function exceptionClass(vector: number): number {
   if (vector === PF) return 2;
-  return vector === 0 || (vector >= 10 && vector <= 13) ? 1 : 0;
+  return vector === DE || (vector >= TS && vector <= GP) ? 1 : 0;
 }
 
 function deliverWithEscalation(cpu: SystemCpu, vector: number, kind: InterruptKind, errorCode: number): void {

@@ -1,19 +1,13 @@
-/** Exception vectors (Intel SDM Vol. 3A, 6.3.1). */
+/** The exception vectors system raises or classifies (Intel SDM Vol. 3A, 6.3.1). */
 export const DE = 0;
 export const DB = 1;
-export const NMI = 2;
-export const BP = 3;
-export const OF = 4;
-export const BR = 5;
 export const UD = 6;
-export const NM = 7;
 export const DF = 8;
 export const TS = 10;
 export const NP = 11;
 export const SS_FAULT = 12;
 export const GP = 13;
 export const PF = 14;
-export const MF = 16;
 export const AC = 17;
 
 /** Exceptions that push an error code when delivered as exceptions (SDM 6.13). */
@@ -21,6 +15,5 @@ export function pushesErrorCode(vector: number): boolean {
   return vector === DF || (vector >= TS && vector <= PF) || vector === AC;
 }
 
-/** Error-code bits (SDM 6.13): EXT = external event, IDT = index names an IDT gate, TI = LDT. */
+/** Error-code bit 0 (SDM 6.13): the fault arose while delivering an external event or an earlier exception. */
 export const ERR_EXT = 1;
-export const ERR_IDT = 2;
