@@ -60,6 +60,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// Whatever escapes the commands still ends as one line, never a stack trace.
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`ringvisor: internal error: ${error.message.split('\n')[0]}\n`);
+  process.exit(1);
+});
+
 main(process.argv.slice(2)).then(
   (status) => process.exit(status),
   (error: unknown) => {

@@ -88,9 +88,15 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const { options, serial, stats } = await runOptions(args);
+  let outputOpen = true;
   const vm = await HostedVm.start({
     ...options,
-    serial: serial === 'stdio' ? { kind: 'console', write: (bytes) => { process.stdout.write(bytes); } } : serial,
+    serial: serial === 'stdio' ? { kind: 'console', write: (bytes) => { if (outputOpen) process.stdout.write(bytes); } } : serial,
+  });
+  // The reader of our output went away (`ringvisor run | head`): nobody sees the guest any more.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    outputOpen = false;
+    vm.stop({ reason: 'stopped', detail: `standard output closed (${error.code ?? error.message})` });
   });
   if (vm.serialTcpPort !== null) process.stderr.write(`ringvisor: serial console on 127.0.0.1:${vm.serialTcpPort}\n`);
   const terminal = attachConsole(vm, { forwardInput: serial === 'stdio' });

@@ -123,6 +123,14 @@ describe('ringvisor run, console on pipes', () => {
     expect(run.stderr()).toBe('');
   });
 
+  it('stops with one line when the reader of its output goes away (ringvisor run | head)', async () => {
+    const run = ringvisor(['run']);
+    await run.waitFor('Ringvisor demo');
+    run.child.stdout.destroy();
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toMatch(/^ringvisor: stopped: standard output closed \(EPIPE\)\n$/);
+  });
+
   it('stops cleanly on SIGTERM with status 143', async () => {
     const run = ringvisor(['run']);
     await run.waitFor('Ringvisor demo');
