@@ -45,6 +45,8 @@ kernel hello hello/hello.c
 # shellcheck disable=SC2086
 kernel irq-test irq-test/irq-test.c $COMMON
 # shellcheck disable=SC2086
+kernel microbench microbench/microbench.c $COMMON
+# shellcheck disable=SC2086
 kernel demo demo/kernel.c demo/paging.c demo/user.c demo/cpu-info.c $COMMON
 
 printf '%s\n%s\n' "$(gcc --version | head -1)" "$(ld --version | head -1)" > "$OUT/TOOLCHAIN"

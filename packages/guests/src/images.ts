@@ -1,5 +1,5 @@
 /** The guests this package ships, as prebuilt images built by build.sh from sources/. */
-export type GuestName = 'firmware-hello' | 'hello-real' | 'hello' | 'irq-test' | 'demo';
+export type GuestName = 'firmware-hello' | 'hello-real' | 'hello' | 'irq-test' | 'microbench' | 'demo';
 
 /**
  * How to start an image: firmware is mapped as the board's ROM and started from RESET; a flat
@@ -56,6 +56,14 @@ export const GUESTS: Readonly<Record<GuestName, GuestImage>> = {
     format: { kind: 'multiboot', loadAddress: KERNEL_BASE, entry: 0x10000c, mode: 'protected' },
     description: 'PIC + PIT interrupt test: counts 100 Hz ticks across one RTC second; exit 0 = pass',
     expectedOutput: 'irq-test: PASS',
+    exits: 'by-itself',
+  },
+  microbench: {
+    name: 'microbench',
+    file: 'microbench.elf',
+    format: { kind: 'multiboot', loadAddress: KERNEL_BASE, entry: 0x10000c, mode: 'protected' },
+    description: 'TSC cycles per call/ret, INT/IRET, IN, OUT, CPUID, #DE, PTE update + INVLPG, #PF; exits 0',
+    expectedOutput: 'microbench: done',
     exits: 'by-itself',
   },
   demo: {

@@ -32,6 +32,16 @@ describe('bundled guests on the emulated CPU, wired by machine', () => {
     expect(run.exitStatus).toBe(1);
   });
 
+  it('microbench reports every operation in TSC cycles (instructions retired here)', () => {
+    const run = runGuest(noneStrategy, 'microbench', { clock: 'virtual' });
+    expect([run.end, run.detail]).toEqual(['halted', undefined]);
+    for (const name of ['call/ret', 'int/iret', 'in-port', 'out-port', 'cpuid', 'divide-error', 'pte-update', 'page-fault']) {
+      expect(run.output).toMatch(new RegExp(`microbench: ${name} \\d+ cycles/op`));
+    }
+    expect(run.output).toContain('microbench: done');
+    expect(run.exitStatus).toBe(1);
+  });
+
   it('demo answers help, info, bench and poweroff typed on COM1', () => {
     const run = runGuest(noneStrategy, 'demo', { clock: 'virtual', input: 'xhelp\rinfo\rbench\rpoweroff\r', timeoutMs: 20_000 });
     expect([run.end, run.detail]).toEqual(['halted', undefined]);
