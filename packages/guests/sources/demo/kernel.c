@@ -3,20 +3,15 @@
 #include "../common/cmos.h"
 #include "../common/gdt.h"
 #include "../common/interrupts.h"
+#include "../common/multiboot.h"
 #include "../common/pic-pit.h"
 #include "../common/serial.h"
 #include "demo.h"
 
-#define MULTIBOOT_BOOTLOADER_MAGIC 0x2badb002
-#define MB_INFO_MEMORY 0x1
 #define IRQ_TIMER 0
 #define IRQ_COM1 4
 #define RX_BUFFER_SIZE 64
 #define EFLAGS_IF 0x200
-
-struct multiboot_info {
-  u32 flags, mem_lower, mem_upper;
-};
 
 /* The 32-bit TSS: only SS0:ESP0 matter (the stack ring 3 interrupts switch to). */
 struct tss {

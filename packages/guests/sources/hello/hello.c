@@ -1,13 +1,6 @@
 /* Protected-mode serial hello (multiboot ELF): prints a line and the loader's name, then exits 0. */
+#include "../common/multiboot.h"
 #include "../common/serial.h"
-
-#define MULTIBOOT_BOOTLOADER_MAGIC 0x2badb002
-#define MB_INFO_BOOT_LOADER_NAME (1u << 9)
-
-struct multiboot_info {
-  u32 flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr, syms[4];
-  u32 mmap_length, mmap_addr, drives_length, drives_addr, config_table, boot_loader_name;
-};
 
 void kmain(u32 magic, const struct multiboot_info *info) {
   serial_init(0);
