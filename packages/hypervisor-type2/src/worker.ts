@@ -1,6 +1,7 @@
 // Entry point of a VM's worker thread: builds the board and the VM, loads the guest, then hands the
 // thread's event loop to a VmSession. Nothing here outlives the VM; the main thread terminates us.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { Vm } from '@ringvisor/vmm-api';
 import { buildHostedBoard } from './board.js';
 import { hostLoopClock, virtualLoopClock } from './loop-clocks.js';
 import type { FromWorker, RamRegion, ToWorker, WorkerConfig } from './protocol.js';
@@ -17,19 +18,25 @@ const send = (message: FromWorker) => port.postMessage(message);
 async function start(): Promise<void> {
   const strategy = await loadStrategy(config.strategy);
   const unavailable = strategy.unavailableReason();
-  if (unavailable !== null) throw new Error(`--vmm ${strategy.name} is not available here: ${unavailable}`);
+  if (unavailable !== null) throw new Error(`strategy ${strategy.name} is not available here: ${unavailable}`);
   const serial = new SerialBuffer();
   const board = buildHostedBoard(config, serial);
   const ram: RamRegion[] = [];
-  const vm = strategy.createVm({
-    ...board.spec,
-    ramBacking: (region) => {
-      if (region.rom) return undefined;
-      const buffer = new SharedArrayBuffer(region.size);
-      ram.push({ base: region.base, buffer });
-      return buffer;
-    },
-  });
+  let vm: Vm;
+  try {
+    vm = strategy.createVm({
+      ...board.spec,
+      ramBacking: (region) => {
+        if (region.rom) return undefined;
+        const buffer = new SharedArrayBuffer(region.size);
+        ram.push({ base: region.base, buffer });
+        return buffer;
+      },
+    });
+  } catch (error) {
+    board.destroy();
+    throw error;
+  }
   let session: VmSession;
   try {
     board.attach(vm.memory);
