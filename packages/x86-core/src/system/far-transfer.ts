@@ -22,9 +22,7 @@ export function farJump(cpu: SystemCpu, selector: number, offset: number, opSize
   selector &= 0xffff;
   offset = opSize32 ? offset >>> 0 : offset & 0xffff;
   if (!isProtected(cpu) || isV86(cpu)) {
-    if (offset > cpu.segLimit[CS] >>> 0) throwFault(GP, 0);
-    loadRealModeSegment(cpu, CS, selector, isV86(cpu));
-    cpu.eip = offset;
+    jumpRealMode(cpu, selector, offset);
     return;
   }
   const error = selector & 0xfffc;
@@ -35,23 +33,35 @@ export function farJump(cpu: SystemCpu, selector: number, offset: number, opSize
     commitSamePrivilege(cpu, selector, target, offset);
     return;
   }
+  throughSystemDescriptor(cpu, selector, 'jmp');
+}
+
+function jumpThroughGate(cpu: SystemCpu, gate: Descriptor): void {
+  const codeSelector = gateCode(cpu, gate);
+  if (code.isConforming ? code.dpl > cpu.cpl : code.dpl !== cpu.cpl) throwFault(GP, codeSelector & 0xfffc);
+  if (!code.present) throwFault(NP, codeSelector & 0xfffc);
+  const offset = gate.type === TYPE_CALL_GATE32 ? gate.gateOffset : gate.gateOffset & 0xffff;
+  commitSamePrivilege(cpu, codeSelector, code, offset);
+}
+
+/** Far JMP/CALL to a call gate, a TSS or a task gate (already read into `target`). */
+function throughSystemDescriptor(cpu: SystemCpu, selector: number, source: 'jmp' | 'call'): void {
+  const error = selector & 0xfffc;
   const type = target.type;
-  const rpl = selector & 3;
-  if (type === TYPE_CALL_GATE16 || type === TYPE_CALL_GATE32) {
-    checkGate(cpu, target, rpl, error);
-    const codeSelector = gateCode(cpu, target);
-    if (code.isConforming ? code.dpl > cpu.cpl : code.dpl !== cpu.cpl) throwFault(GP, codeSelector & 0xfffc);
-    if (!code.present) throwFault(NP, codeSelector & 0xfffc);
-    const gateOffset = type === TYPE_CALL_GATE32 ? target.gateOffset : target.gateOffset & 0xffff;
-    commitSamePrivilege(cpu, codeSelector, code, gateOffset);
-  } else if (type === TYPE_TSS16_AVAILABLE || type === TYPE_TSS32_AVAILABLE) {
-    checkGate(cpu, target, rpl, error);
-    taskSwitch(cpu, selector, target, 'jmp', 0);
-  } else if (type === TYPE_TASK_GATE) {
-    checkGate(cpu, target, rpl, error);
-    taskSwitchThroughGate(cpu, target.gateSelector, 'jmp', 0);
-  } else {
+  if (
+    type !== TYPE_CALL_GATE16 && type !== TYPE_CALL_GATE32 && type !== TYPE_TSS16_AVAILABLE &&
+    type !== TYPE_TSS32_AVAILABLE && type !== TYPE_TASK_GATE
+  ) {
     throwFault(GP, error);
+  }
+  checkGate(cpu, target, selector & 3, error);
+  if (type === TYPE_CALL_GATE16 || type === TYPE_CALL_GATE32) {
+    if (source === 'jmp') jumpThroughGate(cpu, target);
+    else callThroughGate(cpu, target);
+  } else if (type === TYPE_TASK_GATE) {
+    taskSwitchThroughGate(cpu, target.gateSelector, source, 0);
+  } else {
+    taskSwitch(cpu, selector, target, source, 0);
   }
 }
 
@@ -67,8 +77,7 @@ export function farCall(cpu: SystemCpu, selector: number, offset: number, opSize
     cursor.push(cpu.seg[CS], size);
     cursor.push(cpu.eip, size);
     cpu.reg32[ESP] = cursor.espFor(oldEsp) | 0;
-    loadRealModeSegment(cpu, CS, selector, isV86(cpu));
-    cpu.eip = offset;
+    jumpRealMode(cpu, selector, offset);
     return;
   }
   const error = selector & 0xfffc;
@@ -84,20 +93,7 @@ export function farCall(cpu: SystemCpu, selector: number, offset: number, opSize
     commitSamePrivilege(cpu, selector, target, offset);
     return;
   }
-  const type = target.type;
-  const rpl = selector & 3;
-  if (type === TYPE_CALL_GATE16 || type === TYPE_CALL_GATE32) {
-    checkGate(cpu, target, rpl, error);
-    callThroughGate(cpu, target);
-  } else if (type === TYPE_TSS16_AVAILABLE || type === TYPE_TSS32_AVAILABLE) {
-    checkGate(cpu, target, rpl, error);
-    taskSwitch(cpu, selector, target, 'call', 0);
-  } else if (type === TYPE_TASK_GATE) {
-    checkGate(cpu, target, rpl, error);
-    taskSwitchThroughGate(cpu, target.gateSelector, 'call', 0);
-  } else {
-    throwFault(GP, error);
-  }
+  throughSystemDescriptor(cpu, selector, 'call');
 }
 
 function callThroughGate(cpu: SystemCpu, gate: Descriptor): void {
@@ -153,17 +149,11 @@ export function farReturn(cpu: SystemCpu, opSize32: boolean, popBytes: number): 
     if (offset > cpu.segLimit[CS] >>> 0) throwFault(GP, 0);
     cursor.skip(popBytes);
     cpu.reg32[ESP] = cursor.espFor(oldEsp) | 0;
-    loadRealModeSegment(cpu, CS, selector, isV86(cpu));
-    cpu.eip = offset;
+    jumpRealMode(cpu, selector, offset);
     return;
   }
-  const error = selector & 0xfffc;
   const rpl = selector & 3;
-  if (error === 0) throwFault(GP, 0);
-  readDescriptorOrGp(cpu, selector, code, 0);
-  if (!code.isCode || rpl < cpu.cpl) throwFault(GP, error);
-  if (code.isConforming ? code.dpl > rpl : code.dpl !== rpl) throwFault(GP, error);
-  if (!code.present) throwFault(NP, error);
+  checkReturnCode(cpu, selector, code);
   if (!opSize32) offset &= 0xffff;
   if (rpl === cpu.cpl) {
     if (offset > code.limit) throwFault(GP, 0);
@@ -187,6 +177,20 @@ export function farReturn(cpu: SystemCpu, opSize32: boolean, popBytes: number): 
   cursor.skip(popBytes);
   cpu.reg32[ESP] = cursor.espFor(esp) | 0;
   nullInaccessibleDataSegments(cpu);
+}
+
+/**
+ * The CS popped by RET far or IRET: a present code segment at the return RPL, never more privileged
+ * than CPL (#GP(selector), #NP(selector)); conforming code may have a lower DPL than the RPL.
+ */
+export function checkReturnCode(cpu: SystemCpu, selector: number, into: Descriptor): void {
+  const error = selector & 0xfffc;
+  const rpl = selector & 3;
+  if (error === 0) throwFault(GP, 0);
+  readDescriptorOrGp(cpu, selector, into, 0);
+  if (!into.isCode || rpl < cpu.cpl) throwFault(GP, error);
+  if (into.isConforming ? into.dpl > rpl : into.dpl !== rpl) throwFault(GP, error);
+  if (!into.present) throwFault(NP, error);
 }
 
 /**
@@ -235,6 +239,13 @@ function gateCode(cpu: SystemCpu, gate: Descriptor): number {
   if (!readDescriptor(cpu, selector, code)) throwFault(GP, selector & 0xfffc);
   if (!code.isCode || code.dpl > cpu.cpl) throwFault(GP, selector & 0xfffc);
   return selector;
+}
+
+/** Real-address and v86 mode: CS is a paragraph number; only the offset is checked (against CS's limit). */
+function jumpRealMode(cpu: SystemCpu, selector: number, offset: number): void {
+  if (offset > cpu.segLimit[CS] >>> 0) throwFault(GP, 0);
+  loadRealModeSegment(cpu, CS, selector, isV86(cpu));
+  cpu.eip = offset;
 }
 
 function commitSamePrivilege(cpu: SystemCpu, selector: number, d: Descriptor, offset: number): void {

@@ -5,9 +5,8 @@ import {
 } from './cpu-view.js';
 import {
   Descriptor, TYPE_TSS16_BUSY, TYPE_TSS32_BUSY, loadCache, loadRealModeSegment, markAccessed, readDescriptor,
-  readDescriptorOrGp,
 } from './descriptor.js';
-import { checkOuterStack, nullInaccessibleDataSegments } from './far-transfer.js';
+import { checkOuterStack, checkReturnCode, nullInaccessibleDataSegments } from './far-transfer.js';
 import { StackCursor } from './stack.js';
 import { taskSwitch } from './task-switch.js';
 import { GP, NP, TS } from './vectors.js';
@@ -54,13 +53,8 @@ export function interruptReturn(cpu: SystemCpu, opSize32: boolean): void {
     returnToV86(cpu, eip, selector, flags);
     return;
   }
-  const error = selector & 0xfffc;
   const rpl = selector & 3;
-  if (error === 0) throwFault(GP, 0);
-  readDescriptorOrGp(cpu, selector, code, 0);
-  if (!code.isCode || rpl < cpu.cpl) throwFault(GP, error);
-  if (code.isConforming ? code.dpl > rpl : code.dpl !== rpl) throwFault(GP, error);
-  if (!code.present) throwFault(NP, error);
+  checkReturnCode(cpu, selector, code);
   if (!opSize32) eip &= 0xffff;
 
   let newEsp: number;

@@ -2,13 +2,6 @@
         .include "common.inc"
 
         /* Runs `insn` expecting a fault; the handler reports vector and error code and resumes here. */
-        .macro EXPECT_FAULT insn:vararg
-        ON_FAULT 9f
-        \insn
-        REPORT $0xbad0
-9:
-        .endm
-
 test_main:
         SETGATE idt+0x80*8, stubs+0x80*16, SEL_CODE0, 0xee
         SETDESC 0x30, 0, 0xfffff, 0x98, 0xc     /* execute-only code */
@@ -111,12 +104,8 @@ test_main:
 1:      jmp finish
 
 ring1_target:
-        movw %cs, %ax
-        movzwl %ax, %eax
-        REPORT %eax
-        movw %ss, %ax
-        movzwl %ax, %eax
-        REPORT %eax
+        REPORT_SEG %cs
+        REPORT_SEG %ss
         lret
 
 ring3_call_ring1:

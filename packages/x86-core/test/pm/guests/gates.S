@@ -54,12 +54,8 @@ report_if:
         iret
 
 callgate_target:
-        movw %cs, %ax
-        movzwl %ax, %eax
-        REPORT %eax                     /* 0x08 */
-        movw %ss, %ax
-        movzwl %ax, %eax
-        REPORT %eax                     /* 0x10 */
+        REPORT_SEG %cs                  /* 0x08 */
+        REPORT_SEG %ss                  /* 0x10 */
         /* REPORT pushes EAX first: frame offsets below are one dword further. */
         REPORT 8(%esp)                  /* caller CS 0x1b */
         REPORT 12(%esp)                 /* first parameter (pushed last) 0x2222 */
@@ -71,18 +67,12 @@ callgate_target:
         lret $8
 
 conforming_target:
-        movw %cs, %ax
-        movzwl %ax, %eax
-        REPORT %eax                     /* 0x3b: CPL stays 3 */
+        REPORT_SEG %cs                  /* 0x3b: CPL stays 3 */
         lret
 
 ring3_a:
-        movw %cs, %ax
-        movzwl %ax, %eax
-        REPORT %eax                     /* 0x1b */
-        movw %ss, %ax
-        movzwl %ax, %eax
-        REPORT %eax                     /* 0x23 */
+        REPORT_SEG %cs                  /* 0x1b */
+        REPORT_SEG %ss                  /* 0x23 */
         int $0x80
 
 ring3_int81:
@@ -107,9 +97,7 @@ ring3_conforming:
         REPORT $0xbad3
 
 ring3_segments:
-        movw %ds, %ax
-        movzwl %ax, %eax
-        REPORT %eax                     /* 0 */
+        REPORT_SEG %ds                  /* 0 */
         movw $SEL_DATA3, %ax
         movw %ax, %ds                   /* allowed */
         movw $SEL_DATA0, %ax

@@ -4,13 +4,6 @@
         .set TSS2, 0x26000
         .set TSS2_LIMIT, 0x78           /* bitmap bytes 0x68..0x77 (ports 0-0x7f), then 0xff */
 
-        .macro EXPECT_FAULT insn:vararg
-        ON_FAULT 9f
-        \insn
-        REPORT $0xbad0
-9:
-        .endm
-
 test_main:
         SETGATE idt+0x80*8, stubs+0x80*16, SEL_CODE0, 0xee
         orb $0x01, TSS0 + 0x68 + 0x0c   /* deny port 0x60 */

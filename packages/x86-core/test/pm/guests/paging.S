@@ -4,22 +4,10 @@
         .set PD, 0x40000
         .set PT0, 0x41000
 
-        .macro EXPECT_FAULT insn:vararg
-        ON_FAULT 9f
-        \insn
-        REPORT $0xbad0
-9:
-        .endm
-
 test_main:
         /* Identity-map 0-4 MiB as user read/write; then adjust a few test pages. */
         movl $PT0, %edi
-        movl $0x7, %eax
-1:      movl %eax, (%edi)
-        addl $4, %edi
-        addl $0x1000, %eax
-        cmpl $PT0 + 4096, %edi
-        jb 1b
+        call identity_map
         movl $PT0 | 0x7, PD
         movl $0, PT0 + 0x300 * 4                /* 0x300000: not present */
         movl $0x301000 | 0x5, PT0 + 0x301 * 4   /* 0x301000: read-only */

@@ -8,12 +8,7 @@
 
 test_main:
         movl $PT0, %edi
-        movl $0x7, %eax
-1:      movl %eax, (%edi)
-        addl $4, %edi
-        addl $0x1000, %eax
-        cmpl $PT0 + 4096, %edi
-        jb 1b
+        call identity_map
         movl $PT0 | 0x7, PD
         movl $0, PT0 + 0x4f * 4
         movl $PD, %eax

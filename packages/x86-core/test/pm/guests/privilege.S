@@ -2,13 +2,6 @@
  * an outer ring, POPF/CLI at CPL 3, and error codes naming LDT selectors (TI bit). */
         .include "common.inc"
 
-        .macro EXPECT_FAULT insn:vararg
-        ON_FAULT 9f
-        \insn
-        REPORT $0xbad0
-9:
-        .endm
-
 test_main:
         SETGATE idt+0x80*8, stubs+0x80*16, SEL_CODE0, 0xee
 
@@ -85,15 +78,11 @@ test_main:
         jmp finish
 
 same_level:
-        movw %cs, %ax
-        movzwl %ax, %eax
-        REPORT %eax                     /* 0x08 */
+        REPORT_SEG %cs                  /* 0x08 */
         lret
 
 conforming_handler:
-        movw %cs, %ax
-        movzwl %ax, %eax
-        REPORT %eax                     /* 0x3b: CPL stays 3 */
+        REPORT_SEG %cs                  /* 0x3b: CPL stays 3 */
         movl %esp, %eax
         REPORT %eax                     /* 0x38000 - 12 */
         int $0x80
@@ -108,12 +97,8 @@ ring3_int61:
         REPORT $0xbad2
 
 ring3_segments:
-        movw %es, %ax
-        movzwl %ax, %eax
-        REPORT %eax                     /* 0 */
-        movw %ds, %ax
-        movzwl %ax, %eax
-        REPORT %eax                     /* 0x23 */
+        REPORT_SEG %es                  /* 0 */
+        REPORT_SEG %ds                  /* 0x23 */
         int $0x80
 
 ring3_popf:

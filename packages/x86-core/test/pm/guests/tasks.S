@@ -11,13 +11,6 @@
         .set PT_A, 0x41000
         .set PT_B, 0x43000
 
-        .macro EXPECT_FAULT insn:vararg
-        ON_FAULT 9f
-        \insn
-        REPORT $0xbad0
-9:
-        .endm
-
         .macro REPORT_STR
         str %ax
         movzwl %ax, %eax
@@ -113,15 +106,9 @@ test_main:
 
         /* CR3 comes from the new TSS: TSS_B's directory maps 0x300000 elsewhere. */
         movl $PT_A, %edi
-        movl $PT_B, %esi
-        movl $0x7, %eax
-1:      movl %eax, (%edi)
-        movl %eax, (%esi)
-        addl $4, %edi
-        addl $4, %esi
-        addl $0x1000, %eax
-        cmpl $PT_A + 4096, %edi
-        jb 1b
+        call identity_map
+        movl $PT_B, %edi
+        call identity_map
         movl $0x310000 | 0x7, PT_B + 0x300 * 4
         movl $PT_A | 0x7, PD_A
         movl $PT_B | 0x7, PD_B
