@@ -13,6 +13,8 @@ interface Timer {
 export class TimerQueue {
   private readonly heap: Timer[] = [];
   private readonly live = new Set<TimerId>();
+  /** Timers armed during a runDue, held back until it ends (reused: runDue runs once per exit). */
+  private readonly deferred: Timer[] = [];
   private nextId = 1;
 
   schedule(deadline: number, callback: () => void): TimerId {
@@ -42,7 +44,7 @@ export class TimerQueue {
    */
   runDue(now: number): number {
     const firstNewId = this.nextId;
-    const deferred: Timer[] = [];
+    const deferred = this.deferred;
     let ran = 0;
     while (true) {
       this.dropCancelled();
@@ -61,6 +63,7 @@ export class TimerQueue {
       this.heap.push(timer);
       this.siftUp(this.heap.length - 1);
     }
+    deferred.length = 0;
     return ran;
   }
 
