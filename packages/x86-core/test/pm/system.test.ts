@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CS, DS, SS, type Cpu } from '../../src/cpu.js';
+import { CS, DS, SS, TR, type Cpu } from '../../src/cpu.js';
 import { CpuFault } from '../../src/fault.js';
 import {
-  TripleFault, adjustRpl, clearTaskSwitched, deliverException, deliverInterrupt, farCall, farJump, farReturn,
+  TripleFault, adjustRpl, checkIoPermission, clearTaskSwitched, deliverException, deliverInterrupt, farCall, farJump, farReturn,
   interruptReturn, loadAccessRights, loadLdtr, loadMachineStatusWord, loadSegment, loadSegmentLimit, loadTr,
   popEflags, readControlRegister, verifyRead, verifyWrite, writeControlRegister,
 } from '../../src/system/index.js';
@@ -151,6 +151,42 @@ describe('interrupt and exception delivery', () => {
     expect(m.cpu.cpl).toBe(0);
     expect(stackDword(m, 0)).toBe(0x10 | 1);
     expect(stackDword(m, 4)).toBe(0x6000);
+  });
+});
+
+describe('TSS formats and stacks', () => {
+  it('a 16-bit TSS supplies SP0/SS0 for a ring-3 interrupt and denies I/O above IOPL outright', () => {
+    const m = protectedMachine();
+    const tss16 = 0x13000;
+    m.physical.write16(tss16 + 2, 0x7000); // SP0
+    m.physical.write16(tss16 + 4, 0x10); // SS0
+    m.setGdt(0x30, descriptor(tss16, 0x2b, 0x81, 0));
+    m.cpu.seg[TR] = 0; // leave the 32-bit TSS behind without a task switch
+    loadTr(m.cpu, 0x30);
+    m.setIdt(0x20, gate(0x08, 0x2000, 0x8e));
+    interruptReturnToRing3(m, 0x6000);
+    expect(faultOf(() => checkIoPermission(m.cpu, 0x80, 1))).toEqual([13, 0]);
+    deliverInterrupt(m.cpu, 0x20, 'external');
+    expect(m.cpu.reg32[4] >>> 0).toBe(0x7000 - 20);
+    expect(stackDword(m, 12)).toBe(STACK3);
+  });
+
+  it('an expand-down stack accepts pushes above its limit and faults #SS below it', () => {
+    const m = protectedMachine();
+    m.setGdt(0x30, descriptor(0, 0x2fff, 0x96, 0x4)); // expand-down, B=1: offsets 0x3000..0xffffffff
+    loadSegment(m.cpu, SS, 0x30);
+    m.setIdt(0x30, gate(0x08, 0x3000, 0x8e));
+    m.cpu.reg32[4] = 0x3010;
+    deliverInterrupt(m.cpu, 0x30, 'software');
+    expect(m.cpu.reg32[4] >>> 0).toBe(0x3004);
+    m.cpu.reg32[4] = 0x3008;
+    expect(faultOf(() => deliverInterrupt(m.cpu, 0x30, 'software'))).toEqual([12, 0]);
+  });
+
+  it('a task gate whose TSS selector points into the LDT is #GP(selector)', () => {
+    const m = protectedMachine();
+    m.setGdt(0x38, gate(0x34, 0, 0xe5));
+    expect(faultOf(() => farJump(m.cpu, 0x38, 0, true))).toEqual([13, 0x34]);
   });
 });
 
