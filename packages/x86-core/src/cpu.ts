@@ -7,6 +7,7 @@ import {
 import { InterceptSet, StopDetail, type StopReason } from './intercepts.js';
 import type { CpuMemory, PagingUnit } from './memory.js';
 import { step } from './execute.js';
+import { DecodeCache, decodeRecord, runRecord } from './decoded-cache.js';
 import { instructionLength } from './decode.js';
 import { deliverException, deliverInterrupt, type InterruptKind } from './system/interrupt.js';
 import { TripleFault } from './system/triple-fault.js';
@@ -48,6 +49,8 @@ export interface CpuOptions {
   memory: CpuMemory;
   paging?: PagingUnit;
   io: IoBus;
+  /** Cache decoded instructions (default true; needs the memory's code-write detection). */
+  decodeCache?: boolean;
   interrupts?: InterruptController;
 }
 
@@ -143,6 +146,11 @@ export class Cpu {
   interrupts: InterruptController | null;
 
   // The instruction-fetch page cache: linear page number and its RAM offset.
+  /** Decoded instructions by physical page; null when the memory cannot report writes to code. */
+  readonly decoded: DecodeCache | null;
+  /** The record table of the fetch window's physical page. */
+  private windowRecords: Int32Array | null = null;
+
   // The instruction-fetch window: EIP values in [fetchLo, fetchHi) lie in one RAM page inside CS's
   // limit, and the byte at EIP is ram[fetchDelta + EIP]. Empty (fetchLo > fetchHi) when invalid.
   private fetchLo = 1;
@@ -154,6 +162,17 @@ export class Cpu {
     this.ram = options.memory.ram;
     this.kind = options.memory.kind;
     this.paging = options.paging ?? null;
+    const memory = options.memory;
+    if (options.decodeCache !== false && typeof memory.markCode === 'function' && 'onCodeWrite' in memory) {
+      const cache = new DecodeCache();
+      this.decoded = cache;
+      // Chained, so every CPU sharing the memory hears about every write to code.
+      const previous = memory.onCodeWrite ?? null;
+      memory.onCodeWrite = (page: number) => {
+        previous?.(page);
+        cache.invalidate(page);
+      };
+    } else this.decoded = null;
     this.io = options.io;
     this.interrupts = options.interrupts ?? null;
     this.reset();
@@ -385,6 +404,7 @@ export class Cpu {
       this.fetchLo = Math.max(pageStart, 0);
       this.fetchHi = Math.min(pageStart + 0x1000, limit + 1, this.code32 ? 0x100000000 : 0xffff);
       this.fetchDelta = phys - e;
+      this.windowRecords = this.decoded === null ? null : this.decoded.page(phys >>> 12);
       return this.ram[phys];
     }
     return this.readSlow(phys, 1);
@@ -394,6 +414,41 @@ export class Cpu {
   flushFetch(): void {
     this.fetchLo = 1;
     this.fetchHi = 0;
+    this.windowRecords = null;
+  }
+
+  /**
+   * Runs the instruction at EIP from its decoded record when it has one (decoding it on first use);
+   * false when it must go through the full decoder (outside the fetch window, prefixes such as REP
+   * or LOCK, or an instruction the cache does not run).
+   */
+  stepDecoded(): boolean {
+    const table = this.windowRecords;
+    const e = this.eip;
+    if (table === null || e < this.fetchLo || e >= this.fetchHi) return false;
+    const c = this.decoded as DecodeCache;
+    const phys = this.fetchDelta + e;
+    let rec = table[phys & 0xfff];
+    if (rec === 0 || c.phys[rec] !== phys || c.gen[rec] !== c.pageGen[phys >>> 12] || (c.meta[rec] & 64) !== (this.code32 ? 64 : 0)) {
+      // Mark the page first: a write from now on invalidates what is decoded here.
+      this.mem.markCode?.(phys >>> 12);
+      rec = decodeRecord(this, c, phys, this.fetchHi - e);
+      table[phys & 0xfff] = rec;
+    }
+    if ((c.info[rec] & 31) === 0) return false;
+    const meta = c.meta[rec];
+    this.startEip = e;
+    this.startEsp = this.reg32[4];
+    this.opSize32 = (meta & 16) !== 0;
+    this.addrSize32 = (meta & 32) !== 0;
+    this.eip = e + (meta & 15);
+    runRecord(this, c, rec);
+    return true;
+  }
+
+  /** Drops decoded instructions of a physical page written behind the memory's back (tests, loaders). */
+  codeWritten(page: number): void {
+    this.decoded?.invalidate(page);
   }
 
   // ---- Linear memory (through paging) -----------------------------------------------------

@@ -11,6 +11,12 @@ export interface CpuMemory {
   readonly kind: Uint8Array;
   read(address: number, size: AccessSize): number;
   write(address: number, size: AccessSize, value: number): void;
+  /**
+   * Code-write detection (mmu's `markCode`/`onCodeWrite`): after `markCode(page)` the next write to
+   * the page, from anywhere, calls `onCodeWrite(page)`. Without it the CPU caches no decoded code.
+   */
+  markCode?(page: number): boolean;
+  onCodeWrite?: ((page: number) => void) | null;
 }
 
 /** Access bits given to `PagingUnit.translate` (the #PF error-code layout, SDM 4.7). */

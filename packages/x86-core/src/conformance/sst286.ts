@@ -44,12 +44,22 @@ const SEGMENTS: [keyof SstRegisters, number][] = [['es', ES], ['cs', CS], ['ss',
 /** The real-mode flags a 286 keeps; bits 12-15 are masked from the initial state (REFERENCES.md). */
 const INITIAL_FLAGS_MASK = 0x0fff;
 
-/** 16 MiB of RAM and nothing else; addresses wrap at 24 bits like the 286's address bus. */
+/**
+ * 16 MiB of RAM and nothing else; addresses wrap at 24 bits like the 286's address bus. Pages holding
+ * decoded code are kind 1 and report writes, as mmu's PhysicalMemory does, so the CPU's decode cache
+ * is exercised by the vectors too.
+ */
 class SstMemory implements CpuMemory {
   readonly ram = new Uint8Array(RAM_SIZE);
   readonly kind = new Uint8Array(1 << 20).fill(4);
+  onCodeWrite: ((page: number) => void) | null = null;
   constructor() {
     this.kind.fill(0, 0, RAM_SIZE >>> 12);
+  }
+  markCode(page: number): boolean {
+    if (this.kind[page] > 1) return false;
+    this.kind[page] = 1;
+    return true;
   }
   read(address: number, size: AccessSize): number {
     let v = 0;
@@ -57,7 +67,16 @@ class SstMemory implements CpuMemory {
     return v >>> 0;
   }
   write(address: number, size: AccessSize, value: number): void {
-    for (let i = 0; i < size; i++) this.ram[(address + i) & (RAM_SIZE - 1)] = value >>> (8 * i);
+    for (let i = 0; i < size; i++) this.poke((address + i) & (RAM_SIZE - 1), value >>> (8 * i));
+  }
+  /** Stores a byte, reporting a write to a code page. */
+  poke(address: number, value: number): void {
+    this.ram[address] = value;
+    const page = address >>> 12;
+    if (this.kind[page] === 1) {
+      this.kind[page] = 0;
+      this.onCodeWrite?.(page);
+    }
   }
 }
 
@@ -135,7 +154,7 @@ export class Sst286Runner {
     cpu.setEflags(((init.flags ?? 0) & INITIAL_FLAGS_MASK) | 2);
     cpu.codeSizeChanged();
     cpu.intercepts.exceptions = stopAtException ? -1 : 0;
-    for (const [a, v] of c.initial.ram) ram[a] = v;
+    for (const [a, v] of c.initial.ram) memory.poke(a, v);
 
     const reason = cpu.run(64);
     if (stopAtException) {
@@ -179,9 +198,9 @@ export class Sst286Runner {
 
   /** Zeroes the bytes a case set or expected, so the next case starts from a clean RAM. */
   private clear(c: SstCase): void {
-    const ram = this.memory.ram;
-    for (const [a] of c.initial.ram) ram[a] = 0;
-    for (const [a] of c.final.ram) ram[a] = 0;
+    const memory = this.memory;
+    for (const [a] of c.initial.ram) memory.poke(a, 0);
+    for (const [a] of c.final.ram) memory.poke(a, 0);
   }
 }
 

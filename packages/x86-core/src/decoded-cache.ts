@@ -1,0 +1,492 @@
+import { alu, imulTruncate, incDec, shift } from './alu.js';
+import { DS, SS, type Cpu } from './cpu.js';
+import { condition, jumpTo } from './operands.js';
+
+/**
+ * Decoded instructions, cached per physical code page. The commonest instructions (MOV, ALU, LEA,
+ * INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, TEST, MOVZX/MOVSX, shifts, IMUL) are decoded once into a record
+ * (operands, effective-address parts, immediates, length) and afterwards run from it without fetching
+ * or decoding again; everything else is recorded as GENERIC and goes through `execute.ts`. A page
+ * with records is marked as code in the mmu (`markCode`), so any write to it — by a CPU, DMA or a
+ * loader — calls back and drops that page's records (self-modifying code stays correct).
+ */
+
+const POOL = 1 << 16;
+
+// Record kinds.
+const GENERIC = 0;
+const ALU_EG = 1; // ALU E,G (dir 0) or G,E (dir 1)
+const ALU_AI = 2; // ALU accumulator, immediate
+const GRP1 = 3; // 80-83: ALU E, immediate
+const MOV_EG = 4;
+const MOV_GE = 5;
+const MOV_RI = 6;
+const MOV_EI = 7;
+const LEA = 8;
+const INC_DEC = 9;
+const PUSH_R = 10;
+const POP_R = 11;
+const JCC = 12;
+const JMP = 13;
+const CALL = 14;
+const RET = 15;
+const TEST_EG = 16;
+const TEST_AI = 17;
+const MOVX = 18;
+const SHIFT = 19;
+const NOP = 20;
+const IMUL_GEI = 21;
+const PUSH_I = 22;
+
+const EA16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];
+const EA16_INDEX = [6, 7, 6, 7, -1, -1, -1, -1];
+
+export class DecodeCache {
+  /**
+   * The decoded fields in one word: kind 0-4, size 5-6, op 7-10, dir 11, reg 12-14, r/m register + 1
+   * (0: memory) 15-18, base + 1 19-22, index + 1 23-26, scale 27-28, segment 29-31.
+   */
+  readonly info = new Int32Array(POOL);
+  /** Length 0-3, 32-bit operand size 4, 32-bit address size 5, decoded in 32-bit code 6. */
+  readonly meta = new Uint8Array(POOL);
+  readonly disp = new Int32Array(POOL);
+  readonly imm = new Int32Array(POOL);
+  /** Physical address, code size and page generation the record was decoded for (records are recycled). */
+  readonly phys = new Int32Array(POOL);
+  readonly gen = new Int32Array(POOL);
+  /** Per physical page: bumped by every write to the page while it holds records. */
+  readonly pageGen = new Int32Array(1 << 20);
+  private next = 1;
+  private readonly pages = new Map<number, Int32Array>();
+
+  /** The record table of a physical page (index = offset in the page, 0 = not decoded). */
+  page(page: number): Int32Array {
+    let table = this.pages.get(page);
+    if (!table) {
+      table = new Int32Array(4096);
+      this.pages.set(page, table);
+    }
+    return table;
+  }
+
+  /** A write hit a code page: its records are stale (checked on use, so this is O(1)). */
+  invalidate(page: number): void {
+    this.pageGen[page & 0xfffff]++;
+  }
+
+  allocate(): number {
+    const r = this.next;
+    this.next = r === POOL - 1 ? 1 : r + 1;
+    return r;
+  }
+}
+
+/**
+ * Decodes the instruction at physical `phys` (`available` bytes of it are in the fetch window) into a
+ * record. Returns the record, whose kind is GENERIC when the instruction is not one the cache
+ * runs.
+ */
+export function decodeRecord(cpu: Cpu, c: DecodeCache, phys: number, available: number): number {
+  const rec = c.allocate();
+  c.phys[rec] = phys;
+  c.gen[rec] = c.pageGen[phys >>> 12];
+  c.info[rec] = GENERIC;
+  c.meta[rec] = cpu.code32 ? 64 : 0;
+  let fSize = 0;
+  let fOp = 0;
+  let fDir = 0;
+  let fReg = 0;
+  let fRm = -1;
+  let fBase = -1;
+  let fIndex = -1;
+  let fScale = 0;
+  let fSeg = 0;
+  const ram = cpu.ram;
+  const limit = Math.min(available, 15);
+  let i = 0;
+  let ok = true;
+  const byte = (): number => {
+    if (i >= limit) {
+      ok = false;
+      return 0;
+    }
+    return ram[phys + i++];
+  };
+  let op32 = cpu.code32;
+  let a32 = cpu.code32;
+  let seg = -1;
+  let b = byte();
+  for (;;) {
+    if (b === 0x66) op32 = !cpu.code32;
+    else if (b === 0x67) a32 = !cpu.code32;
+    else if (b === 0x26) seg = 0;
+    else if (b === 0x2e) seg = 1;
+    else if (b === 0x36) seg = 2;
+    else if (b === 0x3e) seg = 3;
+    else if (b === 0x64) seg = 4;
+    else if (b === 0x65) seg = 5;
+    else break;
+    b = byte();
+  }
+  if (!ok) return rec;
+  const vsize = op32 ? 2 : 1;
+
+  const modrm = (): void => {
+    const m = byte();
+    fReg = (m >> 3) & 7;
+    const mod = m >> 6;
+    if (mod === 3) {
+      fRm = m & 7;
+      return;
+    }
+    fRm = -1;
+    const rm = m & 7;
+    let base = -1;
+    let index = -1;
+    let scale = 0;
+    let disp = 0;
+    let defaultSeg = DS;
+    if (a32) {
+      if (rm === 4) {
+        const sib = byte();
+        base = sib & 7;
+        index = (sib >> 3) & 7;
+        if (index === 4) index = -1;
+        scale = sib >> 6;
+        if (base === 5 && mod === 0) {
+          base = -1;
+          disp = byte() | (byte() << 8) | (byte() << 16) | (byte() << 24);
+        }
+      } else if (rm === 5 && mod === 0) {
+        disp = byte() | (byte() << 8) | (byte() << 16) | (byte() << 24);
+      } else base = rm;
+      if (base === 4 || base === 5) defaultSeg = SS;
+      if (mod === 1) disp = (byte() << 24) >> 24;
+      else if (mod === 2) disp = byte() | (byte() << 8) | (byte() << 16) | (byte() << 24);
+    } else {
+      if (rm === 6 && mod === 0) disp = byte() | (byte() << 8);
+      else {
+        base = EA16_BASE[rm];
+        index = EA16_INDEX[rm];
+        if (base === 5) defaultSeg = SS;
+      }
+      if (mod === 1) disp = (byte() << 24) >> 24;
+      else if (mod === 2) disp = byte() | (byte() << 8);
+    }
+    fBase = base;
+    fIndex = index;
+    fScale = scale;
+    c.disp[rec] = disp;
+    fSeg = seg >= 0 ? seg : defaultSeg;
+  };
+  const imm = (size: number): number => {
+    if (size === 0) return byte();
+    if (size === 1) return byte() | (byte() << 8);
+    return byte() | (byte() << 8) | (byte() << 16) | (byte() << 24);
+  };
+  const imm8s = (size: number): number => {
+    const v = (byte() << 24) >> 24;
+    return size === 0 ? v & 0xff : size === 1 ? v & 0xffff : v;
+  };
+
+  let kind = GENERIC;
+  if (b < 0x40 && (b & 7) < 6 && b !== 0x0f) {
+    const form = b & 7;
+    fOp = b >> 3;
+    if (form < 4) {
+      fSize = form & 1 ? vsize : 0;
+      fDir = form >> 1;
+      modrm();
+      kind = ALU_EG;
+    } else {
+      const size = form === 5 ? vsize : 0;
+      fSize = size;
+      c.imm[rec] = imm(size);
+      kind = ALU_AI;
+    }
+  } else if (b >= 0x40 && b < 0x50) {
+    fReg = b & 7;
+    fOp = b >> 3 & 1;
+    fSize = vsize;
+    kind = INC_DEC;
+  } else if (b >= 0x50 && b < 0x60) {
+    fReg = b & 7;
+    kind = b < 0x58 ? PUSH_R : POP_R;
+  } else if (b >= 0x70 && b < 0x80) {
+    fOp = b & 15;
+    c.imm[rec] = (byte() << 24) >> 24;
+    kind = JCC;
+  } else if (b >= 0x80 && b <= 0x83) {
+    const size = b & 1 ? vsize : 0;
+    fSize = size;
+    modrm();
+    fOp = fReg;
+    c.imm[rec] = b === 0x81 ? imm(size) : imm8s(size);
+    kind = GRP1;
+  } else if (b === 0x84 || b === 0x85) {
+    fSize = b & 1 ? vsize : 0;
+    modrm();
+    kind = TEST_EG;
+  } else if (b >= 0x88 && b <= 0x8b) {
+    fSize = b & 1 ? vsize : 0;
+    modrm();
+    kind = b < 0x8a ? MOV_EG : MOV_GE;
+  } else if (b === 0x8d) {
+    fSize = vsize;
+    modrm();
+    kind = fRm < 0 ? LEA : GENERIC;
+  } else if (b === 0x90) {
+    kind = NOP;
+  } else if (b === 0xa8 || b === 0xa9) {
+    const size = b & 1 ? vsize : 0;
+    fSize = size;
+    c.imm[rec] = imm(size);
+    kind = TEST_AI;
+  } else if (b >= 0xb0 && b < 0xc0) {
+    const size = b < 0xb8 ? 0 : vsize;
+    fSize = size;
+    fReg = b & 7;
+    c.imm[rec] = imm(size);
+    kind = MOV_RI;
+  } else if (b === 0xc0 || b === 0xc1 || (b >= 0xd0 && b <= 0xd3)) {
+    fSize = b & 1 ? vsize : 0;
+    modrm();
+    fOp = fReg;
+    // imm: the count, or -1 for CL.
+    c.imm[rec] = b < 0xd0 ? byte() : b < 0xd2 ? 1 : -1;
+    kind = SHIFT;
+  } else if (b === 0xc2 || b === 0xc3) {
+    c.imm[rec] = b === 0xc2 ? imm(1) : 0;
+    kind = RET;
+  } else if (b === 0xc6 || b === 0xc7) {
+    const size = b & 1 ? vsize : 0;
+    fSize = size;
+    modrm();
+    c.imm[rec] = imm(size);
+    kind = fReg === 0 ? MOV_EI : GENERIC;
+  } else if (b === 0xe8 || b === 0xe9) {
+    c.imm[rec] = vsize === 2 ? imm(2) : (imm(1) << 16) >> 16;
+    kind = b === 0xe8 ? CALL : JMP;
+  } else if (b === 0xeb) {
+    c.imm[rec] = (byte() << 24) >> 24;
+    kind = JMP;
+  } else if (b === 0x68 || b === 0x6a) {
+    c.imm[rec] = b === 0x68 ? imm(vsize) : imm8s(vsize);
+    kind = PUSH_I;
+  } else if (b === 0x69 || b === 0x6b) {
+    fSize = vsize;
+    modrm();
+    c.imm[rec] = b === 0x69 ? imm(vsize) : imm8s(vsize);
+    kind = IMUL_GEI;
+  } else if (b === 0x0f) {
+    const b2 = byte();
+    if (b2 >= 0x80 && b2 < 0x90) {
+      fOp = b2 & 15;
+      c.imm[rec] = vsize === 2 ? imm(2) : (imm(1) << 16) >> 16;
+      kind = JCC;
+    } else if (b2 === 0xb6 || b2 === 0xb7 || b2 === 0xbe || b2 === 0xbf) {
+      fSize = vsize;
+      fOp = b2 & 1; // source size: byte or word
+      fDir = b2 >= 0xbe ? 1 : 0; // sign-extend
+      modrm();
+      kind = MOVX;
+    }
+  }
+  if (!ok) return rec;
+  c.info[rec] = kind | (fSize << 5) | (fOp << 7) | (fDir << 11) | (fReg << 12) | ((fRm + 1) << 15) |
+    ((fBase + 1) << 19) | ((fIndex + 1) << 23) | (fScale << 27) | (fSeg << 29);
+  c.meta[rec] = i | (op32 ? 16 : 0) | (a32 ? 32 : 0) | (cpu.code32 ? 64 : 0);
+  return rec;
+}
+
+function ea(cpu: Cpu, c: DecodeCache, rec: number, info: number): number {
+  const base = ((info >>> 19) & 15) - 1;
+  const index = ((info >>> 23) & 15) - 1;
+  let off = c.disp[rec];
+  if (cpu.addrSize32) {
+    const r = cpu.reg32;
+    if (base >= 0) off += r[base];
+    if (index >= 0) off += r[index] << ((info >>> 27) & 3);
+    return off | 0;
+  }
+  const r = cpu.reg16;
+  if (base >= 0) off += r[base << 1];
+  if (index >= 0) off += r[index << 1];
+  return off & 0xffff;
+}
+
+function readReg(cpu: Cpu, size: number, r: number): number {
+  return size === 2 ? cpu.reg32[r] : size === 1 ? cpu.reg16[r << 1] : cpu.reg8[((r & 3) << 2) | (r >> 2)];
+}
+
+function writeReg(cpu: Cpu, size: number, r: number, v: number): void {
+  if (size === 2) cpu.reg32[r] = v;
+  else if (size === 1) cpu.reg16[r << 1] = v;
+  else cpu.reg8[((r & 3) << 2) | (r >> 2)] = v;
+}
+
+function readMem(cpu: Cpu, size: number, seg: number, off: number): number {
+  return size === 2 ? cpu.read32(seg, off) : size === 1 ? cpu.read16(seg, off) : cpu.read8(seg, off);
+}
+
+function writeMem(cpu: Cpu, size: number, seg: number, off: number, v: number): void {
+  if (size === 2) cpu.write32(seg, off, v);
+  else if (size === 1) cpu.write16(seg, off, v);
+  else cpu.write8(seg, off, v);
+}
+
+/** Runs a decoded record; EIP already points past the instruction. */
+export function runRecord(cpu: Cpu, c: DecodeCache, rec: number): void {
+  const info = c.info[rec];
+  const size = (info >>> 5) & 3;
+  switch (info & 31) {
+    case ALU_EG: {
+      const op = ((info >>> 7) & 15);
+      const g = ((info >>> 12) & 7);
+      const rm = (((info >>> 15) & 15) - 1);
+      if (rm >= 0) {
+        if (((info >>> 11) & 1) === 0) {
+          const r = alu(cpu, op, readReg(cpu, size, rm), readReg(cpu, size, g), size);
+          if (op !== 7) writeReg(cpu, size, rm, r);
+        } else {
+          const r = alu(cpu, op, readReg(cpu, size, g), readReg(cpu, size, rm), size);
+          if (op !== 7) writeReg(cpu, size, g, r);
+        }
+        return;
+      }
+      const seg = (info >>> 29);
+      const off = ea(cpu, c, rec, info);
+      if (((info >>> 11) & 1) === 0) {
+        const r = alu(cpu, op, readMem(cpu, size, seg, off), readReg(cpu, size, g), size);
+        if (op !== 7) writeMem(cpu, size, seg, off, r);
+      } else {
+        const r = alu(cpu, op, readReg(cpu, size, g), readMem(cpu, size, seg, off), size);
+        if (op !== 7) writeReg(cpu, size, g, r);
+      }
+      return;
+    }
+    case ALU_AI: {
+      const op = ((info >>> 7) & 15);
+      const r = alu(cpu, op, readReg(cpu, size, 0), c.imm[rec], size);
+      if (op !== 7) writeReg(cpu, size, 0, r);
+      return;
+    }
+    case GRP1: {
+      const op = ((info >>> 7) & 15);
+      const rm = (((info >>> 15) & 15) - 1);
+      if (rm >= 0) {
+        const r = alu(cpu, op, readReg(cpu, size, rm), c.imm[rec], size);
+        if (op !== 7) writeReg(cpu, size, rm, r);
+        return;
+      }
+      const seg = (info >>> 29);
+      const off = ea(cpu, c, rec, info);
+      const r = alu(cpu, op, readMem(cpu, size, seg, off), c.imm[rec], size);
+      if (op !== 7) writeMem(cpu, size, seg, off, r);
+      return;
+    }
+    case MOV_EG: {
+      const v = readReg(cpu, size, ((info >>> 12) & 7));
+      const rm = (((info >>> 15) & 15) - 1);
+      if (rm >= 0) writeReg(cpu, size, rm, v);
+      else writeMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info), v);
+      return;
+    }
+    case MOV_GE: {
+      const rm = (((info >>> 15) & 15) - 1);
+      writeReg(cpu, size, ((info >>> 12) & 7), rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info)));
+      return;
+    }
+    case MOV_RI:
+      writeReg(cpu, size, ((info >>> 12) & 7), c.imm[rec]);
+      return;
+    case MOV_EI: {
+      const rm = (((info >>> 15) & 15) - 1);
+      if (rm >= 0) writeReg(cpu, size, rm, c.imm[rec]);
+      else writeMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info), c.imm[rec]);
+      return;
+    }
+    case LEA:
+      writeReg(cpu, size, ((info >>> 12) & 7), ea(cpu, c, rec, info));
+      return;
+    case INC_DEC: {
+      const r = ((info >>> 12) & 7);
+      writeReg(cpu, size, r, incDec(cpu, readReg(cpu, size, r), ((info >>> 7) & 15) === 1, size));
+      return;
+    }
+    case PUSH_R:
+      if (cpu.opSize32) cpu.push32(cpu.reg32[((info >>> 12) & 7)]);
+      else cpu.push16(cpu.reg16[((info >>> 12) & 7) << 1]);
+      return;
+    case POP_R:
+      if (cpu.opSize32) cpu.reg32[((info >>> 12) & 7)] = cpu.pop32();
+      else cpu.reg16[((info >>> 12) & 7) << 1] = cpu.pop16();
+      return;
+    case PUSH_I:
+      if (cpu.opSize32) cpu.push32(c.imm[rec]);
+      else cpu.push16(c.imm[rec]);
+      return;
+    case JCC:
+      if (condition(cpu, ((info >>> 7) & 15))) jumpTo(cpu, cpu.eip + c.imm[rec]);
+      return;
+    case JMP:
+      jumpTo(cpu, cpu.eip + c.imm[rec]);
+      return;
+    case CALL: {
+      const target = cpu.eip + c.imm[rec];
+      if (cpu.opSize32) cpu.push32(cpu.eip);
+      else cpu.push16(cpu.eip);
+      jumpTo(cpu, target);
+      return;
+    }
+    case RET: {
+      const target = cpu.opSize32 ? cpu.pop32() : cpu.pop16();
+      jumpTo(cpu, target);
+      const extra = c.imm[rec];
+      if (extra !== 0) {
+        if (cpu.stack32) cpu.reg32[4] = (cpu.reg32[4] + extra) | 0;
+        else cpu.reg16[8] = cpu.reg16[8] + extra;
+      }
+      return;
+    }
+    case TEST_EG: {
+      const rm = (((info >>> 15) & 15) - 1);
+      const a = rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
+      cpu.setLogicFlags(a & readReg(cpu, size, ((info >>> 12) & 7)), size, 0);
+      return;
+    }
+    case TEST_AI:
+      cpu.setLogicFlags(readReg(cpu, size, 0) & c.imm[rec], size, 0);
+      return;
+    case MOVX: {
+      const from = ((info >>> 7) & 15);
+      const rm = (((info >>> 15) & 15) - 1);
+      let v = rm >= 0 ? readReg(cpu, from, rm) : readMem(cpu, from, (info >>> 29), ea(cpu, c, rec, info));
+      if (((info >>> 11) & 1)) v = from ? (v << 16) >> 16 : (v << 24) >> 24;
+      writeReg(cpu, size, ((info >>> 12) & 7), size === 2 ? v : v & 0xffff);
+      return;
+    }
+    case SHIFT: {
+      const count = c.imm[rec] < 0 ? cpu.reg8[4] : c.imm[rec];
+      const rm = (((info >>> 15) & 15) - 1);
+      if (rm >= 0) {
+        const r = shift(cpu, ((info >>> 7) & 15), readReg(cpu, size, rm), count, size);
+        if ((count & 31) !== 0) writeReg(cpu, size, rm, r);
+        return;
+      }
+      const seg = (info >>> 29);
+      const off = ea(cpu, c, rec, info);
+      const r = shift(cpu, ((info >>> 7) & 15), readMem(cpu, size, seg, off), count, size);
+      if ((count & 31) !== 0) writeMem(cpu, size, seg, off, r);
+      return;
+    }
+    case IMUL_GEI: {
+      const rm = (((info >>> 15) & 15) - 1);
+      const a = rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
+      writeReg(cpu, size, ((info >>> 12) & 7), imulTruncate(cpu, a, c.imm[rec], size));
+      return;
+    }
+    default: // NOP
+      return;
+  }
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { CS, DS, ES, SS } from '../src/cpu.js';
+import { CODE, createMachine, type TestMachine } from './support/machine.js';
+
+// The decoded-instruction cache must be invisible: the same programs give the same state with and
+// without it, and code changed by the CPU itself, by DMA or by a loader runs as changed.
+
+function random(seed: number): () => number {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+function state(m: TestMachine): string {
+  const c = m.cpu;
+  return `${Array.from(c.reg32).join(',')} eip=${c.eip} fl=${c.getEflags()} seg=${Array.from(c.seg).join(',')}`;
+}
+
+describe('decoded-instruction cache', () => {
+  for (const mode of ['real', 'flat32'] as const) {
+    it(`random code runs identically with and without the cache (${mode})`, () => {
+      const next = random(mode === 'real' ? 21 : 23);
+      for (let program = 0; program < 60; program++) {
+        const cached = createMachine(mode, undefined, true);
+        const plain = createMachine(mode, undefined, false);
+        // Bytes biased toward the instructions the cache runs (ALU, MOV, INC/DEC, PUSH/POP, Jcc...).
+        const code = new Uint8Array(0x10000);
+        for (let i = 0; i < code.length; i++) {
+          const r = next();
+          code[i] = (r & 3) === 0 ? [0x01, 0x03, 0x29, 0x31, 0x39, 0x89, 0x8b, 0x8d, 0x83, 0x40, 0x50, 0x58, 0x74, 0x75, 0xc1, 0x66][(r >>> 4) & 15] : (r >>> 8) & 0xff;
+        }
+        const regs = Array.from({ length: 8 }, () => next());
+        const eip = next() & 0xfff0;
+        for (const m of [cached, plain]) {
+          m.memory.writeBytes(0, code);
+          regs.forEach((v, r) => (m.cpu.reg32[r] = v));
+          m.cpu.reg32[4] = mode === 'real' ? 0x8000 : 0x80000;
+          if (mode === 'real') for (const s of [DS, ES, SS]) m.cpu.loadRealSegment(s, 0);
+          m.cpu.eip = eip;
+          m.cpu.intercepts.exceptions = -1;
+        }
+        for (let stepNo = 0; stepNo < 300; stepNo++) {
+          const a = cached.cpu.run(1);
+          const b = plain.cpu.run(1);
+          expect(a, `program ${program} step ${stepNo}`).toBe(b);
+          expect(state(cached), `program ${program} step ${stepNo}`).toBe(state(plain));
+          if (a !== 'budget') break;
+        }
+        expect(Buffer.from(cached.memory.ram).equals(Buffer.from(plain.memory.ram))).toBe(true);
+      }
+    }, 60_000);
+  }
+
+  it('a loop that rewrites an instruction on its own page sees every new version', () => {
+    const m = createMachine('flat32');
+    // inc byte [CODE+12]  (the immediate of the ADD below); add eax, imm8; loop back ECX times
+    m.load([
+      0xfe, 0x05, 0x0c, 0x10, 0x00, 0x00, // inc byte [0x100c]
+      0x90, 0x90, 0x90, 0x90, //             nops
+      0x83, 0xc0, 0x00, //                   add eax, 0  (immediate at 0x100c)
+      0xe2, 0xf1, //                         loop to CODE
+      0xf4,
+    ]);
+    m.cpu.reg32[0] = 0;
+    m.cpu.reg32[1] = 5;
+    expect(m.cpu.run(100)).toBe('hlt');
+    expect(m.cpu.reg32[0]).toBe(1 + 2 + 3 + 4 + 5);
+  });
+
+  it('code replaced by DMA (writeBytes) after it ran is decoded again', () => {
+    const m = createMachine('flat32');
+    m.load([0xb0, 0x01, 0xf4]); // mov al, 1; hlt
+    m.cpu.run(10);
+    expect(m.cpu.reg8[0]).toBe(1);
+    m.memory.writeBytes(CODE + 1, Uint8Array.from([0x07]));
+    m.cpu.eip = CODE;
+    m.cpu.halted = false;
+    m.cpu.run(10);
+    expect(m.cpu.reg8[0]).toBe(7);
+  });
+
+  it('the same bytes decode differently in 16- and 32-bit code', () => {
+    const m = createMachine('real');
+    m.load([0xb8, 0x34, 0x12, 0xf4, 0xf4, 0xf4]); // 16-bit: mov ax, 0x1234; hlt
+    m.cpu.run(10);
+    expect(m.cpu.reg16[0]).toBe(0x1234);
+    m.cpu.segAccess[CS] = 0xc09b;
+    m.cpu.cr0 |= 1;
+    m.cpu.modeChanged();
+    m.cpu.reg32[0] = 0;
+    m.load([0xb8, 0x34, 0x12, 0xf4, 0xf4, 0xf4]); // 32-bit: mov eax, 0xf4f41234
+    m.cpu.run(10);
+    expect(m.cpu.reg32[0] >>> 0).toBe(0xf4f41234);
+  });
+});
