@@ -10,11 +10,16 @@ export interface AttachedConsole {
  * and Ctrl-A commands control the VM. On a terminal with the serial on stdio the terminal is raw,
  * so Ctrl-C and friends reach the guest, as with QEMU's -nographic. Messages go to stderr.
  */
-export function attachConsole(vm: HostedVm, options: { forwardInput: boolean }): AttachedConsole {
+export function attachConsole(
+  vm: HostedVm, options: { forwardInput: boolean; atLineStart: () => boolean },
+): AttachedConsole {
   const stdin = process.stdin;
   const raw = options.forwardInput && stdin.isTTY === true;
   const newline = raw ? '\r\n' : '\n';
-  const say = (lines: readonly string[]) => process.stderr.write(lines.map((line) => `[ringvisor] ${line}`).join(newline) + newline);
+  // Our lines start on a line of their own even when the guest left its prompt unterminated.
+  const say = (lines: readonly string[]) => process.stderr.write(
+    (options.atLineStart() ? '' : newline) + lines.map((line) => `[ringvisor] ${line}`).join(newline) + newline,
+  );
   let paused = false;
   const keys = new EscapeKeys({
     send: (bytes) => { if (options.forwardInput) vm.sendSerial(bytes.slice()); },

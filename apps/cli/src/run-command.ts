@@ -89,17 +89,22 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   }
   const { options, serial, stats } = await runOptions(args);
   let outputOpen = true;
-  const vm = await HostedVm.start({
-    ...options,
-    serial: serial === 'stdio' ? { kind: 'console', write: (bytes) => { if (outputOpen) process.stdout.write(bytes); } } : serial,
-  });
+  let lastByte = 0x0a;
+  const write = (bytes: Uint8Array) => {
+    if (bytes.length > 0) lastByte = bytes[bytes.length - 1];
+    if (outputOpen) process.stdout.write(bytes);
+  };
+  const vm = await HostedVm.start({ ...options, serial: serial === 'stdio' ? { kind: 'console', write } : serial });
   // The reader of our output went away (`ringvisor run | head`): nobody sees the guest any more.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     outputOpen = false;
     vm.stop({ reason: 'stopped', detail: `standard output closed (${error.code ?? error.message})` });
   });
   if (vm.serialTcpPort !== null) process.stderr.write(`ringvisor: serial console on 127.0.0.1:${vm.serialTcpPort}\n`);
-  const terminal = attachConsole(vm, { forwardInput: serial === 'stdio' });
+  // On a terminal our stderr lines share the screen with the guest's output: start them on a new line.
+  const sharedScreen = process.stdout.isTTY === true && process.stderr.isTTY === true;
+  const atLineStart = () => !sharedScreen || lastByte === 0x0a;
+  const terminal = attachConsole(vm, { forwardInput: serial === 'stdio', atLineStart });
   let signalled: keyof typeof SIGNALS | null = null;
   const onSignal = (signal: keyof typeof SIGNALS) => {
     signalled = signal;
@@ -110,7 +115,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   terminal.detach();
   for (const signal of Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]) process.off(signal, onSignal);
   const clean = report.status === 0;
-  if (!clean) process.stderr.write(`ringvisor: ${describeEnd(report.end)}\n`);
+  if (!clean) process.stderr.write(`${atLineStart() ? '' : '\n'}ringvisor: ${describeEnd(report.end)}\n`);
   if (stats) process.stderr.write(formatStats(report.stats).join('\n') + '\n');
   return signalled ? 128 + SIGNALS[signalled] : report.status;
 }
