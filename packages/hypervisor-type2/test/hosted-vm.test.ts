@@ -65,6 +65,20 @@ describe.each([
     expect(report.status).toBe(1);
   });
 
+  it.skipIf(missing)('keeps serving the host while the guest sleeps in HLT with nothing scheduled', async () => {
+    // mov al,0xff; out 0x21,al; out 0xa1,al (mask every IRQ); sti; hlt; jmp hlt
+    const { vm } = await boot({ strategy, machine: realMode([0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, 0xfb, 0xf4, 0xeb, 0xfd]), clock: 'host' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = performance.now();
+    const stats = await vm.stats();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(new Map(stats.byPort).get(0xa1)).toBe(1);
+    vm.pause();
+    vm.resume();
+    vm.stop({ reason: 'stopped', detail: 'asleep' });
+    expect((await vm.done).end).toEqual({ reason: 'stopped', detail: 'asleep' });
+  });
+
   it.skipIf(missing)('reports a triple fault (an exception with an empty IDT)', async () => {
     // UD2 in flat protected mode, where the loader leaves the IDT limit at 0: #UD, #GP, #DF, shutdown.
     const machine: MachineConfig = { memory: 4 * MiB, boot: { kind: 'flat', image: Uint8Array.of(0x0f, 0x0b), address: 0x100000 } };
