@@ -31,12 +31,15 @@ function visibleDescriptor(cpu: SystemCpu, selector: number, systemTypes: number
   return d;
 }
 
-/** LAR: the access-rights dword (descriptor bits 32-63 masked with 0x00FFFF00) and ZF=1, or -1 and ZF=0. */
+/**
+ * LAR: the access-rights dword and ZF=1, or -1 and ZF=0. The SDM masks descriptor bits 32-63 with
+ * 00FxFF00H, bits 19:16 (the limit's top) undefined; they read as 0 here.
+ */
 export function loadAccessRights(cpu: SystemCpu, selector: number): number {
   requireProtectedMode(cpu);
   const d = visibleDescriptor(cpu, selector & 0xffff, LAR_SYSTEM_TYPES);
   setZf(cpu, d !== null);
-  return d === null ? -1 : (d.hi & 0x00ffff00) >>> 0;
+  return d === null ? -1 : (d.hi & 0x00f0ff00) >>> 0;
 }
 
 /** LSL: the byte-granular segment limit and ZF=1, or -1 and ZF=0. */

@@ -15,7 +15,7 @@ describe('protected-mode guests', () => {
     expect(hex(run.reports)).toEqual(hex([
       0x60000011, 0x28, 0, 0xff, // CR0, STR, SLDT, SGDT limit
       0x7ff, 0x11, 0x9, 0x1, // SIDT limit, SMSW, LMSW setting TS, CLTS
-      0x00cf9b00, 1, 0x00008b00, 1, 0, 0xffffffff, 0x2068, // LAR code, LAR busy TSS, LAR beyond GDT, LSL
+      0x00c09b00, 1, 0x00008b00, 1, 0, 0xffffffff, 0x2068, // LAR code, LAR busy TSS, LAR beyond GDT, LSL
       1, 0, 1, 1, 0x13, // VERR code, VERW code, VERW data, ARPL
       0x30, 0x12345678, // LLDT/SLDT and a load through the LDT
       0xabcd, GP, 0, // expand-down: above the limit works, below faults

@@ -32,7 +32,7 @@ test_main:
 
         movl $SEL_CODE0, %ebx
         lar %ebx, %eax
-        REPORT %eax                     /* 0x00cf9b00: accessed by the far jump */
+        REPORT %eax                     /* 0x00c09b00: accessed by the far jump */
         REPORT_ZF
         movl $SEL_TSS0, %ebx
         lar %ebx, %eax
