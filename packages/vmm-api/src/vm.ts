@@ -24,6 +24,12 @@ export interface VmSpec {
 export interface Vm {
   readonly memory: GuestMemory;
   createVcpu(index: number): Vcpu;
+  /**
+   * The A20 gate (i8042 output port bit 1, port 0x92 bit 1): while disabled, bit 20 of every
+   * guest-physical address reads as 0, as on the 8086. Optional: a hardware backend that cannot
+   * model it leaves it out, and the board's A20 requests then have no effect.
+   */
+  setA20?(enabled: boolean): void;
   /** Releases host resources (file descriptors, mappings). */
   destroy(): void;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { ExitReason, Vcpu, VmExit, VmmStrategy } from '../src/index.js';
+import type { ExitReason, Vcpu, Vm, VmExit, VmmStrategy } from '../src/index.js';
 
 // vmm-api holds only types; these tests pin the contract's shape so a change to it is deliberate.
 describe('vmm-api contract', () => {
@@ -24,5 +24,11 @@ describe('vmm-api contract', () => {
     expectTypeOf<'mmio'>().toMatchTypeOf<ExitReason>();
     expectTypeOf<Vcpu['run']>().returns.toEqualTypeOf<VmExit>();
     expectTypeOf<VmmStrategy['unavailableReason']>().returns.toEqualTypeOf<string | null>();
+  });
+});
+
+describe('vmm-api optional capabilities', () => {
+  it('lets a VM leave out the A20 gate', () => {
+    expectTypeOf<Vm['setA20']>().toEqualTypeOf<((enabled: boolean) => void) | undefined>();
   });
 });
