@@ -139,6 +139,8 @@ export class Cpu {
   readonly mem: CpuMemory;
   /** `mem.ram` and `mem.kind`, held directly for the fast paths. */
   readonly ram: Uint8Array;
+  /** `ram` as dwords, for aligned 32-bit accesses (null when the buffer offset is not aligned). */
+  private readonly ram32: Int32Array | null;
   readonly kind: Uint8Array;
   /** The paging unit; null until the VMM gives one (CR0.PG then raises #GP). */
   paging: PagingUnit | null;
@@ -160,6 +162,8 @@ export class Cpu {
   constructor(options: CpuOptions) {
     this.mem = options.memory;
     this.ram = options.memory.ram;
+    const ram = this.ram;
+    this.ram32 = ram.byteOffset % 4 === 0 ? new Int32Array(ram.buffer, ram.byteOffset, ram.length >> 2) : null;
     this.kind = options.memory.kind;
     this.paging = options.paging ?? null;
     const memory = options.memory;
@@ -473,6 +477,7 @@ export class Cpu {
     if ((lin & 0xfff) > 0xffc) return this.readLinear16(lin, user) | (this.readLinear16((lin + 2) | 0, user) << 16);
     const phys = this.pagingOn ? this.translate(lin, user === undefined ? this.userAccess() : user ? 4 : 0) : (lin & this.addressMask) >>> 0;
     if (phys < FOUR_GIB && this.kind[phys >>> 12] <= 1) {
+      if ((phys & 3) === 0 && this.ram32 !== null) return this.ram32[phys >>> 2];
       const ram = this.ram;
       return ram[phys] | (ram[phys + 1] << 8) | (ram[phys + 2] << 16) | (ram[phys + 3] << 24);
     }
@@ -511,6 +516,10 @@ export class Cpu {
     }
     const phys = this.pagingOn ? this.translate(lin, 2 | (user === undefined ? this.userAccess() : user ? 4 : 0)) : (lin & this.addressMask) >>> 0;
     if (phys < FOUR_GIB && this.kind[phys >>> 12] === 0) {
+      if ((phys & 3) === 0 && this.ram32 !== null) {
+        this.ram32[phys >>> 2] = value;
+        return;
+      }
       const ram = this.ram;
       ram[phys] = value;
       ram[phys + 1] = value >> 8;
@@ -709,9 +718,10 @@ export class Cpu {
 
   /** The hot loop: runs instructions until the budget ends or an event needs the boundary work. */
   private loop(budget: number, done: number): number {
+    const cached = this.decoded !== null && !this.checkOpcodes;
     while (done < budget) {
       this.recordedRetire = done;
-      step(this);
+      if (!cached || !this.stepDecoded()) step(this);
       done++;
       if (this.events !== 0) break;
     }

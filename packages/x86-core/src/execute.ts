@@ -45,7 +45,6 @@ for (let op = 0; op < 0x200; op++) {
 
 /** Executes one instruction at CS:EIP. */
 export function step(cpu: Cpu): void {
-  if (cpu.decoded !== null && !cpu.checkOpcodes && cpu.stepDecoded()) return;
   cpu.startEip = cpu.eip;
   cpu.startEsp = cpu.reg32[4];
   cpu.opSize32 = cpu.addrSize32 = cpu.code32;
