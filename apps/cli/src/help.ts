@@ -6,7 +6,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'mem', value: 'SIZE', help: 'guest RAM, e.g. 64M (default), 512K, 1G' },
   { name: 'kernel', value: 'FILE', help: 'boot a Linux bzImage (32-bit boot protocol)' },
   { name: 'initrd', value: 'FILE', help: 'initial RAM disk for --kernel' },
-  { name: 'append', value: 'CMDLINE', help: 'kernel command line (Linux or Multiboot)' },
+  { name: 'append', value: 'CMDLINE', help: 'kernel command line (Linux or Multiboot; for --kernel the default is console=ttyS0)' },
   { name: 'multiboot', help: 'IMAGE is a Multiboot kernel (detected by its header otherwise)' },
   { name: 'flat', value: 'ADDR', help: 'IMAGE is a raw binary loaded and entered at ADDR\n(real mode below 1 MiB, 32-bit protected mode above)' },
   { name: 'bios', value: 'FILE', help: 'firmware ROM mapped at the top of 4 GiB; alone, the CPU starts in it' },

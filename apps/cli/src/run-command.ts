@@ -11,6 +11,8 @@ import { chooseStrategy } from './strategies.js';
 import { parseAddress, parseChoice, parseSeconds, parseSize } from './values.js';
 
 const DEFAULT_MEMORY = '64M';
+/** Linux talks on the serial console only when told to; COM1 is the only console here. */
+const LINUX_DEFAULT_APPEND = 'console=ttyS0';
 
 function text(args: ParsedArgs, name: string): string | undefined {
   const value = args.options.get(name);
@@ -38,7 +40,7 @@ function chooseBoot(args: ParsedArgs): BootImage {
     if (image !== undefined) throw new UsageError('give either IMAGE or --kernel, not both');
     if (multiboot || flat !== undefined) throw new UsageError('--kernel boots Linux; --multiboot and --flat describe IMAGE');
     return {
-      kind: 'linux', kernel: readUserFile(kernel, 'kernel'), cmdline: append,
+      kind: 'linux', kernel: readUserFile(kernel, 'kernel'), cmdline: append ?? LINUX_DEFAULT_APPEND,
       initrd: initrd === undefined ? undefined : readUserFile(initrd, 'initrd'),
     };
   }
