@@ -69,7 +69,7 @@ describe('ringvisor run --serial', () => {
     const typeOnce = (text: string) => { if (!typed.has(text)) socket.write(text); typed.add(text); };
     socket.on('data', (data: Buffer) => {
       received += data.toString('latin1');
-      if (received.includes('press a key')) typeOnce('x');
+      if (received.includes('press a key')) typeOnce('\r');
       if (received.includes('> ')) typeOnce('poweroff\r');
     });
     expect(await run.exit).toBe(0);
@@ -96,7 +96,7 @@ describe('ringvisor run, console on pipes', () => {
   it('takes a command typed at the demo, holds it while paused, prints its answer, and quits on Ctrl-A x', async () => {
     const run = ringvisor(['run']);
     await run.waitFor('press a key');
-    run.type('x');
+    run.type('\r');
     await run.waitFor('> ');
     run.type('\x01p');
     run.type('help\n');
@@ -115,7 +115,7 @@ describe('ringvisor run, console on pipes', () => {
   it('ends with status 0 when the guest powers off', async () => {
     const run = ringvisor(['run', 'demo']);
     await run.waitFor('press a key');
-    run.type('x');
+    run.type('\r');
     await run.waitFor('> ');
     run.type('poweroff\n');
     expect(await run.exit).toBe(0);
@@ -144,7 +144,7 @@ describe.skipIf(!hasScript)('ringvisor run, console on a terminal', () => {
   it('is raw (Ctrl-C goes to the guest), answers a command, and quits on Ctrl-A x', async () => {
     const run = ringvisorOnTerminal(['run']);
     await run.waitFor('press a key');
-    run.type('x');
+    run.type('\r');
     await run.waitFor('> ');
     run.type('\x03');
     run.type('help\r');

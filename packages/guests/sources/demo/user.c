@@ -27,10 +27,12 @@ static int equals(const char *a, const char *b) {
   return *a == *b;
 }
 
-static void live_counter(void) {
+/* Returns the key that ended it, so the shell does not lose the user's first keystroke. */
+static int live_counter(void) {
   puts("Live counter, press a key for the shell\n");
   u32 shown = (u32)-1;
-  while ((int)sys(SYS_GETCHAR, 0, 0) < 0) {
+  int key;
+  while ((key = (int)sys(SYS_GETCHAR, 0, 0)) < 0) {
     u32 seconds = sys(SYS_WAIT, 0, 0) / TICK_HZ;
     if (seconds == shown) continue;
     shown = seconds;
@@ -38,13 +40,16 @@ static void live_counter(void) {
     put_dec(seconds);
   }
   puts("\n");
+  return key;
 }
 
-/* Reads a line with echo and backspace; the keyboard wakes us through IRQ 4. */
-static void read_line(char *line) {
+/* Reads a line with echo and backspace, starting with `pending` when it is a key (not -1);
+   the keyboard wakes us through IRQ 4. */
+static void read_line(char *line, int pending) {
   u32 n = 0;
   for (;;) {
-    int c = (int)sys(SYS_GETCHAR, 0, 0);
+    int c = pending >= 0 ? pending : (int)sys(SYS_GETCHAR, 0, 0);
+    pending = -1;
     if (c < 0) {
       sys(SYS_WAIT, 0, 0);
       continue;
@@ -84,11 +89,14 @@ static void bench(void) {
 
 void user_main(void) {
   static char line[LINE_MAX];
-  live_counter();
+  int first = live_counter();
+  /* Enter only leaves the counter; any other key starts the first command line. */
+  if (first == '\r' || first == '\n') first = -1;
   puts("Type help for commands\n");
   for (;;) {
     puts("> ");
-    read_line(line);
+    read_line(line, first);
+    first = -1;
     if (equals(line, "help")) {
       puts("help      this list\ninfo      CPU, memory, timer\nbench     compute loop speed\npoweroff  exit the VM\n");
     } else if (equals(line, "info")) {
