@@ -179,7 +179,7 @@ describe('HostedVm control', () => {
   it('answers a command typed at the demo and powers off with status 0', async () => {
     const { vm, until, output } = await boot({ strategy: none, machine: multiboot('demo') });
     await until('press a key');
-    vm.sendSerial(Buffer.from('x'));
+    vm.sendSerial(Buffer.from('\r')); // Enter leaves the live counter; any other key would start the command line
     await until('> ');
     vm.sendSerial(Buffer.from('help\r'));
     await until('poweroff  exit the VM');
@@ -226,7 +226,7 @@ describe('serial backends', () => {
     });
     await seen('press a key');
     expect(received).toContain(GUESTS.demo.expectedOutput);
-    socket.write('x');
+    socket.write('\r');
     await seen('> ');
     socket.write('poweroff\r');
     expect((await vm.done).status).toBe(0);
