@@ -11,7 +11,31 @@ import { GUEST_LOAD, hex, runGuest } from './machine.js';
 // a fault raised while delivering an exception (double-fault). Those guests are checked against their
 // expected reports in guests.test.ts only. `descriptors` (random descriptors and selectors) has no
 // hand-written expectation: QEMU is its reference.
-const COMPARED = ['gates', 'privilege', 'paging', 'pf-double', 'tasks', 'io', 'v86', 'descriptors'];
+const COMPARED = ['gates', 'privilege', 'paging', 'pf-double', 'tasks', 'io', 'v86', 'descriptors', 'transfers'];
+
+/** `transfers` tags the selector it reports before each far JMP with this (guests/transfers.S). */
+const TAG_JMP = 0x1e000000;
+
+/**
+ * QEMU's one known deviation in these guests: a far JMP through a call gate whose target code
+ * segment is not present raises #GP(code selector) in QEMU (helper_ljmp_protected in
+ * target/i386/tcg/seg_helper.c) where the SDM's JMP pseudo-code raises #NP(code selector). Returns
+ * QEMU's reports with exactly those entries taken as #NP, and how many there were.
+ */
+function withSdmJmpThroughGate(ours: number[], qemu: number[]): { reports: number[]; adjusted: number } {
+  const reports = qemu.slice();
+  let adjusted = 0;
+  for (let i = 0; i + 2 < reports.length; i++) {
+    const tagged = reports[i];
+    if ((tagged & 0xff000000) >>> 0 !== TAG_JMP || ours[i] !== tagged) continue;
+    const gateError = tagged & 0xfffc;
+    if (reports[i + 1] === 13 && ours[i + 1] === 11 && reports[i + 2] === ours[i + 2] && reports[i + 2] !== gateError) {
+      reports[i + 1] = 11;
+      adjusted++;
+    }
+  }
+  return { reports, adjusted };
+}
 
 const QEMU = 'qemu-system-i386';
 const qemuMissing = spawnSync(QEMU, ['--version']).status !== 0;
@@ -50,7 +74,8 @@ describe('protected-mode guests against QEMU', () => {
     it.skipIf(qemuMissing)(`${name}: the same reports as qemu-system-i386`, () => {
       const ours = runGuest(name, 20_000_000);
       expect(ours.done).toBe(true);
-      expect(hex(ours.reports)).toEqual(hex(runUnderQemu(name)));
+      const { reports } = withSdmJmpThroughGate(ours.reports, runUnderQemu(name));
+      expect(hex(ours.reports)).toEqual(hex(reports));
     });
   }
 });

@@ -216,6 +216,17 @@ describe('privilege checks on far transfers', () => {
     expect(cpu.seg[CS]).toBe(0x1b);
   });
 
+  it('a call gate to conforming ring-0 code keeps CPL 3 and the caller\'s stack', () => {
+    const m = protectedMachine();
+    m.setGdt(0x38, [0x0000ffff, 0x00cf9e00]); // conforming code, DPL 0
+    m.setGdt(0x30, gate(0x38, 0x5000, 0xec, 2));
+    interruptReturnToRing3(m, 0x6000);
+    farCall(m.cpu, 0x33, 0, true);
+    expect(m.cpu.cpl).toBe(3);
+    expect(m.cpu.seg[CS]).toBe(0x3b);
+    expect(m.cpu.reg32[4] >>> 0).toBe(STACK3 - 8); // CS:EIP only: no stack switch, no parameters
+  });
+
   it('RET far to an inner ring is #GP(selector)', () => {
     const m = protectedMachine();
     interruptReturnToRing3(m, 0x6000);

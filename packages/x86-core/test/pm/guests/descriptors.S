@@ -6,21 +6,6 @@
         .set LDT, 0x50000
         .set ROUNDS, 1000
 
-        /* eax = next xorshift32 value of `seed`. */
-        .macro RANDOM
-        movl seed, %eax
-        movl %eax, %edx
-        shll $13, %edx
-        xorl %edx, %eax
-        movl %eax, %edx
-        shrl $17, %edx
-        xorl %edx, %eax
-        movl %eax, %edx
-        shll $5, %edx
-        xorl %edx, %eax
-        movl %eax, seed
-        .endm
-
 test_main:
         SETDESC 0x80, LDT, 0x1f, 0x82, 0        /* a 4-entry LDT */
         movw $0x80, %ax
@@ -47,15 +32,8 @@ next_round:
         jb 1b
 
         /* A selector among GDT 0x30-0x7f and the LDT, with a random RPL. */
-        RANDOM
-        movl %eax, %ebx
-        andl $0x4f, %ebx
-        addl $0x30, %ebx
-        testl $0x100, %eax
-        jz 1f
-        andl $0x1f, %ebx
-        orl $4, %ebx
-1:      movl %ebx, selector
+        call random_selector
+        movl %ebx, selector
         REPORT %ebx
 
         ON_FAULT 2f
@@ -89,8 +67,6 @@ next_round:
         jnz next_round
         jmp finish
 
-seed:
-        .long 0x2545f491
 round:
         .long 0
 selector:
