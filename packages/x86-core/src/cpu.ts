@@ -408,7 +408,7 @@ export class Cpu {
       this.fetchLo = Math.max(pageStart, 0);
       this.fetchHi = Math.min(pageStart + 0x1000, limit + 1, this.code32 ? 0x100000000 : 0xffff);
       this.fetchDelta = phys - e;
-      this.windowRecords = this.decoded === null ? null : this.decoded.page(phys >>> 12);
+      this.windowRecords = this.decoded === null ? null : this.decoded.page(phys >>> 12, this.code32);
       return this.ram[phys];
     }
     return this.readSlow(phys, 1);
@@ -433,14 +433,13 @@ export class Cpu {
     const c = this.decoded as DecodeCache;
     const phys = this.fetchDelta + e;
     let rec = table[phys & 0xfff];
-    if (rec === 0 || c.phys[rec] !== phys || c.gen[rec] !== c.pageGen[phys >>> 12] || (c.meta[rec] & 64) !== (this.code32 ? 64 : 0)) {
+    if (rec === 0 || c.gen[rec] !== c.pageGen[phys >>> 12]) {
       // Mark the page first: a write from now on invalidates what is decoded here.
       this.mem.markCode?.(phys >>> 12);
-      rec = decodeRecord(this, c, phys, this.fetchHi - e);
-      table[phys & 0xfff] = rec;
+      rec = decodeRecord(this, c, table, phys, this.fetchHi - e);
     }
-    if ((c.info[rec] & 31) === 0) return false;
     const meta = c.meta[rec];
+    if (meta === 0) return false;
     this.startEip = e;
     this.startEsp = this.reg32[4];
     this.opSize32 = (meta & 16) !== 0;

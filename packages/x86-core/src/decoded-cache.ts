@@ -47,24 +47,30 @@ export class DecodeCache {
    * (0: memory) 15-18, base + 1 19-22, index + 1 23-26, scale 27-28, segment 29-31.
    */
   readonly info = new Int32Array(POOL);
-  /** Length 0-3, 32-bit operand size 4, 32-bit address size 5, decoded in 32-bit code 6. */
+  /** Length 0-3, 32-bit operand size 4, 32-bit address size 5; 0 for a GENERIC record. */
   readonly meta = new Uint8Array(POOL);
   readonly disp = new Int32Array(POOL);
   readonly imm = new Int32Array(POOL);
-  /** Physical address, code size and page generation the record was decoded for (records are recycled). */
-  readonly phys = new Int32Array(POOL);
+  /** The page generation the record was decoded in. */
   readonly gen = new Int32Array(POOL);
+  /** Where each record is referenced from, so a recycled record leaves no stale reference. */
+  private readonly ownerTable: (Int32Array | null)[] = new Array<Int32Array | null>(POOL).fill(null);
+  private readonly ownerIndex = new Uint16Array(POOL);
   /** Per physical page: bumped by every write to the page while it holds records. */
   readonly pageGen = new Int32Array(1 << 20);
   private next = 1;
   private readonly pages = new Map<number, Int32Array>();
 
-  /** The record table of a physical page (index = offset in the page, 0 = not decoded). */
-  page(page: number): Int32Array {
-    let table = this.pages.get(page);
+  /**
+   * The record table of a physical page for 16- or 32-bit code (index = offset in the page, 0 = not
+   * decoded): the same bytes decode differently in each.
+   */
+  page(page: number, code32: boolean): Int32Array {
+    const key = page * 2 + (code32 ? 1 : 0);
+    let table = this.pages.get(key);
     if (!table) {
       table = new Int32Array(4096);
-      this.pages.set(page, table);
+      this.pages.set(key, table);
     }
     return table;
   }
@@ -74,9 +80,15 @@ export class DecodeCache {
     this.pageGen[page & 0xfffff]++;
   }
 
-  allocate(): number {
+  /** A record for `table[index]`, recycling the oldest one (and clearing its old reference). */
+  allocate(table: Int32Array, index: number): number {
     const r = this.next;
     this.next = r === POOL - 1 ? 1 : r + 1;
+    const previous = this.ownerTable[r];
+    if (previous !== null && previous[this.ownerIndex[r]] === r) previous[this.ownerIndex[r]] = 0;
+    this.ownerTable[r] = table;
+    this.ownerIndex[r] = index;
+    table[index] = r;
     return r;
   }
 }
@@ -86,12 +98,11 @@ export class DecodeCache {
  * record. Returns the record, whose kind is GENERIC when the instruction is not one the cache
  * runs.
  */
-export function decodeRecord(cpu: Cpu, c: DecodeCache, phys: number, available: number): number {
-  const rec = c.allocate();
-  c.phys[rec] = phys;
+export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: number, available: number): number {
+  const rec = c.allocate(table, phys & 0xfff);
   c.gen[rec] = c.pageGen[phys >>> 12];
   c.info[rec] = GENERIC;
-  c.meta[rec] = cpu.code32 ? 64 : 0;
+  c.meta[rec] = 0;
   let fSize = 0;
   let fOp = 0;
   let fDir = 0;
@@ -295,7 +306,8 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, phys: number, available: 
   if (!ok) return rec;
   c.info[rec] = kind | (fSize << 5) | (fOp << 7) | (fDir << 11) | (fReg << 12) | ((fRm + 1) << 15) |
     ((fBase + 1) << 19) | ((fIndex + 1) << 23) | (fScale << 27) | (fSeg << 29);
-  c.meta[rec] = i | (op32 ? 16 : 0) | (a32 ? 32 : 0) | (cpu.code32 ? 64 : 0);
+  // meta stays 0 for GENERIC records: one load tells the run loop to take the full decoder.
+  if (kind !== GENERIC) c.meta[rec] = i | (op32 ? 16 : 0) | (a32 ? 32 : 0);
   return rec;
 }
 
