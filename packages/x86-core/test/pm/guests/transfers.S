@@ -1,5 +1,5 @@
 /* Random far CALL/JMP and INT n through random descriptors, gates and TSS stacks (a fixed xorshift32
- * sequence), from ring 0 and ring 3. Every code segment has base 0 and every gate points at `land`,
+ * sequence), from ring 0 and ring 3, and random RET far / IRET frames from ring 0. Every code segment has base 0 and every gate points at `land`,
  * whose INT 0x7f (the same bytes in 16- and 32-bit code) reports where the transfer arrived: CS, and
  * SS:ESP when that is not ring 0. Anything else reports its fault. Compared against QEMU. */
         .include "common.inc"
@@ -17,6 +17,31 @@
         REPORT %ebx
         \insn *far_ptr
         REPORT $0xbad1
+        .endm
+
+        /* A return frame to `land` on the ring-0 stack, reported as its CS selector tagged with `tag`:
+         * half the time a well-formed outer or same-level frame (CS and SS of one random ring, each
+         * sometimes swapped for a random selector), otherwise random SS and CS. ESP 0x26000 for an
+         * outer-level return, 8 bytes of parameters for RET 8, and for IRET random flags (no TF, VM,
+         * AC, ID, RF). */
+        .set TAG_RET, 0x7e000000
+        .set TAG_IRET, 0x12000000
+        .macro RETURN_FRAME tag
+        call frame_selectors
+        pushl %esi                      /* SS */
+        pushl $0x26000                  /* ESP */
+        .if \tag == TAG_RET
+        subl $8, %esp                   /* parameters RET 8 releases */
+        .else
+        RANDOM
+        andl $0x7ed5, %eax
+        orl $2, %eax
+        pushl %eax                      /* EFLAGS */
+        .endif
+        pushl %ebx                      /* CS */
+        pushl $land                     /* EIP */
+        orl $\tag, %ebx
+        REPORT %ebx
         .endm
 
 test_main:
@@ -48,6 +73,16 @@ next_round:
 1:      call randomize_tables
         ON_FAULT 1f
         TO_RING3 ring3_int
+1:      call randomize_tables
+        ON_FAULT 1f
+        RETURN_FRAME TAG_RET
+        lret $8
+        REPORT $0xbad4
+1:      call randomize_tables
+        ON_FAULT 1f
+        RETURN_FRAME TAG_IRET
+        iret
+        REPORT $0xbad5
 1:      decl round
         jnz next_round
         jmp finish
@@ -61,9 +96,13 @@ ring3_int:
         int $0x60
         REPORT $0xbad3
 
-/* INT 0x7f from `land`: report the arrival CS, and SS:ESP below ring 0; then resume in ring 0. */
+/* INT 0x7f from `land`: report the arrival CS and control flags, and SS:ESP below ring 0; then resume
+ * in ring 0. */
 landed:
         REPORT FRAME + 4
+        movl FRAME + 8, %eax
+        andl $0x7600, %eax              /* IF DF IOPL NT, as the transfer left them */
+        REPORT %eax
         testl $3, FRAME + 4
         jz isr_resume
         REPORT FRAME + 12
@@ -74,14 +113,19 @@ landed:
 land:
         int $0x7f
 
-/* Fresh descriptors in GDT 0x30-0x6f and the LDT; 0x70/0x78 stay ring-1/ring-2 stacks; random IDT
- * gate 0x60; TSS SS1/SS2 usually those stacks, sometimes random selectors. */
+/* Fresh descriptors in GDT 0x30-0x4f, 0x60-0x6f and the LDT; 0x50/0x58 stay ring-2/ring-1 code and
+ * 0x70/0x78 ring-1/ring-2 stacks; random IDT gate 0x60; TSS SS1/SS2 usually those stacks, sometimes
+ * random selectors. */
 randomize_tables:
         movl $gdt + 0x30, %edi
 1:      call random_descriptor
         addl $8, %edi
         cmpl $gdt + 0x70, %edi
         jb 1b
+        movl $0x0000ffff, gdt + 0x50
+        movl $0x00cfda00, gdt + 0x54    /* flat code, DPL 2 */
+        movl $0x0000ffff, gdt + 0x58
+        movl $0x00cfba00, gdt + 0x5c    /* flat code, DPL 1 */
         movl $LDT, %edi
 1:      call random_descriptor
         addl $8, %edi
@@ -119,6 +163,33 @@ randomize_tables:
         orl %ecx, %ebx
         movl %ebx, idt + 0x60 * 8 + 4
         ret
+
+/* ebx = CS, esi = SS for a return frame (see RETURN_FRAME). */
+frame_selectors:
+        call random_selector
+        movl %ebx, %esi
+        call random_selector
+        RANDOM
+        testl $1, %eax
+        jz 1f
+        movl %eax, %ecx
+        shrl $1, %ecx
+        andl $3, %ecx
+        testl $0x30, %eax
+        jz 2f
+        movzbl ring_code(%ecx), %ebx
+        orl %ecx, %ebx
+2:      testl $0xc0, %eax
+        jz 1f
+        movzbl ring_data(%ecx), %esi
+        orl %ecx, %esi
+1:      ret
+
+/* Flat code and stack selectors of rings 0-3. */
+ring_code:
+        .byte SEL_CODE0, 0x58, 0x50, SEL_CODE3 & ~3
+ring_data:
+        .byte SEL_DATA0, 0x70, 0x78, SEL_DATA3 & ~3
 
 gate_types:
         .byte 0x6, 0x7, 0xe, 0xf, 0xe, 0xf, 0xc, 0x0
