@@ -98,6 +98,16 @@ describe('protected-mode guests', () => {
     expect(run.done).toBe(true);
   });
 
+  it('descriptor-paging: descriptor reads and accessed-bit writes go through paging as supervisor accesses', () => {
+    const run = runGuest('descriptor-paging');
+    expect(hex(run.reports)).toEqual(hex([
+      PF, 0, 0x307000, // LDT in a not-present page
+      PF, 3, 0x306005, // accessed bit written to a read-only page with WP set (the access byte, as Bochs)
+      0x93,
+    ]));
+    expect(run.done).toBe(true);
+  });
+
   it('pf-double: a page fault while delivering a page fault is #DF', () => {
     const run = runGuest('pf-double');
     expect(hex(run.reports)).toEqual(hex([0, 0x4fffc, 0x1b])); // #DF error code, CR2, interrupted CS
