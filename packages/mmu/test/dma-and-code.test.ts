@@ -79,6 +79,25 @@ describe('code-write detection', () => {
     expect(pages).toEqual([3, 3, 0x21, 0x22]);
   });
 
+  it('reports code pages an MMIO window covers, so code decoded there is never run again unseen', () => {
+    // While covered, stores go to the device; once uncovered the page is plain RAM whose next
+    // store takes the fast path. Unless the cover itself counts as a write, the CPU would keep
+    // running what it decoded before the window came and went, whatever the guest stores after.
+    const mem = machine();
+    const pages: number[] = [];
+    mem.onCodeWrite = (page) => pages.push(page);
+    mem.markCode(0x4);
+    mem.markCode(0x6);
+    mem.addMmio(0x4000, 0x2000, new RecordingDevice());
+    expect(pages).toEqual([4]);
+    expect(mem.codeWriteGeneration).toBe(1);
+    expect(mem.kind[6]).toBe(KIND_RAM_CODE);
+    mem.removeMmio(0x4000);
+    expect(mem.kind[4]).toBe(KIND_RAM);
+    mem.write8(0x4000, 0xcc);
+    expect(pages).toEqual([4]);
+  });
+
   it('refuses to mark pages that are not RAM', () => {
     const mem = machine();
     expect(mem.markCode(0x10)).toBe(false);

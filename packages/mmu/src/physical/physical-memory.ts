@@ -103,6 +103,12 @@ export class PhysicalMemory implements GuestMemory {
         throw new RangeError(`MMIO window at 0x${base.toString(16)} overlaps window at 0x${region.base.toString(16)}`);
       }
     }
+    // Covering code counts as writing it: the bytes at those addresses are no longer what was
+    // decoded, and once the window goes the page is plain RAM whose stores nobody would report.
+    const first = base >>> PAGE_SHIFT;
+    for (let page = first; page < first + size / PAGE_SIZE; page++) {
+      if (this.kind[page] === KIND_RAM_CODE) this.codeWritten(page);
+    }
     this.place({ kind: KIND_MMIO, base, size, data: null, handler });
     this.layoutChanged();
   }
@@ -142,7 +148,8 @@ export class PhysicalMemory implements GuestMemory {
 
   /**
    * Marks a RAM page as holding code the CPU cached. The next write to it (CPU store, DMA through
-   * `writeBytes`, or `notifyWrite`) unmarks it, bumps `codeWriteGeneration` and calls `onCodeWrite`.
+   * `writeBytes`, `notifyWrite`, or an MMIO window mapped over it) unmarks it, bumps
+   * `codeWriteGeneration` and calls `onCodeWrite`.
    * Returns false when the page is not RAM (ROM never changes; MMIO code must not be cached).
    */
   markCode(page: number): boolean {
