@@ -119,11 +119,12 @@ function callThroughGate(cpu: SystemCpu, gate: Descriptor): void {
     cursor.push(cpu.seg[CS], size);
     cursor.push(cpu.eip, size);
     if (offset > code.limit) throwFault(GP, 0);
+    // The accessed-bit writes may still fault (#PF): they come before any register changes.
+    markAccessed(cpu, code);
     markAccessed(cpu, stackSeg);
     loadCache(cpu, SS, (newSs & 0xfffc) | newCpl, stackSeg);
     cpu.reg32[ESP] = cursor.espFor(newEsp) | 0;
     cpu.cpl = newCpl;
-    markAccessed(cpu, code);
     loadCache(cpu, CS, (codeSelector & 0xfffc) | newCpl, code);
     cpu.eip = offset;
   } else if (code.isConforming || code.dpl === oldCpl) {
@@ -167,11 +168,11 @@ export function farReturn(cpu: SystemCpu, opSize32: boolean, popBytes: number): 
   const ss = cursor.pop(size) & 0xffff;
   checkOuterStack(cpu, ss, rpl, stackSeg);
   if (offset > code.limit) throwFault(GP, 0);
-  cpu.cpl = rpl;
   markAccessed(cpu, code);
+  markAccessed(cpu, stackSeg);
+  cpu.cpl = rpl;
   loadCache(cpu, CS, selector, code);
   cpu.eip = offset;
-  markAccessed(cpu, stackSeg);
   loadCache(cpu, SS, ss, stackSeg);
   cursor.openDescriptor(cpu, stackSeg, esp, rpl, 0);
   cursor.skip(popBytes);

@@ -63,6 +63,8 @@ export function interruptReturn(cpu: SystemCpu, opSize32: boolean): void {
     const ss = cursor.pop(size) & 0xffff;
     checkOuterStack(cpu, ss, rpl, stackSeg);
     if (eip > code.limit) throwFault(GP, 0);
+    // The accessed-bit writes may still fault (#PF): they come before any register changes.
+    markAccessed(cpu, code);
     markAccessed(cpu, stackSeg);
     loadCache(cpu, SS, ss, stackSeg);
     newEsp = opSize32 ? esp : esp & 0xffff;
@@ -70,6 +72,7 @@ export function interruptReturn(cpu: SystemCpu, opSize32: boolean): void {
     if (!(stackSeg.hi & 0x400000)) newEsp = ((oldEsp & ~0xffff) | (newEsp & 0xffff)) >>> 0;
   } else {
     if (eip > code.limit) throwFault(GP, 0);
+    markAccessed(cpu, code);
     newEsp = cursor.espFor(oldEsp);
   }
   let mask = IRET_ALWAYS;
@@ -80,7 +83,6 @@ export function interruptReturn(cpu: SystemCpu, opSize32: boolean): void {
   cpu.reg32[ESP] = newEsp | 0;
   const outer = rpl > cpu.cpl;
   cpu.cpl = rpl;
-  markAccessed(cpu, code);
   loadCache(cpu, CS, selector, code);
   cpu.eip = eip;
   if (outer) nullInaccessibleDataSegments(cpu);
