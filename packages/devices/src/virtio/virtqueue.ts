@@ -20,6 +20,14 @@ export const VIRTQ_MAX_SIZE = 32768;
 /** Addresses above this cannot be represented exactly in a JS number, so they are never RAM. */
 const MAX_SAFE_HIGH_WORD = 0x1fffff;
 
+/**
+ * True when `[address, address + length)` is all RAM. Scalar GuestMemory reads outside RAM are not
+ * refused: they reach ROM or MMIO, so anything a device reads field by field is checked here first.
+ */
+function isAllRam(memory: GuestMemory, address: number, length: number): boolean {
+  return memory.view(address, length) !== null || memory.readBytes(address, new Uint8Array(length));
+}
+
 export type VirtqueueErrorSink = (kind: VirtioErrorKind, detail: string) => void;
 
 export class Virtqueue {
@@ -132,7 +140,7 @@ export class Virtqueue {
         return ['ring-out-of-range', `${name} at 0x${address.toString(16)} is not ${align}-byte aligned`];
       }
       // Below ramEnd there may still be holes (MMIO, ROM); ring fields are read one by one later.
-      if (this.memory.view(address, length) === null && !this.memory.readBytes(address, new Uint8Array(length))) {
+      if (!isAllRam(this.memory, address, length)) {
         return ['ring-out-of-range', `${name} at 0x${address.toString(16)}+${length} is not all RAM`];
       }
     }
@@ -241,7 +249,9 @@ export class Virtqueue {
         if (length === 0 || !Number.isInteger(entries) || entries > this.size) {
           return this.fail('bad-indirect-table', `indirect table of ${length} bytes (queue size ${this.size})`);
         }
-        if (!inRam || address % DESCRIPTOR_SIZE !== 0) {
+        // Its descriptors are read field by field like the rings: a hole would turn those reads
+        // into MMIO reads of whatever device sits there, so the whole table must be RAM.
+        if (!inRam || address % DESCRIPTOR_SIZE !== 0 || !isAllRam(memory, address, length)) {
           return this.fail('buffer-out-of-range', `indirect table at 0x${address.toString(16)}+${length}`);
         }
         // The indirect table replaces the rest of the chain (section 2.7.5.3.2).

@@ -17,8 +17,8 @@ const W = VIRTQ_DESC_F_WRITE;
 const N = VIRTQ_DESC_F_NEXT;
 const I = VIRTQ_DESC_F_INDIRECT;
 
-function rng(accept = BASIC_FEATURES, queueSize = 8) {
-  const ram = new TestGuestRam(RAM_SIZE);
+function rng(accept = BASIC_FEATURES, queueSize = 8, hole?: [number, number]) {
+  const ram = new TestGuestRam(RAM_SIZE, { hole });
   const irq = new IrqRecorder();
   const device = new VirtioRng({ queueSize });
   const transport = new VirtioMmioTransport(device, { memory: ram, irq });
@@ -151,6 +151,22 @@ describe('hostile descriptors', () => {
   it('refuses an indirect table outside RAM', () => {
     const setup = rng();
     setup.queue.writeDesc(0, RAM_SIZE - 16, 32, I, 0);
+    expectRefused(setup, 0, 'buffer-out-of-range');
+  });
+
+  it('refuses an indirect table in a hole below the end of RAM, without reading the hole', () => {
+    // A PC has holes below ramEnd (VGA at 0xa0000, the PCI hole with MMIO devices when RAM goes
+    // above 4 GiB); descriptor words read from there would be MMIO reads of some device.
+    const hole: [number, number] = [0xa_0000, 0xc_0000];
+    const setup = rng(BASIC_FEATURES, 8, hole);
+    setup.queue.writeDesc(0, 0xa_0000, 32, I, 0);
+    expectRefused(setup, 0, 'buffer-out-of-range');
+  });
+
+  it('refuses an indirect table that runs from RAM into a hole', () => {
+    const hole: [number, number] = [0xa_0000, 0xc_0000];
+    const setup = rng(BASIC_FEATURES, 8, hole);
+    setup.queue.writeDesc(0, 0xa_0000 - 16, 32, I, 0);
     expectRefused(setup, 0, 'buffer-out-of-range');
   });
 
