@@ -31,7 +31,7 @@ export const VIRTIO_ERROR_KINDS = [
   'bad-indirect-table',
   /** A device-readable descriptor after a device-writable one (section 2.7.4.2). */
   'readable-after-writable',
-  /** A request the device cannot answer at all (e.g. a block request with no room for its status byte). */
+  /** A request the device cannot answer at all (a block request with no room for its status byte, a console transmit buffer above its limit). */
   'malformed-request',
 ] as const;
 

@@ -2,9 +2,9 @@
 // buffers kept posted on queue 0, output chains on queue 1. The backend is the UART's.
 import { describe, expect, it } from 'vitest';
 import { BufferSerialBackend, type SerialBackend } from '../../src/index.js';
-import { VirtioConsole, VirtioMmioTransport } from '../../src/virtio/index.js';
+import { VIRTIO_STATUS_NEEDS_RESET, VirtioConsole, VirtioMmioTransport } from '../../src/virtio/index.js';
 import { IrqRecorder } from '../support/irq.js';
-import { BASIC_FEATURES, TestDriver } from './support/driver.js';
+import { BASIC_FEATURES, TestDriver, VIRTQ_DESC_F_NEXT } from './support/driver.js';
 import { TestGuestRam } from './support/guest-ram.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -134,5 +134,35 @@ describe('virtio-console', () => {
     console.input(text('secret'));
     expect(transport.errors.count('buffer-out-of-range')).toBe(1);
     expect(console.pendingInput).toBe(6);
+  });
+
+  it('refuses a transmit chain that aliases all of guest RAM many times over, sending none of it', () => {
+    // Eight descriptors, each the whole 1 MiB of RAM: one notify would otherwise hand the backend
+    // 8 MiB (and a guest with more RAM and a longer queue, gigabytes) inside a single exit.
+    const { driver, backend, transport } = setup();
+    const [, tx] = driver.init(2, { accept: BASIC_FEATURES });
+    for (let i = 0; i < 8; i++) tx.writeDesc(i, 0, 1 << 20, i < 7 ? VIRTQ_DESC_F_NEXT : 0, i + 1);
+    tx.publish(0);
+    expect(() => tx.kick()).not.toThrow();
+    expect((backend as BufferSerialBackend).peek()).toHaveLength(0);
+    expect(transport.errors.count('malformed-request')).toBe(1);
+    expect(driver.status & VIRTIO_STATUS_NEEDS_RESET).toBe(VIRTIO_STATUS_NEEDS_RESET);
+    expect(tx.takeUsed()).toHaveLength(0);
+  });
+
+  it('still sends a buffer of exactly the per-buffer limit', () => {
+    const backend = new BufferSerialBackend();
+    const ram = new TestGuestRam(1 << 20);
+    const device = new VirtioConsole({ backend, queueSize: 8, maxBufferBytes: 4096 });
+    const transport = new VirtioMmioTransport(device, { memory: ram, irq: new IrqRecorder() });
+    const driver = new TestDriver(transport, ram);
+    const [, tx] = driver.init(2, { accept: BASIC_FEATURES });
+    tx.submit([new Uint8Array(2048).fill(0x61), new Uint8Array(2048).fill(0x62)], []);
+    tx.kick();
+    expect(backend.peek()).toHaveLength(4096);
+    tx.submit([new Uint8Array(4097)], []);
+    tx.kick();
+    expect(backend.peek()).toHaveLength(4096);
+    expect(transport.errors.count('malformed-request')).toBe(1);
   });
 });

@@ -34,6 +34,13 @@ export interface VirtioConsoleOptions {
   readonly queueSize?: number;
   /** Host input held while the guest has no receive buffers (default 64 KiB); `input` refuses more. */
   readonly inputLimit?: number;
+  /**
+   * Largest transmit buffer (a whole chain) the device accepts, default 1 MiB; a larger one is a
+   * driver error (NEEDS_RESET). Descriptors may all alias the same RAM, so without a bound one
+   * notify could make the host copy queue size × descriptors × RAM size bytes. Linux sends at most
+   * a page per buffer.
+   */
+  readonly maxBufferBytes?: number;
 }
 
 export interface VirtioConsoleStats {
@@ -49,6 +56,7 @@ export class VirtioConsole implements VirtioDevice, SerialHostPort {
   readonly stats: VirtioConsoleStats = { bytesReceived: 0, bytesTransmitted: 0 };
   private readonly backend: SerialBackend;
   private readonly inputLimit: number;
+  private readonly maxBufferBytes: number;
   /** Host input not yet given to the guest, oldest first; `pendingBytes` is the total. */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
@@ -65,6 +73,7 @@ export class VirtioConsole implements VirtioDevice, SerialHostPort {
     const size = options.queueSize ?? 64;
     this.queueSizes = [size, size];
     this.inputLimit = options.inputLimit ?? 64 * 1024;
+    this.maxBufferBytes = options.maxBufferBytes ?? 1024 * 1024;
     this.backend.connect?.(this);
   }
 
@@ -126,6 +135,10 @@ export class VirtioConsole implements VirtioDevice, SerialHostPort {
       if (this.held === null) {
         const chain = queue.pop();
         if (chain === null) break;
+        if (chain.readableLength > this.maxBufferBytes) {
+          ctx.error('malformed-request', `transmit chain ${chain.head} holds ${chain.readableLength} bytes (limit ${this.maxBufferBytes})`);
+          break;
+        }
         this.held = { chain, offset: 0 };
       }
       if (!this.send(ctx, this.held)) break;
