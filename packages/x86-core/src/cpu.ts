@@ -404,9 +404,13 @@ export class Cpu {
     this.eip = ((e + 1) & this.ipMask) >>> 0;
     const phys = this.pagingOn ? this.translate(lin, 16 | this.userAccess()) : (lin & this.addressMask) >>> 0;
     if (phys < FOUR_GIB && this.kind[phys >>> 12] <= 1) {
+      // Integer arithmetic only, so these fields stay small integers for V8.
       const pageStart = e - (lin & 0xfff);
-      this.fetchLo = Math.max(pageStart, 0);
-      this.fetchHi = Math.min(pageStart + 0x1000, limit + 1, this.code32 ? 0x100000000 : 0xffff);
+      let hi = pageStart + 0x1000;
+      if (hi > limit + 1) hi = limit + 1;
+      if (!this.code32 && hi > 0xffff) hi = 0xffff;
+      this.fetchLo = pageStart > 0 ? pageStart : 0;
+      this.fetchHi = hi;
       this.fetchDelta = phys - e;
       this.windowRecords = this.decoded === null ? null : this.decoded.page(phys >>> 12, this.code32);
       return this.ram[phys];

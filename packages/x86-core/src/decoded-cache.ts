@@ -347,158 +347,213 @@ function writeMem(cpu: Cpu, size: number, seg: number, off: number, v: number): 
   else cpu.write8(seg, off, v);
 }
 
+function runAluEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const op = ((info >>> 7) & 15);
+  const g = ((info >>> 12) & 7);
+  const rm = (((info >>> 15) & 15) - 1);
+  if (rm >= 0) {
+    if (((info >>> 11) & 1) === 0) {
+      const r = alu(cpu, op, readReg(cpu, size, rm), readReg(cpu, size, g), size);
+      if (op !== 7) writeReg(cpu, size, rm, r);
+    } else {
+      const r = alu(cpu, op, readReg(cpu, size, g), readReg(cpu, size, rm), size);
+      if (op !== 7) writeReg(cpu, size, g, r);
+    }
+    return;
+  }
+  const seg = (info >>> 29);
+  const off = ea(cpu, c, rec, info);
+  if (((info >>> 11) & 1) === 0) {
+    const r = alu(cpu, op, readMem(cpu, size, seg, off), readReg(cpu, size, g), size);
+    if (op !== 7) writeMem(cpu, size, seg, off, r);
+  } else {
+    const r = alu(cpu, op, readReg(cpu, size, g), readMem(cpu, size, seg, off), size);
+    if (op !== 7) writeReg(cpu, size, g, r);
+  }
+}
+
+function runAluAi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const op = ((info >>> 7) & 15);
+  const r = alu(cpu, op, readReg(cpu, size, 0), c.imm[rec], size);
+  if (op !== 7) writeReg(cpu, size, 0, r);
+}
+
+function runGrp1(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const op = ((info >>> 7) & 15);
+  const rm = (((info >>> 15) & 15) - 1);
+  if (rm >= 0) {
+    const r = alu(cpu, op, readReg(cpu, size, rm), c.imm[rec], size);
+    if (op !== 7) writeReg(cpu, size, rm, r);
+    return;
+  }
+  const seg = (info >>> 29);
+  const off = ea(cpu, c, rec, info);
+  const r = alu(cpu, op, readMem(cpu, size, seg, off), c.imm[rec], size);
+  if (op !== 7) writeMem(cpu, size, seg, off, r);
+}
+
+function runMovEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const v = readReg(cpu, size, ((info >>> 12) & 7));
+  const rm = (((info >>> 15) & 15) - 1);
+  if (rm >= 0) writeReg(cpu, size, rm, v);
+  else writeMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info), v);
+}
+
+function runMovGe(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const rm = (((info >>> 15) & 15) - 1);
+  writeReg(cpu, size, ((info >>> 12) & 7), rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info)));
+}
+
+function runMovRi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  writeReg(cpu, size, ((info >>> 12) & 7), c.imm[rec]);
+}
+
+function runMovEi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const rm = (((info >>> 15) & 15) - 1);
+  if (rm >= 0) writeReg(cpu, size, rm, c.imm[rec]);
+  else writeMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info), c.imm[rec]);
+}
+
+function runLea(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  writeReg(cpu, size, ((info >>> 12) & 7), ea(cpu, c, rec, info));
+}
+
+function runIncDec(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const r = ((info >>> 12) & 7);
+  writeReg(cpu, size, r, incDec(cpu, readReg(cpu, size, r), ((info >>> 7) & 15) === 1, size));
+}
+
+function runPushR(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
+  if (cpu.opSize32) cpu.push32(cpu.reg32[((info >>> 12) & 7)]);
+  else cpu.push16(cpu.reg16[((info >>> 12) & 7) << 1]);
+}
+
+function runPopR(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
+  if (cpu.opSize32) cpu.reg32[((info >>> 12) & 7)] = cpu.pop32();
+  else cpu.reg16[((info >>> 12) & 7) << 1] = cpu.pop16();
+}
+
+function runPushI(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
+  if (cpu.opSize32) cpu.push32(c.imm[rec]);
+  else cpu.push16(c.imm[rec]);
+}
+
+function runJcc(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  if (condition(cpu, ((info >>> 7) & 15))) jumpTo(cpu, cpu.eip + c.imm[rec]);
+}
+
+function runJmp(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
+  jumpTo(cpu, cpu.eip + c.imm[rec]);
+}
+
+function runCall(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
+  const target = cpu.eip + c.imm[rec];
+  if (cpu.opSize32) cpu.push32(cpu.eip);
+  else cpu.push16(cpu.eip);
+  jumpTo(cpu, target);
+}
+
+function runRet(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
+  const target = cpu.opSize32 ? cpu.pop32() : cpu.pop16();
+  jumpTo(cpu, target);
+  const extra = c.imm[rec];
+  if (extra !== 0) {
+    if (cpu.stack32) cpu.reg32[4] = (cpu.reg32[4] + extra) | 0;
+    else cpu.reg16[8] = cpu.reg16[8] + extra;
+  }
+}
+
+function runTestEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const rm = (((info >>> 15) & 15) - 1);
+  const a = rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
+  cpu.setLogicFlags(a & readReg(cpu, size, ((info >>> 12) & 7)), size, 0);
+}
+
+function runTestAi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  cpu.setLogicFlags(readReg(cpu, size, 0) & c.imm[rec], size, 0);
+}
+
+function runMovx(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const from = ((info >>> 7) & 15);
+  const rm = (((info >>> 15) & 15) - 1);
+  let v = rm >= 0 ? readReg(cpu, from, rm) : readMem(cpu, from, (info >>> 29), ea(cpu, c, rec, info));
+  if (((info >>> 11) & 1)) v = from ? (v << 16) >> 16 : (v << 24) >> 24;
+  writeReg(cpu, size, ((info >>> 12) & 7), size === 2 ? v : v & 0xffff);
+}
+
+function runShift(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const count = c.imm[rec] < 0 ? cpu.reg8[4] : c.imm[rec];
+  const rm = (((info >>> 15) & 15) - 1);
+  if (rm >= 0) {
+    const r = shift(cpu, ((info >>> 7) & 15), readReg(cpu, size, rm), count, size);
+    if ((count & 31) !== 0) writeReg(cpu, size, rm, r);
+    return;
+  }
+  const seg = (info >>> 29);
+  const off = ea(cpu, c, rec, info);
+  const r = shift(cpu, ((info >>> 7) & 15), readMem(cpu, size, seg, off), count, size);
+  if ((count & 31) !== 0) writeMem(cpu, size, seg, off, r);
+}
+
+function runImulGei(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const rm = (((info >>> 15) & 15) - 1);
+  const a = rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
+  writeReg(cpu, size, ((info >>> 12) & 7), imulTruncate(cpu, a, c.imm[rec], size));
+}
+
+
+function runNop(): void {
+  // NOP, and GENERIC records, which never run here.
+}
+
+type Handler = (cpu: Cpu, c: DecodeCache, rec: number, info: number) => void;
+
+/**
+ * One small function per record kind, indexed by kind: each is optimised on its own with its helpers
+ * inlined, where one big switch with the code inline would exhaust the compiler's inlining budget.
+ */
+const HANDLERS: readonly Handler[] = [
+  runNop,
+  runAluEg,
+  runAluAi,
+  runGrp1,
+  runMovEg,
+  runMovGe,
+  runMovRi,
+  runMovEi,
+  runLea,
+  runIncDec,
+  runPushR,
+  runPopR,
+  runJcc,
+  runJmp,
+  runCall,
+  runRet,
+  runTestEg,
+  runTestAi,
+  runMovx,
+  runShift,
+  runNop,
+  runImulGei,
+  runPushI,
+];
+
 /** Runs a decoded record; EIP already points past the instruction. */
 export function runRecord(cpu: Cpu, c: DecodeCache, rec: number): void {
   const info = c.info[rec];
-  const size = (info >>> 5) & 3;
-  switch (info & 31) {
-    case ALU_EG: {
-      const op = ((info >>> 7) & 15);
-      const g = ((info >>> 12) & 7);
-      const rm = (((info >>> 15) & 15) - 1);
-      if (rm >= 0) {
-        if (((info >>> 11) & 1) === 0) {
-          const r = alu(cpu, op, readReg(cpu, size, rm), readReg(cpu, size, g), size);
-          if (op !== 7) writeReg(cpu, size, rm, r);
-        } else {
-          const r = alu(cpu, op, readReg(cpu, size, g), readReg(cpu, size, rm), size);
-          if (op !== 7) writeReg(cpu, size, g, r);
-        }
-        return;
-      }
-      const seg = (info >>> 29);
-      const off = ea(cpu, c, rec, info);
-      if (((info >>> 11) & 1) === 0) {
-        const r = alu(cpu, op, readMem(cpu, size, seg, off), readReg(cpu, size, g), size);
-        if (op !== 7) writeMem(cpu, size, seg, off, r);
-      } else {
-        const r = alu(cpu, op, readReg(cpu, size, g), readMem(cpu, size, seg, off), size);
-        if (op !== 7) writeReg(cpu, size, g, r);
-      }
-      return;
-    }
-    case ALU_AI: {
-      const op = ((info >>> 7) & 15);
-      const r = alu(cpu, op, readReg(cpu, size, 0), c.imm[rec], size);
-      if (op !== 7) writeReg(cpu, size, 0, r);
-      return;
-    }
-    case GRP1: {
-      const op = ((info >>> 7) & 15);
-      const rm = (((info >>> 15) & 15) - 1);
-      if (rm >= 0) {
-        const r = alu(cpu, op, readReg(cpu, size, rm), c.imm[rec], size);
-        if (op !== 7) writeReg(cpu, size, rm, r);
-        return;
-      }
-      const seg = (info >>> 29);
-      const off = ea(cpu, c, rec, info);
-      const r = alu(cpu, op, readMem(cpu, size, seg, off), c.imm[rec], size);
-      if (op !== 7) writeMem(cpu, size, seg, off, r);
-      return;
-    }
-    case MOV_EG: {
-      const v = readReg(cpu, size, ((info >>> 12) & 7));
-      const rm = (((info >>> 15) & 15) - 1);
-      if (rm >= 0) writeReg(cpu, size, rm, v);
-      else writeMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info), v);
-      return;
-    }
-    case MOV_GE: {
-      const rm = (((info >>> 15) & 15) - 1);
-      writeReg(cpu, size, ((info >>> 12) & 7), rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info)));
-      return;
-    }
-    case MOV_RI:
-      writeReg(cpu, size, ((info >>> 12) & 7), c.imm[rec]);
-      return;
-    case MOV_EI: {
-      const rm = (((info >>> 15) & 15) - 1);
-      if (rm >= 0) writeReg(cpu, size, rm, c.imm[rec]);
-      else writeMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info), c.imm[rec]);
-      return;
-    }
-    case LEA:
-      writeReg(cpu, size, ((info >>> 12) & 7), ea(cpu, c, rec, info));
-      return;
-    case INC_DEC: {
-      const r = ((info >>> 12) & 7);
-      writeReg(cpu, size, r, incDec(cpu, readReg(cpu, size, r), ((info >>> 7) & 15) === 1, size));
-      return;
-    }
-    case PUSH_R:
-      if (cpu.opSize32) cpu.push32(cpu.reg32[((info >>> 12) & 7)]);
-      else cpu.push16(cpu.reg16[((info >>> 12) & 7) << 1]);
-      return;
-    case POP_R:
-      if (cpu.opSize32) cpu.reg32[((info >>> 12) & 7)] = cpu.pop32();
-      else cpu.reg16[((info >>> 12) & 7) << 1] = cpu.pop16();
-      return;
-    case PUSH_I:
-      if (cpu.opSize32) cpu.push32(c.imm[rec]);
-      else cpu.push16(c.imm[rec]);
-      return;
-    case JCC:
-      if (condition(cpu, ((info >>> 7) & 15))) jumpTo(cpu, cpu.eip + c.imm[rec]);
-      return;
-    case JMP:
-      jumpTo(cpu, cpu.eip + c.imm[rec]);
-      return;
-    case CALL: {
-      const target = cpu.eip + c.imm[rec];
-      if (cpu.opSize32) cpu.push32(cpu.eip);
-      else cpu.push16(cpu.eip);
-      jumpTo(cpu, target);
-      return;
-    }
-    case RET: {
-      const target = cpu.opSize32 ? cpu.pop32() : cpu.pop16();
-      jumpTo(cpu, target);
-      const extra = c.imm[rec];
-      if (extra !== 0) {
-        if (cpu.stack32) cpu.reg32[4] = (cpu.reg32[4] + extra) | 0;
-        else cpu.reg16[8] = cpu.reg16[8] + extra;
-      }
-      return;
-    }
-    case TEST_EG: {
-      const rm = (((info >>> 15) & 15) - 1);
-      const a = rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
-      cpu.setLogicFlags(a & readReg(cpu, size, ((info >>> 12) & 7)), size, 0);
-      return;
-    }
-    case TEST_AI:
-      cpu.setLogicFlags(readReg(cpu, size, 0) & c.imm[rec], size, 0);
-      return;
-    case MOVX: {
-      const from = ((info >>> 7) & 15);
-      const rm = (((info >>> 15) & 15) - 1);
-      let v = rm >= 0 ? readReg(cpu, from, rm) : readMem(cpu, from, (info >>> 29), ea(cpu, c, rec, info));
-      if (((info >>> 11) & 1)) v = from ? (v << 16) >> 16 : (v << 24) >> 24;
-      writeReg(cpu, size, ((info >>> 12) & 7), size === 2 ? v : v & 0xffff);
-      return;
-    }
-    case SHIFT: {
-      const count = c.imm[rec] < 0 ? cpu.reg8[4] : c.imm[rec];
-      const rm = (((info >>> 15) & 15) - 1);
-      if (rm >= 0) {
-        const r = shift(cpu, ((info >>> 7) & 15), readReg(cpu, size, rm), count, size);
-        if ((count & 31) !== 0) writeReg(cpu, size, rm, r);
-        return;
-      }
-      const seg = (info >>> 29);
-      const off = ea(cpu, c, rec, info);
-      const r = shift(cpu, ((info >>> 7) & 15), readMem(cpu, size, seg, off), count, size);
-      if ((count & 31) !== 0) writeMem(cpu, size, seg, off, r);
-      return;
-    }
-    case IMUL_GEI: {
-      const rm = (((info >>> 15) & 15) - 1);
-      const a = rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
-      writeReg(cpu, size, ((info >>> 12) & 7), imulTruncate(cpu, a, c.imm[rec], size));
-      return;
-    }
-    default: // NOP
-      return;
-  }
+  HANDLERS[info & 31](cpu, c, rec, info);
 }
