@@ -43,15 +43,24 @@ describe('protected-mode guests', () => {
   it('faults: #GP/#SS/#NP/#TS with their error codes', () => {
     const run = runGuest('faults');
     expect(hex(run.reports)).toEqual(hex([
-      GP, 0, GP, 0x100, GP, 0x30, NP, 0x40, // DS/ES: null use, beyond GDT, execute-only, not present
-      GP, 0, GP, 0x38, SS, 0x40, GP, 0x10, SS, 0, // SS: null, read-only, not present, RPL, limit
+      GP, 0x100, GP, 0x30, NP, 0x40, // DS/ES: beyond GDT, execute-only, not present
+      GP, 0, GP, 0x38, SS, 0x40, GP, 0x10, // SS: null, read-only, not present, RPL
       GP, 0x50 * 8 + 2, NP, 0x51 * 8 + 2, GP, 0x52 * 8 + 2, GP, 0, GP, 0x10, // IDT checks
       GP, 0x10, NP, 0x68, GP, 0, // far JMP: data, not present, beyond limit
       TS, 0, TS, 0x10, TS, 0x48, // call gate to ring 1: SS1 null, RPL 3, DPL 0
       0x51, 0x61, 0x80, // ... and with a good SS1
-      GP, 0, GP, 0, GP, 0, // CR4 reserved bit, PG without PE, NW without CD
-      GP, 0x10, GP, 0x28, GP, 0, // LTR data, LLDT TSS, LTR null
+      GP, 0x10, GP, 0x28, // LTR data, LLDT TSS
       GP, 0, // MOV from CR0 at CPL 3
+    ]));
+    expect(run.done).toBe(true);
+  });
+
+  it('strict: null segment use, SS limit, CR0/CR4 rules, LTR of a null selector', () => {
+    const run = runGuest('strict');
+    expect(hex(run.reports)).toEqual(hex([
+      GP, 0, SS, 0, // null DS used; beyond the SS limit
+      GP, 0, GP, 0, GP, 0, // reserved CR4 bit, PG without PE, NW without CD
+      GP, 0, // LTR 0
     ]));
     expect(run.done).toBe(true);
   });
