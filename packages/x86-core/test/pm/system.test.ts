@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { CS, DS, SS, TR, type Cpu } from '../../src/cpu.js';
 import { CpuFault } from '../../src/fault.js';
 import {
-  TripleFault, adjustRpl, checkIoPermission, clearTaskSwitched, deliverException, deliverInterrupt, farCall, farJump, farReturn,
-  interruptReturn, loadAccessRights, loadLdtr, loadMachineStatusWord, loadSegment, loadSegmentLimit, loadTr,
-  popEflags, readControlRegister, verifyRead, verifyWrite, writeControlRegister,
+  TripleFault, adjustRpl, checkIoPermission, clearTaskSwitched, deliverException, deliverInterrupt, eflagsForPush,
+  farCall, farJump, farReturn, interruptReturn, loadAccessRights, loadGdtr, loadIdtr, loadLdtr, loadMachineStatusWord,
+  loadSegment, loadSegmentLimit, loadTr, popEflags, readControlRegister, readDebugRegister, storeLdtr, storeTr,
+  verifyRead, verifyWrite, writeControlRegister, writeDebugRegister,
 } from '../../src/system/index.js';
 import { type Machine, createMachine } from './machine.js';
 
@@ -282,6 +283,39 @@ describe('flags, control registers and descriptor queries', () => {
     verifyWrite(m.cpu, 0x08);
     expect(m.cpu.getEflags() & 0x40).toBe(0);
     expect(adjustRpl(m.cpu, 0x10, 3)).toBe(0x13);
+  });
+});
+
+describe('debug registers and descriptor-table registers', () => {
+  it('DR4/DR5 alias DR6/DR7 unless CR4.DE makes them #UD; DR6/DR7 keep their fixed bits', () => {
+    const m = protectedMachine();
+    writeDebugRegister(m.cpu, 5, 0);
+    expect(readDebugRegister(m.cpu, 7)).toBe(0x400);
+    writeDebugRegister(m.cpu, 4, 0);
+    expect(readDebugRegister(m.cpu, 6)).toBe(0xffff0ff0);
+    writeControlRegister(m.cpu, 4, 1 << 3);
+    expect(faultOf(() => readDebugRegister(m.cpu, 4))).toEqual([6, 0]);
+    m.cpu.cpl = 3;
+    expect(faultOf(() => readDebugRegister(m.cpu, 0))).toEqual([13, 0]);
+  });
+
+  it('LGDT with a 16-bit operand keeps 24 bits of base; SLDT/STR are #UD in real mode', () => {
+    const m = createMachine();
+    loadGdtr(m.cpu, 0x1234ffff, 0xaabbccdd, false);
+    expect([m.cpu.gdtrLimit, m.cpu.gdtrBase]).toEqual([0xffff, 0xbbccdd]);
+    loadIdtr(m.cpu, 0x7ff, 0xaabbccdd, true);
+    expect(m.cpu.idtrBase >>> 0).toBe(0xaabbccdd);
+    expect(faultOf(() => storeTr(m.cpu))).toEqual([6, 0]);
+    expect(faultOf(() => storeLdtr(m.cpu))).toEqual([6, 0]);
+  });
+
+  it('PUSHF in v86 mode with IOPL < 3 is #GP(0); with IOPL 3 it hides VM and RF', () => {
+    const m = protectedMachine();
+    m.cpu.setEflags(0x20002 | 0x10000);
+    m.cpu.cpl = 3;
+    expect(faultOf(() => eflagsForPush(m.cpu))).toEqual([13, 0]);
+    m.cpu.setEflags(0x23002 | 0x10000);
+    expect(eflagsForPush(m.cpu)).toBe(0x3002);
   });
 });
 
