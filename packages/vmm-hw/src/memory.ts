@@ -30,29 +30,35 @@ export class MappedRegion {
     readonly base: number,
     readonly size: number,
     readonly hostAddress: bigint,
-    readonly mappedSize: number,
     readonly readOnly: boolean,
   ) {
     this.end = base + size;
-    const view = libc.koffi.view(hostAddress, mappedSize);
-    this.bytes = new Uint8Array(view, 0, size);
-    this.data = new DataView(view, 0, size);
-    unmapWhenUnreachable.register(view, { libc, address: hostAddress, size: mappedSize });
+    const view = libc.koffi.view(hostAddress, size);
+    this.bytes = new Uint8Array(view);
+    this.data = new DataView(view);
+    unmapWhenUnreachable.register(view, { libc, address: hostAddress, size });
   }
 
   static map(libc: Libc, spec: MemoryRegionSpec): MappedRegion {
     const { base, size, rom } = spec;
-    if (!Number.isSafeInteger(base) || !Number.isSafeInteger(size) || size <= 0 || base % PAGE_SIZE !== 0) {
-      throw new RangeError(`memory region at ${base} size ${size}: KVM needs a page-aligned base and a positive size`);
+    if (!Number.isSafeInteger(base) || !Number.isSafeInteger(size) || size <= 0 || base % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) {
+      // KVM maps whole pages: a size rounded up would hand the guest bytes that the ROM check and
+      // the device views do not cover.
+      throw new RangeError(`memory region at ${base} size ${size}: KVM needs a page-aligned base and a positive multiple of 4 KiB`);
     }
     if (rom && rom.length > size) throw new RangeError(`ROM at ${base.toString(16)}h: ${rom.length} bytes do not fit in ${size}`);
-    const mappedSize = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
-    const address = libc.mmap(mappedSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    const address = libc.mmap(size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (address === MAP_FAILED) {
       const errno = libc.errno();
-      throw new KvmError('mmap', errno, `guest memory of ${mappedSize} bytes: ${libc.strerror(errno)}`);
+      throw new KvmError('mmap', errno, `guest memory of ${size} bytes: ${libc.strerror(errno)}`);
     }
-    const region = new MappedRegion(libc, base, size, address, mappedSize, rom !== undefined);
+    let region: MappedRegion;
+    try {
+      region = new MappedRegion(libc, base, size, address, rom !== undefined);
+    } catch (err) {
+      libc.munmap(address, size); // no view was made: nothing can still reach the pages
+      throw err;
+    }
     if (rom) region.bytes.set(rom);
     return region;
   }
@@ -68,7 +74,7 @@ export class MappedRegion {
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.libc.mmap(this.mappedSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0, this.hostAddress);
+    this.libc.mmap(this.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0, this.hostAddress);
   }
 }
 

@@ -53,6 +53,14 @@ function readData(d: DataView, at: number, size: AccessSize): number {
   return size === 1 ? d.getUint8(at) : size === 2 ? d.getUint16(at, true) : d.getUint32(at, true);
 }
 
+/**
+ * A __u64 of the run page as a number, from two dword reads: getBigUint64 would allocate a BigInt
+ * on every exit. Exact below 2^53, which covers guest-physical addresses and page offsets.
+ */
+function readU64(d: DataView, at: number): number {
+  return d.getUint32(at + 4, true) * 0x1_0000_0000 + d.getUint32(at, true);
+}
+
 function writeData(d: DataView, at: number, size: AccessSize, value: number): void {
   if (size === 1) d.setUint8(at, value & 0xff);
   else if (size === 2) d.setUint16(at, value & 0xffff, true);
@@ -198,7 +206,7 @@ export class HwVcpu implements Vcpu {
     const size = this.run8[KVM_RUN_PAGE.io_size] as AccessSize;
     const port = d.getUint16(KVM_RUN_PAGE.io_port, true);
     const count = d.getUint32(KVM_RUN_PAGE.io_count, true);
-    const offset = Number(d.getBigUint64(KVM_RUN_PAGE.io_data_offset, true));
+    const offset = readU64(d, KVM_RUN_PAGE.io_data_offset);
     this.ctx.stats.count('io', port);
     this.ioPending = true;
     if ((size !== 1 && size !== 2 && size !== 4) || offset + count * size > this.runSize) return;
@@ -212,7 +220,7 @@ export class HwVcpu implements Vcpu {
   /** MMIO of 1..8 bytes, cut into accesses the vmm-api bus takes (4, 2, 1 bytes). */
   private handleMmio(): void {
     const d = this.runData;
-    const address = Number(d.getBigUint64(KVM_RUN_PAGE.mmio_phys_addr, true));
+    const address = readU64(d, KVM_RUN_PAGE.mmio_phys_addr);
     const len = Math.min(8, d.getUint32(KVM_RUN_PAGE.mmio_len, true));
     const write = this.run8[KVM_RUN_PAGE.mmio_is_write] !== 0;
     this.ctx.stats.count('mmio');

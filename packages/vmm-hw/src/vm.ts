@@ -66,7 +66,11 @@ export class HwVm implements Vm {
     const roms = this.regions.filter((r) => r.readOnly);
     this.ctx = {
       libc, io: spec.io, mmio: spec.mmio, interrupts: spec.interrupts, stats: spec.stats,
-      isRom: (address) => roms.some((r) => r.contains(address, 1)),
+      isRom: (address) => {
+        // A loop, not roms.some(): this runs on every MMIO write exit and must not allocate.
+        for (const rom of roms) if (rom.contains(address, 1)) return true;
+        return false;
+      },
     };
   }
 
@@ -95,7 +99,7 @@ export class HwVm implements Vm {
       d.setUint32(KVM_USERSPACE_MEMORY_REGION.slot, i, true);
       d.setUint32(KVM_USERSPACE_MEMORY_REGION.flags, region.readOnly && this.readOnlyRom ? KVM_MEM_READONLY : 0, true);
       d.setBigUint64(KVM_USERSPACE_MEMORY_REGION.guest_phys_addr, BigInt(region.base), true);
-      d.setBigUint64(KVM_USERSPACE_MEMORY_REGION.memory_size, BigInt(region.mappedSize), true);
+      d.setBigUint64(KVM_USERSPACE_MEMORY_REGION.memory_size, BigInt(region.size), true);
       d.setBigUint64(KVM_USERSPACE_MEMORY_REGION.userspace_addr, region.hostAddress, true);
       check(libc, 'KVM_SET_USER_MEMORY_REGION', libc.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, arg));
     });
@@ -112,11 +116,24 @@ export class HwVm implements Vm {
       libc.close(fd);
       throw new KvmError('mmap kvm_run', errno, libc.strerror(errno));
     }
-    const vcpu = new HwVcpu(this.ctx, index, fd, run, size, this.kvm.capability(KVM_CAP_IMMEDIATE_EXIT) > 0);
+    let vcpu: HwVcpu;
+    try {
+      vcpu = new HwVcpu(this.ctx, index, fd, run, size, this.kvm.capability(KVM_CAP_IMMEDIATE_EXIT) > 0);
+    } catch (err) {
+      libc.munmap(run, size);
+      libc.close(fd);
+      throw err;
+    }
+    try {
+      // Without CPUID leaves from the host, the guest sees no long mode, no PAE, no APIC.
+      check(libc, 'KVM_SET_CPUID2', libc.ioctl(fd, KVM_SET_CPUID2, this.kvm.supportedCpuid()));
+      this.setBootMsrs(fd);
+    } catch (err) {
+      // Half made: nobody gets it, so its fd and run page go now, not when the VM does.
+      vcpu.destroy();
+      throw err;
+    }
     this.vcpus.push(vcpu);
-    // Without CPUID leaves from the host, the guest sees no long mode, no PAE, no APIC.
-    check(libc, 'KVM_SET_CPUID2', libc.ioctl(fd, KVM_SET_CPUID2, this.kvm.supportedCpuid()));
-    this.setBootMsrs(fd);
     return vcpu;
   }
 

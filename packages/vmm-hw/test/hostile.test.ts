@@ -1,6 +1,10 @@
+import { readFileSync, readlinkSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
 import type { SpecialRegisters } from '@ringvisor/vmm-api';
-import { hwStrategy, KvmError, KvmModeError, type HwVm } from '../src/index.js';
+import { hwStrategy, HwVm, KvmError, KvmModeError } from '../src/index.js';
+import { KVM_CREATE_VCPU, KVM_SET_CPUID2 } from '../src/kvm/constants.js';
+import type { Libc } from '../src/kvm/libc.js';
+import { KvmSystem } from '../src/kvm/system.js';
 import {
   describeKvm, FakePic, flat32, LOAD_ADDRESS, machine, RecordingIo, RecordingMmio, runToExit, Stats, type TestMachine,
 } from './kvm-guest.js';
@@ -85,8 +89,44 @@ describeKvm('hostile guests and states', () => {
   it('rejects impossible memory maps before touching KVM state', () => {
     const spec = { io: new RecordingIo(), mmio: new RecordingMmio(), interrupts: new FakePic(), stats: new Stats() };
     expect(() => hwStrategy.createVm({ ...spec, regions: [{ base: 0x100, size: 0x1000 }] })).toThrow(RangeError);
+    // KVM slots are whole pages: a region rounded up would give the guest bytes the host's
+    // memory, ROM check and DMA views know nothing about.
+    expect(() => hwStrategy.createVm({ ...spec, regions: [{ base: 0, size: 0x1800 }] })).toThrow(RangeError);
+    expect(() => hwStrategy.createVm({ ...spec, regions: [{ base: 0xf0000, size: 0x10, rom: new Uint8Array(0x10) }] })).toThrow(RangeError);
     expect(() => hwStrategy.createVm({ ...spec, regions: [{ base: 0, size: 0x2000 }, { base: 0x1000, size: 0x1000 }] })).toThrow(/overlap/);
     expect(() => hwStrategy.createVm({ ...spec, regions: [{ base: 0, size: 0x1000, rom: new Uint8Array(0x2000) }] })).toThrow(RangeError);
+  });
+
+  it('closes a vCPU that fails halfway through creation, and the VM goes on', () => {
+    const kvm = KvmSystem.open();
+    if (typeof kvm === 'string') throw new Error(kvm);
+    // The same /dev/kvm, with KVM_SET_CPUID2 refused once: the vCPU fd and its run page exist by then.
+    let refuseCpuid = true;
+    const vcpuFds: number[] = [];
+    const libc: Libc = {
+      ...kvm.libc,
+      ioctl: (fd, request, arg) => (request === KVM_SET_CPUID2 && refuseCpuid ? -1 : kvm.libc.ioctl(fd, request, arg)),
+      ioctlValue: (fd, request, arg) => {
+        const rc = kvm.libc.ioctlValue(fd, request, arg);
+        if (request === KVM_CREATE_VCPU) vcpuFds.push(rc);
+        return rc;
+      },
+    };
+    const faulty = Object.assign(Object.create(KvmSystem.prototype) as KvmSystem, kvm, { libc });
+    const spec = { regions: [{ base: 0, size: 0x10000 }], io: new RecordingIo(), mmio: new RecordingMmio(), interrupts: new FakePic(), stats: new Stats() };
+    const vm = new HwVm(faulty, spec);
+    try {
+      expect(() => vm.createVcpu(0)).toThrow(KvmError);
+      expect(vcpuFds).toHaveLength(1);
+      const link = (() => { try { return readlinkSync(`/proc/self/fd/${vcpuFds[0]}`); } catch { return 'closed'; } })();
+      expect(link).not.toMatch(/kvm-vcpu/);
+      expect(readFileSync('/proc/self/maps', 'utf8')).not.toMatch(/kvm-vcpu/);
+      refuseCpuid = false;
+      const vcpu = vm.createVcpu(1);
+      expect(vcpu.getRegisters().eflags & 2).toBe(2);
+    } finally {
+      vm.destroy();
+    }
   });
 
   it('releases everything once, and refuses to run a destroyed vCPU', () => {
