@@ -5,10 +5,14 @@ import { KVM_DTABLE, KVM_REGS, KVM_SEGMENT, KVM_SREGS } from './kvm/layout.js';
 const u64 = (d: DataView, at: number): number => Number(d.getBigUint64(at, true));
 /**
  * A negative number can only come from 32-bit bitwise arithmetic (`1 << 31` for CR0.PG), so it
- * is read as the unsigned 32-bit value it spells, not sign-extended into bits 32..63.
+ * is read as the unsigned 32-bit value it spells, not sign-extended into bits 32..63. A value
+ * equal to what `u64` reads from the field already there leaves the field alone: above 2^53 a
+ * number is the field rounded, and writing it back would change a base the guest chose.
  */
-const setU64 = (d: DataView, at: number, v: number): void =>
-  d.setBigUint64(at, BigInt(v < 0 ? v >>> 0 : Math.trunc(v)), true);
+const setU64 = (d: DataView, at: number, v: number): void => {
+  const value = v < 0 ? v >>> 0 : Math.trunc(v);
+  if (value !== u64(d, at)) d.setBigUint64(at, BigInt(value), true);
+};
 /** The low 32 bits of a __u64, the vmm-api's 32-bit view of a 64-bit register. */
 const low32 = (d: DataView, at: number): number => d.getUint32(at, true);
 
