@@ -245,7 +245,10 @@ export function imulTruncate(cpu: Cpu, a: number, b: number, size: number): numb
   let fits: boolean;
   if (size === 2) {
     low = Math.imul(a, b);
-    fits = imulHighFits(a, b, low);
+    // The double product is exact below 2^53 and far from the int32 range above it, so it tells
+    // whether the signed result fits.
+    const p = (a | 0) * (b | 0);
+    fits = p >= -0x80000000 && p <= 0x7fffffff;
   } else {
     const p = signExtend(a, size) * signExtend(b, size);
     low = p & SIZE_MASK[size];
@@ -254,14 +257,6 @@ export function imulTruncate(cpu: Cpu, a: number, b: number, size: number): numb
   cpu.materializeFlags();
   cpu.flags = (cpu.flags & ~ARITH) | (fits ? 0 : CF | OF) | szp(low, size);
   return low;
-}
-
-function imulHighFits(a: number, b: number, low: number): boolean {
-  mul32(a, b);
-  let high = mulHigh;
-  if (a < 0) high = (high - (b >>> 0)) >>> 0;
-  if (b < 0) high = (high - (a >>> 0)) >>> 0;
-  return high === (low < 0 ? 0xffffffff : 0);
 }
 
 /** One-operand IMUL: the full product in AX, DX:AX or EDX:EAX. */

@@ -150,8 +150,10 @@ export class Cpu {
   // The instruction-fetch page cache: linear page number and its RAM offset.
   /** Decoded instructions by physical page; null when the memory cannot report writes to code. */
   readonly decoded: DecodeCache | null;
-  /** The record table of the fetch window's physical page. */
+  /** The record table of the fetch window's physical page, the page and its current generation. */
   private windowRecords: Int32Array | null = null;
+  private windowPage = -1;
+  private windowGen = 0;
 
   // The instruction-fetch window: EIP values in [fetchLo, fetchHi) lie in one RAM page inside CS's
   // limit, and the byte at EIP is ram[fetchDelta + EIP]. Empty (fetchLo > fetchHi) when invalid.
@@ -175,6 +177,7 @@ export class Cpu {
       memory.onCodeWrite = (page: number) => {
         previous?.(page);
         cache.invalidate(page);
+        if (page === this.windowPage) this.windowGen = cache.pageGen[page];
       };
     } else this.decoded = null;
     this.io = options.io;
@@ -412,7 +415,11 @@ export class Cpu {
       this.fetchLo = pageStart > 0 ? pageStart : 0;
       this.fetchHi = hi;
       this.fetchDelta = phys - e;
-      this.windowRecords = this.decoded === null ? null : this.decoded.page(phys >>> 12, this.code32);
+      if (this.decoded !== null) {
+        this.windowPage = phys >>> 12;
+        this.windowGen = this.decoded.pageGen[this.windowPage];
+        this.windowRecords = this.decoded.page(this.windowPage, this.code32);
+      }
       return this.ram[phys];
     }
     return this.readSlow(phys, 1);
@@ -423,6 +430,7 @@ export class Cpu {
     this.fetchLo = 1;
     this.fetchHi = 0;
     this.windowRecords = null;
+    this.windowPage = -1;
   }
 
   /**
@@ -437,7 +445,7 @@ export class Cpu {
     const c = this.decoded as DecodeCache;
     const phys = this.fetchDelta + e;
     let rec = table[phys & 0xfff];
-    if (rec === 0 || c.gen[rec] !== c.pageGen[phys >>> 12]) {
+    if (rec === 0 || c.gen[rec] !== this.windowGen) {
       // Mark the page first: a write from now on invalidates what is decoded here.
       this.mem.markCode?.(phys >>> 12);
       rec = decodeRecord(this, c, table, phys, this.fetchHi - e);
@@ -455,7 +463,10 @@ export class Cpu {
 
   /** Drops decoded instructions of a physical page written behind the memory's back (tests, loaders). */
   codeWritten(page: number): void {
-    this.decoded?.invalidate(page);
+    const cache = this.decoded;
+    if (cache === null) return;
+    cache.invalidate(page);
+    if (page === this.windowPage) this.windowGen = cache.pageGen[page];
   }
 
   // ---- Linear memory (through paging) -----------------------------------------------------

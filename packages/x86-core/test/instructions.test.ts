@@ -66,6 +66,21 @@ describe('32-bit arithmetic', () => {
     expect(cpu.getEflags() & (CF | OF)).toBe(CF | OF);
   });
 
+  it('IMUL r32, r/m32 flags exactly the products outside the int32 range', () => {
+    const flagsOf = (a: number, b: number) => {
+      const { r, cpu } = run32([
+        0xb8, a & 0xff, (a >> 8) & 0xff, (a >> 16) & 0xff, (a >>> 24) & 0xff, // mov eax, a
+        0xb9, b & 0xff, (b >> 8) & 0xff, (b >> 16) & 0xff, (b >>> 24) & 0xff, // mov ecx, b
+        0x0f, 0xaf, 0xc1, //                                                      imul eax, ecx
+      ]);
+      return [r[EAX] | 0, cpu.getEflags() & (CF | OF)];
+    };
+    expect(flagsOf(0x10000, 0x8000)).toEqual([-0x80000000, CF | OF]); // +2^31 does not fit
+    expect(flagsOf(-0x10000, 0x8000)).toEqual([-0x80000000, 0]); // -2^31 does
+    expect(flagsOf(0x7fffffff, 0x7fffffff)).toEqual([1, CF | OF]);
+    expect(flagsOf(-1, -1)).toEqual([1, 0]);
+  });
+
   it('IMUL r/m32 sign-extends a product that fits', () => {
     const { r, cpu } = run32([
       0xb8, 0xfd, 0xff, 0xff, 0xff, // mov eax, -3
