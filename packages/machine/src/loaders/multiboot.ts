@@ -5,12 +5,12 @@ import type { MemoryMap } from '../memory-map.js';
 import { BOOT_CS, BOOT_DS, overlapsBootGdt, writeBootGdt } from './boot-gdt.js';
 import { isElf, parseElf32, physicalEntry } from './elf32.js';
 import { GuestWriter } from './guest-writer.js';
+import { pageAlignUp } from './page.js';
 import { findMultibootHeader, type MultibootAddresses } from './multiboot-header.js';
 import { writeMultibootInfo, multibootInfoSize, type LoadedModule } from './multiboot-info.js';
 
 /** EAX at entry tells the kernel a multiboot loader started it (spec §3.2). */
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
-const PAGE = 4096;
 
 export interface MultibootModule {
   readonly data: Uint8Array;
@@ -28,10 +28,6 @@ export interface MultibootOptions {
 interface Placed {
   readonly start: number;
   readonly end: number;
-}
-
-function pageAlign(value: number): number {
-  return Math.ceil(value / PAGE) * PAGE;
 }
 
 function checkBelowRamEnd(end: number, lowRamEnd: number, what: string): void {
@@ -93,12 +89,12 @@ export function loadMultiboot(memory: GuestMemory, image: Uint8Array, options: M
   }
 
   // Modules and the info block go after the kernel, page-aligned, where nothing else lives.
-  let cursor = pageAlign(kernel.placed.end);
+  let cursor = pageAlignUp(kernel.placed.end);
   const modules: LoadedModule[] = (options.modules ?? []).map((module, index) => {
     const start = cursor;
     checkBelowRamEnd(start + module.data.length, lowRamEnd, `module ${index}`);
     writer.bytes(start, module.data, `module ${index}`);
-    cursor = pageAlign(start + module.data.length);
+    cursor = pageAlignUp(start + module.data.length);
     return { start, end: start + module.data.length, cmdline: module.cmdline ?? '' };
   });
   const info = {

@@ -4,6 +4,7 @@ import { LoaderError, hex } from '../../loader-error.js';
 import type { MemoryMap, VirtioSlot } from '../../memory-map.js';
 import { BOOT_CS, BOOT_DS, writeBootGdt } from '../boot-gdt.js';
 import { GuestWriter } from '../guest-writer.js';
+import { pageAlignDown, pageAlignUp } from '../page.js';
 import { writeBootParams } from './boot-params.js';
 import { writeIdentityPageTables } from './page-tables.js';
 import { XLF_KERNEL_64, parseSetupHeader, type SetupHeader } from './setup-header.js';
@@ -17,7 +18,6 @@ const CMDLINE_MAX = 0x10000;
 const KERNEL_LOAD_ADDRESS = 0x100000;
 /** 64-bit entry point offset from the load address (boot.rst, "64-bit boot protocol"). */
 const ENTRY_64_OFFSET = 0x200;
-const PAGE = 4096;
 
 export interface LinuxOptions {
   readonly memoryMap: Pick<MemoryMap, 'ranges' | 'lowRamEnd' | 'virtio'>;
@@ -45,7 +45,7 @@ function kernelCmdline(options: LinuxOptions, header: SetupHeader): string {
 /** Highest page-aligned address below initrd_addr_max and the end of low RAM that fits the initrd. */
 function placeInitrd(initrd: Uint8Array, header: SetupHeader, lowRamEnd: number, kernelEnd: number): number {
   const top = Math.min(header.initrdAddrMax + 1, lowRamEnd);
-  const address = Math.floor((top - initrd.length) / PAGE) * PAGE;
+  const address = pageAlignDown(top - initrd.length);
   if (address < kernelEnd) {
     throw new LoaderError('initrd',
       `${initrd.length} bytes do not fit between the kernel (ends ${hex(kernelEnd)}) and ${hex(top)}`);
@@ -89,8 +89,4 @@ export function loadLinux(memory: GuestMemory, image: Uint8Array, options: Linux
       writeIdentityPageTables(writer))
     : protectedModeEntry(KERNEL_LOAD_ADDRESS, BOOT_CS, BOOT_DS, writeBootGdt(writer, 'code32'));
   return { regs: { ...state.regs, esi: ZERO_PAGE_ADDRESS }, sregs: state.sregs };
-}
-
-function pageAlignUp(value: number): number {
-  return Math.ceil(value / PAGE) * PAGE;
 }

@@ -39,7 +39,6 @@ export interface SetupHeader {
   /** The header bytes from 0x1f1 to its end (given by the jump at 0x200), copied into boot_params. */
   readonly bytes: Uint8Array;
   readonly loadflags: number;
-  readonly code32Start: number;
   readonly initrdAddrMax: number;
   readonly cmdlineSize: number;
   readonly xloadflags: number;
@@ -90,7 +89,6 @@ export function parseSetupHeader(image: Uint8Array): SetupHeader {
     setupSize,
     bytes: reader.slice(HDR_START, headerEnd - HDR_START, 'setup header'),
     loadflags,
-    code32Start: reader.u32(HDR_CODE32_START, 'code32_start'),
     initrdAddrMax: field(HDR_INITRD_ADDR_MAX, 4, 0x0203, 0x37ffffff, 'initrd_addr_max'),
     cmdlineSize: field(HDR_CMDLINE_SIZE, 4, 0x0206, 255, 'cmdline_size'),
     xloadflags: field(HDR_XLOADFLAGS, 2, 0x020c, 0, 'xloadflags'),
