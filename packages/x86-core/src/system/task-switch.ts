@@ -219,4 +219,5 @@ function loadTaskSegments(cpu: SystemCpu, v86: boolean, ext: number): void {
   }
 }
 
-const DATA_REGISTERS = [DS, ES, FS, GS];
+// Data segment registers in register-number order (ES first), as QEMU loads them; the SDM gives no order.
+const DATA_REGISTERS = [ES, DS, FS, GS];
