@@ -7,7 +7,7 @@ import {
 import { InterceptSet, StopDetail, type StopReason } from './intercepts.js';
 import type { CpuMemory, PagingUnit } from './memory.js';
 import { step } from './execute.js';
-import { DecodeCache, decodeRecord, runRecord } from './decoded-cache.js';
+import { DecodeCache, GEN, META, decodeRecord, runRecord } from './decoded-cache.js';
 import { instructionLength } from './decode.js';
 import { deliverException, deliverInterrupt, type InterruptKind } from './system/interrupt.js';
 import { TripleFault } from './system/triple-fault.js';
@@ -445,12 +445,13 @@ export class Cpu {
     const c = this.decoded as DecodeCache;
     const phys = this.fetchDelta + e;
     let rec = table[phys & 0xfff];
-    if (rec === 0 || c.gen[rec] !== this.windowGen) {
+    const data = c.data;
+    if (rec === 0 || data[rec + GEN] !== this.windowGen) {
       // Mark the page first: a write from now on invalidates what is decoded here.
       this.mem.markCode?.(phys >>> 12);
       rec = decodeRecord(this, c, table, phys, this.fetchHi - e);
     }
-    const meta = c.meta[rec];
+    const meta = c.data[rec + META];
     if (meta === 0) return false;
     this.startEip = e;
     this.startEsp = this.reg32[4];

@@ -38,6 +38,12 @@ const NOP = 20;
 const IMUL_GEI = 21;
 const PUSH_I = 22;
 
+export const GEN = 0;
+export const INFO = 1;
+export const META = 2;
+const DISP = 3;
+const IMM = 4;
+
 const EA16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];
 const EA16_INDEX = [6, 7, 6, 7, -1, -1, -1, -1];
 
@@ -46,13 +52,13 @@ export class DecodeCache {
    * The decoded fields in one word: kind 0-4, size 5-6, op 7-10, dir 11, reg 12-14, r/m register + 1
    * (0: memory) 15-18, base + 1 19-22, index + 1 23-26, scale 27-28, segment 29-31.
    */
-  readonly info = new Int32Array(POOL);
-  /** Length 0-3, 32-bit operand size 4, 32-bit address size 5; 0 for a GENERIC record. */
-  readonly meta = new Uint8Array(POOL);
-  readonly disp = new Int32Array(POOL);
-  readonly imm = new Int32Array(POOL);
-  /** The page generation the record was decoded in. */
-  readonly gen = new Int32Array(POOL);
+  /**
+   * Records, five words each, addressed by their first word's index `at` (what page tables hold):
+   * at + GEN the page generation it was decoded in, at + INFO the fields above, at + META length
+   * (bits 0-3), 32-bit operand size (4) and address size (5) — 0 for a GENERIC record —, at + DISP
+   * the displacement, at + IMM the immediate. One array, so a hit costs few loads.
+   */
+  readonly data = new Int32Array(POOL * 5);
   /** Where each record is referenced from, so a recycled record leaves no stale reference. */
   private readonly ownerTable: (Int32Array | null)[] = new Array<Int32Array | null>(POOL).fill(null);
   private readonly ownerIndex = new Uint16Array(POOL);
@@ -84,12 +90,13 @@ export class DecodeCache {
   allocate(table: Int32Array, index: number): number {
     const r = this.next;
     this.next = r === POOL - 1 ? 1 : r + 1;
+    const at = r * 5;
     const previous = this.ownerTable[r];
-    if (previous !== null && previous[this.ownerIndex[r]] === r) previous[this.ownerIndex[r]] = 0;
+    if (previous !== null && previous[this.ownerIndex[r]] === at) previous[this.ownerIndex[r]] = 0;
     this.ownerTable[r] = table;
     this.ownerIndex[r] = index;
-    table[index] = r;
-    return r;
+    table[index] = at;
+    return at;
   }
 }
 
@@ -100,9 +107,9 @@ export class DecodeCache {
  */
 export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: number, available: number): number {
   const rec = c.allocate(table, phys & 0xfff);
-  c.gen[rec] = c.pageGen[phys >>> 12];
-  c.info[rec] = GENERIC;
-  c.meta[rec] = 0;
+  c.data[rec + GEN] = c.pageGen[phys >>> 12];
+  c.data[rec + INFO] = GENERIC;
+  c.data[rec + META] = 0;
   let fSize = 0;
   let fOp = 0;
   let fDir = 0;
@@ -187,7 +194,7 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
     fBase = base;
     fIndex = index;
     fScale = scale;
-    c.disp[rec] = disp;
+    c.data[rec + DISP] = disp;
     fSeg = seg >= 0 ? seg : defaultSeg;
   };
   const imm = (size: number): number => {
@@ -212,7 +219,7 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
     } else {
       const size = form === 5 ? vsize : 0;
       fSize = size;
-      c.imm[rec] = imm(size);
+      c.data[rec + IMM] = imm(size);
       kind = ALU_AI;
     }
   } else if (b >= 0x40 && b < 0x50) {
@@ -225,14 +232,14 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
     kind = b < 0x58 ? PUSH_R : POP_R;
   } else if (b >= 0x70 && b < 0x80) {
     fOp = b & 15;
-    c.imm[rec] = (byte() << 24) >> 24;
+    c.data[rec + IMM] = (byte() << 24) >> 24;
     kind = JCC;
   } else if (b >= 0x80 && b <= 0x83) {
     const size = b & 1 ? vsize : 0;
     fSize = size;
     modrm();
     fOp = fReg;
-    c.imm[rec] = b === 0x81 ? imm(size) : imm8s(size);
+    c.data[rec + IMM] = b === 0x81 ? imm(size) : imm8s(size);
     kind = GRP1;
   } else if (b === 0x84 || b === 0x85) {
     fSize = b & 1 ? vsize : 0;
@@ -251,49 +258,49 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
   } else if (b === 0xa8 || b === 0xa9) {
     const size = b & 1 ? vsize : 0;
     fSize = size;
-    c.imm[rec] = imm(size);
+    c.data[rec + IMM] = imm(size);
     kind = TEST_AI;
   } else if (b >= 0xb0 && b < 0xc0) {
     const size = b < 0xb8 ? 0 : vsize;
     fSize = size;
     fReg = b & 7;
-    c.imm[rec] = imm(size);
+    c.data[rec + IMM] = imm(size);
     kind = MOV_RI;
   } else if (b === 0xc0 || b === 0xc1 || (b >= 0xd0 && b <= 0xd3)) {
     fSize = b & 1 ? vsize : 0;
     modrm();
     fOp = fReg;
     // imm: the count, or -1 for CL.
-    c.imm[rec] = b < 0xd0 ? byte() : b < 0xd2 ? 1 : -1;
+    c.data[rec + IMM] = b < 0xd0 ? byte() : b < 0xd2 ? 1 : -1;
     kind = SHIFT;
   } else if (b === 0xc2 || b === 0xc3) {
-    c.imm[rec] = b === 0xc2 ? imm(1) : 0;
+    c.data[rec + IMM] = b === 0xc2 ? imm(1) : 0;
     kind = RET;
   } else if (b === 0xc6 || b === 0xc7) {
     const size = b & 1 ? vsize : 0;
     fSize = size;
     modrm();
-    c.imm[rec] = imm(size);
+    c.data[rec + IMM] = imm(size);
     kind = fReg === 0 ? MOV_EI : GENERIC;
   } else if (b === 0xe8 || b === 0xe9) {
-    c.imm[rec] = vsize === 2 ? imm(2) : (imm(1) << 16) >> 16;
+    c.data[rec + IMM] = vsize === 2 ? imm(2) : (imm(1) << 16) >> 16;
     kind = b === 0xe8 ? CALL : JMP;
   } else if (b === 0xeb) {
-    c.imm[rec] = (byte() << 24) >> 24;
+    c.data[rec + IMM] = (byte() << 24) >> 24;
     kind = JMP;
   } else if (b === 0x68 || b === 0x6a) {
-    c.imm[rec] = b === 0x68 ? imm(vsize) : imm8s(vsize);
+    c.data[rec + IMM] = b === 0x68 ? imm(vsize) : imm8s(vsize);
     kind = PUSH_I;
   } else if (b === 0x69 || b === 0x6b) {
     fSize = vsize;
     modrm();
-    c.imm[rec] = b === 0x69 ? imm(vsize) : imm8s(vsize);
+    c.data[rec + IMM] = b === 0x69 ? imm(vsize) : imm8s(vsize);
     kind = IMUL_GEI;
   } else if (b === 0x0f) {
     const b2 = byte();
     if (b2 >= 0x80 && b2 < 0x90) {
       fOp = b2 & 15;
-      c.imm[rec] = vsize === 2 ? imm(2) : (imm(1) << 16) >> 16;
+      c.data[rec + IMM] = vsize === 2 ? imm(2) : (imm(1) << 16) >> 16;
       kind = JCC;
     } else if (b2 === 0xb6 || b2 === 0xb7 || b2 === 0xbe || b2 === 0xbf) {
       fSize = vsize;
@@ -304,17 +311,17 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
     }
   }
   if (!ok) return rec;
-  c.info[rec] = kind | (fSize << 5) | (fOp << 7) | (fDir << 11) | (fReg << 12) | ((fRm + 1) << 15) |
+  c.data[rec + INFO] = kind | (fSize << 5) | (fOp << 7) | (fDir << 11) | (fReg << 12) | ((fRm + 1) << 15) |
     ((fBase + 1) << 19) | ((fIndex + 1) << 23) | (fScale << 27) | (fSeg << 29);
   // meta stays 0 for GENERIC records: one load tells the run loop to take the full decoder.
-  if (kind !== GENERIC) c.meta[rec] = i | (op32 ? 16 : 0) | (a32 ? 32 : 0);
+  if (kind !== GENERIC) c.data[rec + META] = i | (op32 ? 16 : 0) | (a32 ? 32 : 0);
   return rec;
 }
 
 function ea(cpu: Cpu, c: DecodeCache, rec: number, info: number): number {
   const base = ((info >>> 19) & 15) - 1;
   const index = ((info >>> 23) & 15) - 1;
-  let off = c.disp[rec];
+  let off = c.data[rec + DISP];
   if (cpu.addrSize32) {
     const r = cpu.reg32;
     if (base >= 0) off += r[base];
@@ -376,7 +383,7 @@ function runAluEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
 function runAluAi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const op = ((info >>> 7) & 15);
-  const r = alu(cpu, op, readReg(cpu, size, 0), c.imm[rec], size);
+  const r = alu(cpu, op, readReg(cpu, size, 0), c.data[rec + IMM], size);
   if (op !== 7) writeReg(cpu, size, 0, r);
 }
 
@@ -385,13 +392,13 @@ function runGrp1(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const op = ((info >>> 7) & 15);
   const rm = (((info >>> 15) & 15) - 1);
   if (rm >= 0) {
-    const r = alu(cpu, op, readReg(cpu, size, rm), c.imm[rec], size);
+    const r = alu(cpu, op, readReg(cpu, size, rm), c.data[rec + IMM], size);
     if (op !== 7) writeReg(cpu, size, rm, r);
     return;
   }
   const seg = (info >>> 29);
   const off = ea(cpu, c, rec, info);
-  const r = alu(cpu, op, readMem(cpu, size, seg, off), c.imm[rec], size);
+  const r = alu(cpu, op, readMem(cpu, size, seg, off), c.data[rec + IMM], size);
   if (op !== 7) writeMem(cpu, size, seg, off, r);
 }
 
@@ -411,14 +418,14 @@ function runMovGe(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
 
 function runMovRi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
-  writeReg(cpu, size, ((info >>> 12) & 7), c.imm[rec]);
+  writeReg(cpu, size, ((info >>> 12) & 7), c.data[rec + IMM]);
 }
 
 function runMovEi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const rm = (((info >>> 15) & 15) - 1);
-  if (rm >= 0) writeReg(cpu, size, rm, c.imm[rec]);
-  else writeMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info), c.imm[rec]);
+  if (rm >= 0) writeReg(cpu, size, rm, c.data[rec + IMM]);
+  else writeMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info), c.data[rec + IMM]);
 }
 
 function runLea(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
@@ -443,20 +450,20 @@ function runPopR(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
 }
 
 function runPushI(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
-  if (cpu.opSize32) cpu.push32(c.imm[rec]);
-  else cpu.push16(c.imm[rec]);
+  if (cpu.opSize32) cpu.push32(c.data[rec + IMM]);
+  else cpu.push16(c.data[rec + IMM]);
 }
 
 function runJcc(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
-  if (condition(cpu, ((info >>> 7) & 15))) jumpTo(cpu, cpu.eip + c.imm[rec]);
+  if (condition(cpu, ((info >>> 7) & 15))) jumpTo(cpu, cpu.eip + c.data[rec + IMM]);
 }
 
 function runJmp(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
-  jumpTo(cpu, cpu.eip + c.imm[rec]);
+  jumpTo(cpu, cpu.eip + c.data[rec + IMM]);
 }
 
 function runCall(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
-  const target = cpu.eip + c.imm[rec];
+  const target = cpu.eip + c.data[rec + IMM];
   if (cpu.opSize32) cpu.push32(cpu.eip);
   else cpu.push16(cpu.eip);
   jumpTo(cpu, target);
@@ -465,7 +472,7 @@ function runCall(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
 function runRet(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
   const target = cpu.opSize32 ? cpu.pop32() : cpu.pop16();
   jumpTo(cpu, target);
-  const extra = c.imm[rec];
+  const extra = c.data[rec + IMM];
   if (extra !== 0) {
     if (cpu.stack32) cpu.reg32[4] = (cpu.reg32[4] + extra) | 0;
     else cpu.reg16[8] = cpu.reg16[8] + extra;
@@ -481,7 +488,7 @@ function runTestEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
 
 function runTestAi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
-  cpu.setLogicFlags(readReg(cpu, size, 0) & c.imm[rec], size, 0);
+  cpu.setLogicFlags(readReg(cpu, size, 0) & c.data[rec + IMM], size, 0);
 }
 
 function runMovx(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
@@ -495,7 +502,7 @@ function runMovx(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
 
 function runShift(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
-  const count = c.imm[rec] < 0 ? cpu.reg8[4] : c.imm[rec];
+  const count = c.data[rec + IMM] < 0 ? cpu.reg8[4] : c.data[rec + IMM];
   const rm = (((info >>> 15) & 15) - 1);
   if (rm >= 0) {
     const r = shift(cpu, ((info >>> 7) & 15), readReg(cpu, size, rm), count, size);
@@ -512,7 +519,7 @@ function runImulGei(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const rm = (((info >>> 15) & 15) - 1);
   const a = rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
-  writeReg(cpu, size, ((info >>> 12) & 7), imulTruncate(cpu, a, c.imm[rec], size));
+  writeReg(cpu, size, ((info >>> 12) & 7), imulTruncate(cpu, a, c.data[rec + IMM], size));
 }
 
 
@@ -554,6 +561,6 @@ const HANDLERS: readonly Handler[] = [
 
 /** Runs a decoded record; EIP already points past the instruction. */
 export function runRecord(cpu: Cpu, c: DecodeCache, rec: number): void {
-  const info = c.info[rec];
+  const info = c.data[rec + INFO];
   HANDLERS[info & 31](cpu, c, rec, info);
 }
