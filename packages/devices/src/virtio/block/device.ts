@@ -33,6 +33,8 @@ export class VirtioBlock extends RequestQueueDevice {
   readonly stats: VirtioBlockStats = emptyBlockStats();
   readonly backend: BlockBackend;
   private settings: Omit<BlockRequestContext, 'memory'>;
+  /** `settings` plus guest memory, built at the first request after a change (not per request). */
+  private requestContext: BlockRequestContext | null = null;
 
   constructor(options: VirtioBlockOptions) {
     const queueSize = options.queueSize ?? 256;
@@ -81,12 +83,14 @@ export class VirtioBlock extends RequestQueueDevice {
     const capacitySectors = Math.floor(this.backend.size / SECTOR_SIZE);
     if (capacitySectors === this.settings.capacitySectors) return;
     this.settings = { ...this.settings, capacitySectors };
+    this.requestContext = null;
     new DataView(this.config.buffer).setBigUint64(BlkConfig.capacity, BigInt(capacitySectors), true);
     this.ctx?.configChanged();
   }
 
   protected serveRequest(ctx: VirtioDeviceContext, chain: DescriptorChain): number | null {
-    const used = executeBlockRequest({ ...this.settings, memory: ctx.memory }, chain);
+    this.requestContext ??= { ...this.settings, memory: ctx.memory };
+    const used = executeBlockRequest(this.requestContext, chain);
     if (used === null) ctx.error('malformed-request', `virtio-blk chain ${chain.head} has no room for header or status`);
     return used;
   }
