@@ -82,6 +82,9 @@ export class HwVcpu implements Vcpu {
   private slice: TimeSlice | null | undefined;
   private retiredNs = 0;
   private destroyed = false;
+  /** Inside run(): destroy() then leaves the run page and fd to run()'s end (see destroy). */
+  private running = false;
+  private readonly destroyedExit: VmExit;
 
   constructor(
     private readonly ctx: VcpuContext,
@@ -91,6 +94,7 @@ export class HwVcpu implements Vcpu {
     private readonly runSize: number,
     private readonly immediateExit: boolean,
   ) {
+    this.destroyedExit = { reason: 'shutdown', cause: 'power-off', detail: `vCPU ${index} destroyed during run()` };
     const page = ctx.libc.koffi.view(runAddress, runSize);
     this.run8 = new Uint8Array(page);
     this.runData = new DataView(page);
@@ -123,11 +127,14 @@ export class HwVcpu implements Vcpu {
     const deadline = start + sliceNs / 1e6;
     if (this.slice === undefined) this.slice = TimeSlice.forCurrentThread(this.ctx.libc);
     this.slice?.arm(sliceNs);
+    this.running = true;
     try {
       return this.loop(deadline);
     } finally {
+      this.running = false;
       this.slice?.disarm();
       this.retiredNs += (performance.now() - start) * 1e6;
+      if (this.destroyed) this.release();
     }
   }
 
@@ -172,6 +179,8 @@ export class HwVcpu implements Vcpu {
           stats.count('internal-error');
           return { reason: 'internal-error', detail: `unhandled KVM exit reason ${this.runData.getUint32(KVM_RUN_PAGE.exit_reason, true)}` };
       }
+      // A device's handler may have torn the VM down: not one more look at the run page.
+      if (this.destroyed) return this.destroyedExit;
       // A nested KVM may let the window open without an exit of its own; the run page tells.
       if (this.windowWanted && run8[KVM_RUN_PAGE.ready_for_interrupt_injection]) {
         this.completeIo();
@@ -211,7 +220,7 @@ export class HwVcpu implements Vcpu {
     this.ioPending = true;
     if ((size !== 1 && size !== 2 && size !== 4) || offset + count * size > this.runSize) return;
     const io = this.ctx.io;
-    for (let i = 0, at = offset; i < count; i++, at += size) {
+    for (let i = 0, at = offset; i < count && !this.destroyed; i++, at += size) {
       if (out) io.write(port, size, readData(d, at, size));
       else writeData(d, at, size, io.read(port, size));
     }
@@ -227,7 +236,7 @@ export class HwVcpu implements Vcpu {
     this.ioPending = true;
     if (write && this.ctx.isRom(address)) return; // a write to ROM: the read-only slot drops it
     const mmio = this.ctx.mmio;
-    for (let off = 0; off < len;) {
+    for (let off = 0; off < len && !this.destroyed;) {
       const size: AccessSize = len - off >= 4 ? 4 : len - off >= 2 ? 2 : 1;
       const at = KVM_RUN_PAGE.mmio_data + off;
       if (write) mmio.write(address + off, size, readData(d, at, size));
@@ -348,9 +357,18 @@ export class HwVcpu implements Vcpu {
     }
   }
 
+  /**
+   * Frees the timer, the run page and the fd. Called from a device's handler during run() (a
+   * power-off port, say), it only marks the vCPU: run() stops at once and frees them on its way
+   * out, since the loop still reads the run page until it sees the mark.
+   */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    if (!this.running) this.release();
+  }
+
+  private release(): void {
     this.slice?.delete();
     this.ctx.libc.munmap(this.runAddress, this.runSize);
     this.ctx.libc.close(this.fd);

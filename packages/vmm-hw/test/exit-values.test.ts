@@ -35,7 +35,7 @@ const mmio = (address: bigint, len: number, write: boolean, data = 0x88776655443
 const hlt: Exit = (d) => d.setUint32(KVM_RUN_PAGE.exit_reason, KVM_EXIT_HLT, true);
 
 /** A vCPU whose KVM_RUN plays `exits` in order; the run page is returned for inspection. */
-function scripted(exits: Exit[]): { vcpu: HwVcpu; page: DataView; io: RecordingIo; mmio: RecordingMmio; stats: Stats } {
+function scripted(exits: Exit[], events: string[] = []): { vcpu: HwVcpu; page: DataView; io: RecordingIo; mmio: RecordingMmio; stats: Stats } {
   const buffer = new ArrayBuffer(RUN_SIZE);
   const page = new DataView(buffer);
   let next = 0;
@@ -56,8 +56,9 @@ function scripted(exits: Exit[]): { vcpu: HwVcpu; page: DataView; io: RecordingI
     symbol: () => 1n,
     errno: () => 0,
     strerror: () => 'none',
-    munmap: () => 0,
-    close: () => 0,
+    // Detaching the buffer makes any later read or write of the run page throw, as an unmapped page would fault.
+    munmap: () => { events.push('munmap'); structuredClone(buffer, { transfer: [buffer] }); return 0; },
+    close: () => { events.push('close'); return 0; },
   } as unknown as Libc;
   const recordingIo = new RecordingIo({ 0x60: 0xab, 0x61: 0xbeef });
   const recordingMmio = new RecordingMmio();
@@ -136,5 +137,25 @@ describe('internal-error exits with hostile fields', () => {
   it('reports an exit reason it does not know instead of looping or throwing', () => {
     const m = scripted([(d) => d.setUint32(KVM_RUN_PAGE.exit_reason, 0xdead, true)]);
     expect(m.vcpu.run(1e9)).toEqual({ reason: 'internal-error', detail: 'unhandled KVM exit reason 57005' });
+  });
+});
+
+describe('a device that destroys the vCPU from inside an exit', () => {
+  it('keeps the run page mapped until run() has returned, and run() ends there', () => {
+    // E.g. a power-off port whose handler tears the VM down at once: the loop would otherwise read
+    // the unmapped run page on its next step (and the fd number may already be someone else's).
+    const events: string[] = [];
+    const m = scripted([io(true, 1, 0xf4, 4, BigInt(IO_DATA)), hlt], events);
+    const write = m.io.write.bind(m.io);
+    m.io.write = (port, size, value) => {
+      write(port, size, value);
+      events.push(`out ${port.toString(16)}`);
+      m.vcpu.destroy();
+    };
+    const exit = m.vcpu.run(1e9);
+    events.push('returned');
+    expect(exit).toEqual({ reason: 'shutdown', cause: 'power-off', detail: 'vCPU 0 destroyed during run()' });
+    expect(events).toEqual(['out f4', 'munmap', 'close', 'returned']); // one OUT of the four, then gone
+    expect(() => m.vcpu.run(1e9)).toThrow(/destroyed/);
   });
 });
