@@ -137,6 +137,19 @@ describe('PC board wiring', () => {
     expect(changes).toEqual([false, true]);
   });
 
+  it('reports A20 only when the ORed gate changes, not every write to one of its two sources', () => {
+    const changes: boolean[] = [];
+    const pc = new PcBoard({ ramSize: 16 * MiB, clock: new VirtualClock(), serial: new BufferSerialBackend(), onA20: (on) => changes.push(on) });
+    pc.io.write(0x92, 1, 0x02); // fast A20 on while the controller already has it on
+    pc.io.write(0x92, 1, 0x00); // and off again: the controller still holds the gate open
+    pc.io.write(0x64, 1, 0xdf); // the controller re-enables what is enabled
+    expect(changes).toEqual([]);
+    pc.io.write(0x64, 1, 0xdd); // now the gate closes
+    pc.io.write(0x64, 1, 0xdd);
+    expect(changes).toEqual([false]);
+    expect(pc.a20).toBe(false);
+  });
+
   it('latches POST codes written to port 0x80', () => {
     const { board: pc } = board();
     expect(pc.postCode).toBeNull();

@@ -73,6 +73,8 @@ export class PcBoard {
   readonly virtioDevices: readonly VirtioDevice[];
   private transports: VirtioMmioTransport[] = [];
   private attached = false;
+  /** The A20 gate as last reported through `onA20` (initially the power-on state). */
+  private reportedA20: boolean;
 
   constructor(readonly options: PcBoardOptions) {
     const virtio = options.virtio ?? [];
@@ -89,7 +91,13 @@ export class PcBoard {
       baseTime: options.rtcTime ?? (clock.kind === 'virtual' ? VIRTUAL_RTC_EPOCH : Date.now()),
     });
     this.io.registerDevice(this.rtc);
-    const onA20 = (): void => options.onA20?.(this.a20);
+    // Either source changing need not change the ORed gate; the strategy hears only real changes.
+    const onA20 = (): void => {
+      const a20 = this.a20;
+      if (a20 === this.reportedA20) return;
+      this.reportedA20 = a20;
+      options.onA20?.(a20);
+    };
     this.i8042 = new I8042({
       keyboardIrq: this.pic.irq(IRQ_KEYBOARD), auxIrq: this.pic.irq(IRQ_MOUSE),
       onReset: () => this.requestShutdown({ cause: 'reset', source: 'i8042' }), onA20,
@@ -97,6 +105,7 @@ export class PcBoard {
     this.io.registerDevice(this.i8042);
     this.portA = new SystemControlPortA({ onReset: () => this.requestShutdown({ cause: 'reset', source: 'port-92' }), onA20 });
     this.io.registerDevice(this.portA);
+    this.reportedA20 = this.a20;
     this.io.registerDevice(this.post);
     this.exitPort = new DebugExitPort({ onExit: (status) => this.requestShutdown({ cause: 'exit-port', status }) });
     this.io.registerDevice(this.exitPort);
