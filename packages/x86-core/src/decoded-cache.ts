@@ -12,6 +12,11 @@ import { condition, jumpTo } from './operands.js';
  */
 
 const POOL = 1 << 16;
+/**
+ * Record tables kept at most (16 KiB each): a guest executing code all over its RAM must not make the
+ * host allocate without bound, so past this all tables are dropped and rebuilt on demand.
+ */
+const MAX_PAGES = 1024;
 
 // Record kinds.
 const GENERIC = 0;
@@ -75,10 +80,16 @@ export class DecodeCache {
     const key = page * 2 + (code32 ? 1 : 0);
     let table = this.pages.get(key);
     if (!table) {
+      if (this.pages.size >= MAX_PAGES) this.pages.clear();
       table = new Int32Array(4096);
       this.pages.set(key, table);
     }
     return table;
+  }
+
+  /** Record tables currently held. */
+  get pageCount(): number {
+    return this.pages.size;
   }
 
   /** A write hit a code page: its records are stale (checked on use, so this is O(1)). */

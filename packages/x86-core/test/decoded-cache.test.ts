@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CS, DS, ES, SS } from '../src/cpu.js';
+import { DecodeCache } from '../src/decoded-cache.js';
 import { CODE, createMachine, type TestMachine } from './support/machine.js';
 
 // The decoded-instruction cache must be invisible: the same programs give the same state with and
@@ -13,6 +14,10 @@ function random(seed: number): () => number {
     x ^= x << 5;
     return x >>> 0;
   };
+}
+
+function le32(v: number): number[] {
+  return [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
 }
 
 function state(m: TestMachine): string {
@@ -81,6 +86,30 @@ describe('decoded-instruction cache', () => {
     m.cpu.halted = false;
     m.cpu.run(10);
     expect(m.cpu.reg8[0]).toBe(7);
+  });
+
+  it('code spread over many pages and rewritten between runs always runs as written', () => {
+    // 200 pages, each: mov al, <page + round>; jmp to the next page. The last one halts.
+    const m = createMachine('flat32');
+    const pages = 200;
+    for (let round = 0; round < 6; round++) {
+      for (let p = 0; p < pages; p++) {
+        const at = 0x10000 + p * 0x1000;
+        const next = p === pages - 1 ? -1 : at + 0x1000;
+        const code = next < 0 ? [0xb0, (p + round) & 0xff, 0xf4] : [0xb0, (p + round) & 0xff, 0xe9, ...le32(next - (at + 7))];
+        m.memory.writeBytes(at, Uint8Array.from(code));
+      }
+      m.cpu.eip = 0x10000;
+      m.cpu.halted = false;
+      expect(m.cpu.run(10_000)).toBe('hlt');
+      expect(m.cpu.reg8[0]).toBe((pages - 1 + round) & 0xff);
+    }
+  });
+
+  it('keeps a bounded number of record tables whatever code the guest runs', () => {
+    const cache = new DecodeCache();
+    for (let page = 0; page < 5000; page++) cache.page(page, (page & 1) === 1);
+    expect(cache.pageCount).toBeLessThanOrEqual(1024);
   });
 
   it('the same bytes decode differently in 16- and 32-bit code', () => {
