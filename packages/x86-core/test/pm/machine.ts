@@ -28,6 +28,8 @@ export interface Machine {
   reports: number[];
   /** True once PORT_DONE was written. */
   done: () => boolean;
+  /** Forgets the reports and the PORT_DONE write. */
+  clearReports: () => void;
 }
 
 /** A CPU with 4 MiB of RAM at 0, mmu paging, and a port bus recording the guest's reports. */
@@ -45,23 +47,34 @@ export function createMachine(): Machine {
     },
   };
   const reports: number[] = [];
-  let done = false;
+  const status = { done: false };
   const io = {
     read: () => 0xffffffff,
     write: (port: number, _size: AccessSize, value: number) => {
       if (port === PORT_REPORT) reports.push(value >>> 0);
-      else if (port === PORT_DONE) done = true;
+      else if (port === PORT_DONE) status.done = true;
     },
   };
   const cpu = new Cpu({ memory, paging: new MmuPaging(new Paging(physical)), io });
-  return { cpu, physical, reports, done: () => done };
+  const clearReports = () => {
+    reports.length = 0;
+    status.done = false;
+  };
+  return { cpu, physical, reports, done: () => status.done, clearReports };
 }
 
 /** Loads guests/<name>.bin into 4 MiB of RAM at GUEST_LOAD and runs it until HLT, shutdown or `budget`. */
 export function runGuest(name: string, budget = 2_000_000): GuestRun {
+  return runGuestOn(createMachine(), name, budget);
+}
+
+/** The same on an existing machine: its CPU is reset and its reports cleared first (RAM is not). */
+export function runGuestOn(machine: Machine, name: string, budget: number): GuestRun {
   const image = readFileSync(new URL(`./guests/${name}.bin`, import.meta.url));
-  const { cpu, physical, reports, done } = createMachine();
+  const { cpu, physical, reports, done } = machine;
   physical.writeBytes(GUEST_LOAD, image);
+  machine.clearReports();
+  cpu.reset();
   const result: GuestRun = { reports, done: false, reason: 'none', cpu };
   cpu.loadRealSegment(CS, 0);
   cpu.codeSizeChanged();
