@@ -147,8 +147,8 @@ function deliver(cpu: SystemCpu, vector: number, kind: InterruptKind, errorCode:
 
   // Commit. Only the accessed-bit writes can still fault (#PF), and they come before any register.
   markAccessed(cpu, code);
-  if (newCpl !== oldCpl) markAccessed(cpu, stackSeg);
   if (newCpl !== oldCpl) {
+    markAccessed(cpu, stackSeg);
     loadCache(cpu, SS, (newSs & 0xfffc) | newCpl, stackSeg);
     cpu.reg32[ESP] = cursor.espFor(newEsp) | 0;
     if (v86) {
