@@ -2,7 +2,7 @@ import { throwFault } from '../fault.js';
 import {
   CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR0_TS, isProtected, isV86, type SystemCpu,
 } from './cpu-view.js';
-import { GP, UD } from './vectors.js';
+import { DB, GP, UD } from './vectors.js';
 
 /** CR0 bits this CPU implements (PE MP EM TS ET NE WP AM NW CD PG); the rest read as 0. */
 const CR0_DEFINED = 0xe005003f | 0;
@@ -100,16 +100,31 @@ function debugIndex(cpu: SystemCpu, n: number): number {
   return n;
 }
 
+/** DR7.GD (general detect): any MOV DRn faults #DB first, with DR6.BD set and GD cleared (SDM Vol. 3B 17.2.4). */
+const DR7_GD = 1 << 13;
+const DR6_BD = 1 << 13;
+
+function checkGeneralDetect(cpu: SystemCpu): void {
+  if (cpu.dr[7] & DR7_GD) {
+    cpu.dr[6] |= DR6_BD;
+    cpu.dr[7] &= ~DR7_GD;
+    throwFault(DB);
+  }
+}
+
 /** MOV r32, DRn. */
 export function readDebugRegister(cpu: SystemCpu, n: number): number {
   requireCpl0(cpu);
-  return cpu.dr[debugIndex(cpu, n & 7)] >>> 0;
+  const index = debugIndex(cpu, n & 7);
+  checkGeneralDetect(cpu);
+  return cpu.dr[index] >>> 0;
 }
 
 /** MOV DRn, r32: DR6 and DR7 keep their fixed bits (DR6 bits 4-11 and 16-31 set; DR7 bit 10 set). */
 export function writeDebugRegister(cpu: SystemCpu, n: number, value: number): void {
   requireCpl0(cpu);
   const index = debugIndex(cpu, n & 7);
+  checkGeneralDetect(cpu);
   if (index === 6) cpu.dr[6] = (value & 0xe00f) | 0xffff0ff0;
   else if (index === 7) cpu.dr[7] = (value & 0xffff2bff) | 0x400;
   else cpu.dr[index] = value | 0;

@@ -299,6 +299,14 @@ describe('debug registers and descriptor-table registers', () => {
     expect(faultOf(() => readDebugRegister(m.cpu, 0))).toEqual([13, 0]);
   });
 
+  it('DR7.GD makes the next MOV DRn fault #DB with DR6.BD set and GD cleared', () => {
+    const m = protectedMachine();
+    writeDebugRegister(m.cpu, 7, 0x2000);
+    expect(faultOf(() => readDebugRegister(m.cpu, 0))).toEqual([1, 0]);
+    expect(readDebugRegister(m.cpu, 6) & 0x2000).toBe(0x2000);
+    expect(readDebugRegister(m.cpu, 7) & 0x2000).toBe(0);
+  });
+
   it('LGDT with a 16-bit operand keeps 24 bits of base; SLDT/STR are #UD in real mode', () => {
     const m = createMachine();
     loadGdtr(m.cpu, 0x1234ffff, 0xaabbccdd, false);
