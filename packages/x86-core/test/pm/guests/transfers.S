@@ -1,7 +1,8 @@
 /* Random far CALL/JMP and INT n through random descriptors, gates and TSS stacks (a fixed xorshift32
- * sequence), from ring 0 and ring 3, and random RET far / IRET frames from ring 0. Every code segment has base 0 and every gate points at `land`,
- * whose INT 0x7f (the same bytes in 16- and 32-bit code) reports where the transfer arrived: CS, and
- * SS:ESP when that is not ring 0. Anything else reports its fault. Compared against QEMU. */
+ * sequence) from ring 0 and ring 3, and random 32- and 16-bit RET far / IRET frames from ring 0.
+ * Every code segment has base 0 and every gate points at `land`, whose INT 0x7f (the same bytes in
+ * 16- and 32-bit code) reports where the transfer arrived: CS, control flags, and SS:ESP when that is
+ * not ring 0. Anything else reports its fault. Compared against QEMU. */
         .include "common.inc"
 
         .set LDT, 0x50000
@@ -21,25 +22,41 @@
 
         /* A return frame to `land` on the ring-0 stack, reported as its CS selector tagged with `tag`:
          * half the time a well-formed outer or same-level frame (CS and SS of one random ring, each
-         * sometimes swapped for a random selector), otherwise random SS and CS. ESP 0x26000 for an
-         * outer-level return, 8 bytes of parameters for RET 8, and for IRET random flags (no TF, VM,
-         * AC, ID, RF). */
+         * sometimes swapped for a random selector), otherwise random SS and CS. ESP 0x26000 (0x6000 in a
+         * 16-bit frame, `wide` 0) for an outer-level return, 8 bytes of parameters for RET 8, and for
+         * IRET random flags (no TF, VM, AC, ID, RF). */
         .set TAG_RET, 0x7e000000
         .set TAG_IRET, 0x12000000
-        .macro RETURN_FRAME tag
+        .set TAG_RET16, 0x7e160000
+        .set TAG_IRET16, 0x12160000
+        .macro RETURN_FRAME tag, wide=1
         call frame_selectors
+        .if \wide
         pushl %esi                      /* SS */
         pushl $0x26000                  /* ESP */
-        .if \tag == TAG_RET
+        .else
+        pushw %si
+        pushw $0x6000
+        .endif
+        .if (\tag == TAG_RET) || (\tag == TAG_RET16)
         subl $8, %esp                   /* parameters RET 8 releases */
         .else
         RANDOM
         andl $0x7ed5, %eax
         orl $2, %eax
+        .if \wide
         pushl %eax                      /* EFLAGS */
+        .else
+        pushw %ax
         .endif
+        .endif
+        .if \wide
         pushl %ebx                      /* CS */
         pushl $land                     /* EIP */
+        .else
+        pushw %bx
+        pushw $land
+        .endif
         orl $\tag, %ebx
         REPORT %ebx
         .endm
@@ -83,6 +100,16 @@ next_round:
         RETURN_FRAME TAG_IRET
         iret
         REPORT $0xbad5
+1:      call randomize_tables
+        ON_FAULT 1f
+        RETURN_FRAME TAG_RET16, 0
+        lretw $8
+        REPORT $0xbad6
+1:      call randomize_tables
+        ON_FAULT 1f
+        RETURN_FRAME TAG_IRET16, 0
+        iretw
+        REPORT $0xbad7
 1:      decl round
         jnz next_round
         jmp finish
