@@ -4,6 +4,7 @@ import {
   MemoryBlockBackend, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_VERSION_1, VIRTIO_STATUS_NEEDS_RESET,
   VirtioBlock, VirtioMmioTransport, type BlockBackend,
 } from '../../src/virtio/index.js';
+import { ManualClock } from '../support/clock.js';
 import { IrqRecorder } from '../support/irq.js';
 import { BASIC_FEATURES, TestDriver, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, bit } from './support/driver.js';
 import { expectBytes } from './support/bytes.js';
@@ -298,3 +299,62 @@ describe('virtio-blk requests', () => {
     expect(transport.errors.count('malformed-request')).toBe(1);
   });
 });
+
+describe('virtio-blk work per notification', () => {
+  /**
+   * Five read requests whose 2 MiB data descriptors all alias the same guest RAM, as a hostile
+   * driver can: without a bound, the one QueueNotify exit does 10 MiB of backend I/O.
+   */
+  function aliasedReads(options: { clock?: ManualClock; maxBytesPerSlice?: number }) {
+    const ram = new TestGuestRam(1 << 22);
+    const block = new VirtioBlock({ backend: new MemoryBlockBackend({ size: 4 << 20 }), queueSize: 16, ...options });
+    const transport = new VirtioMmioTransport(block, { memory: ram, irq: new IrqRecorder() });
+    const driver = new TestDriver(transport, ram);
+    const [queue] = driver.init(1, { accept: BASIC_FEATURES });
+    const statuses: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const headerAt = driver.alloc(16);
+      ram.bytes.set(header(T_IN, 0), headerAt);
+      const statusAt = driver.alloc(1);
+      ram.bytes[statusAt] = 0xff;
+      statuses.push(statusAt);
+      queue.writeDesc(3 * r, headerAt, 16, VIRTQ_DESC_F_NEXT, 3 * r + 1);
+      queue.writeDesc(3 * r + 1, 0x20_0000, 2 << 20, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 3 * r + 2);
+      queue.writeDesc(3 * r + 2, statusAt, 1, VIRTQ_DESC_F_WRITE, 0);
+      queue.publish(3 * r);
+    }
+    return { ram, block, transport, queue, statuses };
+  }
+
+  it('serves everything in the notify exit when no clock paces it', () => {
+    const { queue, block } = aliasedReads({});
+    queue.kick();
+    expect(queue.takeUsed()).toHaveLength(5);
+    expect(block.stats.bytesRead).toBe(10 << 20);
+  });
+
+  it('with a clock, stops after maxBytesPerSlice and serves the rest from a timer', () => {
+    const clock = new ManualClock();
+    const { queue, block, ram, statuses, transport } = aliasedReads({ clock, maxBytesPerSlice: 4 << 20 });
+    queue.kick();
+    expect(queue.takeUsed()).toHaveLength(2); // the request that reaches the bound still completes
+    expect(block.stats.bytesRead).toBe(4 << 20);
+    expect(clock.pendingTimers).toBe(1);
+    // The test clock fires timers armed at the current time in the same advance, slice after slice.
+    clock.advance(0);
+    expect(queue.takeUsed()).toHaveLength(3);
+    expect(clock.pendingTimers).toBe(0);
+    expect(statuses.map((at) => ram.bytes[at])).toEqual([S_OK, S_OK, S_OK, S_OK, S_OK]);
+    expect(transport.errors.total).toBe(0);
+  });
+
+  it('drops the pending continuation when the driver resets the device', () => {
+    const clock = new ManualClock();
+    const { queue, transport } = aliasedReads({ clock, maxBytesPerSlice: 4 << 20 });
+    queue.kick();
+    expect(clock.pendingTimers).toBe(1);
+    transport.mmioWrite(0x070, 4, 0);
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
+

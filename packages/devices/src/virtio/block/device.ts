@@ -1,5 +1,6 @@
 // virtio-blk (virtio spec v1.1, section 5.2): device ID 2, one request queue. Requests are served
 // synchronously when the driver notifies the queue, against a `BlockBackend`.
+import type { Clock } from '@ringvisor/vmm-api';
 import { VIRTIO_ID_BLOCK, featureBit } from '../constants.js';
 import type { DescriptorChain } from '../descriptor-chain.js';
 import type { VirtioDeviceContext } from '../device.js';
@@ -24,6 +25,14 @@ export interface VirtioBlockOptions {
   readonly maxDiscardSectors?: number;
   /** Most segments one discard request may carry (default 16). */
   readonly maxDiscardSegments?: number;
+  /**
+   * With a clock, one notification serves chains adding up to at most about `maxBytesPerSlice`
+   * bytes (default 64 MiB) and leaves the rest to a timer at the current time, so a driver whose
+   * descriptors alias the same RAM cannot hold the vCPU in one exit for queue size x disk size
+   * bytes of I/O. Without a clock, everything available is served in the notify exit.
+   */
+  readonly clock?: Clock;
+  readonly maxBytesPerSlice?: number;
 }
 
 export class VirtioBlock extends RequestQueueDevice {
@@ -38,7 +47,7 @@ export class VirtioBlock extends RequestQueueDevice {
 
   constructor(options: VirtioBlockOptions) {
     const queueSize = options.queueSize ?? 256;
-    super(queueSize);
+    super(queueSize, options.clock && { clock: options.clock, maxBytesPerSlice: options.maxBytesPerSlice ?? 64 * 1024 * 1024 });
     const backend = options.backend;
     const readOnly = options.readOnly ?? backend.readOnly;
     const id = new Uint8Array(VIRTIO_BLK_ID_BYTES);
