@@ -109,7 +109,7 @@ export class PcBoard {
     this.io.registerDevice(this.post);
     this.exitPort = new DebugExitPort({ onExit: (status) => this.requestShutdown({ cause: 'exit-port', status }) });
     this.io.registerDevice(this.exitPort);
-    this.virtioDevices = virtio.map(createVirtioDevice);
+    this.virtioDevices = virtio.map((config) => createVirtioDevice(config, clock));
   }
 
   /** A20 is enabled when either the keyboard controller's output port or port 0x92 enables it. */

@@ -2,7 +2,7 @@ import {
   VirtioBlock, VirtioConsole, VirtioMmioTransport, VirtioRng, type BlockBackend, type SerialBackend,
   type VirtioDevice,
 } from '@ringvisor/devices';
-import type { GuestMemory, IrqLine } from '@ringvisor/vmm-api';
+import type { Clock, GuestMemory, IrqLine } from '@ringvisor/vmm-api';
 
 /** One virtio-mmio device the board should carry, in slot order (slot 0 at 0xd0000000, IRQ 5). */
 export type VirtioDeviceConfig =
@@ -10,10 +10,11 @@ export type VirtioDeviceConfig =
   | { readonly kind: 'console'; readonly backend: SerialBackend }
   | { readonly kind: 'rng' };
 
-export function createVirtioDevice(config: VirtioDeviceConfig): VirtioDevice {
+/** The device model for one slot; `clock` paces virtio-blk so one notify cannot hold the vCPU for long. */
+export function createVirtioDevice(config: VirtioDeviceConfig, clock: Clock): VirtioDevice {
   switch (config.kind) {
     case 'blk':
-      return new VirtioBlock({ backend: config.backend, readOnly: config.readOnly, id: config.id });
+      return new VirtioBlock({ backend: config.backend, readOnly: config.readOnly, id: config.id, clock });
     case 'console':
       return new VirtioConsole({ backend: config.backend });
     case 'rng':
