@@ -1,6 +1,6 @@
 import { alu, imulTruncate, incDec, shift } from './alu.js';
 import { DS, SS, type Cpu } from './cpu.js';
-import { condition, jumpTo } from './operands.js';
+import { condition, getReg, jumpTo, readSized, setReg, writeSized } from './operands.js';
 
 /**
  * Decoded instructions, cached per physical code page. The commonest instructions (MOV, ALU, LEA,
@@ -345,26 +345,6 @@ function ea(cpu: Cpu, c: DecodeCache, rec: number, info: number): number {
   return off & 0xffff;
 }
 
-function readReg(cpu: Cpu, size: number, r: number): number {
-  return size === 2 ? cpu.reg32[r] : size === 1 ? cpu.reg16[r << 1] : cpu.reg8[((r & 3) << 2) | (r >> 2)];
-}
-
-function writeReg(cpu: Cpu, size: number, r: number, v: number): void {
-  if (size === 2) cpu.reg32[r] = v;
-  else if (size === 1) cpu.reg16[r << 1] = v;
-  else cpu.reg8[((r & 3) << 2) | (r >> 2)] = v;
-}
-
-function readMem(cpu: Cpu, size: number, seg: number, off: number): number {
-  return size === 2 ? cpu.read32(seg, off) : size === 1 ? cpu.read16(seg, off) : cpu.read8(seg, off);
-}
-
-function writeMem(cpu: Cpu, size: number, seg: number, off: number, v: number): void {
-  if (size === 2) cpu.write32(seg, off, v);
-  else if (size === 1) cpu.write16(seg, off, v);
-  else cpu.write8(seg, off, v);
-}
-
 function runAluEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const op = ((info >>> 7) & 15);
@@ -372,30 +352,30 @@ function runAluEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const rm = (((info >>> 15) & 15) - 1);
   if (rm >= 0) {
     if (((info >>> 11) & 1) === 0) {
-      const r = alu(cpu, op, readReg(cpu, size, rm), readReg(cpu, size, g), size);
-      if (op !== 7) writeReg(cpu, size, rm, r);
+      const r = alu(cpu, op, getReg(cpu, size, rm), getReg(cpu, size, g), size);
+      if (op !== 7) setReg(cpu, size, rm, r);
     } else {
-      const r = alu(cpu, op, readReg(cpu, size, g), readReg(cpu, size, rm), size);
-      if (op !== 7) writeReg(cpu, size, g, r);
+      const r = alu(cpu, op, getReg(cpu, size, g), getReg(cpu, size, rm), size);
+      if (op !== 7) setReg(cpu, size, g, r);
     }
     return;
   }
   const seg = (info >>> 29);
   const off = ea(cpu, c, rec, info);
   if (((info >>> 11) & 1) === 0) {
-    const r = alu(cpu, op, readMem(cpu, size, seg, off), readReg(cpu, size, g), size);
-    if (op !== 7) writeMem(cpu, size, seg, off, r);
+    const r = alu(cpu, op, readSized(cpu, size, seg, off), getReg(cpu, size, g), size);
+    if (op !== 7) writeSized(cpu, size, seg, off, r);
   } else {
-    const r = alu(cpu, op, readReg(cpu, size, g), readMem(cpu, size, seg, off), size);
-    if (op !== 7) writeReg(cpu, size, g, r);
+    const r = alu(cpu, op, getReg(cpu, size, g), readSized(cpu, size, seg, off), size);
+    if (op !== 7) setReg(cpu, size, g, r);
   }
 }
 
 function runAluAi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const op = ((info >>> 7) & 15);
-  const r = alu(cpu, op, readReg(cpu, size, 0), c.data[rec + IMM], size);
-  if (op !== 7) writeReg(cpu, size, 0, r);
+  const r = alu(cpu, op, getReg(cpu, size, 0), c.data[rec + IMM], size);
+  if (op !== 7) setReg(cpu, size, 0, r);
 }
 
 function runGrp1(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
@@ -403,51 +383,51 @@ function runGrp1(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const op = ((info >>> 7) & 15);
   const rm = (((info >>> 15) & 15) - 1);
   if (rm >= 0) {
-    const r = alu(cpu, op, readReg(cpu, size, rm), c.data[rec + IMM], size);
-    if (op !== 7) writeReg(cpu, size, rm, r);
+    const r = alu(cpu, op, getReg(cpu, size, rm), c.data[rec + IMM], size);
+    if (op !== 7) setReg(cpu, size, rm, r);
     return;
   }
   const seg = (info >>> 29);
   const off = ea(cpu, c, rec, info);
-  const r = alu(cpu, op, readMem(cpu, size, seg, off), c.data[rec + IMM], size);
-  if (op !== 7) writeMem(cpu, size, seg, off, r);
+  const r = alu(cpu, op, readSized(cpu, size, seg, off), c.data[rec + IMM], size);
+  if (op !== 7) writeSized(cpu, size, seg, off, r);
 }
 
 function runMovEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
-  const v = readReg(cpu, size, ((info >>> 12) & 7));
+  const v = getReg(cpu, size, ((info >>> 12) & 7));
   const rm = (((info >>> 15) & 15) - 1);
-  if (rm >= 0) writeReg(cpu, size, rm, v);
-  else writeMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info), v);
+  if (rm >= 0) setReg(cpu, size, rm, v);
+  else writeSized(cpu, size, (info >>> 29), ea(cpu, c, rec, info), v);
 }
 
 function runMovGe(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const rm = (((info >>> 15) & 15) - 1);
-  writeReg(cpu, size, ((info >>> 12) & 7), rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info)));
+  setReg(cpu, size, ((info >>> 12) & 7), rm >= 0 ? getReg(cpu, size, rm) : readSized(cpu, size, (info >>> 29), ea(cpu, c, rec, info)));
 }
 
 function runMovRi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
-  writeReg(cpu, size, ((info >>> 12) & 7), c.data[rec + IMM]);
+  setReg(cpu, size, ((info >>> 12) & 7), c.data[rec + IMM]);
 }
 
 function runMovEi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const rm = (((info >>> 15) & 15) - 1);
-  if (rm >= 0) writeReg(cpu, size, rm, c.data[rec + IMM]);
-  else writeMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info), c.data[rec + IMM]);
+  if (rm >= 0) setReg(cpu, size, rm, c.data[rec + IMM]);
+  else writeSized(cpu, size, (info >>> 29), ea(cpu, c, rec, info), c.data[rec + IMM]);
 }
 
 function runLea(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
-  writeReg(cpu, size, ((info >>> 12) & 7), ea(cpu, c, rec, info));
+  setReg(cpu, size, ((info >>> 12) & 7), ea(cpu, c, rec, info));
 }
 
 function runIncDec(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const r = ((info >>> 12) & 7);
-  writeReg(cpu, size, r, incDec(cpu, readReg(cpu, size, r), ((info >>> 7) & 15) === 1, size));
+  setReg(cpu, size, r, incDec(cpu, getReg(cpu, size, r), ((info >>> 7) & 15) === 1, size));
 }
 
 function runPushR(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
@@ -493,22 +473,22 @@ function runRet(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
 function runTestEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const rm = (((info >>> 15) & 15) - 1);
-  const a = rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
-  cpu.setLogicFlags(a & readReg(cpu, size, ((info >>> 12) & 7)), size, 0);
+  const a = rm >= 0 ? getReg(cpu, size, rm) : readSized(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
+  cpu.setLogicFlags(a & getReg(cpu, size, ((info >>> 12) & 7)), size, 0);
 }
 
 function runTestAi(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
-  cpu.setLogicFlags(readReg(cpu, size, 0) & c.data[rec + IMM], size, 0);
+  cpu.setLogicFlags(getReg(cpu, size, 0) & c.data[rec + IMM], size, 0);
 }
 
 function runMovx(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const from = ((info >>> 7) & 15);
   const rm = (((info >>> 15) & 15) - 1);
-  let v = rm >= 0 ? readReg(cpu, from, rm) : readMem(cpu, from, (info >>> 29), ea(cpu, c, rec, info));
+  let v = rm >= 0 ? getReg(cpu, from, rm) : readSized(cpu, from, (info >>> 29), ea(cpu, c, rec, info));
   if (((info >>> 11) & 1)) v = from ? (v << 16) >> 16 : (v << 24) >> 24;
-  writeReg(cpu, size, ((info >>> 12) & 7), size === 2 ? v : v & 0xffff);
+  setReg(cpu, size, ((info >>> 12) & 7), size === 2 ? v : v & 0xffff);
 }
 
 function runShift(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
@@ -516,21 +496,21 @@ function runShift(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const count = c.data[rec + IMM] < 0 ? cpu.reg8[4] : c.data[rec + IMM];
   const rm = (((info >>> 15) & 15) - 1);
   if (rm >= 0) {
-    const r = shift(cpu, ((info >>> 7) & 15), readReg(cpu, size, rm), count, size);
-    if ((count & 31) !== 0) writeReg(cpu, size, rm, r);
+    const r = shift(cpu, ((info >>> 7) & 15), getReg(cpu, size, rm), count, size);
+    if ((count & 31) !== 0) setReg(cpu, size, rm, r);
     return;
   }
   const seg = (info >>> 29);
   const off = ea(cpu, c, rec, info);
-  const r = shift(cpu, ((info >>> 7) & 15), readMem(cpu, size, seg, off), count, size);
-  if ((count & 31) !== 0) writeMem(cpu, size, seg, off, r);
+  const r = shift(cpu, ((info >>> 7) & 15), readSized(cpu, size, seg, off), count, size);
+  if ((count & 31) !== 0) writeSized(cpu, size, seg, off, r);
 }
 
 function runImulGei(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const rm = (((info >>> 15) & 15) - 1);
-  const a = rm >= 0 ? readReg(cpu, size, rm) : readMem(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
-  writeReg(cpu, size, ((info >>> 12) & 7), imulTruncate(cpu, a, c.data[rec + IMM], size));
+  const a = rm >= 0 ? getReg(cpu, size, rm) : readSized(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
+  setReg(cpu, size, ((info >>> 12) & 7), imulTruncate(cpu, a, c.data[rec + IMM], size));
 }
 
 

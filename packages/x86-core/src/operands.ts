@@ -91,14 +91,23 @@ export function setReg(cpu: Cpu, size: number, r: number, v: number): void {
   else cpu.reg32[r] = v;
 }
 
+/** Reads `size` (0 byte, 1 word, 2 dword) at seg:off. */
+export function readSized(cpu: Cpu, size: number, seg: number, off: number): number {
+  return size === 2 ? cpu.read32(seg, off) : size === 1 ? cpu.read16(seg, off) : cpu.read8(seg, off);
+}
+
+export function writeSized(cpu: Cpu, size: number, seg: number, off: number, v: number): void {
+  if (size === 2) cpu.write32(seg, off, v);
+  else if (size === 1) cpu.write16(seg, off, v);
+  else cpu.write8(seg, off, v);
+}
+
 export function readMem(cpu: Cpu, size: number): number {
-  return size === 0 ? cpu.read8(cpu.eaSeg, cpu.eaOff) : size === 1 ? cpu.read16(cpu.eaSeg, cpu.eaOff) : cpu.read32(cpu.eaSeg, cpu.eaOff);
+  return readSized(cpu, size, cpu.eaSeg, cpu.eaOff);
 }
 
 export function writeMem(cpu: Cpu, size: number, v: number): void {
-  if (size === 0) cpu.write8(cpu.eaSeg, cpu.eaOff, v);
-  else if (size === 1) cpu.write16(cpu.eaSeg, cpu.eaOff, v);
-  else cpu.write32(cpu.eaSeg, cpu.eaOff, v);
+  writeSized(cpu, size, cpu.eaSeg, cpu.eaOff, v);
 }
 
 export function readE(cpu: Cpu, m: number, size: number): number {

@@ -3,6 +3,7 @@ import { alu } from './alu.js';
 import { DS, ES, type Cpu } from './cpu.js';
 import { DF } from './flags.js';
 import { ioCheck, portRead, portWrite } from './io.js';
+import { readSized, writeSized } from './operands.js';
 
 // MOVS CMPS STOS LODS SCAS INS OUTS with REP/REPE/REPNE (SDM Vol. 2, "REP/REPE/REPZ/REPNE/REPNZ").
 // A repeated instruction runs at most CHUNK iterations per step and then re-executes itself, as the
@@ -66,56 +67,46 @@ function once(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, d
   let v: number;
   switch (kind) {
     case MOVS:
-      v = read(cpu, src, si, size);
-      write(cpu, ES, di, size, v);
+      v = readSized(cpu, size, src, si);
+      writeSized(cpu, size, ES, di, v);
       advance(cpu, 6, a32, delta);
       advance(cpu, 7, a32, delta);
       return;
     case CMPS:
-      v = read(cpu, src, si, size);
-      alu(cpu, 7, v, read(cpu, ES, di, size), size);
+      v = readSized(cpu, size, src, si);
+      alu(cpu, 7, v, readSized(cpu, size, ES, di), size);
       advance(cpu, 6, a32, delta);
       advance(cpu, 7, a32, delta);
       return;
     case STOS:
-      write(cpu, ES, di, size, size === 0 ? cpu.reg8[0] : size === 1 ? r16[0] : r32[0]);
+      writeSized(cpu, size, ES, di, size === 0 ? cpu.reg8[0] : size === 1 ? r16[0] : r32[0]);
       advance(cpu, 7, a32, delta);
       return;
     case LODS:
-      v = read(cpu, src, si, size);
+      v = readSized(cpu, size, src, si);
       if (size === 0) cpu.reg8[0] = v;
       else if (size === 1) r16[0] = v;
       else r32[0] = v;
       advance(cpu, 6, a32, delta);
       return;
     case SCAS:
-      alu(cpu, 7, size === 0 ? cpu.reg8[0] : size === 1 ? r16[0] : r32[0], read(cpu, ES, di, size), size);
+      alu(cpu, 7, size === 0 ? cpu.reg8[0] : size === 1 ? r16[0] : r32[0], readSized(cpu, size, ES, di), size);
       advance(cpu, 7, a32, delta);
       return;
     case INS: {
       // The destination is checked for writability before the port is read (a fault must not lose input).
-      write(cpu, ES, di, size, read(cpu, ES, di, size));
+      writeSized(cpu, size, ES, di, readSized(cpu, size, ES, di));
       v = portRead(cpu, r16[4], (1 << size) as AccessSize);
-      write(cpu, ES, di, size, v);
+      writeSized(cpu, size, ES, di, v);
       advance(cpu, 7, a32, delta);
       return;
     }
     default:
-      v = read(cpu, src, si, size);
+      v = readSized(cpu, size, src, si);
       portWrite(cpu, r16[4], (1 << size) as AccessSize, v);
       advance(cpu, 6, a32, delta);
       return;
   }
-}
-
-function read(cpu: Cpu, s: number, off: number, size: number): number {
-  return size === 0 ? cpu.read8(s, off) : size === 1 ? cpu.read16(s, off) : cpu.read32(s, off);
-}
-
-function write(cpu: Cpu, s: number, off: number, size: number, v: number): void {
-  if (size === 0) cpu.write8(s, off, v);
-  else if (size === 1) cpu.write16(s, off, v);
-  else cpu.write32(s, off, v);
 }
 
 function advance(cpu: Cpu, r: number, a32: boolean, delta: number): void {

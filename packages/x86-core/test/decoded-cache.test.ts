@@ -2,19 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { CS, DS, ES, SS } from '../src/cpu.js';
 import { DecodeCache } from '../src/decoded-cache.js';
 import { CODE, createMachine, type TestMachine } from './support/machine.js';
+import { random } from './support/random.js';
 
 // The decoded-instruction cache must be invisible: the same programs give the same state with and
 // without it, and code changed by the CPU itself, by DMA or by a loader runs as changed.
 
-function random(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 function le32(v: number): number[] {
   return [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];

@@ -1,6 +1,7 @@
 import { Code, Decoder, DecoderOptions, Instruction } from 'iced-x86';
 import { describe, expect, it } from 'vitest';
 import { decodeLength } from '../src/decode.js';
+import { random } from './support/random.js';
 
 // The decoder's instruction lengths (derived from the opcode table) against iced-x86 on random byte
 // strings, in 16- and 32-bit code. Compared where iced decodes a valid instruction and this CPU
@@ -10,16 +11,6 @@ const STRINGS = 600_000; // per mode
 const CHUNK = 50_000;
 const STRIDE = 16;
 
-/** xorshift32: deterministic bytes. */
-function random(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 /** Random bytes biased toward prefixes, 0F and ModRM-heavy opcodes, so every path gets exercised. */
 function fill(buffer: Uint8Array, next: () => number): void {

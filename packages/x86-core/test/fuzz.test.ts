@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CS, DS, ES, SS } from '../src/cpu.js';
 import { createMachine } from './support/machine.js';
+import { random } from './support/random.js';
 
 // Hostile guest code: random bytes executed in real mode and in 32-bit protected mode (with random
 // descriptor-table registers, so faults and their delivery go through garbage too). run() must always
@@ -8,15 +9,6 @@ import { createMachine } from './support/machine.js';
 
 const REASONS = new Set(['budget', 'hlt', 'shutdown', 'exception', 'irq-window']);
 
-function random(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 describe('random code never escapes run()', () => {
   for (const mode of ['real', 'flat32', 'paged'] as const) {
