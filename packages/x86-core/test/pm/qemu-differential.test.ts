@@ -77,7 +77,8 @@ function runUnderQemu(name: string): number[] {
 
 describe('protected-mode guests against QEMU', () => {
   for (const name of COMPARED) {
-    it.skipIf(qemuMissing)(`${name}: the same reports as qemu-system-i386`, () => {
+    // Two programs run per test, on a machine shared with other work: allow more than the default 5 s.
+    it.skipIf(qemuMissing)(`${name}: the same reports as qemu-system-i386`, { timeout: 60_000 }, () => {
       const ours = runGuest(name, 20_000_000);
       expect(ours.done).toBe(true);
       const { reports } = withSdmJmpThroughGate(ours.reports, runUnderQemu(name));

@@ -344,7 +344,7 @@ describe('hostile descriptor tables', () => {
     expect(faultOf(() => deliverException(cpu, 13, 0))).toBe('triple');
   });
 
-  it('random tables and selectors only ever raise CpuFault or TripleFault', () => {
+  it('random tables and selectors only ever raise CpuFault or TripleFault', { timeout: 30_000 }, () => {
     let seed = 0x2545f491;
     const random = () => {
       seed ^= seed << 13;

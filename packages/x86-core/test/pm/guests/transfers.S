@@ -6,7 +6,7 @@
         .include "common.inc"
 
         .set LDT, 0x50000
-        .set ROUNDS, 1000
+        .set ROUNDS, 500
 
         /* Far CALL/JMP through `far_ptr` to a fresh random selector, reported tagged with `tag`. */
         .set TAG_CALL, 0xca000000
