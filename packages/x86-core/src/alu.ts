@@ -372,39 +372,21 @@ export function idiv(cpu: Cpu, src: number, size: number): void {
 
 // ---- BCD (SDM Vol. 2, DAA DAS AAA AAS AAM AAD) ----------------------------------------------
 
-export function daa(cpu: Cpu): void {
+/** DAA (after an addition) and DAS (after a subtraction): OF is undefined; left clear. */
+export function decimalAdjust(cpu: Cpu, subtract: boolean): void {
   const oldAl = cpu.reg8[0];
   const oldCf = cpu.getCF();
+  const step = subtract ? -1 : 1;
   let al = oldAl;
   let cf = 0;
   let af = 0;
   if ((al & 0xf) > 9 || cpu.getAF()) {
-    al = (al + 6) & 0xff;
-    cf = oldCf | (oldAl + 6 > 0xff ? 1 : 0);
+    al = (al + 6 * step) & 0xff;
+    cf = oldCf | ((subtract ? oldAl < 6 : oldAl + 6 > 0xff) ? 1 : 0);
     af = AF;
   }
   if (oldAl > 0x99 || oldCf) {
-    al = (al + 0x60) & 0xff;
-    cf = 1;
-  }
-  cpu.reg8[0] = al;
-  cpu.materializeFlags();
-  cpu.flags = (cpu.flags & ~ARITH) | cf | af | szp(al, 0);
-}
-
-export function das(cpu: Cpu): void {
-  const oldAl = cpu.reg8[0];
-  const oldCf = cpu.getCF();
-  let al = oldAl;
-  let cf = 0;
-  let af = 0;
-  if ((al & 0xf) > 9 || cpu.getAF()) {
-    al = (al - 6) & 0xff;
-    cf = oldCf | (oldAl < 6 ? 1 : 0);
-    af = AF;
-  }
-  if (oldAl > 0x99 || oldCf) {
-    al = (al - 0x60) & 0xff;
+    al = (al + 0x60 * step) & 0xff;
     cf = 1;
   }
   cpu.reg8[0] = al;

@@ -1,5 +1,5 @@
 import type { AccessSize } from '@ringvisor/vmm-api';
-import { aaa, aad, aam, alu, daa, das, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from './alu.js';
+import { aaa, aad, aam, alu, decimalAdjust, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from './alu.js';
 import { CS, DS, ES, EV_POLL_IRQ, SS, type Cpu } from './cpu.js';
 import { step0f } from './execute-0f.js';
 import { throwFault } from './fault.js';
@@ -122,8 +122,8 @@ function execute(cpu: Cpu, op: number): void {
     case 0x17: popSegment(cpu, SS); return;
     case 0x1f: popSegment(cpu, DS); return;
     case 0x0f: step0f(cpu, cpu.fetch8()); return;
-    case 0x27: daa(cpu); return;
-    case 0x2f: das(cpu); return;
+    case 0x27: decimalAdjust(cpu, false); return;
+    case 0x2f: decimalAdjust(cpu, true); return;
     case 0x37: aaa(cpu, false); return;
     case 0x3f: aaa(cpu, true); return;
     case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
