@@ -128,6 +128,20 @@ describe('multiboot loader on hostile images', () => {
     expect(() => load(huge)).toThrow(/truncated/);
   });
 
+  it('refuses a kernel that does not fit in RAM before writing any of it', () => {
+    // A 4 KiB file whose bss claims 3.75 GiB: checked up front, not found out after zeroing RAM.
+    const bloated = buildElf32(0x100000, [{ paddr: 0x100000, data: code, memsz: 0xf000_0000 }], (b) => putMultibootHeader(b, 0x1000, 0));
+    const aout = new Uint8Array(0x2000);
+    putMultibootHeader(aout, 0, 0x10000, [0x100000, 0x100000, 0x101000, 0xf000_0000, 0x100000]);
+    for (const image of [bloated, aout]) {
+      const mem = new TestMemory(map.regions);
+      mem.write8(0x100000, 0xaa);
+      mem.write8(0x7f_ffff, 0xbb);
+      expect(() => loadMultiboot(mem, image, { memoryMap: map })).toThrow(/kernel at 0x100000\.\.0x[0-9a-f]+ is outside guest RAM/);
+      expect([mem.read8(0x100000), mem.read8(0x7f_ffff)]).toEqual([0xaa, 0xbb]);
+    }
+  });
+
   it('fails with LoaderError only, for every single-byte corruption of the ELF header', () => {
     const original = kernelElf();
     const mem = new TestMemory(map.regions);

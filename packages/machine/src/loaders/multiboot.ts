@@ -25,16 +25,20 @@ export interface MultibootOptions {
   readonly bootLoaderName?: string;
 }
 
-interface Placed {
+/** Where a kernel image goes, worked out and checked before anything is written to guest RAM. */
+interface KernelPlan {
+  readonly entry: number;
   readonly start: number;
   readonly end: number;
+  /** Copies the image and zeroes its bss. */
+  write(writer: GuestWriter): void;
 }
 
 function checkBelowRamEnd(end: number, lowRamEnd: number, what: string): void {
   if (end > lowRamEnd) throw new LoaderError('multiboot', `${what} ends at ${hex(end)}, beyond RAM (${hex(lowRamEnd)})`);
 }
 
-function loadAout(writer: GuestWriter, image: Uint8Array, headerOffset: number, fields: MultibootAddresses): { entry: number; placed: Placed } {
+function planAout(image: Uint8Array, headerOffset: number, fields: MultibootAddresses): KernelPlan {
   const { headerAddr, loadAddr, loadEndAddr, bssEndAddr, entryAddr } = fields;
   if (loadAddr > headerAddr) throw new LoaderError('multiboot', `load_addr ${hex(loadAddr)} is above header_addr ${hex(headerAddr)}`);
   const fileOffset = headerOffset - (headerAddr - loadAddr);
@@ -48,23 +52,31 @@ function loadAout(writer: GuestWriter, image: Uint8Array, headerOffset: number, 
   if (entryAddr < loadAddr || entryAddr >= end) {
     throw new LoaderError('multiboot', `entry_addr ${hex(entryAddr)} is outside the loaded image ${hex(loadAddr)}..${hex(end)}`);
   }
-  writer.bytes(loadAddr, image.subarray(fileOffset, fileOffset + loadSize), 'kernel image');
-  writer.zeros(loadAddr + loadSize, end - loadAddr - loadSize, 'kernel bss');
-  return { entry: entryAddr, placed: { start: loadAddr, end } };
+  return {
+    entry: entryAddr, start: loadAddr, end,
+    write: (writer) => {
+      writer.bytes(loadAddr, image.subarray(fileOffset, fileOffset + loadSize), 'kernel image');
+      writer.zeros(loadAddr + loadSize, end - loadAddr - loadSize, 'kernel bss');
+    },
+  };
 }
 
-function loadElf(writer: GuestWriter, image: Uint8Array): { entry: number; placed: Placed } {
+function planElf(image: Uint8Array): KernelPlan {
   const elf = parseElf32(image);
   let start = Number.MAX_SAFE_INTEGER;
   let end = 0;
-  elf.segments.forEach((segment, index) => {
-    const what = `ELF segment ${index}`;
-    writer.bytes(segment.physicalAddress, segment.data, what);
-    writer.zeros(segment.physicalAddress + segment.data.length, segment.memSize - segment.data.length, `${what} bss`);
+  for (const segment of elf.segments) {
     start = Math.min(start, segment.physicalAddress);
     end = Math.max(end, segment.physicalAddress + segment.memSize);
-  });
-  return { entry: physicalEntry(elf), placed: { start, end } };
+  }
+  return {
+    entry: physicalEntry(elf), start, end,
+    write: (writer) => elf.segments.forEach((segment, index) => {
+      const what = `ELF segment ${index}`;
+      writer.bytes(segment.physicalAddress, segment.data, what);
+      writer.zeros(segment.physicalAddress + segment.data.length, segment.memSize - segment.data.length, `${what} bss`);
+    }),
+  };
 }
 
 /**
@@ -80,16 +92,19 @@ export function loadMultiboot(memory: GuestMemory, image: Uint8Array, options: M
     throw new LoaderError('multiboot', 'image is not ELF and its header has no address fields (flag 16)');
   }
   const { lowRamEnd } = options.memoryMap;
-  const kernel = header.addresses
-    ? loadAout(writer, image, header.offset, header.addresses)
-    : loadElf(writer, image);
-  checkBelowRamEnd(kernel.placed.end, lowRamEnd, 'kernel');
-  if (overlapsBootGdt(kernel.placed.start, kernel.placed.end - kernel.placed.start)) {
-    throw new LoaderError('multiboot', `kernel at ${hex(kernel.placed.start)} overlaps the boot GDT`);
+  const kernel = header.addresses ? planAout(image, header.offset, header.addresses) : planElf(image);
+  // Checked before writing, so a bss of gigabytes is refused at once rather than after zeroing RAM.
+  if (kernel.end > lowRamEnd) {
+    throw new LoaderError('multiboot',
+      `kernel at ${hex(kernel.start)}..${hex(kernel.end)} is outside guest RAM (it ends at ${hex(lowRamEnd)})`);
   }
+  if (overlapsBootGdt(kernel.start, kernel.end - kernel.start)) {
+    throw new LoaderError('multiboot', `kernel at ${hex(kernel.start)} overlaps the boot GDT`);
+  }
+  kernel.write(writer);
 
   // Modules and the info block go after the kernel, page-aligned, where nothing else lives.
-  let cursor = pageAlignUp(kernel.placed.end);
+  let cursor = pageAlignUp(kernel.end);
   const modules: LoadedModule[] = (options.modules ?? []).map((module, index) => {
     const start = cursor;
     checkBelowRamEnd(start + module.data.length, lowRamEnd, `module ${index}`);
