@@ -196,13 +196,15 @@ export function checkReturnCode(cpu: SystemCpu, selector: number, into: Descript
 
 /**
  * The SS popped when returning to an outer level (RET far, IRET): #GP(selector) unless it is a
- * writable data segment at the return CPL, #SS(selector) when not present.
+ * writable data segment at the return CPL (its RPL checked before its descriptor is read), #SS(selector)
+ * when not present.
  */
 export function checkOuterStack(cpu: SystemCpu, selector: number, rpl: number, into: Descriptor): void {
   const error = selector & 0xfffc;
   if (error === 0) throwFault(GP, 0);
+  if ((selector & 3) !== rpl) throwFault(GP, error);
   readDescriptorOrGp(cpu, selector, into, 0);
-  if ((selector & 3) !== rpl || !into.isWritableData || into.dpl !== rpl) throwFault(GP, error);
+  if (!into.isWritableData || into.dpl !== rpl) throwFault(GP, error);
   if (!into.present) throwFault(SS_FAULT, error);
 }
 

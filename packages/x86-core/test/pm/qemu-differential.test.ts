@@ -12,11 +12,11 @@ import { GUEST_LOAD, hex, runGuest } from './machine.js';
 // triple fault inside an instruction (task-triple), and sets a descriptor's accessed bit with a dword
 // store at +4 where this CPU (like Bochs) writes the access byte at +5, which shows in CR2
 // (descriptor-paging): those guests are checked against their expected reports in guests.test.ts.
-// `descriptors`, `transfers`, `task-fuzz` and `v86-fuzz` (random descriptors, selectors, gates, frames,
-// TSSs and v86 flags) have no hand-written expectation: QEMU is their reference.
+// `descriptors`, `transfers` (also `transfers-paged`), `task-fuzz` and `v86-fuzz` (random descriptors,
+// gates, frames, TSSs and v86 flags) have no hand-written expectation: QEMU is their reference.
 const COMPARED = [
   'faults', 'gates', 'privilege', 'paging', 'pf-double', 'tasks', 'io', 'v86',
-  'descriptors', 'transfers', 'task-fuzz', 'v86-fuzz',
+  'descriptors', 'transfers', 'transfers-paged', 'task-fuzz', 'v86-fuzz',
 ];
 
 /** `transfers` tags the selector it reports before each far JMP with this (guests/transfers.S). */

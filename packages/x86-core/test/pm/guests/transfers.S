@@ -6,6 +6,8 @@
         .include "common.inc"
 
         .set LDT, 0x50000
+        .set PD, 0x40000
+        .set PT0, 0x41000
         .set ROUNDS, 500
 
         /* Far CALL/JMP through `far_ptr` to a fresh random selector, reported tagged with `tag`. */
@@ -62,6 +64,17 @@
         .endm
 
 test_main:
+        .ifdef PAGED
+        /* Identity paging; randomize_tables then takes some of PAGED_OUT's pages away each time. */
+        movl $PT0, %edi
+        call identity_map
+        movl $PT0 | 0x7, PD
+        movl $PD, %eax
+        movl %eax, %cr3
+        movl %cr0, %eax
+        orl $0x80000000, %eax
+        movl %eax, %cr0
+        .endif
         SETDESC 0x80, LDT, 0x1f, 0x82, 0
         movw $0x80, %ax
         lldt %ax
@@ -144,6 +157,19 @@ land:
  * 0x70/0x78 ring-1/ring-2 stacks; random IDT gate 0x60; TSS SS1/SS2 usually those stacks, sometimes
  * random selectors. */
 randomize_tables:
+        .ifdef PAGED
+        xorl %esi, %esi                 /* every page present while the tables are rewritten */
+1:      movl paged_out(, %esi, 4), %edi
+        movl %edi, %edx
+        orl $0x7, %edx
+        shrl $12, %edi
+        movl %edx, PT0(, %edi, 4)
+        shll $12, %edi
+        invlpg (%edi)
+        incl %esi
+        cmpl $5, %esi
+        jb 1b
+        .endif
         movl $gdt + 0x30, %edi
 1:      call random_descriptor
         addl $8, %edi
@@ -189,6 +215,25 @@ randomize_tables:
         shll $8, %ecx
         orl %ecx, %ebx
         movl %ebx, idt + 0x60 * 8 + 4
+        .ifdef PAGED
+        /* Each of the pages that transfers touch but fault delivery does not (the LDT, the ring-1 and
+         * ring-2 stacks, the outer-return stacks) is not present one time in four. */
+        xorl %esi, %esi
+1:      movl paged_out(, %esi, 4), %edi
+        RANDOM
+        movl %edi, %edx
+        orl $0x7, %edx
+        testl $0x30000, %eax
+        jnz 2f
+        andl $~1, %edx
+2:      shrl $12, %edi
+        movl %edx, PT0(, %edi, 4)
+        shll $12, %edi
+        invlpg (%edi)
+        incl %esi
+        cmpl $5, %esi
+        jb 1b
+        .endif
         ret
 
 /* ebx = CS, esi = SS for a return frame (see RETURN_FRAME). */
@@ -262,6 +307,12 @@ random_descriptor:
 
 task_types:
         .long (1 << 1) | (1 << 3) | (1 << 5) | (1 << 9) | (1 << 11)
+        .ifdef PAGED
+/* Not the ring-3 stack: QEMU 7.2 pushes an interrupt frame delivered at CPL 3 as a supervisor access
+ * (#PF error code 2, where the SDM's rule gives a user access, 6). */
+paged_out:
+        .long LDT, 0x2b000, 0x29000, 0x25000, 0x5000
+        .endif
 round:
         .long 0
 far_ptr:
