@@ -96,7 +96,8 @@ export function taskSwitch(
   cpu.segAccess[TR] = newTss.accessRights | 2;
   cpu.cr0 |= CR0_TS;
   let modeChange = false;
-  if (new32 && cpu.cr0 & CR0_PG && incoming.cr3 !== cpu.cr3) {
+  if (new32 && cpu.cr0 & CR0_PG) {
+    // Loaded (and the TLB flushed, as by MOV CR3) even when the value is the same.
     cpu.cr3 = incoming.cr3;
     modeChange = true;
   }
