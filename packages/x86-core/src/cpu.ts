@@ -187,6 +187,7 @@ export class Cpu {
 
   /** The power-on state (SDM Vol. 3A, 9.1.1): real mode at F000:FFF0, CS base 0xFFFF0000. */
   reset(): void {
+    this.inShutdown = false;
     this.reg32.fill(0);
     this.reg32[2] = 0x600;
     this.flags = FIXED_ONE;
@@ -700,6 +701,11 @@ export class Cpu {
     stop.reset();
     this.checkOpcodes = this.intercepts.anyOpcode;
     this.events |= EV_POLL_IRQ;
+    if (this.inShutdown) {
+      stop.reason = 'shutdown';
+      stop.detail = 'triple-fault';
+      return stop.reason;
+    }
     let done = 0;
     while (stop.reason === 'none') {
       if (this.events !== 0 && this.boundary(done)) break;
@@ -846,9 +852,12 @@ export class Cpu {
   shutdown(cause: 'triple-fault'): void {
     this.stop.reason = 'shutdown';
     this.stop.detail = cause;
-    this.halted = true;
+    this.inShutdown = true;
     this.events |= EV_STOP;
   }
+
+  /** Set by a triple fault: the CPU stays shut down (every run() says so) until `reset()`. */
+  inShutdown = false;
 
   private internalError(e: unknown): void {
     this.stop.reason = 'internal-error';

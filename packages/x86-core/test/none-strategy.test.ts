@@ -107,6 +107,8 @@ describe('strategy none', () => {
     vcpu.setSpecialRegisters({ ...vcpu.getSpecialRegisters(), cs: FLAT_CODE, ds: FLAT_DATA, ss: FLAT_DATA, es: FLAT_DATA, idt: { base: 0, limit: 0 }, cr0: 0x11 });
     vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x1000, esp: 0x8000 });
     expect(vcpu.run(100)).toEqual({ reason: 'shutdown', cause: 'triple-fault' });
+    // The machine stays down.
+    expect(vcpu.run(100)).toEqual({ reason: 'shutdown', cause: 'triple-fault' });
   });
 
   it('polls the interrupt controller and reports irq windows', () => {

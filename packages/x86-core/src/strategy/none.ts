@@ -160,6 +160,8 @@ class NoneVcpu implements Vcpu {
     cpu.cpl = (cpu.cr0 & 1) === 0 ? 0 : cpu.flags & VM ? 3 : (sregs.ss.access >> 5) & 3;
     cpu.modeChanged();
     cpu.halted = false;
+    // Loading a whole new system state starts the CPU again after a shutdown.
+    cpu.inShutdown = false;
   }
 }
 
