@@ -165,4 +165,15 @@ describe('protected-mode guests', () => {
     expect(run.cpu.stop.detail).toBe('triple-fault');
     expect(run.done).toBe(false);
   });
+
+  // The random guests' reports are checked against QEMU (qemu-differential.test.ts); here they must at
+  // least run their hostile inputs to the end without a host error, a hang or a shutdown.
+  for (const name of ['descriptors', 'transfers', 'transfers-paged', 'task-fuzz', 'v86-fuzz']) {
+    it(`${name}: random descriptors, gates and frames run to completion`, { timeout: 30_000 }, () => {
+      const run = runGuest(name, 20_000_000);
+      expect(run.reason).toBe('hlt');
+      expect(run.done).toBe(true);
+      expect(run.reports.length).toBeGreaterThan(1000);
+    });
+  }
 });
