@@ -168,6 +168,14 @@ export class Cpu {
     this.ram32 = ram.byteOffset % 4 === 0 ? new Int32Array(ram.buffer, ram.byteOffset, ram.length >> 2) : null;
     this.kind = options.memory.kind;
     this.paging = options.paging ?? null;
+    const inline = this.paging?.inlineTlb ?? null;
+    this.tlb = inline === null ? null : inline.entries;
+    if (inline !== null) {
+      for (let access = 0; access < 32; access++) {
+        const kind = access & 16 ? 2 : access & 2 ? 1 : 0;
+        this.tlbHitMask[access] = inline.hitMask[(kind << 1) | (access & 4 ? 1 : 0)];
+      }
+    }
     const memory = options.memory;
     if (options.decodeCache !== false && typeof memory.markCode === 'function' && 'onCodeWrite' in memory) {
       const cache = new DecodeCache();
@@ -226,6 +234,7 @@ export class Cpu {
   modeChanged(): void {
     this.pagingOn = (this.cr0 & CR0_PG) !== 0 && (this.cr0 & CR0_PE) !== 0;
     this.paging?.flush();
+    this.tlbStale = true;
     this.flushFetch();
     this.codeSizeChanged();
   }
@@ -551,10 +560,24 @@ export class Cpu {
 
   /** Linear to physical through the page tables; raises #PF (CR2 set) when the walk fails. */
   translate(lin: number, access: number): number {
+    const tlb = this.tlb;
+    if (tlb !== null && !this.tlbStale) {
+      // The paging unit's TLB, looked up inline: a hit needs no call.
+      const e = tlb[lin >>> 12];
+      if ((e & this.tlbHitMask[access]) === 1) return ((e & ~0xfff) ^ lin) >>> 0;
+    }
     const paging = this.paging;
     if (paging === null) throwFault(13, 0);
-    return paging.translate(lin >>> 0, access, this);
+    const phys = paging.translate(lin >>> 0, access, this);
+    this.tlbStale = false;
+    return phys;
   }
+
+  /** The paging unit's TLB (when it offers one) and, by access bits (W 2, U 4, fetch 16), the entry bits a hit needs clear. */
+  private readonly tlb: Int32Array | null;
+  private readonly tlbHitMask = new Int32Array(32);
+  /** Set when the control registers changed: the TLB is only valid again after the unit re-synced. */
+  private tlbStale = true;
 
   /** ROM, MMIO and unbacked physical addresses. Devices may raise interrupts: poll after. */
   readSlow(phys: number, size: 1 | 2 | 4): number {

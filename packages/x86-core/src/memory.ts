@@ -37,6 +37,12 @@ export interface PagingUnit {
   flush(): void;
   /** INVLPG. */
   invalidate(linear: number): void;
+  /**
+   * A TLB the CPU may read inline: per linear page `(physical page ^ linear page) << 12 | flags`, a
+   * hit when `(entry & hitMask[kind << 1 | user]) === 1` (kind 0 read, 1 write, 2 fetch). Valid
+   * only after a `translate` following the last `flush`.
+   */
+  readonly inlineTlb?: { readonly entries: Int32Array; readonly hitMask: Int32Array } | null;
 }
 
 /** The CPU state a page walk reads. */

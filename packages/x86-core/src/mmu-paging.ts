@@ -1,4 +1,4 @@
-import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, PF_VECTOR, type Paging } from '@ringvisor/mmu';
+import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, PF_VECTOR, TLB_HIT_MASK, TLB_NOT_RAM, type Paging } from '@ringvisor/mmu';
 import { throwFault } from './fault.js';
 import { FEATURE_PAE, FEATURE_PGE, FEATURE_PSE } from './cpuid.js';
 import type { PagingCpu, PagingUnit } from './memory.js';
@@ -11,8 +11,12 @@ export const MMU_PAGING_FEATURES = FEATURE_PSE | FEATURE_PAE | FEATURE_PGE | FEA
 /** The mmu's page walker and TLB as the CPU's paging unit: #PF with CR2 on a failed walk. */
 export class MmuPaging implements PagingUnit {
   private stale = true;
+  /** mmu's TLB for inline lookups; pages that are not RAM miss, so their accesses take the slow path. */
+  readonly inlineTlb: { readonly entries: Int32Array; readonly hitMask: Int32Array };
 
-  constructor(readonly paging: Paging) {}
+  constructor(readonly paging: Paging) {
+    this.inlineTlb = { entries: paging.tlb, hitMask: TLB_HIT_MASK.map((m) => m | TLB_NOT_RAM) };
+  }
 
   translate(linear: number, access: number, cpu: PagingCpu): number {
     if (this.stale) this.sync(cpu);
