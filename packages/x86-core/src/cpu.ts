@@ -33,13 +33,13 @@ const CR0_PG = 1 << 31;
 /** Poll the interrupt controller (run entry, after port I/O or MMIO, after IF was set). */
 export const EV_POLL_IRQ = 1;
 /** An instruction asked `run()` to stop (intercept, HLT, shutdown). */
-export const EV_STOP = 2;
+const EV_STOP = 2;
 /** The instruction just executed (STI, MOV SS, POP SS) blocks interrupts until the next one retires. */
-export const EV_SHADOW = 4;
+const EV_SHADOW = 4;
 /** An injected event waits for delivery before the next instruction. */
-export const EV_INJECT = 8;
+const EV_INJECT = 8;
 /** TF was set when the instruction began: raise #DB after it. */
-export const EV_TRAP = 16;
+const EV_TRAP = 16;
 
 /** Thrown by `interceptStop` to abandon the instruction in progress; `run()` catches it. */
 const INTERCEPTED = { intercepted: true };
