@@ -1,4 +1,4 @@
-import { alu, imulTruncate, incDec, shift } from './alu.js';
+import { alu, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from './alu.js';
 import { DS, SS, type Cpu } from './cpu.js';
 import { condition, getReg, jumpTo, readSized, setReg, writeSized } from './operands.js';
 
@@ -42,6 +42,14 @@ const SHIFT = 19;
 const NOP = 20;
 const IMUL_GEI = 21;
 const PUSH_I = 22;
+const GRP3 = 23; // F6/F7: TEST NOT NEG MUL IMUL DIV IDIV
+const GRP5 = 24; // FE/FF: INC DEC, near CALL/JMP through r/m, PUSH r/m
+const SETCC = 25;
+const CMOVCC = 26;
+const XCHG_EG = 27;
+const XCHG_A = 28;
+const CBW = 29; // CBW/CWDE
+const CWD = 30; // CWD/CDQ
 
 export const GEN = 0;
 export const INFO = 1;
@@ -307,9 +315,42 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
     modrm();
     c.data[rec + IMM] = b === 0x69 ? imm(vsize) : imm8s(vsize);
     kind = IMUL_GEI;
+  } else if (b === 0xf6 || b === 0xf7) {
+    const size = b & 1 ? vsize : 0;
+    fSize = size;
+    modrm();
+    fOp = fReg;
+    if (fOp < 2) c.data[rec + IMM] = imm(size);
+    kind = GRP3;
+  } else if (b === 0xfe || b === 0xff) {
+    fSize = b === 0xfe ? 0 : vsize;
+    modrm();
+    fOp = fReg;
+    // Far CALL/JMP, FF /7 and FE /2-7 stay with the full decoder (they fault or change CS).
+    kind = fOp < 2 || (b === 0xff && (fOp === 2 || fOp === 4 || fOp === 6)) ? GRP5 : GENERIC;
+  } else if (b === 0x86 || b === 0x87) {
+    fSize = b & 1 ? vsize : 0;
+    modrm();
+    kind = XCHG_EG;
+  } else if (b >= 0x91 && b <= 0x97) {
+    fSize = vsize;
+    fReg = b & 7;
+    kind = XCHG_A;
+  } else if (b === 0x98 || b === 0x99) {
+    fSize = vsize;
+    kind = b === 0x98 ? CBW : CWD;
   } else if (b === 0x0f) {
     const b2 = byte();
-    if (b2 >= 0x80 && b2 < 0x90) {
+    if (b2 >= 0x90 && b2 < 0xa0) {
+      fOp = b2 & 15;
+      modrm();
+      kind = SETCC;
+    } else if (b2 >= 0x40 && b2 < 0x50) {
+      fOp = b2 & 15;
+      fSize = vsize;
+      modrm();
+      kind = CMOVCC;
+    } else if (b2 >= 0x80 && b2 < 0x90) {
       fOp = b2 & 15;
       c.data[rec + IMM] = vsize === 2 ? imm(2) : (imm(1) << 16) >> 16;
       kind = JCC;
@@ -518,6 +559,101 @@ function runNop(): void {
   // NOP, and GENERIC records, which never run here.
 }
 
+function runGrp3(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const rm = ((info >>> 15) & 15) - 1;
+  const seg = info >>> 29;
+  const off = rm >= 0 ? 0 : ea(cpu, c, rec, info);
+  const a = rm >= 0 ? getReg(cpu, size, rm) : readSized(cpu, size, seg, off);
+  let r: number;
+  switch ((info >>> 7) & 15) {
+    case 0:
+    case 1:
+      cpu.setLogicFlags(a & c.data[rec + IMM], size, 0);
+      return;
+    case 2: r = size === 2 ? ~a : ~a & (size === 0 ? 0xff : 0xffff); break;
+    case 3: r = alu(cpu, 5, 0, a, size); break;
+    case 4: mul(cpu, a, size); return;
+    case 5: imulWide(cpu, a, size); return;
+    case 6: div(cpu, a, size); return;
+    default: idiv(cpu, a, size); return;
+  }
+  if (rm >= 0) setReg(cpu, size, rm, r);
+  else writeSized(cpu, size, seg, off, r);
+}
+
+function runGrp5(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const rm = ((info >>> 15) & 15) - 1;
+  const seg = info >>> 29;
+  const off = rm >= 0 ? 0 : ea(cpu, c, rec, info);
+  const v = rm >= 0 ? getReg(cpu, size, rm) : readSized(cpu, size, seg, off);
+  const op = (info >>> 7) & 15;
+  if (op < 2) {
+    const r = incDec(cpu, v, op === 1, size);
+    if (rm >= 0) setReg(cpu, size, rm, r);
+    else writeSized(cpu, size, seg, off, r);
+    return;
+  }
+  if (op === 2) {
+    if (cpu.opSize32) cpu.push32(cpu.eip);
+    else cpu.push16(cpu.eip);
+    jumpTo(cpu, v);
+  } else if (op === 4) jumpTo(cpu, v);
+  else if (cpu.opSize32) cpu.push32(v);
+  else cpu.push16(v);
+}
+
+function runSetcc(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const v = condition(cpu, (info >>> 7) & 15) ? 1 : 0;
+  const rm = ((info >>> 15) & 15) - 1;
+  if (rm >= 0) setReg(cpu, 0, rm, v);
+  else writeSized(cpu, 0, info >>> 29, ea(cpu, c, rec, info), v);
+}
+
+function runCmovcc(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const rm = ((info >>> 15) & 15) - 1;
+  // The source is read (and may fault) whether or not the condition holds.
+  const v = rm >= 0 ? getReg(cpu, size, rm) : readSized(cpu, size, info >>> 29, ea(cpu, c, rec, info));
+  if (condition(cpu, (info >>> 7) & 15)) setReg(cpu, size, (info >>> 12) & 7, v);
+}
+
+function runXchgEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const g = (info >>> 12) & 7;
+  const rm = ((info >>> 15) & 15) - 1;
+  const b = getReg(cpu, size, g);
+  if (rm >= 0) {
+    setReg(cpu, size, g, getReg(cpu, size, rm));
+    setReg(cpu, size, rm, b);
+    return;
+  }
+  const seg = info >>> 29;
+  const off = ea(cpu, c, rec, info);
+  const a = readSized(cpu, size, seg, off);
+  writeSized(cpu, size, seg, off, b);
+  setReg(cpu, size, g, a);
+}
+
+function runXchgA(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const r = (info >>> 12) & 7;
+  const v = getReg(cpu, size, r);
+  setReg(cpu, size, r, getReg(cpu, size, 0));
+  setReg(cpu, size, 0, v);
+}
+
+function runCbw(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
+  if (((info >>> 5) & 3) === 2) cpu.reg32[0] = (cpu.reg32[0] << 16) >> 16;
+  else cpu.reg16[0] = (cpu.reg8[0] << 24) >> 24;
+}
+
+function runCwd(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
+  if (((info >>> 5) & 3) === 2) cpu.reg32[2] = cpu.reg32[0] >> 31;
+  else cpu.reg16[4] = (cpu.reg16[0] << 16) >> 31;
+}
+
 type Handler = (cpu: Cpu, c: DecodeCache, rec: number, info: number) => void;
 
 /**
@@ -548,6 +684,14 @@ const HANDLERS: readonly Handler[] = [
   runNop,
   runImulGei,
   runPushI,
+  runGrp3,
+  runGrp5,
+  runSetcc,
+  runCmovcc,
+  runXchgEg,
+  runXchgA,
+  runCbw,
+  runCwd,
 ];
 
 /** Runs a decoded record; EIP already points past the instruction. */
