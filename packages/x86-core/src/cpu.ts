@@ -11,6 +11,8 @@ import { DecodeCache, GEN, META, decodeRecord, runRecord } from './decoded-cache
 import { instructionLength } from './decode.js';
 import { deliverException, deliverInterrupt, type InterruptKind } from './system/interrupt.js';
 import { TripleFault } from './system/triple-fault.js';
+import { Fpu } from './fpu/fpu.js';
+import { CpuFpuHost } from './fpu-host.js';
 
 export const ES = 0;
 export const CS = 1;
@@ -85,6 +87,9 @@ export class Cpu {
   cr4 = 0;
   efer = 0;
   readonly dr = new Int32Array(8);
+  /** The x87 (SDM Vol. 1, ch. 8), driven by the D8-DF escapes through `fpuHost`. */
+  readonly fpu = new Fpu();
+  readonly fpuHost = new CpuFpuHost(this);
   gdtrBase = 0;
   gdtrLimit = 0xffff;
   idtrBase = 0;
@@ -218,6 +223,11 @@ export class Cpu {
     this.gdtrLimit = this.idtrLimit = 0xffff;
     this.cpl = 0;
     this.halted = false;
+    // x87 after RESET (SDM Vol. 3A, Table 9-1): control word 0040H, every register tagged zero.
+    this.fpu.reset();
+    this.fpu.cw = 0x0040;
+    this.fpu.regs.fill(0);
+    this.fpu.tagWord = 0x5555;
     this.modeChanged();
   }
 

@@ -8,6 +8,7 @@ import type { Cpu } from './cpu.js';
 export const CPUID_VENDOR = 'GenuineIntel';
 /** Family 6, model 1, stepping 9 (EAX of leaf 1: stepping 3:0, model 7:4, family 11:8). */
 export const CPUID_SIGNATURE = 0x0619;
+export const FEATURE_FPU = 1 << 0;
 export const FEATURE_PSE = 1 << 3;
 export const FEATURE_TSC = 1 << 4;
 export const FEATURE_MSR = 1 << 5;
@@ -15,8 +16,11 @@ export const FEATURE_PAE = 1 << 6;
 export const FEATURE_CX8 = 1 << 8;
 export const FEATURE_PGE = 1 << 13;
 export const FEATURE_CMOV = 1 << 15;
-/** RDTSC, RDMSR/WRMSR, CMPXCHG8B and CMOVcc are implemented; no x87 FPU (bit 0 clear). */
-export const CORE_FEATURES = FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_CMOV;
+/**
+ * The x87 FPU, RDTSC, RDMSR/WRMSR, CMPXCHG8B and CMOVcc (which covers FCMOVcc and FCOMI) are
+ * implemented. FXSR is not advertised: FXSAVE/FXRSTOR (0F AE) are not decoded yet.
+ */
+export const CORE_FEATURES = FEATURE_FPU | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_CMOV;
 const MAX_BASIC_LEAF = 1;
 
 function vendorWord(i: number): number {

@@ -2,6 +2,8 @@ import type { AccessSize } from '@ringvisor/vmm-api';
 import { aaa, aad, aam, alu, decimalAdjust, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from './alu.js';
 import { CS, DS, ES, EV_POLL_IRQ, SS, type Cpu } from './cpu.js';
 import { step0f } from './execute-0f.js';
+import { executeFpu, needsPendingCheck } from './fpu/execute.js';
+import { FPU_OPSIZE32, FPU_PROTECTED } from './fpu/host.js';
 import { throwFault } from './fault.js';
 import { AF, CF, DF, IF, PF, SF, ZF } from './flags.js';
 import { ioCheck, portRead, portWrite } from './io.js';
@@ -267,8 +269,9 @@ function execute(cpu: Cpu, op: number): void {
       return;
     }
     case 0x9b:
-      // WAIT: #NM when both MP and TS are set; nothing to wait for without an FPU.
+      // WAIT: #NM when both MP and TS are set, then any pending unmasked x87 exception.
       if ((cpu.cr0 & 0xa) === 0xa) throwFault(7);
+      if (cpu.fpu.exceptionPending) reportFpuError(cpu);
       return;
     case 0x9c: {
       const v = eflagsForPush(cpu);
@@ -374,15 +377,22 @@ function execute(cpu: Cpu, op: number): void {
     }
     case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf: {
       const m = modrm(cpu);
-      // ESC with no coprocessor: #NM when CR0.EM or CR0.TS says so; otherwise the memory operand's
-      // segment limit is checked (as the CPU does before handing it to the coprocessor) and nothing else happens.
+      // #NM when CR0.EM or CR0.TS says so; then the whole memory operand's segment limit is checked
+      // before the x87 changes any state, so a #GP/#SS leaves the FPU as it was.
       if (cpu.cr0 & 0xc) throwFault(7);
+      const esc = op & 7;
       if (m < 0xc0) {
-        let size = ESC_OPERAND_SIZE[((op & 7) << 3) | ((m >> 3) & 7)];
+        let size = ESC_OPERAND_SIZE[(esc << 3) | ((m >> 3) & 7)];
         if (size > 90) size = cpu.opSize32 ? size + 14 : size;
         else if (size === 14 && cpu.opSize32) size = 28;
         if (size > 0) cpu.linear(cpu.eaSeg, cpu.eaOff, size);
       }
+      if (cpu.fpu.exceptionPending && needsPendingCheck(esc, m)) reportFpuError(cpu);
+      const realAddressing = !cpu.protectedMode || cpu.v86Mode;
+      const mode = (cpu.opSize32 ? FPU_OPSIZE32 : 0) | (realAddressing ? 0 : FPU_PROTECTED);
+      // Real-address images record the instruction's linear address; protected ones CS:EIP.
+      const ip = realAddressing ? (cpu.segBase[CS] + cpu.startEip) >>> 0 : cpu.startEip;
+      if (executeFpu(cpu.fpu, cpu.fpuHost, esc, m, cpu.eaOff, mode, ip, cpu.seg[CS]) !== 0) throwFault(6);
       return;
     }
     case 0xe0: case 0xe1: case 0xe2: {
@@ -694,4 +704,12 @@ function group45(cpu: Cpu, op: number): void {
       push(cpu, readE(cpu, m, size));
       return;
   }
+}
+
+/**
+ * A pending unmasked x87 exception at a waiting instruction: #MF with CR0.NE set. With NE clear a
+ * PC routes FERR# to IRQ 13; this CPU has no such line, so the exception stays pending unreported.
+ */
+function reportFpuError(cpu: Cpu): void {
+  if (cpu.cr0 & 0x20) throwFault(16);
 }

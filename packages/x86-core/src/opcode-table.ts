@@ -141,8 +141,7 @@ one(0xd4, 'aam', 'Ib');
 one(0xd5, 'aad', 'Ib');
 one(0xd6, 'salc');
 one(0xd7, 'xlat');
-// x87 escapes: no FPU is present (CPUID.1:EDX.FPU = 0), so they decode their ModRM and do nothing
-// unless CR0.EM or CR0.TS asks for #NM, as on a machine without a coprocessor.
+// x87 escapes: decoded here for their ModRM; the FPU (src/fpu) executes them.
 for (let op = 0xd8; op <= 0xdf; op++) one(op, 'esc', 'E');
 one(0xe0, 'loopne', 'Jb', 'B');
 one(0xe1, 'loope', 'Jb', 'B');
