@@ -301,6 +301,28 @@ describe('i486 and P6 additions', () => {
     expect(m.cpu.reg32[EDX]).toBe(0);
   });
 
+  it('IA32_BIOS_SIGN_ID takes the write of 0, and after CPUID reads the microcode revision 0', () => {
+    // Linux's early_init_intel: wrmsr(0x8b, 0, 0); cpuid(1); rdmsr(0x8b). Unchecked on a P6.
+    const m = createMachine('flat32');
+    m.cpu.intercepts.exceptions = 1 << 13;
+    m.load([
+      0xb9, 0x8b, 0x00, 0x00, 0x00, // mov ecx, 0x8b
+      0x31, 0xc0, //                   xor eax, eax
+      0x31, 0xd2, //                   xor edx, edx
+      0x0f, 0x30, //                   wrmsr
+      0xb8, 0x01, 0x00, 0x00, 0x00, // mov eax, 1
+      0x0f, 0xa2, //                   cpuid
+      0xb9, 0x8b, 0x00, 0x00, 0x00, // mov ecx, 0x8b
+      0xb8, 0xff, 0xff, 0xff, 0xff, // mov eax, -1
+      0xba, 0xff, 0xff, 0xff, 0xff, // mov edx, -1
+      0x0f, 0x32, //                   rdmsr
+      0xf4,
+    ]);
+    expect(m.cpu.run(100)).toBe('hlt');
+    expect(m.cpu.reg32[EAX]).toBe(0);
+    expect(m.cpu.reg32[EDX]).toBe(0);
+  });
+
   it('RDMSR of an MSR the core does not implement is #GP(0)', () => {
     const m = createMachine('flat32');
     m.cpu.intercepts.exceptions = 1 << 13;
