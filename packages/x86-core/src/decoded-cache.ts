@@ -4,7 +4,7 @@ import { condition, getReg, jumpTo, readSized, setReg, writeSized } from './oper
 
 /**
  * Decoded instructions, cached per physical code page. The commonest instructions (MOV, ALU, LEA,
- * INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, TEST, MOVZX/MOVSX, shifts, IMUL) are decoded once into a record
+ * INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, TEST, MOVZX/MOVSX, shifts, IMUL, SETcc, CMOVcc) are decoded once into a record
  * (operands, effective-address parts, immediates, length) and afterwards run from it without fetching
  * or decoding again; everything else is recorded as GENERIC and goes through `execute.ts`. A page
  * with records is marked as code in the mmu (`markCode`), so any write to it — by a CPU, DMA or a
@@ -50,6 +50,7 @@ const XCHG_EG = 27;
 const XCHG_A = 28;
 const CBW = 29; // CBW/CWDE
 const CWD = 30; // CWD/CDQ
+const IMUL_GE = 31; // 0F AF: IMUL Gv, Ev (the last kind the 5-bit field holds)
 
 export const GEN = 0;
 export const INFO = 1;
@@ -360,6 +361,10 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
       fDir = b2 >= 0xbe ? 1 : 0; // sign-extend
       modrm();
       kind = MOVX;
+    } else if (b2 === 0xaf) {
+      fSize = vsize;
+      modrm();
+      kind = IMUL_GE;
     }
   }
   if (!ok) return rec;
@@ -554,6 +559,13 @@ function runImulGei(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   setReg(cpu, size, ((info >>> 12) & 7), imulTruncate(cpu, a, c.data[rec + IMM], size));
 }
 
+function runImulGe(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
+  const size = (info >>> 5) & 3;
+  const g = (info >>> 12) & 7;
+  const rm = (((info >>> 15) & 15) - 1);
+  const a = rm >= 0 ? getReg(cpu, size, rm) : readSized(cpu, size, (info >>> 29), ea(cpu, c, rec, info));
+  setReg(cpu, size, g, imulTruncate(cpu, getReg(cpu, size, g), a, size));
+}
 
 function runNop(): void {
   // NOP, and GENERIC records, which never run here.
@@ -692,6 +704,7 @@ const HANDLERS: readonly Handler[] = [
   runXchgA,
   runCbw,
   runCwd,
+  runImulGe,
 ];
 
 /** Runs a decoded record; EIP already points past the instruction. */

@@ -58,6 +58,55 @@ describe('decoded-instruction cache', () => {
     }, 60_000);
   }
 
+  it('two-byte forms it runs (IMUL Gv,Ev, MOVZX, SETcc, CMOVcc) give the same state as the full decoder', () => {
+    // A 16x16-limb multiply step as Linux's generic mpi code compiles it, in 32- and 16-bit operand size.
+    const program = [
+      0x0f, 0xb7, 0xca, //             movzx ecx, dx
+      0xc1, 0xea, 0x10, //             shr edx, 16
+      0x0f, 0xaf, 0xc1, //             imul eax, ecx
+      0x0f, 0xaf, 0xda, //             imul ebx, edx
+      0x0f, 0xaf, 0x3d, ...le32(0x2000), // imul edi, [0x2000]
+      0x66, 0x0f, 0xaf, 0xf0, //       imul si, ax
+      0x66, 0x0f, 0xaf, 0x2d, ...le32(0x2004), // imul bp, [0x2004]
+      0x0f, 0x92, 0xc3, //             setb bl
+      0x0f, 0x43, 0x15, ...le32(0x2008), // cmovae edx, [0x2008]
+      0xf4,
+    ];
+    const next = random(31);
+    for (let round = 0; round < 60; round++) {
+      const regs = Array.from({ length: 8 }, () => next());
+      const words = [next(), next(), next()];
+      const states = [true, false].map((cache) => {
+        const m = createMachine('flat32', undefined, cache);
+        m.load(program);
+        words.forEach((w, i) => m.memory.writeBytes(0x2000 + 4 * i, Uint8Array.from(le32(w))));
+        regs.forEach((v, r) => (m.cpu.reg32[r] = v));
+        m.cpu.reg32[4] = 0x80000;
+        expect(m.cpu.run(100)).toBe('hlt');
+        return state(m);
+      });
+      expect(states[0], `round ${round}`).toBe(states[1]);
+    }
+  });
+
+  it('IMUL Gv,Ev from the cache truncates and flags the overflow (SDM "IMUL")', () => {
+    const m = createMachine('flat32');
+    m.load([
+      0xb8, ...le32(0x10000), //  mov eax, 0x10000
+      0xb9, ...le32(0x8000), //   mov ecx, 0x8000
+      0x0f, 0xaf, 0xc1, //        imul eax, ecx   (2^31: does not fit, CF=OF=1)
+      0x9c, //                    pushf
+      0xbb, ...le32(-3), //       mov ebx, -3
+      0x0f, 0xaf, 0xd9, //        imul ebx, ecx   (-0x18000: fits, CF=OF=0)
+      0xf4,
+    ]);
+    expect(m.cpu.run(100)).toBe('hlt');
+    expect(m.cpu.reg32[0] >>> 0).toBe(0x80000000);
+    expect(m.cpu.readLinear32(0x80000 - 4) & 0x801).toBe(0x801);
+    expect(m.cpu.reg32[3]).toBe(-0x18000);
+    expect(m.cpu.getEflags() & 0x801).toBe(0);
+  });
+
   it('a loop that rewrites an instruction on its own page sees every new version', () => {
     const m = createMachine('flat32');
     // inc byte [CODE+12]  (the immediate of the ADD below); add eax, imm8; loop back ECX times
