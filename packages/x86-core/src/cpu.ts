@@ -129,6 +129,15 @@ export class Cpu {
   pendingKind: InterruptKind = 'external';
   pendingErrorCode = -1;
 
+  /**
+   * Devices read the VMM's clock, which learns of retired instructions only when `run()` returns.
+   * When this is above 0, a port access after at least this many instructions of the current run
+   * first ends the run (reason 'budget', EIP at the access), so the device sees the guest time of the
+   * access to within this many instructions: timer calibration against the PIT then agrees with the
+   * TSC. 0 (the default) never ends a run early.
+   */
+  ioSyncInstructions = 0;
+
   readonly intercepts = new InterceptSet();
   /** `intercepts.anyOpcode`, sampled when `run()` starts. */
   checkOpcodes = false;

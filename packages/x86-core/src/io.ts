@@ -3,10 +3,13 @@ import { EV_POLL_IRQ, type Cpu } from './cpu.js';
 import { checkIoPermission } from './system/index.js';
 
 /**
- * The checks every IN/OUT/INS/OUTS makes before touching the bus: the I/O permission (#GP), then
- * the VMM's intercept, which stops `run()` with the access described and EIP at the instruction.
+ * The checks every IN/OUT/INS/OUTS makes before touching the bus: the clock sync (`ioSyncInstructions`),
+ * the I/O permission (#GP), then the VMM's intercept, which stops `run()` with the access described
+ * and EIP at the instruction.
  */
 export function ioCheck(cpu: Cpu, port: number, size: number, write: boolean, string: boolean): void {
+  const sync = cpu.ioSyncInstructions;
+  if (sync > 0 && cpu.recordedRetire >= sync) cpu.interceptStop('budget');
   checkIoPermission(cpu, port, size);
   if (cpu.intercepts.io(port, size)) {
     const stop = cpu.stop;

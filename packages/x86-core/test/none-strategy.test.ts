@@ -37,6 +37,37 @@ describe('strategy none', () => {
     expect(noneStrategy.unavailableReason()).toBeNull();
   });
 
+  it('a port access late in a run ends the run first, so the device reads the clock of the access', () => {
+    // The run loop's clock learns of retired instructions only between runs (hypervisor-type2's
+    // account()); a device read in the middle of a long run would see the time the run began.
+    let clock = 0;
+    let seenAt = -1;
+    const s = spec({ io: { read: () => ((seenAt = clock), 0), write: () => undefined } });
+    const vm = noneStrategy.createVm(s);
+    vm.memory.writeBytes(0x7c00, Uint8Array.from([
+      0xb9, 0x2c, 0x01, // mov cx, 300
+      0xe2, 0xfe, //       loop $       (300 instructions)
+      0xe4, 0x40, //       in al, 0x40  (instruction 302)
+      0xf4, //             hlt
+    ]));
+    const vcpu = vm.createVcpu(0);
+    const sregs = vcpu.getSpecialRegisters();
+    const real = (selector: number, access: number): SegmentState => ({ selector, base: selector << 4, limit: 0xffff, access });
+    vcpu.setSpecialRegisters({ ...sregs, cs: real(0, 0x9b), ds: real(0, 0x93), ss: real(0, 0x93), es: real(0, 0x93) });
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x7c00, esp: 0x7000 });
+    const exits: string[] = [];
+    for (;;) {
+      const before = vcpu.retired;
+      const exit = vcpu.run(1_000_000);
+      clock += vcpu.retired - before;
+      exits.push(exit.reason);
+      if (exit.reason !== 'budget') break;
+    }
+    expect(exits).toEqual(['budget', 'hlt']);
+    expect(seenAt).toBe(301);
+    expect(vcpu.retired).toBe(303);
+  });
+
   it('runs real-mode code from reset state set by a loader, counting port I/O by port', () => {
     const s = spec();
     const vm = noneStrategy.createVm(s);

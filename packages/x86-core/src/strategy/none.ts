@@ -20,6 +20,13 @@ class CountingMmio implements MmioBus {
   }
 }
 
+/**
+ * Port accesses see the run loop's clock at most this many instructions stale (1 µs at the virtual
+ * clock's 100 MHz, about one PIT tick): Linux's PIT/TSC calibration then finds the TSC's true rate.
+ * Tight I/O loops (fewer instructions between accesses) still run many accesses per run().
+ */
+const IO_SYNC_INSTRUCTIONS = 100;
+
 const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
   ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
 ];
@@ -43,6 +50,7 @@ class NoneVcpu implements Vcpu {
     this.paging = new Paging(memory);
     this.cpu = new Cpu({ memory, io: spec.io, interrupts: spec.interrupts, paging: new MmuPaging(this.paging) });
     this.cpu.pagingFeatures = MMU_PAGING_FEATURES;
+    this.cpu.ioSyncInstructions = IO_SYNC_INSTRUCTIONS;
     const cpu = this.cpu;
     memory.onLayoutChange(() => {
       cpu.addressMask = memory.addressMask;
