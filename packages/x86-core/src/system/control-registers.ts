@@ -1,3 +1,4 @@
+import { CORE_FEATURES } from '../cpuid.js';
 import { throwFault } from '../fault.js';
 import {
   CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR0_TS, isProtected, isV86, type SystemCpu,
@@ -9,14 +10,38 @@ const CR0_DEFINED = 0xe005003f | 0;
 /** CR0 bits whose change alters how addresses translate or how code is decoded. */
 const CR0_MODE_BITS = CR0_PE | CR0_PG | (1 << 16);
 
-/**
- * CR4 bits implemented: TSD DE PSE PAE MCE PGE PCE. VME and PVI are not (no virtual interrupt flags),
- * nor OSFXSR/OSXMMEXCPT (CPUID reports no FXSR/SSE): setting any of them is #GP(0).
- */
-export const CR4_SUPPORTED = 0x1fc;
+const CR4_TSD = 1 << 2;
 const CR4_DE = 1 << 3;
-/** CR4 bits that change translation (PSE, PAE, PGE). */
-const CR4_MODE_BITS = (1 << 4) | (1 << 5) | (1 << 7);
+const CR4_PSE = 1 << 4;
+const CR4_PAE = 1 << 5;
+const CR4_PGE = 1 << 7;
+const CR4_PCE = 1 << 8;
+const CR4_OSFXSR = 1 << 9;
+const CR4_OSXMMEXCPT = 1 << 10;
+// CPUID.1:EDX bits that make CR4 bits legal (SDM Vol. 2 "CPUID" Table 3-11).
+const CPUID_PSE = 1 << 3;
+const CPUID_PAE = 1 << 6;
+const CPUID_PGE = 1 << 13;
+const CPUID_FXSR = 1 << 24;
+const CPUID_SSE = 1 << 25;
+
+/**
+ * The CR4 bits a MOV may set: the ones whose feature CPUID reports (the paging extensions come from
+ * the paging unit, FXSR/SSE from the core), plus TSD, DE and PCE, which need none. VME, PVI and MCE
+ * are never set: there are no virtual interrupt flags and no machine-check architecture.
+ */
+function cr4Supported(cpu: SystemCpu): number {
+  const features = CORE_FEATURES | cpu.pagingFeatures;
+  let bits = CR4_TSD | CR4_DE | CR4_PCE;
+  if (features & CPUID_PSE) bits |= CR4_PSE;
+  if (features & CPUID_PAE) bits |= CR4_PAE;
+  if (features & CPUID_PGE) bits |= CR4_PGE;
+  if (features & CPUID_FXSR) bits |= CR4_OSFXSR;
+  if (features & CPUID_SSE) bits |= CR4_OSXMMEXCPT;
+  return bits;
+}
+/** CR4 bits that change translation. */
+const CR4_MODE_BITS = CR4_PSE | CR4_PAE | CR4_PGE;
 
 /** MOV CR, DR, LMSW and CLTS are CPL-0 only; in v86 mode CPL is 3 (SDM Vol. 2, each instruction). */
 function requireCpl0(cpu: SystemCpu): void {
@@ -37,7 +62,7 @@ export function readControlRegister(cpu: SystemCpu, n: number): number {
 
 /**
  * MOV CRn, r32 (SDM Vol. 2 "MOV—Move to/from Control Registers", Vol. 3A 2.5): #GP(0) for PG without
- * PE, NW without CD, or a reserved CR4 bit. Reserved CR0 bits are ignored; ET reads as 1. Changes of
+ * PE, NW without CD, or a CR4 bit for a feature CPUID does not report. Reserved CR0 bits are ignored; ET reads as 1. Changes of
  * the paging mode, CR3 or CR4 paging bits tell the CPU to flush translations.
  */
 export function writeControlRegister(cpu: SystemCpu, n: number, value: number): void {
@@ -63,7 +88,7 @@ export function writeControlRegister(cpu: SystemCpu, n: number, value: number): 
       cpu.modeChanged();
       return;
     default: {
-      if (value & ~CR4_SUPPORTED) throwFault(GP, 0);
+      if (value & ~cr4Supported(cpu)) throwFault(GP, 0);
       const changed = cpu.cr4 ^ value;
       cpu.cr4 = value >>> 0;
       if (changed & CR4_MODE_BITS) cpu.modeChanged();

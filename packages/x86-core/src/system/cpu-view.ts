@@ -21,6 +21,8 @@ export interface SystemCpu {
   cr4: number;
   /** DR0-DR7. */
   dr: Int32Array;
+  /** CPUID.1:EDX paging-extension bits (PSE, PAE, PGE, PSE-36) the paging unit provides. */
+  pagingFeatures: number;
   gdtrBase: number;
   gdtrLimit: number;
   idtrBase: number;

@@ -3,7 +3,7 @@ import { Paging, PhysicalMemory } from '@ringvisor/mmu';
 import type { AccessSize } from '@ringvisor/vmm-api';
 import { CS, Cpu } from '../../src/cpu.js';
 import type { CpuMemory } from '../../src/memory.js';
-import { MmuPaging } from '../../src/mmu-paging.js';
+import { MMU_PAGING_FEATURES, MmuPaging } from '../../src/mmu-paging.js';
 
 /** Where every guest in guests/ is linked and entered (real mode, 0000:1000). */
 export const GUEST_LOAD = 0x1000;
@@ -56,6 +56,7 @@ export function createMachine(): Machine {
     },
   };
   const cpu = new Cpu({ memory, paging: new MmuPaging(new Paging(physical)), io });
+  cpu.pagingFeatures = MMU_PAGING_FEATURES;
   const clearReports = () => {
     reports.length = 0;
     status.done = false;
