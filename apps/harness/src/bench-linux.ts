@@ -113,7 +113,7 @@ const show = (o: Outcome): string =>
 
 export async function benchLinux(args: readonly string[]): Promise<number> {
   const limitArg = args.indexOf('--limit');
-  const limit = limitArg >= 0 ? Number(args[limitArg + 1]) : 120;
+  const limit = limitArg >= 0 ? Number(args[limitArg + 1]) : 600;
   const guest = fetchGuest();
   // One after another: the machine has two cores and each emulator wants one of them.
   const rows: [string, Outcome][] = [
