@@ -15,7 +15,8 @@ interface Guest { bzImage: string; initrd: string; release: string }
 function fetchGuest(): Guest | string {
   if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) return 'apt-get is not available to fetch the kernel';
   const r = spawnSync(process.execPath, [join(root, 'tools', 'linux-guest.mjs'), '--quiet'], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) throw new Error(`tools/linux-guest.mjs failed: ${r.stderr.trim()}`);
+  // The tool fails only when apt cannot provide the packages (no mirror, no i386 lists): say so.
+  if (r.status !== 0) return `tools/linux-guest.mjs could not provide the kernel: ${r.stderr.trim().split('\n').pop()}`;
   return JSON.parse(r.stdout) as Guest;
 }
 
