@@ -436,22 +436,48 @@ export class Cpu {
     this.eip = ((e + 1) & this.ipMask) >>> 0;
     const phys = this.pagingOn ? this.translate(lin, 16 | this.userAccess()) : (lin & this.addressMask) >>> 0;
     if (phys < FOUR_GIB && this.kind[phys >>> 12] <= 1) {
-      // Integer arithmetic only, so these fields stay small integers for V8.
-      const pageStart = e - (lin & 0xfff);
-      let hi = pageStart + 0x1000;
-      if (hi > limit + 1) hi = limit + 1;
-      if (!this.code32 && hi > 0xffff) hi = 0xffff;
-      this.fetchLo = pageStart > 0 ? pageStart : 0;
-      this.fetchHi = hi;
-      this.fetchDelta = phys - e;
-      if (this.decoded !== null) {
-        this.windowPage = phys >>> 12;
-        this.windowGen = this.decoded.pageGen[this.windowPage];
-        this.windowRecords = this.decoded.page(this.windowPage, this.code32);
-      }
+      this.setWindow(e, lin, phys, limit);
       return this.ram[phys];
     }
     return this.readSlow(phys, 1);
+  }
+
+  /**
+   * Opens the fetch window at EIP when that cannot fault: inside CS's limit, paging off or a TLB hit,
+   * a RAM page. False otherwise (the full decoder's fetch then walks, faults or reads MMIO). Lets
+   * a jump or call into another page keep running from decoded records.
+   */
+  private openWindow(e: number): boolean {
+    const limit = this.segLimit[CS] >>> 0;
+    if (e > limit) return false;
+    const lin = (this.segBase[CS] + e) | 0;
+    let phys: number;
+    if (this.pagingOn) {
+      const tlb = this.tlb;
+      if (tlb === null || this.tlbStale) return false;
+      const entry = tlb[lin >>> 12];
+      if ((entry & this.tlbHitMask[16 | this.userAccess()]) !== 1) return false;
+      phys = ((entry & ~0xfff) ^ lin) >>> 0;
+    } else phys = (lin & this.addressMask) >>> 0;
+    if (phys >= FOUR_GIB || this.kind[phys >>> 12] > 1) return false;
+    this.setWindow(e, lin, phys, limit);
+    return true;
+  }
+
+  private setWindow(e: number, lin: number, phys: number, limit: number): void {
+    // Integer arithmetic only, so these fields stay small integers for V8.
+    const pageStart = e - (lin & 0xfff);
+    let hi = pageStart + 0x1000;
+    if (hi > limit + 1) hi = limit + 1;
+    if (!this.code32 && hi > 0xffff) hi = 0xffff;
+    this.fetchLo = pageStart > 0 ? pageStart : 0;
+    this.fetchHi = hi;
+    this.fetchDelta = phys - e;
+    if (this.decoded !== null) {
+      this.windowPage = phys >>> 12;
+      this.windowGen = this.decoded.pageGen[this.windowPage];
+      this.windowRecords = this.decoded.page(this.windowPage, this.code32);
+    }
   }
 
   /** Drops the fetch window (CS, paging, A20 or memory layout changed). */
@@ -468,9 +494,13 @@ export class Cpu {
    * or LOCK, or an instruction the cache does not run).
    */
   stepDecoded(): boolean {
-    const table = this.windowRecords;
+    let table = this.windowRecords;
     const e = this.eip;
-    if (table === null || e < this.fetchLo || e >= this.fetchHi) return false;
+    if (table === null || e < this.fetchLo || e >= this.fetchHi) {
+      if (!this.openWindow(e)) return false;
+      table = this.windowRecords;
+      if (table === null || e < this.fetchLo || e >= this.fetchHi) return false;
+    }
     const c = this.decoded as DecodeCache;
     const phys = this.fetchDelta + e;
     let rec = table[phys & 0xfff];

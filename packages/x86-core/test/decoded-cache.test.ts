@@ -107,6 +107,26 @@ describe('decoded-instruction cache', () => {
     expect(m.cpu.getEflags() & 0x801).toBe(0);
   });
 
+  it('a jump into another page runs from a decoded record when paging is off or the TLB holds the page', () => {
+    for (const paging of [false, true]) {
+      const m = createMachine('flat32');
+      if (paging) {
+        m.memory.writeBytes(0x9000, Uint8Array.from(le32(0x83))); // PDE 0: 4 MiB identity page, present, writable
+        m.cpu.cr3 = 0x9000;
+        m.cpu.cr4 = 0x10; // PSE
+        m.cpu.cr0 |= 0x80000000;
+        m.cpu.modeChanged();
+      }
+      // Page 1: dec ecx; jz done; jmp 0x3000. Page 3: jmp back to page 1 (its only instruction).
+      m.load([0x49, 0x74, 0x05, 0xe9, ...le32(0x3000 - 0x1008), 0xf4]);
+      m.memory.writeBytes(0x3000, Uint8Array.from([0xe9, ...le32(0x1000 - 0x3005)]));
+      m.cpu.reg32[1] = 50;
+      expect(m.cpu.run(1000)).toBe('hlt');
+      expect(m.cpu.reg32[1]).toBe(0);
+      expect(m.cpu.decoded?.page(3, true)[0], paging ? 'paging' : 'no paging').not.toBe(0);
+    }
+  });
+
   it('a loop that rewrites an instruction on its own page sees every new version', () => {
     const m = createMachine('flat32');
     // inc byte [CODE+12]  (the immediate of the ADD below); add eax, imm8; loop back ECX times
