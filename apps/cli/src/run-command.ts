@@ -92,10 +92,12 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   const { options, serial, stats } = await runOptions(args);
   let outputOpen = true;
   let lastByte = 0x0a;
-  const write = (bytes: Uint8Array) => {
+  // Settles once stdout has taken the bytes, so a slow reader holds the guest back (flow control).
+  const write = (bytes: Uint8Array) => new Promise<void>((written) => {
     if (bytes.length > 0) lastByte = bytes[bytes.length - 1];
-    if (outputOpen) process.stdout.write(bytes);
-  };
+    if (outputOpen) process.stdout.write(bytes, () => written());
+    else written();
+  });
   const vm = await HostedVm.start({ ...options, serial: serial === 'stdio' ? { kind: 'console', write } : serial });
   // The reader of our output went away (`ringvisor run | head`): nobody sees the guest any more.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {

@@ -19,6 +19,8 @@ export interface HostedBoard {
   /** Loads the boot image and returns the vCPU's first state. */
   load(memory: GuestMemory): EntryState;
   serialInput(bytes: Uint8Array): void;
+  /** The main thread's sink wrote `count` bytes of earlier output. */
+  serialOutputAcknowledged(count: number): void;
   postCode(): number | null;
   /** What the guest asked for through the exit port or a power-off, or null. */
   pendingEnd(): VmEnd | null;
@@ -73,6 +75,10 @@ export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): Ho
     attach: (memory) => board.attachMemory(memory),
     load: (memory) => loadImage(board, memory, config.machine.boot),
     serialInput: (bytes) => serial.input(bytes),
+    serialOutputAcknowledged: (count) => {
+      output.acknowledge(count);
+      serial.outputRoom();
+    },
     postCode: () => board.postCode,
     pendingEnd: () => endOf(board.shutdownRequest),
     destroy: () => disk?.close(),

@@ -6,7 +6,7 @@ const MAX_PENDING_INPUT = 64 * 1024;
 
 /**
  * COM1's backend inside the VM's worker: output goes to the buffer the session posts to the main
- * thread; input typed on the host is queued here while the UART's bounded queue is full and
+ * thread, within the credit the main thread returns as its sink writes it (back-pressure); input typed on the host is queued here while the UART's bounded queue is full and
  * offered again when the guest has drained it (a paste loses nothing). Beyond MAX_PENDING_INPUT
  * bytes, input is dropped, as a real UART overruns.
  */
@@ -16,6 +16,8 @@ export class HostSerial implements SerialBackend {
   private pendingBytes = 0;
   /** Bytes dropped because the guest was not reading. */
   dropped = 0;
+  /** The UART was refused output and waits for `outputRoom()`. */
+  private blocked = false;
 
   constructor(private readonly output: SerialBuffer) {}
 
@@ -23,9 +25,18 @@ export class HostSerial implements SerialBackend {
     this.port = port;
   }
 
+  /** Takes what the output credit allows; the UART holds the rest until `outputRoom()`. */
   write(bytes: Uint8Array): number {
-    this.output.write(bytes);
-    return bytes.length;
+    const taken = this.output.write(bytes);
+    if (taken < bytes.length) this.blocked = true;
+    return taken;
+  }
+
+  /** The host acknowledged output: if the UART was refused, let it transmit again. */
+  outputRoom(): void {
+    if (!this.blocked || this.output.room === 0) return;
+    this.blocked = false;
+    this.port?.writable();
   }
 
   /** Bytes typed on the host, in order. */

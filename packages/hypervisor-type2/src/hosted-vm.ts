@@ -96,9 +96,11 @@ export class HostedVm {
             reject(new Error(message.message));
             void worker.terminate();
             break;
-          case 'serial-out':
-            serial.write(message.bytes);
+          case 'serial-out': {
+            const count = message.bytes.length;
+            serial.write(message.bytes, () => worker.postMessage({ type: 'serial-ack', bytes: count } satisfies ToWorker));
             break;
+          }
           case 'stats':
             lastStats = message.snapshot;
             vm?.statsWaiters.get(message.id)?.(message.snapshot);

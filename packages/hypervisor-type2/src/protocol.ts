@@ -21,6 +21,8 @@ export type ToWorker =
   | { readonly type: 'stop'; readonly end: VmEnd }
   | { readonly type: 'stats'; readonly id: number }
   | { readonly type: 'serial-in'; readonly bytes: Uint8Array }
+  /** The sink wrote this many bytes of earlier 'serial-out' messages (returns output credit). */
+  | { readonly type: 'serial-ack'; readonly bytes: number }
   | { readonly type: 'serial-in-closed' };
 
 export interface RamRegion {

@@ -5,8 +5,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 export type SerialOption =
   /** Output is dropped and no input arrives. */
   | { readonly kind: 'none' }
-  /** The caller's terminal: output to `write`, input through `HostedVm.sendSerial`. */
-  | { readonly kind: 'console'; readonly write: (bytes: Uint8Array) => void }
+  /**
+   * The caller's terminal: output to `write`, input through `HostedVm.sendSerial`. When `write`
+   * returns a promise, the guest may have at most a bounded amount of output unwritten (it waits,
+   * as on a line with flow control, until the promise settles); otherwise output is unthrottled.
+   */
+  | { readonly kind: 'console'; readonly write: (bytes: Uint8Array) => void | Promise<void> }
   /** Output written to a host file (truncated first); no input. */
   | { readonly kind: 'file'; readonly path: string }
   /** A TCP server on 127.0.0.1:`port`; one client at a time is the guest's terminal. */
@@ -16,7 +20,8 @@ export type SerialOption =
 export interface SerialBackend {
   /** False when no input can ever arrive. */
   readonly hasInput: boolean;
-  write(bytes: Uint8Array): void;
+  /** Writes guest output; calls `written` once the sink has taken it (returning its credit). */
+  write(bytes: Uint8Array, written: () => void): void;
   /** Flushes and releases host resources. */
   close(): Promise<void>;
 }
@@ -25,10 +30,7 @@ export interface SerialInput {
   data(bytes: Uint8Array): void;
 }
 
-/**
- * Bytes kept for a TCP client that has not connected yet (a boot log, oldest dropped first), and
- * the most a connected client may have unread before output is dropped.
- */
+/** Bytes kept for a TCP client that has not connected yet: a boot log, oldest dropped first. */
 const TCP_BACKLOG_BYTES = 1 << 20;
 
 class TcpSerial implements SerialBackend {
@@ -59,15 +61,18 @@ class TcpSerial implements SerialBackend {
     return typeof address === 'object' && address !== null ? address.port : 0;
   }
 
-  write(bytes: Uint8Array): void {
+  write(bytes: Uint8Array, written: () => void): void {
     if (this.client) {
-      // A client that stops reading must not make us buffer a guest's output without end.
-      if (this.client.writableLength < TCP_BACKLOG_BYTES) this.client.write(bytes);
+      // A connected client that stops reading holds the guest back (the credit is returned only
+      // as the socket takes the bytes), so nothing accumulates here without end.
+      this.client.write(bytes, () => written());
       return;
     }
+    // No client yet: the guest must not wait for one; keep a bounded boot log instead.
     this.backlog.push(bytes);
     this.backlogBytes += bytes.length;
     while (this.backlogBytes > TCP_BACKLOG_BYTES) this.backlogBytes -= this.backlog.shift()!.length;
+    written();
   }
 
   close(): Promise<void> {
@@ -80,8 +85,8 @@ class FileSerial implements SerialBackend {
   readonly hasInput = false;
   constructor(private readonly stream: WriteStream) {}
 
-  write(bytes: Uint8Array): void {
-    this.stream.write(bytes);
+  write(bytes: Uint8Array, written: () => void): void {
+    this.stream.write(bytes, () => written());
   }
 
   close(): Promise<void> {
@@ -113,9 +118,19 @@ function openFile(path: string): Promise<WriteStream> {
 export async function openSerialBackend(option: SerialOption, input: SerialInput): Promise<SerialBackend> {
   switch (option.kind) {
     case 'none':
-      return { hasInput: false, write: () => {}, close: async () => {} };
-    case 'console':
-      return { hasInput: true, write: option.write, close: async () => {} };
+      return { hasInput: false, write: (_bytes, written) => written(), close: async () => {} };
+    case 'console': {
+      const sink = option.write;
+      return {
+        hasInput: true,
+        write: (bytes, written) => {
+          const pending = sink(bytes);
+          if (pending) pending.then(written, written);
+          else written();
+        },
+        close: async () => {},
+      };
+    }
     case 'file':
       return new FileSerial(await openFile(option.path));
     case 'tcp':

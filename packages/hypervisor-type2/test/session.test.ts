@@ -26,6 +26,7 @@ function session(script: ScriptStep[], options: { serialInput?: boolean; after?:
       postCode: () => 0x42,
       serialInput: (bytes) => { serialIn.push(...bytes); pic.raise(0x24); },
       takeSerialOutput: () => (serialOut.length ? Uint8Array.from(serialOut.splice(0)) : null),
+      serialOutputAcknowledged: () => {},
       destroy: () => { destroyed++; },
     },
     (message) => {
