@@ -12,10 +12,13 @@ export function bundledGuestList(): string[] {
   return Object.values(GUESTS).map((guest) => `${guest.name.padEnd(width)}${guest.description}`);
 }
 
-/** The boot image of a bundled guest, in the format its metadata gives. */
-export function bundledGuest(name: string): BootImage {
+/** How a bundled guest boots, in the format its metadata gives: a firmware guest is the ROM itself. */
+export function bundledGuest(name: string): { boot: BootImage; firmware?: Uint8Array } {
   const guest = GUESTS[name as GuestName];
   const image = readGuestImage(guest.name);
-  if (guest.format.kind === 'flat') return { kind: 'flat', image, address: guest.format.loadAddress };
-  return { kind: 'multiboot', image };
+  switch (guest.format.kind) {
+    case 'flat': return { boot: { kind: 'flat', image, address: guest.format.loadAddress } };
+    case 'firmware': return { boot: { kind: 'firmware' }, firmware: image };
+    default: return { boot: { kind: 'multiboot', image } };
+  }
 }

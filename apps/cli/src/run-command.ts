@@ -27,8 +27,8 @@ function parseSerial(spec: string | undefined): 'stdio' | SerialOption {
   throw new UsageError(`bad value '${spec}' for --serial (stdio, file:PATH or tcp:PORT)`);
 }
 
-/** The boot image from IMAGE / --kernel / --bios, or the bundled demo. */
-function chooseBoot(args: ParsedArgs): BootImage {
+/** The boot image from IMAGE / --kernel / --bios, or the bundled demo (with its ROM for a firmware guest). */
+function chooseBoot(args: ParsedArgs): { boot: BootImage; firmware?: Uint8Array } {
   const [image, extra] = args.positional;
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}' (one IMAGE at most)`);
   const kernel = text(args, 'kernel');
@@ -40,22 +40,24 @@ function chooseBoot(args: ParsedArgs): BootImage {
     if (image !== undefined) throw new UsageError('give either IMAGE or --kernel, not both');
     if (multiboot || flat !== undefined) throw new UsageError('--kernel boots Linux; --multiboot and --flat describe IMAGE');
     return {
-      kind: 'linux', kernel: readUserFile(kernel, 'kernel'), cmdline: append ?? LINUX_DEFAULT_APPEND,
-      initrd: initrd === undefined ? undefined : readUserFile(initrd, 'initrd'),
+      boot: {
+        kind: 'linux', kernel: readUserFile(kernel, 'kernel'), cmdline: append ?? LINUX_DEFAULT_APPEND,
+        initrd: initrd === undefined ? undefined : readUserFile(initrd, 'initrd'),
+      },
     };
   }
   if (initrd !== undefined) throw new UsageError('--initrd needs --kernel');
   if (multiboot && flat !== undefined) throw new UsageError('--multiboot and --flat exclude each other');
   if (image === undefined) {
     if (multiboot || flat !== undefined) throw new UsageError(`--${multiboot ? 'multiboot' : 'flat'} needs an IMAGE file`);
-    if (args.options.has('bios')) return { kind: 'firmware' };
+    if (args.options.has('bios')) return { boot: { kind: 'firmware' } };
     return bundledGuest('demo');
   }
   const bundled = bundledGuestNames().includes(image) && !multiboot && flat === undefined;
   if (bundled) return bundledGuest(image);
-  return bootImageFromFile(image, {
-    multiboot, append, flat: flat === undefined ? undefined : parseAddress(flat, 'flat'),
-  });
+  return {
+    boot: bootImageFromFile(image, { multiboot, append, flat: flat === undefined ? undefined : parseAddress(flat, 'flat') }),
+  };
 }
 
 /** Turns `run`'s arguments into VM options; every mistake is a UsageError with one line. */
@@ -72,9 +74,10 @@ export async function runOptions(args: ParsedArgs): Promise<{
   const disk = text(args, 'disk');
   if (disk !== undefined) checkDiskFile(disk);
   const bios = text(args, 'bios');
-  const boot = chooseBoot(args);
+  const { boot, firmware } = chooseBoot(args);
+  if (firmware && bios !== undefined) throw new UsageError('a firmware guest is its own ROM: drop --bios');
   const machine: MachineConfig = {
-    memory, boot, disk, firmware: bios === undefined ? undefined : readUserFile(bios, 'firmware'),
+    memory, boot, disk, firmware: bios === undefined ? firmware : readUserFile(bios, 'firmware'),
   };
   const strategy = await chooseStrategy(vmm);
   return { options: { strategy, machine, clock, maxTimeSeconds }, serial, stats: args.options.has('stats') };

@@ -49,6 +49,13 @@ describe('ringvisor run --bios', () => {
     expect(result.stderr).toContain('ringvisor: guest exited with code 5\n');
     expect(result.stderr).toMatch(/^post: 0x42$/m);
   });
+
+  it('boots the bundled firmware guest by name from the reset vector', async () => {
+    const result = await ringvisorDone(['run', 'firmware-hello']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout.length).toBeGreaterThan(0);
+  });
 });
 
 describe('ringvisor run --serial', () => {
