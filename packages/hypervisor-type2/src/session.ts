@@ -83,7 +83,7 @@ export class VmSession {
   snapshot(): StatsSnapshot {
     const { stats, vcpu, clock } = this.parts;
     return snapshotStats(stats, {
-      post: this.parts.postCode(), instructions: vcpu.retired, guestNs: clock.now(), runMs: this.runMs,
+      post: this.parts.postCode(), instructions: vcpu.retired, instructionsEstimated: vcpu.retiredIsEstimate === true, guestNs: clock.now(), runMs: this.runMs,
     });
   }
 

@@ -9,6 +9,8 @@ export interface StatsSnapshot {
   /** Last code the guest wrote to the POST port (0x80), or null if it never wrote one. */
   readonly post: number | null;
   readonly instructions: number;
+  /** The strategy cannot count instructions: `instructions` is derived from time, not counted. */
+  readonly instructionsEstimated: boolean;
   /** Guest time in nanoseconds (the VM's clock). */
   readonly guestNs: number;
   /** Wall time the VM spent running, pauses excluded. */
@@ -17,7 +19,7 @@ export interface StatsSnapshot {
 
 export function snapshotStats(
   stats: ExitStats,
-  state: { post: number | null; instructions: number; guestNs: number; runMs: number },
+  state: { post: number | null; instructions: number; instructionsEstimated: boolean; guestNs: number; runMs: number },
 ): StatsSnapshot {
   const byReason: Record<string, number> = {};
   for (const [reason, count] of stats.byReason) byReason[reason] = count;
@@ -42,10 +44,10 @@ export function formatStats(snapshot: StatsSnapshot, maxPorts = 12): string[] {
     const more = snapshot.byPort.length - shown.length;
     lines.push(`ports: ${shown.join(', ')}${more > 0 ? `, ${more} more` : ''}`);
   }
-  lines.push(
-    `instructions: ${snapshot.instructions} in ${(snapshot.runMs / 1000).toFixed(3)} s (${mipsOf(snapshot).toFixed(1)} MIPS), ` +
-      `guest time ${(snapshot.guestNs / 1e9).toFixed(3)} s`,
-  );
+  const guestTime = `guest time ${(snapshot.guestNs / 1e9).toFixed(3)} s`;
+  lines.push(snapshot.instructionsEstimated
+    ? `instructions: not counted by this strategy; ${(snapshot.runMs / 1000).toFixed(3)} s running, ${guestTime}`
+    : `instructions: ${snapshot.instructions} in ${(snapshot.runMs / 1000).toFixed(3)} s (${mipsOf(snapshot).toFixed(1)} MIPS), ${guestTime}`);
   lines.push(`post: ${snapshot.post === null ? 'none' : hex(snapshot.post, 2)}`);
   return lines;
 }

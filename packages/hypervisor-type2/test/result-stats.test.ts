@@ -35,7 +35,7 @@ describe('statistics', () => {
     for (let i = 0; i < 5; i++) counters.count('io', 0x3f8);
     counters.count('io', 0x80);
     counters.count('hlt');
-    const snapshot = snapshotStats(counters, { post: 0x42, instructions: 5_000_000, guestNs: 2e9, runMs: 500 });
+    const snapshot = snapshotStats(counters, { post: 0x42, instructions: 5_000_000, instructionsEstimated: false, guestNs: 2e9, runMs: 500 });
     expect(snapshot.byPort).toEqual([[0x3f8, 5], [0x80, 1]]);
     expect(mipsOf(snapshot)).toBe(10);
     expect(formatStats(snapshot)).toEqual([
@@ -46,5 +46,13 @@ describe('statistics', () => {
     ]);
     expect(formatStats({ ...snapshot, post: null }).at(-1)).toBe('post: none');
     expect(structuredClone(snapshot)).toEqual(snapshot);
+  });
+
+  it('does not present a hardware strategy\'s time-derived count as instructions or MIPS', () => {
+    const counters = new ExitCounters();
+    counters.count('io', 0x3f8);
+    const snapshot = snapshotStats(counters, { post: null, instructions: 4_000_000, instructionsEstimated: true, guestNs: 4e6, runMs: 4 });
+    const line = formatStats(snapshot).find((l) => l.startsWith('instructions:'));
+    expect(line).toBe('instructions: not counted by this strategy; 0.004 s running, guest time 0.004 s');
   });
 });

@@ -38,6 +38,8 @@ export interface Vcpu {
   run(budget: number): VmExit;
   /** Instructions retired so far (emulated strategies), or an estimate derived from time. */
   readonly retired: number;
+  /** True when `retired` is an estimate (hardware backends cannot count guest instructions). */
+  readonly retiredIsEstimate?: boolean;
   /** Ask for an 'irq-window' exit as soon as the guest can take an external interrupt. */
   requestInterruptWindow(enable: boolean): void;
   /** Deliver an external interrupt vector now; only valid when the guest is interruptible. */

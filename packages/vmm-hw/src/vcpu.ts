@@ -100,6 +100,9 @@ export class HwVcpu implements Vcpu {
     this.runData = new DataView(page);
   }
 
+  /** KVM cannot count guest instructions: `retired` is guest time at one instruction per ns. */
+  readonly retiredIsEstimate = true;
+
   get retired(): number {
     return Math.floor(this.retiredNs / NS_PER_BUDGET_UNIT);
   }
