@@ -50,6 +50,31 @@ describe('ringvisor run --bios', () => {
     expect(result.stderr).toMatch(/^post: 0x42$/m);
   });
 
+  it('honours the A20 gate: with both sources off, 0xFFFF:0010 wraps to address 0', async () => {
+    // The gate is the keyboard controller's output port bit 1 OR port 0x92 bit 1: clear both.
+    const guest = Uint8Array.from([
+      0xb0, 0xd1, //                   mov al, 0xd1      ; i8042: write output port
+      0xe6, 0x64, //                   out 0x64, al
+      0xb0, 0xdd, //                   mov al, 0xdd      ; A20 off, reset line inactive
+      0xe6, 0x60, //                   out 0x60, al
+      0xb8, 0xff, 0xff, //             mov ax, 0xffff
+      0x8e, 0xd8, //                   mov ds, ax
+      0xe4, 0x92, //                   in al, 0x92
+      0x24, 0xfd, //                   and al, ~2        ; A20 off
+      0xe6, 0x92, //                   out 0x92, al
+      0xc6, 0x06, 0x10, 0x00, 0x5a, // mov byte [0x10], 0x5a  ; linear 0x100000 → 0 without A20
+      0x31, 0xc0, //                   xor ax, ax
+      0x8e, 0xd8, //                   mov ds, ax
+      0xa0, 0x00, 0x00, //             mov al, [0]
+      0xe6, 0xf4, //                   out 0xf4, al      ; exit with what landed at 0
+      0xf4, //                         hlt
+    ]);
+    const path = join(mkdtempSync(join(tmpdir(), 'ringvisor-cli-')), 'a20.bin');
+    writeFileSync(path, guest);
+    const result = await ringvisorDone(['run', '--flat', '0x7c00', path]);
+    expect(result.status).toBe(0x5a);
+  });
+
   it('boots the bundled firmware guest by name from the reset vector', async () => {
     const result = await ringvisorDone(['run', 'firmware-hello']);
     expect(result.stderr).toBe('');

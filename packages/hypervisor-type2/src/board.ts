@@ -15,7 +15,8 @@ export interface HostedBoard {
   readonly spec: VmSpec;
   readonly clock: VirtualClock | HostClock;
   /** Connects DMA-capable devices to guest RAM (after the strategy built the VM). */
-  attach(memory: GuestMemory): void;
+  /** Connects the board to the VM's memory and, where the strategy models it, its A20 gate. */
+  attach(memory: GuestMemory, setA20?: (enabled: boolean) => void): void;
   /** Loads the boot image and returns the vCPU's first state. */
   load(memory: GuestMemory): EntryState;
   serialInput(bytes: Uint8Array): void;
@@ -63,8 +64,12 @@ export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): Ho
   const disk = config.machine.disk === undefined ? null : new FileBlockBackend(config.machine.disk);
   const virtio: VirtioDeviceConfig[] = disk ? [{ kind: 'blk', backend: disk }] : [];
   let board: PcBoard;
+  let a20Sink: ((enabled: boolean) => void) | undefined;
   try {
-    board = new PcBoard({ ramSize: config.machine.memory, clock, serial, firmware: config.machine.firmware, virtio });
+    board = new PcBoard({
+      ramSize: config.machine.memory, clock, serial, firmware: config.machine.firmware, virtio,
+      onA20: (enabled) => a20Sink?.(enabled),
+    });
   } catch (error) {
     disk?.close();
     throw error;
@@ -72,7 +77,11 @@ export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): Ho
   return {
     spec: board.vmSpec(),
     clock,
-    attach: (memory) => board.attachMemory(memory),
+    attach: (memory, setA20) => {
+      board.attachMemory(memory);
+      a20Sink = setA20;
+      setA20?.(board.a20);
+    },
     load: (memory) => loadImage(board, memory, config.machine.boot),
     serialInput: (bytes) => serial.input(bytes),
     serialOutputAcknowledged: (count) => {

@@ -39,7 +39,7 @@ async function start(): Promise<void> {
   }
   let session: VmSession;
   try {
-    board.attach(vm.memory);
+    board.attach(vm.memory, vm.setA20?.bind(vm));
     const vcpu = vm.createVcpu(0);
     const entry = board.load(vm.memory);
     vcpu.setSpecialRegisters(entry.sregs);

@@ -189,6 +189,11 @@ class NoneVm implements Vm {
     return new NoneVcpu(index, this.memory, this.spec, this.mmio);
   }
 
+  /** The board's A20 gate: mmu masks CPU addresses and each vCPU follows through onLayoutChange. */
+  setA20(enabled: boolean): void {
+    this.memory.a20Enabled = enabled;
+  }
+
   destroy(): void {
     // Nothing outside the JS heap is held.
   }
