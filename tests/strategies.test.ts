@@ -17,6 +17,12 @@ const hwLine = vmms.split('\n').find((line) => line.startsWith('hw ')) ?? '';
 const hwUnavailable = hwLine.includes('available') && !/\bunavailable\b/.test(hwLine) ? '' : hwLine.trim() || 'ringvisor vmms did not list hw';
 if (hwUnavailable) console.warn(`skipping none-versus-hw comparison: ${hwUnavailable}`);
 
+/** The exit reasons of the `exits:` line of --stats, without their counts. */
+const reasonsOf = (stderr: string): string[] => {
+  const line = stderr.split('\n').find((l) => l.startsWith('exits:')) ?? '';
+  return [...line.matchAll(/([a-z-]+) \d+/g)].map((m) => m[1]).sort();
+};
+
 /** The `ports:` line of --stats: every port the guest touched, with its count. */
 const portsLine = (stderr: string): string | undefined => stderr.split('\n').find((line) => line.startsWith('ports:'));
 
@@ -31,5 +37,7 @@ describe.skipIf(!!hwUnavailable)('one guest, two strategies', () => {
     expect(none.stdout.length).toBeGreaterThan(0);
     expect(portsLine(hw.stderr)).toBe(portsLine(none.stderr));
     expect(portsLine(none.stderr)).toMatch(/0x3f8 \d+/);
+    // Exit reasons agree in kind: a reason counted under one strategy is counted under the other.
+    expect(reasonsOf(hw.stderr)).toEqual(reasonsOf(none.stderr));
   });
 });

@@ -70,15 +70,23 @@ class NoneVcpu implements Vcpu {
   run(budget: number): VmExit {
     const cpu = this.cpu;
     const reason = cpu.run(budget);
-    this.flushStats(this.spec.stats);
+    const stats = this.spec.stats;
+    this.flushStats(stats);
+    // Every exit handed to the hypervisor is counted, as vmm-hw counts KVM's; a spent budget is not an exit.
     switch (reason) {
       case 'budget': return this.budgetExit;
-      case 'irq-window': return this.irqWindowExit;
+      case 'irq-window':
+        stats.count('irq-window');
+        return this.irqWindowExit;
       case 'hlt':
+        stats.count('hlt');
         this.hltExit.interruptsEnabled = (cpu.flags & 0x200) !== 0;
         return this.hltExit;
-      case 'shutdown': return this.shutdownExit;
+      case 'shutdown':
+        stats.count('shutdown');
+        return this.shutdownExit;
       case 'exception': {
+        stats.count('exception');
         const stop = cpu.stop;
         return {
           reason: 'exception', vector: stop.vector,
@@ -87,6 +95,7 @@ class NoneVcpu implements Vcpu {
         };
       }
       default:
+        stats.count('internal-error');
         return { reason: 'internal-error', detail: reason === 'internal-error' ? cpu.stop.detail : `unexpected stop: ${reason}` };
     }
   }
