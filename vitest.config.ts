@@ -5,6 +5,7 @@ import { SummaryReporter } from './tools/vitest-summary-reporter.js';
 export default defineConfig({
   test: {
     projects: ['packages/*', 'apps/*', 'tests'],
+    globalSetup: ['./tools/vitest-global-setup.js'],
     reporters: ['default', new SummaryReporter()],
   },
 });

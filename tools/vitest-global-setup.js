@@ -1,0 +1,16 @@
+// Before the whole-workspace test run: fetch the Debian kernel and initramfs once (cached in
+// .cache/linux), so every test that needs them runs for real where apt can provide them. Where it
+// cannot, those tests skip and print why; this step only says what happened.
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export default function setup() {
+  if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    process.stderr.write('[global setup] apt-get missing: Linux guest tests will skip\n');
+    return;
+  }
+  const tool = join(dirname(fileURLToPath(import.meta.url)), 'linux-guest.mjs');
+  const r = spawnSync(process.execPath, [tool, '--quiet'], { encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) process.stderr.write(`[global setup] Linux guest not available: ${r.stderr.trim().split('\n').pop()}\n`);
+}
