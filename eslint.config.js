@@ -14,6 +14,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain-JS tools run on Node: its globals exist there.
+    files: ['tools/**/*.{js,mjs}'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', performance: 'readonly', Buffer: 'readonly' } },
+  },
+  {
     files: ['packages/**/src/**/*.ts'],
     rules: {
       // Packages below apps/ never print or read process globals (DESIGN.md).
