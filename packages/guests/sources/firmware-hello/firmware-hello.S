@@ -8,30 +8,7 @@ _start:
 	cli
 	mov $0xf000, %ax       /* the message lies in this ROM: DS = CS */
 	mov %ax, %ds
-	mov $0x3fb, %dx        /* LCR: 8N1 */
-	mov $0x03, %al
-	out %al, %dx
-	mov $message, %si
-next_char:
-	lodsb
-	test %al, %al
-	jz done
-	mov %al, %bl
-	mov $0x3fd, %dx        /* LSR */
-wait_thre:
-	in %dx, %al
-	test $0x20, %al        /* THRE */
-	jz wait_thre
-	mov $0x3f8, %dx        /* THR */
-	mov %bl, %al
-	out %al, %dx
-	jmp next_char
-done:
-	mov $0, %al
-	out %al, $0xf4         /* exit port: 0 = success */
-halt:
-	hlt
-	jmp halt
+#include "../common/serial-hello16.S"
 
 message:
 	.asciz "Hello from firmware!\r\n"
