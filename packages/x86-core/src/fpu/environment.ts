@@ -7,6 +7,8 @@ import { readReal80, writeReal80 } from './operands.js';
 
 /** MXCSR reset value; kept only so FXSAVE images are well formed. */
 const MXCSR_DEFAULT = 0x1f80;
+/** Registers read before any state changes (a fault midway leaves the FPU as it was); reused. */
+const incoming = new Float64Array(8);
 
 export function environmentSize(mode: number): number {
   return mode & FPU_OPSIZE32 ? 28 : 14;
@@ -74,10 +76,9 @@ export function fsave(fpu: Fpu, host: FpuHost, at: number, mode: number): void {
 
 export function frstor(fpu: Fpu, host: FpuHost, at: number, mode: number): void {
   const base = at + environmentSize(mode);
-  const values = new Float64Array(8); // FRSTOR is rare (context switch): a small allocation is fine
-  for (let i = 0; i < 8; i++) values[i] = readReal80(host, base + i * 10);
+  for (let i = 0; i < 8; i++) incoming[i] = readReal80(host, base + i * 10);
   loadEnvironment(fpu, host, at, mode);
-  for (let i = 0; i < 8; i++) fpu.regs[(fpu.top + i) & 7] = values[i];
+  for (let i = 0; i < 8; i++) fpu.regs[(fpu.top + i) & 7] = incoming[i];
 }
 
 export function fxsave(fpu: Fpu, host: FpuHost, at: number): void {
@@ -111,12 +112,11 @@ export function fxrstor(fpu: Fpu, host: FpuHost, at: number): void {
   const fcs = host.read16(at + 12);
   const fdp = host.read32(at + 16);
   const fds = host.read16(at + 20);
-  const values = new Float64Array(8);
-  for (let i = 0; i < 8; i++) values[i] = readReal80(host, at + 32 + i * 16);
+  for (let i = 0; i < 8; i++) incoming[i] = readReal80(host, at + 32 + i * 16);
   fpu.cw = cw;
   fpu.statusWord = sw;
   for (let r = 0; r < 8; r++) fpu.empty[r] = abridged & (1 << r) ? 0 : 1;
-  for (let i = 0; i < 8; i++) fpu.regs[(fpu.top + i) & 7] = values[i];
+  for (let i = 0; i < 8; i++) fpu.regs[(fpu.top + i) & 7] = incoming[i];
   fpu.fop = fop & 0x7ff;
   fpu.fip = fip;
   fpu.fcs = fcs;
