@@ -799,6 +799,9 @@ export class Cpu {
         // A delivered fault counts against the budget, so a guest faulting forever still returns.
         done = this.recordedRetire + 1;
         if (e instanceof CpuFault) this.fault(e);
+        // A task switch delivers faults after its commit point itself, so that delivery can escalate
+        // to a triple fault from inside the instruction.
+        else if (e instanceof TripleFault) this.shutdown('triple-fault');
         else this.internalError(e);
       }
     }
