@@ -174,6 +174,12 @@ describe('protected-mode guests', () => {
     expect(run.done).toBe(false);
   });
 
+  it('tf-fault: no single-step trap for an instruction that faults; only its #UD is delivered', () => {
+    const run = runGuest('tf-fault');
+    expect(hex(run.reports)).toEqual(hex([6, 0x600d]));
+    expect(run.done).toBe(true);
+  });
+
   // The random guests' reports are checked against QEMU (qemu-differential.test.ts); here they must at
   // least run their hostile inputs to the end without a host error, a hang or a shutdown.
   for (const name of ['descriptors', 'transfers', 'transfers-paged', 'task-fuzz', 'v86-fuzz']) {
