@@ -257,7 +257,7 @@ describe('i486 and P6 additions', () => {
     expect(m.cpu.stop.vector).toBe(6);
   });
 
-  it('CPUID reports the documented model: GenuineIntel family 6, FPU TSC MSR CX8 CMOV, no FXSR', () => {
+  it('CPUID reports the documented model: GenuineIntel family 6, FPU TSC MSR CX8 CMOV FXSR, no SSE', () => {
     const m = createMachine('flat32');
     m.load([0x0f, 0xa2, 0xf4]); // cpuid
     m.cpu.reg32[EAX] = 0;
@@ -272,8 +272,8 @@ describe('i486 and P6 additions', () => {
     expect((r[EAX] >> 8) & 0xf).toBe(6);
     const features = r[EDX];
     expect(features & 1).toBe(1); // x87 FPU
-    expect(features & (1 << 24)).toBe(0); // no FXSR: FXSAVE/FXRSTOR are not decoded
-    for (const bit of [4, 5, 8, 15]) expect((features >>> bit) & 1).toBe(1);
+    for (const bit of [4, 5, 8, 15, 24]) expect((features >>> bit) & 1).toBe(1); // TSC MSR CX8 CMOV FXSR
+    for (const bit of [19, 23, 25, 26]) expect((features >>> bit) & 1).toBe(0); // no CLFSH MMX SSE SSE2
   });
 
   it('RDTSC counts retired instructions and WRMSR(IA32_TIME_STAMP_COUNTER) moves it', () => {

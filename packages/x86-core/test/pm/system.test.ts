@@ -271,11 +271,13 @@ describe('flags, control registers and descriptor queries', () => {
     expect(faultOf(() => writeControlRegister(m.cpu, 0, m.cpu.cr0))).toEqual([13, 0]);
   });
 
-  it('CR4 accepts the paging extensions only when the paging unit reports them, and no FXSR/SSE bits', () => {
+  it('CR4 accepts the paging extensions only when the paging unit reports them, OSFXSR (FXSR), no SSE bits', () => {
     const m = protectedMachine();
     writeControlRegister(m.cpu, 4, 0xb4); // PGE PAE PSE TSD
     expect(m.cpu.cr4).toBe(0xb4);
-    expect(faultOf(() => writeControlRegister(m.cpu, 4, 1 << 9))).toEqual([13, 0]); // OSFXSR
+    writeControlRegister(m.cpu, 4, 0xb4 | (1 << 9)); // OSFXSR
+    expect(m.cpu.cr4).toBe(0x2b4);
+    expect(faultOf(() => writeControlRegister(m.cpu, 4, 1 << 10))).toEqual([13, 0]); // OSXMMEXCPT: no SSE
     expect(faultOf(() => writeControlRegister(m.cpu, 4, 1 << 0))).toEqual([13, 0]); // VME
     m.cpu.pagingFeatures = 0;
     expect(faultOf(() => writeControlRegister(m.cpu, 4, 1 << 5))).toEqual([13, 0]);
