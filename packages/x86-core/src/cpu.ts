@@ -786,6 +786,9 @@ export class Cpu {
         break;
       }
       if (done >= budget) {
+        // A trap armed by this boundary belongs to the instruction not yet run: the next run()'s
+        // boundary arms it again instead of delivering it before that instruction.
+        this.events &= ~EV_TRAP;
         stop.reason = 'budget';
         break;
       }
@@ -799,6 +802,9 @@ export class Cpu {
         // A delivered fault counts against the budget, so a guest faulting forever still returns.
         done = this.recordedRetire + 1;
         if (e instanceof CpuFault) this.fault(e);
+        // A task switch delivers faults after its commit point itself, so that delivery can escalate
+        // to a triple fault from inside the instruction.
+        else if (e instanceof TripleFault) this.shutdown('triple-fault');
         else this.internalError(e);
       }
     }
@@ -902,6 +908,9 @@ export class Cpu {
   private fault(e: CpuFault): void {
     this.eip = this.startEip;
     this.reg32[4] = this.startEsp;
+    // A faulting instruction did not complete, so it takes no single-step trap (SDM Vol. 3B
+    // 17.3.1.4); if it runs again with TF set, the boundary before it arms the trap again.
+    this.events &= ~EV_TRAP;
     const stop = this.stop;
     if (e.vector < 32 && (this.intercepts.exceptions & (1 << e.vector)) !== 0) {
       stop.reason = 'exception';

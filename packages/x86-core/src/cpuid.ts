@@ -16,11 +16,13 @@ export const FEATURE_PAE = 1 << 6;
 export const FEATURE_CX8 = 1 << 8;
 export const FEATURE_PGE = 1 << 13;
 export const FEATURE_CMOV = 1 << 15;
+export const FEATURE_FXSR = 1 << 24;
 /**
- * The x87 FPU, RDTSC, RDMSR/WRMSR, CMPXCHG8B and CMOVcc (which covers FCMOVcc and FCOMI) are
- * implemented. FXSR is not advertised: FXSAVE/FXRSTOR (0F AE) are not decoded yet.
+ * The x87 FPU, RDTSC, RDMSR/WRMSR, CMPXCHG8B, CMOVcc (which covers FCMOVcc and FCOMI) and
+ * FXSAVE/FXRSTOR (which makes CR4.OSFXSR settable) are implemented. No SSE: FXSAVE keeps no XMM or
+ * MXCSR state (src/fpu/environment.ts).
  */
-export const CORE_FEATURES = FEATURE_FPU | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_CMOV;
+export const CORE_FEATURES = FEATURE_FPU | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_CMOV | FEATURE_FXSR;
 const MAX_BASIC_LEAF = 1;
 
 function vendorWord(i: number): number {

@@ -1,6 +1,8 @@
 import { alu, doubleShift, imulTruncate } from './alu.js';
 import { FS, GS, SS, type Cpu } from './cpu.js';
 import { cpuid } from './cpuid.js';
+import { fxrstor, fxsave } from './fpu/environment.js';
+import { FPU_OPSIZE32, FPU_PROTECTED } from './fpu/host.js';
 import { loadFarPointer, popSegment } from './execute.js';
 import { throwFault } from './fault.js';
 import { ZF } from './flags.js';
@@ -120,6 +122,7 @@ export function step0f(cpu: Cpu, op: number): void {
       if ((count & 31) !== 0) writeE(cpu, m, size, r);
       return;
     }
+    case 0xae: group15(cpu); return;
     case 0xaf: {
       const size = vSize(cpu);
       const m = modrm(cpu);
@@ -342,4 +345,30 @@ function cmpxchg8b(cpu: Cpu): void {
     r32[2] = hi;
     cpu.flags &= ~ZF;
   }
+}
+
+/** The FXSAVE/FXRSTOR image: 512 bytes on a 16-byte boundary. */
+const FXSAVE_AREA = 512;
+
+/**
+ * 0F AE (group 15): FXSAVE m512 (/0) and FXRSTOR m512 (/1), SDM Vol. 2A. The other forms — LDMXCSR,
+ * STMXCSR, XSAVE/XRSTOR/XSAVEOPT, CLFLUSH and the register forms LFENCE/MFENCE/SFENCE — need SSE,
+ * SSE2, XSAVE or CLFSH, which CPUID does not report, and raise #UD, as do the REP/REPNE-prefixed
+ * encodings (FXSAVE and FXRSTOR are NP). Then #UD for CR0.EM, #NM for CR0.TS, #GP(0) for a linear
+ * address off a 16-byte boundary (whatever the segment), and the segment limit for the whole area
+ * before a byte moves. Pending x87 exceptions are neither checked nor cleared.
+ */
+function group15(cpu: Cpu): void {
+  const m = modrm(cpu);
+  const reg = (m >> 3) & 7;
+  if (m >= 0xc0 || reg > 1 || cpu.rep !== 0) throwFault(6);
+  if (cpu.cr0 & 4) throwFault(6);
+  if (cpu.cr0 & 8) throwFault(7);
+  const seg = cpu.eaSeg;
+  const off = cpu.eaOff;
+  if (((cpu.segBase[seg] + off) & 15) !== 0) throwFault(13, 0);
+  cpu.linear(seg, off, FXSAVE_AREA);
+  const mode = (cpu.opSize32 ? FPU_OPSIZE32 : 0) | (cpu.protectedMode && !cpu.v86Mode ? FPU_PROTECTED : 0);
+  if (reg === 0) fxsave(cpu.fpu, cpu.fpuHost, off, mode);
+  else if (!fxrstor(cpu.fpu, cpu.fpuHost, off, mode)) throwFault(13, 0);
 }

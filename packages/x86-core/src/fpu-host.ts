@@ -32,4 +32,8 @@ export class CpuFpuHost implements FpuHost {
   setAx(value: number): void {
     this.cpu.reg16[0] = value;
   }
+
+  dataSelector(): number {
+    return this.cpu.seg[this.cpu.eaSeg];
+  }
 }

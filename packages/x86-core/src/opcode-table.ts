@@ -202,6 +202,8 @@ two(0xa9, 'pop', 'GS');
 two(0xab, 'bts', 'Ev,Gv', 'L');
 two(0xac, 'shrd', 'Ev,Gv,Ib');
 two(0xad, 'shrd', 'Ev,Gv,CL');
+// 0F AE (group 15): FXSAVE and FXRSTOR only; its other forms need SSE, SSE2, CLFSH or XSAVE (#UD here).
+GROUPS[0x1ae] = [['fxsave', 'M', 'M'], ['fxrstor', 'M', 'M']];
 two(0xaf, 'imul', 'Gv,Ev');
 two(0xb0, 'cmpxchg', 'Eb,Gb', 'L');
 two(0xb1, 'cmpxchg', 'Ev,Gv', 'L');

@@ -257,7 +257,7 @@ describe('i486 and P6 additions', () => {
     expect(m.cpu.stop.vector).toBe(6);
   });
 
-  it('CPUID reports the documented model: GenuineIntel family 6, FPU TSC MSR CX8 CMOV, no FXSR', () => {
+  it('CPUID reports the documented model: GenuineIntel family 6, FPU TSC MSR CX8 CMOV FXSR, no SSE', () => {
     const m = createMachine('flat32');
     m.load([0x0f, 0xa2, 0xf4]); // cpuid
     m.cpu.reg32[EAX] = 0;
@@ -272,8 +272,8 @@ describe('i486 and P6 additions', () => {
     expect((r[EAX] >> 8) & 0xf).toBe(6);
     const features = r[EDX];
     expect(features & 1).toBe(1); // x87 FPU
-    expect(features & (1 << 24)).toBe(0); // no FXSR: FXSAVE/FXRSTOR are not decoded
-    for (const bit of [4, 5, 8, 15]) expect((features >>> bit) & 1).toBe(1);
+    for (const bit of [4, 5, 8, 15, 24]) expect((features >>> bit) & 1).toBe(1); // TSC MSR CX8 CMOV FXSR
+    for (const bit of [19, 23, 25, 26]) expect((features >>> bit) & 1).toBe(0); // no CLFSH MMX SSE SSE2
   });
 
   it('RDTSC counts retired instructions and WRMSR(IA32_TIME_STAMP_COUNTER) moves it', () => {
@@ -534,6 +534,48 @@ describe('interrupts', () => {
     expect(m.cpu.eip).toBe(0x3001);
     expect(m.memory.read16(m.cpu.reg16[8])).toBe(CODE + 8);
     expect(m.cpu.dr[6] & 0x4000).toBe(0x4000);
+  });
+
+  // TF set by POPF; the next instruction (DIV by zero) faults, its #DE handler fixes the divisor and
+  // IRETs (restoring TF: no trap after the IRET itself); the retried DIV completes and traps.
+  function tfAcrossFault(slice: number) {
+    const m = createMachine('real');
+    m.memory.write16(0 * 4, 0x3000); // #DE
+    m.memory.write16(1 * 4, 0x3100); // #DB
+    m.memory.writeBytes(0x3000, Uint8Array.from([
+      0xb3, 0x04, // mov bl, 4   (the divisor the retried DIV uses)
+      0x41, //       inc cx
+      0xcf, //       iret
+    ]));
+    m.memory.writeBytes(0x3100, Uint8Array.from([0xf4]));
+    m.load([
+      0x9c, //             pushf
+      0x58, //             pop ax
+      0x0d, 0x00, 0x01, // or ax, 0x100
+      0x50, //             push ax
+      0xb8, 0x64, 0x00, // mov ax, 100
+      0x31, 0xdb, //       xor bx, bx
+      0x31, 0xc9, //       xor cx, cx
+      0x9d, //             popf
+      0xf6, 0xf3, //       div bl      (#DE first; after the handler, 100 / 4)
+      0xf4,
+    ]);
+    let reason = 'budget';
+    for (let i = 0; i < 100 && reason === 'budget'; i++) reason = m.cpu.run(slice);
+    expect(reason).toBe('hlt');
+    expect(m.cpu.eip).toBe(0x3101);
+    expect(m.cpu.reg16[2]).toBe(1); // CX: #DE delivered once
+    expect(m.cpu.reg8[0]).toBe(25);
+    expect(m.memory.read16(m.cpu.reg16[8])).toBe(CODE + 0x10); // #DB after the completed DIV
+    expect(m.cpu.dr[6] & 0x4000).toBe(0x4000);
+  }
+
+  it('TF: a faulting instruction takes no single-step trap; it traps once it completes after the handler\'s IRET', () => {
+    tfAcrossFault(100);
+  });
+
+  it('TF: the single-step trap lands after the same instruction when run() is called one instruction at a time', () => {
+    tfAcrossFault(1);
   });
 
   it('injectInterrupt delivers through the IVT before the next instruction', () => {

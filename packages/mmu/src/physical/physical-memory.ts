@@ -175,7 +175,7 @@ export class PhysicalMemory implements GuestMemory {
     if ((address >>> 0) !== address) return 0xff;
     const a = (address & this.a20Mask) >>> 0;
     if (this.kind[a >>> PAGE_SHIFT] <= KIND_RAM_CODE) return this.ram[a];
-    return this.readSlow(a, 1);
+    return this.readSlow(address, a, 1);
   }
 
   read16(address: number): number {
@@ -184,7 +184,7 @@ export class PhysicalMemory implements GuestMemory {
     if ((a & PAGE_MASK) !== PAGE_MASK && this.kind[a >>> PAGE_SHIFT] <= KIND_RAM_CODE) {
       return this.ram[a] | (this.ram[a + 1] << 8);
     }
-    return this.readSlow(a, 2);
+    return this.readSlow(address, a, 2);
   }
 
   read32(address: number): number {
@@ -194,7 +194,7 @@ export class PhysicalMemory implements GuestMemory {
       const ram = this.ram;
       return (ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24)) >>> 0;
     }
-    return this.readSlow(a, 4);
+    return this.readSlow(address, a, 4);
   }
 
   /**
@@ -210,7 +210,7 @@ export class PhysicalMemory implements GuestMemory {
       Atomics.or(this.ramDwords, a >>> 2, bits);
       if (kind === KIND_RAM_CODE) this.codeWritten(a >>> PAGE_SHIFT);
     } else {
-      this.write32(a, this.read32(a) | bits);
+      this.write32(address, this.read32(address) | bits);
     }
   }
 
@@ -218,7 +218,7 @@ export class PhysicalMemory implements GuestMemory {
     if ((address >>> 0) !== address) return;
     const a = (address & this.a20Mask) >>> 0;
     if (this.kind[a >>> PAGE_SHIFT] === KIND_RAM) this.ram[a] = value;
-    else this.writeSlow(a, 1, value);
+    else this.writeSlow(address, a, 1, value);
   }
 
   write16(address: number, value: number): void {
@@ -228,7 +228,7 @@ export class PhysicalMemory implements GuestMemory {
       this.ram[a] = value;
       this.ram[a + 1] = value >> 8;
     } else {
-      this.writeSlow(a, 2, value);
+      this.writeSlow(address, a, 2, value);
     }
   }
 
@@ -242,7 +242,7 @@ export class PhysicalMemory implements GuestMemory {
       ram[a + 2] = value >> 16;
       ram[a + 3] = value >> 24;
     } else {
-      this.writeSlow(a, 4, value);
+      this.writeSlow(address, a, 4, value);
     }
   }
 
@@ -281,12 +281,18 @@ export class PhysicalMemory implements GuestMemory {
     return true;
   }
 
-  /** Slow path of a CPU read; `a` is a masked address below 4 GiB. */
-  private readSlow(a: number, size: number): number {
+  /**
+   * Slow path of a CPU read of `size` bytes at `address`, which is `a` before the A20 gate. A page
+   * crossing access is split into bytes at `address + i`, each then gated and dispatched alone: the
+   * gate masks bit 20 of every byte's address, it does not take part in the carry between them (so a
+   * word at 0x1fffff with A20 disabled reads 0x0fffff and 0x200000), and a byte at or above 4 GiB
+   * reads as all ones.
+   */
+  private readSlow(address: number, a: number, size: number): number {
     if ((a & PAGE_MASK) + size > PAGE_SIZE) {
       // Crosses a page: each byte goes to whatever maps its own page (possibly another device).
       let value = 0;
-      for (let i = 0; i < size; i++) value |= this.read8(a + i) << (8 * i);
+      for (let i = 0; i < size; i++) value |= this.read8(address + i) << (8 * i);
       return value >>> 0;
     }
     const page = a >>> PAGE_SHIFT;
@@ -298,10 +304,10 @@ export class PhysicalMemory implements GuestMemory {
     return ((region.handler as MmioHandler).mmioRead(a - region.base, size as 1 | 2 | 4) & ONES[size]) >>> 0;
   }
 
-  /** Slow path of a CPU write; `a` is a masked address below 4 GiB. */
-  private writeSlow(a: number, size: number, value: number): void {
+  /** Slow path of a CPU write, split as `readSlow` splits reads (bytes at or above 4 GiB are dropped). */
+  private writeSlow(address: number, a: number, size: number, value: number): void {
     if ((a & PAGE_MASK) + size > PAGE_SIZE) {
-      for (let i = 0; i < size; i++) this.write8(a + i, value >>> (8 * i));
+      for (let i = 0; i < size; i++) this.write8(address + i, value >>> (8 * i));
       return;
     }
     const page = a >>> PAGE_SHIFT;

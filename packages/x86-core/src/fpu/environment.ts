@@ -1,12 +1,23 @@
 // FPU state images (SDM vol. 1, 8.1.10 and vol. 2 FXSAVE): FSTENV/FLDENV (14 or 28 bytes, real or
 // protected layout), FSAVE/FRSTOR (environment + 8 registers of 10 bytes in stack order) and
-// FXSAVE/FXRSTOR (512 bytes; this model has no SSE, so the XMM area is neither read nor written).
+// FXSAVE/FXRSTOR (512 bytes, the non-64-bit layout of SDM vol. 2 table "FXSAVE and FXRSTOR Memory
+// Region"; what this SSE-less model keeps in it is said at `fxsave`).
 import type { Fpu } from './fpu.js';
 import { FPU_OPSIZE32, FPU_PROTECTED, type FpuHost } from './host.js';
 import { readReal80, writeReal80 } from './operands.js';
 
-/** MXCSR reset value; kept only so FXSAVE images are well formed. */
-const MXCSR_DEFAULT = 0x1f80;
+/**
+ * MXCSR as FXSAVE stores it. Without SSE there is no instruction that reads or changes MXCSR, so this
+ * model holds none: FXSAVE stores the power-up value and FXRSTOR only checks the field.
+ */
+export const MXCSR_DEFAULT = 0x1f80;
+/**
+ * The MXCSR bits software may set when FXSAVE reports MXCSR_MASK 0 (SDM vol. 1, 11.6.6). FXRSTOR
+ * raises #GP(0) for any other bit, so software that masks with what FXSAVE reported never faults.
+ */
+export const MXCSR_DEFAULT_MASK = 0xffbf;
+/** Bytes of the FXSAVE image this model writes: the x87 part; XMM0-7 (160-287) and 288-511 are left alone. */
+export const FXSAVE_X87_BYTES = 160;
 /** Registers read before any state changes (a fault midway leaves the FPU as it was); reused. */
 const incoming = new Float64Array(8);
 
@@ -81,45 +92,71 @@ export function frstor(fpu: Fpu, host: FpuHost, at: number, mode: number): void 
   for (let i = 0; i < 8; i++) fpu.regs[(fpu.top + i) & 7] = incoming[i];
 }
 
-export function fxsave(fpu: Fpu, host: FpuHost, at: number): void {
+/**
+ * FXSAVE in legacy (non-64-bit) mode. This CPU has no SSE: bytes 0-159 are written (reserved bytes
+ * among them as 0), MXCSR as its power-up value and MXCSR_MASK as 0 (the default mask); the XMM
+ * registers do not exist, so bytes 160-511 keep what memory held, with CR4.OSFXSR set or not. FIP
+ * and FDP are offsets (in real-address mode too), their high halves 0 with a 16-bit operand size;
+ * FCS and FDS are the selectors.
+ */
+export function fxsave(fpu: Fpu, host: FpuHost, at: number, mode: number): void {
+  const offsetMask = mode & FPU_OPSIZE32 ? 0xffffffff : 0xffff;
   host.write16(at, fpu.cw);
   host.write16(at + 2, fpu.statusWord);
+  // Abridged tag word: one bit per physical register, 1 = not empty; byte 5 reserved.
   let abridged = 0;
   for (let r = 0; r < 8; r++) if (!fpu.empty[r]) abridged |= 1 << r;
-  host.write8(at + 4, abridged);
-  host.write8(at + 5, 0);
+  host.write16(at + 4, abridged);
   host.write16(at + 6, fpu.fop & 0x7ff);
-  host.write32(at + 8, fpu.fip);
+  host.write32(at + 8, (instructionOffset(fpu, mode) & offsetMask) >>> 0);
   host.write32(at + 12, fpu.fcs & 0xffff);
-  host.write32(at + 16, fpu.fdp);
+  host.write32(at + 16, (fpu.fdp & offsetMask) >>> 0);
   host.write32(at + 20, fpu.fds & 0xffff);
   host.write32(at + 24, MXCSR_DEFAULT);
-  // MXCSR_MASK 0 tells software to assume the default mask (no SSE here).
   host.write32(at + 28, 0);
   for (let i = 0; i < 8; i++) {
     const slot = at + 32 + i * 16;
     writeReal80(host, slot, fpu.regs[(fpu.top + i) & 7]);
-    for (let b = 10; b < 16; b += 2) host.write16(slot + b, 0);
+    host.write16(slot + 10, 0);
+    host.write32(slot + 12, 0);
   }
 }
 
-export function fxrstor(fpu: Fpu, host: FpuHost, at: number): void {
+/**
+ * FXRSTOR in legacy mode: false (and nothing loaded) when MXCSR has a bit outside the default mask,
+ * for which the CPU raises #GP(0). Everything is read before any state changes, so a fault midway
+ * leaves the FPU as it was. The full tag word follows from the abridged one and the register values.
+ */
+export function fxrstor(fpu: Fpu, host: FpuHost, at: number, mode: number): boolean {
+  const offsetMask = mode & FPU_OPSIZE32 ? 0xffffffff : 0xffff;
   const cw = host.read16(at);
   const sw = host.read16(at + 2);
   const abridged = host.read8(at + 4);
-  const fop = host.read16(at + 6);
-  const fip = host.read32(at + 8);
+  const fop = host.read16(at + 6) & 0x7ff;
+  const fip = (host.read32(at + 8) & offsetMask) >>> 0;
   const fcs = host.read16(at + 12);
-  const fdp = host.read32(at + 16);
+  const fdp = (host.read32(at + 16) & offsetMask) >>> 0;
   const fds = host.read16(at + 20);
+  const mxcsr = host.read32(at + 24);
   for (let i = 0; i < 8; i++) incoming[i] = readReal80(host, at + 32 + i * 16);
+  if ((mxcsr & ~MXCSR_DEFAULT_MASK) !== 0) return false;
   fpu.cw = cw;
   fpu.statusWord = sw;
   for (let r = 0; r < 8; r++) fpu.empty[r] = abridged & (1 << r) ? 0 : 1;
   for (let i = 0; i < 8; i++) fpu.regs[(fpu.top + i) & 7] = incoming[i];
-  fpu.fop = fop & 0x7ff;
-  fpu.fip = fip;
+  fpu.fop = fop;
   fpu.fcs = fcs;
+  // In real-address mode the model keeps the instruction's linear address (FSTENV's layout wants it).
+  fpu.fip = mode & FPU_PROTECTED ? fip : (fip + (fcs << 4)) >>> 0;
   fpu.fdp = fdp;
   fpu.fds = fds;
+  return true;
+}
+
+/**
+ * FIP as an offset in CS. Real-address x87 instructions record their linear address, which is
+ * CS * 16 + IP there.
+ */
+function instructionOffset(fpu: Fpu, mode: number): number {
+  return mode & FPU_PROTECTED ? fpu.fip : (fpu.fip - ((fpu.fcs & 0xffff) << 4)) >>> 0;
 }

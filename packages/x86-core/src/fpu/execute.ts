@@ -64,7 +64,10 @@ export function executeFpu(
     fpu.fop = ((esc & 7) << 8) | modrm;
     fpu.fip = ip >>> 0;
     fpu.fcs = cs & 0xffff;
-    if (modrm < 0xc0) fpu.fdp = at >>> 0;
+    if (modrm < 0xc0) {
+      fpu.fdp = at >>> 0;
+      fpu.fds = host.dataSelector() & 0xffff;
+    }
   }
   return modrm < 0xc0 ? memoryForm(fpu, host, esc & 7, (modrm >>> 3) & 7, at, mode) : registerForm(fpu, host, esc & 7, modrm);
 }

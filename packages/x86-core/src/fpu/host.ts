@@ -16,6 +16,8 @@ export interface FpuHost {
   setCompareFlags(zf: boolean, pf: boolean, cf: boolean): void;
   /** FNSTSW AX. */
   setAx(value: number): void;
+  /** The selector of the memory operand's segment (the FPU data pointer selector, FDS). */
+  dataSelector(): number;
 }
 
 /** How the instruction was executed: decides the FSTENV/FSAVE image layout. */

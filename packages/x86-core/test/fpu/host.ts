@@ -17,4 +17,6 @@ export class TestHost implements FpuHost {
     this.eflags = (this.eflags & ~0x8d5) | (zf ? 0x40 : 0) | (pf ? 0x4 : 0) | (cf ? 0x1 : 0);
   }
   setAx(v: number): void { this.ax = v; }
+  ds = 0;
+  dataSelector(): number { return this.ds; }
 }

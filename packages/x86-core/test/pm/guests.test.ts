@@ -166,6 +166,20 @@ describe('protected-mode guests', () => {
     expect(run.done).toBe(false);
   });
 
+  it('task-triple: a triple fault raised inside a task switch (after its commit point) shuts down', () => {
+    const run = runGuest('task-triple');
+    expect(hex(run.reports)).toEqual(hex([0x7f])); // about to JMP to a TSS whose CS is a data segment
+    expect(run.reason).toBe('shutdown');
+    expect(run.cpu.stop.detail).toBe('triple-fault');
+    expect(run.done).toBe(false);
+  });
+
+  it('tf-fault: no single-step trap for an instruction that faults; only its #UD is delivered', () => {
+    const run = runGuest('tf-fault');
+    expect(hex(run.reports)).toEqual(hex([6, 0x600d]));
+    expect(run.done).toBe(true);
+  });
+
   // The random guests' reports are checked against QEMU (qemu-differential.test.ts); here they must at
   // least run their hostile inputs to the end without a host error, a hang or a shutdown.
   for (const name of ['descriptors', 'transfers', 'transfers-paged', 'task-fuzz', 'v86-fuzz']) {

@@ -15,7 +15,7 @@ import { GUEST_LOAD, hex, runGuest } from './machine.js';
 // `descriptors`, `transfers` (also `transfers-paged`), `task-fuzz` and `v86-fuzz` (random descriptors,
 // gates, frames, TSSs and v86 flags) have no hand-written expectation: QEMU is their reference.
 const COMPARED = [
-  'faults', 'gates', 'privilege', 'paging', 'pf-double', 'tasks', 'io', 'v86',
+  'faults', 'gates', 'privilege', 'paging', 'pf-double', 'tasks', 'io', 'v86', 'tf-fault',
   'descriptors', 'transfers', 'transfers-paged', 'task-fuzz', 'v86-fuzz',
 ];
 

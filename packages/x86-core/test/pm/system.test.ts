@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CS, DS, SS, TR, type Cpu } from '../../src/cpu.js';
+import { CS, DS, ES, FS, SS, TR, type Cpu } from '../../src/cpu.js';
 import { CpuFault } from '../../src/fault.js';
 import {
   TripleFault, adjustRpl, checkIoPermission, clearTaskSwitched, deliverException, deliverInterrupt, eflagsForPush,
@@ -271,11 +271,13 @@ describe('flags, control registers and descriptor queries', () => {
     expect(faultOf(() => writeControlRegister(m.cpu, 0, m.cpu.cr0))).toEqual([13, 0]);
   });
 
-  it('CR4 accepts the paging extensions only when the paging unit reports them, and no FXSR/SSE bits', () => {
+  it('CR4 accepts the paging extensions only when the paging unit reports them, OSFXSR (FXSR), no SSE bits', () => {
     const m = protectedMachine();
     writeControlRegister(m.cpu, 4, 0xb4); // PGE PAE PSE TSD
     expect(m.cpu.cr4).toBe(0xb4);
-    expect(faultOf(() => writeControlRegister(m.cpu, 4, 1 << 9))).toEqual([13, 0]); // OSFXSR
+    writeControlRegister(m.cpu, 4, 0xb4 | (1 << 9)); // OSFXSR
+    expect(m.cpu.cr4).toBe(0x2b4);
+    expect(faultOf(() => writeControlRegister(m.cpu, 4, 1 << 10))).toEqual([13, 0]); // OSXMMEXCPT: no SSE
     expect(faultOf(() => writeControlRegister(m.cpu, 4, 1 << 0))).toEqual([13, 0]); // VME
     m.cpu.pagingFeatures = 0;
     expect(faultOf(() => writeControlRegister(m.cpu, 4, 1 << 5))).toEqual([13, 0]);
@@ -384,6 +386,125 @@ describe('hostile descriptor tables', () => {
       for (let call = 0; call < 20; call++) {
         const f = entryPoints[random() % entryPoints.length];
         const outcome = faultOf(() => f(m.cpu, random(), random()));
+        expect(outcome === 'none' || outcome === 'triple' || Array.isArray(outcome)).toBe(true);
+        expect(m.cpu.cpl).toBeGreaterThanOrEqual(0);
+        expect(m.cpu.cpl).toBeLessThanOrEqual(3);
+      }
+    }
+  });
+});
+
+describe('tables and segments at the edges of the address space', () => {
+  it('IDT limit: a gate whose last byte is the limit is used, one byte short is #GP(vector)', () => {
+    const m = protectedMachine();
+    m.setIdt(0x40, gate(0x08, 0x4000, 0x8e));
+    m.cpu.idtrLimit = 0x40 * 8 + 6;
+    expect(faultOf(() => deliverInterrupt(m.cpu, 0x40, 'software'))).toEqual([13, 0x40 * 8 + 2]);
+    expect(m.cpu.reg32[4]).toBe(STACK0);
+    m.cpu.idtrLimit = 0x40 * 8 + 7;
+    deliverInterrupt(m.cpu, 0x40, 'software');
+    expect(m.cpu.eip).toBe(0x4000);
+    // IDTR limit 0xffff (LIDT allows it) with vector 0xff: inside the limit, gate read from the table.
+    m.cpu.idtrLimit = 0xffff;
+    expect(faultOf(() => deliverInterrupt(m.cpu, 0xff, 'software'))).toEqual([11, 0xff * 8 + 2]);
+  });
+
+  it('an IDT based just below 4 GiB wraps its linear addresses to the bottom of memory', () => {
+    const m = protectedMachine();
+    m.cpu.idtrBase = 0xfffffff8;
+    m.physical.write32(0, gate(0x08, 0x4400, 0x8e)[0]); // vector 1 lands at linear 0
+    m.physical.write32(4, gate(0x08, 0x4400, 0x8e)[1]);
+    expect(faultOf(() => deliverInterrupt(m.cpu, 0, 'software'))).toEqual([13, 2]); // unbacked: all ones
+    deliverInterrupt(m.cpu, 1, 'software');
+    expect(m.cpu.eip).toBe(0x4400);
+  });
+
+  it('a TSS at the top of 4 GiB: unbacked SS0 is #TS, a wrapped one supplies the ring-0 stack', () => {
+    const m = protectedMachine();
+    m.setIdt(0x20, gate(0x08, 0x2000, 0xee));
+    interruptReturnToRing3(m, 0x6000);
+    m.cpu.segBase[TR] = 0xfffffff0; // ESP0 at 0xfffffff4, SS0 at 0xfffffff8: nothing there
+    const outcome = faultOf(() => deliverInterrupt(m.cpu, 0x20, 'software'));
+    expect(outcome).toEqual([10, 0xfffc]);
+    expect(m.cpu.cpl).toBe(3);
+    m.cpu.segBase[TR] = 0xfffffffc; // ESP0 at linear 0, SS0 at 4
+    m.physical.write32(0, STACK0 - 0x100);
+    m.physical.write32(4, 0x10);
+    deliverInterrupt(m.cpu, 0x20, 'software');
+    expect([m.cpu.cpl, m.cpu.eip, m.cpu.reg32[4]]).toEqual([0, 0x2000, STACK0 - 0x100 - 20]);
+  });
+
+  it('I/O bitmap at offset 0xffff of a 4 GiB TSS: read where it wraps or lies, never a host error', () => {
+    const m = protectedMachine();
+    interruptReturnToRing3(m, 0x6000);
+    m.cpu.segLimit[TR] = -1;
+    m.physical.write16(TSS + 0x66, 0xffff);
+    for (const base of [TSS, 0xffff0000, 0xfffffff0]) {
+      m.cpu.segBase[TR] = base;
+      for (const port of [0, 0x80, 0xffff]) {
+        const outcome = faultOf(() => checkIoPermission(m.cpu, port, 4));
+        expect(outcome === 'none' || (Array.isArray(outcome) && outcome[0] === 13 && outcome[1] === 0)).toBe(true);
+      }
+    }
+    // Base 0xffff0000: the offset word reads as ones (unbacked), so port 0x80's bitmap byte is at
+    // 0xffff0000 + 0xffff + 0x10, which wraps to linear 0xf.
+    m.cpu.segBase[TR] = 0xffff0000;
+    m.physical.write8(0xf, 0x01);
+    expect(faultOf(() => checkIoPermission(m.cpu, 0x80, 1))).toEqual([13, 0]);
+    m.physical.write8(0xf, 0xfe);
+    expect(faultOf(() => checkIoPermission(m.cpu, 0x80, 1))).toBe('none');
+  });
+
+  it('a data segment with a 4 GiB limit and a high base wraps linear addresses; the last offsets fault only past the limit', () => {
+    const m = protectedMachine();
+    m.setGdt(0x30, descriptor(0xfffff000, 0xfffff, 0x92, 0xc));
+    loadSegment(m.cpu, DS, 0x30);
+    expect(m.cpu.segLimit[DS] >>> 0).toBe(0xffffffff);
+    m.physical.write32(0x1000, 0xfeedface);
+    expect(m.cpu.read32(DS, 0x2000) >>> 0).toBe(0xfeedface);
+    expect(m.cpu.read8(DS, 0xffffffff)).toBe(0xff); // linear 0xffffefff: nothing there
+    expect(faultOf(() => m.cpu.read32(DS, 0xfffffffe))).toEqual([13, 0]);
+    // A far JMP to offset 0xffffffff of a 4 GiB code segment is inside the limit.
+    expect(faultOf(() => farJump(m.cpu, 0x08, 0xffffffff, true))).toBe('none');
+    expect(m.cpu.eip >>> 0).toBe(0xffffffff);
+  });
+
+  it('GDT and LDT with bases near 4 GiB wrap to the bottom of memory; limits are checked to the last byte', () => {
+    const m = protectedMachine();
+    m.setGdt(0x38, descriptor(0xfffffff8, 0xffff, 0x82, 0)); // an LDT at 0xfffffff8
+    loadLdtr(m.cpu, 0x38);
+    m.physical.write32(0, FLAT_DATA0[0]); // entry 1 (selector 0x0c) wraps to linear 0
+    m.physical.write32(4, FLAT_DATA0[1]);
+    expect(faultOf(() => loadSegment(m.cpu, ES, 0x0c))).toBe('none');
+    expect([m.cpu.segLimit[ES] >>> 0, m.cpu.segAccess[ES] & 0xff]).toEqual([0xffffffff, 0x93]);
+    // Entry 0 is unbacked and reads as all ones: present, DPL 3, conforming readable code, which a
+    // data segment register may hold.
+    expect(faultOf(() => loadSegment(m.cpu, ES, 0x04))).toBe('none');
+    expect(m.cpu.segAccess[ES] & 0xff).toBe(0xff);
+    // A GDT at 0xffff0008 with limit 0xffff: selector 0xfff8 wraps to linear 0 (the data descriptor
+    // written there); 0x08 is unbacked (all ones, as above); RPL 3 on the DPL-0 data segment is #GP.
+    m.cpu.gdtrBase = 0xffff0008;
+    m.cpu.gdtrLimit = 0xffff;
+    expect(faultOf(() => loadSegment(m.cpu, FS, 0xfff8))).toBe('none');
+    expect(m.cpu.segAccess[FS] & 0xff).toBe(0x93);
+    expect(faultOf(() => loadSegment(m.cpu, FS, 0x08))).toBe('none');
+    expect(faultOf(() => loadSegment(m.cpu, FS, 0xfffb))).toEqual([13, 0xfff8]);
+    m.cpu.gdtrLimit = 0xfff6;
+    expect(faultOf(() => loadSegment(m.cpu, FS, 0xfff0))).toEqual([13, 0xfff0]); // last byte past the limit
+  });
+
+  it('task switches to TSSs at the top of 4 GiB (unbacked, or wrapping into RAM) end architecturally', () => {
+    for (const base of [0xfffff000, 0xffffffc0, 0xfffffff8]) {
+      for (const via of ['jmp', 'call', 'int'] as const) {
+        const m = protectedMachine();
+        m.setIdt(0x50, [0x00300000, 0x0000e500]); // task gate to 0x30, DPL 3
+        m.setGdt(0x30, descriptor(base, 0x67, 0x89, 0));
+        for (let i = 0; i < 0x68; i += 4) m.physical.write32(i, 0x00000010); // the part that wraps to 0
+        const outcome = faultOf(() => {
+          if (via === 'jmp') farJump(m.cpu, 0x30, 0, true);
+          else if (via === 'call') farCall(m.cpu, 0x30, 0, true);
+          else deliverInterrupt(m.cpu, 0x50, 'software');
+        });
         expect(outcome === 'none' || outcome === 'triple' || Array.isArray(outcome)).toBe(true);
         expect(m.cpu.cpl).toBeGreaterThanOrEqual(0);
         expect(m.cpu.cpl).toBeLessThanOrEqual(3);
