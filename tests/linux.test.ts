@@ -60,6 +60,8 @@ function boot(g: Guest, disk: string) {
     },
     exit,
     output: () => out,
+    /** Ends the VM if it still runs (a failed check must not leave a boot burning CPU). */
+    kill: () => { if (child.exitCode === null) child.kill('SIGKILL'); },
   };
 }
 
@@ -71,11 +73,11 @@ describe.skipIf(!!skipReason)('Linux on the emulated CPU', () => {
   it('boots to a shell that runs commands, uses virtio-blk and virtio-rng, keeps the date and time, and powers off', async () => {
     const g = guest as Guest;
     const scratch = mkdtempSync(join(tmpdir(), 'ringvisor-linux-'));
+    const disk = join(scratch, 'disk.img');
+    writeFileSync(disk, new Uint8Array(1024 * 1024));
+    const started = Date.now();
+    const vm = boot(g, disk);
     try {
-      const disk = join(scratch, 'disk.img');
-      writeFileSync(disk, new Uint8Array(1024 * 1024));
-      const started = Date.now();
-      const vm = boot(g, disk);
       await vm.waitFor('RINGVISOR-INIT-OK');
       await vm.waitFor('/ # ');
       const bootSeconds = (Date.now() - started) / 1000;
@@ -120,6 +122,7 @@ describe.skipIf(!!skipReason)('Linux on the emulated CPU', () => {
       expect(image.subarray(MARKER_SECTOR * 512, MARKER_SECTOR * 512 + MARKER.length).toString('latin1')).toBe(MARKER);
       expect(image.subarray(0, MARKER_SECTOR * 512).every((byte) => byte === 0)).toBe(true);
     } finally {
+      vm.kill();
       rmSync(scratch, { recursive: true, force: true });
     }
   }, 1_800_000);
