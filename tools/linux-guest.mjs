@@ -4,11 +4,13 @@
 //
 //   node tools/linux-guest.mjs [--out DIR] [--quiet]     prints the paths of bzImage and initramfs
 //
-// Everything lands in DIR (default .cache/linux in the repo) and is reused on the next run.
-// The init mounts proc/sys/devtmpfs, loads the virtio modules from the same kernel package
-// (passing the kernel command line's virtio_mmio.device= entries to virtio_mmio), prints the
-// marker RINGVISOR-INIT-OK and starts a shell on the console; with `rv.poweroff` on the command
-// line it powers off right after the marker (used by the boot benchmark).
+// Everything lands in DIR (default .cache/linux in the repo) and is reused on the next run; a
+// change to the initramfs layout bumps INITRAMFS_VERSION, which rebuilds only the initramfs.
+// PID 1 is busybox init: its sysinit script mounts proc/sys/devtmpfs, loads the virtio modules
+// from the same kernel package (the devices come from the machine's ACPI tables), prints the marker
+// RINGVISOR-INIT-OK, and init keeps a shell on the console; `poweroff` in that shell goes through
+// init (processes stopped, file systems synced) to the kernel's ACPI power-off. With `rv.poweroff`
+// on the command line it powers off right after the marker (used by the boot benchmark).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -24,6 +26,8 @@ const say = (msg) => { if (!quiet) process.stderr.write(`[linux-guest] ${msg}\n`
 /** Modules the init loads, in dependency order after resolution. */
 const WANTED_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_console', 'virtio_rng'];
 const INIT_MARKER = 'RINGVISOR-INIT-OK';
+/** Bump when the initramfs contents change, so cached copies are rebuilt. 2: busybox init, ACPI-discovered virtio. */
+const INITRAMFS_VERSION = 2;
 
 function fail(msg) {
   process.stderr.write(`[linux-guest] error: ${msg}\n`);
@@ -123,30 +127,29 @@ function resolveModules(index) {
   return order;
 }
 
-function initScript(modules) {
-  const loads = modules
-    .map((m) => (m === 'virtio_mmio' ? `insmod /lib/modules/${m}.ko $mmio` : `insmod /lib/modules/${m}.ko`))
-    .join('\n');
-  return `#!/bin/busybox sh
+/** The sysinit script busybox init runs first (/etc/init.d/rcS). */
+function rcScript(modules) {
+  const loads = modules.map((m) => `insmod /lib/modules/${m}.ko`).join('\n');
+  return `#!/bin/sh
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
 mkdir -p /proc /sys /dev /tmp /mnt /sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-# busybox insmod does not read module options from the kernel command line: pass them on.
-mmio=""
-for w in $(cat /proc/cmdline); do
-  case $w in virtio_mmio.device=*) mmio="$mmio device=\${w#virtio_mmio.device=}" ;; esac
-done
 ${loads}
 echo ${INIT_MARKER}
 case " $(cat /proc/cmdline) " in
   *" rv.poweroff "*) poweroff -f ;;
 esac
-exec setsid cttyhack sh
 `;
 }
+
+/** busybox init's table: the script above, then a shell on the console for as long as it runs. */
+const INITTAB = `::sysinit:/etc/init.d/rcS
+::respawn:/bin/cttyhack /bin/sh
+::shutdown:/bin/sync
+`;
 
 /** A cpio "newc" archive, the format the kernel unpacks into its initial root file system. */
 function cpio(entries) {
@@ -170,15 +173,26 @@ function buildInitramfs(busybox, modulesRoot, target) {
   const modules = resolveModules(index);
   say(`initramfs modules: ${modules.join(' ')}`);
   const dir = (name) => ({ name, mode: 0o040755 });
+  // init runs sysinit through /bin/sh before rcS installs the other applet links.
+  const link = (name, target) => ({ name, mode: 0o120777, data: Buffer.from(target) });
   const entries = [
-    dir('bin'), dir('dev'), dir('proc'), dir('sys'), dir('lib'), dir('lib/modules'),
+    dir('bin'), dir('dev'), dir('proc'), dir('sys'), dir('lib'), dir('lib/modules'), dir('etc'), dir('etc/init.d'),
     { name: 'dev/console', mode: 0o020600, rdevMajor: 5, rdevMinor: 1 },
     { name: 'bin/busybox', mode: 0o100755, data: readFileSync(busybox) },
-    { name: 'init', mode: 0o100755, data: Buffer.from(initScript(modules)) },
+    link('bin/sh', 'busybox'),
+    link('init', 'bin/busybox'),
+    { name: 'etc/inittab', mode: 0o100644, data: Buffer.from(INITTAB) },
+    { name: 'etc/init.d/rcS', mode: 0o100755, data: Buffer.from(rcScript(modules)) },
     ...modules.map((m) => ({ name: `lib/modules/${m}.ko`, mode: 0o100644, data: readFileSync(index.byName.get(m)) })),
   ];
   writeFileSync(target + '.tmp', gzipSync(cpio(entries), { level: 9 }));
   renameSync(target + '.tmp', target);
+}
+
+/** Replaces the manifest by rename, never in place (a cache directory may share files by hard link). */
+function writeManifest(path, manifest) {
+  writeFileSync(path + '.tmp', JSON.stringify(manifest, null, 2) + '\n');
+  renameSync(path + '.tmp', path);
 }
 
 function main() {
@@ -186,8 +200,15 @@ function main() {
   const bzImage = join(outDir, 'bzImage');
   const initrd = join(outDir, 'initramfs.cpio.gz');
   const manifestPath = join(outDir, 'manifest.json');
-  if (existsSync(bzImage) && existsSync(initrd) && existsSync(manifestPath)) {
+  const cached = existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, 'utf8')) : null;
+  const kroot = join(outDir, 'kernel');
+  const broot = join(outDir, 'busybox');
+  if (existsSync(bzImage) && existsSync(initrd) && cached?.initramfsVersion === INITRAMFS_VERSION) {
     say(`cached in ${outDir}`);
+  } else if (existsSync(bzImage) && cached && existsSync(kroot) && existsSync(broot)) {
+    say(`initramfs version ${cached.initramfsVersion ?? 1} is stale: rebuilding it as version ${INITRAMFS_VERSION}`);
+    buildInitramfs(join(broot, 'bin', 'busybox'), join(kroot, 'lib', 'modules', cached.release), initrd);
+    writeManifest(manifestPath, { ...cached, initramfsVersion: INITRAMFS_VERSION });
   } else {
     ensureApt();
     const debs = join(outDir, 'debs');
@@ -195,14 +216,14 @@ function main() {
     const kpkg = kernelPackage();
     const kernelDeb = download(`${kpkg}:i386`, debs);
     const busyboxDeb = download('busybox-static:i386', debs);
-    const kroot = extract(kernelDeb, join(outDir, 'kernel'));
-    const broot = extract(busyboxDeb, join(outDir, 'busybox'));
+    extract(kernelDeb, kroot);
+    extract(busyboxDeb, broot);
     const vmlinuz = readdirSync(join(kroot, 'boot')).find((f) => f.startsWith('vmlinuz-'));
     if (!vmlinuz) fail(`no vmlinuz in ${kernelDeb}`);
     writeFileSync(bzImage, readFileSync(join(kroot, 'boot', vmlinuz)));
     const release = vmlinuz.slice('vmlinuz-'.length);
     buildInitramfs(join(broot, 'bin', 'busybox'), join(kroot, 'lib', 'modules', release), initrd);
-    writeFileSync(manifestPath, JSON.stringify({ kernelPackage: kpkg, release, marker: INIT_MARKER }, null, 2) + '\n');
+    writeManifest(manifestPath, { kernelPackage: kpkg, release, marker: INIT_MARKER, initramfsVersion: INITRAMFS_VERSION });
   }
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
   say(`kernel ${manifest.release}: ${bzImage} (${statSync(bzImage).size} bytes), ${initrd} (${statSync(initrd).size} bytes)`);

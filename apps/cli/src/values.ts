@@ -36,3 +36,24 @@ export function parseChoice<T extends string>(text: string, choices: readonly T[
   }
   return text as T;
 }
+
+/**
+ * `--rtc`: `host` (undefined: the host's time at VM start) or an ISO 8601 date or date-time, read
+ * as UTC unless it carries an offset (`2026-01-01`, `2026-01-01T12:00:00`, `...+02:00`) → ms since the epoch.
+ */
+export function parseRtcStart(text: string, option: string): number | undefined {
+  if (text === 'host') return undefined;
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?)(Z|[+-]\d{2}:\d{2})?)?$/.exec(text);
+  let ms = NaN;
+  if (match) {
+    const [, year, month, day, time, zone] = match;
+    // Date.parse would roll 2026-02-30 over to March: the calendar date must come back unchanged.
+    const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+    const real = date.getUTCFullYear() === Number(year) && date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day);
+    if (real) ms = Date.parse(`${year}-${month}-${day}T${time ?? '00:00'}${zone ?? 'Z'}`);
+  }
+  if (!(ms >= 0)) {
+    throw new UsageError(`bad time '${text}' for --${option} (host, or a UTC date like 2026-01-01 or 2026-01-01T08:30:00)`);
+  }
+  return ms;
+}

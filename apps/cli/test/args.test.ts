@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs, UsageError } from '../src/args.js';
 import { RUN_OPTIONS } from '../src/help.js';
-import { parseAddress, parseChoice, parseSeconds, parseSize } from '../src/values.js';
+import { parseAddress, parseChoice, parseRtcStart, parseSeconds, parseSize } from '../src/values.js';
 
 const parse = (argv: string[]) => parseArgs(argv, RUN_OPTIONS, 'ringvisor run');
 
@@ -44,5 +44,21 @@ describe('option values', () => {
     expect(() => parseSeconds('ten', 'max-time')).toThrow(/^bad time/);
     expect(parseChoice('host', ['virtual', 'host'], 'clock')).toBe('host');
     expect(() => parseChoice('wall', ['virtual', 'host'], 'clock')).toThrow("bad value 'wall' for --clock (one of: virtual, host)");
+  });
+});
+
+describe('--rtc', () => {
+  it('takes host (the default: undefined) or a UTC date or date-time', () => {
+    expect(parseRtcStart('host', 'rtc')).toBeUndefined();
+    expect(parseRtcStart('2026-01-01', 'rtc')).toBe(Date.UTC(2026, 0, 1));
+    expect(parseRtcStart('2024-02-29T08:30', 'rtc')).toBe(Date.UTC(2024, 1, 29, 8, 30));
+    expect(parseRtcStart('2030-12-31T23:59:59.5', 'rtc')).toBe(Date.UTC(2030, 11, 31, 23, 59, 59, 500));
+    expect(parseRtcStart('2026-06-01T12:00:00+02:00', 'rtc')).toBe(Date.UTC(2026, 5, 1, 10));
+  });
+
+  it('refuses what is not a real date', () => {
+    for (const bad of ['2026-02-30', '2025-02-29', '2026-13-01', 'yesterday', '1969-12-31', '2026-1-1', '']) {
+      expect(() => parseRtcStart(bad, 'rtc')).toThrow(/^bad time '.*' for --rtc/);
+    }
   });
 });

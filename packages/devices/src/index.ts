@@ -12,4 +12,12 @@ export { I8042, type I8042Options } from './i8042/i8042.js';
 export { SystemControlPortA, type SystemControlPortAOptions } from './misc/system-control-port-a.js';
 export { PostCodePort } from './misc/post-code-port.js';
 export { DebugExitPort, type DebugExitPortOptions } from './misc/debug-exit-port.js';
+export {
+  ResetControlRegister, RESET_CONTROL_PORT, RC_HARD_RESET, type ResetControlRegisterOptions,
+} from './misc/reset-control-register.js';
+export { AcpiPm, type AcpiPmOptions } from './acpi/pm.js';
+export {
+  PM1_STATUS_OFFSET, PM1_ENABLE_OFFSET, PM1_EVENT_LENGTH, PM1_CONTROL_OFFSET, PM1_CONTROL_LENGTH, PM_TIMER_OFFSET,
+  PM_TIMER_LENGTH, PM_TIMER_HZ, PM1_SLP_EN, PM1_SLP_TYP_SHIFT,
+} from './acpi/registers.js';
 export * from './virtio/index.js';

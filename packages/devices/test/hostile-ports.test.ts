@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessSize } from '@ringvisor/vmm-api';
 import {
-  BufferSerialBackend, DebugExitPort, DualPic, I8042, Pit, PortIoBus, PostCodePort, Rtc, SystemControlPortA,
-  Uart16550,
+  AcpiPm, BufferSerialBackend, DebugExitPort, DualPic, I8042, Pit, PortIoBus, PostCodePort, ResetControlRegister, Rtc,
+  SystemControlPortA, Uart16550,
 } from '../src/index.js';
 import { ManualClock } from './support/clock.js';
 import { lcg } from './support/random.js';
@@ -14,6 +14,7 @@ import { lcg } from './support/random.js';
 const PORTS = [
   0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1, 0x40, 0x41, 0x42, 0x43, 0x61, 0x60, 0x64, 0x70, 0x71, 0x92, 0x80,
   0xf4, 0xf5, 0xf6, 0xf7, 0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff,
+  0x600, 0x601, 0x602, 0x603, 0x604, 0x605, 0x608, 0x609, 0x60a, 0x60b, 0xcf8, 0xcf9,
 ];
 const SIZES: readonly AccessSize[] = [1, 1, 1, 1, 2, 4];
 
@@ -34,6 +35,8 @@ function board() {
   io.registerDevice(new SystemControlPortA({ onReset: () => resets++ }));
   io.registerDevice(new PostCodePort());
   io.registerDevice(new DebugExitPort({ onExit: () => exits++ }));
+  io.registerDevice(new AcpiPm({ clock, sci: pic.irq(9), base: 0x600, softOffSleepType: 5, onPowerOff: () => exits++ }));
+  io.registerDevice(new ResetControlRegister({ onReset: () => resets++ }));
   return { clock, pic, backend, io, uart, i8042, counts: () => ({ resets, exits }) };
 }
 
@@ -66,8 +69,8 @@ describe('ISA devices under random port I/O', () => {
         m.i8042.keyboardInput(Uint8Array.of(next() & 0xff, next() & 0xff));
         m.backend.drain();
       }
-      // PIT, RTC and the UART's character timeout: at most one timer each.
-      expect(m.clock.pendingTimers).toBeLessThanOrEqual(3);
+      // PIT, RTC, the UART's character timeout and the PM timer's TMR_STS: at most one timer each.
+      expect(m.clock.pendingTimers).toBeLessThanOrEqual(4);
     }
     expect(vectors).toBeGreaterThan(0);
     expect(m.counts().exits).toBeGreaterThan(0);

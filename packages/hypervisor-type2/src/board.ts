@@ -41,7 +41,7 @@ function loadImage(board: PcBoard, memory: GuestMemory, boot: BootImage): EntryS
     case 'multiboot':
       return loadMultiboot(memory, boot.image, { memoryMap, cmdline: boot.cmdline, bootLoaderName: 'ringvisor' });
     case 'linux':
-      return loadLinux(memory, boot.kernel, { memoryMap, cmdline: boot.cmdline, initrd: boot.initrd });
+      return loadLinux(memory, boot.kernel, { memoryMap, cmdline: boot.cmdline, initrd: boot.initrd, acpi: board.acpi });
     case 'firmware':
       return firmwareEntry();
   }
@@ -54,20 +54,26 @@ function loadImage(board: PcBoard, memory: GuestMemory, boot: BootImage): EntryS
 function endOf(request: ShutdownRequest | null): VmEnd | null {
   if (request === null) return null;
   if (request.cause === 'reset') return { reason: 'reset' };
+  if (request.cause === 'power-off') return { reason: 'power-off' };
   return { reason: 'exit-code', code: (request.status - 1) / 2 };
 }
 
-/** Builds the PC board for `config` with COM1 on the worker's serial buffer and the disk on its file. */
+/**
+ * Builds the PC board for `config` with COM1 on the worker's serial buffer, the disk (when given)
+ * as virtio-blk in the first virtio slot, virtio-rng after it, and the RTC at `machine.rtcStart`
+ * or else the host's time now.
+ */
 export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): HostedBoard {
   const clock = config.clock === 'virtual' ? new VirtualClock() : new HostClock();
   const serial = new HostSerial(output);
   const disk = config.machine.disk === undefined ? null : new FileBlockBackend(config.machine.disk);
-  const virtio: VirtioDeviceConfig[] = disk ? [{ kind: 'blk', backend: disk }] : [];
+  const virtio: VirtioDeviceConfig[] = [...(disk ? [{ kind: 'blk' as const, backend: disk }] : []), { kind: 'rng' }];
   let board: PcBoard;
   let a20Sink: ((enabled: boolean) => void) | undefined;
   try {
     board = new PcBoard({
       ramSize: config.machine.memory, clock, serial, firmware: config.machine.firmware, virtio,
+      rtcTime: config.machine.rtcStart ?? Date.now(),
       onA20: (enabled) => a20Sink?.(enabled),
     });
   } catch (error) {

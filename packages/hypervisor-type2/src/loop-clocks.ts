@@ -44,6 +44,9 @@ export function virtualLoopClock(clock: VirtualClockLike, options: { paced: bool
   const wallMs = options.wallMs ?? (() => performance.now());
   const wallStart = wallMs();
   const wallNs = () => (wallMs() - wallStart) * 1e6;
+  // Nanoseconds skipped in all, and how many whole instruction-times of them were handed out.
+  let skippedNs = 0;
+  let skippedGiven = 0;
   return {
     kind: 'virtual',
     ...timerQueueOf(clock),
@@ -53,8 +56,16 @@ export function virtualLoopClock(clock: VirtualClockLike, options: { paced: bool
     },
     skipTo: (deadline) => {
       if (options.paced && deadline > wallNs()) return false;
+      const from = clock.now();
       clock.advanceTo(deadline);
+      skippedNs += clock.now() - from;
       return true;
+    },
+    takeSkippedInstructions: () => {
+      const whole = Math.floor(skippedNs / clock.nsPerInstruction);
+      const ticks = whole - skippedGiven;
+      skippedGiven = whole;
+      return ticks;
     },
     account: (instructions) => clock.retire(instructions),
     msUntil: (until) => (options.paced ? Math.max(0, (until - wallNs()) / 1e6) : 0),
@@ -81,6 +92,7 @@ export function hostLoopClock(clock: HostClockLike): HostedLoopClock {
       return Math.max(1, Math.ceil((deadline - runStart) * rate));
     },
     skipTo: () => false,
+    takeSkippedInstructions: () => 0,
     account: (instructions) => {
       const elapsed = clock.now() - runStart;
       // Only runs long enough to measure move the estimate; a moving average smooths the rest.

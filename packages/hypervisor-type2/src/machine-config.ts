@@ -18,4 +18,9 @@ export interface MachineConfig {
   readonly firmware?: Uint8Array;
   /** Host file backing a virtio-blk disk. */
   readonly disk?: string;
+  /**
+   * Wall time the RTC shows at power-on, in ms since the Unix epoch (UTC). Default: the host's
+   * time when the VM starts. Give a fixed value for runs that must repeat exactly.
+   */
+  readonly rtcStart?: number;
 }

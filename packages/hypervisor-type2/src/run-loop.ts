@@ -19,6 +19,11 @@ export interface LoopClock {
   skipTo(deadline: number): boolean;
   /** Told after every run how many instructions it retired (a virtual clock's time source). */
   account(instructions: number): void;
+  /**
+   * Whole instruction-times `skipTo` jumped over since the last call (fractions carry to the next
+   * call), so the vCPU's instruction-counting TSC can follow; 0 for a host clock.
+   */
+  takeSkippedInstructions(): number;
 }
 
 export interface RunLoopParts {
@@ -98,6 +103,8 @@ export class RunLoop {
           const deadline = clock.nextDeadline();
           if (deadline === Infinity) return { kind: 'wait', until: Infinity };
           if (deadline > clock.now() && !clock.skipTo(deadline)) return { kind: 'wait', until: deadline };
+          const skipped = clock.takeSkippedInstructions();
+          if (skipped > 0) vcpu.advanceTsc?.(skipped);
           clock.fireDue();
           const end = this.parts.pendingEnd();
           if (end) return this.finish(end);

@@ -18,6 +18,8 @@ export class FakeVcpu implements Vcpu {
   windowRequested = false;
   readonly budgets: number[] = [];
   readonly injected: number[] = [];
+  /** Sum of the TSC advances the loop asked for. */
+  tscAdvanced = 0;
   private next = 0;
 
   constructor(private readonly script: ScriptStep[], private readonly after: VmExit = { reason: 'budget' }) {}
@@ -42,6 +44,10 @@ export class FakeVcpu implements Vcpu {
     this.injected.push(vector);
   }
 
+  advanceTsc(ticks: number): void {
+    this.tscAdvanced += ticks;
+  }
+
   getRegisters(): Registers {
     return { eax: 0, ecx: 0, edx: 0, ebx: 0, esp: 0, ebp: 0, esi: 0, edi: 0, eip: 0, eflags: 2 };
   }
@@ -60,6 +66,7 @@ export class FakeClock implements LoopClock {
   readonly kind: 'virtual' | 'host';
   skipped = 0;
   retired = 0;
+  private skippedTaken = 0;
   private timers: { deadline: number; callback: () => void }[] = [];
 
   constructor(kind: 'virtual' | 'host' = 'virtual') {
@@ -89,6 +96,12 @@ export class FakeClock implements LoopClock {
 
   instructionsUntil(deadline: number): number {
     return deadline === Infinity ? Number.MAX_SAFE_INTEGER : Math.max(0, deadline - this.now());
+  }
+
+  takeSkippedInstructions(): number {
+    const ticks = this.skipped - this.skippedTaken;
+    this.skippedTaken = this.skipped;
+    return ticks;
   }
 
   skipTo(deadline: number): boolean {

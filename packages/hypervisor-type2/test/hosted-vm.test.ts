@@ -145,10 +145,11 @@ describe('HostedVm timers', () => {
 });
 
 describe('HostedVm reproducibility', () => {
-  it('runs a timer-driven guest identically twice on the virtual clock', async () => {
+  it('runs a timer-driven guest identically twice on the virtual clock (with a fixed RTC start)', async () => {
     const runs = [];
     for (let i = 0; i < 2; i++) {
-      const { vm, output } = await boot({ strategy: none, machine: multiboot('irq-test') });
+      // irq-test waits for an RTC second boundary: the RTC must start at the same instant both times.
+      const { vm, output } = await boot({ strategy: none, machine: { ...multiboot('irq-test'), rtcStart: Date.UTC(2026, 0, 1) } });
       const { stats } = await vm.done;
       runs.push({ output: output(), instructions: stats.instructions, guestNs: stats.guestNs, byReason: stats.byReason, byPort: stats.byPort });
     }
@@ -164,6 +165,36 @@ describe('HostedVm guest RAM', () => {
     const text = vm.ram.map((region) => Buffer.from(new Uint8Array(region.buffer)).toString('latin1')).join('');
     expect(vm.ram.every((region) => region.buffer instanceof SharedArrayBuffer)).toBe(true);
     expect(text).toContain(GUESTS.hello.expectedOutput);
+  });
+});
+
+describe('HostedVm machine ends and RTC', () => {
+  it('ends with power-off (status 0) when the guest writes SLP_EN with the \\_S5 type to PM1a control', async () => {
+    // mov dx, 0x604; mov ax, (5 << 10) | (1 << 13); out dx, ax; hlt
+    const { vm } = await boot({ strategy: none, machine: realMode([0xba, 0x04, 0x06, 0xb8, 0x00, 0x34, 0xef, 0xf4]) });
+    const report = await vm.done;
+    expect(report.end).toEqual({ reason: 'power-off' });
+    expect(report.status).toBe(0);
+  });
+
+  it('ends with reset (status 1) on the FADT reset register 0xCF9', async () => {
+    // mov dx, 0xcf9; mov al, 6; out dx, al; hlt
+    const { vm } = await boot({ strategy: none, machine: realMode([0xba, 0xf9, 0x0c, 0xb0, 0x06, 0xee, 0xf4]) });
+    const report = await vm.done;
+    expect(report.end).toEqual({ reason: 'reset' });
+    expect(report.status).toBe(1);
+  });
+
+  // mov al, 9 (CMOS year); out 0x70, al; in al, 0x71; out 0xf4, al (exit code = the BCD year); hlt
+  const READ_YEAR = [0xb0, 0x09, 0xe6, 0x70, 0xe4, 0x71, 0xe6, 0xf4, 0xf4];
+  const bcd = (n: number) => ((Math.floor(n / 10) << 4) | (n % 10));
+
+  it('starts the RTC at the host\'s time by default, at rtcStart when given', async () => {
+    const year = new Date().getUTCFullYear() % 100;
+    const host = await boot({ strategy: none, machine: realMode(READ_YEAR) });
+    expect((await host.vm.done).end).toEqual({ reason: 'exit-code', code: bcd(year) });
+    const fixed = await boot({ strategy: none, machine: { ...realMode(READ_YEAR), rtcStart: Date.UTC(2031, 4, 6) } });
+    expect((await fixed.vm.done).end).toEqual({ reason: 'exit-code', code: 0x31 });
   });
 });
 

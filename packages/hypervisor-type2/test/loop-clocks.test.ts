@@ -27,6 +27,20 @@ describe('virtualLoopClock', () => {
     expect(loop.now()).toBe(50);
   });
 
+  it('hands out skipped time as whole instruction-times, carrying the fractions', () => {
+    const clock = new VirtualClock(100_000_000); // 10 ns per instruction
+    const loop = virtualLoopClock(clock, { paced: false });
+    expect(loop.takeSkippedInstructions()).toBe(0);
+    loop.account(3); // 30 ns of running is not skipped time
+    expect(loop.skipTo(1_035)).toBe(true); // 1005 ns skipped
+    expect(loop.takeSkippedInstructions()).toBe(100);
+    expect(loop.takeSkippedInstructions()).toBe(0);
+    expect(loop.skipTo(1_040)).toBe(true); // 5 more: the carried 5 make another 10
+    expect(loop.takeSkippedInstructions()).toBe(1);
+    expect(loop.skipTo(500)).toBe(true); // never backwards
+    expect(loop.takeSkippedInstructions()).toBe(0);
+  });
+
   it('when paced, never jumps ahead of wall time and says how long to wait', () => {
     let wall = 0;
     const clock = new VirtualClock();
@@ -41,6 +55,12 @@ describe('virtualLoopClock', () => {
 });
 
 describe('hostLoopClock', () => {
+  it('never skips, so never has skipped time to hand out', () => {
+    const loop = hostLoopClock(new HostClock());
+    expect(loop.skipTo(1e12)).toBe(false);
+    expect(loop.takeSkippedInstructions()).toBe(0);
+  });
+
   it('never skips time and waits for deadlines in wall time', () => {
     let ns = 0;
     const clock = new HostClock(() => ns);

@@ -55,6 +55,14 @@ describe('RunLoop', () => {
     expect(clock.now()).toBe(2_000 + 10);
   });
 
+  it('advances the vCPU TSC by the instruction-times it skips over HLT', () => {
+    const { clock, loop, vcpu } = machine([{ retire: 50, exit: hlt(true) }, { exit: { reason: 'shutdown', cause: 'power-off' } }]);
+    clock.schedule(5_000, () => {});
+    loop.step();
+    expect(clock.skipped).toBe(4_950);
+    expect(vcpu.tscAdvanced).toBe(4_950);
+  });
+
   it('waits for an external event when halted with nothing scheduled, then resumes', () => {
     const { pic, loop, vcpu } = machine([{ exit: hlt(true) }, { exit: { reason: 'shutdown', cause: 'power-off' } }]);
     expect(loop.step()).toEqual({ kind: 'wait', until: Infinity });

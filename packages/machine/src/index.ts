@@ -24,7 +24,12 @@ export {
 } from './loaders/linux/linux.js';
 export { BOOT_CS, BOOT_DS, BOOT_GDT_ADDRESS } from './loaders/boot-gdt.js';
 export {
-  PcBoard, IRQ_PIT, IRQ_KEYBOARD, IRQ_COM1, IRQ_RTC, IRQ_MOUSE, COM1_BASE, VIRTUAL_RTC_EPOCH,
+  buildAcpiTables, dsdtAml, VIRTIO_MMIO_HID, type AcpiPlatform, type AcpiTables,
+} from './acpi/platform-tables.js';
+export { ACPI_TABLES_ADDRESS } from './loaders/linux/acpi-placement.js';
+export {
+  PcBoard, IRQ_PIT, IRQ_KEYBOARD, IRQ_COM1, IRQ_RTC, IRQ_SCI, IRQ_MOUSE, COM1_BASE, VIRTUAL_RTC_EPOCH,
+  ACPI_PM_BASE, SOFT_OFF_SLEEP_TYPE,
   type PcBoardOptions, type ShutdownRequest,
 } from './board/pc-board.js';
 export type { VirtioDeviceConfig } from './board/virtio-slots.js';

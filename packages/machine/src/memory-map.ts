@@ -17,18 +17,25 @@ export const FOUR_GIB = 4 * GiB;
 /** Virtio-mmio slots: one 4 KiB window each, from this base, with the IRQs in VIRTIO_MMIO_IRQS. */
 export const VIRTIO_MMIO_BASE = 0xd0000000;
 export const VIRTIO_MMIO_SLOT_SIZE = 0x1000;
-/** ISA IRQs no board device uses (0 PIT, 1 i8042, 2 cascade, 3/4 COM, 8 RTC, 12 mouse, 13 FPU, 14/15 IDE). */
-export const VIRTIO_MMIO_IRQS: readonly number[] = [5, 6, 7, 10, 11, 9];
+/**
+ * ISA IRQs no board device uses (0 PIT, 1 i8042, 2 cascade, 3/4 COM, 8 RTC, 9 ACPI SCI, 12 mouse,
+ * 13 FPU, 14 primary IDE). IRQ 15 (secondary IDE, absent here) takes the sixth slot, so the SCI
+ * keeps the PC's usual IRQ 9 to itself: the 8259 lines are edge-triggered and cannot be shared.
+ */
+export const VIRTIO_MMIO_IRQS: readonly number[] = [5, 6, 7, 10, 11, 15];
 
 const MIN_RAM = 64 * KiB;
 /** Above this the emulated strategies cannot allocate a region; KVM could, but no guest needs it here. */
 const MAX_RAM = 64 * GiB;
 
-/** One range of the guest-physical address space as firmware tables (e820, multiboot mmap) list it. */
+/**
+ * One range of the guest-physical address space as firmware tables (e820, multiboot mmap) list it;
+ * 'acpi' holds ACPI tables (e820 type 3; a consumer without that type lists it as reserved).
+ */
 export interface AddressRange {
   readonly base: number;
   readonly size: number;
-  readonly type: 'ram' | 'reserved';
+  readonly type: 'ram' | 'reserved' | 'acpi';
 }
 
 export interface VirtioSlot {

@@ -46,6 +46,13 @@ export interface Vcpu {
   injectInterrupt(vector: number): void;
   /** True when an external interrupt can be delivered at this instruction boundary. */
   readonly interruptible: boolean;
+  /**
+   * The hypervisor let `ticks` instruction-times of virtual time pass without running this vCPU
+   * (a halted guest skipped to its next timer). A strategy whose time-stamp counter counts retired
+   * instructions adds `ticks` to it, so the TSC keeps pace with the virtual clock across HLT.
+   * Strategies whose TSC follows host time (hardware ones) leave it out; callers skip it then.
+   */
+  advanceTsc?(ticks: number): void;
   getRegisters(): Registers;
   setRegisters(regs: Registers): void;
   getSpecialRegisters(): SpecialRegisters;

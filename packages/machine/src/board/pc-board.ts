@@ -1,8 +1,10 @@
 import {
-  DebugExitPort, DualPic, I8042, MmioDispatchBus, Pit, PortIoBus, PostCodePort, Rtc, SystemControlPortA,
-  Uart16550, type SerialBackend, type VirtioDevice, type VirtioMmioTransport,
+  AcpiPm, DebugExitPort, DualPic, I8042, MmioDispatchBus, Pit, PortIoBus, PostCodePort, RC_HARD_RESET,
+  RESET_CONTROL_PORT, ResetControlRegister, Rtc, SystemControlPortA, Uart16550, type SerialBackend,
+  type VirtioDevice, type VirtioMmioTransport,
 } from '@ringvisor/devices';
 import type { Clock, GuestMemory, MemoryRegionSpec, VmSpec } from '@ringvisor/vmm-api';
+import type { AcpiPlatform } from '../acpi/platform-tables.js';
 import { ExitCounters } from '../exit-stats.js';
 import { pcMemoryMap, type MemoryMap } from '../memory-map.js';
 import { createVirtioDevice, createVirtioTransport, type VirtioDeviceConfig } from './virtio-slots.js';
@@ -12,19 +14,29 @@ export const IRQ_PIT = 0;
 export const IRQ_KEYBOARD = 1;
 export const IRQ_COM1 = 4;
 export const IRQ_RTC = 8;
+/** The ACPI SCI, on the line PIIX4-based PCs use; no virtio slot takes it (see VIRTIO_MMIO_IRQS). */
+export const IRQ_SCI = 9;
 export const IRQ_MOUSE = 12;
 export const COM1_BASE = 0x3f8;
+/** ACPI PM register block (PM1a event, PM1a control, PM timer), where QEMU's PIIX4 puts it. */
+export const ACPI_PM_BASE = 0x600;
+/** SLP_TYPx value of soft-off (S5): \_S5 in the DSDT announces it, PM1a control acts on it. */
+export const SOFT_OFF_SLEEP_TYPE = 5;
+/** CMOS index of the RTC's century byte (named in the FADT). */
+const RTC_CENTURY_INDEX = 0x32;
 /** What the RTC shows at power-on under a virtual clock, so runs are reproducible: 2026-01-01 00:00 UTC. */
 export const VIRTUAL_RTC_EPOCH = Date.UTC(2026, 0, 1);
 
 /**
  * What the guest asked the machine to do: stop with a status through the exit port (QEMU
- * isa-debug-exit: a write of v gives status (v << 1) | 1), or reset through the keyboard
- * controller or port 0x92.
+ * isa-debug-exit: a write of v gives status (v << 1) | 1), power off through ACPI (SLP_EN with
+ * the \_S5 sleep type), or reset through the keyboard controller, port 0x92 or the reset control
+ * register at 0xCF9 (the FADT's reset register).
  */
 export type ShutdownRequest =
   | { readonly cause: 'exit-port'; readonly status: number }
-  | { readonly cause: 'reset'; readonly source: 'i8042' | 'port-92' };
+  | { readonly cause: 'power-off' }
+  | { readonly cause: 'reset'; readonly source: 'i8042' | 'port-92' | 'reset-control' };
 
 export interface PcBoardOptions {
   /** Guest RAM in bytes (address space, as `pcMemoryMap` counts it). */
@@ -50,8 +62,9 @@ export interface PcBoardOptions {
 
 /**
  * The PC board both hypervisor types share: memory map, port and MMIO buses, the 8259 pair with
- * the PIT on IRQ 0, the i8042 on IRQs 1/12, COM1 on IRQ 4, the RTC/CMOS on IRQ 8, port 0x92, the
- * POST port 0x80, the exit port 0xf4, and virtio-mmio slots. Build it, hand `vmSpec()` to a
+ * the PIT on IRQ 0, the i8042 on IRQs 1/12, COM1 on IRQ 4, the RTC/CMOS on IRQ 8, ACPI PM
+ * registers at 0x600 with the SCI on IRQ 9, the reset control register 0xCF9, port 0x92, the POST
+ * port 0x80, the exit port 0xf4, and virtio-mmio slots (IRQs 5, 6, 7, 10, 11, 15). Build it, hand `vmSpec()` to a
  * strategy, then call `attachMemory(vm.memory)` before the first run so virtio devices can DMA.
  */
 export class PcBoard {
@@ -67,6 +80,8 @@ export class PcBoard {
   readonly portA: SystemControlPortA;
   readonly post = new PostCodePort();
   readonly exitPort: DebugExitPort;
+  readonly acpiPm: AcpiPm;
+  readonly resetControl: ResetControlRegister;
   /** The guest's first exit or reset request, or null while it runs on. */
   shutdownRequest: ShutdownRequest | null = null;
   /** Virtio device models by slot; their transports appear in `virtioTransports` after `attachMemory`. */
@@ -109,12 +124,28 @@ export class PcBoard {
     this.io.registerDevice(this.post);
     this.exitPort = new DebugExitPort({ onExit: (status) => this.requestShutdown({ cause: 'exit-port', status }) });
     this.io.registerDevice(this.exitPort);
+    this.acpiPm = new AcpiPm({
+      clock, sci: this.pic.irq(IRQ_SCI), base: ACPI_PM_BASE, softOffSleepType: SOFT_OFF_SLEEP_TYPE,
+      onPowerOff: () => this.requestShutdown({ cause: 'power-off' }),
+    });
+    this.io.registerDevice(this.acpiPm);
+    this.resetControl = new ResetControlRegister({ onReset: () => this.requestShutdown({ cause: 'reset', source: 'reset-control' }) });
+    this.io.registerDevice(this.resetControl);
     this.virtioDevices = virtio.map((config) => createVirtioDevice(config, clock));
   }
 
   /** A20 is enabled when either the keyboard controller's output port or port 0x92 enables it. */
   get a20(): boolean {
     return this.i8042.a20 || this.portA.a20;
+  }
+
+  /** What the ACPI tables say about this board (loaders that build tables take it). */
+  get acpi(): AcpiPlatform {
+    return {
+      pmBase: ACPI_PM_BASE, sciIrq: IRQ_SCI, softOffSleepType: SOFT_OFF_SLEEP_TYPE,
+      reset: { port: RESET_CONTROL_PORT, value: RC_HARD_RESET }, rtcCenturyIndex: RTC_CENTURY_INDEX,
+      virtio: this.memoryMap.virtio,
+    };
   }
 
   /** The last POST code written to port 0x80, or null before any. */

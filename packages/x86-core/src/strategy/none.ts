@@ -122,6 +122,11 @@ class NoneVcpu implements Vcpu {
     this.cpu.injectInterrupt(vector);
   }
 
+  /** The TSC counts retired instructions; skipped idle time moves it by as many ticks. */
+  advanceTsc(ticks: number): void {
+    if (Number.isSafeInteger(ticks) && ticks > 0) this.cpu.tscOffset += ticks;
+  }
+
   getRegisters(): Registers {
     const r = this.cpu.reg32;
     return {

@@ -13,6 +13,10 @@ const E820_ENTRY_SIZE = 20;
 const E820_MAX_ENTRIES = 128;
 const E820_RAM = 1;
 const E820_RESERVED = 2;
+const E820_ACPI = 3;
+const E820_TYPES = { ram: E820_RAM, reserved: E820_RESERVED, acpi: E820_ACPI } as const;
+/** acpi_rsdp_addr (u64): where the kernel finds the RSDP without scanning (zero-page.rst, Linux 5.0+). */
+const ACPI_RSDP_ADDR = 0x070;
 /** "Undefined" boot loader ID: we are not one of the registered loaders. */
 const LOADER_UNDEFINED = 0xff;
 /** End of the (unused) real-mode heap relative to the setup code, minus 0x200 as boot.rst asks. */
@@ -24,6 +28,8 @@ export interface BootParamsInput {
   readonly cmdlineAddress: number;
   readonly ramdisk: { readonly address: number; readonly size: number } | null;
   readonly ranges: readonly AddressRange[];
+  /** Guest-physical address of the RSDP, or null when the machine has no ACPI tables. */
+  readonly acpiRsdp: number | null;
 }
 
 /** Writes the zero page at `address`: the image's setup header plus what the loader fills in. */
@@ -38,6 +44,7 @@ export function writeBootParams(writer: GuestWriter, address: number, input: Boo
   writer.u32(address + HDR_CMD_LINE_PTR, input.cmdlineAddress, what);
   writer.u32(address + HDR_RAMDISK_IMAGE, input.ramdisk?.address ?? 0, what);
   writer.u32(address + HDR_RAMDISK_SIZE, input.ramdisk?.size ?? 0, what);
+  if (input.acpiRsdp !== null) writer.u64(address + ACPI_RSDP_ADDR, input.acpiRsdp, what);
 
   const ranges = input.ranges.slice(0, E820_MAX_ENTRIES);
   writer.u8(address + E820_ENTRIES, ranges.length, what);
@@ -45,6 +52,6 @@ export function writeBootParams(writer: GuestWriter, address: number, input: Boo
     const entry = address + E820_TABLE + index * E820_ENTRY_SIZE;
     writer.u64(entry, range.base, 'e820 table');
     writer.u64(entry + 8, range.size, 'e820 table');
-    writer.u32(entry + 16, range.type === 'ram' ? E820_RAM : E820_RESERVED, 'e820 table');
+    writer.u32(entry + 16, E820_TYPES[range.type], 'e820 table');
   });
 }

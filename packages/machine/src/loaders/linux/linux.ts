@@ -5,6 +5,8 @@ import type { MemoryMap, VirtioSlot } from '../../memory-map.js';
 import { BOOT_CS, BOOT_DS, writeBootGdt } from '../boot-gdt.js';
 import { GuestWriter } from '../guest-writer.js';
 import { pageAlignDown, pageAlignUp } from '../page.js';
+import type { AcpiPlatform } from '../../acpi/platform-tables.js';
+import { rangesWithAcpi, writeAcpiTables } from './acpi-placement.js';
 import { writeBootParams } from './boot-params.js';
 import { writeIdentityPageTables } from './page-tables.js';
 import { XLF_KERNEL_64, parseSetupHeader, type SetupHeader } from './setup-header.js';
@@ -25,15 +27,25 @@ export interface LinuxOptions {
   readonly initrd?: Uint8Array;
   /** '32': the 32-bit boot protocol (default); '64': long mode with identity page tables (KVM). */
   readonly entry?: '32' | '64';
+  /**
+   * The board's ACPI description (`PcBoard.acpi`): the loader builds ACPI tables from it, and the
+   * kernel finds the virtio-mmio slots in the DSDT. Without it the slots go on the command line.
+   */
+  readonly acpi?: AcpiPlatform;
 }
 
-/** `virtio_mmio.device=4K@0xd0000000:5` for each slot, so the kernel probes them without ACPI/DT. */
+/**
+ * `virtio_mmio.device=4K@0xd0000000:5` for each slot, so that a kernel built with
+ * CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES probes them without ACPI (Debian's kernels are not).
+ */
 export function virtioMmioCmdline(slots: readonly VirtioSlot[]): string {
   return slots.map((slot) => `virtio_mmio.device=${slot.size / 1024}K@${hex(slot.base)}:${slot.irq}`).join(' ');
 }
 
 function kernelCmdline(options: LinuxOptions, header: SetupHeader): string {
-  const cmdline = [options.cmdline ?? '', virtioMmioCmdline(options.memoryMap.virtio)]
+  // With ACPI the DSDT announces the slots; announcing them twice would make the second probe fail.
+  const announced = options.acpi ? '' : virtioMmioCmdline(options.memoryMap.virtio);
+  const cmdline = [options.cmdline ?? '', announced]
     .filter((part) => part.length > 0).join(' ');
   const limit = Math.min(header.cmdlineSize, CMDLINE_MAX - 1);
   if (cmdline.length > limit) {
@@ -55,8 +67,8 @@ function placeInitrd(initrd: Uint8Array, header: SetupHeader, lowRamEnd: number,
 
 /**
  * Loads a bzImage by the Linux boot protocol: protected-mode kernel at 1 MiB, zero page with the
- * copied setup header, command line (plus the virtio-mmio devices), initrd high in RAM, e820 map,
- * and a boot GDT; returns the 32-bit entry state (ESI = zero page, EIP = code32_start) or, with
+ * copied setup header, command line (plus the virtio-mmio devices unless ACPI tables describe them),
+ * initrd high in RAM, e820 map, ACPI tables when `acpi` is given, and a boot GDT; returns the 32-bit entry state (ESI = zero page, EIP = code32_start) or, with
  * `entry: '64'`, the 64-bit one (long mode, identity page tables, RIP = load address + 0x200).
  */
 export function loadLinux(memory: GuestMemory, image: Uint8Array, options: LinuxOptions): EntryState {
@@ -80,8 +92,11 @@ export function loadLinux(memory: GuestMemory, image: Uint8Array, options: Linux
   writer.bytes(KERNEL_LOAD_ADDRESS, kernel, 'kernel');
   if (ramdisk && options.initrd) writer.bytes(ramdisk.address, options.initrd, 'initrd');
   writer.cString(CMDLINE_ADDRESS, cmdline, 'command line');
+  const acpi = options.acpi ? writeAcpiTables(writer, options.acpi) : null;
   writeBootParams(writer, ZERO_PAGE_ADDRESS, {
-    header, loadAddress: KERNEL_LOAD_ADDRESS, cmdlineAddress: CMDLINE_ADDRESS, ramdisk, ranges: options.memoryMap.ranges,
+    header, loadAddress: KERNEL_LOAD_ADDRESS, cmdlineAddress: CMDLINE_ADDRESS, ramdisk,
+    ranges: acpi ? rangesWithAcpi(options.memoryMap.ranges) : options.memoryMap.ranges,
+    acpiRsdp: acpi ? acpi.rsdp : null,
   });
 
   const state = mode === '64'
