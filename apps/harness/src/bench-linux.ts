@@ -17,7 +17,8 @@ const MARKER = 'RINGVISOR-INIT-OK';
 // 100 MHz; the option exists for short-lived VMs, and fips=1 would override it); noisapnp skips
 // the ISA Plug & Play isolation scan, a chain of udelay()s (~0.35 s) on a machine that has no
 // ISA PnP cards. `harness profile linux` shows both.
-const APPEND = 'console=ttyS0 rv.poweroff quiet cryptomgr.notests noisapnp';
+export const BOOT_OPTIONS = 'cryptomgr.notests noisapnp';
+const APPEND = `console=ttyS0 rv.poweroff quiet ${BOOT_OPTIONS}`;
 const SEABIOS = '/usr/share/seabios/bios.bin';
 
 interface Guest { bzImage: string; initrd: string }

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { RunLoop, virtualLoopClock } from '@ringvisor/hypervisor-type2';
 import { loadLinux, PcBoard, VirtualClock } from '@ringvisor/machine';
 import { noneStrategy } from '@ringvisor/x86-core';
-import { callers, inclusiveTable, placeOf, timeline, topTable, type ConsoleLine } from './profile/report.js';
+import { BOOT_OPTIONS } from './bench-linux.js';
+import { callers, callerTable, inclusiveTable, placeOf, timeline, topTable, type ConsoleLine } from './profile/report.js';
 import { SamplingVcpu, type Sample } from './profile/sampler.js';
 import { parseSystemMap, readKallsyms, SymbolTable } from './profile/symbols.js';
 
@@ -19,11 +20,14 @@ const MARKER = 'RINGVISOR-INIT-OK';
 const MiB = 1024 * 1024;
 const STACK_DEPTH = 24;
 const USAGE = `Usage: harness profile linux [--period N] [--top N] [--append CMDLINE] [--max-instructions N] [--console]
+                             [--callers FUNCTION]...
 
-Boots tools/linux-guest.mjs's kernel + initramfs on x86-core to "${MARKER}", sampling EIP every
+Boots tools/linux-guest.mjs's kernel + initramfs on x86-core to "${MARKER}" (by default with
+bench linux's options and printk.time=1, without quiet), sampling EIP every
 N instructions (default 10000); prints the top functions (themselves, and with their callees from
 a frame-pointer stack walk) and the boot timeline in guest time. --console echoes the guest's
-console lines to stderr, each prefixed with the guest time it was printed at.
+console lines to stderr, each prefixed with the guest time it was printed at; --callers prints the
+commonest call chains of a function.
 `;
 
 interface Guest { bzImage: string; initrd: string; systemMap?: string }
@@ -41,8 +45,9 @@ export async function profileLinux(args: readonly string[]): Promise<number> {
   const period = Number(option(args, '--period') ?? 10_000);
   const top = Number(option(args, '--top') ?? 30);
   const maxInstructions = Number(option(args, '--max-instructions') ?? 20e9);
-  const append = option(args, '--append') ?? 'console=ttyS0 printk.time=1 rv.poweroff';
+  const append = option(args, '--append') ?? `console=ttyS0 printk.time=1 rv.poweroff ${BOOT_OPTIONS}`;
   const echo = args.includes('--console');
+  const callersOf = args.flatMap((a, i) => (args[i - 1] === '--callers' ? [a] : []));
   if (!(period >= 100) || !(top >= 1) || !(maxInstructions > 0)) {
     process.stderr.write(USAGE);
     return 2;
@@ -112,6 +117,7 @@ export async function profileLinux(args: readonly string[]): Promise<number> {
     `${wallSeconds.toFixed(1)} s wall; ${samples.length} samples (1 per ${period} instructions); ${symbols.size} kernel symbols\n\n`);
   out.write(`Top functions by share of instructions retired:\n${topTable(names, nsPerSample, top)}\n\n`);
   out.write(`Functions by share of samples with them on the stack (frame-pointer walk):\n${inclusiveTable(stackNames, nsPerSample, top)}\n\n`);
+  for (const leaf of callersOf) out.write(`Call chains of ${leaf}:\n${callerTable(stackNames, leaf, 6, 8)}\n\n`);
   out.write(`Timeline (guest time; intervals between console lines holding >= 1% of the samples):\n`);
   out.write(`${timeline(names, lines, clock.now(), 0.01)}\n`);
   vm.destroy();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callers, inclusiveTable, placeOf, timeline, topTable } from '../src/profile/report.js';
+import { callers, callerTable, inclusiveTable, placeOf, timeline, topTable } from '../src/profile/report.js';
 import { parseSystemMap, readKallsyms, SymbolTable, type KernelSymbol } from '../src/profile/symbols.js';
 
 // The profiler's symbolizer: System.map lines, kallsyms tables found in a memory image (built here
@@ -152,6 +152,10 @@ describe('profiler symbols', () => {
       ['mpi_mul', ...[0xc1000120, 0xc1000390].map((r) => table.lookup(r) ?? '?')],
       ['startup_32'],
     ];
+    expect(callerTable([...stacks, ['mpi_mul', 'x'], ['mpi_mul', 'x']], 'mpi_mul', 1, 5).split('\n')).toEqual([
+      ' 66.7%  mpi_mul < x',
+      ' 33.3%  mpi_mul < do_one_initcall',
+    ]);
     expect(inclusiveTable(stacks, 1e9, 3).split('\n')).toEqual([
       ' share     guest  function (itself or its callees)',
       ' 50.0%    1.00 s  mpi_mul',

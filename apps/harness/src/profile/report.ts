@@ -64,6 +64,13 @@ export function inclusiveTable(stacks: readonly (readonly string[])[], nsPerSamp
   return lines.join('\n');
 }
 
+/** The most common call chains (leaf first, up to `depth` callers) of the samples whose leaf is `leaf`. */
+export function callerTable(stacks: readonly (readonly string[])[], leaf: string, depth: number, top: number): string {
+  const chains = stacks.filter((s) => s[0] === leaf).map((s) => s.slice(1, depth + 1).join(' < '));
+  const rows = tally(chains).slice(0, top);
+  return rows.map(([chain, n]) => `${pct(n, chains.length).padStart(6)}  ${leaf} < ${chain}`).join('\n');
+}
+
 /**
  * The boot as intervals between console lines: each interval long enough to matter (at least
  * `minShare` of all samples), in order, with the line that opened it and its top functions.
