@@ -227,7 +227,9 @@ function main() {
   }
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
   say(`kernel ${manifest.release}: ${bzImage} (${statSync(bzImage).size} bytes), ${initrd} (${statSync(initrd).size} bytes)`);
-  process.stdout.write(JSON.stringify({ bzImage, initrd, ...manifest }) + '\n');
+  // The kernel package's System.map, for profiling (Debian's is a placeholder naming the -dbg package).
+  const systemMap = join(outDir, 'kernel', 'boot', `System.map-${manifest.release}`);
+  process.stdout.write(JSON.stringify({ bzImage, initrd, ...manifest, ...(existsSync(systemMap) ? { systemMap } : {}) }) + '\n');
 }
 
 main();

@@ -1,7 +1,8 @@
 // `harness bench linux`: boots Debian's i686 kernel with the project's initramfs (tools/linux-guest.mjs)
 // to the marker its init prints, under ringvisor and, in the same run, under QEMU's TCG and the v86
 // npm package where they are installed. Prints a table of seconds to the marker; the last line is
-// `ringvisor linux boot: N s` (or says why there is no figure).
+// `ringvisor linux boot: N s` (or says why there is no figure). --append replaces the kernel command
+// line (for all three), --limit the seconds each may take.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,7 +11,14 @@ import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const MARKER = 'RINGVISOR-INIT-OK';
-const APPEND = 'console=ttyS0 rv.poweroff quiet';
+// The same command line for every emulator. Besides the console and the init's power-off:
+// cryptomgr.notests skips the crypto self-tests Debian's kernel runs when an algorithm registers
+// (testmgr: its DH and RSA vectors are 56% of this boot's instructions, ~37 s of guest time at
+// 100 MHz; the option exists for short-lived VMs, and fips=1 would override it); noisapnp skips
+// the ISA Plug & Play isolation scan, a chain of udelay()s (~0.35 s) on a machine that has no
+// ISA PnP cards. `harness profile linux` shows both.
+export const BOOT_OPTIONS = 'cryptomgr.notests noisapnp';
+const APPEND = `console=ttyS0 rv.poweroff quiet ${BOOT_OPTIONS}`;
 const SEABIOS = '/usr/share/seabios/bios.bin';
 
 interface Guest { bzImage: string; initrd: string }
@@ -52,23 +60,23 @@ function lastLine(text: string): string {
   return (lines[lines.length - 1] ?? '').slice(0, 160);
 }
 
-function ringvisor(g: Guest, limit: number): Promise<Outcome> {
+function ringvisor(g: Guest, append: string, limit: number): Promise<Outcome> {
   const cli = join(repo, 'apps', 'cli', 'dist', 'main.js');
   if (!existsSync(cli)) return Promise.resolve({ skipped: 'apps/cli is not built' });
   return timeToMarker(process.execPath, [cli, 'run', '--vmm', 'none', '--mem', '128M', '--kernel', g.bzImage,
-    '--initrd', g.initrd, '--append', APPEND, '--max-time', String(limit)], limit + 5);
+    '--initrd', g.initrd, '--append', append, '--max-time', String(limit)], limit + 5);
 }
 
-function qemu(g: Guest, limit: number): Promise<Outcome> {
+function qemu(g: Guest, append: string, limit: number): Promise<Outcome> {
   if (spawnSync('qemu-system-i386', ['--version'], { stdio: 'ignore' }).status !== 0) {
     return Promise.resolve({ skipped: 'qemu-system-i386 not installed (apt-get install qemu-system-x86)' });
   }
   return timeToMarker('qemu-system-i386', ['-M', 'pc', '-cpu', 'pentium3', '-m', '128', '-nographic', '-no-reboot',
-    '-kernel', g.bzImage, '-initrd', g.initrd, '-append', APPEND], limit);
+    '-kernel', g.bzImage, '-initrd', g.initrd, '-append', append], limit);
 }
 
 /** v86 runs in this process: its own JIT (wasm) with SeaBIOS, as a browser page would run it. */
-async function v86(g: Guest, limit: number): Promise<Outcome> {
+async function v86(g: Guest, append: string, limit: number): Promise<Outcome> {
   let V86: new (options: Record<string, unknown>) => {
     add_listener(event: string, fn: (byte: number) => void): void;
     destroy(): Promise<void> | void;
@@ -92,7 +100,7 @@ async function v86(g: Guest, limit: number): Promise<Outcome> {
     const emulator = new V86({
       wasm_path: wasm, memory_size: 128 * 1024 * 1024, autostart: true,
       bios: { buffer: buffer(SEABIOS) }, bzimage: { buffer: buffer(g.bzImage) }, initrd: { buffer: buffer(g.initrd) },
-      cmdline: APPEND, disable_keyboard: true, disable_mouse: true, disable_speaker: true,
+      cmdline: append, disable_keyboard: true, disable_mouse: true, disable_speaker: true,
     });
     let seen = '';
     const finish = (o: Outcome): void => {
@@ -114,14 +122,16 @@ const show = (o: Outcome): string =>
 export async function benchLinux(args: readonly string[]): Promise<number> {
   const limitArg = args.indexOf('--limit');
   const limit = limitArg >= 0 ? Number(args[limitArg + 1]) : 600;
+  const appendArg = args.indexOf('--append');
+  const append = appendArg >= 0 ? args[appendArg + 1] ?? '' : APPEND;
   const guest = fetchGuest();
   // One after another: the machine has two cores and each emulator wants one of them.
   const rows: [string, Outcome][] = [
-    ['ringvisor (x86-core, --vmm none)', await ringvisor(guest, limit)],
-    ['QEMU TCG (-cpu pentium3)', await qemu(guest, limit)],
-    ['v86 (npm, wasm JIT)', await v86(guest, limit)],
+    ['ringvisor (x86-core, --vmm none)', await ringvisor(guest, append, limit)],
+    ['QEMU TCG (-cpu pentium3)', await qemu(guest, append, limit)],
+    ['v86 (npm, wasm JIT)', await v86(guest, append, limit)],
   ];
-  process.stdout.write(`Linux ${guest.bzImage} + initramfs to "${MARKER}":\n`);
+  process.stdout.write(`Linux ${guest.bzImage} + initramfs to "${MARKER}" (append "${append}"):\n`);
   for (const [name, outcome] of rows) process.stdout.write(`  ${name.padEnd(34)} ${show(outcome)}\n`);
   const own = rows[0][1];
   process.stdout.write('seconds' in own ? `ringvisor linux boot: ${own.seconds.toFixed(2)} s\n` : `ringvisor linux boot: no figure (${show(own)})\n`);

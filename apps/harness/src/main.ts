@@ -5,6 +5,7 @@ import { benchCpu } from './bench-cpu.js';
 import { benchExits } from './bench-exits.js';
 import { benchLinux } from './bench-linux.js';
 import { conformance } from './conformance.js';
+import { profileLinux } from './profile-linux.js';
 
 type Command = (args: readonly string[]) => Promise<number>;
 
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   'bench boot': benchBoot,
   'bench exits': benchExits,
   'bench linux': benchLinux,
+  'profile linux': profileLinux,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -19,8 +19,11 @@ const SCAS = 4;
 const INS = 5;
 const OUTS = 6;
 
-/** Opcode A4-AF / 6C-6F to the string operation. */
-export function stringInstruction(cpu: Cpu, opcode: number): void {
+/**
+ * Opcode A4-AF / 6C-6F to the string operation. `bulk` false keeps REP MOVS/STOS element by
+ * element (the reference the block path is tested against).
+ */
+export function stringInstruction(cpu: Cpu, opcode: number, bulk = true): void {
   let kind: number;
   switch (opcode & 0xfe) {
     case 0xa4: kind = MOVS; break;
@@ -45,18 +48,107 @@ export function stringInstruction(cpu: Cpu, opcode: number): void {
   }
   const repz = cpu.rep === 0xf3;
   const compares = kind === CMPS || kind === SCAS;
-  for (let n = 0; ; n++) {
-    const count = a32 ? r32[1] : r16[2];
+  const blocks = bulk && (kind === MOVS || kind === STOS);
+  for (let n = 0; ;) {
+    const count = a32 ? r32[1] >>> 0 : r16[2];
     if (count === 0) return;
-    if (n === CHUNK) {
+    if (n >= CHUNK) {
       cpu.eip = cpu.startEip;
       return;
+    }
+    if (blocks) {
+      const done = block(cpu, kind, size, src, a32, delta, Math.min(count, CHUNK - n));
+      if (done > 0) {
+        n += done;
+        continue;
+      }
     }
     once(cpu, kind, size, src, a32, delta);
     if (a32) r32[1] = count - 1;
     else r16[2] = count - 1;
+    n++;
     if (compares && cpu.getZF() !== repz) return;
   }
+}
+
+// The block path: REP MOVS/STOS elements that stay inside one page on each side run as one
+// copyWithin/fill on guest RAM. Each page is checked once the way the first element's access
+// would check it (segment limit, then translation with its A/D updates and #PF), so a fault
+// leaves ECX/ESI/EDI at the faulting element exactly as element by element. Anything else takes
+// the per-element path for one element: MMIO/ROM/unmapped pages, pages holding decoded code (the
+// element's write goes through the memory's code-write detection, which unmarks the page, so the
+// next block proceeds), elements split across pages, expand-down or unusable segments, and MOVS
+// whose source and destination overlap so that an element reads what an earlier one wrote.
+
+const FOUR_GIB = 0x100000000;
+const PLAIN_SEGMENT = (1 << 16) | 4; // unusable, or expand-down/conforming: the slow limit check
+
+/** How many elements from offset `off` of segment `s` pass the limit check without the offset wrapping. */
+function inSegment(cpu: Cpu, s: number, off: number, bytes: number, a32: boolean, down: boolean): number {
+  if (cpu.segAccess[s] & PLAIN_SEGMENT) return 0;
+  const limit = cpu.segLimit[s] >>> 0;
+  if (off + bytes - 1 > limit) return 0;
+  if (down) return Math.floor(off / bytes) + 1;
+  return Math.floor((Math.min(limit + 1, a32 ? FOUR_GIB : 0x10000) - off) / bytes);
+}
+
+/** How many elements from linear address `lin` stay in its page. */
+function inPage(lin: number, bytes: number, down: boolean): number {
+  const at = lin & 0xfff;
+  if (at + bytes > 0x1000) return 0;
+  return down ? Math.floor(at / bytes) + 1 : Math.floor((0x1000 - at) / bytes);
+}
+
+/** Physical address of `lin` for a read (write: 2) by the current privilege level, as the element access would translate it. */
+function physical(cpu: Cpu, lin: number, write: number): number {
+  return cpu.pagingOn ? cpu.translate(lin, write | cpu.userAccess()) : (lin & cpu.addressMask) >>> 0;
+}
+
+/** Runs up to `max` elements as one block; returns how many ran (0: none, take the per-element path). */
+function block(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, delta: number, max: number): number {
+  const r32 = cpu.reg32;
+  const r16 = cpu.reg16;
+  const bytes = 1 << size;
+  const down = delta < 0;
+  const di = a32 ? r32[7] >>> 0 : r16[14];
+  const dstLin = (cpu.segBase[ES] + di) | 0;
+  let n = Math.min(max, inSegment(cpu, ES, di, bytes, a32, down), inPage(dstLin, bytes, down));
+  let si = 0;
+  let srcLin = 0;
+  if (kind === MOVS) {
+    si = a32 ? r32[6] >>> 0 : r16[12];
+    srcLin = (cpu.segBase[src] + si) | 0;
+    n = Math.min(n, inSegment(cpu, src, si, bytes, a32, down), inPage(srcLin, bytes, down));
+  }
+  if (n <= 0) return 0;
+  const kinds = cpu.kind;
+  const ram = cpu.ram;
+  const span = n * bytes;
+  const back = down ? span - bytes : 0;
+  let from = 0;
+  if (kind === MOVS) {
+    const phys = physical(cpu, srcLin, 0);
+    if (phys >= FOUR_GIB || kinds[phys >>> 12] > 1) return 0;
+    from = phys - back;
+  }
+  const phys = physical(cpu, dstLin, 2);
+  if (phys >= FOUR_GIB || kinds[phys >>> 12] !== 0) return 0;
+  const to = phys - back;
+  if (kind === MOVS) {
+    // Element by element, a forward copy reads ahead of its writes only when the destination is below the source.
+    const overlap = to < from + span && from < to + span;
+    if (overlap && to !== from && (down ? to < from : to > from)) return 0;
+    ram.copyWithin(to, from, from + span);
+    advance(cpu, 6, a32, delta * n);
+  } else {
+    const value = size === 0 ? cpu.reg8[0] : size === 1 ? r16[0] : r32[0];
+    for (let i = 0; i < bytes; i++) ram[to + i] = value >>> (8 * i);
+    for (let filled = bytes; filled < span; filled *= 2) ram.copyWithin(to + filled, to, to + Math.min(filled, span - filled));
+  }
+  advance(cpu, 7, a32, delta * n);
+  if (a32) r32[1] = r32[1] - n;
+  else r16[2] = r16[2] - n;
+  return n;
 }
 
 function once(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, delta: number): void {
