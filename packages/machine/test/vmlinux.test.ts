@@ -116,23 +116,4 @@ describe('Linux vmlinux (ELF) boot', () => {
     expect(() => loadLinux(memory(), vmlinux(), { memoryMap: map, entry: '64' })).toThrow(/32-bit entry point only/);
     expect(() => loadLinux(memory(), vmlinux(), { memoryMap: map, cmdline: 'x'.repeat(2048) })).toThrow(/at most 2047/);
   });
-
-  it('fails with LoaderError only, for every corruption of the ELF and program headers', () => {
-    const original = vmlinux();
-    const mem = memory();
-    let rejected = 0;
-    for (let offset = 0; offset < 52 + 2 * 32; offset++) {
-      for (const value of [0x00, 0xff, 0x80]) {
-        const image = original.slice();
-        image[offset] = value;
-        try {
-          loadLinux(mem, image, { memoryMap: map, initrd: new Uint8Array(16) });
-        } catch (error) {
-          expect(error).toBeInstanceOf(LoaderError);
-          rejected++;
-        }
-      }
-    }
-    expect(rejected).toBeGreaterThan(40);
-  });
 });
