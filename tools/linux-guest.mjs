@@ -2,7 +2,11 @@
 // Fetches Debian's i686 kernel and busybox-static with `apt-get download` (multi-arch i386) and
 // builds an initramfs for them: a real-world guest for `ringvisor run --kernel ... --initrd ...`.
 //
-//   node tools/linux-guest.mjs [--out DIR] [--quiet]     prints the paths of bzImage and initramfs
+//   node tools/linux-guest.mjs [--out DIR] [--quiet]     prints the paths of bzImage, vmlinux and initramfs
+//
+// vmlinux is the same kernel uncompressed (an i386 ELF, for `--kernel` without the in-guest
+// decompressor): the bzImage's payload (setup header payload_offset/payload_length, protocol 2.08+)
+// decompressed by the host's xz (or by Node's zlib for a gzip payload).
 //
 // Everything lands in DIR (default .cache/linux in the repo) and is reused on the next run; a
 // change to the initramfs layout bumps INITRAMFS_VERSION, which rebuilds only the initramfs.
@@ -15,7 +19,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -189,6 +193,79 @@ function buildInitramfs(busybox, modulesRoot, target) {
   renameSync(target + '.tmp', target);
 }
 
+/** Why no vmlinux could be made; the bzImage and initramfs are still good, so this only warns. */
+class NoVmlinux extends Error {}
+const cannot = (msg) => { throw new NoVmlinux(msg); };
+
+/** Setup header offsets (Documentation/arch/x86/boot.rst). */
+const HDR_SETUP_SECTS = 0x1f1;
+const HDR_MAGIC = 0x202;
+const HDR_VERSION = 0x206;
+const HDR_PAYLOAD_OFFSET = 0x248;
+const HDR_PAYLOAD_LENGTH = 0x24c;
+
+/** The compressed kernel inside a bzImage: payload_offset counts from the protected-mode part. */
+function bzImagePayload(image) {
+  if (image.length < 0x250 || image.readUInt32LE(HDR_MAGIC) !== 0x53726448) cannot('bzImage has no setup header ("HdrS" at 0x202)');
+  const version = image.readUInt16LE(HDR_VERSION);
+  if (version < 0x0208) cannot(`bzImage boot protocol ${(version >> 8)}.${version & 0xff} has no payload fields (need 2.08)`);
+  const start = ((image[HDR_SETUP_SECTS] || 4) + 1) * 512 + image.readUInt32LE(HDR_PAYLOAD_OFFSET);
+  const length = image.readUInt32LE(HDR_PAYLOAD_LENGTH);
+  if (start + length > image.length) cannot(`bzImage payload ${start}+${length} runs past the file (${image.length} bytes)`);
+  return image.subarray(start, start + length);
+}
+
+/** A gzip payload; zlib rejects trailing bytes, so retry without the 4-byte size some kernel builds append. */
+function gunzip(payload) {
+  try {
+    return gunzipSync(payload);
+  } catch {
+    try {
+      return gunzipSync(payload.subarray(0, payload.length - 4));
+    } catch (error) {
+      return cannot(`the bzImage's gzip payload does not decompress: ${error.message}`);
+    }
+  }
+}
+
+/**
+ * Decompresses the bzImage's payload into an uncompressed vmlinux ELF, unless one newer than it is
+ * cached; returns its path, or null after saying (even with --quiet) why there is none.
+ */
+function extractVmlinux(bzImage, target) {
+  try {
+    if (!existsSync(target) || statSync(target).mtimeMs < statSync(bzImage).mtimeMs) decompressPayload(bzImage, target);
+    return target;
+  } catch (error) {
+    if (!(error instanceof NoVmlinux)) throw error;
+    process.stderr.write(`[linux-guest] warning: no vmlinux: ${error.message}\n`);
+    return null;
+  }
+}
+
+function decompressPayload(bzImage, target) {
+  const payload = bzImagePayload(readFileSync(bzImage));
+  let elf;
+  if (payload[0] === 0xfd && payload.subarray(1, 6).toString('latin1') === '7zXZ\0') {
+    // The kernel build appends the uncompressed size after the stream: read the first stream only.
+    say(`xz --decompress --stdout --single-stream < the bzImage payload (${payload.length} bytes)`);
+    const r = spawnSync('xz', ['--decompress', '--stdout', '--single-stream'], { input: payload, maxBuffer: 1 << 30 });
+    if (r.error?.code === 'ENOENT') cannot('the bzImage payload is xz-compressed and `xz` is not installed (apt-get install xz-utils)');
+    if (r.error) cannot(`xz: ${r.error.message}`);
+    if (r.status !== 0) cannot(`xz could not decompress the bzImage payload: ${r.stderr.toString().trim()}`);
+    elf = r.stdout;
+  } else if (payload[0] === 0x1f && payload[1] === 0x8b) {
+    say('gunzip the bzImage payload (Node zlib)');
+    elf = gunzip(payload);
+  } else {
+    cannot(`bzImage payload is neither xz nor gzip (starts ${payload.subarray(0, 6).toString('hex')}); cannot make a vmlinux`);
+  }
+  if (elf.readUInt32BE(0) !== 0x7f454c46) cannot('the decompressed bzImage payload is not an ELF file');
+  writeFileSync(target + '.tmp', elf);
+  renameSync(target + '.tmp', target);
+  say(`vmlinux: ${target} (${elf.length} bytes, uncompressed from ${payload.length})`);
+}
+
 /** Replaces the manifest by rename, never in place (a cache directory may share files by hard link). */
 function writeManifest(path, manifest) {
   writeFileSync(path + '.tmp', JSON.stringify(manifest, null, 2) + '\n');
@@ -225,11 +302,13 @@ function main() {
     buildInitramfs(join(broot, 'bin', 'busybox'), join(kroot, 'lib', 'modules', release), initrd);
     writeManifest(manifestPath, { kernelPackage: kpkg, release, marker: INIT_MARKER, initramfsVersion: INITRAMFS_VERSION });
   }
+  const vmlinux = extractVmlinux(bzImage, join(outDir, 'vmlinux'));
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  say(`kernel ${manifest.release}: ${bzImage} (${statSync(bzImage).size} bytes), ${initrd} (${statSync(initrd).size} bytes)`);
+  const sizes = [bzImage, ...(vmlinux ? [vmlinux] : []), initrd].map((f) => `${f} (${statSync(f).size} bytes)`);
+  say(`kernel ${manifest.release}: ${sizes.join(', ')}`);
   // The kernel package's System.map, for profiling (Debian's is a placeholder naming the -dbg package).
   const systemMap = join(outDir, 'kernel', 'boot', `System.map-${manifest.release}`);
-  process.stdout.write(JSON.stringify({ bzImage, initrd, ...manifest, ...(existsSync(systemMap) ? { systemMap } : {}) }) + '\n');
+  process.stdout.write(JSON.stringify({ bzImage, ...(vmlinux ? { vmlinux } : {}), initrd, ...manifest, ...(existsSync(systemMap) ? { systemMap } : {}) }) + '\n');
 }
 
 main();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LoaderError, loadFlatBinary, loadLinux, loadMultiboot, pcMemoryMap } from '../src/index.js';
-import { buildBzImage, le32, putMultibootHeader } from './support/images.js';
+import { buildBzImage, buildElf32, le32, putMultibootHeader } from './support/images.js';
 import { TestMemory } from './support/test-memory.js';
 
 /** A seeded xorshift32, so a failure names a reproducible case. */
@@ -69,6 +69,23 @@ describe('loaders on random input', () => {
       if (onlyLoaderErrors(() => loadLinux(memory, image, { memoryMap: map, initrd: new Uint8Array(next() % 0x400000) }))) rejected++;
     }
     expect(rejected).toBeGreaterThan(50);
+  });
+
+  it('linux: random vmlinux program headers never escape as another error', () => {
+    const next = random(5);
+    let rejected = 0;
+    for (let i = 0; i < 500; i++) {
+      const segments = Array.from({ length: 1 + (next() % 3) }, () => ({
+        paddr: next() % 4 ? 0x100000 + (next() % 0x400000) : next(),
+        data: new Uint8Array(next() % 0x3000),
+        memsz: next() % 4 ? undefined : next() % 2 ? next() : next() % 0x400000,
+      }));
+      const image = buildElf32(next() % 2 ? segments[0].paddr + (next() % 0x100) : next(), segments);
+      if (next() % 4 === 0) image[next() % 0x80] = next() & 0xff;
+      const initrd = new Uint8Array(next() % 0x200000);
+      if (onlyLoaderErrors(() => loadLinux(memory, image, { memoryMap: map, initrd }))) rejected++;
+    }
+    expect(rejected).toBeGreaterThan(250);
   });
 
   it('flat: random addresses and entries never escape as another error', () => {

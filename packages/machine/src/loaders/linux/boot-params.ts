@@ -24,7 +24,8 @@ const HEAP_END_PTR = 0xe000 - 0x200;
 
 export interface BootParamsInput {
   readonly header: SetupHeader;
-  readonly loadAddress: number;
+  /** code32_start: where the 32-bit kernel begins (a bzImage's load address, a vmlinux's startup_32). */
+  readonly code32Start: number;
   readonly cmdlineAddress: number;
   readonly ramdisk: { readonly address: number; readonly size: number } | null;
   readonly ranges: readonly AddressRange[];
@@ -40,7 +41,7 @@ export function writeBootParams(writer: GuestWriter, address: number, input: Boo
   writer.u8(address + HDR_TYPE_OF_LOADER, LOADER_UNDEFINED, what);
   writer.u8(address + HDR_LOADFLAGS, input.header.loadflags | LOADED_HIGH | CAN_USE_HEAP, what);
   writer.u16(address + HDR_HEAP_END_PTR, HEAP_END_PTR, what);
-  writer.u32(address + HDR_CODE32_START, input.loadAddress, what);
+  writer.u32(address + HDR_CODE32_START, input.code32Start, what);
   writer.u32(address + HDR_CMD_LINE_PTR, input.cmdlineAddress, what);
   writer.u32(address + HDR_RAMDISK_IMAGE, input.ramdisk?.address ?? 0, what);
   writer.u32(address + HDR_RAMDISK_SIZE, input.ramdisk?.size ?? 0, what);

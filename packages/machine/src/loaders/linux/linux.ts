@@ -3,6 +3,7 @@ import { longModeEntry, protectedModeEntry, type EntryState } from '../../entry-
 import { LoaderError, hex } from '../../loader-error.js';
 import type { MemoryMap, VirtioSlot } from '../../memory-map.js';
 import { BOOT_CS, BOOT_DS, writeBootGdt } from '../boot-gdt.js';
+import { isElf } from '../elf32.js';
 import { GuestWriter } from '../guest-writer.js';
 import { pageAlignDown, pageAlignUp } from '../page.js';
 import type { AcpiPlatform } from '../../acpi/platform-tables.js';
@@ -10,6 +11,7 @@ import { rangesWithAcpi, writeAcpiTables } from './acpi-placement.js';
 import { writeBootParams } from './boot-params.js';
 import { writeIdentityPageTables } from './page-tables.js';
 import { XLF_KERNEL_64, parseSetupHeader, type SetupHeader } from './setup-header.js';
+import { planVmlinux, type KernelPlan } from './vmlinux.js';
 
 /** Zero page and command line where Firecracker puts them; both below the kernel at 1 MiB. */
 export const ZERO_PAGE_ADDRESS = 0x7000;
@@ -65,36 +67,53 @@ function placeInitrd(initrd: Uint8Array, header: SetupHeader, lowRamEnd: number,
   return address;
 }
 
+/** A bzImage's protected-mode part at 1 MiB, checked against RAM before anything is written. */
+function planBzImage(image: Uint8Array, lowRamEnd: number, mode: '32' | '64'): KernelPlan {
+  const header = parseSetupHeader(image);
+  if (mode === '64' && (header.xloadflags & XLF_KERNEL_64) === 0) {
+    throw new LoaderError('linux', 'kernel has no 64-bit entry point (xloadflags.XLF_KERNEL_64 clear)');
+  }
+  const kernel = image.subarray(header.setupSize);
+  const end = KERNEL_LOAD_ADDRESS + Math.max(kernel.length, header.initSize);
+  if (end > lowRamEnd) {
+    throw new LoaderError('linux', `kernel needs RAM up to ${hex(end)}; guest RAM ends at ${hex(lowRamEnd)}`);
+  }
+  return {
+    header, entry: KERNEL_LOAD_ADDRESS, end,
+    write: (writer) => writer.bytes(KERNEL_LOAD_ADDRESS, kernel, 'kernel'),
+  };
+}
+
 /**
- * Loads a bzImage by the Linux boot protocol: protected-mode kernel at 1 MiB, zero page with the
- * copied setup header, command line (plus the virtio-mmio devices unless ACPI tables describe them),
- * initrd high in RAM, e820 map, ACPI tables when `acpi` is given, and a boot GDT; returns the 32-bit entry state (ESI = zero page, EIP = code32_start) or, with
+ * Loads a Linux kernel by the boot protocol: a bzImage (protected-mode part at 1 MiB, its setup
+ * header copied into the zero page) or an uncompressed i386 vmlinux ELF (segments at their physical
+ * addresses, a setup header written for it; see vmlinux.ts), told apart by the ELF magic. Then the
+ * command line (plus the virtio-mmio devices unless ACPI tables describe them), the initrd high in
+ * RAM, the e820 map, ACPI tables when `acpi` is given, and a boot GDT. Returns the 32-bit entry state
+ * (ESI = zero page, EIP = code32_start, or the vmlinux's physical startup_32) or, for a bzImage with
  * `entry: '64'`, the 64-bit one (long mode, identity page tables, RIP = load address + 0x200).
  */
 export function loadLinux(memory: GuestMemory, image: Uint8Array, options: LinuxOptions): EntryState {
   const writer = new GuestWriter(memory, 'linux');
-  const header = parseSetupHeader(image);
   const mode = options.entry ?? '32';
-  if (mode === '64' && (header.xloadflags & XLF_KERNEL_64) === 0) {
-    throw new LoaderError('linux', 'kernel has no 64-bit entry point (xloadflags.XLF_KERNEL_64 clear)');
-  }
   const { lowRamEnd } = options.memoryMap;
-  const kernel = image.subarray(header.setupSize);
-  const kernelEnd = KERNEL_LOAD_ADDRESS + Math.max(kernel.length, header.initSize);
-  if (kernelEnd > lowRamEnd) {
-    throw new LoaderError('linux', `kernel needs RAM up to ${hex(kernelEnd)}; guest RAM ends at ${hex(lowRamEnd)}`);
+  const vmlinux = isElf(image);
+  if (vmlinux && mode === '64') {
+    throw new LoaderError('linux', 'a vmlinux is booted through its 32-bit entry point only (use entry 32 or a bzImage)');
   }
+  const kernel = vmlinux ? planVmlinux(image, lowRamEnd) : planBzImage(image, lowRamEnd, mode);
+  const { header } = kernel;
   const cmdline = kernelCmdline(options, header);
   const ramdisk = options.initrd
-    ? { address: placeInitrd(options.initrd, header, lowRamEnd, pageAlignUp(kernelEnd)), size: options.initrd.length }
+    ? { address: placeInitrd(options.initrd, header, lowRamEnd, pageAlignUp(kernel.end)), size: options.initrd.length }
     : null;
 
-  writer.bytes(KERNEL_LOAD_ADDRESS, kernel, 'kernel');
+  kernel.write(writer);
   if (ramdisk && options.initrd) writer.bytes(ramdisk.address, options.initrd, 'initrd');
   writer.cString(CMDLINE_ADDRESS, cmdline, 'command line');
   const acpi = options.acpi ? writeAcpiTables(writer, options.acpi) : null;
   writeBootParams(writer, ZERO_PAGE_ADDRESS, {
-    header, loadAddress: KERNEL_LOAD_ADDRESS, cmdlineAddress: CMDLINE_ADDRESS, ramdisk,
+    header, code32Start: kernel.entry, cmdlineAddress: CMDLINE_ADDRESS, ramdisk,
     ranges: acpi ? rangesWithAcpi(options.memoryMap.ranges) : options.memoryMap.ranges,
     acpiRsdp: acpi ? acpi.rsdp : null,
   });
@@ -102,6 +121,6 @@ export function loadLinux(memory: GuestMemory, image: Uint8Array, options: Linux
   const state = mode === '64'
     ? longModeEntry(KERNEL_LOAD_ADDRESS + ENTRY_64_OFFSET, BOOT_CS, BOOT_DS, writeBootGdt(writer, 'code64'),
       writeIdentityPageTables(writer))
-    : protectedModeEntry(KERNEL_LOAD_ADDRESS, BOOT_CS, BOOT_DS, writeBootGdt(writer, 'code32'));
+    : protectedModeEntry(kernel.entry, BOOT_CS, BOOT_DS, writeBootGdt(writer, 'code32'));
   return { regs: { ...state.regs, esi: ZERO_PAGE_ADDRESS }, sregs: state.sregs };
 }

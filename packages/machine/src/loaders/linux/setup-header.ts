@@ -20,10 +20,12 @@ export const HDR_INITRD_ADDR_MAX = 0x22c;
 export const HDR_XLOADFLAGS = 0x236;
 export const HDR_CMDLINE_SIZE = 0x238;
 export const HDR_INIT_SIZE = 0x260;
+/** End of the 2.15 header (kernel_info_offset is its last field). */
+export const HDR_END_2_15 = 0x26c;
 
 /** "HdrS", little-endian. */
-const HDR_MAGIC_VALUE = 0x53726448;
-const BOOT_FLAG_VALUE = 0xaa55;
+export const HDR_MAGIC_VALUE = 0x53726448;
+export const BOOT_FLAG_VALUE = 0xaa55;
 export const LOADED_HIGH = 1 << 0;
 export const CAN_USE_HEAP = 1 << 7;
 /** xloadflags: the kernel has a 64-bit entry point at load address + 0x200. */
