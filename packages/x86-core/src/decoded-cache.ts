@@ -55,8 +55,15 @@ const IMUL_GE = 31; // 0F AF: IMUL Gv, Ev (the last kind the 5-bit field holds)
 export const GEN = 0;
 export const INFO = 1;
 export const META = 2;
-const DISP = 3;
-const IMM = 4;
+export const DISP = 3;
+export const IMM = 4;
+/**
+ * The block tier's word: 0 or below, minus the times the record was run as a block entry; above 0,
+ * the id of the compiled block starting here (see block-cache.ts).
+ */
+export const BLOCK = 5;
+/** Words per record. */
+const RECORD = 6;
 
 const EA16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];
 const EA16_INDEX = [6, 7, 6, 7, -1, -1, -1, -1];
@@ -67,12 +74,13 @@ export class DecodeCache {
    * (0: memory) 15-18, base + 1 19-22, index + 1 23-26, scale 27-28, segment 29-31.
    */
   /**
-   * Records, five words each, addressed by their first word's index `at` (what page tables hold):
+   * Records, six words each, addressed by their first word's index `at` (what page tables hold):
    * at + GEN the page generation it was decoded in, at + INFO the fields above, at + META length
    * (bits 0-3), 32-bit operand size (4) and address size (5) — 0 for a GENERIC record —, at + DISP
-   * the displacement, at + IMM the immediate. One array, so a hit costs few loads.
+   * the displacement, at + IMM the immediate, at + BLOCK the block tier's word. One array, so a hit
+   * costs few loads.
    */
-  readonly data = new Int32Array(POOL * 5);
+  readonly data = new Int32Array(POOL * RECORD);
   /** Where each record is referenced from, so a recycled record leaves no stale reference. */
   private readonly ownerTable: (Int32Array | null)[] = new Array<Int32Array | null>(POOL).fill(null);
   private readonly ownerIndex = new Uint16Array(POOL);
@@ -110,7 +118,8 @@ export class DecodeCache {
   allocate(table: Int32Array, index: number): number {
     const r = this.next;
     this.next = r === POOL - 1 ? 1 : r + 1;
-    const at = r * 5;
+    const at = r * RECORD;
+    this.data[at + BLOCK] = 0;
     const previous = this.ownerTable[r];
     if (previous !== null && previous[this.ownerIndex[r]] === at) previous[this.ownerIndex[r]] = 0;
     this.ownerTable[r] = table;

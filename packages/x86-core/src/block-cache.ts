@@ -1,0 +1,68 @@
+import type { CompiledBlock } from './block-compiler.js';
+import { BLOCK, type DecodeCache } from './decoded-cache.js';
+
+/**
+ * The compiled blocks of one CPU, bounded. A block hangs off the decoded record of its first
+ * instruction (that record's BLOCK word holds its id), so it shares the record's key — physical
+ * address and 16/32-bit code — and dies with it when the page's generation moves (a write to the
+ * code) or the record is recycled. The guest controls what gets compiled, so everything is capped:
+ * blocks held, source characters held, and pages rewritten often need far more runs before their
+ * code is compiled again.
+ */
+
+/** Runs of a block entry before it is compiled. */
+export const HOT_RUNS = 40;
+/** For pages whose code was rewritten many times (a guest rewriting its code in a loop). */
+const HOT_RUNS_REWRITTEN = 4096;
+const REWRITES_TOLERATED = 64;
+/** Blocks held at once; past that all are dropped and compiled again on demand. */
+export const MAX_BLOCKS = 8192;
+/** Source characters held at once (V8 keeps source and code for each function). */
+const MAX_SOURCE = 8 << 20;
+/** BLOCK word of a record whose block would be too short to pay (never counted again). */
+export const NEVER = -0x40000000;
+
+export class BlockCache {
+  readonly blocks: (CompiledBlock | null)[] = new Array<CompiledBlock | null>(MAX_BLOCKS).fill(null);
+  private next = 1;
+  private sourceHeld = 0;
+  /** Blocks compiled since the CPU was made (statistics). */
+  compiled = 0;
+  /** Times every block was dropped because a cap was reached. */
+  flushes = 0;
+  /** Runs of an entry before it compiles (tests lower it to compile everything at once). */
+  hotRuns = HOT_RUNS;
+
+  constructor(private readonly decoded: DecodeCache) {}
+
+  /** Runs (as a negative BLOCK word) after which an entry on a page of generation `gen` compiles. */
+  hot(gen: number): number {
+    return gen < REWRITES_TOLERATED ? -this.hotRuns : -Math.max(this.hotRuns, HOT_RUNS_REWRITTEN);
+  }
+
+  /** Records the outcome of compiling at record `rec`: the block's id, or never again if null. */
+  record(rec: number, block: CompiledBlock | null): void {
+    this.decoded.data[rec + BLOCK] = block === null ? NEVER : this.install(block);
+  }
+
+  private install(block: CompiledBlock): number {
+    if (this.next >= MAX_BLOCKS || this.sourceHeld + block.sourceLength > MAX_SOURCE) this.clear();
+    const id = this.next++;
+    this.blocks[id] = block;
+    this.sourceHeld += block.sourceLength;
+    this.compiled++;
+    return id;
+  }
+
+  /** Drops every block (records still naming one see a different `at` or null, and count again). */
+  clear(): void {
+    this.blocks.fill(null);
+    this.next = 1;
+    this.sourceHeld = 0;
+    this.flushes++;
+  }
+
+  get size(): number {
+    return this.next - 1;
+  }
+}

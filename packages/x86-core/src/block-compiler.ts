@@ -1,0 +1,646 @@
+import { alu, div, idiv, imulTruncate, imulWide, mul, shift } from './alu.js';
+import type { Cpu } from './cpu.js';
+import { throwFault } from './fault.js';
+import {
+  ARITH, CF, LAZY_ADD, LAZY_LOGIC, LAZY_SUB, PARITY, PF, SF, ZF,
+} from './flags.js';
+import { DISP, IMM, INFO, META, type DecodeCache } from './decoded-cache.js';
+import { R8, condition } from './operands.js';
+
+/**
+ * The second tier: a hot run of decoded records becomes one JavaScript function (`new Function`),
+ * with the operands, sizes and immediates of every instruction written in as number literals, the
+ * lazy flags of an instruction kept in locals until something needs them, and conditional branches
+ * reading those locals directly. Memory goes through the Cpu's own segmented read/write paths (limit
+ * checks, paging, TLB, MMIO), so protection is never duplicated here.
+ *
+ * A compiled block, entered at EIP `e0`, returns how many instructions it retired and leaves EIP at
+ * the next one. It is exact with respect to the interpreter: an instruction that may fault first
+ * records its position (`q`), the catch sets `recordedRetire`, `startEip` and `startEsp` as
+ * `stepDecoded` would have, and the lazy flags are stored before it; after any instruction that
+ * touched memory, a non-zero `cpu.events` (MMIO, a write to a code page: possibly this block's own)
+ * ends the block there, as the interpreter's loop would end its run of instructions.
+ */
+
+/** The most instructions in one block. */
+export const MAX_BLOCK_INSTRUCTIONS = 48;
+
+export type BlockFunction = (cpu: Cpu, e0: number) => number;
+
+export interface CompiledBlock {
+  readonly fn: BlockFunction;
+  /** The record the block starts at (its identity in the decode cache). */
+  readonly at: number;
+  /** Instructions in the block: it only runs when the run's budget has that many left. */
+  readonly count: number;
+  /** Bytes of code from the entry: it only runs when they all lie in the fetch window. */
+  readonly bytes: number;
+  /** Length of the generated source. */
+  readonly sourceLength: number;
+}
+
+// Record kinds (decoded-cache.ts).
+const K_ALU_EG = 1;
+const K_ALU_AI = 2;
+const K_GRP1 = 3;
+const K_MOV_EG = 4;
+const K_MOV_GE = 5;
+const K_MOV_RI = 6;
+const K_MOV_EI = 7;
+const K_LEA = 8;
+const K_INC_DEC = 9;
+const K_PUSH_R = 10;
+const K_POP_R = 11;
+const K_JCC = 12;
+const K_JMP = 13;
+const K_CALL = 14;
+const K_RET = 15;
+const K_TEST_EG = 16;
+const K_TEST_AI = 17;
+const K_MOVX = 18;
+const K_SHIFT = 19;
+const K_NOP = 20;
+const K_IMUL_GEI = 21;
+const K_PUSH_I = 22;
+const K_GRP3 = 23;
+const K_GRP5 = 24;
+const K_SETCC = 25;
+const K_CMOVCC = 26;
+const K_XCHG_EG = 27;
+const K_XCHG_A = 28;
+const K_CBW = 29;
+const K_CWD = 30;
+const K_IMUL_GE = 31;
+
+const MASKS = [0xff, 0xffff, -1];
+const SIGNS = [0x80, 0x8000, -0x80000000];
+
+/** What produced the arithmetic flags, when the block knows: the operands live in locals. */
+interface Producer {
+  /** 'add' 'sub' 'logic' (ALU ops, lazy like `alu`), 'test' (`setLogicFlags`), 'inc' 'dec'. */
+  kind: 'add' | 'sub' | 'logic' | 'test' | 'inc' | 'dec';
+  size: number;
+  a: string;
+  b: string;
+  r: string;
+  /** True once the lazy-flag fields of the Cpu hold this producer. */
+  stored: boolean;
+}
+
+/** Decoded fields of one record. */
+interface Insn {
+  kind: number;
+  size: number;
+  op: number;
+  dir: number;
+  reg: number;
+  rm: number;
+  base: number;
+  index: number;
+  scale: number;
+  seg: number;
+  disp: number;
+  imm: number;
+  length: number;
+  op32: boolean;
+  a32: boolean;
+}
+
+function fields(c: DecodeCache, rec: number): Insn {
+  const d = c.data;
+  const info = d[rec + INFO];
+  const meta = d[rec + META];
+  return {
+    kind: info & 31,
+    size: (info >>> 5) & 3,
+    op: (info >>> 7) & 15,
+    dir: (info >>> 11) & 1,
+    reg: (info >>> 12) & 7,
+    rm: ((info >>> 15) & 15) - 1,
+    base: ((info >>> 19) & 15) - 1,
+    index: ((info >>> 23) & 15) - 1,
+    scale: (info >>> 27) & 3,
+    seg: info >>> 29,
+    disp: d[rec + DISP],
+    imm: d[rec + IMM],
+    length: meta & 15,
+    op32: (meta & 16) !== 0,
+    a32: (meta & 32) !== 0,
+  };
+}
+
+/** Kinds that take a ModRM memory operand when `rm < 0` (LEA computes the address only). */
+function touchesMemory(i: Insn): boolean {
+  switch (i.kind) {
+    case K_ALU_EG: case K_GRP1: case K_MOV_EG: case K_MOV_GE: case K_MOV_EI: case K_TEST_EG:
+    case K_MOVX: case K_SHIFT: case K_IMUL_GEI: case K_GRP3: case K_GRP5: case K_SETCC: case K_CMOVCC:
+    case K_XCHG_EG: case K_IMUL_GE:
+      return i.rm < 0;
+    case K_PUSH_R: case K_POP_R: case K_CALL: case K_RET: case K_PUSH_I:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Kinds the compiler emits; the block ends before any other. */
+function compilable(i: Insn): boolean {
+  return i.kind !== 0;
+}
+
+/** Instructions after which the block ends (unconditional transfers). */
+function endsBlock(i: Insn): boolean {
+  return i.kind === K_JMP || i.kind === K_CALL || i.kind === K_RET || (i.kind === K_GRP5 && (i.op === 2 || i.op === 4));
+}
+
+/** Instructions whose ESP may have changed when a later part of them faults. */
+function movesStack(i: Insn): boolean {
+  return i.kind === K_PUSH_R || i.kind === K_POP_R || i.kind === K_PUSH_I || i.kind === K_CALL || i.kind === K_RET ||
+    (i.kind === K_GRP5 && (i.op === 2 || i.op === 6));
+}
+
+/** Instructions that may throw as a whole (a taken Jcc checks its target inside its own exit). */
+function mayFault(i: Insn): boolean {
+  return touchesMemory(i) || endsBlock(i) || (i.kind === K_GRP3 && i.op >= 6);
+}
+
+function lit(n: number): string {
+  return n < 0 ? `(${n})` : String(n);
+}
+
+class Emitter {
+  readonly out: string[] = [];
+  pend: Producer | null = null;
+  private tmp = 0;
+
+  name(prefix: string): string {
+    return `${prefix}${this.tmp++}`;
+  }
+
+  line(s: string): void {
+    this.out.push(s);
+  }
+
+  reg(size: number, n: number): string {
+    return size === 2 ? `r[${n}]` : size === 1 ? `h[${n << 1}]` : `b[${R8[n]}]`;
+  }
+
+  setReg(size: number, n: number, v: string): void {
+    this.line(`${this.reg(size, n)} = ${v};`);
+  }
+
+  ea(i: Insn): string {
+    if (i.a32) {
+      let s = lit(i.disp);
+      if (i.base >= 0) s += ` + r[${i.base}]`;
+      if (i.index >= 0) s += i.scale ? ` + (r[${i.index}] << ${i.scale})` : ` + r[${i.index}]`;
+      return `((${s}) | 0)`;
+    }
+    let s = lit(i.disp);
+    if (i.base >= 0) s += ` + h[${i.base << 1}]`;
+    if (i.index >= 0) s += ` + h[${i.index << 1}]`;
+    return `((${s}) & 65535)`;
+  }
+
+  /** The local holding the current instruction's memory offset. */
+  offset = '';
+
+  /** The r/m operand of `i` (a register, or memory at `offset`) as an expression. */
+  readE(i: Insn, size: number): string {
+    return i.rm >= 0 ? this.reg(size, i.rm) : `cpu.read${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset})`;
+  }
+
+  writeE(i: Insn, size: number, v: string): void {
+    if (i.rm >= 0) this.setReg(size, i.rm, v);
+    else this.line(`cpu.write${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset}, ${v});`);
+  }
+
+  /** Stores the pending producer into the Cpu's lazy-flag fields. */
+  flushCode(): string {
+    const p = this.pend;
+    if (p === null || p.stored) return '';
+    switch (p.kind) {
+      case 'test':
+        return `cpu.flags &= ${~ARITH}; cpu.lazyOp = ${LAZY_LOGIC}; cpu.lazyRes = ${p.r}; cpu.lazySize = ${p.size}; cpu.lazyMask = ${PF | ZF | SF};`;
+      case 'inc':
+      case 'dec':
+        return `cpu.lazyOp = ${p.kind === 'inc' ? LAZY_ADD : LAZY_SUB}; cpu.lazyA = ${p.a}; cpu.lazyB = 1; cpu.lazyRes = ${p.r}; cpu.lazySize = ${p.size}; cpu.lazyMask = ${ARITH & ~CF};`;
+      default: {
+        const op = p.kind === 'add' ? LAZY_ADD : p.kind === 'sub' ? LAZY_SUB : LAZY_LOGIC;
+        return `cpu.lazyOp = ${op}; cpu.lazyA = ${p.a}; cpu.lazyB = ${p.b}; cpu.lazyRes = ${p.r}; cpu.lazySize = ${p.size}; cpu.lazyMask = ${ARITH};`;
+      }
+    }
+  }
+
+  flush(): void {
+    const code = this.flushCode();
+    if (code !== '') this.line(code);
+    if (this.pend !== null) this.pend.stored = true;
+  }
+
+  /** The Cpu's flags are about to be read or replaced by a helper: store, then forget the producer. */
+  settle(): void {
+    this.flush();
+    this.pend = null;
+  }
+
+  /** CF of the pending producer, as an expression giving 0 or 1. */
+  carry(): string {
+    const p = this.pend;
+    if (p === null) return '(cpu.getCF())';
+    const m = MASKS[p.size];
+    switch (p.kind) {
+      case 'add': return p.size === 2 ? `((${p.r} >>> 0) < (${p.a} >>> 0) ? 1 : 0)` : `((${p.r} & ${m}) < (${p.a} & ${m}) ? 1 : 0)`;
+      case 'sub': return p.size === 2 ? `((${p.a} >>> 0) < (${p.b} >>> 0) ? 1 : 0)` : `((${p.a} & ${m}) < (${p.b} & ${m}) ? 1 : 0)`;
+      case 'inc': case 'dec': return '(cpu.flags & 1)';
+      default: return '0';
+    }
+  }
+
+  /** Condition code `cc` (O NO B AE E NE BE A S NS P NP L GE LE G) as a boolean expression. */
+  condition(cc: number): string {
+    const p = this.pend;
+    if (p === null) return `cond(cpu, ${cc})`;
+    const neg = (cc & 1) !== 0;
+    const m = MASKS[p.size];
+    const sign = SIGNS[p.size];
+    const shiftBits = p.size === 0 ? 24 : 16;
+    const signed = (v: string): string => (p.size === 2 ? v : `((${v} << ${shiftBits}) >> ${shiftBits})`);
+    const unsigned = (v: string): string => (p.size === 2 ? `(${v} >>> 0)` : `(${v} & ${m})`);
+    const zf = `(${p.r} === 0)`;
+    const sf = `((${p.r} & ${lit(sign)}) !== 0)`;
+    let of: string;
+    if (p.kind === 'add' || p.kind === 'inc') of = `(((${p.a} ^ ${p.r}) & (${p.b} ^ ${p.r}) & ${lit(sign)}) !== 0)`;
+    else if (p.kind === 'sub' || p.kind === 'dec') of = `(((${p.a} ^ ${p.b}) & (${p.a} ^ ${p.r}) & ${lit(sign)}) !== 0)`;
+    else of = 'false';
+    const cf = `(${this.carry()} !== 0)`;
+    let e: string;
+    switch (cc >> 1) {
+      case 0: e = of; break;
+      case 1: e = p.kind === 'sub' ? `(${unsigned(p.a)} < ${unsigned(p.b)})` : cf; break;
+      case 2: e = zf; break;
+      case 3: e = p.kind === 'sub' ? `(${unsigned(p.a)} <= ${unsigned(p.b)})` : `(${cf} || ${zf})`; break;
+      case 4: e = sf; break;
+      case 5: e = `(P[${p.r} & 255] !== 0)`; break;
+      case 6: e = p.kind === 'sub' ? `(${signed(p.a)} < ${signed(p.b)})` : `(${sf} !== ${of})`; break;
+      default: e = p.kind === 'sub' ? `(${signed(p.a)} <= ${signed(p.b)})` : `(${zf} || ${sf} !== ${of})`; break;
+    }
+    return neg ? `!${e}` : e;
+  }
+
+  /** Leaves the block after instruction `k` retired, with EIP at `eip` (an expression). */
+  exit(k: number, eip: string): string {
+    return `${this.flushCode()} cpu.eip = ${eip}; return ${k + 1};`;
+  }
+}
+
+/**
+ * Generates the source of the block whose instructions are `insns` (entry-relative byte offsets in
+ * `offsets`). The last instruction may end the block (a jump) or not (the block then falls through).
+ */
+function generate(insns: readonly Insn[], offsets: readonly number[]): string {
+  const g = new Emitter();
+  const count = insns.length;
+  for (let k = 0; k < count; k++) {
+    const i = insns[k];
+    const next = offsets[k] + i.length;
+    if (mayFault(i)) {
+      g.flush();
+      if (movesStack(i)) g.line(`s = r[4];`);
+      g.line(`q = ${(k << 13) | (movesStack(i) ? 4096 : 0) | offsets[k]};`);
+    }
+    emitInstruction(g, i, k, offsets[k]);
+    if (endsBlock(i)) return wrap(g);
+    if (touchesMemory(i)) g.line(`if (cpu.events !== 0) { ${g.exit(k, `e0 + ${next}`)} }`);
+  }
+  const last = count - 1;
+  g.line(g.exit(last, `e0 + ${offsets[last] + insns[last].length}`));
+  return wrap(g);
+}
+
+function wrap(g: Emitter): string {
+  return [
+    'const r = cpu.reg32, h = cpu.reg16, b = cpu.reg8;',
+    'let q = 0, s = 0;',
+    'try {',
+    ...g.out,
+    '} catch (err) {',
+    '  cpu.recordedRetire += q >>> 13;',
+    '  cpu.startEip = e0 + (q & 4095);',
+    '  cpu.startEsp = (q & 4096) !== 0 ? s : r[4];',
+    '  throw err;',
+    '}',
+  ].join('\n');
+}
+
+/** A near-jump target check and EIP update, as `jumpTo` does it. */
+function jump(g: Emitter, i: Insn, target: string, k: number): string {
+  const t = g.name('t');
+  const masked = i.op32 ? `(${target}) >>> 0` : `(${target}) & 65535`;
+  return `const ${t} = ${masked}; if (${t} > (cpu.segLimit[1] >>> 0)) fault(13, 0); ${g.exit(k, t)}`;
+}
+
+// Where a result goes (emitAlu, emitIncDec): the r/m operand, the ModRM reg, or eAX.
+const TO_E = 1;
+const TO_G = 2;
+const TO_ACC = 3;
+
+/** Stores `v` to destination `to` of the current instruction (flags computed first, as `alu` does). */
+function store(g: Emitter, i: Insn, to: number, size: number, v: string): void {
+  if (to === TO_E) g.writeE(i, size, v);
+  else if (to === TO_G) g.setReg(size, i.reg, v);
+  else if (to === TO_ACC) g.setReg(size, 0, v);
+}
+
+function emitAlu(g: Emitter, i: Insn, op: number, size: number, a: string, b: string, to: number): void {
+  const av = g.name('a');
+  const bv = g.name('v');
+  const x = g.name('x');
+  g.line(`const ${av} = ${a}; const ${bv} = ${b};`);
+  if (op === 2 || op === 3) {
+    g.settle();
+    g.line(`const ${x} = alu(cpu, ${op}, ${av}, ${bv}, ${size});`);
+    store(g, i, to, size, x);
+    return;
+  }
+  const sym = op === 0 ? '+' : op === 1 ? '|' : op === 4 ? '&' : op === 6 ? '^' : '-';
+  g.line(`const ${x} = (${av} ${sym} ${bv}) ${size === 2 ? '| 0' : `& ${MASKS[size]}`};`);
+  const kind = op === 0 ? 'add' : op === 5 || op === 7 ? 'sub' : 'logic';
+  g.pend = { kind, size, a: av, b: bv, r: x, stored: false };
+  if (op === 7) return;
+  // The interpreter's `alu` sets the flags before the write, which may fault: so does the block.
+  if (to === TO_E && i.rm < 0) g.flush();
+  store(g, i, to, size, x);
+}
+
+function emitIncDec(g: Emitter, i: Insn, dec: boolean, size: number, a: string, to: number): void {
+  const p = g.pend;
+  if (p === null) g.line('if ((cpu.lazyMask & 1) !== 0) cpu.flags = (cpu.flags & -2) | cpu.getCF();');
+  else if (p.kind !== 'inc' && p.kind !== 'dec') g.line(`cpu.flags = (cpu.flags & -2) | ${g.carry()};`);
+  const av = g.name('a');
+  const x = g.name('x');
+  g.line(`const ${av} = ${a}; const ${x} = (${av} ${dec ? '-' : '+'} 1) & ${MASKS[size]};`);
+  g.pend = { kind: dec ? 'dec' : 'inc', size, a: av, b: '1', r: x, stored: false };
+  if (to === TO_E && i.rm < 0) g.flush();
+  store(g, i, to, size, x);
+}
+
+function emitTest(g: Emitter, size: number, a: string, b: string): void {
+  const x = g.name('x');
+  g.line(`const ${x} = ${a} & ${b};`);
+  g.pend = { kind: 'test', size, a: '0', b: '0', r: x, stored: false };
+}
+
+/** ALU, INC/DEC, TEST. */
+function emitArithmetic(g: Emitter, i: Insn): void {
+  const size = i.size;
+  switch (i.kind) {
+    case K_ALU_EG:
+      if (i.dir === 0) emitAlu(g, i, i.op, size, g.readE(i, size), g.reg(size, i.reg), TO_E);
+      else emitAlu(g, i, i.op, size, g.reg(size, i.reg), g.readE(i, size), TO_G);
+      return;
+    case K_ALU_AI:
+      emitAlu(g, i, i.op, size, g.reg(size, 0), lit(i.imm), TO_ACC);
+      return;
+    case K_GRP1:
+      emitAlu(g, i, i.op, size, g.readE(i, size), lit(i.imm), TO_E);
+      return;
+    case K_INC_DEC:
+      emitIncDec(g, i, i.op === 1, size, g.reg(size, i.reg), TO_G);
+      return;
+    case K_TEST_EG:
+      emitTest(g, size, g.readE(i, size), g.reg(size, i.reg));
+      return;
+    default: // K_TEST_AI
+      emitTest(g, size, g.reg(size, 0), lit(i.imm));
+  }
+}
+
+/** MOV forms, LEA, MOVZX/MOVSX, XCHG, CBW/CWDE, CWD/CDQ, NOP. */
+function emitMove(g: Emitter, i: Insn): void {
+  const size = i.size;
+  switch (i.kind) {
+    case K_MOV_EG:
+      g.writeE(i, size, g.reg(size, i.reg));
+      return;
+    case K_MOV_GE:
+      g.setReg(size, i.reg, g.readE(i, size));
+      return;
+    case K_MOV_RI:
+      g.setReg(size, i.reg, lit(i.imm));
+      return;
+    case K_MOV_EI:
+      g.writeE(i, size, lit(i.imm));
+      return;
+    case K_LEA:
+      g.setReg(size, i.reg, g.ea(i));
+      return;
+    case K_MOVX: {
+      const v = g.name('v');
+      g.line(`let ${v} = ${g.readE(i, i.op)};`);
+      if (i.dir) g.line(`${v} = ${i.op ? `(${v} << 16) >> 16` : `(${v} << 24) >> 24`};`);
+      g.setReg(size, i.reg, size === 2 ? v : `${v} & 65535`);
+      return;
+    }
+    case K_XCHG_EG: {
+      const bv = g.name('v');
+      g.line(`const ${bv} = ${g.reg(size, i.reg)};`);
+      if (i.rm >= 0) {
+        g.setReg(size, i.reg, g.reg(size, i.rm));
+        g.setReg(size, i.rm, bv);
+        return;
+      }
+      const a = g.name('a');
+      g.line(`const ${a} = ${g.readE(i, size)};`);
+      g.writeE(i, size, bv);
+      g.setReg(size, i.reg, a);
+      return;
+    }
+    case K_XCHG_A: {
+      const v = g.name('v');
+      g.line(`const ${v} = ${g.reg(size, i.reg)};`);
+      g.setReg(size, i.reg, g.reg(size, 0));
+      g.setReg(size, 0, v);
+      return;
+    }
+    case K_CBW:
+      g.line(size === 2 ? 'r[0] = (r[0] << 16) >> 16;' : 'h[0] = (b[0] << 24) >> 24;');
+      return;
+    case K_CWD:
+      g.line(size === 2 ? 'r[2] = r[0] >> 31;' : 'h[4] = (h[0] << 16) >> 31;');
+      return;
+    default: // K_NOP
+  }
+}
+
+function pushCode(i: Insn, v: string): string {
+  return `cpu.push${i.op32 ? 32 : 16}(${v});`;
+}
+
+function popCode(i: Insn): string {
+  return `cpu.pop${i.op32 ? 32 : 16}()`;
+}
+
+/** PUSH, POP, Jcc, JMP, CALL, RET. */
+function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
+  const next = offset + i.length;
+  switch (i.kind) {
+    case K_PUSH_R:
+      g.line(pushCode(i, i.op32 ? `r[${i.reg}]` : `h[${i.reg << 1}]`));
+      return;
+    case K_POP_R:
+      g.line(`${i.op32 ? `r[${i.reg}]` : `h[${i.reg << 1}]`} = ${popCode(i)};`);
+      return;
+    case K_PUSH_I:
+      g.line(pushCode(i, lit(i.imm)));
+      return;
+    case K_JCC: {
+      // Taken: a side exit. The target check, and so the flags stored for a fault, only on this path.
+      const t = g.name('t');
+      const target = i.op32 ? `(e0 + ${next + i.imm}) >>> 0` : `(e0 + ${next + i.imm}) & 65535`;
+      g.line(`if (${g.condition(i.op)}) { const ${t} = ${target}; ` +
+        `if (${t} > (cpu.segLimit[1] >>> 0)) { ${g.flushCode()} q = ${(k << 13) | offset}; fault(13, 0); } ${g.exit(k, t)} }`);
+      return;
+    }
+    case K_JMP:
+      g.line(jump(g, i, `e0 + ${next + i.imm}`, k));
+      return;
+    case K_CALL:
+      g.line(pushCode(i, `e0 + ${next}`));
+      g.line(jump(g, i, `e0 + ${next + i.imm}`, k));
+      return;
+    default: { // K_RET
+      const t = g.name('t');
+      g.line(`const ${t} = ${popCode(i)};`);
+      const u = g.name('u');
+      const extra = i.imm === 0 ? '' :
+        `if ((cpu.segAccess[2] & 16384) !== 0) r[4] = (r[4] + ${i.imm}) | 0; else h[8] = h[8] + ${i.imm};`;
+      g.line(`const ${u} = ${i.op32 ? `${t} >>> 0` : `${t} & 65535`}; if (${u} > (cpu.segLimit[1] >>> 0)) fault(13, 0); ` +
+        `${extra} ${g.exit(k, u)}`);
+    }
+  }
+}
+
+/** Shifts, IMUL, group 3 (TEST NOT NEG MUL IMUL DIV IDIV), group 5, SETcc, CMOVcc. */
+function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
+  const size = i.size;
+  switch (i.kind) {
+    case K_SHIFT: {
+      g.settle();
+      const c = g.name('c');
+      const x = g.name('x');
+      g.line(`const ${c} = ${i.imm < 0 ? 'b[4]' : String(i.imm)}; const ${x} = shift(cpu, ${i.op}, ${g.readE(i, size)}, ${c}, ${size});`);
+      g.line(`if ((${c} & 31) !== 0) {`);
+      g.writeE(i, size, x);
+      g.line('}');
+      return;
+    }
+    case K_IMUL_GEI:
+    case K_IMUL_GE: {
+      g.settle();
+      const a = g.name('a');
+      g.line(`const ${a} = ${g.readE(i, size)};`);
+      const product = i.kind === K_IMUL_GEI ? `imul(cpu, ${a}, ${lit(i.imm)}, ${size})` : `imul(cpu, ${g.reg(size, i.reg)}, ${a}, ${size})`;
+      g.setReg(size, i.reg, product);
+      return;
+    }
+    case K_GRP3:
+      emitGroup3(g, i);
+      return;
+    case K_GRP5: {
+      const v = g.name('v');
+      g.line(`const ${v} = ${g.readE(i, size)};`);
+      if (i.op < 2) emitIncDec(g, i, i.op === 1, size, v, TO_E);
+      else if (i.op === 2) {
+        g.line(pushCode(i, `e0 + ${offset + i.length}`));
+        g.line(jump(g, i, v, k));
+      } else if (i.op === 4) g.line(jump(g, i, v, k));
+      else g.line(pushCode(i, v));
+      return;
+    }
+    case K_SETCC:
+      g.writeE(i, 0, `${g.condition(i.op)} ? 1 : 0`);
+      return;
+    default: { // K_CMOVCC: the source is read (and may fault) whatever the condition.
+      const v = g.name('v');
+      g.line(`const ${v} = ${g.readE(i, size)};`);
+      g.line(`if (${g.condition(i.op)}) ${g.reg(size, i.reg)} = ${v};`);
+    }
+  }
+}
+
+function emitGroup3(g: Emitter, i: Insn): void {
+  const size = i.size;
+  const a = g.name('a');
+  g.line(`const ${a} = ${g.readE(i, size)};`);
+  if (i.op < 2) emitTest(g, size, a, lit(i.imm));
+  else if (i.op === 2) g.writeE(i, size, size === 2 ? `~${a}` : `~${a} & ${MASKS[size]}`);
+  else if (i.op === 3) emitAlu(g, i, 5, size, '0', a, TO_E);
+  else {
+    g.settle();
+    g.line(`${['mul', 'imulWide', 'div', 'idiv'][i.op - 4]}(cpu, ${a}, ${size});`);
+  }
+}
+
+function emitInstruction(g: Emitter, i: Insn, k: number, offset: number): void {
+  // The memory operand's offset, computed once (LEA only computes it).
+  if (i.rm < 0 && touchesMemory(i) && i.kind !== K_PUSH_R && i.kind !== K_POP_R && i.kind !== K_PUSH_I &&
+    i.kind !== K_CALL && i.kind !== K_RET) {
+    g.offset = g.name('o');
+    g.line(`const ${g.offset} = ${g.ea(i)};`);
+  }
+  switch (i.kind) {
+    case K_ALU_EG: case K_ALU_AI: case K_GRP1: case K_INC_DEC: case K_TEST_EG: case K_TEST_AI:
+      emitArithmetic(g, i);
+      return;
+    case K_MOV_EG: case K_MOV_GE: case K_MOV_RI: case K_MOV_EI: case K_LEA: case K_MOVX: case K_XCHG_EG:
+    case K_XCHG_A: case K_CBW: case K_CWD: case K_NOP:
+      emitMove(g, i);
+      return;
+    case K_PUSH_R: case K_POP_R: case K_PUSH_I: case K_JCC: case K_JMP: case K_CALL: case K_RET:
+      emitFlow(g, i, k, offset);
+      return;
+    case K_SHIFT: case K_IMUL_GEI: case K_IMUL_GE: case K_GRP3: case K_GRP5: case K_SETCC: case K_CMOVCC:
+      emitGroup(g, i, k, offset);
+      return;
+    default:
+      throw new Error(`block compiler: record kind ${i.kind}`);
+  }
+}
+
+const FACTORY_PARAMETERS = ['cond', 'fault', 'P', 'alu', 'shift', 'imul', 'mul', 'imulWide', 'div', 'idiv'];
+const HELPERS = [condition, throwFault, PARITY, alu, shift, imulTruncate, mul, imulWide, div, idiv];
+
+/**
+ * Compiles the run of records starting at `phys` (records come from `record(phys)`, which decodes
+ * on demand and returns -1 where nothing can be decoded). `limit` bounds the bytes the block may
+ * span (the end of the page or of the fetch window). Null when fewer than two instructions compile.
+ */
+export function compileBlock(
+  c: DecodeCache,
+  at: number,
+  phys: number,
+  limit: number,
+  record: (phys: number, available: number) => number,
+): CompiledBlock | null {
+  const insns: Insn[] = [];
+  const offsets: number[] = [];
+  let offset = 0;
+  let rec = at;
+  for (;;) {
+    const i = fields(c, rec);
+    if (!compilable(i) || i.length === 0 || offset + i.length > limit) break;
+    insns.push(i);
+    offsets.push(offset);
+    offset += i.length;
+    if (endsBlock(i) || insns.length >= MAX_BLOCK_INSTRUCTIONS || offset >= limit) break;
+    rec = record(phys + offset, limit - offset);
+    if (rec < 0) break;
+  }
+  if (insns.length < 2) return null;
+  const source = generate(insns, offsets);
+  // Only numbers from the guest reach the source: every operand above is a field of a record.
+  const factory = new Function(...FACTORY_PARAMETERS, `return function block(cpu, e0) {\n${source}\n};`) as
+    (...helpers: unknown[]) => BlockFunction;
+  return { fn: factory(...HELPERS), at, count: insns.length, bytes: offset, sourceLength: source.length };
+}
