@@ -22,8 +22,22 @@ const MAX_SOURCE = 8 << 20;
 /** BLOCK word of a record whose block would be too short to pay (never counted again). */
 export const NEVER = -0x40000000;
 
+/** log2 of the slots of the by-address table. */
+const SLOT_BITS = 14;
+
+/** The by-address table's slot for a block entered at `phys` in 16- or 32-bit code. */
+export function blockSlot(phys: number, code32: boolean): number {
+  return Math.imul(code32 ? phys ^ 0x5bd1e995 : phys, 0x9e3779b1) >>> (32 - SLOT_BITS);
+}
+
 export class BlockCache {
   readonly blocks: (CompiledBlock | null)[] = new Array<CompiledBlock | null>(MAX_BLOCKS).fill(null);
+  /**
+   * Blocks by entry address, direct-mapped (`blockSlot`): the run loop's first look, one load and a
+   * compare of the block's own fields, without touching the decoded records. A block pushed out by
+   * another in its slot is found again through its record's BLOCK word.
+   */
+  readonly byAddress: (CompiledBlock | null)[] = new Array<CompiledBlock | null>(1 << SLOT_BITS).fill(null);
   private next = 1;
   private sourceHeld = 0;
   /** Blocks compiled since the CPU was made (statistics). */
@@ -49,6 +63,7 @@ export class BlockCache {
     if (this.next >= MAX_BLOCKS || this.sourceHeld + block.sourceLength > MAX_SOURCE) this.clear();
     const id = this.next++;
     this.blocks[id] = block;
+    this.byAddress[blockSlot(block.phys, block.code32)] = block;
     this.sourceHeld += block.sourceLength;
     this.compiled++;
     return id;
@@ -57,6 +72,7 @@ export class BlockCache {
   /** Drops every block (records still naming one see a different `at` or null, and count again). */
   clear(): void {
     this.blocks.fill(null);
+    this.byAddress.fill(null);
     this.next = 1;
     this.sourceHeld = 0;
     this.flushes++;

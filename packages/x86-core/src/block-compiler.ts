@@ -31,6 +31,10 @@ export interface CompiledBlock {
   readonly fn: BlockFunction;
   /** The record the block starts at (its identity in the decode cache). */
   readonly at: number;
+  /** Physical address of the entry, whether it is 32-bit code, and its page's generation then. */
+  readonly phys: number;
+  readonly code32: boolean;
+  readonly gen: number;
   /** Instructions in the block: it only runs when the run's budget has that many left. */
   readonly count: number;
   /** Bytes of code from the entry: it only runs when they all lie in the fetch window. */
@@ -614,7 +618,8 @@ const HELPERS = [condition, throwFault, PARITY, alu, shift, imulTruncate, mul, i
 /**
  * Compiles the run of records starting at `phys` (records come from `record(phys)`, which decodes
  * on demand and returns -1 where nothing can be decoded). `limit` bounds the bytes the block may
- * span (the end of the page or of the fetch window). Null when fewer than two instructions compile.
+ * span (the end of the page or of the fetch window); `code32` and `gen` (the page's generation) are
+ * recorded in the block. Null when fewer than two instructions compile.
  */
 export function compileBlock(
   c: DecodeCache,
@@ -622,6 +627,8 @@ export function compileBlock(
   phys: number,
   limit: number,
   record: (phys: number, available: number) => number,
+  code32: boolean,
+  gen: number,
 ): CompiledBlock | null {
   const insns: Insn[] = [];
   const offsets: number[] = [];
@@ -642,5 +649,5 @@ export function compileBlock(
   // Only numbers from the guest reach the source: every operand above is a field of a record.
   const factory = new Function(...FACTORY_PARAMETERS, `return function block(cpu, e0) {\n${source}\n};`) as
     (...helpers: unknown[]) => BlockFunction;
-  return { fn: factory(...HELPERS), at, count: insns.length, bytes: offset, sourceLength: source.length };
+  return { fn: factory(...HELPERS), at, phys, code32, gen, count: insns.length, bytes: offset, sourceLength: source.length };
 }

@@ -8,7 +8,7 @@ import { InterceptSet, StopDetail, type StopReason } from './intercepts.js';
 import type { CpuMemory, PagingUnit } from './memory.js';
 import { step } from './execute.js';
 import { BLOCK, DecodeCache, GEN, META, decodeRecord, runRecord } from './decoded-cache.js';
-import { BlockCache, NEVER } from './block-cache.js';
+import { BlockCache, NEVER, blockSlot } from './block-cache.js';
 import { type CompiledBlock, compileBlock } from './block-compiler.js';
 import { instructionLength } from './decode.js';
 import { deliverException, deliverInterrupt, type InterruptKind } from './system/interrupt.js';
@@ -544,8 +544,14 @@ export class Cpu {
       table = this.windowRecords;
       if (table === null || e < this.fetchLo || e >= this.fetchHi) return 0;
     }
-    const c = this.decoded as DecodeCache;
     const phys = this.fetchDelta + e;
+    const blocks = this.blockCache as BlockCache;
+    if (this.events === 0) {
+      const block = blocks.byAddress[blockSlot(phys, this.code32)];
+      if (block !== null && block.phys === phys && block.gen === this.windowGen && block.code32 === this.code32 &&
+        block.count <= left && e + block.bytes <= this.fetchHi) return block.fn(this, e);
+    }
+    const c = this.decoded as DecodeCache;
     let rec = table[phys & 0xfff];
     const data = c.data;
     if (rec === 0 || data[rec + GEN] !== this.windowGen) {
@@ -555,11 +561,12 @@ export class Cpu {
     const meta = data[rec + META];
     if (meta === 0) return 0;
     if (this.events === 0) {
-      const blocks = this.blockCache as BlockCache;
       const b = data[rec + BLOCK];
       if (b > 0) {
         const block = blocks.blocks[b];
         if (block !== null && block.at === rec) {
+          // Pushed out of its by-address slot by another block: put it back.
+          blocks.byAddress[blockSlot(phys, this.code32)] = block;
           if (block.count <= left && e + block.bytes <= this.fetchHi) return block.fn(this, e);
         } else data[rec + BLOCK] = 0;
       } else if (b > blocks.hot(this.windowGen)) data[rec + BLOCK] = b - 1;
@@ -585,7 +592,7 @@ export class Cpu {
     const block = compileBlock(c, rec, phys, limit, (p: number, available: number) => {
       const r = table[p & 0xfff];
       return r !== 0 && c.data[r + GEN] === gen ? r : decodeRecord(this, c, table, p, available);
-    });
+    }, this.code32, gen);
     // Compiling decodes records, which may recycle this one: install only if it still stands.
     if (table[phys & 0xfff] !== rec || c.data[rec + GEN] !== gen) return null;
     (this.blockCache as BlockCache).record(rec, block);
