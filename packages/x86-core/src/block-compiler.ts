@@ -2,7 +2,7 @@ import { alu, div, idiv, imulTruncate, imulWide, mul, shift } from './alu.js';
 import type { Cpu } from './cpu.js';
 import { throwFault } from './fault.js';
 import {
-  ARITH, CF, LAZY_ADD, LAZY_LOGIC, LAZY_SUB, PARITY, PF, SF, ZF,
+  ARITH, CF, LAZY_ADD, LAZY_LOGIC, LAZY_SUB, OF, PARITY, PF, SF, ZF,
 } from './flags.js';
 import { DISP, IMM, INFO, META, type DecodeCache } from './decoded-cache.js';
 import { R8, condition } from './operands.js';
@@ -81,8 +81,12 @@ const SIGNS = [0x80, 0x8000, -0x80000000];
 
 /** What produced the arithmetic flags, when the block knows: the operands live in locals. */
 interface Producer {
-  /** 'add' 'sub' 'logic' (ALU ops, lazy like `alu`), 'test' (`setLogicFlags`), 'inc' 'dec'. */
+  /**
+   * 'add' 'sub' 'logic' (ALU ops, lazy like `alu`), 'test' (TEST and the shifts: `setLogicFlags`, with
+   * CF and OF in the expression `cfof`), 'inc' 'dec'.
+   */
   kind: 'add' | 'sub' | 'logic' | 'test' | 'inc' | 'dec';
+  cfof: string;
   size: number;
   a: string;
   b: string;
@@ -225,7 +229,7 @@ class Emitter {
     if (p === null || p.stored) return '';
     switch (p.kind) {
       case 'test':
-        return `cpu.flags &= ${~ARITH}; cpu.lazyOp = ${LAZY_LOGIC}; cpu.lazyRes = ${p.r}; cpu.lazySize = ${p.size}; cpu.lazyMask = ${PF | ZF | SF};`;
+        return `cpu.flags = (cpu.flags & ${~ARITH}) | ${p.cfof}; cpu.lazyOp = ${LAZY_LOGIC}; cpu.lazyRes = ${p.r}; cpu.lazySize = ${p.size}; cpu.lazyMask = ${PF | ZF | SF};`;
       case 'inc':
       case 'dec':
         return `cpu.lazyOp = ${p.kind === 'inc' ? LAZY_ADD : LAZY_SUB}; cpu.lazyA = ${p.a}; cpu.lazyB = 1; cpu.lazyRes = ${p.r}; cpu.lazySize = ${p.size}; cpu.lazyMask = ${ARITH & ~CF};`;
@@ -257,6 +261,7 @@ class Emitter {
       case 'add': return p.size === 2 ? `((${p.r} >>> 0) < (${p.a} >>> 0) ? 1 : 0)` : `((${p.r} & ${m}) < (${p.a} & ${m}) ? 1 : 0)`;
       case 'sub': return p.size === 2 ? `((${p.a} >>> 0) < (${p.b} >>> 0) ? 1 : 0)` : `((${p.a} & ${m}) < (${p.b} & ${m}) ? 1 : 0)`;
       case 'inc': case 'dec': return '(cpu.flags & 1)';
+      case 'test': return `(${p.cfof} & 1)`;
       default: return '0';
     }
   }
@@ -276,6 +281,7 @@ class Emitter {
     let of: string;
     if (p.kind === 'add' || p.kind === 'inc') of = `(((${p.a} ^ ${p.r}) & (${p.b} ^ ${p.r}) & ${lit(sign)}) !== 0)`;
     else if (p.kind === 'sub' || p.kind === 'dec') of = `(((${p.a} ^ ${p.b}) & (${p.a} ^ ${p.r}) & ${lit(sign)}) !== 0)`;
+    else if (p.kind === 'test') of = `((${p.cfof} & ${OF}) !== 0)`;
     else of = 'false';
     const cf = `(${this.carry()} !== 0)`;
     let e: string;
@@ -370,7 +376,7 @@ function emitAlu(g: Emitter, i: Insn, op: number, size: number, a: string, b: st
   const sym = op === 0 ? '+' : op === 1 ? '|' : op === 4 ? '&' : op === 6 ? '^' : '-';
   g.line(`const ${x} = (${av} ${sym} ${bv}) ${size === 2 ? '| 0' : `& ${MASKS[size]}`};`);
   const kind = op === 0 ? 'add' : op === 5 || op === 7 ? 'sub' : 'logic';
-  g.pend = { kind, size, a: av, b: bv, r: x, stored: false };
+  g.pend = { kind, size, a: av, b: bv, r: x, cfof: '0', stored: false };
   if (op === 7) return;
   // The interpreter's `alu` sets the flags before the write, which may fault: so does the block.
   if (to === TO_E && i.rm < 0) g.flush();
@@ -384,7 +390,7 @@ function emitIncDec(g: Emitter, i: Insn, dec: boolean, size: number, a: string, 
   const av = g.name('a');
   const x = g.name('x');
   g.line(`const ${av} = ${a}; const ${x} = (${av} ${dec ? '-' : '+'} 1) & ${MASKS[size]};`);
-  g.pend = { kind: dec ? 'dec' : 'inc', size, a: av, b: '1', r: x, stored: false };
+  g.pend = { kind: dec ? 'dec' : 'inc', size, a: av, b: '1', r: x, cfof: '0', stored: false };
   if (to === TO_E && i.rm < 0) g.flush();
   store(g, i, to, size, x);
 }
@@ -392,7 +398,7 @@ function emitIncDec(g: Emitter, i: Insn, dec: boolean, size: number, a: string, 
 function emitTest(g: Emitter, size: number, a: string, b: string): void {
   const x = g.name('x');
   g.line(`const ${x} = ${a} & ${b};`);
-  g.pend = { kind: 'test', size, a: '0', b: '0', r: x, stored: false };
+  g.pend = { kind: 'test', size, a: '0', b: '0', r: x, cfof: '0', stored: false };
 }
 
 /** ALU, INC/DEC, TEST. */
@@ -530,6 +536,10 @@ function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
   const size = i.size;
   switch (i.kind) {
     case K_SHIFT: {
+      if (i.op >= 4) {
+        emitShift(g, i);
+        return;
+      }
       g.settle();
       const c = g.name('c');
       const x = g.name('x');
@@ -571,6 +581,55 @@ function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
       g.line(`if (${g.condition(i.op)}) ${g.reg(size, i.reg)} = ${v};`);
     }
   }
+}
+
+/**
+ * SHL/SAL, SHR, SAR inline, as `shift` computes them: a count of 0 (after masking to 5 bits) changes
+ * nothing, flags included; otherwise SF/ZF/PF follow from the result and CF/OF are given.
+ */
+function emitShift(g: Emitter, i: Insn): void {
+  const size = i.size;
+  const mask = MASKS[size];
+  const sign = lit(SIGNS[size]);
+  const bits = 8 << size;
+  const a = g.name('a');
+  const x = g.name('x');
+  const f = g.name('f');
+  const constant = i.imm >= 0;
+  const count = i.imm & 31;
+  if (constant && count === 0) {
+    g.line(`${g.readE(i, size)};`);
+    return;
+  }
+  let c = String(count);
+  if (!constant) {
+    g.settle();
+    c = g.name('c');
+    g.line(`const ${c} = b[4] & 31; if (${c} !== 0) {`);
+  }
+  g.line(`const ${a} = ${g.readE(i, size)}; let ${x}, ${f};`);
+  if (i.op === 5) {
+    const u = size === 2 ? `(${a} >>> 0)` : `(${a} & ${mask})`;
+    g.line(`${x} = (${u} >>> ${c}) & ${mask}; ${f} = (${u} >>> (${c} - 1)) & 1; if ((${u} & ${sign}) !== 0) ${f} |= ${OF};`);
+  } else if (i.op === 7) {
+    const sx = size === 0 ? `((${a} << 24) >> 24)` : size === 1 ? `((${a} << 16) >> 16)` : `(${a} | 0)`;
+    g.line(`${x} = (${sx} >> ${c}) & ${mask}; ${f} = (${sx} >> (${c} - 1)) & 1;`);
+  } else {
+    const carry = size === 2 ? `((${a} << (${c} - 1)) < 0 ? 1 : 0)` : `(${c} <= ${bits} && ((${a} << (${c} - 1)) & ${sign}) !== 0 ? 1 : 0)`;
+    g.line(`${x} = (${a} << ${c}) & ${mask}; ${f} = ${carry}; if ((((${x} & ${sign}) !== 0 ? 1 : 0) ^ ${f}) !== 0) ${f} |= ${OF};`);
+  }
+  if (size === 2) g.line(`${x} |= 0;`);
+  if (constant) {
+    g.pend = { kind: 'test', size, a: '0', b: '0', r: x, cfof: f, stored: false };
+    // `shift` sets the flags before the write, which may fault.
+    if (i.rm < 0) g.flush();
+    g.writeE(i, size, x);
+    return;
+  }
+  g.line(`cpu.flags = (cpu.flags & ${~ARITH}) | ${f}; cpu.lazyOp = ${LAZY_LOGIC}; cpu.lazyRes = ${x}; ` +
+    `cpu.lazySize = ${size}; cpu.lazyMask = ${PF | ZF | SF};`);
+  g.writeE(i, size, x);
+  g.line('}');
 }
 
 function emitGroup3(g: Emitter, i: Insn): void {
