@@ -25,7 +25,8 @@ import { R8, condition } from './operands.js';
 /** The most instructions in one block. */
 export const MAX_BLOCK_INSTRUCTIONS = 48;
 
-export type BlockFunction = (cpu: Cpu, e0: number) => number;
+/** Runs the block entered at EIP `e0` with at most `left` instructions of the run's budget left. */
+export type BlockFunction = (cpu: Cpu, e0: number, left: number) => number;
 
 export interface CompiledBlock {
   readonly fn: BlockFunction;
@@ -298,9 +299,23 @@ class Emitter {
     return neg ? `!${e}` : e;
   }
 
+  /** True when a branch goes back to the entry: the body is then a loop, `n` counting its laps. */
+  loops = false;
+  /** Instructions in the block. */
+  count = 0;
+
   /** Leaves the block after instruction `k` retired, with EIP at `eip` (an expression). */
   exit(k: number, eip: string): string {
-    return `${this.flushCode()} cpu.eip = ${eip}; return ${k + 1};`;
+    return `${this.flushCode()} cpu.eip = ${eip}; return ${this.loops ? `n + ${k + 1}` : k + 1};`;
+  }
+
+  /**
+   * A branch to the entry taken after instruction `k`: another lap when the budget holds a whole
+   * one (events are clear here: anything that sets them left the block already), else leave at the
+   * entry. The flags are stored, since a lap begins with the Cpu's fields current.
+   */
+  backEdge(k: number): string {
+    return `${this.flushCode()} n += ${k + 1}; if (n + ${this.count} <= left) continue; cpu.eip = e0; return n;`;
   }
 }
 
@@ -311,6 +326,8 @@ class Emitter {
 function generate(insns: readonly Insn[], offsets: readonly number[]): string {
   const g = new Emitter();
   const count = insns.length;
+  g.count = count;
+  g.loops = insns.some((i, k) => (i.kind === K_JCC || i.kind === K_JMP) && offsets[k] + i.length + i.imm === 0);
   for (let k = 0; k < count; k++) {
     const i = insns[k];
     const next = offsets[k] + i.length;
@@ -331,11 +348,11 @@ function generate(insns: readonly Insn[], offsets: readonly number[]): string {
 function wrap(g: Emitter): string {
   return [
     'const r = cpu.reg32, h = cpu.reg16, b = cpu.reg8;',
-    'let q = 0, s = 0;',
+    'let q = 0, s = 0, n = 0;',
     'try {',
-    ...g.out,
+    ...(g.loops ? ['for (;;) {', ...g.out, '}'] : g.out),
     '} catch (err) {',
-    '  cpu.recordedRetire += q >>> 13;',
+    '  cpu.recordedRetire += n + (q >>> 13);',
     '  cpu.startEip = e0 + (q & 4095);',
     '  cpu.startEsp = (q & 4096) !== 0 ? s : r[4];',
     '  throw err;',
@@ -505,6 +522,10 @@ function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
       g.line(pushCode(i, lit(i.imm)));
       return;
     case K_JCC: {
+      if (next + i.imm === 0) {
+        g.line(`if (${g.condition(i.op)}) { ${g.backEdge(k)} }`);
+        return;
+      }
       // Taken: a side exit. The target check, and so the flags stored for a fault, only on this path.
       const t = g.name('t');
       const target = i.op32 ? `(e0 + ${next + i.imm}) >>> 0` : `(e0 + ${next + i.imm}) & 65535`;
@@ -513,7 +534,7 @@ function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
       return;
     }
     case K_JMP:
-      g.line(jump(g, i, `e0 + ${next + i.imm}`, k));
+      g.line(next + i.imm === 0 ? g.backEdge(k) : jump(g, i, `e0 + ${next + i.imm}`, k));
       return;
     case K_CALL:
       g.line(pushCode(i, `e0 + ${next}`));
@@ -706,7 +727,7 @@ export function compileBlock(
   if (insns.length < 2) return null;
   const source = generate(insns, offsets);
   // Only numbers from the guest reach the source: every operand above is a field of a record.
-  const factory = new Function(...FACTORY_PARAMETERS, `return function block(cpu, e0) {\n${source}\n};`) as
+  const factory = new Function(...FACTORY_PARAMETERS, `return function block(cpu, e0, left) {\n${source}\n};`) as
     (...helpers: unknown[]) => BlockFunction;
   return { fn: factory(...HELPERS), at, phys, code32, gen, count: insns.length, bytes: offset, sourceLength: source.length };
 }

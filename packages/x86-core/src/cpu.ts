@@ -549,7 +549,7 @@ export class Cpu {
     if (this.events === 0) {
       const block = blocks.byAddress[blockSlot(phys, this.code32)];
       if (block !== null && block.phys === phys && block.gen === this.windowGen && block.code32 === this.code32 &&
-        block.count <= left && e + block.bytes <= this.fetchHi) return block.fn(this, e);
+        block.count <= left && e + block.bytes <= this.fetchHi) return block.fn(this, e, left);
     }
     const c = this.decoded as DecodeCache;
     let rec = table[phys & 0xfff];
@@ -567,12 +567,12 @@ export class Cpu {
         if (block !== null && block.at === rec) {
           // Pushed out of its by-address slot by another block: put it back.
           blocks.byAddress[blockSlot(phys, this.code32)] = block;
-          if (block.count <= left && e + block.bytes <= this.fetchHi) return block.fn(this, e);
+          if (block.count <= left && e + block.bytes <= this.fetchHi) return block.fn(this, e, left);
         } else data[rec + BLOCK] = 0;
       } else if (b > blocks.hot(this.windowGen)) data[rec + BLOCK] = b - 1;
       else if (b !== NEVER) {
         const block = this.compileAt(rec, table, phys, e);
-        if (block !== null && block.count <= left) return block.fn(this, e);
+        if (block !== null && block.count <= left) return block.fn(this, e, left);
       }
     }
     this.startEip = e;

@@ -119,7 +119,9 @@ function loopProgram(next: () => number, mode: Mode): number[] {
     if (next() % 5 === 0) code.push(0x70 + (next() & 15), insn.length);
     code.push(...insn);
   }
-  // CALL sub (placed after the loop), DEC ECX, JNZ top (rel32 in 32-bit code, rel16 in 16-bit).
+  // CALL sub (placed after the loop) in half the programs; in the others the whole loop may be one
+  // block, which then runs laps inside itself. DEC ECX, JNZ top (rel32 in 32-bit code, rel16 in 16-bit).
+  const withCall = (next() & 1) === 0;
   const callAt = code.length;
   code.push(0xe8, ...(mode === 'flat32' ? [0, 0, 0, 0] : [0, 0]));
   const callEnd = code.length;
@@ -132,6 +134,8 @@ function loopProgram(next: () => number, mode: Mode): number[] {
   const relSub = sub - callEnd;
   code.splice(callAt + 1, mode === 'flat32' ? 4 : 2, ...le32(relSub).slice(0, mode === 'flat32' ? 4 : 2));
   code.push(0x31, 0xd8, 0x01, 0xc5, 0xc3); // sub: xor eax, ebx; add ebp, eax; ret
+  // Without the call: the same bytes, with the CALL turned into NOPs.
+  if (!withCall) code.fill(0x90, callAt, callEnd);
   return code;
 }
 
