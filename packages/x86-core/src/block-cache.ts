@@ -11,14 +11,14 @@ import { BLOCK, type DecodeCache } from './decoded-cache.js';
  */
 
 /** Runs of a block entry before it is compiled. */
-export const HOT_RUNS = 40;
+export const HOT_RUNS = 64;
 /** For pages whose code was rewritten many times (a guest rewriting its code in a loop). */
 const HOT_RUNS_REWRITTEN = 4096;
 const REWRITES_TOLERATED = 64;
 /** Blocks held at once; past that all are dropped and compiled again on demand. */
 export const MAX_BLOCKS = 8192;
 /** Source characters held at once (V8 keeps source and code for each function). */
-const MAX_SOURCE = 8 << 20;
+const MAX_SOURCE = 16 << 20;
 /** BLOCK word of a record whose block would be too short to pay (never counted again). */
 export const NEVER = -0x40000000;
 

@@ -224,19 +224,19 @@ class Emitter {
     else this.line(`cpu.write${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset}, ${v});`);
   }
 
-  /** Stores the pending producer into the Cpu's lazy-flag fields. */
+  /** Stores the pending producer into the Cpu's lazy-flag fields (through `storeLazy`/`storeLogic`). */
   flushCode(): string {
     const p = this.pend;
     if (p === null || p.stored) return '';
     switch (p.kind) {
       case 'test':
-        return `cpu.flags = (cpu.flags & ${~ARITH}) | ${p.cfof}; cpu.lazyOp = ${LAZY_LOGIC}; cpu.lazyRes = ${p.r}; cpu.lazySize = ${p.size}; cpu.lazyMask = ${PF | ZF | SF};`;
+        return `T(cpu, ${p.cfof}, ${p.r}, ${p.size});`;
       case 'inc':
       case 'dec':
-        return `cpu.lazyOp = ${p.kind === 'inc' ? LAZY_ADD : LAZY_SUB}; cpu.lazyA = ${p.a}; cpu.lazyB = 1; cpu.lazyRes = ${p.r}; cpu.lazySize = ${p.size}; cpu.lazyMask = ${ARITH & ~CF};`;
+        return `L(cpu, ${p.kind === 'inc' ? LAZY_ADD : LAZY_SUB}, ${p.a}, 1, ${p.r}, ${p.size}, ${ARITH & ~CF});`;
       default: {
         const op = p.kind === 'add' ? LAZY_ADD : p.kind === 'sub' ? LAZY_SUB : LAZY_LOGIC;
-        return `cpu.lazyOp = ${op}; cpu.lazyA = ${p.a}; cpu.lazyB = ${p.b}; cpu.lazyRes = ${p.r}; cpu.lazySize = ${p.size}; cpu.lazyMask = ${ARITH};`;
+        return `L(cpu, ${op}, ${p.a}, ${p.b}, ${p.r}, ${p.size}, ${ARITH});`;
       }
     }
   }
@@ -572,6 +572,10 @@ function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
     }
     case K_IMUL_GEI:
     case K_IMUL_GE: {
+      if (size === 2) {
+        emitImul32(g, i);
+        return;
+      }
       g.settle();
       const a = g.name('a');
       g.line(`const ${a} = ${g.readE(i, size)};`);
@@ -602,6 +606,24 @@ function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
       g.line(`if (${g.condition(i.op)}) ${g.reg(size, i.reg)} = ${v};`);
     }
   }
+}
+
+/**
+ * IMUL r32, r/m32(, imm) inline, as `imulTruncate` computes it: every arithmetic flag is replaced
+ * (CF=OF when the product does not fit, SF/ZF/PF from the low half), so the pending producer is
+ * dropped unstored — `lazyMask` 0 leaves the lazy fields unread.
+ */
+function emitImul32(g: Emitter, i: Insn): void {
+  const a = g.name('a');
+  const v = g.name('v');
+  const x = g.name('x');
+  const p = g.name('p');
+  g.line(`const ${a} = ${g.readE(i, 2)}; const ${v} = ${i.kind === K_IMUL_GEI ? lit(i.imm) : g.reg(2, i.reg)};`);
+  g.line(`const ${x} = Math.imul(${a}, ${v}); const ${p} = (${a} | 0) * (${v} | 0);`);
+  g.line(`cpu.lazyMask = 0; cpu.flags = (cpu.flags & ${~ARITH}) | (${p} >= -2147483648 && ${p} <= 2147483647 ? 0 : ${CF | OF}) | ` +
+    `P[${x} & 255] | (${x} === 0 ? ${ZF} : 0) | (${x} < 0 ? ${SF} : 0);`);
+  g.pend = null;
+  g.setReg(2, i.reg, x);
 }
 
 /**
@@ -647,8 +669,7 @@ function emitShift(g: Emitter, i: Insn): void {
     g.writeE(i, size, x);
     return;
   }
-  g.line(`cpu.flags = (cpu.flags & ${~ARITH}) | ${f}; cpu.lazyOp = ${LAZY_LOGIC}; cpu.lazyRes = ${x}; ` +
-    `cpu.lazySize = ${size}; cpu.lazyMask = ${PF | ZF | SF};`);
+  g.line(`T(cpu, ${f}, ${x}, ${size});`);
   g.writeE(i, size, x);
   g.line('}');
 }
@@ -692,8 +713,27 @@ function emitInstruction(g: Emitter, i: Insn, k: number, offset: number): void {
   }
 }
 
-const FACTORY_PARAMETERS = ['cond', 'fault', 'P', 'alu', 'shift', 'imul', 'mul', 'imulWide', 'div', 'idiv'];
-const HELPERS = [condition, throwFault, PARITY, alu, shift, imulTruncate, mul, imulWide, div, idiv];
+/** The lazy-flag fields as `alu` (mask ARITH) and `incDec` (mask ARITH without CF) leave them. */
+function storeLazy(cpu: Cpu, op: number, a: number, b: number, r: number, size: number, mask: number): void {
+  cpu.lazyOp = op;
+  cpu.lazyA = a;
+  cpu.lazyB = b;
+  cpu.lazyRes = r;
+  cpu.lazySize = size;
+  cpu.lazyMask = mask;
+}
+
+/** The flags as `setLogicFlags` leaves them (TEST, shifts): CF/OF given, SF/ZF/PF lazy from the result. */
+function storeLogic(cpu: Cpu, cfof: number, r: number, size: number): void {
+  cpu.flags = (cpu.flags & ~ARITH) | cfof;
+  cpu.lazyOp = LAZY_LOGIC;
+  cpu.lazyRes = r;
+  cpu.lazySize = size;
+  cpu.lazyMask = PF | ZF | SF;
+}
+
+const FACTORY_PARAMETERS = ['cond', 'fault', 'P', 'alu', 'shift', 'imul', 'mul', 'imulWide', 'div', 'idiv', 'L', 'T'];
+const HELPERS = [condition, throwFault, PARITY, alu, shift, imulTruncate, mul, imulWide, div, idiv, storeLazy, storeLogic];
 
 /**
  * Compiles the run of records starting at `phys` (records come from `record(phys)`, which decodes
