@@ -532,9 +532,10 @@ export class Cpu {
   }
 
   /**
-   * `stepDecoded` with the block tier: runs the compiled block starting at EIP when there is one,
-   * the events are clear and at most `left` instructions remain; counts runs of the entry and
-   * compiles it once hot. Returns the instructions retired, 0 when the full decoder must run one.
+   * `stepDecoded` with the block tier, after `loop` found no block in the by-address table: runs
+   * the block its record names (putting it back in the table), or counts runs of the entry and
+   * compiles it once hot; blocks run only with the events clear and at most `left` instructions
+   * left. Returns the instructions retired, 0 when the full decoder must run one.
    */
   private stepCached(left: number): number {
     let table = this.windowRecords;
@@ -546,11 +547,6 @@ export class Cpu {
     }
     const phys = this.fetchDelta + e;
     const blocks = this.blockCache as BlockCache;
-    if (this.events === 0) {
-      const block = blocks.byAddress[blockSlot(phys, this.code32)];
-      if (block !== null && block.phys === phys && block.gen === this.windowGen && block.code32 === this.code32 &&
-        block.count <= left && e + block.bytes <= this.fetchHi) return block.fn(this, e, left);
-    }
     const c = this.decoded as DecodeCache;
     let rec = table[phys & 0xfff];
     const data = c.data;
@@ -890,9 +886,22 @@ export class Cpu {
   /** The hot loop: runs instructions until the budget ends or an event needs the boundary work. */
   private loop(budget: number, done: number): number {
     const cached = this.decoded !== null && !this.checkOpcodes;
-    if (cached && this.blockCache !== null) {
+    const blocks = this.blockCache;
+    if (cached && blocks !== null) {
       while (done < budget) {
         this.recordedRetire = done;
+        // The common case first, small enough to stay inline here: a compiled block at EIP.
+        const e = this.eip;
+        if (this.events === 0 && e >= this.fetchLo && e < this.fetchHi) {
+          const phys = this.fetchDelta + e;
+          const block = blocks.byAddress[blockSlot(phys, this.code32)];
+          if (block !== null && block.phys === phys && block.gen === this.windowGen && block.code32 === this.code32 &&
+            block.count <= budget - done && e + block.bytes <= this.fetchHi) {
+            done += block.fn(this, e, budget - done);
+            if (this.events !== 0) break;
+            continue;
+          }
+        }
         const n = this.stepCached(budget - done);
         if (n === 0) {
           step(this);
