@@ -147,6 +147,8 @@ function touchesMemory(i: Insn): boolean {
       return i.rm < 0;
     case K_PUSH_R: case K_POP_R: case K_CALL: case K_RET: case K_PUSH_I:
       return true;
+    case K_NOP:
+      return i.op === 1; // LEAVE
     default:
       return false;
   }
@@ -165,7 +167,7 @@ function endsBlock(i: Insn): boolean {
 /** Instructions whose ESP may have changed when a later part of them faults. */
 function movesStack(i: Insn): boolean {
   return i.kind === K_PUSH_R || i.kind === K_POP_R || i.kind === K_PUSH_I || i.kind === K_CALL || i.kind === K_RET ||
-    (i.kind === K_GRP5 && (i.op === 2 || i.op === 6));
+    (i.kind === K_GRP5 && (i.op === 2 || i.op === 6)) || (i.kind === K_NOP && i.op === 1);
 }
 
 /** Instructions that may throw as a whole (a taken Jcc checks its target inside its own exit). */
@@ -496,7 +498,11 @@ function emitMove(g: Emitter, i: Insn): void {
     case K_CWD:
       g.line(size === 2 ? 'r[2] = r[0] >> 31;' : 'h[4] = (h[0] << 16) >> 31;');
       return;
-    default: // K_NOP
+    default: // K_NOP, and LEAVE (op 1): ESP (SP with a 16-bit stack) from EBP, then pop EBP.
+      if (i.op === 1) {
+        g.line('if ((cpu.segAccess[2] & 16384) !== 0) r[4] = r[5]; else h[8] = h[10];');
+        g.line(`${i.op32 ? 'r[5]' : 'h[10]'} = ${popCode(i)};`);
+      }
   }
 }
 
@@ -689,7 +695,7 @@ function emitGroup3(g: Emitter, i: Insn): void {
 
 function emitInstruction(g: Emitter, i: Insn, k: number, offset: number): void {
   // The memory operand's offset, computed once (LEA only computes it).
-  if (i.rm < 0 && touchesMemory(i) && i.kind !== K_PUSH_R && i.kind !== K_POP_R && i.kind !== K_PUSH_I &&
+  if (i.rm < 0 && touchesMemory(i) && i.kind !== K_NOP && i.kind !== K_PUSH_R && i.kind !== K_POP_R && i.kind !== K_PUSH_I &&
     i.kind !== K_CALL && i.kind !== K_RET) {
     g.offset = g.name('o');
     g.line(`const ${g.offset} = ${g.ea(i)};`);

@@ -4,7 +4,7 @@ import { condition, getReg, jumpTo, readSized, setReg, writeSized } from './oper
 
 /**
  * Decoded instructions, cached per physical code page. The commonest instructions (MOV, ALU, LEA,
- * INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, TEST, MOVZX/MOVSX, shifts, IMUL, SETcc, CMOVcc) are decoded once into a record
+ * INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, LEAVE, TEST, MOVZX/MOVSX, shifts, IMUL, SETcc, CMOVcc) are decoded once into a record
  * (operands, effective-address parts, immediates, length) and afterwards run from it without fetching
  * or decoding again; everything else is recorded as GENERIC and goes through `execute.ts`. A page
  * with records is marked as code in the mmu (`markCode`), so any write to it — by a CPU, DMA or a
@@ -39,7 +39,7 @@ const TEST_EG = 16;
 const TEST_AI = 17;
 const MOVX = 18;
 const SHIFT = 19;
-const NOP = 20;
+const NOP = 20; // NOP (op 0) and LEAVE (op 1)
 const IMUL_GEI = 21;
 const PUSH_I = 22;
 const GRP3 = 23; // F6/F7: TEST NOT NEG MUL IMUL DIV IDIV
@@ -283,6 +283,9 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
     modrm();
     kind = fRm < 0 ? LEA : GENERIC;
   } else if (b === 0x90) {
+    kind = NOP;
+  } else if (b === 0xc9) {
+    fOp = 1; // LEAVE shares the NOP kind (the kind field is full)
     kind = NOP;
   } else if (b === 0xa8 || b === 0xa9) {
     const size = b & 1 ? vsize : 0;
@@ -577,7 +580,16 @@ function runImulGe(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
 }
 
 function runNop(): void {
-  // NOP, and GENERIC records, which never run here.
+  // GENERIC records, which never run here.
+}
+
+function runNopLeave(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
+  if (((info >>> 7) & 15) === 0) return;
+  // LEAVE: ESP (SP with a 16-bit stack) from EBP, then pop EBP.
+  if (cpu.stack32) cpu.reg32[4] = cpu.reg32[5];
+  else cpu.reg16[8] = cpu.reg16[10];
+  if (cpu.opSize32) cpu.reg32[5] = cpu.pop32();
+  else cpu.reg16[10] = cpu.pop16();
 }
 
 function runGrp3(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
@@ -702,7 +714,7 @@ const HANDLERS: readonly Handler[] = [
   runTestAi,
   runMovx,
   runShift,
-  runNop,
+  runNopLeave,
   runImulGei,
   runPushI,
   runGrp3,

@@ -56,6 +56,7 @@ const BIASED = [
   0x01, 0x03, 0x29, 0x31, 0x39, 0x89, 0x8b, 0x8d, 0x83, 0x40, 0x50, 0x58, 0x74, 0x75, 0xc1, 0x66,
   0xf7, 0xf6, 0xff, 0xfe, 0x87, 0x86, 0x93, 0x98, 0x99, 0x0f, 0x0f, 0x0f, 0x69, 0x6b, 0xd3, 0xe8,
   0x11, 0x19, 0x21, 0x09, 0x3b, 0x85, 0xa9, 0xc7, 0xb8, 0x48, 0x7c, 0x72, 0xeb, 0xc3, 0x88, 0x8a,
+  0xc9, 0x55, 0x5d,
 ];
 
 /**
@@ -189,7 +190,7 @@ describe('block compiler', () => {
           m.cpu.eip = eip;
           if (intercept) m.cpu.intercepts.exceptions = -1;
         });
-        lockstep(jit, plain, () => 1 + (next() % 40), 60, `program ${program}`);
+        lockstep(jit, plain, () => 1 + (next() % 40), 150, `program ${program}`);
         ran += jit.cpu.blockCache?.compiled ?? 0;
       }
       expect(ran).toBeGreaterThan(20);
@@ -237,6 +238,44 @@ describe('block compiler', () => {
       expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
     });
   }
+
+  it('LEAVE in a hot epilogue, and a LEAVE whose pop faults, match the interpreter', () => {
+    for (const variant of ['runs', 'faults'] as const) {
+      const setup = (m: TestMachine): void => {
+        if (variant === 'runs') {
+          // top: call f; dec ecx; jnz top; hlt.
+          // f: push ebp; mov ebp, esp; sub esp, 8; mov [ebp-4], ecx; add eax, [ebp-4]; leave; ret.
+          m.load([
+            0xe8, 0x04, 0x00, 0x00, 0x00, 0x49, 0x75, 0xf8, 0xf4,
+            0x55, 0x89, 0xe5, 0x83, 0xec, 0x08, 0x89, 0x4d, 0xfc, 0x03, 0x45, 0xfc, 0xc9, 0xc3,
+          ]);
+          m.cpu.reg32[1] = 2000;
+          return;
+        }
+        // top: mov ebp, esi; leave (ESP = ESI, pop EBP from [ESI]); sub esi, 8; mov esp, 0x80000;
+        // dec ecx; jnz top. ESI walks down into page 0x70000, which is not present.
+        m.load([0x89, 0xf5, 0xc9, 0x83, 0xee, 0x08, 0xbc, ...le32(0x80000), 0x49, 0x75, 0xf2, 0xf4]);
+        const pt = 0x9000;
+        m.memory.writeBytes(0x8000, Uint8Array.from(le32(pt | 7)));
+        for (let p = 0; p < 256; p++) m.memory.writeBytes(pt + p * 4, Uint8Array.from(le32(p === 0x70 ? 0 : (p << 12) | 7)));
+        m.cpu.cr3 = 0x8000;
+        m.cpu.cr0 |= 0x80000000;
+        m.cpu.modeChanged();
+        m.cpu.reg32[1] = 0x10000;
+        m.cpu.reg32[6] = 0x72000;
+        m.cpu.intercepts.exceptions = -1;
+      };
+      const [jit, plain] = pair('flat32', 40, setup);
+      const next = random(131);
+      expect(lockstep(jit, plain, () => 1 + (next() % 400), 400, `leave ${variant}`)).toBe(variant === 'runs' ? 'hlt' : 'exception');
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+      if (variant === 'runs') expect(jit.cpu.reg32[0]).toBe((2000 * 2001) / 2);
+      else {
+        expect([jit.cpu.stop.vector, jit.cpu.cr2 >>> 0]).toEqual([14, 0x70ff8]);
+        expect(jit.cpu.reg32[4]).toBe(0x80000);
+      }
+    }
+  });
 
   it('a RET or CALL whose target is past CS\'s limit faults with ESP as it was before the instruction', () => {
     for (const variant of ['ret', 'call'] as const) {
