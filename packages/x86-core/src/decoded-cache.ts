@@ -284,6 +284,17 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
     kind = fRm < 0 ? LEA : GENERIC;
   } else if (b === 0x90) {
     kind = NOP;
+  } else if (b === 0xf3) {
+    // PAUSE (F3 90) is a NOP; any other REP form stays with the full decoder.
+    if (byte() === 0x90) kind = NOP;
+  } else if (b >= 0xa0 && b <= 0xa3) {
+    // MOV AL/eAX <-> moffs: a MOV G,E / E,G on the accumulator whose memory operand is a bare displacement.
+    fSize = b & 1 ? vsize : 0;
+    fReg = 0;
+    fRm = -1;
+    c.data[rec + DISP] = a32 ? imm(2) : imm(1);
+    fSeg = seg >= 0 ? seg : DS;
+    kind = b < 0xa2 ? MOV_GE : MOV_EG;
   } else if (b === 0xc9) {
     fOp = 1; // LEAVE shares the NOP kind (the kind field is full)
     kind = NOP;

@@ -239,6 +239,48 @@ describe('block compiler', () => {
     });
   }
 
+  it('MOV to and from a bare offset (A0-A3, with a segment override) and PAUSE run in blocks as interpreted', () => {
+    for (const mode of ['real', 'flat32'] as const) {
+      const wide = mode === 'flat32';
+      const moffs = (v: number): number[] => le32(v).slice(0, wide ? 4 : 2);
+      const setup = (m: TestMachine): void => {
+        // top: mov eax, [0x3000]; add eax, ecx; mov [0x3004], eax; mov al, fs:[0x10]; add [0x3008], al;
+        // (add byte [moffs]: 00 05/06 ..) pause; dec ecx; jnz top; hlt
+        m.load([
+          0xa1, ...moffs(0x3000),
+          0x01, 0xc8,
+          0xa3, ...moffs(0x3004),
+          0x64, 0xa0, ...moffs(0x10),
+          0x66, 0xa3, ...moffs(0x3010),
+          0xf3, 0x90,
+          0x49,
+          0x0f, 0x85, ...moffs(0),
+          0xf4,
+        ]);
+        const code = Array.from(m.memory.ram.subarray(CODE, CODE + 40));
+        const jnz = code.indexOf(0x85, 10) + 1 + (wide ? 4 : 2);
+        m.memory.writeBytes(CODE + jnz - (wide ? 4 : 2), Uint8Array.from(moffs(-jnz)));
+        m.memory.writeBytes(0x3000, Uint8Array.from(le32(0x11223344)));
+        m.memory.writeBytes(0x5010, Uint8Array.from([0x5a]));
+        m.cpu.segBase[4] = 0x5000; // FS
+        if (!wide) for (const s of [DS, ES, SS]) m.cpu.loadRealSegment(s, 0);
+        m.cpu.reg32[1] = 500;
+      };
+      const [jit, plain] = pair(mode, 40, setup);
+      const next = random(141);
+      expect(lockstep(jit, plain, () => 1 + (next() % 300), 400, `moffs ${mode}`)).toBe('hlt');
+      expect(jit.cpu.reg8[0]).toBe(0x5a);
+      expect(jit.memory.read32(0x3004)).toBe(wide ? 0x11223345 : 0x3345);
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+      // The records themselves against the full decoder.
+      const decoder = createMachine(mode, undefined, false, false);
+      setup(decoder);
+      expect(decoder.cpu.run(100_000)).toBe('hlt');
+      expect(state(decoder.cpu)).toBe(state(jit.cpu));
+      expect(Buffer.from(decoder.memory.ram).equals(Buffer.from(jit.memory.ram))).toBe(true);
+    }
+  });
+
   it('LEAVE in a hot epilogue, and a LEAVE whose pop faults, match the interpreter', () => {
     for (const variant of ['runs', 'faults'] as const) {
       const setup = (m: TestMachine): void => {
