@@ -4,7 +4,7 @@ import { throwFault } from './fault.js';
 import {
   ARITH, CF, LAZY_ADD, LAZY_LOGIC, LAZY_SUB, OF, PARITY, PF, SF, ZF,
 } from './flags.js';
-import { DISP, IMM, INFO, META, type DecodeCache } from './decoded-cache.js';
+import { DISP, IMM, INFO, META, type DecodeCache, rdtsc } from './decoded-cache.js';
 import { R8, condition } from './operands.js';
 
 /**
@@ -172,7 +172,7 @@ function movesStack(i: Insn): boolean {
 
 /** Instructions that may throw as a whole (a taken Jcc checks its target inside its own exit). */
 function mayFault(i: Insn): boolean {
-  return touchesMemory(i) || endsBlock(i) || (i.kind === K_GRP3 && i.op >= 6);
+  return touchesMemory(i) || endsBlock(i) || (i.kind === K_GRP3 && i.op >= 6) || (i.kind === K_NOP && i.op === 2);
 }
 
 function lit(n: number): string {
@@ -446,7 +446,7 @@ function emitArithmetic(g: Emitter, i: Insn): void {
 }
 
 /** MOV forms, LEA, MOVZX/MOVSX, XCHG, CBW/CWDE, CWD/CDQ, NOP. */
-function emitMove(g: Emitter, i: Insn): void {
+function emitMove(g: Emitter, i: Insn, k: number): void {
   const size = i.size;
   switch (i.kind) {
     case K_MOV_EG:
@@ -498,11 +498,11 @@ function emitMove(g: Emitter, i: Insn): void {
     case K_CWD:
       g.line(size === 2 ? 'r[2] = r[0] >> 31;' : 'h[4] = (h[0] << 16) >> 31;');
       return;
-    default: // K_NOP, and LEAVE (op 1): ESP (SP with a 16-bit stack) from EBP, then pop EBP.
+    default: // K_NOP; LEAVE (op 1): ESP (SP with a 16-bit stack) from EBP, then pop EBP; RDTSC (op 2).
       if (i.op === 1) {
         g.line('if ((cpu.segAccess[2] & 16384) !== 0) r[4] = r[5]; else h[8] = h[10];');
         g.line(`${i.op32 ? 'r[5]' : 'h[10]'} = ${popCode(i)};`);
-      }
+      } else if (i.op === 2) g.line(`tsc(cpu, n + ${k});`); // RDTSC, counting this block's progress
   }
 }
 
@@ -706,7 +706,7 @@ function emitInstruction(g: Emitter, i: Insn, k: number, offset: number): void {
       return;
     case K_MOV_EG: case K_MOV_GE: case K_MOV_RI: case K_MOV_EI: case K_LEA: case K_MOVX: case K_XCHG_EG:
     case K_XCHG_A: case K_CBW: case K_CWD: case K_NOP:
-      emitMove(g, i);
+      emitMove(g, i, k);
       return;
     case K_PUSH_R: case K_POP_R: case K_PUSH_I: case K_JCC: case K_JMP: case K_CALL: case K_RET:
       emitFlow(g, i, k, offset);
@@ -738,8 +738,8 @@ function storeLogic(cpu: Cpu, cfof: number, r: number, size: number): void {
   cpu.lazyMask = PF | ZF | SF;
 }
 
-const FACTORY_PARAMETERS = ['cond', 'fault', 'P', 'alu', 'shift', 'imul', 'mul', 'imulWide', 'div', 'idiv', 'L', 'T'];
-const HELPERS = [condition, throwFault, PARITY, alu, shift, imulTruncate, mul, imulWide, div, idiv, storeLazy, storeLogic];
+const FACTORY_PARAMETERS = ['cond', 'fault', 'P', 'alu', 'shift', 'imul', 'mul', 'imulWide', 'div', 'idiv', 'L', 'T', 'tsc'];
+const HELPERS = [condition, throwFault, PARITY, alu, shift, imulTruncate, mul, imulWide, div, idiv, storeLazy, storeLogic, rdtsc];
 
 /**
  * Compiles the run of records starting at `phys` (records come from `record(phys)`, which decodes

@@ -1,6 +1,7 @@
 import { alu, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from './alu.js';
 import { DS, SS, type Cpu } from './cpu.js';
 import { condition, getReg, jumpTo, readSized, setReg, writeSized } from './operands.js';
+import { throwFault } from './fault.js';
 
 /**
  * Decoded instructions, cached per physical code page. The commonest instructions (MOV, ALU, LEA,
@@ -39,7 +40,7 @@ const TEST_EG = 16;
 const TEST_AI = 17;
 const MOVX = 18;
 const SHIFT = 19;
-const NOP = 20; // NOP (op 0) and LEAVE (op 1)
+const NOP = 20; // NOP (op 0), LEAVE (op 1), RDTSC (op 2)
 const IMUL_GEI = 21;
 const PUSH_I = 22;
 const GRP3 = 23; // F6/F7: TEST NOT NEG MUL IMUL DIV IDIV
@@ -384,6 +385,9 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
       fDir = b2 >= 0xbe ? 1 : 0; // sign-extend
       modrm();
       kind = MOVX;
+    } else if (b2 === 0x31) {
+      fOp = 2; // RDTSC shares the NOP kind
+      kind = NOP;
     } else if (b2 === 0xaf) {
       fSize = vsize;
       modrm();
@@ -594,8 +598,24 @@ function runNop(): void {
   // GENERIC records, which never run here.
 }
 
+/**
+ * RDTSC as `execute-0f.ts` runs it (CR4.TSD makes it privileged), for an instruction `delta`
+ * instructions after the one `recordedRetire` counts (a compiled block's position in its run).
+ */
+export function rdtsc(cpu: Cpu, delta: number): void {
+  if (cpu.cr4 & 4 && cpu.protectedMode && cpu.cpl !== 0) throwFault(13, 0);
+  const tsc = cpu.readTsc() + delta;
+  cpu.reg32[0] = tsc % 0x100000000;
+  cpu.reg32[2] = Math.floor(tsc / 0x100000000);
+}
+
 function runNopLeave(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
-  if (((info >>> 7) & 15) === 0) return;
+  const op = (info >>> 7) & 15;
+  if (op === 0) return;
+  if (op === 2) {
+    rdtsc(cpu, 0);
+    return;
+  }
   // LEAVE: ESP (SP with a 16-bit stack) from EBP, then pop EBP.
   if (cpu.stack32) cpu.reg32[4] = cpu.reg32[5];
   else cpu.reg16[8] = cpu.reg16[10];

@@ -281,6 +281,27 @@ describe('block compiler', () => {
     }
   });
 
+  it('RDTSC inside blocks and laps reads the count the interpreter reads', () => {
+    for (const mode of ['real', 'flat32'] as const) {
+      const setup = (m: TestMachine): void => {
+        // top: rdtsc; mov ebx, eax; pause; rdtsc; sub eax, ebx; add esi, eax; add edi, edx; dec ecx; jnz top; hlt
+        m.load([0x0f, 0x31, 0x66, 0x89, 0xc3, 0xf3, 0x90, 0x0f, 0x31, 0x66, 0x29, 0xd8, 0x66, 0x01, 0xc6, 0x66, 0x01, 0xd7,
+          0x49, 0x75, 0xeb, 0xf4].map((v, i, a) => (mode === 'flat32' && v === 0x66 && a[i + 1] !== 0x90 ? 0x90 : v)));
+        m.cpu.reg32[1] = 3000;
+        m.cpu.tscOffset = 0x1fffff000;
+      };
+      const [jit, plain] = pair(mode, 40, setup);
+      const next = random(151);
+      expect(lockstep(jit, plain, () => 1 + (next() % 500), 400, `rdtsc ${mode}`)).toBe('hlt');
+      expect(jit.cpu.reg32[6]).toBe(3000 * (mode === 'flat32' ? 4 : 3)); // flat32: the 66 prefixes became NOPs
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+      const decoder = createMachine(mode, undefined, false, false);
+      setup(decoder);
+      expect(decoder.cpu.run(1_000_000)).toBe('hlt');
+      expect(state(decoder.cpu)).toBe(state(jit.cpu));
+    }
+  });
+
   it('LEAVE in a hot epilogue, and a LEAVE whose pop faults, match the interpreter', () => {
     for (const variant of ['runs', 'faults'] as const) {
       const setup = (m: TestMachine): void => {
