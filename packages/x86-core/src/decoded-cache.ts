@@ -4,8 +4,9 @@ import { condition, getReg, jumpTo, readSized, setReg, writeSized } from './oper
 import { throwFault } from './fault.js';
 
 /**
- * Decoded instructions, cached per physical code page. The commonest instructions (MOV, ALU, LEA,
- * INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, LEAVE, TEST, MOVZX/MOVSX, shifts, IMUL, SETcc, CMOVcc) are decoded once into a record
+ * Decoded instructions, cached per physical code page. The commonest instructions (MOV incl. moffs,
+ * ALU, LEA, INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, LEAVE, TEST, MOVZX/MOVSX, shifts, IMUL, SETcc,
+ * CMOVcc, XCHG, CBW/CWD, NOP/PAUSE, RDTSC) are decoded once into a record
  * (operands, effective-address parts, immediates, length) and afterwards run from it without fetching
  * or decoding again; everything else is recorded as GENERIC and goes through `execute.ts`. A page
  * with records is marked as code in the mmu (`markCode`), so any write to it — by a CPU, DMA or a
