@@ -693,6 +693,11 @@ function emitGroup3(g: Emitter, i: Insn): void {
   }
 }
 
+/**
+ * One instruction. The emitters are small functions without closures on purpose: an earlier single
+ * switch with per-call arrow functions, once optimised by TurboFan (Node 20.20), crashed the process
+ * (SIGSEGV in a string concatenation) under vitest's workers; split like this it does not.
+ */
 function emitInstruction(g: Emitter, i: Insn, k: number, offset: number): void {
   // The memory operand's offset, computed once (LEA only computes it).
   if (i.rm < 0 && touchesMemory(i) && i.kind !== K_NOP && i.kind !== K_PUSH_R && i.kind !== K_POP_R && i.kind !== K_PUSH_I &&

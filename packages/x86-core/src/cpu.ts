@@ -886,35 +886,38 @@ export class Cpu {
   /** The hot loop: runs instructions until the budget ends or an event needs the boundary work. */
   private loop(budget: number, done: number): number {
     const cached = this.decoded !== null && !this.checkOpcodes;
-    const blocks = this.blockCache;
-    if (cached && blocks !== null) {
-      while (done < budget) {
-        this.recordedRetire = done;
-        // The common case first, small enough to stay inline here: a compiled block at EIP.
-        const e = this.eip;
-        if (this.events === 0 && e >= this.fetchLo && e < this.fetchHi) {
-          const phys = this.fetchDelta + e;
-          const block = blocks.byAddress[blockSlot(phys, this.code32)];
-          if (block !== null && block.phys === phys && block.gen === this.windowGen && block.code32 === this.code32 &&
-            block.count <= budget - done && e + block.bytes <= this.fetchHi) {
-            done += block.fn(this, e, budget - done);
-            if (this.events !== 0) break;
-            continue;
-          }
-        }
-        const n = this.stepCached(budget - done);
-        if (n === 0) {
-          step(this);
-          done++;
-        } else done += n;
-        if (this.events !== 0) break;
-      }
-      return done;
-    }
+    if (cached && this.blockCache !== null) return this.loopBlocks(budget, done);
     while (done < budget) {
       this.recordedRetire = done;
       if (!cached || !this.stepDecoded()) step(this);
       done++;
+      if (this.events !== 0) break;
+    }
+    return done;
+  }
+
+  /** `loop` with compiled blocks (a function of its own, so each loop is optimised for itself). */
+  private loopBlocks(budget: number, done: number): number {
+    const blocks = this.blockCache as BlockCache;
+    while (done < budget) {
+      this.recordedRetire = done;
+      // The common case first, small enough to stay inline here: a compiled block at EIP.
+      const e = this.eip;
+      if (this.events === 0 && e >= this.fetchLo && e < this.fetchHi) {
+        const phys = this.fetchDelta + e;
+        const block = blocks.byAddress[blockSlot(phys, this.code32)];
+        if (block !== null && block.phys === phys && block.gen === this.windowGen && block.code32 === this.code32 &&
+          block.count <= budget - done && e + block.bytes <= this.fetchHi) {
+          done += block.fn(this, e, budget - done);
+          if (this.events !== 0) break;
+          continue;
+        }
+      }
+      const n = this.stepCached(budget - done);
+      if (n === 0) {
+        step(this);
+        done++;
+      } else done += n;
       if (this.events !== 0) break;
     }
     return done;
