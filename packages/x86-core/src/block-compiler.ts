@@ -4,7 +4,11 @@ import { throwFault } from './fault.js';
 import {
   ARITH, CF, LAZY_ADD, LAZY_LOGIC, LAZY_SUB, OF, PARITY, PF, SF, ZF,
 } from './flags.js';
-import { DISP, IMM, INFO, META, type DecodeCache, rdtsc } from './decoded-cache.js';
+import {
+  ALU_AI, ALU_EG, CALL, CBW, CMOVCC, CWD, DISP, GENERIC, GRP1, GRP3, GRP5, IMM, IMUL_GE, IMUL_GEI, INC_DEC, INFO, JCC, JMP, LEA, META,
+  MOVX, MOV_EG, MOV_EI, MOV_GE, MOV_RI, NOP, POP_R, PUSH_I, PUSH_R, RET, SETCC, SHIFT, TEST_AI, TEST_EG, XCHG_A, XCHG_EG,
+  type DecodeCache, rdtsc,
+} from './decoded-cache.js';
 import { R8, condition } from './operands.js';
 
 /**
@@ -43,39 +47,6 @@ export interface CompiledBlock {
   /** Length of the generated source. */
   readonly sourceLength: number;
 }
-
-// Record kinds (decoded-cache.ts).
-const K_ALU_EG = 1;
-const K_ALU_AI = 2;
-const K_GRP1 = 3;
-const K_MOV_EG = 4;
-const K_MOV_GE = 5;
-const K_MOV_RI = 6;
-const K_MOV_EI = 7;
-const K_LEA = 8;
-const K_INC_DEC = 9;
-const K_PUSH_R = 10;
-const K_POP_R = 11;
-const K_JCC = 12;
-const K_JMP = 13;
-const K_CALL = 14;
-const K_RET = 15;
-const K_TEST_EG = 16;
-const K_TEST_AI = 17;
-const K_MOVX = 18;
-const K_SHIFT = 19;
-const K_NOP = 20;
-const K_IMUL_GEI = 21;
-const K_PUSH_I = 22;
-const K_GRP3 = 23;
-const K_GRP5 = 24;
-const K_SETCC = 25;
-const K_CMOVCC = 26;
-const K_XCHG_EG = 27;
-const K_XCHG_A = 28;
-const K_CBW = 29;
-const K_CWD = 30;
-const K_IMUL_GE = 31;
 
 const MASKS = [0xff, 0xffff, -1];
 const SIGNS = [0x80, 0x8000, -0x80000000];
@@ -141,13 +112,13 @@ function fields(c: DecodeCache, rec: number): Insn {
 /** Kinds that take a ModRM memory operand when `rm < 0` (LEA computes the address only). */
 function touchesMemory(i: Insn): boolean {
   switch (i.kind) {
-    case K_ALU_EG: case K_GRP1: case K_MOV_EG: case K_MOV_GE: case K_MOV_EI: case K_TEST_EG:
-    case K_MOVX: case K_SHIFT: case K_IMUL_GEI: case K_GRP3: case K_GRP5: case K_SETCC: case K_CMOVCC:
-    case K_XCHG_EG: case K_IMUL_GE:
+    case ALU_EG: case GRP1: case MOV_EG: case MOV_GE: case MOV_EI: case TEST_EG:
+    case MOVX: case SHIFT: case IMUL_GEI: case GRP3: case GRP5: case SETCC: case CMOVCC:
+    case XCHG_EG: case IMUL_GE:
       return i.rm < 0;
-    case K_PUSH_R: case K_POP_R: case K_CALL: case K_RET: case K_PUSH_I:
+    case PUSH_R: case POP_R: case CALL: case RET: case PUSH_I:
       return true;
-    case K_NOP:
+    case NOP:
       return i.op === 1; // LEAVE
     default:
       return false;
@@ -156,23 +127,23 @@ function touchesMemory(i: Insn): boolean {
 
 /** Kinds the compiler emits; the block ends before any other. */
 function compilable(i: Insn): boolean {
-  return i.kind !== 0;
+  return i.kind !== GENERIC;
 }
 
 /** Instructions after which the block ends (unconditional transfers). */
 function endsBlock(i: Insn): boolean {
-  return i.kind === K_JMP || i.kind === K_CALL || i.kind === K_RET || (i.kind === K_GRP5 && (i.op === 2 || i.op === 4));
+  return i.kind === JMP || i.kind === CALL || i.kind === RET || (i.kind === GRP5 && (i.op === 2 || i.op === 4));
 }
 
 /** Instructions whose ESP may have changed when a later part of them faults. */
 function movesStack(i: Insn): boolean {
-  return i.kind === K_PUSH_R || i.kind === K_POP_R || i.kind === K_PUSH_I || i.kind === K_CALL || i.kind === K_RET ||
-    (i.kind === K_GRP5 && (i.op === 2 || i.op === 6)) || (i.kind === K_NOP && i.op === 1);
+  return i.kind === PUSH_R || i.kind === POP_R || i.kind === PUSH_I || i.kind === CALL || i.kind === RET ||
+    (i.kind === GRP5 && (i.op === 2 || i.op === 6)) || (i.kind === NOP && i.op === 1);
 }
 
 /** Instructions that may throw as a whole (a taken Jcc checks its target inside its own exit). */
 function mayFault(i: Insn): boolean {
-  return touchesMemory(i) || endsBlock(i) || (i.kind === K_GRP3 && i.op >= 6) || (i.kind === K_NOP && i.op === 2);
+  return touchesMemory(i) || endsBlock(i) || (i.kind === GRP3 && i.op >= 6) || (i.kind === NOP && i.op === 2);
 }
 
 function lit(n: number): string {
@@ -329,7 +300,7 @@ function generate(insns: readonly Insn[], offsets: readonly number[]): string {
   const g = new Emitter();
   const count = insns.length;
   g.count = count;
-  g.loops = insns.some((i, k) => (i.kind === K_JCC || i.kind === K_JMP) && offsets[k] + i.length + i.imm === 0);
+  g.loops = insns.some((i, k) => (i.kind === JCC || i.kind === JMP) && offsets[k] + i.length + i.imm === 0);
   for (let k = 0; k < count; k++) {
     const i = insns[k];
     const next = offsets[k] + i.length;
@@ -424,23 +395,23 @@ function emitTest(g: Emitter, size: number, a: string, b: string): void {
 function emitArithmetic(g: Emitter, i: Insn): void {
   const size = i.size;
   switch (i.kind) {
-    case K_ALU_EG:
+    case ALU_EG:
       if (i.dir === 0) emitAlu(g, i, i.op, size, g.readE(i, size), g.reg(size, i.reg), TO_E);
       else emitAlu(g, i, i.op, size, g.reg(size, i.reg), g.readE(i, size), TO_G);
       return;
-    case K_ALU_AI:
+    case ALU_AI:
       emitAlu(g, i, i.op, size, g.reg(size, 0), lit(i.imm), TO_ACC);
       return;
-    case K_GRP1:
+    case GRP1:
       emitAlu(g, i, i.op, size, g.readE(i, size), lit(i.imm), TO_E);
       return;
-    case K_INC_DEC:
+    case INC_DEC:
       emitIncDec(g, i, i.op === 1, size, g.reg(size, i.reg), TO_G);
       return;
-    case K_TEST_EG:
+    case TEST_EG:
       emitTest(g, size, g.readE(i, size), g.reg(size, i.reg));
       return;
-    default: // K_TEST_AI
+    default: // TEST_AI
       emitTest(g, size, g.reg(size, 0), lit(i.imm));
   }
 }
@@ -449,29 +420,29 @@ function emitArithmetic(g: Emitter, i: Insn): void {
 function emitMove(g: Emitter, i: Insn, k: number): void {
   const size = i.size;
   switch (i.kind) {
-    case K_MOV_EG:
+    case MOV_EG:
       g.writeE(i, size, g.reg(size, i.reg));
       return;
-    case K_MOV_GE:
+    case MOV_GE:
       g.setReg(size, i.reg, g.readE(i, size));
       return;
-    case K_MOV_RI:
+    case MOV_RI:
       g.setReg(size, i.reg, lit(i.imm));
       return;
-    case K_MOV_EI:
+    case MOV_EI:
       g.writeE(i, size, lit(i.imm));
       return;
-    case K_LEA:
+    case LEA:
       g.setReg(size, i.reg, g.ea(i));
       return;
-    case K_MOVX: {
+    case MOVX: {
       const v = g.name('v');
       g.line(`let ${v} = ${g.readE(i, i.op)};`);
       if (i.dir) g.line(`${v} = ${i.op ? `(${v} << 16) >> 16` : `(${v} << 24) >> 24`};`);
       g.setReg(size, i.reg, size === 2 ? v : `${v} & 65535`);
       return;
     }
-    case K_XCHG_EG: {
+    case XCHG_EG: {
       const bv = g.name('v');
       g.line(`const ${bv} = ${g.reg(size, i.reg)};`);
       if (i.rm >= 0) {
@@ -485,20 +456,20 @@ function emitMove(g: Emitter, i: Insn, k: number): void {
       g.setReg(size, i.reg, a);
       return;
     }
-    case K_XCHG_A: {
+    case XCHG_A: {
       const v = g.name('v');
       g.line(`const ${v} = ${g.reg(size, i.reg)};`);
       g.setReg(size, i.reg, g.reg(size, 0));
       g.setReg(size, 0, v);
       return;
     }
-    case K_CBW:
+    case CBW:
       g.line(size === 2 ? 'r[0] = (r[0] << 16) >> 16;' : 'h[0] = (b[0] << 24) >> 24;');
       return;
-    case K_CWD:
+    case CWD:
       g.line(size === 2 ? 'r[2] = r[0] >> 31;' : 'h[4] = (h[0] << 16) >> 31;');
       return;
-    default: // K_NOP; LEAVE (op 1): ESP (SP with a 16-bit stack) from EBP, then pop EBP; RDTSC (op 2).
+    default: // NOP; LEAVE (op 1): ESP (SP with a 16-bit stack) from EBP, then pop EBP; RDTSC (op 2).
       if (i.op === 1) {
         g.line('if ((cpu.segAccess[2] & 16384) !== 0) r[4] = r[5]; else h[8] = h[10];');
         g.line(`${i.op32 ? 'r[5]' : 'h[10]'} = ${popCode(i)};`);
@@ -518,16 +489,16 @@ function popCode(i: Insn): string {
 function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
   const next = offset + i.length;
   switch (i.kind) {
-    case K_PUSH_R:
+    case PUSH_R:
       g.line(pushCode(i, i.op32 ? `r[${i.reg}]` : `h[${i.reg << 1}]`));
       return;
-    case K_POP_R:
+    case POP_R:
       g.line(`${i.op32 ? `r[${i.reg}]` : `h[${i.reg << 1}]`} = ${popCode(i)};`);
       return;
-    case K_PUSH_I:
+    case PUSH_I:
       g.line(pushCode(i, lit(i.imm)));
       return;
-    case K_JCC: {
+    case JCC: {
       if (next + i.imm === 0) {
         g.line(`if (${g.condition(i.op)}) { ${g.backEdge(k)} }`);
         return;
@@ -539,14 +510,14 @@ function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
         `if (${t} > (cpu.segLimit[1] >>> 0)) { ${g.flushCode()} q = ${(k << 13) | offset}; fault(13, 0); } ${g.exit(k, t)} }`);
       return;
     }
-    case K_JMP:
+    case JMP:
       g.line(next + i.imm === 0 ? g.backEdge(k) : jump(g, i, `e0 + ${next + i.imm}`, k));
       return;
-    case K_CALL:
+    case CALL:
       g.line(pushCode(i, `e0 + ${next}`));
       g.line(jump(g, i, `e0 + ${next + i.imm}`, k));
       return;
-    default: { // K_RET
+    default: { // RET
       const t = g.name('t');
       g.line(`const ${t} = ${popCode(i)};`);
       const u = g.name('u');
@@ -562,7 +533,7 @@ function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
 function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
   const size = i.size;
   switch (i.kind) {
-    case K_SHIFT: {
+    case SHIFT: {
       if (i.op >= 4) {
         emitShift(g, i);
         return;
@@ -576,8 +547,8 @@ function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
       g.line('}');
       return;
     }
-    case K_IMUL_GEI:
-    case K_IMUL_GE: {
+    case IMUL_GEI:
+    case IMUL_GE: {
       if (size === 2) {
         emitImul32(g, i);
         return;
@@ -585,14 +556,14 @@ function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
       g.settle();
       const a = g.name('a');
       g.line(`const ${a} = ${g.readE(i, size)};`);
-      const product = i.kind === K_IMUL_GEI ? `imul(cpu, ${a}, ${lit(i.imm)}, ${size})` : `imul(cpu, ${g.reg(size, i.reg)}, ${a}, ${size})`;
+      const product = i.kind === IMUL_GEI ? `imul(cpu, ${a}, ${lit(i.imm)}, ${size})` : `imul(cpu, ${g.reg(size, i.reg)}, ${a}, ${size})`;
       g.setReg(size, i.reg, product);
       return;
     }
-    case K_GRP3:
+    case GRP3:
       emitGroup3(g, i);
       return;
-    case K_GRP5: {
+    case GRP5: {
       const v = g.name('v');
       g.line(`const ${v} = ${g.readE(i, size)};`);
       if (i.op < 2) emitIncDec(g, i, i.op === 1, size, v, TO_E);
@@ -603,10 +574,10 @@ function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
       else g.line(pushCode(i, v));
       return;
     }
-    case K_SETCC:
+    case SETCC:
       g.writeE(i, 0, `${g.condition(i.op)} ? 1 : 0`);
       return;
-    default: { // K_CMOVCC: the source is read (and may fault) whatever the condition.
+    default: { // CMOVCC: the source is read (and may fault) whatever the condition.
       const v = g.name('v');
       g.line(`const ${v} = ${g.readE(i, size)};`);
       g.line(`if (${g.condition(i.op)}) ${g.reg(size, i.reg)} = ${v};`);
@@ -624,7 +595,7 @@ function emitImul32(g: Emitter, i: Insn): void {
   const v = g.name('v');
   const x = g.name('x');
   const p = g.name('p');
-  g.line(`const ${a} = ${g.readE(i, 2)}; const ${v} = ${i.kind === K_IMUL_GEI ? lit(i.imm) : g.reg(2, i.reg)};`);
+  g.line(`const ${a} = ${g.readE(i, 2)}; const ${v} = ${i.kind === IMUL_GEI ? lit(i.imm) : g.reg(2, i.reg)};`);
   g.line(`const ${x} = Math.imul(${a}, ${v}); const ${p} = (${a} | 0) * (${v} | 0);`);
   g.line(`cpu.lazyMask = 0; cpu.flags = (cpu.flags & ${~ARITH}) | (${p} >= -2147483648 && ${p} <= 2147483647 ? 0 : ${CF | OF}) | ` +
     `P[${x} & 255] | (${x} === 0 ? ${ZF} : 0) | (${x} < 0 ? ${SF} : 0);`);
@@ -700,23 +671,23 @@ function emitGroup3(g: Emitter, i: Insn): void {
  */
 function emitInstruction(g: Emitter, i: Insn, k: number, offset: number): void {
   // The memory operand's offset, computed once (LEA only computes it).
-  if (i.rm < 0 && touchesMemory(i) && i.kind !== K_NOP && i.kind !== K_PUSH_R && i.kind !== K_POP_R && i.kind !== K_PUSH_I &&
-    i.kind !== K_CALL && i.kind !== K_RET) {
+  if (i.rm < 0 && touchesMemory(i) && i.kind !== NOP && i.kind !== PUSH_R && i.kind !== POP_R && i.kind !== PUSH_I &&
+    i.kind !== CALL && i.kind !== RET) {
     g.offset = g.name('o');
     g.line(`const ${g.offset} = ${g.ea(i)};`);
   }
   switch (i.kind) {
-    case K_ALU_EG: case K_ALU_AI: case K_GRP1: case K_INC_DEC: case K_TEST_EG: case K_TEST_AI:
+    case ALU_EG: case ALU_AI: case GRP1: case INC_DEC: case TEST_EG: case TEST_AI:
       emitArithmetic(g, i);
       return;
-    case K_MOV_EG: case K_MOV_GE: case K_MOV_RI: case K_MOV_EI: case K_LEA: case K_MOVX: case K_XCHG_EG:
-    case K_XCHG_A: case K_CBW: case K_CWD: case K_NOP:
+    case MOV_EG: case MOV_GE: case MOV_RI: case MOV_EI: case LEA: case MOVX: case XCHG_EG:
+    case XCHG_A: case CBW: case CWD: case NOP:
       emitMove(g, i, k);
       return;
-    case K_PUSH_R: case K_POP_R: case K_PUSH_I: case K_JCC: case K_JMP: case K_CALL: case K_RET:
+    case PUSH_R: case POP_R: case PUSH_I: case JCC: case JMP: case CALL: case RET:
       emitFlow(g, i, k, offset);
       return;
-    case K_SHIFT: case K_IMUL_GEI: case K_IMUL_GE: case K_GRP3: case K_GRP5: case K_SETCC: case K_CMOVCC:
+    case SHIFT: case IMUL_GEI: case IMUL_GE: case GRP3: case GRP5: case SETCC: case CMOVCC:
       emitGroup(g, i, k, offset);
       return;
     default:
