@@ -277,9 +277,19 @@ class Emitter {
   /** Instructions in the block. */
   count = 0;
 
+  /** True when a forward branch lands inside the block: `d` counts the instructions it skipped. */
+  skips = false;
+  /** For the Jcc being emitted: the index of its target inside the block, or -1 (a side exit). */
+  innerTarget = -1;
+
+  /** Instructions retired when instruction `k` is the last (laps and skipped instructions counted). */
+  retired(k: number): string {
+    return `${this.loops ? 'n + ' : ''}${k + 1}${this.skips ? ' - d' : ''}`;
+  }
+
   /** Leaves the block after instruction `k` retired, with EIP at `eip` (an expression). */
   exit(k: number, eip: string): string {
-    return `${this.flushCode()} cpu.eip = ${eip}; return ${this.loops ? `n + ${k + 1}` : k + 1};`;
+    return `${this.flushCode()} cpu.eip = ${eip}; return ${this.retired(k)};`;
   }
 
   /**
@@ -288,7 +298,8 @@ class Emitter {
    * entry. The flags are stored, since a lap begins with the Cpu's fields current.
    */
   backEdge(k: number): string {
-    return `${this.flushCode()} n += ${k + 1}; if (n + ${this.count} <= left) continue; cpu.eip = e0; return n;`;
+    const skipped = this.skips ? ' - d; d = 0' : '';
+    return `${this.flushCode()} n += ${k + 1}${skipped}; if (n + ${this.count} <= left) continue; cpu.eip = e0; return n;`;
   }
 }
 
@@ -301,9 +312,26 @@ function generate(insns: readonly Insn[], offsets: readonly number[]): string {
   const count = insns.length;
   g.count = count;
   g.loops = insns.some((i, k) => (i.kind === JCC || i.kind === JMP) && offsets[k] + i.length + i.imm === 0);
+  const inner = innerBranches(insns, offsets);
+  g.skips = inner.some((t) => t >= 0);
+  // Open labelled blocks, innermost last: a forward branch inside the block is a `break` to the end
+  // of the one that closes just before its target.
+  const open: number[] = [];
   for (let k = 0; k < count; k++) {
     const i = insns[k];
     const next = offsets[k] + i.length;
+    while (open.length > 0 && inner[open[open.length - 1]] === k) {
+      // Both paths meet here with the Cpu's flag fields current.
+      g.flush();
+      g.line('}');
+      g.pend = null;
+      open.pop();
+    }
+    g.innerTarget = inner[k];
+    if (inner[k] >= 0) {
+      g.line(`L${k}: {`);
+      open.push(k);
+    }
     if (mayFault(i)) {
       g.flush();
       if (movesStack(i)) g.line(`s = r[4];`);
@@ -318,14 +346,36 @@ function generate(insns: readonly Insn[], offsets: readonly number[]): string {
   return wrap(g);
 }
 
+/**
+ * For each instruction, the index of its target when it is a Jcc jumping forward to an instruction
+ * of the block and the labelled blocks stay nested (its target no later than that of any branch it
+ * lies inside); else -1.
+ */
+function innerBranches(insns: readonly Insn[], offsets: readonly number[]): number[] {
+  const inner = new Array<number>(insns.length).fill(-1);
+  const open: number[] = [];
+  for (let k = 0; k < insns.length; k++) {
+    while (open.length > 0 && open[open.length - 1] <= k) open.pop();
+    const i = insns[k];
+    if (i.kind !== JCC) continue;
+    const target = offsets[k] + i.length + i.imm;
+    if (target <= offsets[k]) continue;
+    const t = offsets.indexOf(target);
+    if (t <= k || (open.length > 0 && t > open[open.length - 1])) continue;
+    inner[k] = t;
+    open.push(t);
+  }
+  return inner;
+}
+
 function wrap(g: Emitter): string {
   return [
     'const r = cpu.reg32, h = cpu.reg16, b = cpu.reg8;',
-    'let q = 0, s = 0, n = 0;',
+    'let q = 0, s = 0, n = 0, d = 0;',
     'try {',
     ...(g.loops ? ['for (;;) {', ...g.out, '}'] : g.out),
     '} catch (err) {',
-    '  cpu.recordedRetire += n + (q >>> 13);',
+    '  cpu.recordedRetire += n + (q >>> 13) - d;',
     '  cpu.startEip = e0 + (q & 4095);',
     '  cpu.startEsp = (q & 4096) !== 0 ? s : r[4];',
     '  throw err;',
@@ -501,6 +551,10 @@ function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
     case JCC: {
       if (next + i.imm === 0) {
         g.line(`if (${g.condition(i.op)}) { ${g.backEdge(k)} }`);
+        return;
+      }
+      if (g.innerTarget >= 0) {
+        g.line(`if (${g.condition(i.op)}) { ${g.flushCode()} d += ${g.innerTarget - k - 1}; break L${k}; }`);
         return;
       }
       // Taken: a side exit. The target check, and so the flags stored for a fault, only on this path.

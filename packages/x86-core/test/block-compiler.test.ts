@@ -256,6 +256,9 @@ describe('block compiler', () => {
         m.cpu.cr0 |= 0x80010000;
         m.cpu.modeChanged();
         m.load([
+          0xf6, 0xc1, 0x01, // test cl, 1
+          0x74, 0x01, //       jz +1       (a branch inside the block: skips the INC when ECX is even)
+          0x47, //             inc edi
           0x8b, 0x06, //       mov eax, [esi]
           0x01, 0xc3, //       add ebx, eax
           0x01, 0x1e, //       add [esi], ebx
@@ -263,7 +266,7 @@ describe('block compiler', () => {
           0x5a, //             pop edx
           0x83, 0xc6, 0x04, // add esi, 4
           0x49, //             dec ecx
-          0x75, 0xf2, //       jnz top
+          0x75, 0xec, //       jnz top
           0xf4,
         ]);
         m.cpu.reg32[1] = 0x10000;
@@ -276,9 +279,10 @@ describe('block compiler', () => {
       expect(jit.cpu.stop.vector).toBe(14);
       expect(jit.cpu.stop.errorCode).toBe(variant === 'not-present' ? 0 : 3);
       expect(jit.cpu.cr2).toBe(0x5000);
-      expect(jit.cpu.eip).toBe(variant === 'not-present' ? CODE : CODE + 4);
-      // The faulting instruction counts against the budget, as the interpreter counts it.
-      expect(jit.cpu.retired).toBe(1024 * 8 + (variant === 'not-present' ? 1 : 3));
+      expect(jit.cpu.eip).toBe(variant === 'not-present' ? CODE + 6 : CODE + 10);
+      // 1024 laps of 10 instructions, 512 of them with the INC; in the faulting lap (ECX even) TEST and
+      // JZ, then the faulting instruction, which counts against the budget as the interpreter counts it.
+      expect(jit.cpu.retired).toBe(1024 * 10 + 512 + (variant === 'not-present' ? 3 : 5));
       expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
     });
   }
