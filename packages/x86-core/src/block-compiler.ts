@@ -15,7 +15,8 @@ import { R8, condition } from './operands.js';
  * The second tier: a hot run of decoded records becomes one JavaScript function (`new Function`),
  * with the operands, sizes and immediates of every instruction written in as number literals, the
  * lazy flags of an instruction kept in locals until something needs them, and conditional branches
- * reading those locals directly. Memory goes through the Cpu's own segmented read/write paths (limit
+ * reading those locals directly. A forward branch to an instruction of the block breaks out of a
+ * labelled block; a branch back to the entry makes the body a loop. Memory goes through the Cpu's own segmented read/write paths (limit
  * checks, paging, TLB, MMIO), so protection is never duplicated here.
  *
  * A compiled block, entered at EIP `e0`, returns how many instructions it retired and leaves EIP at
