@@ -7,7 +7,9 @@ import {
 import { InterceptSet, StopDetail, type StopReason } from './intercepts.js';
 import type { CpuMemory, PagingUnit } from './memory.js';
 import { step } from './execute.js';
-import { DecodeCache, GEN, META, decodeRecord, runRecord } from './decoded-cache.js';
+import { BLOCK, DecodeCache, GEN, META, decodeRecord, runRecord } from './decoded-cache.js';
+import { BlockCache, NEVER, blockSlot } from './block-cache.js';
+import { type CompiledBlock, compileBlock } from './block-compiler.js';
 import { instructionLength } from './decode.js';
 import { deliverException, deliverInterrupt, type InterruptKind } from './system/interrupt.js';
 import { TripleFault } from './system/triple-fault.js';
@@ -53,6 +55,11 @@ export interface CpuOptions {
   io: IoBus;
   /** Cache decoded instructions (default true; needs the memory's code-write detection). */
   decodeCache?: boolean;
+  /**
+   * Compile hot runs of decoded instructions to JavaScript (default true; needs `decodeCache`).
+   * Off, the CPU interprets every instruction: same results, same instruction counts.
+   */
+  compileBlocks?: boolean;
   interrupts?: InterruptController;
 }
 
@@ -164,6 +171,8 @@ export class Cpu {
   // The instruction-fetch page cache: linear page number and its RAM offset.
   /** Decoded instructions by physical page; null when the memory cannot report writes to code. */
   readonly decoded: DecodeCache | null;
+  /** Compiled blocks (block-cache.ts); null when compilation is off. */
+  readonly blockCache: BlockCache | null;
   /** The record table of the fetch window's physical page, the page and its current generation. */
   private windowRecords: Int32Array | null = null;
   private windowPage = -1;
@@ -202,6 +211,7 @@ export class Cpu {
         if (page === this.windowPage) this.windowGen = cache.pageGen[page];
       };
     } else this.decoded = null;
+    this.blockCache = this.decoded !== null && options.compileBlocks !== false ? new BlockCache(this.decoded) : null;
     this.io = options.io;
     this.interrupts = options.interrupts ?? null;
     this.reset();
@@ -521,6 +531,70 @@ export class Cpu {
     return true;
   }
 
+  /**
+   * `stepDecoded` with the block tier, after `loop` found no block in the by-address table: runs
+   * the block its record names (putting it back in the table), or counts runs of the entry and
+   * compiles it once hot; blocks run only with the events clear and at most `left` instructions
+   * left. Returns the instructions retired, 0 when the full decoder must run one.
+   */
+  private stepCached(left: number): number {
+    let table = this.windowRecords;
+    const e = this.eip;
+    if (table === null || e < this.fetchLo || e >= this.fetchHi) {
+      if (!this.openWindow(e)) return 0;
+      table = this.windowRecords;
+      if (table === null || e < this.fetchLo || e >= this.fetchHi) return 0;
+    }
+    const phys = this.fetchDelta + e;
+    const blocks = this.blockCache as BlockCache;
+    const c = this.decoded as DecodeCache;
+    let rec = table[phys & 0xfff];
+    const data = c.data;
+    if (rec === 0 || data[rec + GEN] !== this.windowGen) {
+      this.mem.markCode?.(phys >>> 12);
+      rec = decodeRecord(this, c, table, phys, this.fetchHi - e);
+    }
+    const meta = data[rec + META];
+    if (meta === 0) return 0;
+    if (this.events === 0) {
+      const b = data[rec + BLOCK];
+      if (b > 0) {
+        const block = blocks.blocks[b];
+        if (block !== null && block.at === rec) {
+          // Pushed out of its by-address slot by another block: put it back.
+          blocks.byAddress[blockSlot(phys, this.code32)] = block;
+          if (block.count <= left && e + block.bytes <= this.fetchHi) return block.fn(this, e, left);
+        } else data[rec + BLOCK] = 0;
+      } else if (b > blocks.hot(this.windowGen)) data[rec + BLOCK] = b - 1;
+      else if (b !== NEVER) {
+        const block = this.compileAt(rec, table, phys, e);
+        if (block !== null && block.count <= left) return block.fn(this, e, left);
+      }
+    }
+    this.startEip = e;
+    this.startEsp = this.reg32[4];
+    this.opSize32 = (meta & 16) !== 0;
+    this.addrSize32 = (meta & 32) !== 0;
+    this.eip = e + (meta & 15);
+    runRecord(this, c, rec);
+    return 1;
+  }
+
+  /** Compiles the block entered at EIP `e` (record `rec` of `table`, physical `phys`). */
+  private compileAt(rec: number, table: Int32Array, phys: number, e: number): CompiledBlock | null {
+    const c = this.decoded as DecodeCache;
+    const gen = this.windowGen;
+    const limit = Math.min(0x1000 - (phys & 0xfff), this.fetchHi - e);
+    const block = compileBlock(c, rec, phys, limit, (p: number, available: number) => {
+      const r = table[p & 0xfff];
+      return r !== 0 && c.data[r + GEN] === gen ? r : decodeRecord(this, c, table, p, available);
+    }, this.code32, gen);
+    // Compiling decodes records, which may recycle this one: install only if it still stands.
+    if (table[phys & 0xfff] !== rec || c.data[rec + GEN] !== gen) return null;
+    (this.blockCache as BlockCache).record(rec, block);
+    return block;
+  }
+
   /** Drops decoded instructions of a physical page written behind the memory's back (tests, loaders). */
   codeWritten(page: number): void {
     const cache = this.decoded;
@@ -818,10 +892,38 @@ export class Cpu {
   /** The hot loop: runs instructions until the budget ends or an event needs the boundary work. */
   private loop(budget: number, done: number): number {
     const cached = this.decoded !== null && !this.checkOpcodes;
+    if (cached && this.blockCache !== null) return this.loopBlocks(budget, done);
     while (done < budget) {
       this.recordedRetire = done;
       if (!cached || !this.stepDecoded()) step(this);
       done++;
+      if (this.events !== 0) break;
+    }
+    return done;
+  }
+
+  /** `loop` with compiled blocks (a function of its own, so each loop is optimised for itself). */
+  private loopBlocks(budget: number, done: number): number {
+    const blocks = this.blockCache as BlockCache;
+    while (done < budget) {
+      this.recordedRetire = done;
+      // The common case first, small enough to stay inline here: a compiled block at EIP.
+      const e = this.eip;
+      if (this.events === 0 && e >= this.fetchLo && e < this.fetchHi) {
+        const phys = this.fetchDelta + e;
+        const block = blocks.byAddress[blockSlot(phys, this.code32)];
+        if (block !== null && block.phys === phys && block.gen === this.windowGen && block.code32 === this.code32 &&
+          block.count <= budget - done && e + block.bytes <= this.fetchHi) {
+          done += block.fn(this, e, budget - done);
+          if (this.events !== 0) break;
+          continue;
+        }
+      }
+      const n = this.stepCached(budget - done);
+      if (n === 0) {
+        step(this);
+        done++;
+      } else done += n;
       if (this.events !== 0) break;
     }
     return done;

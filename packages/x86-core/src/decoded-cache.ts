@@ -1,10 +1,12 @@
 import { alu, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from './alu.js';
 import { DS, SS, type Cpu } from './cpu.js';
 import { condition, getReg, jumpTo, readSized, setReg, writeSized } from './operands.js';
+import { throwFault } from './fault.js';
 
 /**
- * Decoded instructions, cached per physical code page. The commonest instructions (MOV, ALU, LEA,
- * INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, TEST, MOVZX/MOVSX, shifts, IMUL, SETcc, CMOVcc) are decoded once into a record
+ * Decoded instructions, cached per physical code page. The commonest instructions (MOV incl. moffs,
+ * ALU, LEA, INC/DEC, PUSH/POP, Jcc/JMP/CALL/RET, LEAVE, TEST, MOVZX/MOVSX, shifts, IMUL, SETcc,
+ * CMOVcc, XCHG, CBW/CWD, NOP/PAUSE, RDTSC) are decoded once into a record
  * (operands, effective-address parts, immediates, length) and afterwards run from it without fetching
  * or decoding again; everything else is recorded as GENERIC and goes through `execute.ts`. A page
  * with records is marked as code in the mmu (`markCode`), so any write to it — by a CPU, DMA or a
@@ -18,45 +20,52 @@ const POOL = 1 << 16;
  */
 const MAX_PAGES = 1024;
 
-// Record kinds.
-const GENERIC = 0;
-const ALU_EG = 1; // ALU E,G (dir 0) or G,E (dir 1)
-const ALU_AI = 2; // ALU accumulator, immediate
-const GRP1 = 3; // 80-83: ALU E, immediate
-const MOV_EG = 4;
-const MOV_GE = 5;
-const MOV_RI = 6;
-const MOV_EI = 7;
-const LEA = 8;
-const INC_DEC = 9;
-const PUSH_R = 10;
-const POP_R = 11;
-const JCC = 12;
-const JMP = 13;
-const CALL = 14;
-const RET = 15;
-const TEST_EG = 16;
-const TEST_AI = 17;
-const MOVX = 18;
-const SHIFT = 19;
-const NOP = 20;
-const IMUL_GEI = 21;
-const PUSH_I = 22;
-const GRP3 = 23; // F6/F7: TEST NOT NEG MUL IMUL DIV IDIV
-const GRP5 = 24; // FE/FF: INC DEC, near CALL/JMP through r/m, PUSH r/m
-const SETCC = 25;
-const CMOVCC = 26;
-const XCHG_EG = 27;
-const XCHG_A = 28;
-const CBW = 29; // CBW/CWDE
-const CWD = 30; // CWD/CDQ
-const IMUL_GE = 31; // 0F AF: IMUL Gv, Ev (the last kind the 5-bit field holds)
+// Record kinds (block-compiler.ts reads them too).
+export const GENERIC = 0;
+export const ALU_EG = 1; // ALU E,G (dir 0) or G,E (dir 1)
+export const ALU_AI = 2; // ALU accumulator, immediate
+export const GRP1 = 3; // 80-83: ALU E, immediate
+export const MOV_EG = 4;
+export const MOV_GE = 5;
+export const MOV_RI = 6;
+export const MOV_EI = 7;
+export const LEA = 8;
+export const INC_DEC = 9;
+export const PUSH_R = 10;
+export const POP_R = 11;
+export const JCC = 12;
+export const JMP = 13;
+export const CALL = 14;
+export const RET = 15;
+export const TEST_EG = 16;
+export const TEST_AI = 17;
+export const MOVX = 18;
+export const SHIFT = 19;
+export const NOP = 20; // NOP (op 0), LEAVE (op 1), RDTSC (op 2)
+export const IMUL_GEI = 21;
+export const PUSH_I = 22;
+export const GRP3 = 23; // F6/F7: TEST NOT NEG MUL IMUL DIV IDIV
+export const GRP5 = 24; // FE/FF: INC DEC, near CALL/JMP through r/m, PUSH r/m
+export const SETCC = 25;
+export const CMOVCC = 26;
+export const XCHG_EG = 27;
+export const XCHG_A = 28;
+export const CBW = 29; // CBW/CWDE
+export const CWD = 30; // CWD/CDQ
+export const IMUL_GE = 31; // 0F AF: IMUL Gv, Ev (the last kind the 5-bit field holds)
 
 export const GEN = 0;
 export const INFO = 1;
 export const META = 2;
-const DISP = 3;
-const IMM = 4;
+export const DISP = 3;
+export const IMM = 4;
+/**
+ * The block tier's word: 0 or below, minus the times the record was run as a block entry; above 0,
+ * the id of the compiled block starting here (see block-cache.ts).
+ */
+export const BLOCK = 5;
+/** Words per record. */
+const RECORD = 6;
 
 const EA16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];
 const EA16_INDEX = [6, 7, 6, 7, -1, -1, -1, -1];
@@ -67,12 +76,13 @@ export class DecodeCache {
    * (0: memory) 15-18, base + 1 19-22, index + 1 23-26, scale 27-28, segment 29-31.
    */
   /**
-   * Records, five words each, addressed by their first word's index `at` (what page tables hold):
+   * Records, six words each, addressed by their first word's index `at` (what page tables hold):
    * at + GEN the page generation it was decoded in, at + INFO the fields above, at + META length
    * (bits 0-3), 32-bit operand size (4) and address size (5) — 0 for a GENERIC record —, at + DISP
-   * the displacement, at + IMM the immediate. One array, so a hit costs few loads.
+   * the displacement, at + IMM the immediate, at + BLOCK the block tier's word. One array, so a hit
+   * costs few loads.
    */
-  readonly data = new Int32Array(POOL * 5);
+  readonly data = new Int32Array(POOL * RECORD);
   /** Where each record is referenced from, so a recycled record leaves no stale reference. */
   private readonly ownerTable: (Int32Array | null)[] = new Array<Int32Array | null>(POOL).fill(null);
   private readonly ownerIndex = new Uint16Array(POOL);
@@ -110,7 +120,8 @@ export class DecodeCache {
   allocate(table: Int32Array, index: number): number {
     const r = this.next;
     this.next = r === POOL - 1 ? 1 : r + 1;
-    const at = r * 5;
+    const at = r * RECORD;
+    this.data[at + BLOCK] = 0;
     const previous = this.ownerTable[r];
     if (previous !== null && previous[this.ownerIndex[r]] === at) previous[this.ownerIndex[r]] = 0;
     this.ownerTable[r] = table;
@@ -275,6 +286,20 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
     kind = fRm < 0 ? LEA : GENERIC;
   } else if (b === 0x90) {
     kind = NOP;
+  } else if (b === 0xf3) {
+    // PAUSE (F3 90) is a NOP; any other REP form stays with the full decoder.
+    if (byte() === 0x90) kind = NOP;
+  } else if (b >= 0xa0 && b <= 0xa3) {
+    // MOV AL/eAX <-> moffs: a MOV G,E / E,G on the accumulator whose memory operand is a bare displacement.
+    fSize = b & 1 ? vsize : 0;
+    fReg = 0;
+    fRm = -1;
+    c.data[rec + DISP] = a32 ? imm(2) : imm(1);
+    fSeg = seg >= 0 ? seg : DS;
+    kind = b < 0xa2 ? MOV_GE : MOV_EG;
+  } else if (b === 0xc9) {
+    fOp = 1; // LEAVE shares the NOP kind (the kind field is full)
+    kind = NOP;
   } else if (b === 0xa8 || b === 0xa9) {
     const size = b & 1 ? vsize : 0;
     fSize = size;
@@ -361,6 +386,9 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
       fDir = b2 >= 0xbe ? 1 : 0; // sign-extend
       modrm();
       kind = MOVX;
+    } else if (b2 === 0x31) {
+      fOp = 2; // RDTSC shares the NOP kind
+      kind = NOP;
     } else if (b2 === 0xaf) {
       fSize = vsize;
       modrm();
@@ -568,7 +596,32 @@ function runImulGe(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
 }
 
 function runNop(): void {
-  // NOP, and GENERIC records, which never run here.
+  // GENERIC records, which never run here.
+}
+
+/**
+ * RDTSC as `execute-0f.ts` runs it (CR4.TSD makes it privileged), for an instruction `delta`
+ * instructions after the one `recordedRetire` counts (a compiled block's position in its run).
+ */
+export function rdtsc(cpu: Cpu, delta: number): void {
+  if (cpu.cr4 & 4 && cpu.protectedMode && cpu.cpl !== 0) throwFault(13, 0);
+  const tsc = cpu.readTsc() + delta;
+  cpu.reg32[0] = tsc % 0x100000000;
+  cpu.reg32[2] = Math.floor(tsc / 0x100000000);
+}
+
+function runNopLeave(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): void {
+  const op = (info >>> 7) & 15;
+  if (op === 0) return;
+  if (op === 2) {
+    rdtsc(cpu, 0);
+    return;
+  }
+  // LEAVE: ESP (SP with a 16-bit stack) from EBP, then pop EBP.
+  if (cpu.stack32) cpu.reg32[4] = cpu.reg32[5];
+  else cpu.reg16[8] = cpu.reg16[10];
+  if (cpu.opSize32) cpu.reg32[5] = cpu.pop32();
+  else cpu.reg16[10] = cpu.pop16();
 }
 
 function runGrp3(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
@@ -693,7 +746,7 @@ const HANDLERS: readonly Handler[] = [
   runTestAi,
   runMovx,
   runShift,
-  runNop,
+  runNopLeave,
   runImulGei,
   runPushI,
   runGrp3,

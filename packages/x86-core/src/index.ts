@@ -8,7 +8,7 @@ export { OPCODES, OPCODE_GROUPS, PREFIXES, lookup, type OpcodeEntry } from './op
 export { decodeLength, isImplemented, hasModrm, MAX_INSTRUCTION_LENGTH } from './decode.js';
 export { CPUID_VENDOR, CPUID_SIGNATURE, CORE_FEATURES } from './cpuid.js';
 export { IA32_BIOS_SIGN_ID, IA32_TIME_STAMP_COUNTER } from './msr.js';
-export { noneStrategy } from './strategy/none.js';
+export { noneStrategy, createNoneStrategy, type NoneStrategyOptions } from './strategy/none.js';
 export {
   Sst286Runner, undefinedFlags, type SstCase, type SstRegisters, type SstResult, type SstVerdict,
 } from './conformance/sst286.js';

@@ -46,9 +46,13 @@ class NoneVcpu implements Vcpu {
     memory: PhysicalMemory,
     private readonly spec: VmSpec,
     private readonly mmio: CountingMmio,
+    options: NoneStrategyOptions,
   ) {
     this.paging = new Paging(memory);
-    this.cpu = new Cpu({ memory, io: spec.io, interrupts: spec.interrupts, paging: new MmuPaging(this.paging) });
+    this.cpu = new Cpu({
+      memory, io: spec.io, interrupts: spec.interrupts, paging: new MmuPaging(this.paging),
+      compileBlocks: options.compileBlocks !== false,
+    });
     this.cpu.pagingFeatures = MMU_PAGING_FEATURES;
     this.cpu.ioSyncInstructions = IO_SYNC_INSTRUCTIONS;
     const cpu = this.cpu;
@@ -191,7 +195,10 @@ class NoneVm implements Vm {
   readonly memory: PhysicalMemory;
   private readonly mmio: CountingMmio;
 
-  constructor(private readonly spec: VmSpec) {
+  constructor(
+    private readonly spec: VmSpec,
+    private readonly options: NoneStrategyOptions,
+  ) {
     this.mmio = new CountingMmio(spec.mmio);
     const ramEnd = spec.regions.filter((r) => !r.rom).reduce((end, r) => Math.max(end, r.base + r.size), 0);
     // The mmu backs all RAM with one array indexed by physical address: ask for one buffer covering it.
@@ -200,7 +207,7 @@ class NoneVm implements Vm {
   }
 
   createVcpu(index: number): Vcpu {
-    return new NoneVcpu(index, this.memory, this.spec, this.mmio);
+    return new NoneVcpu(index, this.memory, this.spec, this.mmio, this.options);
   }
 
   /** The board's A20 gate: mmu masks CPU addresses and each vCPU follows through onLayoutChange. */
@@ -213,10 +220,24 @@ class NoneVm implements Vm {
   }
 }
 
+/** How strategy `none` runs its CPUs. */
+export interface NoneStrategyOptions {
+  /**
+   * Compile hot code to JavaScript blocks (default true). False interprets every instruction: the
+   * same guest behaviour and instruction counts, slower; for comparisons and differential tests.
+   */
+  compileBlocks?: boolean;
+}
+
+/** Strategy `none` with options. */
+export function createNoneStrategy(options: NoneStrategyOptions = {}): VmmStrategy {
+  return {
+    name: 'none',
+    description: 'no virtualization: the guest runs directly on the emulated CPU',
+    unavailableReason: () => null,
+    createVm: (spec: VmSpec): Vm => new NoneVm(spec, options),
+  };
+}
+
 /** Strategy `none`: no virtualization, the guest runs directly on the emulated CPU. */
-export const noneStrategy: VmmStrategy = {
-  name: 'none',
-  description: 'no virtualization: the guest runs directly on the emulated CPU',
-  unavailableReason: () => null,
-  createVm: (spec: VmSpec): Vm => new NoneVm(spec),
-};
+export const noneStrategy: VmmStrategy = createNoneStrategy();

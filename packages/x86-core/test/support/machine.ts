@@ -28,7 +28,9 @@ export interface TestMachine {
  * A CPU on 1 MiB of RAM at 0 (mmu memory and paging) in real mode at 0000:CODE, or in flat 32-bit
  * protected mode (CPL 0, 4 GiB code and data segments), with a port bus that records accesses.
  */
-export function createMachine(mode: 'real' | 'flat32' = 'real', interrupts?: InterruptController, decodeCache = true): TestMachine {
+export function createMachine(
+  mode: 'real' | 'flat32' = 'real', interrupts?: InterruptController, decodeCache = true, compileBlocks = true,
+): TestMachine {
   const memory = new PhysicalMemory({ regions: [{ base: 0, size: 1 << 20 }] });
   const ports: PortLog[] = [];
   const machine: TestMachine = {
@@ -51,7 +53,7 @@ export function createMachine(mode: 'real' | 'flat32' = 'real', interrupts?: Int
       ports.push({ port, size, value, write: true });
     },
   };
-  const cpu = new Cpu({ memory, io, paging: new MmuPaging(new Paging(memory)), decodeCache, ...(interrupts ? { interrupts } : {}) });
+  const cpu = new Cpu({ memory, io, paging: new MmuPaging(new Paging(memory)), decodeCache, compileBlocks, ...(interrupts ? { interrupts } : {}) });
   machine.cpu = cpu;
   if (mode === 'flat32') enterFlat32(cpu);
   else {

@@ -1,0 +1,672 @@
+import { describe, expect, it } from 'vitest';
+import type { InterruptController } from '@ringvisor/vmm-api';
+import { CS, DS, ES, SS, type Cpu } from '../src/cpu.js';
+import { MAX_BLOCKS } from '../src/block-cache.js';
+import { CODE, createMachine, type TestMachine } from './support/machine.js';
+import { random } from './support/random.js';
+
+// The block compiler must be invisible: every program gives the same state, the same instruction
+// counts, the same stops and the same memory with compiled blocks as with the interpreter alone,
+// whatever the budget of each run() — a block never runs past a budget, a fault inside a block looks
+// like the interpreter's, and events (interrupts, MMIO, writes to code) are taken where the
+// interpreter takes them.
+
+type Mode = 'real' | 'flat32';
+
+function le32(v: number): number[] {
+  return [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
+}
+
+function state(cpu: Cpu): string {
+  const s = cpu.stop;
+  return `regs=${Array.from(cpu.reg32).join(',')} eip=${cpu.eip} fl=${cpu.getEflags()} seg=${Array.from(cpu.seg).join(',')} ` +
+    `retired=${cpu.retired} cr2=${cpu.cr2} halted=${cpu.halted} stop=${s.reason}/${s.vector}/${s.errorCode}/${s.address}/${s.length}`;
+}
+
+/** Two machines with the same program: one compiling blocks, one interpreting. */
+function pair(mode: Mode, hotRuns: number, setup: (m: TestMachine) => void, interrupts?: () => InterruptController): [TestMachine, TestMachine] {
+  const jit = createMachine(mode, interrupts?.(), true, true);
+  const plain = createMachine(mode, interrupts?.(), true, false);
+  if (jit.cpu.blockCache === null) throw new Error('no block cache');
+  jit.cpu.blockCache.hotRuns = hotRuns;
+  expect(plain.cpu.blockCache).toBeNull();
+  setup(jit);
+  setup(plain);
+  return [jit, plain];
+}
+
+/** Runs both in lockstep with the same budgets, comparing everything after each run. */
+function lockstep(
+  jit: TestMachine, plain: TestMachine, budgets: () => number, runs: number, label: string, between?: (run: number) => void,
+  resumeExceptions = false,
+): string {
+  let reason = '';
+  for (let run = 0; run < runs; run++) {
+    between?.(run);
+    const budget = budgets();
+    reason = jit.cpu.run(budget);
+    const other = plain.cpu.run(budget);
+    expect(reason, `${label} run ${run}`).toBe(other);
+    expect(state(jit.cpu), `${label} run ${run}`).toBe(state(plain.cpu));
+    if (reason !== 'budget' && !(resumeExceptions && reason === 'exception')) break;
+  }
+  expect(Buffer.from(jit.memory.ram).equals(Buffer.from(plain.memory.ram)), `${label}: memory`).toBe(true);
+  return reason;
+}
+
+/** Opcodes the compiler handles, over-represented in random programs (as the decode-cache test does). */
+const BIASED = [
+  0x01, 0x03, 0x29, 0x31, 0x39, 0x89, 0x8b, 0x8d, 0x83, 0x40, 0x50, 0x58, 0x74, 0x75, 0xc1, 0x66,
+  0xf7, 0xf6, 0xff, 0xfe, 0x87, 0x86, 0x93, 0x98, 0x99, 0x0f, 0x0f, 0x0f, 0x69, 0x6b, 0xd3, 0xe8,
+  0x11, 0x19, 0x21, 0x09, 0x3b, 0x85, 0xa9, 0xc7, 0xb8, 0x48, 0x7c, 0x72, 0xeb, 0xc3, 0x88, 0x8a,
+  0xc9, 0x55, 0x5d,
+];
+
+/**
+ * Structured random loops: a body of random instructions of the kinds the compiler inlines (registers
+ * other than ECX/ESP/ESI as destinations, memory at [ESI+d8] or [SI+d8], forward Jcc over the next
+ * instruction, a CALL to a small subroutine), then DEC ECX / JNZ. Real mode gets the 16-bit meaning.
+ */
+function loopProgram(next: () => number, mode: Mode): number[] {
+  const dst = [0, 2, 3, 5, 7];
+  const any = [0, 1, 2, 3, 5, 6, 7];
+  // Byte registers AL DL BL AH BH: never CH or CL, which count the loop.
+  const byteDst = [0, 2, 3, 4, 7];
+  const pick = (a: number[]): number => a[next() % a.length];
+  const memModrm = (reg: number): number[] => [0x40 | (reg << 3) | (mode === 'flat32' ? 6 : 4), next() & 0x7c];
+  const regModrm = (reg: number, rm: number): number[] => [0xc0 | (reg << 3) | rm];
+  const e = (reg: number): number[] => (next() & 1 ? memModrm(reg) : regModrm(reg, pick(dst)));
+  const eb = (reg: number): number[] => (next() & 1 ? memModrm(reg) : regModrm(reg, pick(byteDst)));
+  const iv = (): number[] => le32(next()).slice(0, mode === 'flat32' ? 4 : 2);
+  const templates: (() => number[])[] = [
+    () => [(next() & 7) << 3 | 1, ...e(pick(any))], //                 ALU Ev, Gv
+    () => [(next() & 7) << 3 | 3, ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(any)))], // ALU Gv, Ev
+    () => [(next() & 7) << 3 | 0, ...eb(pick([0, 1, 2, 3, 4, 6]))], // ALU Eb, Gb
+    () => [0x66, (next() & 7) << 3 | 1, ...e(pick(any))], //          16/32-bit the other way
+    () => [0x83, ...e(next() & 7), next() & 0xff], //                  ALU Ev, Ib
+    () => [0x81, ...e(next() & 7), ...iv()], //                          ALU Ev, Iv
+    () => [(next() & 7) << 3 | 5, ...iv()], //                           ALU eAX, Iv
+    () => [0x89, ...e(pick(any))],
+    () => [0x8b, ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(any)))],
+    () => [0x88, ...eb(pick([0, 1, 2, 3, 4, 6]))],
+    () => [0xc7, ...memModrm(0), ...iv()],
+    () => [0xb8 + pick(dst), ...iv()],
+    () => (mode === 'flat32' ? [0x8d, 0x44 | (pick(dst) << 3), 0x96, next() & 0xff] : [0x8d, 0x40 | (pick(dst) << 3), next() & 0xff]),
+    () => [0x40 + pick(dst)],
+    () => [0x48 + pick(dst)],
+    () => [0xff, ...memModrm(next() & 1)], //                           INC/DEC Ev (memory)
+    () => [0x50 + pick(any), 0x58 + pick(dst)], //                      PUSH / POP
+    () => [0x6a, next() & 0xff, 0x58 + pick(dst)], //                   PUSH Ib / POP
+    () => [0x85, ...e(pick(any))],
+    () => [0xa9, ...iv()],
+    () => [0x0f, pick([0xb6, 0xb7, 0xbe, 0xbf]), ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(any)))],
+    () => [0xc1, ...e(pick([0, 1, 2, 3, 4, 5, 7])), next() & 0x1f], // shifts and rotates
+    () => [0xd3, ...e(pick([4, 5, 7]))], //                              by CL
+    () => [0xd1, ...e(pick([0, 2, 4, 5, 7]))],
+    () => [0x0f, 0xaf, ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(any)))],
+    () => [0x6b, ...regModrm(pick(dst), pick(any)), next() & 0xff],
+    () => [0x0f, 0x90 + (next() & 15), ...eb(0)],
+    () => [0x0f, 0x40 + (next() & 15), ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(any)))],
+    () => [0x87, ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(dst)))],
+    () => [0x90 + pick([2, 3, 5, 7])],
+    () => [pick([0x98, 0x99])],
+    () => [0xf7, ...e(pick([2, 3]))], //                                 NOT / NEG
+    () => [0xf7, ...regModrm(4, pick(any))], //                          MUL (EDX:EAX)
+    () => [0xf6, ...eb(0), next() & 0xff], //                            TEST Eb, Ib
+  ];
+  const body: number[][] = [];
+  const length = 4 + (next() % 24);
+  for (let i = 0; i < length; i++) body.push(templates[next() % templates.length]());
+  const code: number[] = [];
+  for (const insn of body) {
+    // Now and then a conditional branch over the instruction: a side exit of the block.
+    if (next() % 5 === 0) code.push(0x70 + (next() & 15), insn.length);
+    code.push(...insn);
+  }
+  // CALL sub (placed after the loop) in half the programs; in the others the whole loop may be one
+  // block, which then runs laps inside itself. DEC ECX, JNZ top (rel32 in 32-bit code, rel16 in 16-bit).
+  const withCall = (next() & 1) === 0;
+  const callAt = code.length;
+  code.push(0xe8, ...(mode === 'flat32' ? [0, 0, 0, 0] : [0, 0]));
+  const callEnd = code.length;
+  code.push(0x49);
+  code.push(0x0f, 0x85);
+  const rel = -(code.length + (mode === 'flat32' ? 4 : 2));
+  code.push(...le32(rel).slice(0, mode === 'flat32' ? 4 : 2));
+  code.push(0xf4);
+  const sub = code.length;
+  const relSub = sub - callEnd;
+  code.splice(callAt + 1, mode === 'flat32' ? 4 : 2, ...le32(relSub).slice(0, mode === 'flat32' ? 4 : 2));
+  code.push(0x31, 0xd8, 0x01, 0xc5, 0xc3); // sub: xor eax, ebx; add ebp, eax; ret
+  // Without the call: the same bytes, with the CALL turned into NOPs.
+  if (!withCall) code.fill(0x90, callAt, callEnd);
+  return code;
+}
+
+function setupLoop(mode: Mode, code: number[], regs: number[], data: Uint8Array) {
+  return (m: TestMachine): void => {
+    m.load(code);
+    m.memory.writeBytes(0x3000, data);
+    regs.forEach((v, r) => (m.cpu.reg32[r] = v));
+    m.cpu.reg32[1] = 300; // ECX: iterations
+    m.cpu.reg32[4] = mode === 'flat32' ? 0x80000 : 0x8000;
+    m.cpu.reg32[6] = 0x3000; // ESI: the data
+    if (mode === 'real') for (const s of [DS, ES, SS]) m.cpu.loadRealSegment(s, 0);
+    m.cpu.intercepts.exceptions = -1;
+  };
+}
+
+describe('block compiler', () => {
+  for (const mode of ['real', 'flat32'] as const) {
+    it(`random loops give the same state, counts and memory as the interpreter (${mode})`, () => {
+      const next = random(mode === 'real' ? 41 : 43);
+      let compiled = 0;
+      for (let program = 0; program < 40; program++) {
+        const code = loopProgram(next, mode);
+        const regs = Array.from({ length: 8 }, () => next());
+        const data = Uint8Array.from({ length: 256 }, () => next() & 0xff);
+        const [jit, plain] = pair(mode, 40, setupLoop(mode, code, regs, data));
+        const reason = lockstep(jit, plain, () => 1 + (next() % 3000), 400, `program ${program}`);
+        expect(['hlt', 'exception'], `program ${program}`).toContain(reason);
+        compiled += jit.cpu.blockCache?.compiled ?? 0;
+      }
+      expect(compiled).toBeGreaterThan(40);
+    }, 60_000);
+
+    it(`random bytes compiled at once give the same state as the interpreter, whatever the budgets (${mode})`, () => {
+      const next = random(mode === 'real' ? 51 : 53);
+      let ran = 0;
+      for (let program = 0; program < 60; program++) {
+        const code = new Uint8Array(0x10000);
+        for (let i = 0; i < code.length; i++) {
+          const r = next();
+          code[i] = (r & 3) !== 0 ? BIASED[(r >>> 4) % BIASED.length] : (r >>> 8) & 0xff;
+        }
+        const regs = Array.from({ length: 8 }, () => next());
+        const eip = next() & 0xfff0;
+        const intercept = (next() & 1) === 0;
+        const [jit, plain] = pair(mode, 1, (m) => {
+          m.memory.writeBytes(0, code);
+          regs.forEach((v, r) => (m.cpu.reg32[r] = v));
+          m.cpu.reg32[4] = mode === 'real' ? 0x8000 : 0x80000;
+          if (mode === 'real') for (const s of [DS, ES, SS]) m.cpu.loadRealSegment(s, 0);
+          m.cpu.eip = eip;
+          if (intercept) m.cpu.intercepts.exceptions = -1;
+        });
+        lockstep(jit, plain, () => 1 + (next() % 40), 150, `program ${program}`);
+        ran += jit.cpu.blockCache?.compiled ?? 0;
+      }
+      expect(ran).toBeGreaterThan(20);
+    }, 60_000);
+  }
+
+  it('random bytes under random page tables, descriptor tables and user mode match the interpreter', () => {
+    // As the hostile fuzz test does it: PDE 0 maps the first 4 MiB (PSE, user, writable), the other
+    // PDEs are random, so do the GDT/IDT registers; half the programs run at CPL 3.
+    const next = random(57);
+    let ran = 0;
+    for (let program = 0; program < 60; program++) {
+      const code = new Uint8Array(0x10000);
+      for (let i = 0; i < code.length; i++) {
+        const r = next();
+        code[i] = (r & 3) !== 0 ? BIASED[(r >>> 4) % BIASED.length] : (r >>> 8) & 0xff;
+      }
+      const regs = Array.from({ length: 8 }, () => next());
+      const tables = [next() & 0xffff, next() & 0xffff, next() & 0xffff, next() & 0x7ff];
+      const eip = next() & 0xfff0;
+      const user = (next() & 1) === 0;
+      const [jit, plain] = pair('flat32', 1, (m) => {
+        m.memory.writeBytes(0, code);
+        regs.forEach((v, r) => (m.cpu.reg32[r] = v));
+        m.cpu.reg32[4] = 0x80000;
+        [m.cpu.gdtrBase, m.cpu.gdtrLimit, m.cpu.idtrBase, m.cpu.idtrLimit] = tables;
+        m.memory.writeBytes(0xf000, Uint8Array.from(le32(0x87)));
+        m.cpu.cr3 = 0xf000;
+        m.cpu.cr4 = 0x10;
+        m.cpu.cr0 |= 0x80000000;
+        if (user) {
+          m.cpu.cpl = 3;
+          for (const s of [CS, DS, ES, SS]) m.cpu.segAccess[s] |= 0x60;
+        }
+        m.cpu.modeChanged();
+        m.cpu.eip = eip;
+        m.cpu.intercepts.exceptions = -1;
+      });
+      // After an intercepted exception the VMM resumes past it, so the program runs on.
+      lockstep(jit, plain, () => 1 + (next() % 40), 150, `program ${program}`, () => {
+        for (const m of [jit, plain]) if (m.cpu.stop.reason === 'exception') m.cpu.skipInstruction(1);
+      }, true);
+      ran += jit.cpu.blockCache?.compiled ?? 0;
+    }
+    expect(ran).toBeGreaterThan(10);
+  }, 60_000);
+
+  for (const variant of ['not-present', 'read-only'] as const) {
+    it(`a #PF inside a hot block (${variant} page) stops at the faulting instruction with CR2, error code and count as interpreted`, () => {
+      // Paging: 4 KiB pages identity-mapped over the first MiB; page 0x5000 is not present, or present
+      // but read-only with CR0.WP (then the ADD's read succeeds and its write faults, after the flags
+      // were computed). The loop walks ESI up through memory until it reaches 0x5000.
+      const setup = (m: TestMachine): void => {
+        const pt = 0x9000;
+        m.memory.writeBytes(0x8000, Uint8Array.from(le32(pt | 7)));
+        const page5 = variant === 'not-present' ? 0 : 0x5005;
+        for (let p = 0; p < 256; p++) m.memory.writeBytes(pt + p * 4, Uint8Array.from(le32(p === 5 ? page5 : (p << 12) | 7)));
+        m.memory.writeBytes(0x4000, Uint8Array.from({ length: 0x2000 }, (_, i) => (i * 37) & 0xff));
+        m.cpu.cr3 = 0x8000;
+        m.cpu.cr0 |= 0x80010000;
+        m.cpu.modeChanged();
+        m.load([
+          0xf6, 0xc1, 0x01, // test cl, 1
+          0x74, 0x01, //       jz +1       (a branch inside the block: skips the INC when ECX is even)
+          0x47, //             inc edi
+          0x8b, 0x06, //       mov eax, [esi]
+          0x01, 0xc3, //       add ebx, eax
+          0x01, 0x1e, //       add [esi], ebx
+          0x53, //             push ebx
+          0x5a, //             pop edx
+          0x83, 0xc6, 0x04, // add esi, 4
+          0x49, //             dec ecx
+          0x75, 0xec, //       jnz top
+          0xf4,
+        ]);
+        m.cpu.reg32[1] = 0x10000;
+        m.cpu.reg32[6] = 0x4000;
+        m.cpu.intercepts.exceptions = 1 << 14;
+      };
+      const [jit, plain] = pair('flat32', 40, setup);
+      const next = random(61);
+      expect(lockstep(jit, plain, () => 1 + (next() % 500), 100, '#PF')).toBe('exception');
+      expect(jit.cpu.stop.vector).toBe(14);
+      expect(jit.cpu.stop.errorCode).toBe(variant === 'not-present' ? 0 : 3);
+      expect(jit.cpu.cr2).toBe(0x5000);
+      expect(jit.cpu.eip).toBe(variant === 'not-present' ? CODE + 6 : CODE + 10);
+      // 1024 laps of 10 instructions, 512 of them with the INC; in the faulting lap (ECX even) TEST and
+      // JZ, then the faulting instruction, which counts against the budget as the interpreter counts it.
+      expect(jit.cpu.retired).toBe(1024 * 10 + 512 + (variant === 'not-present' ? 3 : 5));
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+    });
+  }
+
+  it('MOV to and from a bare offset (A0-A3, with a segment override) and PAUSE run in blocks as interpreted', () => {
+    for (const mode of ['real', 'flat32'] as const) {
+      const wide = mode === 'flat32';
+      const moffs = (v: number): number[] => le32(v).slice(0, wide ? 4 : 2);
+      const setup = (m: TestMachine): void => {
+        // top: mov eax, [0x3000]; add eax, ecx; mov [0x3004], eax; mov al, fs:[0x10]; add [0x3008], al;
+        // (add byte [moffs]: 00 05/06 ..) pause; dec ecx; jnz top; hlt
+        m.load([
+          0xa1, ...moffs(0x3000),
+          0x01, 0xc8,
+          0xa3, ...moffs(0x3004),
+          0x64, 0xa0, ...moffs(0x10),
+          0x66, 0xa3, ...moffs(0x3010),
+          0xf3, 0x90,
+          0x49,
+          0x0f, 0x85, ...moffs(0),
+          0xf4,
+        ]);
+        const code = Array.from(m.memory.ram.subarray(CODE, CODE + 40));
+        const jnz = code.indexOf(0x85, 10) + 1 + (wide ? 4 : 2);
+        m.memory.writeBytes(CODE + jnz - (wide ? 4 : 2), Uint8Array.from(moffs(-jnz)));
+        m.memory.writeBytes(0x3000, Uint8Array.from(le32(0x11223344)));
+        m.memory.writeBytes(0x5010, Uint8Array.from([0x5a]));
+        m.cpu.segBase[4] = 0x5000; // FS
+        if (!wide) for (const s of [DS, ES, SS]) m.cpu.loadRealSegment(s, 0);
+        m.cpu.reg32[1] = 500;
+      };
+      const [jit, plain] = pair(mode, 40, setup);
+      const next = random(141);
+      expect(lockstep(jit, plain, () => 1 + (next() % 300), 400, `moffs ${mode}`)).toBe('hlt');
+      expect(jit.cpu.reg8[0]).toBe(0x5a);
+      expect(jit.memory.read32(0x3004)).toBe(wide ? 0x11223345 : 0x3345);
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+      // The records themselves against the full decoder.
+      const decoder = createMachine(mode, undefined, false, false);
+      setup(decoder);
+      expect(decoder.cpu.run(100_000)).toBe('hlt');
+      expect(state(decoder.cpu)).toBe(state(jit.cpu));
+      expect(Buffer.from(decoder.memory.ram).equals(Buffer.from(jit.memory.ram))).toBe(true);
+    }
+  });
+
+  it('RDTSC inside blocks and laps reads the count the interpreter reads', () => {
+    for (const mode of ['real', 'flat32'] as const) {
+      const setup = (m: TestMachine): void => {
+        // top: rdtsc; mov ebx, eax; pause; rdtsc; sub eax, ebx; add esi, eax; add edi, edx; dec ecx; jnz top; hlt
+        m.load([0x0f, 0x31, 0x66, 0x89, 0xc3, 0xf3, 0x90, 0x0f, 0x31, 0x66, 0x29, 0xd8, 0x66, 0x01, 0xc6, 0x66, 0x01, 0xd7,
+          0x49, 0x75, 0xeb, 0xf4].map((v, i, a) => (mode === 'flat32' && v === 0x66 && a[i + 1] !== 0x90 ? 0x90 : v)));
+        m.cpu.reg32[1] = 3000;
+        m.cpu.tscOffset = 0x1fffff000;
+      };
+      const [jit, plain] = pair(mode, 40, setup);
+      const next = random(151);
+      expect(lockstep(jit, plain, () => 1 + (next() % 500), 400, `rdtsc ${mode}`)).toBe('hlt');
+      expect(jit.cpu.reg32[6]).toBe(3000 * (mode === 'flat32' ? 4 : 3)); // flat32: the 66 prefixes became NOPs
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+      const decoder = createMachine(mode, undefined, false, false);
+      setup(decoder);
+      expect(decoder.cpu.run(1_000_000)).toBe('hlt');
+      expect(state(decoder.cpu)).toBe(state(jit.cpu));
+    }
+  });
+
+  it('LEAVE in a hot epilogue, and a LEAVE whose pop faults, match the interpreter', () => {
+    for (const variant of ['runs', 'faults'] as const) {
+      const setup = (m: TestMachine): void => {
+        if (variant === 'runs') {
+          // top: call f; dec ecx; jnz top; hlt.
+          // f: push ebp; mov ebp, esp; sub esp, 8; mov [ebp-4], ecx; add eax, [ebp-4]; leave; ret.
+          m.load([
+            0xe8, 0x04, 0x00, 0x00, 0x00, 0x49, 0x75, 0xf8, 0xf4,
+            0x55, 0x89, 0xe5, 0x83, 0xec, 0x08, 0x89, 0x4d, 0xfc, 0x03, 0x45, 0xfc, 0xc9, 0xc3,
+          ]);
+          m.cpu.reg32[1] = 2000;
+          return;
+        }
+        // top: mov ebp, esi; leave (ESP = ESI, pop EBP from [ESI]); sub esi, 8; mov esp, 0x80000;
+        // dec ecx; jnz top. ESI walks down into page 0x70000, which is not present.
+        m.load([0x89, 0xf5, 0xc9, 0x83, 0xee, 0x08, 0xbc, ...le32(0x80000), 0x49, 0x75, 0xf2, 0xf4]);
+        const pt = 0x9000;
+        m.memory.writeBytes(0x8000, Uint8Array.from(le32(pt | 7)));
+        for (let p = 0; p < 256; p++) m.memory.writeBytes(pt + p * 4, Uint8Array.from(le32(p === 0x70 ? 0 : (p << 12) | 7)));
+        m.cpu.cr3 = 0x8000;
+        m.cpu.cr0 |= 0x80000000;
+        m.cpu.modeChanged();
+        m.cpu.reg32[1] = 0x10000;
+        m.cpu.reg32[6] = 0x72000;
+        m.cpu.intercepts.exceptions = -1;
+      };
+      const [jit, plain] = pair('flat32', 40, setup);
+      const next = random(131);
+      expect(lockstep(jit, plain, () => 1 + (next() % 400), 400, `leave ${variant}`)).toBe(variant === 'runs' ? 'hlt' : 'exception');
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+      if (variant === 'runs') expect(jit.cpu.reg32[0]).toBe((2000 * 2001) / 2);
+      else {
+        expect([jit.cpu.stop.vector, jit.cpu.cr2 >>> 0]).toEqual([14, 0x70ff8]);
+        expect(jit.cpu.reg32[4]).toBe(0x80000);
+      }
+    }
+  });
+
+  it('a RET or CALL whose target is past CS\'s limit faults with ESP as it was before the instruction', () => {
+    for (const variant of ['ret', 'call'] as const) {
+      // The loop returns (or calls) through a table of targets; the last lies past CS's limit.
+      const setup = (m: TestMachine): void => {
+        m.load([
+          0x8b, 0x06, //             mov eax, [esi]
+          0x83, 0xc6, 0x04, //       add esi, 4
+          ...(variant === 'ret' ? [0x50, 0xc3] : [0xff, 0xd0]), // push eax; ret   |   call eax
+          0xf4,
+        ]);
+        // Target: a stub that (for CALL) drops the return address and jumps back to the top.
+        const stub = 0x1800;
+        m.memory.writeBytes(stub, Uint8Array.from(variant === 'ret' ? [0xe9, ...le32(CODE - (stub + 5))] : [0x5b, 0xe9, ...le32(CODE - (stub + 6))]));
+        for (let i = 0; i < 100; i++) m.memory.writeBytes(0x3000 + 4 * i, Uint8Array.from(le32(i === 99 ? 0x30000 : stub)));
+        m.cpu.segLimit[CS] = 0x1ffff;
+        m.cpu.reg32[6] = 0x3000;
+        m.cpu.intercepts.exceptions = -1;
+      };
+      const [jit, plain] = pair('flat32', 10, setup);
+      const next = random(67);
+      expect(lockstep(jit, plain, () => 1 + (next() % 100), 100, variant)).toBe('exception');
+      expect(jit.cpu.stop.vector).toBe(13);
+      expect(jit.cpu.reg32[4]).toBe(variant === 'ret' ? 0x80000 - 4 : 0x80000);
+      expect(jit.cpu.eip).toBe(CODE + 5 + (variant === 'ret' ? 1 : 0));
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+    }
+  });
+
+  it('conditions after every flag producer, size and boundary operand agree with the interpreter', () => {
+    const values = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 0x12345678, 0xfffffffe];
+    // Producers of flags from EAX and EBX: [dword form, byte form, word form when its immediate differs].
+    const producers: [number[], number[], number[]?][] = [
+      [[0x01, 0xd8], [0x00, 0xd8]], [[0x29, 0xd8], [0x28, 0xd8]], [[0x39, 0xd8], [0x38, 0xd8]], [[0x21, 0xd8], [0x20, 0xd8]],
+      [[0x09, 0xd8], [0x08, 0xd8]], [[0x31, 0xd8], [0x30, 0xd8]], [[0x85, 0xd8], [0x84, 0xd8]], [[0x40], [0xfe, 0xc0]],
+      [[0x48], [0xfe, 0xc8]], [[0x11, 0xd8], [0x10, 0xd8]], [[0x19, 0xd8], [0x18, 0xd8]], [[0xf7, 0xd8], [0xf6, 0xd8]],
+      [[0x83, 0xf8, 0x80], [0x80, 0xf8, 0x80]], [[0x3d, ...le32(0x80000000)], [0x3c, 0x80], [0x3d, 0x00, 0x80]],
+      [[0xa9, ...le32(0x80)], [0xa8, 0x80], [0xa9, 0x80, 0x00]],
+    ];
+    const next = random(111);
+    for (let program = 0; program < 12; program++) {
+      const code: number[] = [0xbf, ...le32(0x3000)]; // mov edi, 0x3000
+      for (let i = 0; i < 120; i++) {
+        const [dword, byte, word] = producers[next() % producers.length];
+        const size = next() % 3;
+        const cc = next() & 15;
+        code.push(0xb8, ...le32(values[next() % values.length]), 0xbb, ...le32(values[next() % values.length]));
+        // A CF to consume for ADC/SBB, from an earlier compare.
+        code.push(0x39, 0xc3);
+        code.push(...(size === 0 ? byte : size === 1 ? [0x66, ...(word ?? dword)] : dword));
+        code.push(0x0f, 0x90 + cc, 0xc2); //     setcc dl
+        code.push(0x70 + cc, 0x01, 0x42); //     jcc +1; inc edx
+        code.push(0x0f, 0x40 + (cc ^ 1), 0xd3); // cmovncc edx, ebx
+        code.push(0x89, 0x17, 0x83, 0xc7, 0x04); // mov [edi], edx; add edi, 4
+      }
+      code.push(0x49, 0x0f, 0x85, ...le32(-(code.length + 7)), 0xf4); // dec ecx; jnz top; hlt
+      const [jit, plain] = pair('flat32', 1, (m) => {
+        m.load(code);
+        m.cpu.reg32[1] = 3;
+      });
+      expect(lockstep(jit, plain, () => 100_000, 5, `program ${program}`)).toBe('hlt');
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+    }
+  });
+
+  it('a push that faults inside a block rolls ESP back; a #GP past a segment limit is exact', () => {
+    for (const variant of ['stack', 'limit'] as const) {
+      const setup = (m: TestMachine): void => {
+        m.load([
+          0x89, 0x03, //       mov [ebx], eax
+          0x40, //             inc eax
+          0x50, //             push eax
+          0x83, 0xc3, 0x04, // add ebx, 4
+          0x49, //             dec ecx
+          0x75, 0xf6, //       jnz top
+          0xf4,
+        ]);
+        m.cpu.reg32[1] = 0x10000;
+        m.cpu.reg32[3] = 0x20000;
+        // The stack or DS ends in a limit: push faults with #SS, the store with #GP.
+        if (variant === 'stack') {
+          m.cpu.reg32[4] = 0x70200;
+          m.cpu.segLimit[SS] = 0x70000;
+          m.cpu.segAccess[SS] = 0xc097; // expand-down: valid offsets above the limit
+        } else m.cpu.segLimit[DS] = 0x20400 - 1;
+        m.cpu.intercepts.exceptions = -1;
+      };
+      const [jit, plain] = pair('flat32', 40, setup);
+      const next = random(71);
+      expect(lockstep(jit, plain, () => 1 + (next() % 300), 200, variant)).toBe('exception');
+      expect(jit.cpu.stop.vector).toBe(variant === 'stack' ? 12 : 13);
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+    }
+  });
+
+  it('faults delivered through the IVT from inside blocks, and a divide error, match the interpreter', () => {
+    // Real mode: #DE handler at 0:0x2000 sets BX and returns past the DIV.
+    const setup = (m: TestMachine): void => {
+      m.memory.writeBytes(0, Uint8Array.from([0x00, 0x20, 0x00, 0x00]));
+      m.memory.writeBytes(0x2000, Uint8Array.from([
+        0x43, //             inc bx
+        0x89, 0xe5, //       mov bp, sp
+        0x83, 0x46, 0x00, 0x02, // add word [bp+0], 2 (skip the 2-byte DIV)
+        0xcf, //             iret
+      ]));
+      m.load([
+        0x89, 0xc8, //       mov ax, cx
+        0x31, 0xd2, //       xor dx, dx
+        0x83, 0xe0, 0x07, // and ax, 7
+        0x89, 0xc7, //       mov di, ax
+        0xf7, 0xf7, //       div di      (#DE when CX is a multiple of 8)
+        0x01, 0xc6, //       add si, ax
+        0x49, //             dec cx
+        0x75, 0xf0, //       jnz top
+        0xf4,
+      ]);
+      m.cpu.reg32[1] = 500;
+      m.cpu.reg32[3] = 0;
+    };
+    const [jit, plain] = pair('real', 40, setup);
+    const next = random(81);
+    expect(lockstep(jit, plain, () => 1 + (next() % 700), 400, '#DE')).toBe('hlt');
+    expect(jit.cpu.reg16[6]).toBe(Math.floor(500 / 8));
+    expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+  });
+
+  it('an interrupt arriving while hot blocks run is taken at the same instruction as interpreted', () => {
+    // The controller raises its line on every 7th poll. The CPU polls at run() entry and after each
+    // access to non-RAM (here a store to an unbacked address above 1 MiB), so a block must stop
+    // right after that store, as the interpreter's loop does.
+    const controller = (): InterruptController => {
+      let polls = 0;
+      let raised = false;
+      return {
+        pending: () => raised || (raised = ++polls % 7 === 0),
+        acknowledge: () => ((raised = false), 8),
+      };
+    };
+    const setup = (m: TestMachine): void => {
+      // IRQ 0 (vector 8) handler at 0:0x2000: counts in [0x600] and returns.
+      m.memory.writeBytes(8 * 4, Uint8Array.from([0x00, 0x20, 0x00, 0x00]));
+      m.memory.writeBytes(0x2000, Uint8Array.from([0xff, 0x06, 0x00, 0x06, 0xcf])); // inc word [0x600]; iret
+      m.load([
+        0x01, 0xc8, //             add ax, cx
+        0x31, 0xc3, //             xor bx, ax
+        0x89, 0x1e, 0x00, 0x07, // mov [0x700], bx
+        0x26, 0x89, 0x1e, 0x10, 0x00, // mov es:[0x10], bx   (ES=0xffff: 0x100000, not RAM)
+        0x41, //                   inc cx
+        0x49, //                   dec cx
+        0x49, //                   dec cx
+        0x75, 0xee, //             jnz top
+        0xf4,
+      ]);
+      m.cpu.loadRealSegment(ES, 0xffff);
+      m.cpu.reg32[1] = 30000;
+      m.cpu.setEflags(0x202);
+    };
+    const [jit, plain] = pair('real', 40, setup, controller);
+    const next = random(91);
+    lockstep(jit, plain, () => 1 + (next() % 2000), 1000, 'irq');
+    expect(jit.memory.read16(0x600)).toBeGreaterThan(1000);
+    expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+  });
+
+  it('a store into the running block stops it before the stale code runs', () => {
+    // The MOV rewrites the immediate of the ADD two instructions later, on every iteration.
+    const setup = (m: TestMachine): void => {
+      m.load([
+        0x88, 0x0d, ...le32(CODE + 9), // mov [CODE+9], cl   (the ADD's imm8)
+        0x90, //                          nop
+        0x83, 0xc0, 0x00, //              add eax, imm8 (at CODE+9)
+        0x49, //                          dec ecx
+        0x75, 0xf3, //                    jnz top
+        0xf4,
+      ]);
+      m.cpu.reg32[0] = 0;
+      m.cpu.reg32[1] = 100;
+    };
+    const [jit, plain] = pair('flat32', 1, setup);
+    const next = random(101);
+    expect(lockstep(jit, plain, () => 1 + (next() % 100), 100, 'smc')).toBe('hlt');
+    // Each ADD adds CL as sign-extended imm8.
+    let sum = 0;
+    for (let c = 100; c > 0; c--) sum += (c << 24) >> 24;
+    expect(jit.cpu.reg32[0]).toBe(sum);
+  });
+
+  it('code rewritten by DMA between runs runs as rewritten', () => {
+    // mov al, 1; top: inc eax; dec ecx; jnz top; hlt
+    const [jit, plain] = pair('flat32', 1, (m) => m.load([0xb0, 0x01, 0x40, 0x49, 0x75, 0xfc, 0xf4]));
+    for (const m of [jit, plain]) m.cpu.reg32[1] = 50;
+    lockstep(jit, plain, () => 1000, 1, 'first');
+    for (const m of [jit, plain]) {
+      m.memory.writeBytes(CODE + 1, Uint8Array.from([0x07]));
+      m.cpu.eip = CODE;
+      m.cpu.halted = false;
+      m.cpu.reg32[1] = 50;
+    }
+    lockstep(jit, plain, () => 1000, 1, 'second');
+    expect(jit.cpu.reg8[0]).toBe(7 + 50);
+  });
+
+  it('a guest rewriting its code in a loop cannot make the host compile without bound', () => {
+    // Every 50 iterations (counted in EDX) the loop changes its own ADD immediate: the page's
+    // generation moves, its blocks die and get hot again.
+    const m = createMachine('flat32');
+    m.load([
+      0x83, 0xc0, 0x01, //                add eax, 1 (immediate at CODE+2)
+      0x4a, //                            dec edx
+      0x75, 0x0b, //                      jnz skip
+      0xba, ...le32(50), //               mov edx, 50
+      0xfe, 0x05, ...le32(CODE + 2), //   inc byte [CODE+2]
+      0x49, //                            skip: dec ecx
+      0x75, 0xec, //                      jnz top
+      0xf4,
+    ]);
+    m.cpu.reg32[1] = 200_000;
+    m.cpu.reg32[2] = 50;
+    let reason = '';
+    for (let i = 0; i < 100 && reason !== 'hlt'; i++) reason = m.cpu.run(100_000);
+    expect(reason).toBe('hlt');
+    // 4000 rewrites; compiling stops paying after the first few dozen.
+    expect(m.cpu.blockCache?.compiled).toBeLessThan(300);
+  });
+
+  it('holds a bounded number of blocks however much code is hot', () => {
+    // 9000 blocks of "inc eax; inc ebx; jmp next", run twice with blocks compiled on their first re-entry.
+    const m = createMachine('flat32');
+    m.cpu.blockCache!.hotRuns = 1;
+    const count = 9000;
+    const base = 0x20000;
+    const code: number[] = [];
+    for (let i = 0; i < count; i++) code.push(0x40, 0x43, 0xeb, 0x00);
+    code.push(0x49, 0x0f, 0x85, ...le32(-(code.length + 7)), 0xf4);
+    m.memory.writeBytes(base, Uint8Array.from(code));
+    m.cpu.eip = base;
+    m.cpu.reg32[1] = 3;
+    expect(m.cpu.run(1_000_000)).toBe('hlt');
+    expect(m.cpu.reg32[0]).toBe(3 * count);
+    expect(m.cpu.blockCache!.size).toBeLessThan(MAX_BLOCKS);
+    expect(m.cpu.blockCache!.flushes).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('single-stepping (TF) and opcode intercepts see every instruction, as interpreted', () => {
+    const program = [0x40, 0x01, 0xc3, 0x49, 0x75, 0xfa, 0xf4]; // inc ax; add bx, ax; dec cx; jnz; hlt
+    for (const variant of ['tf', 'opcode'] as const) {
+      const setup = (m: TestMachine): void => {
+        m.load(program);
+        m.cpu.reg32[1] = 300;
+        if (variant === 'tf') {
+          // #DB handler at 0:0x2000: inc word [0x600]; iret.
+          m.memory.writeBytes(4, Uint8Array.from([0x00, 0x20, 0x00, 0x00]));
+          m.memory.writeBytes(0x2000, Uint8Array.from([0xff, 0x06, 0x00, 0x06, 0xcf]));
+          m.cpu.setEflags(0x102);
+        } else m.cpu.intercepts.interceptOpcode(0x01);
+      };
+      const [jit, plain] = pair('real', 1, setup);
+      if (variant === 'tf') {
+        lockstep(jit, plain, () => 500, 100, variant);
+        expect(jit.memory.read16(0x600)).toBeGreaterThan(4 * 300);
+      } else {
+        for (let i = 0; i < 50; i++) {
+          lockstep(jit, plain, () => 100, 1, `${variant} ${i}`);
+          expect(jit.cpu.stop.reason).toBe('opcode');
+          for (const m of [jit, plain]) {
+            m.cpu.reg16[6] = (m.cpu.reg16[6] + m.cpu.reg16[0]) & 0xffff;
+            m.cpu.skipInstruction(2);
+          }
+        }
+      }
+    }
+  });
+
+  it('can be turned off', () => {
+    const m = createMachine('flat32', undefined, true, false);
+    expect(m.cpu.blockCache).toBeNull();
+    m.load([0x40, 0x49, 0x75, 0xfc, 0xf4]);
+    m.cpu.reg32[1] = 1000;
+    expect(m.cpu.run(10_000)).toBe('hlt');
+    expect(m.cpu.reg32[0]).toBe(1000);
+    expect(m.cpu.seg[CS]).toBe(0x08);
+  });
+});
