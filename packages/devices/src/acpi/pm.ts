@@ -26,8 +26,6 @@ export interface AcpiPmOptions {
 }
 
 export class AcpiPm {
-  /** Byte-wide: 16- and 32-bit accesses split into bytes, so every width and alignment means the same. */
-  readonly byteWide = true;
   readonly ports: readonly BusRange[];
   /** Sleep requests with a type the DSDT never offered, ignored (a guest probing or misbehaving). */
   ignoredSleepRequests = 0;
@@ -67,25 +65,47 @@ export class AcpiPm {
 
   /** PM1_STS as the guest reads it. */
   get status(): number {
-    return this.timerToggles() !== this.timerStatusEpoch ? PM1_TMR_STS : 0;
+    return this.statusAt(this.timerTicks());
   }
 
-  ioRead(port: number, _size: AccessSize): number {
+  private statusAt(ticks: number): number {
+    return Math.floor(ticks / PM_TIMER_STATUS_PERIOD) !== this.timerStatusEpoch ? PM1_TMR_STS : 0;
+  }
+
+  /**
+   * Any width and alignment means the same as its bytes in turn, but all bytes of one access come
+   * from one clock reading: a 32-bit read of PM_TMR must not mix bytes of two instants (under a host
+   * clock time moves between calls). Bytes past the block read as an undriven bus.
+   */
+  ioRead(port: number, size: AccessSize): number {
     const offset = port - this.base;
+    const ticks = this.timerTicks();
+    const timer = ticks % TIMER_MASK;
+    const status = this.statusAt(ticks);
+    let value = 0;
+    for (let i = size - 1; i >= 0; i--) value = (value << 8) | this.readByte(offset + i, status, timer);
+    return value >>> 0;
+  }
+
+  ioWrite(port: number, size: AccessSize, value: number): void {
+    const offset = port - this.base;
+    for (let i = 0; i < size; i++) this.writeByte(offset + i, value >>> (8 * i));
+  }
+
+  private readByte(offset: number, status: number, timer: number): number {
     const byte = offset & 1;
     switch (offset & ~1) {
-      case PM1_STATUS_OFFSET: return (this.status >> (8 * byte)) & 0xff;
+      case PM1_STATUS_OFFSET: return (status >> (8 * byte)) & 0xff;
       case PM1_ENABLE_OFFSET: return (this.enable >> (8 * byte)) & 0xff;
       case PM1_CONTROL_OFFSET: return (this.control >> (8 * byte)) & 0xff;
       case PM_TIMER_OFFSET:
       case PM_TIMER_OFFSET + 2:
-        return Math.floor(this.timerValue / 2 ** (8 * (offset - PM_TIMER_OFFSET))) & 0xff;
-      default: return 0; // reserved bytes of the block
+        return Math.floor(timer / 2 ** (8 * (offset - PM_TIMER_OFFSET))) & 0xff;
+      default: return offset < PM_BLOCK_LENGTH ? 0 : 0xff; // reserved bytes of the block; past it, nothing
     }
   }
 
-  ioWrite(port: number, _size: AccessSize, value: number): void {
-    const offset = port - this.base;
+  private writeByte(offset: number, value: number): void {
     const shift = 8 * (offset & 1);
     const bits = (value & 0xff) << shift;
     const keep = ~(0xff << shift);
@@ -101,7 +121,7 @@ export class AcpiPm {
         if (bits & PM1_SLP_EN) this.sleep((this.control & PM1_SLP_TYP_MASK) >> PM1_SLP_TYP_SHIFT);
         break;
       default:
-        return; // the timer is read-only; reserved bytes ignore writes
+        return; // the timer is read-only; reserved bytes and bytes past the block ignore writes
     }
     this.update();
   }

@@ -67,6 +67,20 @@ describe('ACPI PM timer', () => {
     expect(m.bus.read(PM_TMR, 4)).toBe(39_374_995 % 2 ** 24);
   });
 
+  it('reads all bytes of one access from one clock reading, even where time moves between calls', () => {
+    // A host clock moves on every now(): here each reading is 1 tick later, starting at tick 0xff.
+    let reads = 0;
+    const tickNs = 1e9 / 3_579_545;
+    const clock = { kind: 'host' as const, now: () => Math.ceil((0xff + reads++) * tickNs), schedule: () => 0, cancel: () => undefined };
+    const bus = new PortIoBus();
+    bus.registerDevice(new AcpiPm({ clock, sci: new IrqRecorder(), base: BASE, softOffSleepType: S5, onPowerOff: () => undefined }));
+    reads = 0;
+    // Byte by byte this would mix 0xff from the first reading with 0x01 from a later one (0x1ff).
+    expect(bus.read(PM_TMR, 4)).toBe(0xff);
+    expect(bus.read(PM_TMR, 2)).toBe(0x100);
+    expect(bus.read(PM_TMR + 2, 4)).toBe(0xffff0000); // the timer's top bytes, then past the block: nothing drives the bus
+  });
+
   it('sets TMR_STS at each bit-23 toggle and raises the SCI only while TMR_EN is set', () => {
     const m = machine();
     const toggleNs = (2 ** 23 / 3_579_545) * 1e9; // ~2.34 s
