@@ -15,6 +15,7 @@ import { deliverException, deliverInterrupt, type InterruptKind } from './system
 import { TripleFault } from './system/triple-fault.js';
 import { Fpu } from './fpu/fpu.js';
 import { CpuFpuHost } from './fpu-host.js';
+import { type CpuModel, MODEL_TRAITS } from './model.js';
 
 export const ES = 0;
 export const CS = 1;
@@ -61,6 +62,11 @@ export interface CpuOptions {
    */
   compileBlocks?: boolean;
   interrupts?: InterruptController;
+  /**
+   * The CPU to behave as (default 'i686'). '80286' adds the 80286's real-mode differences the
+   * SingleStepTests vectors exercise (model.ts); it is the i686 core otherwise, not a full 286.
+   */
+  model?: CpuModel;
 }
 
 /**
@@ -69,6 +75,17 @@ export interface CpuOptions {
  * system behaviour in `system/`; the field layout is the one CONTRACT.md promises.
  */
 export class Cpu {
+  /** The CPU this one behaves as; its traits below are fixed with it. */
+  readonly model: CpuModel;
+  // The model's traits (model.ts), copied to fields so the code that reads them needs one load.
+  readonly lastSegmentRegister: number;
+  readonly realModeFlagsMask: number;
+  readonly maxInstructionLength: number;
+  readonly prefixesBeforeLengthCheck: number;
+  readonly lockAnyInstruction: boolean;
+  readonly realModeStackFaultIsGp: boolean;
+  readonly stringStepsBeforeAccess: boolean;
+
   readonly reg32 = new Int32Array(8);
   readonly reg16 = new Uint16Array(this.reg32.buffer);
   readonly reg8 = new Uint8Array(this.reg32.buffer);
@@ -185,6 +202,16 @@ export class Cpu {
   private fetchDelta = 0;
 
   constructor(options: CpuOptions) {
+    this.model = options.model ?? 'i686';
+    const traits = MODEL_TRAITS[this.model];
+    if (traits === undefined) throw new Error(`x86-core: unknown CPU model '${String(options.model)}'`);
+    this.lastSegmentRegister = traits.lastSegmentRegister;
+    this.realModeFlagsMask = traits.realModeFlagsMask;
+    this.maxInstructionLength = traits.maxInstructionLength;
+    this.prefixesBeforeLengthCheck = traits.prefixesBeforeLengthCheck;
+    this.lockAnyInstruction = traits.lockAnyInstruction;
+    this.realModeStackFaultIsGp = traits.realModeStackFaultIsGp;
+    this.stringStepsBeforeAccess = traits.stringStepsBeforeAccess;
     this.mem = options.memory;
     this.ram = options.memory.ram;
     const ram = this.ram;
@@ -1013,17 +1040,19 @@ export class Cpu {
     // A faulting instruction did not complete, so it takes no single-step trap (SDM Vol. 3B
     // 17.3.1.4); if it runs again with TF set, the boundary before it arms the trap again.
     this.events &= ~EV_TRAP;
+    let vector = e.vector;
+    if (vector === 12 && this.realModeStackFaultIsGp && (this.cr0 & CR0_PE) === 0) vector = 13;
     const stop = this.stop;
-    if (e.vector < 32 && (this.intercepts.exceptions & (1 << e.vector)) !== 0) {
+    if (vector < 32 && (this.intercepts.exceptions & (1 << vector)) !== 0) {
       stop.reason = 'exception';
-      stop.vector = e.vector;
+      stop.vector = vector;
       stop.errorCode = e.hasErrorCode ? e.errorCode : -1;
-      stop.address = e.vector === 14 ? this.cr2 : 0;
+      stop.address = vector === 14 ? this.cr2 : 0;
       stop.length = 0;
       return;
     }
     try {
-      deliverException(this, e.vector, e.errorCode);
+      deliverException(this, vector, e.errorCode);
       this.codeSizeChanged();
     } catch (inner) {
       if (inner instanceof TripleFault) this.shutdown('triple-fault');

@@ -1,5 +1,6 @@
 // @ringvisor/x86-core: an i686-class x86 interpreter with an intercept set for VMMs, and strategy `none`.
 export { Cpu, type CpuOptions, ES, CS, SS, DS, FS, GS, LDTR, TR } from './cpu.js';
+export type { CpuModel } from './model.js';
 export { CpuFault, throwFault } from './fault.js';
 export { InterceptSet, StopDetail, type StopReason } from './intercepts.js';
 export type { CpuMemory, PagingUnit, PagingCpu } from './memory.js';
