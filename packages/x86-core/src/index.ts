@@ -11,6 +11,9 @@ export { CPUID_VENDOR, CPUID_SIGNATURE, CORE_FEATURES } from './cpuid.js';
 export { IA32_BIOS_SIGN_ID, IA32_TIME_STAMP_COUNTER } from './msr.js';
 export { noneStrategy, createNoneStrategy, type NoneStrategyOptions } from './strategy/none.js';
 export {
-  Sst286Runner, undefinedFlags, type SstCase, type SstRegisters, type SstResult, type SstVerdict,
+  Sst286Runner, undefinedFlags, type Sst286RunnerOptions, type SstCase, type SstRegisters, type SstResult,
+  type SstVerdict,
 } from './conformance/sst286.js';
-export { SST286_DIFFERENCES, differenceFor, type Sst286Difference } from './conformance/sst286-differences.js';
+export {
+  SST286_DIFFERENCES, differenceFor, differencesOn, type Sst286Difference,
+} from './conformance/sst286-differences.js';
