@@ -70,8 +70,9 @@ export interface CpuOptions {
 }
 
 /**
- * An i686-class x86 CPU: the register file, lazy flags, memory access through segmentation and
- * paging, and the `run(budget)` loop. Instruction semantics live in `execute.ts`; protected-mode
+ * An i686-class x86 CPU (or, with `model: '80286'`, that core with the 80286's real-mode differences:
+ * model.ts): the register file, lazy flags, memory access through segmentation and paging, and the
+ * `run(budget)` loop. Instruction semantics live in `execute.ts`; protected-mode
  * system behaviour in `system/`; the field layout is the one CONTRACT.md promises.
  */
 export class Cpu {

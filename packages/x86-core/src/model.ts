@@ -33,19 +33,22 @@ export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
     lastSegmentRegister: 5, // GS (SDM Vol. 2 "MOV": Sreg 6 and 7 are reserved)
     realModeFlagsMask: ~0, // real mode loads IOPL and NT (SDM Vol. 2 "POPF", "IRET")
     maxInstructionLength: 15, // SDM Vol. 2, 2.3.11
-    prefixesBeforeLengthCheck: 15, // only prefixes can make an i686 instruction that long
+    prefixesBeforeLengthCheck: 15, // the full decoder counts prefixes: the 15th raises #GP(0)
     lockAnyInstruction: false,
     realModeStackFaultIsGp: false,
     stringStepsBeforeAccess: false,
   },
   '80286': {
     lastSegmentRegister: 3, // ES CS SS DS: the 286 has no FS or GS
-    realModeFlagsMask: ~0xf000, // IOPL and NT cannot be set in real mode, bit 15 is 0
-    maxInstructionLength: 10, // 80286 PRM: longer instructions raise exception 13
+    realModeFlagsMask: ~0xf000, // 80286 data sheet, real-mode note: "The IOPL and NT fields will remain 0"
+    // Longer raises interrupt 13 before any effect (the SST vectors; their README: "the maximum of 10 bytes").
+    maxInstructionLength: 10,
     // Any prefix: 16-bit code has no unprefixed instruction over 6 bytes, prefixed ones may exceed 10.
     prefixesBeforeLengthCheck: 1,
     lockAnyInstruction: true,
-    realModeStackFaultIsGp: true, // 80286 PRM: "segment overrun" is interrupt 13 for every segment in real mode
+    // 80286 data sheet: in real mode a word at offset FFFFH is "segment overrun exception (13)", SS included;
+    // the stack exception (12) is protected-mode only.
+    realModeStackFaultIsGp: true,
     stringStepsBeforeAccess: true,
   },
 };

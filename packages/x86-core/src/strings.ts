@@ -216,7 +216,10 @@ function advance(cpu: Cpu, r: number, a32: boolean, delta: number): void {
 // iteration counts itself in CX before its first access (MOVS LODS STOS INS OUTS; CMPS and SCAS after
 // comparing), and a faulting write has already counted the next iteration when there is one (so CX is
 // 0 when the last element's destination faults, as Intel's "80286 REP MOVS and REP INS
-// Restartability" note of 1984 describes). Not on the block path: the model is for conformance, not speed.
+// Restartability" note of 1984 describes). The vectors cover read faults, STOS/INS write faults and
+// CMPS's first read; a REP MOVS destination fault follows that note, a CMPS source fault and REP SCAS
+// the same rule without vectors to confirm them. Not on the block path: the model is for conformance,
+// not speed.
 
 function steppingEach(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, delta: number): void {
   if (cpu.rep === 0) {
