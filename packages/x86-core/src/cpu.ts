@@ -15,7 +15,7 @@ import { deliverException, deliverInterrupt, type InterruptKind } from './system
 import { TripleFault } from './system/triple-fault.js';
 import { Fpu } from './fpu/fpu.js';
 import { CpuFpuHost } from './fpu-host.js';
-import { type CpuModel, MODEL_TRAITS } from './model.js';
+import { type CpuModel, MODEL_TRAITS, type ModelTraits } from './model.js';
 
 export const ES = 0;
 export const CS = 1;
@@ -76,16 +76,10 @@ export interface CpuOptions {
  * system behaviour in `system/`; the field layout is the one CONTRACT.md promises.
  */
 export class Cpu {
-  /** The CPU this one behaves as; its traits below are fixed with it. */
+  /** The CPU this one behaves as. */
   readonly model: CpuModel;
-  // The model's traits (model.ts), copied to fields so the code that reads them needs one load.
-  readonly lastSegmentRegister: number;
-  readonly realModeFlagsMask: number;
-  readonly maxInstructionLength: number;
-  readonly prefixesBeforeLengthCheck: number;
-  readonly lockAnyInstruction: boolean;
-  readonly realModeStackFaultIsGp: boolean;
-  readonly stringStepsBeforeAccess: boolean;
+  /** What the model decides (model.ts), read where each behaviour lives. */
+  readonly traits: ModelTraits;
 
   readonly reg32 = new Int32Array(8);
   readonly reg16 = new Uint16Array(this.reg32.buffer);
@@ -204,15 +198,9 @@ export class Cpu {
 
   constructor(options: CpuOptions) {
     this.model = options.model ?? 'i686';
-    const traits = MODEL_TRAITS[this.model];
+    const traits = MODEL_TRAITS[this.model] as ModelTraits | undefined;
     if (traits === undefined) throw new Error(`x86-core: unknown CPU model '${String(options.model)}'`);
-    this.lastSegmentRegister = traits.lastSegmentRegister;
-    this.realModeFlagsMask = traits.realModeFlagsMask;
-    this.maxInstructionLength = traits.maxInstructionLength;
-    this.prefixesBeforeLengthCheck = traits.prefixesBeforeLengthCheck;
-    this.lockAnyInstruction = traits.lockAnyInstruction;
-    this.realModeStackFaultIsGp = traits.realModeStackFaultIsGp;
-    this.stringStepsBeforeAccess = traits.stringStepsBeforeAccess;
+    this.traits = traits;
     this.mem = options.memory;
     this.ram = options.memory.ram;
     const ram = this.ram;
@@ -1042,7 +1030,7 @@ export class Cpu {
     // 17.3.1.4); if it runs again with TF set, the boundary before it arms the trap again.
     this.events &= ~EV_TRAP;
     let vector = e.vector;
-    if (vector === 12 && this.realModeStackFaultIsGp && (this.cr0 & CR0_PE) === 0) vector = 13;
+    if (vector === 12 && this.traits.realModeStackFaultIsGp && (this.cr0 & CR0_PE) === 0) vector = 13;
     const stop = this.stop;
     if (vector < 32 && (this.intercepts.exceptions & (1 << vector)) !== 0) {
       stop.reason = 'exception';

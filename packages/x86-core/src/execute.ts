@@ -81,7 +81,7 @@ function prefixes(cpu: Cpu, op: number): number {
       case 0xf0: cpu.lock = true; break;
       default: cpu.rep = op; break;
     }
-    if (++count >= cpu.prefixesBeforeLengthCheck) checkLength(cpu, count);
+    if (++count >= cpu.traits.prefixesBeforeLengthCheck) checkLength(cpu, count);
     op = cpu.fetch8();
   }
   if (cpu.lock) checkLock(cpu, op);
@@ -95,19 +95,19 @@ function prefixes(cpu: Cpu, op: number): number {
  */
 function checkLength(cpu: Cpu, count: number): void {
   if (count >= MAX_INSTRUCTION_LENGTH) throwFault(13, 0);
-  if (count !== cpu.prefixesBeforeLengthCheck) return;
+  if (count !== cpu.traits.prefixesBeforeLengthCheck) return;
   const start = cpu.startEip;
   const length = measureInstruction(
     (i) => cpu.readLinear8((cpu.segBase[CS] + ((start + i) & cpu.ipMask)) | 0),
     cpu.code32,
-    cpu.maxInstructionLength,
+    cpu.traits.maxInstructionLength,
   );
-  if (length > cpu.maxInstructionLength) throwFault(13, 0);
+  if (length > cpu.traits.maxInstructionLength) throwFault(13, 0);
 }
 
 /** LOCK is #UD unless the instruction is a lockable read-modify-write of memory (SDM Vol. 2 "LOCK"). */
 function checkLock(cpu: Cpu, op: number): void {
-  if (cpu.lockAnyInstruction) return;
+  if (cpu.traits.lockAnyInstruction) return;
   let opcode = op;
   let at = cpu.eip;
   const peek = (): number => {
@@ -233,7 +233,7 @@ function execute(cpu: Cpu, op: number): void {
     case 0x8c: {
       const m = modrm(cpu);
       const s = (m >> 3) & 7;
-      if (s > cpu.lastSegmentRegister) throwFault(6);
+      if (s > cpu.traits.lastSegmentRegister) throwFault(6);
       // A register destination with 32-bit operand size gets the selector zero-extended (P6 and later).
       if (m >= 0xc0) setReg(cpu, (cpu.opSize32 ? 2 : 1), m & 7, cpu.seg[s]);
       else cpu.write16(cpu.eaSeg, cpu.eaOff, cpu.seg[s]);
@@ -247,7 +247,7 @@ function execute(cpu: Cpu, op: number): void {
     case 0x8e: {
       const m = modrm(cpu);
       const s = (m >> 3) & 7;
-      if (s > cpu.lastSegmentRegister || s === CS) throwFault(6);
+      if (s > cpu.traits.lastSegmentRegister || s === CS) throwFault(6);
       loadSeg(cpu, s, readE(cpu, m, 1));
       return;
     }

@@ -40,7 +40,7 @@ export function stringInstruction(cpu: Cpu, opcode: number, bulk = true): void {
   const a32 = cpu.addrSize32;
   const delta = cpu.flags & DF ? -bytes : bytes;
   const src = cpu.segOverride >= 0 ? cpu.segOverride : DS;
-  if (cpu.stringStepsBeforeAccess) {
+  if (cpu.traits.stringStepsBeforeAccess) {
     steppingEach(cpu, kind, size, src, a32, delta);
     return;
   }

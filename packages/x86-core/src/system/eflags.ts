@@ -33,7 +33,7 @@ export function popEflags(cpu: SystemCpu, value: number, opSize32: boolean): voi
     }
   }
   let loaded = value;
-  if (!isProtected(cpu)) loaded &= cpu.realModeFlagsMask;
+  if (!isProtected(cpu)) loaded &= cpu.traits.realModeFlagsMask;
   if (!opSize32) keep |= ~0xffff;
   let result = (loaded & ~keep) | (eflags & keep) | 2;
   if (opSize32) result &= ~FLAG_RF;
