@@ -1,6 +1,7 @@
 import type { AccessSize } from '@ringvisor/vmm-api';
 import { alu } from './alu.js';
 import { DS, ES, type Cpu } from './cpu.js';
+import { CpuFault } from './fault.js';
 import { DF } from './flags.js';
 import { ioCheck, portRead, portWrite } from './io.js';
 import { readSized, writeSized } from './operands.js';
@@ -264,7 +265,8 @@ function element286(cpu: Cpu, kind: number, size: number, src: number, a32: bool
     } else if (kind === STOS) v = accumulator(cpu, size);
     writeSized(cpu, size, ES, di, v);
   } catch (e) {
-    if (rep && (a32 ? cpu.reg32[1] : cpu.reg16[2]) !== 0) countDown(cpu, a32);
+    // (A string instruction's only intercept, the I/O one, is taken in ioCheck before any step.)
+    if (e instanceof CpuFault && rep && (a32 ? cpu.reg32[1] : cpu.reg16[2]) !== 0) countDown(cpu, a32);
     throw e;
   }
 }
