@@ -76,11 +76,6 @@ export interface CpuOptions {
  * system behaviour in `system/`; the field layout is the one CONTRACT.md promises.
  */
 export class Cpu {
-  /** The CPU this one behaves as. */
-  readonly model: CpuModel;
-  /** What the model decides (model.ts), read where each behaviour lives. */
-  readonly traits: ModelTraits;
-
   readonly reg32 = new Int32Array(8);
   readonly reg16 = new Uint16Array(this.reg32.buffer);
   readonly reg8 = new Uint8Array(this.reg32.buffer);
@@ -195,6 +190,12 @@ export class Cpu {
   private fetchLo = 1;
   private fetchHi = 0;
   private fetchDelta = 0;
+
+  // Last, so the hot fields above keep their places in the object.
+  /** The CPU this one behaves as. */
+  readonly model: CpuModel;
+  /** What the model decides (model.ts), read where each behaviour lives. */
+  readonly traits: ModelTraits;
 
   constructor(options: CpuOptions) {
     this.model = options.model ?? 'i686';
