@@ -15,6 +15,7 @@ import { deliverException, deliverInterrupt, type InterruptKind } from './system
 import { TripleFault } from './system/triple-fault.js';
 import { Fpu } from './fpu/fpu.js';
 import { CpuFpuHost } from './fpu-host.js';
+import { type CpuModel, MODEL_TRAITS, type ModelTraits } from './model.js';
 
 export const ES = 0;
 export const CS = 1;
@@ -61,11 +62,17 @@ export interface CpuOptions {
    */
   compileBlocks?: boolean;
   interrupts?: InterruptController;
+  /**
+   * The CPU to behave as (default 'i686'). '80286' adds the 80286's real-mode differences the
+   * SingleStepTests vectors exercise (model.ts); it is the i686 core otherwise, not a full 286.
+   */
+  model?: CpuModel;
 }
 
 /**
- * An i686-class x86 CPU: the register file, lazy flags, memory access through segmentation and
- * paging, and the `run(budget)` loop. Instruction semantics live in `execute.ts`; protected-mode
+ * An i686-class x86 CPU (or, with `model: '80286'`, that core with the 80286's real-mode differences:
+ * model.ts): the register file, lazy flags, memory access through segmentation and paging, and the
+ * `run(budget)` loop. Instruction semantics live in `execute.ts`; protected-mode
  * system behaviour in `system/`; the field layout is the one CONTRACT.md promises.
  */
 export class Cpu {
@@ -184,7 +191,17 @@ export class Cpu {
   private fetchHi = 0;
   private fetchDelta = 0;
 
+  // Last, so the hot fields above keep their places in the object.
+  /** The CPU this one behaves as. */
+  readonly model: CpuModel;
+  /** What the model decides (model.ts), read where each behaviour lives. */
+  readonly traits: ModelTraits;
+
   constructor(options: CpuOptions) {
+    this.model = options.model ?? 'i686';
+    const traits = MODEL_TRAITS[this.model] as ModelTraits | undefined;
+    if (traits === undefined) throw new Error(`x86-core: unknown CPU model '${String(options.model)}'`);
+    this.traits = traits;
     this.mem = options.memory;
     this.ram = options.memory.ram;
     const ram = this.ram;
@@ -1013,17 +1030,19 @@ export class Cpu {
     // A faulting instruction did not complete, so it takes no single-step trap (SDM Vol. 3B
     // 17.3.1.4); if it runs again with TF set, the boundary before it arms the trap again.
     this.events &= ~EV_TRAP;
+    let vector = e.vector;
+    if (vector === 12 && this.traits.realModeStackFaultIsGp && (this.cr0 & CR0_PE) === 0) vector = 13;
     const stop = this.stop;
-    if (e.vector < 32 && (this.intercepts.exceptions & (1 << e.vector)) !== 0) {
+    if (vector < 32 && (this.intercepts.exceptions & (1 << vector)) !== 0) {
       stop.reason = 'exception';
-      stop.vector = e.vector;
+      stop.vector = vector;
       stop.errorCode = e.hasErrorCode ? e.errorCode : -1;
-      stop.address = e.vector === 14 ? this.cr2 : 0;
+      stop.address = vector === 14 ? this.cr2 : 0;
       stop.length = 0;
       return;
     }
     try {
-      deliverException(this, e.vector, e.errorCode);
+      deliverException(this, vector, e.errorCode);
       this.codeSizeChanged();
     } catch (inner) {
       if (inner instanceof TripleFault) this.shutdown('triple-fault');

@@ -76,6 +76,15 @@ export function hasModrm(opcode: number): boolean {
  * privilege checks (#GP) are not length questions and are not made here.
  */
 export function decodeLength(byteAt: (i: number) => number, code32: boolean): number {
+  const length = measureInstruction(byteAt, code32, MAX_INSTRUCTION_LENGTH);
+  return length > MAX_INSTRUCTION_LENGTH ? -1 : length;
+}
+
+/**
+ * Length of the instruction, or -1 when it is invalid; any length above `limit` may be reported as
+ * `limit` + 1 (prefixes are read no further than that, so a run of prefixes never reads on).
+ */
+export function measureInstruction(byteAt: (i: number) => number, code32: boolean, limit: number): number {
   let i = 0;
   let op32 = code32;
   let addr32 = code32;
@@ -83,7 +92,7 @@ export function decodeLength(byteAt: (i: number) => number, code32: boolean): nu
   while (IS_PREFIX[b]) {
     if (b === 0x66) op32 = !code32;
     else if (b === 0x67) addr32 = !code32;
-    if (i >= MAX_INSTRUCTION_LENGTH) return -1;
+    if (i >= limit) return limit + 1;
     b = byteAt(i++);
   }
   let opcode = b;
@@ -112,8 +121,7 @@ export function decodeLength(byteAt: (i: number) => number, code32: boolean): nu
   }
   const index = (opcode << 3) | reg;
   if (!VALID[index] || (mod === 3 && MEMORY_ONLY[index])) return -1;
-  i += IMM_FIXED[index] + IMM_OPSIZE[index] * (op32 ? 4 : 2) + IMM_ADDRSIZE[index] * (addr32 ? 4 : 2);
-  return i > MAX_INSTRUCTION_LENGTH ? -1 : i;
+  return i + IMM_FIXED[index] + IMM_OPSIZE[index] * (op32 ? 4 : 2) + IMM_ADDRSIZE[index] * (addr32 ? 4 : 2);
 }
 
 /** True when this CPU implements `opcode` with ModRM reg field `reg` (0 when it has no ModRM). */

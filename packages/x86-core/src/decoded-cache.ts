@@ -396,6 +396,8 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
     }
   }
   if (!ok) return rec;
+  // Too long for the model (80286: over 10 bytes): the full decoder raises its #GP.
+  if (i > cpu.traits.maxInstructionLength) kind = GENERIC;
   c.data[rec + INFO] = kind | (fSize << 5) | (fOp << 7) | (fDir << 11) | (fReg << 12) | ((fRm + 1) << 15) |
     ((fBase + 1) << 19) | ((fIndex + 1) << 23) | (fScale << 27) | (fSeg << 29);
   // meta stays 0 for GENERIC records: one load tells the run loop to take the full decoder.

@@ -7,6 +7,7 @@ import { FPU_OPSIZE32, FPU_PROTECTED } from './fpu/host.js';
 import { throwFault } from './fault.js';
 import { AF, CF, DF, IF, PF, SF, ZF } from './flags.js';
 import { ioCheck, portRead, portWrite } from './io.js';
+import { MAX_INSTRUCTION_LENGTH, measureInstruction } from './decode.js';
 import { lookup } from './opcode-table.js';
 import {
   condition, decodeEa, fetchImm, fetchImm8s, getReg, jumpTo, modrm, modrmMemory, pop, push, readE, readMem,
@@ -80,15 +81,33 @@ function prefixes(cpu: Cpu, op: number): number {
       case 0xf0: cpu.lock = true; break;
       default: cpu.rep = op; break;
     }
-    if (++count >= 15) throwFault(13, 0);
+    if (++count >= cpu.traits.prefixesBeforeLengthCheck) checkLength(cpu, count);
     op = cpu.fetch8();
   }
   if (cpu.lock) checkLock(cpu, op);
   return op;
 }
 
+/**
+ * #GP(0) for an instruction longer than the model allows: 15 prefixes on any model, or (80286) a
+ * whole instruction over 10 bytes, measured once when its first prefix is seen. An invalid opcode
+ * measures -1 and raises #UD when it executes, as the 286 vectors show it does before the length fault.
+ */
+function checkLength(cpu: Cpu, count: number): void {
+  if (count >= MAX_INSTRUCTION_LENGTH) throwFault(13, 0);
+  if (count !== cpu.traits.prefixesBeforeLengthCheck) return;
+  const start = cpu.startEip;
+  const length = measureInstruction(
+    (i) => cpu.readLinear8((cpu.segBase[CS] + ((start + i) & cpu.ipMask)) | 0),
+    cpu.code32,
+    cpu.traits.maxInstructionLength,
+  );
+  if (length > cpu.traits.maxInstructionLength) throwFault(13, 0);
+}
+
 /** LOCK is #UD unless the instruction is a lockable read-modify-write of memory (SDM Vol. 2 "LOCK"). */
 function checkLock(cpu: Cpu, op: number): void {
+  if (cpu.traits.lockAnyInstruction) return;
   let opcode = op;
   let at = cpu.eip;
   const peek = (): number => {
@@ -214,7 +233,7 @@ function execute(cpu: Cpu, op: number): void {
     case 0x8c: {
       const m = modrm(cpu);
       const s = (m >> 3) & 7;
-      if (s > 5) throwFault(6);
+      if (s > cpu.traits.lastSegmentRegister) throwFault(6);
       // A register destination with 32-bit operand size gets the selector zero-extended (P6 and later).
       if (m >= 0xc0) setReg(cpu, (cpu.opSize32 ? 2 : 1), m & 7, cpu.seg[s]);
       else cpu.write16(cpu.eaSeg, cpu.eaOff, cpu.seg[s]);
@@ -228,7 +247,7 @@ function execute(cpu: Cpu, op: number): void {
     case 0x8e: {
       const m = modrm(cpu);
       const s = (m >> 3) & 7;
-      if (s > 5 || s === CS) throwFault(6);
+      if (s > cpu.traits.lastSegmentRegister || s === CS) throwFault(6);
       loadSeg(cpu, s, readE(cpu, m, 1));
       return;
     }

@@ -1,5 +1,6 @@
 // @ringvisor/x86-core: an i686-class x86 interpreter with an intercept set for VMMs, and strategy `none`.
 export { Cpu, type CpuOptions, ES, CS, SS, DS, FS, GS, LDTR, TR } from './cpu.js';
+export type { CpuModel } from './model.js';
 export { CpuFault, throwFault } from './fault.js';
 export { InterceptSet, StopDetail, type StopReason } from './intercepts.js';
 export type { CpuMemory, PagingUnit, PagingCpu } from './memory.js';
@@ -10,6 +11,9 @@ export { CPUID_VENDOR, CPUID_SIGNATURE, CORE_FEATURES } from './cpuid.js';
 export { IA32_BIOS_SIGN_ID, IA32_TIME_STAMP_COUNTER } from './msr.js';
 export { noneStrategy, createNoneStrategy, type NoneStrategyOptions } from './strategy/none.js';
 export {
-  Sst286Runner, undefinedFlags, type SstCase, type SstRegisters, type SstResult, type SstVerdict,
+  Sst286Runner, undefinedFlags, type Sst286RunnerOptions, type SstCase, type SstRegisters, type SstResult,
+  type SstVerdict,
 } from './conformance/sst286.js';
-export { SST286_DIFFERENCES, differenceFor, type Sst286Difference } from './conformance/sst286-differences.js';
+export {
+  SST286_DIFFERENCES, differenceFor, differencesOn, type Sst286Difference,
+} from './conformance/sst286-differences.js';

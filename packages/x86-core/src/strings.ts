@@ -1,6 +1,7 @@
 import type { AccessSize } from '@ringvisor/vmm-api';
 import { alu } from './alu.js';
 import { DS, ES, type Cpu } from './cpu.js';
+import { CpuFault } from './fault.js';
 import { DF } from './flags.js';
 import { ioCheck, portRead, portWrite } from './io.js';
 import { readSized, writeSized } from './operands.js';
@@ -40,6 +41,10 @@ export function stringInstruction(cpu: Cpu, opcode: number, bulk = true): void {
   const a32 = cpu.addrSize32;
   const delta = cpu.flags & DF ? -bytes : bytes;
   const src = cpu.segOverride >= 0 ? cpu.segOverride : DS;
+  if (cpu.traits.stringStepsBeforeAccess) {
+    steppingEach(cpu, kind, size, src, a32, delta);
+    return;
+  }
   const r32 = cpu.reg32;
   const r16 = cpu.reg16;
   if (cpu.rep === 0) {
@@ -204,4 +209,86 @@ function once(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, d
 function advance(cpu: Cpu, r: number, a32: boolean, delta: number): void {
   if (a32) cpu.reg32[r] = (cpu.reg32[r] + delta) | 0;
   else cpu.reg16[r << 1] = cpu.reg16[r << 1] + delta;
+}
+
+// The 80286 model (model.ts), as the SingleStepTests 80286 vectors show its string instructions when an
+// access faults: each access steps its index register as it is made, so a faulting access leaves its
+// SI or DI stepped and the accesses after it are not made; CMPS reads ES:[DI] before [SI]. Under REP an
+// iteration counts itself in CX before its first access (MOVS LODS STOS INS OUTS; CMPS and SCAS after
+// comparing), and a faulting write has already counted the next iteration when there is one (so CX is
+// 0 when the last element's destination faults, as Intel's "80286 REP MOVS and REP INS
+// Restartability" note of 1984 describes). The vectors cover read faults, STOS/INS write faults and
+// CMPS's first read; a REP MOVS destination fault follows that note, a CMPS source fault and REP SCAS
+// the same rule without vectors to confirm them. Not on the block path: the model is for conformance,
+// not speed.
+
+function steppingEach(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, delta: number): void {
+  if (cpu.rep === 0) {
+    element286(cpu, kind, size, src, a32, delta, false);
+    return;
+  }
+  const repz = cpu.rep === 0xf3;
+  for (let n = 0; ; n++) {
+    if ((a32 ? cpu.reg32[1] : cpu.reg16[2]) === 0) return;
+    if (n >= CHUNK) {
+      cpu.eip = cpu.startEip;
+      return;
+    }
+    element286(cpu, kind, size, src, a32, delta, true);
+    if ((kind === CMPS || kind === SCAS) && cpu.getZF() !== repz) return;
+  }
+}
+
+function element286(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, delta: number, rep: boolean): void {
+  if (kind === CMPS || kind === SCAS) {
+    const b = readSized(cpu, size, ES, stepIndex(cpu, 7, a32, delta));
+    const a = kind === CMPS ? readSized(cpu, size, src, stepIndex(cpu, 6, a32, delta)) : accumulator(cpu, size);
+    alu(cpu, 7, a, b, size);
+    if (rep) countDown(cpu, a32);
+    return;
+  }
+  let v = 0;
+  if (kind === MOVS || kind === LODS || kind === OUTS) {
+    const si = stepIndex(cpu, 6, a32, delta);
+    if (rep) countDown(cpu, a32);
+    v = readSized(cpu, size, src, si);
+    if (kind === LODS) setAccumulator(cpu, size, v);
+    if (kind === OUTS) portWrite(cpu, cpu.reg16[4], (1 << size) as AccessSize, v);
+    if (kind !== MOVS) return;
+  }
+  const di = stepIndex(cpu, 7, a32, delta);
+  if (rep && kind !== MOVS) countDown(cpu, a32);
+  try {
+    if (kind === INS) {
+      writeSized(cpu, size, ES, di, readSized(cpu, size, ES, di));
+      v = portRead(cpu, cpu.reg16[4], (1 << size) as AccessSize);
+    } else if (kind === STOS) v = accumulator(cpu, size);
+    writeSized(cpu, size, ES, di, v);
+  } catch (e) {
+    // (A string instruction's only intercept, the I/O one, is taken in ioCheck before any step.)
+    if (e instanceof CpuFault && rep && (a32 ? cpu.reg32[1] : cpu.reg16[2]) !== 0) countDown(cpu, a32);
+    throw e;
+  }
+}
+
+/** The index register's value for this access, after which it is stepped. */
+function stepIndex(cpu: Cpu, r: number, a32: boolean, delta: number): number {
+  const value = a32 ? cpu.reg32[r] : cpu.reg16[r << 1];
+  advance(cpu, r, a32, delta);
+  return value;
+}
+
+function countDown(cpu: Cpu, a32: boolean): void {
+  if (a32) cpu.reg32[1] = cpu.reg32[1] - 1;
+  else cpu.reg16[2] = cpu.reg16[2] - 1;
+}
+
+function accumulator(cpu: Cpu, size: number): number {
+  return size === 0 ? cpu.reg8[0] : size === 1 ? cpu.reg16[0] : cpu.reg32[0];
+}
+
+function setAccumulator(cpu: Cpu, size: number, v: number): void {
+  if (size === 0) cpu.reg8[0] = v;
+  else if (size === 1) cpu.reg16[0] = v;
+  else cpu.reg32[0] = v;
 }

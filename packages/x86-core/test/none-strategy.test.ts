@@ -1,6 +1,8 @@
-import type { ExitReason, ExitStats, IoBus, MmioBus, SegmentState, SpecialRegisters, VmSpec } from '@ringvisor/vmm-api';
+import type {
+  ExitReason, ExitStats, IoBus, MmioBus, SegmentState, SpecialRegisters, VmSpec, VmmStrategy,
+} from '@ringvisor/vmm-api';
 import { describe, expect, it } from 'vitest';
-import { noneStrategy } from '../src/strategy/none.js';
+import { createNoneStrategy, noneStrategy } from '../src/strategy/none.js';
 
 // Strategy `none` as a hypervisor uses it: VM from a VmSpec, one vCPU, exits through vmm-api.
 
@@ -91,6 +93,22 @@ describe('strategy none', () => {
     expect(s.stats.byPort.get(0x61)).toBe(1);
     expect(s.stats.byReason.get('io')).toBe(3);
     expect(vcpu.retired).toBe(6);
+  });
+
+  it('runs its vCPUs as the CPU model it is given (80286: real-mode POPF keeps IOPL and NT at 0)', () => {
+    const flags = (strategy: VmmStrategy): number => {
+      const vm = strategy.createVm(spec());
+      vm.memory.writeBytes(0x7c00, Uint8Array.from([0x68, 0x02, 0xf0, 0x9d, 0x9c, 0x58, 0xf4])); // push 0xf002; popf; pushf; pop ax; hlt
+      const vcpu = vm.createVcpu(0);
+      const real = (selector: number, access: number): SegmentState => ({ selector, base: selector << 4, limit: 0xffff, access });
+      const sregs = vcpu.getSpecialRegisters();
+      vcpu.setSpecialRegisters({ ...sregs, cs: real(0, 0x9b), ds: real(0, 0x93), ss: real(0, 0x93), es: real(0, 0x93) });
+      vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x7c00, esp: 0x7000 });
+      expect(vcpu.run(100).reason).toBe('hlt');
+      return vcpu.getRegisters().eax & 0xffff;
+    };
+    expect(flags(noneStrategy)).toBe(0x7002);
+    expect(flags(createNoneStrategy({ model: '80286' }))).toBe(0x0002);
   });
 
   it('routes addresses outside RAM to the MMIO bus and counts them', () => {

@@ -1,15 +1,22 @@
+import type { CpuModel } from '../model.js';
 import type { SstCase } from './sst286.js';
 
 /**
  * The one list of deliberate differences between the 80286 the SingleStepTests vectors were
  * recorded on and the i686 this core models. Every SST mismatch that is not a bug falls under one
  * of these rules; `test/sst286-differences.test.ts` proves that the core does what the i686 does in
- * each case. (Undefined flags are not differences: `undefinedFlags` in sst286.ts masks them.)
+ * each case, and for each difference the '80286' model reproduces, that it does what the 286 does.
+ * (Undefined flags are not differences: `undefinedFlags` in sst286.ts masks them.)
  */
 export interface Sst286Difference {
   readonly id: string;
   /** What the 286 does, what the i686 does, and where the i686 behaviour is documented. */
   readonly description: string;
+  /**
+   * The CPU models on which the difference remains: always 'i686'; '80286' too when that model
+   * does not reproduce the 286 behaviour (then it can explain a mismatch of the 80286 model).
+   */
+  readonly remainsOn: readonly CpuModel[];
   /** True when this rule explains the mismatches of `c`; `vector` is the exception this core raised (-1: none). */
   readonly matches: (c: SstCase, mismatches: readonly string[], vector: number) => boolean;
 }
@@ -36,6 +43,7 @@ export const SST286_DIFFERENCES: readonly Sst286Difference[] = [
       'LOCK on an instruction that is not a read-modify-write of memory: the 286 executes it; the i686 ' +
       'raises #UD (SDM Vol. 2 "LOCK": "#UD if the LOCK prefix is used with an instruction not listed" or ' +
       'with a register destination).',
+    remainsOn: ['i686'],
     matches: (c, _m, vector) => c.bytes.slice(0, opcodeIndex(c)).includes(0xf0) && vector === 6,
   },
   {
@@ -44,6 +52,7 @@ export const SST286_DIFFERENCES: readonly Sst286Difference[] = [
       'A real-mode access through SS beyond the 64 KiB limit (e.g. a word at SS:FFFF, POP with SP=FFFF): ' +
       'the 286 raises interrupt 13; the i686 raises #SS, vector 12 (SDM Vol. 2, "Real-Address Mode ' +
       'Exceptions": "#SS If a memory operand effective address is outside the SS segment limit").',
+    remainsOn: ['i686'],
     matches: (c, _m, vector) => c.exception?.number === 13 && vector === 12,
   },
   {
@@ -51,6 +60,7 @@ export const SST286_DIFFERENCES: readonly Sst286Difference[] = [
     description:
       'An instruction longer than 10 bytes (redundant prefixes): the 286 raises #GP (interrupt 13); ' +
       'the i686 accepts up to 15 bytes (SDM Vol. 2, 2.3.11 "Instruction Length").',
+    remainsOn: ['i686'],
     matches: (c, _m, vector) => c.exception?.number === 13 && instructionLength(c) > 10 && vector !== 13,
   },
   {
@@ -58,6 +68,7 @@ export const SST286_DIFFERENCES: readonly Sst286Difference[] = [
     description:
       'MOV to or from segment register 4 or 5: the 286 has four segment registers and raises #UD; the ' +
       'i686 has FS and GS there (SDM Vol. 2 "MOV", Sreg encodings: 4 = FS, 5 = GS).',
+    remainsOn: ['i686'],
     matches: (c, _m, vector) => {
       const i = opcodeIndex(c);
       const reg = (c.bytes[i + 1] >> 3) & 7;
@@ -70,6 +81,7 @@ export const SST286_DIFFERENCES: readonly Sst286Difference[] = [
       'POPF and IRET in real mode: the 286 forces FLAGS bits 12-15 (IOPL, NT) to 0; the i686 loads IOPL ' +
       'and NT from the popped image (SDM Vol. 2 "POPF": in real-address mode all non-reserved flags can ' +
       'be modified; "IRET" real-address-mode operation loads EFLAGS from the stack).',
+    remainsOn: ['i686'],
     matches: (c, mismatches) => {
       const op = c.bytes[opcodeIndex(c)];
       return (op === 0x9d || op === 0xcf) && mismatches.every((m) => m.startsWith('flags'));
@@ -80,7 +92,11 @@ export const SST286_DIFFERENCES: readonly Sst286Difference[] = [
     description:
       'A string instruction whose access faults (offset FFFF of a word): the 286 has already stepped ' +
       'SI/DI (and CX under REP) when the exception is taken; the i686 reports the fault before the instruction changes ' +
-      'any register (SDM Vol. 3A, 6.5 "faults": the saved state is the one before the instruction).',
+      'any register (SDM Vol. 3A, 6.5 "faults": the saved state is the one before the instruction). ' +
+      'The 80286 model follows the vectors: each access steps its SI or DI as it is made (CMPS reads ' +
+      'ES:[DI] first), and under REP CX counts the iteration before its first access, after the ' +
+      'compare for CMPS/SCAS, and once more for a faulting write that is not the last (strings.ts).',
+    remainsOn: ['i686'],
     matches: (c, mismatches, vector) => {
       const op = c.bytes[opcodeIndex(c)];
       return STRING_OPS.has(op) && c.exception !== undefined && vector === c.exception.number &&
@@ -89,7 +105,14 @@ export const SST286_DIFFERENCES: readonly Sst286Difference[] = [
   },
 ];
 
-/** The difference that explains a failing case, if one does. */
-export function differenceFor(c: SstCase, mismatches: readonly string[], vector: number): Sst286Difference | undefined {
-  return SST286_DIFFERENCES.find((d) => d.matches(c, mismatches, vector));
+/** The differences that remain on `model`. */
+export function differencesOn(model: CpuModel): Sst286Difference[] {
+  return SST286_DIFFERENCES.filter((d) => d.remainsOn.includes(model));
+}
+
+/** The difference remaining on `model` that explains a failing case, if one does. */
+export function differenceFor(
+  c: SstCase, mismatches: readonly string[], vector: number, model: CpuModel,
+): Sst286Difference | undefined {
+  return differencesOn(model).find((d) => d.matches(c, mismatches, vector));
 }

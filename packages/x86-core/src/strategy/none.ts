@@ -5,6 +5,7 @@ import type {
 import { CS, Cpu, DS, ES, FS, GS, LDTR, SS, TR } from '../cpu.js';
 import { VM } from '../flags.js';
 import { MMU_PAGING_FEATURES, MmuPaging } from '../mmu-paging.js';
+import type { CpuModel } from '../model.js';
 
 /** An MmioBus that counts accesses for the exit statistics (flushed once per `run()`). */
 class CountingMmio implements MmioBus {
@@ -51,7 +52,7 @@ class NoneVcpu implements Vcpu {
     this.paging = new Paging(memory);
     this.cpu = new Cpu({
       memory, io: spec.io, interrupts: spec.interrupts, paging: new MmuPaging(this.paging),
-      compileBlocks: options.compileBlocks !== false,
+      compileBlocks: options.compileBlocks !== false, model: options.model ?? 'i686',
     });
     this.cpu.pagingFeatures = MMU_PAGING_FEATURES;
     this.cpu.ioSyncInstructions = IO_SYNC_INSTRUCTIONS;
@@ -227,6 +228,8 @@ export interface NoneStrategyOptions {
    * same guest behaviour and instruction counts, slower; for comparisons and differential tests.
    */
   compileBlocks?: boolean;
+  /** The CPU model of every vCPU (default 'i686'; see `CpuOptions.model`). */
+  model?: CpuModel;
 }
 
 /** Strategy `none` with options. */

@@ -21,6 +21,8 @@ export interface SystemCpu {
   cr4: number;
   /** DR0-DR7. */
   dr: Int32Array;
+  /** The CPU model's mask for the FLAGS image a real-mode POPF or IRET loads (80286: bits 12-15 clear). */
+  readonly traits: { readonly realModeFlagsMask: number };
   /** CPUID.1:EDX paging-extension bits (PSE, PAE, PGE, PSE-36) the paging unit provides. */
   pagingFeatures: number;
   gdtrBase: number;

@@ -17,7 +17,8 @@ export function eflagsForPush(cpu: SystemCpu): number {
 /**
  * POPF/POPFD: loads the popped image under the mode's rules (SDM Vol. 2 "POPF"): VM, VIP and VIF
  * never change and RF is cleared; IOPL changes only at CPL 0 (or in real mode); IF only when
- * CPL <= IOPL; in v86 mode IOPL < 3 faults #GP(0). A 16-bit POPF loads only the low word.
+ * CPL <= IOPL; in v86 mode IOPL < 3 faults #GP(0). A 16-bit POPF loads only the low word. In real
+ * mode the image passes `realModeFlagsMask` first (the 80286 model keeps bits 12-15 at 0).
  */
 export function popEflags(cpu: SystemCpu, value: number, opSize32: boolean): void {
   const eflags = cpu.getEflags();
@@ -31,8 +32,10 @@ export function popEflags(cpu: SystemCpu, value: number, opSize32: boolean): voi
       if (cpu.cpl > iopl(cpu)) keep |= FLAG_IF;
     }
   }
+  let loaded = value;
+  if (!isProtected(cpu)) loaded &= cpu.traits.realModeFlagsMask;
   if (!opSize32) keep |= ~0xffff;
-  let result = (value & ~keep) | (eflags & keep) | 2;
+  let result = (loaded & ~keep) | (eflags & keep) | 2;
   if (opSize32) result &= ~FLAG_RF;
   cpu.setEflags(result);
 }

@@ -28,7 +28,7 @@ export function interruptReturn(cpu: SystemCpu, opSize32: boolean): void {
     cursor.openCurrent(cpu, 0);
     const eip = cursor.pop(size);
     const cs = cursor.pop(size) & 0xffff;
-    const flags = cursor.pop(size);
+    const flags = cursor.pop(size) & cpu.traits.realModeFlagsMask;
     if (eip > cpu.segLimit[CS] >>> 0) throwFault(GP, 0);
     cpu.reg32[ESP] = cursor.espFor(oldEsp) | 0;
     const keep = opSize32 ? FLAG_VM | FLAG_VIP | FLAG_VIF : ~0xffff;

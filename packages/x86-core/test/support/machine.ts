@@ -2,6 +2,7 @@ import { Paging, PhysicalMemory } from '@ringvisor/mmu';
 import type { AccessSize, InterruptController, IoBus } from '@ringvisor/vmm-api';
 import { CS, Cpu, DS, ES, FS, GS, SS } from '../../src/cpu.js';
 import { MmuPaging } from '../../src/mmu-paging.js';
+import type { CpuModel } from '../../src/model.js';
 
 /** Where test programs are loaded and entered. */
 export const CODE = 0x1000;
@@ -30,6 +31,7 @@ export interface TestMachine {
  */
 export function createMachine(
   mode: 'real' | 'flat32' = 'real', interrupts?: InterruptController, decodeCache = true, compileBlocks = true,
+  model: CpuModel = 'i686',
 ): TestMachine {
   const memory = new PhysicalMemory({ regions: [{ base: 0, size: 1 << 20 }] });
   const ports: PortLog[] = [];
@@ -53,7 +55,7 @@ export function createMachine(
       ports.push({ port, size, value, write: true });
     },
   };
-  const cpu = new Cpu({ memory, io, paging: new MmuPaging(new Paging(memory)), decodeCache, compileBlocks, ...(interrupts ? { interrupts } : {}) });
+  const cpu = new Cpu({ memory, io, paging: new MmuPaging(new Paging(memory)), decodeCache, compileBlocks, model, ...(interrupts ? { interrupts } : {}) });
   machine.cpu = cpu;
   if (mode === 'flat32') enterFlat32(cpu);
   else {
