@@ -89,9 +89,10 @@ function prefixes(cpu: Cpu, op: number): number {
 }
 
 /**
- * #GP(0) for an instruction longer than the model allows: 15 prefixes on any model, or (80286) a
- * whole instruction over 10 bytes, measured once when its first prefix is seen. An invalid opcode
- * measures -1 and raises #UD when it executes, as the 286 vectors show it does before the length fault.
+ * #GP(0) for an instruction longer than the model allows (15 bytes; 10 on the 80286): 15 prefixes,
+ * or the whole instruction, measured once when enough prefixes are seen for it to be too long. An
+ * invalid opcode measures -1 and raises #UD when it executes, as the 286 vectors show it does before
+ * the length fault.
  */
 function checkLength(cpu: Cpu, count: number): void {
   if (count >= MAX_INSTRUCTION_LENGTH) throwFault(13, 0);

@@ -33,7 +33,9 @@ export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
     lastSegmentRegister: 5, // GS (SDM Vol. 2 "MOV": Sreg 6 and 7 are reserved)
     realModeFlagsMask: ~0, // real mode loads IOPL and NT (SDM Vol. 2 "POPF", "IRET")
     maxInstructionLength: 15, // SDM Vol. 2, 2.3.11
-    prefixesBeforeLengthCheck: 15, // the full decoder counts prefixes: the 15th raises #GP(0)
+    // The longest unprefixed instruction is 11 bytes (81 /0 with SIB, disp32, imm32): from the 5th
+    // prefix on, the whole instruction may exceed 15.
+    prefixesBeforeLengthCheck: 5,
     lockAnyInstruction: false,
     realModeStackFaultIsGp: false,
     stringStepsBeforeAccess: false,

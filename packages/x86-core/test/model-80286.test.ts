@@ -53,6 +53,23 @@ describe('CPU model option', () => {
       expect(ok.memory.read16(0x258)).toBe(0x1235);
     });
 
+    it(`i686 (${tier}): a 16-byte instruction raises #GP(0), a 15-byte one runs, in a hot loop`, () => {
+      // loop: inc ebx; <prefixes> add dword [esp+300h], 1 (11 bytes unprefixed); cmp ebx, 600; jne loop; hlt.
+      const program = (prefixes: number[]): number[] => [
+        0x43, ...prefixes, 0x81, 0x84, 0x24, 0x00, 0x03, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x81, 0xfb, 0x58, 0x02, 0x00, 0x00, 0x75, (-(20 + prefixes.length)) & 0xff, 0xf4,
+      ];
+      const ok = createMachine('flat32', undefined, decodeCache, compileBlocks);
+      ok.load(program([0x3e, 0x26, 0x3e, 0x26]));
+      expect(ok.cpu.run(100_000)).toBe('hlt');
+      expect(ok.memory.read32(0x80300)).toBe(600);
+      const long = createMachine('flat32', undefined, decodeCache, compileBlocks);
+      long.cpu.intercepts.exceptions = -1;
+      long.load(program([0x3e, 0x26, 0x3e, 0x26, 0x3e]));
+      expect(long.cpu.run(100_000)).toBe('exception');
+      expect([long.cpu.stop.vector, long.cpu.stop.errorCode, long.cpu.eip, long.memory.read32(0x80300)]).toEqual([13, 0, CODE + 1, 0]);
+    });
+
     it(`80286 (${tier}): a stack overrun inside a hot loop raises interrupt 13, not #SS`, () => {
       const m = machine('80286', decodeCache, compileBlocks);
       m.cpu.intercepts.exceptions = -1;
