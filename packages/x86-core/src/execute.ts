@@ -10,7 +10,7 @@ import { ioCheck, portRead, portWrite } from './io.js';
 import { lookup } from './opcode-table.js';
 import {
   condition, decodeEa, fetchImm, fetchImm8s, getReg, jumpTo, modrm, modrmMemory, pop, push, readE, readMem,
-  readMemAt, setReg, writeE,
+  readMemAt, readRmwE, setReg, writeE, writeRmwE,
 } from './operands.js';
 import { stringInstruction } from './strings.js';
 import {
@@ -150,8 +150,8 @@ function execute(cpu: Cpu, op: number): void {
     case 0x62: bound(cpu); return;
     case 0x63: {
       const m = modrm(cpu);
-      const v = adjustRpl(cpu, readE(cpu, m, 1), getReg(cpu, 1, (m >> 3) & 7));
-      writeE(cpu, m, 1, v);
+      const v = adjustRpl(cpu, readRmwE(cpu, m, 1), getReg(cpu, 1, (m >> 3) & 7));
+      writeRmwE(cpu, m, 1, v);
       return;
     }
     case 0x68: push(cpu, fetchImm(cpu, (cpu.opSize32 ? 2 : 1))); return;
@@ -177,11 +177,11 @@ function execute(cpu: Cpu, op: number): void {
     case 0x80: case 0x81: case 0x82: case 0x83: {
       const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       const m = modrm(cpu);
-      const a = readE(cpu, m, size);
-      const b = op === 0x81 ? fetchImm(cpu, size) : fetchImm8s(cpu, size);
       const kind = (m >> 3) & 7;
+      const a = kind === 7 ? readE(cpu, m, size) : readRmwE(cpu, m, size);
+      const b = op === 0x81 ? fetchImm(cpu, size) : fetchImm8s(cpu, size);
       const r = alu(cpu, kind, a, b, size);
-      if (kind !== 7) writeE(cpu, m, size, r);
+      if (kind !== 7) writeRmwE(cpu, m, size, r);
       return;
     }
     case 0x84: case 0x85: {
@@ -194,8 +194,8 @@ function execute(cpu: Cpu, op: number): void {
       const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       const m = modrm(cpu);
       const g = (m >> 3) & 7;
-      const a = readE(cpu, m, size);
-      writeE(cpu, m, size, getReg(cpu, size, g));
+      const a = readRmwE(cpu, m, size);
+      writeRmwE(cpu, m, size, getReg(cpu, size, g));
       setReg(cpu, size, g, a);
       return;
     }
@@ -322,10 +322,11 @@ function execute(cpu: Cpu, op: number): void {
     case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
       const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       const m = modrm(cpu);
-      const a = readE(cpu, m, size);
+      // Read with write intent even for a count of 0, which then leaves memory and flags alone.
+      const a = readRmwE(cpu, m, size);
       const count = op < 0xd0 ? cpu.fetch8() : op < 0xd2 ? 1 : r8[4];
       const r = shift(cpu, (m >> 3) & 7, a, count, size);
-      if ((count & 31) !== 0) writeE(cpu, m, size, r);
+      if ((count & 31) !== 0) writeRmwE(cpu, m, size, r);
       return;
     }
     case 0xc2: case 0xc3: {
@@ -535,8 +536,8 @@ function aluForms(cpu: Cpu, op: number): void {
     return;
   }
   if (form < 2) {
-    const r = alu(cpu, kind, readE(cpu, m, size), getReg(cpu, size, g), size);
-    if (kind !== 7) writeE(cpu, m, size, r);
+    if (kind === 7) alu(cpu, 7, readE(cpu, m, size), getReg(cpu, size, g), size);
+    else writeRmwE(cpu, m, size, alu(cpu, kind, readRmwE(cpu, m, size), getReg(cpu, size, g), size));
   } else {
     const r = alu(cpu, kind, getReg(cpu, size, g), readE(cpu, m, size), size);
     if (kind !== 7) setReg(cpu, size, g, r);
@@ -649,17 +650,17 @@ function hlt(cpu: Cpu): void {
 function group3(cpu: Cpu, op: number): void {
   const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
   const m = modrm(cpu);
+  const reg = (m >> 3) & 7;
+  if (reg === 2 || reg === 3) {
+    const v = readRmwE(cpu, m, size);
+    writeRmwE(cpu, m, size, reg === 3 ? alu(cpu, 5, 0, v, size) : size === 2 ? ~v : ~v & (size === 0 ? 0xff : 0xffff));
+    return;
+  }
   const a = readE(cpu, m, size);
-  switch ((m >> 3) & 7) {
+  switch (reg) {
     case 0:
     case 1:
       cpu.setLogicFlags(a & fetchImm(cpu, size), size, 0);
-      return;
-    case 2:
-      writeE(cpu, m, size, size === 2 ? ~a : ~a & (size === 0 ? 0xff : 0xffff));
-      return;
-    case 3:
-      writeE(cpu, m, size, alu(cpu, 5, 0, a, size));
       return;
     case 4: mul(cpu, a, size); return;
     case 5: imulWide(cpu, a, size); return;
@@ -680,7 +681,7 @@ function group45(cpu: Cpu, op: number): void {
   switch (reg) {
     case 0:
     case 1:
-      writeE(cpu, m, size, incDec(cpu, readE(cpu, m, size), reg === 1, size));
+      writeRmwE(cpu, m, size, incDec(cpu, readRmwE(cpu, m, size), reg === 1, size));
       return;
     case 2: {
       const target = readE(cpu, m, size);
