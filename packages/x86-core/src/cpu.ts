@@ -1098,7 +1098,10 @@ export class Cpu {
       this.events = ev & ~EV_STOP;
       return true;
     }
-    if (ev & EV_TRAP) {
+    // A load of SS holds the single-step trap of its instruction back to the end of the next one
+    // (SDM Vol. 3A 6.8.3, Vol. 2 "MOV": debug exceptions are inhibited at that boundary too): one
+    // #DB, after both.
+    if (ev & EV_TRAP && !(ev & EV_SHADOW && this.shadowHoldsTrap && this.retired + done < this.shadowEnd)) {
       this.events = ev &= ~EV_TRAP;
       // Single-step trap: DR6.BS says why #DB was raised (SDM Vol. 3B 17.2.3).
       this.dr[6] |= 0x4000;
@@ -1114,8 +1117,12 @@ export class Cpu {
       if (stop.reason !== 'none') return true;
     }
     if (ev & EV_SHADOW) {
-      // The shadow covers exactly the one instruction after STI / MOV SS, even across run() calls.
-      if (this.retired + done < this.shadowEnd) return false;
+      // The shadow covers exactly the one instruction after STI / MOV SS, even across run() calls;
+      // the instruction in it is single-stepped like any other.
+      if (this.retired + done < this.shadowEnd) {
+        if (this.flags & TF) this.events |= EV_TRAP;
+        return false;
+      }
       this.events = ev = (ev & ~EV_SHADOW) | EV_POLL_IRQ;
     }
     if (ev & EV_POLL_IRQ) {
@@ -1143,11 +1150,17 @@ export class Cpu {
 
   /** Instruction count at which the current interrupt shadow ends. */
   private shadowEnd = 0;
+  /** The shadow is a load of SS's: it holds back the single-step trap as well. */
+  private shadowHoldsTrap = false;
 
-  /** STI (setting IF) and loads of SS block interrupts until the next instruction has retired. */
-  beginShadow(): void {
+  /**
+   * STI (setting IF) and loads of SS block interrupts until the next instruction has retired; a load
+   * of SS (`ssLoad`) also delays its own single-step trap to then.
+   */
+  beginShadow(ssLoad = false): void {
     this.events |= EV_SHADOW;
     this.shadowEnd = this.retired + this.recordedRetire + 2;
+    this.shadowHoldsTrap = ssLoad;
   }
 
   /** True when an external interrupt could be delivered at this boundary. */

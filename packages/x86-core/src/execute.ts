@@ -547,7 +547,7 @@ function aluForms(cpu: Cpu, op: number): void {
 /** MOV/POP/LxS to a segment register; SS starts an interrupt shadow (SDM Vol. 2 "MOV", "POP"). */
 export function loadSeg(cpu: Cpu, s: number, selector: number): void {
   loadSegment(cpu, s, selector);
-  if (s === SS) cpu.beginShadow();
+  if (s === SS) cpu.beginShadow(true);
 }
 
 export function popSegment(cpu: Cpu, s: number): void {
