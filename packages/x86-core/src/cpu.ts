@@ -1103,8 +1103,11 @@ export class Cpu {
     // #DB, after both.
     if (ev & EV_TRAP && !(ev & EV_SHADOW && this.shadowHoldsTrap && this.retired + done < this.shadowEnd)) {
       this.events = ev &= ~EV_TRAP;
-      // Single-step trap: DR6.BS says why #DB was raised (SDM Vol. 3B 17.2.3).
+      // Single-step trap: DR6.BS says why #DB was raised (SDM Vol. 3B 17.2.3). After a HLT it
+      // ends the halt, as any delivered event does ("a debug exception ... will resume execution",
+      // SDM Vol. 2 HLT): the handler runs with the return address after the HLT.
       this.dr[6] |= 0x4000;
+      this.halted = false;
       this.raiseEvent(1, 'exception', -1);
       if (stop.reason !== 'none') return true;
     }

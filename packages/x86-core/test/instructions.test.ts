@@ -624,6 +624,29 @@ describe('interrupts', () => {
     });
   }
 
+  for (const slice of [1000, 1]) {
+    it(`TF: a single-stepped HLT traps at once and the #DB wakes the CPU (run(${slice}))`, () => {
+      const m = createMachine('real');
+      m.memory.write16(1 * 4, 0x3100);
+      m.memory.writeBytes(0x3100, Uint8Array.from(RECORD_TRAP));
+      m.load([
+        0x9c, 0x58, 0x0d, 0x00, 0x01, 0x50, 0x9d, // pushf; pop ax; or ax, 100h; push ax; popf (TF on)
+        0x90, //             1007 nop   (trap: 1008)
+        0xf4, //             1008 hlt   (trap: 1009, the handler runs and returns past the HLT)
+        0x43, //             1009 inc bx (100A)
+        0x9c, 0x58, 0x25, 0xff, 0xfe, 0x50, 0x9d, // 100A: pushf; pop ax; and ax, 0FEFFh; push ax; popf (TF off)
+        0xf4, //             1011 hlt
+      ]);
+      let reason = 'budget';
+      for (let i = 0; i < 1000 && reason === 'budget'; i++) reason = m.cpu.run(slice);
+      expect(reason).toBe('hlt');
+      expect(m.cpu.eip).toBe(CODE + 0x12);
+      const traps = Array.from({ length: m.memory.read16(0x5000) / 2 }, (_, i) => m.memory.read16(0x5002 + 2 * i));
+      expect(traps.map((ip) => (ip - CODE).toString(16))).toEqual(['8', '9', 'a', 'b', 'c', 'f', '10', '11']);
+      expect(m.cpu.reg16[6]).toBe(1);
+    });
+  }
+
   for (const [name, shadowed, instructions] of [
     ['MOV SS', [0x8c, 0xd0, 0x8e, 0xd0], 2], //  mov ax, ss; mov ss, ax
     ['POP SS', [0x16, 0x90, 0x17], 3], //         push ss; nop; pop ss
