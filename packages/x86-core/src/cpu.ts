@@ -1265,9 +1265,21 @@ export class Cpu {
     this.events |= EV_INJECT;
   }
 
-  /** Time-stamp counter: instructions retired plus the offset WRMSR(IA32_TIME_STAMP_COUNTER) set. */
-  readTsc(): number {
-    return this.retired + this.recordedRetire + this.tscOffset;
+  /**
+   * Where the TSC comes from when it follows a host clock (ticks, monotonic); null: it counts
+   * retired instructions.
+   */
+  tscSource: (() => number) | null = null;
+
+  /**
+   * Time-stamp counter: instructions retired (or `tscSource`'s ticks) plus the offset
+   * WRMSR(IA32_TIME_STAMP_COUNTER) set. `delta`: instructions retired since `recordedRetire`
+   * (a compiled block's progress), which only an instruction-counting TSC adds.
+   */
+  readTsc(delta = 0): number {
+    const source = this.tscSource;
+    if (source !== null) return source() + this.tscOffset;
+    return this.retired + this.recordedRetire + delta + this.tscOffset;
   }
 }
 

@@ -603,7 +603,7 @@ function runNop(): void {
  */
 export function rdtsc(cpu: Cpu, delta: number): void {
   if (cpu.cr4 & 4 && cpu.protectedMode && cpu.cpl !== 0) throwFault(13, 0);
-  const tsc = cpu.readTsc() + delta;
+  const tsc = cpu.readTsc(delta);
   cpu.reg32[0] = tsc % 0x100000000;
   cpu.reg32[2] = Math.floor(tsc / 0x100000000);
 }
