@@ -711,6 +711,15 @@ export class Cpu {
     return phys;
   }
 
+  /**
+   * Checks that `size` bytes (at most a page) at seg:off can be written — segment, limit and the page
+   * or two they lie in, translated for a write — without writing: an instruction that stores many
+   * bytes (FSAVE, FXSAVE, an x87 store) then faults before it changes anything.
+   */
+  probeWrite(s: number, off: number, size: number): void {
+    this.beginRmw(s, off, size);
+  }
+
   private beginRmwSplit(lin: number): number {
     const next = ((lin | 0xfff) + 1) | 0;
     let phys: number;

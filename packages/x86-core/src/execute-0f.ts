@@ -369,7 +369,9 @@ function group15(cpu: Cpu): void {
   const seg = cpu.eaSeg;
   const off = cpu.eaOff;
   if (((cpu.segBase[seg] + off) & 15) !== 0) throwFault(13, 0);
-  cpu.linear(seg, off, FXSAVE_AREA);
+  // FXSAVE's bytes 160-511 stay as they are, but the whole area is checked as for a write of it.
+  if (reg === 0) cpu.probeWrite(seg, off, FXSAVE_AREA);
+  else cpu.linear(seg, off, FXSAVE_AREA);
   const mode = (cpu.opSize32 ? FPU_OPSIZE32 : 0) | (cpu.protectedMode && !cpu.v86Mode ? FPU_PROTECTED : 0);
   if (reg === 0) fxsave(cpu.fpu, cpu.fpuHost, off, mode);
   else if (!fxrstor(cpu.fpu, cpu.fpuHost, off, mode)) throwFault(13, 0);

@@ -378,15 +378,19 @@ function execute(cpu: Cpu, op: number): void {
     }
     case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf: {
       const m = modrm(cpu);
-      // #NM when CR0.EM or CR0.TS says so; then the whole memory operand's segment limit is checked
-      // before the x87 changes any state, so a #GP/#SS leaves the FPU as it was.
+      // #NM when CR0.EM or CR0.TS says so; then the whole memory operand is checked (its segment
+      // limit; for a store also the segment type and the pages, for a write) before the x87 changes
+      // any state, so a #GP/#SS/#PF leaves the FPU as it was.
       if (cpu.cr0 & 0xc) throwFault(7);
       const esc = op & 7;
       if (m < 0xc0) {
-        let size = ESC_OPERAND_SIZE[(esc << 3) | ((m >> 3) & 7)];
+        const reg = (m >> 3) & 7;
+        let size = ESC_OPERAND_SIZE[(esc << 3) | reg];
         if (size > 90) size = cpu.opSize32 ? size + 14 : size;
         else if (size === 14 && cpu.opSize32) size = 28;
-        if (size > 0) cpu.linear(cpu.eaSeg, cpu.eaOff, size);
+        // Stores: FST/FSTP/FIST/FISTP (/2 /3), FNSTENV/FNSTCW, FSTP m80, FNSAVE/FNSTSW, FBSTP/FISTP m64.
+        if (size > 0 && (esc & 1) !== 0 && (reg === 2 || reg === 3 || reg >= 6)) cpu.probeWrite(cpu.eaSeg, cpu.eaOff, size);
+        else if (size > 0) cpu.linear(cpu.eaSeg, cpu.eaOff, size);
       }
       if (cpu.fpu.exceptionPending && needsPendingCheck(esc, m)) reportFpuError(cpu);
       const realAddressing = !cpu.protectedMode || cpu.v86Mode;
