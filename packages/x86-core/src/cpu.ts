@@ -663,17 +663,21 @@ export class Cpu {
       return;
     }
     const phys = this.pagingOn ? this.translate(lin, 2 | (user === undefined ? this.userAccess() : user ? 4 : 0)) : (lin & this.addressMask) >>> 0;
-    if (phys < FOUR_GIB && this.kind[phys >>> 12] === 0) {
-      if ((phys & 3) === 0 && this.ram32 !== null) {
-        this.ram32[phys >>> 2] = value;
-        return;
-      }
-      const ram = this.ram;
-      ram[phys] = value;
-      ram[phys + 1] = value >> 8;
-      ram[phys + 2] = value >> 16;
-      ram[phys + 3] = value >> 24;
-    } else this.writeSlow(phys, 4, value >>> 0);
+    if (phys < FOUR_GIB && this.kind[phys >>> 12] === 0) this.storeRam32(phys, value);
+    else this.writeSlow(phys, 4, value >>> 0);
+  }
+
+  /** A dword into RAM at `phys` (a page the CPU may write directly). */
+  private storeRam32(phys: number, value: number): void {
+    if ((phys & 3) === 0 && this.ram32 !== null) {
+      this.ram32[phys >>> 2] = value;
+      return;
+    }
+    const ram = this.ram;
+    ram[phys] = value;
+    ram[phys + 1] = value >> 8;
+    ram[phys + 2] = value >> 16;
+    ram[phys + 3] = value >> 24;
   }
 
   /**
@@ -774,17 +778,8 @@ export class Cpu {
 
   writeRmw32(value: number): void {
     const phys = this.rmwPhys;
-    if (this.rmwPhys2 < 0 && phys < FOUR_GIB && this.kind[phys >>> 12] === 0) {
-      if ((phys & 3) === 0 && this.ram32 !== null) {
-        this.ram32[phys >>> 2] = value;
-        return;
-      }
-      const ram = this.ram;
-      ram[phys] = value;
-      ram[phys + 1] = value >> 8;
-      ram[phys + 2] = value >> 16;
-      ram[phys + 3] = value >> 24;
-    } else this.rmwWrite(0, 4, value);
+    if (this.rmwPhys2 < 0 && phys < FOUR_GIB && this.kind[phys >>> 12] === 0) this.storeRam32(phys, value);
+    else this.rmwWrite(0, 4, value);
   }
 
   /** Reads `size` bytes at byte `delta` of the operand `beginRmw` checked (MMIO, ROM, split operands). */

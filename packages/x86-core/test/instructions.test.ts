@@ -594,14 +594,26 @@ describe('interrupts', () => {
     0x5d, //                   pop bp
     0xcf, //                   iret
   ];
+  const TF_ON = [0x9c, 0x58, 0x0d, 0x00, 0x01, 0x50, 0x9d]; //  pushf; pop ax; or ax, 100h; push ax; popf
+  const TF_OFF = [0x9c, 0x58, 0x25, 0xff, 0xfe, 0x50, 0x9d]; // pushf; pop ax; and ax, 0FEFFh; push ax; popf
+
+  /** Runs `code` (real mode at CODE) `slice` instructions per run() to its HLT; the #DB return IPs, from CODE. */
+  function singleStep(code: number[], slice: number) {
+    const m = createMachine('real');
+    m.memory.write16(1 * 4, 0x3100);
+    m.memory.writeBytes(0x3100, Uint8Array.from(RECORD_TRAP));
+    m.load(code);
+    let reason = 'budget';
+    for (let i = 0; i < 1000 && reason === 'budget'; i++) reason = m.cpu.run(slice);
+    expect(reason).toBe('hlt');
+    const traps = Array.from({ length: m.memory.read16(0x5000) / 2 }, (_, i) => m.memory.read16(0x5002 + 2 * i));
+    return { m, traps: traps.map((ip) => (ip - CODE).toString(16)) };
+  }
 
   for (const slice of [1000, 1]) {
     it(`TF: MOV SS and POP SS hold their single-step trap until after the next instruction (run(${slice}))`, () => {
-      const m = createMachine('real');
-      m.memory.write16(1 * 4, 0x3100);
-      m.memory.writeBytes(0x3100, Uint8Array.from(RECORD_TRAP));
-      m.load([
-        0x9c, 0x58, 0x0d, 0x00, 0x01, 0x50, 0x9d, // pushf; pop ax; or ax, 100h; push ax; popf (TF on)
+      const { m, traps } = singleStep([
+        ...TF_ON, //         1000 (the trap comes after the next instruction)
         0x8c, 0xd0, //       1007 mov ax, ss   (trap: 1009)
         0x8e, 0xd0, //       1009 mov ss, ax   (no trap here...)
         0x43, //             100B inc bx       (...one after both: 100C)
@@ -609,40 +621,27 @@ describe('interrupts', () => {
         0x17, //             100D pop ss       (none)
         0x41, //             100E inc cx       (100F)
         0x90, //             100F nop          (1010)
-        0x9c, 0x58, 0x25, 0xff, 0xfe, 0x50, 0x9d, // 1010: pushf; pop ax; and ax, 0FEFFh; push ax; popf (TF off)
+        ...TF_OFF, //        1010 (traps after each, the POPF included)
         0xf4, //             1017 hlt
-      ]);
-      let reason = 'budget';
-      for (let i = 0; i < 1000 && reason === 'budget'; i++) reason = m.cpu.run(slice);
-      expect(reason).toBe('hlt');
+      ], slice);
       expect(m.cpu.eip).toBe(CODE + 0x18);
-      const traps = Array.from({ length: m.memory.read16(0x5000) / 2 }, (_, i) => m.memory.read16(0x5002 + 2 * i));
-      expect(traps.map((ip) => (ip - CODE).toString(16))).toEqual(
-        ['9', 'c', 'd', 'f', '10', '11', '12', '15', '16', '17'],
-      );
+      expect(traps).toEqual(['9', 'c', 'd', 'f', '10', '11', '12', '15', '16', '17']);
       expect([m.cpu.reg16[6], m.cpu.reg16[2]]).toEqual([1, 1]);
     });
   }
 
   for (const slice of [1000, 1]) {
     it(`TF: a single-stepped HLT traps at once and the #DB wakes the CPU (run(${slice}))`, () => {
-      const m = createMachine('real');
-      m.memory.write16(1 * 4, 0x3100);
-      m.memory.writeBytes(0x3100, Uint8Array.from(RECORD_TRAP));
-      m.load([
-        0x9c, 0x58, 0x0d, 0x00, 0x01, 0x50, 0x9d, // pushf; pop ax; or ax, 100h; push ax; popf (TF on)
+      const { m, traps } = singleStep([
+        ...TF_ON, //         1000
         0x90, //             1007 nop   (trap: 1008)
         0xf4, //             1008 hlt   (trap: 1009, the handler runs and returns past the HLT)
         0x43, //             1009 inc bx (100A)
-        0x9c, 0x58, 0x25, 0xff, 0xfe, 0x50, 0x9d, // 100A: pushf; pop ax; and ax, 0FEFFh; push ax; popf (TF off)
+        ...TF_OFF, //        100A
         0xf4, //             1011 hlt
-      ]);
-      let reason = 'budget';
-      for (let i = 0; i < 1000 && reason === 'budget'; i++) reason = m.cpu.run(slice);
-      expect(reason).toBe('hlt');
+      ], slice);
       expect(m.cpu.eip).toBe(CODE + 0x12);
-      const traps = Array.from({ length: m.memory.read16(0x5000) / 2 }, (_, i) => m.memory.read16(0x5002 + 2 * i));
-      expect(traps.map((ip) => (ip - CODE).toString(16))).toEqual(['8', '9', 'a', 'b', 'c', 'f', '10', '11']);
+      expect(traps).toEqual(['8', '9', 'a', 'b', 'c', 'f', '10', '11']);
       expect(m.cpu.reg16[6]).toBe(1);
     });
   }
