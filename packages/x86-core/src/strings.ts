@@ -189,8 +189,9 @@ function once(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, d
       advance(cpu, 7, a32, delta);
       return;
     case INS: {
-      // The destination is checked for writability before the port is read (a fault must not lose input).
-      writeSized(cpu, size, ES, di, readSized(cpu, size, ES, di));
+      // The destination is checked for a write before the port is read (a fault must not lose
+      // input), without touching it: a probe that read it would read an MMIO register.
+      cpu.probeWrite(ES, di, 1 << size);
       v = portRead(cpu, r16[4], (1 << size) as AccessSize);
       writeSized(cpu, size, ES, di, v);
       advance(cpu, 7, a32, delta);

@@ -272,6 +272,32 @@ describe('read-modify-write accesses', () => {
     });
   }
 
+  it('INS checks its destination for a write before the port read, without reading it (MMIO sees one write)', () => {
+    const m = createMachine('flat32', undefined, false, false);
+    const log: string[] = [];
+    m.memory.addMmio(0xc0000, 0x1000, {
+      mmioRead: (offset, size) => (log.push(`r${size}@${offset.toString(16)}`), 0),
+      mmioWrite: (offset, size, v) => void log.push(`w${size}@${offset.toString(16)}=${v.toString(16)}`),
+    });
+    m.portValue = 0x5a;
+    m.load([0xbf, ...le32(0xc0020), 0xba, 0x60, 0x00, 0x00, 0x00, 0x6c, 0xf4]); // mov edi, 0C0020h; mov edx, 60h; insb; hlt
+    expect(m.cpu.run(10)).toBe('hlt');
+    expect(log).toEqual(['w1@20=5a']);
+    expect(m.ports).toHaveLength(1);
+
+    // A read-only destination page: #PF with W=1 before the port is read.
+    const p = createMachine('flat32', undefined, false, false);
+    p.memory.writeBytes(PAGE_DIRECTORY, Uint8Array.from(le32(PAGE_TABLE | 3)));
+    for (let page = 0; page < 256; page++) p.memory.writeBytes(PAGE_TABLE + page * 4, Uint8Array.from(le32((page << 12) | (page === 0x20 ? 1 : 3))));
+    p.cpu.cr3 = PAGE_DIRECTORY;
+    p.cpu.cr0 |= 0x80010000;
+    p.cpu.modeChanged();
+    p.cpu.intercepts.exceptions = 1 << 14;
+    p.load([0xbf, ...le32(0x20010), 0xba, 0x60, 0x00, 0x00, 0x00, 0x6c, 0xf4]);
+    expect(p.cpu.run(10)).toBe('exception');
+    expect([p.cpu.stop.errorCode, p.cpu.cr2 >>> 0, p.ports.length]).toEqual([3, 0x20010, 0]);
+  });
+
   it('sets the dirty bit even when CMPXCHG finds a different value (it writes the old one back)', () => {
     const m = createMachine('flat32', undefined, false, false);
     m.memory.writeBytes(PAGE_DIRECTORY, Uint8Array.from(le32(PAGE_TABLE | 3)));
