@@ -3,10 +3,10 @@
 // in HLT sees 1 ms of TSC ticks (100 000 at the virtual clock's 100 MHz), as Linux's clock needs.
 import { describe, expect, it } from 'vitest';
 import { MmioDispatchBus, PortIoBus } from '@ringvisor/devices';
-import { ExitCounters, VirtualClock, loadFlatBinary } from '@ringvisor/machine';
+import { ExitCounters, HostClock, VirtualClock, loadFlatBinary } from '@ringvisor/machine';
 import { noneStrategy } from '@ringvisor/x86-core';
 import type { Vcpu } from '@ringvisor/vmm-api';
-import { virtualLoopClock } from '../src/loop-clocks.js';
+import { hostLoopClock, virtualLoopClock } from '../src/loop-clocks.js';
 import { RunLoop } from '../src/run-loop.js';
 
 const VECTOR = 0x20;
@@ -65,5 +65,37 @@ describe('TSC across HLT on strategy none', () => {
 
   it('stays at the instructions retired when the vCPU cannot advance it', () => {
     expect(measure(1_000_000, true)).toBeLessThan(20);
+  });
+});
+
+describe('TSC on strategy none under a host clock (--clock host)', () => {
+  it('follows host time at 100 MHz, across HLT and while running', () => {
+    // A host clock on a fake source: time passes only when the test moves it, so the instructions
+    // run in no time and a TSC that counted them would see almost nothing.
+    let ns = 0;
+    const clock = new HostClock(() => ns);
+    let raised = false;
+    const interrupts = { pending: () => raised, acknowledge: () => { raised = false; return VECTOR; } };
+    const vm = noneStrategy.createVm({
+      regions: [{ base: 0, size: 0x100000 }], io: new PortIoBus(), mmio: new MmioDispatchBus(), interrupts,
+      stats: new ExitCounters(), clock,
+    });
+    const entry = loadFlatBinary(vm.memory, Uint8Array.from(GUEST), { address: 0x7c00, mode: 'real' });
+    vm.memory.writeBytes(VECTOR * 4, Uint8Array.of(0x20, 0x7c, 0x00, 0x00));
+    const vcpu = vm.createVcpu(0);
+    vcpu.setSpecialRegisters(entry.sregs);
+    vcpu.setRegisters(entry.regs);
+    clock.schedule(1_000_000, () => { raised = true; });
+    const loop = new RunLoop({ vcpu, clock: hostLoopClock(clock), interrupts, pendingEnd: () => null });
+    let outcome = loop.step();
+    for (let i = 0; i < 100 && outcome.kind !== 'end'; i++) {
+      // The halted guest waits for its timer: the host's time gets there on its own.
+      if (outcome.kind === 'wait' && Number.isFinite(outcome.until)) ns = outcome.until;
+      outcome = loop.step();
+    }
+    expect(outcome).toMatchObject({ kind: 'end', end: { reason: 'dead' } });
+    const out = new Uint8Array(4);
+    vm.memory.readBytes(RESULT, out);
+    expect(new DataView(out.buffer).getUint32(0, true)).toBe(100_000);
   });
 });

@@ -61,9 +61,10 @@ describe('PC board wiring', () => {
     expect(pc.io.read(0x3f8, 1)).toBe(0x41);
   });
 
-  it('puts the memory map, buses, PIC and counters in the VmSpec', () => {
+  it('puts the memory map, buses, PIC, counters and clock in the VmSpec', () => {
     const { board: pc } = board();
     const spec = pc.vmSpec();
+    expect(spec.clock).toBe(pc.options.clock);
     expect(spec.regions).toBe(pc.memoryMap.regions);
     expect(spec.io).toBe(pc.io);
     expect(spec.interrupts).toBe(pc.pic);

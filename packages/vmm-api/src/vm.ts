@@ -1,3 +1,4 @@
+import type { Clock } from './clock.js';
 import type { IoBus, MmioBus } from './bus.js';
 import type { InterruptController } from './irq.js';
 import type { GuestMemory, MemoryRegionSpec } from './memory.js';
@@ -18,6 +19,12 @@ export interface VmSpec {
   readonly stats: ExitStats;
   /** Memory for RAM regions may be provided by the caller (e.g. a SharedArrayBuffer). */
   readonly ramBacking?: (region: MemoryRegionSpec) => ArrayBufferLike | undefined;
+  /**
+   * The clock the devices read. With a host clock, a strategy whose time-stamp counter would count
+   * retired instructions makes it follow this clock instead, so the TSC keeps pace with the timers
+   * the guest calibrates it against; a virtual clock's time is retired instructions already.
+   */
+  readonly clock?: Clock;
 }
 
 /** One virtual machine built by a strategy. */

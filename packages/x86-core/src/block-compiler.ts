@@ -198,6 +198,19 @@ class Emitter {
     else this.line(`cpu.write${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset}, ${v});`);
   }
 
+  /**
+   * The destination of a read-modify-write: memory is read with write intent (`Cpu.readRmw*`), so
+   * any fault comes before the instruction changes a register or a flag, and `writeRmwE` cannot fault.
+   */
+  readRmwE(i: Insn, size: number): string {
+    return i.rm >= 0 ? this.reg(size, i.rm) : `cpu.readRmw${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset})`;
+  }
+
+  writeRmwE(i: Insn, size: number, v: string): void {
+    if (i.rm >= 0) this.setReg(size, i.rm, v);
+    else this.line(`cpu.writeRmw${size === 2 ? 32 : size === 1 ? 16 : 8}(${v});`);
+  }
+
   /** Stores the pending producer into the Cpu's lazy-flag fields (through `storeLazy`/`storeLogic`). */
   flushCode(): string {
     const p = this.pend;
@@ -396,9 +409,9 @@ const TO_E = 1;
 const TO_G = 2;
 const TO_ACC = 3;
 
-/** Stores `v` to destination `to` of the current instruction (flags computed first, as `alu` does). */
+/** Stores `v` to destination `to` of the current instruction (an r/m destination was read by `readRmwE`). */
 function store(g: Emitter, i: Insn, to: number, size: number, v: string): void {
-  if (to === TO_E) g.writeE(i, size, v);
+  if (to === TO_E) g.writeRmwE(i, size, v);
   else if (to === TO_G) g.setReg(size, i.reg, v);
   else if (to === TO_ACC) g.setReg(size, 0, v);
 }
@@ -419,8 +432,6 @@ function emitAlu(g: Emitter, i: Insn, op: number, size: number, a: string, b: st
   const kind = op === 0 ? 'add' : op === 5 || op === 7 ? 'sub' : 'logic';
   g.pend = { kind, size, a: av, b: bv, r: x, cfof: '0', stored: false };
   if (op === 7) return;
-  // The interpreter's `alu` sets the flags before the write, which may fault: so does the block.
-  if (to === TO_E && i.rm < 0) g.flush();
   store(g, i, to, size, x);
 }
 
@@ -432,7 +443,6 @@ function emitIncDec(g: Emitter, i: Insn, dec: boolean, size: number, a: string, 
   const x = g.name('x');
   g.line(`const ${av} = ${a}; const ${x} = (${av} ${dec ? '-' : '+'} 1) & ${MASKS[size]};`);
   g.pend = { kind: dec ? 'dec' : 'inc', size, a: av, b: '1', r: x, cfof: '0', stored: false };
-  if (to === TO_E && i.rm < 0) g.flush();
   store(g, i, to, size, x);
 }
 
@@ -447,14 +457,14 @@ function emitArithmetic(g: Emitter, i: Insn): void {
   const size = i.size;
   switch (i.kind) {
     case ALU_EG:
-      if (i.dir === 0) emitAlu(g, i, i.op, size, g.readE(i, size), g.reg(size, i.reg), TO_E);
+      if (i.dir === 0) emitAlu(g, i, i.op, size, i.op === 7 ? g.readE(i, size) : g.readRmwE(i, size), g.reg(size, i.reg), TO_E);
       else emitAlu(g, i, i.op, size, g.reg(size, i.reg), g.readE(i, size), TO_G);
       return;
     case ALU_AI:
       emitAlu(g, i, i.op, size, g.reg(size, 0), lit(i.imm), TO_ACC);
       return;
     case GRP1:
-      emitAlu(g, i, i.op, size, g.readE(i, size), lit(i.imm), TO_E);
+      emitAlu(g, i, i.op, size, i.op === 7 ? g.readE(i, size) : g.readRmwE(i, size), lit(i.imm), TO_E);
       return;
     case INC_DEC:
       emitIncDec(g, i, i.op === 1, size, g.reg(size, i.reg), TO_G);
@@ -502,8 +512,8 @@ function emitMove(g: Emitter, i: Insn, k: number): void {
         return;
       }
       const a = g.name('a');
-      g.line(`const ${a} = ${g.readE(i, size)};`);
-      g.writeE(i, size, bv);
+      g.line(`const ${a} = ${g.readRmwE(i, size)};`);
+      g.writeRmwE(i, size, bv);
       g.setReg(size, i.reg, a);
       return;
     }
@@ -596,9 +606,9 @@ function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
       g.settle();
       const c = g.name('c');
       const x = g.name('x');
-      g.line(`const ${c} = ${i.imm < 0 ? 'b[4]' : String(i.imm)}; const ${x} = shift(cpu, ${i.op}, ${g.readE(i, size)}, ${c}, ${size});`);
+      g.line(`const ${c} = ${i.imm < 0 ? 'b[4]' : String(i.imm)}; const ${x} = shift(cpu, ${i.op}, ${g.readRmwE(i, size)}, ${c}, ${size});`);
       g.line(`if ((${c} & 31) !== 0) {`);
-      g.writeE(i, size, x);
+      g.writeRmwE(i, size, x);
       g.line('}');
       return;
     }
@@ -620,7 +630,7 @@ function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
       return;
     case GRP5: {
       const v = g.name('v');
-      g.line(`const ${v} = ${g.readE(i, size)};`);
+      g.line(`const ${v} = ${i.op < 2 ? g.readRmwE(i, size) : g.readE(i, size)};`);
       if (i.op < 2) emitIncDec(g, i, i.op === 1, size, v, TO_E);
       else if (i.op === 2) {
         g.line(pushCode(i, `e0 + ${offset + i.length}`));
@@ -672,17 +682,19 @@ function emitShift(g: Emitter, i: Insn): void {
   const f = g.name('f');
   const constant = i.imm >= 0;
   const count = i.imm & 31;
+  // The operand is read with write intent whatever the count, as `shift`'s callers read it.
   if (constant && count === 0) {
-    g.line(`${g.readE(i, size)};`);
+    g.line(`${g.readRmwE(i, size)};`);
     return;
   }
   let c = String(count);
+  g.line(`const ${a} = ${g.readRmwE(i, size)};`);
   if (!constant) {
     g.settle();
     c = g.name('c');
     g.line(`const ${c} = b[4] & 31; if (${c} !== 0) {`);
   }
-  g.line(`const ${a} = ${g.readE(i, size)}; let ${x}, ${f};`);
+  g.line(`let ${x}, ${f};`);
   if (i.op === 5) {
     const u = size === 2 ? `(${a} >>> 0)` : `(${a} & ${mask})`;
     g.line(`${x} = (${u} >>> ${c}) & ${mask}; ${f} = (${u} >>> (${c} - 1)) & 1; if ((${u} & ${sign}) !== 0) ${f} |= ${OF};`);
@@ -696,22 +708,20 @@ function emitShift(g: Emitter, i: Insn): void {
   if (size === 2) g.line(`${x} |= 0;`);
   if (constant) {
     g.pend = { kind: 'test', size, a: '0', b: '0', r: x, cfof: f, stored: false };
-    // `shift` sets the flags before the write, which may fault.
-    if (i.rm < 0) g.flush();
-    g.writeE(i, size, x);
+    g.writeRmwE(i, size, x);
     return;
   }
   g.line(`T(cpu, ${f}, ${x}, ${size});`);
-  g.writeE(i, size, x);
+  g.writeRmwE(i, size, x);
   g.line('}');
 }
 
 function emitGroup3(g: Emitter, i: Insn): void {
   const size = i.size;
   const a = g.name('a');
-  g.line(`const ${a} = ${g.readE(i, size)};`);
+  g.line(`const ${a} = ${i.op === 2 || i.op === 3 ? g.readRmwE(i, size) : g.readE(i, size)};`);
   if (i.op < 2) emitTest(g, size, a, lit(i.imm));
-  else if (i.op === 2) g.writeE(i, size, size === 2 ? `~${a}` : `~${a} & ${MASKS[size]}`);
+  else if (i.op === 2) g.writeRmwE(i, size, size === 2 ? `~${a}` : `~${a} & ${MASKS[size]}`);
   else if (i.op === 3) emitAlu(g, i, 5, size, '0', a, TO_E);
   else {
     g.settle();

@@ -674,28 +674,172 @@ export class Cpu {
   writeLinear32(lin: number, value: number, user?: boolean): void {
     if ((lin & 0xfff) > 0xffc) {
       this.checkWritable(lin, user);
-      this.checkWritable((lin + 3) | 0, user);
+      this.checkWritable(((lin | 0xfff) + 1) | 0, user);
       this.writeLinear16(lin, value, user);
       this.writeLinear16((lin + 2) | 0, value >>> 16, user);
       return;
     }
     const phys = this.pagingOn ? this.translate(lin, 2 | (user === undefined ? this.userAccess() : user ? 4 : 0)) : (lin & this.addressMask) >>> 0;
-    if (phys < FOUR_GIB && this.kind[phys >>> 12] === 0) {
-      if ((phys & 3) === 0 && this.ram32 !== null) {
-        this.ram32[phys >>> 2] = value;
-        return;
-      }
-      const ram = this.ram;
-      ram[phys] = value;
-      ram[phys + 1] = value >> 8;
-      ram[phys + 2] = value >> 16;
-      ram[phys + 3] = value >> 24;
-    } else this.writeSlow(phys, 4, value >>> 0);
+    if (phys < FOUR_GIB && this.kind[phys >>> 12] === 0) this.storeRam32(phys, value);
+    else this.writeSlow(phys, 4, value >>> 0);
   }
 
-  /** Translates for a write without writing, so a split access faults before its first half lands. */
+  /** A dword into RAM at `phys` (a page the CPU may write directly). */
+  private storeRam32(phys: number, value: number): void {
+    if ((phys & 3) === 0 && this.ram32 !== null) {
+      this.ram32[phys >>> 2] = value;
+      return;
+    }
+    const ram = this.ram;
+    ram[phys] = value;
+    ram[phys + 1] = value >> 8;
+    ram[phys + 2] = value >> 16;
+    ram[phys + 3] = value >> 24;
+  }
+
+  /**
+   * Translates the page of `lin` for a write without writing, so a split access faults before its
+   * first half lands (a later page with CR2 at its first byte, as a split read reports it).
+   */
   private checkWritable(lin: number, user?: boolean): void {
     if (this.pagingOn) this.translate(lin, 2 | (user === undefined ? this.userAccess() : user ? 4 : 0));
+  }
+
+  // ---- Read-modify-write operands -----------------------------------------------------------
+  // ADD/ADC/.../NOT/NEG/INC/DEC, shifts and rotates, SHLD/SHRD, BTS/BTR/BTC, XCHG, XADD, CMPXCHG(8B)
+  // and ARPL on memory read their destination with write intent: the segment is checked for a write
+  // and the page translated for a write (W=1 in a #PF error code, the dirty bit set) before anything
+  // is read, so a fault leaves every register and flag as the instruction found them and a retry
+  // after the handler starts afresh. The write then goes to the same physical bytes, and cannot
+  // fault: MMIO sees one read and one write.
+
+  /** Physical address of the operand's first byte. */
+  private rmwPhys = 0;
+  /** For an operand split across pages: physical address of its first byte on the second page, else -1. */
+  private rmwPhys2 = -1;
+  /** For a split operand: its bytes on the first page. */
+  private rmwSplit = 0;
+
+  /** Checks `seg:off` for a write of `size` bytes and translates it for a write; returns the physical address. */
+  beginRmw(s: number, off: number, size: number): number {
+    const lin = this.linearWrite(s, off, size);
+    let phys: number;
+    if ((lin & 0xfff) + size > 0x1000) return this.beginRmwSplit(lin);
+    if (this.pagingOn) phys = this.translate(lin, 2 | this.userAccess());
+    else phys = (lin & this.addressMask) >>> 0;
+    this.rmwPhys = phys;
+    this.rmwPhys2 = -1;
+    return phys;
+  }
+
+  /**
+   * Checks that `size` bytes (at most a page) at seg:off can be written — segment, limit and the page
+   * or two they lie in, translated for a write — without writing: an instruction that stores many
+   * bytes (FSAVE, FXSAVE, an x87 store) then faults before it changes anything.
+   */
+  probeWrite(s: number, off: number, size: number): void {
+    this.beginRmw(s, off, size);
+  }
+
+  private beginRmwSplit(lin: number): number {
+    const next = ((lin | 0xfff) + 1) | 0;
+    let phys: number;
+    if (this.pagingOn) {
+      const access = 2 | this.userAccess();
+      phys = this.translate(lin, access);
+      this.rmwPhys2 = this.translate(next, access);
+    } else {
+      phys = (lin & this.addressMask) >>> 0;
+      this.rmwPhys2 = (next & this.addressMask) >>> 0;
+    }
+    this.rmwPhys = phys;
+    this.rmwSplit = 0x1000 - (lin & 0xfff);
+    return phys;
+  }
+
+  readRmw8(s: number, off: number): number {
+    const phys = this.beginRmw(s, off, 1);
+    if (phys < FOUR_GIB && this.kind[phys >>> 12] <= 1) return this.ram[phys];
+    return this.readSlow(phys, 1);
+  }
+
+  readRmw16(s: number, off: number): number {
+    const phys = this.beginRmw(s, off, 2);
+    if (this.rmwPhys2 < 0 && phys < FOUR_GIB && this.kind[phys >>> 12] <= 1) return this.ram[phys] | (this.ram[phys + 1] << 8);
+    return this.rmwRead(0, 2);
+  }
+
+  readRmw32(s: number, off: number): number {
+    const phys = this.beginRmw(s, off, 4);
+    if (this.rmwPhys2 < 0 && phys < FOUR_GIB && this.kind[phys >>> 12] <= 1) {
+      if ((phys & 3) === 0 && this.ram32 !== null) return this.ram32[phys >>> 2];
+      const ram = this.ram;
+      return ram[phys] | (ram[phys + 1] << 8) | (ram[phys + 2] << 16) | (ram[phys + 3] << 24);
+    }
+    return this.rmwRead(0, 4);
+  }
+
+  writeRmw8(value: number): void {
+    const phys = this.rmwPhys;
+    if (phys < FOUR_GIB && this.kind[phys >>> 12] === 0) this.ram[phys] = value;
+    else this.writeSlow(phys, 1, value & 0xff);
+  }
+
+  writeRmw16(value: number): void {
+    const phys = this.rmwPhys;
+    if (this.rmwPhys2 < 0 && phys < FOUR_GIB && this.kind[phys >>> 12] === 0) {
+      this.ram[phys] = value;
+      this.ram[phys + 1] = value >> 8;
+    } else this.rmwWrite(0, 2, value);
+  }
+
+  writeRmw32(value: number): void {
+    const phys = this.rmwPhys;
+    if (this.rmwPhys2 < 0 && phys < FOUR_GIB && this.kind[phys >>> 12] === 0) this.storeRam32(phys, value);
+    else this.rmwWrite(0, 4, value);
+  }
+
+  /** Reads `size` bytes at byte `delta` of the operand `beginRmw` checked (MMIO, ROM, split operands). */
+  rmwRead(delta: number, size: 1 | 2 | 4): number {
+    const split = this.rmwSplit;
+    if (this.rmwPhys2 < 0 || delta + size <= split || delta >= split) {
+      const phys = this.rmwPhys2 < 0 || delta < split ? this.rmwPhys + delta : this.rmwPhys2 + delta - split;
+      return phys < FOUR_GIB && this.kind[phys >>> 12] <= 1 ? this.ramValue(phys, size) : this.readSlow(phys, size) | 0;
+    }
+    let v = 0;
+    for (let i = 0; i < size; i++) {
+      const at = delta + i;
+      const phys = at < split ? this.rmwPhys + at : this.rmwPhys2 + at - split;
+      v |= (phys < FOUR_GIB && this.kind[phys >>> 12] <= 1 ? this.ram[phys] : this.readSlow(phys, 1)) << (8 * i);
+    }
+    return size === 4 ? v : v >>> 0;
+  }
+
+  /** Writes `size` bytes at byte `delta` of the operand `beginRmw` checked. */
+  rmwWrite(delta: number, size: 1 | 2 | 4, value: number): void {
+    const split = this.rmwSplit;
+    if (this.rmwPhys2 < 0 || delta + size <= split || delta >= split) {
+      const phys = this.rmwPhys2 < 0 || delta < split ? this.rmwPhys + delta : this.rmwPhys2 + delta - split;
+      if (phys < FOUR_GIB && this.kind[phys >>> 12] === 0) {
+        for (let i = 0; i < size; i++) this.ram[phys + i] = value >> (8 * i);
+      } else this.writeSlow(phys, size, size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff));
+      return;
+    }
+    for (let i = 0; i < size; i++) {
+      const at = delta + i;
+      const phys = at < split ? this.rmwPhys + at : this.rmwPhys2 + at - split;
+      const byte = (value >> (8 * i)) & 0xff;
+      if (phys < FOUR_GIB && this.kind[phys >>> 12] === 0) this.ram[phys] = byte;
+      else this.writeSlow(phys, 1, byte);
+    }
+  }
+
+  /** A little-endian value of `size` bytes from RAM at `phys`. */
+  private ramValue(phys: number, size: number): number {
+    const ram = this.ram;
+    if (size === 1) return ram[phys];
+    if (size === 2) return ram[phys] | (ram[phys + 1] << 8);
+    return ram[phys] | (ram[phys + 1] << 8) | (ram[phys + 2] << 16) | (ram[phys + 3] << 24);
   }
 
   /** Linear to physical through the page tables; raises #PF (CR2 set) when the walk fails. */
@@ -753,6 +897,27 @@ export class Cpu {
     return (this.segBase[s] + off) | 0;
   }
 
+  /**
+   * `linear` for a write: in protected mode (not virtual-8086) the segment must also be a writable
+   * data segment (SDM Vol. 3A 5.4.1: #GP(0), #SS(0) for SS). Expand-up writable data segments pass
+   * with the same two tests as a read.
+   */
+  linearWrite(s: number, off: number, size: number): number {
+    if ((off >>> 0) + size - 1 > this.segLimit[s] >>> 0 || (this.segAccess[s] & (UNUSABLE | 0xe)) !== 2) {
+      this.checkWriteSlow(s, off, size);
+    }
+    return (this.segBase[s] + off) | 0;
+  }
+
+  private checkWriteSlow(s: number, off: number, size: number): void {
+    const access = this.segAccess[s];
+    // Real and virtual-8086 mode check limits only, whatever the hidden access rights say.
+    if ((access & UNUSABLE) === 0 && (access & 0xa) !== 2 && (this.cr0 & CR0_PE) !== 0 && (this.flags & VM) === 0) {
+      throwFault(s === SS ? 12 : 13, 0);
+    }
+    this.checkLimitSlow(s, off, size);
+  }
+
   /** #SS for the stack segment, #GP(0) otherwise, unless the access is inside the segment after all. */
   private checkLimitSlow(s: number, off: number, size: number): void {
     const access = this.segAccess[s];
@@ -781,15 +946,15 @@ export class Cpu {
   }
 
   write8(s: number, off: number, value: number): void {
-    this.writeLinear8(this.linear(s, off, 1), value);
+    this.writeLinear8(this.linearWrite(s, off, 1), value);
   }
 
   write16(s: number, off: number, value: number): void {
-    this.writeLinear16(this.linear(s, off, 2), value);
+    this.writeLinear16(this.linearWrite(s, off, 2), value);
   }
 
   write32(s: number, off: number, value: number): void {
-    this.writeLinear32(this.linear(s, off, 4), value);
+    this.writeLinear32(this.linearWrite(s, off, 4), value);
   }
 
   // ---- Stack ------------------------------------------------------------------------------
@@ -954,10 +1119,16 @@ export class Cpu {
       this.events = ev & ~EV_STOP;
       return true;
     }
-    if (ev & EV_TRAP) {
+    // A load of SS holds the single-step trap of its instruction back to the end of the next one
+    // (SDM Vol. 3A 6.8.3, Vol. 2 "MOV": debug exceptions are inhibited at that boundary too): one
+    // #DB, after both.
+    if (ev & EV_TRAP && !(ev & EV_SHADOW && this.shadowHoldsTrap && this.retired + done < this.shadowEnd)) {
       this.events = ev &= ~EV_TRAP;
-      // Single-step trap: DR6.BS says why #DB was raised (SDM Vol. 3B 17.2.3).
+      // Single-step trap: DR6.BS says why #DB was raised (SDM Vol. 3B 17.2.3). After a HLT it
+      // ends the halt, as any delivered event does ("a debug exception ... will resume execution",
+      // SDM Vol. 2 HLT): the handler runs with the return address after the HLT.
       this.dr[6] |= 0x4000;
+      this.halted = false;
       this.raiseEvent(1, 'exception', -1);
       if (stop.reason !== 'none') return true;
     }
@@ -970,8 +1141,12 @@ export class Cpu {
       if (stop.reason !== 'none') return true;
     }
     if (ev & EV_SHADOW) {
-      // The shadow covers exactly the one instruction after STI / MOV SS, even across run() calls.
-      if (this.retired + done < this.shadowEnd) return false;
+      // The shadow covers exactly the one instruction after STI / MOV SS, even across run() calls;
+      // the instruction in it is single-stepped like any other.
+      if (this.retired + done < this.shadowEnd) {
+        if (this.flags & TF) this.events |= EV_TRAP;
+        return false;
+      }
       this.events = ev = (ev & ~EV_SHADOW) | EV_POLL_IRQ;
     }
     if (ev & EV_POLL_IRQ) {
@@ -999,11 +1174,17 @@ export class Cpu {
 
   /** Instruction count at which the current interrupt shadow ends. */
   private shadowEnd = 0;
+  /** The shadow is a load of SS's: it holds back the single-step trap as well. */
+  private shadowHoldsTrap = false;
 
-  /** STI (setting IF) and loads of SS block interrupts until the next instruction has retired. */
-  beginShadow(): void {
+  /**
+   * STI (setting IF) and loads of SS block interrupts until the next instruction has retired; a load
+   * of SS (`ssLoad`) also delays its own single-step trap to then.
+   */
+  beginShadow(ssLoad = false): void {
     this.events |= EV_SHADOW;
     this.shadowEnd = this.retired + this.recordedRetire + 2;
+    this.shadowHoldsTrap = ssLoad;
   }
 
   /** True when an external interrupt could be delivered at this boundary. */
@@ -1107,9 +1288,21 @@ export class Cpu {
     this.events |= EV_INJECT;
   }
 
-  /** Time-stamp counter: instructions retired plus the offset WRMSR(IA32_TIME_STAMP_COUNTER) set. */
-  readTsc(): number {
-    return this.retired + this.recordedRetire + this.tscOffset;
+  /**
+   * Where the TSC comes from when it follows a host clock (ticks, monotonic); null: it counts
+   * retired instructions.
+   */
+  tscSource: (() => number) | null = null;
+
+  /**
+   * Time-stamp counter: instructions retired (or `tscSource`'s ticks) plus the offset
+   * WRMSR(IA32_TIME_STAMP_COUNTER) set. `delta`: instructions retired since `recordedRetire`
+   * (a compiled block's progress), which only an instruction-counting TSC adds.
+   */
+  readTsc(delta = 0): number {
+    const source = this.tscSource;
+    if (source !== null) return source() + this.tscOffset;
+    return this.retired + this.recordedRetire + delta + this.tscOffset;
   }
 }
 

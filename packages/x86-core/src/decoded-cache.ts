@@ -1,6 +1,6 @@
 import { alu, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from './alu.js';
 import { DS, SS, type Cpu } from './cpu.js';
-import { condition, getReg, jumpTo, readSized, setReg, writeSized } from './operands.js';
+import { condition, getReg, jumpTo, readRmwSized, readSized, setReg, writeRmwSized, writeSized } from './operands.js';
 import { throwFault } from './fault.js';
 
 /**
@@ -439,8 +439,8 @@ function runAluEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const seg = (info >>> 29);
   const off = ea(cpu, c, rec, info);
   if (((info >>> 11) & 1) === 0) {
-    const r = alu(cpu, op, readSized(cpu, size, seg, off), getReg(cpu, size, g), size);
-    if (op !== 7) writeSized(cpu, size, seg, off, r);
+    if (op === 7) alu(cpu, 7, readSized(cpu, size, seg, off), getReg(cpu, size, g), size);
+    else writeRmwSized(cpu, size, alu(cpu, op, readRmwSized(cpu, size, seg, off), getReg(cpu, size, g), size));
   } else {
     const r = alu(cpu, op, getReg(cpu, size, g), readSized(cpu, size, seg, off), size);
     if (op !== 7) setReg(cpu, size, g, r);
@@ -465,8 +465,8 @@ function runGrp1(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   }
   const seg = (info >>> 29);
   const off = ea(cpu, c, rec, info);
-  const r = alu(cpu, op, readSized(cpu, size, seg, off), c.data[rec + IMM], size);
-  if (op !== 7) writeSized(cpu, size, seg, off, r);
+  if (op === 7) alu(cpu, 7, readSized(cpu, size, seg, off), c.data[rec + IMM], size);
+  else writeRmwSized(cpu, size, alu(cpu, op, readRmwSized(cpu, size, seg, off), c.data[rec + IMM], size));
 }
 
 function runMovEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
@@ -576,10 +576,8 @@ function runShift(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
     if ((count & 31) !== 0) setReg(cpu, size, rm, r);
     return;
   }
-  const seg = (info >>> 29);
-  const off = ea(cpu, c, rec, info);
-  const r = shift(cpu, ((info >>> 7) & 15), readSized(cpu, size, seg, off), count, size);
-  if ((count & 31) !== 0) writeSized(cpu, size, seg, off, r);
+  const r = shift(cpu, ((info >>> 7) & 15), readRmwSized(cpu, size, info >>> 29, ea(cpu, c, rec, info)), count, size);
+  if ((count & 31) !== 0) writeRmwSized(cpu, size, r);
 }
 
 function runImulGei(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
@@ -607,7 +605,7 @@ function runNop(): void {
  */
 export function rdtsc(cpu: Cpu, delta: number): void {
   if (cpu.cr4 & 4 && cpu.protectedMode && cpu.cpl !== 0) throwFault(13, 0);
-  const tsc = cpu.readTsc() + delta;
+  const tsc = cpu.readTsc(delta);
   cpu.reg32[0] = tsc % 0x100000000;
   cpu.reg32[2] = Math.floor(tsc / 0x100000000);
 }
@@ -629,11 +627,13 @@ function runNopLeave(cpu: Cpu, _c: DecodeCache, _rec: number, info: number): voi
 function runGrp3(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const rm = ((info >>> 15) & 15) - 1;
-  const seg = info >>> 29;
-  const off = rm >= 0 ? 0 : ea(cpu, c, rec, info);
-  const a = rm >= 0 ? getReg(cpu, size, rm) : readSized(cpu, size, seg, off);
+  const op = (info >>> 7) & 15;
+  // NOT and NEG read memory with write intent.
+  const rmw = op === 2 || op === 3;
+  const a = rm >= 0 ? getReg(cpu, size, rm) : rmw ? readRmwSized(cpu, size, info >>> 29, ea(cpu, c, rec, info)) :
+    readSized(cpu, size, info >>> 29, ea(cpu, c, rec, info));
   let r: number;
-  switch ((info >>> 7) & 15) {
+  switch (op) {
     case 0:
     case 1:
       cpu.setLogicFlags(a & c.data[rec + IMM], size, 0);
@@ -646,22 +646,21 @@ function runGrp3(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
     default: idiv(cpu, a, size); return;
   }
   if (rm >= 0) setReg(cpu, size, rm, r);
-  else writeSized(cpu, size, seg, off, r);
+  else writeRmwSized(cpu, size, r);
 }
 
 function runGrp5(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
   const size = (info >>> 5) & 3;
   const rm = ((info >>> 15) & 15) - 1;
-  const seg = info >>> 29;
-  const off = rm >= 0 ? 0 : ea(cpu, c, rec, info);
-  const v = rm >= 0 ? getReg(cpu, size, rm) : readSized(cpu, size, seg, off);
   const op = (info >>> 7) & 15;
   if (op < 2) {
-    const r = incDec(cpu, v, op === 1, size);
+    // INC and DEC read memory with write intent.
+    const r = incDec(cpu, rm >= 0 ? getReg(cpu, size, rm) : readRmwSized(cpu, size, info >>> 29, ea(cpu, c, rec, info)), op === 1, size);
     if (rm >= 0) setReg(cpu, size, rm, r);
-    else writeSized(cpu, size, seg, off, r);
+    else writeRmwSized(cpu, size, r);
     return;
   }
+  const v = rm >= 0 ? getReg(cpu, size, rm) : readSized(cpu, size, info >>> 29, ea(cpu, c, rec, info));
   if (op === 2) {
     if (cpu.opSize32) cpu.push32(cpu.eip);
     else cpu.push16(cpu.eip);
@@ -696,10 +695,8 @@ function runXchgEg(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
     setReg(cpu, size, rm, b);
     return;
   }
-  const seg = info >>> 29;
-  const off = ea(cpu, c, rec, info);
-  const a = readSized(cpu, size, seg, off);
-  writeSized(cpu, size, seg, off, b);
+  const a = readRmwSized(cpu, size, info >>> 29, ea(cpu, c, rec, info));
+  writeRmwSized(cpu, size, b);
   setReg(cpu, size, g, a);
 }
 

@@ -8,8 +8,8 @@ import { throwFault } from './fault.js';
 import { ZF } from './flags.js';
 import { readMsr, writeMsr } from './msr.js';
 import {
-  condition, decodeEa, fetchImm, getReg, jumpTo, modrm, modrmMemory, push, readE, readMem, readMemAt, setReg,
-  vSize, writeE, writeMem,
+  condition, decodeEa, fetchImm, getReg, jumpTo, modrm, modrmMemory, push, readE, readMem, readMemAt, readRmwE,
+  setReg, vSize, writeE, writeMem, writeRmwE,
 } from './operands.js';
 import {
   clearTaskSwitched, loadAccessRights, loadGdtr, loadIdtr, loadLdtr, loadMachineStatusWord, loadSegmentLimit, loadTr,
@@ -115,11 +115,11 @@ export function step0f(cpu: Cpu, op: number): void {
     case 0xa4: case 0xa5: case 0xac: case 0xad: {
       const size = vSize(cpu);
       const m = modrm(cpu);
-      const a = readE(cpu, m, size);
+      const a = readRmwE(cpu, m, size);
       const b = getReg(cpu, size, (m >> 3) & 7);
       const count = op & 1 ? cpu.reg8[4] : cpu.fetch8();
       const r = doubleShift(cpu, op < 0xa8, a, b, count, size);
-      if ((count & 31) !== 0) writeE(cpu, m, size, r);
+      if ((count & 31) !== 0) writeRmwE(cpu, m, size, r);
       return;
     }
     case 0xae: group15(cpu); return;
@@ -133,13 +133,13 @@ export function step0f(cpu: Cpu, op: number): void {
     case 0xb0: case 0xb1: {
       const size = op & 1 ? vSize(cpu) : 0;
       const m = modrm(cpu);
-      const dest = readE(cpu, m, size);
+      const dest = readRmwE(cpu, m, size);
       const acc = getReg(cpu, size, 0);
       alu(cpu, 7, acc, dest, size);
       // The destination is always written (with its old value on failure), as the locked bus cycle does.
-      if (acc === dest) writeE(cpu, m, size, getReg(cpu, size, (m >> 3) & 7));
+      if (acc === dest) writeRmwE(cpu, m, size, getReg(cpu, size, (m >> 3) & 7));
       else {
-        writeE(cpu, m, size, dest);
+        writeRmwE(cpu, m, size, dest);
         setReg(cpu, size, 0, dest);
       }
       return;
@@ -174,11 +174,11 @@ export function step0f(cpu: Cpu, op: number): void {
       const size = op & 1 ? vSize(cpu) : 0;
       const m = modrm(cpu);
       const g = (m >> 3) & 7;
-      const dest = readE(cpu, m, size);
+      const dest = readRmwE(cpu, m, size);
       const src = getReg(cpu, size, g);
       const sum = alu(cpu, 0, dest, src, size);
       setReg(cpu, size, g, dest);
-      writeE(cpu, m, size, sum);
+      writeRmwE(cpu, m, size, sum);
       return;
     }
     case 0xc7: cmpxchg8b(cpu); return;
@@ -317,30 +317,32 @@ function bitTestImmediate(cpu: Cpu): void {
 }
 
 function bitOperation(cpu: Cpu, m: number, size: number, bit: number, kind: number): void {
-  const v = readE(cpu, m, size);
+  const v = kind === 0 ? readE(cpu, m, size) : readRmwE(cpu, m, size);
   const mask = 1 << bit;
   cpu.setCF((v & mask) !== 0);
   if (kind === 0) return;
   const r = kind === 1 ? v | mask : kind === 2 ? v & ~mask : v ^ mask;
-  writeE(cpu, m, size, size === 2 ? r : r & 0xffff);
+  writeRmwE(cpu, m, size, size === 2 ? r : r & 0xffff);
 }
 
 /** 0F C7 /1: CMPXCHG8B m64 (compare EDX:EAX, store ECX:EBX). */
 function cmpxchg8b(cpu: Cpu): void {
   const m = modrmMemory(cpu);
   if (((m >> 3) & 7) !== 1) throwFault(6);
-  const lo = readMem(cpu, 2);
-  const hi = readMemAt(cpu, 2, 4);
+  // All eight bytes are checked for a write (segment, limit, both pages) before any is read.
+  cpu.beginRmw(cpu.eaSeg, cpu.eaOff, 8);
+  const lo = cpu.rmwRead(0, 4);
+  const hi = cpu.rmwRead(4, 4);
   const r32 = cpu.reg32;
   cpu.materializeFlags();
   if (lo === r32[0] && hi === r32[2]) {
-    writeMem(cpu, 2, r32[3]);
-    cpu.write32(cpu.eaSeg, cpu.addrSize32 ? (cpu.eaOff + 4) | 0 : (cpu.eaOff + 4) & 0xffff, r32[1]);
+    cpu.rmwWrite(0, 4, r32[3]);
+    cpu.rmwWrite(4, 4, r32[1]);
     cpu.flags |= ZF;
   } else {
     // The old value is written back, as the locked cycle does, then loaded into EDX:EAX.
-    writeMem(cpu, 2, lo);
-    cpu.write32(cpu.eaSeg, cpu.addrSize32 ? (cpu.eaOff + 4) | 0 : (cpu.eaOff + 4) & 0xffff, hi);
+    cpu.rmwWrite(0, 4, lo);
+    cpu.rmwWrite(4, 4, hi);
     r32[0] = lo;
     r32[2] = hi;
     cpu.flags &= ~ZF;
@@ -367,7 +369,9 @@ function group15(cpu: Cpu): void {
   const seg = cpu.eaSeg;
   const off = cpu.eaOff;
   if (((cpu.segBase[seg] + off) & 15) !== 0) throwFault(13, 0);
-  cpu.linear(seg, off, FXSAVE_AREA);
+  // FXSAVE's bytes 160-511 stay as they are, but the whole area is checked as for a write of it.
+  if (reg === 0) cpu.probeWrite(seg, off, FXSAVE_AREA);
+  else cpu.linear(seg, off, FXSAVE_AREA);
   const mode = (cpu.opSize32 ? FPU_OPSIZE32 : 0) | (cpu.protectedMode && !cpu.v86Mode ? FPU_PROTECTED : 0);
   if (reg === 0) fxsave(cpu.fpu, cpu.fpuHost, off, mode);
   else if (!fxrstor(cpu.fpu, cpu.fpuHost, off, mode)) throwFault(13, 0);

@@ -11,7 +11,7 @@ import { MAX_INSTRUCTION_LENGTH, measureInstruction } from './decode.js';
 import { lookup } from './opcode-table.js';
 import {
   condition, decodeEa, fetchImm, fetchImm8s, getReg, jumpTo, modrm, modrmMemory, pop, push, readE, readMem,
-  readMemAt, setReg, writeE,
+  readMemAt, readRmwE, setReg, writeE, writeRmwE,
 } from './operands.js';
 import { stringInstruction } from './strings.js';
 import {
@@ -170,8 +170,8 @@ function execute(cpu: Cpu, op: number): void {
     case 0x62: bound(cpu); return;
     case 0x63: {
       const m = modrm(cpu);
-      const v = adjustRpl(cpu, readE(cpu, m, 1), getReg(cpu, 1, (m >> 3) & 7));
-      writeE(cpu, m, 1, v);
+      const v = adjustRpl(cpu, readRmwE(cpu, m, 1), getReg(cpu, 1, (m >> 3) & 7));
+      writeRmwE(cpu, m, 1, v);
       return;
     }
     case 0x68: push(cpu, fetchImm(cpu, (cpu.opSize32 ? 2 : 1))); return;
@@ -197,11 +197,11 @@ function execute(cpu: Cpu, op: number): void {
     case 0x80: case 0x81: case 0x82: case 0x83: {
       const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       const m = modrm(cpu);
-      const a = readE(cpu, m, size);
-      const b = op === 0x81 ? fetchImm(cpu, size) : fetchImm8s(cpu, size);
       const kind = (m >> 3) & 7;
+      const a = kind === 7 ? readE(cpu, m, size) : readRmwE(cpu, m, size);
+      const b = op === 0x81 ? fetchImm(cpu, size) : fetchImm8s(cpu, size);
       const r = alu(cpu, kind, a, b, size);
-      if (kind !== 7) writeE(cpu, m, size, r);
+      if (kind !== 7) writeRmwE(cpu, m, size, r);
       return;
     }
     case 0x84: case 0x85: {
@@ -214,8 +214,8 @@ function execute(cpu: Cpu, op: number): void {
       const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       const m = modrm(cpu);
       const g = (m >> 3) & 7;
-      const a = readE(cpu, m, size);
-      writeE(cpu, m, size, getReg(cpu, size, g));
+      const a = readRmwE(cpu, m, size);
+      writeRmwE(cpu, m, size, getReg(cpu, size, g));
       setReg(cpu, size, g, a);
       return;
     }
@@ -342,10 +342,11 @@ function execute(cpu: Cpu, op: number): void {
     case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
       const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
       const m = modrm(cpu);
-      const a = readE(cpu, m, size);
+      // Read with write intent even for a count of 0, which then leaves memory and flags alone.
+      const a = readRmwE(cpu, m, size);
       const count = op < 0xd0 ? cpu.fetch8() : op < 0xd2 ? 1 : r8[4];
       const r = shift(cpu, (m >> 3) & 7, a, count, size);
-      if ((count & 31) !== 0) writeE(cpu, m, size, r);
+      if ((count & 31) !== 0) writeRmwE(cpu, m, size, r);
       return;
     }
     case 0xc2: case 0xc3: {
@@ -397,15 +398,19 @@ function execute(cpu: Cpu, op: number): void {
     }
     case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf: {
       const m = modrm(cpu);
-      // #NM when CR0.EM or CR0.TS says so; then the whole memory operand's segment limit is checked
-      // before the x87 changes any state, so a #GP/#SS leaves the FPU as it was.
+      // #NM when CR0.EM or CR0.TS says so; then the whole memory operand is checked (its segment
+      // limit; for a store also the segment type and the pages, for a write) before the x87 changes
+      // any state, so a #GP/#SS/#PF leaves the FPU as it was.
       if (cpu.cr0 & 0xc) throwFault(7);
       const esc = op & 7;
       if (m < 0xc0) {
-        let size = ESC_OPERAND_SIZE[(esc << 3) | ((m >> 3) & 7)];
+        const reg = (m >> 3) & 7;
+        let size = ESC_OPERAND_SIZE[(esc << 3) | reg];
         if (size > 90) size = cpu.opSize32 ? size + 14 : size;
         else if (size === 14 && cpu.opSize32) size = 28;
-        if (size > 0) cpu.linear(cpu.eaSeg, cpu.eaOff, size);
+        // Stores: FST/FSTP/FIST/FISTP (/2 /3), FNSTENV/FNSTCW, FSTP m80, FNSAVE/FNSTSW, FBSTP/FISTP m64.
+        if (size > 0 && (esc & 1) !== 0 && (reg === 2 || reg === 3 || reg >= 6)) cpu.probeWrite(cpu.eaSeg, cpu.eaOff, size);
+        else if (size > 0) cpu.linear(cpu.eaSeg, cpu.eaOff, size);
       }
       if (cpu.fpu.exceptionPending && needsPendingCheck(esc, m)) reportFpuError(cpu);
       const realAddressing = !cpu.protectedMode || cpu.v86Mode;
@@ -555,8 +560,8 @@ function aluForms(cpu: Cpu, op: number): void {
     return;
   }
   if (form < 2) {
-    const r = alu(cpu, kind, readE(cpu, m, size), getReg(cpu, size, g), size);
-    if (kind !== 7) writeE(cpu, m, size, r);
+    if (kind === 7) alu(cpu, 7, readE(cpu, m, size), getReg(cpu, size, g), size);
+    else writeRmwE(cpu, m, size, alu(cpu, kind, readRmwE(cpu, m, size), getReg(cpu, size, g), size));
   } else {
     const r = alu(cpu, kind, getReg(cpu, size, g), readE(cpu, m, size), size);
     if (kind !== 7) setReg(cpu, size, g, r);
@@ -566,7 +571,7 @@ function aluForms(cpu: Cpu, op: number): void {
 /** MOV/POP/LxS to a segment register; SS starts an interrupt shadow (SDM Vol. 2 "MOV", "POP"). */
 export function loadSeg(cpu: Cpu, s: number, selector: number): void {
   loadSegment(cpu, s, selector);
-  if (s === SS) cpu.beginShadow();
+  if (s === SS) cpu.beginShadow(true);
 }
 
 export function popSegment(cpu: Cpu, s: number): void {
@@ -669,17 +674,17 @@ function hlt(cpu: Cpu): void {
 function group3(cpu: Cpu, op: number): void {
   const size = op & 1 ? (cpu.opSize32 ? 2 : 1) : 0;
   const m = modrm(cpu);
+  const reg = (m >> 3) & 7;
+  if (reg === 2 || reg === 3) {
+    const v = readRmwE(cpu, m, size);
+    writeRmwE(cpu, m, size, reg === 3 ? alu(cpu, 5, 0, v, size) : size === 2 ? ~v : ~v & (size === 0 ? 0xff : 0xffff));
+    return;
+  }
   const a = readE(cpu, m, size);
-  switch ((m >> 3) & 7) {
+  switch (reg) {
     case 0:
     case 1:
       cpu.setLogicFlags(a & fetchImm(cpu, size), size, 0);
-      return;
-    case 2:
-      writeE(cpu, m, size, size === 2 ? ~a : ~a & (size === 0 ? 0xff : 0xffff));
-      return;
-    case 3:
-      writeE(cpu, m, size, alu(cpu, 5, 0, a, size));
       return;
     case 4: mul(cpu, a, size); return;
     case 5: imulWide(cpu, a, size); return;
@@ -700,7 +705,7 @@ function group45(cpu: Cpu, op: number): void {
   switch (reg) {
     case 0:
     case 1:
-      writeE(cpu, m, size, incDec(cpu, readE(cpu, m, size), reg === 1, size));
+      writeRmwE(cpu, m, size, incDec(cpu, readRmwE(cpu, m, size), reg === 1, size));
       return;
     case 2: {
       const target = readE(cpu, m, size);

@@ -36,4 +36,8 @@ export class CpuFpuHost implements FpuHost {
   dataSelector(): number {
     return this.cpu.seg[this.cpu.eaSeg];
   }
+
+  dataBase(): number {
+    return this.cpu.segBase[this.cpu.eaSeg];
+  }
 }

@@ -119,6 +119,32 @@ export function writeE(cpu: Cpu, m: number, size: number, v: number): void {
   else writeMem(cpu, size, v);
 }
 
+/**
+ * Reads the destination of a read-modify-write at seg:off with write intent (`Cpu.beginRmw`): a fault
+ * comes here, before the instruction changes anything; `writeRmwSized` then cannot fault.
+ */
+export function readRmwSized(cpu: Cpu, size: number, seg: number, off: number): number {
+  return size === 2 ? cpu.readRmw32(seg, off) : size === 1 ? cpu.readRmw16(seg, off) : cpu.readRmw8(seg, off);
+}
+
+/** Writes the result of a read-modify-write to the operand `readRmwSized` read. */
+export function writeRmwSized(cpu: Cpu, size: number, v: number): void {
+  if (size === 2) cpu.writeRmw32(v);
+  else if (size === 1) cpu.writeRmw16(v);
+  else cpu.writeRmw8(v);
+}
+
+/** `readE` for the destination of a read-modify-write: a memory operand is read with write intent. */
+export function readRmwE(cpu: Cpu, m: number, size: number): number {
+  return m >= 0xc0 ? getReg(cpu, size, m & 7) : readRmwSized(cpu, size, cpu.eaSeg, cpu.eaOff);
+}
+
+/** `writeE` for the destination `readRmwE` read. */
+export function writeRmwE(cpu: Cpu, m: number, size: number, v: number): void {
+  if (m >= 0xc0) setReg(cpu, size, m & 7, v);
+  else writeRmwSized(cpu, size, v);
+}
+
 /** Reads the word/dword at eaOff + `delta` in the operand's segment (far pointers, BOUND, LGDT). */
 export function readMemAt(cpu: Cpu, size: number, delta: number): number {
   const off = cpu.addrSize32 ? (cpu.eaOff + delta) | 0 : (cpu.eaOff + delta) & 0xffff;

@@ -82,8 +82,9 @@ export function stringInstruction(cpu: Cpu, opcode: number, bulk = true): void {
 // leaves ECX/ESI/EDI at the faulting element exactly as element by element. Anything else takes
 // the per-element path for one element: MMIO/ROM/unmapped pages, pages holding decoded code (the
 // element's write goes through the memory's code-write detection, which unmarks the page, so the
-// next block proceeds), elements split across pages, expand-down or unusable segments, and MOVS
-// whose source and destination overlap so that an element reads what an earlier one wrote.
+// next block proceeds), elements split across pages, expand-down or unusable segments, a destination
+// segment that is not writable data, and MOVS whose source and destination overlap so that an
+// element reads what an earlier one wrote.
 
 const FOUR_GIB = 0x100000000;
 const PLAIN_SEGMENT = (1 << 16) | 4; // unusable, or expand-down/conforming: the slow limit check
@@ -117,6 +118,8 @@ function block(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, 
   const down = delta < 0;
   const di = a32 ? r32[7] >>> 0 : r16[14];
   const dstLin = (cpu.segBase[ES] + di) | 0;
+  // A destination segment that is not writable data takes the per-element path and its write check.
+  if ((cpu.segAccess[ES] & 0xe) !== 2) return 0;
   let n = Math.min(max, inSegment(cpu, ES, di, bytes, a32, down), inPage(dstLin, bytes, down));
   let si = 0;
   let srcLin = 0;
@@ -191,8 +194,9 @@ function once(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, d
       advance(cpu, 7, a32, delta);
       return;
     case INS: {
-      // The destination is checked for writability before the port is read (a fault must not lose input).
-      writeSized(cpu, size, ES, di, readSized(cpu, size, ES, di));
+      // The destination is checked for a write before the port is read (a fault must not lose
+      // input), without touching it: a probe that read it would read an MMIO register.
+      cpu.probeWrite(ES, di, 1 << size);
       v = portRead(cpu, r16[4], (1 << size) as AccessSize);
       writeSized(cpu, size, ES, di, v);
       advance(cpu, 7, a32, delta);

@@ -578,6 +578,95 @@ describe('interrupts', () => {
     tfAcrossFault(1);
   });
 
+  // A #DB handler (real mode, at 0x3100) that appends the interrupted IP to a list at 0x5002
+  // (length in bytes at 0x5000) and returns.
+  const RECORD_TRAP = [
+    0x55, //                   push bp
+    0x89, 0xe5, //             mov bp, sp
+    0x53, //                   push bx
+    0x50, //                   push ax
+    0x8b, 0x1e, 0x00, 0x50, // mov bx, [0x5000]
+    0x8b, 0x46, 0x02, //       mov ax, [bp+2]
+    0x89, 0x87, 0x02, 0x50, // mov [bx+0x5002], ax
+    0x83, 0x06, 0x00, 0x50, 0x02, // add word [0x5000], 2
+    0x58, //                   pop ax
+    0x5b, //                   pop bx
+    0x5d, //                   pop bp
+    0xcf, //                   iret
+  ];
+  const TF_ON = [0x9c, 0x58, 0x0d, 0x00, 0x01, 0x50, 0x9d]; //  pushf; pop ax; or ax, 100h; push ax; popf
+  const TF_OFF = [0x9c, 0x58, 0x25, 0xff, 0xfe, 0x50, 0x9d]; // pushf; pop ax; and ax, 0FEFFh; push ax; popf
+
+  /** Runs `code` (real mode at CODE) `slice` instructions per run() to its HLT; the #DB return IPs, from CODE. */
+  function singleStep(code: number[], slice: number) {
+    const m = createMachine('real');
+    m.memory.write16(1 * 4, 0x3100);
+    m.memory.writeBytes(0x3100, Uint8Array.from(RECORD_TRAP));
+    m.load(code);
+    let reason = 'budget';
+    for (let i = 0; i < 1000 && reason === 'budget'; i++) reason = m.cpu.run(slice);
+    expect(reason).toBe('hlt');
+    const traps = Array.from({ length: m.memory.read16(0x5000) / 2 }, (_, i) => m.memory.read16(0x5002 + 2 * i));
+    return { m, traps: traps.map((ip) => (ip - CODE).toString(16)) };
+  }
+
+  for (const slice of [1000, 1]) {
+    it(`TF: MOV SS and POP SS hold their single-step trap until after the next instruction (run(${slice}))`, () => {
+      const { m, traps } = singleStep([
+        ...TF_ON, //         1000 (the trap comes after the next instruction)
+        0x8c, 0xd0, //       1007 mov ax, ss   (trap: 1009)
+        0x8e, 0xd0, //       1009 mov ss, ax   (no trap here...)
+        0x43, //             100B inc bx       (...one after both: 100C)
+        0x16, //             100C push ss      (100D)
+        0x17, //             100D pop ss       (none)
+        0x41, //             100E inc cx       (100F)
+        0x90, //             100F nop          (1010)
+        ...TF_OFF, //        1010 (traps after each, the POPF included)
+        0xf4, //             1017 hlt
+      ], slice);
+      expect(m.cpu.eip).toBe(CODE + 0x18);
+      expect(traps).toEqual(['9', 'c', 'd', 'f', '10', '11', '12', '15', '16', '17']);
+      expect([m.cpu.reg16[6], m.cpu.reg16[2]]).toEqual([1, 1]);
+    });
+  }
+
+  for (const slice of [1000, 1]) {
+    it(`TF: a single-stepped HLT traps at once and the #DB wakes the CPU (run(${slice}))`, () => {
+      const { m, traps } = singleStep([
+        ...TF_ON, //         1000
+        0x90, //             1007 nop   (trap: 1008)
+        0xf4, //             1008 hlt   (trap: 1009, the handler runs and returns past the HLT)
+        0x43, //             1009 inc bx (100A)
+        ...TF_OFF, //        100A
+        0xf4, //             1011 hlt
+      ], slice);
+      expect(m.cpu.eip).toBe(CODE + 0x12);
+      expect(traps).toEqual(['8', '9', 'a', 'b', 'c', 'f', '10', '11']);
+      expect(m.cpu.reg16[6]).toBe(1);
+    });
+  }
+
+  for (const [name, shadowed, instructions] of [
+    ['MOV SS', [0x8c, 0xd0, 0x8e, 0xd0], 2], //  mov ax, ss; mov ss, ax
+    ['POP SS', [0x16, 0x90, 0x17], 3], //         push ss; nop; pop ss
+    ['STI', [0xfa, 0xfb], 2], //                  cli; sti
+  ] as const) {
+    it(`${name} holds off an external interrupt for one instruction, also across run() calls`, () => {
+      let pending = false;
+      const m = createMachine('real', { pending: () => pending, acknowledge: () => ((pending = false), 0x20) });
+      m.memory.write16(0x20 * 4, 0x3000);
+      m.memory.writeBytes(0x3000, Uint8Array.from([0xb2, 0x99, 0xf4])); // mov dl, 0x99; hlt
+      m.load([0xfb, 0x90, ...shadowed, 0x43, 0x41, 0xf4]); // sti; nop; ...; inc bx; inc cx; hlt
+      // Stop right after the instruction that opens the shadow, then raise the interrupt.
+      expect(m.cpu.run(2 + instructions)).toBe('budget');
+      pending = true;
+      expect(m.cpu.run(100)).toBe('hlt');
+      expect(m.cpu.reg8[8]).toBe(0x99);
+      expect([m.cpu.reg16[6], m.cpu.reg16[2]]).toEqual([1, 0]); // INC BX ran in the shadow, INC CX after the handler
+      expect(m.memory.read16(m.cpu.reg16[8])).toBe(CODE + 2 + shadowed.length + 1);
+    });
+  }
+
   it('injectInterrupt delivers through the IVT before the next instruction', () => {
     const m = createMachine('real');
     m.memory.write16(0x30 * 4, 0x3000);

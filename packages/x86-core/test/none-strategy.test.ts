@@ -1,5 +1,5 @@
 import type {
-  ExitReason, ExitStats, IoBus, MmioBus, SegmentState, SpecialRegisters, VmSpec, VmmStrategy,
+  Clock, ExitReason, ExitStats, IoBus, MmioBus, SegmentState, SpecialRegisters, VmSpec, VmmStrategy,
 } from '@ringvisor/vmm-api';
 import { describe, expect, it } from 'vitest';
 import { createNoneStrategy, noneStrategy } from '../src/strategy/none.js';
@@ -34,6 +34,53 @@ const FLAT_CODE: SegmentState = { selector: 8, base: 0, limit: 0xffffffff, acces
 const FLAT_DATA: SegmentState = { selector: 16, base: 0, limit: 0xffffffff, access: 0xc093 };
 
 describe('strategy none', () => {
+  /** A VM whose vCPU sits in real mode at 0x7c00 on `code`. */
+  function realModeVcpu(s: VmSpec, code: number[]) {
+    const vm = noneStrategy.createVm(s);
+    vm.memory.writeBytes(0x7c00, Uint8Array.from(code));
+    const vcpu = vm.createVcpu(0);
+    const real = (selector: number, access: number): SegmentState => ({ selector, base: selector << 4, limit: 0xffff, access });
+    vcpu.setSpecialRegisters({ ...vcpu.getSpecialRegisters(), cs: real(0, 0x9b), ds: real(0, 0x93), ss: real(0, 0x93), es: real(0, 0x93) });
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x7c00, esp: 0x7000 });
+    return vcpu;
+  }
+
+  // rdtsc; mov esi, eax; mov edi, edx; (400 instructions: mov cx, 200; loop $ ... ) rdtsc; hlt
+  const TWO_READINGS = [
+    0x0f, 0x31, 0x66, 0x89, 0xc6, 0x66, 0x89, 0xd7,
+    0xb9, 0xc8, 0x00, 0xe2, 0xfe,
+    0x0f, 0x31, 0xf4,
+  ];
+
+  it('under a host clock the TSC follows that clock at 100 MHz, not the instructions retired', () => {
+    let ns = 5_000_000_000 * 10 + 1234; // the high dword matters too
+    const host: Clock = { kind: 'host', now: () => (ns += 25_000), schedule: () => 0, cancel: () => undefined };
+    const vcpu = realModeVcpu(spec({ clock: host }), TWO_READINGS);
+    expect(vcpu.run(1000).reason).toBe('hlt');
+    const first = vcpu.getRegisters();
+    const second = (first.edx * 2 ** 32 + first.eax);
+    const earlier = (first.edi * 2 ** 32 + first.esi);
+    // Each reading advances the fake clock 25 µs: 2500 ticks apart, whatever ran in between.
+    expect(second - earlier).toBe(2500);
+    expect(earlier).toBe(Math.floor((5_000_000_000 * 10 + 1234 + 25_000) / 10));
+    // Skipped idle time is already in the clock: advanceTsc must not count it twice.
+    vcpu.advanceTsc?.(1_000_000);
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x7c00 });
+    expect(vcpu.run(1000).reason).toBe('hlt');
+    expect(vcpu.getRegisters().esi + vcpu.getRegisters().edi * 2 ** 32).toBe(second + 2500);
+  });
+
+  it('under a virtual clock (or none) the TSC counts retired instructions', () => {
+    const virtual: Clock = { kind: 'virtual', now: () => 123_456_789, schedule: () => 0, cancel: () => undefined };
+    for (const s of [spec({ clock: virtual }), spec()]) {
+      const vcpu = realModeVcpu(s, TWO_READINGS);
+      expect(vcpu.run(1000).reason).toBe('hlt');
+      const r = vcpu.getRegisters();
+      expect(r.eax - r.esi).toBe(204); // the first RDTSC, two MOVs, MOV CX and 200 LOOPs retired in between
+      expect(r.esi).toBe(0);
+    }
+  });
+
   it('describes itself and is always available', () => {
     expect(noneStrategy.name).toBe('none');
     expect(noneStrategy.unavailableReason()).toBeNull();

@@ -162,6 +162,7 @@ export class PcBoard {
   vmSpec(ramBacking?: (region: MemoryRegionSpec) => ArrayBufferLike | undefined): VmSpec {
     return {
       regions: this.memoryMap.regions, io: this.io, mmio: this.mmio, interrupts: this.pic, stats: this.stats,
+      clock: this.options.clock,
       ...(ramBacking ? { ramBacking } : {}),
     };
   }

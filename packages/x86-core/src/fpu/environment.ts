@@ -110,7 +110,7 @@ export function fxsave(fpu: Fpu, host: FpuHost, at: number, mode: number): void 
   host.write16(at + 6, fpu.fop & 0x7ff);
   host.write32(at + 8, (instructionOffset(fpu, mode) & offsetMask) >>> 0);
   host.write32(at + 12, fpu.fcs & 0xffff);
-  host.write32(at + 16, (fpu.fdp & offsetMask) >>> 0);
+  host.write32(at + 16, (dataOffset(fpu, mode) & offsetMask) >>> 0);
   host.write32(at + 20, fpu.fds & 0xffff);
   host.write32(at + 24, MXCSR_DEFAULT);
   host.write32(at + 28, 0);
@@ -148,7 +148,7 @@ export function fxrstor(fpu: Fpu, host: FpuHost, at: number, mode: number): bool
   fpu.fcs = fcs;
   // In real-address mode the model keeps the instruction's linear address (FSTENV's layout wants it).
   fpu.fip = mode & FPU_PROTECTED ? fip : (fip + (fcs << 4)) >>> 0;
-  fpu.fdp = fdp;
+  fpu.fdp = mode & FPU_PROTECTED ? fdp : (fdp + (fds << 4)) >>> 0;
   fpu.fds = fds;
   return true;
 }
@@ -159,4 +159,9 @@ export function fxrstor(fpu: Fpu, host: FpuHost, at: number, mode: number): bool
  */
 function instructionOffset(fpu: Fpu, mode: number): number {
   return mode & FPU_PROTECTED ? fpu.fip : (fpu.fip - ((fpu.fcs & 0xffff) << 4)) >>> 0;
+}
+
+/** FDP as an offset in the operand's segment (real-address FDP is linear, FDS * 16 + offset). */
+function dataOffset(fpu: Fpu, mode: number): number {
+  return mode & FPU_PROTECTED ? fpu.fdp : (fpu.fdp - ((fpu.fds & 0xffff) << 4)) >>> 0;
 }

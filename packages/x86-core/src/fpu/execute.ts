@@ -5,7 +5,7 @@ import { fsave, frstor, loadEnvironment, storeEnvironment } from './environment.
 import {
   Fpu, INDEFINITE, SW_C0, SW_C1, SW_C2, SW_C3, SW_CC, SW_IE, SW_OE, SW_ZE,
 } from './fpu.js';
-import type { FpuHost } from './host.js';
+import { FPU_PROTECTED, type FpuHost } from './host.js';
 import { partialRemainder, type RemainderResult } from './remainder.js';
 import {
   readBcd, readInt16, readInt32, readInt64, readReal32, readReal64, readReal80, writeBcd, writeInteger,
@@ -65,7 +65,9 @@ export function executeFpu(
     fpu.fip = ip >>> 0;
     fpu.fcs = cs & 0xffff;
     if (modrm < 0xc0) {
-      fpu.fdp = at >>> 0;
+      // Like FIP, a real-address (or virtual-8086) FDP is the operand's linear address (SDM Vol. 1
+      // 8.1.10, Figures 8-10/8-11: FSTENV/FSAVE store its bits 31/19-16 above the low word).
+      fpu.fdp = mode & FPU_PROTECTED ? at >>> 0 : (host.dataBase() + at) >>> 0;
       fpu.fds = host.dataSelector() & 0xffff;
     }
   }

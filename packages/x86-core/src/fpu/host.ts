@@ -18,6 +18,8 @@ export interface FpuHost {
   setAx(value: number): void;
   /** The selector of the memory operand's segment (the FPU data pointer selector, FDS). */
   dataSelector(): number;
+  /** The base of the memory operand's segment: real-address images record its linear address. */
+  dataBase(): number;
 }
 
 /** How the instruction was executed: decides the FSTENV/FSAVE image layout. */

@@ -28,6 +28,9 @@ class CountingMmio implements MmioBus {
  */
 const IO_SYNC_INSTRUCTIONS = 100;
 
+/** Under a host clock the TSC ticks at 100 MHz, as it does under the virtual clock (10 ns an instruction). */
+const NS_PER_TSC_TICK = 10;
+
 const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
   ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
 ];
@@ -56,6 +59,10 @@ class NoneVcpu implements Vcpu {
     });
     this.cpu.pagingFeatures = MMU_PAGING_FEATURES;
     this.cpu.ioSyncInstructions = IO_SYNC_INSTRUCTIONS;
+    const clock = spec.clock;
+    // Under a host clock the timers the guest calibrates the TSC against run on wall time, and so
+    // must the TSC: it counts that clock at the rate instructions count under a virtual clock.
+    if (clock?.kind === 'host') this.cpu.tscSource = () => Math.floor(clock.now() / NS_PER_TSC_TICK);
     const cpu = this.cpu;
     memory.onLayoutChange(() => {
       cpu.addressMask = memory.addressMask;
@@ -127,9 +134,12 @@ class NoneVcpu implements Vcpu {
     this.cpu.injectInterrupt(vector);
   }
 
-  /** The TSC counts retired instructions; skipped idle time moves it by as many ticks. */
+  /**
+   * The TSC counts retired instructions; skipped idle time moves it by as many ticks. A TSC that
+   * follows a host clock has nothing to catch up.
+   */
   advanceTsc(ticks: number): void {
-    if (Number.isSafeInteger(ticks) && ticks > 0) this.cpu.tscOffset += ticks;
+    if (this.cpu.tscSource === null && Number.isSafeInteger(ticks) && ticks > 0) this.cpu.tscOffset += ticks;
   }
 
   getRegisters(): Registers {

@@ -116,3 +116,47 @@ describe('x87 instructions in the CPU', () => {
     expect(fresh.fpu.tagWord).toBe(0x5555);
   });
 });
+
+describe('x87 stores that cannot be written', () => {
+  const le32 = (v: number): number[] => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
+
+  it('FSTP through a read-only data segment is #GP(0) before it pops or flags anything', () => {
+    const m = createMachine('flat32');
+    m.cpu.intercepts.exceptions = 1 << 13;
+    m.load([
+      0xdb, 0xe3, //                      fninit
+      0xd9, 0xee, //                      fldz
+      0xd9, 0xe8, //                      fld1
+      0x3e, 0xd9, 0x1d, ...le32(DATA), // fstp dword ds:[DATA]
+      0xf4,
+    ]);
+    m.cpu.run(3);
+    m.cpu.segAccess[3] = 0xc091; // DS: read-only data
+    expect(m.cpu.run(10)).toBe('exception');
+    expect([m.cpu.stop.vector, m.cpu.stop.errorCode, m.cpu.eip]).toEqual([13, 0, CODE + 6]);
+    expect([m.cpu.fpu.top, m.cpu.fpu.st(0), m.cpu.fpu.statusWord & 0x3f]).toEqual([6, 1, 0]);
+    expect(m.memory.read32(DATA)).toBe(0);
+  });
+
+  it('FNSAVE to a read-only page is #PF (W=1) before any byte is stored or the FPU reinitialised', () => {
+    const m = createMachine('flat32');
+    const table = 0x9000;
+    m.memory.writeBytes(0xa000, Uint8Array.from(le32(table | 3)));
+    // Identity pages; 0x21000 read-only, so a save at 0x20fd0 starts writable and crosses into it.
+    for (let p = 0; p < 256; p++) m.memory.writeBytes(table + p * 4, Uint8Array.from(le32((p << 12) | (p === 0x21 ? 1 : 3))));
+    m.cpu.cr3 = 0xa000;
+    m.cpu.cr0 |= 0x80010000;
+    m.cpu.modeChanged();
+    m.cpu.intercepts.exceptions = 1 << 14;
+    m.load([
+      0xdb, 0xe3, //                  fninit
+      0xd9, 0xe8, //                  fld1
+      0xdd, 0x35, ...le32(0x20fd0), // fnsave [20FD0h] (108 bytes)
+      0xf4,
+    ]);
+    expect(m.cpu.run(10)).toBe('exception');
+    expect([m.cpu.stop.vector, m.cpu.stop.errorCode, m.cpu.cr2 >>> 0]).toEqual([14, 3, 0x21000]);
+    expect([m.cpu.fpu.top, m.cpu.fpu.st(0)]).toEqual([7, 1]);
+    expect(Array.from(m.memory.ram.subarray(0x20fd0, 0x21000)).every((b) => b === 0)).toBe(true);
+  });
+});

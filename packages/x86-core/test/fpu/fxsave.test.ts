@@ -280,3 +280,52 @@ describe('0F AE faults', () => {
     expect(m.cpu.fpu.tagWord).toBe(0xffff);
   });
 });
+
+describe('real-address FSTENV/FSAVE images (SDM Vol. 1 8.1.10, Figures 8-10 and 8-12)', () => {
+  // DS = 1234h: the operand at DS:0010h is linear 12350h, which the image splits into bits 15-0 and
+  // bits 19-16 (at 15-12 of the next word; bits 31-16 at 27-12 of the 32-bit image's dword).
+  function realWithData(): TestMachine {
+    const m = machine('real');
+    m.cpu.loadRealSegment(DS, 0x1234);
+    m.memory.write32(0x12350, 0x40200000); // 2.5f
+    return m;
+  }
+  const LOAD = [0xdb, 0xe3, 0xd9, 0x06, 0x10, 0x00]; // 1000 fninit; 1002 fld dword [0010h]
+  const ENV = 0x12340 + 0xa000;
+
+  it('the 16-bit image holds the linear instruction and operand addresses', () => {
+    const m = realWithData();
+    expect(runTo(m, [...LOAD, 0xd9, 0x36, 0x00, 0xa0])).toBe('hlt'); // fnstenv [0a000h]
+    expect(u16(m, ENV + 6)).toBe(CODE + 2); //               FIP 15-0
+    expect(u16(m, ENV + 8)).toBe(0x106); //                   FIP 19-16 (0), FOP D9 /0 ModRM 06
+    expect(u16(m, ENV + 10)).toBe(0x2350); //                 FDP 15-0
+    expect(u16(m, ENV + 12)).toBe(0x1000); //                 FDP 19-16 at 15-12
+  });
+
+  it('the 32-bit image holds them with bits 31-16 at 27-12', () => {
+    const m = realWithData();
+    expect(runTo(m, [...LOAD, 0x66, 0xd9, 0x36, 0x00, 0xa0])).toBe('hlt'); // fnstenv (32-bit operand size)
+    expect(u32(m, ENV + 12) & 0xffff).toBe(CODE + 2);
+    expect(u32(m, ENV + 16)).toBe(0x106);
+    expect(u32(m, ENV + 20) & 0xffff).toBe(0x2350);
+    expect(u32(m, ENV + 24)).toBe(0x1000);
+  });
+
+  it('FSAVE stores the same environment and FRSTOR loads it back; FXSAVE stores the offset and FDS', () => {
+    const m = realWithData();
+    expect(runTo(m, [
+      ...LOAD,
+      0x0f, 0xae, 0x06, 0x00, 0xb0, // fxsave [0b000h]
+      0xdd, 0x36, 0x00, 0xa0, //       fnsave [0a000h] (then FNINIT)
+      0xdd, 0x26, 0x00, 0xa0, //       frstor [0a000h]
+      0xd9, 0x36, 0x00, 0xc0, //       fnstenv [0c000h]
+    ])).toBe('hlt');
+    const image = 0x12340 + 0xb000;
+    expect(u32(m, image + 16)).toBe(0x0010); // FDP: the offset
+    expect(u32(m, image + 20)).toBe(0x1234); // FDS
+    expect(u32(m, image + 8)).toBe(CODE + 2); // FIP
+    expect([u16(m, ENV + 10), u16(m, ENV + 12)]).toEqual([0x2350, 0x1000]);
+    const again = 0x12340 + 0xc000;
+    expect([u16(m, again + 10), u16(m, again + 12)]).toEqual([0x2350, 0x1000]);
+  });
+});

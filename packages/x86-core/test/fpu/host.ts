@@ -19,4 +19,7 @@ export class TestHost implements FpuHost {
   setAx(v: number): void { this.ax = v; }
   ds = 0;
   dataSelector(): number { return this.ds; }
+  /** The data segment's base (real-address mode: DS × 16). */
+  base = 0;
+  dataBase(): number { return this.base; }
 }
