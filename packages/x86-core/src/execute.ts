@@ -16,7 +16,7 @@ import {
 import { stringInstruction } from './strings.js';
 import {
   adjustRpl, deliverInterrupt, eflagsForPush, farCall, farJump, farReturn, interruptReturn, loadSegment, popEflags,
-  setInterruptFlag,
+  requireProtectedMode, setInterruptFlag,
 } from './system/index.js';
 
 const IS_PREFIX = new Uint8Array(256);
@@ -170,6 +170,7 @@ function execute(cpu: Cpu, op: number): void {
     case 0x62: bound(cpu); return;
     case 0x63: {
       const m = modrm(cpu);
+      requireProtectedMode(cpu);
       const v = adjustRpl(cpu, readRmwE(cpu, m, 1), getReg(cpu, 1, (m >> 3) & 7));
       writeRmwE(cpu, m, 1, v);
       return;

@@ -367,6 +367,15 @@ describe('invalid encodings', () => {
     expect(m.memory.read32(0x2000)).toBe(42);
   });
 
+  it('ARPL in real mode is #UD, before the #GP its memory operand at DS:FFFF would raise', () => {
+    const m = createMachine('real');
+    m.cpu.intercepts.exceptions = (1 << 6) | (1 << 13);
+    m.cpu.reg16[3 << 1] = 0xffff; // bx
+    m.load([0x63, 0x07]); // arpl [bx], ax
+    expect(m.cpu.run(10)).toBe('exception');
+    expect([m.cpu.stop.vector, m.cpu.eip]).toEqual([6, CODE]);
+  });
+
   it('an instruction longer than 15 bytes is #GP(0)', () => {
     const m = createMachine('flat32');
     m.cpu.intercepts.exceptions = 1 << 13;

@@ -15,7 +15,8 @@ function setZf(cpu: SystemCpu, on: boolean): void {
   cpu.setEflags(on ? eflags | FLAG_ZF : eflags & ~FLAG_ZF);
 }
 
-function requireProtectedMode(cpu: SystemCpu): void {
+/** #UD outside protected mode (real and virtual-8086 mode do not recognise these instructions). */
+export function requireProtectedMode(cpu: SystemCpu): void {
   if (!isProtected(cpu) || isV86(cpu)) throwFault(UD);
 }
 
@@ -64,9 +65,12 @@ export function verifyWrite(cpu: SystemCpu, selector: number): void {
   setZf(cpu, d !== null && d.isWritableData);
 }
 
-/** ARPL: raises the destination selector's RPL to the source's (ZF=1), else leaves it (ZF=0). */
+/**
+ * ARPL: raises the destination selector's RPL to the source's (ZF=1), else leaves it (ZF=0). The
+ * caller checks `requireProtectedMode` before it reads the destination, so #UD comes before any
+ * fault of that read.
+ */
 export function adjustRpl(cpu: SystemCpu, destination: number, source: number): number {
-  requireProtectedMode(cpu);
   const raise = (destination & 3) < (source & 3);
   setZf(cpu, raise);
   return raise ? (destination & ~3) | (source & 3) : destination;
