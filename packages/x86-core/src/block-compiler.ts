@@ -47,6 +47,11 @@ export interface CompiledBlock {
   readonly bytes: number;
   /** Length of the generated source. */
   readonly sourceLength: number;
+  /**
+   * Counts down the block's runs from the run loop until it is compiled again with its memory
+   * accesses inline (at 0; block-cache.ts's INLINE_RUNS); negative when it already is or has none.
+   */
+  runs: number;
 }
 
 const MASKS = [0xff, 0xffff, -1];
@@ -190,12 +195,66 @@ class Emitter {
 
   /** The r/m operand of `i` (a register, or memory at `offset`) as an expression. */
   readE(i: Insn, size: number): string {
-    return i.rm >= 0 ? this.reg(size, i.rm) : `cpu.read${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset})`;
+    return i.rm >= 0 ? this.reg(size, i.rm) : this.read(size, i.seg, this.offset);
   }
 
   writeE(i: Insn, size: number, v: string): void {
     if (i.rm >= 0) this.setReg(size, i.rm, v);
-    else this.line(`cpu.write${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset}, ${v});`);
+    else this.write(size, i.seg, this.offset, v);
+  }
+
+  /** True when the block is compiled for paging on: its inline accesses read the TLB. */
+  paging = false;
+  /** True when memory accesses are inline; else they are all calls into the Cpu. */
+  inline = false;
+  /** Memory operands read or written (inline, or not yet). */
+  accesses = 0;
+  /** Segments and (segment, size) limits the inline accesses use, declared at the block's entry. */
+  readonly segments = new Set<number>();
+  readonly limits = new Set<string>();
+
+  /**
+   * The physical address of an access of `size` (0-2) through segment `s` at offset `o` into local
+   * `p`, or -1 there when the access must take the Cpu's calls: outside the segment's fast limit
+   * (`Cpu.fastLimit`), a TLB miss, or a block entered in another paging mode (every limit is -1
+   * then). `l` holds the linear address.
+   */
+  private translate(size: number, s: number, o: string, write: boolean): string {
+    this.segments.add(s);
+    this.limits.add(`${s}_${size}`);
+    const physical = this.paging ? `((t = TB[l >>> 12]) & ${write ? 'WH' : 'RH'}) === 1 ? ((t & -4096) ^ l) >>> 0 : -1` : '(l & AM) >>> 0';
+    return `l = (B${s} + ${o}) | 0, p = (${o} >>> 0) > X${s}_${size} ? -1 : ${physical}`;
+  }
+
+  /**
+   * A memory read as an expression: inline from RAM when it can, else through `cpu.read*`. Only an
+   * aligned dword is read inline (it cannot cross a page; the rare unaligned one takes the call).
+   */
+  read(size: number, s: number, o: string): string {
+    const call = `cpu.read${size === 2 ? 32 : size === 1 ? 16 : 8}(${s}, ${o})`;
+    this.accesses++;
+    if (!this.inline) return call;
+    const at = this.translate(size, s, o, false);
+    if (size === 0) return `(${at}, p >= 0 && K[p >>> 12] <= 1 ? R[p] : ${call})`;
+    // -1 (no fast path) fails the alignment and page-crossing tests below.
+    if (size === 1) return `(${at}, (p & 4095) !== 4095 && K[p >>> 12] <= 1 ? R[p] | (R[p + 1] << 8) : ${call})`;
+    return `(${at}, (p & 3) === 0 && K[p >>> 12] <= 1 ? W[p >>> 2] : ${call})`;
+  }
+
+  /** A memory write: inline to RAM when it can (not a code page: those writes must be seen), else `cpu.write*`. */
+  write(size: number, s: number, o: string, v: string): void {
+    const call = `cpu.write${size === 2 ? 32 : size === 1 ? 16 : 8}(${s}, ${o}, ${v});`;
+    this.accesses++;
+    if (!this.inline) {
+      this.line(call);
+      return;
+    }
+    const at = this.translate(size, s, o, true);
+    let store: string;
+    if (size === 0) store = `if (p >= 0 && K[p >>> 12] === 0) R[p] = ${v};`;
+    else if (size === 1) store = `if ((p & 4095) !== 4095 && K[p >>> 12] === 0) { R[p] = ${v}; R[p + 1] = (${v}) >> 8; }`;
+    else store = `if ((p & 3) === 0 && K[p >>> 12] === 0) W[p >>> 2] = ${v};`;
+    this.line(`${at}; ${store} else ${call}`);
   }
 
   /** Stores the pending producer into the Cpu's lazy-flag fields (through `storeLazy`/`storeLogic`). */
@@ -308,8 +367,10 @@ class Emitter {
  * Generates the source of the block whose instructions are `insns` (entry-relative byte offsets in
  * `offsets`). The last instruction may end the block (a jump) or not (the block then falls through).
  */
-function generate(insns: readonly Insn[], offsets: readonly number[]): string {
+function generate(insns: readonly Insn[], offsets: readonly number[], paging: boolean, inline: boolean): Generated {
   const g = new Emitter();
+  g.paging = paging;
+  g.inline = inline;
   const count = insns.length;
   g.count = count;
   g.loops = insns.some((i, k) => (i.kind === JCC || i.kind === JMP) && offsets[k] + i.length + i.imm === 0);
@@ -339,12 +400,18 @@ function generate(insns: readonly Insn[], offsets: readonly number[]): string {
       g.line(`q = ${(k << 13) | (movesStack(i) ? 4096 : 0) | offsets[k]};`);
     }
     emitInstruction(g, i, k, offsets[k]);
-    if (endsBlock(i)) return wrap(g);
+    if (endsBlock(i)) return { source: wrap(g), accesses: g.accesses };
     if (touchesMemory(i)) g.line(`if (cpu.events !== 0) { ${g.exit(k, `e0 + ${next}`)} }`);
   }
   const last = count - 1;
   g.line(g.exit(last, `e0 + ${offsets[last] + insns[last].length}`));
-  return wrap(g);
+  return { source: wrap(g), accesses: g.accesses };
+}
+
+interface Generated {
+  source: string;
+  /** Memory operands the source reads or writes (inline or through the Cpu's calls). */
+  accesses: number;
 }
 
 /**
@@ -370,8 +437,23 @@ function innerBranches(insns: readonly Insn[], offsets: readonly number[]): numb
 }
 
 function wrap(g: Emitter): string {
+  // Inline memory: the segments' bases and fast limits, constant while the block runs (no compiled
+  // instruction loads a segment or changes the paging mode), all -1 when the translation it was
+  // compiled for is not the current one.
+  const memory: string[] = [];
+  if (g.limits.size > 0) {
+    memory.push(`const F = cpu.inlineTranslation === ${g.paging ? 2 : 1}, R = cpu.ram, W = cpu.ram32, K = cpu.kind;`);
+    memory.push(g.paging ? 'const TB = cpu.tlb, u = cpu.userAccess(), RH = cpu.tlbHitMask[u], WH = cpu.tlbHitMask[2 | u];' : 'const AM = cpu.addressMask;');
+    for (const s of g.segments) memory.push(`const B${s} = cpu.segBase[${s}];`);
+    for (const k of g.limits) {
+      const [seg, size] = k.split('_').map(Number);
+      memory.push(`const X${k} = F ? cpu.fastLimit(${seg}, ${1 << size}) : -1;`);
+    }
+    memory.push('let l = 0, p = 0, t = 0;');
+  }
   return [
     'const r = cpu.reg32, h = cpu.reg16, b = cpu.reg8;',
+    ...memory,
     'let q = 0, s = 0, n = 0, d = 0;',
     'try {',
     ...(g.loops ? ['for (;;) {', ...g.out, '}'] : g.out),
@@ -776,7 +858,8 @@ const HELPERS = [condition, throwFault, PARITY, alu, shift, imulTruncate, mul, i
  * Compiles the run of records starting at `phys` (records come from `record(phys)`, which decodes
  * on demand and returns -1 where nothing can be decoded). `limit` bounds the bytes the block may
  * span (the end of the page or of the fetch window); `code32` and `gen` (the page's generation) are
- * recorded in the block. Null when fewer than two instructions compile.
+ * recorded in the block, and the paging mode its `inline` memory accesses translate for (they take
+ * the Cpu's calls when entered in another). Null when fewer than two instructions compile.
  */
 export function compileBlock(
   c: DecodeCache,
@@ -786,6 +869,8 @@ export function compileBlock(
   record: (phys: number, available: number) => number,
   code32: boolean,
   gen: number,
+  paging = false,
+  inline = false,
 ): CompiledBlock | null {
   const insns: Insn[] = [];
   const offsets: number[] = [];
@@ -802,9 +887,11 @@ export function compileBlock(
     if (rec < 0) break;
   }
   if (insns.length < 2) return null;
-  const source = generate(insns, offsets);
+  const { source, accesses } = generate(insns, offsets, paging, inline);
   // Only numbers from the guest reach the source: every operand above is a field of a record.
   const factory = new Function(...FACTORY_PARAMETERS, `return function block(cpu, e0, left) {\n${source}\n};`) as
     (...helpers: unknown[]) => BlockFunction;
-  return { fn: factory(...HELPERS), at, phys, code32, gen, count: insns.length, bytes: offset, sourceLength: source.length };
+  return { fn: factory(...HELPERS), at, phys, code32, gen, count: insns.length, bytes: offset, sourceLength: source.length,
+    runs: inline || accesses === 0 ? -1 : 0,
+  };
 }
