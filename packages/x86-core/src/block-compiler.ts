@@ -147,6 +147,11 @@ function movesStack(i: Insn): boolean {
     (i.kind === GRP5 && (i.op === 2 || i.op === 6)) || (i.kind === NOP && i.op === 1);
 }
 
+/** Instructions whose only faults are those of their ModRM memory operand's reads and writes. */
+function faultsInAccessesOnly(i: Insn): boolean {
+  return touchesMemory(i) && !movesStack(i) && !endsBlock(i) && !(i.kind === GRP3 && i.op >= 6);
+}
+
 /** Instructions that may throw as a whole (a taken Jcc checks its target inside its own exit). */
 function mayFault(i: Insn): boolean {
   return touchesMemory(i) || endsBlock(i) || (i.kind === GRP3 && i.op >= 6) || (i.kind === NOP && i.op === 2);
@@ -209,6 +214,17 @@ class Emitter {
   inline = false;
   /** Memory operands read or written (inline, or not yet). */
   accesses = 0;
+  /**
+   * True while an instruction that faults only in its memory accesses is emitted inline: the pending
+   * flags are stored just before each call (which may fault), not before the instruction.
+   */
+  flushInCalls = false;
+
+  /** The pending flags' store as an expression followed by a comma, when they must go before a call. */
+  private beforeCall(): string {
+    const code = this.flushInCalls ? this.flushCode() : '';
+    return code === '' ? '' : `${code.slice(0, -1)}, `;
+  }
   /** Segments and (segment, size) limits the inline accesses use, declared at the block's entry. */
   readonly segments = new Set<number>();
   readonly limits = new Set<string>();
@@ -231,9 +247,9 @@ class Emitter {
    * aligned dword is read inline (it cannot cross a page; the rare unaligned one takes the call).
    */
   read(size: number, s: number, o: string): string {
-    const call = `cpu.read${size === 2 ? 32 : size === 1 ? 16 : 8}(${s}, ${o})`;
     this.accesses++;
-    if (!this.inline) return call;
+    if (!this.inline) return `cpu.read${size === 2 ? 32 : size === 1 ? 16 : 8}(${s}, ${o})`;
+    const call = `(${this.beforeCall()}cpu.read${size === 2 ? 32 : size === 1 ? 16 : 8}(${s}, ${o}))`;
     const at = this.translate(size, s, o, false);
     if (size === 0) return `(${at}, p >= 0 && K[p >>> 12] <= 1 ? R[p] : ${call})`;
     // -1 (no fast path) fails the alignment and page-crossing tests below.
@@ -249,12 +265,13 @@ class Emitter {
       this.line(call);
       return;
     }
+    const flush = this.flushInCalls ? this.flushCode() : '';
     const at = this.translate(size, s, o, true);
     let store: string;
     if (size === 0) store = `if (p >= 0 && K[p >>> 12] === 0) R[p] = ${v};`;
     else if (size === 1) store = `if ((p & 4095) !== 4095 && K[p >>> 12] === 0) { R[p] = ${v}; R[p + 1] = (${v}) >> 8; }`;
     else store = `if ((p & 3) === 0 && K[p >>> 12] === 0) W[p >>> 2] = ${v};`;
-    this.line(`${at}; ${store} else ${call}`);
+    this.line(`${at}; ${store} else { ${flush} ${call} }`);
   }
 
   /** Stores the pending producer into the Cpu's lazy-flag fields (through `storeLazy`/`storeLogic`). */
@@ -394,12 +411,16 @@ function generate(insns: readonly Insn[], offsets: readonly number[], paging: bo
       g.line(`L${k}: {`);
       open.push(k);
     }
+    // An instruction that faults only in its memory accesses stores the flags in their calls' path
+    // when the accesses are inline (the inline path cannot fault).
+    g.flushInCalls = g.inline && faultsInAccessesOnly(i);
     if (mayFault(i)) {
-      g.flush();
+      if (!g.flushInCalls) g.flush();
       if (movesStack(i)) g.line(`s = r[4];`);
       g.line(`q = ${(k << 13) | (movesStack(i) ? 4096 : 0) | offsets[k]};`);
     }
     emitInstruction(g, i, k, offsets[k]);
+    g.flushInCalls = false;
     if (endsBlock(i)) return { source: wrap(g), accesses: g.accesses };
     if (touchesMemory(i)) g.line(`if (cpu.events !== 0) { ${g.exit(k, `e0 + ${next}`)} }`);
   }
