@@ -621,6 +621,44 @@ describe('block compiler', () => {
     });
   }
 
+  for (const flush of ['CR3 reload', 'INVLPG'] as const) {
+    it(`hot blocks with inline accesses read a page the guest remaps (${flush}) through its new mapping`, () => {
+      // Linear 0x400000 maps frame 0x4000 or 0x5000; every 50 laps the guest flips the PTE and flushes
+      // the TLB entry. The block reading it is compiled inline after one run.
+      const setup = (m: TestMachine): void => {
+        m.memory.writeBytes(0x8000, Uint8Array.from([...le32(0x9003), ...le32(0xa003)]));
+        for (let p = 0; p < 256; p++) m.memory.writeBytes(0x9000 + p * 4, Uint8Array.from(le32((p << 12) | 3)));
+        m.memory.writeBytes(0xa000, Uint8Array.from(le32(0x5003)));
+        m.memory.writeBytes(0x4000, Uint8Array.from(le32(0x1111)));
+        m.memory.writeBytes(0x5000, Uint8Array.from(le32(0x220000)));
+        m.cpu.cr3 = 0x8000;
+        m.cpu.cr0 |= 0x80000000;
+        m.cpu.modeChanged();
+        m.load([
+          0xa1, ...le32(0x400000), //                       top: mov eax, [0x400000]
+          0x01, 0xc3, //                                    add ebx, eax
+          0x4a, //                                          dec edx
+          0x75, flush === 'INVLPG' ? 0x16 : 0x15, //         jnz skip
+          0x81, 0x35, ...le32(0xa000), ...le32(0x1000), //  xor dword [0xa000], 0x1000
+          ...(flush === 'INVLPG' ? [0x0f, 0x01, 0x3d, ...le32(0x400000)] : [0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8]),
+          0xba, ...le32(50), //                             mov edx, 50
+          0x49, //                                          skip: dec ecx
+          0x75, flush === 'INVLPG' ? 0xdd : 0xde, //         jnz top
+          0xf4,
+        ]);
+        m.cpu.reg32[1] = 1000;
+        m.cpu.reg32[2] = 50;
+        m.cpu.intercepts.exceptions = -1;
+      };
+      const [jit, plain] = pair('flat32', 1, setup);
+      const next = random(flush.length + 71);
+      expect(lockstep(jit, plain, () => 1 + (next() % 400), 400, flush)).toBe('hlt');
+      // 20 periods of 50 laps, alternating frames: 10 * 50 reads of each.
+      expect(jit.cpu.reg32[3]).toBe(500 * 0x220000 + 500 * 0x1111);
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(1);
+    });
+  }
+
   it('a store into the running block stops it before the stale code runs', () => {
     // The MOV rewrites the immediate of the ADD two instructions later, on every iteration.
     const setup = (m: TestMachine): void => {
