@@ -16,6 +16,13 @@ import { BLOCK, type DecodeCache } from './decoded-cache.js';
  * 21.9 s against 27.3 s at 64 (one run each, quiet machine); hot loops are unaffected.
  */
 export const HOT_RUNS = 256;
+/**
+ * Runs of a block before it is compiled again with its memory accesses inline. Inline accesses are
+ * longer source, which V8 compiles, and runs slowly until it optimises the block: most kernel code
+ * runs too few times for that to pay (Debian's vmlinux booted slower with every block inline); hot
+ * loops gain a third (the bzImage's decompressor).
+ */
+export const INLINE_RUNS = 2048;
 /** For pages whose code was rewritten many times (a guest rewriting its code in a loop). */
 const HOT_RUNS_REWRITTEN = 4096;
 const REWRITES_TOLERATED = 64;
@@ -50,6 +57,8 @@ export class BlockCache {
   flushes = 0;
   /** Runs of an entry before it compiles (tests lower it to compile everything at once). */
   hotRuns = HOT_RUNS;
+  /** Runs of a block before its memory accesses are compiled inline (tests lower it). */
+  inlineRuns = INLINE_RUNS;
 
   constructor(private readonly decoded: DecodeCache) {}
 
@@ -58,9 +67,22 @@ export class BlockCache {
     return gen < REWRITES_TOLERATED ? -this.hotRuns : -Math.max(this.hotRuns, HOT_RUNS_REWRITTEN);
   }
 
-  /** Records the outcome of compiling at record `rec`: the block's id, or never again if null. */
+  /**
+   * Records the outcome of compiling at record `rec`: the block's id, or never again if null. A
+   * block compiled again (memory accesses inline) takes the id of the one it replaces.
+   */
   record(rec: number, block: CompiledBlock | null): void {
-    this.decoded.data[rec + BLOCK] = block === null ? NEVER : this.install(block);
+    const data = this.decoded.data;
+    const id = data[rec + BLOCK];
+    const old = id > 0 ? this.blocks[id] : null;
+    if (block !== null && old !== null && old.at === rec && this.sourceHeld + block.sourceLength <= MAX_SOURCE) {
+      this.blocks[id] = block;
+      this.byAddress[blockSlot(block.phys, block.code32)] = block;
+      this.sourceHeld += block.sourceLength - old.sourceLength;
+      this.compiled++;
+      return;
+    }
+    data[rec + BLOCK] = block === null ? NEVER : this.install(block);
   }
 
   private install(block: CompiledBlock): number {

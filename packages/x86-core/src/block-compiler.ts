@@ -47,6 +47,11 @@ export interface CompiledBlock {
   readonly bytes: number;
   /** Length of the generated source. */
   readonly sourceLength: number;
+  /**
+   * Counts down the block's runs from the run loop until it is compiled again with its memory
+   * accesses inline (at 0; block-cache.ts's INLINE_RUNS); negative when it already is or has none.
+   */
+  runs: number;
 }
 
 const MASKS = [0xff, 0xffff, -1];
@@ -142,6 +147,11 @@ function movesStack(i: Insn): boolean {
     (i.kind === GRP5 && (i.op === 2 || i.op === 6)) || (i.kind === NOP && i.op === 1);
 }
 
+/** Instructions whose only faults are those of their ModRM memory operand's reads and writes. */
+function faultsInAccessesOnly(i: Insn): boolean {
+  return touchesMemory(i) && !movesStack(i) && !endsBlock(i) && !(i.kind === GRP3 && i.op >= 6);
+}
+
 /** Instructions that may throw as a whole (a taken Jcc checks its target inside its own exit). */
 function mayFault(i: Insn): boolean {
   return touchesMemory(i) || endsBlock(i) || (i.kind === GRP3 && i.op >= 6) || (i.kind === NOP && i.op === 2);
@@ -190,12 +200,80 @@ class Emitter {
 
   /** The r/m operand of `i` (a register, or memory at `offset`) as an expression. */
   readE(i: Insn, size: number): string {
-    return i.rm >= 0 ? this.reg(size, i.rm) : `cpu.read${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset})`;
+    return i.rm >= 0 ? this.reg(size, i.rm) : this.read(size, i.seg, this.offset);
   }
 
   writeE(i: Insn, size: number, v: string): void {
     if (i.rm >= 0) this.setReg(size, i.rm, v);
-    else this.line(`cpu.write${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset}, ${v});`);
+    else this.write(size, i.seg, this.offset, v);
+  }
+
+  /** True when the block is compiled for paging on: its inline accesses read the TLB. */
+  paging = false;
+  /** True when memory accesses are inline; else they are all calls into the Cpu. */
+  inline = false;
+  /** Memory operands read or written (inline, or not yet). */
+  accesses = 0;
+  /**
+   * True while an instruction that faults only in its memory accesses is emitted inline: the pending
+   * flags are stored just before each call (which may fault), not before the instruction.
+   */
+  flushInCalls = false;
+
+  /** The pending flags' store as an expression followed by a comma, when they must go before a call. */
+  private beforeCall(): string {
+    const code = this.flushInCalls ? this.flushCode() : '';
+    return code === '' ? '' : `${code.slice(0, -1)}, `;
+  }
+  /** Segments and (segment, size) limits the inline accesses use, declared at the block's entry. */
+  readonly segments = new Set<number>();
+  readonly limits = new Set<string>();
+
+  /**
+   * The physical address of an access of `size` (0-2) through segment `s` at offset `o` into local
+   * `p`, or -1 there when the access must take the Cpu's calls: outside the segment's fast limit
+   * (`Cpu.fastLimit`, `Cpu.fastWriteLimit`), a TLB miss, or a block entered in another paging mode (every limit is -1
+   * then). `l` holds the linear address.
+   */
+  private translate(size: number, s: number, o: string, write: boolean): string {
+    this.segments.add(s);
+    // X: the read limit; Y: the write limit (-1 too for a segment that is not writable data).
+    const limit = `${write ? 'Y' : 'X'}${s}_${size}`;
+    this.limits.add(limit);
+    const physical = this.paging ? `((t = TB[l >>> 12]) & ${write ? 'WH' : 'RH'}) === 1 ? ((t & -4096) ^ l) >>> 0 : -1` : '(l & AM) >>> 0';
+    return `l = (B${s} + ${o}) | 0, p = (${o} >>> 0) > ${limit} ? -1 : ${physical}`;
+  }
+
+  /**
+   * A memory read as an expression: inline from RAM when it can, else through `cpu.read*`. Only an
+   * aligned dword is read inline (it cannot cross a page; the rare unaligned one takes the call).
+   */
+  read(size: number, s: number, o: string): string {
+    this.accesses++;
+    if (!this.inline) return `cpu.read${size === 2 ? 32 : size === 1 ? 16 : 8}(${s}, ${o})`;
+    const call = `(${this.beforeCall()}cpu.read${size === 2 ? 32 : size === 1 ? 16 : 8}(${s}, ${o}))`;
+    const at = this.translate(size, s, o, false);
+    if (size === 0) return `(${at}, p >= 0 && K[p >>> 12] <= 1 ? R[p] : ${call})`;
+    // -1 (no fast path) fails the alignment and page-crossing tests below.
+    if (size === 1) return `(${at}, (p & 4095) !== 4095 && K[p >>> 12] <= 1 ? R[p] | (R[p + 1] << 8) : ${call})`;
+    return `(${at}, (p & 3) === 0 && K[p >>> 12] <= 1 ? W[p >>> 2] : ${call})`;
+  }
+
+  /** A memory write: inline to RAM when it can (not a code page: those writes must be seen), else `cpu.write*`. */
+  write(size: number, s: number, o: string, v: string): void {
+    const call = `cpu.write${size === 2 ? 32 : size === 1 ? 16 : 8}(${s}, ${o}, ${v});`;
+    this.accesses++;
+    if (!this.inline) {
+      this.line(call);
+      return;
+    }
+    const flush = this.flushInCalls ? this.flushCode() : '';
+    const at = this.translate(size, s, o, true);
+    let store: string;
+    if (size === 0) store = `if (p >= 0 && K[p >>> 12] === 0) R[p] = ${v};`;
+    else if (size === 1) store = `if ((p & 4095) !== 4095 && K[p >>> 12] === 0) { R[p] = ${v}; R[p + 1] = (${v}) >> 8; }`;
+    else store = `if ((p & 3) === 0 && K[p >>> 12] === 0) W[p >>> 2] = ${v};`;
+    this.line(`${at}; ${store} else { ${flush} ${call} }`);
   }
 
   /**
@@ -203,7 +281,8 @@ class Emitter {
    * any fault comes before the instruction changes a register or a flag, and `writeRmwE` cannot fault.
    */
   readRmwE(i: Insn, size: number): string {
-    return i.rm >= 0 ? this.reg(size, i.rm) : `cpu.readRmw${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset})`;
+    if (i.rm >= 0) return this.reg(size, i.rm);
+    return `(${this.beforeCall()}cpu.readRmw${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset}))`;
   }
 
   writeRmwE(i: Insn, size: number, v: string): void {
@@ -321,8 +400,10 @@ class Emitter {
  * Generates the source of the block whose instructions are `insns` (entry-relative byte offsets in
  * `offsets`). The last instruction may end the block (a jump) or not (the block then falls through).
  */
-function generate(insns: readonly Insn[], offsets: readonly number[]): string {
+function generate(insns: readonly Insn[], offsets: readonly number[], paging: boolean, inline: boolean): Generated {
   const g = new Emitter();
+  g.paging = paging;
+  g.inline = inline;
   const count = insns.length;
   g.count = count;
   g.loops = insns.some((i, k) => (i.kind === JCC || i.kind === JMP) && offsets[k] + i.length + i.imm === 0);
@@ -346,18 +427,28 @@ function generate(insns: readonly Insn[], offsets: readonly number[]): string {
       g.line(`L${k}: {`);
       open.push(k);
     }
+    // An instruction that faults only in its memory accesses stores the flags in their calls' path
+    // when the accesses are inline (the inline path cannot fault).
+    g.flushInCalls = g.inline && faultsInAccessesOnly(i);
     if (mayFault(i)) {
-      g.flush();
+      if (!g.flushInCalls) g.flush();
       if (movesStack(i)) g.line(`s = r[4];`);
       g.line(`q = ${(k << 13) | (movesStack(i) ? 4096 : 0) | offsets[k]};`);
     }
     emitInstruction(g, i, k, offsets[k]);
-    if (endsBlock(i)) return wrap(g);
+    g.flushInCalls = false;
+    if (endsBlock(i)) return { source: wrap(g), accesses: g.accesses };
     if (touchesMemory(i)) g.line(`if (cpu.events !== 0) { ${g.exit(k, `e0 + ${next}`)} }`);
   }
   const last = count - 1;
   g.line(g.exit(last, `e0 + ${offsets[last] + insns[last].length}`));
-  return wrap(g);
+  return { source: wrap(g), accesses: g.accesses };
+}
+
+interface Generated {
+  source: string;
+  /** Memory operands the source reads or writes (inline or through the Cpu's calls). */
+  accesses: number;
 }
 
 /**
@@ -383,8 +474,23 @@ function innerBranches(insns: readonly Insn[], offsets: readonly number[]): numb
 }
 
 function wrap(g: Emitter): string {
+  // Inline memory: the segments' bases and fast limits, constant while the block runs (no compiled
+  // instruction loads a segment or changes the paging mode), all -1 when the translation it was
+  // compiled for is not the current one.
+  const memory: string[] = [];
+  if (g.limits.size > 0) {
+    memory.push(`const F = cpu.inlineTranslation === ${g.paging ? 2 : 1}, R = cpu.ram, W = cpu.ram32, K = cpu.kind;`);
+    memory.push(g.paging ? 'const TB = cpu.tlb, u = cpu.userAccess(), RH = cpu.tlbHitMask[u], WH = cpu.tlbHitMask[2 | u];' : 'const AM = cpu.addressMask;');
+    for (const s of g.segments) memory.push(`const B${s} = cpu.segBase[${s}];`);
+    for (const k of g.limits) {
+      const [seg, size] = k.slice(1).split('_').map(Number);
+      memory.push(`const ${k} = F ? cpu.${k[0] === 'Y' ? 'fastWriteLimit' : 'fastLimit'}(${seg}, ${1 << size}) : -1;`);
+    }
+    memory.push('let l = 0, p = 0, t = 0;');
+  }
   return [
     'const r = cpu.reg32, h = cpu.reg16, b = cpu.reg8;',
+    ...memory,
     'let q = 0, s = 0, n = 0, d = 0;',
     'try {',
     ...(g.loops ? ['for (;;) {', ...g.out, '}'] : g.out),
@@ -786,7 +892,8 @@ const HELPERS = [condition, throwFault, PARITY, alu, shift, imulTruncate, mul, i
  * Compiles the run of records starting at `phys` (records come from `record(phys)`, which decodes
  * on demand and returns -1 where nothing can be decoded). `limit` bounds the bytes the block may
  * span (the end of the page or of the fetch window); `code32` and `gen` (the page's generation) are
- * recorded in the block. Null when fewer than two instructions compile.
+ * recorded in the block, and the paging mode its `inline` memory accesses translate for (they take
+ * the Cpu's calls when entered in another). Null when fewer than two instructions compile.
  */
 export function compileBlock(
   c: DecodeCache,
@@ -796,6 +903,8 @@ export function compileBlock(
   record: (phys: number, available: number) => number,
   code32: boolean,
   gen: number,
+  paging = false,
+  inline = false,
 ): CompiledBlock | null {
   const insns: Insn[] = [];
   const offsets: number[] = [];
@@ -812,9 +921,11 @@ export function compileBlock(
     if (rec < 0) break;
   }
   if (insns.length < 2) return null;
-  const source = generate(insns, offsets);
+  const { source, accesses } = generate(insns, offsets, paging, inline);
   // Only numbers from the guest reach the source: every operand above is a field of a record.
   const factory = new Function(...FACTORY_PARAMETERS, `return function block(cpu, e0, left) {\n${source}\n};`) as
     (...helpers: unknown[]) => BlockFunction;
-  return { fn: factory(...HELPERS), at, phys, code32, gen, count: insns.length, bytes: offset, sourceLength: source.length };
+  return { fn: factory(...HELPERS), at, phys, code32, gen, count: insns.length, bytes: offset, sourceLength: source.length,
+    runs: inline || accesses === 0 ? -1 : 0,
+  };
 }

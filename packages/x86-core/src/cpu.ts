@@ -168,7 +168,7 @@ export class Cpu {
   /** `mem.ram` and `mem.kind`, held directly for the fast paths. */
   readonly ram: Uint8Array;
   /** `ram` as dwords, for aligned 32-bit accesses (null when the buffer offset is not aligned). */
-  private readonly ram32: Int32Array | null;
+  readonly ram32: Int32Array | null;
   readonly kind: Uint8Array;
   /** The paging unit; null until the VMM gives one (CR0.PG then raises #GP). */
   paging: PagingUnit | null;
@@ -597,19 +597,31 @@ export class Cpu {
     return 1;
   }
 
-  /** Compiles the block entered at EIP `e` (record `rec` of `table`, physical `phys`). */
-  private compileAt(rec: number, table: Int32Array, phys: number, e: number): CompiledBlock | null {
+  /**
+   * Compiles the block entered at EIP `e` (record `rec` of `table`, physical `phys`); `inline` again
+   * with its memory accesses inline, replacing the one compiled first (which finishes the run it is
+   * entered for).
+   */
+  private compileAt(rec: number, table: Int32Array, phys: number, e: number, inline = false): CompiledBlock | null {
     const c = this.decoded as DecodeCache;
     const gen = this.windowGen;
     const limit = Math.min(0x1000 - (phys & 0xfff), this.fetchHi - e);
     const block = compileBlock(c, rec, phys, limit, (p: number, available: number) => {
       const r = table[p & 0xfff];
       return r !== 0 && c.data[r + GEN] === gen ? r : decodeRecord(this, c, table, p, available);
-    }, this.code32, gen);
+    }, this.code32, gen, this.pagingOn, inline);
     // Compiling decodes records, which may recycle this one: install only if it still stands.
-    if (table[phys & 0xfff] !== rec || c.data[rec + GEN] !== gen) return null;
-    (this.blockCache as BlockCache).record(rec, block);
+    if (table[phys & 0xfff] !== rec || c.data[rec + GEN] !== gen || (inline && block === null)) return null;
+    const blocks = this.blockCache as BlockCache;
+    if (block !== null && block.runs === 0) block.runs = blocks.inlineRuns;
+    blocks.record(rec, block);
     return block;
+  }
+
+  /** Compiles a block run `inlineRuns` times again, with its memory accesses inline. */
+  private compileInline(block: CompiledBlock, phys: number, e: number): void {
+    const table = this.windowRecords;
+    if (table !== null && table[phys & 0xfff] === block.at) this.compileAt(block.at, table, phys, e, true);
   }
 
   /** Drops decoded instructions of a physical page written behind the memory's back (tests, loaders). */
@@ -858,8 +870,8 @@ export class Cpu {
   }
 
   /** The paging unit's TLB (when it offers one) and, by access bits (W 2, U 4, fetch 16), the entry bits a hit needs clear. */
-  private readonly tlb: Int32Array | null;
-  private readonly tlbHitMask = new Int32Array(32);
+  readonly tlb: Int32Array | null;
+  readonly tlbHitMask = new Int32Array(32);
   /** Set when the control registers changed: the TLB is only valid again after the unit re-synced. */
   private tlbStale = true;
 
@@ -916,6 +928,29 @@ export class Cpu {
       throwFault(s === SS ? 12 : 13, 0);
     }
     this.checkLimitSlow(s, off, size);
+  }
+
+  /**
+   * For compiled blocks' inline accesses, at block entry: the highest offset at which an access of
+   * `size` bytes through segment `s` passes `linear`'s limit check without the slow check, or -1.
+   */
+  fastLimit(s: number, size: number): number {
+    return (this.segAccess[s] & (UNUSABLE | 4)) !== 0 ? -1 : (this.segLimit[s] >>> 0) - (size - 1);
+  }
+
+  /** `fastLimit` for a write: -1 unless `linearWrite` passes the segment without the slow check. */
+  fastWriteLimit(s: number, size: number): number {
+    return (this.segAccess[s] & (UNUSABLE | 0xe)) !== 2 ? -1 : (this.segLimit[s] >>> 0) - (size - 1);
+  }
+
+  /**
+   * For compiled blocks' inline accesses, at block entry: 1 when linear addresses are physical
+   * (paging off), 2 when the TLB can be read inline, 0 when every access must take the calls.
+   */
+  get inlineTranslation(): number {
+    if (this.ram32 === null) return 0;
+    if (!this.pagingOn) return 1;
+    return this.tlb !== null && !this.tlbStale ? 2 : 0;
   }
 
   /** #SS for the stack segment, #GP(0) otherwise, unless the access is inside the segment after all. */
@@ -1096,6 +1131,7 @@ export class Cpu {
         const block = blocks.byAddress[blockSlot(phys, this.code32)];
         if (block !== null && block.phys === phys && block.gen === this.windowGen && block.code32 === this.code32 &&
           block.count <= budget - done && e + block.bytes <= this.fetchHi) {
+          if (--block.runs === 0) this.compileInline(block, phys, e);
           done += block.fn(this, e, budget - done);
           if (this.events !== 0) break;
           continue;

@@ -33,7 +33,10 @@ function boot(name: string, compileBlocks: boolean, hotRuns: number): Guest {
   };
   const cpu = new Cpu({ memory: physical, paging: new MmuPaging(new Paging(physical)), io, compileBlocks });
   cpu.pagingFeatures = MMU_PAGING_FEATURES;
-  if (cpu.blockCache !== null) cpu.blockCache.hotRuns = hotRuns;
+  if (cpu.blockCache !== null) {
+    cpu.blockCache.hotRuns = hotRuns;
+    cpu.blockCache.inlineRuns = hotRuns;
+  }
   physical.writeBytes(GUEST_LOAD, readFileSync(new URL(`./pm/guests/${name}.bin`, import.meta.url)));
   cpu.loadRealSegment(CS, 0);
   cpu.codeSizeChanged();

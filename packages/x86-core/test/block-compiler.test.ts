@@ -29,6 +29,7 @@ function pair(mode: Mode, hotRuns: number, setup: (m: TestMachine) => void, inte
   const plain = createMachine(mode, interrupts?.(), true, false);
   if (jit.cpu.blockCache === null) throw new Error('no block cache');
   jit.cpu.blockCache.hotRuns = hotRuns;
+  jit.cpu.blockCache.inlineRuns = hotRuns;
   expect(plain.cpu.blockCache).toBeNull();
   setup(jit);
   setup(plain);
@@ -550,6 +551,131 @@ describe('block compiler', () => {
     expect(jit.memory.read16(0x600)).toBeGreaterThan(1000);
     expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
   });
+
+  for (const variant of ['paging off', 'paging on', 'user pages', 'expand-down DS'] as const) {
+    it(`inline memory accesses (${variant}): page-crossing, unaligned, MMIO, unbacked and code-page addresses as interpreted`, () => {
+      // Each lap loads ESI and EDI from a table, then reads and read-modify-writes dwords, words and
+      // bytes there: aligned, unaligned, across a page end, in an MMIO window (whose reads count, so
+      // a repeated or skipped access shows), past RAM, and into the code page beside the loop.
+      const next = random(variant.length * 7 + 3);
+      const places = [0x3ffc, 0x3ffd, 0x3ffe, 0x4fff, 0x5000, 0x7ff8, 0x200000, 0x200ffe, 0x300000, 0x100ffd, CODE + 0x40, CODE + 0xffd];
+      const table = Array.from({ length: 1024 }, () => {
+        const r = next();
+        return (r & 1) !== 0 ? places[(r >>> 1) % places.length] : 0x20000 + ((r >>> 4) & 0x3ffff);
+      });
+      const mmio = (log: number[]) => ({
+        mmioRead: (offset: number, size: number) => {
+          log.push(offset, size);
+          return (log.length * 0x01010101 + offset) >>> 0;
+        },
+        mmioWrite: (offset: number, size: number, value: number) => { log.push(offset, size, value >>> 0); },
+      });
+      const logs = new Map<TestMachine, number[]>();
+      const setup = (m: TestMachine): void => {
+        const log: number[] = [];
+        logs.set(m, log);
+        m.memory.addMmio(0x200000, 0x1000, mmio(log));
+        m.load([
+          0x8b, 0x33, //             mov esi, [ebx]
+          0x8b, 0x7b, 0x04, //       mov edi, [ebx+4]
+          0x83, 0xc3, 0x08, //       add ebx, 8
+          0x8b, 0x06, //             mov eax, [esi]
+          0x01, 0x07, //             add [edi], eax
+          0x66, 0x8b, 0x56, 0x01, // mov dx, [esi+1]
+          0x66, 0x89, 0x57, 0x05, // mov [edi+5], dx
+          0x8a, 0x46, 0x03, //       mov al, [esi+3]
+          0x28, 0x47, 0x02, //       sub [edi+2], al
+          0x49, //                   dec ecx
+          0x75, 0xe3, //             jnz top
+          0xf4,
+        ]);
+        table.forEach((v, i) => m.memory.writeBytes(0x10000 + 4 * i, Uint8Array.from(le32(v))));
+        m.cpu.reg32[3] = 0x10000;
+        m.cpu.reg32[1] = 500;
+        m.cpu.intercepts.exceptions = -1;
+        if (variant === 'paging on' || variant === 'user pages') {
+          // PDE 0 maps the first 4 MiB (PSE, writable; user for the user variant, run at CPL 3).
+          m.memory.writeBytes(0xf000, Uint8Array.from(le32(variant === 'user pages' ? 0x87 : 0x83)));
+          m.cpu.cr3 = 0xf000;
+          m.cpu.cr4 = 0x10;
+          m.cpu.cr0 |= 0x80000000;
+          if (variant === 'user pages') {
+            m.cpu.cpl = 3;
+            for (const s of [CS, DS, ES, SS]) m.cpu.segAccess[s] |= 0x60;
+          }
+          m.cpu.modeChanged();
+        } else if (variant === 'expand-down DS') {
+          // Valid offsets lie above the limit: the entries in the code page fault (#GP, intercepted).
+          m.cpu.segAccess[DS] = 0xc097;
+          m.cpu.segLimit[DS] = 0x1fff;
+        }
+      };
+      const [jit, plain] = pair('flat32', 1, setup);
+      const runs = 1 + (next() % 200);
+      const reason = lockstep(jit, plain, () => 1 + (next() % runs), 2000, variant);
+      expect(logs.get(jit)).toEqual(logs.get(plain));
+      expect(logs.get(jit)!.length).toBeGreaterThan(variant === 'expand-down DS' ? 0 : 100);
+      // At CPL 3 the final HLT raises #GP; with the expand-down DS an access at CODE does.
+      expect(reason).toBe(variant === 'paging off' || variant === 'paging on' ? 'hlt' : 'exception');
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(1);
+    });
+  }
+
+  it('an inline store through a segment that became read-only raises #GP(0) as interpreted', () => {
+    // mov [esi], eax; dec ecx; jnz top: hot and compiled with inline stores while DS is writable, then
+    // DS's hidden access rights become read-only data (as a guest loading such a selector leaves them).
+    const setup = (m: TestMachine): void => {
+      m.load([0x89, 0x06, 0x49, 0x75, 0xfb, 0xf4]);
+      m.cpu.reg32[6] = 0x3000;
+      m.cpu.reg32[1] = 1_000_000;
+      m.cpu.intercepts.exceptions = -1;
+    };
+    const [jit, plain] = pair('flat32', 4, setup);
+    const readOnly = (run: number): void => {
+      if (run === 20) for (const m of [jit, plain]) m.cpu.segAccess[DS] = 0xc091;
+    };
+    expect(lockstep(jit, plain, () => 1000, 40, 'read-only DS', readOnly)).toBe('exception');
+    expect([jit.cpu.stop.vector, jit.cpu.stop.errorCode, jit.cpu.eip]).toEqual([13, 0, CODE]);
+    expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+  });
+
+  for (const flush of ['CR3 reload', 'INVLPG'] as const) {
+    it(`hot blocks with inline accesses read a page the guest remaps (${flush}) through its new mapping`, () => {
+      // Linear 0x400000 maps frame 0x4000 or 0x5000; every 50 laps the guest flips the PTE and flushes
+      // the TLB entry. The block reading it is compiled inline after one run.
+      const setup = (m: TestMachine): void => {
+        m.memory.writeBytes(0x8000, Uint8Array.from([...le32(0x9003), ...le32(0xa003)]));
+        for (let p = 0; p < 256; p++) m.memory.writeBytes(0x9000 + p * 4, Uint8Array.from(le32((p << 12) | 3)));
+        m.memory.writeBytes(0xa000, Uint8Array.from(le32(0x5003)));
+        m.memory.writeBytes(0x4000, Uint8Array.from(le32(0x1111)));
+        m.memory.writeBytes(0x5000, Uint8Array.from(le32(0x220000)));
+        m.cpu.cr3 = 0x8000;
+        m.cpu.cr0 |= 0x80000000;
+        m.cpu.modeChanged();
+        m.load([
+          0xa1, ...le32(0x400000), //                       top: mov eax, [0x400000]
+          0x01, 0xc3, //                                    add ebx, eax
+          0x4a, //                                          dec edx
+          0x75, flush === 'INVLPG' ? 0x16 : 0x15, //         jnz skip
+          0x81, 0x35, ...le32(0xa000), ...le32(0x1000), //  xor dword [0xa000], 0x1000
+          ...(flush === 'INVLPG' ? [0x0f, 0x01, 0x3d, ...le32(0x400000)] : [0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8]),
+          0xba, ...le32(50), //                             mov edx, 50
+          0x49, //                                          skip: dec ecx
+          0x75, flush === 'INVLPG' ? 0xdd : 0xde, //         jnz top
+          0xf4,
+        ]);
+        m.cpu.reg32[1] = 1000;
+        m.cpu.reg32[2] = 50;
+        m.cpu.intercepts.exceptions = -1;
+      };
+      const [jit, plain] = pair('flat32', 1, setup);
+      const next = random(flush.length + 71);
+      expect(lockstep(jit, plain, () => 1 + (next() % 400), 400, flush)).toBe('hlt');
+      // 20 periods of 50 laps, alternating frames: 10 * 50 reads of each.
+      expect(jit.cpu.reg32[3]).toBe(500 * 0x220000 + 500 * 0x1111);
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(1);
+    });
+  }
 
   it('a store into the running block stops it before the stale code runs', () => {
     // The MOV rewrites the immediate of the ADD two instructions later, on every iteration.
