@@ -115,13 +115,15 @@ function fields(c: DecodeCache, rec: number): Insn {
   };
 }
 
-/** Kinds that take a ModRM memory operand when `rm < 0` (LEA computes the address only). */
+/** Instructions that access memory: a ModRM memory operand (`rm < 0`; LEA computes the address only) or the stack. */
 function touchesMemory(i: Insn): boolean {
   switch (i.kind) {
     case ALU_EG: case GRP1: case MOV_EG: case MOV_GE: case MOV_EI: case TEST_EG:
-    case MOVX: case SHIFT: case IMUL_GEI: case GRP3: case GRP5: case SETCC: case CMOVCC:
+    case MOVX: case SHIFT: case IMUL_GEI: case GRP3: case SETCC: case CMOVCC:
     case XCHG_EG: case IMUL_GE:
       return i.rm < 0;
+    case GRP5: // CALL and PUSH r/m write the stack whatever their operand
+      return i.rm < 0 || i.op === 2 || i.op === 6;
     case PUSH_R: case POP_R: case CALL: case RET: case PUSH_I:
       return true;
     case NOP:

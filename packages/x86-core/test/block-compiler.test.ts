@@ -483,6 +483,27 @@ describe('block compiler', () => {
     }
   });
 
+  it('PUSH and CALL through FF /6 and FF /2 with a register operand fault at their own instruction', () => {
+    // mov bh, 8Dh; push esi (FF F6); dec ecx; jnz top: the push (no memory operand, but a stack write)
+    // reaches the expand-down stack's limit after a few hundred laps. Then the same with call esi.
+    for (const [name, op] of [['push', 0xf6], ['call', 0xd6]] as const) {
+      const setup = (m: TestMachine): void => {
+        m.load([0xb7, 0x8d, 0xff, op, 0x49, 0x75, 0xf9, 0xf4]);
+        m.cpu.reg32[1] = 0x10000;
+        m.cpu.reg32[6] = CODE + 4; // call esi lands on dec ecx
+        m.cpu.reg32[4] = 0x70800;
+        m.cpu.segLimit[SS] = 0x70000;
+        m.cpu.segAccess[SS] = 0xc097;
+        m.cpu.intercepts.exceptions = -1;
+      };
+      const [jit, plain] = pair('flat32', 4, setup);
+      const next = random(73);
+      expect(lockstep(jit, plain, () => 1 + (next() % 300), 200, name)).toBe('exception');
+      expect([jit.cpu.stop.vector, jit.cpu.eip]).toEqual([12, CODE + 2]);
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+    }
+  });
+
   it('faults delivered through the IVT from inside blocks, and a divide error, match the interpreter', () => {
     // Real mode: #DE handler at 0:0x2000 sets BX and returns past the DIV.
     const setup = (m: TestMachine): void => {
