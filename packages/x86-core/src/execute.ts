@@ -10,7 +10,7 @@ import { ioCheck, portRead, portWrite } from './io.js';
 import { MAX_INSTRUCTION_LENGTH, measureInstruction } from './decode.js';
 import { lookup } from './opcode-table.js';
 import {
-  condition, decodeEa, fetchImm, fetchImm8s, getReg, jumpTo, modrm, modrmMemory, pop, push, readE, readMem,
+  callTo, condition, decodeEa, fetchImm, fetchImm8s, getReg, jumpTo, modrm, modrmMemory, pop, push, readE, readMem,
   readMemAt, readRmwE, setReg, writeE, writeRmwE,
 } from './operands.js';
 import { stringInstruction } from './strings.js';
@@ -453,9 +453,7 @@ function execute(cpu: Cpu, op: number): void {
     }
     case 0xe8: {
       const rel = fetchImm(cpu, (cpu.opSize32 ? 2 : 1));
-      const target = cpu.eip + rel;
-      push(cpu, cpu.eip);
-      jumpTo(cpu, target);
+      callTo(cpu, cpu.eip + rel);
       return;
     }
     case 0xe9: {
@@ -708,12 +706,9 @@ function group45(cpu: Cpu, op: number): void {
     case 1:
       writeRmwE(cpu, m, size, incDec(cpu, readRmwE(cpu, m, size), reg === 1, size));
       return;
-    case 2: {
-      const target = readE(cpu, m, size);
-      push(cpu, cpu.eip);
-      jumpTo(cpu, target);
+    case 2:
+      callTo(cpu, readE(cpu, m, size));
       return;
-    }
     case 3:
     case 5: {
       const offset = readMem(cpu, size);
