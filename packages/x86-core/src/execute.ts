@@ -423,10 +423,11 @@ function execute(cpu: Cpu, op: number): void {
     }
     case 0xe0: case 0xe1: case 0xe2: {
       const rel = (cpu.fetch8() << 24) >> 24;
-      let count: number;
-      if (cpu.addrSize32) count = r32[1] = r32[1] - 1;
-      else count = r16[2] = r16[2] - 1;
+      // The count is stored after the jump's limit check: a LOOP that faults leaves ECX (CX) as it was.
+      const count = cpu.addrSize32 ? (r32[1] - 1) | 0 : (r16[2] - 1) & 0xffff;
       if (count !== 0 && (op === 0xe2 || cpu.getZF() === (op === 0xe1))) jumpTo(cpu, cpu.eip + rel);
+      if (cpu.addrSize32) r32[1] = count;
+      else r16[2] = count;
       return;
     }
     case 0xe3: {
