@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareTiers, protectedBytes, protectedLoop, realBytes, type TierCounts, type TierProgram } from './support/tier-programs.js';
+import { compareTiers, protectedBytes, protectedLoop, realBytes, realBytes286, type TierCounts, type TierProgram } from './support/tier-programs.js';
 import { random } from './support/random.js';
 
 // The three tiers — the plain interpreter, decoded records, compiled blocks (hot at once, then with
@@ -11,6 +11,7 @@ const CASES: [string, TierProgram, number, number][] = [
   ['random bytes in paged protected mode (page and segment rights, CPL 3, 16-bit code and stacks)', protectedBytes, 5, 6],
   ['random loops of read-modify-write, string and prefixed instructions over pages of random rights', protectedLoop, 7, 6],
   ['random bytes in real mode with string instructions, prefixes and segment loads', realBytes, 3, 6],
+  ['random bytes in real mode on the 80286 model', realBytes286, 19, 6],
 ];
 
 describe('the interpreter, decoded records and compiled blocks agree', () => {

@@ -1,4 +1,5 @@
 import { CS, DS, ES, FS, GS, SS, type Cpu } from '../../src/cpu.js';
+import type { CpuModel } from '../../src/model.js';
 import { createMachine, type TestMachine } from './machine.js';
 
 // Random programs for the three execution tiers (the plain interpreter, decoded records, compiled
@@ -13,6 +14,7 @@ export type TierProgram = (next: () => number) => TierSetup;
 
 export interface TierSetup {
   mode: 'real' | 'flat32';
+  model?: CpuModel;
   apply(m: TestMachine): void;
   /** How many instructions each run() may retire. */
   budget(next: () => number): number;
@@ -187,6 +189,9 @@ export const realBytes: TierProgram = (next) => {
   };
 };
 
+/** `realBytes` on the 80286 model (its instruction length limit, LOCK, stack faults, string stepping). */
+export const realBytes286: TierProgram = (next) => ({ ...realBytes(next), model: '80286' });
+
 /**
  * A loop body of random instructions over memory at [ESI+d8] ([SI+d8] in 16-bit code): ALU, MOV,
  * read-modify-writes (INC/DEC, NOT/NEG, shifts, BTS/BTR/BTC, XADD, CMPXCHG, SHLD/SHRD, XCHG), SETcc,
@@ -341,9 +346,9 @@ const TIER_NAMES = ['interpreter', 'decoded records', 'blocks'];
  */
 export function compareTiers(program: TierSetup, next: () => number, counts?: TierCounts, runs = 150): string {
   const tiers = [
-    createMachine(program.mode, undefined, false, false),
-    createMachine(program.mode, undefined, true, false),
-    createMachine(program.mode, undefined, true, true),
+    createMachine(program.mode, undefined, false, false, program.model),
+    createMachine(program.mode, undefined, true, false, program.model),
+    createMachine(program.mode, undefined, true, true, program.model),
   ];
   for (const t of tiers) program.apply(t);
   for (let run = 0; run < runs; run++) {
