@@ -512,6 +512,13 @@ function jump(g: Emitter, i: Insn, target: string, k: number): string {
   return `const ${t} = ${masked}; if (${t} > (cpu.segLimit[1] >>> 0)) fault(13, 0); ${g.exit(k, t)}`;
 }
 
+/** A near call, as `callTo` does it: the target's limit check, then the push of the return address `ret`. */
+function call(g: Emitter, i: Insn, target: string, ret: string, k: number): string {
+  const t = g.name('t');
+  const masked = i.op32 ? `(${target}) >>> 0` : `(${target}) & 65535`;
+  return `const ${t} = ${masked}; if (${t} > (cpu.segLimit[1] >>> 0)) fault(13, 0); ${pushCode(i, ret)} ${g.exit(k, t)}`;
+}
+
 // Where a result goes (emitAlu, emitIncDec): the r/m operand, the ModRM reg, or eAX.
 const TO_E = 1;
 const TO_G = 2;
@@ -687,8 +694,7 @@ function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
       g.line(next + i.imm === 0 ? g.backEdge(k) : jump(g, i, `e0 + ${next + i.imm}`, k));
       return;
     case CALL:
-      g.line(pushCode(i, `e0 + ${next}`));
-      g.line(jump(g, i, `e0 + ${next + i.imm}`, k));
+      g.line(call(g, i, `e0 + ${next + i.imm}`, `e0 + ${next}`, k));
       return;
     default: { // RET
       const t = g.name('t');
@@ -740,10 +746,8 @@ function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
       const v = g.name('v');
       g.line(`const ${v} = ${i.op < 2 ? g.readRmwE(i, size) : g.readE(i, size)};`);
       if (i.op < 2) emitIncDec(g, i, i.op === 1, size, v, TO_E);
-      else if (i.op === 2) {
-        g.line(pushCode(i, `e0 + ${offset + i.length}`));
-        g.line(jump(g, i, v, k));
-      } else if (i.op === 4) g.line(jump(g, i, v, k));
+      else if (i.op === 2) g.line(call(g, i, v, `e0 + ${offset + i.length}`, k));
+      else if (i.op === 4) g.line(jump(g, i, v, k));
       else g.line(pushCode(i, v));
       return;
     }

@@ -899,14 +899,25 @@ export class Cpu {
   // ---- Segmented memory -------------------------------------------------------------------
 
   /**
-   * The linear address of `seg:off` for an access of `size` bytes, after the limit check. Null
-   * (unusable) segments and expand-down or conforming segments (type bit 2) take the slow check.
+   * The linear address of `seg:off` for a read of `size` bytes, after the limit check. Null
+   * (unusable) segments, expand-down data and code segments (type bits 2 and 3) take the slow check.
    */
   linear(s: number, off: number, size: number): number {
-    if ((off >>> 0) + size - 1 > this.segLimit[s] >>> 0 || (this.segAccess[s] & (UNUSABLE | 4)) !== 0) {
-      this.checkLimitSlow(s, off, size);
+    if ((off >>> 0) + size - 1 > this.segLimit[s] >>> 0 || (this.segAccess[s] & (UNUSABLE | 0xc)) !== 0) {
+      this.checkReadSlow(s, off, size);
     }
     return (this.segBase[s] + off) | 0;
+  }
+
+  /**
+   * In protected mode (not virtual-8086) an execute-only code segment cannot be read: a CS override
+   * or a data register holding one raises #GP(0) (SDM Vol. 3A 5.4.1, "Execute-only code segment").
+   */
+  private checkReadSlow(s: number, off: number, size: number): void {
+    if ((this.segAccess[s] & (UNUSABLE | 0x1a)) === 0x18 && (this.cr0 & CR0_PE) !== 0 && (this.flags & VM) === 0) {
+      throwFault(13, 0);
+    }
+    this.checkLimitSlow(s, off, size);
   }
 
   /**
@@ -935,7 +946,7 @@ export class Cpu {
    * `size` bytes through segment `s` passes `linear`'s limit check without the slow check, or -1.
    */
   fastLimit(s: number, size: number): number {
-    return (this.segAccess[s] & (UNUSABLE | 4)) !== 0 ? -1 : (this.segLimit[s] >>> 0) - (size - 1);
+    return (this.segAccess[s] & (UNUSABLE | 0xc)) !== 0 ? -1 : (this.segLimit[s] >>> 0) - (size - 1);
   }
 
   /** `fastLimit` for a write: -1 unless `linearWrite` passes the segment without the slow check. */

@@ -1,6 +1,6 @@
 import { alu, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from './alu.js';
 import { DS, SS, type Cpu } from './cpu.js';
-import { condition, getReg, jumpTo, readRmwSized, readSized, setReg, writeRmwSized, writeSized } from './operands.js';
+import { callTo, condition, getReg, jumpTo, readRmwSized, readSized, setReg, writeRmwSized, writeSized } from './operands.js';
 import { throwFault } from './fault.js';
 
 /**
@@ -530,10 +530,7 @@ function runJmp(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
 }
 
 function runCall(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
-  const target = cpu.eip + c.data[rec + IMM];
-  if (cpu.opSize32) cpu.push32(cpu.eip);
-  else cpu.push16(cpu.eip);
-  jumpTo(cpu, target);
+  callTo(cpu, cpu.eip + c.data[rec + IMM]);
 }
 
 function runRet(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
@@ -661,11 +658,8 @@ function runGrp5(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
     return;
   }
   const v = rm >= 0 ? getReg(cpu, size, rm) : readSized(cpu, size, info >>> 29, ea(cpu, c, rec, info));
-  if (op === 2) {
-    if (cpu.opSize32) cpu.push32(cpu.eip);
-    else cpu.push16(cpu.eip);
-    jumpTo(cpu, v);
-  } else if (op === 4) jumpTo(cpu, v);
+  if (op === 2) callTo(cpu, v);
+  else if (op === 4) jumpTo(cpu, v);
   else if (cpu.opSize32) cpu.push32(v);
   else cpu.push16(v);
 }

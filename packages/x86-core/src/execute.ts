@@ -10,7 +10,7 @@ import { ioCheck, portRead, portWrite } from './io.js';
 import { MAX_INSTRUCTION_LENGTH, measureInstruction } from './decode.js';
 import { lookup } from './opcode-table.js';
 import {
-  condition, decodeEa, fetchImm, fetchImm8s, getReg, jumpTo, modrm, modrmMemory, pop, push, readE, readMem,
+  callTo, condition, decodeEa, fetchImm, fetchImm8s, getReg, jumpTo, modrm, modrmMemory, pop, push, readE, readMem,
   readMemAt, readRmwE, setReg, writeE, writeRmwE,
 } from './operands.js';
 import { stringInstruction } from './strings.js';
@@ -423,10 +423,11 @@ function execute(cpu: Cpu, op: number): void {
     }
     case 0xe0: case 0xe1: case 0xe2: {
       const rel = (cpu.fetch8() << 24) >> 24;
-      let count: number;
-      if (cpu.addrSize32) count = r32[1] = r32[1] - 1;
-      else count = r16[2] = r16[2] - 1;
+      // The count is stored after the jump's limit check: a LOOP that faults leaves ECX (CX) as it was.
+      const count = cpu.addrSize32 ? (r32[1] - 1) | 0 : (r16[2] - 1) & 0xffff;
       if (count !== 0 && (op === 0xe2 || cpu.getZF() === (op === 0xe1))) jumpTo(cpu, cpu.eip + rel);
+      if (cpu.addrSize32) r32[1] = count;
+      else r16[2] = count;
       return;
     }
     case 0xe3: {
@@ -453,9 +454,7 @@ function execute(cpu: Cpu, op: number): void {
     }
     case 0xe8: {
       const rel = fetchImm(cpu, (cpu.opSize32 ? 2 : 1));
-      const target = cpu.eip + rel;
-      push(cpu, cpu.eip);
-      jumpTo(cpu, target);
+      callTo(cpu, cpu.eip + rel);
       return;
     }
     case 0xe9: {
@@ -708,12 +707,9 @@ function group45(cpu: Cpu, op: number): void {
     case 1:
       writeRmwE(cpu, m, size, incDec(cpu, readRmwE(cpu, m, size), reg === 1, size));
       return;
-    case 2: {
-      const target = readE(cpu, m, size);
-      push(cpu, cpu.eip);
-      jumpTo(cpu, target);
+    case 2:
+      callTo(cpu, readE(cpu, m, size));
       return;
-    }
     case 3:
     case 5: {
       const offset = readMem(cpu, size);

@@ -174,6 +174,19 @@ export function jumpTo(cpu: Cpu, target: number): void {
   cpu.eip = t;
 }
 
+/**
+ * A near CALL: the target is checked against CS's limit before the return address is pushed, so a
+ * call that is past the limit and out of stack raises #GP(0), not the push's #SS or #PF (SDM Vol. 2A
+ * "CALL", Operation: "IF tempEIP is not within code segment limit THEN #GP(0)" precedes the stack check).
+ */
+export function callTo(cpu: Cpu, target: number): void {
+  const t = cpu.opSize32 ? target >>> 0 : target & 0xffff;
+  if (t > cpu.segLimit[CS] >>> 0) throwFault(13, 0);
+  if (cpu.opSize32) cpu.push32(cpu.eip);
+  else cpu.push16(cpu.eip);
+  cpu.eip = t;
+}
+
 /** Condition codes 0-15 (O NO B AE E NE BE A S NS P NP L GE LE G). */
 export function condition(cpu: Cpu, cc: number): boolean {
   let r: boolean;

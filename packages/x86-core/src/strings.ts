@@ -87,7 +87,7 @@ export function stringInstruction(cpu: Cpu, opcode: number, bulk = true): void {
 // element reads what an earlier one wrote.
 
 const FOUR_GIB = 0x100000000;
-const PLAIN_SEGMENT = (1 << 16) | 4; // unusable, or expand-down/conforming: the slow limit check
+const PLAIN_SEGMENT = (1 << 16) | 0xc; // unusable, expand-down data or code: the element-by-element checks
 
 /** How many elements from offset `off` of segment `s` pass the limit check without the offset wrapping. */
 function inSegment(cpu: Cpu, s: number, off: number, bytes: number, a32: boolean, down: boolean): number {

@@ -417,6 +417,62 @@ describe('block compiler', () => {
     }
   });
 
+  it('a near CALL past CS\'s limit with no room on the stack raises #GP(0) before its push, in every tier', () => {
+    // SDM "CALL" (Operation): the target's limit check comes before the stack check. Two NOPs, then
+    // CALL rel32, CALL EAX or CALL [ESI] to 0x30000 (past CS's limit of 0x1ffff), with ESP at the
+    // expand-down stack's limit, so the push would raise #SS. Blocks are compiled on their first run.
+    const calls: [string, number[]][] = [['rel32', [0xe8, ...le32(0x30000 - (CODE + 7))]], ['eax', [0xff, 0xd0]], ['[esi]', [0xff, 0x16]]];
+    for (const [name, insn] of calls) {
+      for (const [decoded, blocks] of [[false, false], [true, false], [true, true]]) {
+        const m = createMachine('flat32', undefined, decoded, blocks);
+        if (m.cpu.blockCache !== null) m.cpu.blockCache.hotRuns = 0;
+        m.load([0x90, 0x90, ...insn, 0xf4]);
+        m.memory.writeBytes(0x3000, Uint8Array.from(le32(0x30000)));
+        m.cpu.reg32[0] = 0x30000;
+        m.cpu.reg32[6] = 0x3000;
+        m.cpu.segLimit[CS] = 0x1ffff;
+        m.cpu.reg32[4] = 0x70000;
+        m.cpu.segLimit[SS] = 0x70000;
+        m.cpu.segAccess[SS] = 0xc097;
+        m.cpu.intercepts.exceptions = -1;
+        const label = `call ${name}, decoded ${decoded}, blocks ${blocks}`;
+        expect(m.cpu.run(10), label).toBe('exception');
+        expect([m.cpu.stop.vector, m.cpu.stop.errorCode, m.cpu.eip, m.cpu.reg32[4], m.cpu.retired], label).toEqual([13, 0, CODE + 2, 0x70000, 3]);
+        if (blocks) expect(m.cpu.blockCache?.compiled, label).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('a read through an execute-only CS raises #GP(0) in every tier, hot inline blocks and string instructions included', () => {
+    // SDM Vol. 3A 5.4.1: an execute-only code segment cannot be read, a CS override included. The loop
+    // reads [ESI] through DS and CS (mov eax, [esi]; mov ebx, cs:[esi]; cs: lodsb; dec esi; dec ecx;
+    // jnz) while CS is readable, hot enough to be compiled with inline accesses; then CS becomes
+    // execute-only (type 9) and the next CS read must fault.
+    const loop = [0x8b, 0x06, 0x2e, 0x8b, 0x1e, 0x2e, 0xac, 0x4e, 0x49, 0x75, 0xf5, 0xf4];
+    for (const [decoded, blocks] of [[false, false], [true, false], [true, true]]) {
+      const label = `decoded ${decoded}, blocks ${blocks}`;
+      const m = createMachine('flat32', undefined, decoded, blocks);
+      if (m.cpu.blockCache !== null) {
+        m.cpu.blockCache.hotRuns = 2;
+        m.cpu.blockCache.inlineRuns = 2;
+      }
+      m.load(loop);
+      m.memory.writeBytes(0x3000, Uint8Array.from(le32(0x11223344)));
+      m.cpu.reg32[1] = 1000;
+      m.cpu.reg32[6] = 0x3000;
+      m.cpu.intercepts.exceptions = -1;
+      expect(m.cpu.run(300), label).toBe('budget');
+      expect(m.cpu.reg32[1], label).toBe(1000 - 50);
+      m.cpu.segAccess[CS] = 0xc099;
+      expect(m.cpu.run(300), label).toBe('exception');
+      expect([m.cpu.stop.vector, m.cpu.stop.errorCode, m.cpu.eip, m.cpu.reg32[1]], label).toEqual([13, 0, CODE + 2, 1000 - 50]);
+      m.cpu.skipInstruction(3);
+      expect(m.cpu.run(1), label).toBe('exception');
+      expect([m.cpu.stop.vector, m.cpu.eip], label).toEqual([13, CODE + 5]);
+      if (blocks) expect(m.cpu.blockCache?.compiled, label).toBeGreaterThan(1);
+    }
+  });
+
   it('conditions after every flag producer, size and boundary operand agree with the interpreter', () => {
     const values = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 0x12345678, 0xfffffffe];
     // Producers of flags from EAX and EBX: [dword form, byte form, word form when its immediate differs].

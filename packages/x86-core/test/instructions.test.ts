@@ -480,6 +480,18 @@ describe('strings, stack frames and mixed sizes', () => {
     expect(m.cpu.run(10)).toBe('hlt');
     expect(m.cpu.eip).toBe(0x11);
   });
+
+  it('a LOOP whose target is past CS\'s limit raises #GP(0) with ECX (CX) as it was (SDM Vol. 3A 6.5: a fault restores the state)', () => {
+    for (const [name, prefix, count] of [['ECX', [], 5], ['CX (67)', [0x67], 0x10005]] as const) {
+      const m = createMachine('flat32');
+      m.load([...prefix, 0xe2, 0x7f, 0xf4]); // loop +127: past a limit of CODE + 0x40
+      m.cpu.segLimit[1] = CODE + 0x40;
+      m.cpu.reg32[ECX] = count;
+      m.cpu.intercepts.exceptions = -1;
+      expect(m.cpu.run(10), name).toBe('exception');
+      expect([m.cpu.stop.vector, m.cpu.eip, m.cpu.reg32[ECX]], name).toEqual([13, CODE, count]);
+    }
+  });
 });
 
 describe('interrupts', () => {
