@@ -284,12 +284,28 @@ class Emitter {
    */
   readRmwE(i: Insn, size: number): string {
     if (i.rm >= 0) return this.reg(size, i.rm);
-    return `(${this.beforeCall()}cpu.readRmw${size === 2 ? 32 : size === 1 ? 16 : 8}(${i.seg}, ${this.offset}))`;
+    const bits = size === 2 ? 32 : size === 1 ? 16 : 8;
+    this.accesses++;
+    if (!this.inline) return `(${this.beforeCall()}cpu.readRmw${bits}(${i.seg}, ${this.offset}))`;
+    // Inline, the operand is translated as a store is (write limit, write TLB hit), and local `m`
+    // keeps its RAM address for `writeRmwE`, or -1 when the Cpu's calls hold the operand.
+    const call = `(${this.beforeCall()}cpu.readRmw${bits}(${i.seg}, ${this.offset}))`;
+    const at = this.translate(size, i.seg, this.offset, true);
+    if (size === 0) return `(${at}, (m = p >= 0 && K[p >>> 12] === 0 ? p : -1) >= 0 ? R[m] : ${call})`;
+    if (size === 1) return `(${at}, (m = (p & 4095) !== 4095 && K[p >>> 12] === 0 ? p : -1) >= 0 ? R[m] | (R[m + 1] << 8) : ${call})`;
+    return `(${at}, (m = (p & 3) === 0 && K[p >>> 12] === 0 ? p : -1) >= 0 ? W[m >>> 2] : ${call})`;
   }
 
   writeRmwE(i: Insn, size: number, v: string): void {
-    if (i.rm >= 0) this.setReg(size, i.rm, v);
-    else this.line(`cpu.writeRmw${size === 2 ? 32 : size === 1 ? 16 : 8}(${v});`);
+    if (i.rm >= 0) {
+      this.setReg(size, i.rm, v);
+      return;
+    }
+    const call = `cpu.writeRmw${size === 2 ? 32 : size === 1 ? 16 : 8}(${v});`;
+    if (!this.inline) this.line(call);
+    else if (size === 0) this.line(`if (m >= 0) R[m] = ${v}; else ${call}`);
+    else if (size === 1) this.line(`if (m >= 0) { R[m] = ${v}; R[m + 1] = (${v}) >> 8; } else ${call}`);
+    else this.line(`if (m >= 0) W[m >>> 2] = ${v}; else ${call}`);
   }
 
   /** Stores the pending producer into the Cpu's lazy-flag fields (through `storeLazy`/`storeLogic`). */
@@ -488,7 +504,7 @@ function wrap(g: Emitter): string {
       const [seg, size] = k.slice(1).split('_').map(Number);
       memory.push(`const ${k} = F ? cpu.${k[0] === 'Y' ? 'fastWriteLimit' : 'fastLimit'}(${seg}, ${1 << size}) : -1;`);
     }
-    memory.push('let l = 0, p = 0, t = 0;');
+    memory.push('let l = 0, p = 0, t = 0, m = -1;');
   }
   return [
     'const r = cpu.reg32, h = cpu.reg16, b = cpu.reg8;',

@@ -698,23 +698,29 @@ describe('block compiler', () => {
     });
   }
 
-  it('an inline store through a segment that became read-only raises #GP(0) as interpreted', () => {
-    // mov [esi], eax; dec ecx; jnz top: hot and compiled with inline stores while DS is writable, then
-    // DS's hidden access rights become read-only data (as a guest loading such a selector leaves them).
-    const setup = (m: TestMachine): void => {
-      m.load([0x89, 0x06, 0x49, 0x75, 0xfb, 0xf4]);
-      m.cpu.reg32[6] = 0x3000;
-      m.cpu.reg32[1] = 1_000_000;
-      m.cpu.intercepts.exceptions = -1;
-    };
-    const [jit, plain] = pair('flat32', 4, setup);
-    const readOnly = (run: number): void => {
-      if (run === 20) for (const m of [jit, plain]) m.cpu.segAccess[DS] = 0xc091;
-    };
-    expect(lockstep(jit, plain, () => 1000, 40, 'read-only DS', readOnly)).toBe('exception');
-    expect([jit.cpu.stop.vector, jit.cpu.stop.errorCode, jit.cpu.eip]).toEqual([13, 0, CODE]);
-    expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
-  });
+  const STORES: [string, number[]][] = [
+    ['mov [esi], eax', [0x89, 0x06]], ['add [esi], eax', [0x01, 0x06]],
+    ['adc [esi], ax', [0x66, 0x11, 0x06]], ['inc byte [esi]', [0xfe, 0x06]],
+  ];
+  for (const [name, bytes] of STORES) {
+    it(`an inline ${name} through a segment that became read-only raises #GP(0) as interpreted`, () => {
+      // <store>; dec ecx; jnz top: hot and compiled with inline accesses while DS is writable, then
+      // DS's hidden access rights become read-only data (as a guest loading such a selector leaves them).
+      const setup = (m: TestMachine): void => {
+        m.load([...bytes, 0x49, 0x75, (-(bytes.length + 3)) & 0xff, 0xf4]);
+        m.cpu.reg32[6] = 0x3000;
+        m.cpu.reg32[1] = 1_000_000;
+        m.cpu.intercepts.exceptions = -1;
+      };
+      const [jit, plain] = pair('flat32', 4, setup);
+      const readOnly = (run: number): void => {
+        if (run === 20) for (const m of [jit, plain]) m.cpu.segAccess[DS] = 0xc091;
+      };
+      expect(lockstep(jit, plain, () => 1000, 40, `${name}, read-only DS`, readOnly)).toBe('exception');
+      expect([jit.cpu.stop.vector, jit.cpu.stop.errorCode, jit.cpu.eip]).toEqual([13, 0, CODE]);
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+    });
+  }
 
   for (const flush of ['CR3 reload', 'INVLPG'] as const) {
     it(`hot blocks with inline accesses read a page the guest remaps (${flush}) through its new mapping`, () => {
