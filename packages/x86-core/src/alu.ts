@@ -37,12 +37,7 @@ export function alu(cpu: Cpu, op: number, a: number, b: number, size: number): n
     default: r = a - b; lazy = LAZY_SUB; break;
   }
   r &= mask;
-  cpu.lazyOp = lazy;
-  cpu.lazyA = a;
-  cpu.lazyB = b;
-  cpu.lazyRes = r;
-  cpu.lazySize = size;
-  cpu.lazyMask = ARITH;
+  storeLazy(cpu, lazy, a, b, r, size, ARITH);
   return op === 7 ? a : size === 2 ? r : r & mask;
 }
 
@@ -50,13 +45,18 @@ export function alu(cpu: Cpu, op: number, a: number, b: number, size: number): n
 export function incDec(cpu: Cpu, a: number, dec: boolean, size: number): number {
   if (cpu.lazyMask & CF) cpu.flags = (cpu.flags & ~CF) | cpu.getCF();
   const r = (dec ? a - 1 : a + 1) & SIZE_MASK[size];
-  cpu.lazyOp = dec ? LAZY_SUB : LAZY_ADD;
+  storeLazy(cpu, dec ? LAZY_SUB : LAZY_ADD, a, 1, r, size, ARITH & ~CF);
+  return r;
+}
+
+/** Leaves the arithmetic flags named in `mask` lazy: they follow from `op` on `a`, `b` giving `r`. */
+export function storeLazy(cpu: Cpu, op: number, a: number, b: number, r: number, size: number, mask: number): void {
+  cpu.lazyOp = op;
   cpu.lazyA = a;
-  cpu.lazyB = 1;
+  cpu.lazyB = b;
   cpu.lazyRes = r;
   cpu.lazySize = size;
-  cpu.lazyMask = ARITH & ~CF;
-  return r;
+  cpu.lazyMask = mask;
 }
 
 function szp(r: number, size: number): number {

@@ -1,8 +1,8 @@
-import { alu, div, idiv, imulTruncate, imulWide, mul, shift } from './alu.js';
+import { alu, div, idiv, imulTruncate, imulWide, mul, shift, storeLazy } from './alu.js';
 import type { Cpu } from './cpu.js';
 import { throwFault } from './fault.js';
 import {
-  ARITH, CF, LAZY_ADD, LAZY_LOGIC, LAZY_SUB, OF, PARITY, PF, SF, ZF,
+  ARITH, CF, LAZY_ADD, LAZY_LOGIC, LAZY_SUB, OF, PARITY, SF, ZF,
 } from './flags.js';
 import {
   ALU_AI, ALU_EG, CALL, CBW, CMOVCC, CWD, DISP, GENERIC, GRP1, GRP3, GRP5, IMM, IMUL_GE, IMUL_GEI, INC_DEC, INFO, JCC, JMP, LEA, META,
@@ -308,13 +308,13 @@ class Emitter {
     else this.line(`if (m >= 0) W[m >>> 2] = ${v}; else ${call}`);
   }
 
-  /** Stores the pending producer into the Cpu's lazy-flag fields (through `storeLazy`/`storeLogic`). */
+  /** Stores the pending producer into the Cpu's lazy-flag fields (through `storeLazy`/`setLogicFlags`). */
   flushCode(): string {
     const p = this.pend;
     if (p === null || p.stored) return '';
     switch (p.kind) {
       case 'test':
-        return `T(cpu, ${p.cfof}, ${p.r}, ${p.size});`;
+        return `cpu.setLogicFlags(${p.r}, ${p.size}, ${p.cfof});`;
       case 'inc':
       case 'dec':
         return `L(cpu, ${p.kind === 'inc' ? LAZY_ADD : LAZY_SUB}, ${p.a}, 1, ${p.r}, ${p.size}, ${ARITH & ~CF});`;
@@ -839,7 +839,7 @@ function emitShift(g: Emitter, i: Insn): void {
     g.writeRmwE(i, size, x);
     return;
   }
-  g.line(`T(cpu, ${f}, ${x}, ${size});`);
+  g.line(`cpu.setLogicFlags(${x}, ${size}, ${f});`);
   g.writeRmwE(i, size, x);
   g.line('}');
 }
@@ -888,27 +888,8 @@ function emitInstruction(g: Emitter, i: Insn, k: number, offset: number): void {
   }
 }
 
-/** The lazy-flag fields as `alu` (mask ARITH) and `incDec` (mask ARITH without CF) leave them. */
-function storeLazy(cpu: Cpu, op: number, a: number, b: number, r: number, size: number, mask: number): void {
-  cpu.lazyOp = op;
-  cpu.lazyA = a;
-  cpu.lazyB = b;
-  cpu.lazyRes = r;
-  cpu.lazySize = size;
-  cpu.lazyMask = mask;
-}
-
-/** The flags as `setLogicFlags` leaves them (TEST, shifts): CF/OF given, SF/ZF/PF lazy from the result. */
-function storeLogic(cpu: Cpu, cfof: number, r: number, size: number): void {
-  cpu.flags = (cpu.flags & ~ARITH) | cfof;
-  cpu.lazyOp = LAZY_LOGIC;
-  cpu.lazyRes = r;
-  cpu.lazySize = size;
-  cpu.lazyMask = PF | ZF | SF;
-}
-
-const FACTORY_PARAMETERS = ['cond', 'fault', 'P', 'alu', 'shift', 'imul', 'mul', 'imulWide', 'div', 'idiv', 'L', 'T', 'tsc'];
-const HELPERS = [condition, throwFault, PARITY, alu, shift, imulTruncate, mul, imulWide, div, idiv, storeLazy, storeLogic, rdtsc];
+const FACTORY_PARAMETERS = ['cond', 'fault', 'P', 'alu', 'shift', 'imul', 'mul', 'imulWide', 'div', 'idiv', 'L', 'tsc'];
+const HELPERS = [condition, throwFault, PARITY, alu, shift, imulTruncate, mul, imulWide, div, idiv, storeLazy, rdtsc];
 
 /**
  * Compiles the run of records starting at `phys` (records come from `record(phys)`, which decodes

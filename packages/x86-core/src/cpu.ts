@@ -539,12 +539,7 @@ export class Cpu {
     }
     const meta = c.data[rec + META];
     if (meta === 0) return false;
-    this.startEip = e;
-    this.startEsp = this.reg32[4];
-    this.opSize32 = (meta & 16) !== 0;
-    this.addrSize32 = (meta & 32) !== 0;
-    this.eip = e + (meta & 15);
-    runRecord(this, c, rec);
+    this.runDecoded(c, rec, e, meta);
     return true;
   }
 
@@ -588,13 +583,18 @@ export class Cpu {
         if (block !== null && block.count <= left) return block.fn(this, e, left);
       }
     }
+    this.runDecoded(c, rec, e, meta);
+    return 1;
+  }
+
+  /** Runs decoded record `rec` (its META word `meta`) as the instruction at EIP `e`. */
+  private runDecoded(c: DecodeCache, rec: number, e: number, meta: number): void {
     this.startEip = e;
     this.startEsp = this.reg32[4];
     this.opSize32 = (meta & 16) !== 0;
     this.addrSize32 = (meta & 32) !== 0;
     this.eip = e + (meta & 15);
     runRecord(this, c, rec);
-    return 1;
   }
 
   /**
