@@ -1,47 +1,18 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Paging, PhysicalMemory } from '@ringvisor/mmu';
-import type { AccessSize } from '@ringvisor/vmm-api';
-import { CS, Cpu } from '../src/cpu.js';
-import { MMU_PAGING_FEATURES, MmuPaging } from '../src/mmu-paging.js';
-import { GUEST_LOAD, PORT_DONE, PORT_REPORT } from './pm/machine.js';
+import type { Cpu } from '../src/cpu.js';
+import { createMachine, loadGuest, type Machine } from './pm/machine.js';
 import { random } from './support/random.js';
 
 // The protected-mode guest programs of test/pm (gates, task switches, paging faults, v86, the fuzzers)
 // run on a CPU with blocks compiled and on one without, in runs of the same random budgets: after every
-// run both must agree on the stop, the registers, the instruction count and memory. The memory here is
-// mmu's PhysicalMemory itself, which reports writes to code, so decoded records and blocks are used
-// (test/pm's own machine interposes an adapter without that).
+// run both must agree on the stop, the registers, the instruction count and memory. The CPU gets mmu's
+// PhysicalMemory itself (`direct`), which reports writes to code, so decoded records and blocks are used.
 
-interface Guest {
-  cpu: Cpu;
-  physical: PhysicalMemory;
-  reports: number[];
-  done: { value: boolean };
-}
-
-function boot(name: string, compileBlocks: boolean, hotRuns: number): Guest {
-  const physical = new PhysicalMemory({ regions: [{ base: 0, size: 4 << 20 }] });
-  const reports: number[] = [];
-  const done = { value: false };
-  const io = {
-    read: () => 0xffffffff,
-    write: (port: number, _size: AccessSize, value: number) => {
-      if (port === PORT_REPORT) reports.push(value >>> 0);
-      else if (port === PORT_DONE) done.value = true;
-    },
-  };
-  const cpu = new Cpu({ memory: physical, paging: new MmuPaging(new Paging(physical)), io, compileBlocks });
-  cpu.pagingFeatures = MMU_PAGING_FEATURES;
-  if (cpu.blockCache !== null) {
-    cpu.blockCache.hotRuns = hotRuns;
-    cpu.blockCache.inlineRuns = hotRuns;
-  }
-  physical.writeBytes(GUEST_LOAD, readFileSync(new URL(`./pm/guests/${name}.bin`, import.meta.url)));
-  cpu.loadRealSegment(CS, 0);
-  cpu.codeSizeChanged();
-  cpu.eip = GUEST_LOAD;
-  return { cpu, physical, reports, done };
+function boot(name: string, compileBlocks: boolean, hotRuns: number): Machine {
+  const machine = createMachine({ direct: true, compileBlocks, hotRuns });
+  loadGuest(machine, name);
+  return machine;
 }
 
 function state(cpu: Cpu): string {
@@ -70,9 +41,9 @@ describe('block compiler on the protected-mode guests', () => {
           expect(a, `${name} run ${run}`).toBe(b);
           expect(state(jit.cpu), `${name} run ${run}`).toBe(state(plain.cpu));
           expect(jit.reports, `${name} run ${run}`).toEqual(plain.reports);
-          if (a !== 'budget' || jit.done.value) break;
+          if (a !== 'budget' || jit.done()) break;
         }
-        expect(jit.done.value, name).toBe(plain.done.value);
+        expect(jit.done(), name).toBe(plain.done());
         expect(Buffer.from(jit.physical.ram).equals(Buffer.from(plain.physical.ram)), `${name}: memory`).toBe(true);
         compiled += jit.cpu.blockCache?.compiled ?? 0;
       }

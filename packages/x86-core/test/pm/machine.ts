@@ -32,10 +32,21 @@ export interface Machine {
   clearReports: () => void;
 }
 
+export interface MachineOptions {
+  /**
+   * Give the CPU mmu's PhysicalMemory itself, which reports writes to code, so decoded records and
+   * compiled blocks run; by default an adapter without that stands between them and the CPU interprets.
+   */
+  direct?: boolean;
+  compileBlocks?: boolean;
+  /** Runs of an entry before its block compiles, and of a block before it is compiled with inline accesses. */
+  hotRuns?: number;
+}
+
 /** A CPU with 4 MiB of RAM at 0, mmu paging, and a port bus recording the guest's reports. */
-export function createMachine(): Machine {
+export function createMachine(options: MachineOptions = {}): Machine {
   const physical = new PhysicalMemory({ regions: [{ base: 0, size: 4 << 20 }] });
-  const memory: CpuMemory = {
+  const adapter: CpuMemory = {
     ram: physical.ram,
     kind: physical.kind,
     read: (address: number, size: AccessSize) =>
@@ -55,8 +66,13 @@ export function createMachine(): Machine {
       else if (port === PORT_DONE) status.done = true;
     },
   };
-  const cpu = new Cpu({ memory, paging: new MmuPaging(new Paging(physical)), io });
+  const memory = options.direct === true ? physical : adapter;
+  const cpu = new Cpu({ memory, paging: new MmuPaging(new Paging(physical)), io, compileBlocks: options.compileBlocks });
   cpu.pagingFeatures = MMU_PAGING_FEATURES;
+  if (cpu.blockCache !== null && options.hotRuns !== undefined) {
+    cpu.blockCache.hotRuns = options.hotRuns;
+    cpu.blockCache.inlineRuns = options.hotRuns;
+  }
   const clearReports = () => {
     reports.length = 0;
     status.done = false;
@@ -71,15 +87,9 @@ export function runGuest(name: string, budget = 2_000_000): GuestRun {
 
 /** The same on an existing machine: its CPU is reset and its reports cleared first (RAM is not). */
 export function runGuestOn(machine: Machine, name: string, budget: number): GuestRun {
-  const image = readFileSync(new URL(`./guests/${name}.bin`, import.meta.url));
-  const { cpu, physical, reports, done } = machine;
-  physical.writeBytes(GUEST_LOAD, image);
-  machine.clearReports();
-  cpu.reset();
+  loadGuest(machine, name);
+  const { cpu, reports, done } = machine;
   const result: GuestRun = { reports, done: false, reason: 'none', cpu };
-  cpu.loadRealSegment(CS, 0);
-  cpu.codeSizeChanged();
-  cpu.eip = GUEST_LOAD;
   let left = budget;
   while (left > 0) {
     const slice = Math.min(left, 100_000);
@@ -89,6 +99,17 @@ export function runGuestOn(machine: Machine, name: string, budget: number): Gues
   }
   result.done = done();
   return result;
+}
+
+/** Loads guests/<name>.bin at GUEST_LOAD, clears the reports and resets the CPU to enter it in real mode. */
+export function loadGuest(machine: Machine, name: string): void {
+  const { cpu, physical } = machine;
+  physical.writeBytes(GUEST_LOAD, readFileSync(new URL(`./guests/${name}.bin`, import.meta.url)));
+  machine.clearReports();
+  cpu.reset();
+  cpu.loadRealSegment(CS, 0);
+  cpu.codeSizeChanged();
+  cpu.eip = GUEST_LOAD;
 }
 
 /** Formats reports as hex for readable assertion failures. */
