@@ -41,12 +41,15 @@ kernel() {
   strip --strip-all "$OUT/$name.elf"
 }
 COMMON="common/gdt.c common/interrupts.c common/isr.S common/pic-pit.c common/cmos.c"
+PAGING=common/paging.c
 kernel hello hello/hello.c
 # shellcheck disable=SC2086
 kernel irq-test irq-test/irq-test.c $COMMON
 # shellcheck disable=SC2086
 kernel microbench microbench/microbench.c $COMMON
 # shellcheck disable=SC2086
-kernel demo demo/kernel.c demo/paging.c demo/user.c demo/cpu-info.c $COMMON
+kernel demo demo/kernel.c $PAGING demo/user.c demo/cpu-info.c $COMMON
+# shellcheck disable=SC2086
+kernel sensitive sensitive/kernel.c sensitive/runner.S sensitive/probes-user.S $PAGING $COMMON
 
 printf '%s\n%s\n' "$(gcc --version | head -1)" "$(ld --version | head -1)" > "$OUT/TOOLCHAIN"

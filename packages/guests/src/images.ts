@@ -1,5 +1,6 @@
 /** The guests this package ships, as prebuilt images built by build.sh from sources/. */
-export type GuestName = 'firmware-hello' | 'hello-real' | 'hello' | 'irq-test' | 'microbench' | 'demo';
+export type GuestName = 'firmware-hello' | 'hello-real' | 'hello' | 'irq-test' | 'microbench' | 'demo'
+  | 'sensitive';
 
 /**
  * How to start an image: firmware is mapped as the board's ROM and started from RESET; a flat
@@ -73,5 +74,13 @@ export const GUESTS: Readonly<Record<GuestName, GuestImage>> = {
     description: 'demo kernel: paging, a ring-3 shell (help, info, bench, poweroff) on COM1 with IRQ-driven input',
     expectedOutput: 'Ringvisor demo',
     exits: 'on-poweroff-command',
+  },
+  sensitive: {
+    name: 'sensitive',
+    file: 'sensitive.elf',
+    format: { kind: 'multiboot', loadAddress: KERNEL_BASE, entry: 0x10000c, mode: 'protected' },
+    description: 'every sensitive and privileged instruction at CPL 0 and CPL 3, with the exceptions and frames they give; exits 0',
+    expectedOutput: 'sensitive: done',
+    exits: 'by-itself',
   },
 };

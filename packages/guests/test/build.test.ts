@@ -42,5 +42,5 @@ describe('build.sh', () => {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
-  });
+  }, 60_000); // a dozen gcc runs: seconds on a loaded machine
 });

@@ -3,7 +3,7 @@
 #include "pic-pit.h"
 #include "serial.h"
 
-extern const u32 isr_table[48];
+extern const u32 isr_table[64];
 extern void isr128(void);
 
 struct __attribute__((packed)) gate {
@@ -20,10 +20,15 @@ static void set_gate(u8 vector, u32 stub, u8 dpl) {
 }
 
 void idt_init(void) {
-  for (int vector = 0; vector < 48; vector++) set_gate((u8)vector, isr_table[vector], 0);
+  for (int vector = 0; vector < 64; vector++) set_gate((u8)vector, isr_table[vector], 0);
   set_gate(SYSCALL_VECTOR, (u32)isr128, 3);
   struct __attribute__((packed)) { u16 limit; u32 base; } idtr = { sizeof idt - 1, (u32)idt };
   __asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
+void idt_set_gate(u8 vector, u8 type_attr) {
+  u32 stub = vector == SYSCALL_VECTOR ? (u32)isr128 : vector < 64 ? isr_table[vector] : 0;
+  if (stub) idt[vector] = (struct gate){ (u16)stub, KERNEL_CS, 0, type_attr, (u16)(stub >> 16) };
 }
 
 void set_handler(u8 vector, interrupt_handler handler, int user) {

@@ -21,7 +21,7 @@ isr\vector:
 	stubs %(\from+1), \to
 	.endif
 .endm
-	stubs 0, 47
+	stubs 0, 63
 	stub 128
 
 isr_common:
@@ -55,4 +55,4 @@ isr_table:
 	entries %(\from+1), \to
 	.endif
 .endm
-	entries 0, 47
+	entries 0, 63

@@ -3,6 +3,7 @@
 #ifndef RV_DEMO_H
 #define RV_DEMO_H
 #include "../common/io.h"
+#include "../common/paging.h"
 
 #define SYS_WRITE 0    /* EBX = buffer, ECX = length (must lie in user memory) */
 #define SYS_GETCHAR 1  /* next received byte, or -1 */
@@ -14,9 +15,6 @@
 
 #define TICK_HZ 100
 
-/* Identity-maps the first 8 MiB, user-accessible only in [__user_start, __user_end). */
-void paging_init(void);
-int is_user_range(u32 address, u32 length);
 /* Prints the CPUID vendor and brand (or family/model/stepping). */
 void print_cpu_model(void);
 /* The ring-3 task and its stack (both in user pages). */

@@ -1,4 +1,4 @@
-#include "demo.h"
+#include "paging.h"
 
 #define PTE_PRESENT 0x1
 #define PTE_WRITABLE 0x2
@@ -32,4 +32,8 @@ void paging_init(void) {
   __asm__ volatile("mov %0, %%cr3" : : "r"(page_directory) : "memory");
   __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
   __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 | CR0_PG | CR0_WP) : "memory");
+}
+
+u32 *paging_pte(u32 address) {
+  return address < MAPPED_TABLES * 1024 * 4096 ? &page_tables[address >> 22][(address >> 12) & 1023] : 0;
 }
