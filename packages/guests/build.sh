@@ -51,5 +51,7 @@ kernel microbench microbench/microbench.c $COMMON
 kernel demo demo/kernel.c $PAGING demo/user.c demo/cpu-info.c $COMMON
 # shellcheck disable=SC2086
 kernel sensitive sensitive/kernel.c sensitive/runner.S sensitive/probes-user.S $PAGING $COMMON
+# shellcheck disable=SC2086
+kernel escape escape/escape.c escape/access.S $COMMON
 
 printf '%s\n%s\n' "$(gcc --version | head -1)" "$(ld --version | head -1)" > "$OUT/TOOLCHAIN"

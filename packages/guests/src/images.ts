@@ -1,6 +1,7 @@
 /** The guests this package ships, as prebuilt images built by build.sh from sources/. */
 export type GuestName = 'firmware-hello' | 'hello-real' | 'hello' | 'irq-test' | 'microbench' | 'demo'
-  | 'sensitive';
+  | 'sensitive'
+  | 'escape';
 
 /**
  * How to start an image: firmware is mapped as the board's ROM and started from RESET; a flat
@@ -81,6 +82,14 @@ export const GUESTS: Readonly<Record<GuestName, GuestImage>> = {
     format: { kind: 'multiboot', loadAddress: KERNEL_BASE, entry: 0x10000c, mode: 'protected' },
     description: 'every sensitive and privileged instruction at CPL 0 and CPL 3, with the exceptions and frames they give; exits 0',
     expectedOutput: 'sensitive: done',
+    exits: 'by-itself',
+  },
+  escape: {
+    name: 'escape',
+    file: 'escape.elf',
+    format: { kind: 'multiboot', loadAddress: KERNEL_BASE, entry: 0x10000c, mode: 'protected' },
+    description: 'maps every frame, pattern-tests all RAM, probes above RAM, MMIO holes, the top 4 MiB and 4 GiB segments; exits 0',
+    expectedOutput: 'escape: done',
     exits: 'by-itself',
   },
 };
