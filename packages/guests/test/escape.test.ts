@@ -67,9 +67,24 @@ describe('escape on the emulated CPU', () => {
     expect(section('tables-at-top')).toEqual({ gdt: hex(0xfffff800), int: hex(1), 'page-0': pageFault(0, 0x10) });
   });
 
+  it('its page tables, read through a self-mapping slot, carry the A and D bits the CPU set; stores to them take effect', () => {
+    expect(section('page-tables')).toEqual({
+      'self-pde': hex(0x23), // P, W, A: walked, and D is left alone in a PDE that points to a table
+      'pde-0': hex(0x23),
+      'pte-written': hex(0x60), // A and D
+      'pte-read': hex(0x20), // A only
+      'pte-untouched': hex(0),
+      'alias-pde-untouched': hex(0x83), // PS, W, P
+      'alias-pde-read': hex(0xa3), // a 4 MiB page's PDE is its last level: A set there
+      remapped: hex(0x0b0b0b0b), // the PTE rewritten through the window, then INVLPG
+      restored: hex(0x0a0a0a0a),
+      cleared: pageFault(0, 0x410008),
+    });
+  });
+
   it('the sweep of all 1024 page-directory slots finds only what the guest mapped', () => {
-    // 4 identity tables, 1 above RAM, 4 alias 4 MiB pages, 4 MMIO windows, the top slot.
-    const mapped = 4 + 1 + 4 + 4 + 1;
+    // 4 identity tables, 1 above RAM, 4 alias 4 MiB pages, 4 MMIO windows, the self-mapping slot, the top slot.
+    const mapped = 4 + 1 + 4 + 4 + 1 + 1;
     // Every unmapped slot faults twice; slot 0 faults once (page 0 is absent, its last page is not).
     expect(section('sweep')).toMatchObject({ 'slots-mapped': hex(mapped), faults: hex(2 * (1024 - mapped) + 1) });
   });

@@ -2,7 +2,7 @@
    guest-physical frame (identity with 4 KiB pages, and again through 4 MiB pages), checksums and
    pattern-tests all free RAM, points PTEs above its RAM and at the MMIO holes, fills the top of the
    linear address space (0xFFC00000-0xFFFFFFFF, where a BT VMM keeps its own area) and moves its GDT
-   and IDT there, sweeps all 1024 page-directory slots, and loads DPL-0 descriptors whose bases and
+   and IDT there, reads and edits its page tables through a self-mapping slot, sweeps all 1024 page-directory slots, and loads DPL-0 descriptors whose bases and
    limits span the whole 4 GiB (expand-down too). It prints checksums and fault summaries on COM1:
    deterministic, so a VMM must show it exactly what the bare CPU shows. */
 #include "../common/gdt.h"
@@ -26,6 +26,10 @@
 #define MMIO_WINDOW 0xa0000000u   /* 4 MiB pages onto the holes, one slot each */
 #define TOP_SLOT 1023u            /* 0xFFC00000-0xFFFFFFFF */
 #define TOP 0xffc00000u
+#define SELF_SLOT 0x300u          /* the page directory maps itself here: 0xC0000000 shows every table */
+#define SELF_WINDOW (SELF_SLOT << 22)
+#define PTE_A 0x20u
+#define PTE_D 0x40u
 
 static u32 page_directory[1024] __attribute__((aligned(4096)));
 static u32 ram_tables[MAX_RAM_TABLES][1024] __attribute__((aligned(4096)));
@@ -139,6 +143,7 @@ static void paging_init(void) {
     static const u32 holes[] = { 0xc0000000u, 0xd0000000u, 0xfec00000u, 0xffc00000u };
     for (u32 i = 0; i < sizeof holes / sizeof holes[0]; i++) page_directory[(MMIO_WINDOW >> 22) + i] = holes[i] | PDE_PS | PTE_P | PTE_W;
   }
+  page_directory[SELF_SLOT] = (u32)page_directory | PTE_P | PTE_W;
   u32 cr0, cr4;
   __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
   if (have_pse) __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | CR4_PSE));
@@ -288,6 +293,45 @@ static void tables_at_top(void) {
   serial_putc('\n');
 }
 
+/* The linear address of the PTE that maps `linear`, through the self-mapping slot. */
+static u32 pte_window(u32 linear) { return SELF_WINDOW + (linear >> 12) * 4; }
+
+/* The guest's page tables seen and edited through its own linear window: the accessed and dirty
+   bits the CPU set, and a PTE rewritten by an ordinary store, flushed with INVLPG. */
+static void page_tables(void) {
+  u32 above = ram_tables_used * LARGE_PAGE;
+  line("page-tables");
+  field("self-pde", read32(pte_window(SELF_WINDOW + SELF_SLOT * PAGE)) & 0xfffu);
+  field("pde-0", read32(pte_window(SELF_WINDOW)) & 0xfffu);
+  field("pte-written", read32(pte_window(above)) & (PTE_A | PTE_D));
+  field("pte-read", read32(pte_window(above + PAGE)) & (PTE_A | PTE_D));
+  /* Between the kernel image and FREE_BASE: mapped, never accessed. */
+  field("pte-untouched", read32(pte_window(FREE_BASE - PAGE)) & (PTE_A | PTE_D));
+  if (have_pse) {
+    /* Alias slot 0 (RAM below FREE_BASE) is not used yet; slot 1 was only read. */
+    u32 alias_pdes = SELF_WINDOW + SELF_SLOT * PAGE + (ALIAS_BASE >> 22) * 4;
+    field("alias-pde-untouched", read32(alias_pdes) & 0xfffu);
+    field("alias-pde-read", read32(alias_pdes + 4) & 0xfffu);
+  }
+  /* Point the PTE of one free page at the next frame, with a plain store into the window. */
+  u32 page = FREE_BASE + 16 * PAGE, saved = read32(pte_window(page));
+  write32(page, 0x0a0a0a0a);
+  write32(page + PAGE, 0x0b0b0b0b);
+  write32(pte_window(page), (page + PAGE) | PTE_P | PTE_W);
+  __asm__ volatile("invlpg (%0)" : : "r"(page) : "memory");
+  field("remapped", read32(page));
+  write32(pte_window(page), saved);
+  __asm__ volatile("invlpg (%0)" : : "r"(page) : "memory");
+  field("restored", read32(page));
+  /* Clear the PTE: the next access faults at that address. */
+  write32(pte_window(page), 0);
+  __asm__ volatile("invlpg (%0)" : : "r"(page) : "memory");
+  show_access("cleared", read32(page + 8));
+  write32(pte_window(page), saved);
+  __asm__ volatile("invlpg (%0)" : : "r"(page) : "memory");
+  serial_putc('\n');
+}
+
 /* Every page-directory slot: its first and last dword. */
 static void sweep(void) {
   u32 faults = 0, sum = 0, mapped = 0;
@@ -365,6 +409,7 @@ void kmain(u32 magic, const struct multiboot_info *info) {
   mmio_holes();
   top_of_linear();
   tables_at_top();
+  page_tables();
   sweep();
   segments();
   serial_puts("escape: done\n");
