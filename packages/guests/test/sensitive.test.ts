@@ -113,6 +113,12 @@ describe('sensitive on the emulated CPU', () => {
     expect(fault('cpl3 mov-ss-0000')).toEqual({ kind: '#GP', err: 0, cs: 0x1b }); // but never into SS
     expect(fault('cpl3 mov-ss-0020')).toEqual({ kind: '#GP', err: 0x20, cs: 0x1b }); // RPL != CPL
     expect(fault('cpl3 mov-ss-0063')).toEqual({ kind: '#SS', err: 0x60, cs: 0x1b }); // not-present stack: #SS
+    // POP Sreg applies the same checks; a faulting POP leaves ESP as it was (the selector still pushed).
+    expect(fields('cpl3 pop-ds-0010')).toMatchObject({ kind: '#GP', err: 0x10, cs: 0x1b, ss: 0x23, esp: 8 });
+    expect(fields('cpl3 pop-ss-0023').eax).toBe(0x23);
+    expect(fields('cpl3 pop-ds-0000').eax).toBe(0);
+    expect(fault('cpl3 pop-ss-0000')).toEqual({ kind: '#GP', err: 0, cs: 0x1b });
+    expect(fault('cpl0 pop-ss-0023')).toEqual({ kind: '#GP', err: 0x20, cs: 0x08 }); // DPL 3 stack at CPL 0
   });
 
   it('far CALL/JMP/RET and call gates follow the privilege rules', () => {

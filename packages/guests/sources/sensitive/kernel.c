@@ -277,6 +277,13 @@ static void sensitive_unprivileged(const struct ring *r) {
     put_name_sel(name, "mov-ss-", stack_selectors[i]);
     probe(r, name, p_load_ss, stack_selectors[i], EAX);
   }
+  static const u32 pop_selectors[] = { KERNEL_DS, USER_DS, 0x00 };
+  for (u32 i = 0; i < sizeof pop_selectors / sizeof pop_selectors[0]; i++) {
+    put_name_sel(name, "pop-ds-", pop_selectors[i]);
+    probe(r, name, p_pop_ds, pop_selectors[i], EAX);
+    put_name_sel(name, "pop-ss-", pop_selectors[i]);
+    probe(r, name, p_pop_ss, pop_selectors[i], EAX);
+  }
   probe(r, "ljmp-kernel-cs", p_far_jmp_kernel, 0, EAX);
   probe(r, "lcall-conforming", p_far_call_conforming, 0, REGS);
   gate_out[0] = gate_out[1] = gate_out[2] = gate_out[3] = gate_out[4] = 0;

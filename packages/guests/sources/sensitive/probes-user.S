@@ -142,6 +142,20 @@ probe p_load_ss
 	mov %ss, %eax
 	mov %cx, %ss
 	ret
+probe p_pop_ds
+	mov %ds, %ecx
+	push %esi
+	pop %ds
+	mov %ds, %eax
+	mov %cx, %ds
+	ret
+probe p_pop_ss
+	mov %ss, %ecx
+	push %esi
+	pop %ss
+	mov %ss, %eax
+	mov %cx, %ss
+	ret
 probe p_read_ds_es
 	mov %ds, %eax
 	mov %es, %edx

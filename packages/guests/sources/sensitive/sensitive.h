@@ -53,7 +53,7 @@ extern u32 probe_entry_esp; /* ESP at a CPL 0 probe's first instruction */
 
 /* Probes (probes-user.S). */
 probe_fn p_sgdt, p_sidt, p_sldt, p_str, p_smsw, p_pushf, p_popf, p_iret_flags, p_lar_lsl_verr_verw,
-    p_sregs, p_push_sreg, p_load_ds, p_load_ss, p_far_jmp_kernel, p_far_call_conforming, p_call_gate,
+    p_sregs, p_push_sreg, p_load_ds, p_load_ss, p_pop_ds, p_pop_ss, p_far_jmp_kernel, p_far_call_conforming, p_call_gate,
     p_jmp_gate, p_far_ret_kernel, p_int, p_int3, p_into, p_iret_same, p_iret_kernel, p_read_ds_es,
     p_mov_from_cr0, p_mov_from_cr2, p_mov_from_cr3, p_mov_from_cr4, p_mov_to_cr3, p_mov_from_dr7,
     p_mov_to_dr7, p_lgdt, p_lidt, p_lldt, p_ltr, p_cli, p_sti, p_hlt, p_in, p_out, p_invlpg, p_wbinvd,
