@@ -205,7 +205,7 @@ export class Cpu {
     this.mem = options.memory;
     this.ram = options.memory.ram;
     const ram = this.ram;
-    this.ram32 = ram.byteOffset % 4 === 0 ? new Int32Array(ram.buffer, ram.byteOffset, ram.length >> 2) : null;
+    this.ram32 = ram.byteOffset % 4 === 0 ? new Int32Array(ram.buffer, ram.byteOffset, ram.length >>> 2) : null;
     this.kind = options.memory.kind;
     this.paging = options.paging ?? null;
     const inline = this.paging?.inlineTlb ?? null;
