@@ -15,7 +15,7 @@ import {
 } from './operands.js';
 import { stringInstruction } from './strings.js';
 import {
-  adjustRpl, deliverInterrupt, eflagsForPush, farCall, farJump, farReturn, interruptReturn, loadSegment, popEflags,
+  adjustRpl, setArplFlag, deliverInterrupt, eflagsForPush, farCall, farJump, farReturn, interruptReturn, loadSegment, popEflags,
   requireProtectedMode, setInterruptFlag,
 } from './system/index.js';
 
@@ -171,8 +171,9 @@ function execute(cpu: Cpu, op: number): void {
     case 0x63: {
       const m = modrm(cpu);
       requireProtectedMode(cpu);
-      const v = adjustRpl(cpu, readRmwE(cpu, m, 1), getReg(cpu, 1, (m >> 3) & 7));
-      writeRmwE(cpu, m, 1, v);
+      const v = adjustRpl(readE(cpu, m, 1), getReg(cpu, 1, (m >> 3) & 7));
+      if (v >= 0) writeE(cpu, m, 1, v);
+      setArplFlag(cpu, v >= 0);
       return;
     }
     case 0x68: push(cpu, fetchImm(cpu, (cpu.opSize32 ? 2 : 1))); return;
