@@ -262,6 +262,7 @@ function execute(cpu: Cpu, op: number): void {
       if (m >= 0xc0) setReg(cpu, size, m & 7, v);
       else {
         decodeEa(cpu, m);
+        if (cpu.traits.popMemoryMovesSpBeforeWrite) cpu.startEsp = cpu.reg32[4];
         writeE(cpu, m, size, v);
       }
       return;
