@@ -3,7 +3,7 @@ import { ESCAPE_HELP } from './escape-keys.js';
 
 export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'vmm', value: 'NAME', help: 'VMM strategy: none (emulated CPU, default) or hw (Linux KVM)' },
-  { name: 'mem', value: 'SIZE', help: 'guest RAM, e.g. 64M (default), 512K, 1G' },
+  { name: 'mem', value: 'SIZE', help: 'guest RAM, e.g. 64M (default), 512K, 3G; above 3 GiB the rest sits above 4 GiB (PAE)' },
   { name: 'kernel', value: 'FILE', help: 'boot Linux: a bzImage or an uncompressed i386 vmlinux ELF (32-bit boot protocol)' },
   { name: 'initrd', value: 'FILE', help: 'initial RAM disk for --kernel' },
   { name: 'append', value: 'CMDLINE', help: 'kernel command line (Linux or Multiboot; for --kernel the default is console=ttyS0)' },

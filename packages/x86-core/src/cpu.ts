@@ -205,7 +205,7 @@ export class Cpu {
     this.mem = options.memory;
     this.ram = options.memory.ram;
     const ram = this.ram;
-    this.ram32 = ram.byteOffset % 4 === 0 ? new Int32Array(ram.buffer, ram.byteOffset, ram.length >> 2) : null;
+    this.ram32 = ram.byteOffset % 4 === 0 ? new Int32Array(ram.buffer, ram.byteOffset, ram.length >>> 2) : null;
     this.kind = options.memory.kind;
     this.paging = options.paging ?? null;
     const inline = this.paging?.inlineTlb ?? null;
@@ -719,7 +719,8 @@ export class Cpu {
 
   // ---- Read-modify-write operands -----------------------------------------------------------
   // ADD/ADC/.../NOT/NEG/INC/DEC, shifts and rotates, SHLD/SHRD, BTS/BTR/BTC, XCHG, XADD, CMPXCHG(8B)
-  // and ARPL on memory read their destination with write intent: the segment is checked for a write
+  // on memory read their destination with write intent (each writes it whatever the result; ARPL,
+  // which the SDM has write only when the RPL changes, reads plainly and writes only then): the segment is checked for a write
   // and the page translated for a write (W=1 in a #PF error code, the dirty bit set) before anything
   // is read, so a fault leaves every register and flag as the instruction found them and a retry
   // after the handler starts afresh. The write then goes to the same physical bytes, and cannot

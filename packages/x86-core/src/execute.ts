@@ -15,7 +15,7 @@ import {
 } from './operands.js';
 import { stringInstruction } from './strings.js';
 import {
-  adjustRpl, deliverInterrupt, eflagsForPush, farCall, farJump, farReturn, interruptReturn, loadSegment, popEflags,
+  adjustRpl, setArplFlag, deliverInterrupt, eflagsForPush, farCall, farJump, farReturn, interruptReturn, loadSegment, popEflags,
   requireProtectedMode, setInterruptFlag,
 } from './system/index.js';
 
@@ -171,8 +171,9 @@ function execute(cpu: Cpu, op: number): void {
     case 0x63: {
       const m = modrm(cpu);
       requireProtectedMode(cpu);
-      const v = adjustRpl(cpu, readRmwE(cpu, m, 1), getReg(cpu, 1, (m >> 3) & 7));
-      writeRmwE(cpu, m, 1, v);
+      const v = adjustRpl(readE(cpu, m, 1), getReg(cpu, 1, (m >> 3) & 7));
+      if (v >= 0) writeE(cpu, m, 1, v);
+      setArplFlag(cpu, v >= 0);
       return;
     }
     case 0x68: push(cpu, fetchImm(cpu, (cpu.opSize32 ? 2 : 1))); return;
@@ -261,6 +262,7 @@ function execute(cpu: Cpu, op: number): void {
       if (m >= 0xc0) setReg(cpu, size, m & 7, v);
       else {
         decodeEa(cpu, m);
+        if (cpu.traits.popMemoryMovesSpBeforeWrite) cpu.startEsp = cpu.reg32[4];
         writeE(cpu, m, size, v);
       }
       return;
@@ -633,29 +635,47 @@ function bound(cpu: Cpu): void {
   if (index < lower || index > upper) throwFault(5);
 }
 
-/** ENTER imm16, imm8 (SDM Vol. 2 "ENTER"): nesting level taken modulo 32. */
+/**
+ * ENTER imm16, imm8 (SDM Vol. 2 "ENTER"): nesting level taken modulo 32. The operand size sets the
+ * width of what is pushed and of the frame pointer (FrameTemp is ESP with a 32-bit operand, SP
+ * with a 16-bit one, whatever the stack size); the stack size (SS.B) sets which part of ESP and of
+ * EBP moves, so on a 16-bit stack the upper half of ESP is kept. Every store lands before any
+ * register changes, so a faulting ENTER leaves ESP and EBP as they were.
+ */
 function enter(cpu: Cpu): void {
   const size = cpu.fetch16();
   const level = cpu.fetch8() & 31;
   const op32 = cpu.opSize32;
   const s32 = cpu.stack32;
-  push(cpu, op32 ? cpu.reg32[5] : cpu.reg16[10]);
-  const frame = s32 ? cpu.reg32[4] : cpu.reg16[8];
+  const step = op32 ? 4 : 2;
+  const esp = cpu.reg32[4];
+  let sp = s32 ? esp : esp & 0xffff;
+  sp = enterPush(cpu, sp, s32, op32, op32 ? cpu.reg32[5] : cpu.reg16[10]);
+  // FrameTemp: the stack pointer after pushing BP, with ESP's upper half on a 16-bit stack.
+  const frame = op32 ? (s32 ? sp : (esp & ~0xffff) | sp) : sp & 0xffff;
   if (level > 0) {
     let bp = s32 ? cpu.reg32[5] : cpu.reg16[10];
-    const step = op32 ? 4 : 2;
     for (let i = 1; i < level; i++) {
       bp = s32 ? (bp - step) | 0 : (bp - step) & 0xffff;
-      push(cpu, op32 ? cpu.read32(SS, bp) : cpu.read16(SS, bp));
+      sp = enterPush(cpu, sp, s32, op32, op32 ? cpu.read32(SS, bp) : cpu.read16(SS, bp));
     }
-    push(cpu, frame);
+    sp = enterPush(cpu, sp, s32, op32, frame);
   }
+  sp = s32 ? (sp - size) | 0 : (sp - size) & 0xffff;
+  // The new top of stack must be writable (the hardware probes it): #SS otherwise.
+  cpu.linear(SS, sp, 1);
   if (op32) cpu.reg32[5] = frame;
   else cpu.reg16[10] = frame;
-  if (s32) cpu.reg32[4] = (cpu.reg32[4] - size) | 0;
-  else cpu.reg16[8] = cpu.reg16[8] - size;
-  // The new top of stack must be writable (the hardware probes it): #SS otherwise.
-  cpu.linear(SS, s32 ? cpu.reg32[4] : cpu.reg16[8], 1);
+  if (s32) cpu.reg32[4] = sp;
+  else cpu.reg16[8] = sp;
+}
+
+/** One ENTER store below stack offset `sp` (in the stack's width); returns the new offset. */
+function enterPush(cpu: Cpu, sp: number, s32: boolean, op32: boolean, value: number): number {
+  const next = s32 ? (sp - (op32 ? 4 : 2)) | 0 : (sp - (op32 ? 4 : 2)) & 0xffff;
+  if (op32) cpu.write32(SS, next, value);
+  else cpu.write16(SS, next, value);
+  return next;
 }
 
 function softwareInterrupt(cpu: Cpu, vector: number, kind: 'int3' | 'software' | 'into' | 'icebp'): void {

@@ -26,6 +26,8 @@ export interface ModelTraits {
   readonly realModeStackFaultIsGp: boolean;
   /** String instructions step SI/DI (and count CX) as each access is made, so a faulting access has stepped its index. */
   readonly stringStepsBeforeAccess: boolean;
+  /** POP to memory has moved SP when its write faults, so the fault frame is pushed above the popped word. */
+  readonly popMemoryMovesSpBeforeWrite: boolean;
 }
 
 export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
@@ -39,6 +41,7 @@ export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
     lockAnyInstruction: false,
     realModeStackFaultIsGp: false,
     stringStepsBeforeAccess: false,
+    popMemoryMovesSpBeforeWrite: false, // a fault reports the state before the instruction (SDM Vol. 3A 6.5)
   },
   '80286': {
     lastSegmentRegister: 3, // ES CS SS DS: the 286 has no FS or GS
@@ -52,5 +55,7 @@ export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
     // the stack exception (12) is protected-mode only.
     realModeStackFaultIsGp: true,
     stringStepsBeforeAccess: true,
+    // The 286 pops (SP += 2) and then stores: a faulting store (a word at offset FFFF) finds SP moved.
+    popMemoryMovesSpBeforeWrite: true,
   },
 };

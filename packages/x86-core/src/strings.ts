@@ -218,12 +218,13 @@ function advance(cpu: Cpu, r: number, a32: boolean, delta: number): void {
 // The 80286 model (model.ts), as the SingleStepTests 80286 vectors show its string instructions when an
 // access faults: each access steps its index register as it is made, so a faulting access leaves its
 // SI or DI stepped and the accesses after it are not made; CMPS reads ES:[DI] before [SI]. Under REP an
-// iteration counts itself in CX before its first access (MOVS LODS STOS INS OUTS; CMPS and SCAS after
+// iteration counts itself in CX before its first access (MOVS LODS STOS INS OUTS SCAS; CMPS after
 // comparing), and a faulting write has already counted the next iteration when there is one (so CX is
 // 0 when the last element's destination faults, as Intel's "80286 REP MOVS and REP INS
 // Restartability" note of 1984 describes). The vectors cover read faults, STOS/INS write faults and
-// CMPS's first read; a REP MOVS destination fault follows that note, a CMPS source fault and REP SCAS
-// the same rule without vectors to confirm them. Not on the block path: the model is for conformance,
+// CMPS's first read; a faulting REPNE SCASW leaves CX counted, as 286 vectors outside the shared set
+// show (issue 11); a REP MOVS destination fault follows that note, a CMPS source fault the same rule
+// without vectors to confirm it. Not on the block path: the model is for conformance,
 // not speed.
 
 function steppingEach(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, delta: number): void {
@@ -244,9 +245,16 @@ function steppingEach(cpu: Cpu, kind: number, size: number, src: number, a32: bo
 }
 
 function element286(cpu: Cpu, kind: number, size: number, src: number, a32: boolean, delta: number, rep: boolean): void {
-  if (kind === CMPS || kind === SCAS) {
+  if (kind === SCAS) {
+    // Like LODS, SCAS counts its iteration before its one access: a faulting REP SCAS has counted it.
+    const di = stepIndex(cpu, 7, a32, delta);
+    if (rep) countDown(cpu, a32);
+    alu(cpu, 7, accumulator(cpu, size), readSized(cpu, size, ES, di), size);
+    return;
+  }
+  if (kind === CMPS) {
     const b = readSized(cpu, size, ES, stepIndex(cpu, 7, a32, delta));
-    const a = kind === CMPS ? readSized(cpu, size, src, stepIndex(cpu, 6, a32, delta)) : accumulator(cpu, size);
+    const a = readSized(cpu, size, src, stepIndex(cpu, 6, a32, delta));
     alu(cpu, 7, a, b, size);
     if (rep) countDown(cpu, a32);
     return;

@@ -234,3 +234,60 @@ describe('strategy none', () => {
     expect(new Uint32Array(shared)[0x40]).toBe(0xcafe);
   });
 });
+
+describe('strategy none with RAM above 4 GiB', () => {
+  const FOUR_GIB = 2 ** 32;
+  const PDPT = 0x10000;
+  const DIRECTORY = 0x11000;
+  const TABLE = 0x12000;
+
+  it('lets a PAE guest store to RAM at 4 GiB + 4 KiB, where DMA finds it', () => {
+    const s = spec({ regions: [{ base: 0, size: 1 << 20 }, { base: FOUR_GIB, size: 1 << 30 }] });
+    const vm = noneStrategy.createVm(s);
+    const mem = vm.memory;
+    // Identity-map the first 2 MiB, and linear 0x200000 to physical 4 GiB + 0x1000.
+    mem.writeBytes(PDPT, new Uint8Array(32));
+    const le64 = (address: number, low: number, high: number) => {
+      mem.writeBytes(address, Uint8Array.from([low, low >>> 8, low >>> 16, low >>> 24, high, high >>> 8, high >>> 16, high >>> 24]));
+    };
+    le64(PDPT, DIRECTORY | 1, 0);
+    le64(DIRECTORY, TABLE | 3, 0);
+    for (let i = 0; i < 512; i++) le64(TABLE + i * 8, (i << 12) | 3, 0);
+    le64(DIRECTORY + 8, 0 | 0x83, 1); // linear 2 MiB..4 MiB → physical 4 GiB..4 GiB + 2 MiB
+    // mov dword [0x201000], 0x600df00d; mov eax, [0x201000]; hlt
+    mem.writeBytes(0x7c00, Uint8Array.from([
+      0xc7, 0x05, 0x00, 0x10, 0x20, 0x00, 0x0d, 0xf0, 0x0d, 0x60, 0xa1, 0x00, 0x10, 0x20, 0x00, 0xf4,
+    ]));
+    const vcpu = vm.createVcpu(0);
+    const sregs = vcpu.getSpecialRegisters();
+    vcpu.setSpecialRegisters({
+      ...sregs, cs: FLAT_CODE, ds: FLAT_DATA, es: FLAT_DATA, ss: FLAT_DATA,
+      cr0: 0x80000011, cr3: PDPT, cr4: 0x20,
+    });
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x7c00, esp: 0x7000 });
+    expect(vcpu.run(100).reason).toBe('hlt');
+    expect(vcpu.getRegisters().eax >>> 0).toBe(0x600df00d);
+    const seen = new Uint8Array(4);
+    expect(mem.readBytes(FOUR_GIB + 0x1000, seen)).toBe(true);
+    expect([...seen]).toEqual([0x0d, 0xf0, 0x0d, 0x60]);
+  });
+
+  it('runs with 3 GiB below the PCI hole: the dword view of RAM reaches its last dword', () => {
+    const vm = noneStrategy.createVm(spec({ regions: [{ base: 0, size: 0xa0000 }, { base: 0x100000, size: 0xbff00000 }] }));
+    // mov dword [0xbffffffc], 0x12345678; mov eax, [0xbffffffc]; hlt
+    vm.memory.writeBytes(0x7c00, Uint8Array.from([
+      0xc7, 0x05, 0xfc, 0xff, 0xff, 0xbf, 0x78, 0x56, 0x34, 0x12, 0xa1, 0xfc, 0xff, 0xff, 0xbf, 0xf4,
+    ]));
+    const vcpu = vm.createVcpu(0);
+    vcpu.setSpecialRegisters({ ...vcpu.getSpecialRegisters(), cs: FLAT_CODE, ds: FLAT_DATA, es: FLAT_DATA, ss: FLAT_DATA, cr0: 0x11 });
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x7c00, esp: 0x7000 });
+    expect(vcpu.run(100).reason).toBe('hlt');
+    expect(vcpu.getRegisters().eax >>> 0).toBe(0x12345678);
+    expect(vm.memory.read32(0xbffffffc)).toBe(0x12345678);
+  });
+
+  it('refuses, in one line naming the limit, RAM its 36-bit physical addresses cannot reach', () => {
+    const s = spec({ regions: [{ base: 0, size: 1 << 20 }, { base: FOUR_GIB, size: 61 * 2 ** 30 }] });
+    expect(() => noneStrategy.createVm(s)).toThrow(/^strategy none maps guest-physical memory below 64 GiB \(MAXPHYADDR 36\); the region at 0x100000000 .* ends above it$/);
+  });
+});

@@ -55,6 +55,11 @@ const i686Proofs: Record<string, () => void> = {
     expect(m.cpu.run(10)).toBe('hlt');
     expect(m.cpu.getEflags() & 0xf000).toBe(0x7000);
   },
+  'pop-memory-fault-sp': () => {
+    const { sp, frame } = popToFaultingWord('i686');
+    expect(sp).toBe(0x0100);
+    expect(frame).toEqual([CODE, 0, 0x0100 - 6]);
+  },
   'string-fault-index-update': () => {
     const m = createMachine('real');
     m.cpu.intercepts.exceptions = -1;
@@ -157,13 +162,46 @@ const i286Proofs: Record<string, () => void> = {
     expect(stringFault286([0xf3, 0xab], 0x100, 0xffff, 3)).toEqual([0x100, 0x0001, 1]); // rep stosw
     // ...unless the faulting element was the last.
     expect(stringFault286([0xf3, 0xab], 0x100, 0xffff, 1)).toEqual([0x100, 0x0001, 0]);
-    // CMPS reads ES:[DI] first; CMPS and SCAS count an iteration after comparing.
+    // CMPS reads ES:[DI] first and counts an iteration after comparing; SCAS counts before its read.
     expect(stringFault286([0xa7], 0xffff, 0xffff, 3)).toEqual([0xffff, 0x0001, 3]); // cmpsw
     expect(stringFault286([0xa7], 0xffff, 0x100, 3)).toEqual([0x0001, 0x102, 3]);
     expect(stringFault286([0xf3, 0xa7], 0xffff, 0xffff, 3, true)).toEqual([0xffff, 0xfffd, 3]); // std; repe cmpsw
-    expect(stringFault286([0xf3, 0xaf], 0x100, 0xffff, 3)).toEqual([0x100, 0x0001, 3]); // repe scasw
+    expect(stringFault286([0xf3, 0xaf], 0x100, 0xffff, 3)).toEqual([0x100, 0x0001, 2]); // repe scasw
+    expect(stringFault286([0xf2, 0xaf], 0x100, 0xffff, 3)).toEqual([0x100, 0x0001, 2]); // repne scasw
+    expect(stringFault286([0xf2, 0xaf], 0x100, 0xffff, 1)).toEqual([0x100, 0x0001, 0]);
+    expect(stringFault286([0xaf], 0x100, 0xffff, 3)).toEqual([0x100, 0x0001, 3]); // scasw: no count
+  },
+  'pop-memory-fault-sp': () => {
+    const { sp, frame } = popToFaultingWord('80286');
+    expect(sp).toBe(0x0102);
+    // Delivered: FLAGS, CS, IP pushed below the moved SP, IP at the POP.
+    expect(frame).toEqual([CODE, 0, 0x0102 - 6]);
   },
 };
+
+/**
+ * POP word [0xFFFF] (a word at offset FFFF: #GP in real mode) with SP = 0x100: SP when the fault
+ * is taken (intercepted) and, delivered through an IVT entry for 13, the frame's IP, CS and its SP.
+ */
+function popToFaultingWord(model: CpuModel): { sp: number; frame: number[] } {
+  const run = (intercept: boolean) => {
+    const m = createMachine('real', undefined, true, true, model);
+    if (intercept) m.cpu.intercepts.exceptions = -1;
+    m.memory.write32(13 * 4, 0x00002000); // int 13 handler at 0000:2000: hlt
+    m.memory.write8(0x2000, 0xf4);
+    m.load([0x8f, 0x06, 0xff, 0xff, 0xf4]); // pop word [0xffff]
+    m.cpu.reg16[8] = 0x0100;
+    m.memory.write16(0x0100, 0x1234);
+    return { m, reason: m.cpu.run(10) };
+  };
+  const stopped = run(true);
+  expect(stopped.reason).toBe('exception');
+  expect([stopped.m.cpu.stop.vector, stopped.m.cpu.eip]).toEqual([13, CODE]);
+  const delivered = run(false);
+  expect(delivered.reason).toBe('hlt');
+  const sp = delivered.m.cpu.reg16[8];
+  return { sp: stopped.m.cpu.reg16[8], frame: [delivered.m.memory.read16(sp), delivered.m.memory.read16(sp + 2), sp] };
+}
 
 describe('documented 286-versus-686 differences', () => {
   for (const d of SST286_DIFFERENCES) {

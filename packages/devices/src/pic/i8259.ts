@@ -9,6 +9,8 @@ import {
 /** Where a chip is in the ICW1..ICW4 initialisation sequence. */
 const enum Init {
   Ready,
+  /** Power-on: no initialisation sequence has run yet. */
+  Uninitialised,
   ExpectIcw2,
   ExpectIcw3,
   ExpectIcw4,
@@ -35,7 +37,11 @@ export class I8259 {
   private lines = 0;
   private readIsr = false;
   private poll = false;
-  private init = Init.Ready;
+  /**
+   * Power-on leaves the vector base and mask undefined (datasheet): the chip signals nothing until an
+   * ICW1..ICW4 sequence has completed, and nothing while a new one is under way.
+   */
+  private init = Init.Uninitialised;
   private icw1 = 0;
 
   constructor(
@@ -58,6 +64,7 @@ export class I8259 {
 
   /** The level this chip would signal on INT, or -1: highest unmasked request above every in-service level. */
   highestRequest(): number {
+    if (this.init !== Init.Ready) return -1;
     const request = this.priorityOf(this.irr & ~this.imr);
     if (request === 8) return -1;
     let inService = this.isr;
@@ -117,6 +124,7 @@ export class I8259 {
   writeData(value: number): void {
     switch (this.init) {
       case Init.Ready:
+      case Init.Uninitialised:
         this.imr = value;
         break;
       case Init.ExpectIcw2:

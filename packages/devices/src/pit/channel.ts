@@ -14,6 +14,8 @@ export class Channel {
   private written = 0;
   /** Modulus the counting element runs with (1-65536 binary, 1-10000 BCD; garbage BCD up to 16665). */
   private modulus = 0x10000;
+  /** A control word has been written since power-on: until then count writes are ignored. */
+  private programmed = false;
   /** A count has reached the counting element since the last control word. */
   private armed = false;
   /** Modes 1 and 5: a gate trigger started the current run. */
@@ -43,6 +45,7 @@ export class Channel {
     this.mode = mode > 5 ? mode - 4 : mode;
     this.access = access;
     this.bcd = bcd;
+    this.programmed = true;
     this.armed = false;
     this.triggered = false;
     this.pendingModulus = 0;
@@ -56,6 +59,7 @@ export class Channel {
 
   /** A byte written to the counter's data port. */
   writeByte(value: number, now: number): void {
+    if (!this.programmed) return;
     switch (this.access) {
       case ACCESS_LSB:
         this.load(value, now);
@@ -140,6 +144,9 @@ export class Channel {
 
   /** The OUT pin. */
   output(now: number): boolean {
+    // Undefined before the first control word; held high, as every mode but 0 sets it, so that
+    // programming the counter makes no rising edge of its own.
+    if (!this.programmed) return true;
     if (!this.armed) return this.mode !== 0;
     const d = this.elapsed(now);
     const n = this.modulus;

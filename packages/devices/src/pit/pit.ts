@@ -44,17 +44,12 @@ export class Pit {
   constructor(options: PitOptions) {
     this.clock = options.clock;
     this.irqLine = options.irq;
-    // Power-on state as PC firmware leaves it: counters 0 and 1 in mode 3 with count 0 (65536,
-    // 18.2 Hz), counter 2 programmed the same but held by its gate (port 0x61 bit 0 clear).
+    // Power-on: the datasheet leaves mode, count and OUT undefined until a counter is programmed. A
+    // counter here does nothing until it has a control word and a count (OUT held high, no IRQ 0
+    // edges, nothing scheduled), as the emulators CPU test ROMs run on keep it; firmware (or the
+    // board, standing in for firmware on a direct boot) programs counter 0 for the 18.2 Hz tick.
     this.channels = [new Channel(true), new Channel(true), new Channel(false)];
-    const now = this.clock.now();
-    for (const c of this.channels) {
-      c.program(3, 3, false);
-      c.writeByte(0, now);
-      c.writeByte(0, now);
-    }
     this.irqLine.set(true);
-    this.reschedule();
   }
 
   ioRead(port: number, _size: AccessSize): number {

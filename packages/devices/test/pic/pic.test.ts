@@ -47,6 +47,36 @@ beforeEach(() => {
   bus.registerDevice(pic);
 });
 
+describe('8259A pair at power-on', () => {
+  it('delivers nothing before ICW1-ICW4, whatever the lines and the mask do', () => {
+    pic.setIrq(0, true);
+    pic.setIrq(8, true);
+    outb(0x21, 0x00);
+    expect(pic.pending()).toBe(false);
+    outb(0x20, 0x0c); // OCW3 poll: no request to report
+    expect(inb(0x20)).toBe(0);
+  });
+
+  it('delivers nothing while an initialisation sequence is under way, then the new base', () => {
+    outb(0x20, 0x11);
+    outb(0x21, 0x20);
+    pic.setIrq(1, true);
+    expect(pic.pending()).toBe(false); // ICW3 and ICW4 still to come
+    outb(0x21, 0x04);
+    expect(pic.pending()).toBe(false);
+    outb(0x21, 0x01);
+    expect(pic.pending()).toBe(true);
+    expect(pic.acknowledge()).toBe(0x21);
+  });
+
+  it('ends a sequence without ICW4 at ICW3 when IC4 is clear (single mode: at ICW2)', () => {
+    outb(0x20, 0x12); // single, no ICW4
+    outb(0x21, 0x40);
+    pic.setIrq(3, true);
+    expect(pic.acknowledge()).toBe(0x43);
+  });
+});
+
 describe('8259A pair initialised like Linux', () => {
   it('delivers a master IRQ at base + irq, then holds lower priorities until EOI', () => {
     initLikeLinux();

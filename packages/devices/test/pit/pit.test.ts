@@ -69,9 +69,33 @@ describe('8254 counter 0 as the system timer', () => {
     expect(irq0.risingEdges).toBe(1);
   });
 
-  it('runs at 18.2 Hz from power-on, as firmware leaves it', () => {
+  it('stays quiet from power-on until a control word and a count are written', () => {
+    expect(clock.pendingTimers).toBe(0);
+    clock.advance(1e9);
+    expect(irq0.risingEdges).toBe(0);
+    expect(irq0.level).toBe(true);
+    expect(pit.output(0)).toBe(true);
+    // A count without a control word is ignored, for every counter.
+    outb(0x40, 0x10);
+    outb(0x40, 0x00);
+    outb(0x42, 0x01);
+    clock.advance(1e9);
+    expect(irq0.risingEdges).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+    expect(latchAndRead(0)).toBe(0);
+    // A control word alone arms nothing either; the count starts it.
+    outb(0x43, 0x36);
+    clock.advance(1e9);
+    expect(irq0.risingEdges).toBe(0);
+    outb(0x40, 0);
+    outb(0x40, 0);
     clock.advance(1e9);
     expect(irq0.risingEdges).toBe(Math.floor(HZ / 65536));
+  });
+
+  it('reads an unprogrammed counter as status OUT high, NULL COUNT', () => {
+    outb(0x43, 0xe2); // read-back: status only, counter 0
+    expect(inb(0x40) & 0xc0).toBe(0xc0);
   });
 
   it('holds the first latched value until it is read, and a second latch is ignored', () => {

@@ -7,6 +7,7 @@ import type { Clock, GuestMemory, MemoryRegionSpec, VmSpec } from '@ringvisor/vm
 import type { AcpiPlatform } from '../acpi/platform-tables.js';
 import { ExitCounters } from '../exit-stats.js';
 import { pcMemoryMap, type MemoryMap } from '../memory-map.js';
+import { programAsBiosLeavesIt } from './bios-handoff.js';
 import { createVirtioDevice, createVirtioTransport, type VirtioDeviceConfig } from './virtio-slots.js';
 
 /** ISA IRQ assignments of the PC/AT. */
@@ -45,7 +46,11 @@ export interface PcBoardOptions {
   readonly clock: Clock;
   /** Where COM1's output goes and its input comes from. */
   readonly serial: SerialBackend;
-  /** Firmware ROM (`--bios FILE`). */
+  /**
+   * Firmware ROM (`--bios FILE`). With one the devices start in their power-on state for the
+   * firmware to program; without one a loader starts the guest, and the board leaves the 8259s, the
+   * PIT and COM1 as a PC BIOS leaves them after POST (see bios-handoff.ts).
+   */
   readonly firmware?: Uint8Array;
   /**
    * Wall time the RTC starts from (ms since the Unix epoch). Default: VIRTUAL_RTC_EPOCH under a
@@ -132,6 +137,7 @@ export class PcBoard {
     this.resetControl = new ResetControlRegister({ onReset: () => this.requestShutdown({ cause: 'reset', source: 'reset-control' }) });
     this.io.registerDevice(this.resetControl);
     this.virtioDevices = virtio.map((config) => createVirtioDevice(config, clock));
+    if (!options.firmware) programAsBiosLeavesIt(this.io, COM1_BASE);
   }
 
   /** A20 is enabled when either the keyboard controller's output port or port 0x92 enables it. */

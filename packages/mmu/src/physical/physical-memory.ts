@@ -1,15 +1,19 @@
 import type { AccessSize, GuestMemory, MemoryRegionSpec, MmioBus, MmioHandler } from '@ringvisor/vmm-api';
 import {
-  KIND_MMIO, KIND_RAM, KIND_RAM_CODE, KIND_ROM, KIND_UNMAPPED, PAGE_COUNT, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE,
+  FOUR_GIB, KIND_MMIO, KIND_RAM, KIND_RAM_CODE, KIND_ROM, KIND_UNMAPPED, PAGE_COUNT, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE,
 } from './page-kind.js';
+import { HighRam } from './high-ram.js';
 import { checkPlacement, overlaps, regionFromSpec, type Region } from './region.js';
 
 export interface PhysicalMemoryOptions {
-  /** RAM and ROM regions (4 KiB aligned, below 4 GiB, not overlapping). */
+  /**
+   * RAM and ROM regions (4 KiB aligned, not overlapping). ROM lies below 4 GiB; RAM may also lie at
+   * or above it (reached through PAE translations, DMA and loaders), not across it.
+   */
   readonly regions: readonly MemoryRegionSpec[];
   /** Where accesses to addresses nothing claims go (below 4 GiB). Without it they read all ones. */
   readonly fallback?: MmioBus;
-  /** Backing store for `ram` (e.g. a SharedArrayBuffer); at least `ramEnd` bytes. */
+  /** Backing store for `ram` (e.g. a SharedArrayBuffer); at least `ramEnd` bytes. RAM above 4 GiB is not in it. */
   readonly ramBuffer?: ArrayBufferLike;
 }
 
@@ -22,13 +26,13 @@ const A20_OFF_MASK = ~(1 << 20);
 /**
  * The guest-physical address space: RAM, ROM, MMIO windows and an optional fallback bus, with
  * the A20 gate. Every entry point takes addresses from the guest and checks them: anything that is
- * not an integer in [0, 2^32) reads all ones and drops writes.
+ * not RAM at or above 4 GiB and not an integer in [0, 2^32) reads all ones and drops writes.
  *
  * CPU accesses (`read8`..`write32`) see the A20 gate; the block transfers (`readBytes`,
  * `writeBytes`, `view`) are device DMA and loader copies, which the CPU's A20M# does not affect.
  */
 export class PhysicalMemory implements GuestMemory {
-  /** One past the highest RAM address; `ram.length === ramEnd`. */
+  /** One past the highest RAM address below 4 GiB; `ram.length === ramEnd`. */
   readonly ramEnd: number;
   /**
    * Bytes of guest-physical [0, ramEnd). Only pages whose `kind` is KIND_RAM or KIND_RAM_CODE
@@ -50,18 +54,30 @@ export class PhysicalMemory implements GuestMemory {
   private readonly layoutListeners: (() => void)[] = [];
   /** `ram` as dwords for locked updates (null on a big-endian host, where dword order would differ). */
   private readonly ramDwords: Int32Array | null;
+  /** RAM at or above 4 GiB: off the CPU's fast path (whose addresses are below 4 GiB). */
+  private readonly high: HighRam;
 
   constructor(options: PhysicalMemoryOptions) {
     this.fallback = options.fallback ?? null;
     this.kind.fill(KIND_UNMAPPED);
     let ramEnd = 0;
     const built: Region[] = [];
+    const high: Region[] = [];
     for (const spec of options.regions) {
       const region = regionFromSpec(spec);
       for (const other of built) {
         if (overlaps(other, region.base, region.size)) {
           throw new RangeError(`region at 0x${region.base.toString(16)} overlaps region at 0x${other.base.toString(16)}`);
         }
+      }
+      for (const other of high) {
+        if (overlaps(other, region.base, region.size)) {
+          throw new RangeError(`region at 0x${region.base.toString(16)} overlaps region at 0x${other.base.toString(16)}`);
+        }
+      }
+      if (region.base >= FOUR_GIB) {
+        high.push(region);
+        continue;
       }
       built.push(region);
       if (region.kind === KIND_RAM) ramEnd = Math.max(ramEnd, region.base + region.size);
@@ -73,6 +89,7 @@ export class PhysicalMemory implements GuestMemory {
     this.ram = options.ramBuffer ? new Uint8Array(options.ramBuffer, 0, ramEnd) : new Uint8Array(ramEnd);
     this.ramDwords = LITTLE_ENDIAN_HOST ? new Int32Array(this.ram.buffer, 0, ramEnd / 4) : null;
     for (const region of built) this.place(region);
+    this.high = new HighRam(high);
   }
 
   /** False while the A20 gate is disabled (address bit 20 forced to 0). */
@@ -172,14 +189,14 @@ export class PhysicalMemory implements GuestMemory {
   }
 
   read8(address: number): number {
-    if ((address >>> 0) !== address) return 0xff;
+    if ((address >>> 0) !== address) return this.readHigh(address, 1);
     const a = (address & this.a20Mask) >>> 0;
     if (this.kind[a >>> PAGE_SHIFT] <= KIND_RAM_CODE) return this.ram[a];
     return this.readSlow(address, a, 1);
   }
 
   read16(address: number): number {
-    if ((address >>> 0) !== address) return 0xffff;
+    if ((address >>> 0) !== address) return this.readHigh(address, 2);
     const a = (address & this.a20Mask) >>> 0;
     if ((a & PAGE_MASK) !== PAGE_MASK && this.kind[a >>> PAGE_SHIFT] <= KIND_RAM_CODE) {
       return this.ram[a] | (this.ram[a + 1] << 8);
@@ -188,7 +205,7 @@ export class PhysicalMemory implements GuestMemory {
   }
 
   read32(address: number): number {
-    if ((address >>> 0) !== address) return 0xffffffff;
+    if ((address >>> 0) !== address) return this.readHigh(address, 4);
     const a = (address & this.a20Mask) >>> 0;
     if ((a & PAGE_MASK) <= PAGE_SIZE - 4 && this.kind[a >>> PAGE_SHIFT] <= KIND_RAM_CODE) {
       const ram = this.ram;
@@ -203,7 +220,11 @@ export class PhysicalMemory implements GuestMemory {
    * Elsewhere it is a read followed by a write.
    */
   or32(address: number, bits: number): void {
-    if ((address >>> 0) !== address) return;
+    if ((address >>> 0) !== address) {
+      // Above 4 GiB: not shared with other threads (it is not in `ram`), so read-then-write is atomic enough.
+      this.writeHigh(address, 4, this.readHigh(address, 4) | bits);
+      return;
+    }
     const a = (address & this.a20Mask) >>> 0;
     const kind = this.kind[a >>> PAGE_SHIFT];
     if ((a & 3) === 0 && kind <= KIND_RAM_CODE && this.ramDwords) {
@@ -215,14 +236,20 @@ export class PhysicalMemory implements GuestMemory {
   }
 
   write8(address: number, value: number): void {
-    if ((address >>> 0) !== address) return;
+    if ((address >>> 0) !== address) {
+      this.writeHigh(address, 1, value);
+      return;
+    }
     const a = (address & this.a20Mask) >>> 0;
     if (this.kind[a >>> PAGE_SHIFT] === KIND_RAM) this.ram[a] = value;
     else this.writeSlow(address, a, 1, value);
   }
 
   write16(address: number, value: number): void {
-    if ((address >>> 0) !== address) return;
+    if ((address >>> 0) !== address) {
+      this.writeHigh(address, 2, value);
+      return;
+    }
     const a = (address & this.a20Mask) >>> 0;
     if ((a & PAGE_MASK) !== PAGE_MASK && this.kind[a >>> PAGE_SHIFT] === KIND_RAM) {
       this.ram[a] = value;
@@ -233,7 +260,10 @@ export class PhysicalMemory implements GuestMemory {
   }
 
   write32(address: number, value: number): void {
-    if ((address >>> 0) !== address) return;
+    if ((address >>> 0) !== address) {
+      this.writeHigh(address, 4, value);
+      return;
+    }
     const a = (address & this.a20Mask) >>> 0;
     if ((a & PAGE_MASK) <= PAGE_SIZE - 4 && this.kind[a >>> PAGE_SHIFT] === KIND_RAM) {
       const ram = this.ram;
@@ -247,12 +277,22 @@ export class PhysicalMemory implements GuestMemory {
   }
 
   readBytes(address: number, into: Uint8Array): boolean {
+    if (address >= FOUR_GIB) {
+      if (!Number.isSafeInteger(address) || !this.high.covers(address, into.length)) return false;
+      this.high.readBytes(address, into);
+      return true;
+    }
     if (!this.isRam(address, into.length)) return false;
     into.set(this.ram.subarray(address, address + into.length));
     return true;
   }
 
   writeBytes(address: number, from: Uint8Array): boolean {
+    if (address >= FOUR_GIB) {
+      if (!Number.isSafeInteger(address) || !this.high.covers(address, from.length)) return false;
+      this.high.writeBytes(address, from);
+      return true;
+    }
     if (!this.isRam(address, from.length)) return false;
     this.ram.set(from, address);
     this.notifyWrite(address, from.length);
@@ -260,6 +300,10 @@ export class PhysicalMemory implements GuestMemory {
   }
 
   view(address: number, length: number): Uint8Array | null {
+    if (address >= FOUR_GIB) {
+      if (!Number.isSafeInteger(address) || !Number.isInteger(length) || length < 0) return null;
+      return this.high.covers(address, length) ? this.high.view(address, length) : null;
+    }
     return this.isRam(address, length) ? this.ram.subarray(address, address + length) : null;
   }
 
@@ -279,6 +323,34 @@ export class PhysicalMemory implements GuestMemory {
       if (this.kind[page] > KIND_RAM_CODE) return false;
     }
     return true;
+  }
+
+  /**
+   * A CPU read at an `address` that is not an integer below 4 GiB: RAM above 4 GiB byte by byte (the
+   * A20 gate masks bit 20 there too), all ones for anything else.
+   */
+  private readHigh(address: number, size: number): number {
+    if (!Number.isSafeInteger(address) || address < FOUR_GIB || this.high.empty) return ONES[size];
+    let value = 0;
+    for (let i = 0; i < size; i++) {
+      const a = this.gateHigh(address + i);
+      value |= (this.high.covers(a, 1) ? this.high.read8(a) : 0xff) << (8 * i);
+    }
+    return value >>> 0;
+  }
+
+  /** A CPU write at an `address` that is not an integer below 4 GiB: RAM above 4 GiB, else dropped. */
+  private writeHigh(address: number, size: number, value: number): void {
+    if (!Number.isSafeInteger(address) || address < FOUR_GIB || this.high.empty) return;
+    for (let i = 0; i < size; i++) {
+      const a = this.gateHigh(address + i);
+      if (this.high.covers(a, 1)) this.high.write8(a, value >>> (8 * i));
+    }
+  }
+
+  /** `a` (at or above 4 GiB) with bit 20 cleared while the A20 gate is disabled. */
+  private gateHigh(a: number): number {
+    return this.a20Mask === -1 || Math.floor(a / 0x100000) % 2 === 0 ? a : a - 0x100000;
   }
 
   /**

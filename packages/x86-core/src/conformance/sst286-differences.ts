@@ -94,14 +94,24 @@ export const SST286_DIFFERENCES: readonly Sst286Difference[] = [
       'SI/DI (and CX under REP) when the exception is taken; the i686 reports the fault before the instruction changes ' +
       'any register (SDM Vol. 3A, 6.5 "faults": the saved state is the one before the instruction). ' +
       'The 80286 model follows the vectors: each access steps its SI or DI as it is made (CMPS reads ' +
-      'ES:[DI] first), and under REP CX counts the iteration before its first access, after the ' +
-      'compare for CMPS/SCAS, and once more for a faulting write that is not the last (strings.ts).',
+      'ES:[DI] first), and under REP CX counts the iteration before its first access (SCAS included), ' +
+      'after the compare for CMPS, and once more for a faulting write that is not the last (strings.ts).',
     remainsOn: ['i686'],
     matches: (c, mismatches, vector) => {
       const op = c.bytes[opcodeIndex(c)];
       return STRING_OPS.has(op) && c.exception !== undefined && vector === c.exception.number &&
         mismatches.every((m) => m.startsWith('si ') || m.startsWith('di ') || m.startsWith('cx '));
     },
+  },
+  {
+    id: 'pop-memory-fault-sp',
+    description:
+      'POP to a memory operand whose write faults (a word at offset FFFF): the 286 has already moved SP ' +
+      'past the popped word when it pushes the fault frame; the i686 reports the fault with SP as ' +
+      'before the instruction (SDM Vol. 3A, 6.5 "faults").',
+    remainsOn: ['i686'],
+    matches: (c, mismatches, vector) => c.bytes[opcodeIndex(c)] === 0x8f && c.exception !== undefined &&
+      vector === c.exception.number && mismatches.every((m) => m.startsWith('sp ') || m.startsWith('[')),
   },
 ];
 

@@ -52,7 +52,7 @@ class NoneVcpu implements Vcpu {
     private readonly mmio: CountingMmio,
     options: NoneStrategyOptions,
   ) {
-    this.paging = new Paging(memory);
+    this.paging = new Paging(memory, { maxPhysAddrBits: PHYSICAL_ADDRESS_BITS });
     this.cpu = new Cpu({
       memory, io: spec.io, interrupts: spec.interrupts, paging: new MmuPaging(this.paging),
       compileBlocks: options.compileBlocks !== false, model: options.model ?? 'i686',
@@ -202,6 +202,11 @@ class NoneVcpu implements Vcpu {
   }
 }
 
+const FOUR_GIB = 2 ** 32;
+/** Physical-address width of the emulated CPU's paging unit (mmu's Paging default, PAE and PSE-36). */
+const PHYSICAL_ADDRESS_BITS = 36;
+const PHYSICAL_TOP = 2 ** PHYSICAL_ADDRESS_BITS;
+
 class NoneVm implements Vm {
   readonly memory: PhysicalMemory;
   private readonly mmio: CountingMmio;
@@ -211,8 +216,16 @@ class NoneVm implements Vm {
     private readonly options: NoneStrategyOptions,
   ) {
     this.mmio = new CountingMmio(spec.mmio);
-    const ramEnd = spec.regions.filter((r) => !r.rom).reduce((end, r) => Math.max(end, r.base + r.size), 0);
-    // The mmu backs all RAM with one array indexed by physical address: ask for one buffer covering it.
+    for (const r of spec.regions) {
+      if (r.base + r.size > PHYSICAL_TOP) {
+        throw new RangeError(
+          `strategy none maps guest-physical memory below ${PHYSICAL_TOP / 2 ** 30} GiB (MAXPHYADDR ${PHYSICAL_ADDRESS_BITS}); ` +
+          `the region at 0x${r.base.toString(16)} of 0x${r.size.toString(16)} bytes ends above it`);
+      }
+    }
+    const ramEnd = spec.regions.filter((r) => !r.rom && r.base < FOUR_GIB).reduce((end, r) => Math.max(end, r.base + r.size), 0);
+    // The mmu backs RAM below 4 GiB with one array indexed by physical address: ask for one buffer
+    // covering it. RAM above 4 GiB (PAE) lives in the mmu's own chunks, off the CPU's fast path.
     const ramBuffer = ramEnd > 0 ? spec.ramBacking?.({ base: 0, size: ramEnd }) : undefined;
     this.memory = new PhysicalMemory({ regions: spec.regions, fallback: this.mmio, ...(ramBuffer ? { ramBuffer } : {}) });
   }

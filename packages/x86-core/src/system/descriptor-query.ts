@@ -66,12 +66,18 @@ export function verifyWrite(cpu: SystemCpu, selector: number): void {
 }
 
 /**
- * ARPL: raises the destination selector's RPL to the source's (ZF=1), else leaves it (ZF=0). The
- * caller checks `requireProtectedMode` before it reads the destination, so #UD comes before any
- * fault of that read.
+ * ARPL: the destination selector with its RPL raised to the source's, or -1 when it needs no
+ * change. The SDM's pseudo-code writes the destination only in the first case, so a memory operand
+ * that needs no change is only read (no write check: no #GP on a read-only segment, no #PF on a
+ * read-only page); the caller writes it, then sets ZF (`setArplFlag`), so a faulting write changes
+ * no flag. The caller checks `requireProtectedMode` before it reads the destination, so #UD comes
+ * before any fault of that read.
  */
-export function adjustRpl(cpu: SystemCpu, destination: number, source: number): number {
-  const raise = (destination & 3) < (source & 3);
-  setZf(cpu, raise);
-  return raise ? (destination & ~3) | (source & 3) : destination;
+export function adjustRpl(destination: number, source: number): number {
+  return (destination & 3) < (source & 3) ? (destination & ~3) | (source & 3) : -1;
+}
+
+/** ZF after ARPL: set when the RPL was raised. */
+export function setArplFlag(cpu: SystemCpu, raised: boolean): void {
+  setZf(cpu, raised);
 }

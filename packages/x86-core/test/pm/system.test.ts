@@ -294,7 +294,8 @@ describe('flags, control registers and descriptor queries', () => {
     expect(m.cpu.getEflags() & 0x40).toBe(0x40);
     verifyWrite(m.cpu, 0x08);
     expect(m.cpu.getEflags() & 0x40).toBe(0);
-    expect(adjustRpl(m.cpu, 0x10, 3)).toBe(0x13);
+    expect(adjustRpl(0x10, 3)).toBe(0x13);
+    expect(adjustRpl(0x13, 1)).toBe(-1);
   });
 });
 
