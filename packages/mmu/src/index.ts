@@ -19,5 +19,5 @@ export { walk32Bit } from './paging/walk-32bit.js';
 export { walkPae } from './paging/walk-pae.js';
 export { ShadowPaging, type ShadowPagingOptions, type HostTlb } from './shadow/shadow-paging.js';
 export {
-  SHADOW_HIDDEN, SHADOW_TRUE, SHADOW_TRACED, SHADOW_MMIO, SHADOW_VMM_AREA, type ShadowFaultKind,
+  SHADOW_HIDDEN, SHADOW_TRUE, SHADOW_TRACED, SHADOW_MMIO, SHADOW_VMM_AREA, SHADOW_UNSUPPORTED, type ShadowFaultKind,
 } from './shadow/fault-kind.js';

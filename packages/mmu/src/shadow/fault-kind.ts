@@ -11,5 +11,9 @@ export const SHADOW_MMIO = 3;
 /** The linear address is in the VMM's reserved area: the VMM's business (segment truncation, relocation). */
 export const SHADOW_VMM_AREA = 4;
 
+/** The guest's paging mode is not shadowed (see `unsupportedReason`): stop the VM with that reason. */
+export const SHADOW_UNSUPPORTED = 5;
+
 export type ShadowFaultKind =
-  | typeof SHADOW_HIDDEN | typeof SHADOW_TRUE | typeof SHADOW_TRACED | typeof SHADOW_MMIO | typeof SHADOW_VMM_AREA;
+  | typeof SHADOW_HIDDEN | typeof SHADOW_TRUE | typeof SHADOW_TRACED | typeof SHADOW_MMIO | typeof SHADOW_VMM_AREA
+  | typeof SHADOW_UNSUPPORTED;
