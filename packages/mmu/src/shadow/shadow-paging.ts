@@ -57,6 +57,8 @@ const ROLE_VOLATILE = 64;
 /** The root used while the guest's paging mode is unsupported: nothing is ever linked in it. */
 const ROLE_EMPTY = 128;
 const ROLE_FREE = -1;
+/** Stores into an unloaded root's directory after which it counts as freed (see `isStale`). */
+const ROOT_FLOOD_WRITES = 64;
 
 /** Linear-slot marks of a shadow page table: no parent yet, or parents at several 4 MiB slots. */
 const NO_SLOT = -1;
@@ -116,6 +118,8 @@ export class ShadowPaging implements WalkContext {
   private readonly role: Int32Array;
   private readonly chainNext: Int32Array;
   private readonly lastUse: Float64Array;
+  /** Traced stores into a root since it was last loaded. */
+  private readonly writesSinceUse: Uint16Array;
   private readonly linearSlot: Int32Array;
   /** Root slots linking each page table. */
   private readonly parentHead: Int32Array;
@@ -160,6 +164,7 @@ export class ShadowPaging implements WalkContext {
     this.role = new Int32Array(capacity).fill(ROLE_FREE);
     this.chainNext = new Int32Array(capacity);
     this.lastUse = new Float64Array(capacity);
+    this.writesSinceUse = new Uint16Array(capacity);
     this.linearSlot = new Int32Array(capacity);
     this.parentHead = new Int32Array(capacity).fill(-1);
     this.freePages = new Int32Array(capacity);
@@ -447,6 +452,7 @@ export class ShadowPaging implements WalkContext {
       else root = this.create(this.tableHead, gfn, role);
     }
     this.lastUse[root] = ++this.useClock;
+    this.writesSinceUse[root] = 0;
     this.activeRoot = root;
   }
 
@@ -559,6 +565,7 @@ export class ShadowPaging implements WalkContext {
     this.role[page] = role;
     this.linearSlot[page] = NO_SLOT;
     this.parentHead[page] = -1;
+    this.writesSinceUse[page] = 0;
     if ((role & ROLE_VOLATILE) !== 0) this.volatileCount++;
     const gfn = key;
     if (heads === this.tableHead && heads[gfn] < 0 && gfn < this.writableHead.length) this.writeProtect(gfn);
@@ -674,10 +681,15 @@ export class ShadowPaging implements WalkContext {
     const gfn = aligned >>> PAGE_SHIFT;
     if (this.tableHead[gfn] < 0 || this.tables.classify(aligned) !== GPA_RAM) return;
     this.tracedWrites++;
-    if (this.host.read32(aligned) === before >>> 0) return;
+    const unchanged = this.host.read32(aligned) === before >>> 0;
     const index = (aligned & 0xfff) >>> 2;
-    for (let page = this.tableHead[gfn]; page >= 0; page = this.chainNext[page]) {
-      if ((this.role[page] & ROLE_ROOT) !== 0) {
+    for (let page = this.tableHead[gfn], next = -1; page >= 0; page = next) {
+      next = this.chainNext[page];
+      if (this.isStale(page)) {
+        this.drop(page);
+      } else if (unchanged) {
+        continue;
+      } else if ((this.role[page] & ROLE_ROOT) !== 0) {
         if (index - this.vmmFirstSlot >>> 0 >= this.vmmSlotCount && this.slots.owner[page * ENTRIES + index] >= 0) {
           this.unlinkSlot(page, index);
         }
@@ -686,6 +698,17 @@ export class ShadowPaging implements WalkContext {
         this.invalidateLeaf(page, index);
       }
     }
+  }
+
+  /**
+   * A shadow that writes show is no longer a table the guest uses: a page table no root links (the
+   * guest cleared its directory entry, then reused the page), or a root not loaded while its page
+   * took many stores (a freed directory). Dropping it untraces the page, so the guest's further
+   * stores there run unemulated (KVM calls this write flooding).
+   */
+  private isStale(page: number): boolean {
+    if ((this.role[page] & ROLE_ROOT) === 0) return this.parentHead[page] < 0;
+    return page !== this.activeRoot && ++this.writesSinceUse[page] > ROOT_FLOOD_WRITES;
   }
 
   // --- the VMM area -----------------------------------------------------------------------------

@@ -110,6 +110,21 @@ describe('shadow paging: 32-bit guest tables', () => {
     m.shadow.checkInvariants();
   });
 
+  it('stops tracing a page table the kernel freed and reused as data (write flooding)', () => {
+    const { m, tables, start } = boot(CR4_PSE);
+    tables.mapLarge(0xc0000000, 0, PTE_P | PTE_RW);
+    tables.map(0x1000, 0x30000, PTE_P | PTE_RW | PTE_US);
+    start();
+    same(m, 0x1000, ACCESS_READ, true);
+    const table = tables.pde(0x1000) & ~0xfff;
+    // munmap: the kernel clears the directory entry (traced), then reuses the table page for data.
+    same(m, 0xc0000000 + PD, ACCESS_WRITE, false, 0);
+    for (let i = 0; i < 256; i++) same(m, 0xc0000000 + table + i * 4, ACCESS_WRITE, false, i);
+    expect(m.shadow.tracedFaults).toBe(2);
+    expect(same(m, 0x1000, ACCESS_READ, true)).toEqual({ pf: PF_U });
+    m.shadow.checkInvariants();
+  });
+
   it('shadows 4 MiB pages as 4 KiB pieces and traces the page tables living inside them', () => {
     const { m, tables, start } = boot(CR4_PSE);
     // A Linux-like direct map: linear 0xc0000000 + pa for the first 4 MiB, page tables inside it.
