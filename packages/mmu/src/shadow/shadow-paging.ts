@@ -390,25 +390,43 @@ export class ShadowPaging implements WalkContext {
     const gfn = aligned >>> PAGE_SHIFT;
     if (this.pages.tableHead[gfn] < 0 || this.tables.classify(aligned) !== GPA_RAM) return;
     this.tracedWrites++;
-    const unchanged = this.host.read32(aligned) === before >>> 0;
+    const after = this.host.read32(aligned);
+    const unchanged = after === before >>> 0;
     const index = (aligned & 0xfff) >>> 2;
-    for (let page = this.pages.tableHead[gfn], next = -1; page >= 0; page = next) {
-      next = this.pages.chainNext[page];
-      if (this.pages.isStale(page)) {
-        this.pages.drop(page);
+    const pages = this.pages;
+    for (let page = pages.tableHead[gfn], next = -1; page >= 0; page = next) {
+      next = pages.chainNext[page];
+      if (pages.isStale(page)) {
+        pages.drop(page);
       } else if (unchanged) {
         continue;
-      } else if ((this.pages.role[page] & ROLE_ROOT) !== 0) {
-        if (!this.pages.isVmmSlot(index) && this.pages.slots.owner[page * ENTRIES + index] >= 0) {
-          this.pages.unlinkSlot(page, index);
-        }
-      } else if (this.pages.dwords[(this.pages.frame[page] >>> 2) + index] !== 0) {
-        this.pages.setLeaf(page * ENTRIES + index, 0);
-        this.pages.invalidateLeaf(page, index);
+      } else if ((pages.role[page] & ROLE_ROOT) !== 0) {
+        if (!pages.isVmmSlot(index) && pages.slots.owner[page * ENTRIES + index] >= 0) pages.unlinkSlot(page, index);
+      } else {
+        const old = pages.dwords[(pages.frame[page] >>> 2) + index];
+        const entry = this.prefetched(pages.role[page], after);
+        if (old === entry) continue;
+        pages.setLeaf(page * ENTRIES + index, entry);
+        if (old !== 0) pages.invalidateLeaf(page, index);
       }
     }
   }
 
+  /**
+   * The shadow leaf for a PTE the guest just stored in a table with `role`, or 0. Installed only when
+   * the guest set A itself (no access is owed an A update); writable only when D is set too. Saves
+   * the hidden fault that would follow a page fault handler's PTE store.
+   */
+  private prefetched(role: number, pte: number): number {
+    if ((pte & (PTE_P | PTE_A)) !== (PTE_P | PTE_A)) return 0;
+    const gpa = (pte & 0xfffff000 & this.host.addressMask) >>> 0;
+    const kind = this.tables.classify(gpa);
+    if (kind === GPA_OTHER) return 0;
+    const userOk = (role & ROLE_US) !== 0 && (pte & PTE_US) !== 0;
+    const writable = (role & ROLE_RW) !== 0 && (pte & (PTE_RW | PTE_D)) === (PTE_RW | PTE_D) && kind === GPA_RAM
+      && this.pages.tableHead[gpa >>> PAGE_SHIFT] < 0;
+    return gpa | PTE_P | PTE_A | (userOk ? PTE_US : 0) | (writable ? PTE_RW | PTE_D : 0);
+  }
 
   // --- the VMM area -----------------------------------------------------------------------------
 

@@ -110,6 +110,26 @@ describe('shadow paging: 32-bit guest tables', () => {
     m.shadow.checkInvariants();
   });
 
+  it('installs a PTE the page-fault handler stores with A set, so the retried access does not fault again', () => {
+    const { m, tables, start } = boot(CR4_PSE);
+    tables.mapLarge(0xc0000000, 0, PTE_P | PTE_RW);
+    tables.map(0x8000000, 0x30000, PTE_P | PTE_RW | PTE_US);
+    start();
+    same(m, 0x8000000, ACCESS_READ, true);
+    // Demand paging of the next page: the user touches it, the kernel fills the PTE, the user retries.
+    expect(same(m, 0x8001000, ACCESS_WRITE, true, 1)).toEqual({ pf: PF_W | PF_U });
+    const pte = 0xc0000000 + tables.pteAddress(0x8001000);
+    same(m, pte, ACCESS_WRITE, false, 0x31000 | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+    const hidden = m.shadow.hiddenFaults;
+    expect(same(m, 0x8001000, ACCESS_WRITE, true, 2)).toEqual({ value: 0 });
+    expect(m.shadow.hiddenFaults).toBe(hidden);
+    // Without A the access must walk (and set A), so nothing is installed.
+    same(m, pte + 4, ACCESS_WRITE, false, 0x32000 | PTE_P | PTE_US);
+    same(m, 0x8002000, ACCESS_READ, true);
+    expect(m.shadow.hiddenFaults).toBe(hidden + 1);
+    m.shadow.checkInvariants();
+  });
+
   it('stops tracing a page table the kernel freed and reused as data (write flooding)', () => {
     const { m, tables, start } = boot(CR4_PSE);
     tables.mapLarge(0xc0000000, 0, PTE_P | PTE_RW);
