@@ -94,7 +94,7 @@ export class ShadowPaging implements WalkContext {
     this.freeFrame = options.freeFrame;
     this.tables = new GuestPhysical(host, guestRamEnd);
     this.pages = new ShadowTables(host, this.tables, options.hostTlb, options.allocFrame, capacity);
-    this.unsubscribe = host.onLayoutChange(() => this.rebuild());
+    this.unsubscribe = host.onLayoutChange(() => this.pages.dropAllButActive());
     this.selectRoot();
   }
 
@@ -266,8 +266,6 @@ export class ShadowPaging implements WalkContext {
     this.flushGuestTlb();
   }
 
-
-
   /** Drops every shadow and gives all frames back to the pool (then rebuilds the active root lazily). */
   reset(): void {
     this.pages.dropAll();
@@ -295,7 +293,6 @@ export class ShadowPaging implements WalkContext {
   checkInvariants(): void {
     this.pages.checkInvariants();
   }
-
 
   // --- guest TLB operations -------------------------------------------------------------------
 
@@ -355,27 +352,13 @@ export class ShadowPaging implements WalkContext {
     return SHADOW_HIDDEN;
   }
 
-
-
-
-
-
   // --- shadow pages -----------------------------------------------------------------------------
 
-
-
-
-
-
-
-
-  /** Drops everything and rebuilds the active root (the rules the shadows were built under changed). */
+  /** Drops every shadow (the rules they were built under changed) and picks the root again. */
   private rebuild(): void {
-    this.pages.dropAll();
+    this.pages.dropAllButActive();
     this.selectRoot();
   }
-
-
 
   // --- traced writes ----------------------------------------------------------------------------
 
@@ -429,7 +412,5 @@ export class ShadowPaging implements WalkContext {
   }
 
   // --- the VMM area -----------------------------------------------------------------------------
-
-
 
 }

@@ -325,6 +325,17 @@ export class ShadowTables {
     }
   }
 
+  /**
+   * Drops every shadow but the active root, which loses all its links: the CPU's CR3 may still
+   * point at it (a layout change the VMM does not hear about), so its frame must stay a root.
+   */
+  dropAllButActive(): void {
+    for (let page = 0; page < this.capacity; page++) {
+      if (this.role[page] !== ROLE_FREE && page !== this.activeRoot) this.drop(page);
+    }
+    this.hostTlb.flush(true);
+  }
+
   dropAll(): void {
     for (let page = 0; page < this.capacity; page++) if (this.role[page] !== ROLE_FREE) this.drop(page);
     this.activeRoot = -1;

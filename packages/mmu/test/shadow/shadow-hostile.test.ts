@@ -7,6 +7,7 @@ import {
   SHADOW_UNSUPPORTED, type Access,
 } from '../../src/index.js';
 import { Tables32 } from '../guest-tables.js';
+import { RecordingDevice } from '../recording-device.js';
 import { createMachine, MMIO_BASE, randomSource, ROM_BASE, type Machine } from './machine.js';
 
 const CR0_PE = 1;
@@ -69,6 +70,38 @@ describe('shadow paging: hostile guests', () => {
     }
     expect(vmmUntouched(m)).toBe(true);
     expect(m.sameRam()).toBe(true);
+  });
+
+  it('maps every physical address with 4 MiB pages and sweeps the whole linear space: nothing of the VMM shows', () => {
+    const m = createMachine();
+    for (let slot = 0; slot < 1024; slot++) m.host.write32(PD + slot * 4, ((slot << 22) | PTE_P | PTE_RW | PTE_US | PTE_PS) >>> 0);
+    m.syncBare();
+    m.control(KERNEL, PD, CR4_PSE);
+    for (let page = 0; page < 0x100000; page += page < 0x800 ? 1 : 61) {
+      const linear = (page << 12) + ((page * 4) & 0xffc);
+      const user = (page & 1) === 0;
+      same(m, linear, ACCESS_READ, user);
+      if (linear >>> 0 < 0x10000 + 0x1000 && linear >>> 0 >= 0x10000) continue; // keep the directory intact
+      same(m, linear, ACCESS_WRITE, user, MARK);
+    }
+    expect(m.sameRam()).toBe(true);
+    expect(vmmUntouched(m)).toBe(true);
+    m.shadow.checkInvariants();
+  });
+
+  it('an MMIO window mapped over guest RAM takes effect at once, and the CPU\'s root stays a root', () => {
+    const m = createMachine();
+    const tables = new Tables32(m.host, PD, 0x11000);
+    tables.map(0x5000, 0x200000, PTE_P | PTE_RW | PTE_US);
+    m.syncBare();
+    m.control(KERNEL, PD, 0);
+    same(m, 0x5000, ACCESS_WRITE, true, 1);
+    const root = m.shadow.root;
+    m.host.addMmio(0x200000, 0x1000, new RecordingDevice());
+    m.bareMem.addMmio(0x200000, 0x1000, new RecordingDevice());
+    expect(m.shadow.root).toBe(root);
+    expect(same(m, 0x5000, ACCESS_READ, true)).toEqual({ value: RecordingDevice.answer(0, 4) });
+    m.shadow.checkInvariants();
   });
 
   it('recycles shadow tables when the pool runs dry and still answers like bare hardware', () => {
