@@ -12,7 +12,7 @@ import {
   SHADOW_HIDDEN, SHADOW_MMIO, SHADOW_TRACED, SHADOW_TRUE, SHADOW_UNSUPPORTED, SHADOW_VMM_AREA, type ShadowFaultKind,
 } from './fault-kind.js';
 import { GPA_OTHER, GPA_RAM, GPA_ROM, GuestPhysical } from './guest-physical.js';
-import { ROLE_DIRECT, ROLE_DIRTY, ROLE_EMPTY, ROLE_IDENTITY, ROLE_ROOT, ROLE_RW, ROLE_US, ROLE_VOLATILE, ENTRIES, ShadowTables } from './shadow-tables.js';
+import { ROLE_DIRECT, ROLE_DIRTY, ROLE_EMPTY, ROLE_IDENTITY, ROLE_ROOT, ROLE_RW, ROLE_US, ROLE_VOLATILE, ROLE_PAE, ENTRIES, ShadowTables } from './shadow-tables.js';
 
 /** The host CPU's TLB over the shadow tables (mmu's `Paging` is one): dropped entries the pager changed. */
 export interface HostTlb {
@@ -180,8 +180,9 @@ export class ShadowPaging implements WalkContext {
 
     const tables = this.tables;
     const result = this.result;
+    const pae = (this.cr4Value & CR4_PAE) !== 0;
     tables.startTrace();
-    if (!walk32Bit(this, address, access, user, result)) {
+    if (!(pae ? walkPae(this, address, access, user, result) : walk32Bit(this, address, access, user, result))) {
       this.trueFaults++;
       this.guestErrorCode = result.errorCode;
       return SHADOW_TRUE;
@@ -194,7 +195,9 @@ export class ShadowPaging implements WalkContext {
     const rights = ((pde & PTE_RW) !== 0 ? ROLE_RW : 0) | ((pde & PTE_US) !== 0 ? ROLE_US : 0);
     const flags = result.flags;
     let table: number;
-    if ((flags & TLB_LARGE) !== 0) {
+    if (pae) {
+      table = this.pages.linkDirect(slot, slot, ROLE_DIRECT | ROLE_PAE);
+    } else if ((flags & TLB_LARGE) !== 0) {
       const dirty = write || (pde & PTE_D) !== 0 ? ROLE_DIRTY : 0;
       table = this.pages.linkDirect(slot, gpa >>> 22, ROLE_DIRECT | rights | dirty);
     } else {
@@ -244,11 +247,18 @@ export class ShadowPaging implements WalkContext {
     this.invlpgs++;
     const address = linear >>> 0;
     const slot = address >>> 22;
-    if (this.pages.volatileCount > 0) this.pages.dropVolatile();
     const rootSlot = this.pages.activeRoot * ENTRIES + slot;
     const table = this.pages.slots.owner[rootSlot];
-    if (table < 0) return;
-    if ((this.pages.role[table] & ROLE_DIRECT) !== 0 && (this.pages.role[table] & ROLE_IDENTITY) === 0) {
+    const role = table < 0 ? 0 : this.pages.role[table];
+    if ((role & ROLE_VOLATILE) !== 0 || (this.pages.role[this.pages.activeRoot] & ROLE_VOLATILE) !== 0) this.pages.dropFlushed();
+    if (table < 0 || this.pages.role[table] !== role) return;
+    if ((role & ROLE_PAE) !== 0) {
+      // The page may be a 4 KiB piece of a 2 MiB page: clear the whole 2 MiB half of this table.
+      const first = table * ENTRIES + ((address >>> 12) & 0x200);
+      const base = (this.pages.frame[table] >>> 2) + ((address >>> 12) & 0x200);
+      for (let i = 0; i < 512; i++) if (this.pages.dwords[base + i] !== 0) this.pages.setLeaf(first + i, 0);
+      this.hostTlb.flush(false);
+    } else if ((role & ROLE_DIRECT) !== 0 && (role & ROLE_IDENTITY) === 0) {
       this.pages.unlinkSlot(this.pages.activeRoot, slot);
     } else {
       this.pages.setLeaf(table * ENTRIES + ((address >>> 12) & 0x3ff), 0);
@@ -298,18 +308,19 @@ export class ShadowPaging implements WalkContext {
 
   private flushGuestTlb(): void {
     this.flushes++;
-    if (this.pages.volatileCount > 0) this.pages.dropVolatile();
+    if (this.pages.flushedCount > 0) this.pages.dropFlushed();
     this.hostTlb.flush(false);
   }
 
   /** Chooses (or builds) the shadow root for the guest's current paging state. */
   private selectRoot(): void {
     const paged = (this.cr0Value & CR0_PG) !== 0;
-    this.unsupportedReason = paged && (this.cr4Value & CR4_PAE) !== 0
-      ? 'PAE guest paging is not shadowed yet (32-bit paging with PSE is)' : null;
+    const pae = (this.cr4Value & CR4_PAE) !== 0;
+    this.unsupportedReason = paged && pae && (this.eferValue & EFER_NXE) !== 0
+      ? 'PAE paging with EFER.NXE = 1: 32-bit shadow tables cannot enforce execute-disable (hide NX in CPUID)' : null;
     let root: number;
-    if (!paged || this.unsupportedReason !== null) {
-      const role = paged ? ROLE_ROOT | ROLE_EMPTY : ROLE_ROOT | ROLE_IDENTITY;
+    if (!paged || pae) {
+      const role = ROLE_ROOT | (!paged ? ROLE_IDENTITY : this.unsupportedReason !== null ? ROLE_EMPTY : ROLE_PAE);
       root = this.pages.find(this.pages.directHead, 0, role);
       if (root < 0) root = this.pages.create(this.pages.directHead, 0, role);
     } else {

@@ -26,6 +26,11 @@ export const ROLE_DIRTY = 32;
 export const ROLE_VOLATILE = 64;
 /** The root used while the guest's paging mode is unsupported: nothing is ever linked in it. */
 export const ROLE_EMPTY = 128;
+/**
+ * A page table of a PAE guest, keyed by linear 4 MiB slot: PAE tables are not traced, so these
+ * shadows are a TLB (kept until INVLPG or a flush, as the SDM lets a TLB keep entries).
+ */
+export const ROLE_PAE = 256;
 const ROLE_FREE = -1;
 /** Stores into an unloaded root's directory after which it counts as freed (see `isStale`). */
 const ROOT_FLOOD_WRITES = 64;
@@ -51,7 +56,8 @@ export class ShadowTables {
   readonly slots: SlotLists;
   /** The root the CPU runs on: never recycled. */
   activeRoot = -1;
-  volatileCount = 0;
+  /** Pages a guest flush drops: tables outside RAM (ROLE_VOLATILE) and PAE tables. */
+  flushedCount = 0;
   shadowsBuilt = 0;
   shadowsRecycled = 0;
 
@@ -254,7 +260,7 @@ export class ShadowTables {
     this.linearSlot[page] = NO_SLOT;
     this.parentHead[page] = -1;
     this.writesSinceUse[page] = 0;
-    if ((role & ROLE_VOLATILE) !== 0) this.volatileCount++;
+    if ((role & (ROLE_VOLATILE | ROLE_PAE)) !== 0) this.flushedCount++;
     const gfn = key;
     if (heads === this.tableHead && heads[gfn] < 0 && gfn < this.writableHead.length) this.writeProtect(gfn);
     this.chainNext[page] = heads[key];
@@ -300,7 +306,7 @@ export class ShadowTables {
       for (let i = 0; i < ENTRIES; i++) this.slots.remove(this.writableHead, base + i);
       if (flush) this.hostTlb.flush(false);
     }
-    const heads = (role & (ROLE_DIRECT | ROLE_IDENTITY | ROLE_EMPTY)) !== 0 ? this.directHead : this.tableHead;
+    const heads = (role & (ROLE_DIRECT | ROLE_IDENTITY | ROLE_EMPTY | ROLE_PAE)) !== 0 ? this.directHead : this.tableHead;
     const key = this.key[page];
     if (heads[key] === page) {
       heads[key] = this.chainNext[page];
@@ -309,16 +315,21 @@ export class ShadowTables {
       while (this.chainNext[before] !== page) before = this.chainNext[before];
       this.chainNext[before] = this.chainNext[page];
     }
-    if ((role & ROLE_VOLATILE) !== 0) this.volatileCount--;
+    if ((role & (ROLE_VOLATILE | ROLE_PAE)) !== 0) this.flushedCount--;
     this.role[page] = ROLE_FREE;
     this.freePages[this.freeCount++] = page;
     this.spareFrames[this.spareCount++] = this.frame[page];
   }
 
-  /** Drops every shadow built from guest tables outside RAM (their contents may have changed unseen). */
-  dropVolatile(): void {
+  /**
+   * A guest TLB flush: drops every shadow built from guest tables outside RAM (their contents may
+   * have changed unseen) and every PAE table (untraced).
+   */
+  dropFlushed(): void {
     for (let page = 0; page < this.capacity; page++) {
-      if (this.role[page] !== ROLE_FREE && (this.role[page] & ROLE_VOLATILE) !== 0 && page !== this.activeRoot) this.drop(page);
+      const role = this.role[page];
+      if (role === ROLE_FREE) continue;
+      if ((role & ROLE_VOLATILE) !== 0 ? page !== this.activeRoot : (role & (ROLE_PAE | ROLE_ROOT)) === ROLE_PAE) this.drop(page);
     }
     if (this.activeRoot >= 0 && (this.role[this.activeRoot] & ROLE_VOLATILE) !== 0) {
       for (let slot = 0; slot < ENTRIES; slot++) if (this.slots.owner[this.activeRoot * ENTRIES + slot] >= 0) this.unlinkSlot(this.activeRoot, slot);

@@ -60,10 +60,10 @@ export function createMachine(options: MachineOptions = {}) {
     get cr3() { return cr3; },
     get cr4() { return cr4; },
 
-    control(newCr0: number, newCr3: number, newCr4: number): void {
+    control(newCr0: number, newCr3: number, newCr4: number, efer = 0): void {
       cr0 = newCr0 >>> 0; cr3 = newCr3 >>> 0; cr4 = newCr4 >>> 0;
-      shadow.setGuestControl(cr0, cr3, cr4, 0);
-      bare.setControl(cr0, cr3, cr4, 0);
+      shadow.setGuestControl(cr0, cr3, cr4, efer);
+      bare.setControl(cr0, cr3, cr4, efer);
       reloadHostCr3();
     },
     movCr3(value: number): void {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, PTE_P, PTE_PS, PTE_RW, PTE_US,
-  SHADOW_UNSUPPORTED, type Access,
+  EFER_NXE, SHADOW_UNSUPPORTED, type Access,
 } from '../../src/index.js';
 import { Tables32 } from '../guest-tables.js';
 import { RecordingDevice } from '../recording-device.js';
@@ -87,7 +87,7 @@ describe('shadow paging: hostile guests', () => {
     expect(m.sameRam()).toBe(true);
     expect(vmmUntouched(m)).toBe(true);
     m.shadow.checkInvariants();
-  });
+  }, 60_000);
 
   it('an MMIO window mapped over guest RAM takes effect at once, and the CPU\'s root stays a root', () => {
     const m = createMachine();
@@ -153,21 +153,22 @@ describe('shadow paging: hostile guests', () => {
     expect(vmmUntouched(m)).toBe(true);
   });
 
-  it('refuses PAE guest paging with a reason, and still walks PAE tables for the VMM', () => {
+  it('refuses PAE paging with EFER.NXE = 1 with a reason, and still walks the PAE tables for the VMM', () => {
     const m = createMachine();
     m.host.write32(0x10000, 0x11000 | PTE_P);            // PDPTE 0
     m.host.write32(0x11000, 0x12000 | PTE_P | PTE_RW);   // PDE 0
     m.host.write32(0x12008, 0x7000 | PTE_P | PTE_RW);    // PTE 1
     m.syncBare();
-    m.control(KERNEL, PD, CR4_PAE);
-    expect(m.shadow.unsupportedReason).toMatch(/PAE/);
+    m.control(KERNEL, PD, CR4_PAE, EFER_NXE);
+    expect(m.shadow.unsupportedReason).toMatch(/NXE/);
     expect(m.cpu.translate(0x1000, ACCESS_READ, false)).toBe(-1);
     expect(m.shadow.fault(0x1000, ACCESS_READ, false)).toBe(SHADOW_UNSUPPORTED);
     expect(m.shadow.translateGuest(0x1234, ACCESS_READ, false)).toBe(0x7234);
     expect(m.shadow.translateGuest(0x3000, ACCESS_READ, false)).toBe(-1);
     expect(m.shadow.guestErrorCode).toBe(0);
-    m.control(KERNEL, PD, 0);
+    m.control(KERNEL, PD, CR4_PAE, 0);
     expect(m.shadow.unsupportedReason).toBeNull();
+    expect(same(m, 0x1234 & ~3, ACCESS_READ, false)).toEqual({ value: 0 });
   });
 
   it('survives random garbage page tables (fixed seeds): same outcomes, invariants hold, no escape', () => {
@@ -230,5 +231,5 @@ describe('shadow paging: hostile guests', () => {
       if (small) expect(m.shadow.shadowsRecycled).toBeGreaterThan(0);
       expect(vmmUntouched(m)).toBe(true);
     }
-  });
+  }, 60_000);
 });
