@@ -191,17 +191,20 @@ export class ShadowPaging implements WalkContext {
     const kind = this.tables.classify(gpa);
     if (kind === GPA_OTHER || (kind === GPA_ROM && write)) return this.mmio(gpa);
 
-    const pde = tables.tracedValue[0];
-    const rights = ((pde & PTE_RW) !== 0 ? ROLE_RW : 0) | ((pde & PTE_US) !== 0 ? ROLE_US : 0);
     const flags = result.flags;
     let table: number;
     if (pae) {
       table = this.pages.linkDirect(slot, slot, ROLE_DIRECT | ROLE_PAE);
-    } else if ((flags & TLB_LARGE) !== 0) {
-      const dirty = write || (pde & PTE_D) !== 0 ? ROLE_DIRTY : 0;
-      table = this.pages.linkDirect(slot, gpa >>> 22, ROLE_DIRECT | rights | dirty);
     } else {
-      table = this.pages.linkTable(slot, tables.tracedAddress[1], rights);
+      // The walk's trace names the directory entry (and the page table) the translation came from.
+      const pde = tables.tracedValue[0];
+      const rights = ((pde & PTE_RW) !== 0 ? ROLE_RW : 0) | ((pde & PTE_US) !== 0 ? ROLE_US : 0);
+      if ((flags & TLB_LARGE) !== 0) {
+        const dirty = write || (pde & PTE_D) !== 0 ? ROLE_DIRTY : 0;
+        table = this.pages.linkDirect(slot, gpa >>> 22, ROLE_DIRECT | rights | dirty);
+      } else {
+        table = this.pages.linkTable(slot, tables.tracedAddress[1], rights);
+      }
     }
     const supervisorWriteIgnoringRw = write && !user && (flags & TLB_NO_WRITE_USER) !== 0;
     return this.fill(
@@ -363,8 +366,6 @@ export class ShadowPaging implements WalkContext {
     return SHADOW_HIDDEN;
   }
 
-  // --- shadow pages -----------------------------------------------------------------------------
-
   /** Drops every shadow (the rules they were built under changed) and picks the root again. */
   private rebuild(): void {
     this.pages.dropAllButActive();
@@ -421,7 +422,4 @@ export class ShadowPaging implements WalkContext {
       && this.pages.tableHead[gpa >>> PAGE_SHIFT] < 0;
     return gpa | PTE_P | PTE_A | (userOk ? PTE_US : 0) | (writable ? PTE_RW | PTE_D : 0);
   }
-
-  // --- the VMM area -----------------------------------------------------------------------------
-
 }
