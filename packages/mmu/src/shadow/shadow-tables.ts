@@ -163,7 +163,8 @@ export class ShadowTables {
         const slot = page * ENTRIES + i;
         if ((role & ROLE_ROOT) !== 0) {
           if (i - this.vmmFirstSlot >>> 0 < this.vmmSlotCount) {
-            if (entry !== this.vmmPdes[i - this.vmmFirstSlot]) throw new Error(`root ${page} slot ${i}: VMM area entry changed`);
+            // The CPU sets A (and D in a 4 MiB entry) as it uses the VMM's own entries.
+            if (((entry ^ this.vmmPdes[i - this.vmmFirstSlot]) & ~(PTE_A | PTE_D)) !== 0) throw new Error(`root ${page} slot ${i}: VMM area entry changed`);
             continue;
           }
           const child = this.slots.owner[slot];

@@ -3,7 +3,7 @@
 // never a host exception, never a shadow mapping of a frame outside its RAM and ROM.
 import { describe, expect, it } from 'vitest';
 import {
-  ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, PTE_P, PTE_PS, PTE_RW, PTE_US,
+  ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, PTE_A, PTE_P, PTE_PS, PTE_RW, PTE_US,
   EFER_NXE, SHADOW_UNSUPPORTED, type Access,
 } from '../../src/index.js';
 import { Tables32 } from '../guest-tables.js';
@@ -130,6 +130,8 @@ describe('shadow paging: hostile guests', () => {
     const vmmTable = m.pool.pop() as number;
     const vmmPde = vmmTable | PTE_P | PTE_RW;
     m.shadow.reserveVmmArea(0xffc00000, [vmmPde]);
+    m.host.ram.fill(0, vmmTable, vmmTable + 0x1000);
+    m.host.write32(vmmTable, (m.pool[0] | PTE_P | PTE_RW) >>> 0);
     const tables = new Tables32(m.host, PD, 0x11000);
     const other = new Tables32(m.host, 0x20000, 0x21000);
     tables.map(0xffc00000, 0x5000, PTE_P | PTE_RW | PTE_US);
@@ -139,6 +141,10 @@ describe('shadow paging: hostile guests', () => {
     m.control(KERNEL, PD, 0);
     expect(m.onShadow(0xffc00000, ACCESS_READ, true)).toEqual({ vmmArea: true });
     expect(m.host.read32(m.shadow.root + 0x3ff * 4)).toBe(vmmPde);
+    // The VMM's own supervisor access there (host CPL 0): the CPU sets A in the VMM's entries.
+    expect(m.cpu.translate(0xffc00010, ACCESS_WRITE, false)).toBe(m.pool[0] + 0x10);
+    expect(m.host.read32(m.shadow.root + 0x3ff * 4)).toBe(vmmPde | PTE_A);
+    m.shadow.checkInvariants();
     m.movCr3(0x20000);
     expect(m.onShadow(0xffc01000, ACCESS_WRITE, false, MARK)).toEqual({ vmmArea: true });
     expect(m.host.read32(m.shadow.root + 0x3ff * 4)).toBe(vmmPde);
@@ -148,7 +154,7 @@ describe('shadow paging: hostile guests', () => {
     m.cpu.flush(true);
     expect(m.onShadow(0xff800000, ACCESS_READ, true)).toEqual({ vmmArea: true });
     expect(same(m, 0xffc00000, ACCESS_READ, true)).toEqual({ value: 0 });
-    expect(m.host.read32(m.shadow.root + 0x3fe * 4)).toBe(vmmPde);
+    expect(m.host.read32(m.shadow.root + 0x3fe * 4) & ~PTE_A).toBe(vmmPde);
     m.shadow.checkInvariants();
     expect(vmmUntouched(m)).toBe(true);
   });
