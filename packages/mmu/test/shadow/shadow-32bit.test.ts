@@ -130,6 +130,26 @@ describe('shadow paging: 32-bit guest tables', () => {
     m.shadow.checkInvariants();
   });
 
+  it('handles a recursive directory entry (the directory mapped as its own page table)', () => {
+    const { m, tables, start } = boot();
+    m.host.write32(PD + 0x3ff * 4, PD | PTE_P | PTE_RW);
+    tables.map(0x1000, 0x30000, PTE_P | PTE_RW | PTE_US);
+    start();
+    const selfPde = 0xfffff000 + 0x3ff * 4;
+    const pteOf = (linear: number) => 0xffc00000 + (linear >>> 22) * 0x1000 + ((linear >>> 12) & 0x3ff) * 4;
+    expect(same(m, selfPde, ACCESS_READ, false)).toEqual({ value: (PD | PTE_P | PTE_RW | PTE_A) >>> 0 });
+    same(m, 0x1000, ACCESS_WRITE, true, 5);
+    // Remap through the recursive window: the PTE, then a new directory entry, then the PTE under it.
+    same(m, pteOf(0x1000), ACCESS_WRITE, false, 0x31000 | PTE_P | PTE_US);
+    expect(same(m, 0x1000, ACCESS_WRITE, true, 6)).toEqual({ pf: PF_P | PF_W | PF_U });
+    same(m, 0xfffff000 + 8, ACCESS_WRITE, false, 0x50000 | PTE_P | PTE_RW | PTE_US);
+    same(m, pteOf(0x800000), ACCESS_WRITE, false, 0x32000 | PTE_P | PTE_RW | PTE_US);
+    expect(same(m, 0x800000, ACCESS_WRITE, true, 7)).toEqual({ value: 0 });
+    expect(same(m, 0xc0000000 + 0, ACCESS_READ, false)).toEqual({ pf: 0 });
+    expect(m.shadow.tracedFaults).toBe(2); // the new page table was not shadowed yet: stored directly
+    m.shadow.checkInvariants();
+  });
+
   it('stops tracing a page table the kernel freed and reused as data (write flooding)', () => {
     const { m, tables, start } = boot(CR4_PSE);
     tables.mapLarge(0xc0000000, 0, PTE_P | PTE_RW);
