@@ -17,3 +17,7 @@ export {
 export { WalkResult, type PageTableMemory, type WalkContext } from './paging/walk.js';
 export { walk32Bit } from './paging/walk-32bit.js';
 export { walkPae } from './paging/walk-pae.js';
+export { ShadowPaging, type ShadowPagingOptions, type HostTlb } from './shadow/shadow-paging.js';
+export {
+  SHADOW_HIDDEN, SHADOW_TRUE, SHADOW_TRACED, SHADOW_MMIO, SHADOW_VMM_AREA, SHADOW_UNSUPPORTED, type ShadowFaultKind,
+} from './shadow/fault-kind.js';
