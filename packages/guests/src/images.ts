@@ -1,7 +1,8 @@
 /** The guests this package ships, as prebuilt images built by build.sh from sources/. */
 export type GuestName = 'firmware-hello' | 'hello-real' | 'hello' | 'irq-test' | 'microbench' | 'demo'
   | 'sensitive'
-  | 'escape';
+  | 'escape'
+  | 'minikernel';
 
 /**
  * How to start an image: firmware is mapped as the board's ROM and started from RESET; a flat
@@ -91,5 +92,13 @@ export const GUESTS: Readonly<Record<GuestName, GuestImage>> = {
     description: 'maps every frame, pattern-tests all RAM, probes above RAM, MMIO holes, the top 4 MiB and 4 GiB segments; exits 0',
     expectedOutput: 'escape: done',
     exits: 'by-itself',
+  },
+  minikernel: {
+    name: 'minikernel',
+    file: 'minikernel.elf',
+    format: { kind: 'multiboot', loadAddress: KERNEL_BASE, entry: 0x10000c, mode: 'protected' },
+    description: 'small Unix-like kernel: ring-3 processes, preemption, demand paging, COW fork, virtio-blk, a COM1 shell',
+    expectedOutput: 'minikernel shell: type help',
+    exits: 'on-poweroff-command',
   },
 };

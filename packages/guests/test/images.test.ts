@@ -3,16 +3,23 @@ import { findMultibootHeader } from '@ringvisor/machine';
 import { describe, expect, it } from 'vitest';
 import { GUESTS, guestImagePath, readGuestImage, type GuestName } from '../src/index.js';
 
+/** The ELF entry as a physical address (through the segment holding it) and the lowest load address. */
 function elfFacts(image: Uint8Array): { entry: number; lowestPaddr: number } {
   const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
   const phoff = view.getUint32(28, true);
   const phnum = view.getUint16(44, true);
+  const virtualEntry = view.getUint32(24, true);
   let lowestPaddr = Infinity;
+  let entry = virtualEntry;
   for (let i = 0; i < phnum; i++) {
     const at = phoff + i * 32;
-    if (view.getUint32(at, true) === 1) lowestPaddr = Math.min(lowestPaddr, view.getUint32(at + 12, true));
+    if (view.getUint32(at, true) !== 1) continue;
+    const vaddr = view.getUint32(at + 8, true);
+    const paddr = view.getUint32(at + 12, true);
+    lowestPaddr = Math.min(lowestPaddr, paddr);
+    if (virtualEntry >= vaddr && virtualEntry < vaddr + view.getUint32(at + 20, true)) entry = paddr + virtualEntry - vaddr;
   }
-  return { entry: view.getUint32(24, true), lowestPaddr };
+  return { entry, lowestPaddr };
 }
 
 describe('prebuilt guest images', () => {
