@@ -54,7 +54,10 @@ const bundledGuests = ringvisor(['guests']).stdout.split('\n').map((line) => lin
  * Guests that run until a command typed on their console: their output after the prompt depends on
  * when the keys arrive (wall time), so they are compared up to the prompt and stopped by --max-time.
  */
-const INTERACTIVE: Record<string, string> = { demo: 'Live counter, press a key for the shell' };
+const INTERACTIVE: Record<string, string> = {
+  demo: 'Live counter, press a key for the shell',
+  minikernel: 'minikernel shell: type help',
+};
 /** A fixed RTC start, so guests that read the clock (irq-test) print the same on every run. */
 const RTC = ['--rtc', '2026-01-01'];
 
