@@ -125,6 +125,7 @@ static void bare_interrupt(struct frame *f) {
 static u32 bare_make_pte(u32 pfn, u32 flags) { return pfn << PAGE_SHIFT | flags; }
 static u32 bare_pte_pfn(u32 pte) { return pte >> PAGE_SHIFT; }
 static void bare_set_pte(u32 *entry, u32 value) { *(volatile u32 *)entry = value; }
+static void bare_lazy_mmu(int on) { (void)on; }
 static void bare_invlpg(u32 address) { __asm__ volatile("invlpg (%0)" : : "r"(address) : "memory"); }
 static void bare_load_pgdir(u32 pfn) { __asm__ volatile("mov %0, %%cr3" : : "r"(pfn << PAGE_SHIFT) : "memory"); }
 static void bare_flush_tlb(void) {
@@ -151,6 +152,8 @@ static const struct arch_ops bare_ops = {
   .make_pte = bare_make_pte,
   .pte_pfn = bare_pte_pfn,
   .set_pte = bare_set_pte,
+  .set_pde = bare_set_pte,
+  .lazy_mmu = bare_lazy_mmu,
   .invlpg = bare_invlpg,
   .flush_tlb = bare_flush_tlb,
   .pin_table = bare_pin_table,

@@ -57,12 +57,28 @@ void xen_notify(u32 port) {
 
 void xen_yield(void) { hypercall(HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0, 0, 0); }
 
+/* Lazy MMU mode: page-table updates wait here and go as one mmu_update (or one multicall with the
+   TLB flush that ends a fork); any other page-table hypercall sends them first, keeping order. */
+#define MMU_QUEUE 32
+static struct mmu_update mmu_queue[MMU_QUEUE];
+static u32 mmu_queued;
+static int mmu_lazy;
+
+static void mmu_flush(void) {
+  if (!mmu_queued) return;
+  u32 n = mmu_queued;
+  mmu_queued = 0;
+  check(hypercall(HYPERVISOR_mmu_update, (u32)mmu_queue, n, 0, DOMID_SELF, 0), "mmu_update");
+}
+
 static void mmuext(u32 cmd, u32 arg1) {
+  mmu_flush();
   struct mmuext_op op = { cmd, arg1, 0 };
   check(hypercall(HYPERVISOR_mmuext_op, (u32)&op, 1, 0, DOMID_SELF, 0), "mmuext_op");
 }
 
 static void update_va_mapping(u32 address, u32 pte) {
+  mmu_flush();
   check(hypercall(HYPERVISOR_update_va_mapping, address, pte, 0, UVMF_INVLPG, 0), "update_va_mapping");
 }
 
@@ -71,12 +87,39 @@ static u32 xen_pte_pfn(u32 pte) { return xen_pfn(pte >> PAGE_SHIFT); }
 
 static void xen_set_pte(u32 *entry, u32 value) {
   u32 machine = xen_mfn(__pa(entry) >> PAGE_SHIFT) << PAGE_SHIFT | ((u32)entry & (PAGE_SIZE - 1));
-  struct mmu_update update = { machine | MMU_NORMAL_PT_UPDATE, value };
-  check(hypercall(HYPERVISOR_mmu_update, (u32)&update, 1, 0, DOMID_SELF, 0), "mmu_update");
+  if (mmu_queued == MMU_QUEUE) mmu_flush();
+  mmu_queue[mmu_queued++] = (struct mmu_update){ machine | MMU_NORMAL_PT_UPDATE, value };
+  if (!mmu_lazy) mmu_flush();
+}
+
+static void xen_set_pde(u32 *entry, u32 value) {
+  xen_set_pte(entry, value);
+  mmu_flush();
+}
+
+static void xen_lazy_mmu(int on) {
+  mmu_lazy = on;
+  if (!on) mmu_flush();
 }
 
 static void xen_invlpg(u32 address) { mmuext(MMUEXT_INVLPG_LOCAL, address); }
-static void xen_flush_tlb(void) { mmuext(MMUEXT_TLB_FLUSH_LOCAL, 0); }
+
+static void xen_flush_tlb(void) {
+  if (!mmu_queued) {
+    mmuext(MMUEXT_TLB_FLUSH_LOCAL, 0);
+    return;
+  }
+  struct mmuext_op flush = { MMUEXT_TLB_FLUSH_LOCAL, 0, 0 };
+  struct multicall_entry calls[2] = {
+    { HYPERVISOR_mmu_update, 0, { (u32)mmu_queue, mmu_queued, 0, DOMID_SELF, 0, 0 } },
+    { HYPERVISOR_mmuext_op, 0, { (u32)&flush, 1, 0, DOMID_SELF, 0, 0 } },
+  };
+  mmu_queued = 0;
+  check(hypercall(HYPERVISOR_multicall, (u32)calls, 2, 0, 0, 0), "multicall");
+  check(calls[0].result, "multicall mmu_update");
+  check(calls[1].result, "multicall mmuext_op");
+}
+
 static void xen_load_pgdir(u32 pfn) { mmuext(MMUEXT_NEW_BASEPTR, xen_mfn(pfn)); }
 
 /* A page-table frame may not stay writable anywhere: remap the direct map's view read-only, pin. */
@@ -91,6 +134,7 @@ static void xen_unpin_table(u32 pfn) {
 }
 
 static void xen_set_kernel_stack(u32 top) {
+  mmu_flush();
   check(hypercall(HYPERVISOR_stack_switch, KERNEL_DS, top, 0, 0, 0), "stack_switch");
 }
 
@@ -210,6 +254,8 @@ static const struct arch_ops xen_ops = {
   .make_pte = xen_make_pte,
   .pte_pfn = xen_pte_pfn,
   .set_pte = xen_set_pte,
+  .set_pde = xen_set_pde,
+  .lazy_mmu = xen_lazy_mmu,
   .invlpg = xen_invlpg,
   .flush_tlb = xen_flush_tlb,
   .pin_table = xen_pin_table,

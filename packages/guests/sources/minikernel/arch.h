@@ -7,7 +7,11 @@ struct arch_ops {
   /* Page tables: entries hold machine frames under Xen, so the core builds and reads them here. */
   u32 (*make_pte)(u32 pfn, u32 flags);
   u32 (*pte_pfn)(u32 pte);
-  void (*set_pte)(u32 *entry, u32 value);   /* an entry of a page table or directory */
+  void (*set_pte)(u32 *entry, u32 value);   /* a page-table entry (may be batched, see lazy_mmu) */
+  void (*set_pde)(u32 *entry, u32 value);   /* a page-directory entry (immediate: walks read it) */
+  /* Between lazy_mmu(1) and lazy_mmu(0) page-table updates may be queued and sent as one batch,
+     as Linux's lazy MMU mode does; the core reads no entry it changed in between. */
+  void (*lazy_mmu)(int on);
   void (*invlpg)(u32 address);
   void (*flush_tlb)(void);
   void (*pin_table)(u32 pfn, int level);    /* a frame becomes a page table (1) or directory (2) */

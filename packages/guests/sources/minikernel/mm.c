@@ -26,7 +26,7 @@ static u32 *new_kernel_table(u32 slot, u32 first_pfn, u32 count) {
   u32 *table = pfn_va(pfn);
   for (u32 i = 0; i < count; i++) table[i] = ops->make_pte(first_pfn + i, PTE_P | PTE_W);
   ops->pin_table(pfn, 1);
-  ops->set_pte(&pgdir_master[slot], ops->make_pte(pfn, PTE_P | PTE_W));
+  ops->set_pde(&pgdir_master[slot], ops->make_pte(pfn, PTE_P | PTE_W));
   return table;
 }
 

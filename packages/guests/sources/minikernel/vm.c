@@ -23,7 +23,7 @@ static u32 *pte_of(u32 pgdir, u32 address, int create) {
     u32 table = page_alloc();
     if (!table) return NULL;
     ops->pin_table(table, 1);
-    ops->set_pte(pde, ops->make_pte(table, PTE_P | PTE_W | PTE_U));
+    ops->set_pde(pde, ops->make_pte(table, PTE_P | PTE_W | PTE_U));
   }
   u32 *table = pfn_va(ops->pte_pfn(*pde));
   return &table[(address >> 12) & 1023];
@@ -33,6 +33,7 @@ u32 vm_fork(u32 parent) {
   u32 child = vm_create();
   if (!child) return 0;
   u32 *pdir = pfn_va(parent);
+  ops->lazy_mmu(1);
   for (u32 slot = 0; slot < KERNEL_FIRST_SLOT; slot++) {
     if (!(pdir[slot] & PTE_P)) continue;
     u32 *ptable = pfn_va(ops->pte_pfn(pdir[slot]));
@@ -42,6 +43,8 @@ u32 vm_fork(u32 parent) {
       u32 address = (slot << 22) | (i << 12);
       u32 *cpte = pte_of(child, address, 1);
       if (!cpte) {
+        ops->flush_tlb();
+        ops->lazy_mmu(0);
         vm_destroy(child);
         return 0;
       }
@@ -54,6 +57,7 @@ u32 vm_fork(u32 parent) {
     }
   }
   ops->flush_tlb(); /* the parent's writable entries just became read-only */
+  ops->lazy_mmu(0);
   return child;
 }
 

@@ -5,7 +5,7 @@
 
 enum {
   HYPERVISOR_set_trap_table = 0, HYPERVISOR_mmu_update = 1, HYPERVISOR_stack_switch = 3,
-  HYPERVISOR_set_callbacks = 4, HYPERVISOR_update_va_mapping = 14, HYPERVISOR_set_timer_op = 15,
+  HYPERVISOR_set_callbacks = 4, HYPERVISOR_multicall = 13, HYPERVISOR_update_va_mapping = 14, HYPERVISOR_set_timer_op = 15,
   HYPERVISOR_console_io = 18, HYPERVISOR_grant_table_op = 20, HYPERVISOR_iret = 23,
   HYPERVISOR_mmuext_op = 26, HYPERVISOR_sched_op = 29, HYPERVISOR_event_channel_op = 32,
 };
@@ -56,6 +56,7 @@ struct shared_info {
 struct trap_info { u8 vector, flags; u16 cs; u32 address; };
 struct mmu_update { u64 ptr, val; };
 struct mmuext_op { u32 cmd, arg1, arg2; };
+struct multicall_entry { u32 op; s32 result; u32 args[6]; };
 
 /* Calls go through the hypercall page the domain builder filled (32 bytes a call). */
 extern char hypercall_page[];
