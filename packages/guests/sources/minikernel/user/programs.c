@@ -18,6 +18,7 @@ static void help(void) {
        "pagefault  demand-zero 64 heap pages, then copy-on-write them in a forked child\n"
        "syscall    10000 getpid system calls\n"
        "preempt    fork a process that never yields, sleep, kill it\n"
+       "segv       a child writes outside its memory; a system call gets a kernel pointer\n"
        "disk       write a sector to the disk and read it back\n"
        "poweroff   turn the machine off\n");
 }
@@ -99,6 +100,22 @@ static void preempt(void) {
   puts("\n");
 }
 
+static void segv(void) {
+  int pid = fork();
+  if (pid == 0) {
+    *(volatile int *)0x1000 = 1; /* below the program image: no region covers it */
+    exit(0);
+  }
+  int status = 0;
+  wait(&status);
+  int written = syscall3(SYS_WRITE, 0xc0000000, 16, 0); /* the kernel's own memory */
+  puts("segv: child exit status ");
+  put_dec(status);
+  puts(", write from a kernel address returned ");
+  put_dec(written);
+  puts("\n");
+}
+
 static void disk(void) {
   static char block[512], back[512];
   int sectors = syscall3(SYS_DISK, DISK_SECTORS, 0, 0);
@@ -131,6 +148,7 @@ static void shell(void) {
     else if (equals(line, "pagefault")) page_faults();
     else if (equals(line, "syscall")) syscalls();
     else if (equals(line, "preempt")) preempt();
+    else if (equals(line, "segv")) segv();
     else if (equals(line, "disk")) disk();
     else if (equals(line, "poweroff")) {
       puts("powering off\n");
