@@ -97,7 +97,23 @@ export function assembleGuest(body: string): Uint8Array {
   writeFileSync(join(dir, 'guest.ld'), LINKER_SCRIPT);
   execFileSync('as', ['--32', '-o', join(dir, 'guest.o'), join(dir, 'guest.S')], { stdio: 'pipe' });
   execFileSync('ld', ['-m', 'elf_i386', '-T', join(dir, 'guest.ld'), '-e', '_start', '-o', join(dir, 'guest.elf'), join(dir, 'guest.o')], { stdio: 'pipe' });
-  return new Uint8Array(readFileSync(join(dir, 'guest.elf')));
+  const image = new Uint8Array(readFileSync(join(dir, 'guest.elf')));
+  const symbols: Record<string, number> = {};
+  for (const line of execFileSync('nm', [join(dir, 'guest.elf')], { encoding: 'utf8' }).split('\n')) {
+    const [value, , name] = line.split(' ');
+    if (name) symbols[name] = parseInt(value, 16);
+  }
+  symbolTables.set(image, symbols);
+  return image;
+}
+
+const symbolTables = new WeakMap<Uint8Array, Record<string, number>>();
+
+/** The address of `name` in an image `assembleGuest` built. */
+export function symbol(image: Uint8Array, name: string): number {
+  const value = symbolTables.get(image)?.[name];
+  if (value === undefined) throw new Error(`no symbol ${name}`);
+  return value;
 }
 
 /** A clock the test drives: time is the vCPU's TSC × 10 ns, as under the virtual clock. */
