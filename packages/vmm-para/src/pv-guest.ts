@@ -7,6 +7,7 @@ import { ConsoleBackend } from './backends/console.js';
 import { GrantTable } from './backends/grant-table.js';
 import { Xenstore } from './backends/xenstore.js';
 import { buildDomain } from './builder.js';
+import { TYPE_WRITABLE } from './frames.js';
 import type { Domain } from './domain.js';
 import type { HypercallContext } from './hypercalls/context.js';
 import { hypercall } from './hypercalls/dispatch.js';
@@ -35,6 +36,9 @@ export class PvGuest implements PvDomain {
     this.regs = built.regs;
     this.sregs = built.sregs;
     const memory = domain.memory;
+    // The console and xenstore back ends write those pages: they hold them as writable pages for
+    // the domain's life, so the guest can never make them page tables (xenconsoled's mapping does this in Xen).
+    for (const mfn of [built.consoleMfn, built.storeMfn]) domain.tables.frames.getType(mfn, TYPE_WRITABLE);
     this.time = new DomainTime(domain, domain.cpu, config.clock);
     this.grants = new GrantTable(memory, domain.hv.grant, domain.tables.frames);
     const events = domain.events;

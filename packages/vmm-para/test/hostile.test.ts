@@ -196,6 +196,44 @@ describe.skipIf(!toolchain)('hostile hypercalls', () => {
     expect(d.domain.stats.counters?.get('multicall batches')).toBe(1);
   });
 
+  it('continues a long call inside a multicall from that entry, with its arguments rewritten', () => {
+    const list = d.scratch;
+    const reqs = d.scratch + 0x1000;
+    const count = 1100;
+    for (let i = 0; i < count; i++) d.put32(reqs + i * 16, d.pteAddress(d.scratch + 0x8000), 0, (d.domain.p2m[800] * 4096) | 3, 0);
+    d.put32(list, 17, 0, 0, 0, 0, 0, 0, 0);
+    d.put32(list + 32, 1, 0, reqs, count, 0, 0x7ff0, 0, 0);
+    const result = d.guest.hypercall(13, [list, 2, 0, 0, 0, 0]);
+    expect(result).toEqual({ continueWith: [list + 32, 1] });
+    expect(d.get32(list + 4)).toBe(0x30000);
+    expect([d.get32(list + 40), d.get32(list + 44)]).toEqual([reqs + 1024 * 16, ((count - 1024) | 0x80000000) >>> 0]);
+    expect(d.guest.hypercall(13, [list + 32, 1, 0, 0, 0, 0])).toBe(0);
+    expect(d.get32(list + 36)).toBe(0);
+  });
+
+  it('keeps pages the back ends write from ever becoming page tables', () => {
+    // The console page, even once the guest drops its own writable mapping of it.
+    const consoleVa = d.startInfo + 0x2000;
+    expect(d.pte(consoleVa) >>> 12).toBe(d.consoleMfn);
+    expect(d.call(14, consoleVa, 0, 0, 1)).toBe(0);
+    expect(d.mmuext([[0, d.consoleMfn]])).toBe(EINVAL);
+    // A grant for writing: refused for a page table, and a granted page cannot be pinned while mapped.
+    const op = d.scratch;
+    d.put32(op, 0x7ff0, 1, 0, d.scratch + 0x100);
+    expect(d.call(20, 2, op, 1)).toBe(0);
+    const table = d.get32(d.scratch + 0x100) * 4096;
+    d.memory.write32(table + 8, 1);
+    d.memory.write32(table + 12, d.l1);
+    expect(d.guest.grants.map(1, true)).toBe(-1);
+    const page = d.domain.p2m[900];
+    d.memory.write32(table + 12, page);
+    const mapping = d.guest.grants.map(1, true);
+    expect(typeof mapping).toBe('object');
+    expect(d.mmuext([[0, page]])).toBe(EINVAL);
+    if (typeof mapping === 'object') d.guest.grants.unmap(mapping);
+    expect(d.mmuext([[0, page]])).toBe(0);
+  });
+
   it('answers unknown calls with -ENOSYS and a ring-0 kernel stack with -EPERM', () => {
     for (const nr of [6, 7, 8, 9, 11, 16, 19, 22, 25, 27, 28, 30, 31, 33, 34, 40, 0xffffffff]) expect(d.call(nr)).toBe(ENOSYS);
     expect(d.call(3, 0xe010, 0x1000)).toBe(EPERM);

@@ -61,7 +61,7 @@ export function mmuUpdate(ctx: HypercallContext, reqs: number, rawCount: number,
   let i = 0;
   try {
     for (; i < count; i++) {
-      if (i === PREEMPT_BATCH && !ctx.nested) {
+      if (i === PREEMPT_BATCH) {
         putDone(ctx, pdone, done + i);
         ctx.continueWith([reqs + i * MMU_UPDATE_SIZE, (count - i) | PREEMPTED, pdone, foreigndom]);
         settle(ctx);
@@ -150,7 +150,7 @@ export function mmuextOp(ctx: HypercallContext, ops: number, rawCount: number, p
   let i = 0;
   try {
     for (; i < count; i++) {
-      if (i === PREEMPT_BATCH && !ctx.nested) {
+      if (i === PREEMPT_BATCH) {
         putDone(ctx, pdone, done + i);
         ctx.continueWith([ops + i * MMUEXT_OP_SIZE, (count - i) | PREEMPTED, pdone, foreigndom]);
         settle(ctx);
