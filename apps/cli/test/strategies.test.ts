@@ -7,15 +7,16 @@ const NO_KVM = 'data:text/javascript,' + encodeURIComponent(
 );
 
 describe('chooseStrategy', () => {
-  it('knows none and hw first, and para, resolved to modules a worker can import', () => {
-    expect(STRATEGIES.map((entry) => entry.name).slice(0, 2)).toEqual(['none', 'hw']);
-    expect(STRATEGIES.map((entry) => entry.name)).toContain('para');
+  it('knows none first, and hw and para, resolved to modules a worker can import', () => {
+    const names = STRATEGIES.map((entry) => entry.name);
+    expect(names[0]).toBe('none');
+    for (const name of ['hw', 'para']) expect(names).toContain(name);
     for (const entry of STRATEGIES) expect(entry.module).toMatch(/^file:\/\//);
   });
 
   it('refuses an unknown name with the list of known ones', async () => {
-    // Other strategies may follow none and hw in the registry.
-    await expect(chooseStrategy('vmware')).rejects.toThrow(/^unknown VMM 'vmware' for --vmm \(known: none, hw(, [\w:]+)*\)$/);
+    const known = STRATEGIES.map((entry) => entry.name).join(', ');
+    await expect(chooseStrategy('vmware')).rejects.toThrow(`unknown VMM 'vmware' for --vmm (known: ${known})`);
   });
 
   it('says in one line why a known strategy cannot run here', async () => {
