@@ -16,6 +16,8 @@ import { NS_PER_TSC_TICK } from './time.js';
 const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
   ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
 ];
+const NM = 7;
+const CR0_TS = 8;
 const GP = 13;
 const PF = 14;
 /** Register indices of the hypercall arguments: EBX, ECX, EDX, ESI, EDI, EBP. */
@@ -118,6 +120,8 @@ class ParaVcpu implements Vcpu {
     }
     stats.count('exception');
     if (vector === PF) domain.setGuestCr2(cpu.cr2);
+    // #NM after fpu_taskswitch(1): the guest's handler runs with TS clear, as Xen clears it.
+    if (vector === NM) cpu.cr0 &= ~CR0_TS;
     domain.deliverTrap(vector, errorCode);
   }
 
