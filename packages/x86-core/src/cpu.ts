@@ -1118,6 +1118,8 @@ export class Cpu {
       }
     }
     this.retired += done;
+    // Outside run() `retired` says it all: a VMM reading the TSC between runs must not count these twice.
+    this.recordedRetire = 0;
     return stop.reason;
   }
 
