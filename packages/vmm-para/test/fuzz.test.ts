@@ -6,7 +6,7 @@ import type { Domain } from '../src/domain.js';
 import { TYPE_L1, TYPE_L2, TYPE_SEGDESC, TYPE_WRITABLE } from '../src/frames.js';
 import { GuestFault } from '../src/guest-access.js';
 import { DirectDomain, outsideDigest, paintCanary } from './direct-domain.js';
-import { assembleGuest, bootGuest, haveToolchain, MemoryDisk } from './pv-harness.js';
+import { assembleGuest, bootGuest, haveToolchain, MemoryDisk, symbol } from './pv-harness.js';
 
 /** xorshift32: the same sequence on every run. */
 function rng(seed: number): () => number {
@@ -116,4 +116,47 @@ describe.skipIf(!haveToolchain())('hypercall fuzzing', () => {
       } else expect(d.domain.stop).toBe('crash');
     }
   }, 120_000);
+
+  it('survives random ring-1 code salted with hypercalls (200 seeds)', () => {
+    const guest = assembleGuest(`
+_start:
+  mov $traps, %ebx
+  HYPERCALL 0
+  mov $0x5a5a5a5a, %eax
+  mov $0x00001000, %ebx
+  jmp random_code
+handler:
+  mov $0xe021, %ax
+  mov %ax, %ds
+  POWEROFF
+.balign 4096
+random_code: .skip 8192
+.data
+traps:
+  .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,16,17,18,19
+  .byte \\v, 0
+  .word 0xe019
+  .long handler
+  .endr
+  .long 0, 0
+`);
+    const code = symbol(guest, 'random_code');
+    for (let seed = 1; seed <= 200; seed++) {
+      const next = rng(seed * 7919);
+      const booted = bootGuest(guest);
+      const d = new DirectDomain(booted);
+      paintCanary(d.domain);
+      const canary = outsideDigest(d.domain);
+      const bytes = new Uint8Array(8192);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = next() & 0xff;
+      for (let i = 0; i + 1 < bytes.length; i += 1 + (next() % 24)) bytes.set([0xcd, 0x82], i);
+      d.domain.access.writeBytes(code, bytes);
+      const exit = booted.run(50);
+      expect(['shutdown', 'internal-error', 'budget', 'hlt']).toContain(exit.reason);
+      if (exit.reason === 'internal-error') expect(exit.detail).toMatch(/^domain crashed/);
+      expect([1, 3]).toContain(d.domain.cpu.cpl);
+      checkTables(d.domain);
+      expect(outsideDigest(d.domain)).toBe(canary);
+    }
+  }, 300_000);
 });
