@@ -15,6 +15,7 @@ import { DomainTime } from './time.js';
 import { parseXenElf } from './xen-elf.js';
 
 const VBD = 'device/vbd/768';
+const DEFAULT_PERIOD_NS = 10_000_000;
 /** XenbusState values (io/xenbus.h). */
 const XENBUS_INIT_WAIT = '2';
 const XENBUS_INITIALISED = '3';
@@ -73,6 +74,8 @@ export class PvGuest implements PvDomain {
   /** Starts the clock-dependent parts once the vCPU state is loaded (the TSC counts from here). */
   start(): void {
     this.time.start(Date.now());
+    // Xen gives a PV vCPU a 100 Hz periodic VIRQ_TIMER; kernels that arm one-shots stop it.
+    this.time.setPeriodic(DEFAULT_PERIOD_NS);
   }
 
   private get backendPath(): string {

@@ -33,6 +33,10 @@ describe.skipIf(!haveToolchain())('time', () => {
     d.put32(s, 0, 0, 0);
     expect(d.call(32, 1, s)).toBe(0);
     const port = d.get32(s + 8);
+    // The 100 Hz periodic timer every PV vCPU starts with, stopped as a one-shot kernel stops it.
+    expect(booted.clock.nextDeadline()).toBe(10_000_000);
+    expect(d.call(24, 7, 0, 0)).toBe(0);
+    expect(booted.clock.nextDeadline()).toBe(Infinity);
     booted.vcpu.run(1000);
     booted.clock.ns = 10_000;
     d.put32(s, 5_000, 0, 1);
