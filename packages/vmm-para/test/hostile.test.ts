@@ -97,7 +97,13 @@ describe.skipIf(!toolchain)('hostile hypercalls', () => {
     expect(d.mmuext([[0, d.l1]])).toBe(EINVAL);
     expect(d.mmuext([[1, d.domain.hv.hvL1]])).toBe(EINVAL);
     expect(d.mmuext([[99, 0]])).toBe(EINVAL);
+    // A pinned L1 keeps its type: not a directory, not a base pointer, not pinned again as an L2;
+    // nor does the directory become an L1 under itself (no linear page tables here).
+    expect(d.mmuext([[1, d.l1]])).toBe(EINVAL);
+    expect(d.mmuext([[5, d.l1]])).toBe(EINVAL);
+    expect(d.mmuUpdate([[d.l2 * 4096 + 0x200 * 4, (d.l2 * 4096) | 0x63]])).toBe(EINVAL);
     expect(frames.type[d.l1]).toBe(TYPE_L1);
+    expect(frames.type[d.l2]).toBe(TYPE_L2);
   });
 
   it('refuses the hypervisor L2 slots and large pages', () => {
