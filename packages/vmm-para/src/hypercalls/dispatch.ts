@@ -11,7 +11,7 @@ import {
   XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../abi.js';
 import { GuestFault, rangeOk } from '../guest-access.js';
-import type { HypercallContext } from './context.js';
+import { PREEMPT_BATCH, type HypercallContext } from './context.js';
 import { memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping } from './memory.js';
 
 const MULTICALL_ENTRY_SIZE = 32;
@@ -176,6 +176,10 @@ function consoleIo(ctx: HypercallContext, cmd: number, count: number, buffer: nu
     case CONSOLEIO_write: {
       if (!rangeOk(buffer, count)) return EFAULT;
       for (let done = 0; done < count; done += CONSOLE_CHUNK) {
+        if (done === CONSOLE_CHUNK * PREEMPT_BATCH) {
+          ctx.continueWith([cmd, count - done, buffer + done]);
+          return 0;
+        }
         const piece = new Uint8Array(Math.min(CONSOLE_CHUNK, count - done));
         domain.access.readBytes(buffer + done, piece);
         ctx.consoleWrite(piece);
