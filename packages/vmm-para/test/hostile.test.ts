@@ -202,6 +202,10 @@ describe.skipIf(!toolchain)('hostile hypercalls', () => {
     expect(d.get32(list + 4) | 0).toBe(EINVAL);
     expect(d.get32(list + 36)).toBe(0x30000);
     expect(d.domain.stats.counters?.get('multicall batches')).toBe(1);
+    // A long batch continues itself after 1024 entries.
+    for (let i = 0; i < 1500; i++) d.put32(list + i * 32, 17, 0, 0, 0, 0, 0, 0, 0);
+    expect(d.guest.hypercall(13, [list, 1500, 0, 0, 0, 0])).toEqual({ continueWith: [list + 1024 * 32, 1500 - 1024] });
+    expect(d.get32(list + 1023 * 32 + 4)).toBe(0x30000);
   });
 
   it('continues a long call inside a multicall from that entry, with its arguments rewritten', () => {

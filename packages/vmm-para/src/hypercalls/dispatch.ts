@@ -123,6 +123,10 @@ function multicall(ctx: HypercallContext, list: number, count: number): number {
   };
   for (let i = 0; i < count; i++) {
     const at = list + i * MULTICALL_ENTRY_SIZE;
+    if (i === PREEMPT_BATCH) {
+      ctx.continueWith([at, count - i]);
+      return 0;
+    }
     const op = domain.access.read32(at);
     const args = [0, 1, 2, 3, 4, 5].map((k) => domain.access.read32(at + 8 + k * 4));
     domain.countHypercall(op);
