@@ -498,7 +498,8 @@ export class FullVcpu implements Vcpu {
       const address = stop.address;
       const error = stop.errorCode;
       const access = error & 16 ? ACCESS_FETCH : error & 2 ? ACCESS_WRITE : ACCESS_READ;
-      const kind = this.shadow.fault(address, access, hw.cpl === 3);
+      // The error code's U/S bit, not CPL: descriptor-table and TSS reads at ring 3 are supervisor accesses.
+      const kind = this.shadow.fault(address, access, (error & 4) !== 0);
       if (kind !== SHADOW_TRUE) this.vmmOwned();
       switch (kind) {
         case SHADOW_HIDDEN:
