@@ -15,11 +15,16 @@ export interface StatsSnapshot {
   readonly guestNs: number;
   /** Wall time the VM spent running, pauses excluded. */
   readonly runMs: number;
+  /** The strategy's own counters (`Vcpu.techniqueStats`), in its order; empty when it has none. */
+  readonly technique?: readonly (readonly [name: string, value: number])[];
 }
 
 export function snapshotStats(
   stats: ExitStats,
-  state: { post: number | null; instructions: number; instructionsEstimated: boolean; guestNs: number; runMs: number },
+  state: {
+    post: number | null; instructions: number; instructionsEstimated: boolean; guestNs: number; runMs: number;
+    technique?: readonly (readonly [string, number])[];
+  },
 ): StatsSnapshot {
   const byReason: Record<string, number> = {};
   for (const [reason, count] of stats.byReason) byReason[reason] = count;
@@ -49,5 +54,7 @@ export function formatStats(snapshot: StatsSnapshot, maxPorts = 12): string[] {
     ? `instructions: not counted by this strategy; ${(snapshot.runMs / 1000).toFixed(3)} s running, ${guestTime}`
     : `instructions: ${snapshot.instructions} in ${(snapshot.runMs / 1000).toFixed(3)} s (${mipsOf(snapshot).toFixed(1)} MIPS), ${guestTime}`);
   lines.push(`post: ${snapshot.post === null ? 'none' : hex(snapshot.post, 2)}`);
+  const technique = snapshot.technique ?? [];
+  if (technique.length > 0) lines.push(`technique: ${technique.map(([name, value]) => `${name} ${value}`).join(', ')}`);
   return lines;
 }

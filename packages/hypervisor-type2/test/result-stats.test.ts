@@ -48,6 +48,14 @@ describe('statistics', () => {
     expect(structuredClone(snapshot)).toEqual(snapshot);
   });
 
+  it('adds the strategy\'s own counters as one technique line, in its order', () => {
+    const counters = new ExitCounters();
+    const technique = [['tc-blocks', 12], ['callout-io', 3]] as const;
+    const snapshot = snapshotStats(counters, { post: null, instructions: 1, instructionsEstimated: false, guestNs: 1, runMs: 1, technique });
+    expect(formatStats(snapshot).at(-1)).toBe('technique: tc-blocks 12, callout-io 3');
+    expect(structuredClone(snapshot)).toEqual(snapshot);
+  });
+
   it('does not present a hardware strategy\'s time-derived count as instructions or MIPS', () => {
     const counters = new ExitCounters();
     counters.count('io', 0x3f8);

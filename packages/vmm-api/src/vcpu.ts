@@ -53,6 +53,12 @@ export interface Vcpu {
    * Strategies whose TSC follows host time (hardware ones) leave it out; callers skip it then.
    */
   advanceTsc?(ticks: number): void;
+  /**
+   * The strategy's own counters (what its technique did: translations, call-outs, shadow faults...),
+   * as `[name, value]` in the order to show them, for `--stats`. Optional: strategies with nothing
+   * beyond the exit counts leave it out.
+   */
+  techniqueStats?(): readonly (readonly [name: string, value: number])[];
   getRegisters(): Registers;
   setRegisters(regs: Registers): void;
   getSpecialRegisters(): SpecialRegisters;
