@@ -1,6 +1,5 @@
 import { GUESTS, readGuestImage, type GuestName } from '@ringvisor/guests';
 import type { BootImage } from '@ringvisor/hypervisor-type2';
-import { UsageError } from './args.js';
 
 export function bundledGuestNames(): string[] {
   return Object.keys(GUESTS);
@@ -20,7 +19,7 @@ export function bundledGuest(name: string): { boot: BootImage; firmware?: Uint8A
   switch (guest.format.kind) {
     case 'flat': return { boot: { kind: 'flat', image, address: guest.format.loadAddress } };
     case 'firmware': return { boot: { kind: 'firmware' }, firmware: image };
-    case 'xen-pv': throw new UsageError(`${name} is a Xen PV kernel and no strategy here builds PV domains yet`);
+    case 'xen-pv': return { boot: { kind: 'xen-pv', image } };
     default: return { boot: { kind: 'multiboot', image } };
   }
 }

@@ -84,7 +84,6 @@ export class VmSession {
     const { stats, vcpu, clock } = this.parts;
     return snapshotStats(stats, {
       post: this.parts.postCode(), instructions: vcpu.retired, instructionsEstimated: vcpu.retiredIsEstimate === true, guestNs: clock.now(), runMs: this.runMs,
-      ...(vcpu.techniqueStats ? { technique: vcpu.techniqueStats() } : {}),
     });
   }
 

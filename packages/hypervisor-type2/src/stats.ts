@@ -15,21 +15,20 @@ export interface StatsSnapshot {
   readonly guestNs: number;
   /** Wall time the VM spent running, pauses excluded. */
   readonly runMs: number;
-  /** The strategy's own counters (`Vcpu.techniqueStats`), in its order; empty when it has none. */
-  readonly technique?: readonly (readonly [name: string, value: number])[];
+  /** The strategy's named counters (para-virtual: hypercalls by name, events, ring requests…). */
+  readonly counters: Readonly<Record<string, number>>;
 }
 
 export function snapshotStats(
   stats: ExitStats,
-  state: {
-    post: number | null; instructions: number; instructionsEstimated: boolean; guestNs: number; runMs: number;
-    technique?: readonly (readonly [string, number])[];
-  },
+  state: { post: number | null; instructions: number; instructionsEstimated: boolean; guestNs: number; runMs: number },
 ): StatsSnapshot {
   const byReason: Record<string, number> = {};
   for (const [reason, count] of stats.byReason) byReason[reason] = count;
   const byPort = [...stats.byPort].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-  return { byReason, byPort, ...state };
+  const counters: Record<string, number> = {};
+  for (const [name, count] of stats.counters ?? []) counters[name] = count;
+  return { byReason, byPort, counters, ...state };
 }
 
 /** Millions of guest instructions per wall second of running. */
@@ -54,7 +53,14 @@ export function formatStats(snapshot: StatsSnapshot, maxPorts = 12): string[] {
     ? `instructions: not counted by this strategy; ${(snapshot.runMs / 1000).toFixed(3)} s running, ${guestTime}`
     : `instructions: ${snapshot.instructions} in ${(snapshot.runMs / 1000).toFixed(3)} s (${mipsOf(snapshot).toFixed(1)} MIPS), ${guestTime}`);
   lines.push(`post: ${snapshot.post === null ? 'none' : hex(snapshot.post, 2)}`);
-  const technique = snapshot.technique ?? [];
-  if (technique.length > 0) lines.push(`technique: ${technique.map(([name, value]) => `${name} ${value}`).join(', ')}`);
+  // Named counters by group: "hypercall mmu_update" joins the line "hypercalls: mmu_update 12, ...".
+  const named = Object.entries(snapshot.counters);
+  const calls = named.filter(([name]) => name.startsWith('hypercall ')).sort((a, b) => b[1] - a[1]);
+  if (calls.length > 0) {
+    const total = calls.reduce((sum, [, count]) => sum + count, 0);
+    lines.push(`hypercalls: ${total} (${calls.map(([name, count]) => `${name.slice('hypercall '.length)} ${count}`).join(', ')})`);
+  }
+  const others = named.filter(([name]) => !name.startsWith('hypercall ')).sort((a, b) => a[0].localeCompare(b[0]));
+  if (others.length > 0) lines.push(others.map(([name, count]) => `${name}: ${count}`).join(', '));
   return lines;
 }

@@ -48,11 +48,18 @@ describe('statistics', () => {
     expect(structuredClone(snapshot)).toEqual(snapshot);
   });
 
-  it('adds the strategy\'s own counters as one technique line, in its order', () => {
+  it('prints a strategy\'s named counters: hypercalls by name on one line, the others after', () => {
     const counters = new ExitCounters();
-    const technique = [['tc-blocks', 12], ['callout-io', 3]] as const;
-    const snapshot = snapshotStats(counters, { post: null, instructions: 1, instructionsEstimated: false, guestNs: 1, runMs: 1, technique });
-    expect(formatStats(snapshot).at(-1)).toBe('technique: tc-blocks 12, callout-io 3');
+    counters.count('hypercall');
+    counters.countNamed('hypercall mmu_update', 3);
+    counters.countNamed('hypercall iret');
+    counters.countNamed('events delivered', 2);
+    counters.countNamed('validation refusals');
+    const snapshot = snapshotStats(counters, { post: null, instructions: 10, instructionsEstimated: false, guestNs: 100, runMs: 1 });
+    expect(formatStats(snapshot).slice(-2)).toEqual([
+      'hypercalls: 4 (mmu_update 3, iret 1)',
+      'events delivered: 2, validation refusals: 1',
+    ]);
     expect(structuredClone(snapshot)).toEqual(snapshot);
   });
 

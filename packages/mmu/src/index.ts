@@ -21,3 +21,9 @@ export { ShadowPaging, type ShadowPagingOptions, type HostTlb } from './shadow/s
 export {
   SHADOW_HIDDEN, SHADOW_TRUE, SHADOW_TRACED, SHADOW_MMIO, SHADOW_VMM_AREA, SHADOW_UNSUPPORTED, type ShadowFaultKind,
 } from './shadow/fault-kind.js';
+export {
+  Ept, EptWalk, EPT_READ, EPT_WRITE, EPT_EXECUTE, EPT_LARGE, EPT_ACCESSED, EPT_DIRTY, EPTP_WB, EPTP_UC, EPTP_WALK_4,
+  EPTP_AD, EPTQ_READ, EPTQ_WRITE, EPTQ_FETCH, EPTQ_READABLE, EPTQ_WRITABLE, EPTQ_EXECUTABLE, EPTQ_LINEAR_VALID,
+  EPTQ_FINAL, EPT_ACCESS_READ, EPT_ACCESS_WRITE, EPT_ACCESS_FETCH,
+} from './ept/ept.js';
+export { NestedPaging, NestedPagingStats, EptExit, EPT_EXIT } from './ept/nested-paging.js';

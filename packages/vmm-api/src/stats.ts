@@ -11,4 +11,10 @@ export interface ExitStats {
   /** Count of port-I/O exits by port number. */
   readonly byPort: Map<number, number>;
   count(reason: ExitReason, port?: number): void;
+  /**
+   * Named counters a strategy keeps beyond exits (para-virtual: hypercalls by name, multicall
+   * batches, events, ring requests, validation refusals). Optional: sinks that keep none leave it out.
+   */
+  readonly counters?: Map<string, number>;
+  countNamed?(name: string, n?: number): void;
 }

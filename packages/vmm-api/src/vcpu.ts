@@ -54,11 +54,11 @@ export interface Vcpu {
    */
   advanceTsc?(ticks: number): void;
   /**
-   * The strategy's own counters (what its technique did: translations, call-outs, shadow faults...),
-   * as `[name, value]` in the order to show them, for `--stats`. Optional: strategies with nothing
-   * beyond the exit counts leave it out.
+   * True when a halted vCPU has something to take that does not come from the interrupt
+   * controller (a para-virtual event channel became pending): the hypervisor wakes it. Strategies
+   * without such events leave it out.
    */
-  techniqueStats?(): readonly (readonly [name: string, value: number])[];
+  hasPendingEvent?(): boolean;
   getRegisters(): Registers;
   setRegisters(regs: Registers): void;
   getSpecialRegisters(): SpecialRegisters;

@@ -845,7 +845,20 @@ export class FullVcpu implements Vcpu {
       cpu.ioTouchedCount = 0;
     }
     for (let n = this.takeMmioCount(); n > 0; n--) stats.count('mmio');
+    // The technique's counters go to the shared statistics as named counters ("full <name>").
+    if (stats.countNamed !== undefined) {
+      for (const [name, value] of this.techniqueStats()) {
+        const before = this.reported.get(name) ?? 0;
+        if (value !== before) {
+          stats.countNamed(`full ${name}`, value - before);
+          this.reported.set(name, value);
+        }
+      }
+    }
   }
+
+  /** The values of `techniqueStats` last added to the shared statistics. */
+  private readonly reported = new Map<string, number>();
 
   /**
    * The technique's counters for `--stats`: translation cache, call-outs by kind, traps by opcode,

@@ -118,6 +118,12 @@ export class Cpu {
   addressMask = -1;
   /** CPUID.1:EDX paging bits (PSE, PAE, PGE) the paging unit implements. */
   pagingFeatures = 0;
+  /**
+   * Every access goes through the paging unit, paging on or off: VMX non-root operation with EPT,
+   * where even a guest without paging has its guest-physical addresses translated. Set it, then
+   * call `modeChanged`.
+   */
+  translateAlways = false;
 
   // Per-instruction decode state, reset by `step`.
   startEip = 0;
@@ -278,7 +284,7 @@ export class Cpu {
 
   /** After CR0.PE/PG, CR3, CR4 or EFLAGS.VM change. */
   modeChanged(): void {
-    this.pagingOn = (this.cr0 & CR0_PG) !== 0 && (this.cr0 & CR0_PE) !== 0;
+    this.pagingOn = ((this.cr0 & CR0_PG) !== 0 && (this.cr0 & CR0_PE) !== 0) || this.translateAlways;
     this.paging?.flush();
     this.tlbStale = true;
     this.flushFetch();
@@ -1235,6 +1241,26 @@ export class Cpu {
     this.shadowHoldsTrap = ssLoad;
   }
 
+  /**
+   * Blocking of interrupts by the instruction just retired (VMX interruptibility state bits 1:0):
+   * 0 none, 1 by STI, 2 by MOV SS / POP SS. Setting it starts a shadow over the next instruction.
+   * Between `run()` calls only.
+   */
+  get interruptShadow(): number {
+    if ((this.events & EV_SHADOW) === 0 || this.retired >= this.shadowEnd) return 0;
+    return this.shadowHoldsTrap ? 2 : 1;
+  }
+
+  set interruptShadow(kind: number) {
+    if (kind === 0) {
+      this.events &= ~EV_SHADOW;
+      return;
+    }
+    this.events |= EV_SHADOW;
+    this.shadowEnd = this.retired + 1;
+    this.shadowHoldsTrap = kind === 2;
+  }
+
   /** True when an external interrupt could be delivered at this boundary. */
   get interruptible(): boolean {
     return (this.flags & IF) !== 0 && (this.events & EV_SHADOW) === 0;
@@ -1242,11 +1268,15 @@ export class Cpu {
 
   /** Delivers an exception or interrupt through the IVT/IDT (system/ escalates to #DF and triple fault). */
   private raiseEvent(vector: number, kind: InterruptKind, errorCode: number): void {
+    // An intercept stopping the delivery rewinds to here, not to the last instruction's start.
+    this.startEip = this.eip;
+    this.startEsp = this.reg32[4];
     try {
       deliverInterrupt(this, vector, kind, errorCode < 0 ? 0 : errorCode);
       this.codeSizeChanged();
     } catch (e) {
-      if (e instanceof TripleFault) this.shutdown('triple-fault');
+      if (e === INTERCEPTED) this.interruptedDelivery(vector, kind, errorCode);
+      else if (e instanceof TripleFault) this.shutdown('triple-fault');
       else if (e instanceof CpuFault) this.fault(e);
       else this.internalError(e);
     }
@@ -1274,9 +1304,18 @@ export class Cpu {
       deliverException(this, vector, e.errorCode);
       this.codeSizeChanged();
     } catch (inner) {
-      if (inner instanceof TripleFault) this.shutdown('triple-fault');
+      if (inner === INTERCEPTED) this.interruptedDelivery(vector, 'exception', e.hasErrorCode ? e.errorCode : -1);
+      else if (inner instanceof TripleFault) this.shutdown('triple-fault');
       else this.internalError(inner);
     }
+  }
+
+  /** An intercept (an EPT exit) stopped the delivery of an event: `run()` returns (its reason is set) with it recorded. */
+  private interruptedDelivery(vector: number, kind: InterruptKind, errorCode: number): void {
+    const stop = this.stop;
+    stop.deliveringVector = vector;
+    stop.deliveringKind = kind;
+    stop.deliveringErrorCode = errorCode;
   }
 
   /** Stops the machine (triple fault): `run()` returns 'shutdown'. */
@@ -1324,6 +1363,17 @@ export class Cpu {
   injectException(vector: number, errorCode = -1): void {
     this.pendingVector = vector & 0xff;
     this.pendingKind = 'exception';
+    this.pendingErrorCode = errorCode;
+    this.events |= EV_INJECT;
+  }
+
+  /**
+   * Queues any kind of event for delivery before the next instruction (VMX event injection): a
+   * software interrupt or exception is delivered as its instruction would, returning to EIP.
+   */
+  injectEvent(vector: number, kind: InterruptKind, errorCode = -1): void {
+    this.pendingVector = vector & 0xff;
+    this.pendingKind = kind;
     this.pendingErrorCode = errorCode;
     this.events |= EV_INJECT;
   }

@@ -6,6 +6,8 @@ import { FPU_OPSIZE32, FPU_PROTECTED } from './fpu/host.js';
 import { loadFarPointer, popSegment } from './execute.js';
 import { throwFault } from './fault.js';
 import { ZF } from './flags.js';
+
+const CR0_TS = 8;
 import { readMsr, writeMsr } from './msr.js';
 import {
   condition, decodeEa, fetchImm, getReg, jumpTo, modrm, modrmMemory, push, readE, readMem, readMemAt, readRmwE,
@@ -36,11 +38,23 @@ export function step0f(cpu: Cpu, op: number): void {
       return;
     }
     case 0x06:
-      if (cpu.intercepts.crWrite & 1) crIntercept(cpu, 'cr-write', 0, -1);
+      if (cpu.intercepts.crWrite & 1) {
+        if (!cpu.intercepts.crShadowing) crIntercept(cpu, 'cr-write', 0, -1);
+        // VMX: CLTS exits when the host owns TS and its shadow is set; a host-owned TS stays as it is.
+        requireCpl0(cpu);
+        if (cpu.intercepts.cr0Mask & CR0_TS) {
+          if (cpu.intercepts.cr0Shadow & CR0_TS) {
+            cpu.stop.opcode = 0x106;
+            crIntercept(cpu, 'cr-write', 0, -1);
+          }
+          return;
+        }
+      }
       clearTaskSwitched(cpu);
       return;
     case 0x08: case 0x09:
       requireCpl0(cpu);
+      if (op === 0x08 ? cpu.intercepts.invd : cpu.intercepts.wbinvd) cpu.interceptStop(op === 0x08 ? 'invd' : 'wbinvd');
       return;
     case 0x0b:
       throwFault(6);
@@ -54,14 +68,27 @@ export function step0f(cpu: Cpu, op: number): void {
       const n = (m >> 3) & 7;
       const gpr = m & 7;
       if (op === 0x20) {
-        if (cpu.intercepts.crRead & (1 << n)) crIntercept(cpu, 'cr-read', n, gpr);
-        r32[gpr] = readControlRegister(cpu, n);
+        if (cpu.intercepts.crRead & (1 << n)) {
+          if (cpu.intercepts.crShadowing) requireCpl0(cpu);
+          crIntercept(cpu, 'cr-read', n, gpr);
+        }
+        const v = readControlRegister(cpu, n);
+        r32[gpr] = cpu.intercepts.crShadowing ? shadowedRead(cpu, n, v) : v;
       } else if (op === 0x22) {
-        if (cpu.intercepts.crWrite & (1 << n)) crIntercept(cpu, 'cr-write', n, gpr);
-        writeControlRegister(cpu, n, r32[gpr]);
+        let v = r32[gpr];
+        if (cpu.intercepts.crWrite & (1 << n)) v = interceptedCrWrite(cpu, n, gpr, v);
+        writeControlRegister(cpu, n, v);
         cpu.flushFetch();
-      } else if (op === 0x21) r32[gpr] = readDebugRegister(cpu, n);
-      else writeDebugRegister(cpu, n, r32[gpr]);
+      } else {
+        if (cpu.intercepts.debugRegisters) {
+          requireCpl0(cpu);
+          cpu.stop.cr = n;
+          cpu.stop.gpr = gpr;
+          cpu.interceptStop(op === 0x21 ? 'dr-read' : 'dr-write');
+        }
+        if (op === 0x21) r32[gpr] = readDebugRegister(cpu, n);
+        else writeDebugRegister(cpu, n, r32[gpr]);
+      }
       return;
     }
     case 0x30: case 0x32:
@@ -204,6 +231,44 @@ function crIntercept(cpu: Cpu, reason: 'cr-read' | 'cr-write', n: number, gpr: n
   return cpu.interceptStop(reason);
 }
 
+/** VMX read shadows: CR0/CR4 bits the host owns read as their shadow. */
+function shadowedRead(cpu: Cpu, n: number, value: number): number {
+  const i = cpu.intercepts;
+  if (n === 0) return ((value & ~i.cr0Mask) | (i.cr0Shadow & i.cr0Mask)) >>> 0;
+  if (n === 4) return ((value & ~i.cr4Mask) | (i.cr4Shadow & i.cr4Mask)) >>> 0;
+  return value;
+}
+
+/**
+ * An intercepted MOV to CRn: stops, unless VMX guest/host masks are in force (`crShadowing`) and the
+ * write leaves every host-owned CR0/CR4 bit at its shadow value; then the guest's bits are merged
+ * with the host-owned bits of the current value.
+ */
+function interceptedCrWrite(cpu: Cpu, n: number, gpr: number, value: number): number {
+  const i = cpu.intercepts;
+  if (!i.crShadowing) crIntercept(cpu, 'cr-write', n, gpr);
+  requireCpl0(cpu);
+  if (n !== 0 && n !== 4) crIntercept(cpu, 'cr-write', n, gpr);
+  const mask = n === 0 ? i.cr0Mask : i.cr4Mask;
+  const shadow = n === 0 ? i.cr0Shadow : i.cr4Shadow;
+  if (((value ^ shadow) & mask) !== 0) crIntercept(cpu, 'cr-write', n, gpr);
+  return (value & ~mask) | ((n === 0 ? cpu.cr0 : cpu.cr4) & mask);
+}
+
+/** LMSW under VMX masks (SDM 25.1.3): the source's low four bits against the CR0 mask and shadow. */
+function interceptedLmsw(cpu: Cpu, source: number): number {
+  const i = cpu.intercepts;
+  requireCpl0(cpu);
+  const mask = i.cr0Mask & 0xf;
+  const shadow = i.cr0Shadow;
+  if ((mask & 1 && !(shadow & 1) && source & 1) || ((source ^ shadow) & mask & 0xe) !== 0) {
+    cpu.stop.opcode = 0x101;
+    cpu.stop.data = source & 0xffff;
+    crIntercept(cpu, 'cr-write', 0, -1);
+  }
+  return (source & ~mask) | (cpu.cr0 & mask);
+}
+
 function dtrIntercept(cpu: Cpu, which: number): void {
   if (cpu.intercepts.descriptorTables) {
     cpu.stop.opcode = which;
@@ -242,6 +307,7 @@ function group6(cpu: Cpu): void {
 function group7(cpu: Cpu): void {
   const m = cpu.fetch8();
   const reg = (m >> 3) & 7;
+  if (m === 0xc1 && cpu.intercepts.vmcall) cpu.interceptStop('vmcall');
   if (reg === 5 || (m >= 0xc0 && reg !== 4 && reg !== 6)) throwFault(6);
   if (m < 0xc0) decodeEa(cpu, m);
   switch (reg) {
@@ -266,15 +332,18 @@ function group7(cpu: Cpu): void {
       return;
     }
     case 4: {
-      if (cpu.intercepts.crRead & 1) crIntercept(cpu, 'cr-read', 0, -1);
-      const v = storeMachineStatusWord(cpu);
+      if (cpu.intercepts.crRead & 1 && !cpu.intercepts.crShadowing) crIntercept(cpu, 'cr-read', 0, -1);
+      const stored = storeMachineStatusWord(cpu);
+      const v = cpu.intercepts.crShadowing ? shadowedRead(cpu, 0, stored) : stored;
       if (m >= 0xc0) setReg(cpu, vSize(cpu), m & 7, cpu.opSize32 ? v : v & 0xffff);
       else writeMem(cpu, 1, v & 0xffff);
       return;
     }
     case 6: {
-      if (cpu.intercepts.crWrite & 1) crIntercept(cpu, 'cr-write', 0, -1);
-      loadMachineStatusWord(cpu, readE(cpu, m, 1));
+      if (cpu.intercepts.crWrite & 1 && !cpu.intercepts.crShadowing) crIntercept(cpu, 'cr-write', 0, -1);
+      let source = readE(cpu, m, 1);
+      if (cpu.intercepts.crWrite & 1) source = interceptedLmsw(cpu, source);
+      loadMachineStatusWord(cpu, source);
       cpu.codeSizeChanged();
       return;
     }

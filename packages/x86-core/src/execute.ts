@@ -679,6 +679,14 @@ function enterPush(cpu: Cpu, sp: number, s32: boolean, op32: boolean, value: num
 }
 
 function softwareInterrupt(cpu: Cpu, vector: number, kind: 'int3' | 'software' | 'into' | 'icebp'): void {
+  if (kind !== 'software' && (cpu.intercepts.softwareExceptions >> vector) & 1) {
+    // A VMM's exception bitmap catches INT3, INTO and ICEBP (VMX: software exceptions), never INT n.
+    const stop = cpu.stop;
+    stop.vector = vector;
+    stop.errorCode = -1;
+    stop.opcode = kind === 'int3' ? 0xcc : kind === 'into' ? 0xce : 0xf1;
+    cpu.interceptStop('exception');
+  }
   deliverInterrupt(cpu, vector, kind, 0);
   cpu.codeSizeChanged();
 }

@@ -17,3 +17,4 @@ export {
 export {
   SST286_DIFFERENCES, differenceFor, differencesOn, type Sst286Difference,
 } from './conformance/sst286-differences.js';
+export * from './vmx/index.js';

@@ -1,3 +1,5 @@
+import type { InterruptKind } from './system/interrupt.js';
+
 /**
  * Why `Cpu.run()` returned. `budget`, `hlt`, `shutdown`, `irq-window` and `internal-error` happen
  * on bare hardware too; the others only when the VMM intercepts them (DESIGN.md, "Intercepts").
@@ -19,7 +21,14 @@ export type StopReason =
   | 'cr-write'
   | 'dtr'
   | 'invlpg'
-  | 'opcode';
+  | 'opcode'
+  | 'dr-read'
+  | 'dr-write'
+  | 'vmcall'
+  | 'invd'
+  | 'wbinvd'
+  | 'ept-violation'
+  | 'ept-misconfig';
 
 /**
  * The host-owned events the VMM wants to see. An intercepted event stops `run()` before its
@@ -50,6 +59,25 @@ export class InterceptSet {
   readonly opcodes = new Uint8Array(0x200);
   /** Fast check for `opcodes`: true when any entry is set. */
   anyOpcode = false;
+  /** INT3 (bit 3), INTO (bit 4) and ICEBP (bit 1): software exceptions, as VMX's exception bitmap sees them. */
+  softwareExceptions = 0;
+  /** MOV from/to DRn. */
+  debugRegisters = false;
+  /** VMCALL (0F 01 C1), otherwise #UD. */
+  vmcall = false;
+  invd = false;
+  wbinvd = false;
+  /**
+   * VMX's CR0/CR4 guest/host masks (SDM Vol. 3C 25.6.6): with `crShadowing`, reads of CR0/CR4 (and
+   * SMSW) return the read shadow's bits where the mask is set; a CR0/CR4 write intercepted by
+   * `crWrite` stops only when it would change a masked bit from its shadow value, and otherwise
+   * leaves the masked bits as they are. CPL checks come before these stops, as in VMX.
+   */
+  crShadowing = false;
+  cr0Mask = 0;
+  cr0Shadow = 0;
+  cr4Mask = 0;
+  cr4Shadow = 0;
 
   interceptPort(port: number, on = true): void {
     const p = port & 0xffff;
@@ -81,6 +109,9 @@ export class InterceptSet {
     this.cpuid = this.msr = this.descriptorTables = this.invlpg = this.anyOpcode = false;
     this.crRead = this.crWrite = 0;
     this.opcodes.fill(0);
+    this.softwareExceptions = 0;
+    this.debugRegisters = this.vmcall = this.invd = this.wbinvd = this.crShadowing = false;
+    this.cr0Mask = this.cr0Shadow = this.cr4Mask = this.cr4Shadow = 0;
   }
 }
 
@@ -108,8 +139,21 @@ export class StopDetail {
   address = 0;
   /** The MSR number (ECX) for RDMSR/WRMSR; the linear address for INVLPG. */
   msr = 0;
-  /** The intercepted opcode (as in `InterceptSet.opcodes`) or descriptor-table instruction. */
+  /**
+   * The intercepted opcode (as in `InterceptSet.opcodes`) or descriptor-table instruction; for an
+   * 'exception' stop, the instruction of a software exception (0xCC INT3, 0xCE INTO, 0xF1 ICEBP), 0 otherwise.
+   */
   opcode = 0;
+  /**
+   * An event whose delivery the stop interrupted (an EPT exit while reading the IDT or pushing the
+   * frame): its vector (-1: none), kind and error code (-1: none). VMX reports it as IDT-vectoring
+   * information so the VMM can deliver it again.
+   */
+  deliveringVector = -1;
+  deliveringKind: InterruptKind = 'external';
+  deliveringErrorCode = -1;
+  /** LMSW's source operand (a 'cr-write' stop with `opcode` 0x101; CLTS has 0x106). */
+  data = 0;
   detail = '';
 
   reset(): void {
@@ -117,6 +161,8 @@ export class StopDetail {
     this.length = 0;
     this.errorCode = -1;
     this.gpr = -1;
+    this.opcode = 0;
+    this.deliveringVector = -1;
     this.detail = '';
   }
 }

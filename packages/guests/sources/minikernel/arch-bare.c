@@ -143,8 +143,8 @@ static u32 bare_fault_address(void) {
 static void bare_idle(void) { __asm__ volatile("sti; hlt; cli" : : : "memory"); }
 
 __attribute__((noreturn)) static void bare_poweroff(int crash) {
-  if (!crash) outw(ACPI_PM1A_CONTROL, ACPI_SLP_S5);
-  outb(EXIT_PORT, crash ? EXIT_UNHANDLED_EXCEPTION : 0);
+  if (crash) outb(EXIT_PORT, EXIT_UNHANDLED_EXCEPTION);
+  else outw(ACPI_PM1A_CONTROL, ACPI_SLP_S5);
   for (;;) __asm__ volatile("cli; hlt");
 }
 
