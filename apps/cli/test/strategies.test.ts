@@ -9,12 +9,12 @@ const NO_KVM = 'data:text/javascript,' + encodeURIComponent(
 
 describe('chooseStrategy', () => {
   it('knows none and hw, resolved to modules a worker can import', () => {
-    expect(STRATEGIES.map((entry) => entry.name)).toEqual(['none', 'hw']);
+    expect(STRATEGIES.map((entry) => entry.name)).toEqual(['none', 'hw', 'hw:kvm', 'hw:vmx']);
     for (const entry of STRATEGIES) expect(entry.module).toMatch(/^file:\/\//);
   });
 
   it('refuses an unknown name with the list of known ones', async () => {
-    await expect(chooseStrategy('vmware')).rejects.toThrow(new UsageError("unknown VMM 'vmware' for --vmm (known: none, hw)"));
+    await expect(chooseStrategy('vmware')).rejects.toThrow(new UsageError("unknown VMM 'vmware' for --vmm (known: none, hw, hw:kvm, hw:vmx)"));
   });
 
   it('says in one line why a known strategy cannot run here', async () => {

@@ -4,6 +4,8 @@ import type { ExitStats } from '@ringvisor/vmm-api';
 export interface StatsSnapshot {
   /** Exits by reason, port I/O and MMIO included. */
   readonly byReason: Readonly<Record<string, number>>;
+  /** Strategy-specific counters (`ExitStats.details`) by name, `group/item`. */
+  readonly details: Readonly<Record<string, number>>;
   /** Port-I/O exits by port, busiest first. */
   readonly byPort: readonly (readonly [port: number, count: number])[];
   /** Last code the guest wrote to the POST port (0x80), or null if it never wrote one. */
@@ -24,7 +26,9 @@ export function snapshotStats(
   const byReason: Record<string, number> = {};
   for (const [reason, count] of stats.byReason) byReason[reason] = count;
   const byPort = [...stats.byPort].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-  return { byReason, byPort, ...state };
+  const details: Record<string, number> = {};
+  for (const [name, count] of stats.details ?? []) details[name] = count;
+  return { byReason, details, byPort, ...state };
 }
 
 /** Millions of guest instructions per wall second of running. */
@@ -43,6 +47,19 @@ export function formatStats(snapshot: StatsSnapshot, maxPorts = 12): string[] {
     const shown = snapshot.byPort.slice(0, maxPorts).map(([port, count]) => `${hex(port, 2)} ${count}`);
     const more = snapshot.byPort.length - shown.length;
     lines.push(`ports: ${shown.join(', ')}${more > 0 ? `, ${more} more` : ''}`);
+  }
+  // Strategy-specific counters, one line per group, biggest first.
+  const groups = new Map<string, [string, number][]>();
+  for (const [name, count] of Object.entries(snapshot.details ?? {})) {
+    const slash = name.indexOf('/');
+    const group = slash < 0 ? name : name.slice(0, slash);
+    const items = groups.get(group) ?? [];
+    items.push([slash < 0 ? '' : name.slice(slash + 1), count]);
+    groups.set(group, items);
+  }
+  for (const [group, items] of groups) {
+    items.sort((a, b) => b[1] - a[1]);
+    lines.push(`${group}: ${items.map(([item, count]) => (item ? `${item} ${count}` : `${count}`)).join(', ')}`);
   }
   const guestTime = `guest time ${(snapshot.guestNs / 1e9).toFixed(3)} s`;
   lines.push(snapshot.instructionsEstimated

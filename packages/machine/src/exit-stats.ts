@@ -4,6 +4,11 @@ import type { ExitReason, ExitStats } from '@ringvisor/vmm-api';
 export class ExitCounters implements ExitStats {
   readonly byReason = new Map<ExitReason, number>();
   readonly byPort = new Map<number, number>();
+  readonly details = new Map<string, number>();
+
+  add(counter: string, n: number): void {
+    if (n !== 0) this.details.set(counter, (this.details.get(counter) ?? 0) + n);
+  }
 
   count(reason: ExitReason, port?: number): void {
     this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
@@ -20,5 +25,6 @@ export class ExitCounters implements ExitStats {
   reset(): void {
     this.byReason.clear();
     this.byPort.clear();
+    this.details.clear();
   }
 }

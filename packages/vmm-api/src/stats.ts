@@ -11,4 +11,11 @@ export interface ExitStats {
   /** Count of port-I/O exits by port number. */
   readonly byPort: Map<number, number>;
   count(reason: ExitReason, port?: number): void;
+  /**
+   * Strategy-specific counters by name, `group/item` (e.g. `vmx exits/30 I/O instruction`), for what
+   * only one technique has (VM exits by hardware reason, EPT violations, 2-D walks). Optional:
+   * sinks that do not keep them leave `add` out and strategies skip it.
+   */
+  readonly details?: ReadonlyMap<string, number>;
+  add?(counter: string, n: number): void;
 }
