@@ -54,4 +54,25 @@ kernel sensitive sensitive/kernel.c sensitive/runner.S sensitive/probes-user.S $
 # shellcheck disable=SC2086
 kernel escape escape/escape.c escape/access.S $COMMON
 
+# minikernel: one kernel source, two builds (bare metal and Xen PV), one embedded user image.
+MK=$SRC/minikernel
+for src in crt.S ulib.c programs.c; do gcc $CFLAGS -c "$MK/user/$src" -o "$TMP/mk-user-$src.o"; done
+ld $LDFLAGS -T "$MK/user/link.ld" "$TMP/mk-user-crt.S.o" "$TMP/mk-user-ulib.c.o" "$TMP/mk-user-programs.c.o" \
+  -o "$TMP/mk-user.elf"
+objcopy -O binary "$TMP/mk-user.elf" "$TMP/mk-user.bin"
+minikernel() {
+  name=$1 defines=$2 script=$3; shift 3
+  objs=""
+  for src in "$@" traps.S user-image.S lib.c console.c mm.c vm.c proc.c main.c; do
+    # shellcheck disable=SC2086
+    gcc $CFLAGS $defines -DUSER_IMAGE_FILE="\"$TMP/mk-user.bin\"" -c "$MK/$src" -o "$TMP/$name-$src.o"
+    objs="$objs $TMP/$name-$src.o"
+  done
+  # shellcheck disable=SC2086
+  ld $LDFLAGS -T "$MK/$script" $objs -o "$OUT/$name.elf"
+  strip --strip-all "$OUT/$name.elf"
+}
+minikernel minikernel -DMK_BARE link-bare.ld boot-bare.S arch-bare.c virtio-blk.c
+minikernel minikernel-pv -DMK_PV link-xen.ld boot-xen.S arch-xen.c xen-blkfront.c
+
 printf '%s\n%s\n' "$(gcc --version | head -1)" "$(ld --version | head -1)" > "$OUT/TOOLCHAIN"

@@ -19,6 +19,7 @@ export function bundledGuest(name: string): { boot: BootImage; firmware?: Uint8A
   switch (guest.format.kind) {
     case 'flat': return { boot: { kind: 'flat', image, address: guest.format.loadAddress } };
     case 'firmware': return { boot: { kind: 'firmware' }, firmware: image };
+    case 'xen-pv': return { boot: { kind: 'xen-pv', image } };
     default: return { boot: { kind: 'multiboot', image } };
   }
 }

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import type { BootImage } from '@ringvisor/hypervisor-type2';
+import { hasXenNotes, type BootImage } from '@ringvisor/hypervisor-type2';
 import { UsageError } from './args.js';
 
 /** Reads a file the user named, or fails with one line saying which and why. */
@@ -63,5 +63,6 @@ export function bootImageFromFile(path: string, choice: ImageChoice): BootImage 
     return { kind: 'multiboot', image, cmdline: choice.append };
   }
   if (isLinuxKernel(image)) return { kind: 'linux', kernel: image, cmdline: choice.append };
-  throw new UsageError(`cannot tell how to boot ${path}: not Multiboot, not a Linux bzImage; give --flat ADDR for a raw binary`);
+  if (hasXenNotes(image)) return { kind: 'xen-pv', image, cmdline: choice.append };
+  throw new UsageError(`cannot tell how to boot ${path}: not Multiboot, not a Linux bzImage, not a Xen PV kernel; give --flat ADDR for a raw binary`);
 }

@@ -1,7 +1,9 @@
 /** The guests this package ships, as prebuilt images built by build.sh from sources/. */
 export type GuestName = 'firmware-hello' | 'hello-real' | 'hello' | 'irq-test' | 'microbench' | 'demo'
   | 'sensitive'
-  | 'escape';
+  | 'escape'
+  | 'minikernel'
+  | 'minikernel-pv';
 
 /**
  * How to start an image: firmware is mapped as the board's ROM and started from RESET; a flat
@@ -10,7 +12,9 @@ export type GuestName = 'firmware-hello' | 'hello-real' | 'hello' | 'irq-test' |
 export type GuestFormat =
   | { readonly kind: 'firmware'; readonly size: number }
   | { readonly kind: 'flat'; readonly loadAddress: number; readonly entry: number; readonly mode: 'real' }
-  | { readonly kind: 'multiboot'; readonly loadAddress: number; readonly entry: number; readonly mode: 'protected' };
+  | { readonly kind: 'multiboot'; readonly loadAddress: number; readonly entry: number; readonly mode: 'protected' }
+  /** An ELF kernel for Xen's x86-32 PV ABI: its ELF notes tell a PV domain builder where and how. */
+  | { readonly kind: 'xen-pv'; readonly virtBase: number; readonly entry: number };
 
 export interface GuestImage {
   readonly name: GuestName;
@@ -91,5 +95,21 @@ export const GUESTS: Readonly<Record<GuestName, GuestImage>> = {
     description: 'maps every frame, pattern-tests all RAM, probes above RAM, MMIO holes, the top 4 MiB and 4 GiB segments; exits 0',
     expectedOutput: 'escape: done',
     exits: 'by-itself',
+  },
+  minikernel: {
+    name: 'minikernel',
+    file: 'minikernel.elf',
+    format: { kind: 'multiboot', loadAddress: KERNEL_BASE, entry: 0x10000c, mode: 'protected' },
+    description: 'small Unix-like kernel: ring-3 processes, preemption, demand paging, COW fork, virtio-blk, a COM1 shell',
+    expectedOutput: 'minikernel shell: type help',
+    exits: 'on-poweroff-command',
+  },
+  'minikernel-pv': {
+    name: 'minikernel-pv',
+    file: 'minikernel-pv.elf',
+    format: { kind: 'xen-pv', virtBase: 0xc0000000, entry: 0xc0000000 },
+    description: 'minikernel built for Xen\'s x86-32 PV ABI (ring 1, hypercalls, event channels, console ring, blkif); needs a PV strategy',
+    expectedOutput: 'minikernel shell: type help',
+    exits: 'on-poweroff-command',
   },
 };

@@ -3,7 +3,7 @@ import {
   HostClock, loadFlatBinary, loadLinux, loadMultiboot, firmwareEntry, PcBoard, VirtualClock, type EntryState,
   type ShutdownRequest, type VirtioDeviceConfig,
 } from '@ringvisor/machine';
-import type { GuestMemory, VmSpec } from '@ringvisor/vmm-api';
+import type { GuestMemory, PvBlockDevice, PvConsoleHost, VmSpec } from '@ringvisor/vmm-api';
 import { HostSerial } from './host-serial.js';
 import type { BootImage } from './machine-config.js';
 import type { WorkerConfig } from './protocol.js';
@@ -25,6 +25,15 @@ export interface HostedBoard {
   postCode(): number | null;
   /** What the guest asked for through the exit port or a power-off, or null. */
   pendingEnd(): VmEnd | null;
+  /**
+   * For a para-virtual kernel: the host ends of its split devices (the console on the serial
+   * buffer, the disk unattached to virtio) and where the console's host input and room go.
+   */
+  readonly pv: {
+    readonly console: PvConsoleHost;
+    readonly disk?: PvBlockDevice;
+    connect(input: (bytes: Uint8Array) => number, room: () => void): void;
+  };
   destroy(): void;
 }
 
@@ -44,6 +53,8 @@ function loadImage(board: PcBoard, memory: GuestMemory, boot: BootImage): EntryS
       return loadLinux(memory, boot.kernel, { memoryMap, cmdline: boot.cmdline, initrd: boot.initrd, acpi: board.acpi });
     case 'firmware':
       return firmwareEntry();
+    case 'xen-pv':
+      throw new Error('a Xen PV kernel is loaded by its strategy\'s domain builder, not the board');
   }
 }
 
@@ -67,7 +78,11 @@ export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): Ho
   const clock = config.clock === 'virtual' ? new VirtualClock() : new HostClock();
   const serial = new HostSerial(output);
   const disk = config.machine.disk === undefined ? null : new FileBlockBackend(config.machine.disk);
-  const virtio: VirtioDeviceConfig[] = [...(disk ? [{ kind: 'blk' as const, backend: disk }] : []), { kind: 'rng' }];
+  // A PV kernel reaches its disk through the strategy's block back end, not virtio.
+  const pvKernel = config.machine.boot.kind === 'xen-pv';
+  const virtio: VirtioDeviceConfig[] = [...(disk && !pvKernel ? [{ kind: 'blk' as const, backend: disk }] : []), { kind: 'rng' }];
+  let pvInput: ((bytes: Uint8Array) => number) | null = null;
+  let pvRoom: (() => void) | null = null;
   let board: PcBoard;
   let a20Sink: ((enabled: boolean) => void) | undefined;
   try {
@@ -89,10 +104,22 @@ export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): Ho
       setA20?.(board.a20);
     },
     load: (memory) => loadImage(board, memory, config.machine.boot),
-    serialInput: (bytes) => serial.input(bytes),
+    serialInput: (bytes) => {
+      if (pvInput) pvInput(bytes);
+      else serial.input(bytes);
+    },
     serialOutputAcknowledged: (count) => {
       output.acknowledge(count);
       serial.outputRoom();
+      pvRoom?.();
+    },
+    pv: {
+      console: { write: (bytes) => output.write(bytes) },
+      ...(disk && pvKernel ? { disk } : {}),
+      connect: (input, room) => {
+        pvInput = input;
+        pvRoom = room;
+      },
     },
     postCode: () => board.postCode,
     pendingEnd: () => endOf(board.shutdownRequest),

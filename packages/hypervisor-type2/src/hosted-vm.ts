@@ -174,5 +174,5 @@ export class HostedVm {
 }
 
 function emptyStats(): StatsSnapshot {
-  return { byReason: {}, details: {}, byPort: [], post: null, instructions: 0, instructionsEstimated: false, guestNs: 0, runMs: 0 };
+  return { byReason: {}, byPort: [], counters: {}, post: null, instructions: 0, instructionsEstimated: false, guestNs: 0, runMs: 0 };
 }

@@ -2,6 +2,7 @@
 // vmm-api exit interface, host-backed serial and disk, control and statistics from the caller.
 export { HostedVm, type HostedVmOptions, type RunReport } from './hosted-vm.js';
 export type { MachineConfig, BootImage } from './machine-config.js';
+export { hasXenNotes } from './xen-pv-image.js';
 export type { SerialOption } from './serial-backends.js';
 export {
   findStrategy, loadStrategy, UnknownStrategyError, type StrategyEntry, type StrategyRegistry,

@@ -7,7 +7,12 @@ export type BootImage =
   /** A Linux bzImage through the 32-bit boot protocol. */
   | { readonly kind: 'linux'; readonly kernel: Uint8Array; readonly initrd?: Uint8Array; readonly cmdline?: string }
   /** Nothing but firmware: the CPU starts at the reset vector in `MachineConfig.firmware`. */
-  | { readonly kind: 'firmware' };
+  | { readonly kind: 'firmware' }
+  /**
+   * A para-virtualized kernel (an ELF with Xen's notes): the strategy's own domain builder loads it
+   * (`Vm.buildPvDomain`), its console and `disk` become the guest's split devices.
+   */
+  | { readonly kind: 'xen-pv'; readonly image: Uint8Array; readonly cmdline?: string };
 
 /** The board a hosted VM gets. */
 export interface MachineConfig {

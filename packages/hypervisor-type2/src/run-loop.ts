@@ -97,7 +97,8 @@ export class RunLoop {
     const sliceEnd = this.wallMs() + this.sliceMs;
     for (;;) {
       if (this.halted) {
-        if (interrupts.pending()) {
+        // A para-virtual vCPU wakes for its event channels as well as for the interrupt controller.
+        if (interrupts.pending() || vcpu.hasPendingEvent?.() === true) {
           this.halted = false;
         } else {
           const deadline = clock.nextDeadline();

@@ -4,8 +4,6 @@ import type { ExitStats } from '@ringvisor/vmm-api';
 export interface StatsSnapshot {
   /** Exits by reason, port I/O and MMIO included. */
   readonly byReason: Readonly<Record<string, number>>;
-  /** Strategy-specific counters (`ExitStats.details`) by name, `group/item`. */
-  readonly details: Readonly<Record<string, number>>;
   /** Port-I/O exits by port, busiest first. */
   readonly byPort: readonly (readonly [port: number, count: number])[];
   /** Last code the guest wrote to the POST port (0x80), or null if it never wrote one. */
@@ -17,6 +15,8 @@ export interface StatsSnapshot {
   readonly guestNs: number;
   /** Wall time the VM spent running, pauses excluded. */
   readonly runMs: number;
+  /** The strategy's named counters (para-virtual: hypercalls by name, events, ring requests…). */
+  readonly counters: Readonly<Record<string, number>>;
 }
 
 export function snapshotStats(
@@ -26,15 +26,20 @@ export function snapshotStats(
   const byReason: Record<string, number> = {};
   for (const [reason, count] of stats.byReason) byReason[reason] = count;
   const byPort = [...stats.byPort].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-  const details: Record<string, number> = {};
-  for (const [name, count] of stats.details ?? []) details[name] = count;
-  return { byReason, details, byPort, ...state };
+  const counters: Record<string, number> = {};
+  for (const [name, count] of stats.counters ?? []) counters[name] = count;
+  return { byReason, byPort, counters, ...state };
 }
 
 /** Millions of guest instructions per wall second of running. */
 export function mipsOf(snapshot: StatsSnapshot): number {
   return snapshot.runMs > 0 ? snapshot.instructions / (snapshot.runMs * 1000) : 0;
 }
+
+/** Named-counter prefixes shown as one line each: [prefix, title]. */
+const COUNTER_GROUPS: readonly (readonly [string, string])[] = [
+  ['hypercall ', 'hypercalls'], ['vmx exit ', 'vmx exits'], ['ept ', 'ept'],
+];
 
 const hex = (value: number, digits: number) => `0x${value.toString(16).padStart(digits, '0')}`;
 
@@ -48,23 +53,22 @@ export function formatStats(snapshot: StatsSnapshot, maxPorts = 12): string[] {
     const more = snapshot.byPort.length - shown.length;
     lines.push(`ports: ${shown.join(', ')}${more > 0 ? `, ${more} more` : ''}`);
   }
-  // Strategy-specific counters, one line per group, biggest first.
-  const groups = new Map<string, [string, number][]>();
-  for (const [name, count] of Object.entries(snapshot.details ?? {})) {
-    const slash = name.indexOf('/');
-    const group = slash < 0 ? name : name.slice(0, slash);
-    const items = groups.get(group) ?? [];
-    items.push([slash < 0 ? '' : name.slice(slash + 1), count]);
-    groups.set(group, items);
-  }
-  for (const [group, items] of groups) {
-    items.sort((a, b) => b[1] - a[1]);
-    lines.push(`${group}: ${items.map(([item, count]) => (item ? `${item} ${count}` : `${count}`)).join(', ')}`);
-  }
   const guestTime = `guest time ${(snapshot.guestNs / 1e9).toFixed(3)} s`;
   lines.push(snapshot.instructionsEstimated
     ? `instructions: not counted by this strategy; ${(snapshot.runMs / 1000).toFixed(3)} s running, ${guestTime}`
     : `instructions: ${snapshot.instructions} in ${(snapshot.runMs / 1000).toFixed(3)} s (${mipsOf(snapshot).toFixed(1)} MIPS), ${guestTime}`);
   lines.push(`post: ${snapshot.post === null ? 'none' : hex(snapshot.post, 2)}`);
+  // Named counters by group: "hypercall mmu_update" joins the line "hypercalls: 12 (mmu_update 12, ...)",
+  // "vmx exit 30 I/O instruction" the line "vmx exits: ...", "ept 2-D walks" the line "ept: ...".
+  let named = Object.entries(snapshot.counters);
+  for (const [prefix, title] of COUNTER_GROUPS) {
+    const group = named.filter(([name]) => name.startsWith(prefix)).sort((a, b) => b[1] - a[1]);
+    named = named.filter(([name]) => !name.startsWith(prefix));
+    if (group.length === 0) continue;
+    const total = group.reduce((sum, [, count]) => sum + count, 0);
+    lines.push(`${title}: ${total} (${group.map(([name, count]) => `${name.slice(prefix.length)} ${count}`).join(', ')})`);
+  }
+  const others = named.sort((a, b) => a[0].localeCompare(b[0]));
+  if (others.length > 0) lines.push(others.map(([name, count]) => `${name}: ${count}`).join(', '));
   return lines;
 }

@@ -41,9 +41,19 @@ async function start(): Promise<void> {
   try {
     board.attach(vm.memory, vm.setA20?.bind(vm));
     const vcpu = vm.createVcpu(0);
-    const entry = board.load(vm.memory);
-    vcpu.setSpecialRegisters(entry.sregs);
-    vcpu.setRegisters(entry.regs);
+    const boot = config.machine.boot;
+    if (boot.kind === 'xen-pv') {
+      // The strategy builds the domain and loads the vCPU's first state itself (vmm-api's PV seam).
+      if (!vm.buildPvDomain) throw new Error(`strategy ${strategy.name} cannot boot a para-virtualized (Xen PV) kernel; use --vmm para`);
+      const pv = vm.buildPvDomain({
+        image: boot.image, cmdline: boot.cmdline, console: board.pv.console, disk: board.pv.disk, clock: board.clock,
+      });
+      board.pv.connect((bytes) => pv.consoleInput(bytes), () => pv.consoleOutputRoom());
+    } else {
+      const entry = board.load(vm.memory);
+      vcpu.setSpecialRegisters(entry.sregs);
+      vcpu.setRegisters(entry.regs);
+    }
     const clock = board.clock.kind === 'virtual'
       ? virtualLoopClock(board.clock, { paced: config.paced })
       : hostLoopClock(board.clock);

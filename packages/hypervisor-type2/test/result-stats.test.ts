@@ -48,6 +48,21 @@ describe('statistics', () => {
     expect(structuredClone(snapshot)).toEqual(snapshot);
   });
 
+  it('prints a strategy\'s named counters: hypercalls by name on one line, the others after', () => {
+    const counters = new ExitCounters();
+    counters.count('hypercall');
+    counters.countNamed('hypercall mmu_update', 3);
+    counters.countNamed('hypercall iret');
+    counters.countNamed('events delivered', 2);
+    counters.countNamed('validation refusals');
+    const snapshot = snapshotStats(counters, { post: null, instructions: 10, instructionsEstimated: false, guestNs: 100, runMs: 1 });
+    expect(formatStats(snapshot).slice(-2)).toEqual([
+      'hypercalls: 4 (mmu_update 3, iret 1)',
+      'events delivered: 2, validation refusals: 1',
+    ]);
+    expect(structuredClone(snapshot)).toEqual(snapshot);
+  });
+
   it('does not present a hardware strategy\'s time-derived count as instructions or MIPS', () => {
     const counters = new ExitCounters();
     counters.count('io', 0x3f8);

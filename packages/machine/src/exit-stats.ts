@@ -4,15 +4,16 @@ import type { ExitReason, ExitStats } from '@ringvisor/vmm-api';
 export class ExitCounters implements ExitStats {
   readonly byReason = new Map<ExitReason, number>();
   readonly byPort = new Map<number, number>();
-  readonly details = new Map<string, number>();
-
-  add(counter: string, n: number): void {
-    if (n !== 0) this.details.set(counter, (this.details.get(counter) ?? 0) + n);
-  }
+  /** Named counters a strategy keeps (vmm-api's `ExitStats.counters`). */
+  readonly counters = new Map<string, number>();
 
   count(reason: ExitReason, port?: number): void {
     this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
     if (port !== undefined) this.byPort.set(port, (this.byPort.get(port) ?? 0) + 1);
+  }
+
+  countNamed(name: string, n = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + n);
   }
 
   /** Total exits of every reason. */
@@ -25,6 +26,6 @@ export class ExitCounters implements ExitStats {
   reset(): void {
     this.byReason.clear();
     this.byPort.clear();
-    this.details.clear();
+    this.counters.clear();
   }
 }

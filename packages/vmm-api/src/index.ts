@@ -10,3 +10,4 @@ export type {
 } from './exit.js';
 export type { Registers, SpecialRegisters, SegmentState, TableState, Vcpu } from './vcpu.js';
 export type { VmSpec, Vm, VmmStrategy } from './vm.js';
+export type { PvBlockDevice, PvConsoleHost, PvDomainConfig, PvDomain, PvCapableVm } from './pv.js';

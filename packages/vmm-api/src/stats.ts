@@ -12,10 +12,9 @@ export interface ExitStats {
   readonly byPort: Map<number, number>;
   count(reason: ExitReason, port?: number): void;
   /**
-   * Strategy-specific counters by name, `group/item` (e.g. `vmx exits/30 I/O instruction`), for what
-   * only one technique has (VM exits by hardware reason, EPT violations, 2-D walks). Optional:
-   * sinks that do not keep them leave `add` out and strategies skip it.
+   * Named counters a strategy keeps beyond exits (para-virtual: hypercalls by name, multicall
+   * batches, events, ring requests, validation refusals). Optional: sinks that keep none leave it out.
    */
-  readonly details?: ReadonlyMap<string, number>;
-  add?(counter: string, n: number): void;
+  readonly counters?: Map<string, number>;
+  countNamed?(name: string, n?: number): void;
 }

@@ -53,6 +53,12 @@ export interface Vcpu {
    * Strategies whose TSC follows host time (hardware ones) leave it out; callers skip it then.
    */
   advanceTsc?(ticks: number): void;
+  /**
+   * True when a halted vCPU has something to take that does not come from the interrupt
+   * controller (a para-virtual event channel became pending): the hypervisor wakes it. Strategies
+   * without such events leave it out.
+   */
+  hasPendingEvent?(): boolean;
   getRegisters(): Registers;
   setRegisters(regs: Registers): void;
   getSpecialRegisters(): SpecialRegisters;

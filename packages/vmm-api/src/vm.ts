@@ -3,6 +3,7 @@ import type { IoBus, MmioBus } from './bus.js';
 import type { InterruptController } from './irq.js';
 import type { GuestMemory, MemoryRegionSpec } from './memory.js';
 import type { ExitStats } from './stats.js';
+import type { PvCapableVm } from './pv.js';
 import type { Vcpu } from './vcpu.js';
 
 /** Everything a strategy needs to build a VM: its memory map, its buses and its interrupt source. */
@@ -27,8 +28,8 @@ export interface VmSpec {
   readonly clock?: Clock;
 }
 
-/** One virtual machine built by a strategy. */
-export interface Vm {
+/** One virtual machine built by a strategy (`buildPvDomain` only for para-virtualizing ones). */
+export interface Vm extends PvCapableVm {
   readonly memory: GuestMemory;
   createVcpu(index: number): Vcpu;
   /**

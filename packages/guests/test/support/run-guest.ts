@@ -81,6 +81,8 @@ export function runGuest(strategy: VmmStrategy, name: GuestName, options: RunOpt
       case 'multiboot':
         state = loadMultiboot(vm.memory, image, { memoryMap: board.memoryMap });
         break;
+      case 'xen-pv':
+        throw new Error(`${name} needs a Xen PV domain builder, not the board's loaders`);
     }
     const vcpu = vm.createVcpu(0);
     vcpu.setSpecialRegisters(state.sregs);

@@ -48,8 +48,9 @@ export interface VmxVcpuContext {
   readonly hostClock: { now(): number } | null;
 }
 
-/** Exit names for the statistics, `vmx exits/<number> <SDM name>`. */
-const EXIT_COUNTER = new Map([...EXIT_REASON_NAMES].map(([n, name]) => [n, `vmx exits/${n} ${name}`]));
+/** Exit names for the statistics' named counters, `vmx exit <number> <SDM name>`. */
+const EXIT_COUNTER = new Map([...EXIT_REASON_NAMES].map(([n, name]) => [n, `vmx exit ${n} ${name}`]));
+const EPT_COUNTERS = ['ept violations (read)', 'ept violations (write)', 'ept violations (fetch)', 'ept misconfigurations', 'ept 2-D walks'];
 
 export class VmxVcpu implements Vcpu {
   readonly vmx: Vmx;
@@ -334,22 +335,21 @@ export class VmxVcpu implements Vcpu {
   /** VM exits by basic reason, EPT violations by kind and 2-D walks, as deltas since the last run. */
   private flushStats(): void {
     const stats = this.ctx.stats;
-    if (stats.add === undefined) return;
+    if (stats.countNamed === undefined) return;
     const exits = this.vmx.stats.exits;
     for (let i = 0; i < exits.length; i++) {
       const delta = exits[i] - this.exitsReported[i];
       if (delta > 0) {
-        stats.add(EXIT_COUNTER.get(i) ?? `vmx exits/${i}`, delta);
+        stats.countNamed(EXIT_COUNTER.get(i) ?? `vmx exit ${i}`, delta);
         this.exitsReported[i] = exits[i];
       }
     }
     const ept = this.vmx.paging.stats;
     const values = [ept.violationsRead, ept.violationsWrite, ept.violationsFetch, ept.misconfigs, ept.walks2d];
-    const names = ['ept/violations (read)', 'ept/violations (write)', 'ept/violations (fetch)', 'ept/misconfigurations', 'ept/2-D walks'];
     for (let i = 0; i < values.length; i++) {
       const delta = values[i] - this.eptReported[i];
       if (delta > 0) {
-        stats.add(names[i], delta);
+        stats.countNamed(EPT_COUNTERS[i], delta);
         this.eptReported[i] = values[i];
       }
     }

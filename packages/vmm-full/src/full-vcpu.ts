@@ -1,0 +1,776 @@
+// One vCPU of strategy `full`. Two x86-core CPUs play two roles: `hw` is the plain i686 the VMM
+// runs on ("the hardware": every exception vector and external interrupts intercepted, CR0.PG on
+// shadow tables, the VMM's GDT/TSS, guest kernel code only from the translation cache at CPL 1,
+// guest user code directly at CPL 3, real mode in virtual-8086 mode); `virt` holds the virtual CPU
+// state (CPL 0 for the guest kernel, the guest's own GDT/IDT/CR0-4/EFLAGS) and is the VMM's
+// instruction emulator: call-outs and trapped instructions run on it, one at a time, against guest
+// memory, and it delivers exceptions and interrupts through the guest's IDT with the frame bare
+// hardware pushes.
+import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, CR0_PG, KIND_RAM_CODE, KIND_ROM, PAGE_SHIFT, Paging, PhysicalMemory,
+  SHADOW_HIDDEN, SHADOW_MMIO, SHADOW_TRACED, SHADOW_TRUE, SHADOW_UNSUPPORTED, SHADOW_VMM_AREA, ShadowPaging,
+} from '@ringvisor/mmu';
+import type {
+  ExitStats, Registers, SegmentState, SpecialRegisters, Vcpu, VmExit, VmSpec,
+} from '@ringvisor/vmm-api';
+import { CS, Cpu, DS, ES, FS, GS, LDTR, MMU_PAGING_FEATURES, MmuPaging, SS, TR, type PagingUnit } from '@ringvisor/x86-core';
+import { DescriptorShadow } from './descriptor-shadows.js';
+import { FullCounters } from './full-stats.js';
+import {
+  GDT_OFFSET, LDT_OFFSET, TC_CS, TC_OFFSET, TC_SIZE, TSS_OFFSET, VMM_LINEAR,
+} from './layout.js';
+import { VirtualCpuMemory } from './memory-views.js';
+import { truncate, truncated } from './segments.js';
+import {
+  C_INVLPG, C_IO, C_MOV_CR3, K_CALLOUT, K_CALLOUT_END, K_EXIT, K_IDENT, K_STALE, TranslationCache, type CodeSource,
+} from './translation-cache.js';
+
+const IF = 0x200;
+const IOPL = 0x3000;
+const VM = 0x20000;
+const CR0_PE = 1;
+/** CR0 bits the guest owns on the hardware too (x87 behaviour and SMSW): MP, EM, TS, ET, NE. */
+const CR0_GUEST_BITS = 0x3e;
+const CR0_HOST = (CR0_PE | 0x10000 | CR0_PG) >>> 0;
+const CR4_TSD = 4;
+const EFER_LMA = 0x400;
+const EFER_LME = 0x100;
+const TC_LINEAR = (VMM_LINEAR + TC_OFFSET) | 0;
+/** Code segment of the TC: base 0, 4 GiB, 32-bit, DPL 1, execute/read. */
+const TC_CS_ACCESS = 0xc0bb;
+/** Port accesses end a run after this many instructions so devices see fresh time (as `none` does). */
+const IO_SYNC_INSTRUCTIONS = 100;
+/** A site trapping this often (traced page-table stores) is retranslated as a call-out. */
+const ADAPTIVE_TRAPS = 64;
+const NS_PER_TSC_TICK = 10;
+
+const enum Regime { Kernel, User, V86, Emulate }
+
+/** Exit objects are reused (VmExit allows it). */
+const BUDGET_EXIT = { reason: 'budget' as const };
+
+export interface FullVcpuParts {
+  readonly host: PhysicalMemory;
+  readonly guestRamEnd: number;
+  /** Host-physical base of the VMM area's frames (1024 contiguous frames). */
+  readonly areaPhys: number;
+  readonly areaTable: number;
+  allocFrame(): number;
+  freeFrame(frame: number): void;
+  /** MMIO accesses counted since the last call. */
+  takeMmioCount(): number;
+  readonly spec: VmSpec;
+}
+
+export class FullVcpu implements Vcpu {
+  readonly hw: Cpu;
+  readonly virt: Cpu;
+  readonly shadow: ShadowPaging;
+  readonly tc: TranslationCache;
+  readonly counters = new FullCounters();
+  private readonly hostPaging: Paging;
+  private readonly gdtShadow: DescriptorShadow;
+  private readonly ldtShadow: DescriptorShadow;
+  private readonly host: PhysicalMemory;
+  private readonly spec: VmSpec;
+  private readonly guestRamEnd: number;
+  /** True while `hw` holds the current guest state (registers, EIP, flags); else `virt` does. */
+  private hwLive = false;
+  private regime = Regime.Emulate;
+  /** Selectors loaded into the hardware for ring 3, to notice the guest loading others. */
+  private readonly loadedSel = new Int32Array(6);
+  /** The virtual CPU's controls as last given to the shadow pager. */
+  private cr0 = -1;
+  private cr3 = -1;
+  private cr4 = -1;
+  private efer = -1;
+  /** Emulated STI / MOV SS: the next instruction runs before an interrupt may be taken. */
+  private shadowPending = false;
+  /** Guest code changed while the hardware ran: apply the invalidations at the next stop. */
+  private readonly dirtyPages: number[] = [];
+  private inHwRun = false;
+  private refused: string | null = null;
+  private interruptWindowRequested = false;
+  private readonly hltExit = { reason: 'hlt' as const, interruptsEnabled: false };
+  private readonly shutdownExit = { reason: 'shutdown' as const, cause: 'triple-fault' as const };
+  private readonly irqWindowExit = { reason: 'irq-window' as const };
+  private readonly code: CodeSource;
+  private doneInRun = 0;
+  private readonly takeMmioCount: () => number;
+
+  constructor(readonly index: number, parts: FullVcpuParts) {
+    const { host, spec, guestRamEnd } = parts;
+    this.host = host;
+    this.spec = spec;
+    this.guestRamEnd = guestRamEnd;
+    this.takeMmioCount = parts.takeMmioCount;
+    this.hostPaging = new Paging(host, { maxPhysAddrBits: 36 });
+    this.shadow = new ShadowPaging({
+      host, guestRamEnd, allocFrame: parts.allocFrame, freeFrame: parts.freeFrame, hostTlb: this.hostPaging,
+    });
+    this.shadow.reserveVmmArea(VMM_LINEAR, [parts.areaTable | 3]);
+    this.hw = new Cpu({ memory: host, io: spec.io, interrupts: spec.interrupts, paging: new MmuPaging(this.hostPaging) });
+    this.hw.pagingFeatures = MMU_PAGING_FEATURES;
+    const hw = this.hw;
+    hw.intercepts.exceptions = 0xffffffff;
+    hw.intercepts.externalInterrupts = true;
+
+    const virtPaging = new MmuPaging(new Paging(host, { maxPhysAddrBits: 36, tables: this.shadow.tables }));
+    // Without the inline TLB, the virtual CPU checks its own page kinds on every access: stores
+    // then always reach VirtualCpuMemory.write and the pager.
+    const unit: PagingUnit = {
+      translate: (linear, access, cpu) => virtPaging.translate(linear, access, cpu),
+      flush: () => virtPaging.flush(),
+      invalidate: (linear) => virtPaging.invalidate(linear),
+    };
+    this.virt = new Cpu({
+      memory: new VirtualCpuMemory(host, this.shadow, guestRamEnd), io: spec.io, paging: unit,
+      decodeCache: false, compileBlocks: false,
+    });
+    this.virt.pagingFeatures = MMU_PAGING_FEATURES;
+    const clock = spec.clock;
+    if (clock?.kind === 'host') {
+      const source = () => Math.floor(clock.now() / NS_PER_TSC_TICK);
+      hw.tscSource = source;
+      this.virt.tscSource = source;
+    }
+
+    const ram = host.ram;
+    this.tc = new TranslationCache(ram.subarray(parts.areaPhys + TC_OFFSET, parts.areaPhys + TC_OFFSET + TC_SIZE),
+      (offset, length) => host.notifyWrite(parts.areaPhys + TC_OFFSET + offset, length));
+    this.gdtShadow = new DescriptorShadow(host, this.shadow, parts.areaPhys + GDT_OFFSET, guestRamEnd, 0);
+    this.ldtShadow = new DescriptorShadow(host, this.shadow, parts.areaPhys + LDT_OFFSET, guestRamEnd, 0);
+    // The VMM's TSS: no I/O bitmap (its base lies past the limit), so every port access above IOPL faults.
+    host.write32(parts.areaPhys + TSS_OFFSET + 0x64, 0x68 << 16);
+
+    const shadow = this.shadow;
+    const fetchPage = { linear: -1, gpa: -1 };
+    this.code = {
+      fetch: (linear) => {
+        const page = linear >>> 12;
+        if (fetchPage.linear !== page) {
+          fetchPage.linear = page;
+          const gpa = shadow.translateGuest(linear, ACCESS_FETCH, false);
+          fetchPage.gpa = gpa < 0 || !this.fetchable(gpa) ? -1 : gpa - (linear & 0xfff);
+        }
+        return fetchPage.gpa < 0 ? -1 : host.read8(fetchPage.gpa + (linear & 0xfff));
+      },
+      page: (linear) => {
+        const gpa = shadow.translateGuest(linear, ACCESS_FETCH, false);
+        fetchPage.linear = -1;
+        if (gpa >= 0 && gpa < guestRamEnd) host.markCode(gpa >>> PAGE_SHIFT);
+        return gpa < 0 ? -1 : gpa >>> PAGE_SHIFT;
+      },
+    };
+    // Guest stores into translated code (any writer: the CPU, the emulator, DMA).
+    const previous = host.onCodeWrite;
+    host.onCodeWrite = (page: number) => {
+      previous?.(page);
+      if (page * 4096 >= guestRamEnd || !this.tc.hasPage(page)) return;
+      this.dirtyPages.push(page);
+      if (this.inHwRun) this.hw.requestStop('budget');
+      else this.applyInvalidations();
+    };
+    host.onLayoutChange(() => {
+      hw.addressMask = host.addressMask;
+      this.virt.addressMask = host.addressMask;
+      hw.flushFetch();
+    });
+    hw.addressMask = this.virt.addressMask = host.addressMask;
+  }
+
+  private fetchable(gpa: number): boolean {
+    if (gpa >= 0x1_0000_0000) return false;
+    const kind = this.host.kind[gpa >>> PAGE_SHIFT];
+    return (kind <= KIND_RAM_CODE && gpa < this.guestRamEnd) || kind === KIND_ROM;
+  }
+
+  /**
+   * Instructions the guest retired: the hardware's and the emulator's, less the hardware's count for
+   * the exceptions only the VMM saw (call-outs, hidden faults, trapped instructions the emulator then
+   * ran), which the CPU counts as it counts a faulting instruction. The TSC follows the same count,
+   * so the guest's time advances exactly as on the bare CPU.
+   */
+  get retired(): number {
+    return this.hw.retired + this.virt.retired - this.vmmExceptions;
+  }
+
+  private vmmExceptions = 0;
+
+  /** The exception just intercepted was the VMM's business: it retired nothing of the guest's. */
+  private vmmOwned(): void {
+    this.vmmExceptions++;
+    if (this.hw.tscSource === null) this.hw.tscOffset--;
+  }
+
+  get interruptible(): boolean {
+    return this.hwLive ? this.hw.interruptible : this.virt.interruptible && !this.shadowPending;
+  }
+
+  // ---- The run loop ---------------------------------------------------------------------------
+
+  run(budget: number): VmExit {
+    if (this.refused !== null) return { reason: 'internal-error', detail: this.refused };
+    const start = this.retired;
+    const pic = this.spec.interrupts;
+    let exit: VmExit | null = null;
+    for (;;) {
+      const done = this.retired - start;
+      this.doneInRun = done;
+      if (done >= budget) break;
+      if (!this.hwLive) {
+        const virt = this.virt;
+        if (this.interruptWindowRequested && this.virtualInterruptible()) {
+          exit = this.irqWindowExit;
+          break;
+        }
+        if (this.virtualInterruptible() && pic.pending()) this.deliverExternal(pic.acknowledge() & 0xff);
+        if (virt.inShutdown) {
+          exit = this.shutdownExit;
+          break;
+        }
+        if (virt.halted) {
+          this.hltExit.interruptsEnabled = (virt.getEflags() & IF) !== 0;
+          exit = this.hltExit;
+          break;
+        }
+        const regime = this.decide();
+        if (this.refused !== null) {
+          exit = { reason: 'internal-error', detail: this.refused };
+          break;
+        }
+        if (regime === Regime.Emulate) {
+          this.counters.interpreted++;
+          const failed = this.emulate();
+          if (failed !== null) {
+            exit = failed;
+            break;
+          }
+          continue;
+        }
+        this.load(regime, -1);
+      }
+      this.inHwRun = true;
+      const reason = this.hw.run(budget - done);
+      this.inHwRun = false;
+      if (this.dirtyPages.length > 0) {
+        this.toVirtual();
+        this.applyInvalidations();
+      }
+      // 'none': a stop requested for a code write, left pending by an instruction that was intercepted.
+      if (reason === 'budget' || reason === 'none') continue;
+      if (reason === 'interrupt') {
+        this.toVirtual();
+        if (pic.pending()) this.deliverExternal(pic.acknowledge() & 0xff);
+        continue;
+      }
+      if (reason === 'exception') {
+        const failed = this.onException();
+        if (failed !== null) {
+          exit = failed;
+          break;
+        }
+        if (this.pendingBudget) {
+          this.pendingBudget = false;
+          break;
+        }
+        continue;
+      }
+      this.toVirtual();
+      exit = { reason: 'internal-error', detail: `strategy full: unexpected stop of the CPU: ${reason} ${this.hw.stop.detail}` };
+      break;
+    }
+    this.flushStats(this.spec.stats);
+    if (exit === null) return BUDGET_EXIT;
+    this.spec.stats.count(exit.reason);
+    return exit;
+  }
+
+  private virtualInterruptible(): boolean {
+    return (this.virt.getEflags() & IF) !== 0 && !this.shadowPending && this.virt.interruptible;
+  }
+
+  /** How the hardware can run the virtual state. */
+  private decide(): Regime {
+    const virt = this.virt;
+    if ((virt.efer & (EFER_LMA | EFER_LME)) !== 0 && (virt.cr0 & CR0_PG) !== 0) {
+      this.refused = 'strategy full: 64-bit guests are refused: long mode ignores segment limits, which protect the VMM here';
+      return Regime.Emulate;
+    }
+    if ((virt.cr0 & CR0_PE) === 0) {
+      for (let s = 0; s < 6; s++) {
+        if (virt.segBase[s] !== virt.seg[s] << 4 || virt.segLimit[s] !== 0xffff) return Regime.Emulate;
+      }
+      return Regime.V86;
+    }
+    if ((virt.getEflags() & VM) !== 0) return Regime.Emulate;
+    if (virt.cpl === 3) return Regime.User;
+    if (virt.cpl === 0 && virt.code32) return Regime.Kernel;
+    return Regime.Emulate;
+  }
+
+  // ---- World switch -----------------------------------------------------------------------------
+
+  /** Loads the virtual state into the hardware for `regime`; `resumeAt` >= 0: a TC offset to continue at. */
+  private load(regime: Regime, resumeAt: number): void {
+    const hw = this.hw;
+    const virt = this.virt;
+    this.counters.worldSwitches++;
+    this.regime = regime;
+    hw.reg32.set(virt.reg32);
+    let modeChange = false;
+    const cr0 = (CR0_HOST | (virt.cr0 & CR0_GUEST_BITS)) | 0;
+    const cr4 = this.shadow.hostCr4 | (virt.cr4 & CR4_TSD);
+    const cr3 = this.shadow.root | 0;
+    if (hw.cr0 !== cr0 || hw.cr4 !== cr4 || hw.cr3 !== cr3) {
+      hw.cr0 = cr0;
+      hw.cr4 = cr4;
+      hw.cr3 = cr3;
+      modeChange = true;
+    }
+    hw.gdtrBase = VMM_LINEAR + GDT_OFFSET;
+    hw.gdtrLimit = 0xffff;
+    // The guest's IDT: the hardware never delivers through it at ring 1 (every vector is
+    // intercepted); at ring 3 an INT n reads its gates, whose kernel targets are not present in
+    // the shadow GDT, so the INT traps and is emulated. One inside the VMM area is not read.
+    const idtEnd = virt.idtrBase + virt.idtrLimit;
+    hw.idtrBase = virt.idtrBase;
+    hw.idtrLimit = (virt.idtrBase >>> 0) >= VMM_LINEAR || idtEnd >= VMM_LINEAR ? 0 : virt.idtrLimit;
+    hw.seg[TR] = virt.seg[TR];
+    hw.segBase[TR] = VMM_LINEAR + TSS_OFFSET;
+    hw.segLimit[TR] = 0x67;
+    hw.segAccess[TR] = 0x8b;
+    hw.seg[LDTR] = virt.seg[LDTR];
+    hw.segBase[LDTR] = VMM_LINEAR + LDT_OFFSET;
+    hw.segLimit[LDTR] = Math.min(virt.segLimit[LDTR] >>> 0, 0xffff);
+    hw.segAccess[LDTR] = virt.segAccess[LDTR];
+    const flags = virt.getEflags();
+    if (regime === Regime.Kernel) {
+      hw.cpl = 1;
+      for (const s of DATA_SEGMENTS) this.loadTruncated(s);
+      hw.seg[CS] = TC_CS;
+      hw.segBase[CS] = 0;
+      hw.segLimit[CS] = -1;
+      hw.segAccess[CS] = TC_CS_ACCESS;
+      this.setHwFlags(flags & ~(IOPL | VM));
+      const entry = resumeAt >= 0 ? resumeAt : this.tc.entryFor((virt.segBase[CS] + virt.eip) | 0, virt.segBase[CS], virt.segLimit[CS], this.code);
+      hw.eip = (TC_LINEAR + entry) >>> 0;
+    } else if (regime === Regime.User) {
+      hw.cpl = 3;
+      this.gdtShadow.sync(virt.gdtrBase, virt.gdtrLimit);
+      if ((virt.segAccess[LDTR] & 0x80) !== 0 && (virt.seg[LDTR] & 0xfffc) !== 0) this.ldtShadow.sync(virt.segBase[LDTR], virt.segLimit[LDTR]);
+      // Untruncated: ring 3's accesses are user accesses, which the supervisor-only VMM area refuses.
+      for (let s = 0; s < 6; s++) {
+        hw.seg[s] = this.loadedSel[s] = virt.seg[s];
+        hw.segBase[s] = virt.segBase[s];
+        hw.segLimit[s] = virt.segLimit[s];
+        hw.segAccess[s] = virt.segAccess[s];
+      }
+      this.setHwFlags(flags & ~VM);
+      hw.eip = virt.eip;
+    } else {
+      hw.cpl = 3;
+      for (let s = 0; s < 6; s++) {
+        hw.seg[s] = virt.seg[s];
+        hw.segBase[s] = virt.seg[s] << 4;
+        hw.segLimit[s] = 0xffff;
+        hw.segAccess[s] = s === CS ? 0xfb : 0xf3;
+      }
+      this.setHwFlags((flags & ~IOPL) | VM);
+      hw.eip = virt.eip;
+    }
+    if (modeChange) hw.modeChanged();
+    else hw.codeSizeChanged();
+    if (this.shadowPending) {
+      this.shadowPending = false;
+      hw.recordedRetire = -1;
+      hw.beginShadow();
+      hw.recordedRetire = 0;
+    }
+    this.hwLive = true;
+  }
+
+  private setHwFlags(flags: number): void {
+    this.hw.setEflags(flags);
+  }
+
+  private loadTruncated(s: number): void {
+    const hw = this.hw;
+    const virt = this.virt;
+    hw.seg[s] = virt.seg[s];
+    hw.segBase[s] = virt.segBase[s];
+    truncate(virt.segBase[s], virt.segLimit[s], virt.segAccess[s]);
+    hw.segLimit[s] = truncated.limit;
+    hw.segAccess[s] = truncated.access;
+  }
+
+  /** Takes the guest state back from the hardware into the virtual CPU. */
+  private toVirtual(): void {
+    if (!this.hwLive) return;
+    const hw = this.hw;
+    const virt = this.virt;
+    this.hwLive = false;
+    virt.reg32.set(hw.reg32);
+    const hwFlags = hw.getEflags();
+    const vflags = virt.getEflags();
+    if (this.regime === Regime.Kernel) {
+      virt.eip = this.tc.guestAt[(hw.eip - TC_LINEAR) | 0] >>> 0;
+      virt.setEflags((hwFlags & ~(IOPL | VM)) | (vflags & IOPL));
+    } else if (this.regime === Regime.User) {
+      virt.eip = hw.eip;
+      virt.setEflags(hwFlags);
+      this.gdtShadow.writeBackAccessed();
+      for (let s = 0; s < 6; s++) {
+        if (hw.seg[s] !== this.loadedSel[s] || (hw.segAccess[s] & 0x10000) !== 0) this.reloadVirtualSegment(s, hw.seg[s]);
+      }
+    } else {
+      virt.eip = hw.eip;
+      virt.setEflags((hwFlags & ~(IOPL | VM)) | (vflags & IOPL));
+      for (let s = 0; s < 6; s++) {
+        if (hw.seg[s] !== virt.seg[s]) virt.loadRealSegment(s, hw.seg[s]);
+      }
+    }
+    virt.codeSizeChanged();
+  }
+
+  /**
+   * Ring-3 code loaded a segment on the hardware (from the shadow, which only admits what bare
+   * hardware admits at ring 3): the virtual CPU takes the guest's own descriptor for it.
+   */
+  private reloadVirtualSegment(s: number, selector: number): void {
+    const virt = this.virt;
+    virt.seg[s] = selector;
+    if ((selector & 0xfffc) === 0) {
+      virt.segBase[s] = 0;
+      virt.segLimit[s] = 0;
+      virt.segAccess[s] = 0x10000;
+      return;
+    }
+    const ldt = (selector & 4) !== 0;
+    const base = ldt ? virt.segBase[LDTR] : virt.gdtrBase;
+    const linear = (base + (selector & 0xfff8)) | 0;
+    const lo = this.readGuestLinear(linear);
+    const hi = this.readGuestLinear(linear + 4);
+    virt.segBase[s] = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+    const raw = (lo & 0xffff) | (hi & 0xf0000);
+    virt.segLimit[s] = hi & 0x800000 ? (raw << 12) | 0xfff : raw;
+    virt.segAccess[s] = ((hi >>> 8) & 0xf0ff) | 1;
+  }
+
+  private readGuestLinear(linear: number): number {
+    const gpa = this.shadow.translateGuest(linear, ACCESS_READ, false);
+    if (gpa < 0 || gpa + 4 > this.guestRamEnd) return 0;
+    return this.host.read32(gpa);
+  }
+
+  // ---- Events -----------------------------------------------------------------------------------
+
+  private onException(): VmExit | null {
+    const hw = this.hw;
+    const stop = hw.stop;
+    const vector = stop.vector;
+    if (this.regime === Regime.Kernel) {
+      const off = (hw.eip - TC_LINEAR) | 0;
+      const kind = off >= 0 && off < TC_SIZE ? this.tc.kindAt[off] : 0;
+      if (vector === 6 && (kind === K_CALLOUT || kind === K_CALLOUT_END)) {
+        this.vmmOwned();
+        return this.callout(off);
+      }
+      if (vector === 6 && (kind === K_EXIT || kind === K_STALE)) {
+        this.vmmOwned();
+        const virt = this.virt;
+        const target = this.tc.guestAt[off];
+        const field = this.tc.auxAt[off];
+        const generation = this.tc.generation;
+        const entry = this.tc.entryFor((virt.segBase[CS] + target) | 0, virt.segBase[CS], virt.segLimit[CS], this.code);
+        if (kind === K_EXIT && field >= 0 && this.tc.generation === generation) {
+          this.tc.patch(field, entry);
+          this.counters.chainsPatched++;
+        } else if (kind === K_STALE) this.counters.staleEntries++;
+        hw.eip = (TC_LINEAR + entry) >>> 0;
+        return null;
+      }
+      if (kind === 0) {
+        this.toVirtual();
+        return { reason: 'internal-error', detail: `strategy full: exception ${vector} outside translated code at 0x${hw.eip.toString(16)}` };
+      }
+    }
+    if (vector === 14) {
+      const address = stop.address;
+      const error = stop.errorCode;
+      const access = error & 16 ? ACCESS_FETCH : error & 2 ? ACCESS_WRITE : ACCESS_READ;
+      const kind = this.shadow.fault(address, access, hw.cpl === 3);
+      if (kind !== SHADOW_TRUE) this.vmmOwned();
+      switch (kind) {
+        case SHADOW_HIDDEN:
+          return null;
+        case SHADOW_TRUE:
+          this.toVirtual();
+          this.virt.cr2 = address;
+          return this.reflect(14, this.shadow.guestErrorCode);
+        case SHADOW_TRACED:
+          this.adapt();
+          this.toVirtual();
+          return this.emulate();
+        case SHADOW_MMIO:
+        case SHADOW_VMM_AREA:
+          this.toVirtual();
+          return this.emulate();
+        case SHADOW_UNSUPPORTED:
+        default:
+          this.toVirtual();
+          return { reason: 'internal-error', detail: `strategy full: ${this.shadow.unsupportedReason}` };
+      }
+    }
+    this.toVirtual();
+    if (vector === 13 || vector === 12 || vector === 11 || vector === 10) {
+      // Trap-and-emulate: the virtual CPU runs the instruction with the guest's real privilege,
+      // segments and tables; a fault it takes there is the guest's own.
+      this.vmmOwned();
+      this.countTrap();
+      if (this.ioDue()) return null;
+      return this.emulate();
+    }
+    return this.reflect(vector, stop.errorCode);
+  }
+
+  /** Adaptive BT: an IDENT store that keeps trapping on traced page tables becomes a call-out. */
+  private adapt(): void {
+    if (this.regime !== Regime.Kernel) return;
+    const off = (this.hw.eip - TC_LINEAR) | 0;
+    const tc = this.tc;
+    if (tc.kindAt[off] !== K_IDENT || ++tc.trapsAt[off] < ADAPTIVE_TRAPS) return;
+    const linear = (this.virt.segBase[CS] + tc.guestAt[off]) | 0;
+    const gpa = this.shadow.translateGuest(linear, ACCESS_FETCH, false);
+    if (gpa < 0) return;
+    tc.makeAdaptive(linear, gpa >>> PAGE_SHIFT);
+    this.counters.adaptiveRetranslations++;
+  }
+
+  private countTrap(): void {
+    const virt = this.virt;
+    const at = (virt.segBase[CS] + virt.eip) | 0;
+    let op = this.peekGuest(at);
+    let i = 0;
+    while ((op === 0x66 || op === 0x67 || op === 0xf0 || op === 0xf2 || op === 0xf3 || op === 0x26 || op === 0x2e ||
+      op === 0x36 || op === 0x3e || op === 0x64 || op === 0x65) && i < 14) op = this.peekGuest((at + ++i) | 0);
+    if (op === 0x0f) op = 0x100 | (this.peekGuest((at + i + 1) | 0) & 0xff);
+    if (op >= 0) this.counters.traps[op & 0x1ff]++;
+  }
+
+  private peekGuest(linear: number): number {
+    const gpa = (this.virt.cr0 & CR0_PG) !== 0 ? this.shadow.translateGuest(linear, ACCESS_READ, false) : linear & this.host.addressMask;
+    if (gpa < 0 || !this.fetchable(gpa)) return -1;
+    return this.host.read8(gpa);
+  }
+
+  /** True when a port access should wait for the next run (fresh device time), leaving state as is. */
+  private ioDue(): boolean {
+    if (this.doneInRun < IO_SYNC_INSTRUCTIONS) return false;
+    const virt = this.virt;
+    const at = (virt.segBase[CS] + virt.eip) | 0;
+    let op = this.peekGuest(at);
+    let i = 0;
+    while ((op === 0x66 || op === 0x67 || op === 0xf2 || op === 0xf3 || op === 0x26 || op === 0x2e || op === 0x36 ||
+      op === 0x3e || op === 0x64 || op === 0x65) && i < 14) op = this.peekGuest((at + ++i) | 0);
+    if ((op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef) || (op >= 0x6c && op <= 0x6f)) {
+      this.pendingBudget = true;
+      return true;
+    }
+    return false;
+  }
+
+  private pendingBudget = false;
+
+  /** A call-out in the TC: emulate the guest instruction, then continue in place or by lookup. */
+  private callout(off: number): VmExit | null {
+    const tc = this.tc;
+    const cls = tc.classAt[off];
+    this.counters.callouts[cls]++;
+    const virt = this.virt;
+    if (cls === C_IO && this.doneInRun >= IO_SYNC_INSTRUCTIONS) {
+      // Leave the CPU at the call-out: the next run emulates it with the devices' time current.
+      this.pendingBudget = true;
+      return null;
+    }
+    const next = tc.auxAt[off];
+    const csBase = virt.segBase[CS];
+    this.toVirtual();
+    const cr3Before = virt.cr3;
+    const failed = this.emulate();
+    if (failed !== null) return failed;
+    if (cls === C_INVLPG) this.shadow.invlpg((virt.segBase[virt.eaSeg] + virt.eaOff) | 0);
+    else if (cls === C_MOV_CR3 && virt.cr3 === cr3Before) this.shadow.flushNonGlobal();
+    if (tc.kindAt[off] === K_CALLOUT && !virt.halted && !virt.inShutdown && virt.eip === (next >>> 0) && virt.segBase[CS] === csBase && virt.cpl === 0 &&
+      this.dirtyPages.length === 0 && !(this.virtualInterruptible() && this.spec.interrupts.pending()) &&
+      this.decide() === Regime.Kernel) {
+      this.load(Regime.Kernel, off + 2);
+    }
+    return null;
+  }
+
+  /** Runs one instruction on the virtual CPU (the VMM's emulator); null, or the exit it ended in. */
+  private emulate(): VmExit | null {
+    const virt = this.virt;
+    const hw = this.hw;
+    this.toVirtual();
+    const counting = hw.tscSource === null;
+    if (counting) virt.tscOffset = hw.retired + hw.tscOffset - virt.retired;
+    const reason = virt.run(1);
+    if (counting) hw.tscOffset = virt.retired + virt.tscOffset - hw.retired;
+    this.shadowPending = (virt.getEflags() & IF) !== 0 && !virt.interruptible;
+    this.syncControls();
+    if (reason === 'budget' || reason === 'hlt') return null;
+    if (reason === 'shutdown') return this.shutdownExit;
+    return { reason: 'internal-error', detail: `strategy full: the virtual CPU stopped: ${reason} ${virt.stop.detail}` };
+  }
+
+  /** Delivers exception `vector` to the guest through its IDT (with the frame bare hardware pushes). */
+  private reflect(vector: number, errorCode: number): VmExit | null {
+    this.counters.reflected[vector & 31]++;
+    const virt = this.virt;
+    virt.injectException(vector, errorCode);
+    virt.run(0);
+    this.shadowPending = false;
+    this.syncControls();
+    return virt.inShutdown ? this.shutdownExit : null;
+  }
+
+  private deliverExternal(vector: number): void {
+    this.toVirtual();
+    this.counters.externalInterrupts++;
+    const virt = this.virt;
+    virt.injectInterrupt(vector);
+    virt.run(0);
+    this.shadowPending = false;
+    this.syncControls();
+  }
+
+  /** Forwards changes of the virtual CR0/CR3/CR4/EFER to the shadow pager. */
+  private syncControls(): void {
+    const virt = this.virt;
+    const cr0 = virt.cr0 | 0;
+    const cr3 = virt.cr3 | 0;
+    const cr4 = virt.cr4 | 0;
+    const efer = virt.efer | 0;
+    if (cr0 === this.cr0 && cr3 === this.cr3 && cr4 === this.cr4 && efer === this.efer) return;
+    if (cr0 !== this.cr0 || cr4 !== this.cr4 || efer !== this.efer) {
+      // Linear addresses change meaning: translations keyed by them go.
+      if (((cr0 ^ this.cr0) & (CR0_PG | CR0_PE)) !== 0 || cr4 !== this.cr4) this.tc.flush();
+      this.shadow.setGuestControl(cr0, cr3, cr4, efer);
+      this.gdtShadow.invalidate();
+      this.ldtShadow.invalidate();
+    } else this.shadow.setCr3(cr3);
+    this.cr0 = cr0;
+    this.cr3 = cr3;
+    this.cr4 = cr4;
+    this.efer = efer;
+  }
+
+  private applyInvalidations(): void {
+    for (const page of this.dirtyPages) this.tc.invalidatePage(page);
+    this.dirtyPages.length = 0;
+  }
+
+  /** Port and MMIO counts of both CPUs go to the shared statistics once per run. */
+  private flushStats(stats: ExitStats): void {
+    for (const cpu of [this.hw, this.virt]) {
+      const counts = cpu.ioCount;
+      for (let i = 0; i < cpu.ioTouchedCount; i++) {
+        const port = cpu.ioTouched[i];
+        for (let n = counts[port]; n > 0; n--) stats.count('io', port);
+        counts[port] = 0;
+      }
+      cpu.ioTouchedCount = 0;
+    }
+    for (let n = this.takeMmioCount(); n > 0; n--) stats.count('mmio');
+  }
+
+  /** Throws unless the translation cache is coherent (translation-cache.ts `check`). */
+  checkTranslationCache(): void {
+    this.tc.check();
+  }
+
+  // ---- vmm-api ----------------------------------------------------------------------------------
+
+  requestInterruptWindow(enable: boolean): void {
+    this.interruptWindowRequested = enable;
+  }
+
+  injectInterrupt(vector: number): void {
+    this.deliverExternal(vector & 0xff);
+  }
+
+  advanceTsc(ticks: number): void {
+    if (this.hw.tscSource === null && Number.isSafeInteger(ticks) && ticks > 0) this.hw.tscOffset += ticks;
+  }
+
+  getRegisters(): Registers {
+    this.toVirtual();
+    const r = this.virt.reg32;
+    return {
+      eax: r[0] >>> 0, ecx: r[1] >>> 0, edx: r[2] >>> 0, ebx: r[3] >>> 0,
+      esp: r[4] >>> 0, ebp: r[5] >>> 0, esi: r[6] >>> 0, edi: r[7] >>> 0,
+      eip: this.virt.eip >>> 0, eflags: this.virt.getEflags() >>> 0,
+    };
+  }
+
+  setRegisters(regs: Registers): void {
+    this.toVirtual();
+    const virt = this.virt;
+    const r = virt.reg32;
+    r[0] = regs.eax; r[1] = regs.ecx; r[2] = regs.edx; r[3] = regs.ebx;
+    r[4] = regs.esp; r[5] = regs.ebp; r[6] = regs.esi; r[7] = regs.edi;
+    virt.eip = regs.eip >>> 0;
+    virt.setEflags(regs.eflags);
+    virt.halted = false;
+  }
+
+  getSpecialRegisters(): SpecialRegisters {
+    this.toVirtual();
+    const virt = this.virt;
+    const segment = (s: number): SegmentState => ({
+      selector: virt.seg[s], base: virt.segBase[s] >>> 0, limit: virt.segLimit[s] >>> 0, access: virt.segAccess[s],
+    });
+    return {
+      es: segment(ES), cs: segment(CS), ss: segment(SS), ds: segment(DS), fs: segment(FS), gs: segment(GS),
+      ldt: segment(LDTR), tr: segment(TR),
+      gdt: { base: virt.gdtrBase >>> 0, limit: virt.gdtrLimit },
+      idt: { base: virt.idtrBase >>> 0, limit: virt.idtrLimit },
+      cr0: virt.cr0 >>> 0, cr2: virt.cr2 >>> 0, cr3: virt.cr3 >>> 0, cr4: virt.cr4 >>> 0, efer: virt.efer >>> 0,
+    };
+  }
+
+  setSpecialRegisters(sregs: SpecialRegisters): void {
+    this.toVirtual();
+    const virt = this.virt;
+    for (const [name, s] of SEGMENT_ORDER) {
+      const state = sregs[name] as SegmentState;
+      virt.seg[s] = state.selector;
+      virt.segBase[s] = state.base | 0;
+      virt.segLimit[s] = state.limit | 0;
+      virt.segAccess[s] = state.access;
+    }
+    virt.gdtrBase = sregs.gdt.base >>> 0;
+    virt.gdtrLimit = sregs.gdt.limit;
+    virt.idtrBase = sregs.idt.base >>> 0;
+    virt.idtrLimit = sregs.idt.limit;
+    virt.cr0 = sregs.cr0 | 0;
+    virt.cr2 = sregs.cr2 >>> 0;
+    virt.cr3 = sregs.cr3 >>> 0;
+    virt.cr4 = sregs.cr4 >>> 0;
+    virt.efer = sregs.efer >>> 0;
+    virt.cpl = (virt.cr0 & 1) === 0 ? 0 : virt.getEflags() & VM ? 3 : (sregs.ss.access >> 5) & 3;
+    virt.modeChanged();
+    virt.halted = false;
+    virt.inShutdown = false;
+    if ((virt.efer & (EFER_LMA | EFER_LME)) !== 0) {
+      this.refused = 'strategy full: 64-bit guests are refused: long mode ignores segment limits, which protect the VMM here';
+    }
+    this.syncControls();
+  }
+}
+
+const DATA_SEGMENTS = [ES, SS, DS, FS, GS];
+const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
+  ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
+];

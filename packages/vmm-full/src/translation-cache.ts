@@ -1,0 +1,408 @@
+// The translation cache (TC): guest kernel code (virtual CPL 0, 32-bit) translated into x86 code
+// the CPU runs at CPL 1 from the VMM area. Translation units are basic blocks extended across
+// conditional branches; most instructions are copied unchanged (IDENT); direct branches are
+// re-targeted at other fragments (chained once the target exists, through an exit stub before);
+// CALL pushes the guest's return address; everything sensitive, privileged, indirect or
+// CS-relative becomes a call-out: a UD2 the VMM owns (its #UD is intercepted), emulated on the
+// virtual CPU. For every TC instruction the cache records the guest EIP the CPU state stands for
+// at that boundary, so a fault or stop anywhere maps back to exact guest state.
+import { decodeLength } from '@ringvisor/x86-core';
+import { TC_SIZE } from './layout.js';
+
+/** What the TC instruction at an offset is. */
+export const K_NONE = 0;
+/** Guest instruction copied (or a CALL's push): faults there are the guest instruction's. */
+export const K_IDENT = 1;
+/** UD2 standing for a guest instruction the VMM emulates; `aux` = guest EIP of the next one. */
+export const K_CALLOUT = 2;
+/** UD2 at the end of a branch whose target has no translation yet; `aux` = offset of the rel32 to patch. */
+export const K_EXIT = 3;
+/** UD2 written over the entry of a fragment whose guest code changed. */
+export const K_STALE = 4;
+/** A TC-only jump after a guest instruction completed (CALL's jump, LOOP trampolines, page-end links). */
+export const K_LINK = 5;
+/** A call-out that ends its fragment (control transfers, faults): execution goes on by lookup. */
+export const K_CALLOUT_END = 6;
+
+/** Call-out classes the VMM treats specially after emulating. */
+export const C_PLAIN = 0;
+export const C_IO = 1;
+export const C_INVLPG = 2;
+export const C_MOV_CR3 = 3;
+export const C_CLI_STI = 4;
+export const C_PUSHF_POPF = 5;
+export const C_SEGMENT = 6;
+export const C_DESCRIPTOR = 7;
+export const C_CONTROL = 8;
+export const C_BRANCH = 9;
+export const C_INT = 10;
+export const C_HLT = 11;
+export const C_MSR = 12;
+export const C_OTHER = 13;
+export const C_ADAPTIVE = 14;
+export const CALLOUT_NAMES = [
+  'plain', 'io', 'invlpg', 'mov-cr3', 'cli-sti', 'pushf-popf', 'segment', 'descriptor-table', 'control-register',
+  'indirect-branch', 'int-iret', 'hlt', 'msr', 'other', 'adaptive',
+];
+
+/** Where the translator reads guest code: bytes by linear address, and the guest-physical page. */
+export interface CodeSource {
+  /** The byte at guest linear `linear`, or -1 when it cannot be fetched (not present, MMIO). */
+  fetch(linear: number): number;
+  /** Guest-physical page number of `linear` as last fetched (for invalidation), or -1. */
+  page(linear: number): number;
+}
+
+/** Fragments end after this many guest instructions (bounds the work of one translation). */
+const MAX_INSTRUCTIONS = 256;
+/** Translation stops when less than this is left; the whole cache is then flushed. */
+const HEADROOM = 4096;
+const UD2_0 = 0x0f;
+const UD2_1 = 0x0b;
+
+/** Counters of the TC (stats). */
+export class TcCounters {
+  blocks = 0;
+  bytes = 0;
+  flushes = 0;
+  invalidations = 0;
+  chains = 0;
+  guestInstructions = 0;
+}
+
+export class TranslationCache {
+  /** Guest EIP the CPU state stands for at each TC instruction boundary. */
+  readonly guestAt = new Int32Array(TC_SIZE);
+  readonly kindAt = new Uint8Array(TC_SIZE);
+  readonly auxAt = new Int32Array(TC_SIZE);
+  readonly classAt = new Uint8Array(TC_SIZE);
+  /** Traps taken at each IDENT instruction (adaptive retranslation). */
+  readonly trapsAt = new Uint16Array(TC_SIZE);
+  /** Guest linear address of the fragment entered at each offset. */
+  private readonly linearAt = new Int32Array(TC_SIZE);
+  readonly counters = new TcCounters();
+  /** Bumped by every full flush: patches computed before one must not be applied. */
+  generation = 0;
+  /** Guest linear entry → TC offset. */
+  private readonly entries = new Map<number, number>();
+  /** Guest-physical page → TC offsets of the fragments translated from it. */
+  private readonly byPage = new Map<number, number[]>();
+  /** Guest linear addresses to translate as a call-out (adaptive BT: they kept trapping). */
+  private readonly adaptive = new Set<number>();
+  private cursor = 0;
+  private readonly buf = new Uint8Array(16);
+  private readonly fixField: number[] = [];
+  private readonly fixTarget: number[] = [];
+
+  /**
+   * @param code the TC bytes (host RAM of the VMM area's TC frames)
+   * @param written tells the CPU those bytes changed (its decoded-code cache)
+   */
+  constructor(private readonly code: Uint8Array, private readonly written: (offset: number, length: number) => void) {}
+
+  /** The fragment for guest linear `linear` with CS base `csBase`, translated if needed; its TC offset. */
+  entryFor(linear: number, csBase: number, csLimit: number, source: CodeSource): number {
+    const l = linear | 0;
+    const found = this.entries.get(l);
+    if (found !== undefined && ((l - this.guestAt[found]) | 0) === (csBase | 0) && this.kindAt[found] !== K_STALE) return found;
+    return this.translate(l, csBase | 0, csLimit >>> 0, source);
+  }
+
+  /** Points the branch whose rel32 is at `field` at `target` (both TC offsets). */
+  patch(field: number, target: number): void {
+    const rel = target - (field + 4);
+    this.code[field] = rel;
+    this.code[field + 1] = rel >> 8;
+    this.code[field + 2] = rel >> 16;
+    this.code[field + 3] = rel >> 24;
+    this.written(field, 4);
+    this.counters.chains++;
+  }
+
+  /** Guest code on `page` changed: its fragments' entries become stale call-outs. */
+  invalidatePage(page: number): void {
+    const list = this.byPage.get(page);
+    if (list === undefined) return;
+    this.byPage.delete(page);
+    for (const entry of list) {
+      if (this.kindAt[entry] === K_STALE) continue;
+      this.code[entry] = UD2_0;
+      this.code[entry + 1] = UD2_1;
+      this.kindAt[entry] = K_STALE;
+      this.written(entry, 2);
+      const linear = this.linearAt[entry];
+      if (this.entries.get(linear) === entry) this.entries.delete(linear);
+      this.counters.invalidations++;
+    }
+  }
+
+  /**
+   * Throws unless the cache is coherent: every entry starts a live fragment inside the used part,
+   * every branch field points at an instruction start (a fragment or an exit stub), and every page
+   * list names live entries.
+   */
+  check(): void {
+    for (const [linear, entry] of this.entries) {
+      const kind = this.kindAt[entry];
+      if (entry < 0 || entry >= this.cursor || kind === K_NONE || kind === K_STALE) {
+        throw new Error(`TC: entry for 0x${(linear >>> 0).toString(16)} at ${entry} is not a live fragment`);
+      }
+      if (this.linearAt[entry] !== linear) throw new Error(`TC: entry ${entry} records another linear address`);
+    }
+    for (let at = 0; at < this.cursor; at++) {
+      if (this.kindAt[at] !== K_EXIT || this.auxAt[at] < 0) continue;
+      const field = this.auxAt[at];
+      if (field < 0 || field + 4 > this.cursor) throw new Error(`TC: exit stub ${at} patches outside the cache`);
+      const target = field + 4 + (this.code[field] | (this.code[field + 1] << 8) | (this.code[field + 2] << 16) | (this.code[field + 3] << 24));
+      if (target < 0 || target >= this.cursor || this.kindAt[target] === K_NONE) throw new Error(`TC: branch at ${field} leaves the translated code`);
+    }
+    for (const [page, list] of this.byPage) {
+      for (const entry of list) if (entry >= this.cursor) throw new Error(`TC: page ${page} lists a fragment past the end`);
+    }
+  }
+
+  /** True when translated code came from `page`. */
+  hasPage(page: number): boolean {
+    return this.byPage.has(page);
+  }
+
+  /** Drops every translation (the TC filled up, or the guest's address-space rules changed). */
+  flush(): void {
+    this.entries.clear();
+    this.byPage.clear();
+    this.kindAt.fill(0, 0, this.cursor);
+    this.trapsAt.fill(0, 0, this.cursor);
+    this.cursor = 0;
+    this.generation++;
+    this.counters.flushes++;
+  }
+
+  /** Marks the guest instruction at `linear` for translation as a call-out and drops its fragments. */
+  makeAdaptive(linear: number, page: number): void {
+    this.adaptive.add(linear | 0);
+    this.invalidatePage(page);
+  }
+
+  private emit(byte: number): void {
+    this.code[this.cursor++] = byte;
+  }
+
+  private emit32(value: number): void {
+    this.emit(value & 0xff);
+    this.emit((value >>> 8) & 0xff);
+    this.emit((value >>> 16) & 0xff);
+    this.emit((value >>> 24) & 0xff);
+  }
+
+  /** Marks the instruction starting at the cursor. */
+  private mark(kind: number, guest: number, aux = 0, cls = 0): void {
+    const at = this.cursor;
+    this.kindAt[at] = kind;
+    this.guestAt[at] = guest;
+    this.auxAt[at] = aux;
+    this.classAt[at] = cls;
+    this.trapsAt[at] = 0;
+  }
+
+  /** A jump (E9) or the rel32 of a Jcc whose target is guest EIP `target`: chained at the end of the fragment. */
+  private branchField(target: number): void {
+    this.fixField.push(this.cursor);
+    this.fixTarget.push(target | 0);
+    this.emit32(0);
+  }
+
+  private callout(eip: number, next: number, cls: number, ends = false): void {
+    this.mark(ends ? K_CALLOUT_END : K_CALLOUT, eip, next, cls);
+    this.emit(UD2_0);
+    this.emit(UD2_1);
+  }
+
+  private translate(linear: number, csBase: number, csLimit: number, source: CodeSource): number {
+    if (this.cursor + HEADROOM > TC_SIZE) this.flush();
+    const start = this.cursor;
+    const counters = this.counters;
+    const pages: number[] = [];
+    const addPage = (lin: number): void => {
+      const p = source.page(lin);
+      if (p >= 0 && !pages.includes(p)) pages.push(p);
+    };
+    this.fixField.length = 0;
+    this.fixTarget.length = 0;
+    let eip = (linear - csBase) | 0;
+    let ended = false;
+    for (let n = 0; n < MAX_INSTRUCTIONS && !ended; n++) {
+      const lin = (csBase + eip) | 0;
+      const buf = this.buf;
+      let have = 0;
+      while (have < 16) {
+        const b = source.fetch((lin + have) | 0);
+        if (b < 0) break;
+        buf[have++] = b;
+      }
+      let length: number;
+      try {
+        length = decodeLength((i) => {
+          if (i >= have) throw new RangeError('fetch');
+          return buf[i];
+        }, true);
+      } catch {
+        length = -2;
+      }
+      // Unfetchable, invalid, or beyond CS's limit: the virtual CPU raises the fault itself.
+      if (length < 0 || ((eip >>> 0) + length - 1) > csLimit) {
+        this.callout(eip, eip, C_OTHER, true);
+        ended = true;
+        break;
+      }
+      addPage(lin);
+      if (((lin + length - 1) >>> 12) !== (lin >>> 12)) addPage((lin + length - 1) | 0);
+      const next = (eip + length) | 0;
+      counters.guestInstructions++;
+      if (this.adaptive.has(lin)) {
+        this.callout(eip, next, C_ADAPTIVE);
+        eip = next;
+        continue;
+      }
+      const outcome = this.translateOne(eip, next, length);
+      if (outcome === ENDS) ended = true;
+      else if (outcome === CONTINUES) eip = next;
+      else eip = outcome;
+    }
+    if (!ended) {
+      // Long straight-line code: leave through a stub (no TC-only jump, so every instruction the
+      // CPU retires here is the guest's).
+      this.mark(K_EXIT, eip, -1);
+      this.emit(UD2_0);
+      this.emit(UD2_1);
+    }
+    // Exit stubs for every branch whose target is not translated yet.
+    for (let i = 0; i < this.fixField.length; i++) {
+      const field = this.fixField[i];
+      const target = this.fixTarget[i];
+      const targetLinear = (csBase + target) | 0;
+      const known = targetLinear === linear ? start : this.entries.get(targetLinear);
+      if (known !== undefined && (known === start || ((targetLinear - this.guestAt[known]) | 0) === csBase)) {
+        this.setRel(field, known);
+        continue;
+      }
+      const stub = this.cursor;
+      this.mark(K_EXIT, target, field);
+      this.emit(UD2_0);
+      this.emit(UD2_1);
+      this.setRel(field, stub);
+    }
+    this.entries.set(linear, start);
+    this.linearAt[start] = linear;
+    for (const p of pages) {
+      let list = this.byPage.get(p);
+      if (list === undefined) this.byPage.set(p, list = []);
+      list.push(start);
+    }
+    counters.blocks++;
+    counters.bytes += this.cursor - start;
+    this.written(start, this.cursor - start);
+    return start;
+  }
+
+  private setRel(field: number, target: number): void {
+    const rel = target - (field + 4);
+    this.code[field] = rel;
+    this.code[field + 1] = rel >> 8;
+    this.code[field + 2] = rel >> 16;
+    this.code[field + 3] = rel >> 24;
+  }
+
+  /**
+   * Translates the instruction in `buf` (guest EIP `eip`, `length` bytes): ENDS, CONTINUES with
+   * the next instruction, or the guest EIP translation continues at (a CALL's target).
+   */
+  private translateOne(eip: number, next: number, length: number): number {
+    const buf = this.buf;
+    let i = 0;
+    let opsize16 = false;
+    let csOverride = false;
+    for (;;) {
+      const b = buf[i];
+      if (b === 0x66) opsize16 = true;
+      else if (b === 0x2e) csOverride = true;
+      else if (b !== 0x67 && b !== 0xf0 && b !== 0xf2 && b !== 0xf3 && b !== 0x26 && b !== 0x36 && b !== 0x3e && b !== 0x64 && b !== 0x65) break;
+      i++;
+    }
+    let op = buf[i];
+    if (op === 0x0f) op = 0x100 | buf[i + 1];
+    const reg = (buf[i + (op > 0xff ? 2 : 1)] >> 3) & 7;
+    const cls = calloutClass(op, reg);
+    // Relative branches: re-targeted (a 16-bit operand size truncates EIP: emulated instead).
+    if (!opsize16 && (op === 0xeb || op === 0xe9)) {
+      const target = (next + (op === 0xeb ? (buf[i + 1] << 24) >> 24 : read32(buf, i + 1))) | 0;
+      this.mark(K_IDENT, eip);
+      this.emit(0xe9);
+      this.branchField(target);
+      return ENDS;
+    }
+    if (!opsize16 && ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f))) {
+      const short = op < 0x100;
+      const target = (next + (short ? (buf[i + 1] << 24) >> 24 : read32(buf, i + 2))) | 0;
+      this.mark(K_IDENT, eip);
+      this.emit(0x0f);
+      this.emit(0x80 | (op & 0xf));
+      this.branchField(target);
+      return CONTINUES;
+    }
+    if (!opsize16 && op === 0xe8) {
+      // The guest's return address is pushed and translation goes on at the target, in this
+      // fragment: one CPU instruction for the guest's one, and RET finds the guest's address.
+      this.mark(K_IDENT, eip);
+      this.emit(0x68);
+      this.emit32(next);
+      return (next + read32(buf, i + 1)) | 0;
+    }
+    const relative = op === 0xe8 || op === 0xe9 || op === 0xeb || (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f);
+    if (cls >= 0 || csOverride || (opsize16 && relative)) {
+      const c = cls >= 0 ? cls : C_OTHER;
+      const ends = (c === C_BRANCH && op !== 0xe0 && op !== 0xe1 && op !== 0xe2 && op !== 0xe3) || c === C_INT || op === 0x10b || relative;
+      this.callout(eip, next, c, ends);
+      return ends ? ENDS : CONTINUES;
+    }
+    this.mark(K_IDENT, eip);
+    for (let p = 0; p < length; p++) this.emit(buf[p]);
+    return CONTINUES;
+  }
+}
+
+const ENDS = 0x7fffffff + 1;
+const CONTINUES = ENDS + 1;
+
+function read32(buf: Uint8Array, at: number): number {
+  return buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24);
+}
+
+/**
+ * The call-out class of an opcode (0x0F xx as 0x100 | xx; `reg` its ModRM reg field), or -1 for
+ * an instruction copied unchanged: the sensitive and privileged instructions (Robin & Irvine's
+ * list and the ring-0 set), every indirect or far transfer, INT/IRET, and I/O.
+ */
+export function calloutClass(op: number, reg: number): number {
+  switch (op) {
+    case 0xc2: case 0xc3: case 0xca: case 0xcb: case 0x9a: case 0xea: return C_BRANCH;
+    // LOOPcc/JECXZ: emulated (a TC trampoline would retire instructions the guest never ran).
+    case 0xe0: case 0xe1: case 0xe2: case 0xe3: return C_BRANCH;
+    case 0xcc: case 0xcd: case 0xce: case 0xcf: case 0xf1: return C_INT;
+    case 0xff: return reg >= 2 && reg <= 5 ? C_BRANCH : -1;
+    case 0x9c: case 0x9d: return C_PUSHF_POPF;
+    case 0xfa: case 0xfb: return C_CLI_STI;
+    case 0xf4: return C_HLT;
+    case 0xe4: case 0xe5: case 0xe6: case 0xe7: case 0xec: case 0xed: case 0xee: case 0xef:
+    case 0x6c: case 0x6d: case 0x6e: case 0x6f: return C_IO;
+    case 0x8c: case 0x8e: case 0x06: case 0x07: case 0x0e: case 0x16: case 0x17: case 0x1e: case 0x1f:
+    case 0xc4: case 0xc5: case 0x1a0: case 0x1a1: case 0x1a8: case 0x1a9: case 0x1b2: case 0x1b4: case 0x1b5:
+      return C_SEGMENT;
+    case 0x100: case 0x102: case 0x103: return C_DESCRIPTOR;
+    case 0x101: return reg === 7 ? C_INVLPG : reg === 4 || reg === 6 ? C_CONTROL : C_DESCRIPTOR;
+    case 0x106: case 0x120: case 0x121: case 0x123: return C_CONTROL;
+    case 0x122: return reg === 3 ? C_MOV_CR3 : C_CONTROL;
+    case 0x130: case 0x132: case 0x133: return C_MSR;
+    case 0x108: case 0x109: case 0x10b: case 0x134: case 0x135: case 0x105: case 0x107: case 0x1aa: return C_OTHER;
+    default: return -1;
+  }
+}

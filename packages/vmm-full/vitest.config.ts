@@ -1,0 +1,5 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: { name: 'vmm-full', include: ['test/**/*.test.ts'] },
+});

@@ -1,0 +1,145 @@
+// Event channels (xen/common/event_channel.c): ports whose pending and mask bits live in
+// shared_info, a per-vCPU selector word and upcall_pending flag; a newly pending, unmasked port
+// raises the upcall. Ports are bound to a VIRQ, left unbound for a remote domain, or connected to
+// one of this hypervisor's back ends (console, xenstore, block), which are "domain 0".
+import {
+  BACKEND_DOMID, DOMID_SELF, EEXIST, EINVAL, ENOENT, ENOSPC, EPERM, ESRCH, GUEST_DOMID, NR_EVENT_CHANNELS, NR_VIRQS,
+  SHARED_INFO,
+} from './abi.js';
+import type { Domain } from './domain.js';
+
+const FREE = 0;
+const RESERVED = 1;
+const UNBOUND = 2;
+const VIRQ = 3;
+/** Connected to a back end of this hypervisor. */
+const BACKEND = 4;
+
+export type BackendHandler = () => void;
+
+export class EventChannels {
+  private readonly state = new Uint8Array(NR_EVENT_CHANNELS);
+  private readonly virqOf = new Int16Array(NR_EVENT_CHANNELS).fill(-1);
+  private readonly virqPort = new Int32Array(NR_VIRQS).fill(0);
+  private readonly handlers = new Map<number, BackendHandler>();
+  constructor(private readonly domain: Domain) {
+    this.state[0] = RESERVED;
+  }
+
+  private freePort(): number {
+    for (let port = 1; port < NR_EVENT_CHANNELS; port++) if (this.state[port] === FREE) return port;
+    return -1;
+  }
+
+  /** A port connected to a back end from the start (console and xenstore, as the builder sets up). */
+  allocateBackend(handler: BackendHandler): number {
+    const port = this.freePort();
+    if (port < 0) throw new Error('no free event channel for a back end');
+    this.state[port] = BACKEND;
+    this.handlers.set(port, handler);
+    return port;
+  }
+
+  /** A back end connects to a port the guest allocated for it (alloc_unbound, remote domain 0). */
+  connectBackend(port: number, handler: BackendHandler): boolean {
+    if (!Number.isInteger(port) || port <= 0 || port >= NR_EVENT_CHANNELS || this.state[port] !== UNBOUND) return false;
+    this.state[port] = BACKEND;
+    this.handlers.set(port, handler);
+    return true;
+  }
+
+  bindVirq(virq: number, vcpu: number): number {
+    if (virq >= NR_VIRQS) return EINVAL;
+    if (vcpu !== 0) return ENOENT;
+    if (this.virqPort[virq] !== 0) return EEXIST;
+    const port = this.freePort();
+    if (port < 0) return ENOSPC;
+    this.state[port] = VIRQ;
+    this.virqOf[port] = virq;
+    this.virqPort[virq] = port;
+    return port;
+  }
+
+  allocUnbound(dom: number, remote: number): number {
+    if (dom !== DOMID_SELF && dom !== GUEST_DOMID) return EPERM;
+    if (remote !== DOMID_SELF && remote !== GUEST_DOMID && remote !== BACKEND_DOMID) return ESRCH;
+    const port = this.freePort();
+    if (port < 0) return ENOSPC;
+    this.state[port] = UNBOUND;
+    return port;
+  }
+
+  private valid(port: number): boolean {
+    return Number.isInteger(port) && port >= 0 && port < NR_EVENT_CHANNELS && this.state[port] !== FREE;
+  }
+
+  close(port: number): number {
+    if (!this.valid(port)) return EINVAL;
+    if (this.state[port] === RESERVED) return EINVAL;
+    if (this.state[port] === VIRQ) this.virqPort[this.virqOf[port]] = 0;
+    this.virqOf[port] = -1;
+    this.handlers.delete(port);
+    this.state[port] = FREE;
+    this.clearBit(SHARED_INFO.evtchnPending, port);
+    return 0;
+  }
+
+  /** EVTCHNOP_send from the guest: the back end on the other side runs. */
+  send(port: number): number {
+    if (!this.valid(port)) return EINVAL;
+    const state = this.state[port];
+    if (state === BACKEND) {
+      this.domain.count('events sent');
+      this.handlers.get(port)!();
+      return 0;
+    }
+    // Nobody is listening yet: Xen drops the notification silently.
+    if (state === UNBOUND) return 0;
+    return EINVAL;
+  }
+
+  unmask(port: number): number {
+    if (!this.valid(port)) return EINVAL;
+    this.clearBit(SHARED_INFO.evtchnMask, port);
+    if (this.testBit(SHARED_INFO.evtchnPending, port)) this.raiseSelector(port);
+    return 0;
+  }
+
+  /** A VIRQ fires (VIRQ_TIMER): its port becomes pending, if bound. */
+  raiseVirq(virq: number): void {
+    const port = this.virqPort[virq];
+    if (port !== 0) this.setPending(port);
+  }
+
+  /** evtchn_set_pending: the bit, then (unless masked) the selector and the upcall. */
+  setPending(port: number): void {
+    if (this.testBit(SHARED_INFO.evtchnPending, port)) return;
+    this.setBit(SHARED_INFO.evtchnPending, port);
+    if (!this.testBit(SHARED_INFO.evtchnMask, port)) this.raiseSelector(port);
+  }
+
+  private raiseSelector(port: number): void {
+    const memory = this.domain.memory;
+    const base = this.domain.sharedInfoBase;
+    const sel = memory.read32(base + SHARED_INFO.pendingSel) >>> 0;
+    const bit = 1 << (port >>> 5);
+    if ((sel & bit) !== 0) return;
+    memory.write32(base + SHARED_INFO.pendingSel, sel | bit);
+    memory.write8(base + SHARED_INFO.upcallPending, 1);
+  }
+
+  private testBit(array: number, port: number): boolean {
+    const at = this.domain.sharedInfoBase + array + (port >>> 5) * 4;
+    return ((this.domain.memory.read32(at) >>> (port & 31)) & 1) !== 0;
+  }
+
+  private setBit(array: number, port: number): void {
+    const at = this.domain.sharedInfoBase + array + (port >>> 5) * 4;
+    this.domain.memory.write32(at, this.domain.memory.read32(at) | (1 << (port & 31)));
+  }
+
+  private clearBit(array: number, port: number): void {
+    const at = this.domain.sharedInfoBase + array + (port >>> 5) * 4;
+    this.domain.memory.write32(at, this.domain.memory.read32(at) & ~(1 << (port & 31)));
+  }
+}

@@ -1,0 +1,26 @@
+import type { ConsoleBackend } from '../backends/console.js';
+import type { GrantTable } from '../backends/grant-table.js';
+import type { Domain } from '../domain.js';
+import type { DomainTime } from '../time.js';
+
+/** Work items one hypercall handles before it continues itself (Xen's hypercall_preempt_check). */
+export const PREEMPT_BATCH = 1024;
+/** Bit 31 of a count: the call is a continuation (MMU_UPDATE_PREEMPTED). */
+export const PREEMPTED = 0x80000000;
+
+/** What a hypercall handler works on. */
+export interface HypercallContext {
+  readonly domain: Domain;
+  readonly time: DomainTime;
+  readonly grants: GrantTable;
+  readonly console: ConsoleBackend | null;
+  /** Inside a multicall: no continuation, every item runs now. */
+  readonly nested: boolean;
+  /**
+   * Asks for a continuation: the guest re-executes the hypercall with these arguments (Xen's
+   * hypercall_create_continuation), so a long request never holds the vCPU for long.
+   */
+  continueWith(args: number[]): void;
+  /** The console back end takes hypervisor console output (console_io write). */
+  consoleWrite(bytes: Uint8Array): void;
+}

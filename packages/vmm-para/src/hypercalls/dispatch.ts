@@ -1,0 +1,311 @@
+// The hypercall table: Xen's numbers and argument order (EBX, ECX, EDX, ESI, EDI), negative errno
+// results, -ENOSYS for everything this hypervisor does not implement.
+import {
+  CONSOLEIO_read, CONSOLEIO_write, EFAULT, EINVAL, ENOENT, ENOSYS, EPERM, ETIME, EVTCHNOP_alloc_unbound,
+  EVTCHNOP_bind_virq, EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_unmask, GNTST_bad_domain,
+  GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay, GNTST_permission_denied, GNTTABOP_map_grant_ref,
+  GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, DOMID_SELF, GUEST_DOMID, HC,
+  HYPERVISOR_VIRT_START, PAGE_SIZE, SCHEDOP_block, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash, SHUTDOWN_poweroff,
+  SHUTDOWN_reboot, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer, VCPUOP_set_singleshot_timer,
+  VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer, VMASST_CMD_disable, XENVER_capabilities,
+  XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+} from '../abi.js';
+import { GuestFault, rangeOk } from '../guest-access.js';
+import type { HypercallContext } from './context.js';
+import { memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping } from './memory.js';
+
+const MULTICALL_ENTRY_SIZE = 32;
+const TRAP_INFO_SIZE = 8;
+/** Console output copied per piece (Xen's console_io copies 128 bytes at a time). */
+const CONSOLE_CHUNK = 128;
+
+/** A ring-0 selector the guest names becomes its ring-1 one (Xen's fixup_guest_code_selector). */
+const fixupSelector = (selector: number) => ((selector & 3) === 0 ? (selector | 1) : selector) & 0xffff;
+
+/** Runs hypercall `nr`; returns the value for EAX. Guest faults in a handler become -EFAULT. */
+export function hypercall(ctx: HypercallContext, nr: number, a: readonly number[]): number {
+  try {
+    return dispatch(ctx, nr, a);
+  } catch (error) {
+    if (error instanceof GuestFault) return EFAULT;
+    throw error;
+  }
+}
+
+function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): number {
+  const { domain } = ctx;
+  switch (nr) {
+    case HC.set_trap_table: return setTrapTable(ctx, a[0]);
+    case HC.mmu_update: return mmuUpdate(ctx, a[0], a[1], a[2], a[3]);
+    case HC.set_gdt: return setGdt(ctx, a[0], a[1]);
+    case HC.stack_switch:
+      if ((a[0] & 3) !== 1) return EPERM;
+      domain.kernelSs = a[0] & 0xffff;
+      domain.kernelSp = a[1] >>> 0;
+      return 0;
+    case HC.set_callbacks:
+      domain.eventCs = fixupSelector(a[0]);
+      domain.eventEip = a[1] >>> 0;
+      domain.failsafeCs = fixupSelector(a[2]);
+      domain.failsafeEip = a[3] >>> 0;
+      return 0;
+    case HC.fpu_taskswitch:
+      // CR0.TS: the next FPU instruction raises #NM, which the guest's trap handler takes.
+      domain.cpu.cr0 = a[0] !== 0 ? domain.cpu.cr0 | 8 : domain.cpu.cr0 & ~8;
+      return 0;
+    case HC.update_descriptor: return updateDescriptor(ctx, a[0], a[1], a[2], a[3]);
+    case HC.memory_op: return memoryOp(ctx, a[0], a[1]);
+    case HC.multicall: return multicall(ctx, a[0], a[1]);
+    case HC.update_va_mapping: return updateVaMapping(ctx, a[0], a[1], a[2], a[3]);
+    case HC.set_timer_op:
+      ctx.time.setSingleshot((a[1] >>> 0) * 2 ** 32 + (a[0] >>> 0));
+      return 0;
+    case HC.xen_version: return xenVersion(ctx, a[0], a[1]);
+    case HC.console_io: return consoleIo(ctx, a[0], a[1], a[2]);
+    case HC.grant_table_op: return grantTableOp(ctx, a[0], a[1], a[2]);
+    case HC.vm_assist:
+      // None of the assists (4gb_segments, writable_pagetables...) is implemented.
+      return (a[0] >>> 0) > VMASST_CMD_disable ? ENOSYS : EINVAL;
+    case HC.iret:
+      if (ctx.nested) return EINVAL;
+      return domain.iret();
+    case HC.vcpu_op: return vcpuOp(ctx, a[0], a[1], a[2]);
+    case HC.mmuext_op: return mmuextOp(ctx, a[0], a[1], a[2], a[3]);
+    case HC.sched_op: return schedOp(ctx, a[0], a[1]);
+    case HC.event_channel_op: return eventChannelOp(ctx, a[0], a[1]);
+    default:
+      // physdev_op included: a domain without devices has nothing to ask it.
+      return ENOSYS;
+  }
+}
+
+/** set_trap_table: entries until one with address 0; a null pointer clears the table. */
+function setTrapTable(ctx: HypercallContext, table: number): number {
+  const { domain } = ctx;
+  if (table === 0) {
+    domain.traps.fill(null);
+    return 0;
+  }
+  for (let i = 0; ; i++) {
+    if (i === 256 && !ctx.nested) {
+      // An unterminated list goes on as a continuation, as Xen preempts it.
+      ctx.continueWith([table + i * TRAP_INFO_SIZE]);
+      return 0;
+    }
+    const at = table + i * TRAP_INFO_SIZE;
+    if (!rangeOk(at, TRAP_INFO_SIZE)) return EFAULT;
+    const vector = domain.access.read8(at);
+    const flags = domain.access.read8(at + 1);
+    const cs = domain.access.read16(at + 2);
+    const address = domain.access.read32(at + 4);
+    if (address === 0) return 0;
+    domain.traps[vector] = { flags, cs: fixupSelector(cs), address };
+  }
+}
+
+/** multicall: each entry {op, result, args[6]}; no nesting (Xen: "multicall reentry is invalid"). */
+function multicall(ctx: HypercallContext, list: number, count: number): number {
+  const { domain } = ctx;
+  if (ctx.nested) return EINVAL;
+  count >>>= 0;
+  if (!rangeOk(list, count * MULTICALL_ENTRY_SIZE)) return EFAULT;
+  domain.count('multicall batches');
+  const inner: HypercallContext = { ...ctx, nested: true };
+  for (let i = 0; i < count; i++) {
+    const at = list + i * MULTICALL_ENTRY_SIZE;
+    const op = domain.access.read32(at);
+    const args = [0, 1, 2, 3, 4, 5].map((k) => domain.access.read32(at + 8 + k * 4));
+    domain.countHypercall(op);
+    const result = hypercall(inner, op, args);
+    domain.access.write32(at + 4, result);
+    if (domain.stop !== null) break;
+  }
+  return 0;
+}
+
+function xenVersion(ctx: HypercallContext, cmd: number, arg: number): number {
+  const { domain } = ctx;
+  const writeString = (text: string, size: number) => {
+    const bytes = new Uint8Array(size);
+    bytes.set(new TextEncoder().encode(text).subarray(0, size - 1));
+    domain.access.writeBytes(arg, bytes);
+  };
+  switch (cmd) {
+    case XENVER_version: return 0x30000;
+    case XENVER_extraversion:
+      writeString('.0-ringvisor', 16);
+      return 0;
+    case XENVER_capabilities:
+      writeString('xen-3.0-x86_32', 1024);
+      return 0;
+    case XENVER_platform_parameters:
+      domain.access.write32(arg, HYPERVISOR_VIRT_START);
+      return 0;
+    case XENVER_get_features: {
+      // {u32 submap_idx; u32 submap}: no optional feature is offered.
+      domain.access.read32(arg);
+      domain.access.write32(arg + 4, 0);
+      return 0;
+    }
+    case XENVER_pagesize: return PAGE_SIZE;
+    default: return ENOSYS;
+  }
+}
+
+function consoleIo(ctx: HypercallContext, cmd: number, count: number, buffer: number): number {
+  const { domain } = ctx;
+  count >>>= 0;
+  switch (cmd) {
+    case CONSOLEIO_write: {
+      if (!rangeOk(buffer, count)) return EFAULT;
+      for (let done = 0; done < count; done += CONSOLE_CHUNK) {
+        const piece = new Uint8Array(Math.min(CONSOLE_CHUNK, count - done));
+        domain.access.readBytes(buffer + done, piece);
+        ctx.consoleWrite(piece);
+      }
+      return 0;
+    }
+    case CONSOLEIO_read:
+      // Input reaches a domU through its console ring only.
+      return 0;
+    default:
+      return ENOSYS;
+  }
+}
+
+function vcpuOp(ctx: HypercallContext, cmd: number, vcpu: number, arg: number): number {
+  const { domain, time } = ctx;
+  if (vcpu !== 0) return ENOENT;
+  switch (cmd) {
+    case VCPUOP_is_up: return 1;
+    case VCPUOP_set_singleshot_timer: {
+      const deadline = domain.access.read32(arg + 4) * 2 ** 32 + domain.access.read32(arg);
+      const flags = domain.access.read32(arg + 8);
+      if ((flags & VCPU_SSHOTTMR_future) !== 0 && deadline < time.now()) return ETIME;
+      time.setSingleshot(deadline);
+      return 0;
+    }
+    case VCPUOP_stop_singleshot_timer:
+      time.stopSingleshot();
+      return 0;
+    case VCPUOP_set_periodic_timer: {
+      const period = domain.access.read32(arg + 4) * 2 ** 32 + domain.access.read32(arg);
+      // Xen refuses periods below 1 ms.
+      if (period < 1_000_000) return EINVAL;
+      time.setPeriodic(period);
+      return 0;
+    }
+    case VCPUOP_stop_periodic_timer:
+      time.stopPeriodic();
+      return 0;
+    default:
+      return ENOSYS;
+  }
+}
+
+function schedOp(ctx: HypercallContext, cmd: number, arg: number): number {
+  const { domain } = ctx;
+  switch (cmd) {
+    case SCHEDOP_yield: return 0;
+    case SCHEDOP_block:
+      // Blocking enables event delivery; a pending event returns at once and is delivered.
+      domain.upcallMask = 0;
+      if (!domain.eventPending()) domain.stop = 'block';
+      return 0;
+    case SCHEDOP_shutdown: {
+      const reason = domain.access.read32(arg);
+      if (reason === SHUTDOWN_poweroff) domain.stop = 'poweroff';
+      else if (reason === SHUTDOWN_reboot) domain.stop = 'reboot';
+      else domain.crash(reason === SHUTDOWN_crash ? 'the guest reported a crash (SHUTDOWN_crash)' : `shutdown reason ${reason} (no suspend support)`);
+      return 0;
+    }
+    default:
+      return ENOSYS;
+  }
+}
+
+function eventChannelOp(ctx: HypercallContext, cmd: number, arg: number): number {
+  const { domain } = ctx;
+  const events = domain.events;
+  switch (cmd) {
+    case EVTCHNOP_bind_virq: {
+      const virq = domain.access.read32(arg);
+      const vcpu = domain.access.read32(arg + 4);
+      // The port goes back through the same struct: check it is writable before a port is taken.
+      domain.access.write32(arg + 8, domain.access.read32(arg + 8));
+      const port = events.bindVirq(virq, vcpu);
+      if (port < 0) return port;
+      domain.access.write32(arg + 8, port);
+      return 0;
+    }
+    case EVTCHNOP_alloc_unbound: {
+      const dom = domain.access.read16(arg);
+      const remote = domain.access.read16(arg + 2);
+      domain.access.write32(arg + 4, domain.access.read32(arg + 4));
+      const port = events.allocUnbound(dom, remote);
+      if (port < 0) return port;
+      domain.access.write32(arg + 4, port);
+      return 0;
+    }
+    case EVTCHNOP_close: return events.close(domain.access.read32(arg));
+    case EVTCHNOP_send: return events.send(domain.access.read32(arg));
+    case EVTCHNOP_unmask: return events.unmask(domain.access.read32(arg));
+    default: return ENOSYS;
+  }
+}
+
+/** grant_table_op: setup_table and query_size for the guest's own table; map/unmap of grants from other domains. */
+function grantTableOp(ctx: HypercallContext, cmd: number, uop: number, count: number): number {
+  const { domain, grants } = ctx;
+  count >>>= 0;
+  const sizes: Record<number, number> = {
+    [GNTTABOP_setup_table]: 16, [GNTTABOP_query_size]: 12, [GNTTABOP_map_grant_ref]: 32, [GNTTABOP_unmap_grant_ref]: 24,
+  };
+  const size = sizes[cmd];
+  if (size === undefined) return ENOSYS;
+  if (count > 512 || !rangeOk(uop, count * size)) return count > 512 ? EINVAL : EFAULT;
+  for (let i = 0; i < count; i++) {
+    const at = uop + i * size;
+    switch (cmd) {
+      case GNTTABOP_setup_table: {
+        const dom = domain.access.read16(at);
+        const nr = domain.access.read32(at + 4);
+        const list = domain.access.read32(at + 12);
+        let status = GNTST_okay;
+        if (dom !== DOMID_SELF && dom !== GUEST_DOMID) status = GNTST_permission_denied;
+        else {
+          const frames = grants.setup(nr);
+          if (typeof frames === 'number') status = frames;
+          else {
+            if (!rangeOk(list, frames.length * 4)) return EFAULT;
+            frames.forEach((frame, k) => domain.access.write32(list + k * 4, frame));
+          }
+        }
+        domain.access.write16(at + 8, status);
+        break;
+      }
+      case GNTTABOP_query_size: {
+        const dom = domain.access.read16(at);
+        const ok = dom === DOMID_SELF || dom === GUEST_DOMID;
+        domain.access.write32(at + 4, grants.frames);
+        domain.access.write32(at + 8, grants.maxFrames);
+        domain.access.write16(at + 10, ok ? GNTST_okay : GNTST_bad_domain);
+        break;
+      }
+      case GNTTABOP_map_grant_ref: {
+        // {u64 host_addr; u32 flags; u32 ref; u16 dom @16; s16 status @18; u32 handle; u64 dev_bus_addr}:
+        // the only other domain is this hypervisor's back end, which grants nothing.
+        const dom = domain.access.read16(at + 16);
+        domain.access.write16(at + 18, (dom === 0 ? GNTST_bad_gntref : GNTST_bad_domain) & 0xffff);
+        domain.refuse();
+        break;
+      }
+      case GNTTABOP_unmap_grant_ref:
+        // {u64 host_addr; u64 dev_bus_addr; u32 handle @16; s16 status @20}: no handle was ever given.
+        domain.access.write16(at + 20, GNTST_bad_handle & 0xffff);
+        domain.refuse();
+        break;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,301 @@
+// mmu_update, update_va_mapping, mmuext_op, set_gdt, update_descriptor, memory_op: the page-table
+// and descriptor-table hypercalls, with Xen 3's x86_32 results (any refused item: -EINVAL and the
+// count done so far; a bad guest pointer: -EFAULT).
+import {
+  DOMID_SELF, EFAULT, EINVAL, ENOSYS, FIRST_RESERVED_GDT_ENTRY, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE,
+  MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_NEW_BASEPTR,
+  MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_UNPIN_TABLE,
+  PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page,
+  XENMEM_maximum_reservation, XENMEM_memory_map,
+} from '../abi.js';
+import { checkDescriptor } from '../descriptors.js';
+import { TYPE_L1, TYPE_L2, TYPE_SEGDESC, TYPE_WRITABLE } from '../frames.js';
+import { GuestFault, rangeOk } from '../guest-access.js';
+import { PREEMPT_BATCH, PREEMPTED, type HypercallContext } from './context.js';
+
+const MMU_UPDATE_SIZE = 16;
+const MMUEXT_OP_SIZE = 12;
+
+/** The done counter of a batched call (pdone), written as Xen writes it: a bad pointer is ignored. */
+function putDone(ctx: HypercallContext, pdone: number, done: number): void {
+  if (pdone === 0) return;
+  try {
+    ctx.domain.access.write32(pdone, done);
+  } catch (error) {
+    if (!(error instanceof GuestFault)) throw error;
+  }
+}
+
+function readDone(ctx: HypercallContext, pdone: number): number {
+  if (pdone === 0) return 0;
+  try {
+    return ctx.domain.access.read32(pdone);
+  } catch {
+    return 0;
+  }
+}
+
+/** Only DOMID_SELF: an unprivileged domain names no foreign domain (set_foreigndom). */
+const foreignOk = (foreigndom: number) => (foreigndom & 0xffff) === DOMID_SELF;
+
+/** After page-table changes: frames that lost a type must not stay reachable through stale translations. */
+function settle(ctx: HypercallContext): void {
+  const frames = ctx.domain.tables.frames;
+  if (frames.typeDropped) {
+    frames.typeDropped = false;
+    ctx.domain.flushTlb();
+  }
+}
+
+export function mmuUpdate(ctx: HypercallContext, reqs: number, rawCount: number, pdone: number, foreigndom: number): number {
+  const { domain } = ctx;
+  let count = rawCount >>> 0;
+  let done = 0;
+  if ((count & PREEMPTED) !== 0) {
+    count &= ~PREEMPTED;
+    done = readDone(ctx, pdone);
+  }
+  if (!foreignOk(foreigndom)) return EINVAL;
+  if (!rangeOk(reqs, count * MMU_UPDATE_SIZE)) return EFAULT;
+  let rc = 0;
+  let i = 0;
+  try {
+    for (; i < count; i++) {
+      if (i === PREEMPT_BATCH && !ctx.nested) {
+        putDone(ctx, pdone, done + i);
+        ctx.continueWith([reqs + i * MMU_UPDATE_SIZE, (count - i) | PREEMPTED, pdone, foreigndom]);
+        settle(ctx);
+        return 0;
+      }
+      const at = reqs + i * MMU_UPDATE_SIZE;
+      const ptrLo = domain.access.read32(at);
+      const ptrHi = domain.access.read32(at + 4);
+      const val = domain.access.read32(at + 8);
+      const cmd = ptrLo & 3;
+      let okay = false;
+      if (ptrHi === 0) {
+        if (cmd === MMU_NORMAL_PT_UPDATE || cmd === MMU_PT_UPDATE_PRESERVE_AD) {
+          okay = domain.tables.normalUpdate(ptrLo & ~3, val, cmd === MMU_PT_UPDATE_PRESERVE_AD);
+        } else if (cmd === MMU_MACHPHYS_UPDATE) {
+          const mfn = ptrLo >>> 12;
+          okay = domain.tables.frames.ownedByDomain(mfn);
+          if (okay) domain.tables.frames.m2p[mfn] = val | 0;
+        }
+      }
+      if (!okay) {
+        domain.refuse();
+        rc = EINVAL;
+        break;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof GuestFault)) throw error;
+    rc = EFAULT;
+  }
+  settle(ctx);
+  putDone(ctx, pdone, done + i);
+  return rc;
+}
+
+/** update_va_mapping(va, pte, pte_hi, flags): the L1 entry that maps `va` in the current address space. */
+export function updateVaMapping(ctx: HypercallContext, va: number, val: number, valHi: number, flags: number): number {
+  const { domain } = ctx;
+  va >>>= 0;
+  // Non-PAE entries are 32 bits: Xen truncates the 64-bit value, so `valHi` is ignored.
+  void valHi;
+  if ((va >>> 22) >= FIRST_XEN_L2_SLOT) {
+    domain.refuse();
+    return EINVAL;
+  }
+  const l2 = domain.baseptr;
+  const pde = domain.memory.read32(l2 * PAGE_SIZE + (va >>> 22) * 4) >>> 0;
+  const l1 = pde >>> 12;
+  if ((pde & 1) === 0 || domain.tables.frames.type[l1] !== TYPE_L1) {
+    domain.refuse();
+    return EINVAL;
+  }
+  if (!domain.tables.modL1(l1, (va >>> 12) & 0x3ff, val >>> 0)) {
+    domain.refuse();
+    settle(ctx);
+    return EINVAL;
+  }
+  const frames = domain.tables.frames;
+  switch (flags & UVMF_FLUSHTYPE_MASK) {
+    case UVMF_TLB_FLUSH:
+      frames.typeDropped = false;
+      domain.flushTlb();
+      break;
+    case UVMF_INVLPG:
+      domain.invalidatePage(va);
+      break;
+    default:
+      break;
+  }
+  settle(ctx);
+  return 0;
+}
+
+export function mmuextOp(ctx: HypercallContext, ops: number, rawCount: number, pdone: number, foreigndom: number): number {
+  const { domain } = ctx;
+  const frames = domain.tables.frames;
+  let count = rawCount >>> 0;
+  let done = 0;
+  if ((count & PREEMPTED) !== 0) {
+    count &= ~PREEMPTED;
+    done = readDone(ctx, pdone);
+  }
+  if (!foreignOk(foreigndom)) return EINVAL;
+  if (!rangeOk(ops, count * MMUEXT_OP_SIZE)) return EFAULT;
+  let rc = 0;
+  let i = 0;
+  try {
+    for (; i < count; i++) {
+      if (i === PREEMPT_BATCH && !ctx.nested) {
+        putDone(ctx, pdone, done + i);
+        ctx.continueWith([ops + i * MMUEXT_OP_SIZE, (count - i) | PREEMPTED, pdone, foreigndom]);
+        settle(ctx);
+        return 0;
+      }
+      const at = ops + i * MMUEXT_OP_SIZE;
+      const cmd = domain.access.read32(at);
+      const arg1 = domain.access.read32(at + 4);
+      let okay = true;
+      switch (cmd) {
+        case MMUEXT_PIN_L1_TABLE:
+        case MMUEXT_PIN_L2_TABLE: {
+          const type = cmd === MMUEXT_PIN_L1_TABLE ? TYPE_L1 : TYPE_L2;
+          okay = frames.ownedByDomain(arg1) && frames.getType(arg1, type);
+          if (okay && frames.pinned[arg1]) {
+            frames.putType(arg1);
+            okay = false;
+          } else if (okay) frames.pinned[arg1] = 1;
+          break;
+        }
+        case MMUEXT_UNPIN_TABLE:
+          // A table still in use keeps its type through its other references (CR3, an L2 entry).
+          okay = frames.ownedByDomain(arg1) && frames.pinned[arg1] === 1;
+          if (okay) {
+            frames.pinned[arg1] = 0;
+            frames.putType(arg1);
+          }
+          break;
+        case MMUEXT_NEW_BASEPTR: {
+          okay = frames.ownedByDomain(arg1) && frames.getType(arg1, TYPE_L2);
+          if (okay) {
+            const old = domain.baseptr;
+            domain.loadBaseptr(arg1);
+            if (old >= 0) frames.putType(old);
+          }
+          break;
+        }
+        case MMUEXT_TLB_FLUSH_LOCAL:
+        case MMUEXT_TLB_FLUSH_ALL:
+          frames.typeDropped = false;
+          domain.flushTlb();
+          break;
+        case MMUEXT_INVLPG_LOCAL:
+        case MMUEXT_INVLPG_ALL:
+          domain.invalidatePage(arg1);
+          break;
+        default:
+          okay = false;
+      }
+      if (!okay) {
+        domain.refuse();
+        rc = EINVAL;
+        break;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof GuestFault)) throw error;
+    rc = EFAULT;
+  }
+  settle(ctx);
+  putDone(ctx, pdone, done + i);
+  return rc;
+}
+
+/** set_gdt(frame_list, entries): up to 14 pages of guest descriptors below the reserved entries. */
+export function setGdt(ctx: HypercallContext, frameList: number, entries: number): number {
+  const { domain } = ctx;
+  entries >>>= 0;
+  if (entries > FIRST_RESERVED_GDT_ENTRY) {
+    domain.refuse();
+    return EINVAL;
+  }
+  const pages = Math.ceil(entries / 512);
+  if (!rangeOk(frameList, pages * 4)) return EFAULT;
+  const frames: number[] = [];
+  try {
+    for (let i = 0; i < pages; i++) frames.push(domain.access.read32(frameList + i * 4));
+  } catch (error) {
+    if (!(error instanceof GuestFault)) throw error;
+    return EFAULT;
+  }
+  if (!domain.setGdt(frames, entries)) {
+    domain.refuse();
+    settle(ctx);
+    return EINVAL;
+  }
+  settle(ctx);
+  return 0;
+}
+
+/** update_descriptor(maddr lo, hi, desc lo, hi): one descriptor, checked, into a GDT page or a plain page. */
+export function updateDescriptor(ctx: HypercallContext, paLo: number, paHi: number, lo: number, hi: number): number {
+  const { domain } = ctx;
+  const frames = domain.tables.frames;
+  const mfn = paLo >>> 12;
+  const checked = checkDescriptor(lo, hi);
+  if (paHi !== 0 || (paLo & 7) !== 0 || !frames.ownedByDomain(mfn) || checked === null) {
+    domain.refuse();
+    return EINVAL;
+  }
+  const type = frames.type[mfn] === TYPE_SEGDESC ? TYPE_SEGDESC : TYPE_WRITABLE;
+  if (!frames.getType(mfn, type)) {
+    domain.refuse();
+    return EINVAL;
+  }
+  domain.memory.write32(paLo >>> 0, checked[0]);
+  domain.memory.write32((paLo >>> 0) + 4, checked[1]);
+  frames.putType(mfn);
+  settle(ctx);
+  return 0;
+}
+
+/** memory_op: the reservation queries and the guest's memory map (one RAM range of its pages). */
+export function memoryOp(ctx: HypercallContext, cmd: number, arg: number): number {
+  const { domain } = ctx;
+  const pages = domain.p2m.length;
+  try {
+    switch (cmd) {
+      case XENMEM_maximum_ram_page:
+        return domain.tables.frames.frames - 1;
+      case XENMEM_current_reservation:
+      case XENMEM_maximum_reservation: {
+        const dom = domain.access.read16(arg);
+        return dom === DOMID_SELF || dom === 1 ? pages : EINVAL;
+      }
+      case XENMEM_memory_map: {
+        // struct xen_memory_map {u32 nr_entries; u32 buffer}: one e820 entry {u64 addr, u64 size, u32 type}.
+        const capacity = domain.access.read32(arg);
+        const buffer = domain.access.read32(arg + 4);
+        if (capacity < 1) return EINVAL;
+        if (!rangeOk(buffer, 20)) return EFAULT;
+        const entry = new Uint8Array(20);
+        const view = new DataView(entry.buffer);
+        view.setUint32(8, (pages * PAGE_SIZE) % 2 ** 32, true);
+        view.setUint32(12, Math.floor((pages * PAGE_SIZE) / 2 ** 32), true);
+        view.setUint32(16, 1, true);
+        domain.access.writeBytes(buffer, entry);
+        domain.access.write32(arg, 1);
+        return 0;
+      }
+      default:
+        return ENOSYS;
+    }
+  } catch (error) {
+    if (!(error instanceof GuestFault)) throw error;
+    return EFAULT;
+  }
+}

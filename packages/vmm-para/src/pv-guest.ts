@@ -1,0 +1,140 @@
+// A built domain with its back ends wired to event channels: what `Vm.buildPvDomain` returns, and
+// what the vCPU calls for hypercalls.
+import type { PvDomain, PvDomainConfig, Registers, SpecialRegisters } from '@ringvisor/vmm-api';
+import { GUEST_DOMID, PAGE_SIZE, START_INFO } from './abi.js';
+import { BlkifBackend } from './backends/blkif.js';
+import { ConsoleBackend } from './backends/console.js';
+import { GrantTable } from './backends/grant-table.js';
+import { Xenstore } from './backends/xenstore.js';
+import { buildDomain } from './builder.js';
+import type { Domain } from './domain.js';
+import type { HypercallContext } from './hypercalls/context.js';
+import { hypercall } from './hypercalls/dispatch.js';
+import { DomainTime } from './time.js';
+import { parseXenElf } from './xen-elf.js';
+
+const VBD = 'device/vbd/768';
+/** XenbusState values (io/xenbus.h). */
+const XENBUS_INIT_WAIT = '2';
+const XENBUS_INITIALISED = '3';
+const XENBUS_CONNECTED = '4';
+
+export class PvGuest implements PvDomain {
+  readonly regs: Registers;
+  readonly sregs: SpecialRegisters;
+  readonly time: DomainTime;
+  readonly grants: GrantTable;
+  readonly console: ConsoleBackend;
+  readonly xenstore: Xenstore;
+  blkif: BlkifBackend | null = null;
+  private continuation: number[] | null = null;
+  private readonly context: HypercallContext;
+
+  constructor(readonly domain: Domain, private readonly config: PvDomainConfig) {
+    const built = buildDomain(domain, config.image, config.cmdline ?? '');
+    this.regs = built.regs;
+    this.sregs = built.sregs;
+    const memory = domain.memory;
+    this.time = new DomainTime(domain, domain.cpu, config.clock);
+    this.grants = new GrantTable(memory, domain.hv.grant, domain.tables.frames);
+    const events = domain.events;
+    let consolePort = 0;
+    let storePort = 0;
+    const ringEvents = (port: () => number) => ({
+      notify: () => events.setPending(port()),
+      refuse: () => domain.refuse(),
+      countRequest: () => domain.count('ring requests'),
+    });
+    this.console = new ConsoleBackend(memory, built.consoleMfn * PAGE_SIZE, config.console, ringEvents(() => consolePort));
+    this.xenstore = new Xenstore(memory, built.storeMfn * PAGE_SIZE, GUEST_DOMID, {
+      ...ringEvents(() => storePort),
+      written: (path, value) => this.xenstoreWritten(path, value),
+    });
+    consolePort = events.allocateBackend(() => this.console.kick());
+    storePort = events.allocateBackend(() => this.xenstore.kick());
+    memory.write32(built.startInfoMachine + START_INFO.consoleEvtchn, consolePort);
+    memory.write32(built.startInfoMachine + START_INFO.storeEvtchn, storePort);
+    this.populateStore();
+    this.context = {
+      domain, time: this.time, grants: this.grants, console: this.console, nested: false,
+      continueWith: (args) => {
+        this.continuation = args;
+      },
+      consoleWrite: (bytes) => {
+        config.console.write(bytes);
+      },
+    };
+  }
+
+  /** Starts the clock-dependent parts once the vCPU state is loaded (the TSC counts from here). */
+  start(): void {
+    this.time.start(Date.now());
+  }
+
+  private get backendPath(): string {
+    return `/local/domain/0/backend/vbd/${GUEST_DOMID}/768`;
+  }
+
+  private populateStore(): void {
+    const tree = this.xenstore.tree;
+    const home = this.xenstore.home;
+    tree.set(`${home}/name`, parseXenElf(this.config.image).guestOs || 'domU');
+    tree.set(`${home}/domid`, String(GUEST_DOMID));
+    if (this.config.disk) {
+      tree.set(`${home}/${VBD}/backend`, this.backendPath);
+      tree.set(`${home}/${VBD}/backend-id`, '0');
+      tree.set(`${this.backendPath}/frontend-id`, String(GUEST_DOMID));
+      tree.set(`${this.backendPath}/state`, XENBUS_INIT_WAIT);
+    }
+  }
+
+  /** The block front end reached Initialised: map its ring, bind its port, publish Connected. */
+  private xenstoreWritten(path: string, value: string): void {
+    const disk = this.config.disk;
+    if (!disk || this.blkif || path !== `${this.xenstore.home}/${VBD}/state` || value !== XENBUS_INITIALISED) return;
+    const tree = this.xenstore.tree;
+    const ref = Number(tree.get(`${this.xenstore.home}/${VBD}/ring-ref`));
+    const port = Number(tree.get(`${this.xenstore.home}/${VBD}/event-channel`));
+    const domain = this.domain;
+    const ring = this.grants.map(ref, true);
+    if (typeof ring === 'number') {
+      domain.refuse();
+      return;
+    }
+    const backend = new BlkifBackend(domain.memory, ring, this.grants, disk, {
+      notify: () => domain.events.setPending(port),
+      refuse: () => domain.refuse(),
+      countRequest: () => domain.count('ring requests'),
+    });
+    if (!domain.events.connectBackend(port, () => backend.kick())) {
+      this.grants.unmap(ring);
+      domain.refuse();
+      return;
+    }
+    this.blkif = backend;
+    tree.set(`${this.backendPath}/sectors`, String(backend.sectors));
+    tree.set(`${this.backendPath}/sector-size`, '512');
+    tree.set(`${this.backendPath}/info`, disk.readOnly ? '4' : '0');
+    tree.set(`${this.backendPath}/state`, XENBUS_CONNECTED);
+  }
+
+  /**
+   * Runs hypercall `nr` for the vCPU. Returns null for a continuation (the arguments to reload and
+   * the instruction to run again), else the result for EAX.
+   */
+  hypercall(nr: number, args: readonly number[]): number | { continueWith: number[] } {
+    this.domain.countHypercall(nr);
+    this.continuation = null;
+    const result = hypercall(this.context, nr, args);
+    if (this.continuation !== null) return { continueWith: this.continuation };
+    return result;
+  }
+
+  consoleInput(bytes: Uint8Array): number {
+    return this.console.input(bytes);
+  }
+
+  consoleOutputRoom(): void {
+    this.console.outputRoom();
+  }
+}

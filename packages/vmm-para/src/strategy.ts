@@ -1,0 +1,263 @@
+// Strategy `para`: the guest kernel runs at ring 1 on the emulated CPU, which this hypervisor owns
+// the way Xen owns a real one: its GDT, IDT and exception entry. Every exception stops the CPU
+// (x86-core's intercept set is the hypervisor's exception entry); software interrupts the guest
+// may not issue through the hypervisor's DPL-0 gates arrive as #GP(vector*8+2), which is how
+// `int 0x82` (a hypercall, from ring 1) and the guest's own system-call vectors are recognised.
+import { Paging, PhysicalMemory } from '@ringvisor/mmu';
+import type {
+  PvDomain, PvDomainConfig, Registers, SegmentState, SpecialRegisters, Vcpu, Vm, VmExit, VmSpec, VmmStrategy,
+} from '@ringvisor/vmm-api';
+import { CS, Cpu, DS, ES, FS, GS, LDTR, MMU_PAGING_FEATURES, MmuPaging, SS, TR } from '@ringvisor/x86-core';
+import { HYPERCALL_VECTOR } from './abi.js';
+import { Domain } from './domain.js';
+import { PvGuest } from './pv-guest.js';
+import { NS_PER_TSC_TICK } from './time.js';
+
+const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
+  ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
+];
+const GP = 13;
+const PF = 14;
+/** Register indices of the hypercall arguments: EBX, ECX, EDX, ESI, EDI, EBP. */
+const ARG_REGS = [3, 1, 2, 6, 7, 5];
+
+class ParaVcpu implements Vcpu {
+  private readonly budgetExit = { reason: 'budget' as const };
+  private readonly blockExit = { reason: 'hlt' as const, interruptsEnabled: true };
+
+  constructor(readonly index: number, private readonly vm: ParaVm) {}
+
+  get cpu(): Cpu {
+    return this.vm.cpu;
+  }
+
+  get retired(): number {
+    return this.cpu.retired;
+  }
+
+  get interruptible(): boolean {
+    return false;
+  }
+
+  run(budget: number): VmExit {
+    const guest = this.vm.guest;
+    if (!guest) return { reason: 'internal-error', detail: 'strategy para runs para-virtualized kernels only: no PV domain was built' };
+    const domain = guest.domain;
+    const cpu = this.cpu;
+    const stats = this.vm.spec.stats;
+    if (domain.stop === 'block') {
+      if (!domain.eventPending()) return this.blockExit;
+      domain.stop = null;
+    }
+    let remaining = budget;
+    for (;;) {
+      const ended = this.stopExit();
+      if (ended) return ended;
+      domain.deliverEvents();
+      if (domain.stop !== null) continue;
+      if (remaining <= 0) return this.budgetExit;
+      const before = cpu.retired;
+      const reason = cpu.run(remaining);
+      // Each hypervisor entry costs one unit, so a guest that only traps still ends its budget.
+      remaining -= cpu.retired - before + 1;
+      if (reason === 'budget') return this.budgetExit;
+      if (reason !== 'exception') {
+        stats.count('internal-error');
+        return { reason: 'internal-error', detail: reason === 'internal-error' ? cpu.stop.detail : `unexpected stop: ${reason}` };
+      }
+      this.exception(guest, cpu.stop.vector, cpu.stop.errorCode);
+      if (domain.stop === 'block') {
+        stats.count('hlt');
+        return this.blockExit;
+      }
+    }
+  }
+
+  /** The exit for a domain that shut down or crashed, or null while it lives. */
+  private stopExit(): VmExit | null {
+    const domain = this.vm.guest!.domain;
+    switch (domain.stop) {
+      case 'poweroff': return { reason: 'shutdown', cause: 'power-off' };
+      case 'reboot': return { reason: 'shutdown', cause: 'reset' };
+      case 'crash': return { reason: 'internal-error', detail: `domain crashed: ${domain.crashReason}` };
+      default: return null;
+    }
+  }
+
+  /** The hypervisor's exception entry: a hypercall, a software interrupt, or a trap to bounce. */
+  private exception(guest: PvGuest, vector: number, errorCode: number): void {
+    const cpu = this.cpu;
+    const domain = guest.domain;
+    const stats = this.vm.spec.stats;
+    if (vector === GP && errorCode >= 0 && (errorCode & 3) === 2) {
+      const soft = errorCode >>> 3;
+      const length = soft === 3 || soft === 4 ? this.softIntLength(soft) : 2;
+      if (soft === HYPERCALL_VECTOR && cpu.cpl === 1) {
+        stats.count('hypercall');
+        cpu.eip = (cpu.eip + 2) >>> 0;
+        const r = cpu.reg32;
+        const nr = r[0] >>> 0;
+        const result = guest.hypercall(nr, ARG_REGS.map((i) => r[i] >>> 0));
+        if (typeof result === 'number') r[0] = result;
+        else {
+          // A continuation: run the same hypercall again with the arguments it left.
+          cpu.eip = (cpu.eip - 2) >>> 0;
+          result.continueWith.forEach((value, k) => {
+            r[ARG_REGS[k]] = value;
+          });
+        }
+        return;
+      }
+      const trap = domain.traps[soft];
+      if (length > 0 && trap && trap.address !== 0 && (trap.flags & 3) >= cpu.cpl) {
+        stats.count('exception');
+        cpu.eip = (cpu.eip + length) >>> 0;
+        domain.deliverTrap(soft, -1);
+        return;
+      }
+    }
+    stats.count('exception');
+    if (vector === PF) domain.setGuestCr2(cpu.cr2);
+    domain.deliverTrap(vector, errorCode);
+  }
+
+  /** INT3 and INTO are one byte, INT 3/INT 4 (CD xx) two; 0 when neither is at EIP. */
+  private softIntLength(vector: number): number {
+    try {
+      const at = (this.cpu.segBase[CS] + this.cpu.eip) >>> 0;
+      const byte = this.vm.guest!.domain.access.read8(at);
+      if (byte === (vector === 3 ? 0xcc : 0xce)) return 1;
+      return byte === 0xcd ? 2 : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  requestInterruptWindow(): void {
+    // No external interrupts reach a PV guest: its events come through event channels.
+  }
+
+  injectInterrupt(): void {
+    throw new Error('strategy para delivers events, not interrupts');
+  }
+
+  hasPendingEvent(): boolean {
+    const guest = this.vm.guest;
+    return guest !== null && guest.domain.stop === 'block' && guest.domain.eventPending();
+  }
+
+  advanceTsc(ticks: number): void {
+    if (this.cpu.tscSource === null && Number.isSafeInteger(ticks) && ticks > 0) this.cpu.tscOffset += ticks;
+  }
+
+  getRegisters(): Registers {
+    const r = this.cpu.reg32;
+    return {
+      eax: r[0] >>> 0, ecx: r[1] >>> 0, edx: r[2] >>> 0, ebx: r[3] >>> 0,
+      esp: r[4] >>> 0, ebp: r[5] >>> 0, esi: r[6] >>> 0, edi: r[7] >>> 0,
+      eip: this.cpu.eip >>> 0, eflags: this.cpu.getEflags() >>> 0,
+    };
+  }
+
+  setRegisters(regs: Registers): void {
+    const cpu = this.cpu;
+    const r = cpu.reg32;
+    r[0] = regs.eax; r[1] = regs.ecx; r[2] = regs.edx; r[3] = regs.ebx;
+    r[4] = regs.esp; r[5] = regs.ebp; r[6] = regs.esi; r[7] = regs.edi;
+    cpu.eip = regs.eip >>> 0;
+    cpu.setEflags(regs.eflags);
+  }
+
+  getSpecialRegisters(): SpecialRegisters {
+    const cpu = this.cpu;
+    const segment = (s: number): SegmentState => ({
+      selector: cpu.seg[s], base: cpu.segBase[s] >>> 0, limit: cpu.segLimit[s] >>> 0, access: cpu.segAccess[s],
+    });
+    return {
+      es: segment(ES), cs: segment(CS), ss: segment(SS), ds: segment(DS), fs: segment(FS), gs: segment(GS),
+      ldt: segment(LDTR), tr: segment(TR),
+      gdt: { base: cpu.gdtrBase >>> 0, limit: cpu.gdtrLimit },
+      idt: { base: cpu.idtrBase >>> 0, limit: cpu.idtrLimit },
+      cr0: cpu.cr0 >>> 0, cr2: cpu.cr2 >>> 0, cr3: cpu.cr3 >>> 0, cr4: cpu.cr4 >>> 0, efer: cpu.efer >>> 0,
+    };
+  }
+
+  /**
+   * Loads system state. The hypervisor's GDT, IDT and CR3 are its own: this is how the builder's
+   * entry state reaches the CPU, not a way for anyone to change what the domain runs on.
+   */
+  setSpecialRegisters(sregs: SpecialRegisters): void {
+    const cpu = this.cpu;
+    for (const [name, s] of SEGMENT_ORDER) {
+      const state = sregs[name] as SegmentState;
+      cpu.seg[s] = state.selector;
+      cpu.segBase[s] = state.base | 0;
+      cpu.segLimit[s] = state.limit | 0;
+      cpu.segAccess[s] = state.access;
+    }
+    cpu.gdtrBase = sregs.gdt.base >>> 0;
+    cpu.gdtrLimit = sregs.gdt.limit;
+    cpu.idtrBase = sregs.idt.base >>> 0;
+    cpu.idtrLimit = sregs.idt.limit;
+    cpu.cr0 = sregs.cr0 | 0;
+    cpu.cr2 = sregs.cr2 >>> 0;
+    cpu.cr3 = sregs.cr3 >>> 0;
+    cpu.cr4 = sregs.cr4 >>> 0;
+    cpu.efer = sregs.efer >>> 0;
+    cpu.cpl = (sregs.cs.selector & 3);
+    cpu.modeChanged();
+    cpu.halted = false;
+  }
+}
+
+class ParaVm implements Vm {
+  readonly memory: PhysicalMemory;
+  readonly cpu: Cpu;
+  readonly paging: MmuPaging;
+  readonly domain: Domain;
+  guest: PvGuest | null = null;
+
+  constructor(readonly spec: VmSpec) {
+    const ramEnd = spec.regions.filter((r) => !r.rom && r.base < 2 ** 32).reduce((end, r) => Math.max(end, r.base + r.size), 0);
+    const ramBuffer = ramEnd > 0 ? spec.ramBacking?.({ base: 0, size: ramEnd }) : undefined;
+    this.memory = new PhysicalMemory({ regions: spec.regions, fallback: spec.mmio, ...(ramBuffer ? { ramBuffer } : {}) });
+    this.paging = new MmuPaging(new Paging(this.memory, { maxPhysAddrBits: 32 }));
+    // No interrupt controller: a PV guest gets events, never the board's interrupts.
+    this.cpu = new Cpu({ memory: this.memory, io: spec.io, paging: this.paging, model: 'i686' });
+    this.cpu.pagingFeatures = MMU_PAGING_FEATURES;
+    // The hypervisor's exception entry: every exception vector stops the CPU.
+    this.cpu.intercepts.exceptions = 0xffffffff | 0;
+    const clock = spec.clock;
+    if (clock?.kind === 'host') this.cpu.tscSource = () => Math.floor(clock.now() / NS_PER_TSC_TICK);
+    this.domain = new Domain(this.memory, this.cpu, this.paging, spec.stats);
+  }
+
+  createVcpu(index: number): Vcpu {
+    if (index !== 0) throw new RangeError('strategy para runs one vCPU');
+    return new ParaVcpu(index, this);
+  }
+
+  buildPvDomain(config: PvDomainConfig): PvDomain {
+    if (this.guest) throw new Error('a PV domain was already built in this VM');
+    const guest = new PvGuest(this.domain, config);
+    this.guest = guest;
+    // The entry state goes to the CPU now, so the clock snapshot sees the TSC it starts from.
+    const vcpu = new ParaVcpu(0, this);
+    vcpu.setSpecialRegisters(guest.sregs);
+    vcpu.setRegisters(guest.regs);
+    guest.start();
+    return guest;
+  }
+
+  destroy(): void {
+    // Nothing outside the JS heap is held.
+  }
+}
+
+/** Strategy `para`: Xen's x86-32 PV ABI on the emulated CPU. */
+export const paraStrategy: VmmStrategy = {
+  name: 'para',
+  description: "para-virtualization: Xen's x86-32 PV ABI (guest kernel at ring 1, hypercalls, validated direct paging)",
+  unavailableReason: () => null,
+  createVm: (spec: VmSpec): Vm => new ParaVm(spec),
+};
