@@ -64,8 +64,20 @@ export class InstructionEmulator {
   }
 }
 
-/** The architectural state one instruction can read or change (the x87 and its environment aside). */
+/** The architectural state one instruction can read or change, the x87 included. */
 function copyState(from: Cpu, to: Cpu): void {
+  const a = from.fpu;
+  const b = to.fpu;
+  b.regs.set(a.regs);
+  b.empty.set(a.empty);
+  b.top = a.top;
+  b.cw = a.cw;
+  b.sw = a.sw;
+  b.fip = a.fip;
+  b.fcs = a.fcs;
+  b.fdp = a.fdp;
+  b.fds = a.fds;
+  b.fop = a.fop;
   to.reg32.set(from.reg32);
   to.eip = from.eip;
   to.setEflags(from.getEflags());
