@@ -24,6 +24,13 @@ export class InstructionEmulator {
     this.cpu.pagingFeatures = MMU_PAGING_FEATURES;
   }
 
+  /**
+   * CR0 bits the VMM owns (guest/host mask) and the values the guest believes they have (read
+   * shadow): the emulated instruction sees the guest's CR0, the real CR0 keeps the VMM's bits.
+   */
+  cr0Mask = 0;
+  cr0Shadow = 0;
+
   /** Runs the instruction at the guest's CS:EIP; the guest CPU's state is updated as if it ran it. */
   step(guest: Cpu): EmulationResult {
     return this.run(guest, 1);
@@ -44,6 +51,9 @@ export class InstructionEmulator {
   private run(guest: Cpu, budget: number, vector = -1, kind: InterruptKind = 'external', errorCode = -1): EmulationResult {
     const cpu = this.cpu;
     copyState(guest, cpu);
+    const mask = this.cr0Mask;
+    const owned = guest.cr0 & mask;
+    cpu.cr0 = (cpu.cr0 & ~mask) | (this.cr0Shadow & mask);
     cpu.halted = false;
     cpu.inShutdown = false;
     cpu.modeChanged();
@@ -51,6 +61,7 @@ export class InstructionEmulator {
     const reason = cpu.run(budget);
     const before = { cr0: guest.cr0, cr3: guest.cr3, cr4: guest.cr4, efer: guest.efer };
     copyState(cpu, guest);
+    guest.cr0 = (guest.cr0 & ~mask) | owned;
     if (guest.cr0 !== before.cr0 || guest.cr3 !== before.cr3 || guest.cr4 !== before.cr4 || guest.efer !== before.efer) guest.modeChanged();
     else guest.codeSizeChanged();
     switch (reason) {

@@ -28,6 +28,7 @@ const CR0_DEFINED = 0xe005003f | 0;
 const CR0_ET = 1 << 4;
 const RFLAGS_IF = 1 << 9;
 const GP = 13;
+const MF = 16;
 const INJECT_VALID = 0x80000000;
 const TYPE_EXTERNAL = 0 << 8;
 const TYPE_HARDWARE_EXCEPTION = 3 << 8;
@@ -177,6 +178,12 @@ export class VmxVcpu implements Vcpu {
           if (end !== null) return end;
           continue;
         }
+        case EXIT_REASON.EXCEPTION_OR_NMI: {
+          // Only #MF is intercepted (guest CR0.NE = 0, see writeCr0).
+          const end = this.emulate();
+          if (end !== null) return end;
+          continue;
+        }
         case EXIT_REASON.TRIPLE_FAULT:
           this.shutdown = true;
           stats.count('shutdown');
@@ -294,6 +301,9 @@ export class VmxVcpu implements Vcpu {
     if ((cpu.cr0 & CR0_PE) !== 0 && (next & CR0_PE) === 0) cpu.cpl = 0;
     v.write(VMCS.CR0_READ_SHADOW, next & CR0_NE);
     v.write(VMCS.GUEST_CR0, next | CR0_NE);
+    // With the guest's NE clear, an x87 error is not #MF (no FERR# line here: it is ignored, as on
+    // the bare CPU): #MF exits and the instruction is emulated under the guest's CR0.
+    v.write(VMCS.EXCEPTION_BITMAP, next & CR0_NE ? 0 : 1 << MF);
   }
 
   /**
@@ -304,16 +314,24 @@ export class VmxVcpu implements Vcpu {
     const v = this.vmx.vmcs;
     const vectoring = v.read(VMCS.IDT_VECTORING_INFO);
     if (vectoring & INJECT_VALID) {
-      return this.afterEmulation(this.ctx.emulator.deliver(this.vmx.cpu, vectoring, v.read(VMCS.IDT_VECTORING_ERROR_CODE)));
+      return this.afterEmulation(this.emulator().deliver(this.vmx.cpu, vectoring, v.read(VMCS.IDT_VECTORING_ERROR_CODE)));
     }
     return this.emulate();
   }
 
-  /** One guest instruction through the emulator; null when the guest goes on. */
+  /** One guest instruction through the emulator, under the guest's view of CR0; null when the guest goes on. */
   private emulate(): VmExit | null {
-    const end = this.afterEmulation(this.ctx.emulator.step(this.vmx.cpu));
+    const end = this.afterEmulation(this.emulator().step(this.vmx.cpu));
     if (end === null) this.vmx.cpu.retired++;
     return end;
+  }
+
+  /** The emulator, set to show the guest its CR0 (NE from the read shadow). */
+  private emulator(): InstructionEmulator {
+    const emulator = this.ctx.emulator;
+    emulator.cr0Mask = CR0_NE;
+    emulator.cr0Shadow = this.vmx.vmcs.read(VMCS.CR0_READ_SHADOW);
+    return emulator;
   }
 
   private afterEmulation(result: EmulationResult): VmExit | null {
