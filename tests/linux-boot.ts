@@ -1,7 +1,5 @@
-// The Linux boot every strategy's Linux test makes (tests/linux*.test.ts): Debian's i686 kernel
-// with the project's initramfs (tools/linux-guest.mjs) boots to a shell on the serial console, and
-// commands typed there answer. Driven through the CLI as a user would; `vmm` adds the strategy's
-// arguments. Skip reasons say why apt cannot provide the kernel (or xz the vmlinux).
+// The Linux boot the Linux tests share (tests/linux.test.ts, tests/linux-full.test.ts): the guest from
+// tools/linux-guest.mjs, a VM driven through the CLI as a user would, and the checks of one boot.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,10 +27,10 @@ if (vmlinuxSkipReason && !skipReason) console.warn(`skipping the vmlinux boot: $
 /** Options README documents for short-lived VMs: no crypto self-tests, no ISA PnP scan. */
 const APPEND = 'console=ttyS0 quiet cryptomgr.notests noisapnp';
 
-/** The console of a running VM: what it printed so far, and a way to wait for text and type. `vmm`: extra CLI arguments (e.g. `--vmm hw:vmx`). */
-export function boot(kernel: string, initrd: string, disk?: string, vmm: readonly string[] = []) {
-  const child = spawn(process.execPath, [cli, 'run', ...vmm, '--kernel', kernel, '--initrd', initrd, '--append', APPEND,
-    '--mem', '128M', ...(disk ? ['--disk', disk] : []), '--max-time', '1500'], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** The console of a running VM: what it printed so far, and a way to wait for text and type. */
+export function boot(kernel: string, initrd: string, disk?: string, extraArgs: readonly string[] = []) {
+  const child = spawn(process.execPath, [cli, 'run', '--kernel', kernel, '--initrd', initrd, '--append', APPEND,
+    '--mem', '128M', ...(disk ? ['--disk', disk] : []), '--max-time', '1500', ...extraArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters: (() => void)[] = [];
@@ -72,18 +70,18 @@ const utcDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const MARKER = 'RINGVISOR-DISK-MARKER-5a17';
 const MARKER_SECTOR = 7;
 
+
 /**
- * The bzImage boot: a shell that runs commands, virtio-blk and virtio-rng, the date and the clock
- * across idle time, the TSC clocksource, and `poweroff` ending the VM with status 0.
+ * One boot of the bzImage to a shell that runs commands, uses virtio-blk and virtio-rng, keeps the
+ * date and time, and powers off; `extraArgs` go to `ringvisor run` (e.g. `--vmm full`).
  */
-export async function checkFullBoot(vmm: readonly string[] = []): Promise<void> {
-  const label = vmm.length ? ` (${vmm.join(' ')})` : '';
+export async function bootAndCheckShell(extraArgs: readonly string[] = []): Promise<void> {
   const g = guest as Guest;
   const scratch = mkdtempSync(join(tmpdir(), 'ringvisor-linux-'));
   const disk = join(scratch, 'disk.img');
   writeFileSync(disk, new Uint8Array(1024 * 1024));
   const started = Date.now();
-  const vm = boot(g.bzImage, g.initrd, disk, vmm);
+  const vm = boot(g.bzImage, g.initrd, disk, extraArgs);
   try {
     await vm.waitFor('RINGVISOR-INIT-OK');
     await vm.waitFor('/ # ');
@@ -124,7 +122,7 @@ export async function checkFullBoot(vmm: readonly string[] = []): Promise<void> 
     const poweredOff = Date.now();
     vm.type('poweroff\n');
     expect(await vm.exit).toBe(0);
-    console.info(`linux test${label}: shell after ${bootSeconds.toFixed(0)} s, power-off took ${((Date.now() - poweredOff) / 1000).toFixed(1)} s`);
+    console.info(`linux test${extraArgs.length > 0 ? ` (${extraArgs.join(' ')})` : ''}: shell after ${bootSeconds.toFixed(0)} s, power-off took ${((Date.now() - poweredOff) / 1000).toFixed(1)} s`);
     const image = readFileSync(disk);
     expect(image.subarray(MARKER_SECTOR * 512, MARKER_SECTOR * 512 + MARKER.length).toString('latin1')).toBe(MARKER);
     expect(image.subarray(0, MARKER_SECTOR * 512).every((byte) => byte === 0)).toBe(true);
@@ -134,12 +132,11 @@ export async function checkFullBoot(vmm: readonly string[] = []): Promise<void> 
   }
 }
 
-/** The uncompressed vmlinux boot to a shell, and power-off. */
-export async function checkVmlinuxBoot(vmm: readonly string[] = []): Promise<void> {
-  const label = vmm.length ? ` (${vmm.join(' ')})` : '';
+/** One boot of the uncompressed vmlinux to a shell, then power-off. */
+export async function bootVmlinuxToShell(extraArgs: readonly string[] = []): Promise<void> {
   const g = guest as Guest;
   const started = Date.now();
-  const vm = boot(g.vmlinux ?? '', g.initrd, undefined, vmm);
+  const vm = boot(g.vmlinux ?? '', g.initrd, undefined, extraArgs);
   try {
     await vm.waitFor('RINGVISOR-INIT-OK');
     await vm.waitFor('/ # ');
@@ -147,7 +144,7 @@ export async function checkVmlinuxBoot(vmm: readonly string[] = []): Promise<voi
     expect(await vm.command('uname -r')).toMatch(new RegExp(`^${g.release.replace(/\./g, '\\.')}\r?$`, 'm'));
     vm.type('poweroff\n');
     expect(await vm.exit).toBe(0);
-    console.info(`linux test${label}: vmlinux shell after ${bootSeconds.toFixed(0)} s`);
+    console.info(`linux test${extraArgs.length > 0 ? ` (${extraArgs.join(' ')})` : ''}: vmlinux shell after ${bootSeconds.toFixed(0)} s`);
   } finally {
     vm.kill();
   }

@@ -8,8 +8,8 @@ import { UsageError } from './args.js';
 export const STRATEGIES: StrategyRegistry = [
   { name: 'none', module: import.meta.resolve('@ringvisor/x86-core'), exportName: 'noneStrategy' },
   { name: 'full', module: import.meta.resolve('@ringvisor/vmm-full'), exportName: 'fullStrategy' },
-  { name: 'hw', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'hwStrategy' },
   { name: 'para', module: import.meta.resolve('@ringvisor/vmm-para'), exportName: 'paraStrategy' },
+  { name: 'hw', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'hwStrategy' },
   { name: 'hw:kvm', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'kvmStrategy' },
   { name: 'hw:vmx', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'vmxStrategy' },
 ];

@@ -57,8 +57,11 @@ describe('minikernel (bare build)', () => {
     expectDiskWritten(result.sector);
   }, 320_000);
 
-  it('says so when there is no disk and answers an unknown command', async () => {
-    const result = await ringvisorDone(['run', 'minikernel', '--max-time', '300'], 'disk\nnonsense\npoweroff\n');
+  it('says so when there is no disk, answers an unknown command and measures with bench', async () => {
+    const result = await ringvisorDone(['run', 'minikernel', '--max-time', '300'], 'disk\nnonsense\nbench\npoweroff\n');
+    for (const what of ['getpid', 'demand-zero fault', 'copy-on-write fault', 'fork\\+exec\\+wait']) {
+      expect(result.stdout).toMatch(new RegExp(`^bench: ${what} [1-9]\\d* cycles\r$`, 'm'));
+    }
     expect(result.stdout).toContain('$ disk\r\ndisk: no disk\r\n');
     expect(result.stdout).toContain('unknown command: nonsense\r\n');
     expect(result.stdout).toContain('powering off\r\n');

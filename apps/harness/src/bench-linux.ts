@@ -133,6 +133,7 @@ export async function benchLinux(args: readonly string[]): Promise<number> {
   const rows: [string, Outcome][] = [
     ['ringvisor (x86-core, --vmm none)', await ringvisor(guest, guest.bzImage, append, limit)],
     ['ringvisor (vmlinux)', await ringvisor(guest, guest.vmlinux, append, limit)],
+    ['ringvisor --vmm full (binary translation)', await ringvisor(guest, guest.bzImage, append, limit, 'full')],
     // Hardware-assisted on VT-x emulated by x86-core: VMX non-root operation, EPT, a TypeScript VMM.
     ['ringvisor --vmm hw:vmx', await ringvisor(guest, guest.bzImage, append, limit, 'hw:vmx')],
     ['QEMU TCG (-cpu pentium3)', await qemu(guest, append, limit)],
@@ -140,7 +141,7 @@ export async function benchLinux(args: readonly string[]): Promise<number> {
   ];
   process.stdout.write(`Linux ${guest.bzImage} + initramfs to "${MARKER}" (append "${append}"):\n`);
   if (guest.vmlinux) process.stdout.write(`  (ringvisor (vmlinux) boots ${guest.vmlinux}: the same kernel uncompressed, no in-guest decompressor)\n`);
-  for (const [name, outcome] of rows) process.stdout.write(`  ${name.padEnd(38)} ${show(outcome)}\n`);
+  for (const [name, outcome] of rows) process.stdout.write(`  ${name.padEnd(42)} ${show(outcome)}\n`);
   const own = rows[0][1];
   process.stdout.write('seconds' in own ? `ringvisor linux boot: ${own.seconds.toFixed(2)} s\n` : `ringvisor linux boot: no figure (${show(own)})\n`);
   return 'seconds' in own ? 0 : 1;

@@ -316,6 +316,8 @@ void arch_late_init(void) {
   u32 bind[3] = { VIRQ_TIMER, 0, 0 }; /* virq, vcpu, port out */
   check(hypercall(HYPERVISOR_event_channel_op, EVTCHNOP_bind_virq, (u32)bind, 0, 0, 0), "bind_virq");
   timer_port = bind[2];
+  /* Xen starts a PV vCPU with a 100 Hz periodic timer; this kernel arms its own one-shots instead. */
+  check(hypercall(HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0, 0, 0), "stop_periodic_timer");
   arm_timer();
   blkfront_init();
 }

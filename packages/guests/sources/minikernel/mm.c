@@ -36,7 +36,8 @@ void mm_init(const struct boot_memory *boot) {
   bump_next = boot->first_free_pfn;
   bump_limit = boot->mapped_pfns;
   /* Extend the direct map 4 MiB (one page table) at a time: the partial last table the loader made
-     gets its remaining entries, the rest get new tables. */
+     gets its remaining entries (sent in batches), the rest get new tables. */
+  ops->lazy_mmu(1);
   for (u32 pfn = boot->mapped_pfns; pfn < nr_pages;) {
     u32 slot = KERNEL_FIRST_SLOT + (pfn >> 10);
     u32 end = ((pfn >> 10) + 1) << 10;
@@ -51,6 +52,7 @@ void mm_init(const struct boot_memory *boot) {
     pfn = end;
   }
   ops->flush_tlb();
+  ops->lazy_mmu(0);
   fixmap_table = new_kernel_table(FIXMAP_SLOT, 0, 0);
   /* Everything after the boot allocations is free. */
   for (u32 pfn = nr_pages; pfn-- > bump_next;) {

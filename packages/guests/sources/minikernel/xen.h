@@ -6,7 +6,7 @@
 enum {
   HYPERVISOR_set_trap_table = 0, HYPERVISOR_mmu_update = 1, HYPERVISOR_stack_switch = 3,
   HYPERVISOR_set_callbacks = 4, HYPERVISOR_multicall = 13, HYPERVISOR_update_va_mapping = 14, HYPERVISOR_set_timer_op = 15,
-  HYPERVISOR_console_io = 18, HYPERVISOR_grant_table_op = 20, HYPERVISOR_iret = 23,
+  HYPERVISOR_console_io = 18, HYPERVISOR_grant_table_op = 20, HYPERVISOR_iret = 23, HYPERVISOR_vcpu_op = 24,
   HYPERVISOR_mmuext_op = 26, HYPERVISOR_sched_op = 29, HYPERVISOR_event_channel_op = 32,
 };
 #define DOMID_SELF 0x7ff0
@@ -20,6 +20,7 @@ enum { SCHEDOP_yield = 0, SCHEDOP_block = 1, SCHEDOP_shutdown = 2 };
 enum { SHUTDOWN_poweroff = 0, SHUTDOWN_crash = 3 };
 enum { EVTCHNOP_bind_virq = 1, EVTCHNOP_send = 4, EVTCHNOP_alloc_unbound = 6 };
 #define VIRQ_TIMER 0
+#define VCPUOP_stop_periodic_timer 7
 #define GNTTABOP_setup_table 2
 #define GTF_permit_access 1
 #define GTF_readonly 4
