@@ -7,8 +7,8 @@ const NO_KVM = 'data:text/javascript,' + encodeURIComponent(
 );
 
 describe('chooseStrategy', () => {
-  it('lists none, full, para and hw in the order of the techniques, resolved to modules a worker can import', () => {
-    expect(STRATEGIES.map((entry) => entry.name).slice(0, 4)).toEqual(['none', 'full', 'para', 'hw']);
+  it('lists none, full, para and hw in the order of the techniques, then the backends of hw, resolved to modules a worker can import', () => {
+    expect(STRATEGIES.map((entry) => entry.name)).toEqual(['none', 'full', 'para', 'hw', 'hw:kvm', 'hw:vmx']);
     for (const entry of STRATEGIES) expect(entry.module).toMatch(/^file:\/\//);
   });
 

@@ -134,6 +134,8 @@ export async function benchLinux(args: readonly string[]): Promise<number> {
     ['ringvisor (x86-core, --vmm none)', await ringvisor(guest, guest.bzImage, append, limit)],
     ['ringvisor (vmlinux)', await ringvisor(guest, guest.vmlinux, append, limit)],
     ['ringvisor --vmm full (binary translation)', await ringvisor(guest, guest.bzImage, append, limit, 'full')],
+    // Hardware-assisted on VT-x emulated by x86-core: VMX non-root operation, EPT, a TypeScript VMM.
+    ['ringvisor --vmm hw:vmx', await ringvisor(guest, guest.bzImage, append, limit, 'hw:vmx')],
     ['QEMU TCG (-cpu pentium3)', await qemu(guest, append, limit)],
     ['v86 (npm, wasm JIT)', await v86(guest, append, limit)],
   ];
