@@ -12,6 +12,10 @@ export class FullCounters {
   /** Instructions the virtual CPU ran for states the hardware cannot hold (interpreter). */
   interpreted = 0;
   chainsPatched = 0;
+  /** RET and indirect CALL/JMP completed by the VMM on the CPU's state (no emulator round trip). */
+  fastBranches = 0;
+  /** Every call-out completed that way (branches, port I/O, segment register moves). */
+  fastCallouts = 0;
   staleEntries = 0;
   worldSwitches = 0;
   adaptiveRetranslations = 0;

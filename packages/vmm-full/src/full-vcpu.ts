@@ -12,19 +12,23 @@ import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, CR0_PG, KIND_RAM_CODE, KIND_RO
 import type {
   ExitStats, Registers, SegmentState, SpecialRegisters, Vcpu, VmExit, VmSpec,
 } from '@ringvisor/vmm-api';
-import { CS, Cpu, DS, ES, FS, GS, LDTR, MMU_PAGING_FEATURES, MmuPaging, SS, TR, type PagingUnit } from '@ringvisor/x86-core';
+import {
+  CS, Cpu, CpuFault, DS, ES, FS, GS, LDTR, MMU_PAGING_FEATURES, MmuPaging, SS, TR, type PagingUnit,
+} from '@ringvisor/x86-core';
 import { DescriptorShadow } from './descriptor-shadows.js';
 import { FullCounters } from './full-stats.js';
 import {
   GDT_OFFSET, LDT_OFFSET, TC_CS, TC_OFFSET, TC_SIZE, TSS_OFFSET, VMM_LINEAR,
 } from './layout.js';
 import { VirtualCpuMemory } from './memory-views.js';
-import { truncate, truncated } from './segments.js';
+import { UNUSABLE, truncate, truncated } from './segments.js';
 import {
-  C_INVLPG, C_IO, C_MOV_CR3, K_CALLOUT, K_CALLOUT_END, K_EXIT, K_IDENT, K_STALE, TranslationCache, type CodeSource,
+  CALLOUT_NAMES, C_INVLPG, C_IO, C_MOV_CR3, F_CALL, F_IN, F_JMP, F_MOV_FROM_SEG, F_MOV_TO_SEG, F_OUT, F_POP_SEG, F_PUSH_SEG, F_RET,
+  K_CALLOUT, K_CALLOUT_END, K_EXIT, K_IDENT, K_STALE, TranslationCache, type CodeSource, type FastOp,
 } from './translation-cache.js';
 
 const IF = 0x200;
+const TF = 0x100;
 const IOPL = 0x3000;
 const VM = 0x20000;
 const CR0_PE = 1;
@@ -210,6 +214,18 @@ export class FullVcpu implements Vcpu {
 
   run(budget: number): VmExit {
     if (this.refused !== null) return { reason: 'internal-error', detail: this.refused };
+    // Both CPUs raise exceptions as thrown Errors: under this VMM they are the common path
+    // (call-outs, hidden faults, trapped instructions), so no stack trace is captured meanwhile.
+    const traces = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return this.runGuest(budget);
+    } finally {
+      Error.stackTraceLimit = traces;
+    }
+  }
+
+  private runGuest(budget: number): VmExit {
     const start = this.retired;
     const pic = this.spec.interrupts;
     let exit: VmExit | null = null;
@@ -472,6 +488,9 @@ export class FullVcpu implements Vcpu {
       const off = (hw.eip - TC_LINEAR) | 0;
       const kind = off >= 0 && off < TC_SIZE ? this.tc.kindAt[off] : 0;
       if (vector === 6 && (kind === K_CALLOUT || kind === K_CALLOUT_END)) {
+        // A call-out completed here retires as the guest's instruction: the CPU's count for the
+        // call-out's fault stands for it.
+        if (this.fastCallout(off)) return null;
         this.vmmOwned();
         return this.callout(off);
       }
@@ -498,7 +517,8 @@ export class FullVcpu implements Vcpu {
       const address = stop.address;
       const error = stop.errorCode;
       const access = error & 16 ? ACCESS_FETCH : error & 2 ? ACCESS_WRITE : ACCESS_READ;
-      const kind = this.shadow.fault(address, access, hw.cpl === 3);
+      // The error code's U/S bit, not CPL: descriptor-table and TSS reads at ring 3 are supervisor accesses.
+      const kind = this.shadow.fault(address, access, (error & 4) !== 0);
       if (kind !== SHADOW_TRUE) this.vmmOwned();
       switch (kind) {
         case SHADOW_HIDDEN:
@@ -531,6 +551,148 @@ export class FullVcpu implements Vcpu {
       return this.emulate();
     }
     return this.reflect(vector, stop.errorCode);
+  }
+
+  /**
+   * A call-out the VMM completes on the CPU's state (translation-cache.ts FastOp), with the guest's
+   * own accesses made through the CPU at ring 1 (the same segment, paging and limit checks); false
+   * when the slow path must run it on the virtual CPU (any fault, single-stepping, a 16-bit stack,
+   * a branch target beyond CS's limit, a descriptor that is not a plain accessed data segment, a
+   * port access due at the next run).
+   */
+  private fastCallout(off: number): boolean {
+    const f = this.tc.fast.get(off);
+    if (f === undefined) return false;
+    const hw = this.hw;
+    const virt = this.virt;
+    if ((hw.getEflags() & TF) !== 0 || !hw.stack32) return false;
+    const r = hw.reg32;
+    const esp = r[4];
+    const kind = f.kind;
+    const invalidations = this.tc.counters.invalidations;
+    let next = f.next;
+    try {
+      switch (kind) {
+        case F_RET: case F_CALL: case F_JMP: {
+          const target = kind === F_RET ? hw.read32(SS, esp) : this.operand32(f);
+          if ((target >>> 0) > (virt.segLimit[CS] >>> 0)) return false;
+          if (kind === F_CALL) hw.write32(SS, (esp - 4) | 0, f.next);
+          r[4] = kind === F_RET ? (esp + 4 + f.arg) | 0 : kind === F_CALL ? (esp - 4) | 0 : esp;
+          next = target;
+          this.counters.fastBranches++;
+          break;
+        }
+        case F_IN: case F_OUT: {
+          if (this.doneInRun >= IO_SYNC_INSTRUCTIONS) return false;
+          const port = f.modrm >= 0 ? f.modrm : r[2] & 0xffff;
+          const size = f.arg as 1 | 2 | 4;
+          if (hw.ioCount[port]++ === 0) hw.ioTouched[hw.ioTouchedCount++] = port;
+          if (kind === F_OUT) this.spec.io.write(port, size, size === 1 ? r[0] & 0xff : size === 2 ? r[0] & 0xffff : r[0] >>> 0);
+          else {
+            const v = this.spec.io.read(port, size);
+            r[0] = size === 1 ? (r[0] & ~0xff) | (v & 0xff) : size === 2 ? (r[0] & ~0xffff) | (v & 0xffff) : v | 0;
+          }
+          break;
+        }
+        case F_PUSH_SEG:
+          hw.write32(SS, (esp - 4) | 0, virt.seg[f.arg]);
+          r[4] = (esp - 4) | 0;
+          break;
+        case F_MOV_FROM_SEG:
+          r[f.modrm & 7] = virt.seg[f.arg];
+          break;
+        case F_POP_SEG: {
+          const selector = hw.read32(SS, esp) & 0xffff;
+          if (!this.loadDataSegment(f.arg, selector)) return false;
+          r[4] = (esp + 4) | 0;
+          break;
+        }
+        case F_MOV_TO_SEG:
+          if (!this.loadDataSegment(f.arg, r[f.modrm & 7] & 0xffff)) return false;
+          break;
+        default:
+          return false;
+      }
+    } catch (e) {
+      if (e instanceof CpuFault) return false;
+      throw e;
+    }
+    const csBase = virt.segBase[CS];
+    const linear = (csBase + next) | 0;
+    // Straight on after the call-out, unless the branch went elsewhere or an access changed code.
+    const entry = next === f.next && kind !== F_RET && kind !== F_CALL && kind !== F_JMP && this.tc.counters.invalidations === invalidations &&
+      this.tc.kindAt[off] === K_CALLOUT
+      ? off + 2
+      : this.tc.entryFor(linear, csBase, virt.segLimit[CS], this.code);
+    hw.eip = (TC_LINEAR + entry) >>> 0;
+    this.counters.callouts[this.tc.classAt[off]]++;
+    this.counters.fastCallouts++;
+    return true;
+  }
+
+  /** The r/m32 operand of CALL/JMP r/m32 (register, or memory through the CPU). */
+  private operand32(f: FastOp): number {
+    const r = this.hw.reg32;
+    const mod = f.modrm >> 6;
+    const rm = f.modrm & 7;
+    if (mod === 3) return r[rm];
+    let ea: number;
+    let segment = DS;
+    if (rm === 4) {
+      const base = f.sib & 7;
+      const index = (f.sib >> 3) & 7;
+      ea = index === 4 ? 0 : r[index] << (f.sib >> 6);
+      if (base === 5 && mod === 0) ea += f.disp;
+      else {
+        ea += r[base] + f.disp;
+        if (base === 4 || base === 5) segment = SS;
+      }
+    } else if (rm === 5 && mod === 0) ea = f.disp;
+    else {
+      ea = r[rm] + f.disp;
+      if (rm === 5) segment = SS;
+    }
+    return this.hw.read32(f.segment >= 0 ? f.segment : segment, ea | 0);
+  }
+
+  /**
+   * MOV/POP into DS, ES, FS or GS at virtual CPL 0 as x86-core's loadDataSegment does it, for the
+   * common case only: a null selector, or a present, accessed, readable code or data descriptor
+   * (privilege checked) in a table below the VMM area. False leaves everything unchanged.
+   */
+  private loadDataSegment(s: number, selector: number): boolean {
+    const virt = this.virt;
+    if ((selector & 0xfffc) === 0) {
+      virt.seg[s] = selector;
+      virt.segBase[s] = 0;
+      virt.segLimit[s] = 0;
+      virt.segAccess[s] = UNUSABLE;
+      this.loadTruncated(s);
+      return true;
+    }
+    const ldt = (selector & 4) !== 0;
+    if (ldt && (virt.segAccess[LDTR] & UNUSABLE) !== 0) return false;
+    const base = ldt ? virt.segBase[LDTR] : virt.gdtrBase;
+    const limit = ldt ? virt.segLimit[LDTR] : virt.gdtrLimit;
+    const offset = selector & 0xfff8;
+    if (offset + 7 > (limit >>> 0)) return false;
+    const linear = (base + offset) >>> 0;
+    if (linear + 8 > VMM_LINEAR) return false;
+    const lo = this.hw.readLinear32(linear, false);
+    const hi = this.hw.readLinear32(linear + 4, false);
+    const type = (hi >>> 8) & 0xf;
+    const dpl = (hi >>> 13) & 3;
+    if ((hi & 0x1000) === 0 || (hi & 0x8000) === 0 || (type & 1) === 0) return false;
+    const code = (type & 8) !== 0;
+    if (code && (type & 2) === 0) return false;
+    if (!(code && (type & 4) !== 0) && (selector & 3) > dpl) return false;
+    virt.seg[s] = selector;
+    virt.segBase[s] = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+    const raw = (lo & 0xffff) | (hi & 0xf0000);
+    virt.segLimit[s] = hi & 0x800000 ? (raw << 12) | 0xfff : raw;
+    virt.segAccess[s] = (hi >>> 8) & 0xf0ff;
+    this.loadTruncated(s);
+    return true;
   }
 
   /** Adaptive BT: an IDENT store that keeps trapping on traced page tables becomes a call-out. */
@@ -683,6 +845,47 @@ export class FullVcpu implements Vcpu {
       cpu.ioTouchedCount = 0;
     }
     for (let n = this.takeMmioCount(); n > 0; n--) stats.count('mmio');
+    // The technique's counters go to the shared statistics as named counters ("full <name>").
+    if (stats.countNamed !== undefined) {
+      for (const [name, value] of this.techniqueStats()) {
+        const before = this.reported.get(name) ?? 0;
+        if (value !== before) {
+          stats.countNamed(`full ${name}`, value - before);
+          this.reported.set(name, value);
+        }
+      }
+    }
+  }
+
+  /** The values of `techniqueStats` last added to the shared statistics. */
+  private readonly reported = new Map<string, number>();
+
+  /**
+   * The technique's counters for `--stats`: translation cache, call-outs by kind, traps by opcode,
+   * reflected exceptions, shadow paging and descriptor-table syncs.
+   */
+  techniqueStats(): readonly (readonly [string, number])[] {
+    const c = this.counters;
+    const tc = this.tc.counters;
+    const sh = this.shadow;
+    const out: [string, number][] = [
+      ['tc-blocks', tc.blocks], ['tc-bytes', tc.bytes], ['tc-flushes', tc.flushes], ['tc-invalidated', tc.invalidations],
+      ['tc-chained', tc.chains], ['adaptive-retranslations', c.adaptiveRetranslations],
+    ];
+    for (let k = 0; k < CALLOUT_NAMES.length; k++) if (c.callouts[k] > 0) out.push([`callout-${CALLOUT_NAMES[k]}`, c.callouts[k]]);
+    out.push(['fast-callouts', c.fastCallouts], ['fast-branches', c.fastBranches]);
+    for (let op = 0; op < c.traps.length; op++) {
+      if (c.traps[op] > 0) out.push([`trap-${op > 0xff ? '0f' : ''}${(op & 0xff).toString(16).padStart(2, '0')}`, c.traps[op]]);
+    }
+    for (let v = 0; v < 32; v++) if (c.reflected[v] > 0) out.push([`reflected-${v}`, c.reflected[v]]);
+    out.push(
+      ['external-interrupts', c.externalInterrupts], ['interpreted', c.interpreted],
+      ['hidden-faults', sh.hiddenFaults], ['true-faults', sh.trueFaults], ['traced-faults', sh.tracedFaults],
+      ['traced-writes', sh.tracedWrites], ['mmio-faults', sh.mmioFaults], ['shadows-built', sh.shadowsBuilt],
+      ['shadow-roots-reused', sh.rootsReused], ['shadows-recycled', sh.shadowsRecycled],
+      ['gdt-syncs', this.gdtShadow.syncs], ['ldt-syncs', this.ldtShadow.syncs], ['world-switches', c.worldSwitches],
+    );
+    return out;
   }
 
   /** Throws unless the translation cache is coherent (translation-cache.ts `check`). */

@@ -45,6 +45,35 @@ export const CALLOUT_NAMES = [
   'indirect-branch', 'int-iret', 'hlt', 'msr', 'other', 'adaptive',
 ];
 
+/**
+ * Call-outs the VMM completes on the CPU's own state, without the emulator: RET, RET imm16,
+ * CALL/JMP r/m32, IN/OUT (not string), PUSH Sreg, MOV r32 from Sreg, and POP/MOV into DS/ES/FS/GS.
+ */
+export const F_RET = 1;
+export const F_CALL = 2;
+export const F_JMP = 3;
+export const F_IN = 4;
+export const F_OUT = 5;
+export const F_PUSH_SEG = 6;
+export const F_MOV_FROM_SEG = 7;
+export const F_POP_SEG = 8;
+export const F_MOV_TO_SEG = 9;
+
+/** A call-out decoded at translation time (no prefixes but a data segment override, or 0x66 for I/O). */
+export interface FastOp {
+  readonly kind: number;
+  /** RET's imm16; the I/O size; the segment register of segment operations. */
+  readonly arg: number;
+  /** ModRM of CALL/JMP r/m32 and MOV Sreg; the port of IN/OUT imm8 (-1: DX). */
+  readonly modrm: number;
+  readonly sib: number;
+  readonly disp: number;
+  /** Segment override (x86-core segment index) or -1. */
+  readonly segment: number;
+  /** Guest EIP of the next instruction (CALL pushes it). */
+  readonly next: number;
+}
+
 /** Where the translator reads guest code: bytes by linear address, and the guest-physical page. */
 export interface CodeSource {
   /** The byte at guest linear `linear`, or -1 when it cannot be fetched (not present, MMIO). */
@@ -87,6 +116,8 @@ export class TranslationCache {
   private readonly entries = new Map<number, number>();
   /** Guest-physical page → TC offsets of the fragments translated from it. */
   private readonly byPage = new Map<number, number[]>();
+  /** Indirect branches the VMM completes without the emulator, by call-out offset. */
+  readonly fast = new Map<number, FastOp>();
   /** Guest linear addresses to translate as a call-out (adaptive BT: they kept trapping). */
   private readonly adaptive = new Set<number>();
   private cursor = 0;
@@ -170,6 +201,7 @@ export class TranslationCache {
   flush(): void {
     this.entries.clear();
     this.byPage.clear();
+    this.fast.clear();
     this.kindAt.fill(0, 0, this.cursor);
     this.trapsAt.fill(0, 0, this.cursor);
     this.cursor = 0;
@@ -304,6 +336,60 @@ export class TranslationCache {
     return start;
   }
 
+  /** Records the fast form (FastOp) of the call-out about to be emitted at the cursor, if it has one. */
+  private noteFast(op: number, at: number, next: number): void {
+    const buf = this.buf;
+    let segment = -1;
+    let opsize16 = false;
+    for (let p = 0; p < at; p++) {
+      const seg = SEGMENT_PREFIX[buf[p]];
+      if (buf[p] === 0x66) opsize16 = true;
+      else if (seg === undefined) return;
+      else segment = seg;
+    }
+    const site = this.cursor;
+    const add = (kind: number, arg: number, modrm = 0, sib = 0, disp = 0): void => {
+      this.fast.set(site, { kind, arg, modrm, sib, disp, segment, next });
+    };
+    if (op >= 0xe4 && op <= 0xef && (op & 0xf) !== 8 && op !== 0xe8 && op !== 0xe9 && op !== 0xea && op !== 0xeb) {
+      const size = (op & 1) === 0 ? 1 : opsize16 ? 2 : 4;
+      add((op & 2) === 0 ? F_IN : F_OUT, size, op < 0xec ? buf[at + 1] : -1);
+      return;
+    }
+    if (opsize16) return;
+    switch (op) {
+      case 0xc3: add(F_RET, 0); return;
+      case 0xc2: add(F_RET, buf[at + 1] | (buf[at + 2] << 8)); return;
+      case 0x06: case 0x0e: case 0x16: case 0x1e: add(F_PUSH_SEG, op >> 3); return;
+      case 0x1a0: add(F_PUSH_SEG, 4); return;
+      case 0x1a8: add(F_PUSH_SEG, 5); return;
+      case 0x07: case 0x1f: add(F_POP_SEG, op >> 3); return;
+      case 0x1a1: add(F_POP_SEG, 4); return;
+      case 0x1a9: add(F_POP_SEG, 5); return;
+      case 0x8c: case 0x8e: {
+        const modrm = buf[at + 1];
+        const sreg = (modrm >> 3) & 7;
+        if (modrm < 0xc0 || sreg > 5 || (op === 0x8e && (sreg === 1 || sreg === 2))) return;
+        add(op === 0x8c ? F_MOV_FROM_SEG : F_MOV_TO_SEG, sreg, modrm);
+        return;
+      }
+      case 0xff: break;
+      default: return;
+    }
+    const modrm = buf[at + 1];
+    const reg = (modrm >> 3) & 7;
+    if (reg !== 2 && reg !== 4) return;
+    const mod = modrm >> 6;
+    const rm = modrm & 7;
+    let p = at + 2;
+    let sib = 0;
+    if (mod !== 3 && rm === 4) sib = buf[p++];
+    let disp = 0;
+    if (mod === 1) disp = (buf[p] << 24) >> 24;
+    else if (mod === 2 || (mod === 0 && (rm === 5 || (rm === 4 && (sib & 7) === 5)))) disp = read32(buf, p);
+    add(reg === 2 ? F_CALL : F_JMP, 0, modrm, sib, disp);
+  }
+
   private setRel(field: number, target: number): void {
     const rel = target - (field + 4);
     this.code[field] = rel;
@@ -360,6 +446,7 @@ export class TranslationCache {
     const relative = op === 0xe8 || op === 0xe9 || op === 0xeb || (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f);
     if (cls >= 0 || csOverride || (opsize16 && relative)) {
       const c = cls >= 0 ? cls : C_OTHER;
+      if (c === C_BRANCH || c === C_IO || c === C_SEGMENT) this.noteFast(op, i, next);
       const ends = (c === C_BRANCH && op !== 0xe0 && op !== 0xe1 && op !== 0xe2 && op !== 0xe3) || c === C_INT || op === 0x10b || relative;
       this.callout(eip, next, c, ends);
       return ends ? ENDS : CONTINUES;
@@ -372,6 +459,8 @@ export class TranslationCache {
 
 const ENDS = 0x7fffffff + 1;
 const CONTINUES = ENDS + 1;
+
+const SEGMENT_PREFIX: Record<number, number> = { 0x26: 0, 0x36: 2, 0x3e: 3, 0x64: 4, 0x65: 5 };
 
 function read32(buf: Uint8Array, at: number): number {
   return buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24);
