@@ -20,14 +20,14 @@ const MARKER = 'RINGVISOR-INIT-OK';
 // the ISA Plug & Play isolation scan, a chain of udelay()s (~0.35 s) on a machine that has no
 // ISA PnP cards. `harness profile linux` shows both.
 export const BOOT_OPTIONS = 'cryptomgr.notests noisapnp';
-const APPEND = `console=ttyS0 rv.poweroff quiet ${BOOT_OPTIONS}`;
+export const APPEND = `console=ttyS0 rv.poweroff quiet ${BOOT_OPTIONS}`;
 const SEABIOS = '/usr/share/seabios/bios.bin';
 
 /** `vmlinux` is missing when the tool could not decompress the bzImage (no xz). */
-interface Guest { bzImage: string; vmlinux?: string; initrd: string }
-type Outcome = { seconds: number } | { skipped: string } | { failed: string };
+export interface Guest { bzImage: string; vmlinux?: string; initrd: string }
+export type Outcome = { seconds: number } | { skipped: string } | { failed: string };
 
-function fetchGuest(): Guest {
+export function fetchGuest(): Guest {
   const out = execFileSync(process.execPath, [join(repo, 'tools', 'linux-guest.mjs'), '--quiet'], { encoding: 'utf8' });
   return JSON.parse(out) as Guest;
 }
@@ -63,11 +63,12 @@ function lastLine(text: string): string {
   return (lines[lines.length - 1] ?? '').slice(0, 160);
 }
 
-function ringvisor(g: Guest, kernel: string | undefined, append: string, limit: number): Promise<Outcome> {
+/** Boots `kernel` under `ringvisor run --vmm VMM` (the CLI in this repository) to the marker. */
+export function ringvisor(g: Guest, kernel: string | undefined, append: string, limit: number, vmm = 'none'): Promise<Outcome> {
   const cli = join(repo, 'apps', 'cli', 'dist', 'main.js');
   if (!existsSync(cli)) return Promise.resolve({ skipped: 'apps/cli is not built' });
   if (kernel === undefined) return Promise.resolve({ skipped: 'no vmlinux (tools/linux-guest.mjs needs xz to make it)' });
-  return timeToMarker(process.execPath, [cli, 'run', '--vmm', 'none', '--mem', '128M', '--kernel', kernel,
+  return timeToMarker(process.execPath, [cli, 'run', '--vmm', vmm, '--mem', '128M', '--kernel', kernel,
     '--initrd', g.initrd, '--append', append, '--max-time', String(limit)], limit + 5);
 }
 
