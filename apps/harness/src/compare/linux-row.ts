@@ -4,7 +4,7 @@
 import { APPEND, fetchGuest, ringvisor } from '../bench-linux.js';
 import type { CompareReport, LinuxRow } from './report.js';
 
-const LIMIT_S = 1200;
+const LIMIT_S = 900;
 const NATIVE_KERNEL = ['none', 'full', 'hw:vmx', 'hw:kvm'];
 
 export async function linuxBootRows(strategies: CompareReport['strategies'], log: (line: string) => void): Promise<LinuxRow[]> {
