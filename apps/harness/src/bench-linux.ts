@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const MARKER = 'RINGVISOR-INIT-OK';
+export const MARKER = 'RINGVISOR-INIT-OK';
 // The same command line for every emulator. Besides the console and the init's power-off:
 // cryptomgr.notests skips the crypto self-tests Debian's kernel runs when an algorithm registers
 // (testmgr: its DH and RSA vectors are 56% of this boot's instructions, ~37 s of guest time at

@@ -1,5 +1,6 @@
 // What `harness compare` measured, as compare.json holds it.
 import type { NanoResult } from './nanobench.js';
+import type { LinuxRow } from './linux-row.js';
 import { CYCLES_PER_EVENT, MODEL_CPU } from './model.js';
 
 export type ResultRow =
@@ -12,13 +13,6 @@ export type ResultRow =
     readonly modeledCycles: number | null;
   })
   | (Extract<NanoResult, { unsupported: string }> & { readonly strategy: string; readonly label: string });
-
-export interface LinuxRow {
-  readonly strategy: string;
-  readonly seconds?: number;
-  readonly skipped?: string;
-  readonly failed?: string;
-}
 
 export interface CompareReport {
   readonly command: string;

@@ -29,6 +29,20 @@ export function formatTable(report: CompareReport): string[] {
       r.modeledCycles === null ? '-' : fixed(r.modeledCycles), topReasons(r.exitReasons),
     ]);
   }
+  // The Linux boot is one operation: its time in seconds, its events in total.
+  for (const l of report.linux) {
+    const why = l.skipped !== undefined ? `skipped: ${l.skipped}` : l.failed !== undefined ? `failed: ${l.failed}` : '';
+    if (l.seconds === undefined || l.events === undefined) {
+      rows.push(['linux-boot', l.strategy, 'n/a', '', '', '', '', '', '', '', '', why]);
+      continue;
+    }
+    const e = l.events;
+    rows.push([
+      'linux-boot', l.strategy, `${l.seconds.toFixed(1)} s`, l.ratioToNone == null ? '-' : fixed(l.ratioToNone, 2),
+      events(e.exits), events(e.callouts), events(e.traps), events(e.hiddenFaults), events(e.hypercalls), events(e.eptViolations),
+      l.modeledCycles == null ? '-' : fixed(l.modeledCycles), topReasons(l.exitReasons ?? {}),
+    ]);
+  }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   const out = [line(head)];
@@ -39,5 +53,6 @@ export function formatTable(report: CompareReport): string[] {
     out.push(line(row));
   }
   out.push('', `* model cycles: a model, not a measurement — ${report.model.description}`);
+  if (report.linux.length > 0) out.push('linux-boot: Debian i686 to the init marker, one operation: wall seconds, events in total');
   return out;
 }
