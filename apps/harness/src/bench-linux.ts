@@ -25,7 +25,7 @@ const SEABIOS = '/usr/share/seabios/bios.bin';
 
 /** `vmlinux` is missing when the tool could not decompress the bzImage (no xz). */
 export interface Guest { bzImage: string; vmlinux?: string; initrd: string }
-export type Outcome = { seconds: number } | { skipped: string } | { failed: string };
+type Outcome = { seconds: number } | { skipped: string } | { failed: string };
 
 export function fetchGuest(): Guest {
   const out = execFileSync(process.execPath, [join(repo, 'tools', 'linux-guest.mjs'), '--quiet'], { encoding: 'utf8' });
@@ -63,8 +63,7 @@ function lastLine(text: string): string {
   return (lines[lines.length - 1] ?? '').slice(0, 160);
 }
 
-/** Boots `kernel` under `ringvisor run --vmm VMM` (the CLI in this repository) to the marker. */
-export function ringvisor(g: Guest, kernel: string | undefined, append: string, limit: number, vmm = 'none'): Promise<Outcome> {
+function ringvisor(g: Guest, kernel: string | undefined, append: string, limit: number, vmm = 'none'): Promise<Outcome> {
   const cli = join(repo, 'apps', 'cli', 'dist', 'main.js');
   if (!existsSync(cli)) return Promise.resolve({ skipped: 'apps/cli is not built' });
   if (kernel === undefined) return Promise.resolve({ skipped: 'no vmlinux (tools/linux-guest.mjs needs xz to make it)' });
@@ -134,12 +133,13 @@ export async function benchLinux(args: readonly string[]): Promise<number> {
   const rows: [string, Outcome][] = [
     ['ringvisor (x86-core, --vmm none)', await ringvisor(guest, guest.bzImage, append, limit)],
     ['ringvisor (vmlinux)', await ringvisor(guest, guest.vmlinux, append, limit)],
+    ['ringvisor --vmm full (binary translation)', await ringvisor(guest, guest.bzImage, append, limit, 'full')],
     ['QEMU TCG (-cpu pentium3)', await qemu(guest, append, limit)],
     ['v86 (npm, wasm JIT)', await v86(guest, append, limit)],
   ];
   process.stdout.write(`Linux ${guest.bzImage} + initramfs to "${MARKER}" (append "${append}"):\n`);
   if (guest.vmlinux) process.stdout.write(`  (ringvisor (vmlinux) boots ${guest.vmlinux}: the same kernel uncompressed, no in-guest decompressor)\n`);
-  for (const [name, outcome] of rows) process.stdout.write(`  ${name.padEnd(38)} ${show(outcome)}\n`);
+  for (const [name, outcome] of rows) process.stdout.write(`  ${name.padEnd(42)} ${show(outcome)}\n`);
   const own = rows[0][1];
   process.stdout.write('seconds' in own ? `ringvisor linux boot: ${own.seconds.toFixed(2)} s\n` : `ringvisor linux boot: no figure (${show(own)})\n`);
   return 'seconds' in own ? 0 : 1;

@@ -30,6 +30,15 @@ describe('RunLoop', () => {
     expect(fired).toBe(1);
   });
 
+  it('wakes a halted vCPU for a para-virtual event a timer makes pending, not only for interrupts', () => {
+    const { vcpu, clock, loop } = machine([{ exit: hlt(true) }, { exit: { reason: 'shutdown', cause: 'power-off' } }]);
+    let pending = false;
+    (vcpu as unknown as { hasPendingEvent: () => boolean }).hasPendingEvent = () => pending;
+    clock.schedule(50_000, () => { pending = true; });
+    expect(loop.step()).toEqual({ kind: 'end', end: { reason: 'power-off' } });
+    expect(vcpu.budgets).toHaveLength(2);
+  });
+
   it('ends a machine that halts with interrupts disabled as dead', () => {
     const { loop } = machine([{ exit: hlt(false) }]);
     const out = loop.step();

@@ -91,4 +91,14 @@ describe('ExitCounters', () => {
     expect(stats.byPort.get(0x3f8)).toBe(2);
     expect(stats.total()).toBe(3);
   });
+
+  it('keeps a strategy\'s named counters apart from exits, and resets them too', () => {
+    const stats = new ExitCounters();
+    stats.countNamed('hypercall iret');
+    stats.countNamed('hypercall iret', 4);
+    expect(stats.counters.get('hypercall iret')).toBe(5);
+    expect(stats.total()).toBe(0);
+    stats.reset();
+    expect(stats.counters.size).toBe(0);
+  });
 });

@@ -23,12 +23,15 @@ import {
 import { VirtualCpuMemory } from './memory-views.js';
 import { UNUSABLE, truncate, truncated } from './segments.js';
 import {
-  CALLOUT_NAMES, C_INVLPG, C_IO, C_MOV_CR3, F_CALL, F_IN, F_JMP, F_MOV_FROM_SEG, F_MOV_TO_SEG, F_OUT, F_POP_SEG, F_PUSH_SEG, F_RET,
+  CALLOUT_NAMES, C_INVLPG, C_IO, C_MOV_CR3, F_CALL, F_IN, F_JMP, F_MOV_FROM_SEG, F_MOV_TO_SEG, F_OUT, F_POP_SEG, F_PUSH_SEG, F_RET, F_CLI, F_STI, F_PUSHF, F_POPF,
   K_CALLOUT, K_CALLOUT_END, K_EXIT, K_IDENT, K_STALE, TranslationCache, type CodeSource, type FastOp,
 } from './translation-cache.js';
 
 const IF = 0x200;
 const TF = 0x100;
+const RF = 0x10000;
+const VIF = 0x80000;
+const VIP = 0x100000;
 const IOPL = 0x3000;
 const VM = 0x20000;
 const CR0_PE = 1;
@@ -36,6 +39,8 @@ const CR0_PE = 1;
 const CR0_GUEST_BITS = 0x3e;
 const CR0_HOST = (CR0_PE | 0x10000 | CR0_PG) >>> 0;
 const CR4_TSD = 4;
+const CR4_PSE = 0x10;
+const CR4_PAE = 0x20;
 const EFER_LMA = 0x400;
 const EFER_LME = 0x100;
 const TC_LINEAR = (VMM_LINEAR + TC_OFFSET) | 0;
@@ -550,6 +555,8 @@ export class FullVcpu implements Vcpu {
       if (this.ioDue()) return null;
       return this.emulate();
     }
+    // A single-step trap: DR6.BS says why, as the CPU set it.
+    if (vector === 1) this.virt.dr[6] |= hw.dr[6] & 0x4000;
     return this.reflect(vector, stop.errorCode);
   }
 
@@ -610,6 +617,29 @@ export class FullVcpu implements Vcpu {
         case F_MOV_TO_SEG:
           if (!this.loadDataSegment(f.arg, r[f.modrm & 7] & 0xffff)) return false;
           break;
+        case F_CLI:
+          hw.setEflags(hw.getEflags() & ~IF);
+          break;
+        case F_STI: {
+          const flags = hw.getEflags();
+          hw.setEflags(flags | IF);
+          if ((flags & IF) === 0) this.shadowPending = true;
+          break;
+        }
+        case F_PUSHF:
+          hw.write32(SS, (esp - 4) | 0, this.virtualFlags() & ~(VM | RF));
+          r[4] = (esp - 4) | 0;
+          break;
+        case F_POPF: {
+          // At CPL 0 every flag but VM, VIP and VIF loads; RF clears (x86-core's popEflags).
+          const keep = VM | VIP | VIF;
+          const value = ((hw.read32(SS, esp) & ~keep) | (this.virtualFlags() & keep) | 2) & ~RF;
+          if ((value & TF) !== 0) return false;
+          virt.setEflags((virt.getEflags() & ~IOPL) | (value & IOPL));
+          hw.setEflags(value & ~IOPL);
+          r[4] = (esp + 4) | 0;
+          break;
+        }
         default:
           return false;
       }
@@ -625,9 +655,21 @@ export class FullVcpu implements Vcpu {
       ? off + 2
       : this.tc.entryFor(linear, csBase, virt.segLimit[CS], this.code);
     hw.eip = (TC_LINEAR + entry) >>> 0;
+    if (this.shadowPending) {
+      // STI: one more instruction before an interrupt may be taken.
+      this.shadowPending = false;
+      hw.recordedRetire = -1;
+      hw.beginShadow();
+      hw.recordedRetire = 0;
+    }
     this.counters.callouts[this.tc.classAt[off]]++;
     this.counters.fastCallouts++;
     return true;
+  }
+
+  /** The guest's EFLAGS while the CPU runs the TC: the CPU's, with the virtual IOPL. */
+  private virtualFlags(): number {
+    return (this.hw.getEflags() & ~(IOPL | VM)) | (this.virt.getEflags() & IOPL);
   }
 
   /** The r/m32 operand of CALL/JMP r/m32 (register, or memory through the CPU). */
@@ -817,7 +859,7 @@ export class FullVcpu implements Vcpu {
     if (cr0 === this.cr0 && cr3 === this.cr3 && cr4 === this.cr4 && efer === this.efer) return;
     if (cr0 !== this.cr0 || cr4 !== this.cr4 || efer !== this.efer) {
       // Linear addresses change meaning: translations keyed by them go.
-      if (((cr0 ^ this.cr0) & (CR0_PG | CR0_PE)) !== 0 || cr4 !== this.cr4) this.tc.flush();
+      if (((cr0 ^ this.cr0) & (CR0_PG | CR0_PE)) !== 0 || ((cr4 ^ this.cr4) & (CR4_PSE | CR4_PAE)) !== 0) this.tc.flush();
       this.shadow.setGuestControl(cr0, cr3, cr4, efer);
       this.gdtShadow.invalidate();
       this.ldtShadow.invalidate();

@@ -47,7 +47,8 @@ export const CALLOUT_NAMES = [
 
 /**
  * Call-outs the VMM completes on the CPU's own state, without the emulator: RET, RET imm16,
- * CALL/JMP r/m32, IN/OUT (not string), PUSH Sreg, MOV r32 from Sreg, and POP/MOV into DS/ES/FS/GS.
+ * CALL/JMP r/m32, IN/OUT (not string), PUSH Sreg, MOV r32 from Sreg, POP/MOV into DS/ES/FS/GS,
+ * CLI/STI (the virtual IF is the CPU's IF at ring 1) and PUSHF/POPF (the virtual IOPL merged in).
  */
 export const F_RET = 1;
 export const F_CALL = 2;
@@ -58,6 +59,10 @@ export const F_PUSH_SEG = 6;
 export const F_MOV_FROM_SEG = 7;
 export const F_POP_SEG = 8;
 export const F_MOV_TO_SEG = 9;
+export const F_CLI = 10;
+export const F_STI = 11;
+export const F_PUSHF = 12;
+export const F_POPF = 13;
 
 /** A call-out decoded at translation time (no prefixes but a data segment override, or 0x66 for I/O). */
 export interface FastOp {
@@ -358,6 +363,10 @@ export class TranslationCache {
     }
     if (opsize16) return;
     switch (op) {
+      case 0xfa: add(F_CLI, 0); return;
+      case 0xfb: add(F_STI, 0); return;
+      case 0x9c: add(F_PUSHF, 0); return;
+      case 0x9d: add(F_POPF, 0); return;
       case 0xc3: add(F_RET, 0); return;
       case 0xc2: add(F_RET, buf[at + 1] | (buf[at + 2] << 8)); return;
       case 0x06: case 0x0e: case 0x16: case 0x1e: add(F_PUSH_SEG, op >> 3); return;
@@ -446,7 +455,7 @@ export class TranslationCache {
     const relative = op === 0xe8 || op === 0xe9 || op === 0xeb || (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f);
     if (cls >= 0 || csOverride || (opsize16 && relative)) {
       const c = cls >= 0 ? cls : C_OTHER;
-      if (c === C_BRANCH || c === C_IO || c === C_SEGMENT) this.noteFast(op, i, next);
+      if (c === C_BRANCH || c === C_IO || c === C_SEGMENT || c === C_CLI_STI || c === C_PUSHF_POPF) this.noteFast(op, i, next);
       const ends = (c === C_BRANCH && op !== 0xe0 && op !== 0xe1 && op !== 0xe2 && op !== 0xe3) || c === C_INT || op === 0x10b || relative;
       this.callout(eip, next, c, ends);
       return ends ? ENDS : CONTINUES;

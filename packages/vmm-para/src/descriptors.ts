@@ -65,14 +65,17 @@ export function descriptor(base: number, limit: number, access: number, flags: n
 /** The guest-usable limit of the flat selectors, in pages: everything below the hypervisor. */
 const GUEST_FLAT_LIMIT = (HYPERVISOR_VIRT_START >>> 12) - 1;
 
-/** The hypervisor's reserved GDT entries (Xen's gdt_table from 0xe000), by selector. */
+/**
+ * The hypervisor's reserved GDT entries (Xen's gdt_table from 0xe000), by selector. Their accessed
+ * bits are set already, so the CPU never writes the hypervisor's GDT page when the guest loads them.
+ */
 export const RESERVED_DESCRIPTORS: readonly [selector: number, lo: number, hi: number][] = [
-  [HYPERVISOR_CS, ...descriptor(0, 0xfffff, 0x9a, 0xc)],
-  [HYPERVISOR_DS, ...descriptor(0, 0xfffff, 0x92, 0xc)],
-  [FLAT_RING1_CS, ...descriptor(0, GUEST_FLAT_LIMIT, 0xba, 0xc)],
-  [FLAT_RING1_DS, ...descriptor(0, GUEST_FLAT_LIMIT, 0xb2, 0xc)],
-  [FLAT_RING3_CS, ...descriptor(0, GUEST_FLAT_LIMIT, 0xfa, 0xc)],
-  [FLAT_RING3_DS, ...descriptor(0, GUEST_FLAT_LIMIT, 0xf2, 0xc)],
+  [HYPERVISOR_CS, ...descriptor(0, 0xfffff, 0x9b, 0xc)],
+  [HYPERVISOR_DS, ...descriptor(0, 0xfffff, 0x93, 0xc)],
+  [FLAT_RING1_CS, ...descriptor(0, GUEST_FLAT_LIMIT, 0xbb, 0xc)],
+  [FLAT_RING1_DS, ...descriptor(0, GUEST_FLAT_LIMIT, 0xb3, 0xc)],
+  [FLAT_RING3_CS, ...descriptor(0, GUEST_FLAT_LIMIT, 0xfb, 0xc)],
+  [FLAT_RING3_DS, ...descriptor(0, GUEST_FLAT_LIMIT, 0xf3, 0xc)],
 ];
 
 /** A 32-bit interrupt gate to the hypervisor's code with DPL 0 (software INT from rings 1-3 raises #GP). */

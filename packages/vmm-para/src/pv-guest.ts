@@ -7,6 +7,7 @@ import { ConsoleBackend } from './backends/console.js';
 import { GrantTable } from './backends/grant-table.js';
 import { Xenstore } from './backends/xenstore.js';
 import { buildDomain } from './builder.js';
+import { TYPE_WRITABLE } from './frames.js';
 import type { Domain } from './domain.js';
 import type { HypercallContext } from './hypercalls/context.js';
 import { hypercall } from './hypercalls/dispatch.js';
@@ -14,6 +15,7 @@ import { DomainTime } from './time.js';
 import { parseXenElf } from './xen-elf.js';
 
 const VBD = 'device/vbd/768';
+const DEFAULT_PERIOD_NS = 10_000_000;
 /** XenbusState values (io/xenbus.h). */
 const XENBUS_INIT_WAIT = '2';
 const XENBUS_INITIALISED = '3';
@@ -35,6 +37,9 @@ export class PvGuest implements PvDomain {
     this.regs = built.regs;
     this.sregs = built.sregs;
     const memory = domain.memory;
+    // The console and xenstore back ends write those pages: they hold them as writable pages for
+    // the domain's life, so the guest can never make them page tables (xenconsoled's mapping does this in Xen).
+    for (const mfn of [built.consoleMfn, built.storeMfn]) domain.tables.frames.getType(mfn, TYPE_WRITABLE);
     this.time = new DomainTime(domain, domain.cpu, config.clock);
     this.grants = new GrantTable(memory, domain.hv.grant, domain.tables.frames);
     const events = domain.events;
@@ -69,6 +74,8 @@ export class PvGuest implements PvDomain {
   /** Starts the clock-dependent parts once the vCPU state is loaded (the TSC counts from here). */
   start(): void {
     this.time.start(Date.now());
+    // Xen gives a PV vCPU a 100 Hz periodic VIRQ_TIMER; kernels that arm one-shots stop it.
+    this.time.setPeriodic(DEFAULT_PERIOD_NS);
   }
 
   private get backendPath(): string {

@@ -5,17 +5,18 @@
 // `int 0x82` (a hypercall, from ring 1) and the guest's own system-call vectors are recognised.
 import { Paging, PhysicalMemory } from '@ringvisor/mmu';
 import type {
-  PvDomain, PvDomainConfig, Registers, SegmentState, SpecialRegisters, Vcpu, Vm, VmExit, VmSpec, VmmStrategy,
+  PvDomain, PvDomainConfig, Registers, SpecialRegisters, Vcpu, Vm, VmExit, VmSpec, VmmStrategy,
 } from '@ringvisor/vmm-api';
-import { CS, Cpu, DS, ES, FS, GS, LDTR, MMU_PAGING_FEATURES, MmuPaging, SS, TR } from '@ringvisor/x86-core';
+import {
+  CS, Cpu, cpuRegisters, cpuSpecialRegisters, MMU_PAGING_FEATURES, MmuPaging, setCpuRegisters, setCpuSpecialRegisters,
+} from '@ringvisor/x86-core';
 import { HYPERCALL_VECTOR } from './abi.js';
 import { Domain } from './domain.js';
 import { PvGuest } from './pv-guest.js';
 import { NS_PER_TSC_TICK } from './time.js';
 
-const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
-  ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
-];
+const NM = 7;
+const CR0_TS = 8;
 const GP = 13;
 const PF = 14;
 /** Register indices of the hypercall arguments: EBX, ECX, EDX, ESI, EDI, EBP. */
@@ -118,6 +119,8 @@ class ParaVcpu implements Vcpu {
     }
     stats.count('exception');
     if (vector === PF) domain.setGuestCr2(cpu.cr2);
+    // #NM after fpu_taskswitch(1): the guest's handler runs with TS clear, as Xen clears it.
+    if (vector === NM) cpu.cr0 &= ~CR0_TS;
     domain.deliverTrap(vector, errorCode);
   }
 
@@ -151,35 +154,15 @@ class ParaVcpu implements Vcpu {
   }
 
   getRegisters(): Registers {
-    const r = this.cpu.reg32;
-    return {
-      eax: r[0] >>> 0, ecx: r[1] >>> 0, edx: r[2] >>> 0, ebx: r[3] >>> 0,
-      esp: r[4] >>> 0, ebp: r[5] >>> 0, esi: r[6] >>> 0, edi: r[7] >>> 0,
-      eip: this.cpu.eip >>> 0, eflags: this.cpu.getEflags() >>> 0,
-    };
+    return cpuRegisters(this.cpu);
   }
 
   setRegisters(regs: Registers): void {
-    const cpu = this.cpu;
-    const r = cpu.reg32;
-    r[0] = regs.eax; r[1] = regs.ecx; r[2] = regs.edx; r[3] = regs.ebx;
-    r[4] = regs.esp; r[5] = regs.ebp; r[6] = regs.esi; r[7] = regs.edi;
-    cpu.eip = regs.eip >>> 0;
-    cpu.setEflags(regs.eflags);
+    setCpuRegisters(this.cpu, regs);
   }
 
   getSpecialRegisters(): SpecialRegisters {
-    const cpu = this.cpu;
-    const segment = (s: number): SegmentState => ({
-      selector: cpu.seg[s], base: cpu.segBase[s] >>> 0, limit: cpu.segLimit[s] >>> 0, access: cpu.segAccess[s],
-    });
-    return {
-      es: segment(ES), cs: segment(CS), ss: segment(SS), ds: segment(DS), fs: segment(FS), gs: segment(GS),
-      ldt: segment(LDTR), tr: segment(TR),
-      gdt: { base: cpu.gdtrBase >>> 0, limit: cpu.gdtrLimit },
-      idt: { base: cpu.idtrBase >>> 0, limit: cpu.idtrLimit },
-      cr0: cpu.cr0 >>> 0, cr2: cpu.cr2 >>> 0, cr3: cpu.cr3 >>> 0, cr4: cpu.cr4 >>> 0, efer: cpu.efer >>> 0,
-    };
+    return cpuSpecialRegisters(this.cpu);
   }
 
   /**
@@ -187,26 +170,9 @@ class ParaVcpu implements Vcpu {
    * entry state reaches the CPU, not a way for anyone to change what the domain runs on.
    */
   setSpecialRegisters(sregs: SpecialRegisters): void {
-    const cpu = this.cpu;
-    for (const [name, s] of SEGMENT_ORDER) {
-      const state = sregs[name] as SegmentState;
-      cpu.seg[s] = state.selector;
-      cpu.segBase[s] = state.base | 0;
-      cpu.segLimit[s] = state.limit | 0;
-      cpu.segAccess[s] = state.access;
-    }
-    cpu.gdtrBase = sregs.gdt.base >>> 0;
-    cpu.gdtrLimit = sregs.gdt.limit;
-    cpu.idtrBase = sregs.idt.base >>> 0;
-    cpu.idtrLimit = sregs.idt.limit;
-    cpu.cr0 = sregs.cr0 | 0;
-    cpu.cr2 = sregs.cr2 >>> 0;
-    cpu.cr3 = sregs.cr3 >>> 0;
-    cpu.cr4 = sregs.cr4 >>> 0;
-    cpu.efer = sregs.efer >>> 0;
-    cpu.cpl = (sregs.cs.selector & 3);
-    cpu.modeChanged();
-    cpu.halted = false;
+    setCpuSpecialRegisters(this.cpu, sregs);
+    this.cpu.cpl = sregs.cs.selector & 3;
+    this.cpu.modeChanged();
   }
 }
 

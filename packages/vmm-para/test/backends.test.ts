@@ -86,6 +86,11 @@ describe.skipIf(!toolchain)('back ends', () => {
     expect(store.request(11, '/local/domain/0/backend/vbd/1/768/state\x004')).toEqual({ type: 16, body: 'EACCES\0' });
     expect(store.request(1, 'device/vbd\0').body).toBe('768\0');
     expect(store.request(99, '').body).toBe('ENOSYS\0');
+    // The per-domain node quota bounds what a guest can make the host keep.
+    let refused = 0;
+    for (let i = 0; i < 1100; i++) if (store.request(11, `flood/${i}\0x`).type === 16) refused++;
+    expect(refused).toBe(1100 - (1000 - 1));
+    expect(store.request(11, 'flood/5\0rewrite')).toEqual({ type: 11, body: 'OK\0' });
   });
 
   it('serves block requests through granted pages, refusing bogus references and ranges', () => {

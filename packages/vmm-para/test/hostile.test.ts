@@ -97,7 +97,13 @@ describe.skipIf(!toolchain)('hostile hypercalls', () => {
     expect(d.mmuext([[0, d.l1]])).toBe(EINVAL);
     expect(d.mmuext([[1, d.domain.hv.hvL1]])).toBe(EINVAL);
     expect(d.mmuext([[99, 0]])).toBe(EINVAL);
+    // A pinned L1 keeps its type: not a directory, not a base pointer, not pinned again as an L2;
+    // nor does the directory become an L1 under itself (no linear page tables here).
+    expect(d.mmuext([[1, d.l1]])).toBe(EINVAL);
+    expect(d.mmuext([[5, d.l1]])).toBe(EINVAL);
+    expect(d.mmuUpdate([[d.l2 * 4096 + 0x200 * 4, (d.l2 * 4096) | 0x63]])).toBe(EINVAL);
     expect(frames.type[d.l1]).toBe(TYPE_L1);
+    expect(frames.type[d.l2]).toBe(TYPE_L2);
   });
 
   it('refuses the hypervisor L2 slots and large pages', () => {
@@ -181,6 +187,8 @@ describe.skipIf(!toolchain)('hostile hypercalls', () => {
     expect(d.call(26, d.scratch, 0x7fffffff, 0, 0x7ff0)).toBe(EFAULT);
     expect(d.call(13, d.scratch, 0xffffffff)).toBe(EFAULT);
     expect(d.call(18, 0, 0xffffffff, d.scratch)).toBe(EFAULT);
+    // A long console write continues itself every 128 KiB, as Xen preempts console_io.
+    expect(d.guest.hypercall(18, [0, 0x40000, d.scratch, 0, 0, 0])).toEqual({ continueWith: [0, 0x20000, d.scratch + 0x20000] });
     expect(d.call(20, 2, d.scratch, 0xffffffff)).toBe(EINVAL);
     expect(d.call(2, d.scratch, 0xffffffff)).toBe(EINVAL);
   });
@@ -194,6 +202,48 @@ describe.skipIf(!toolchain)('hostile hypercalls', () => {
     expect(d.get32(list + 4) | 0).toBe(EINVAL);
     expect(d.get32(list + 36)).toBe(0x30000);
     expect(d.domain.stats.counters?.get('multicall batches')).toBe(1);
+    // A long batch continues itself after 1024 entries.
+    for (let i = 0; i < 1500; i++) d.put32(list + i * 32, 17, 0, 0, 0, 0, 0, 0, 0);
+    expect(d.guest.hypercall(13, [list, 1500, 0, 0, 0, 0])).toEqual({ continueWith: [list + 1024 * 32, 1500 - 1024] });
+    expect(d.get32(list + 1023 * 32 + 4)).toBe(0x30000);
+  });
+
+  it('continues a long call inside a multicall from that entry, with its arguments rewritten', () => {
+    const list = d.scratch;
+    const reqs = d.scratch + 0x1000;
+    const count = 1100;
+    for (let i = 0; i < count; i++) d.put32(reqs + i * 16, d.pteAddress(d.scratch + 0x8000), 0, (d.domain.p2m[800] * 4096) | 3, 0);
+    d.put32(list, 17, 0, 0, 0, 0, 0, 0, 0);
+    d.put32(list + 32, 1, 0, reqs, count, 0, 0x7ff0, 0, 0);
+    const result = d.guest.hypercall(13, [list, 2, 0, 0, 0, 0]);
+    expect(result).toEqual({ continueWith: [list + 32, 1] });
+    expect(d.get32(list + 4)).toBe(0x30000);
+    expect([d.get32(list + 40), d.get32(list + 44)]).toEqual([reqs + 1024 * 16, ((count - 1024) | 0x80000000) >>> 0]);
+    expect(d.guest.hypercall(13, [list + 32, 1, 0, 0, 0, 0])).toBe(0);
+    expect(d.get32(list + 36)).toBe(0);
+  });
+
+  it('keeps pages the back ends write from ever becoming page tables', () => {
+    // The console page, even once the guest drops its own writable mapping of it.
+    const consoleVa = d.startInfo + 0x2000;
+    expect(d.pte(consoleVa) >>> 12).toBe(d.consoleMfn);
+    expect(d.call(14, consoleVa, 0, 0, 1)).toBe(0);
+    expect(d.mmuext([[0, d.consoleMfn]])).toBe(EINVAL);
+    // A grant for writing: refused for a page table, and a granted page cannot be pinned while mapped.
+    const op = d.scratch;
+    d.put32(op, 0x7ff0, 1, 0, d.scratch + 0x100);
+    expect(d.call(20, 2, op, 1)).toBe(0);
+    const table = d.get32(d.scratch + 0x100) * 4096;
+    d.memory.write32(table + 8, 1);
+    d.memory.write32(table + 12, d.l1);
+    expect(d.guest.grants.map(1, true)).toBe(-1);
+    const page = d.domain.p2m[900];
+    d.memory.write32(table + 12, page);
+    const mapping = d.guest.grants.map(1, true);
+    expect(typeof mapping).toBe('object');
+    expect(d.mmuext([[0, page]])).toBe(EINVAL);
+    if (typeof mapping === 'object') d.guest.grants.unmap(mapping);
+    expect(d.mmuext([[0, page]])).toBe(0);
   });
 
   it('answers unknown calls with -ENOSYS and a ring-0 kernel stack with -EPERM', () => {

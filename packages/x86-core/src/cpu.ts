@@ -1125,6 +1125,8 @@ export class Cpu {
       }
     }
     this.retired += done;
+    // Outside run() `retired` says it all: a VMM reading the TSC between runs must not count these twice.
+    this.recordedRetire = 0;
     return stop.reason;
   }
 
@@ -1190,6 +1192,16 @@ export class Cpu {
       // SDM Vol. 2 HLT): the handler runs with the return address after the HLT.
       this.dr[6] |= 0x4000;
       this.halted = false;
+      // The trap is an exception like any other for the VMM's exception intercepts (the EIP is
+      // after the instruction, as the handler would see it).
+      if ((this.intercepts.exceptions & 2) !== 0) {
+        stop.reason = 'exception';
+        stop.vector = 1;
+        stop.errorCode = -1;
+        stop.address = 0;
+        stop.length = 0;
+        return true;
+      }
       this.raiseEvent(1, 'exception', -1);
       if (stop.reason !== 'none') return true;
     }

@@ -23,6 +23,18 @@ describe('intercepts', () => {
     expect(m.memory.read16(m.cpu.reg16[8])).toBe(CODE + 1);
   });
 
+  it('the single-step trap is intercepted as #DB after the instruction, with DR6.BS set', () => {
+    const m = createMachine('real');
+    m.cpu.intercepts.exceptions = 1 << 1;
+    m.load([0x90, 0x90, 0x90]);
+    m.cpu.setEflags(m.cpu.getEflags() | 0x100);
+    expect(m.cpu.run(10)).toBe('exception');
+    expect(m.cpu.stop.vector).toBe(1);
+    expect(m.cpu.stop.errorCode).toBe(-1);
+    expect(m.cpu.eip).toBe(CODE + 1);
+    expect(m.cpu.dr[6] & 0x4000).toBe(0x4000);
+  });
+
   it('#PF carries its error code and CR2', () => {
     const m = createMachine('flat32');
     // Paging on with an empty page directory at 0x10000: every access faults.

@@ -81,6 +81,18 @@ describe('strategy none', () => {
     }
   });
 
+  it('reads the TSC between runs as the instructions retired, counted once', () => {
+    const vm = noneStrategy.createVm(spec());
+    const vcpu = vm.createVcpu(0);
+    const cpu = (vcpu as unknown as { cpu: { readTsc(): number; retired: number } }).cpu;
+    vm.memory.writeBytes(0x7c00, Uint8Array.from([0xeb, 0xfe])); // jmp $
+    vcpu.setSpecialRegisters({ ...vcpu.getSpecialRegisters(), cs: { selector: 0, base: 0, limit: 0xffff, access: 0x9b } });
+    vcpu.setRegisters({ ...vcpu.getRegisters(), eip: 0x7c00 });
+    for (const budget of [1, 500, 4321]) vcpu.run(budget);
+    expect(cpu.retired).toBe(4822);
+    expect(cpu.readTsc()).toBe(4822);
+  });
+
   it('describes itself and is always available', () => {
     expect(noneStrategy.name).toBe('none');
     expect(noneStrategy.unavailableReason()).toBeNull();

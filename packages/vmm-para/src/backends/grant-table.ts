@@ -6,7 +6,7 @@ import {
   BACKEND_DOMID, GNTST_bad_gntref, GNTST_general_error, GNTST_okay, GNTST_permission_denied, GTF_permit_access,
   GTF_reading, GTF_readonly, GTF_type_mask, GTF_writing, PAGE_SIZE,
 } from '../abi.js';
-import type { FrameTable } from '../frames.js';
+import { TYPE_WRITABLE, type FrameTable } from '../frames.js';
 
 const ENTRY_SIZE = 8;
 const ENTRIES_PER_FRAME = PAGE_SIZE / ENTRY_SIZE;
@@ -53,11 +53,15 @@ export class GrantTable {
     if ((flags & GTF_type_mask) !== GTF_permit_access || domid !== BACKEND_DOMID) return GNTST_permission_denied;
     if (write && (flags & GTF_readonly) !== 0) return GNTST_permission_denied;
     if (!this.domainFrames.ownedByDomain(frame)) return GNTST_general_error;
+    // A back end writing the frame holds it as a writable page, as Xen's grant map does: a page
+    // table or GDT page cannot be granted for writing, nor become one while mapped.
+    if (write && !this.domainFrames.getType(frame, TYPE_WRITABLE)) return GNTST_general_error;
     this.memory.write16(at, flags | (write ? GTF_writing | GTF_reading : GTF_reading));
     return { ref, address: frame * PAGE_SIZE, writable: write };
   }
 
   unmap(mapping: GrantMapping): number {
+    if (mapping.writable) this.domainFrames.putType(mapping.address / PAGE_SIZE);
     const at = this.entryAddress(mapping.ref);
     this.memory.write16(at, this.memory.read16(at) & ~(GTF_reading | GTF_writing));
     return GNTST_okay;

@@ -14,6 +14,8 @@ const RSP_PROD = 2060;
 const HEADER = 16;
 /** XENSTORE_PAYLOAD_MAX. */
 const PAYLOAD_MAX = 4096;
+/** Nodes a domain may create (xenstored's default per-domain quota): the host's memory stays bounded. */
+export const XENSTORE_QUOTA = 1000;
 
 export const XS_DIRECTORY = 1;
 export const XS_READ = 2;
@@ -31,6 +33,8 @@ export interface XenstoreEvents {
 export class Xenstore {
   readonly tree = new Map<string, string>();
   private pendingReplies: Uint8Array[] = [];
+  /** Nodes the guest created (counted against XENSTORE_QUOTA). */
+  private guestNodes = 0;
   private broken = false;
 
   constructor(
@@ -105,6 +109,8 @@ export class Xenstore {
         const path = this.absolute(text.slice(0, nul));
         if (!path.startsWith(`${this.home}/`)) return error('EACCES');
         const value = text.slice(nul + 1);
+        if (!this.tree.has(path) && this.guestNodes >= XENSTORE_QUOTA) return error('ENOSPC');
+        if (!this.tree.has(path)) this.guestNodes++;
         this.tree.set(path, value);
         this.events.written(path, value);
         return [XS_WRITE, new TextEncoder().encode('OK\0')];

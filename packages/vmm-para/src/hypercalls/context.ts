@@ -14,7 +14,7 @@ export interface HypercallContext {
   readonly time: DomainTime;
   readonly grants: GrantTable;
   readonly console: ConsoleBackend | null;
-  /** Inside a multicall: no continuation, every item runs now. */
+  /** Inside a multicall: no second multicall, no iret. */
   readonly nested: boolean;
   /**
    * Asks for a continuation: the guest re-executes the hypercall with these arguments (Xen's

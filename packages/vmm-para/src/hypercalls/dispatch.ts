@@ -11,7 +11,7 @@ import {
   XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../abi.js';
 import { GuestFault, rangeOk } from '../guest-access.js';
-import type { HypercallContext } from './context.js';
+import { PREEMPT_BATCH, type HypercallContext } from './context.js';
 import { memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping } from './memory.js';
 
 const MULTICALL_ENTRY_SIZE = 32;
@@ -87,7 +87,7 @@ function setTrapTable(ctx: HypercallContext, table: number): number {
     return 0;
   }
   for (let i = 0; ; i++) {
-    if (i === 256 && !ctx.nested) {
+    if (i === 256) {
       // An unterminated list goes on as a continuation, as Xen preempts it.
       ctx.continueWith([table + i * TRAP_INFO_SIZE]);
       return 0;
@@ -103,20 +103,41 @@ function setTrapTable(ctx: HypercallContext, table: number): number {
   }
 }
 
-/** multicall: each entry {op, result, args[6]}; no nesting (Xen: "multicall reentry is invalid"). */
+/**
+ * multicall: each entry {op, result, args[6]}; no nesting (Xen: "multicall reentry is invalid").
+ * A call that continues itself rewrites its entry's arguments and the multicall continues from
+ * that entry, as Xen translates a sub-call continuation.
+ */
 function multicall(ctx: HypercallContext, list: number, count: number): number {
   const { domain } = ctx;
   if (ctx.nested) return EINVAL;
   count >>>= 0;
   if (!rangeOk(list, count * MULTICALL_ENTRY_SIZE)) return EFAULT;
   domain.count('multicall batches');
-  const inner: HypercallContext = { ...ctx, nested: true };
+  const continued: { args: number[] | null } = { args: null };
+  const inner: HypercallContext = {
+    ...ctx, nested: true,
+    continueWith: (args) => {
+      continued.args = args;
+    },
+  };
   for (let i = 0; i < count; i++) {
     const at = list + i * MULTICALL_ENTRY_SIZE;
+    if (i === PREEMPT_BATCH) {
+      ctx.continueWith([at, count - i]);
+      return 0;
+    }
     const op = domain.access.read32(at);
     const args = [0, 1, 2, 3, 4, 5].map((k) => domain.access.read32(at + 8 + k * 4));
     domain.countHypercall(op);
+    continued.args = null;
     const result = hypercall(inner, op, args);
+    const rest = continued.args as number[] | null;
+    if (rest !== null) {
+      rest.forEach((value, k) => domain.access.write32(at + 8 + k * 4, value));
+      ctx.continueWith([at, count - i]);
+      return 0;
+    }
     domain.access.write32(at + 4, result);
     if (domain.stop !== null) break;
   }
@@ -159,6 +180,10 @@ function consoleIo(ctx: HypercallContext, cmd: number, count: number, buffer: nu
     case CONSOLEIO_write: {
       if (!rangeOk(buffer, count)) return EFAULT;
       for (let done = 0; done < count; done += CONSOLE_CHUNK) {
+        if (done === CONSOLE_CHUNK * PREEMPT_BATCH) {
+          ctx.continueWith([cmd, count - done, buffer + done]);
+          return 0;
+        }
         const piece = new Uint8Array(Math.min(CONSOLE_CHUNK, count - done));
         domain.access.readBytes(buffer + done, piece);
         ctx.consoleWrite(piece);

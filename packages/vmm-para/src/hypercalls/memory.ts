@@ -47,8 +47,15 @@ function settle(ctx: HypercallContext): void {
   }
 }
 
-export function mmuUpdate(ctx: HypercallContext, reqs: number, rawCount: number, pdone: number, foreigndom: number): number {
-  const { domain } = ctx;
+/**
+ * The frame of mmu_update and mmuext_op (Xen's do_mmu_update/do_mmuext_op): only DOMID_SELF, the
+ * whole array below the hypervisor, items until the first refused one (-EINVAL), a continuation
+ * every PREEMPT_BATCH items, and the running total in `pdone`.
+ */
+function batch(
+  ctx: HypercallContext, base: number, rawCount: number, pdone: number, foreigndom: number, size: number,
+  item: (at: number) => boolean,
+): number {
   let count = rawCount >>> 0;
   let done = 0;
   if ((count & PREEMPTED) !== 0) {
@@ -56,34 +63,17 @@ export function mmuUpdate(ctx: HypercallContext, reqs: number, rawCount: number,
     done = readDone(ctx, pdone);
   }
   if (!foreignOk(foreigndom)) return EINVAL;
-  if (!rangeOk(reqs, count * MMU_UPDATE_SIZE)) return EFAULT;
+  if (!rangeOk(base, count * size)) return EFAULT;
   let rc = 0;
   let i = 0;
   try {
     for (; i < count; i++) {
-      if (i === PREEMPT_BATCH && !ctx.nested) {
-        putDone(ctx, pdone, done + i);
-        ctx.continueWith([reqs + i * MMU_UPDATE_SIZE, (count - i) | PREEMPTED, pdone, foreigndom]);
-        settle(ctx);
-        return 0;
+      if (i === PREEMPT_BATCH) {
+        ctx.continueWith([base + i * size, (count - i) | PREEMPTED, pdone, foreigndom]);
+        break;
       }
-      const at = reqs + i * MMU_UPDATE_SIZE;
-      const ptrLo = domain.access.read32(at);
-      const ptrHi = domain.access.read32(at + 4);
-      const val = domain.access.read32(at + 8);
-      const cmd = ptrLo & 3;
-      let okay = false;
-      if (ptrHi === 0) {
-        if (cmd === MMU_NORMAL_PT_UPDATE || cmd === MMU_PT_UPDATE_PRESERVE_AD) {
-          okay = domain.tables.normalUpdate(ptrLo & ~3, val, cmd === MMU_PT_UPDATE_PRESERVE_AD);
-        } else if (cmd === MMU_MACHPHYS_UPDATE) {
-          const mfn = ptrLo >>> 12;
-          okay = domain.tables.frames.ownedByDomain(mfn);
-          if (okay) domain.tables.frames.m2p[mfn] = val | 0;
-        }
-      }
-      if (!okay) {
-        domain.refuse();
+      if (!item(base + i * size)) {
+        ctx.domain.refuse();
         rc = EINVAL;
         break;
       }
@@ -95,6 +85,26 @@ export function mmuUpdate(ctx: HypercallContext, reqs: number, rawCount: number,
   settle(ctx);
   putDone(ctx, pdone, done + i);
   return rc;
+}
+
+export function mmuUpdate(ctx: HypercallContext, reqs: number, rawCount: number, pdone: number, foreigndom: number): number {
+  const { domain } = ctx;
+  return batch(ctx, reqs, rawCount, pdone, foreigndom, MMU_UPDATE_SIZE, (at) => {
+    const ptrLo = domain.access.read32(at);
+    const ptrHi = domain.access.read32(at + 4);
+    const val = domain.access.read32(at + 8);
+    const cmd = ptrLo & 3;
+    // A machine address above 4 GiB names no frame of this domain.
+    if (ptrHi !== 0) return false;
+    if (cmd === MMU_NORMAL_PT_UPDATE || cmd === MMU_PT_UPDATE_PRESERVE_AD) {
+      return domain.tables.normalUpdate(ptrLo & ~3, val, cmd === MMU_PT_UPDATE_PRESERVE_AD);
+    }
+    if (cmd !== MMU_MACHPHYS_UPDATE) return false;
+    const mfn = ptrLo >>> 12;
+    if (!domain.tables.frames.ownedByDomain(mfn)) return false;
+    domain.tables.frames.m2p[mfn] = val | 0;
+    return true;
+  });
 }
 
 /** update_va_mapping(va, pte, pte_hi, flags): the L1 entry that maps `va` in the current address space. */
@@ -138,81 +148,47 @@ export function updateVaMapping(ctx: HypercallContext, va: number, val: number, 
 export function mmuextOp(ctx: HypercallContext, ops: number, rawCount: number, pdone: number, foreigndom: number): number {
   const { domain } = ctx;
   const frames = domain.tables.frames;
-  let count = rawCount >>> 0;
-  let done = 0;
-  if ((count & PREEMPTED) !== 0) {
-    count &= ~PREEMPTED;
-    done = readDone(ctx, pdone);
-  }
-  if (!foreignOk(foreigndom)) return EINVAL;
-  if (!rangeOk(ops, count * MMUEXT_OP_SIZE)) return EFAULT;
-  let rc = 0;
-  let i = 0;
-  try {
-    for (; i < count; i++) {
-      if (i === PREEMPT_BATCH && !ctx.nested) {
-        putDone(ctx, pdone, done + i);
-        ctx.continueWith([ops + i * MMUEXT_OP_SIZE, (count - i) | PREEMPTED, pdone, foreigndom]);
-        settle(ctx);
-        return 0;
-      }
-      const at = ops + i * MMUEXT_OP_SIZE;
-      const cmd = domain.access.read32(at);
-      const arg1 = domain.access.read32(at + 4);
-      let okay = true;
-      switch (cmd) {
-        case MMUEXT_PIN_L1_TABLE:
-        case MMUEXT_PIN_L2_TABLE: {
-          const type = cmd === MMUEXT_PIN_L1_TABLE ? TYPE_L1 : TYPE_L2;
-          okay = frames.ownedByDomain(arg1) && frames.getType(arg1, type);
-          if (okay && frames.pinned[arg1]) {
-            frames.putType(arg1);
-            okay = false;
-          } else if (okay) frames.pinned[arg1] = 1;
-          break;
+  return batch(ctx, ops, rawCount, pdone, foreigndom, MMUEXT_OP_SIZE, (at) => {
+    const cmd = domain.access.read32(at);
+    const arg1 = domain.access.read32(at + 4);
+    switch (cmd) {
+      case MMUEXT_PIN_L1_TABLE:
+      case MMUEXT_PIN_L2_TABLE: {
+        const type = cmd === MMUEXT_PIN_L1_TABLE ? TYPE_L1 : TYPE_L2;
+        if (!frames.ownedByDomain(arg1) || !frames.getType(arg1, type)) return false;
+        if (frames.pinned[arg1]) {
+          frames.putType(arg1);
+          return false;
         }
-        case MMUEXT_UNPIN_TABLE:
-          // A table still in use keeps its type through its other references (CR3, an L2 entry).
-          okay = frames.ownedByDomain(arg1) && frames.pinned[arg1] === 1;
-          if (okay) {
-            frames.pinned[arg1] = 0;
-            frames.putType(arg1);
-          }
-          break;
-        case MMUEXT_NEW_BASEPTR: {
-          okay = frames.ownedByDomain(arg1) && frames.getType(arg1, TYPE_L2);
-          if (okay) {
-            const old = domain.baseptr;
-            domain.loadBaseptr(arg1);
-            if (old >= 0) frames.putType(old);
-          }
-          break;
-        }
-        case MMUEXT_TLB_FLUSH_LOCAL:
-        case MMUEXT_TLB_FLUSH_ALL:
-          frames.typeDropped = false;
-          domain.flushTlb();
-          break;
-        case MMUEXT_INVLPG_LOCAL:
-        case MMUEXT_INVLPG_ALL:
-          domain.invalidatePage(arg1);
-          break;
-        default:
-          okay = false;
+        frames.pinned[arg1] = 1;
+        return true;
       }
-      if (!okay) {
-        domain.refuse();
-        rc = EINVAL;
-        break;
+      case MMUEXT_UNPIN_TABLE:
+        // A table still in use keeps its type through its other references (CR3, an L2 entry).
+        if (!frames.ownedByDomain(arg1) || frames.pinned[arg1] !== 1) return false;
+        frames.pinned[arg1] = 0;
+        frames.putType(arg1);
+        return true;
+      case MMUEXT_NEW_BASEPTR: {
+        if (!frames.ownedByDomain(arg1) || !frames.getType(arg1, TYPE_L2)) return false;
+        const old = domain.baseptr;
+        domain.loadBaseptr(arg1);
+        if (old >= 0) frames.putType(old);
+        return true;
       }
+      case MMUEXT_TLB_FLUSH_LOCAL:
+      case MMUEXT_TLB_FLUSH_ALL:
+        frames.typeDropped = false;
+        domain.flushTlb();
+        return true;
+      case MMUEXT_INVLPG_LOCAL:
+      case MMUEXT_INVLPG_ALL:
+        domain.invalidatePage(arg1);
+        return true;
+      default:
+        return false;
     }
-  } catch (error) {
-    if (!(error instanceof GuestFault)) throw error;
-    rc = EFAULT;
-  }
-  settle(ctx);
-  putDone(ctx, pdone, done + i);
-  return rc;
+  });
 }
 
 /** set_gdt(frame_list, entries): up to 14 pages of guest descriptors below the reserved entries. */

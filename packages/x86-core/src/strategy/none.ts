@@ -1,11 +1,12 @@
 import { Paging, PhysicalMemory } from '@ringvisor/mmu';
 import type {
-  AccessSize, ExitStats, MmioBus, Registers, SegmentState, SpecialRegisters, Vcpu, Vm, VmExit, VmSpec, VmmStrategy,
+  AccessSize, ExitStats, MmioBus, Registers, SpecialRegisters, Vcpu, Vm, VmExit, VmSpec, VmmStrategy,
 } from '@ringvisor/vmm-api';
-import { CS, Cpu, DS, ES, FS, GS, LDTR, SS, TR } from '../cpu.js';
+import { Cpu } from '../cpu.js';
 import { VM } from '../flags.js';
 import { MMU_PAGING_FEATURES, MmuPaging } from '../mmu-paging.js';
 import type { CpuModel } from '../model.js';
+import { cpuRegisters, cpuSpecialRegisters, setCpuRegisters, setCpuSpecialRegisters } from './vcpu-state.js';
 
 /** An MmioBus that counts accesses for the exit statistics (flushed once per `run()`). */
 class CountingMmio implements MmioBus {
@@ -30,10 +31,6 @@ const IO_SYNC_INSTRUCTIONS = 100;
 
 /** Under a host clock the TSC ticks at 100 MHz, as it does under the virtual clock (10 ns an instruction). */
 const NS_PER_TSC_TICK = 10;
-
-const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
-  ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
-];
 
 /** One emulated CPU as a vmm-api `Vcpu`: the CPU is the machine, nothing is intercepted. */
 class NoneVcpu implements Vcpu {
@@ -143,56 +140,21 @@ class NoneVcpu implements Vcpu {
   }
 
   getRegisters(): Registers {
-    const r = this.cpu.reg32;
-    return {
-      eax: r[0] >>> 0, ecx: r[1] >>> 0, edx: r[2] >>> 0, ebx: r[3] >>> 0,
-      esp: r[4] >>> 0, ebp: r[5] >>> 0, esi: r[6] >>> 0, edi: r[7] >>> 0,
-      eip: this.cpu.eip >>> 0, eflags: this.cpu.getEflags() >>> 0,
-    };
+    return cpuRegisters(this.cpu);
   }
 
   setRegisters(regs: Registers): void {
-    const cpu = this.cpu;
-    const r = cpu.reg32;
-    r[0] = regs.eax; r[1] = regs.ecx; r[2] = regs.edx; r[3] = regs.ebx;
-    r[4] = regs.esp; r[5] = regs.ebp; r[6] = regs.esi; r[7] = regs.edi;
-    cpu.eip = regs.eip >>> 0;
-    cpu.setEflags(regs.eflags);
-    cpu.halted = false;
+    setCpuRegisters(this.cpu, regs);
+    this.cpu.halted = false;
   }
 
   getSpecialRegisters(): SpecialRegisters {
-    const cpu = this.cpu;
-    const segment = (s: number): SegmentState => ({
-      selector: cpu.seg[s], base: cpu.segBase[s] >>> 0, limit: cpu.segLimit[s] >>> 0, access: cpu.segAccess[s],
-    });
-    return {
-      es: segment(ES), cs: segment(CS), ss: segment(SS), ds: segment(DS), fs: segment(FS), gs: segment(GS),
-      ldt: segment(LDTR), tr: segment(TR),
-      gdt: { base: cpu.gdtrBase >>> 0, limit: cpu.gdtrLimit },
-      idt: { base: cpu.idtrBase >>> 0, limit: cpu.idtrLimit },
-      cr0: cpu.cr0 >>> 0, cr2: cpu.cr2 >>> 0, cr3: cpu.cr3 >>> 0, cr4: cpu.cr4 >>> 0, efer: cpu.efer >>> 0,
-    };
+    return cpuSpecialRegisters(this.cpu);
   }
 
   setSpecialRegisters(sregs: SpecialRegisters): void {
     const cpu = this.cpu;
-    for (const [name, s] of SEGMENT_ORDER) {
-      const state = sregs[name] as SegmentState;
-      cpu.seg[s] = state.selector;
-      cpu.segBase[s] = state.base | 0;
-      cpu.segLimit[s] = state.limit | 0;
-      cpu.segAccess[s] = state.access;
-    }
-    cpu.gdtrBase = sregs.gdt.base >>> 0;
-    cpu.gdtrLimit = sregs.gdt.limit;
-    cpu.idtrBase = sregs.idt.base >>> 0;
-    cpu.idtrLimit = sregs.idt.limit;
-    cpu.cr0 = sregs.cr0 | 0;
-    cpu.cr2 = sregs.cr2 >>> 0;
-    cpu.cr3 = sregs.cr3 >>> 0;
-    cpu.cr4 = sregs.cr4 >>> 0;
-    cpu.efer = sregs.efer >>> 0;
+    setCpuSpecialRegisters(cpu, sregs);
     // CPL is SS's DPL in protected mode (CS's for a conforming segment aside), 3 in v86, 0 in real mode.
     cpu.cpl = (cpu.cr0 & 1) === 0 ? 0 : cpu.flags & VM ? 3 : (sregs.ss.access >> 5) & 3;
     cpu.modeChanged();

@@ -1,0 +1,59 @@
+// The vmm-api register views of an emulated CPU, shared by the strategies that run guests on it:
+// general registers, and the segment/descriptor-table/control-register state a loader or a VMM
+// sets. What loading state means beyond the registers (CPL, a shutdown CPU) stays the caller's.
+import type { Registers, SegmentState, SpecialRegisters } from '@ringvisor/vmm-api';
+import { CS, DS, ES, FS, GS, LDTR, SS, TR, type Cpu } from '../cpu.js';
+
+const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
+  ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
+];
+
+export function cpuRegisters(cpu: Cpu): Registers {
+  const r = cpu.reg32;
+  return {
+    eax: r[0] >>> 0, ecx: r[1] >>> 0, edx: r[2] >>> 0, ebx: r[3] >>> 0,
+    esp: r[4] >>> 0, ebp: r[5] >>> 0, esi: r[6] >>> 0, edi: r[7] >>> 0,
+    eip: cpu.eip >>> 0, eflags: cpu.getEflags() >>> 0,
+  };
+}
+
+export function setCpuRegisters(cpu: Cpu, regs: Registers): void {
+  const r = cpu.reg32;
+  r[0] = regs.eax; r[1] = regs.ecx; r[2] = regs.edx; r[3] = regs.ebx;
+  r[4] = regs.esp; r[5] = regs.ebp; r[6] = regs.esi; r[7] = regs.edi;
+  cpu.eip = regs.eip >>> 0;
+  cpu.setEflags(regs.eflags);
+}
+
+export function cpuSpecialRegisters(cpu: Cpu): SpecialRegisters {
+  const segment = (s: number): SegmentState => ({
+    selector: cpu.seg[s], base: cpu.segBase[s] >>> 0, limit: cpu.segLimit[s] >>> 0, access: cpu.segAccess[s],
+  });
+  return {
+    es: segment(ES), cs: segment(CS), ss: segment(SS), ds: segment(DS), fs: segment(FS), gs: segment(GS),
+    ldt: segment(LDTR), tr: segment(TR),
+    gdt: { base: cpu.gdtrBase >>> 0, limit: cpu.gdtrLimit },
+    idt: { base: cpu.idtrBase >>> 0, limit: cpu.idtrLimit },
+    cr0: cpu.cr0 >>> 0, cr2: cpu.cr2 >>> 0, cr3: cpu.cr3 >>> 0, cr4: cpu.cr4 >>> 0, efer: cpu.efer >>> 0,
+  };
+}
+
+/** Loads segments, descriptor tables and control registers; the caller sets CPL and calls `modeChanged`. */
+export function setCpuSpecialRegisters(cpu: Cpu, sregs: SpecialRegisters): void {
+  for (const [name, s] of SEGMENT_ORDER) {
+    const state = sregs[name] as SegmentState;
+    cpu.seg[s] = state.selector;
+    cpu.segBase[s] = state.base | 0;
+    cpu.segLimit[s] = state.limit | 0;
+    cpu.segAccess[s] = state.access;
+  }
+  cpu.gdtrBase = sregs.gdt.base >>> 0;
+  cpu.gdtrLimit = sregs.gdt.limit;
+  cpu.idtrBase = sregs.idt.base >>> 0;
+  cpu.idtrLimit = sregs.idt.limit;
+  cpu.cr0 = sregs.cr0 | 0;
+  cpu.cr2 = sregs.cr2 >>> 0;
+  cpu.cr3 = sregs.cr3 >>> 0;
+  cpu.cr4 = sregs.cr4 >>> 0;
+  cpu.efer = sregs.efer >>> 0;
+}
