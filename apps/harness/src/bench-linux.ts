@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const MARKER = 'RINGVISOR-INIT-OK';
+export const MARKER = 'RINGVISOR-INIT-OK';
 // The same command line for every emulator. Besides the console and the init's power-off:
 // cryptomgr.notests skips the crypto self-tests Debian's kernel runs when an algorithm registers
 // (testmgr: its DH and RSA vectors are 56% of this boot's instructions, ~37 s of guest time at
@@ -20,14 +20,14 @@ const MARKER = 'RINGVISOR-INIT-OK';
 // the ISA Plug & Play isolation scan, a chain of udelay()s (~0.35 s) on a machine that has no
 // ISA PnP cards. `harness profile linux` shows both.
 export const BOOT_OPTIONS = 'cryptomgr.notests noisapnp';
-const APPEND = `console=ttyS0 rv.poweroff quiet ${BOOT_OPTIONS}`;
+export const APPEND = `console=ttyS0 rv.poweroff quiet ${BOOT_OPTIONS}`;
 const SEABIOS = '/usr/share/seabios/bios.bin';
 
 /** `vmlinux` is missing when the tool could not decompress the bzImage (no xz). */
-interface Guest { bzImage: string; vmlinux?: string; initrd: string }
+export interface Guest { bzImage: string; vmlinux?: string; initrd: string }
 type Outcome = { seconds: number } | { skipped: string } | { failed: string };
 
-function fetchGuest(): Guest {
+export function fetchGuest(): Guest {
   const out = execFileSync(process.execPath, [join(repo, 'tools', 'linux-guest.mjs'), '--quiet'], { encoding: 'utf8' });
   return JSON.parse(out) as Guest;
 }
