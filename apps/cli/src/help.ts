@@ -2,7 +2,7 @@ import { formatOptions, type OptionSpec } from './args.js';
 import { ESCAPE_HELP } from './escape-keys.js';
 
 export const RUN_OPTIONS: readonly OptionSpec[] = [
-  { name: 'vmm', value: 'NAME', help: 'VMM strategy: none (emulated CPU, default) or hw (Linux KVM)' },
+  { name: 'vmm', value: 'NAME', help: 'VMM strategy: none (emulated CPU, default), hw or hw:kvm (Linux KVM),\nhw:vmx (VT-x emulated by x86-core: hardware-assisted, runs everywhere)' },
   { name: 'mem', value: 'SIZE', help: 'guest RAM, e.g. 64M (default), 512K, 3G; above 3 GiB the rest sits above 4 GiB (PAE)' },
   { name: 'kernel', value: 'FILE', help: 'boot Linux: a bzImage or an uncompressed i386 vmlinux ELF (32-bit boot protocol)' },
   { name: 'initrd', value: 'FILE', help: 'initial RAM disk for --kernel' },
@@ -12,7 +12,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'bios', value: 'FILE', help: 'firmware ROM mapped at the top of 4 GiB; alone, the CPU starts in it' },
   { name: 'disk', value: 'FILE', help: 'virtio-blk disk backed by a host file (read-write)' },
   { name: 'serial', value: 'DEV', help: 'serial console: stdio (default), file:PATH, tcp:PORT (listens on 127.0.0.1;\nport 0 picks a free one; the port is printed on stderr)' },
-  { name: 'clock', value: 'KIND', help: 'virtual (time from instructions retired: reproducible; the default)\nor host (wall time; the default with --vmm hw)' },
+  { name: 'clock', value: 'KIND', help: 'virtual (time from instructions retired: reproducible; the default)\nor host (wall time; the default with --vmm hw and hw:kvm)' },
   { name: 'rtc', value: 'TIME', help: 'what the RTC shows at power-on: host (the host\'s time now, default) or a UTC\ndate or date-time, e.g. 2026-01-01 or 2026-01-01T08:30:00 (reproducible runs)' },
   { name: 'max-time', value: 'SECONDS', help: 'stop the VM after this much wall time (exit status 124)' },
   { name: 'stats', help: 'print exit statistics to stderr when the VM ends' },

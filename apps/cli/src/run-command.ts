@@ -67,7 +67,7 @@ export async function runOptions(args: ParsedArgs): Promise<{
   const memory = parseSize(text(args, 'mem') ?? DEFAULT_MEMORY, 'mem');
   const vmm = text(args, 'vmm') ?? 'none';
   // KVM's guest time is wall time whatever the clock says, so hw follows the host clock by default.
-  const clock = parseChoice(text(args, 'clock') ?? (vmm === 'hw' ? 'host' : 'virtual'), ['virtual', 'host'] as const, 'clock');
+  const clock = parseChoice(text(args, 'clock') ?? (vmm === 'hw' || vmm === 'hw:kvm' ? 'host' : 'virtual'), ['virtual', 'host'] as const, 'clock');
   const maxTimeText = text(args, 'max-time');
   const maxTimeSeconds = maxTimeText === undefined ? undefined : parseSeconds(maxTimeText, 'max-time');
   const serial = parseSerial(text(args, 'serial'));

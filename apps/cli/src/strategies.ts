@@ -10,6 +10,8 @@ export const STRATEGIES: StrategyRegistry = [
   { name: 'full', module: import.meta.resolve('@ringvisor/vmm-full'), exportName: 'fullStrategy' },
   { name: 'para', module: import.meta.resolve('@ringvisor/vmm-para'), exportName: 'paraStrategy' },
   { name: 'hw', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'hwStrategy' },
+  { name: 'hw:kvm', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'kvmStrategy' },
+  { name: 'hw:vmx', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'vmxStrategy' },
 ];
 
 /** The strategy `--vmm NAME` names, checked to be runnable on this host before a VM starts. */
@@ -36,9 +38,9 @@ export async function describeStrategies(): Promise<string[]> {
     try {
       const strategy = await loadStrategy(entry);
       const reason = strategy.unavailableReason();
-      lines.push(`${entry.name.padEnd(6)} ${reason === null ? 'available  ' : 'unavailable'}  ${strategy.description}${reason === null ? '' : ` (${reason})`}`);
+      lines.push(`${entry.name.padEnd(7)} ${reason === null ? 'available  ' : 'unavailable'}  ${strategy.description}${reason === null ? '' : ` (${reason})`}`);
     } catch (error) {
-      lines.push(`${entry.name.padEnd(6)} unavailable  cannot load ${entry.module}: ${(error as Error).message.split('\n')[0]}`);
+      lines.push(`${entry.name.padEnd(7)} unavailable  cannot load ${entry.module}: ${(error as Error).message.split('\n')[0]}`);
     }
   }
   return lines;

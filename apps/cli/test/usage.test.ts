@@ -70,6 +70,6 @@ describe('ringvisor errors', () => {
   });
 
   it('lists the known VMMs for an unknown --vmm', async () => {
-    expectOneLineError(await ringvisorDone(['run', '--vmm', 'vmware']), /unknown VMM 'vmware' for --vmm \(known: none, full, para, hw(, [\w:]+)*\)/);
+    expectOneLineError(await ringvisorDone(['run', '--vmm', 'vmware']), /unknown VMM 'vmware' for --vmm \(known: none, full, para, hw, hw:kvm, hw:vmx\)/);
   });
 });

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const MARKER = 'RINGVISOR-INIT-OK';
+export const MARKER = 'RINGVISOR-INIT-OK';
 // The same command line for every emulator. Besides the console and the init's power-off:
 // cryptomgr.notests skips the crypto self-tests Debian's kernel runs when an algorithm registers
 // (testmgr: its DH and RSA vectors are 56% of this boot's instructions, ~37 s of guest time at
@@ -20,14 +20,14 @@ const MARKER = 'RINGVISOR-INIT-OK';
 // the ISA Plug & Play isolation scan, a chain of udelay()s (~0.35 s) on a machine that has no
 // ISA PnP cards. `harness profile linux` shows both.
 export const BOOT_OPTIONS = 'cryptomgr.notests noisapnp';
-const APPEND = `console=ttyS0 rv.poweroff quiet ${BOOT_OPTIONS}`;
+export const APPEND = `console=ttyS0 rv.poweroff quiet ${BOOT_OPTIONS}`;
 const SEABIOS = '/usr/share/seabios/bios.bin';
 
 /** `vmlinux` is missing when the tool could not decompress the bzImage (no xz). */
-interface Guest { bzImage: string; vmlinux?: string; initrd: string }
+export interface Guest { bzImage: string; vmlinux?: string; initrd: string }
 type Outcome = { seconds: number } | { skipped: string } | { failed: string };
 
-function fetchGuest(): Guest {
+export function fetchGuest(): Guest {
   const out = execFileSync(process.execPath, [join(repo, 'tools', 'linux-guest.mjs'), '--quiet'], { encoding: 'utf8' });
   return JSON.parse(out) as Guest;
 }
@@ -134,6 +134,8 @@ export async function benchLinux(args: readonly string[]): Promise<number> {
     ['ringvisor (x86-core, --vmm none)', await ringvisor(guest, guest.bzImage, append, limit)],
     ['ringvisor (vmlinux)', await ringvisor(guest, guest.vmlinux, append, limit)],
     ['ringvisor --vmm full (binary translation)', await ringvisor(guest, guest.bzImage, append, limit, 'full')],
+    // Hardware-assisted on VT-x emulated by x86-core: VMX non-root operation, EPT, a TypeScript VMM.
+    ['ringvisor --vmm hw:vmx', await ringvisor(guest, guest.bzImage, append, limit, 'hw:vmx')],
     ['QEMU TCG (-cpu pentium3)', await qemu(guest, append, limit)],
     ['v86 (npm, wasm JIT)', await v86(guest, append, limit)],
   ];

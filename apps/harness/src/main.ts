@@ -4,6 +4,7 @@ import { benchBoot } from './bench-boot.js';
 import { benchCpu } from './bench-cpu.js';
 import { benchExits } from './bench-exits.js';
 import { benchLinux } from './bench-linux.js';
+import { compare } from './compare.js';
 import { conformance } from './conformance.js';
 import { profileLinux } from './profile-linux.js';
 
@@ -11,6 +12,7 @@ type Command = (args: readonly string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   conformance,
+  compare,
   'bench cpu': benchCpu,
   'bench boot': benchBoot,
   'bench exits': benchExits,

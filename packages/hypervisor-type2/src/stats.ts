@@ -36,6 +36,11 @@ export function mipsOf(snapshot: StatsSnapshot): number {
   return snapshot.runMs > 0 ? snapshot.instructions / (snapshot.runMs * 1000) : 0;
 }
 
+/** Named-counter prefixes shown as one line each: [prefix, title]. */
+const COUNTER_GROUPS: readonly (readonly [string, string])[] = [
+  ['hypercall ', 'hypercalls'], ['vmx exit ', 'vmx exits'], ['ept ', 'ept'],
+];
+
 const hex = (value: number, digits: number) => `0x${value.toString(16).padStart(digits, '0')}`;
 
 /** The statistics as lines of text (the CLI's `--stats` and Ctrl-A s print these). */
@@ -53,14 +58,17 @@ export function formatStats(snapshot: StatsSnapshot, maxPorts = 12): string[] {
     ? `instructions: not counted by this strategy; ${(snapshot.runMs / 1000).toFixed(3)} s running, ${guestTime}`
     : `instructions: ${snapshot.instructions} in ${(snapshot.runMs / 1000).toFixed(3)} s (${mipsOf(snapshot).toFixed(1)} MIPS), ${guestTime}`);
   lines.push(`post: ${snapshot.post === null ? 'none' : hex(snapshot.post, 2)}`);
-  // Named counters by group: "hypercall mmu_update" joins the line "hypercalls: mmu_update 12, ...".
-  const named = Object.entries(snapshot.counters);
-  const calls = named.filter(([name]) => name.startsWith('hypercall ')).sort((a, b) => b[1] - a[1]);
-  if (calls.length > 0) {
-    const total = calls.reduce((sum, [, count]) => sum + count, 0);
-    lines.push(`hypercalls: ${total} (${calls.map(([name, count]) => `${name.slice('hypercall '.length)} ${count}`).join(', ')})`);
+  // Named counters by group: "hypercall mmu_update" joins the line "hypercalls: 12 (mmu_update 12, ...)",
+  // "vmx exit 30 I/O instruction" the line "vmx exits: ...", "ept 2-D walks" the line "ept: ...".
+  let named = Object.entries(snapshot.counters);
+  for (const [prefix, title] of COUNTER_GROUPS) {
+    const group = named.filter(([name]) => name.startsWith(prefix)).sort((a, b) => b[1] - a[1]);
+    named = named.filter(([name]) => !name.startsWith(prefix));
+    if (group.length === 0) continue;
+    const total = group.reduce((sum, [, count]) => sum + count, 0);
+    lines.push(`${title}: ${total} (${group.map(([name, count]) => `${name.slice(prefix.length)} ${count}`).join(', ')})`);
   }
-  const others = named.filter(([name]) => !name.startsWith('hypercall ')).sort((a, b) => a[0].localeCompare(b[0]));
+  const others = named.sort((a, b) => a[0].localeCompare(b[0]));
   if (others.length > 0) lines.push(others.map(([name, count]) => `${name}: ${count}`).join(', '));
   return lines;
 }

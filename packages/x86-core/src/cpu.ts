@@ -1106,6 +1106,13 @@ export class Cpu {
       } catch (e) {
         if (e === INTERCEPTED) {
           done = this.recordedRetire;
+          // A memory-access stop (`stopAccess`) rewinds here: a compiled block sets startEip and
+          // startEsp only as the stop unwinds through it.
+          if (this.stop.length < 0) {
+            this.eip = this.startEip;
+            this.reg32[4] = this.startEsp;
+            this.stop.length = instructionLength(this);
+          }
           break;
         }
         // A delivered fault counts against the budget, so a guest faulting forever still returns.
@@ -1325,6 +1332,10 @@ export class Cpu {
   /** An intercept (an EPT exit) stopped the delivery of an event: `run()` returns (its reason is set) with it recorded. */
   private interruptedDelivery(vector: number, kind: InterruptKind, errorCode: number): void {
     const stop = this.stop;
+    // The event is delivered again from where its delivery started.
+    this.eip = this.startEip;
+    this.reg32[4] = this.startEsp;
+    stop.length = 0;
     stop.deliveringVector = vector;
     stop.deliveringKind = kind;
     stop.deliveringErrorCode = errorCode;
@@ -1362,6 +1373,17 @@ export class Cpu {
     this.reg32[4] = this.startEsp;
     this.stop.reason = reason;
     this.stop.length = instructionLength(this);
+    throw INTERCEPTED;
+  }
+
+  /**
+   * Stops at a memory access the paging unit refuses for the VMM (an EPT exit): like
+   * `interceptStop`, but the rewind to the instruction happens once the stop has unwound out of
+   * whatever ran the instruction (a compiled block records where it was only then).
+   */
+  stopAccess(reason: StopReason): never {
+    this.stop.reason = reason;
+    this.stop.length = -1;
     throw INTERCEPTED;
   }
 

@@ -19,3 +19,5 @@ export {
   SST286_DIFFERENCES, differenceFor, differencesOn, type Sst286Difference,
 } from './conformance/sst286-differences.js';
 export * from './vmx/index.js';
+export { cpuid } from './cpuid.js';
+export type { InterruptKind } from './system/interrupt.js';

@@ -104,11 +104,12 @@ export class InterceptSet {
 
   clear(): void {
     this.exceptions = 0;
+    // The tables are filled only when a bit may be set (a VMM clears on every VM entry).
+    if (this.ioBitmap) this.ioPorts.fill(0);
+    if (this.anyOpcode) this.opcodes.fill(0);
     this.externalInterrupts = this.hlt = this.ioAll = this.ioBitmap = false;
-    this.ioPorts.fill(0);
     this.cpuid = this.msr = this.descriptorTables = this.invlpg = this.anyOpcode = false;
     this.crRead = this.crWrite = 0;
-    this.opcodes.fill(0);
     this.softwareExceptions = 0;
     this.debugRegisters = this.vmcall = this.invd = this.wbinvd = this.crShadowing = false;
     this.cr0Mask = this.cr0Shadow = this.cr4Mask = this.cr4Shadow = 0;

@@ -8,7 +8,7 @@ import { random } from './support/random.js';
 // after every run on the stop, the registers, segments, control registers, counts and memory.
 
 const CASES: [string, TierProgram, number, number][] = [
-  ['random bytes in paged protected mode (page and segment rights, CPL 3, 16-bit code and stacks)', protectedBytes, 5, 6],
+  ['random bytes in paged protected mode (page and segment rights, CPL 3, 16-bit code and stacks)', protectedBytes, 6, 6],
   ['random loops of read-modify-write, string and prefixed instructions over pages of random rights', protectedLoop, 7, 6],
   ['random bytes in real mode with string instructions, prefixes and segment loads', realBytes, 3, 6],
   ['random bytes in real mode on the 80286 model', realBytes286, 19, 6],

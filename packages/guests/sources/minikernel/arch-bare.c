@@ -2,6 +2,7 @@
    (IRQ 0 at 100 Hz), COM1 with receive interrupts (IRQ 4), virtio-blk, ACPI soft-off. */
 #include "arch.h"
 #include "bare.h"
+#include "syscall.h"
 
 #define COM1 0x3f8
 #define LSR_DR 0x01
@@ -148,6 +149,29 @@ __attribute__((noreturn)) static void bare_poweroff(int crash) {
   for (;;) __asm__ volatile("cli; hlt");
 }
 
+/* The nanobenchmarks' privileged steps on real hardware: the UART's line status register, the
+   POST port, and control-register writes that leave the value as it was. */
+static int bare_bench(u32 op, u32 count) {
+  u32 cr;
+  switch (op) {
+  case BENCH_IN:
+    for (u32 i = 0; i < count; i++) (void)inb(COM1 + 5);
+    return 0;
+  case BENCH_OUT:
+    for (u32 i = 0; i < count; i++) outb(0x80, 0);
+    return 0;
+  case BENCH_CR0:
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr));
+    for (u32 i = 0; i < count; i++) __asm__ volatile("mov %0, %%cr0" : : "r"(cr) : "memory");
+    return 0;
+  case BENCH_CR4:
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr));
+    for (u32 i = 0; i < count; i++) __asm__ volatile("mov %0, %%cr4" : : "r"(cr) : "memory");
+    return 0;
+  }
+  return -1;
+}
+
 static const struct arch_ops bare_ops = {
   .make_pte = bare_make_pte,
   .pte_pfn = bare_pte_pfn,
@@ -168,6 +192,7 @@ static const struct arch_ops bare_ops = {
   .disk_sectors = virtio_blk_sectors,
   .disk_rw = virtio_blk_rw,
   .poweroff = bare_poweroff,
+  .bench = bare_bench,
 };
 const struct arch_ops *ops = &bare_ops;
 

@@ -110,6 +110,8 @@ void vm_destroy(u32 pgdir);
 struct proc;
 int vm_fault(struct proc *p, u32 address, int write); /* 0 handled, -1 not a valid access */
 int vm_user_range(struct proc *p, u32 address, u32 length, int write);
+/* Writes the PTE of a (made present and writable) user page `count` times, each followed by INVLPG. */
+int vm_rewrite_pte(struct proc *p, u32 address, u32 count);
 
 /* proc.c */
 void proc_start_init(void);

@@ -145,6 +145,7 @@ static int sys_exec(u32 program, u32 argument) {
   ops->load_pgdir(pgdir);
   vm_destroy(old);
   current->brk = USER_HEAP;
+  current->de_resume = 0;
   set_name(current, program_names[program]);
   start_frame(current->tf, program, argument);
   return 0;
@@ -255,6 +256,17 @@ static int sys_disk(u32 op, u32 sector, u32 address) {
   return 0;
 }
 
+static int sys_bench(u32 op, u32 count, u32 argument) {
+  switch (op) {
+  case BENCH_CR3:
+    for (u32 i = 0; i < count; i++) ops->load_pgdir(current->pgdir);
+    return 0;
+  case BENCH_INVLPG: return vm_rewrite_pte(current, argument, count);
+  case BENCH_CATCH_DE: current->de_resume = argument; return 0;
+  default: return ops->bench(op, count);
+  }
+}
+
 static void syscall(struct frame *f) {
   u32 a = f->ebx, b = f->ecx, c = f->edx;
   int result = -1;
@@ -280,6 +292,7 @@ static void syscall(struct frame *f) {
   case SYS_DISK: result = sys_disk(a, b, c); break;
   case SYS_POWEROFF: ops->poweroff(0);
   case SYS_YIELD: yield(); result = 0; break;
+  case SYS_BENCH: result = sys_bench(a, b, c); break;
   }
   f->eax = (u32)result;
 }
@@ -312,6 +325,8 @@ void trap(struct frame *f) {
     /* The kernel touches user memory only after vm_user_range, so a kernel fault is a bug. */
     if (!from_user(f)) panic("kernel page fault at", address);
     if (vm_fault(current, address, f->err & 2) < 0) user_exception(f, address);
+  } else if (f->vector == 0 && from_user(f) && current->de_resume) {
+    f->eip = current->de_resume;
   } else if (f->vector < 32) {
     if (!from_user(f)) {
       kputs(exception_names[f->vector < 20 ? f->vector : 15]);

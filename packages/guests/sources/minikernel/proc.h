@@ -21,6 +21,7 @@ struct proc {
   int killed;
   int exit_code;
   u32 faults_demand, faults_cow;
+  u32 de_resume;      /* where a #DE resumes (SYS_BENCH BENCH_CATCH_DE), 0: it kills */
 };
 
 extern struct proc *current;

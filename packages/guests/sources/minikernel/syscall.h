@@ -16,7 +16,8 @@
 #define SYS_DISK 12
 #define SYS_POWEROFF 13
 #define SYS_YIELD 14
-#define NSYSCALLS 15
+#define SYS_BENCH 15
+#define NSYSCALLS 16
 
 /* Programs exec can start (all in the one user image; EAX = program, EBX = argument at entry). */
 #define PROG_SHELL 0
@@ -29,4 +30,14 @@
 #define DISK_WRITE 2
 #define FAULTS_DEMAND 0
 #define FAULTS_COW 1
+
+/* SYS_BENCH operations (EBX = operation, ECX = count, EDX = argument): the privileged steps of the
+   nanobenchmarks, repeated `count` times in the kernel; -1 when this build has no such operation. */
+#define BENCH_IN 0      /* in from a device port */
+#define BENCH_OUT 1     /* out to one */
+#define BENCH_CR3 2     /* reload the address space (PV: mmuext new_baseptr) */
+#define BENCH_CR0 3     /* CR0 write (PV: fpu_taskswitch) */
+#define BENCH_CR4 4     /* CR4 write (PV: none) */
+#define BENCH_INVLPG 5  /* rewrite the PTE of user address EDX and INVLPG it */
+#define BENCH_CATCH_DE 6 /* a #DE in this process resumes at EDX (0: kills again) */
 #endif

@@ -131,3 +131,14 @@ int vm_user_range(struct proc *p, u32 address, u32 length, int write) {
   }
   return 0;
 }
+
+int vm_rewrite_pte(struct proc *p, u32 address, u32 count) {
+  if (vm_user_range(p, address, 1, 1) < 0) return -1;
+  u32 page = address & ~(PAGE_SIZE - 1);
+  u32 *pte = pte_of(p->pgdir, page, 0);
+  for (u32 i = 0; i < count; i++) {
+    ops->set_pte(pte, *pte);
+    ops->invlpg(page);
+  }
+  return 0;
+}

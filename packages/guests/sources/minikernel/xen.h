@@ -5,7 +5,7 @@
 
 enum {
   HYPERVISOR_set_trap_table = 0, HYPERVISOR_mmu_update = 1, HYPERVISOR_stack_switch = 3,
-  HYPERVISOR_set_callbacks = 4, HYPERVISOR_multicall = 13, HYPERVISOR_update_va_mapping = 14, HYPERVISOR_set_timer_op = 15,
+  HYPERVISOR_set_callbacks = 4, HYPERVISOR_fpu_taskswitch = 5, HYPERVISOR_multicall = 13, HYPERVISOR_update_va_mapping = 14, HYPERVISOR_set_timer_op = 15,
   HYPERVISOR_console_io = 18, HYPERVISOR_grant_table_op = 20, HYPERVISOR_iret = 23, HYPERVISOR_vcpu_op = 24,
   HYPERVISOR_mmuext_op = 26, HYPERVISOR_sched_op = 29, HYPERVISOR_event_channel_op = 32,
 };

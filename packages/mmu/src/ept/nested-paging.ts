@@ -72,9 +72,16 @@ export class NestedPaging implements WalkContext, PageTableMemory {
   /** Paging-structure accesses count as writes for EPT when A/D flags are on (SDM 29.3.5). */
   private tableAccess = EPT_ACCESS_READ;
 
-  constructor(private readonly memory: PhysicalMemory, options: { maxPhysAddrBits?: number; hostMaxPhysAddrBits?: number } = {}) {
+  /**
+   * `memory` holds the frames EPT maps to; `eptTables` (default: the same) the EPT paging structures,
+   * so a VMM can keep its own structures in frames no EPT entry can point at.
+   */
+  constructor(
+    private readonly memory: PhysicalMemory,
+    options: { maxPhysAddrBits?: number; hostMaxPhysAddrBits?: number; eptTables?: PhysicalMemory } = {},
+  ) {
     this.maxPhysAddrBits = options.maxPhysAddrBits ?? 36;
-    this.ept = new Ept(memory, options.hostMaxPhysAddrBits ?? 39);
+    this.ept = new Ept(options.eptTables ?? memory, options.hostMaxPhysAddrBits ?? 39);
     this.tlb = this.cache.entries;
     memory.onLayoutChange(() => this.cache.flush(true));
   }

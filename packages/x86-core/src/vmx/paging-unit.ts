@@ -28,7 +28,10 @@ export class VmxPagingUnit implements PagingUnit {
     if (pa === EPT_EXIT) {
       const owner = this.cpu;
       if (owner === null) throw new Error('x86-core: an EPT exit without a CPU to stop');
-      owner.interceptStop(this.paging.eptExit.kind === 'violation' ? 'ept-violation' : 'ept-misconfig');
+      // Measuring the stopped instruction's length reads its bytes again (stop.length is -1 until
+      // then): an exit there only ends the measurement (instructionLength gives 0).
+      if (owner.stop.length < 0) throw new Error('x86-core: EPT exit while measuring an instruction');
+      owner.stopAccess(this.paging.eptExit.kind === 'violation' ? 'ept-violation' : 'ept-misconfig');
     }
     this.cr2Before = cpu.cr2;
     cpu.cr2 = this.paging.faultAddress;

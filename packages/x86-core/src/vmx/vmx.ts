@@ -37,6 +37,11 @@ export const PREEMPTION_TIMER_RATE = 0;
 export interface VmxOptions {
   /** Host-physical memory: what the CPU reaches after EPT (or directly without it). */
   memory: PhysicalMemory;
+  /**
+   * Memory holding the VMX structures the VMCS points at (EPT paging structures, I/O and MSR
+   * bitmaps); default `memory`. A VMM keeping them apart puts them out of any guest's reach.
+   */
+  vmmMemory?: PhysicalMemory;
   /** The port-I/O bus an I/O instruction reaches when it does not exit. */
   io: IoBus;
   /** The processor's INTR line (the host's interrupts); null: none. */
@@ -68,6 +73,7 @@ export class Vmx {
   nmiPending = false;
 
   private readonly unit: VmxPagingUnit;
+  /** Where the VMX structures are read (`VmxOptions.vmmMemory`). */
   private readonly memory: PhysicalMemory;
   private readonly hostInterrupts: InterruptController | null;
   /** The VPID and EPTP the combined translations in the TLB belong to (-1: none yet). */
@@ -77,8 +83,8 @@ export class Vmx {
   private readonly ioBitmapScratch = new Uint8Array(0x1000);
 
   constructor(options: VmxOptions) {
-    this.memory = options.memory;
-    this.paging = new NestedPaging(options.memory);
+    this.memory = options.vmmMemory ?? options.memory;
+    this.paging = new NestedPaging(options.memory, { eptTables: this.memory });
     this.unit = new VmxPagingUnit(this.paging);
     this.hostInterrupts = options.hostInterrupts ?? null;
     this.cpu = new Cpu({
@@ -88,8 +94,9 @@ export class Vmx {
     this.unit.cpu = this.cpu;
     this.cpu.pagingFeatures = MMU_PAGING_FEATURES;
     const cpu = this.cpu;
-    options.memory.onLayoutChange(() => {
-      cpu.addressMask = options.memory.addressMask;
+    const memory = options.memory;
+    memory.onLayoutChange(() => {
+      cpu.addressMask = memory.addressMask;
       cpu.flushFetch();
     });
     this.vmcs = new Vmcs(this.cpu);

@@ -358,8 +358,9 @@ export function compareTiers(program: TierSetup, next: () => number, counts?: Ti
       const restart = tiers[0].cpu.eip >= 0x10000 || (next() & 15) === 0 ? next() & 0xfff0 : -1;
       for (const t of tiers) {
         if (t.cpu.stop.reason !== 'exception') continue;
-        if (restart < 0) t.cpu.skipInstruction(Math.max(1, t.cpu.stop.length));
-        else t.cpu.eip = restart;
+        // A single-step #DB is a trap: EIP is already past the instruction that raised it.
+        if (restart >= 0) t.cpu.eip = restart;
+        else if (t.cpu.stop.vector !== 1) t.cpu.skipInstruction(Math.max(1, t.cpu.stop.length));
       }
     }
     const at = (tiers[0].cpu.segBase[CS] + tiers[0].cpu.eip) >>> 0;

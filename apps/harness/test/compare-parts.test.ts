@@ -1,0 +1,50 @@
+// The pieces of `harness compare` that need no VM: event classification, the model, the chart.
+import { describe, expect, it } from 'vitest';
+import { eventsOf, exitReasonsOf } from '../src/compare/events.js';
+import { CYCLES_PER_EVENT, modeledCycles } from '../src/compare/model.js';
+import { MODEL_INFO, type CompareReport } from '../src/compare/report.js';
+import { compareSvg } from '../src/compare/svg.js';
+
+const noEvents = { exits: 0, callouts: 0, traps: 0, hiddenFaults: 0, hypercalls: 0, eptViolations: 0 };
+
+describe('compare events', () => {
+  it('sorts each strategy\'s counters into the technique\'s events and leaves device exits out', () => {
+    const counts = {
+      'exit io': 40, 'exit mmio': 2, 'exit exception': 3, 'exit hypercall': 5,
+      'vmx exit 30 I/O instruction': 4, 'vmx exit 48 EPT violation': 1, 'ept violations (read)': 1, 'ept 2-D walks': 99,
+      'full callout-io': 6, 'full callout-mov-cr3': 1, 'full fast-callouts': 50, 'full trap-cd': 2, 'full hidden-faults': 7,
+      'hypercall mmuext_op': 3, 'hypercall iret': 2, 'events delivered': 9,
+    };
+    expect(eventsOf(counts)).toEqual({ exits: 5, callouts: 7, traps: 5, hiddenFaults: 7, hypercalls: 5, eptViolations: 1 });
+    expect(exitReasonsOf(counts)).toEqual({ '30 I/O instruction': 4, '48 EPT violation': 1 });
+    expect(eventsOf({ 'exit io': 400, 'exit hlt': 3 })).toEqual(noEvents);
+  });
+});
+
+describe('compare model', () => {
+  it('prices events at the per-event costs and has no figure where a cost is unpublished', () => {
+    expect(modeledCycles(noEvents)).toBe(0);
+    expect(modeledCycles({ ...noEvents, exits: 2, callouts: 1 })).toBe(2 * (CYCLES_PER_EVENT.exits ?? 0) + (CYCLES_PER_EVENT.callouts ?? 0));
+    expect(modeledCycles({ ...noEvents, hypercalls: 1 })).toBeNull();
+  });
+});
+
+describe('compare chart', () => {
+  it('draws one bar per measured benchmark and strategy on a log axis, none for unsupported ones', () => {
+    const row = (benchmark: string, strategy: string, hostNs: number) => ({
+      benchmark, strategy, label: benchmark, iterations: 1, guestTicks: hostNs / 10, hostNs, events: noEvents,
+      exitReasons: {}, counters: {}, ratioToNone: null, modeledCycles: 0,
+    });
+    const report: CompareReport = {
+      command: 'test', date: '', quick: true, host: { node: '', platform: '', cpus: 1 }, model: MODEL_INFO, linux: [],
+      strategies: [{ name: 'none', guest: 'minikernel', ran: true }, { name: 'para', guest: 'minikernel-pv', ran: true }, { name: 'hw:kvm', guest: 'minikernel', ran: false, skipped: 'no /dev/kvm' }],
+      results: [row('in', 'none', 50), { benchmark: 'in', strategy: 'para', label: 'in', unsupported: 'no ports' }, row('cr3', 'none', 2000), row('cr3', 'para', 30000)],
+    };
+    const svg = compareSvg(report);
+    expect(svg.match(/<rect [^>]*><title>/g)).toHaveLength(3);
+    expect(svg).toContain('<title>cr3 para: 30000 ns</title>');
+    expect(svg).toMatch(/>1e1<.*>1e5</s);
+    expect(svg).not.toContain('hw:kvm');
+    expect(svg).not.toMatch(/NaN|Infinity/);
+  });
+});
