@@ -28,11 +28,6 @@ const INTERACTIVE: Record<string, string> = {
 };
 /** Guests built for Xen's PV ABI: they boot only under a para-virtualizing strategy. */
 const PV_ONLY = ['minikernel-pv'];
-/**
- * Known gaps (packages/vmm-full/README.md): lines that still differ, by their label. Ring-3 SGDT
- * executes unprivileged on the CPU and shows the shadow GDT's base and limit (Robin & Irvine's hole).
- */
-const KNOWN_GAPS: Record<string, string[]> = { sensitive: ['cpl3 sgdt'] };
 /** A fixed RTC start, so guests that read the clock (irq-test) print the same on every run. */
 const RTC = ['--rtc', '2026-01-01'];
 
@@ -41,23 +36,13 @@ describe.skipIf(!fullRegistered)('one guest, none and full', () => {
     expect(bundledGuests).toEqual(expect.arrayContaining(['hello', 'sensitive', 'escape', 'demo']));
   });
 
-  it.each(bundledGuests.filter((guest) => !(guest in INTERACTIVE) && !PV_ONLY.includes(guest)))('%s prints byte for byte the same (but for its listed known gaps) and exits the same under none and full', (guest) => {
+  it.each(bundledGuests.filter((guest) => !(guest in INTERACTIVE) && !PV_ONLY.includes(guest)))('%s prints byte for byte the same and exits the same under none and full', (guest) => {
     const none = ringvisor(['run', guest, '--vmm', 'none', ...RTC]);
     const full = ringvisor(['run', guest, '--vmm', 'full', ...RTC]);
     expect(none.status).toBe(0);
     expect(none.stdout.length).toBeGreaterThan(0);
     expect(full.status).toBe(none.status);
-    const gaps = KNOWN_GAPS[guest];
-    if (gaps === undefined) {
-      expect(full.stdout).toBe(none.stdout);
-      return;
-    }
-    // Every line equal but the listed ones, which differ (a fixed gap fails here until it is unlisted).
-    const a = none.stdout.split('\n');
-    const b = full.stdout.split('\n');
-    expect(b.length).toBe(a.length);
-    const differing = a.filter((line, i) => line !== b[i]).map((line) => line.split(':')[0]);
-    expect(differing).toEqual(gaps);
+    expect(full.stdout).toBe(none.stdout);
   });
 
   it.each(Object.entries(INTERACTIVE))('%s prints the same up to its prompt under none and full', (guest, prompt) => {

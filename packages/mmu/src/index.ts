@@ -19,7 +19,7 @@ export { walk32Bit } from './paging/walk-32bit.js';
 export { walkPae } from './paging/walk-pae.js';
 export { ShadowPaging, type ShadowPagingOptions, type HostTlb } from './shadow/shadow-paging.js';
 export {
-  SHADOW_HIDDEN, SHADOW_TRUE, SHADOW_TRACED, SHADOW_MMIO, SHADOW_VMM_AREA, SHADOW_UNSUPPORTED, type ShadowFaultKind,
+  SHADOW_HIDDEN, SHADOW_TRUE, SHADOW_TRACED, SHADOW_MMIO, SHADOW_VMM_AREA, SHADOW_UNSUPPORTED, SHADOW_OVERLAY, type ShadowFaultKind,
 } from './shadow/fault-kind.js';
 export {
   Ept, EptWalk, EPT_READ, EPT_WRITE, EPT_EXECUTE, EPT_LARGE, EPT_ACCESSED, EPT_DIRTY, EPTP_WB, EPTP_UC, EPTP_WALK_4,

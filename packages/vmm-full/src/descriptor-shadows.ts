@@ -3,6 +3,8 @@
 // is emulated on the guest's own table) and every segment cut below the VMM area. Synced on the way
 // to ring 3 by comparing against a copy of what was last shadowed; accessed bits the CPU set in the
 // shadows are written back to the guest's descriptors on the way out, as bare hardware sets them.
+// The GDT's shadow starts at the guest table's page offset: the pager overlays its frames at the
+// guest's GDT pages while ring 3 runs, with the hardware GDTR on the guest's base.
 import { ACCESS_READ, type PhysicalMemory, type ShadowPaging } from '@ringvisor/mmu';
 import { shadowDescriptor, shadowed } from './segments.js';
 
@@ -14,6 +16,8 @@ export class DescriptorShadow {
   /** Guest linear address each entry was read from (-1: none). */
   private readonly from = new Float64Array(ENTRIES).fill(-1);
   private used = 0;
+  /** Byte offset of entry 0 in the shadow's frames. */
+  private at = 0;
   syncs = 0;
 
   constructor(
@@ -26,10 +30,27 @@ export class DescriptorShadow {
     private readonly reserved: number,
   ) {}
 
-  /** Makes the shadow match the guest table at `base` with byte `limit` (entries = (limit+1)/8). */
-  sync(base: number, limit: number): void {
+  /** Byte offset of entry 0 in the shadow's frames (as last synced). */
+  get offset(): number {
+    return this.at;
+  }
+
+  /**
+   * Makes the shadow match the guest table at `base` with byte `limit` (entries = (limit+1)/8),
+   * entry 0 at byte `at` of the frames (below 4096).
+   */
+  sync(base: number, limit: number, at = 0): void {
     const count = Math.min((limit + 1) >>> 3, ENTRIES - this.reserved);
     const ram = this.host;
+    if (at !== this.at) {
+      for (let i = 0; i < this.used; i++) {
+        ram.write32(this.phys + this.at + 8 * i, 0);
+        ram.write32(this.phys + this.at + 8 * i + 4, 0);
+      }
+      this.at = at;
+      this.used = 0;
+    }
+    const phys = this.phys + at;
     let changed = false;
     let page = -1;
     let gpa = -1;
@@ -55,13 +76,13 @@ export class DescriptorShadow {
       this.copy[2 * i + 1] = hi;
       this.from[i] = gpa >= 0 ? linear : -1;
       shadowDescriptor(lo, hi);
-      ram.write32(this.phys + 8 * i, shadowed.lo);
-      ram.write32(this.phys + 8 * i + 4, shadowed.hi);
+      ram.write32(phys + 8 * i, shadowed.lo);
+      ram.write32(phys + 8 * i + 4, shadowed.hi);
       changed = true;
     }
     for (let i = count; i < this.used; i++) {
-      ram.write32(this.phys + 8 * i, 0);
-      ram.write32(this.phys + 8 * i + 4, 0);
+      ram.write32(phys + 8 * i, 0);
+      ram.write32(phys + 8 * i + 4, 0);
       this.copy[2 * i] = this.copy[2 * i + 1] = 0;
       this.from[i] = -1;
       changed = true;
@@ -73,7 +94,7 @@ export class DescriptorShadow {
   /** Accessed bits the CPU set in the shadow go to the guest's descriptors (through the pager). */
   writeBackAccessed(): void {
     for (let i = 0; i < this.used; i++) {
-      const hi = this.host.read32(this.phys + 8 * i + 4);
+      const hi = this.host.read32(this.phys + this.at + 8 * i + 4);
       const guestHi = this.copy[2 * i + 1];
       if ((hi & 0x100) === 0 || (guestHi & 0x100) !== 0 || (guestHi & 0x1000) === 0 || this.from[i] < 0) continue;
       const gpa = this.shadow.translateGuest(this.from[i] + 4, ACCESS_READ, false);

@@ -7,7 +7,7 @@
 // memory, and it delivers exceptions and interrupts through the guest's IDT with the frame bare
 // hardware pushes.
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, CR0_PG, KIND_RAM_CODE, KIND_ROM, PAGE_SHIFT, Paging, PhysicalMemory,
-  SHADOW_HIDDEN, SHADOW_MMIO, SHADOW_TRACED, SHADOW_TRUE, SHADOW_UNSUPPORTED, SHADOW_VMM_AREA, ShadowPaging,
+  SHADOW_HIDDEN, SHADOW_MMIO, SHADOW_OVERLAY, SHADOW_TRACED, SHADOW_TRUE, SHADOW_UNSUPPORTED, SHADOW_VMM_AREA, ShadowPaging,
 } from '@ringvisor/mmu';
 import type {
   ExitStats, Registers, SegmentState, SpecialRegisters, Vcpu, VmExit, VmSpec,
@@ -78,6 +78,8 @@ export class FullVcpu implements Vcpu {
   readonly counters = new FullCounters();
   private readonly hostPaging: Paging;
   private readonly gdtShadow: DescriptorShadow;
+  /** Host-physical address of the shadow GDT's frames (overlaid at the guest's GDT while ring 3 runs). */
+  private readonly gdtPhys: number;
   private readonly ldtShadow: DescriptorShadow;
   private readonly host: PhysicalMemory;
   private readonly spec: VmSpec;
@@ -146,7 +148,8 @@ export class FullVcpu implements Vcpu {
     const ram = host.ram;
     this.tc = new TranslationCache(ram.subarray(parts.areaPhys + TC_OFFSET, parts.areaPhys + TC_OFFSET + TC_SIZE),
       (offset, length) => host.notifyWrite(parts.areaPhys + TC_OFFSET + offset, length));
-    this.gdtShadow = new DescriptorShadow(host, this.shadow, parts.areaPhys + GDT_OFFSET, guestRamEnd, 0);
+    this.gdtPhys = parts.areaPhys + GDT_OFFSET;
+    this.gdtShadow = new DescriptorShadow(host, this.shadow, this.gdtPhys, guestRamEnd, 0);
     this.ldtShadow = new DescriptorShadow(host, this.shadow, parts.areaPhys + LDT_OFFSET, guestRamEnd, 0);
     // The VMM's TSS: no I/O bitmap (its base lies past the limit), so every port access above IOPL faults.
     host.write32(parts.areaPhys + TSS_OFFSET + 0x64, 0x68 << 16);
@@ -324,7 +327,9 @@ export class FullVcpu implements Vcpu {
       return Regime.V86;
     }
     if ((virt.getEflags() & VM) !== 0) return Regime.Emulate;
-    if (virt.cpl === 3) return Regime.User;
+    // Ring 3 runs on the hardware with GDTR on the guest's GDT, whose pages then show the shadow:
+    // never pages of the VMM area (a GDT there, or wrapping past 4 GiB into it, is interpreted).
+    if (virt.cpl === 3) return (virt.gdtrBase >>> 0) + virt.gdtrLimit < VMM_LINEAR ? Regime.User : Regime.Emulate;
     if (virt.cpl === 0 && virt.code32) return Regime.Kernel;
     return Regime.Emulate;
   }
@@ -348,7 +353,8 @@ export class FullVcpu implements Vcpu {
       hw.cr3 = cr3;
       modeChange = true;
     }
-    hw.gdtrBase = VMM_LINEAR + GDT_OFFSET;
+    // The shadow GDT at the VMM's address (ring 1, v86); ring 3 gets the guest's GDTR below.
+    hw.gdtrBase = VMM_LINEAR + GDT_OFFSET + this.gdtShadow.offset;
     hw.gdtrLimit = 0xffff;
     // The guest's IDT: the hardware never delivers through it at ring 1 (every vector is
     // intercepted); at ring 3 an INT n reads its gates, whose kernel targets are not present in
@@ -377,7 +383,16 @@ export class FullVcpu implements Vcpu {
       hw.eip = (TC_LINEAR + entry) >>> 0;
     } else if (regime === Regime.User) {
       hw.cpl = 3;
-      this.gdtShadow.sync(virt.gdtrBase, virt.gdtrLimit);
+      this.gdtShadow.sync(virt.gdtrBase, virt.gdtrLimit, virt.gdtrBase & 0xfff);
+      // SGDT is unprivileged: ring 3 must see the guest's GDTR, so the CPU's descriptor reads at the
+      // guest's GDT address go to the shadow's frames (supervisor-only; ring 3's own reads and
+      // writes there fault and are emulated on the guest's memory, whose next sync follows them).
+      if (this.shadow.setOverlay(virt.gdtrBase, virt.gdtrLimit + 1, this.gdtPhys)) {
+        hw.gdtrBase = virt.gdtrBase;
+        hw.gdtrLimit = virt.gdtrLimit;
+      } else {
+        hw.gdtrBase = VMM_LINEAR + GDT_OFFSET + this.gdtShadow.offset;
+      }
       if ((virt.segAccess[LDTR] & 0x80) !== 0 && (virt.seg[LDTR] & 0xfffc) !== 0) this.ldtShadow.sync(virt.segBase[LDTR], virt.segLimit[LDTR]);
       // Untruncated: ring 3's accesses are user accesses, which the supervisor-only VMM area refuses.
       for (let s = 0; s < 6; s++) {
@@ -440,6 +455,8 @@ export class FullVcpu implements Vcpu {
       virt.eip = hw.eip;
       virt.setEflags(hwFlags);
       this.gdtShadow.writeBackAccessed();
+      // The guest kernel (and the emulator's walks) see the guest's own memory at its GDT again.
+      this.shadow.clearOverlay();
       for (let s = 0; s < 6; s++) {
         if (hw.seg[s] !== this.loadedSel[s] || (hw.segAccess[s] & 0x10000) !== 0) this.reloadVirtualSegment(s, hw.seg[s]);
       }
@@ -538,6 +555,7 @@ export class FullVcpu implements Vcpu {
           return this.emulate();
         case SHADOW_MMIO:
         case SHADOW_VMM_AREA:
+        case SHADOW_OVERLAY:
           this.toVirtual();
           return this.emulate();
         case SHADOW_UNSUPPORTED:

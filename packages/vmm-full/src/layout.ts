@@ -7,7 +7,8 @@
 /** Linear base of the VMM area (the last page-directory slot). */
 export const VMM_LINEAR = 0xffc00000;
 /** Pages of the area, in order: shadow GDT, shadow LDT, the VMM's TSS, then the translation cache. */
-export const GDT_PAGES = 16;
+/** The shadow GDT keeps the guest GDT's page offset (ring 3 sees it at the guest's address): 64 KiB span 17 pages. */
+export const GDT_PAGES = 17;
 export const LDT_PAGES = 16;
 export const GDT_OFFSET = 0;
 export const LDT_OFFSET = GDT_PAGES * 4096;

@@ -9,10 +9,13 @@ import { walkPae } from '../paging/walk-pae.js';
 import { PAGE_SHIFT } from '../physical/page-kind.js';
 import type { PhysicalMemory } from '../physical/physical-memory.js';
 import {
-  SHADOW_HIDDEN, SHADOW_MMIO, SHADOW_TRACED, SHADOW_TRUE, SHADOW_UNSUPPORTED, SHADOW_VMM_AREA, type ShadowFaultKind,
+  SHADOW_HIDDEN, SHADOW_MMIO, SHADOW_OVERLAY, SHADOW_TRACED, SHADOW_TRUE, SHADOW_UNSUPPORTED, SHADOW_VMM_AREA, type ShadowFaultKind,
 } from './fault-kind.js';
 import { GPA_OTHER, GPA_RAM, GPA_ROM, GuestPhysical } from './guest-physical.js';
-import { ROLE_DIRECT, ROLE_DIRTY, ROLE_EMPTY, ROLE_IDENTITY, ROLE_ROOT, ROLE_RW, ROLE_US, ROLE_VOLATILE, ROLE_PAE, ENTRIES, ShadowTables } from './shadow-tables.js';
+import { MAX_OVERLAY_PAGES, OverlayPages } from './overlay.js';
+import {
+  ROLE_DIRECT, ROLE_DIRTY, ROLE_EMPTY, ROLE_IDENTITY, ROLE_OVERLAY, ROLE_ROOT, ROLE_RW, ROLE_US, ROLE_VOLATILE, ROLE_PAE, ENTRIES, ShadowTables,
+} from './shadow-tables.js';
 
 /** The host CPU's TLB over the shadow tables (mmu's `Paging` is one): dropped entries the pager changed. */
 export interface HostTlb {
@@ -56,6 +59,8 @@ export class ShadowPaging implements WalkContext {
   trueFaults = 0;
   tracedFaults = 0;
   mmioFaults = 0;
+  /** User accesses to overlaid pages (SHADOW_OVERLAY). */
+  overlayFaults = 0;
   /** `guestWrite` calls that hit a traced page-table page. */
   tracedWrites = 0;
   /** Guest CR3 loads that found their shadow root cached. */
@@ -81,6 +86,7 @@ export class ShadowPaging implements WalkContext {
   private readonly unsubscribe: () => void;
   private readonly pages: ShadowTables;
   private readonly result = new WalkResult();
+  private readonly overlay = new OverlayPages();
 
   constructor(options: ShadowPagingOptions) {
     const { host, guestRamEnd } = options;
@@ -168,6 +174,19 @@ export class ShadowPaging implements WalkContext {
     const address = linear >>> 0;
     const slot = address >>> 22;
     if (this.pages.isVmmSlot(slot)) return SHADOW_VMM_AREA;
+    if (this.overlay.count > 0) {
+      const page = this.overlay.indexOf(address >>> 12);
+      if (page >= 0) {
+        if (user) {
+          this.overlayFaults++;
+          return SHADOW_OVERLAY;
+        }
+        // A descriptor-table read after the leaf was recycled or unlinked: put it back.
+        this.installOverlay(page);
+        this.hiddenFaults++;
+        return SHADOW_HIDDEN;
+      }
+    }
     const write = access === ACCESS_WRITE;
     if ((this.cr0Value & CR0_PG) === 0) {
       const gpa = (address & this.host.addressMask) >>> 0;
@@ -301,10 +320,84 @@ export class ShadowPaging implements WalkContext {
 
   /**
    * Walks every shadow entry and throws if one maps a frame outside guest RAM or ROM, maps ROM or a
-   * traced page writable, links a table the pager does not own, or holds a table outside VMM frames.
+   * traced page writable, links a table the pager does not own, or holds a table outside VMM frames;
+   * only the current overlay's leaves (supervisor-only) may map VMM frames.
    */
   checkInvariants(): void {
-    this.pages.checkInvariants();
+    this.pages.checkInvariants((page, dword) => this.overlayLeafAt(page, dword) >= 0);
+  }
+
+  // --- overlay ----------------------------------------------------------------------------------
+
+  /**
+   * Shows VMM frames at guest linear addresses in the active root until `clearOverlay`: the page of
+   * each byte of [linear, linear + length) maps the frame at the same distance from `hpa` (the frame
+   * for `linear`'s page; contiguous, page aligned, above guest RAM), supervisor-only and writable,
+   * so the CPU's own supervisor accesses there (descriptor-table reads at CPL 3) see them. A user
+   * access to an overlaid page, or to another page whose shadow leaf is an overlaid one, is
+   * SHADOW_OVERLAY: the VMM emulates it against the guest's own mapping. Replaces any overlay set;
+   * false (and no overlay) when the range wraps, reaches the VMM area, spans more than
+   * MAX_OVERLAY_PAGES pages, or the guest's paging mode is unsupported. The VMM clears it before
+   * the guest's supervisor code runs (which must see its own memory there) or its tables change.
+   */
+  setOverlay(linear: number, length: number, hpa: number): boolean {
+    this.clearOverlay();
+    const first = linear >>> 0;
+    const last = first + length - 1;
+    if (!Number.isInteger(length) || length < 1 || last > 0xffffffff) return false;
+    const pages = (last >>> 12) - (first >>> 12) + 1;
+    if (!Number.isInteger(hpa) || (hpa & 0xfff) !== 0 || hpa < this.tables.ramEnd || hpa + pages * 4096 > this.host.ramEnd) {
+      throw new RangeError(`overlay frames at 0x${hpa.toString(16)} are not page-aligned VMM frames`);
+    }
+    if (pages > MAX_OVERLAY_PAGES || this.unsupportedReason !== null) return false;
+    for (let page = first >>> 12; page <= last >>> 12; page++) if (this.pages.isVmmSlot(page >>> 10)) return false;
+    const overlay = this.overlay;
+    for (let i = 0; i < pages; i++) {
+      overlay.linearPage[i] = (first >>> 12) + i;
+      overlay.entry[i] = (hpa + i * 4096) | PTE_P | PTE_RW | PTE_A | PTE_D;
+      overlay.table[i] = -1;
+    }
+    overlay.count = pages;
+    for (let i = 0; i < pages; i++) this.installOverlay(i);
+    return true;
+  }
+
+  /** Removes the overlay: the guest's own mappings come back at the next access (refilled on demand). */
+  clearOverlay(): void {
+    const overlay = this.overlay;
+    for (let i = 0; i < overlay.count; i++) {
+      const table = overlay.table[i];
+      if (table < 0 || this.overlayLeafAt(table, overlay.dword[i]) !== i) continue;
+      this.pages.dwords[overlay.dword[i]] = 0;
+      this.pages.invalidateLeaf(table, overlay.linearPage[i] & 0x3ff);
+      this.hostTlb.invlpg(overlay.linearPage[i] << 12);
+    }
+    overlay.count = 0;
+  }
+
+  /** Writes overlaid page `i`'s leaf into the table the active root links at its slot (a holder if none). */
+  private installOverlay(i: number): void {
+    const overlay = this.overlay;
+    const page = overlay.linearPage[i];
+    const slot = page >>> 10;
+    let table = this.pages.slots.owner[this.pages.activeRoot * ENTRIES + slot];
+    if (table < 0) table = this.pages.linkDirect(slot, slot, ROLE_DIRECT | ROLE_OVERLAY);
+    const index = page & 0x3ff;
+    this.pages.setLeaf(table * ENTRIES + index, 0); // off the writable-mapping lists: a VMM frame is no guest frame
+    const dword = (this.pages.frame[table] >>> 2) + index;
+    this.pages.dwords[dword] = overlay.entry[i];
+    overlay.table[i] = table;
+    overlay.dword[i] = dword;
+    this.pages.invalidateLeaf(table, index);
+    this.hostTlb.invlpg(page << 12);
+  }
+
+  /** The overlaid page whose leaf is still in shadow page `table` at host dword `dword`, or -1. */
+  private overlayLeafAt(table: number, dword: number): number {
+    if (this.overlay.count === 0) return -1;
+    const i = this.overlay.installedAt(table, dword);
+    return i >= 0 && (this.pages.role[table] & ROLE_ROOT) === 0 && this.pages.frame[table] >>> 2 === dword - (dword & 0x3ff)
+      && this.pages.dwords[dword] === this.overlay.entry[i] ? i : -1;
   }
 
   // --- guest TLB operations -------------------------------------------------------------------
@@ -352,11 +445,17 @@ export class ShadowPaging implements WalkContext {
   private fill(
     table: number, linear: number, gpa: number, kind: number, write: boolean, userOk: boolean, writeOk: boolean,
   ): ShadowFaultKind {
+    const leaf = table * ENTRIES + ((linear >>> 12) & 0x3ff);
+    if (this.overlay.count > 0 && this.overlayLeafAt(table, (this.pages.frame[table] >>> 2) + (leaf & 0x3ff)) >= 0) {
+      // Another linear page whose shadow leaf the overlay holds (the guest maps its table twice).
+      this.overlayFaults++;
+      return SHADOW_OVERLAY;
+    }
     const gfn = gpa >>> PAGE_SHIFT;
     const traced = this.pages.tableHead[gfn] >= 0;
     const writable = writeOk && kind === GPA_RAM && !traced;
     const entry = (gpa & 0xfffff000) | PTE_P | PTE_A | (userOk ? PTE_US : 0) | (writable ? PTE_RW | PTE_D : 0);
-    this.pages.setLeaf(table * ENTRIES + ((linear >>> 12) & 0x3ff), entry);
+    this.pages.setLeaf(leaf, entry);
     if (write && traced) {
       this.tracedFaults++;
       this.faultGpa = gpa;

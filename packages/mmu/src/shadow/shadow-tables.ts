@@ -31,6 +31,8 @@ export const ROLE_EMPTY = 128;
  * shadows are a TLB (kept until INVLPG or a flush, as the SDM lets a TLB keep entries).
  */
 export const ROLE_PAE = 256;
+/** A table that only holds overlay leaves, linked where the guest's tables gave the slot none yet. */
+export const ROLE_OVERLAY = 512;
 const ROLE_FREE = -1;
 /** Stores into an unloaded root's directory after which it counts as freed (see `isStale`). */
 const ROOT_FLOOD_WRITES = 64;
@@ -147,8 +149,9 @@ export class ShadowTables {
   /**
    * Walks every shadow entry and throws if one maps a frame outside guest RAM or ROM, maps ROM or a
    * traced page writable, links a table the pager does not own, or holds a table outside VMM frames.
+   * `overlaid(page, dword)`: true for a leaf the current overlay installed (a VMM frame, supervisor-only).
    */
-  checkInvariants(): void {
+  checkInvariants(overlaid: (page: number, dword: number) => boolean): void {
     const dwords = this.dwords;
     for (let page = 0; page < this.capacity; page++) {
       const role = this.role[page];
@@ -176,6 +179,10 @@ export class ShadowTables {
           continue;
         }
         const writable = (entry & PTE_RW) !== 0;
+        if (overlaid(page, base + i)) {
+          if ((entry & PTE_US) !== 0 || this.slots.owner[slot] >= 0) throw new Error(`shadow ${page} entry ${i}: overlay leaf open to user code or listed`);
+          continue;
+        }
         if ((entry & PTE_P) === 0) {
           if (entry !== 0) throw new Error(`shadow ${page} entry ${i}: non-present entry 0x${(entry >>> 0).toString(16)}`);
           continue;
