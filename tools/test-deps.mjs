@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 /** Command the tests look for → the Debian package that provides it. */
 export const TEST_COMMANDS = [
   ['qemu-system-i386', 'qemu-system-x86'],
+  ['qemu-system-x86_64', 'qemu-system-x86'],
   ['xz', 'xz-utils'],
   ['cc', 'gcc'],
   ['gcc', 'gcc'],

@@ -10,13 +10,14 @@ export {
   TLB_GLOBAL, TLB_LARGE,
 } from './paging/access.js';
 export {
-  CR0_WP, CR0_PG, CR4_PSE, CR4_PAE, CR4_PGE, EFER_NXE,
+  CR0_WP, CR0_PG, CR4_PSE, CR4_PAE, CR4_PGE, EFER_NXE, EFER_LMA,
   PTE_P, PTE_RW, PTE_US, PTE_PWT, PTE_PCD, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_HI_XD,
   PF_P, PF_W, PF_U, PF_RSVD, PF_I, PF_VECTOR,
 } from './paging/control-bits.js';
 export { WalkResult, type PageTableMemory, type WalkContext } from './paging/walk.js';
 export { walk32Bit } from './paging/walk-32bit.js';
 export { walkPae } from './paging/walk-pae.js';
+export { walk4Level } from './paging/walk-4level.js';
 export { ShadowPaging, type ShadowPagingOptions, type HostTlb } from './shadow/shadow-paging.js';
 export {
   SHADOW_HIDDEN, SHADOW_TRUE, SHADOW_TRACED, SHADOW_MMIO, SHADOW_VMM_AREA, SHADOW_UNSUPPORTED, SHADOW_OVERLAY, type ShadowFaultKind,

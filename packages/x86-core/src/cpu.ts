@@ -16,6 +16,7 @@ import { TripleFault } from './system/triple-fault.js';
 import { Fpu } from './fpu/fpu.js';
 import { CpuFpuHost } from './fpu-host.js';
 import { type CpuModel, MODEL_TRAITS, type ModelTraits } from './model.js';
+import { LongState, runLong } from './long/run.js';
 
 export const ES = 0;
 export const CS = 1;
@@ -30,6 +31,10 @@ export const TR = 7;
 const UNUSABLE = 1 << 16;
 
 const CR0_PE = 1;
+/** IA32_EFER.LMA: IA-32e mode active. */
+export const EFER_LMA = 1 << 10;
+/** `segAccess` bit 13: CS.L, a 64-bit code segment. */
+const CS_L = 1 << 13;
 /** Physical addresses at or above 4 GiB (reachable with PAE) are never RAM here. */
 const FOUR_GIB = 0x100000000;
 const CR0_PG = 1 << 31;
@@ -45,6 +50,8 @@ const EV_SHADOW = 4;
 const EV_INJECT = 8;
 /** TF was set when the instruction began: raise #DB after it. */
 const EV_TRAP = 16;
+/** 64-bit mode was entered or left: `run()` picks the other interpreter loop. */
+const EV_MODE = 32;
 
 /** Thrown by `interceptStop` to abandon the instruction in progress; `run()` catches it. */
 const INTERCEPTED = { intercepted: true };
@@ -76,10 +83,19 @@ export interface CpuOptions {
  * system behaviour in `system/`; the field layout is the one CONTRACT.md promises.
  */
 export class Cpu {
-  readonly reg32 = new Int32Array(8);
+  /**
+   * The register file: low dwords of RAX..RDI, R8..R15 (ModRM order, then REX's); reg16/reg8 view
+   * the same buffer. 32-bit code uses entries 0-7 only and never touches `regHi`, so its paths are
+   * the i686 core's; 64-bit code (src/long/) keeps the high dwords in `regHi` (README, "Long mode").
+   */
+  readonly reg32 = new Int32Array(16);
   readonly reg16 = new Uint16Array(this.reg32.buffer);
   readonly reg8 = new Uint8Array(this.reg32.buffer);
+  /** High dwords of the 64-bit registers, written only by 64-bit code and the long-mode system paths. */
+  readonly regHi = new Int32Array(16);
   eip = 0;
+  /** RIP bits 63:32 (64-bit mode only; 0 elsewhere). */
+  ripHi = 0;
 
   /** EFLAGS with the arithmetic bits named in `lazyMask` stale (they follow from the lazy operands). */
   flags = FIXED_ONE;
@@ -97,6 +113,8 @@ export class Cpu {
   cpl = 0;
   cr0 = 0x60000010;
   cr2 = 0;
+  /** CR2 bits 63:32 (a #PF at a 64-bit linear address). */
+  cr2Hi = 0;
   cr3 = 0;
   cr4 = 0;
   efer = 0;
@@ -111,6 +129,8 @@ export class Cpu {
 
   /** Derived from CS.D and the mode by `codeSizeChanged`: 16- or 32-bit default operand/address size. */
   code32 = false;
+  /** IA-32e mode with a 64-bit code segment (EFER.LMA and CS.L): `run()` uses src/long/'s interpreter. */
+  mode64 = false;
   /** Mask applied to EIP as it advances: 0xffff for 16-bit code. */
   ipMask = 0xffff;
   pagingOn = false;
@@ -129,6 +149,9 @@ export class Cpu {
   startEip = 0;
   /** ESP at the instruction's start, restored when it faults after pushing. */
   startEsp = 0;
+  /** RIP and RSP bits 63:32 at a 64-bit instruction's start. */
+  startRipHi = 0;
+  startRspHi = 0;
   segOverride = -1;
   opSize32 = false;
   addrSize32 = false;
@@ -202,6 +225,8 @@ export class Cpu {
   readonly model: CpuModel;
   /** What the model decides (model.ts), read where each behaviour lives. */
   readonly traits: ModelTraits;
+  /** IA-32e state beyond the i686's (MSRs, 64-bit table and segment bases): src/long/. */
+  readonly long = new LongState();
 
   constructor(options: CpuOptions) {
     this.model = options.model ?? 'i686';
@@ -244,6 +269,8 @@ export class Cpu {
   reset(): void {
     this.inShutdown = false;
     this.reg32.fill(0);
+    this.regHi.fill(0);
+    this.ripHi = 0;
     this.reg32[2] = 0x600;
     this.flags = FIXED_ONE;
     this.lazyMask = 0;
@@ -257,7 +284,8 @@ export class Cpu {
     this.segLimit[TR] = 0xffff;
     this.eip = 0xfff0;
     this.cr0 = 0x60000010;
-    this.cr2 = this.cr3 = this.cr4 = this.efer = 0;
+    this.cr2 = this.cr2Hi = this.cr3 = this.cr4 = this.efer = 0;
+    this.long.reset();
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;
@@ -277,6 +305,12 @@ export class Cpu {
 
   /** After CS's D bit or the mode changes. */
   codeSizeChanged(): void {
+    const mode64 = (this.efer & EFER_LMA) !== 0 && (this.segAccess[CS] & CS_L) !== 0;
+    if (mode64 !== this.mode64) {
+      this.mode64 = mode64;
+      this.events |= EV_MODE;
+      if (!mode64) this.ripHi = 0;
+    }
     this.code32 = (this.cr0 & CR0_PE) !== 0 && (this.flags & VM) === 0 && (this.segAccess[CS] & 0x4000) !== 0;
     this.ipMask = this.code32 ? -1 : 0xffff;
     this.flushFetch();
@@ -1102,7 +1136,7 @@ export class Cpu {
         break;
       }
       try {
-        done = this.loop(budget, done);
+        done = this.mode64 ? runLong(this, budget, done) : this.loop(budget, done);
       } catch (e) {
         if (e === INTERCEPTED) {
           done = this.recordedRetire;
@@ -1178,6 +1212,7 @@ export class Cpu {
   private boundary(done: number): boolean {
     const stop = this.stop;
     let ev = this.events;
+    if (ev & EV_MODE) this.events = ev &= ~EV_MODE;
     if (ev & EV_STOP) {
       this.events = ev & ~EV_STOP;
       return true;
@@ -1305,6 +1340,10 @@ export class Cpu {
   private fault(e: CpuFault): void {
     this.eip = this.startEip;
     this.reg32[4] = this.startEsp;
+    if (this.mode64) {
+      this.ripHi = this.startRipHi;
+      this.regHi[4] = this.startRspHi;
+    }
     // A faulting instruction did not complete, so it takes no single-step trap (SDM Vol. 3B
     // 17.3.1.4); if it runs again with TF set, the boundary before it arms the trap again.
     this.events &= ~EV_TRAP;

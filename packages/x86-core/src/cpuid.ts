@@ -31,10 +31,33 @@ function vendorWord(i: number): number {
   return v;
 }
 
+// Extended leaves of the 'x86-64' model (SDM Vol. 2 "CPUID", leaves 80000000H-80000008H).
+const MAX_EXTENDED_LEAF = 0x80000008;
+/** 80000001H EDX: SYSCALL/SYSRET (11), XD (20), 1 GiB pages (26), RDTSCP (27), Intel 64 (29). */
+const EXT_EDX = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29);
+/** 80000001H ECX: LAHF/SAHF in 64-bit mode. */
+const EXT_ECX = 1;
+/** 80000008H EAX: 36 physical and 48 linear address bits (mmu's default MAXPHYADDR). */
+const ADDRESS_SIZES = 36 | (48 << 8);
+
+/** The extended leaves of a long-mode CPU; false for a leaf outside them. */
+function extendedLeaf(cpu: Cpu, leaf: number): boolean {
+  if (!cpu.traits.longMode || leaf < 0x80000000 || leaf > MAX_EXTENDED_LEAF) return false;
+  const r = cpu.reg32;
+  r[0] = r[1] = r[2] = r[3] = 0;
+  if (leaf === 0x80000000) r[0] = MAX_EXTENDED_LEAF;
+  else if (leaf === 0x80000001) {
+    r[3] = EXT_EDX;
+    r[1] = EXT_ECX;
+  } else if (leaf === 0x80000008) r[0] = ADDRESS_SIZES;
+  return true;
+}
+
 /** CPUID: EAX selects the leaf. Leaves above the maximum answer as the highest basic leaf, as Intel's do. */
 export function cpuid(cpu: Cpu): void {
   const r = cpu.reg32;
   const leaf = r[0] >>> 0;
+  if (extendedLeaf(cpu, leaf)) return;
   if (leaf === 0) {
     r[0] = MAX_BASIC_LEAF;
     r[3] = vendorWord(0);

@@ -121,7 +121,8 @@ function checkLock(cpu: Cpu, op: number): void {
   if (m >= 0xc0 || !LOCKABLE[(opcode << 3) | ((m >> 3) & 7)]) throwFault(6);
 }
 
-function execute(cpu: Cpu, op: number): void {
+/** The one-byte opcode `op` (prefixes consumed). 64-bit mode reuses it for the opcodes it leaves unchanged. */
+export function execute(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const r16 = cpu.reg16;
   const r8 = cpu.reg8;

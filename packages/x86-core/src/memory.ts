@@ -38,6 +38,11 @@ export interface PagingUnit {
   /** INVLPG. */
   invalidate(linear: number): void;
   /**
+   * `translate` for a canonical 64-bit linear address held as a signed number (IA-32e mode); a
+   * #PF sets CR2 and its high dword `cr2Hi`. Absent: the unit has no 4-level paging.
+   */
+  translateLong?(linear: number, access: number, cpu: PagingCpu): number;
+  /**
    * A TLB the CPU may read inline: per linear page `(physical page ^ linear page) << 12 | flags`, a
    * hit when `(entry & hitMask[kind << 1 | user]) === 1` (kind 0 read, 1 write, 2 fetch). Valid
    * only after a `translate` following the last `flush`.
@@ -49,6 +54,8 @@ export interface PagingUnit {
 export interface PagingCpu {
   cr0: number;
   cr2: number;
+  /** CR2 bits 63:32 (IA-32e mode). */
+  cr2Hi?: number;
   cr3: number;
   cr4: number;
   efer: number;

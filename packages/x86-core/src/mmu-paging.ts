@@ -24,6 +24,21 @@ export class MmuPaging implements PagingUnit {
     const pa = this.paging.translate(linear, kind, (access & 4) !== 0);
     if (pa < 0) {
       cpu.cr2 = this.paging.faultAddress;
+      cpu.cr2Hi = 0;
+      throwFault(PF_VECTOR, this.paging.faultCode);
+    }
+    return pa;
+  }
+
+  translateLong(linear: number, access: number, cpu: PagingCpu): number {
+    if (this.stale) this.sync(cpu);
+    const kind = access & 16 ? ACCESS_FETCH : access & 2 ? ACCESS_WRITE : ACCESS_READ;
+    const pa = this.paging.translateLong(linear, kind, (access & 4) !== 0);
+    if (pa < 0) {
+      const fault = this.paging.faultAddress;
+      const high = Math.floor(fault / 0x1_0000_0000);
+      cpu.cr2 = fault - high * 0x1_0000_0000;
+      cpu.cr2Hi = high | 0;
       throwFault(PF_VECTOR, this.paging.faultCode);
     }
     return pa;

@@ -5,7 +5,7 @@
  * exercise them (see `conformance/sst286-differences.ts`): it is not a full 286 (32-bit operands,
  * FS/GS prefixes, CPUID, paging and the rest of the i686 stay available).
  */
-export type CpuModel = 'i686' | '80286';
+export type CpuModel = 'i686' | '80286' | 'x86-64';
 
 /**
  * The model's answers, fixed when the CPU is built and read where each behaviour lives (the decoder,
@@ -28,6 +28,12 @@ export interface ModelTraits {
   readonly stringStepsBeforeAccess: boolean;
   /** POP to memory has moved SP when its write faults, so the fault frame is pushed above the popped word. */
   readonly popMemoryMovesSpBeforeWrite: boolean;
+  /**
+   * IA-32e mode (src/long/): EFER and the long-mode MSRs, CPUID's extended leaves with LM, NX,
+   * SYSCALL, 1 GiB pages, RDTSCP and LAHF/SAHF, and the 64-bit interpreter. Off on the i686, whose
+   * CPUID and MSRs stay exactly as they were.
+   */
+  readonly longMode: boolean;
 }
 
 export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
@@ -42,6 +48,7 @@ export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
     realModeStackFaultIsGp: false,
     stringStepsBeforeAccess: false,
     popMemoryMovesSpBeforeWrite: false, // a fault reports the state before the instruction (SDM Vol. 3A 6.5)
+    longMode: false,
   },
   '80286': {
     lastSegmentRegister: 3, // ES CS SS DS: the 286 has no FS or GS
@@ -57,5 +64,18 @@ export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
     stringStepsBeforeAccess: true,
     // The 286 pops (SP += 2) and then stores: a faulting store (a word at offset FFFF) finds SP moved.
     popMemoryMovesSpBeforeWrite: true,
+    longMode: false,
+  },
+  // The i686 core with IA-32e mode: a first x86-64 (no SSE yet, so not the amd64 baseline).
+  'x86-64': {
+    lastSegmentRegister: 5,
+    realModeFlagsMask: ~0,
+    maxInstructionLength: 15,
+    prefixesBeforeLengthCheck: 5,
+    lockAnyInstruction: false,
+    realModeStackFaultIsGp: false,
+    stringStepsBeforeAccess: false,
+    popMemoryMovesSpBeforeWrite: false,
+    longMode: true,
   },
 };

@@ -1,5 +1,6 @@
 import type { Cpu } from './cpu.js';
 import { throwFault } from './fault.js';
+import { readLongMsr, writeLongMsr } from './long/system.js';
 
 /** IA32_TIME_STAMP_COUNTER (SDM Vol. 4, Table 2-2). */
 export const IA32_TIME_STAMP_COUNTER = 0x10;
@@ -24,6 +25,7 @@ export function readMsr(cpu: Cpu, msr: number): void {
       cpu.reg32[2] = 0;
       return;
     default:
+      if (cpu.traits.longMode && readLongMsr(cpu, msr)) return;
       throwFault(13, 0);
   }
 }
@@ -37,6 +39,7 @@ export function writeMsr(cpu: Cpu, msr: number, high: number, low: number): void
     case IA32_BIOS_SIGN_ID:
       return;
     default:
+      if (cpu.traits.longMode && writeLongMsr(cpu, msr, high, low)) return;
       throwFault(13, 0);
   }
 }

@@ -12,6 +12,8 @@ export const CR4_PAE = 1 << 5;
 export const CR4_PGE = 1 << 7;
 /** IA32_EFER.NXE: bit 63 of PAE entries is XD (execute-disable) instead of reserved. */
 export const EFER_NXE = 1 << 11;
+/** IA32_EFER.LMA: IA-32e mode active (the CPU sets it); paging is then 4-level. */
+export const EFER_LMA = 1 << 10;
 
 // Entry bits (low dword of PAE entries too).
 export const PTE_P = 1 << 0;

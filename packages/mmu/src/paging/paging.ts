@@ -1,11 +1,12 @@
 import type { PhysicalMemory } from '../physical/physical-memory.js';
 import { FOUR_GIB, KIND_RAM_CODE, PAGE_SHIFT } from '../physical/page-kind.js';
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, TLB_HIT_MASK, TLB_NOT_RAM, TLB_VALID, type Access } from './access.js';
-import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_NXE } from './control-bits.js';
+import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LMA, EFER_NXE } from './control-bits.js';
 import { Tlb } from './tlb.js';
 import { WalkResult, type PageTableMemory, type WalkContext } from './walk.js';
 import { walk32Bit } from './walk-32bit.js';
 import { pdpteReservedBitsSet, walkPae } from './walk-pae.js';
+import { walk4Level } from './walk-4level.js';
 
 export interface PagingOptions {
   /** MAXPHYADDR, 32..52 (default 36, as on P6-family processors with PAE). */
@@ -18,6 +19,7 @@ export interface PagingOptions {
 const CR0_FLUSH_BITS = CR0_PG | CR0_WP;
 const CR4_FLUSH_BITS = CR4_PSE | CR4_PAE | CR4_PGE;
 const A20_BIT = 1 << 20;
+const TWO_32 = 0x1_0000_0000;
 
 /**
  * Linear-to-physical translation for one CPU: the paging controls, the page walkers and the TLB.
@@ -106,11 +108,34 @@ export class Paging implements WalkContext {
     if ((changed & CR4_FLUSH_BITS) !== 0) this.cache.flush(true);
   }
 
-  /** WRMSR IA32_EFER: a change of NXE flushes the whole TLB. */
+  /** WRMSR IA32_EFER (or the CPU setting LMA): a change of NXE or LMA flushes the whole TLB. */
   setEfer(value: number): void {
     const changed = this.eferValue ^ value;
     this.eferValue = value >>> 0;
-    if ((changed & EFER_NXE) !== 0) this.cache.flush(true);
+    if ((changed & (EFER_NXE | EFER_LMA)) !== 0) this.cache.flush(true);
+  }
+
+  /**
+   * `translate` for a 64-bit linear address of IA-32e mode, given as its canonical signed value
+   * (-2^47 <= linear < 2^47; the caller has made the canonical check). Addresses below 4 GiB use
+   * the TLB; the others walk every time (the 32-bit-indexed TLB cannot hold them yet).
+   */
+  translateLong(linear: number, access: Access, user: boolean): number {
+    if (linear >= 0 && linear < TWO_32) return this.translate(linear, access, user);
+    if ((this.cr0Value & CR0_PG) === 0 || (this.eferValue & EFER_LMA) === 0) {
+      this.faultCode = 0;
+      this.faultAddress = linear;
+      return -1;
+    }
+    this.walks++;
+    const result = this.result;
+    const known = access === ACCESS_WRITE || access === ACCESS_FETCH ? access : ACCESS_READ;
+    if (!walk4Level(this, linear, known, user, result)) {
+      this.faultCode = result.errorCode;
+      this.faultAddress = linear;
+      return -1;
+    }
+    return result.physical;
   }
 
   /** INVLPG: drops the translation of the page holding `linear`, global or not. */
@@ -138,9 +163,11 @@ export class Paging implements WalkContext {
       this.walks++;
       const result = this.result;
       const known = access === ACCESS_WRITE || access === ACCESS_FETCH ? access : ACCESS_READ;
-      const ok = (this.cr4Value & CR4_PAE) !== 0
-        ? walkPae(this, linear, known, user, result)
-        : walk32Bit(this, linear, known, user, result);
+      const ok = (this.eferValue & EFER_LMA) !== 0
+        ? walk4Level(this, linear, known, user, result)
+        : (this.cr4Value & CR4_PAE) !== 0
+          ? walkPae(this, linear, known, user, result)
+          : walk32Bit(this, linear, known, user, result);
       if (!ok) {
         this.faultCode = result.errorCode;
         this.faultAddress = linear;

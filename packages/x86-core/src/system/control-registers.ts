@@ -4,6 +4,8 @@ import {
   CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR0_TS, isProtected, isV86, type SystemCpu,
 } from './cpu-view.js';
 import { DB, GP, UD } from './vectors.js';
+import { checkLongModeControl } from '../long/system.js';
+import type { Cpu } from '../cpu.js';
 
 /** CR0 bits this CPU implements (PE MP EM TS ET NE WP AM NW CD PG); the rest read as 0. */
 const CR0_DEFINED = 0xe005003f | 0;
@@ -74,6 +76,7 @@ export function writeControlRegister(cpu: SystemCpu, n: number, value: number): 
       if (value & CR0_PG && !(value & CR0_PE)) throwFault(GP, 0);
       if (value & CR0_NW && !(value & CR0_CD)) throwFault(GP, 0);
       const next = (value & CR0_DEFINED) | CR0_ET;
+      if (cpu.traits.longMode) checkLongModeControl(cpu as Cpu, next, cpu.cr4);
       const changed = cpu.cr0 ^ next;
       cpu.cr0 = next;
       if (changed & CR0_PE && !(next & CR0_PE)) cpu.cpl = 0;
@@ -89,6 +92,7 @@ export function writeControlRegister(cpu: SystemCpu, n: number, value: number): 
       return;
     default: {
       if (value & ~cr4Supported(cpu)) throwFault(GP, 0);
+      if (cpu.traits.longMode) checkLongModeControl(cpu as Cpu, cpu.cr0, value);
       const changed = cpu.cr4 ^ value;
       cpu.cr4 = value >>> 0;
       if (changed & CR4_MODE_BITS) cpu.modeChanged();

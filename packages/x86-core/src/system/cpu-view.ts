@@ -22,7 +22,9 @@ export interface SystemCpu {
   /** DR0-DR7. */
   dr: Int32Array;
   /** The CPU model's mask for the FLAGS image a real-mode POPF or IRET loads (80286: bits 12-15 clear). */
-  readonly traits: { readonly realModeFlagsMask: number };
+  readonly traits: { readonly realModeFlagsMask: number; readonly longMode: boolean };
+  /** IA32_EFER (LME/LMA for the IA-32e activation rules). */
+  efer: number;
   /** CPUID.1:EDX paging-extension bits (PSE, PAE, PGE, PSE-36) the paging unit provides. */
   pagingFeatures: number;
   gdtrBase: number;

@@ -13,6 +13,11 @@ import { taskSwitchThroughGate } from './task-switch.js';
 import { TripleFault } from './triple-fault.js';
 import { DE, DF, ERR_EXT, GP, NP, PF, TS, pushesErrorCode } from './vectors.js';
 import { innerStack } from './tss.js';
+import { deliverLong } from '../long/interrupt.js';
+import type { Cpu } from '../cpu.js';
+
+/** IA32_EFER.LMA: events go through the 64-bit IDT. */
+const EFER_LMA = 1 << 10;
 
 /**
  * How an event arrived. Software INT n, INT3 and INTO are checked against the gate's DPL and (in v86
@@ -73,6 +78,10 @@ function deliver(cpu: SystemCpu, vector: number, kind: InterruptKind, errorCode:
   const hasErrorCode = kind === 'exception' && pushesErrorCode(vector);
   if (!isProtected(cpu)) {
     deliverRealMode(cpu, vector, ext);
+    return;
+  }
+  if ((cpu.efer & EFER_LMA) !== 0) {
+    deliverLong(cpu as Cpu, vector, kind, errorCode, ext);
     return;
   }
   const eflags = cpu.getEflags();

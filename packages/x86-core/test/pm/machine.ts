@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Paging, PhysicalMemory } from '@ringvisor/mmu';
 import type { AccessSize } from '@ringvisor/vmm-api';
 import { CS, Cpu } from '../../src/cpu.js';
+import type { CpuModel } from '../../src/model.js';
 import type { CpuMemory } from '../../src/memory.js';
 import { MMU_PAGING_FEATURES, MmuPaging } from '../../src/mmu-paging.js';
 
@@ -41,6 +42,8 @@ export interface MachineOptions {
   compileBlocks?: boolean;
   /** Runs of an entry before its block compiles, and of a block before it is compiled with inline accesses. */
   hotRuns?: number;
+  /** The CPU model (default 'i686'; 'x86-64' for the long-mode guests). */
+  model?: CpuModel;
 }
 
 /** A CPU with 4 MiB of RAM at 0, mmu paging, and a port bus recording the guest's reports. */
@@ -67,7 +70,7 @@ export function createMachine(options: MachineOptions = {}): Machine {
     },
   };
   const memory = options.direct === true ? physical : adapter;
-  const cpu = new Cpu({ memory, paging: new MmuPaging(new Paging(physical)), io, compileBlocks: options.compileBlocks });
+  const cpu = new Cpu({ memory, paging: new MmuPaging(new Paging(physical)), io, compileBlocks: options.compileBlocks, model: options.model });
   cpu.pagingFeatures = MMU_PAGING_FEATURES;
   if (cpu.blockCache !== null && options.hotRuns !== undefined) {
     cpu.blockCache.hotRuns = options.hotRuns;
@@ -88,6 +91,16 @@ export function runGuest(name: string, budget = 2_000_000): GuestRun {
 /** The same on an existing machine: its CPU is reset and its reports cleared first (RAM is not). */
 export function runGuestOn(machine: Machine, name: string, budget: number): GuestRun {
   loadGuest(machine, name);
+  return runLoaded(machine, budget);
+}
+
+/** Runs an image (a flat guest linked at GUEST_LOAD) from real mode until HLT, shutdown or `budget`. */
+export function runImageOn(machine: Machine, image: Uint8Array, budget: number): GuestRun {
+  loadImage(machine, image);
+  return runLoaded(machine, budget);
+}
+
+function runLoaded(machine: Machine, budget: number): GuestRun {
   const { cpu, reports, done } = machine;
   const result: GuestRun = { reports, done: false, reason: 'none', cpu };
   let left = budget;
@@ -103,8 +116,12 @@ export function runGuestOn(machine: Machine, name: string, budget: number): Gues
 
 /** Loads guests/<name>.bin at GUEST_LOAD, clears the reports and resets the CPU to enter it in real mode. */
 export function loadGuest(machine: Machine, name: string): void {
+  loadImage(machine, readFileSync(new URL(`./guests/${name}.bin`, import.meta.url)));
+}
+
+function loadImage(machine: Machine, image: Uint8Array): void {
   const { cpu, physical } = machine;
-  physical.writeBytes(GUEST_LOAD, readFileSync(new URL(`./guests/${name}.bin`, import.meta.url)));
+  physical.writeBytes(GUEST_LOAD, image);
   machine.clearReports();
   cpu.reset();
   cpu.loadRealSegment(CS, 0);

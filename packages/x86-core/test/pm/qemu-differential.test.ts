@@ -1,9 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GUEST_LOAD, hex, runGuest } from './machine.js';
+import { qemuInstalled, qemuScratch, runImageUnderQemu } from '../support/qemu.js';
+import { hex, runGuest } from './machine.js';
 
 // The same guests under QEMU's TCG (`qemu-system-i386`), built with BYTE_REPORTS so QEMU's byte-wide
 // isa-debugcon can capture the reports. Only guests whose every check QEMU models are compared. QEMU
@@ -44,35 +41,15 @@ function withSdmJmpThroughGate(ours: number[], qemu: number[]): { reports: numbe
 }
 
 const QEMU = 'qemu-system-i386';
-const qemuMissing = spawnSync(QEMU, ['--version']).status !== 0;
+const qemuMissing = !qemuInstalled(QEMU);
 if (qemuMissing) console.warn(`qemu differential tests skipped: ${QEMU} is not installed`);
 
-const dir = mkdtempSync(join(tmpdir(), 'rv-pm-qemu-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A 64 KiB BIOS image whose reset vector jumps to 0000:GUEST_LOAD. */
-function resetRom(): string {
-  const rom = new Uint8Array(0x10000).fill(0xff);
-  rom.set([0xea, GUEST_LOAD & 0xff, GUEST_LOAD >> 8, 0, 0], 0xfff0);
-  const path = join(dir, 'reset.rom');
-  writeFileSync(path, rom);
-  return path;
-}
+const scratch = qemuScratch('rv-pm-qemu-');
+afterAll(scratch.cleanup);
 
 function runUnderQemu(name: string): number[] {
   const image = new URL(`./guests/byte-reports/${name}.bin`, import.meta.url).pathname;
-  const out = join(dir, `${name}.out`);
-  writeFileSync(out, '');
-  spawnSync(QEMU, [
-    '-display', 'none', '-nodefaults', '-no-reboot', '-m', '4', '-bios', resetRom(),
-    '-device', `loader,file=${image},addr=${GUEST_LOAD},force-raw=on`,
-    '-chardev', `file,id=reports,path=${out}`, '-device', 'isa-debugcon,iobase=0xe4,chardev=reports',
-    '-device', 'isa-debug-exit,iobase=0xe0,iosize=4',
-  ], { timeout: 20_000 });
-  const bytes = readFileSync(out);
-  const reports: number[] = [];
-  for (let i = 0; i + 4 <= bytes.length; i += 4) reports.push(bytes.readUInt32LE(i));
-  return reports;
+  return runImageUnderQemu(QEMU, scratch.dir, name, image);
 }
 
 describe('protected-mode guests against QEMU', () => {

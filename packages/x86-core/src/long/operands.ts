@@ -1,0 +1,214 @@
+// Registers and ModRM operands of 64-bit mode (SDM Vol. 2, 2.2.1): REX.R/X/B extend the register
+// fields to R8-R15; with any REX byte, byte registers 4-7 are SPL BPL SIL DIL instead of AH-BH; a
+// dword write zero-extends into bits 63:32, byte and word writes keep the rest. Sizes: 0 byte,
+// 1 word, 2 dword, 3 qword. 64-bit values travel as (low, high) int32 pairs: functions return the
+// low dword and leave the high one in `hi.v`.
+import type { Cpu } from '../cpu.js';
+import { throwFault } from '../fault.js';
+import { d, fetch8, fetch32 } from './decode-state.js';
+import { TWO_32, canonical, probeWrite, read64, readHi, readLinear, write64, writeLinear } from './memory.js';
+
+/** High dword of the last 64-bit value a function here returned. */
+export const hi = { v: 0 };
+
+export const FS = 4;
+export const GS = 5;
+const SS = 2;
+
+/** reg8 index of byte register `r` (0-15) under the current REX. */
+function byteIndex(r: number): number {
+  return r < 4 || d.rex !== 0 ? r << 2 : ((r - 4) << 2) + 1;
+}
+
+/** Register `r` at `size`: bytes and words unsigned, dwords and qword halves as int32. */
+export function getReg(cpu: Cpu, size: number, r: number): number {
+  if (size === 0) return cpu.reg8[byteIndex(r)];
+  if (size === 1) return cpu.reg16[r << 1];
+  hi.v = size === 3 ? cpu.regHi[r] : 0;
+  return cpu.reg32[r];
+}
+
+export function setReg(cpu: Cpu, size: number, r: number, lo: number, high = 0): void {
+  if (size === 0) cpu.reg8[byteIndex(r)] = lo;
+  else if (size === 1) cpu.reg16[r << 1] = lo;
+  else {
+    cpu.reg32[r] = lo;
+    cpu.regHi[r] = size === 3 ? high : 0;
+  }
+}
+
+// The decoded memory operand: its 64-bit offset (before the segment base) and default segment.
+export const ea = { lo: 0, hi: 0, stack: false };
+
+/**
+ * Decodes the memory operand of `m` (mod != 3), fetching SIB and displacement. `immBytes`: bytes of
+ * immediate after the displacement, which RIP-relative addresses count from (the next instruction).
+ */
+export function decodeEa(cpu: Cpu, m: number, immBytes = 0): void {
+  const mod = m >> 6;
+  const rm = m & 7;
+  let lo = 0;
+  let high = 0;
+  let stack = false;
+  let disp = 0;
+  let ripRelative = false;
+  if (rm === 4) {
+    const sib = fetch8(cpu);
+    const baseField = sib & 7;
+    const index = ((sib >> 3) & 7) | ((d.rex & 2) << 2);
+    const scale = sib >> 6;
+    if (baseField === 5 && mod === 0) disp = fetch32(cpu);
+    else {
+      const base = baseField | ((d.rex & 1) << 3);
+      lo = cpu.reg32[base];
+      high = cpu.regHi[base];
+      stack = baseField === 4 || baseField === 5;
+    }
+    if (index !== 4) {
+      const il = cpu.reg32[index];
+      const ih = cpu.regHi[index];
+      const sl = scale === 0 ? il : il << scale;
+      const sh = scale === 0 ? ih : (ih << scale) | (il >>> (32 - scale));
+      const sum = (lo >>> 0) + (sl >>> 0);
+      high = (high + sh + (sum >= TWO_32 ? 1 : 0)) | 0;
+      lo = sum | 0;
+    }
+  } else if (rm === 5 && mod === 0) {
+    disp = fetch32(cpu);
+    ripRelative = true;
+  } else {
+    const base = rm | ((d.rex & 1) << 3);
+    lo = cpu.reg32[base];
+    high = cpu.regHi[base];
+    stack = rm === 5;
+  }
+  if (mod === 1) disp = (fetch8(cpu) << 24) >> 24;
+  else if (mod === 2) disp = fetch32(cpu);
+  if (ripRelative) {
+    const next = d.rip + immBytes;
+    lo = lowOfNumber(next);
+    high = Math.floor(next / TWO_32) | 0;
+  }
+  const sum = (lo >>> 0) + (disp >>> 0);
+  ea.lo = sum | 0;
+  ea.hi = d.addr32 ? 0 : (high + (disp >> 31) + (sum >= TWO_32 ? 1 : 0)) | 0;
+  ea.stack = stack && !ripRelative;
+}
+
+function lowOfNumber(v: number): number {
+  return (v - Math.floor(v / TWO_32) * TWO_32) | 0;
+}
+
+/** The operand's linear address: FS/GS base added, #GP(0) (#SS(0) through SS) unless canonical. */
+export function eaLinear(cpu: Cpu): number {
+  let lo = ea.lo;
+  let high = ea.hi;
+  const s = d.seg;
+  if (s >= 0) {
+    const sum = (lo >>> 0) + (cpu.segBase[s] >>> 0);
+    high = (high + cpu.long.segBaseHi[s] + (sum >= TWO_32 ? 1 : 0)) | 0;
+    lo = sum | 0;
+  }
+  const linear = canonical(lo, high);
+  if (linear !== linear) throwFault(ea.stack && s < 0 ? 12 : 13, 0);
+  return linear;
+}
+
+/** The segment an explicit access uses: `d.seg`'s base or none; SS-relative for `stack`. */
+export function linearAt(cpu: Cpu, lo: number, high: number, stack: boolean): number {
+  ea.lo = lo;
+  ea.hi = high;
+  ea.stack = stack;
+  return eaLinear(cpu);
+}
+
+const SIZE_BYTES = [1, 2, 4] as const;
+
+/** Reads `size` at a linear address. */
+export function readAt(cpu: Cpu, linear: number, size: number): number {
+  if (size === 3) {
+    const lo = read64(cpu, linear, false, ea.stack);
+    hi.v = readHi;
+    return lo;
+  }
+  hi.v = 0;
+  return readLinear(cpu, linear, SIZE_BYTES[size], false, ea.stack);
+}
+
+export function writeAt(cpu: Cpu, linear: number, size: number, lo: number, high = 0): void {
+  if (size === 3) write64(cpu, linear, lo, high, false, ea.stack);
+  else writeLinear(cpu, linear, SIZE_BYTES[size], lo, false, ea.stack);
+}
+
+/** Fetches ModRM and decodes a memory operand (mod != 3). */
+export function modrm(cpu: Cpu, immBytes = 0): number {
+  const m = fetch8(cpu);
+  if (m < 0xc0) decodeEa(cpu, m, immBytes);
+  return m;
+}
+
+/** ModRM.reg with REX.R. */
+export function regField(m: number): number {
+  return ((m >> 3) & 7) | ((d.rex & 4) << 1);
+}
+
+/** ModRM.rm with REX.B (a register operand). */
+export function rmField(m: number): number {
+  return (m & 7) | ((d.rex & 1) << 3);
+}
+
+export function readE(cpu: Cpu, m: number, size: number): number {
+  if (m >= 0xc0) return getReg(cpu, size, rmField(m));
+  return readAt(cpu, eaLinear(cpu), size);
+}
+
+export function writeE(cpu: Cpu, m: number, size: number, lo: number, high = 0): void {
+  if (m >= 0xc0) setReg(cpu, size, rmField(m), lo, high);
+  else writeAt(cpu, eaLinear(cpu), size, lo, high);
+}
+
+/** Linear address of the read-modify-write operand `readRmwE` read. */
+let rmwLinear = 0;
+
+/** Reads a destination that will be written: the page is translated for a write first (#PF W=1). */
+export function readRmwE(cpu: Cpu, m: number, size: number): number {
+  if (m >= 0xc0) return getReg(cpu, size, rmField(m));
+  const linear = eaLinear(cpu);
+  rmwLinear = linear;
+  probeWrite(cpu, linear);
+  if (size > 0) probeWrite(cpu, linear + (size === 3 ? 7 : size === 2 ? 3 : 1));
+  return readAt(cpu, linear, size);
+}
+
+export function writeRmwE(cpu: Cpu, m: number, size: number, lo: number, high = 0): void {
+  if (m >= 0xc0) setReg(cpu, size, rmField(m), lo, high);
+  else writeAt(cpu, rmwLinear, size, lo, high);
+}
+
+/** Fetches an immediate of `size`; a qword operand takes a sign-extended imm32 (high in `hi.v`). */
+export function fetchImm(cpu: Cpu, size: number): number {
+  if (size === 0) return fetch8(cpu);
+  if (size === 1) return fetch8(cpu) | (fetch8(cpu) << 8);
+  const v = fetch32(cpu);
+  hi.v = size === 3 ? v >> 31 : 0;
+  return v;
+}
+
+/** A sign-extended imm8 at `size` (high in `hi.v` for qwords). */
+export function fetchImm8s(cpu: Cpu, size: number): number {
+  const v = (fetch8(cpu) << 24) >> 24;
+  hi.v = size === 3 ? v >> 31 : 0;
+  return size === 0 ? v & 0xff : size === 1 ? v & 0xffff : v;
+}
+
+/** Bytes of immediate of `size` (for RIP-relative operands followed by one). */
+export function immBytes(size: number): number {
+  return size === 0 ? 1 : size === 1 ? 2 : 4;
+}
+
+/** Operand size of a v-sized operand. */
+export function vSize(): number {
+  return d.size;
+}
+
+export { SS };

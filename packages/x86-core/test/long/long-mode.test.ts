@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import { CS, SS, TR } from '../../src/cpu.js';
+import { cpuid } from '../../src/cpuid.js';
+import { readMsr, writeMsr } from '../../src/msr.js';
+import { writeControlRegister } from '../../src/system/index.js';
+import { createMachine, type Machine } from '../pm/machine.js';
+import { random } from '../support/random.js';
+
+const EFER = 0xc0000080;
+const LSTAR = 0xc0000082;
+const SCE = 1;
+const LME = 1 << 8;
+const LMA = 1 << 10;
+const NXE = 1 << 11;
+const CODE = 0x100000;
+
+/** An 'x86-64' CPU in 64-bit mode at CPL 0: 0-4 MiB identity-mapped by 2 MiB pages, every exception intercepted. */
+function longMachine(code: number[] = [], efer = SCE | LME | LMA | NXE): Machine {
+  const m = createMachine({ model: 'x86-64', direct: true });
+  const { cpu, physical } = m;
+  physical.write32(0x70000, 0x71007);
+  physical.write32(0x71000, 0x72007);
+  physical.write32(0x72000, 0x87);
+  physical.write32(0x72008, 0x200087);
+  cpu.cr3 = 0x70000;
+  cpu.cr4 = 0x20;
+  cpu.efer = efer;
+  cpu.cr0 = 0x80010011 | 0;
+  cpu.segAccess[CS] = 0xa09b;
+  cpu.segAccess[SS] = 0xc093;
+  cpu.modeChanged();
+  cpu.intercepts.exceptions = -1;
+  physical.writeBytes(CODE, Uint8Array.from(code));
+  cpu.eip = CODE;
+  cpu.reg32[4] = 0x80000;
+  return m;
+}
+
+/** Runs until the first stop; returns the exception vector and error code, or the reason. */
+function firstStop(m: Machine, budget = 100): string {
+  const reason = m.cpu.run(budget);
+  return reason === 'exception' ? `#${m.cpu.stop.vector}(${m.cpu.stop.errorCode})` : reason;
+}
+
+/**
+ * A GDT with a 64-bit ring-0 code segment (0x08), a TSS with RSP0, and an IDT whose 256 gates all
+ * lead to a HLT: a fault then ends the run in 'hlt' instead of a triple fault.
+ */
+function saneTables(m: Machine): void {
+  const { cpu, physical } = m;
+  const gdt = 0x3a0000;
+  const idt = 0x3a1000;
+  const tss = 0x3a2000;
+  const handler = 0x3a3000;
+  physical.write32(gdt + 8, 0x0000ffff);
+  physical.write32(gdt + 12, 0x00af9a00);
+  physical.write32(handler, 0xfdebf4); // hlt; jmp $-1
+  for (let v = 0; v < 256; v++) {
+    physical.write32(idt + v * 16, (0x08 << 16) | (handler & 0xffff));
+    physical.write32(idt + v * 16 + 4, (handler & 0xffff0000) | 0xee00);
+    physical.write32(idt + v * 16 + 8, 0);
+    physical.write32(idt + v * 16 + 12, 0);
+  }
+  physical.write32(tss + 4, 0x3b0000);
+  cpu.gdtrBase = gdt;
+  cpu.gdtrLimit = 0xf;
+  cpu.idtrBase = idt;
+  cpu.idtrLimit = 0xfff;
+  cpu.segBase[TR] = tss;
+  cpu.segLimit[TR] = 0x67;
+  cpu.segAccess[TR] = 0x8b;
+}
+
+describe('IA-32e mode', () => {
+  it('activates with CR0.PG when EFER.LME and CR4.PAE are set; refuses PG without PAE and LME changes under paging', () => {
+    const { cpu } = createMachine({ model: 'x86-64' });
+    cpu.cr0 = 0x11;
+    cpu.modeChanged();
+    writeMsr(cpu, EFER, 0, LME);
+    expect(() => writeControlRegister(cpu, 0, 0x80000011 | 0)).toThrow();
+    expect(cpu.efer & LMA).toBe(0);
+    writeControlRegister(cpu, 4, 0x20);
+    writeControlRegister(cpu, 0, 0x80000011 | 0);
+    expect(cpu.efer & LMA).toBe(LMA);
+    expect(cpu.mode64).toBe(false); // compatibility mode until CS.L
+    expect(() => writeMsr(cpu, EFER, 0, 0)).toThrow();
+    expect(() => writeControlRegister(cpu, 4, 0)).toThrow();
+    readMsr(cpu, EFER);
+    expect(cpu.reg32[0]).toBe(LME | LMA);
+    writeControlRegister(cpu, 0, 0x11);
+    expect(cpu.efer & LMA).toBe(0);
+  });
+
+  it('leaves the i686 model as it was: no EFER, no extended CPUID leaves', () => {
+    const { cpu } = createMachine();
+    expect(() => writeMsr(cpu, EFER, 0, LME)).toThrow();
+    cpu.reg32[0] = 0x80000000 | 0;
+    cpuid(cpu);
+    expect(cpu.reg32[0]).toBe(0x0619);
+    const long = createMachine({ model: 'x86-64' }).cpu;
+    long.reg32[0] = 0x80000001 | 0;
+    cpuid(long);
+    expect(long.reg32[3] & (1 << 29)).not.toBe(0);
+  });
+
+  it('raises #SS(0) for a non-canonical stack address and #GP(0) for a non-canonical data address or LSTAR', () => {
+    // push rax with RSP = 0x0000800000000008
+    let m = longMachine([0x50]);
+    m.cpu.reg32[4] = 8;
+    m.cpu.regHi[4] = 0x8000;
+    expect(firstStop(m)).toBe('#12(0)');
+    expect(m.cpu.eip).toBe(CODE);
+    // mov rax, [rbx] with RBX = 0xfff0000000000000
+    m = longMachine([0x48, 0x8b, 0x03]);
+    m.cpu.regHi[3] = 0xfff00000 | 0;
+    expect(firstStop(m)).toBe('#13(0)');
+    // mov rax, [rbp] (SS-relative) with RBP non-canonical: #SS(0)
+    m = longMachine([0x48, 0x8b, 0x45, 0x00]);
+    m.cpu.regHi[5] = 0x10000;
+    expect(firstStop(m)).toBe('#12(0)');
+    // wrmsr LSTAR = 0x0000800000000000 (QEMU accepts it; the SDM makes it #GP(0))
+    m = longMachine([0x0f, 0x30]);
+    m.cpu.reg32[1] = LSTAR | 0;
+    m.cpu.reg32[2] = 0x8000;
+    expect(firstStop(m)).toBe('#13(0)');
+  });
+
+  it('raises #UD for the opcodes 64-bit mode removed and for SYSCALL without EFER.SCE; #GP past 15 bytes', () => {
+    for (const op of [0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x60, 0x61, 0x62, 0x82, 0x9a, 0xc4, 0xc5, 0xce, 0xd4, 0xd5, 0xd6, 0xea]) {
+      expect(firstStop(longMachine([op, 0, 0, 0, 0, 0, 0, 0])), `opcode ${op.toString(16)}`).toBe('#6(-1)');
+    }
+    expect(firstStop(longMachine([0x0f, 0x05], LME | LMA))).toBe('#6(-1)');
+    expect(firstStop(longMachine(new Array(15).fill(0x66).concat([0x90])))).toBe('#13(0)');
+    expect(firstStop(longMachine([0x66, 0x66, 0x90, 0xf4]))).toBe('hlt');
+  });
+
+  it('refuses to leave paging from 64-bit code and keeps CR2 64 bits wide', () => {
+    // mov rax, cr0; btr eax, 31; mov cr0, rax
+    const m = longMachine([0x0f, 0x20, 0xc0, 0x0f, 0xba, 0xf0, 0x1f, 0x0f, 0x22, 0xc0]);
+    expect(firstStop(m)).toBe('#13(0)');
+    // mov rax, [0x00007f0000000000] (movabs): #PF with the full address in CR2
+    const pf = longMachine([0x48, 0xa1, 0, 0, 0, 0, 0, 0x7f, 0, 0]);
+    expect(firstStop(pf)).toBe('#14(0)');
+    expect(pf.cpu.cr2).toBe(0);
+    expect(pf.cpu.cr2Hi).toBe(0x7f00);
+  });
+
+  it('never lets random bytes escape run(): 300 programs at CPL 0 and 3, with garbage or sane IDTs', { timeout: 60_000 }, () => {
+    const next = random(64);
+    const counts = new Map<string, number>();
+    for (let program = 0; program < 300; program++) {
+      const m = longMachine();
+      const { cpu, physical } = m;
+      const junk = new Uint8Array(0x10000);
+      for (let i = 0; i < junk.length; i += 4) {
+        const v = next();
+        junk[i] = v; junk[i + 1] = v >>> 8; junk[i + 2] = v >>> 16; junk[i + 3] = v >>> 24;
+      }
+      physical.writeBytes(CODE, junk);
+      physical.writeBytes(0x300000, junk);
+      cpu.intercepts.exceptions = 0;
+      for (let r = 0; r < 16; r++) {
+        cpu.reg32[r] = next();
+        cpu.regHi[r] = next() & 1 ? 0 : next() & 1 ? -1 : next();
+      }
+      if (program % 4 < 2) {
+        cpu.gdtrBase = 0x300000 + (next() & 0xfff0);
+        cpu.gdtrLimit = next() & 0xffff;
+        cpu.idtrBase = 0x300000 + (next() & 0xfff0);
+        cpu.idtrLimit = next() & 0xfff;
+      } else saneTables(m);
+      if (program % 2 === 1) {
+        cpu.cpl = 3;
+        cpu.segAccess[CS] = 0xa0fb;
+        physical.write32(0x72000, 0x87 | 4);
+        physical.write32(0x70000, 0x71007);
+      }
+      cpu.eip = CODE + (next() & 0xfff0);
+      cpu.setEflags(next() & 0xcd5);
+      cpu.codeSizeChanged();
+      let reason = '';
+      expect(() => {
+        reason = cpu.run(2000);
+      }).not.toThrow();
+      if (reason === 'internal-error') throw new Error(`internal error: ${cpu.stop.detail} (program ${program})`);
+      expect(['budget', 'hlt', 'shutdown']).toContain(reason);
+      counts.set(reason, (counts.get(reason) ?? 0) + 1);
+    }
+    // The programs do reach every ending: a guest that always triple-faults would prove little.
+    expect(counts.get('hlt') ?? 0).toBeGreaterThan(0);
+    expect(counts.get('shutdown') ?? 0).toBeGreaterThan(0);
+  });
+});
