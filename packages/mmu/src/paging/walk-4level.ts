@@ -36,6 +36,10 @@ function readEntry(ctx: WalkContext, tableLow: number, tableHigh: number, index:
   return (high & reservedHigh) !== 0 ? PF_P | PF_RSVD : -1;
 }
 
+// The entries above the current level (PML4E, PDPTE, PDE) as the walk passes them, for their A bits.
+const upperAddress = new Float64Array(3);
+const upperEntry = new Int32Array(3);
+
 /** Translates the canonical `linear` for `access`; false with `out.errorCode` on #PF. */
 export function walk4Level(ctx: WalkContext, linear: number, access: Access, user: boolean, out: WalkResult): boolean {
   const nxe = (ctx.efer & EFER_NXE) !== 0;
@@ -45,64 +49,39 @@ export function walk4Level(ctx: WalkContext, linear: number, access: Access, use
   const l = linear < 0 ? linear + TWO_48 : linear;
   const upper = Math.floor(l / TWO_32);
   const low32 = l - upper * TWO_32;
-
-  let cause = readEntry(ctx, ctx.cr3, 0, (upper >>> 7) & 0x1ff, reservedHigh, highMask);
-  if (cause >= 0) return fail(out, cause, access, user, nxe);
-  if ((level.low & PTE_PS) !== 0) return fail(out, PF_P | PF_RSVD, access, user, nxe);
-  const pml4eAddress = level.address;
-  const pml4e = level.low;
-  let rw = pml4e & PTE_RW;
-  let us = pml4e & PTE_US;
-  let xd = level.high & PTE_HI_XD;
-
-  cause = readEntry(ctx, pml4e, level.high, ((upper << 2) | (low32 >>> 30)) & 0x1ff, reservedHigh, highMask);
-  if (cause >= 0) return fail(out, cause, access, user, nxe);
-  const pdpteAddress = level.address;
-  const pdpte = level.low;
-  const write = access === ACCESS_WRITE;
-  if ((pdpte & PTE_PS) !== 0) {
-    if ((pdpte & PDPTE_1GIB_RESERVED_LOW) !== 0) return fail(out, PF_P | PF_RSVD, access, user, nxe);
-    const rights = rightsFlags(rw & pdpte & PTE_RW, us & pdpte & PTE_US, nxe && ((xd | level.high) & PTE_HI_XD) !== 0, ctx.cr0);
-    if (isDenied(rights, access, user)) return fail(out, PF_P, access, user, nxe);
-    if ((pml4e & PTE_A) === 0) ctx.tables.or32(pml4eAddress, PTE_A);
-    finishAtLeaf(ctx, out, rights | TLB_LARGE, write, pdpteAddress, pdpte);
-    out.physical = (level.high & highMask) * TWO_32 + ((pdpte & 0xc0000000) >>> 0) + (low32 & 0x3fffffff);
-    return true;
+  let tableLow = ctx.cr3;
+  let tableHigh = 0;
+  let rw = PTE_RW;
+  let us = PTE_US;
+  let xd = 0;
+  for (let depth = 0; ; depth++) {
+    // Index bits 47:39, 38:30, 29:21, 20:12.
+    const index = depth === 0 ? (upper >>> 7) & 0x1ff
+      : depth === 1 ? ((upper << 2) | (low32 >>> 30)) & 0x1ff
+        : (low32 >>> (39 - 9 * depth)) & 0x1ff;
+    const cause = readEntry(ctx, tableLow, tableHigh, index, reservedHigh, highMask);
+    if (cause >= 0) return fail(out, cause, access, user, nxe);
+    const entry = level.low;
+    const high = level.high;
+    const large = (entry & PTE_PS) !== 0 && depth < 3;
+    if (large && (depth === 0 || (entry & (depth === 1 ? PDPTE_1GIB_RESERVED_LOW : PDE_2MIB_RESERVED_LOW)) !== 0)) {
+      return fail(out, PF_P | PF_RSVD, access, user, nxe);
+    }
+    rw &= entry;
+    us &= entry;
+    xd |= high;
+    if (large || depth === 3) {
+      const rights = rightsFlags(rw, us, nxe && (xd & PTE_HI_XD) !== 0, ctx.cr0);
+      if (isDenied(rights, access, user)) return fail(out, PF_P, access, user, nxe);
+      for (let i = 0; i < depth; i++) if ((upperEntry[i] & PTE_A) === 0) ctx.tables.or32(upperAddress[i], PTE_A);
+      finishAtLeaf(ctx, out, large ? rights | TLB_LARGE : rights, access === ACCESS_WRITE, level.address, entry);
+      const offsetMask = depth === 1 ? 0x3fffffff : depth === 2 ? 0x1fffff : 0xfff;
+      out.physical = (high & highMask) * TWO_32 + ((entry & ~offsetMask) >>> 0) + (low32 & offsetMask);
+      return true;
+    }
+    upperAddress[depth] = level.address;
+    upperEntry[depth] = entry;
+    tableLow = entry;
+    tableHigh = high;
   }
-  rw &= pdpte;
-  us &= pdpte;
-  xd |= level.high;
-
-  cause = readEntry(ctx, pdpte, level.high, (low32 >>> 21) & 0x1ff, reservedHigh, highMask);
-  if (cause >= 0) return fail(out, cause, access, user, nxe);
-  const pdeAddress = level.address;
-  const pde = level.low;
-  if ((pde & PTE_PS) !== 0) {
-    if ((pde & PDE_2MIB_RESERVED_LOW) !== 0) return fail(out, PF_P | PF_RSVD, access, user, nxe);
-    const rights = rightsFlags(rw & pde & PTE_RW, us & pde & PTE_US, nxe && ((xd | level.high) & PTE_HI_XD) !== 0, ctx.cr0);
-    if (isDenied(rights, access, user)) return fail(out, PF_P, access, user, nxe);
-    setAccessed(ctx, pml4eAddress, pml4e, pdpteAddress, pdpte);
-    finishAtLeaf(ctx, out, rights | TLB_LARGE, write, pdeAddress, pde);
-    out.physical = (level.high & highMask) * TWO_32 + ((pde & 0xffe00000) >>> 0) + (low32 & 0x1fffff);
-    return true;
-  }
-  rw &= pde;
-  us &= pde;
-  xd |= level.high;
-
-  cause = readEntry(ctx, pde, level.high, (low32 >>> 12) & 0x1ff, reservedHigh, highMask);
-  if (cause >= 0) return fail(out, cause, access, user, nxe);
-  const pte = level.low;
-  const rights = rightsFlags(rw & pte & PTE_RW, us & pte & PTE_US, nxe && ((xd | level.high) & PTE_HI_XD) !== 0, ctx.cr0);
-  if (isDenied(rights, access, user)) return fail(out, PF_P, access, user, nxe);
-  setAccessed(ctx, pml4eAddress, pml4e, pdpteAddress, pdpte);
-  if ((pde & PTE_A) === 0) ctx.tables.or32(pdeAddress, PTE_A);
-  finishAtLeaf(ctx, out, rights, write, level.address, pte);
-  out.physical = (level.high & highMask) * TWO_32 + ((pte & 0xfffff000) >>> 0) + (low32 & 0xfff);
-  return true;
-}
-
-function setAccessed(ctx: WalkContext, pml4eAddress: number, pml4e: number, pdpteAddress: number, pdpte: number): void {
-  if ((pml4e & PTE_A) === 0) ctx.tables.or32(pml4eAddress, PTE_A);
-  if ((pdpte & PTE_A) === 0) ctx.tables.or32(pdpteAddress, PTE_A);
 }
