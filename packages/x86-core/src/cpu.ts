@@ -1143,8 +1143,7 @@ export class Cpu {
           // A memory-access stop (`stopAccess`) rewinds here: a compiled block sets startEip and
           // startEsp only as the stop unwinds through it.
           if (this.stop.length < 0) {
-            this.eip = this.startEip;
-            this.reg32[4] = this.startEsp;
+            this.rewind();
             this.stop.length = instructionLength(this);
           }
           break;
@@ -1325,6 +1324,8 @@ export class Cpu {
     // An intercept stopping the delivery rewinds to here, not to the last instruction's start.
     this.startEip = this.eip;
     this.startEsp = this.reg32[4];
+    this.startRipHi = this.ripHi;
+    this.startRspHi = this.regHi[4];
     try {
       deliverInterrupt(this, vector, kind, errorCode < 0 ? 0 : errorCode);
       this.codeSizeChanged();
@@ -1336,14 +1337,19 @@ export class Cpu {
     }
   }
 
-  /** Handles an exception raised by an instruction: intercept it, or deliver it. */
-  private fault(e: CpuFault): void {
+  /** Back to the instruction's (or the event delivery's) start: RIP and RSP, all 64 bits in 64-bit mode. */
+  private rewind(): void {
     this.eip = this.startEip;
     this.reg32[4] = this.startEsp;
     if (this.mode64) {
       this.ripHi = this.startRipHi;
       this.regHi[4] = this.startRspHi;
     }
+  }
+
+  /** Handles an exception raised by an instruction: intercept it, or deliver it. */
+  private fault(e: CpuFault): void {
+    this.rewind();
     // A faulting instruction did not complete, so it takes no single-step trap (SDM Vol. 3B
     // 17.3.1.4); if it runs again with TF set, the boundary before it arms the trap again.
     this.events &= ~EV_TRAP;
@@ -1372,8 +1378,7 @@ export class Cpu {
   private interruptedDelivery(vector: number, kind: InterruptKind, errorCode: number): void {
     const stop = this.stop;
     // The event is delivered again from where its delivery started.
-    this.eip = this.startEip;
-    this.reg32[4] = this.startEsp;
+    this.rewind();
     stop.length = 0;
     stop.deliveringVector = vector;
     stop.deliveringKind = kind;
@@ -1408,8 +1413,7 @@ export class Cpu {
    * may resume (re-execute), emulate and `skipInstruction`, or inject an event.
    */
   interceptStop(reason: StopReason): never {
-    this.eip = this.startEip;
-    this.reg32[4] = this.startEsp;
+    this.rewind();
     this.stop.reason = reason;
     this.stop.length = instructionLength(this);
     throw INTERCEPTED;

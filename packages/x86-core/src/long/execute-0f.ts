@@ -11,13 +11,13 @@ import {
   clearTaskSwitched, loadAccessRights, loadMachineStatusWord, loadSegmentLimit, readControlRegister,
   readDebugRegister, storeMachineStatusWord, verifyRead, verifyWrite, writeControlRegister, writeDebugRegister,
 } from '../system/index.js';
-import { alu64, imulTruncate64 } from './alu64.js';
+import { alu64, imulTruncate64, shl64, shr64 } from './alu64.js';
 import { d, fetch8, fetch32 } from './decode-state.js';
 import { branch } from './execute.js';
 import { desc, readDescriptor64 } from './interrupt.js';
 import { TWO_32, readLinear } from './memory.js';
 import {
-  FS, GS, decodeEa, eaLinear, getReg, hi, modrm, readAt, readE, readRmwE, regField, rmField, setReg, writeAt, writeE,
+  FS, GS, addToEa, decodeEa, eaLinear, getReg, hi, modrm, readAt, readE, readRmwE, regField, rmField, setReg, writeAt, writeE,
   writeRmwE,
 } from './operands.js';
 import { pop, push } from './stack.js';
@@ -132,6 +132,7 @@ export function step0f64(cpu: Cpu, op: number): void {
       const count = op & 1 ? cpu.reg8[4] : fetch8(cpu);
       const r = doubleShift(cpu, op < 0xa8, a, b, count, size);
       if ((count & 31) !== 0) writeRmwE(cpu, m, size, r);
+      else if (size === 2 && m >= 0xc0) cpu.regHi[rmField(m)] = 0;
       return;
     }
     case 0xaf: {
@@ -239,10 +240,18 @@ function bitTest(cpu: Cpu, kind: number, immModrm: number): void {
     offset = fetch8(cpu) & (bits - 1);
   } else {
     m = modrm(cpu);
-    const g = regField(m);
-    const lo = getReg(cpu, size, g);
-    offset = size === 3 ? hi.v * TWO_32 + (lo >>> 0) : size === 2 ? lo : (lo << 16) >> 16;
-    if (m >= 0xc0) offset &= bits - 1;
+    const offLo = getReg(cpu, size, regField(m));
+    const offHi = size === 3 ? hi.v : size === 2 ? offLo >> 31 : (offLo << 16) >> 31;
+    offset = offLo & (bits - 1);
+    if (m < 0xc0) {
+      // A register bit offset reaches memory outside the operand: (offset SAR log2(bits)) operands away.
+      const shift = size === 1 ? 4 : size === 2 ? 5 : 6;
+      const sized = size === 1 ? (offLo << 16) >> 16 : offLo;
+      const unitLo = shr64(sized, offHi, shift, true);
+      const unitHi = hi.v;
+      const dispLo = shl64(unitLo, unitHi, size === 1 ? 1 : size === 2 ? 2 : 3);
+      addToEa(dispLo, hi.v);
+    }
   }
   let linear = 0;
   let lo: number;
@@ -251,10 +260,7 @@ function bitTest(cpu: Cpu, kind: number, immModrm: number): void {
     lo = getReg(cpu, size, rmField(m));
     high = hi.v;
   } else {
-    // A register bit offset reaches memory outside the operand (signed, in operand-sized units).
-    const unit = Math.floor(offset / bits);
-    linear = eaLinear(cpu) + unit * (bits / 8);
-    offset -= unit * bits;
+    linear = eaLinear(cpu);
     lo = kind === 0 ? readAt(cpu, linear, size) : readRmwAt(cpu, linear, size);
     high = hi.v;
   }

@@ -354,6 +354,9 @@ function execute64(cpu: Cpu, op: number): void {
       } else {
         const r = shift(cpu, kind, a, count, s);
         if ((count & 31) !== 0) writeRmwE(cpu, m, s, r);
+        // A dword register destination is written even for a count of 0: as any dword write, that
+        // clears its high dword (QEMU agrees).
+        else if (s === 2 && m >= 0xc0) cpu.regHi[rmField(m)] = 0;
       }
       return;
     }

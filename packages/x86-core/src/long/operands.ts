@@ -99,6 +99,13 @@ function lowOfNumber(v: number): number {
   return (v - Math.floor(v / TWO_32) * TWO_32) | 0;
 }
 
+/** Adds the 64-bit displacement hi:lo to the decoded operand's offset (BT's register bit offsets). */
+export function addToEa(lo: number, high: number): void {
+  const sum = (ea.lo >>> 0) + (lo >>> 0);
+  ea.hi = d.addr32 ? 0 : (ea.hi + high + (sum >= TWO_32 ? 1 : 0)) | 0;
+  ea.lo = sum | 0;
+}
+
 /** The operand's linear address: FS/GS base added, #GP(0) (#SS(0) through SS) unless canonical. */
 export function eaLinear(cpu: Cpu): number {
   let lo = ea.lo;
