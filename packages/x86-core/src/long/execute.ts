@@ -16,7 +16,7 @@ import { alu64, divide64, imulTruncate64, incDec64, mulWide64, shift64, test64 }
 import { beginFetch, d, fetch8, fetch16, fetch32 } from './decode-state.js';
 import { step0f64 } from './execute-0f.js';
 import { iret64 } from './interrupt.js';
-import { TWO_32 } from './memory.js';
+import { TWO_32, highOf, lowOf } from './memory.js';
 import {
   FS, GS, decodeEa, ea, eaLinear, fetchImm, fetchImm8s, getReg, hi, immBytes, linearAt, modrm, readAt, readE, readRmwE,
   regField, rmField, setReg, writeAt, writeE, writeRmwE,
@@ -381,6 +381,7 @@ function execute64(cpu: Cpu, op: number): void {
       writeE(cpu, m, s, v, hi.v);
       return;
     }
+    case 0xc8: enter64(cpu); return;
     case 0xc9: {
       // LEAVE: RSP = RBP, then pop RBP.
       cpu.reg32[4] = cpu.reg32[5];
@@ -476,9 +477,36 @@ function execute64(cpu: Cpu, op: number): void {
     case 0xfe: case 0xff: group45(cpu, op); return;
     default:
       // 06 07 0E 16 17 1E 1F 27 2F 37 3F 60 61 62 82 9A C4 C5 CE D4 D5 D6 EA: invalid in 64-bit mode;
-      // C8 (ENTER), D8-DF (x87) and the rest not yet modelled in 64-bit mode.
+      // D8-DF (x87) and the rest not yet modelled in 64-bit mode.
       throwFault(6);
   }
+}
+
+/**
+ * ENTER imm16, imm8 in 64-bit mode: 8-byte pushes (2 with 66), RBP = the frame pointer, RSP lowered by
+ * imm16. RBP changes last; a fault leaves RSP to the run loop's rollback.
+ */
+function enter64(cpu: Cpu): void {
+  const size = fetch16(cpu);
+  const level = fetch8(cpu) & 31;
+  const bytes = stackBytes();
+  const s = bytes === 8 ? 3 : 1;
+  push(cpu, cpu.reg32[5], cpu.regHi[5], bytes);
+  const frameLo = cpu.reg32[4];
+  const frameHi = cpu.regHi[4];
+  if (level > 0) {
+    let rbp = cpu.regHi[5] * TWO_32 + (cpu.reg32[5] >>> 0);
+    for (let i = 1; i < level; i++) {
+      rbp -= bytes;
+      const v = readAt(cpu, linearAt(cpu, lowOf(rbp), highOf(rbp), true), s);
+      push(cpu, v, hi.v, bytes);
+    }
+    push(cpu, frameLo, frameHi, bytes);
+  }
+  const sum = (cpu.reg32[4] >>> 0) - size;
+  cpu.reg32[4] = sum | 0;
+  if (sum < 0) cpu.regHi[4] = (cpu.regHi[4] - 1) | 0;
+  setReg(cpu, s, 5, frameLo, frameHi);
 }
 
 function popDword(cpu: Cpu): number {

@@ -25,6 +25,8 @@ export interface SystemCpu {
   readonly traits: { readonly realModeFlagsMask: number; readonly longMode: boolean };
   /** IA32_EFER (LME/LMA for the IA-32e activation rules). */
   efer: number;
+  /** Segment-base bits 63:32 (long mode): every load here sets a 32-bit base, so it clears them. */
+  readonly long: { readonly segBaseHi: Int32Array };
   /** CPUID.1:EDX paging-extension bits (PSE, PAE, PGE, PSE-36) the paging unit provides. */
   pagingFeatures: number;
   gdtrBase: number;

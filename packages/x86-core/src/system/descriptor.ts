@@ -131,6 +131,7 @@ export function setBusy(cpu: SystemCpu, d: Descriptor, busy: boolean): void {
 export function loadCache(cpu: SystemCpu, reg: number, selector: number, d: Descriptor): void {
   cpu.seg[reg] = selector;
   cpu.segBase[reg] = d.base | 0;
+  cpu.long.segBaseHi[reg] = 0;
   cpu.segLimit[reg] = d.limit | 0;
   cpu.segAccess[reg] = d.accessRights;
   if (reg === CS) cpu.codeSizeChanged();
@@ -140,6 +141,7 @@ export function loadCache(cpu: SystemCpu, reg: number, selector: number, d: Desc
 export function loadNull(cpu: SystemCpu, reg: number, selector: number): void {
   cpu.seg[reg] = selector;
   cpu.segBase[reg] = 0;
+  cpu.long.segBaseHi[reg] = 0;
   cpu.segLimit[reg] = 0;
   cpu.segAccess[reg] = UNUSABLE;
 }
@@ -148,6 +150,7 @@ export function loadNull(cpu: SystemCpu, reg: number, selector: number): void {
 export function loadRealModeSegment(cpu: SystemCpu, reg: number, selector: number, v86: boolean): void {
   cpu.seg[reg] = selector;
   cpu.segBase[reg] = selector << 4;
+  cpu.long.segBaseHi[reg] = 0;
   if (v86) {
     cpu.segLimit[reg] = 0xffff;
     // Type 3 (read/write, accessed), S, DPL 3, P; CS likewise is a 16-bit segment in v86 mode.

@@ -300,6 +300,22 @@ back_low:
 1:      addq %rcx, %rax
         loop 1b
         REPORT64 %rax
+        /* ENTER with a nesting level: frame pointer, copied link, RSP; LEAVE undoes it. */
+        movq %rsp, %rbp
+        movq %rsp, %rbx
+        enter $0x20, $2
+        movq %rbx, %rax
+        subq %rsp, %rax
+        REPORT64 %rax
+        movq %rbx, %rax
+        subq %rbp, %rax
+        REPORT64 %rax
+        movq 0x20(%rsp), %rax          /* the frame pointer pushed last */
+        subq %rbx, %rax
+        REPORT64 %rax
+        leave
+        cmpq %rsp, %rbx
+        REPORT_FLAGS 0x40
         jmp finish
 
 near_target:
