@@ -5,7 +5,7 @@ import { runLongGuest } from './machine.js';
 
 // The 64-bit guests (guests/*.S) under QEMU's TCG (`qemu-system-x86_64`, CPU qemu64 with 1 GiB
 // pages), built with BYTE_REPORTS for its byte-wide isa-debugcon: every report must be the same.
-const COMPARED = ['basic', 'paging', 'syscall', 'ist', 'alu-fuzz'];
+const COMPARED = ['basic', 'paging', 'syscall', 'ist', 'compat', 'alu-fuzz'];
 
 /**
  * QEMU's known deviations in these guests, where the SDM says otherwise, taken as the SDM has them
