@@ -118,7 +118,12 @@ function checkLock(cpu: Cpu, op: number): void {
   };
   if (op === 0x0f) opcode = 0x100 | peek();
   const m = peek();
-  if (m >= 0xc0 || !LOCKABLE[(opcode << 3) | ((m >> 3) & 7)]) throwFault(6);
+  if (!lockable(opcode, m)) throwFault(6);
+}
+
+/** True when LOCK may prefix `opcode` (0x100 | b for 0F b) with ModRM `m`: a lockable form on memory. */
+export function lockable(opcode: number, m: number): boolean {
+  return m < 0xc0 && LOCKABLE[(opcode << 3) | ((m >> 3) & 7)] === 1;
 }
 
 /** The one-byte opcode `op` (prefixes consumed). 64-bit mode reuses it for the opcodes it leaves unchanged. */

@@ -10,7 +10,7 @@ import { EV_POLL_IRQ, type Cpu } from '../cpu.js';
 import { throwFault } from '../fault.js';
 import { ioCheck, portRead, portWrite } from '../io.js';
 import { condition } from '../operands.js';
-import { execute } from '../execute.js';
+import { execute, lockable } from '../execute.js';
 import { deliverInterrupt, eflagsForPush, popEflags } from '../system/index.js';
 import { alu64, divide64, imulTruncate64, incDec64, mulWide64, shift64, test64 } from './alu64.js';
 import { beginFetch, d, fetch8, fetch16, fetch32 } from './decode-state.js';
@@ -78,8 +78,18 @@ export function step64(cpu: Cpu): void {
     op = fetch8(cpu);
   }
   d.size = d.rex & 8 ? 3 : opsize16 ? 1 : 2;
+  if (d.lock) checkLock(cpu, op);
   execute64(cpu, op);
   commitRip(cpu);
+}
+
+/** LOCK is #UD unless the instruction is a lockable read-modify-write of memory (SDM Vol. 2 "LOCK"). */
+function checkLock(cpu: Cpu, op: number): void {
+  const at = d.rip;
+  const opcode = op === 0x0f ? 0x100 | fetch8(cpu) : op;
+  const m = fetch8(cpu);
+  d.rip = at;
+  if (!lockable(opcode, m)) throwFault(6);
 }
 
 /** Writes the fetch position back as RIP (a branch has already moved `d.rip`). */

@@ -132,6 +132,17 @@ describe('IA-32e mode', () => {
     expect(firstStop(longMachine([0x0f, 0x05], LME | LMA))).toBe('#6(-1)');
     expect(firstStop(longMachine(new Array(15).fill(0x66).concat([0x90])))).toBe('#13(0)');
     expect(firstStop(longMachine([0x66, 0x66, 0x90, 0xf4]))).toBe('hlt');
+    // LOCK: only before a lockable read-modify-write of memory.
+    expect(firstStop(longMachine([0xf0, 0x90]))).toBe('#6(-1)');
+    expect(firstStop(longMachine([0xf0, 0x4d, 0x01, 0xc8]))).toBe('#6(-1)'); // lock add r8, r9
+    expect(firstStop(longMachine([0xf0, 0x48, 0x8b, 0x03]))).toBe('#6(-1)'); // lock mov rax, [rbx]
+    const locked = longMachine([0xf0, 0x4c, 0x01, 0x0b, 0xf0, 0x48, 0x0f, 0xc1, 0x03, 0xf4]); // lock add [rbx], r9; lock xadd [rbx], rax
+    locked.cpu.reg32[3] = 0x2000;
+    locked.cpu.reg32[9] = 5;
+    locked.cpu.reg32[0] = 7;
+    expect(firstStop(locked)).toBe('hlt');
+    expect(locked.physical.read32(0x2000)).toBe(12);
+    expect(locked.cpu.reg32[0]).toBe(5);
   });
 
   it('refuses to leave paging from 64-bit code and keeps CR2 64 bits wide', () => {
