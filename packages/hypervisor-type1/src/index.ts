@@ -1,0 +1,12 @@
+// @ringvisor/hypervisor-type1: the bare-metal hypervisor. It owns an emulated platform (pCPU worker
+// threads, one RAM pool, the devices), partitions it into domains and schedules their vCPUs.
+export {
+  DOMAIN_STRATEGIES, type DomainStrategy, type DomainBoot, type DomainDisk, type DomainConfig, type SchedulerConfig,
+  type PlatformConfig,
+} from './platform/schema.js';
+export { parsePlatform, parseDomain, PlatformError, DEFAULT_WEIGHT } from './platform/validate.js';
+export { FramePool, PoolExhaustedError, FRAME_SIZE, type Extent } from './memory/frame-pool.js';
+export { P2m, DomainMemory } from './memory/p2m.js';
+export {
+  Credit2Scheduler, type Credit2Options, type VcpuParams, type VcpuRunState, type Pick, type Tickle,
+} from './sched/credit2.js';
