@@ -18,8 +18,11 @@ export interface VmSpec {
    */
   readonly interrupts: InterruptController;
   readonly stats: ExitStats;
-  /** Memory for RAM regions may be provided by the caller (e.g. a SharedArrayBuffer). */
-  readonly ramBacking?: (region: MemoryRegionSpec) => ArrayBufferLike | undefined;
+  /**
+   * Memory for RAM regions may be provided by the caller: a buffer (e.g. a SharedArrayBuffer), or a
+   * view of one whose first byte is the region's (a type-1 hypervisor's frames in its RAM pool).
+   */
+  readonly ramBacking?: (region: MemoryRegionSpec) => ArrayBufferLike | Uint8Array | undefined;
   /**
    * The clock the devices read. With a host clock, a strategy whose time-stamp counter would count
    * retired instructions makes it follow this clock instead, so the TSC keeps pace with the timers

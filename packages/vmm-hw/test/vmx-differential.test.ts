@@ -29,8 +29,10 @@ function stats(): ExitStats {
 
 interface Run { log: string[]; exits: string[]; regs: unknown; sregs: SpecialRegisters; ram: Uint8Array }
 
-function run(strategy: VmmStrategy, seed: number): Run {
+/** `migrate`: after every run the vCPU's state moves to a new VM over the same RAM (a type-1 pCPU switch). */
+function run(strategy: VmmStrategy, seed: number, migrate = false): Run {
   const log: string[] = [];
+  const ramBuffer = new SharedArrayBuffer(RAM);
   const spec: VmSpec = {
     regions: [{ base: 0, size: RAM }],
     io: {
@@ -43,8 +45,9 @@ function run(strategy: VmmStrategy, seed: number): Run {
     },
     interrupts: { pending: () => false, acknowledge: () => 0x20 },
     stats: stats(),
+    ramBacking: () => ramBuffer,
   };
-  const vm = strategy.createVm(spec);
+  let vm = strategy.createVm(spec);
   const next = rng(seed);
   const m = vm.memory;
   // GDT at 0x1000: null, flat code 0x08, flat data 0x10, a 16-bit data 0x18; IDT at 0x2000: every
@@ -65,7 +68,7 @@ function run(strategy: VmmStrategy, seed: number): Run {
   const code = new Uint8Array(0x2000);
   for (let i = 0; i < code.length; i++) code[i] = next() & 0xff;
   m.writeBytes(CODE, code);
-  const vcpu = vm.createVcpu(0);
+  let vcpu = vm.createVcpu(0);
   const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
   vcpu.setSpecialRegisters({
     cs: flat(0x08, 0xc09b), ds: flat(0x10, 0xc093), es: flat(0x10, 0xc093), fs: flat(0x10, 0xc093),
@@ -82,6 +85,13 @@ function run(strategy: VmmStrategy, seed: number): Run {
     const exit: VmExit = vcpu.run(400);
     exits.push(exit.reason === 'internal-error' ? `internal-error: ${exit.detail}` : exit.reason);
     if (exit.reason !== 'budget') break;
+    if (migrate) {
+      const state = vcpu.exportState!();
+      vm.destroy();
+      vm = strategy.createVm(spec);
+      vcpu = vm.createVcpu(0);
+      vcpu.importState!(state);
+    }
   }
   const ram = new Uint8Array(RAM);
   m.readBytes(0, ram);
@@ -109,6 +119,18 @@ describe('hw:vmx against none: random hostile code', () => {
       expect(vmx.log, `seed ${seed}`).toEqual(none.log);
       expect(Buffer.compare(Buffer.from(vmx.ram), Buffer.from(none.ram)), `seed ${seed}: RAM`).toBe(0);
       for (const e of vmx.exits) expect(e, `seed ${seed}`).not.toMatch(/internal-error/);
+    }
+  }, 600_000);
+
+  it('a vCPU moved to a new VM after every run (state export/import) ends exactly as one left alone', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const alone = run(vmxStrategy, seed);
+      const moved = run(vmxStrategy, seed, true);
+      expect(moved.exits, `seed ${seed}`).toEqual(alone.exits);
+      expect(moved.regs, `seed ${seed}`).toEqual(alone.regs);
+      expect(moved.sregs, `seed ${seed}`).toEqual(alone.sregs);
+      expect(moved.log, `seed ${seed}`).toEqual(alone.log);
+      expect(Buffer.compare(Buffer.from(moved.ram), Buffer.from(alone.ram)), `seed ${seed}: RAM`).toBe(0);
     }
   }, 600_000);
 });

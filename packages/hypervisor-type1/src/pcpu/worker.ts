@@ -1,0 +1,110 @@
+// Entry point of a pCPU's worker thread: an emulated physical CPU. It runs whatever vCPU the
+// hypervisor hands it for one slice and answers with the time used and the vCPU's state. A domain's
+// VM is built here over the domain's frames of the shared RAM pool, with the hypervisor's device
+// models behind the I/O request block; it is kept while the vCPU keeps coming back, and built anew
+// (state imported) when the vCPU ran elsewhere in between, so no cache outlives a migration.
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadStrategy } from '@ringvisor/hypervisor-type2';
+import { ExitCounters } from '@ringvisor/machine';
+import type { Vcpu, Vm, VmmStrategy } from '@ringvisor/vmm-api';
+import { IoreqClient } from './ioreq-client.js';
+import { CTRL_PREEMPT, type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
+import { SliceRunner } from './vcpu-slice.js';
+
+const port = parentPort;
+if (!port) throw new Error('a pCPU must run in a worker thread');
+const init = workerData as WorkerInit;
+const ctrl = new Int32Array(init.control);
+const runner = new SliceRunner(ctrl);
+const send = (message: FromPcpu) => port.postMessage(message);
+
+interface Instance {
+  readonly domain: number;
+  readonly vm: Vm;
+  readonly vcpu: Vcpu;
+  readonly client: IoreqClient;
+  readonly lines: Int32Array;
+}
+
+const strategies = new Map<string, VmmStrategy>();
+const instances = new Map<number, Instance>();
+
+async function strategyOf(image: DomainImage): Promise<VmmStrategy> {
+  let strategy = strategies.get(image.strategy.name);
+  if (!strategy) {
+    strategy = await loadStrategy(image.strategy);
+    strategies.set(image.strategy.name, strategy);
+  }
+  return strategy;
+}
+
+/** Builds the domain's VM over its frames of the pool and loads the vCPU's state into it. */
+function build(strategy: VmmStrategy, image: DomainImage, index: number, start: VcpuStart): Instance {
+  const lines = new Int32Array(image.lines);
+  const client = new IoreqClient(ctrl, image.id, lines);
+  const vm = strategy.createVm({
+    regions: image.regions, io: client.ports, mmio: client.mmio, interrupts: client, stats: new ExitCounters(),
+    ramBacking: (region) => {
+      if (region.rom) return undefined;
+      if (region.base !== 0 || region.size > image.ramBytes) {
+        throw new RangeError(`strategy ${strategy.name} asked for RAM 0x${region.base.toString(16)}+0x${region.size.toString(16)}; the domain has 0x${image.ramBytes.toString(16)} bytes from 0`);
+      }
+      return new Uint8Array(init.pool, image.ramOffset, region.size);
+    },
+  });
+  try {
+    const vcpu = vm.createVcpu(index);
+    if (start.kind === 'entry') {
+      vcpu.setSpecialRegisters(start.sregs);
+      vcpu.setRegisters(start.regs);
+    } else if (start.kind === 'state') {
+      if (!vcpu.importState) throw new Error(`strategy ${strategy.name} cannot import a vCPU state, so its vCPUs cannot move between pCPUs`);
+      vcpu.importState(start.state);
+    } else {
+      throw new Error('asked to resume a vCPU this pCPU does not hold');
+    }
+    return { domain: image.id, vm, vcpu, client, lines };
+  } catch (error) {
+    vm.destroy();
+    throw error;
+  }
+}
+
+async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void> {
+  Atomics.store(ctrl, CTRL_PREEMPT, 0);
+  let instance = instances.get(message.vcpu);
+  let built = false;
+  try {
+    if (message.start.kind !== 'resume' || !instance) {
+      instance?.vm.destroy();
+      instances.delete(message.vcpu);
+      instance = build(await strategyOf(message.domain), message.domain, 0, message.start);
+      instances.set(message.vcpu, instance);
+      built = true;
+    }
+    const result = runner.run(instance.vcpu, instance.client, instance.lines, message.sliceNs);
+    const state = instance.vcpu.exportState?.() ?? null;
+    send({ type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ...result, state, built });
+  } catch (error) {
+    // A failure in the strategy ends this domain only; the pCPU goes on with the others.
+    instance?.vm.destroy();
+    instances.delete(message.vcpu);
+    send({
+      type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ranNs: 0, retired: 0, outcome: 'crashed',
+      detail: error instanceof Error ? error.message : String(error), state: null, built,
+    });
+  }
+}
+
+port.on('message', (message: ToPcpu) => {
+  if (message.type === 'run') {
+    void runSlice(message);
+  } else {
+    for (const [vcpu, instance] of instances) {
+      if (instance.domain !== message.domain) continue;
+      instance.vm.destroy();
+      instances.delete(vcpu);
+    }
+  }
+});
+send({ type: 'ready', pcpu: init.pcpu });
