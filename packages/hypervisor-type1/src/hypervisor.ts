@@ -51,6 +51,8 @@ export interface VcpuInfo {
   readonly state: string;
   readonly cpuSeconds: number;
   readonly affinity: readonly number[];
+  /** Seconds it ran on each pCPU. */
+  readonly secondsOn: readonly number[];
 }
 
 interface Pcpu {
@@ -72,6 +74,8 @@ interface VcpuRecord {
   /** The state its last slice ended with: what another pCPU imports. */
   state: VcpuState | null;
   migrations: number;
+  /** Run time on each pCPU (ns): where affinity let it run. */
+  readonly timeOn: number[];
 }
 
 const STATE_FLAGS: Record<DomainState, string> = {
@@ -178,7 +182,7 @@ export class Type1Hypervisor {
     this.images.set(id, image);
     domain.console.listeners.add((bytes) => this.options.console?.(domain, bytes));
     this.domains.set(id, domain);
-    const vcpu: VcpuRecord = { id: this.nextVcpuId++, domain, lastPcpu: -1, state: null, migrations: 0 };
+    const vcpu: VcpuRecord = { id: this.nextVcpuId++, domain, lastPcpu: -1, state: null, migrations: 0, timeOn: this.pcpus.map(() => 0) };
     this.vcpus.set(vcpu.id, vcpu);
     this.scheduler.add({ id: vcpu.id, domain: id, weight: config.weight, cap: config.cap, affinity: config.affinity }, this.now());
     this.log(`domain ${id} '${config.name}' created: ${config.strategy}, ${config.memoryMiB} MiB (frames ${extent.first}..${extent.first + extent.count - 1}), weight ${config.weight}${config.cap ? `, cap ${config.cap}%` : ''}`);
@@ -278,7 +282,7 @@ export class Type1Hypervisor {
       const state = pcpu ? 'r' : this.scheduler.state(v.id) === 'blocked' ? 'b' : this.scheduler.state(v.id) === 'paused' ? 'p' : '-';
       return {
         name: v.domain.name, id: v.domain.id, vcpu: 0, cpu: pcpu ? pcpu.index : v.lastPcpu >= 0 ? v.lastPcpu : null, state,
-        cpuSeconds: this.scheduler.time(v.id) / 1e9, affinity: this.scheduler.affinity(v.id),
+        cpuSeconds: this.scheduler.time(v.id) / 1e9, affinity: this.scheduler.affinity(v.id), secondsOn: v.timeOn.map((ns) => ns / 1e9),
       };
     });
   }
@@ -353,6 +357,7 @@ export class Type1Hypervisor {
     p.running = -1;
     const now = this.now();
     domain.cpuNs += message.ranNs;
+    vcpu.timeOn[p.index] += message.ranNs;
     domain.retired += message.retired;
     if (message.state) vcpu.state = message.state;
     vcpu.lastPcpu = message.state || message.outcome !== 'crashed' ? p.index : -1;

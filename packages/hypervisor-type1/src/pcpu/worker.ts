@@ -1,14 +1,15 @@
 // Entry point of a pCPU's worker thread: an emulated physical CPU. It runs whatever vCPU the
 // hypervisor hands it for one slice and answers with the time used and the vCPU's state. A domain's
-// VM is built here over the domain's frames of the shared RAM pool, with the hypervisor's device
-// models behind the I/O request block; it is kept while the vCPU keeps coming back, and built anew
-// (state imported) when the vCPU ran elsewhere in between, so no cache outlives a migration.
+// VM is built here, the first time one of its vCPUs comes, over the domain's frames of the shared
+// RAM pool, with the hypervisor's device models behind the I/O request block. A vCPU that ran on
+// another pCPU since its last slice here comes with its state, and importing it drops what this
+// pCPU's VM derived from guest memory meanwhile (vmm-api's importState contract).
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadStrategy } from '@ringvisor/hypervisor-type2';
 import { ExitCounters } from '@ringvisor/machine';
-import type { Vcpu, Vm, VmmStrategy } from '@ringvisor/vmm-api';
+import type { Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
 import { IoreqClient } from './ioreq-client.js';
-import { CTRL_PREEMPT, type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
+import { type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
 import { SliceRunner } from './vcpu-slice.js';
 
 const port = parentPort;
@@ -38,6 +39,11 @@ async function strategyOf(image: DomainImage): Promise<VmmStrategy> {
   return strategy;
 }
 
+function importInto(vcpu: Vcpu, state: VcpuState): void {
+  if (!vcpu.importState) throw new Error('this strategy cannot import a vCPU state, so its vCPUs cannot move between pCPUs');
+  vcpu.importState(state);
+}
+
 /** Builds the domain's VM over its frames of the pool and loads the vCPU's state into it. */
 function build(strategy: VmmStrategy, image: DomainImage, index: number, start: VcpuStart): Instance {
   const lines = new Int32Array(image.lines);
@@ -58,8 +64,7 @@ function build(strategy: VmmStrategy, image: DomainImage, index: number, start: 
       vcpu.setSpecialRegisters(start.sregs);
       vcpu.setRegisters(start.regs);
     } else if (start.kind === 'state') {
-      if (!vcpu.importState) throw new Error(`strategy ${strategy.name} cannot import a vCPU state, so its vCPUs cannot move between pCPUs`);
-      vcpu.importState(start.state);
+      importInto(vcpu, start.state);
     } else {
       throw new Error('asked to resume a vCPU this pCPU does not hold');
     }
@@ -71,26 +76,30 @@ function build(strategy: VmmStrategy, image: DomainImage, index: number, start: 
 }
 
 async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void> {
-  Atomics.store(ctrl, CTRL_PREEMPT, 0);
+  // Building a VM for a vCPU that moved here is that vCPU's time on this pCPU.
+  const started = performance.now();
   let instance = instances.get(message.vcpu);
   let built = false;
   try {
-    if (message.start.kind !== 'resume' || !instance) {
+    if (instance && message.start.kind === 'state') {
+      importInto(instance.vcpu, message.start.state);
+    } else if (!instance || message.start.kind !== 'resume') {
       instance?.vm.destroy();
       instances.delete(message.vcpu);
       instance = build(await strategyOf(message.domain), message.domain, 0, message.start);
       instances.set(message.vcpu, instance);
       built = true;
     }
-    const result = runner.run(instance.vcpu, instance.client, instance.lines, message.sliceNs);
+    const buildNs = (performance.now() - started) * 1e6;
+    const result = runner.run(instance.vcpu, instance.client, instance.lines, Math.max(0, message.sliceNs - buildNs));
     const state = instance.vcpu.exportState?.() ?? null;
-    send({ type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ...result, state, built });
+    send({ type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ...result, ranNs: result.ranNs + Math.round(buildNs), state, built });
   } catch (error) {
     // A failure in the strategy ends this domain only; the pCPU goes on with the others.
     instance?.vm.destroy();
     instances.delete(message.vcpu);
     send({
-      type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ranNs: 0, retired: 0, outcome: 'crashed',
+      type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ranNs: Math.round((performance.now() - started) * 1e6), retired: 0, outcome: 'crashed',
       detail: error instanceof Error ? error.message : String(error), state: null, built,
     });
   }

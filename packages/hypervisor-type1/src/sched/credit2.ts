@@ -14,6 +14,11 @@ export interface Credit2Options {
   readonly creditInitNs?: number;
   /** Caps are budgets per period of this length (10 ms). */
   readonly capPeriodNs?: number;
+  /**
+   * Credit a vCPU that last ran on another pCPU must lead by to be taken here (credit2's
+   * migrate_resist, 0.5 ms there). Moving a vCPU costs this hypervisor a VM rebuild, so 1 ms.
+   */
+  readonly migrateResistNs?: number;
 }
 
 export interface VcpuParams {
@@ -69,6 +74,7 @@ export class Credit2Scheduler {
   readonly ratelimitNs: number;
   readonly creditInitNs: number;
   readonly capPeriodNs: number;
+  readonly migrateResistNs: number;
   private readonly vcpus = new Map<number, SchedVcpu>();
   private readonly domains = new Map<number, SchedDomain>();
   private readonly running: number[];
@@ -79,10 +85,12 @@ export class Credit2Scheduler {
     if (!Number.isInteger(options.pcpus) || options.pcpus < 1) throw new RangeError(`pcpus ${options.pcpus}`);
     this.pcpus = options.pcpus;
     this.maxSliceNs = options.maxSliceNs ?? 10e6;
-    this.minSliceNs = Math.min(options.minSliceNs ?? 0.5e6, this.maxSliceNs);
     this.ratelimitNs = options.ratelimitNs ?? 1e6;
+    // As in credit2, no slice is shorter than the rate limit.
+    this.minSliceNs = Math.min(Math.max(options.minSliceNs ?? 0.5e6, this.ratelimitNs), this.maxSliceNs);
     this.creditInitNs = options.creditInitNs ?? 10e6;
     this.capPeriodNs = options.capPeriodNs ?? 10e6;
+    this.migrateResistNs = options.migrateResistNs ?? 1e6;
     this.running = new Array<number>(this.pcpus).fill(-1);
   }
 
@@ -168,7 +176,7 @@ export class Credit2Scheduler {
     let slice = this.maxSliceNs;
     if (second !== -Infinity) {
       // Run until this vCPU's credit falls to the next one's (credit burns faster at lower weight).
-      const lead = best.credit - second;
+      const lead = this.rank(best, pcpu) - second;
       slice = Math.max(this.minSliceNs, Math.min(this.maxSliceNs, (lead * d.weight) / this.maxWeight()));
     }
     if (d.cap > 0) slice = Math.max(1, Math.min(slice, d.budget));
@@ -243,17 +251,24 @@ export class Credit2Scheduler {
         continue;
       }
       if (best === null || this.better(v, best, pcpu)) {
-        if (best) second = Math.max(second, best.credit);
+        if (best) second = Math.max(second, this.rank(best, pcpu));
         best = v;
       } else {
-        second = Math.max(second, v.credit);
+        second = Math.max(second, this.rank(v, pcpu));
       }
     }
     return { best, second, capWait };
   }
 
+  /** Credit as `pcpu` ranks it: a vCPU from another pCPU counts the migration resistance less. */
+  private rank(v: SchedVcpu, pcpu: number): number {
+    return v.lastPcpu === -1 || v.lastPcpu === pcpu ? v.credit : v.credit - this.migrateResistNs;
+  }
+
   private better(a: SchedVcpu, b: SchedVcpu, pcpu: number): boolean {
-    if (a.credit !== b.credit) return a.credit > b.credit;
+    const ra = this.rank(a, pcpu);
+    const rb = this.rank(b, pcpu);
+    if (ra !== rb) return ra > rb;
     if ((a.lastPcpu === pcpu) !== (b.lastPcpu === pcpu)) return a.lastPcpu === pcpu;
     return a.id < b.id;
   }

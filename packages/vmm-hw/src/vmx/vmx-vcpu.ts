@@ -54,6 +54,8 @@ export interface VmxVcpuContext {
   readonly eptPointer: number;
   readonly msrBitmap: number;
   readonly hostClock: { now(): number } | null;
+  /** Guest-physical memory: a state import treats all of it as possibly written elsewhere. */
+  readonly memory: { readonly ramEnd: number; notifyWrite(address: number, length: number): void };
 }
 
 /** Exit names for the statistics' named counters, `vmx exit <number> <SDM name>`. */
@@ -408,6 +410,11 @@ export class VmxVcpu implements Vcpu {
     };
   }
 
+  /**
+   * Loads `state`, possibly left by this vCPU on another CPU that wrote guest memory meanwhile: as
+   * KVM does when a vCPU comes to a pCPU, the TLB's translations go (INVVPID), and so does code
+   * decoded or compiled from guest RAM.
+   */
   importState(state: VcpuState): void {
     const event = state.pendingEvent;
     if (event?.kind === 'software') throw new RangeError('strategy hw:vmx restores no pending software interrupt (its VMM injects none)');
@@ -431,6 +438,8 @@ export class VmxVcpu implements Vcpu {
       if (event.errorCode !== null) v.write(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, event.errorCode >>> 0);
     }
     this.windowWanted = state.interruptWindow;
+    this.vmx.invvpid(0);
+    this.ctx.memory.notifyWrite(0, this.ctx.memory.ramEnd);
   }
 
   getRegisters(): Registers {
