@@ -292,6 +292,15 @@ export class Type1Hypervisor {
     return this.vcpuOf(this.find(ref)).migrations;
   }
 
+  /** Bytes typed at a domain's console (COM1 input); returns how many its UART took. */
+  consoleInput(domain: Domain, bytes: Uint8Array): number {
+    if (domain.end !== null) return 0;
+    const taken = domain.console.input(bytes);
+    this.interruptsChanged(domain);
+    this.pumpTimers(domain);
+    return taken;
+  }
+
   /** The state the domain's vCPU left its last slice with (a pause stops it at a slice end), or null before its first. */
   vcpuState(ref: string | number): VcpuState | null {
     return this.vcpuOf(this.find(ref)).state;
