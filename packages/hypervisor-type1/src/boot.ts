@@ -28,6 +28,12 @@ export function loadBootImage(board: PcBoard, memory: GuestMemory, boot: DomainB
       if (guest.format.kind === 'flat') return loadFlatBinary(memory, image, { address: guest.format.loadAddress, mode: guest.format.mode });
       throw new Error(`bundled guest '${boot.name}' (${guest.format.kind}) is not a domain boot image here`);
     }
+    case 'flat': {
+      const image = new Uint8Array(readFileSync(boot.file));
+      // Below 1 MiB a boot-sector-style real-mode start, above it 32-bit protected mode (as `ringvisor run --flat`).
+      const mode = boot.address + image.length <= 0x100000 ? 'real' : 'protected';
+      return loadFlatBinary(memory, image, { address: boot.address, mode });
+    }
     case 'linux':
       return loadLinux(memory, readFileSync(boot.kernel), {
         memoryMap: board.memoryMap, cmdline: boot.cmdline, acpi: board.acpi,

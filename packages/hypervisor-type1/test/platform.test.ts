@@ -54,7 +54,7 @@ describe('platform file', () => {
       /^domains\[0\]\.boot\.guest: must be a bundled guest/,
       /^domains\[1\]\.strategy: must be one of full, para, hw:vmx \(got "kvm"\)/,
       /^domains\[1\]\.vcpus: one vCPU per domain for now/,
-      /^domains\[1\]\.boot: must name exactly one of compute, guest, kernel, pv \(got none\)/,
+      /^domains\[1\]\.boot: must name exactly one of compute, guest, flat, kernel, pv \(got none\)/,
       /^domains\[2\]\.disk\.offset: must be a multiple of 512/,
       /^domains\[2\]\.name: 'x' is already the name of domains\[1\]/,
       /^domains\[2\]\.disk: a slice needs the platform's "disk"/,
@@ -70,6 +70,8 @@ describe('platform file', () => {
     expect(problems(domain('hw:vmx', { guest: 'minikernel-pv' }))[0]).toMatch(/needs strategy para/);
     expect(problems(domain('para', { guest: 'hello' }))[0]).toMatch(/cannot boot under strategy para/);
     expect(problems(domain('full', { kernel: '/vmlinuz', cmdline: 7 }))[0]).toMatch(/boot\.cmdline: must be a non-empty string \(got 7\)/);
+    expect(problems(domain('hw:vmx', { flat: '/x.bin', address: -1 }))[0]).toMatch(/boot\.address: must be an integer from 0 to 4294963200 \(got -1\)/);
+    expect(parsePlatform(domain('hw:vmx', { flat: '/x.bin', address: 0x100000 })).domains[0].boot).toEqual({ kind: 'flat', file: '/x.bin', address: 0x100000 });
   });
 
   it('refuses more autostart memory than the pool has, and non-JSON', () => {

@@ -12,6 +12,8 @@ export type DomainBoot =
   | { readonly kind: 'compute' }
   /** A bundled guest from @ringvisor/guests, by name. */
   | { readonly kind: 'guest'; readonly name: string }
+  /** A raw binary loaded and entered at `address` (real mode below 1 MiB, 32-bit protected mode above). */
+  | { readonly kind: 'flat'; readonly file: string; readonly address: number }
   /** A Linux kernel (bzImage or vmlinux) with an optional initrd and command line. */
   | { readonly kind: 'linux'; readonly kernel: string; readonly initrd?: string; readonly cmdline: string }
   /** A kernel for Xen's x86-32 PV ABI (strategy para only). */

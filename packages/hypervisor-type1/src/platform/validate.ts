@@ -76,7 +76,7 @@ class Reader {
 }
 
 const DOMAIN_KEYS = ['name', 'strategy', 'memory', 'vcpus', 'weight', 'cap', 'affinity', 'boot', 'disk', 'autostart'] as const;
-const BOOT_KEYS = ['compute', 'guest', 'kernel', 'initrd', 'cmdline', 'pv'] as const;
+const BOOT_KEYS = ['compute', 'guest', 'flat', 'address', 'kernel', 'initrd', 'cmdline', 'pv'] as const;
 
 function readStrategy(r: Reader, path: string, value: Json): DomainStrategy {
   if (value === 'none') {
@@ -93,13 +93,13 @@ function readStrategy(r: Reader, path: string, value: Json): DomainStrategy {
 function readBoot(r: Reader, path: string, value: Json, strategy: DomainStrategy): DomainBoot {
   const fallback: DomainBoot = { kind: 'compute' };
   if (!isObject(value)) {
-    r.bad(path, 'an object: {"compute": true}, {"guest": NAME}, {"kernel": FILE, "initrd"?, "cmdline"?} or {"pv": FILE, "cmdline"?}', value);
+    r.bad(path, 'an object: {"compute": true}, {"guest": NAME}, {"flat": FILE, "address": N}, {"kernel": FILE, "initrd"?, "cmdline"?} or {"pv": FILE, "cmdline"?}', value);
     return fallback;
   }
   r.unknownKeys(path, value, BOOT_KEYS);
-  const kinds = (['compute', 'guest', 'kernel', 'pv'] as const).filter((k) => value[k] !== undefined);
+  const kinds = (['compute', 'guest', 'flat', 'kernel', 'pv'] as const).filter((k) => value[k] !== undefined);
   if (kinds.length !== 1) {
-    r.problems.push(`${path}: must name exactly one of compute, guest, kernel, pv (got ${kinds.length === 0 ? 'none' : kinds.join(', ')})`);
+    r.problems.push(`${path}: must name exactly one of compute, guest, flat, kernel, pv (got ${kinds.length === 0 ? 'none' : kinds.join(', ')})`);
     return fallback;
   }
   const cmdline = r.string(`${path}.cmdline`, value.cmdline, true) ?? '';
@@ -121,6 +121,12 @@ function readBoot(r: Reader, path: string, value: Json, strategy: DomainStrategy
       }
       if (guest.format.kind === 'firmware') r.problems.push(`${path}.guest: firmware images are not domain boot images`);
       return { kind: 'guest', name };
+    }
+    case 'flat': {
+      const file = r.string(`${path}.flat`, value.flat) ?? '';
+      const address = r.integer(`${path}.address`, value.address, 0, 0xfffff000);
+      if (strategy === 'para') r.problems.push(`${path}.flat: strategy para boots a {"pv": FILE} kernel`);
+      return { kind: 'flat', file, address };
     }
     case 'kernel': {
       const kernel = r.string(`${path}.kernel`, value.kernel) ?? '';
