@@ -1,7 +1,7 @@
 // A domain as the hypervisor holds it on the main thread: its frames and p2m, its board (device
 // models, timers, console) and the shared line its vCPU polls for interrupts. The vCPU itself runs
 // on whichever pCPU the scheduler picks; the device models stay here and answer its I/O requests.
-import { pcMemoryMap, PcBoard, type EntryState, type HostClock } from '@ringvisor/machine';
+import { HostClock, pcMemoryMap, PcBoard, type EntryState } from '@ringvisor/machine';
 import type { SerialBackend, SerialHostPort } from '@ringvisor/devices';
 import type { FramePool, Extent } from './memory/frame-pool.js';
 import { FRAME_SIZE } from './memory/frame-pool.js';
@@ -63,10 +63,14 @@ export class Domain {
   cpuNs = 0;
   retired = 0;
   timer: ReturnType<typeof setTimeout> | null = null;
+  /** Time zero of the domain's clock as wall time (ms); pCPUs derive the same clock from it. */
+  readonly epochMs = performance.timeOrigin + performance.now();
+  /** The devices' clock: host time since `epochMs`. */
+  readonly clock = new HostClock(() => (performance.timeOrigin + performance.now() - this.epochMs) * 1e6);
 
-  constructor(readonly id: number, readonly config: DomainConfig, readonly extent: Extent, pool: FramePool, readonly clock: HostClock) {
+  constructor(readonly id: number, readonly config: DomainConfig, readonly extent: Extent, pool: FramePool) {
     this.lines = new Int32Array(this.linesBuffer);
-    this.board = new PcBoard({ ramSize: config.memoryMiB * 1024 * 1024, clock, serial: this.console, rtcTime: Date.now() });
+    this.board = new PcBoard({ ramSize: config.memoryMiB * 1024 * 1024, clock: this.clock, serial: this.console, rtcTime: Date.now() });
     this.ramBytes = extent.count * FRAME_SIZE;
     this.p2m = new P2m(extent);
     this.memory = new DomainMemory(pool.buffer, this.p2m);
@@ -78,6 +82,18 @@ export class Domain {
   static ramSpan(config: DomainConfig): number {
     const regions = pcMemoryMap({ ramSize: config.memoryMiB * 1024 * 1024, virtioSlots: 0 }).regions;
     return regions.filter((r) => !r.rom && r.base < 2 ** 32).reduce((end, r) => Math.max(end, r.base + r.size), 0);
+  }
+
+  /** One byte per port: 1 where a device model of the board claims it (shared, so run messages carry no copy). */
+  claimedPorts(): Uint8Array {
+    const claimed = new Uint8Array(new SharedArrayBuffer(0x10000));
+    for (let port = 0; port < claimed.length; port++) if (this.board.io.handlerAt(port) !== undefined) claimed[port] = 1;
+    return claimed;
+  }
+
+  /** The board's MMIO windows (its virtio slots). */
+  mmioWindows(): { base: number; end: number }[] {
+    return this.board.memoryMap.virtio.map((slot) => ({ base: slot.base, end: slot.base + slot.size }));
   }
 
   get name(): string {

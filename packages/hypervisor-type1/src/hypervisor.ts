@@ -3,7 +3,6 @@
 // the scheduler picks for the slice it gives, and asks again when the slice ends.
 import { Worker } from 'node:worker_threads';
 import { findStrategy, type StrategyRegistry } from '@ringvisor/hypervisor-type2';
-import { HostClock } from '@ringvisor/machine';
 import type { AccessSize, VcpuState } from '@ringvisor/vmm-api';
 import { Domain, type DomainState } from './domain.js';
 import { FRAME_SIZE, FramePool } from './memory/frame-pool.js';
@@ -71,11 +70,26 @@ interface VcpuRecord {
   readonly domain: Domain;
   /** Where its last slice ran (its VM there is current), or -1 before the first. */
   lastPcpu: number;
-  /** The state its last slice ended with: what another pCPU imports. */
+  /** The state its last slice ended with: what another pCPU imports, and when it came (scheduler ns). */
   state: VcpuState | null;
+  stateAt: number;
   migrations: number;
   /** Run time on each pCPU (ns): where affinity let it run. */
   readonly timeOn: number[];
+}
+
+/** IA32_TIME_STAMP_COUNTER, and the tick of an emulated CPU's TSC that follows a host clock (100 MHz). */
+const TSC_MSR = 0x10;
+const TSC_NS_PER_TICK = 10;
+
+/**
+ * The state with its TSC moved on by the `ns` it spent waiting: a pCPU's TSC follows the domain's
+ * host clock, so importing the exported value as it is would wind the counter back by the wait
+ * (KVM adjusts the TSC offset on a vCPU's move for the same reason).
+ */
+function tscAdvanced(state: VcpuState, ns: number): VcpuState {
+  const ticks = BigInt(Math.max(0, Math.floor(ns / TSC_NS_PER_TICK)));
+  return { ...state, msrs: state.msrs.map((m) => (m.index === TSC_MSR ? { index: m.index, value: m.value + ticks } : m)) };
 }
 
 const STATE_FLAGS: Record<DomainState, string> = {
@@ -170,19 +184,20 @@ export class Type1Hypervisor {
     const extent = this.pool.allocate(Math.ceil(Domain.ramSpan(config) / FRAME_SIZE), id);
     let domain: Domain;
     try {
-      domain = new Domain(id, config, extent, this.pool, new HostClock());
+      domain = new Domain(id, config, extent, this.pool);
     } catch (error) {
       this.pool.release(extent, id);
       throw error;
     }
     const image: DomainImage = {
       id, strategy, ramOffset: extent.first * FRAME_SIZE, ramBytes: domain.ramBytes,
-      regions: domain.board.vmSpec().regions, lines: domain.linesBuffer,
+      regions: domain.board.vmSpec().regions, lines: domain.linesBuffer, epochMs: domain.epochMs,
+      claimedPorts: domain.claimedPorts(), mmioWindows: domain.mmioWindows(),
     };
     this.images.set(id, image);
     domain.console.listeners.add((bytes) => this.options.console?.(domain, bytes));
     this.domains.set(id, domain);
-    const vcpu: VcpuRecord = { id: this.nextVcpuId++, domain, lastPcpu: -1, state: null, migrations: 0, timeOn: this.pcpus.map(() => 0) };
+    const vcpu: VcpuRecord = { id: this.nextVcpuId++, domain, lastPcpu: -1, state: null, stateAt: 0, migrations: 0, timeOn: this.pcpus.map(() => 0) };
     this.vcpus.set(vcpu.id, vcpu);
     this.scheduler.add({ id: vcpu.id, domain: id, weight: config.weight, cap: config.cap, affinity: config.affinity }, this.now());
     this.log(`domain ${id} '${config.name}' created: ${config.strategy}, ${config.memoryMiB} MiB (frames ${extent.first}..${extent.first + extent.count - 1}), weight ${config.weight}${config.cap ? `, cap ${config.cap}%` : ''}`);
@@ -349,7 +364,7 @@ export class Type1Hypervisor {
     if (vcpu.lastPcpu === -1) start = { kind: 'entry', regs: domain.entry.regs, sregs: domain.entry.sregs };
     else if (vcpu.lastPcpu === p.index) start = { kind: 'resume' };
     else {
-      start = { kind: 'state', state: vcpu.state! };
+      start = { kind: 'state', state: tscAdvanced(vcpu.state!, this.now() - vcpu.stateAt) };
       vcpu.migrations++;
     }
     p.running = vcpu.id;
@@ -368,7 +383,10 @@ export class Type1Hypervisor {
     domain.cpuNs += message.ranNs;
     vcpu.timeOn[p.index] += message.ranNs;
     domain.retired += message.retired;
-    if (message.state) vcpu.state = message.state;
+    if (message.state) {
+      vcpu.state = message.state;
+      vcpu.stateAt = now;
+    }
     vcpu.lastPcpu = message.state || message.outcome !== 'crashed' ? p.index : -1;
     let next: 'runnable' | 'blocked' | 'paused' = 'runnable';
     // A guest that ended through the board (exit port) and then halts has ended, not crashed.

@@ -11,17 +11,41 @@ import {
 /** How long one wait for the hypervisor lasts before it looks again (ms); it never gives up. */
 const WAIT_MS = 1000;
 
+/** What an undriven bus reads (all ones in the access's width). */
+const ALL_ONES = [0, 0xff, 0xffff, 0, 0xffffffff];
+
+/**
+ * Only accesses a device model claims travel to the hypervisor; the rest get the undriven bus's
+ * answer here (firmware-table scans read kilobytes of empty space a word at a time).
+ */
 export class IoreqClient implements InterruptController {
   readonly ports: IoBus = {
-    read: (port: number, size: AccessSize) => this.request(IOREQ_PORT_READ, port, size, 0),
-    write: (port: number, size: AccessSize, value: number) => { this.request(IOREQ_PORT_WRITE, port, size, value); },
+    read: (port: number, size: AccessSize) => this.portClaimed(port, size) ? this.request(IOREQ_PORT_READ, port, size, 0) : ALL_ONES[size],
+    write: (port: number, size: AccessSize, value: number) => {
+      if (this.portClaimed(port, size)) this.request(IOREQ_PORT_WRITE, port, size, value);
+    },
   };
   readonly mmio: MmioBus = {
-    read: (address: number, size: AccessSize) => this.request(IOREQ_MMIO_READ, address, size, 0),
-    write: (address: number, size: AccessSize, value: number) => { this.request(IOREQ_MMIO_WRITE, address, size, value); },
+    read: (address: number, size: AccessSize) => this.mmioClaimed(address) ? this.request(IOREQ_MMIO_READ, address, size, 0) : ALL_ONES[size],
+    write: (address: number, size: AccessSize, value: number) => {
+      if (this.mmioClaimed(address)) this.request(IOREQ_MMIO_WRITE, address, size, value);
+    },
   };
 
-  constructor(private readonly ctrl: Int32Array, private readonly domain: number, private readonly lines: Int32Array) {}
+  constructor(
+    private readonly ctrl: Int32Array, private readonly domain: number, private readonly lines: Int32Array,
+    private readonly claimedPorts: Uint8Array, private readonly mmioWindows: readonly { readonly base: number; readonly end: number }[],
+  ) {}
+
+  private portClaimed(port: number, size: number): boolean {
+    for (let i = 0; i < size; i++) if (this.claimedPorts[(port + i) & 0xffff] !== 0) return true;
+    return false;
+  }
+
+  private mmioClaimed(address: number): boolean {
+    for (const w of this.mmioWindows) if (address >= w.base && address < w.end) return true;
+    return false;
+  }
 
   pending(): boolean {
     return Atomics.load(this.lines, LINE_INTR) !== 0;

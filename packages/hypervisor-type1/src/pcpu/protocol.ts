@@ -38,6 +38,14 @@ export interface DomainImage {
   readonly ramBytes: number;
   readonly regions: readonly MemoryRegionSpec[];
   readonly lines: SharedArrayBuffer;
+  /**
+   * Ports a device model claims (one byte per port, 1: claimed) and the MMIO windows it claims:
+   * accesses elsewhere read all ones and are dropped, as the board's buses would, on the pCPU itself.
+   */
+  readonly claimedPorts: Uint8Array;
+  readonly mmioWindows: readonly { readonly base: number; readonly end: number }[];
+  /** The domain's time zero as wall time (performance.timeOrigin + performance.now(), ms): its clock on every thread. */
+  readonly epochMs: number;
 }
 
 /** How the vCPU starts on this pCPU: from a loader's entry state, from another pCPU's export, or as left here. */

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadStrategy } from '@ringvisor/hypervisor-type2';
 import { ExitCounters } from '@ringvisor/machine';
-import type { Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
+import type { Clock, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
 import { IoreqClient } from './ioreq-client.js';
 import { type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
 import { SliceRunner } from './vcpu-slice.js';
@@ -39,6 +39,20 @@ async function strategyOf(image: DomainImage): Promise<VmmStrategy> {
   return strategy;
 }
 
+/**
+ * The domain's clock as a pCPU sees it: host time since the domain's epoch, the same on every pCPU,
+ * so a time-stamp counter that follows it is one counter wherever the vCPU runs. Device timers are
+ * the hypervisor's (its thread runs them); nothing on a pCPU schedules any.
+ */
+function domainClock(epochMs: number): Clock {
+  return {
+    kind: 'host',
+    now: () => (performance.timeOrigin + performance.now() - epochMs) * 1e6,
+    schedule: () => { throw new Error('device timers run on the hypervisor\'s thread, not on a pCPU'); },
+    cancel: () => undefined,
+  };
+}
+
 function importInto(vcpu: Vcpu, state: VcpuState): void {
   if (!vcpu.importState) throw new Error('this strategy cannot import a vCPU state, so its vCPUs cannot move between pCPUs');
   vcpu.importState(state);
@@ -47,9 +61,10 @@ function importInto(vcpu: Vcpu, state: VcpuState): void {
 /** Builds the domain's VM over its frames of the pool and loads the vCPU's state into it. */
 function build(strategy: VmmStrategy, image: DomainImage, index: number, start: VcpuStart): Instance {
   const lines = new Int32Array(image.lines);
-  const client = new IoreqClient(ctrl, image.id, lines);
+  const client = new IoreqClient(ctrl, image.id, lines, image.claimedPorts, image.mmioWindows);
   const vm = strategy.createVm({
     regions: image.regions, io: client.ports, mmio: client.mmio, interrupts: client, stats: new ExitCounters(),
+    clock: domainClock(image.epochMs),
     ramBacking: (region) => {
       if (region.rom) return undefined;
       if (region.base !== 0 || region.size > image.ramBytes) {
