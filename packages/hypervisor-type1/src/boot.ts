@@ -17,6 +17,13 @@ export function readComputeGuest(): Uint8Array {
   return computeImage;
 }
 
+/** A para-virtual domain's kernel, or null when the boot image is not one (the pCPU's domain builder loads it). */
+export function pvKernelOf(boot: DomainBoot): Uint8Array | null {
+  if (boot.kind === 'pv') return new Uint8Array(readFileSync(boot.kernel));
+  if (boot.kind === 'guest' && GUESTS[boot.name as GuestName].format.kind === 'xen-pv') return readGuestImage(boot.name as GuestName);
+  return null;
+}
+
 export function loadBootImage(board: PcBoard, memory: GuestMemory, boot: DomainBoot): EntryState {
   switch (boot.kind) {
     case 'compute':
@@ -26,6 +33,7 @@ export function loadBootImage(board: PcBoard, memory: GuestMemory, boot: DomainB
       const image = readGuestImage(guest.name);
       if (guest.format.kind === 'multiboot') return loadMultiboot(memory, image, { memoryMap: board.memoryMap, bootLoaderName: 'ringvisor type1' });
       if (guest.format.kind === 'flat') return loadFlatBinary(memory, image, { address: guest.format.loadAddress, mode: guest.format.mode });
+      // xen-pv guests never get here (pvKernelOf); firmware images are refused by validation.
       throw new Error(`bundled guest '${boot.name}' (${guest.format.kind}) is not a domain boot image here`);
     }
     case 'flat': {
@@ -40,6 +48,6 @@ export function loadBootImage(board: PcBoard, memory: GuestMemory, boot: DomainB
         ...(boot.initrd !== undefined ? { initrd: readFileSync(boot.initrd) } : {}),
       });
     case 'pv':
-      throw new Error('a PV kernel is built into its domain by strategy para\'s domain builder, which runs on a pCPU');
+      throw new Error('a PV kernel is loaded by strategy para\'s domain builder on a pCPU (pvKernelOf)');
   }
 }

@@ -8,7 +8,7 @@ import { FRAME_SIZE } from './memory/frame-pool.js';
 import { DomainMemory, P2m } from './memory/p2m.js';
 import type { DomainConfig } from './platform/schema.js';
 import { LINE_ENDED, LINE_INTR, LINE_WORDS } from './pcpu/protocol.js';
-import { loadBootImage } from './boot.js';
+import { loadBootImage, pvKernelOf } from './boot.js';
 
 /** What xl's State column shows: r running, b blocked, p paused, s shut down, c crashed, d dying. */
 export type DomainState = 'running' | 'runnable' | 'blocked' | 'paused' | 'shutdown' | 'crashed' | 'dying';
@@ -53,7 +53,10 @@ export class Domain {
   readonly console = new DomainConsole();
   readonly lines: Int32Array;
   readonly linesBuffer = new SharedArrayBuffer(LINE_WORDS * 4);
-  readonly entry: EntryState;
+  /** The vCPU's first state from the loader, or null for a para-virtual domain (built on its pCPU). */
+  readonly entry: EntryState | null;
+  /** A para-virtual domain's kernel, in shared memory for its pCPU. */
+  readonly pvKernel: Uint8Array | null;
   readonly ramBytes: number;
   state: DomainState = 'runnable';
   /** Why it stopped (exit code, power-off, triple fault...), once it has. */
@@ -75,7 +78,15 @@ export class Domain {
     this.p2m = new P2m(extent);
     this.memory = new DomainMemory(pool.buffer, this.p2m);
     this.board.attachMemory(this.memory);
-    this.entry = loadBootImage(this.board, this.memory, config.boot);
+    const kernel = pvKernelOf(config.boot);
+    if (kernel) {
+      this.pvKernel = new Uint8Array(new SharedArrayBuffer(kernel.length));
+      this.pvKernel.set(kernel);
+      this.entry = null;
+    } else {
+      this.pvKernel = null;
+      this.entry = loadBootImage(this.board, this.memory, config.boot);
+    }
   }
 
   /** Bytes of guest-physical address space the board's RAM regions span (what the pool must give). */

@@ -14,8 +14,8 @@ import {
 import { IoreqServer } from './pcpu/ioreq-server.js';
 import { Credit2Scheduler, type Tickle } from './sched/credit2.js';
 
-/** Strategies whose domains run from the RAM pool today (see README: full and para are not yet). */
-const POOL_STRATEGIES = new Set(['hw:vmx']);
+/** Strategies whose domains run from the RAM pool today (see README: full is not yet). */
+const POOL_STRATEGIES = new Set(['hw:vmx', 'para']);
 
 export interface Type1Options {
   readonly platform: PlatformConfig;
@@ -190,6 +190,7 @@ export class Type1Hypervisor {
       throw error;
     }
     const image: DomainImage = {
+      ...(domain.pvKernel ? { pv: { kernel: domain.pvKernel, cmdline: config.boot.kind === 'pv' ? config.boot.cmdline : '' } } : {}),
       id, strategy, ramOffset: extent.first * FRAME_SIZE, ramBytes: domain.ramBytes,
       regions: domain.board.vmSpec().regions, lines: domain.linesBuffer, epochMs: domain.epochMs,
       claimedPorts: domain.claimedPorts(), mmioWindows: domain.mmioWindows(),
@@ -199,7 +200,10 @@ export class Type1Hypervisor {
     this.domains.set(id, domain);
     const vcpu: VcpuRecord = { id: this.nextVcpuId++, domain, lastPcpu: -1, state: null, stateAt: 0, migrations: 0, timeOn: this.pcpus.map(() => 0) };
     this.vcpus.set(vcpu.id, vcpu);
-    this.scheduler.add({ id: vcpu.id, domain: id, weight: config.weight, cap: config.cap, affinity: config.affinity }, this.now());
+    // A para-virtual domain's state (frame types, event channels, its back ends) lives in its VM on
+    // one pCPU: it stays resident there, on the first pCPU its affinity allows.
+    const affinity = domain.pvKernel ? [config.affinity[0]] : config.affinity;
+    this.scheduler.add({ id: vcpu.id, domain: id, weight: config.weight, cap: config.cap, affinity }, this.now());
     this.log(`domain ${id} '${config.name}' created: ${config.strategy}, ${config.memoryMiB} MiB (frames ${extent.first}..${extent.first + extent.count - 1}), weight ${config.weight}${config.cap ? `, cap ${config.cap}%` : ''}`);
     this.pumpTimers(domain);
     this.fillIdle();
@@ -263,6 +267,9 @@ export class Type1Hypervisor {
   /** xl vcpu-pin: the vCPU's hard affinity; it moves at its next slice. */
   pin(ref: string | number, cpus: readonly number[]): void {
     const domain = this.find(ref);
+    if (domain.pvKernel && (cpus.length !== 1 || cpus[0] !== this.scheduler.affinity(this.vcpuOf(domain).id)[0])) {
+      throw new Error(`domain '${domain.name}' is para-virtual: it stays on pCPU ${this.scheduler.affinity(this.vcpuOf(domain).id)[0]}, where its state lives`);
+    }
     this.scheduler.setAffinity(this.vcpuOf(domain).id, cpus);
     const vcpu = this.vcpuOf(domain);
     const pcpu = this.pcpus.find((p) => p.running === vcpu.id);
@@ -310,6 +317,12 @@ export class Type1Hypervisor {
   /** Bytes typed at a domain's console (COM1 input); returns how many its UART took. */
   consoleInput(domain: Domain, bytes: Uint8Array): number {
     if (domain.end !== null) return 0;
+    if (domain.pvKernel) {
+      // The console back end is in the domain's VM on its pCPU.
+      const home = this.scheduler.affinity(this.vcpuOf(domain).id)[0];
+      this.pcpus[home].worker.postMessage({ type: 'pv-input', domain: domain.id, bytes: bytes.slice() } satisfies ToPcpu);
+      return bytes.length;
+    }
     const taken = domain.console.input(bytes);
     this.interruptsChanged(domain);
     this.pumpTimers(domain);
@@ -361,7 +374,7 @@ export class Type1Hypervisor {
     const vcpu = this.vcpus.get(pick.vcpu)!;
     const domain = vcpu.domain;
     let start: VcpuStart;
-    if (vcpu.lastPcpu === -1) start = { kind: 'entry', regs: domain.entry.regs, sregs: domain.entry.sregs };
+    if (vcpu.lastPcpu === -1) start = domain.entry ? { kind: 'entry', regs: domain.entry.regs, sregs: domain.entry.sregs } : { kind: 'pv' };
     else if (vcpu.lastPcpu === p.index) start = { kind: 'resume' };
     else {
       start = { kind: 'state', state: tscAdvanced(vcpu.state!, this.now() - vcpu.stateAt) };
@@ -374,6 +387,17 @@ export class Type1Hypervisor {
   }
 
   private onPcpuMessage(message: FromPcpu): void {
+    if (message.type === 'console') {
+      this.domains.get(message.domain)?.console.write(message.bytes);
+      return;
+    }
+    if (message.type === 'wake') {
+      const v = this.vcpus.get(message.vcpu);
+      if (v && v.domain.end === null && !v.domain.paused && this.scheduler.state(v.id) === 'blocked') {
+        this.applyTickle(this.scheduler.wake(v.id, this.now()));
+      }
+      return;
+    }
     if (message.type !== 'ran') return;
     const p = this.pcpus[message.pcpu];
     const vcpu = this.vcpus.get(message.vcpu)!;

@@ -3,7 +3,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { COMPUTE_COUNTER_ADDRESS, FRAME_SIZE, Type1Hypervisor, parsePlatform, type DomainConfig } from '../dist/index.js';
 
-const strategies = [{ name: 'hw:vmx', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'vmxStrategy' }];
+const strategies = [
+  { name: 'hw:vmx', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'vmxStrategy' },
+  { name: 'para', module: import.meta.resolve('@ringvisor/vmm-para'), exportName: 'paraStrategy' },
+];
 const compute = (name: string, extra: object = {}) => ({ name, strategy: 'hw:vmx', memory: 4, boot: { compute: true }, ...extra });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -16,7 +19,7 @@ afterEach(async () => {
 async function boot(domains: object[], pcpus = 2): Promise<{ hv: Type1Hypervisor; consoles: Map<string, string>; log: string[] }> {
   const consoles = new Map<string, string>();
   const log: string[] = [];
-  const platform = parsePlatform(JSON.stringify({ pcpus, memory: 32, domains }));
+  const platform = parsePlatform(JSON.stringify({ pcpus, memory: 64, domains }));
   hv = await Type1Hypervisor.start({
     platform, strategies, log: (line) => log.push(line),
     console: (domain, bytes) => consoles.set(domain.name, (consoles.get(domain.name) ?? '') + Buffer.from(bytes).toString('latin1')),
@@ -102,11 +105,30 @@ describe('Type1Hypervisor', () => {
     await until('a goes on', () => rounds(hv, 'a') > a);
   });
 
+  it('runs a para-virtual domain resident on one pCPU beside compute domains', async () => {
+    const { hv, consoles } = await boot([
+      { name: 'pv', strategy: 'para', memory: 32, affinity: [1], boot: { guest: 'minikernel-pv' } }, compute('a'), compute('b'),
+    ]);
+    const pvOut = () => consoles.get('pv') ?? '';
+    await until('the PV shell', () => pvOut().includes('minikernel shell: type help'));
+    hv.consoleInput(hv.find('pv'), Buffer.from('forkexec\n'));
+    await until('forkexec', () => pvOut().includes("forkexec: 32 children exec'd and reaped"));
+    hv.consoleInput(hv.find('pv'), Buffer.from('ps\n'));
+    await until('ps', () => pvOut().includes('PID  PPID  STATE'));
+    const pv = hv.vcpuList().find((v) => v.name === 'pv')!;
+    expect(pv.affinity).toEqual([1]);
+    expect(pv.secondsOn[0]).toBe(0);
+    expect(() => hv.pin('pv', [0])).toThrow(/para-virtual: it stays on pCPU 1/);
+    expect(hv.migrations('pv')).toBe(0);
+    const a = rounds(hv, 'a');
+    await until('a goes on', () => rounds(hv, 'a') > a);
+  });
+
   it('refuses what it cannot run', async () => {
     const { hv } = await boot([], 1);
     const config: DomainConfig = { name: 'f', strategy: 'full', memoryMiB: 4, vcpus: 1, weight: 256, cap: 0, affinity: [0], boot: { kind: 'compute' }, autostart: true };
     expect(() => hv.create(config)).toThrow(/strategy full cannot run a domain from the RAM pool yet/);
-    expect(() => hv.create({ ...config, strategy: 'hw:vmx', memoryMiB: 64 })).toThrow(/the RAM pool has no 16384 contiguous free frames/);
+    expect(() => hv.create({ ...config, strategy: 'hw:vmx', memoryMiB: 128 })).toThrow(/the RAM pool has no 32768 contiguous free frames/);
     expect(hv.pool.freeFrames).toBe(hv.pool.frames);
   });
 });

@@ -44,6 +44,8 @@ export interface DomainImage {
    */
   readonly claimedPorts: Uint8Array;
   readonly mmioWindows: readonly { readonly base: number; readonly end: number }[];
+  /** A para-virtual domain's kernel (in shared memory) and command line: the pCPU builds the domain. */
+  readonly pv?: { readonly kernel: Uint8Array; readonly cmdline: string };
   /** The domain's time zero as wall time (performance.timeOrigin + performance.now(), ms): its clock on every thread. */
   readonly epochMs: number;
 }
@@ -52,6 +54,8 @@ export interface DomainImage {
 export type VcpuStart =
   | { readonly kind: 'entry'; readonly regs: Registers; readonly sregs: SpecialRegisters }
   | { readonly kind: 'state'; readonly state: VcpuState }
+  /** Build the para-virtual domain (its builder loads the vCPU's first state). */
+  | { readonly kind: 'pv' }
   | { readonly kind: 'resume' };
 
 export interface WorkerInit {
@@ -62,8 +66,10 @@ export interface WorkerInit {
 
 export type ToPcpu =
   | { readonly type: 'run'; readonly vcpu: number; readonly domain: DomainImage; readonly sliceNs: number; readonly start: VcpuStart }
-  /** Forget the VMs built for a domain (destroyed, or its vCPU now lives elsewhere). */
-  | { readonly type: 'drop'; readonly domain: number };
+  /** Forget the VMs built for a domain (destroyed). */
+  | { readonly type: 'drop'; readonly domain: number }
+  /** Bytes typed at a para-virtual domain's console (its back end lives on its pCPU). */
+  | { readonly type: 'pv-input'; readonly domain: number; readonly bytes: Uint8Array };
 
 /** Why a slice ended. */
 export type SliceOutcome =
@@ -73,6 +79,10 @@ export type SliceOutcome =
 
 export type FromPcpu =
   | { readonly type: 'ready'; readonly pcpu: number }
+  /** Output of a para-virtual domain's console ring. */
+  | { readonly type: 'console'; readonly domain: number; readonly bytes: Uint8Array }
+  /** A blocked para-virtual vCPU has an event (its timer, console input): schedule it. */
+  | { readonly type: 'wake'; readonly vcpu: number }
   | {
     readonly type: 'ran'; readonly pcpu: number; readonly vcpu: number; readonly ranNs: number; readonly retired: number;
     readonly outcome: SliceOutcome; readonly detail?: string; readonly state: VcpuState | null; readonly built: boolean;

@@ -6,8 +6,8 @@
 // pCPU's VM derived from guest memory meanwhile (vmm-api's importState contract).
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadStrategy } from '@ringvisor/hypervisor-type2';
-import { ExitCounters } from '@ringvisor/machine';
-import type { Clock, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
+import { ExitCounters, HostClock } from '@ringvisor/machine';
+import type { Clock, PvDomain, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
 import { IoreqClient } from './ioreq-client.js';
 import { type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
 import { SliceRunner } from './vcpu-slice.js';
@@ -21,10 +21,13 @@ const send = (message: FromPcpu) => port.postMessage(message);
 
 interface Instance {
   readonly domain: number;
+  readonly id: number;
   readonly vm: Vm;
   readonly vcpu: Vcpu;
   readonly client: IoreqClient;
   readonly lines: Int32Array;
+  /** A para-virtual domain's back ends and its clock's timers (the hypervisor's, on this pCPU). */
+  readonly pv: { readonly domain: PvDomain; readonly clock: HostClock; timer: ReturnType<typeof setTimeout> | null } | null;
 }
 
 const strategies = new Map<string, VmmStrategy>();
@@ -58,8 +61,27 @@ function importInto(vcpu: Vcpu, state: VcpuState): void {
   vcpu.importState(state);
 }
 
+/**
+ * Runs a para-virtual domain's due timers (set_timer_op, VIRQ_TIMER) on this pCPU's event loop,
+ * between slices, and tells the hypervisor when they leave its blocked vCPU an event.
+ */
+function armPvTimers(instance: Instance): void {
+  const pv = instance.pv;
+  if (pv === null) return;
+  if (pv.timer !== null) clearTimeout(pv.timer);
+  pv.timer = null;
+  const deadline = pv.clock.nextDeadline();
+  if (deadline === null) return;
+  pv.timer = setTimeout(() => {
+    pv.timer = null;
+    pv.clock.runDue();
+    if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
+    armPvTimers(instance);
+  }, Math.max(0, (deadline - pv.clock.now()) / 1e6));
+}
+
 /** Builds the domain's VM over its frames of the pool and loads the vCPU's state into it. */
-function build(strategy: VmmStrategy, image: DomainImage, index: number, start: VcpuStart): Instance {
+function build(strategy: VmmStrategy, image: DomainImage, id: number, start: VcpuStart): Instance {
   const lines = new Int32Array(image.lines);
   const client = new IoreqClient(ctrl, image.id, lines, image.claimedPorts, image.mmioWindows);
   const vm = strategy.createVm({
@@ -74,8 +96,17 @@ function build(strategy: VmmStrategy, image: DomainImage, index: number, start: 
     },
   });
   try {
-    const vcpu = vm.createVcpu(index);
-    if (start.kind === 'entry') {
+    const vcpu = vm.createVcpu(0);
+    let pv: Instance['pv'] = null;
+    if (start.kind === 'pv') {
+      if (!vm.buildPvDomain || !image.pv) throw new Error(`strategy ${strategy.name} cannot build a para-virtual domain`);
+      const clock = new HostClock(() => (performance.timeOrigin + performance.now() - image.epochMs) * 1e6);
+      const domain = vm.buildPvDomain({
+        image: image.pv.kernel, cmdline: image.pv.cmdline, clock,
+        console: { write: (bytes) => { send({ type: 'console', domain: image.id, bytes: bytes.slice() }); return bytes.length; } },
+      });
+      pv = { domain, clock, timer: null };
+    } else if (start.kind === 'entry') {
       vcpu.setSpecialRegisters(start.sregs);
       vcpu.setRegisters(start.regs);
     } else if (start.kind === 'state') {
@@ -83,7 +114,7 @@ function build(strategy: VmmStrategy, image: DomainImage, index: number, start: 
     } else {
       throw new Error('asked to resume a vCPU this pCPU does not hold');
     }
-    return { domain: image.id, vm, vcpu, client, lines };
+    return { domain: image.id, id, vm, vcpu, client, lines, pv };
   } catch (error) {
     vm.destroy();
     throw error;
@@ -101,12 +132,13 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     } else if (!instance || message.start.kind !== 'resume') {
       instance?.vm.destroy();
       instances.delete(message.vcpu);
-      instance = build(await strategyOf(message.domain), message.domain, 0, message.start);
+      instance = build(await strategyOf(message.domain), message.domain, message.vcpu, message.start);
       instances.set(message.vcpu, instance);
       built = true;
     }
     const buildNs = (performance.now() - started) * 1e6;
     const result = runner.run(instance.vcpu, instance.client, instance.lines, Math.max(0, message.sliceNs - buildNs));
+    armPvTimers(instance);
     const state = instance.vcpu.exportState?.() ?? null;
     send({ type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ...result, ranNs: result.ranNs + Math.round(buildNs), state, built });
   } catch (error) {
@@ -123,9 +155,16 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
 port.on('message', (message: ToPcpu) => {
   if (message.type === 'run') {
     void runSlice(message);
+  } else if (message.type === 'pv-input') {
+    for (const instance of instances.values()) {
+      if (instance.domain !== message.domain || instance.pv === null) continue;
+      instance.pv.domain.consoleInput(message.bytes);
+      if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
+    }
   } else {
     for (const [vcpu, instance] of instances) {
       if (instance.domain !== message.domain) continue;
+      if (instance.pv?.timer) clearTimeout(instance.pv.timer);
       instance.vm.destroy();
       instances.delete(vcpu);
     }
