@@ -71,11 +71,12 @@ export class Domain {
   /** The devices' clock: host time since `epochMs`. */
   readonly clock = new HostClock(() => (performance.timeOrigin + performance.now() - this.epochMs) * 1e6);
 
-  constructor(readonly id: number, readonly config: DomainConfig, readonly extent: Extent, pool: FramePool) {
+  /** `guestFrames` of `extent` are guest RAM; frames past them hold the strategy's own (VMM) frames. */
+  constructor(readonly id: number, readonly config: DomainConfig, readonly extent: Extent, pool: FramePool, guestFrames: number) {
     this.lines = new Int32Array(this.linesBuffer);
     this.board = new PcBoard({ ramSize: config.memoryMiB * 1024 * 1024, clock: this.clock, serial: this.console, rtcTime: Date.now() });
     this.ramBytes = extent.count * FRAME_SIZE;
-    this.p2m = new P2m(extent);
+    this.p2m = new P2m(extent, guestFrames);
     this.memory = new DomainMemory(pool.buffer, this.p2m);
     this.board.attachMemory(this.memory);
     const kernel = pvKernelOf(config.boot);

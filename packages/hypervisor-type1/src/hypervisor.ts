@@ -2,8 +2,8 @@
 // models), creates and destroys domains, and drives the credit scheduler: every pCPU runs the vCPU
 // the scheduler picks for the slice it gives, and asks again when the slice ends.
 import { Worker } from 'node:worker_threads';
-import { findStrategy, type StrategyRegistry } from '@ringvisor/hypervisor-type2';
-import type { AccessSize, VcpuState } from '@ringvisor/vmm-api';
+import { findStrategy, loadStrategy, type StrategyRegistry } from '@ringvisor/hypervisor-type2';
+import type { AccessSize, VcpuState, VmmStrategy } from '@ringvisor/vmm-api';
 import { Domain, type DomainState } from './domain.js';
 import { FRAME_SIZE, FramePool } from './memory/frame-pool.js';
 import type { DomainConfig, PlatformConfig } from './platform/schema.js';
@@ -14,8 +14,13 @@ import {
 import { IoreqServer } from './pcpu/ioreq-server.js';
 import { Credit2Scheduler, type Tickle } from './sched/credit2.js';
 
-/** Strategies whose domains run from the RAM pool today (see README: full is not yet). */
-const POOL_STRATEGIES = new Set(['hw:vmx', 'para']);
+/** Strategies whose domains run from the RAM pool. */
+const POOL_STRATEGIES = new Set(['hw:vmx', 'full', 'para']);
+/**
+ * Strategies whose vCPUs cannot move between pCPUs yet (no state export, or domain state kept in
+ * the VM on its pCPU): their domains stay on the first pCPU their affinity allows.
+ */
+const RESIDENT_STRATEGIES = new Set(['full', 'para']);
 
 export interface Type1Options {
   readonly platform: PlatformConfig;
@@ -104,6 +109,8 @@ export class Type1Hypervisor {
   private readonly vcpus = new Map<number, VcpuRecord>();
   /** What a pCPU needs to build each domain's VM. */
   private readonly images = new Map<number, DomainImage>();
+  /** The pool strategies, loaded here too: a strategy may need frames of its own beside guest RAM. */
+  private readonly loaded = new Map<string, VmmStrategy>();
   private readonly destroyWaiters = new Map<number, (() => void)[]>();
   private nextDomainId = 1;
   private nextVcpuId = 1;
@@ -122,6 +129,9 @@ export class Type1Hypervisor {
   static async start(options: Type1Options): Promise<Type1Hypervisor> {
     const hv = new Type1Hypervisor(options);
     try {
+      for (const entry of options.strategies) {
+        if (POOL_STRATEGIES.has(entry.name)) hv.loaded.set(entry.name, await loadStrategy(entry));
+      }
       await hv.startPcpus();
       for (const config of options.platform.domains) if (config.autostart) hv.create(config);
     } catch (error) {
@@ -180,11 +190,15 @@ export class Type1Hypervisor {
     }
     for (const cpu of config.affinity) if (cpu >= this.pcpus.length) throw new Error(`affinity: pCPU ${cpu} does not exist (0..${this.pcpus.length - 1})`);
     const strategy = findStrategy(this.options.strategies, config.strategy);
+    const span = Domain.ramSpan(config);
+    // Strategy full keeps its VMM frames (translation cache, shadow tables) above guest RAM in the
+    // same memory: they come from the pool too, charged to the domain (Xen's shadow memory).
+    const hostBytes = this.loaded.get(config.strategy)?.hostRamSize?.(span) ?? span;
     const id = this.nextDomainId++;
-    const extent = this.pool.allocate(Math.ceil(Domain.ramSpan(config) / FRAME_SIZE), id);
+    const extent = this.pool.allocate(Math.ceil(hostBytes / FRAME_SIZE), id);
     let domain: Domain;
     try {
-      domain = new Domain(id, config, extent, this.pool);
+      domain = new Domain(id, config, extent, this.pool, span / FRAME_SIZE);
     } catch (error) {
       this.pool.release(extent, id);
       throw error;
@@ -202,9 +216,9 @@ export class Type1Hypervisor {
     this.vcpus.set(vcpu.id, vcpu);
     // A para-virtual domain's state (frame types, event channels, its back ends) lives in its VM on
     // one pCPU: it stays resident there, on the first pCPU its affinity allows.
-    const affinity = domain.pvKernel ? [config.affinity[0]] : config.affinity;
+    const affinity = RESIDENT_STRATEGIES.has(config.strategy) ? [config.affinity[0]] : config.affinity;
     this.scheduler.add({ id: vcpu.id, domain: id, weight: config.weight, cap: config.cap, affinity }, this.now());
-    this.log(`domain ${id} '${config.name}' created: ${config.strategy}, ${config.memoryMiB} MiB (frames ${extent.first}..${extent.first + extent.count - 1}), weight ${config.weight}${config.cap ? `, cap ${config.cap}%` : ''}`);
+    this.log(`domain ${id} '${config.name}' created: ${config.strategy}, ${config.memoryMiB} MiB (frames ${extent.first}..${extent.first + extent.count - 1}), weight ${config.weight}${config.cap ? `, cap ${config.cap}%` : ''}${RESIDENT_STRATEGIES.has(config.strategy) ? `, resident on pCPU ${affinity[0]}` : ''}`);
     this.pumpTimers(domain);
     this.fillIdle();
     return domain;
@@ -267,8 +281,9 @@ export class Type1Hypervisor {
   /** xl vcpu-pin: the vCPU's hard affinity; it moves at its next slice. */
   pin(ref: string | number, cpus: readonly number[]): void {
     const domain = this.find(ref);
-    if (domain.pvKernel && (cpus.length !== 1 || cpus[0] !== this.scheduler.affinity(this.vcpuOf(domain).id)[0])) {
-      throw new Error(`domain '${domain.name}' is para-virtual: it stays on pCPU ${this.scheduler.affinity(this.vcpuOf(domain).id)[0]}, where its state lives`);
+    const home = this.scheduler.affinity(this.vcpuOf(domain).id)[0];
+    if (RESIDENT_STRATEGIES.has(domain.config.strategy) && (cpus.length !== 1 || cpus[0] !== home)) {
+      throw new Error(`domain '${domain.name}' (${domain.config.strategy}) stays on pCPU ${home}, where its state lives`);
     }
     this.scheduler.setAffinity(this.vcpuOf(domain).id, cpus);
     const vcpu = this.vcpuOf(domain);

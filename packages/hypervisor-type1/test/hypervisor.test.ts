@@ -6,6 +6,7 @@ import { COMPUTE_COUNTER_ADDRESS, FRAME_SIZE, Type1Hypervisor, parsePlatform, ty
 const strategies = [
   { name: 'hw:vmx', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'vmxStrategy' },
   { name: 'para', module: import.meta.resolve('@ringvisor/vmm-para'), exportName: 'paraStrategy' },
+  { name: 'full', module: import.meta.resolve('@ringvisor/vmm-full'), exportName: 'fullStrategy' },
 ];
 const compute = (name: string, extra: object = {}) => ({ name, strategy: 'hw:vmx', memory: 4, boot: { compute: true }, ...extra });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -118,17 +119,31 @@ describe('Type1Hypervisor', () => {
     const pv = hv.vcpuList().find((v) => v.name === 'pv')!;
     expect(pv.affinity).toEqual([1]);
     expect(pv.secondsOn[0]).toBe(0);
-    expect(() => hv.pin('pv', [0])).toThrow(/para-virtual: it stays on pCPU 1/);
+    expect(() => hv.pin('pv', [0])).toThrow(/'pv' \(para\) stays on pCPU 1/);
     expect(hv.migrations('pv')).toBe(0);
     const a = rounds(hv, 'a');
     await until('a goes on', () => rounds(hv, 'a') > a);
   });
 
+  it('runs a full-virtualization domain resident on one pCPU, its VMM frames from the pool', async () => {
+    const { hv, consoles } = await boot([compute('f', { strategy: 'full', affinity: [0, 1] }), compute('a'), compute('b')]);
+    await until('f computes', () => rounds(hv, 'f') > 1000);
+    expect(consoles.get('f')).toContain('compute: xorshift rounds at 0x101000');
+    const f = hv.find('f');
+    // 4 MiB of guest RAM, then the VMM's frames (translation cache, shadow tables) at the next 4 MiB.
+    expect(f.p2m.frames).toBe(1024);
+    expect(f.extent.count).toBeGreaterThan(1024);
+    expect(hv.vcpuList().find((v) => v.name === 'f')!.affinity).toEqual([0]);
+    expect(() => hv.pin('f', [1])).toThrow(/\(full\) stays on pCPU 0/);
+    await hv.destroy('f');
+    expect(hv.pool.framesOf(f.id)).toBe(0);
+  });
+
   it('refuses what it cannot run', async () => {
     const { hv } = await boot([], 1);
-    const config: DomainConfig = { name: 'f', strategy: 'full', memoryMiB: 4, vcpus: 1, weight: 256, cap: 0, affinity: [0], boot: { kind: 'compute' }, autostart: true };
-    expect(() => hv.create(config)).toThrow(/strategy full cannot run a domain from the RAM pool yet/);
-    expect(() => hv.create({ ...config, strategy: 'hw:vmx', memoryMiB: 128 })).toThrow(/the RAM pool has no 32768 contiguous free frames/);
+    const config: DomainConfig = { name: 'v', strategy: 'hw:vmx', memoryMiB: 128, vcpus: 1, weight: 256, cap: 0, affinity: [0], boot: { kind: 'compute' }, autostart: true };
+    expect(() => hv.create(config)).toThrow(/the RAM pool has no 32768 contiguous free frames/);
+    expect(() => hv.create({ ...config, memoryMiB: 4, affinity: [3] })).toThrow(/affinity: pCPU 3 does not exist/);
     expect(hv.pool.freeFrames).toBe(hv.pool.frames);
   });
 });

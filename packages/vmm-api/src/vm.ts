@@ -52,4 +52,10 @@ export interface VmmStrategy {
   /** Why this strategy cannot run here, or null when it can (e.g. /dev/kvm missing). */
   unavailableReason(): string | null;
   createVm(spec: VmSpec): Vm;
+  /**
+   * How many bytes from address 0 `createVm` asks `ramBacking` for when guest RAM ends at
+   * `guestRamEnd`: more when the strategy keeps its own frames above guest RAM in the same memory
+   * (a type-1 hypervisor reserves that much of its pool). Left out: exactly `guestRamEnd`.
+   */
+  hostRamSize?(guestRamEnd: number): number;
 }

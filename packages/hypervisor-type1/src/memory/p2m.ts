@@ -13,10 +13,12 @@ export class P2m {
   readonly mfn: Int32Array;
   readonly bytes: number;
 
-  constructor(readonly extent: Extent) {
-    this.mfn = new Int32Array(extent.count);
-    for (let g = 0; g < extent.count; g++) this.mfn[g] = extent.first + g;
-    this.bytes = extent.count * FRAME_SIZE;
+  /** `guestFrames` of the extent are guest RAM (default all); the rest are the strategy's own frames. */
+  constructor(readonly extent: Extent, guestFrames = extent.count) {
+    if (guestFrames > extent.count) throw new RangeError(`${guestFrames} guest frames do not fit in an extent of ${extent.count}`);
+    this.mfn = new Int32Array(guestFrames);
+    for (let g = 0; g < guestFrames; g++) this.mfn[g] = extent.first + g;
+    this.bytes = guestFrames * FRAME_SIZE;
   }
 
   get frames(): number {
