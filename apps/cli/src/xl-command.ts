@@ -1,11 +1,10 @@
 // `ringvisor xl COMMAND`: manages a running type-1 hypervisor over its control socket, with xl's
 // conventions (commands, arguments, the columns of list and vcpu-list).
 import { readFileSync } from 'node:fs';
-import {
-  controlRequest, type ControlRequest, type ControlResult, type DomainInfo, type SchedRow, type VcpuInfo,
-} from '@ringvisor/hypervisor-type1';
+import type { ControlRequest, ControlResult, DomainInfo, SchedRow, VcpuInfo } from '@ringvisor/hypervisor-type1';
 import { UsageError } from './args.js';
 import { defaultControlSocket } from './type1-command.js';
+import { controlRequest } from './xl-client.js';
 
 export const XL_HELP = `Usage: ringvisor xl [-s SOCKET] COMMAND [ARGS]
 

@@ -1,6 +1,6 @@
-// The client side of the control socket, for `ringvisor xl`.
+// The client side of the type-1 hypervisor's control socket (`@ringvisor/hypervisor-type1`'s protocol).
 import { connect, type Socket } from 'node:net';
-import type { ControlRequest, ControlResponse } from './protocol.js';
+import type { ControlRequest, ControlResponse } from '@ringvisor/hypervisor-type1';
 
 /** Sends one request and resolves with the response and the socket (still open after `console`). */
 export function controlRequest(path: string, request: ControlRequest): Promise<{ response: ControlResponse; socket: Socket; rest: Buffer }> {
