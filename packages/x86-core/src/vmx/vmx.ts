@@ -362,6 +362,12 @@ export class Vmx {
       // A #PF that causes a VM exit does not write CR2; the address is the exit qualification.
       cpu.cr2 = this.unit.cr2Before;
     }
+    // The fault exits instead of being delivered: its instruction did not retire, so neither the
+    // instruction count (the TSC) nor the preemption timer moves for it.
+    if (stop.faultRetired) {
+      cpu.retired--;
+      timer += 1 >>> PREEMPTION_TIMER_RATE;
+    }
     let type = INTR_TYPE_HARDWARE_EXCEPTION;
     let length = 0;
     if (stop.opcode !== 0) {

@@ -238,6 +238,34 @@ describe('exceptions', () => {
     expect(t.vmx.enter(100)).toBe(EXIT_REASON.TRIPLE_FAULT);
   });
 
+  it('a fault that exits did not retire: neither the TSC nor the preemption timer counts it; delivered, it counts once', () => {
+    // nop; nop; ud2 under the exception bitmap's #UD: the exit happens instead of the delivery,
+    // so two instructions ran (SDM 27.1: the faulting instruction has not executed).
+    const m = new VmxMachine();
+    const v = m.vmx.vmcs;
+    v.write(VMCS.PIN_BASED_CONTROLS, PIN_PREEMPTION_TIMER);
+    v.write(VMCS.VM_EXIT_CONTROLS, EXIT_SAVE_PREEMPTION_TIMER);
+    v.write(VMCS.VMX_PREEMPTION_TIMER_VALUE, 50);
+    v.write(VMCS.EXCEPTION_BITMAP, 1 << 6);
+    m.start([0x90, 0x90, 0x0f, 0x0b]);
+    const tsc = m.vmx.cpu.readTsc();
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.EXCEPTION_OR_NMI);
+    expect(m.rip).toBe(CODE + 2);
+    expect(m.vmx.cpu.retired).toBe(2);
+    expect(m.vmx.cpu.readTsc() - tsc).toBe(2);
+    expect(v.read(VMCS.VMX_PREEMPTION_TIMER_VALUE)).toBe(48);
+
+    // Without the bitmap bit the guest's handler takes the #UD: the fault counts as one, as on the
+    // bare CPU, and the handler's CPUID exits.
+    const n = new VmxMachine();
+    n.gate(6, 0x2000);
+    n.write(0x2000, CPUID);
+    n.start([0x90, 0x90, 0x0f, 0x0b]);
+    expect(n.vmx.enter(100)).toBe(EXIT_REASON.CPUID);
+    expect(n.rip).toBe(0x2000);
+    expect(n.vmx.cpu.retired).toBe(3);
+  });
+
   it('#PF error-code mask/match: with bit 14 set, only faults whose code matches exit; CR2 is left alone on exit', () => {
     const m = new VmxMachine();
     const v = m.vmx.vmcs;
