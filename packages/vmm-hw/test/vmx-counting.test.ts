@@ -57,4 +57,14 @@ describe('hw:vmx counts guest instructions as none does', () => {
       expect(vmx.vcpu.retired, `budget ${budget}`).toBe(none.vcpu.retired);
     }
   });
+
+  it('RDMSR of the TSC, which the VMM\'s MSR bitmap lets run in the guest, retires as under none', () => {
+    // mov ecx, 0x10; rdmsr; rdmsr; rdtsc; hlt
+    const code = [0xb9, 0x10, 0, 0, 0, 0x0f, 0x32, 0x0f, 0x32, 0x0f, 0x31, 0xf4];
+    const none = runGuest(noneStrategy, code, 1000);
+    const vmx = runGuest(vmxStrategy, code, 1000);
+    expect(none.vcpu.getRegisters().eax).toBe(3);
+    expect(vmx.vcpu.getRegisters()).toEqual(none.vcpu.getRegisters());
+    expect(vmx.vcpu.retired).toBe(none.vcpu.retired);
+  });
 });

@@ -304,11 +304,26 @@ export class Vmx {
         case 'cpuid': return this.exit(EXIT_REASON.CPUID, 0, timer, stop.length);
         case 'rdmsr':
         case 'wrmsr': {
-          if (!this.msrExits(stop.msr, reason === 'wrmsr')) {
-            this.runMsrNatively(reason === 'wrmsr', stop.length);
+          if (this.msrExits(stop.msr, reason === 'wrmsr')) {
+            return this.exit(reason === 'rdmsr' ? EXIT_REASON.RDMSR : EXIT_REASON.WRMSR, 0, timer, stop.length);
+          }
+          const fault = this.runMsrNatively(reason === 'wrmsr', stop.length);
+          if (fault !== null && (cpu.intercepts.exceptions >>> fault.vector) & 1) {
+            // The guest's own #GP, subject to the exception bitmap like any other.
+            stop.vector = fault.vector;
+            stop.errorCode = fault.hasErrorCode ? fault.errorCode : -1;
+            stop.opcode = 0;
+            stop.faultRetired = false;
+            const result = this.exceptionStop(timer);
+            if (result !== null) return result;
             continue;
           }
-          return this.exit(reason === 'rdmsr' ? EXIT_REASON.RDMSR : EXIT_REASON.WRMSR, 0, timer, stop.length);
+          // It ran in the guest: retired (a fault delivered counts as one, as the CPU counts it).
+          cpu.retired++;
+          left--;
+          timer -= 1 >>> PREEMPTION_TIMER_RATE;
+          if (fault !== null) cpu.injectEvent(fault.vector, 'exception', fault.hasErrorCode ? fault.errorCode : -1);
+          continue;
         }
         case 'cr-read':
         case 'cr-write': return this.exit(EXIT_REASON.CR_ACCESS, this.crQualification(reason), timer, stop.length);
@@ -323,8 +338,11 @@ export class Vmx {
         case 'opcode':
           if (stop.opcode === RDTSC_OPCODE) return this.exit(EXIT_REASON.RDTSC, 0, timer, stop.length);
           if (stop.opcode === NOP_OPCODE && cpu.rep === 0xf3) return this.exit(EXIT_REASON.PAUSE, 0, timer, stop.length);
-          // A plain NOP under PAUSE exiting: it only had to be told apart from PAUSE.
+          // A plain NOP under PAUSE exiting: it only had to be told apart from PAUSE, and it retires.
           cpu.skipInstruction(stop.length);
+          cpu.retired++;
+          left--;
+          timer -= 1 >>> PREEMPTION_TIMER_RATE;
           continue;
         case 'ept-violation':
         case 'ept-misconfig': return this.eptExit(reason, timer);
@@ -420,17 +438,18 @@ export class Vmx {
     return (this.memory.read8(address) & (1 << (bit & 7))) !== 0;
   }
 
-  /** An MSR access the bitmap lets through: the processor's own MSRs answer, #GP for others. */
-  private runMsrNatively(write: boolean, length: number): void {
+  /** An MSR access the bitmap lets through: the processor's own MSRs answer; the fault (#GP) for others. */
+  private runMsrNatively(write: boolean, length: number): CpuFault | null {
     const cpu = this.cpu;
     const r = cpu.reg32;
     try {
       if (write) writeMsr(cpu, r[1] >>> 0, r[2], r[0]);
       else readMsr(cpu, r[1] >>> 0);
       cpu.skipInstruction(length);
+      return null;
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
-      cpu.injectEvent(e.vector, 'exception', e.hasErrorCode ? e.errorCode : -1);
+      return e;
     }
   }
 
