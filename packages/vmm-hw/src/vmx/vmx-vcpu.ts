@@ -33,6 +33,8 @@ const INJECT_VALID = 0x80000000;
 const TYPE_EXTERNAL = 0 << 8;
 const TYPE_HARDWARE_EXCEPTION = 3 << 8;
 const DELIVER_ERROR_CODE = 1 << 11;
+/** Interruptibility state: blocking by STI and by MOV SS (blocking by NMI leaves interrupts alone). */
+const SHADOWS = 3;
 
 const SEGMENTS: [keyof SpecialRegisters, number][] = [
   ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
@@ -93,7 +95,7 @@ export class VmxVcpu implements Vcpu {
 
   get interruptible(): boolean {
     const v = this.vmx.vmcs;
-    return (v.read(VMCS.GUEST_RFLAGS) & RFLAGS_IF) !== 0 && v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE) === 0 &&
+    return (v.read(VMCS.GUEST_RFLAGS) & RFLAGS_IF) !== 0 && (v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE) & SHADOWS) === 0 &&
       (v.read(VMCS.VM_ENTRY_INTERRUPTION_INFO) & INJECT_VALID) === 0;
   }
 
@@ -232,7 +234,8 @@ export class VmxVcpu implements Vcpu {
   private complete(): void {
     const v = this.vmx.vmcs;
     v.write(VMCS.GUEST_RIP, (v.read(VMCS.GUEST_RIP) + v.read(VMCS.VM_EXIT_INSTRUCTION_LENGTH)) >>> 0);
-    if (v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE) !== 0) v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, 0);
+    const blocking = v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE);
+    if (blocking & SHADOWS) v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, blocking & ~SHADOWS);
     this.vmx.cpu.retired++;
   }
 

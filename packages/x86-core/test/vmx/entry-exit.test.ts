@@ -59,6 +59,10 @@ describe('VM entry checks (SDM 26.2, 26.3)', () => {
     ['activity state 2 (shutdown)', (m) => m.vmx.vmcs.write(VMCS.GUEST_ACTIVITY_STATE, 2), /activity state 2/],
     ['blocking by STI with IF = 0', (m) => m.vmx.vmcs.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, 1), /IF = 0/],
     ['an external interrupt injected with IF = 0', (m) => m.vmx.vmcs.write(VMCS.VM_ENTRY_INTERRUPTION_INFO, 0x80000020), /IF = 0/],
+    ['an NMI injected with blocking by NMI', (m) => {
+      m.vmx.vmcs.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, 8);
+      m.vmx.vmcs.write(VMCS.VM_ENTRY_INTERRUPTION_INFO, 0x80000202);
+    }, /blocking by NMI/],
   ];
   for (const [name, spoil, why] of invalid) {
     it(`invalid guest state, ${name}: exit reason 33 with bit 31 set, and a reason`, () => {
@@ -217,6 +221,52 @@ describe('pin-based controls', () => {
     n.vmx.nmiPending = true;
     expect(n.vmx.enter(100)).toBe(EXIT_REASON.CPUID);
     expect(n.rip).toBe(0x2000);
+  });
+});
+
+describe('blocking by NMI (interruptibility state bit 3)', () => {
+  it('an NMI delivered in the guest blocks the next one until IRET, which lets it in right after (SDM 6.7.1, 25.3)', () => {
+    const m = new VmxMachine();
+    const v = m.vmx.vmcs;
+    m.gate(2, 0x2000);
+    m.write(0x2000, [0x43, ...CPUID, 0xcf]); // the NMI handler: inc ebx; cpuid; iret
+    m.start(CPUID);
+    m.vmx.nmiPending = true;
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.CPUID);
+    expect(m.rip).toBe(0x2001);
+    expect(v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE)).toBe(8);
+    // A second NMI while the handler runs waits for its IRET: one frame on the stack, not two.
+    m.vmx.nmiPending = true;
+    m.skip();
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.CPUID);
+    expect(m.rip).toBe(0x2001);
+    expect(m.vmx.cpu.reg32[3]).toBe(2);
+    expect(m.vmx.cpu.reg32[4]).toBe(0x9000 - 12);
+    expect(v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE)).toBe(8);
+    // The last IRET returns to the interrupted CPUID with NMIs unblocked.
+    m.skip();
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.CPUID);
+    expect(m.rip).toBe(CODE);
+    expect(v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE)).toBe(0);
+    expect(m.vmx.cpu.reg32[4]).toBe(0x9000);
+  });
+
+  it('entered with blocking by NMI under NMI exiting: the pending NMI neither exits nor is delivered, and IRET does not unblock it', () => {
+    const m = new VmxMachine();
+    const v = m.vmx.vmcs;
+    v.write(VMCS.PIN_BASED_CONTROLS, PIN_NMI_EXITING);
+    v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, 8);
+    // pushfd; push cs; push CODE + 8; iret (to CODE + 8); cpuid
+    m.start([0x9c, 0x0e, 0x68, (CODE + 8) & 0xff, (CODE + 8) >> 8, 0, 0, 0xcf, ...CPUID]);
+    m.vmx.nmiPending = true;
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.CPUID);
+    expect(m.rip).toBe(CODE + 8);
+    expect(m.vmx.nmiPending).toBe(true);
+    expect(v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE)).toBe(8);
+    // Unblocked by the VMM, the NMI exits at once.
+    v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, 0);
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.EXCEPTION_OR_NMI);
+    expect(v.read(VMCS.VM_EXIT_INTERRUPTION_INFO)).toBe(0x80000202);
   });
 });
 
