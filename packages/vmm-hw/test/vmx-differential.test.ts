@@ -117,17 +117,9 @@ function run(strategy: VmmStrategy, seed: number, migrate: 'no' | 'fresh' | 'alt
   return result;
 }
 
-/**
- * Seeds whose programs end the runs at a different point under hw:vmx, not yet understood (a gap the
- * README names): 153 runs a loop of MMIO read-modify-writes through code that crosses 0x10000; its
- * bus accesses agree run by run, but after 800 instructions hw:vmx is a few instructions behind.
- */
-const KNOWN_DIVERGENT = new Set([153]);
-
 describe('hw:vmx against none: random hostile code', () => {
   it('200 random programs: same registers, system registers, RAM, bus accesses and run ends', () => {
     for (let seed = 1; seed <= 200; seed++) {
-      if (KNOWN_DIVERGENT.has(seed)) continue;
       const none = run(noneStrategy, seed);
       const vmx = run(vmxStrategy, seed);
       expect(vmx.exits, `seed ${seed}`).toEqual(none.exits);

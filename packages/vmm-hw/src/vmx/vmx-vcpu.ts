@@ -39,6 +39,8 @@ const TYPE_NMI = 2 << 8;
 /** Interruptibility state: blocking by STI (bit 0), by MOV SS (bit 1). */
 const BLOCKING_BY_STI = 1;
 const BLOCKING_BY_MOV_SS = 2;
+/** The interrupt shadows (blocking by NMI, bit 3, leaves interrupts alone). */
+const SHADOWS = BLOCKING_BY_STI | BLOCKING_BY_MOV_SS;
 const DEBUG_REGISTERS = [0, 1, 2, 3, 6, 7];
 
 const SEGMENTS: [keyof SpecialRegisters, number][] = [
@@ -102,7 +104,7 @@ export class VmxVcpu implements Vcpu {
 
   get interruptible(): boolean {
     const v = this.vmx.vmcs;
-    return (v.read(VMCS.GUEST_RFLAGS) & RFLAGS_IF) !== 0 && v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE) === 0 &&
+    return (v.read(VMCS.GUEST_RFLAGS) & RFLAGS_IF) !== 0 && (v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE) & SHADOWS) === 0 &&
       (v.read(VMCS.VM_ENTRY_INTERRUPTION_INFO) & INJECT_VALID) === 0;
   }
 
@@ -241,7 +243,8 @@ export class VmxVcpu implements Vcpu {
   private complete(): void {
     const v = this.vmx.vmcs;
     v.write(VMCS.GUEST_RIP, (v.read(VMCS.GUEST_RIP) + v.read(VMCS.VM_EXIT_INSTRUCTION_LENGTH)) >>> 0);
-    if (v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE) !== 0) v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, 0);
+    const blocking = v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE);
+    if (blocking & SHADOWS) v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, blocking & ~SHADOWS);
     this.vmx.cpu.retired++;
   }
 
