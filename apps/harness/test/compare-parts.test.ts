@@ -12,10 +12,10 @@ describe('compare events', () => {
     const counts = {
       'exit io': 40, 'exit mmio': 2, 'exit exception': 3, 'exit hypercall': 5,
       'vmx exit 30 I/O instruction': 4, 'vmx exit 48 EPT violation': 1, 'ept violations (read)': 1, 'ept 2-D walks': 99,
-      'full callout-io': 6, 'full callout-mov-cr3': 1, 'full fast-callouts': 50, 'full trap-cd': 2, 'full hidden-faults': 7,
+      'full callout-io': 6, 'full callout-mov-cr3': 1, 'full fast-callouts': 50, 'full trap-cd': 2, 'full reflected-0': 1, 'full hidden-faults': 7,
       'hypercall mmuext_op': 3, 'hypercall iret': 2, 'events delivered': 9,
     };
-    expect(eventsOf(counts)).toEqual({ exits: 5, callouts: 7, traps: 5, hiddenFaults: 7, hypercalls: 5, eptViolations: 1 });
+    expect(eventsOf(counts)).toEqual({ exits: 5, callouts: 7, traps: 6, hiddenFaults: 7, hypercalls: 5, eptViolations: 1 });
     expect(exitReasonsOf(counts)).toEqual({ '30 I/O instruction': 4, '48 EPT violation': 1 });
     expect(eventsOf({ 'exit io': 400, 'exit hlt': 3 })).toEqual(noEvents);
   });
