@@ -25,6 +25,8 @@ Runs x86 guests on Ringvisor's hosted hypervisor, on an emulated CPU or on Linux
 
 Commands:
   run [IMAGE]     boot a guest (the bundled 'demo' when no IMAGE is given)
+  type1 PLATFORM  boot the bare-metal (type 1) hypervisor on a platform file
+  xl COMMAND      manage a running type1 hypervisor (list, create, destroy, ...)
   vmms            list the VMM strategies and whether each can run here
   guests          list the bundled guests
   help [COMMAND]  show help for a command

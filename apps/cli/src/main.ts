@@ -4,6 +4,8 @@ import { bundledGuestList, bundledGuestNames } from './bundled-guests.js';
 import { GUESTS_HELP, MAIN_HELP, runHelp, VMMS_HELP } from './help.js';
 import { runCommand } from './run-command.js';
 import { describeStrategies } from './strategies.js';
+import { TYPE1_HELP, type1Command } from './type1-command.js';
+import { XL_HELP, xlCommand } from './xl-command.js';
 
 function version(): string {
   const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -31,14 +33,20 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     case 'help': {
       const topic = rest[0];
-      const texts: Record<string, string> = { run: runHelp(bundledGuestNames()), vmms: VMMS_HELP, guests: GUESTS_HELP };
+      const texts: Record<string, string> = {
+        run: runHelp(bundledGuestNames()), type1: TYPE1_HELP, xl: XL_HELP, vmms: VMMS_HELP, guests: GUESTS_HELP,
+      };
       if (topic === undefined) process.stdout.write(MAIN_HELP);
       else if (texts[topic]) process.stdout.write(texts[topic]);
-      else throw new UsageError(`no command '${topic}' (commands: run, vmms, guests, help)`);
+      else throw new UsageError(`no command '${topic}' (commands: run, type1, xl, vmms, guests, help)`);
       return 0;
     }
     case 'run':
       return runCommand(rest);
+    case 'type1':
+      return type1Command(rest);
+    case 'xl':
+      return xlCommand(rest);
     case 'vmms':
       if (wantsHelp(rest)) {
         process.stdout.write(VMMS_HELP);
@@ -56,7 +64,7 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(bundledGuestList().join('\n') + '\n');
       return 0;
     default:
-      throw new UsageError(`unknown command '${command}' (commands: run, vmms, guests, help; see ringvisor --help)`);
+      throw new UsageError(`unknown command '${command}' (commands: run, type1, xl, vmms, guests, help; see ringvisor --help)`);
   }
 }
 

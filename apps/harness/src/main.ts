@@ -4,6 +4,7 @@ import { benchBoot } from './bench-boot.js';
 import { benchCpu } from './bench-cpu.js';
 import { benchExits } from './bench-exits.js';
 import { benchLinux } from './bench-linux.js';
+import { benchSched } from './bench-sched.js';
 import { compare } from './compare.js';
 import { conformance } from './conformance.js';
 import { profileLinux } from './profile-linux.js';
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   'bench boot': benchBoot,
   'bench exits': benchExits,
   'bench linux': benchLinux,
+  'bench sched': benchSched,
   'profile linux': profileLinux,
 };
 

@@ -54,6 +54,20 @@ describe('RAM', () => {
     expect(new DataView(shared).getUint32(0x100, true)).toBe(0xcafef00d);
     expect(() => new PhysicalMemory({ regions: [{ base: 0, size: 0x20000 }], ramBuffer: shared })).toThrow(RangeError);
   });
+
+  it('uses a view of a larger buffer as backing: address 0 is the view\'s first byte', () => {
+    const pool = new SharedArrayBuffer(0x30000);
+    const mem = new PhysicalMemory({ regions: [{ base: 0, size: 0x10000 }], ramBuffer: new Uint8Array(pool, 0x10000, 0x10000) });
+    mem.write32(0, 0x11223344);
+    mem.write32(0xfffc, 0x55667788);
+    const bytes = new DataView(pool);
+    expect(bytes.getUint32(0x10000, true)).toBe(0x11223344);
+    expect(bytes.getUint32(0x1fffc, true)).toBe(0x55667788);
+    expect(bytes.getUint32(0x20000, true)).toBe(0);
+    expect(mem.read32(0x10000)).toBe(0xffffffff);
+    expect(() => new PhysicalMemory({ regions: [{ base: 0, size: 0x20000 }], ramBuffer: new Uint8Array(pool, 0x20000) })).toThrow(RangeError);
+    expect(() => new PhysicalMemory({ regions: [{ base: 0, size: 0x1000 }], ramBuffer: new Uint8Array(pool, 2, 0x1000) })).toThrow(/not 4-aligned/);
+  });
 });
 
 describe('ROM', () => {

@@ -8,6 +8,8 @@ export type {
   ExitReason, VmExit, BudgetExit, HltExit, IrqWindowExit, HypercallExit, ShutdownExit,
   ExceptionExit, InternalErrorExit, FailEntryExit,
 } from './exit.js';
-export type { Registers, SpecialRegisters, SegmentState, TableState, Vcpu } from './vcpu.js';
+export type {
+  Registers, SpecialRegisters, SegmentState, TableState, Vcpu, VcpuState, PendingEvent,
+} from './vcpu.js';
 export type { VmSpec, Vm, VmmStrategy } from './vm.js';
 export type { PvBlockDevice, PvConsoleHost, PvDomainConfig, PvDomain, PvCapableVm } from './pv.js';

@@ -28,6 +28,38 @@ export interface SpecialRegisters {
   efer: number;
 }
 
+/** An event the vCPU accepted but has not delivered yet (re-injected after a restore). */
+export interface PendingEvent {
+  readonly vector: number;
+  readonly kind: 'external' | 'nmi' | 'exception' | 'software';
+  /** The error code an exception pushes, or null. */
+  readonly errorCode: number | null;
+}
+
+/**
+ * The whole architectural state of a vCPU between two runs, as plain data (structured-cloneable):
+ * what a hypervisor saves to move a vCPU to another physical CPU, and the basis of snapshots.
+ * Caches a strategy derives from guest memory (decoded code, TLBs, shadow tables) are not in it;
+ * `importState` starts them afresh.
+ */
+export interface VcpuState {
+  readonly regs: Registers;
+  readonly sregs: SpecialRegisters;
+  /** DR0, DR1, DR2, DR3, DR6, DR7. */
+  readonly debug: readonly number[];
+  /** The model-specific registers the strategy's CPU has, the time-stamp counter (0x10) among them. */
+  readonly msrs: readonly { readonly index: number; readonly value: bigint }[];
+  /** x87 (and SSE, where the CPU has it) state as FXSAVE's 512-byte legacy-format image. */
+  readonly fpu: Uint8Array;
+  /** In HLT, waiting for an interrupt. */
+  readonly halted: boolean;
+  /** Interrupt shadow: 0 none, 1 after STI, 2 after MOV SS / POP SS. */
+  readonly interruptShadow: number;
+  readonly pendingEvent: PendingEvent | null;
+  /** The hypervisor asked for an 'irq-window' exit. */
+  readonly interruptWindow: boolean;
+}
+
 /** One virtual CPU. Not thread-safe: a vCPU runs on one thread (its VM's worker). */
 export interface Vcpu {
   readonly index: number;
@@ -59,6 +91,10 @@ export interface Vcpu {
    * without such events leave it out.
    */
   hasPendingEvent?(): boolean;
+  /** The complete state (optional: strategies that can move a vCPU between threads have it). */
+  exportState?(): VcpuState;
+  /** Loads a state `exportState` gave, on this or another instance of the same strategy. */
+  importState?(state: VcpuState): void;
   getRegisters(): Registers;
   setRegisters(regs: Registers): void;
   getSpecialRegisters(): SpecialRegisters;

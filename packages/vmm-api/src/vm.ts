@@ -18,8 +18,11 @@ export interface VmSpec {
    */
   readonly interrupts: InterruptController;
   readonly stats: ExitStats;
-  /** Memory for RAM regions may be provided by the caller (e.g. a SharedArrayBuffer). */
-  readonly ramBacking?: (region: MemoryRegionSpec) => ArrayBufferLike | undefined;
+  /**
+   * Memory for RAM regions may be provided by the caller: a buffer (e.g. a SharedArrayBuffer), or a
+   * view of one whose first byte is the region's (a type-1 hypervisor's frames in its RAM pool).
+   */
+  readonly ramBacking?: (region: MemoryRegionSpec) => ArrayBufferLike | Uint8Array | undefined;
   /**
    * The clock the devices read. With a host clock, a strategy whose time-stamp counter would count
    * retired instructions makes it follow this clock instead, so the TSC keeps pace with the timers
@@ -49,4 +52,10 @@ export interface VmmStrategy {
   /** Why this strategy cannot run here, or null when it can (e.g. /dev/kvm missing). */
   unavailableReason(): string | null;
   createVm(spec: VmSpec): Vm;
+  /**
+   * How many bytes from address 0 `createVm` asks `ramBacking` for when guest RAM ends at
+   * `guestRamEnd`: more when the strategy keeps its own frames above guest RAM in the same memory
+   * (a type-1 hypervisor reserves that much of its pool). Left out: exactly `guestRamEnd`.
+   */
+  hostRamSize?(guestRamEnd: number): number;
 }

@@ -24,6 +24,11 @@ class CountingMmio implements MmioBus {
   }
 }
 
+/** Host RAM from 0 a FullVm uses for guest RAM ending at `guestRamEnd`: that, then the VMM's frames at the next 4 MiB. */
+export function fullHostRamSize(guestRamEnd: number): number {
+  return Math.ceil(guestRamEnd / FOUR_MIB) * FOUR_MIB + VMM_FRAMES_SIZE;
+}
+
 export class FullVm implements Vm {
   readonly memory: GuestView;
   readonly host: PhysicalMemory;
@@ -37,17 +42,20 @@ export class FullVm implements Vm {
     this.mmio = new CountingMmio(spec.mmio);
     const ram = spec.regions.filter((r) => !r.rom && r.base < FOUR_GIB);
     this.guestRamEnd = ram.reduce((end, r) => Math.max(end, r.base + r.size), 0);
-    this.vmmBase = Math.ceil(this.guestRamEnd / FOUR_MIB) * FOUR_MIB;
-    const vmmEnd = this.vmmBase + VMM_FRAMES_SIZE;
+    const vmmEnd = fullHostRamSize(this.guestRamEnd);
+    this.vmmBase = vmmEnd - VMM_FRAMES_SIZE;
     for (const r of spec.regions) {
       if (r.base < vmmEnd && r.base + r.size > this.vmmBase) {
         throw new RangeError(`strategy full: the region at 0x${r.base.toString(16)} overlaps the VMM's frames at 0x${this.vmmBase.toString(16)}`);
       }
     }
     if (vmmEnd > VMM_LINEAR) throw new RangeError('strategy full: guest RAM leaves no room for the VMM below 4 GiB');
+    // One array holds guest RAM and the VMM's frames above it; a caller may provide it (fullHostRamSize).
+    const ramBuffer = spec.ramBacking?.({ base: 0, size: vmmEnd });
     this.host = new PhysicalMemory({
       regions: [...spec.regions, { base: this.vmmBase, size: VMM_FRAMES_SIZE }],
       fallback: this.mmio,
+      ...(ramBuffer ? { ramBuffer } : {}),
     });
     this.memory = new GuestView(this.host, this.guestRamEnd);
   }

@@ -1,5 +1,5 @@
 import type { Vm, VmSpec, VmmStrategy } from '@ringvisor/vmm-api';
-import { FullVm } from './full-vm.js';
+import { FullVm, fullHostRamSize } from './full-vm.js';
 
 /** Strategy `full`: software full virtualization on the plain i686. */
 export const fullStrategy: VmmStrategy = {
@@ -7,4 +7,5 @@ export const fullStrategy: VmmStrategy = {
   description: 'software full virtualization: binary translation at ring 1, direct execution at ring 3, shadow descriptor tables and page tables',
   unavailableReason: () => null,
   createVm: (spec: VmSpec): Vm => new FullVm(spec),
+  hostRamSize: fullHostRamSize,
 };

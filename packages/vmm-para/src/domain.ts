@@ -3,7 +3,7 @@
 // (trap table, kernel stack, callbacks, GDT frames, page-table base) and the event state.
 import type { PhysicalMemory } from '@ringvisor/mmu';
 import type { ExitStats } from '@ringvisor/vmm-api';
-import { CS, DS, ES, FS, GS, SS, type Cpu, type MmuPaging } from '@ringvisor/x86-core';
+import { CS, SS, type Cpu, type MmuPaging } from '@ringvisor/x86-core';
 import {
   FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, FIRST_XEN_L2_SLOT, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE,
   PTE_A, PTE_D, PTE_P, PTE_RW, SHARED_INFO,
@@ -14,6 +14,15 @@ import { OWNER_DOMAIN, OWNER_SHARED, TYPE_SEGDESC } from './frames.js';
 import { GuestAccess } from './guest-access.js';
 import { hypervisorFrames, IDT_SLOT, type HypervisorFrames } from './layout.js';
 import { PageTables } from './page-tables.js';
+
+/** A guest context a bounce frame saves: where the guest was, or where an IRET failed to go. */
+export interface InterruptedContext {
+  eip: number;
+  cs: number;
+  eflags: number;
+  esp: number;
+  ss: number;
+}
 
 export interface TrapEntry {
   flags: number;
@@ -240,32 +249,33 @@ export class Domain {
   }
 
   /**
-   * Xen's create_bounce_frame: pushes the interrupted context on the guest kernel's stack (the
-   * stack_switch stack when coming from ring 3) as a 386 pushes it for a ring-1 handler, with the
-   * virtual interrupt flag (!upcall_mask) in EFLAGS.IF, and enters `cs:eip`.
+   * Xen's create_bounce_frame: pushes the interrupted context (the CPU's, or `from`) on the guest
+   * kernel's stack (the stack_switch stack when it was in ring 2 or 3) as a 386 pushes it for a
+   * ring-1 handler, with the virtual interrupt flag (!upcall_mask) in EFLAGS.IF and the saved mask
+   * in bits 16-23 of the CS word, `segments` (DS, ES, FS, GS: the failsafe frame) below it, and
+   * enters `cs:eip`.
    */
-  bounce(cs: number, eip: number, errorCode: number, maskEvents: boolean): boolean {
+  bounce(cs: number, eip: number, errorCode: number, maskEvents: boolean, from?: InterruptedContext, segments?: readonly number[]): boolean {
     const cpu = this.cpu;
     const r = cpu.reg32;
-    const fromUser = cpu.cpl === 3;
-    const oldCs = cpu.seg[CS];
-    const oldEip = cpu.eip >>> 0;
-    const oldSs = cpu.seg[SS];
-    const oldEsp = r[4] >>> 0;
-    let eflags = cpu.getEflags() >>> 0;
-    eflags = ((eflags & ~(EFLAGS_IF | EFLAGS_IOPL)) | (this.upcallMask ? 0 : EFLAGS_IF)) >>> 0;
-    const frame = fromUser ? [oldEip, oldCs, eflags, oldEsp, oldSs] : [oldEip, oldCs, eflags];
+    const ctx = from ?? { eip: cpu.eip >>> 0, cs: cpu.seg[CS], eflags: cpu.getEflags() >>> 0, esp: r[4] >>> 0, ss: cpu.seg[SS] };
+    const fromOuter = (from ? from.cs & 3 : cpu.cpl) >= 2;
+    const mask = this.upcallMask;
+    const eflags = ((ctx.eflags & ~(EFLAGS_IF | EFLAGS_IOPL)) | (mask ? 0 : EFLAGS_IF)) >>> 0;
+    const csWord = ((ctx.cs & 0xffff) | (mask << 16)) >>> 0;
+    const frame = fromOuter ? [ctx.eip, csWord, eflags, ctx.esp, ctx.ss] : [ctx.eip, csWord, eflags];
     if (errorCode >= 0) frame.unshift(errorCode >>> 0);
-    if (fromUser && (this.kernelSs & 3) === 0) {
+    if (segments) frame.unshift(...segments);
+    if (fromOuter && (this.kernelSs & 3) === 0) {
       this.crash('trap from ring 3 with no kernel stack (stack_switch)');
       return false;
     }
-    const saved = this.saveSegments(SS);
-    if (fromUser && !this.loadSegment(SS, this.kernelSs, 1)) {
+    const saved = this.saveSegment(SS);
+    if (fromOuter && !this.loadSegment(SS, this.kernelSs, 1)) {
       this.crash(`bad kernel stack segment 0x${this.kernelSs.toString(16)}`);
       return false;
     }
-    let esp = fromUser ? this.kernelSp >>> 0 : oldEsp;
+    let esp = fromOuter ? this.kernelSp >>> 0 : ctx.esp >>> 0;
     const ssBase = cpu.segBase[SS] >>> 0;
     try {
       for (let i = frame.length - 1; i >= 0; i--) {
@@ -273,30 +283,30 @@ export class Domain {
         this.access.write32((ssBase + esp) >>> 0, frame[i]);
       }
     } catch {
-      this.restoreSegments(SS, saved);
+      this.restoreSegment(SS, saved);
       this.crash(`fault writing a trap frame at 0x${esp.toString(16)}`);
       return false;
     }
     if (!this.loadSegment(CS, (cs & ~3) | 1, 1)) {
-      this.restoreSegments(SS, saved);
+      this.restoreSegment(SS, saved);
       this.crash(`bad handler code segment 0x${cs.toString(16)}`);
       return false;
     }
     r[4] = esp | 0;
     cpu.eip = eip >>> 0;
     cpu.cpl = 1;
-    cpu.setEflags((cpu.getEflags() & ~EFLAGS_TRAP_CLEAR) | EFLAGS_IF);
+    cpu.setEflags((ctx.eflags & ~EFLAGS_TRAP_CLEAR) | EFLAGS_IF);
     if (maskEvents) this.upcallMask = 1;
     cpu.codeSizeChanged();
     return true;
   }
 
-  private saveSegments(reg: number): [number, number, number, number] {
+  saveSegment(reg: number): [number, number, number, number] {
     const cpu = this.cpu;
     return [cpu.seg[reg], cpu.segBase[reg], cpu.segLimit[reg], cpu.segAccess[reg]];
   }
 
-  private restoreSegments(reg: number, saved: [number, number, number, number]): void {
+  restoreSegment(reg: number, saved: [number, number, number, number]): void {
     const cpu = this.cpu;
     [cpu.seg[reg], cpu.segBase[reg], cpu.segLimit[reg], cpu.segAccess[reg]] = saved;
   }
@@ -322,66 +332,6 @@ export class Domain {
   /** True when a blocked vCPU has an event to take. */
   eventPending(): boolean {
     return this.memory.read8(this.sharedInfoBase + SHARED_INFO.upcallPending) !== 0;
-  }
-
-  /**
-   * HYPERVISOR_iret (Xen's x86_32 do_iret): pops EAX, EIP, CS, EFLAGS (and ESP, SS for an outer
-   * ring) from the guest stack, restores the upcall mask from EFLAGS.IF, returns the popped EAX.
-   */
-  iret(): number {
-    const cpu = this.cpu;
-    const r = cpu.reg32;
-    const ssBase = cpu.segBase[SS] >>> 0;
-    let esp = r[4] >>> 0;
-    const read = () => {
-      const value = this.access.read32((ssBase + esp) >>> 0);
-      esp = (esp + 4) >>> 0;
-      return value;
-    };
-    let eax: number, eip: number, cs: number, eflags: number;
-    let newSs = 0, newEsp = 0;
-    try {
-      eax = read();
-      eip = read();
-      cs = read() & 0xffff;
-      eflags = read();
-      if ((cs & 3) === 3) {
-        newEsp = read();
-        newSs = read() & 0xffff;
-      }
-    } catch {
-      this.crash('iret: fault reading the frame');
-      return r[0];
-    }
-    if ((cs & 3) === 0 || (eflags & 0x20000) !== 0 || (cs & 3) === 2) {
-      this.crash(`iret to ring ${cs & 3}${eflags & 0x20000 ? ' (virtual-8086)' : ''}`);
-      return r[0];
-    }
-    const ring = cs & 3;
-    const savedCs = this.saveSegments(CS);
-    const savedSs = this.saveSegments(SS);
-    if (!this.loadSegment(CS, cs, ring) || (ring === 3 && !this.loadSegment(SS, newSs, 3))) {
-      this.restoreSegments(CS, savedCs);
-      this.restoreSegments(SS, savedSs);
-      this.crash(`iret: bad selectors cs=0x${cs.toString(16)} ss=0x${newSs.toString(16)}`);
-      return r[0];
-    }
-    if (ring === 3) {
-      // An IRET to an outer ring nulls data segments its code could not load (SDM IRET).
-      for (const reg of [ES, DS, FS, GS]) {
-        const access = cpu.segAccess[reg];
-        const conformingCode = (access & 0x0c) === 0x0c && (access & 0x10) !== 0;
-        if ((access & UNUSABLE) === 0 && !conformingCode && ((access >>> 5) & 3) < 3) this.loadSegment(reg, 0, 3);
-      }
-      esp = newEsp;
-    }
-    r[4] = esp | 0;
-    cpu.eip = eip >>> 0;
-    cpu.cpl = ring;
-    cpu.setEflags(((eflags & ~EFLAGS_IOPL & ~0x20000) | EFLAGS_IF | 2) >>> 0);
-    cpu.codeSizeChanged();
-    this.upcallMask = (eflags & EFLAGS_IF) === 0 ? 1 : 0;
-    return eax;
   }
 
   /** The CR2 a #PF reports, where the guest reads it (vcpu_info.arch.cr2). */

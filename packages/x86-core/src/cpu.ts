@@ -1117,7 +1117,7 @@ export class Cpu {
         }
         // A delivered fault counts against the budget, so a guest faulting forever still returns.
         done = this.recordedRetire + 1;
-        if (e instanceof CpuFault) this.fault(e);
+        if (e instanceof CpuFault) this.fault(e, true);
         // A task switch delivers faults after its commit point itself, so that delivery can escalate
         // to a triple fault from inside the instruction.
         else if (e instanceof TripleFault) this.shutdown('triple-fault');
@@ -1301,8 +1301,8 @@ export class Cpu {
     }
   }
 
-  /** Handles an exception raised by an instruction: intercept it, or deliver it. */
-  private fault(e: CpuFault): void {
+  /** Handles an exception raised by an instruction (`retired`: counted as retired) or a delivery: intercept it, or deliver it. */
+  private fault(e: CpuFault, retired = false): void {
     this.eip = this.startEip;
     this.reg32[4] = this.startEsp;
     // A faulting instruction did not complete, so it takes no single-step trap (SDM Vol. 3B
@@ -1317,6 +1317,7 @@ export class Cpu {
       stop.errorCode = e.hasErrorCode ? e.errorCode : -1;
       stop.address = vector === 14 ? this.cr2 : 0;
       stop.length = 0;
+      stop.faultRetired = retired;
       return;
     }
     try {

@@ -10,7 +10,9 @@ export { decodeLength, isImplemented, hasModrm, MAX_INSTRUCTION_LENGTH } from '.
 export { CPUID_VENDOR, CPUID_SIGNATURE, CORE_FEATURES } from './cpuid.js';
 export { IA32_BIOS_SIGN_ID, IA32_TIME_STAMP_COUNTER } from './msr.js';
 export { noneStrategy, createNoneStrategy, type NoneStrategyOptions } from './strategy/none.js';
-export { cpuRegisters, setCpuRegisters, cpuSpecialRegisters, setCpuSpecialRegisters } from './strategy/vcpu-state.js';
+export {
+  cpuRegisters, setCpuRegisters, cpuSpecialRegisters, setCpuSpecialRegisters, cpuFpuImage, setCpuFpuImage, FXSAVE_IMAGE_BYTES,
+} from './strategy/vcpu-state.js';
 export {
   Sst286Runner, undefinedFlags, type Sst286RunnerOptions, type SstCase, type SstRegisters, type SstResult,
   type SstVerdict,

@@ -155,6 +155,11 @@ export class StopDetail {
   deliveringErrorCode = -1;
   /** LMSW's source operand (a 'cr-write' stop with `opcode` 0x101; CLTS has 0x106). */
   data = 0;
+  /**
+   * An 'exception' stop for a fault an instruction raised: `run()` counted that instruction as
+   * retired, as it counts a delivered fault (a VMM that exits on it instead must not count it twice).
+   */
+  faultRetired = false;
   detail = '';
 
   reset(): void {
@@ -164,6 +169,7 @@ export class StopDetail {
     this.gpr = -1;
     this.opcode = 0;
     this.deliveringVector = -1;
+    this.faultRetired = false;
     this.detail = '';
   }
 }

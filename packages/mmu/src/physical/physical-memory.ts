@@ -13,8 +13,11 @@ export interface PhysicalMemoryOptions {
   readonly regions: readonly MemoryRegionSpec[];
   /** Where accesses to addresses nothing claims go (below 4 GiB). Without it they read all ones. */
   readonly fallback?: MmioBus;
-  /** Backing store for `ram` (e.g. a SharedArrayBuffer); at least `ramEnd` bytes. RAM above 4 GiB is not in it. */
-  readonly ramBuffer?: ArrayBufferLike;
+  /**
+   * Backing store for `ram`, at least `ramEnd` bytes: a buffer (e.g. a SharedArrayBuffer), or a view
+   * whose first byte is address 0 (frames of a larger pool). RAM above 4 GiB is not in it.
+   */
+  readonly ramBuffer?: ArrayBufferLike | Uint8Array;
 }
 
 /** All-ones value of an access of `size` bytes (what an undriven bus reads). */
@@ -83,11 +86,15 @@ export class PhysicalMemory implements GuestMemory {
       if (region.kind === KIND_RAM) ramEnd = Math.max(ramEnd, region.base + region.size);
     }
     this.ramEnd = ramEnd;
-    if (options.ramBuffer && options.ramBuffer.byteLength < ramEnd) {
-      throw new RangeError(`ramBuffer holds ${options.ramBuffer.byteLength} bytes, RAM needs ${ramEnd}`);
+    // A view's first byte is guest-physical 0 (a frame-aligned window of a larger pool).
+    const given = options.ramBuffer;
+    const backing = given === undefined ? null : given instanceof Uint8Array ? given : new Uint8Array(given);
+    if (backing && backing.byteLength < ramEnd) {
+      throw new RangeError(`ramBuffer holds ${backing.byteLength} bytes, RAM needs ${ramEnd}`);
     }
-    this.ram = options.ramBuffer ? new Uint8Array(options.ramBuffer, 0, ramEnd) : new Uint8Array(ramEnd);
-    this.ramDwords = LITTLE_ENDIAN_HOST ? new Int32Array(this.ram.buffer, 0, ramEnd / 4) : null;
+    if (backing && backing.byteOffset % 4 !== 0) throw new RangeError(`ramBuffer view starts at byte ${backing.byteOffset}, not 4-aligned`);
+    this.ram = backing ? backing.subarray(0, ramEnd) : new Uint8Array(ramEnd);
+    this.ramDwords = LITTLE_ENDIAN_HOST ? new Int32Array(this.ram.buffer, this.ram.byteOffset, ramEnd / 4) : null;
     for (const region of built) this.place(region);
     this.high = new HighRam(high);
   }

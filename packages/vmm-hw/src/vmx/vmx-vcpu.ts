@@ -2,12 +2,14 @@
 // enters the guest, and handles each VM exit as KVM does: CPUID (with its own hypervisor leaves),
 // MSRs, CR0 writes, port I/O to the board's bus, MMIO through EPT violations (one instruction
 // emulated), HLT, interrupt injection through the interrupt window, triple fault as shutdown.
-import type { ExitStats, InterruptController, IoBus, Registers, SegmentState, SpecialRegisters, Vcpu, VmExit } from '@ringvisor/vmm-api';
+import type {
+  ExitStats, InterruptController, IoBus, PendingEvent, Registers, SegmentState, SpecialRegisters, Vcpu, VcpuState, VmExit,
+} from '@ringvisor/vmm-api';
 import {
   CPU_ACTIVATE_SECONDARY_CONTROLS, CPU_HLT_EXITING, CPU_INTERRUPT_WINDOW_EXITING, CPU_UNCONDITIONAL_IO_EXITING,
   CPU_USE_MSR_BITMAPS, CS, DS, ENTER_LIMIT, ENTER_VMFAIL, ES, EXIT_REASON, EXIT_REASON_NAMES, FS, GS, LDTR,
   PIN_PREEMPTION_TIMER, SECONDARY_ENABLE_EPT, SECONDARY_ENABLE_VPID, SECONDARY_UNRESTRICTED_GUEST, SS, TR, VMCS,
-  Vmx, cpuid,
+  Vmx, cpuid, cpuFpuImage, setCpuFpuImage, IA32_TIME_STAMP_COUNTER,
 } from '@ringvisor/x86-core';
 import type { EmulationResult, InstructionEmulator } from './emulator.js';
 
@@ -33,6 +35,13 @@ const INJECT_VALID = 0x80000000;
 const TYPE_EXTERNAL = 0 << 8;
 const TYPE_HARDWARE_EXCEPTION = 3 << 8;
 const DELIVER_ERROR_CODE = 1 << 11;
+const TYPE_NMI = 2 << 8;
+/** Interruptibility state: blocking by STI (bit 0), by MOV SS (bit 1). */
+const BLOCKING_BY_STI = 1;
+const BLOCKING_BY_MOV_SS = 2;
+/** The interrupt shadows (blocking by NMI, bit 3, leaves interrupts alone). */
+const SHADOWS = BLOCKING_BY_STI | BLOCKING_BY_MOV_SS;
+const DEBUG_REGISTERS = [0, 1, 2, 3, 6, 7];
 
 const SEGMENTS: [keyof SpecialRegisters, number][] = [
   ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
@@ -47,6 +56,8 @@ export interface VmxVcpuContext {
   readonly eptPointer: number;
   readonly msrBitmap: number;
   readonly hostClock: { now(): number } | null;
+  /** Guest-physical memory: a state import treats all of it as possibly written elsewhere. */
+  readonly memory: { readonly ramEnd: number; notifyWrite(address: number, length: number): void };
 }
 
 /** Exit names for the statistics' named counters, `vmx exit <number> <SDM name>`. */
@@ -93,7 +104,7 @@ export class VmxVcpu implements Vcpu {
 
   get interruptible(): boolean {
     const v = this.vmx.vmcs;
-    return (v.read(VMCS.GUEST_RFLAGS) & RFLAGS_IF) !== 0 && v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE) === 0 &&
+    return (v.read(VMCS.GUEST_RFLAGS) & RFLAGS_IF) !== 0 && (v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE) & SHADOWS) === 0 &&
       (v.read(VMCS.VM_ENTRY_INTERRUPTION_INFO) & INJECT_VALID) === 0;
   }
 
@@ -232,7 +243,8 @@ export class VmxVcpu implements Vcpu {
   private complete(): void {
     const v = this.vmx.vmcs;
     v.write(VMCS.GUEST_RIP, (v.read(VMCS.GUEST_RIP) + v.read(VMCS.VM_EXIT_INSTRUCTION_LENGTH)) >>> 0);
-    if (v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE) !== 0) v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, 0);
+    const blocking = v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE);
+    if (blocking & SHADOWS) v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, blocking & ~SHADOWS);
     this.vmx.cpu.retired++;
   }
 
@@ -371,6 +383,66 @@ export class VmxVcpu implements Vcpu {
         this.eptReported[i] = values[i];
       }
     }
+  }
+
+  /** The guest state in the VMCS and the CPU, the event being injected, and the VMM's window request. */
+  exportState(): VcpuState {
+    const v = this.vmx.vmcs;
+    const cpu = this.vmx.cpu;
+    const info = v.read(VMCS.VM_ENTRY_INTERRUPTION_INFO);
+    let pendingEvent: PendingEvent | null = null;
+    if (info & INJECT_VALID) {
+      const type = info & (7 << 8);
+      pendingEvent = {
+        vector: info & 0xff,
+        kind: type === TYPE_EXTERNAL ? 'external' : type === TYPE_NMI ? 'nmi' : type === TYPE_HARDWARE_EXCEPTION ? 'exception' : 'software',
+        errorCode: info & DELIVER_ERROR_CODE ? v.read(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE) : null,
+      };
+    }
+    const blocking = v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE);
+    return {
+      regs: this.getRegisters(),
+      sregs: this.getSpecialRegisters(),
+      debug: DEBUG_REGISTERS.map((i) => cpu.dr[i] >>> 0),
+      msrs: [{ index: IA32_TIME_STAMP_COUNTER, value: BigInt(cpu.readTsc()) }],
+      fpu: cpuFpuImage(cpu),
+      halted: v.read(VMCS.GUEST_ACTIVITY_STATE) !== 0,
+      interruptShadow: blocking & BLOCKING_BY_MOV_SS ? 2 : blocking & BLOCKING_BY_STI ? 1 : 0,
+      pendingEvent,
+      interruptWindow: this.windowWanted,
+    };
+  }
+
+  /**
+   * Loads `state`, possibly left by this vCPU on another CPU that wrote guest memory meanwhile: as
+   * KVM does when a vCPU comes to a pCPU, the TLB's translations go (INVVPID), and so does code
+   * decoded or compiled from guest RAM.
+   */
+  importState(state: VcpuState): void {
+    const event = state.pendingEvent;
+    if (event?.kind === 'software') throw new RangeError('strategy hw:vmx restores no pending software interrupt (its VMM injects none)');
+    if (state.debug.length !== DEBUG_REGISTERS.length) throw new RangeError(`debug registers: ${DEBUG_REGISTERS.length} values, not ${state.debug.length}`);
+    const v = this.vmx.vmcs;
+    const cpu = this.vmx.cpu;
+    setCpuFpuImage(cpu, state.fpu);
+    this.setSpecialRegisters(state.sregs);
+    this.setRegisters(state.regs);
+    DEBUG_REGISTERS.forEach((i, at) => { cpu.dr[i] = state.debug[at] | 0; });
+    for (const msr of state.msrs) {
+      if (msr.index !== IA32_TIME_STAMP_COUNTER) throw new RangeError(`strategy hw:vmx has no MSR 0x${msr.index.toString(16)}`);
+      cpu.tscOffset += Number(msr.value) - cpu.readTsc();
+    }
+    v.write(VMCS.GUEST_ACTIVITY_STATE, state.halted ? 1 : 0);
+    v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, state.interruptShadow === 2 ? BLOCKING_BY_MOV_SS : state.interruptShadow === 1 ? BLOCKING_BY_STI : 0);
+    if (event === null) v.write(VMCS.VM_ENTRY_INTERRUPTION_INFO, 0);
+    else {
+      const type = event.kind === 'external' ? TYPE_EXTERNAL : event.kind === 'nmi' ? TYPE_NMI : TYPE_HARDWARE_EXCEPTION;
+      v.write(VMCS.VM_ENTRY_INTERRUPTION_INFO, (INJECT_VALID | type | (event.errorCode !== null ? DELIVER_ERROR_CODE : 0) | (event.vector & 0xff)) >>> 0);
+      if (event.errorCode !== null) v.write(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, event.errorCode >>> 0);
+    }
+    this.windowWanted = state.interruptWindow;
+    this.vmx.invvpid(0);
+    this.ctx.memory.notifyWrite(0, this.ctx.memory.ramEnd);
   }
 
   getRegisters(): Registers {

@@ -66,7 +66,7 @@ export class VmxVm implements Vm {
     return new VmxVcpu(index, vmx, {
       io: this.spec.io, interrupts: this.spec.interrupts, stats: this.spec.stats, emulator: this.emulator,
       eptPointer: this.frames.eptPointer, msrBitmap: this.frames.msrBitmap,
-      hostClock: clock?.kind === 'host' ? clock : null,
+      hostClock: clock?.kind === 'host' ? clock : null, memory: this.memory,
     });
   }
 

@@ -13,6 +13,7 @@ import {
 import { GuestFault, rangeOk } from '../guest-access.js';
 import { PREEMPT_BATCH, type HypercallContext } from './context.js';
 import { memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping } from './memory.js';
+import { hypervisorIret } from '../iret.js';
 
 const MULTICALL_ENTRY_SIZE = 32;
 const TRAP_INFO_SIZE = 8;
@@ -68,7 +69,7 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
       return (a[0] >>> 0) > VMASST_CMD_disable ? ENOSYS : EINVAL;
     case HC.iret:
       if (ctx.nested) return EINVAL;
-      return domain.iret();
+      return hypervisorIret(domain);
     case HC.vcpu_op: return vcpuOp(ctx, a[0], a[1], a[2]);
     case HC.mmuext_op: return mmuextOp(ctx, a[0], a[1], a[2], a[3]);
     case HC.sched_op: return schedOp(ctx, a[0], a[1]);

@@ -3,6 +3,8 @@
 // sets. What loading state means beyond the registers (CPL, a shutdown CPU) stays the caller's.
 import type { Registers, SegmentState, SpecialRegisters } from '@ringvisor/vmm-api';
 import { CS, DS, ES, FS, GS, LDTR, SS, TR, type Cpu } from '../cpu.js';
+import { fxrstor, fxsave } from '../fpu/environment.js';
+import { FPU_OPSIZE32, FPU_PROTECTED, type FpuHost } from '../fpu/host.js';
 
 const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
   ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
@@ -56,4 +58,41 @@ export function setCpuSpecialRegisters(cpu: Cpu, sregs: SpecialRegisters): void 
   cpu.cr3 = sregs.cr3 >>> 0;
   cpu.cr4 = sregs.cr4 >>> 0;
   cpu.efer = sregs.efer >>> 0;
+}
+
+/** Bytes of an FXSAVE image. */
+export const FXSAVE_IMAGE_BYTES = 512;
+/** Offsets kept as the model holds them (protected, 32-bit layout), so an image round-trips exactly. */
+const IMAGE_MODE = FPU_OPSIZE32 | FPU_PROTECTED;
+
+/** A byte array as FXSAVE/FXRSTOR's memory operand (only the memory side of FpuHost is reached). */
+class ImageHost implements FpuHost {
+  private readonly view: DataView;
+  constructor(image: Uint8Array) {
+    this.view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  }
+  read8(offset: number): number { return this.view.getUint8(offset); }
+  read16(offset: number): number { return this.view.getUint16(offset, true); }
+  read32(offset: number): number { return this.view.getUint32(offset, true); }
+  write8(offset: number, value: number): void { this.view.setUint8(offset, value); }
+  write16(offset: number, value: number): void { this.view.setUint16(offset, value, true); }
+  write32(offset: number, value: number): void { this.view.setUint32(offset, value >>> 0, true); }
+  getEflags(): number { throw new Error('an FPU state image has no EFLAGS'); }
+  setCompareFlags(): void { throw new Error('an FPU state image has no EFLAGS'); }
+  setAx(): void { throw new Error('an FPU state image has no AX'); }
+  dataSelector(): number { return 0; }
+  dataBase(): number { return 0; }
+}
+
+/** The CPU's x87 state as an FXSAVE image (vmm-api's VcpuState.fpu). */
+export function cpuFpuImage(cpu: Cpu): Uint8Array {
+  const image = new Uint8Array(FXSAVE_IMAGE_BYTES);
+  fxsave(cpu.fpu, new ImageHost(image), 0, IMAGE_MODE);
+  return image;
+}
+
+/** Loads an FXSAVE image; RangeError for a short image or an MXCSR FXRSTOR would refuse. */
+export function setCpuFpuImage(cpu: Cpu, image: Uint8Array): void {
+  if (image.length !== FXSAVE_IMAGE_BYTES) throw new RangeError(`an FXSAVE image is ${FXSAVE_IMAGE_BYTES} bytes, not ${image.length}`);
+  if (!fxrstor(cpu.fpu, new ImageHost(image), 0, IMAGE_MODE)) throw new RangeError('the FXSAVE image has MXCSR bits this CPU does not support');
 }

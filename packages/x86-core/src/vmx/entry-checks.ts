@@ -4,7 +4,7 @@
 import type { Ept } from '@ringvisor/mmu';
 import { CS, LDTR, SS, TR, type Cpu } from '../cpu.js';
 import {
-  ACTIVITY_HLT, BLOCKING_BY_MOV_SS, BLOCKING_BY_STI, CPU_ACTIVATE_SECONDARY_CONTROLS, CPU_USE_IO_BITMAPS,
+  ACTIVITY_HLT, BLOCKING_BY_MOV_SS, BLOCKING_BY_NMI, BLOCKING_BY_STI, CPU_ACTIVATE_SECONDARY_CONTROLS, CPU_USE_IO_BITMAPS,
   CPU_USE_MSR_BITMAPS, INTR_INFO_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_EXTERNAL, INTR_TYPE_HARDWARE_EXCEPTION,
   INTR_TYPE_NMI, INTR_TYPE_PRIVILEGED_SOFTWARE_EXCEPTION, INTR_TYPE_SOFTWARE_INTERRUPT,
   SECONDARY_ENABLE_EPT, SECONDARY_ENABLE_VPID, SECONDARY_UNRESTRICTED_GUEST, SUPPORTED_EXIT, SUPPORTED_PIN,
@@ -107,7 +107,7 @@ export function checkGuestState(vmcs: Vmcs, cpu: Cpu): string | null {
   const activity = vmcs.read(VMCS.GUEST_ACTIVITY_STATE);
   if (activity !== 0 && activity !== ACTIVITY_HLT) return `guest activity state ${activity} is not supported`;
   const blocking = vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_STATE);
-  if (blocking & ~(BLOCKING_BY_STI | BLOCKING_BY_MOV_SS)) return `guest interruptibility ${hex(blocking)} sets unsupported bits`;
+  if (blocking & ~(BLOCKING_BY_STI | BLOCKING_BY_MOV_SS | BLOCKING_BY_NMI)) return `guest interruptibility ${hex(blocking)} sets unsupported bits`;
   if ((blocking & 3) === 3) return 'guest interruptibility: blocking by STI and by MOV SS together';
   if (blocking & BLOCKING_BY_STI && !(rflags & RFLAGS_IF)) return 'guest interruptibility: blocking by STI with RFLAGS.IF = 0';
   if (activity === ACTIVITY_HLT && blocking & BLOCKING_BY_MOV_SS) return 'HLT activity state with blocking by MOV SS';
@@ -117,6 +117,8 @@ export function checkGuestState(vmcs: Vmcs, cpu: Cpu): string | null {
     if (type === INTR_TYPE_EXTERNAL && !(rflags & RFLAGS_IF)) return 'an external interrupt injected with RFLAGS.IF = 0';
     if (type === INTR_TYPE_EXTERNAL && (blocking & 3) !== 0) return 'an external interrupt injected in an interrupt shadow';
     if (type === INTR_TYPE_NMI && (blocking & BLOCKING_BY_MOV_SS) !== 0) return 'an NMI injected with blocking by MOV SS';
+    // Without virtual NMIs (not offered here), an injected NMI must find NMIs unblocked.
+    if (type === INTR_TYPE_NMI && (blocking & BLOCKING_BY_NMI) !== 0) return 'an NMI injected with blocking by NMI';
   }
   return null;
 }

@@ -141,6 +141,8 @@ export const INTR_TYPE_SOFTWARE_EXCEPTION = 6;
 // Guest interruptibility state (Table 25-3) and activity state (25.4.2).
 export const BLOCKING_BY_STI = 1 << 0;
 export const BLOCKING_BY_MOV_SS = 1 << 1;
+/** NMIs are blocked: an NMI was delivered and no IRET has run since (SDM 6.7.1). */
+export const BLOCKING_BY_NMI = 1 << 3;
 export const ACTIVITY_ACTIVE = 0;
 export const ACTIVITY_HLT = 1;
 

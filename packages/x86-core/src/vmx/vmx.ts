@@ -7,7 +7,7 @@ import { readMsr, writeMsr } from '../msr.js';
 import type { InterruptKind } from '../system/interrupt.js';
 import { checkControls, checkGuestState } from './entry-checks.js';
 import {
-  ACTIVITY_ACTIVE, ACTIVITY_HLT, BLOCKING_BY_MOV_SS, BLOCKING_BY_STI, CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING,
+  ACTIVITY_ACTIVE, ACTIVITY_HLT, BLOCKING_BY_MOV_SS, BLOCKING_BY_NMI, BLOCKING_BY_STI, CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING,
   CPU_HLT_EXITING, CPU_INTERRUPT_WINDOW_EXITING, CPU_INVLPG_EXITING, CPU_MONITOR_TRAP_FLAG, CPU_MOV_DR_EXITING,
   CPU_PAUSE_EXITING, CPU_RDTSC_EXITING, CPU_UNCONDITIONAL_IO_EXITING, CPU_USE_IO_BITMAPS, CPU_USE_MSR_BITMAPS,
   CPU_USE_TSC_OFFSETTING, CPU_ACTIVATE_SECONDARY_CONTROLS, CR_ACCESS_CLTS, CR_ACCESS_LMSW, CR_ACCESS_MOV_FROM,
@@ -27,6 +27,7 @@ export const ENTER_VMFAIL = -2;
 
 const RDTSC_OPCODE = 0x131;
 const NOP_OPCODE = 0x90;
+const IRET_OPCODE = 0xcf;
 const PF = 14;
 /** Exceptions whose delivery pushes an error code (SDM Table 6-1). */
 const HAS_ERROR_CODE = (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14) | (1 << 17);
@@ -69,8 +70,13 @@ export class Vmx {
   readonly stats = new VmxStats();
   /** Why the last entry failed (a failed control check or an invalid guest state), '' otherwise. */
   entryFailure = '';
-  /** The NMI line: an NMI waits here until an entry finds it (exits with NMI exiting, else delivered). */
+  /**
+   * The NMI line: an NMI waits here until an entry finds it unblocked (then it exits with NMI
+   * exiting, else it is delivered through the guest IDT, or right after the IRET that unblocks it).
+   */
   nmiPending = false;
+  /** Blocking by NMI (interruptibility state bit 3): loaded at entry, saved at exit. */
+  private nmiBlocked = false;
 
   private readonly unit: VmxPagingUnit;
   /** Where the VMX structures are read (`VmxOptions.vmmMemory`). */
@@ -181,6 +187,8 @@ export class Vmx {
     this.loadPaging(secondary);
     const interruptibility = vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_STATE);
     cpu.interruptShadow = interruptibility & BLOCKING_BY_MOV_SS ? 2 : interruptibility & BLOCKING_BY_STI ? 1 : 0;
+    this.nmiBlocked = false;
+    if (interruptibility & BLOCKING_BY_NMI) this.blockNmis();
     cpu.halted = vmcs.read(VMCS.GUEST_ACTIVITY_STATE) === ACTIVITY_HLT;
     cpu.inShutdown = false;
     this.inject();
@@ -240,13 +248,28 @@ export class Vmx {
       }
       cpu.injectEvent(vector, kind, errorCode);
       cpu.halted = false;
+      // Delivering an NMI blocks NMIs until an IRET (SDM 6.7.1), an injected one too (26.6.1.2).
+      if (type === INTR_TYPE_NMI) this.blockNmis();
       return;
     }
-    if (this.nmiPending && !(vmcs.read(VMCS.PIN_BASED_CONTROLS) & PIN_NMI_EXITING)) {
-      this.nmiPending = false;
-      cpu.injectEvent(2, 'external', -1);
-      cpu.halted = false;
-    }
+    if (this.nmiPending && !this.nmiBlocked && !(vmcs.read(VMCS.PIN_BASED_CONTROLS) & PIN_NMI_EXITING)) this.deliverNmi();
+  }
+
+  /** The pending NMI goes through the guest's IDT vector 2, and blocks further NMIs. */
+  private deliverNmi(): void {
+    this.nmiPending = false;
+    this.cpu.injectEvent(2, 'external', -1);
+    this.cpu.halted = false;
+    this.blockNmis();
+  }
+
+  /**
+   * Blocking by NMI is in effect. Without NMI exiting the guest's next IRET ends it (SDM 25.3:
+   * with NMI exiting, IRET leaves NMI blocking alone), so IRET stops the CPU until then.
+   */
+  private blockNmis(): void {
+    this.nmiBlocked = true;
+    if (!(this.vmcs.read(VMCS.PIN_BASED_CONTROLS) & PIN_NMI_EXITING)) this.cpu.intercepts.interceptOpcode(IRET_OPCODE);
   }
 
   // ---- Non-root operation -------------------------------------------------------------------
@@ -262,15 +285,16 @@ export class Vmx {
     this.clearExitInfo();
     // Events that exit before any guest instruction: an NMI under NMI exiting, a host interrupt
     // under external-interrupt exiting (whatever the guest's IF).
-    if (this.nmiPending && pin & PIN_NMI_EXITING) {
+    if (this.nmiPending && !this.nmiBlocked && pin & PIN_NMI_EXITING) {
       this.nmiPending = false;
       vmcs.setExitField(VMCS.VM_EXIT_INTERRUPTION_INFO, (INTR_INFO_VALID | (INTR_TYPE_NMI << 8) | 2) >>> 0);
       return this.exit(EXIT_REASON.EXCEPTION_OR_NMI, 0);
     }
     if (cpu.intercepts.externalInterrupts && this.hostInterrupts?.pending()) return this.externalInterruptExit();
     let left = limit;
+    let nmiAfterIret = false;
     for (;;) {
-      const budget = Math.max(0, Math.min(left, timer, mtf ? 1 : Number.MAX_SAFE_INTEGER));
+      const budget = Math.max(0, Math.min(left, timer, mtf || nmiAfterIret ? 1 : Number.MAX_SAFE_INTEGER));
       const before = cpu.retired;
       const reason = cpu.run(budget);
       const done = cpu.retired - before;
@@ -282,6 +306,8 @@ export class Vmx {
           if (mtf) return this.exit(EXIT_REASON.MONITOR_TRAP_FLAG, 0, timer);
           if (timerOn && timer <= 0) return this.exit(EXIT_REASON.PREEMPTION_TIMER, 0, 0);
           if (left <= 0) return this.exit(ENTER_LIMIT, 0, timer);
+          if (nmiAfterIret) this.deliverNmi();
+          nmiAfterIret = false;
           continue;
         case 'hlt':
           if (!cpu.halted) return this.exit(EXIT_REASON.HLT, 0, timer, stop.length);
@@ -304,11 +330,26 @@ export class Vmx {
         case 'cpuid': return this.exit(EXIT_REASON.CPUID, 0, timer, stop.length);
         case 'rdmsr':
         case 'wrmsr': {
-          if (!this.msrExits(stop.msr, reason === 'wrmsr')) {
-            this.runMsrNatively(reason === 'wrmsr', stop.length);
+          if (this.msrExits(stop.msr, reason === 'wrmsr')) {
+            return this.exit(reason === 'rdmsr' ? EXIT_REASON.RDMSR : EXIT_REASON.WRMSR, 0, timer, stop.length);
+          }
+          const fault = this.runMsrNatively(reason === 'wrmsr', stop.length);
+          if (fault !== null && (cpu.intercepts.exceptions >>> fault.vector) & 1) {
+            // The guest's own #GP, subject to the exception bitmap like any other.
+            stop.vector = fault.vector;
+            stop.errorCode = fault.hasErrorCode ? fault.errorCode : -1;
+            stop.opcode = 0;
+            stop.faultRetired = false;
+            const result = this.exceptionStop(timer);
+            if (result !== null) return result;
             continue;
           }
-          return this.exit(reason === 'rdmsr' ? EXIT_REASON.RDMSR : EXIT_REASON.WRMSR, 0, timer, stop.length);
+          // It ran in the guest: retired (a fault delivered counts as one, as the CPU counts it).
+          cpu.retired++;
+          left--;
+          timer -= 1 >>> PREEMPTION_TIMER_RATE;
+          if (fault !== null) cpu.injectEvent(fault.vector, 'exception', fault.hasErrorCode ? fault.errorCode : -1);
+          continue;
         }
         case 'cr-read':
         case 'cr-write': return this.exit(EXIT_REASON.CR_ACCESS, this.crQualification(reason), timer, stop.length);
@@ -322,9 +363,19 @@ export class Vmx {
         case 'wbinvd': return this.exit(EXIT_REASON.WBINVD, 0, timer, stop.length);
         case 'opcode':
           if (stop.opcode === RDTSC_OPCODE) return this.exit(EXIT_REASON.RDTSC, 0, timer, stop.length);
+          if (stop.opcode === IRET_OPCODE) {
+            // IRET ends blocking by NMI; it runs next, alone, and a pending NMI is delivered after it.
+            this.nmiBlocked = false;
+            cpu.intercepts.interceptOpcode(IRET_OPCODE, false);
+            nmiAfterIret = this.nmiPending;
+            continue;
+          }
           if (stop.opcode === NOP_OPCODE && cpu.rep === 0xf3) return this.exit(EXIT_REASON.PAUSE, 0, timer, stop.length);
-          // A plain NOP under PAUSE exiting: it only had to be told apart from PAUSE.
+          // A plain NOP under PAUSE exiting: it only had to be told apart from PAUSE, and it retires.
           cpu.skipInstruction(stop.length);
+          cpu.retired++;
+          left--;
+          timer -= 1 >>> PREEMPTION_TIMER_RATE;
           continue;
         case 'ept-violation':
         case 'ept-misconfig': return this.eptExit(reason, timer);
@@ -361,6 +412,12 @@ export class Vmx {
       }
       // A #PF that causes a VM exit does not write CR2; the address is the exit qualification.
       cpu.cr2 = this.unit.cr2Before;
+    }
+    // The fault exits instead of being delivered: its instruction did not retire, so neither the
+    // instruction count (the TSC) nor the preemption timer moves for it.
+    if (stop.faultRetired) {
+      cpu.retired--;
+      timer += 1 >>> PREEMPTION_TIMER_RATE;
     }
     let type = INTR_TYPE_HARDWARE_EXCEPTION;
     let length = 0;
@@ -414,17 +471,18 @@ export class Vmx {
     return (this.memory.read8(address) & (1 << (bit & 7))) !== 0;
   }
 
-  /** An MSR access the bitmap lets through: the processor's own MSRs answer, #GP for others. */
-  private runMsrNatively(write: boolean, length: number): void {
+  /** An MSR access the bitmap lets through: the processor's own MSRs answer; the fault (#GP) for others. */
+  private runMsrNatively(write: boolean, length: number): CpuFault | null {
     const cpu = this.cpu;
     const r = cpu.reg32;
     try {
       if (write) writeMsr(cpu, r[1] >>> 0, r[2], r[0]);
       else readMsr(cpu, r[1] >>> 0);
       cpu.skipInstruction(length);
+      return null;
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
-      cpu.injectEvent(e.vector, 'exception', e.hasErrorCode ? e.errorCode : -1);
+      return e;
     }
   }
 
@@ -484,7 +542,8 @@ export class Vmx {
     vmcs.write(VMCS.VM_ENTRY_INTERRUPTION_INFO, vmcs.read(VMCS.VM_ENTRY_INTERRUPTION_INFO) & ~INTR_INFO_VALID);
     vmcs.write(VMCS.GUEST_ACTIVITY_STATE, cpu.halted ? ACTIVITY_HLT : ACTIVITY_ACTIVE);
     const shadow = cpu.interruptShadow;
-    vmcs.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, shadow === 2 ? BLOCKING_BY_MOV_SS : shadow === 1 ? BLOCKING_BY_STI : 0);
+    vmcs.write(VMCS.GUEST_INTERRUPTIBILITY_STATE,
+      (shadow === 2 ? BLOCKING_BY_MOV_SS : shadow === 1 ? BLOCKING_BY_STI : 0) | (this.nmiBlocked ? BLOCKING_BY_NMI : 0));
     if (vmcs.read(VMCS.VM_EXIT_CONTROLS) & EXIT_SAVE_PREEMPTION_TIMER) {
       vmcs.write(VMCS.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, Math.min(timer, 0xffffffff)));
     }

@@ -59,6 +59,10 @@ describe('VM entry checks (SDM 26.2, 26.3)', () => {
     ['activity state 2 (shutdown)', (m) => m.vmx.vmcs.write(VMCS.GUEST_ACTIVITY_STATE, 2), /activity state 2/],
     ['blocking by STI with IF = 0', (m) => m.vmx.vmcs.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, 1), /IF = 0/],
     ['an external interrupt injected with IF = 0', (m) => m.vmx.vmcs.write(VMCS.VM_ENTRY_INTERRUPTION_INFO, 0x80000020), /IF = 0/],
+    ['an NMI injected with blocking by NMI', (m) => {
+      m.vmx.vmcs.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, 8);
+      m.vmx.vmcs.write(VMCS.VM_ENTRY_INTERRUPTION_INFO, 0x80000202);
+    }, /blocking by NMI/],
   ];
   for (const [name, spoil, why] of invalid) {
     it(`invalid guest state, ${name}: exit reason 33 with bit 31 set, and a reason`, () => {
@@ -220,6 +224,52 @@ describe('pin-based controls', () => {
   });
 });
 
+describe('blocking by NMI (interruptibility state bit 3)', () => {
+  it('an NMI delivered in the guest blocks the next one until IRET, which lets it in right after (SDM 6.7.1, 25.3)', () => {
+    const m = new VmxMachine();
+    const v = m.vmx.vmcs;
+    m.gate(2, 0x2000);
+    m.write(0x2000, [0x43, ...CPUID, 0xcf]); // the NMI handler: inc ebx; cpuid; iret
+    m.start(CPUID);
+    m.vmx.nmiPending = true;
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.CPUID);
+    expect(m.rip).toBe(0x2001);
+    expect(v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE)).toBe(8);
+    // A second NMI while the handler runs waits for its IRET: one frame on the stack, not two.
+    m.vmx.nmiPending = true;
+    m.skip();
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.CPUID);
+    expect(m.rip).toBe(0x2001);
+    expect(m.vmx.cpu.reg32[3]).toBe(2);
+    expect(m.vmx.cpu.reg32[4]).toBe(0x9000 - 12);
+    expect(v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE)).toBe(8);
+    // The last IRET returns to the interrupted CPUID with NMIs unblocked.
+    m.skip();
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.CPUID);
+    expect(m.rip).toBe(CODE);
+    expect(v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE)).toBe(0);
+    expect(m.vmx.cpu.reg32[4]).toBe(0x9000);
+  });
+
+  it('entered with blocking by NMI under NMI exiting: the pending NMI neither exits nor is delivered, and IRET does not unblock it', () => {
+    const m = new VmxMachine();
+    const v = m.vmx.vmcs;
+    v.write(VMCS.PIN_BASED_CONTROLS, PIN_NMI_EXITING);
+    v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, 8);
+    // pushfd; push cs; push CODE + 8; iret (to CODE + 8); cpuid
+    m.start([0x9c, 0x0e, 0x68, (CODE + 8) & 0xff, (CODE + 8) >> 8, 0, 0, 0xcf, ...CPUID]);
+    m.vmx.nmiPending = true;
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.CPUID);
+    expect(m.rip).toBe(CODE + 8);
+    expect(m.vmx.nmiPending).toBe(true);
+    expect(v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE)).toBe(8);
+    // Unblocked by the VMM, the NMI exits at once.
+    v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, 0);
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.EXCEPTION_OR_NMI);
+    expect(v.read(VMCS.VM_EXIT_INTERRUPTION_INFO)).toBe(0x80000202);
+  });
+});
+
 describe('exceptions', () => {
   it('#GP exits with its error code; a triple fault exits with reason 2', () => {
     const m = new VmxMachine();
@@ -236,6 +286,34 @@ describe('exceptions', () => {
     t.vmx.vmcs.write(VMCS.GUEST_IDTR_LIMIT, 0);
     t.start([0x0f, 0x0b]);
     expect(t.vmx.enter(100)).toBe(EXIT_REASON.TRIPLE_FAULT);
+  });
+
+  it('a fault that exits did not retire: neither the TSC nor the preemption timer counts it; delivered, it counts once', () => {
+    // nop; nop; ud2 under the exception bitmap's #UD: the exit happens instead of the delivery,
+    // so two instructions ran (SDM 27.1: the faulting instruction has not executed).
+    const m = new VmxMachine();
+    const v = m.vmx.vmcs;
+    v.write(VMCS.PIN_BASED_CONTROLS, PIN_PREEMPTION_TIMER);
+    v.write(VMCS.VM_EXIT_CONTROLS, EXIT_SAVE_PREEMPTION_TIMER);
+    v.write(VMCS.VMX_PREEMPTION_TIMER_VALUE, 50);
+    v.write(VMCS.EXCEPTION_BITMAP, 1 << 6);
+    m.start([0x90, 0x90, 0x0f, 0x0b]);
+    const tsc = m.vmx.cpu.readTsc();
+    expect(m.vmx.enter(100)).toBe(EXIT_REASON.EXCEPTION_OR_NMI);
+    expect(m.rip).toBe(CODE + 2);
+    expect(m.vmx.cpu.retired).toBe(2);
+    expect(m.vmx.cpu.readTsc() - tsc).toBe(2);
+    expect(v.read(VMCS.VMX_PREEMPTION_TIMER_VALUE)).toBe(48);
+
+    // Without the bitmap bit the guest's handler takes the #UD: the fault counts as one, as on the
+    // bare CPU, and the handler's CPUID exits.
+    const n = new VmxMachine();
+    n.gate(6, 0x2000);
+    n.write(0x2000, CPUID);
+    n.start([0x90, 0x90, 0x0f, 0x0b]);
+    expect(n.vmx.enter(100)).toBe(EXIT_REASON.CPUID);
+    expect(n.rip).toBe(0x2000);
+    expect(n.vmx.cpu.retired).toBe(3);
   });
 
   it('#PF error-code mask/match: with bit 14 set, only faults whose code matches exit; CR2 is left alone on exit', () => {

@@ -1,0 +1,84 @@
+// `ringvisor type1` with `ringvisor xl` against it, as an administrator uses them: a platform of
+// compute domains and the bundled hello, then list, create, pin, scheduling, console and destroy.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ringvisor, ringvisorDone } from './spawn.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ringvisor-type1-'));
+const socket = join(dir, 'xl.sock');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, content: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+const xl = (...args: string[]) => ringvisorDone(['xl', '-s', socket, ...args]);
+
+describe('ringvisor type1 and xl', () => {
+  it('boots a platform and manages its domains over the control socket', async () => {
+    const platform = file('platform.json', {
+      pcpus: 2, memory: 64, control: socket,
+      domains: [
+        { name: 'alpha', strategy: 'hw:vmx', memory: 4, boot: { compute: true } },
+        { name: 'beta', strategy: 'hw:vmx', memory: 4, weight: 512, boot: { compute: true } },
+        { name: 'hello', strategy: 'hw:vmx', memory: 4, boot: { guest: 'hello' } },
+      ],
+    });
+    const hv = ringvisor(['type1', platform]);
+    try {
+      await hv.waitFor('xl control socket');
+      await hv.waitFor('[hello] Hello from protected'); // a line may go out in two parts when the guest pauses mid-line
+      await hv.waitFor("(type1) domain 3 'hello' shut down: exit code 0");
+      await hv.waitFor('[alpha] compute: xorshift rounds at 0x101000');
+
+      const list = await xl('list');
+      expect(list.status).toBe(0);
+      const lines = list.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^Name\s+ID\s+Mem\s+VCPUs\tState\tTime\(s\)$/);
+      expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 5))).toEqual([
+        ['alpha', '1', '4', '1', 'r-----'], ['beta', '2', '4', '1', 'r-----'], ['hello', '3', '4', '1', '---s--'],
+      ]);
+
+      const gamma = file('gamma.json', { name: 'gamma', strategy: 'hw:vmx', memory: 8, cap: 25, boot: { compute: true } });
+      expect((await xl('create', gamma)).stdout).toBe("created domain 4 'gamma'\n");
+      await hv.waitFor('[gamma] compute: xorshift rounds');
+      expect((await xl('vcpu-pin', 'alpha', '0', '1')).status).toBe(0);
+      const vcpus = (await xl('vcpu-list')).stdout;
+      expect(vcpus).toMatch(/^alpha\s+1\s+0\s+\S+\s+\S+\s+[\d.]+ 1$/m);
+      const sched = await xl('sched-credit2', '-d', 'beta', '-w', '1024', '-c', '50');
+      expect(sched.stdout).toMatch(/^beta\s+2\s+1024\s+50$/m);
+      expect((await xl('sched-credit2')).stdout).toMatch(/^gamma\s+4\s+256\s+25$/m);
+
+      expect((await xl('destroy', 'gamma')).status).toBe(0);
+      await hv.waitFor("(type1) domain 4 'gamma' destroyed: 2048 frames back in the pool");
+      const bad = await xl('destroy', 'gamma');
+      expect([bad.status, bad.stderr]).toEqual([1, "ringvisor: no domain 'gamma'\n"]);
+      const refused = await xl('create', file('none.json', { name: 'n', strategy: 'none', memory: 4, boot: { compute: true } }));
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/strategy: 'none' is refused: a type-1 hypervisor virtualizes/);
+
+      const console = ringvisor(['xl', '-s', socket, 'console', 'hello']);
+      await console.waitFor('Hello from protected mode!');
+      console.child.kill();
+      expect((await xl('list')).stdout).not.toMatch(/gamma/);
+    } finally {
+      hv.child.kill('SIGTERM');
+    }
+    expect(await hv.exit).toBe(0);
+    expect(hv.stdout()).toContain('(type1) stopped');
+  });
+
+  it('names every bad field of a platform file and refuses to boot', async () => {
+    const bad = await ringvisorDone(['type1', file('bad.json', { pcpus: 0, memory: 64, domains: [{ name: 'x', strategy: 'none', memory: 4, boot: { compute: true } }] })]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe(`ringvisor: ${join(dir, 'bad.json')}: pcpus: must be an integer from 1 to 64 (got 0)\n` +
+      `ringvisor: ${join(dir, 'bad.json')}: domains[0].strategy: 'none' is refused: a type-1 hypervisor virtualizes (use full, para, hw:vmx)\n`);
+    const missing = await xl('list');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/no hypervisor listens on/);
+  });
+});

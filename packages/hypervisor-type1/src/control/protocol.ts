@@ -1,0 +1,38 @@
+// The control socket's protocol (what `ringvisor xl` speaks): one JSON request per line, one JSON
+// response per line. After a successful `console` response the connection carries the domain's
+// console bytes both ways until either side closes it.
+import type { DomainInfo, VcpuInfo } from '../hypervisor.js';
+
+export type ControlRequest =
+  | { readonly cmd: 'list' }
+  | { readonly cmd: 'vcpu-list' }
+  /** `text` is an xl create file (one domain as JSON); `source` names it in errors. */
+  | { readonly cmd: 'create'; readonly text: string; readonly source: string }
+  | { readonly cmd: 'destroy' | 'shutdown' | 'pause' | 'unpause' | 'console'; readonly domain: string }
+  /** `cpus`: "all", or a list like "0,2-3". */
+  | { readonly cmd: 'vcpu-pin'; readonly domain: string; readonly vcpu: string; readonly cpus: string }
+  /** Without weight and cap: report; without domain: every domain. */
+  | { readonly cmd: 'sched-credit2'; readonly domain?: string; readonly weight?: number; readonly cap?: number };
+
+export interface SchedRow { readonly name: string; readonly id: number; readonly weight: number; readonly cap: number }
+
+export type ControlResult = DomainInfo[] | VcpuInfo[] | SchedRow[] | { readonly id: number; readonly name: string } | null;
+
+export type ControlResponse =
+  | { readonly ok: true; readonly result: ControlResult }
+  | { readonly ok: false; readonly error: string };
+
+/** Parses an xl CPU list: "all", "3", "0,2-3". */
+export function parseCpuList(text: string, pcpus: number): number[] {
+  if (text === 'all') return Array.from({ length: pcpus }, (_, i) => i);
+  const cpus = new Set<number>();
+  for (const part of text.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new Error(`'${text}' is not a CPU list ("all", "N", "N-M", comma separated)`);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from || to >= pcpus) throw new Error(`CPU list '${text}': the pCPUs are 0..${pcpus - 1}`);
+    for (let c = from; c <= to; c++) cpus.add(c);
+  }
+  return [...cpus].sort((a, b) => a - b);
+}

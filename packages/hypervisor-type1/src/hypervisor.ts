@@ -1,0 +1,515 @@
+// The type-1 hypervisor: owns the platform (pCPU workers, the RAM pool, each domain's device
+// models), creates and destroys domains, and drives the credit scheduler: every pCPU runs the vCPU
+// the scheduler picks for the slice it gives, and asks again when the slice ends.
+import { Worker } from 'node:worker_threads';
+import { findStrategy, loadStrategy, type StrategyRegistry } from '@ringvisor/hypervisor-type2';
+import type { AccessSize, VcpuState, VmmStrategy } from '@ringvisor/vmm-api';
+import { Domain, type DomainState } from './domain.js';
+import { FRAME_SIZE, FramePool } from './memory/frame-pool.js';
+import type { DomainConfig, PlatformConfig } from './platform/schema.js';
+import {
+  CTRL_PREEMPT, CTRL_WORDS, IOREQ_INTA, IOREQ_MMIO_READ, IOREQ_MMIO_WRITE, IOREQ_PORT_READ, IOREQ_PORT_WRITE,
+  type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit,
+} from './pcpu/protocol.js';
+import { IoreqServer } from './pcpu/ioreq-server.js';
+import { Credit2Scheduler, type Tickle } from './sched/credit2.js';
+
+/** Strategies whose domains run from the RAM pool. */
+const POOL_STRATEGIES = new Set(['hw:vmx', 'full', 'para']);
+/**
+ * Strategies whose vCPUs cannot move between pCPUs yet (no state export, or domain state kept in
+ * the VM on its pCPU): their domains stay on the first pCPU their affinity allows.
+ */
+const RESIDENT_STRATEGIES = new Set(['full', 'para']);
+
+export interface Type1Options {
+  readonly platform: PlatformConfig;
+  /** Where each strategy lives (module URL + export), as hypervisor-type2 takes it. */
+  readonly strategies: StrategyRegistry;
+  /** The hypervisor's own log lines (domain created, crashed, destroyed...). */
+  readonly log?: (line: string) => void;
+  /** A domain's console output. */
+  readonly console?: (domain: Domain, bytes: Uint8Array) => void;
+  /** The pCPU worker's module (default: next to this module). */
+  readonly workerUrl?: URL;
+}
+
+/** A row of `xl list`. */
+export interface DomainInfo {
+  readonly name: string;
+  readonly id: number;
+  readonly memoryMiB: number;
+  readonly vcpus: number;
+  /** xl's six state flags, e.g. `r-----`. */
+  readonly state: string;
+  readonly cpuSeconds: number;
+  readonly end: string | null;
+}
+
+/** A row of `xl vcpu-list`. */
+export interface VcpuInfo {
+  readonly name: string;
+  readonly id: number;
+  readonly vcpu: number;
+  readonly cpu: number | null;
+  readonly state: string;
+  readonly cpuSeconds: number;
+  readonly affinity: readonly number[];
+  /** Seconds it ran on each pCPU. */
+  readonly secondsOn: readonly number[];
+}
+
+interface Pcpu {
+  readonly index: number;
+  readonly worker: Worker;
+  readonly ctrl: Int32Array;
+  readonly server: IoreqServer;
+  /** The vCPU its current slice runs, or -1 while it sleeps. */
+  running: number;
+  /** A timer to look again when a capped domain's next period begins. */
+  wakeTimer: ReturnType<typeof setTimeout> | null;
+}
+
+interface VcpuRecord {
+  readonly id: number;
+  readonly domain: Domain;
+  /** Where its last slice ran (its VM there is current), or -1 before the first. */
+  lastPcpu: number;
+  /** The state its last slice ended with: what another pCPU imports, and when it came (scheduler ns). */
+  state: VcpuState | null;
+  stateAt: number;
+  migrations: number;
+  /** Run time on each pCPU (ns): where affinity let it run. */
+  readonly timeOn: number[];
+}
+
+/** IA32_TIME_STAMP_COUNTER, and the tick of an emulated CPU's TSC that follows a host clock (100 MHz). */
+const TSC_MSR = 0x10;
+const TSC_NS_PER_TICK = 10;
+
+/**
+ * The state with its TSC moved on by the `ns` it spent waiting: a pCPU's TSC follows the domain's
+ * host clock, so importing the exported value as it is would wind the counter back by the wait
+ * (KVM adjusts the TSC offset on a vCPU's move for the same reason).
+ */
+function tscAdvanced(state: VcpuState, ns: number): VcpuState {
+  const ticks = BigInt(Math.max(0, Math.floor(ns / TSC_NS_PER_TICK)));
+  return { ...state, msrs: state.msrs.map((m) => (m.index === TSC_MSR ? { index: m.index, value: m.value + ticks } : m)) };
+}
+
+const STATE_FLAGS: Record<DomainState, string> = {
+  running: 'r-----', runnable: '------', blocked: '-b----', paused: '--p---', shutdown: '---s--', crashed: '----c-', dying: '-----d',
+};
+
+export class Type1Hypervisor {
+  readonly pool: FramePool;
+  readonly scheduler: Credit2Scheduler;
+  private readonly pcpus: Pcpu[] = [];
+  private readonly domains = new Map<number, Domain>();
+  private readonly vcpus = new Map<number, VcpuRecord>();
+  /** What a pCPU needs to build each domain's VM. */
+  private readonly images = new Map<number, DomainImage>();
+  /** The pool strategies, loaded here too: a strategy may need frames of its own beside guest RAM. */
+  private readonly loaded = new Map<string, VmmStrategy>();
+  private readonly destroyWaiters = new Map<number, (() => void)[]>();
+  private nextDomainId = 1;
+  private nextVcpuId = 1;
+  private stopped = false;
+  private readonly epoch = performance.now();
+
+  private constructor(readonly options: Type1Options) {
+    const { platform } = options;
+    this.pool = new FramePool(platform.memoryMiB * 1024 * 1024);
+    this.scheduler = new Credit2Scheduler({
+      pcpus: platform.pcpus, maxSliceNs: platform.scheduler.maxSliceUs * 1000, ratelimitNs: platform.scheduler.ratelimitUs * 1000,
+    });
+  }
+
+  /** Boots the platform: the pool, one worker per pCPU, then the autostart domains. */
+  static async start(options: Type1Options): Promise<Type1Hypervisor> {
+    const hv = new Type1Hypervisor(options);
+    try {
+      for (const entry of options.strategies) {
+        if (POOL_STRATEGIES.has(entry.name)) hv.loaded.set(entry.name, await loadStrategy(entry));
+      }
+      await hv.startPcpus();
+      for (const config of options.platform.domains) if (config.autostart) hv.create(config);
+    } catch (error) {
+      await hv.shutdown();
+      throw error;
+    }
+    return hv;
+  }
+
+  get pcpuCount(): number {
+    return this.pcpus.length;
+  }
+
+  private async startPcpus(): Promise<void> {
+    // The worker is tsup's second entry, next to the bundled index.js.
+    const url = this.options.workerUrl ?? new URL('./worker.js', import.meta.url);
+    const ready: Promise<void>[] = [];
+    for (let index = 0; index < this.options.platform.pcpus; index++) {
+      const control = new SharedArrayBuffer(CTRL_WORDS * 4);
+      const init: WorkerInit = { pcpu: index, pool: this.pool.buffer, control };
+      const worker = new Worker(url, { workerData: init });
+      const ctrl = new Int32Array(control);
+      const server = new IoreqServer(ctrl, (kind, domain, address, size, value) => this.serveIo(kind, domain, address, size, value),
+        (error) => this.log(`device model error: ${error instanceof Error ? error.message : String(error)}`));
+      const pcpu: Pcpu = { index, worker, ctrl, server, running: -1, wakeTimer: null };
+      this.pcpus.push(pcpu);
+      ready.push(new Promise((resolve, reject) => {
+        worker.once('error', reject);
+        worker.once('message', (message: FromPcpu) => {
+          worker.off('error', reject);
+          worker.on('message', (m: FromPcpu) => this.onPcpuMessage(m));
+          worker.on('error', (error) => this.log(`pCPU ${index} failed: ${error.message}`));
+          if (message.type === 'ready') resolve();
+          else reject(new Error(`pCPU ${index} did not start`));
+        });
+      }));
+    }
+    await Promise.all(ready);
+  }
+
+  /** Nanoseconds since the hypervisor started (the scheduler's time). */
+  private now(): number {
+    return (performance.now() - this.epoch) * 1e6;
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  /** Builds a domain from the pool and makes its vCPU runnable. Throws (and keeps nothing) on failure. */
+  create(config: DomainConfig): Domain {
+    if (this.stopped) throw new Error('the hypervisor is shutting down');
+    if ([...this.domains.values()].some((d) => d.name === config.name)) throw new Error(`a domain named '${config.name}' exists`);
+    if (!POOL_STRATEGIES.has(config.strategy)) {
+      throw new Error(`strategy ${config.strategy} cannot run a domain from the RAM pool yet (only ${[...POOL_STRATEGIES].join(', ')}; see the hypervisor-type1 README)`);
+    }
+    for (const cpu of config.affinity) if (cpu >= this.pcpus.length) throw new Error(`affinity: pCPU ${cpu} does not exist (0..${this.pcpus.length - 1})`);
+    const strategy = findStrategy(this.options.strategies, config.strategy);
+    const span = Domain.ramSpan(config);
+    // Strategy full keeps its VMM frames (translation cache, shadow tables) above guest RAM in the
+    // same memory: they come from the pool too, charged to the domain (Xen's shadow memory).
+    const hostBytes = this.loaded.get(config.strategy)?.hostRamSize?.(span) ?? span;
+    const id = this.nextDomainId++;
+    const extent = this.pool.allocate(Math.ceil(hostBytes / FRAME_SIZE), id);
+    let domain: Domain;
+    try {
+      domain = new Domain(id, config, extent, this.pool, span / FRAME_SIZE);
+    } catch (error) {
+      this.pool.release(extent, id);
+      throw error;
+    }
+    const image: DomainImage = {
+      ...(domain.pvKernel ? { pv: { kernel: domain.pvKernel, cmdline: config.boot.kind === 'pv' ? config.boot.cmdline : '' } } : {}),
+      id, strategy, ramOffset: extent.first * FRAME_SIZE, ramBytes: domain.ramBytes,
+      regions: domain.board.vmSpec().regions, lines: domain.linesBuffer, epochMs: domain.epochMs,
+      claimedPorts: domain.claimedPorts(), mmioWindows: domain.mmioWindows(),
+    };
+    this.images.set(id, image);
+    domain.console.listeners.add((bytes) => this.options.console?.(domain, bytes));
+    this.domains.set(id, domain);
+    const vcpu: VcpuRecord = { id: this.nextVcpuId++, domain, lastPcpu: -1, state: null, stateAt: 0, migrations: 0, timeOn: this.pcpus.map(() => 0) };
+    this.vcpus.set(vcpu.id, vcpu);
+    // A para-virtual domain's state (frame types, event channels, its back ends) lives in its VM on
+    // one pCPU: it stays resident there, on the first pCPU its affinity allows.
+    const affinity = RESIDENT_STRATEGIES.has(config.strategy) ? [config.affinity[0]] : config.affinity;
+    this.scheduler.add({ id: vcpu.id, domain: id, weight: config.weight, cap: config.cap, affinity }, this.now());
+    this.log(`domain ${id} '${config.name}' created: ${config.strategy}, ${config.memoryMiB} MiB (frames ${extent.first}..${extent.first + extent.count - 1}), weight ${config.weight}${config.cap ? `, cap ${config.cap}%` : ''}${RESIDENT_STRATEGIES.has(config.strategy) ? `, resident on pCPU ${affinity[0]}` : ''}`);
+    this.pumpTimers(domain);
+    this.fillIdle();
+    return domain;
+  }
+
+  /** The domain by name or id (as xl takes it). */
+  find(ref: string | number): Domain {
+    for (const d of this.domains.values()) if (d.name === ref || d.id === Number(ref)) return d;
+    throw new Error(`no domain '${ref}'`);
+  }
+
+  private vcpuOf(domain: Domain): VcpuRecord {
+    for (const v of this.vcpus.values()) if (v.domain === domain) return v;
+    throw new Error(`domain '${domain.name}' has no vCPU`);
+  }
+
+  /** Stops a domain at once and returns its frames to the pool (after its running slice ends). */
+  destroy(ref: string | number): Promise<void> {
+    const domain = this.find(ref);
+    const done = new Promise<void>((resolve) => {
+      const list = this.destroyWaiters.get(domain.id) ?? [];
+      list.push(resolve);
+      this.destroyWaiters.set(domain.id, list);
+    });
+    domain.finish('dying', 'destroyed');
+    const vcpu = this.vcpuOf(domain);
+    if (!this.pcpus.some((p) => p.running === vcpu.id)) this.reap(domain);
+    return done;
+  }
+
+  /** Asks the guest to power off (ACPI power button is not modelled: the domain is stopped as xl shutdown's fallback). */
+  shutdownDomain(ref: string | number): void {
+    const domain = this.find(ref);
+    domain.finish('shutdown', 'shut down by the administrator');
+    const vcpu = this.vcpuOf(domain);
+    if (!this.pcpus.some((p) => p.running === vcpu.id) && this.scheduler.state(vcpu.id) !== 'paused') this.scheduler.pause(vcpu.id);
+  }
+
+  pause(ref: string | number): void {
+    const domain = this.find(ref);
+    if (domain.end !== null) throw new Error(`domain '${domain.name}' has ended (${domain.end})`);
+    domain.paused = true;
+    domain.state = 'paused';
+    const vcpu = this.vcpuOf(domain);
+    this.scheduler.pause(vcpu.id);
+    const pcpu = this.pcpus.find((p) => p.running === vcpu.id);
+    if (pcpu) Atomics.store(pcpu.ctrl, CTRL_PREEMPT, 1);
+  }
+
+  unpause(ref: string | number): void {
+    const domain = this.find(ref);
+    if (!domain.paused) return;
+    domain.paused = false;
+    domain.state = 'runnable';
+    const vcpu = this.vcpuOf(domain);
+    if (this.scheduler.state(vcpu.id) === 'paused') this.applyTickle(this.scheduler.wake(vcpu.id, this.now()));
+    this.fillIdle();
+  }
+
+  /** xl vcpu-pin: the vCPU's hard affinity; it moves at its next slice. */
+  pin(ref: string | number, cpus: readonly number[]): void {
+    const domain = this.find(ref);
+    const home = this.scheduler.affinity(this.vcpuOf(domain).id)[0];
+    if (RESIDENT_STRATEGIES.has(domain.config.strategy) && (cpus.length !== 1 || cpus[0] !== home)) {
+      throw new Error(`domain '${domain.name}' (${domain.config.strategy}) stays on pCPU ${home}, where its state lives`);
+    }
+    this.scheduler.setAffinity(this.vcpuOf(domain).id, cpus);
+    const vcpu = this.vcpuOf(domain);
+    const pcpu = this.pcpus.find((p) => p.running === vcpu.id);
+    if (pcpu && !cpus.includes(pcpu.index)) Atomics.store(pcpu.ctrl, CTRL_PREEMPT, 1);
+    this.fillIdle();
+  }
+
+  /** xl sched-credit2: weight and cap of a domain (either may be left as it is). */
+  setScheduling(ref: string | number, params: { weight?: number; cap?: number }): { weight: number; cap: number } {
+    const domain = this.find(ref);
+    const current = this.scheduler.domainParams(domain.id) ?? { weight: domain.config.weight, cap: domain.config.cap };
+    const next = { weight: params.weight ?? current.weight, cap: params.cap ?? current.cap };
+    this.scheduler.setDomain(domain.id, next.weight, next.cap, this.now());
+    return next;
+  }
+
+  schedulingOf(ref: string | number): { weight: number; cap: number } {
+    const domain = this.find(ref);
+    return this.scheduler.domainParams(domain.id) ?? { weight: domain.config.weight, cap: domain.config.cap };
+  }
+
+  list(): DomainInfo[] {
+    return [...this.domains.values()].map((d) => ({
+      name: d.name, id: d.id, memoryMiB: d.config.memoryMiB, vcpus: d.config.vcpus,
+      state: STATE_FLAGS[this.stateOf(d)], cpuSeconds: d.cpuNs / 1e9, end: d.end,
+    }));
+  }
+
+  vcpuList(): VcpuInfo[] {
+    return [...this.vcpus.values()].map((v) => {
+      const pcpu = this.pcpus.find((p) => p.running === v.id);
+      const state = pcpu ? 'r' : this.scheduler.state(v.id) === 'blocked' ? 'b' : this.scheduler.state(v.id) === 'paused' ? 'p' : '-';
+      return {
+        name: v.domain.name, id: v.domain.id, vcpu: 0, cpu: pcpu ? pcpu.index : v.lastPcpu >= 0 ? v.lastPcpu : null, state,
+        cpuSeconds: this.scheduler.time(v.id) / 1e9, affinity: this.scheduler.affinity(v.id), secondsOn: v.timeOn.map((ns) => ns / 1e9),
+      };
+    });
+  }
+
+  /** Times a vCPU of the domain moved to another pCPU (state exported there and imported here). */
+  migrations(ref: string | number): number {
+    return this.vcpuOf(this.find(ref)).migrations;
+  }
+
+  /** Bytes typed at a domain's console (COM1 input); returns how many its UART took. */
+  consoleInput(domain: Domain, bytes: Uint8Array): number {
+    if (domain.end !== null) return 0;
+    if (domain.pvKernel) {
+      // The console back end is in the domain's VM on its pCPU.
+      const home = this.scheduler.affinity(this.vcpuOf(domain).id)[0];
+      this.pcpus[home].worker.postMessage({ type: 'pv-input', domain: domain.id, bytes: bytes.slice() } satisfies ToPcpu);
+      return bytes.length;
+    }
+    const taken = domain.console.input(bytes);
+    this.interruptsChanged(domain);
+    this.pumpTimers(domain);
+    return taken;
+  }
+
+  /** The state the domain's vCPU left its last slice with (a pause stops it at a slice end), or null before its first. */
+  vcpuState(ref: string | number): VcpuState | null {
+    return this.vcpuOf(this.find(ref)).state;
+  }
+
+  private stateOf(d: Domain): DomainState {
+    const vcpu = this.vcpuOf(d);
+    if (this.pcpus.some((p) => p.running === vcpu.id)) return d.state === 'dying' ? 'dying' : 'running';
+    if (d.end !== null || d.paused) return d.state;
+    return this.scheduler.state(vcpu.id) === 'blocked' ? 'blocked' : 'runnable';
+  }
+
+  /** Stops every pCPU and domain. */
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    for (const d of this.domains.values()) d.finish('dying', 'hypervisor shut down');
+    for (const p of this.pcpus) {
+      p.server.stop();
+      if (p.wakeTimer !== null) clearTimeout(p.wakeTimer);
+    }
+    await Promise.all(this.pcpus.map((p) => p.worker.terminate()));
+  }
+
+  // --- scheduling -----------------------------------------------------------------------------
+
+  /** Every sleeping pCPU looks for work. */
+  private fillIdle(): void {
+    for (const p of this.pcpus) if (p.running === -1) this.dispatch(p);
+  }
+
+  private dispatch(p: Pcpu): void {
+    if (this.stopped || p.running !== -1) return;
+    if (p.wakeTimer !== null) {
+      clearTimeout(p.wakeTimer);
+      p.wakeTimer = null;
+    }
+    const pick = this.scheduler.pick(p.index, this.now());
+    if (pick.kind === 'idle') {
+      // Idle pCPUs sleep: nothing runs until a wake-up or a capped domain's next period.
+      if (pick.until !== Infinity) p.wakeTimer = setTimeout(() => this.dispatch(p), Math.max(0, (pick.until - this.now()) / 1e6));
+      return;
+    }
+    const vcpu = this.vcpus.get(pick.vcpu)!;
+    const domain = vcpu.domain;
+    let start: VcpuStart;
+    if (vcpu.lastPcpu === -1) start = domain.entry ? { kind: 'entry', regs: domain.entry.regs, sregs: domain.entry.sregs } : { kind: 'pv' };
+    else if (vcpu.lastPcpu === p.index) start = { kind: 'resume' };
+    else {
+      start = { kind: 'state', state: tscAdvanced(vcpu.state!, this.now() - vcpu.stateAt) };
+      vcpu.migrations++;
+    }
+    p.running = vcpu.id;
+    Atomics.store(p.ctrl, CTRL_PREEMPT, 0);
+    const message: ToPcpu = { type: 'run', vcpu: vcpu.id, domain: this.images.get(domain.id)!, sliceNs: pick.sliceNs, start };
+    p.worker.postMessage(message);
+  }
+
+  private onPcpuMessage(message: FromPcpu): void {
+    if (message.type === 'console') {
+      this.domains.get(message.domain)?.console.write(message.bytes);
+      return;
+    }
+    if (message.type === 'wake') {
+      const v = this.vcpus.get(message.vcpu);
+      if (v && v.domain.end === null && !v.domain.paused && this.scheduler.state(v.id) === 'blocked') {
+        this.applyTickle(this.scheduler.wake(v.id, this.now()));
+      }
+      return;
+    }
+    if (message.type !== 'ran') return;
+    const p = this.pcpus[message.pcpu];
+    const vcpu = this.vcpus.get(message.vcpu)!;
+    const domain = vcpu.domain;
+    p.running = -1;
+    const now = this.now();
+    domain.cpuNs += message.ranNs;
+    vcpu.timeOn[p.index] += message.ranNs;
+    domain.retired += message.retired;
+    if (message.state) {
+      vcpu.state = message.state;
+      vcpu.stateAt = now;
+    }
+    vcpu.lastPcpu = message.state || message.outcome !== 'crashed' ? p.index : -1;
+    let next: 'runnable' | 'blocked' | 'paused' = 'runnable';
+    // A guest that ended through the board (exit port) and then halts has ended, not crashed.
+    if (message.outcome === 'crashed' && domain.end === null) {
+      domain.finish('crashed', message.detail ?? 'crashed');
+      this.log(`domain ${domain.id} '${domain.name}' crashed: ${domain.end}`);
+    } else if (message.outcome === 'ended' && domain.end === null) {
+      domain.finish('shutdown', message.detail ?? 'ended');
+    }
+    if (domain.end !== null || domain.paused) next = 'paused';
+    else if (message.outcome === 'blocked' && !domain.syncInterruptLine()) next = 'blocked';
+    this.scheduler.descheduled(p.index, message.ranNs, now, next);
+    if (domain.state === 'dying') this.reap(domain);
+    this.dispatch(p);
+    this.fillIdle();
+  }
+
+  private applyTickle(tickle: Tickle | null): void {
+    if (tickle === null) return;
+    const p = this.pcpus[tickle.pcpu];
+    if (tickle.preempt) Atomics.store(p.ctrl, CTRL_PREEMPT, 1);
+    else this.dispatch(p);
+  }
+
+  /** The domain's interrupt line may have changed: mirror it, and wake its vCPU if it sleeps in HLT. */
+  private interruptsChanged(domain: Domain): void {
+    if (!domain.syncInterruptLine() || domain.end !== null || domain.paused) return;
+    const vcpu = this.vcpuOf(domain);
+    if (this.scheduler.state(vcpu.id) === 'blocked') this.applyTickle(this.scheduler.wake(vcpu.id, this.now()));
+  }
+
+  /** Frees a dead domain's frames and forgets it. */
+  private reap(domain: Domain): void {
+    const vcpu = this.vcpuOf(domain);
+    this.scheduler.remove(vcpu.id);
+    this.vcpus.delete(vcpu.id);
+    for (const p of this.pcpus) p.worker.postMessage({ type: 'drop', domain: domain.id } satisfies ToPcpu);
+    this.pool.release(domain.extent, domain.id);
+    this.domains.delete(domain.id);
+    this.images.delete(domain.id);
+    this.log(`domain ${domain.id} '${domain.name}' destroyed: ${domain.extent.count} frames back in the pool`);
+    for (const resolve of this.destroyWaiters.get(domain.id) ?? []) resolve();
+    this.destroyWaiters.delete(domain.id);
+  }
+
+  // --- device models ------------------------------------------------------------------------
+
+  private serveIo(kind: number, id: number, address: number, size: number, value: number): number {
+    const domain = this.domains.get(id);
+    if (!domain || domain.end !== null) return 0xffffffff;
+    const board = domain.board;
+    const bytes = size as AccessSize;
+    let result = 0;
+    switch (kind) {
+      case IOREQ_PORT_READ: result = board.io.read(address & 0xffff, bytes); break;
+      case IOREQ_PORT_WRITE: board.io.write(address & 0xffff, bytes, value); break;
+      case IOREQ_MMIO_READ: result = board.mmio.read(address, bytes); break;
+      case IOREQ_MMIO_WRITE: board.mmio.write(address, bytes, value); break;
+      case IOREQ_INTA: result = board.pic.acknowledge(); break;
+      default: throw new Error(`unknown I/O request kind ${kind} from domain ${id}`);
+    }
+    const request = domain.shutdownRequest();
+    if (request !== null) {
+      domain.finish('shutdown', request);
+      this.log(`domain ${domain.id} '${domain.name}' shut down: ${request}`);
+    } else {
+      this.interruptsChanged(domain);
+      this.pumpTimers(domain);
+    }
+    return result;
+  }
+
+  /** Runs the domain's due timers (PIT, RTC, UART) on the host clock and arms the next one. */
+  private pumpTimers(domain: Domain): void {
+    if (domain.timer !== null) clearTimeout(domain.timer);
+    domain.timer = null;
+    if (domain.end !== null || this.stopped) return;
+    const deadline = domain.clock.nextDeadline();
+    if (deadline === null) return;
+    domain.timer = setTimeout(() => {
+      domain.timer = null;
+      domain.clock.runDue();
+      this.interruptsChanged(domain);
+      this.pumpTimers(domain);
+    }, Math.max(0, (deadline - domain.clock.now()) / 1e6));
+  }
+}

@@ -1,0 +1,173 @@
+// Entry point of a pCPU's worker thread: an emulated physical CPU. It runs whatever vCPU the
+// hypervisor hands it for one slice and answers with the time used and the vCPU's state. A domain's
+// VM is built here, the first time one of its vCPUs comes, over the domain's frames of the shared
+// RAM pool, with the hypervisor's device models behind the I/O request block. A vCPU that ran on
+// another pCPU since its last slice here comes with its state, and importing it drops what this
+// pCPU's VM derived from guest memory meanwhile (vmm-api's importState contract).
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadStrategy } from '@ringvisor/hypervisor-type2';
+import { ExitCounters, HostClock } from '@ringvisor/machine';
+import type { Clock, PvDomain, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
+import { IoreqClient } from './ioreq-client.js';
+import { type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
+import { SliceRunner } from './vcpu-slice.js';
+
+const port = parentPort;
+if (!port) throw new Error('a pCPU must run in a worker thread');
+const init = workerData as WorkerInit;
+const ctrl = new Int32Array(init.control);
+const runner = new SliceRunner(ctrl);
+const send = (message: FromPcpu) => port.postMessage(message);
+
+interface Instance {
+  readonly domain: number;
+  readonly id: number;
+  readonly vm: Vm;
+  readonly vcpu: Vcpu;
+  readonly client: IoreqClient;
+  readonly lines: Int32Array;
+  /** A para-virtual domain's back ends and its clock's timers (the hypervisor's, on this pCPU). */
+  readonly pv: { readonly domain: PvDomain; readonly clock: HostClock; timer: ReturnType<typeof setTimeout> | null } | null;
+}
+
+const strategies = new Map<string, VmmStrategy>();
+const instances = new Map<number, Instance>();
+
+async function strategyOf(image: DomainImage): Promise<VmmStrategy> {
+  let strategy = strategies.get(image.strategy.name);
+  if (!strategy) {
+    strategy = await loadStrategy(image.strategy);
+    strategies.set(image.strategy.name, strategy);
+  }
+  return strategy;
+}
+
+/**
+ * The domain's clock as a pCPU sees it: host time since the domain's epoch, the same on every pCPU,
+ * so a time-stamp counter that follows it is one counter wherever the vCPU runs. Device timers are
+ * the hypervisor's (its thread runs them); nothing on a pCPU schedules any.
+ */
+function domainClock(epochMs: number): Clock {
+  return {
+    kind: 'host',
+    now: () => (performance.timeOrigin + performance.now() - epochMs) * 1e6,
+    schedule: () => { throw new Error('device timers run on the hypervisor\'s thread, not on a pCPU'); },
+    cancel: () => undefined,
+  };
+}
+
+function importInto(vcpu: Vcpu, state: VcpuState): void {
+  if (!vcpu.importState) throw new Error('this strategy cannot import a vCPU state, so its vCPUs cannot move between pCPUs');
+  vcpu.importState(state);
+}
+
+/**
+ * Runs a para-virtual domain's due timers (set_timer_op, VIRQ_TIMER) on this pCPU's event loop,
+ * between slices, and tells the hypervisor when they leave its blocked vCPU an event.
+ */
+function armPvTimers(instance: Instance): void {
+  const pv = instance.pv;
+  if (pv === null) return;
+  if (pv.timer !== null) clearTimeout(pv.timer);
+  pv.timer = null;
+  const deadline = pv.clock.nextDeadline();
+  if (deadline === null) return;
+  pv.timer = setTimeout(() => {
+    pv.timer = null;
+    pv.clock.runDue();
+    if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
+    armPvTimers(instance);
+  }, Math.max(0, (deadline - pv.clock.now()) / 1e6));
+}
+
+/** Builds the domain's VM over its frames of the pool and loads the vCPU's state into it. */
+function build(strategy: VmmStrategy, image: DomainImage, id: number, start: VcpuStart): Instance {
+  const lines = new Int32Array(image.lines);
+  const client = new IoreqClient(ctrl, image.id, lines, image.claimedPorts, image.mmioWindows);
+  const vm = strategy.createVm({
+    regions: image.regions, io: client.ports, mmio: client.mmio, interrupts: client, stats: new ExitCounters(),
+    clock: domainClock(image.epochMs),
+    ramBacking: (region) => {
+      if (region.rom) return undefined;
+      if (region.base !== 0 || region.size > image.ramBytes) {
+        throw new RangeError(`strategy ${strategy.name} asked for RAM 0x${region.base.toString(16)}+0x${region.size.toString(16)}; the domain has 0x${image.ramBytes.toString(16)} bytes from 0`);
+      }
+      return new Uint8Array(init.pool, image.ramOffset, region.size);
+    },
+  });
+  try {
+    const vcpu = vm.createVcpu(0);
+    let pv: Instance['pv'] = null;
+    if (start.kind === 'pv') {
+      if (!vm.buildPvDomain || !image.pv) throw new Error(`strategy ${strategy.name} cannot build a para-virtual domain`);
+      const clock = new HostClock(() => (performance.timeOrigin + performance.now() - image.epochMs) * 1e6);
+      const domain = vm.buildPvDomain({
+        image: image.pv.kernel, cmdline: image.pv.cmdline, clock,
+        console: { write: (bytes) => { send({ type: 'console', domain: image.id, bytes: bytes.slice() }); return bytes.length; } },
+      });
+      pv = { domain, clock, timer: null };
+    } else if (start.kind === 'entry') {
+      vcpu.setSpecialRegisters(start.sregs);
+      vcpu.setRegisters(start.regs);
+    } else if (start.kind === 'state') {
+      importInto(vcpu, start.state);
+    } else {
+      throw new Error('asked to resume a vCPU this pCPU does not hold');
+    }
+    return { domain: image.id, id, vm, vcpu, client, lines, pv };
+  } catch (error) {
+    vm.destroy();
+    throw error;
+  }
+}
+
+async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void> {
+  // Building a VM for a vCPU that moved here is that vCPU's time on this pCPU.
+  const started = performance.now();
+  let instance = instances.get(message.vcpu);
+  let built = false;
+  try {
+    if (instance && message.start.kind === 'state') {
+      importInto(instance.vcpu, message.start.state);
+    } else if (!instance || message.start.kind !== 'resume') {
+      instance?.vm.destroy();
+      instances.delete(message.vcpu);
+      instance = build(await strategyOf(message.domain), message.domain, message.vcpu, message.start);
+      instances.set(message.vcpu, instance);
+      built = true;
+    }
+    const buildNs = (performance.now() - started) * 1e6;
+    const result = runner.run(instance.vcpu, instance.client, instance.lines, Math.max(0, message.sliceNs - buildNs));
+    armPvTimers(instance);
+    const state = instance.vcpu.exportState?.() ?? null;
+    send({ type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ...result, ranNs: result.ranNs + Math.round(buildNs), state, built });
+  } catch (error) {
+    // A failure in the strategy ends this domain only; the pCPU goes on with the others.
+    instance?.vm.destroy();
+    instances.delete(message.vcpu);
+    send({
+      type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ranNs: Math.round((performance.now() - started) * 1e6), retired: 0, outcome: 'crashed',
+      detail: error instanceof Error ? error.message : String(error), state: null, built,
+    });
+  }
+}
+
+port.on('message', (message: ToPcpu) => {
+  if (message.type === 'run') {
+    void runSlice(message);
+  } else if (message.type === 'pv-input') {
+    for (const instance of instances.values()) {
+      if (instance.domain !== message.domain || instance.pv === null) continue;
+      instance.pv.domain.consoleInput(message.bytes);
+      if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
+    }
+  } else {
+    for (const [vcpu, instance] of instances) {
+      if (instance.domain !== message.domain) continue;
+      if (instance.pv?.timer) clearTimeout(instance.pv.timer);
+      instance.vm.destroy();
+      instances.delete(vcpu);
+    }
+  }
+});
+send({ type: 'ready', pcpu: init.pcpu });

@@ -1,0 +1,61 @@
+// The platform file: what the type-1 hypervisor owns (pCPUs, the RAM pool, the physical disk) and
+// the domains it partitions them into. The JSON shape is documented in the package README; these are
+// the validated, defaulted values `parsePlatform` returns.
+
+/** Strategies a domain may run under. `none` is refused: a type-1 hypervisor virtualizes. */
+export const DOMAIN_STRATEGIES = ['full', 'para', 'hw:vmx'] as const;
+export type DomainStrategy = (typeof DOMAIN_STRATEGIES)[number];
+
+/** What a domain boots. */
+export type DomainBoot =
+  /** The compute guest built into this package (an endless loop counting its work in RAM). */
+  | { readonly kind: 'compute' }
+  /** A bundled guest from @ringvisor/guests, by name. */
+  | { readonly kind: 'guest'; readonly name: string }
+  /** A raw binary loaded and entered at `address` (real mode below 1 MiB, 32-bit protected mode above). */
+  | { readonly kind: 'flat'; readonly file: string; readonly address: number }
+  /** A Linux kernel (bzImage or vmlinux) with an optional initrd and command line. */
+  | { readonly kind: 'linux'; readonly kernel: string; readonly initrd?: string; readonly cmdline: string }
+  /** A kernel for Xen's x86-32 PV ABI (strategy para only). */
+  | { readonly kind: 'pv'; readonly kernel: string; readonly cmdline: string };
+
+/** A domain's virtual disk: a byte range of the platform's physical disk, or a file of its own. */
+export type DomainDisk =
+  | { readonly kind: 'slice'; readonly offset: number; readonly size: number }
+  | { readonly kind: 'file'; readonly path: string };
+
+export interface DomainConfig {
+  readonly name: string;
+  readonly strategy: DomainStrategy;
+  /** Guest RAM in MiB. */
+  readonly memoryMiB: number;
+  readonly vcpus: number;
+  /** Credit2 weight, 1..65535 (256 by default). */
+  readonly weight: number;
+  /** Upper bound in percent of one pCPU per vCPU count (0: uncapped). */
+  readonly cap: number;
+  /** pCPUs the domain's vCPUs may run on (hard affinity). */
+  readonly affinity: readonly number[];
+  readonly boot: DomainBoot;
+  readonly disk?: DomainDisk;
+  readonly autostart: boolean;
+}
+
+export interface SchedulerConfig {
+  /** Longest run of a vCPU before the scheduler decides again (credit2: 10 ms). */
+  readonly maxSliceUs: number;
+  /** Shortest run before a vCPU can be preempted by a waking one (credit2's ratelimit: 1 ms). */
+  readonly ratelimitUs: number;
+}
+
+export interface PlatformConfig {
+  readonly pcpus: number;
+  /** The physical RAM pool in MiB. */
+  readonly memoryMiB: number;
+  /** The physical disk image the domains' `slice` disks are cut from. */
+  readonly disk?: string;
+  /** Path of the control socket `ringvisor xl` talks to. */
+  readonly control?: string;
+  readonly scheduler: SchedulerConfig;
+  readonly domains: readonly DomainConfig[];
+}
