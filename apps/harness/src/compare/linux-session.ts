@@ -5,7 +5,8 @@
 // measured: a boot and its workloads already take minutes per strategy under emulation. Host
 // seconds are the harness's clock around the typed command; guest seconds the guest's
 // /proc/uptime around the workload. The VM runs on the host clock (its TSC counts wall time), but
-// the guest's seconds follow its boot-time TSC calibration, which on a loaded host came out short.
+// on a loaded host Linux's watchdog finds the TSC skewed against late ticks and moves to the PIT
+// and the ACPI PM timer, and the guest's seconds come out short of wall time.
 // para runs only Xen PV kernels built without PAE, and Debian ships its Xen PV support in a PAE kernel.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
