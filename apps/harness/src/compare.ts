@@ -1,11 +1,12 @@
 // `harness compare [--quick] [--out DIR]`: every workload under every strategy that can run it here,
 // one table, compare.json and compare.svg in DIR. Workloads: minikernel's nanobenchmarks (bare
-// build; the Xen PV build under para) and, without --quick, the Debian Linux boot to the init marker.
+// build; the Xen PV build under para) and, without --quick or --no-linux, Debian's Linux: its boot
+// to the init marker and the macro workloads in that booted guest (compare/linux-session.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GuestSession } from './compare/guest-session.js';
-import { linuxBootRows } from './compare/linux-row.js';
+import { linuxRows } from './compare/linux-session.js';
 import { modeledCycles } from './compare/model.js';
 import { NANOBENCHES, runNanobench } from './compare/nanobench.js';
 import { MODEL_INFO, type CompareReport, type ResultRow } from './compare/report.js';
@@ -65,9 +66,9 @@ export async function runCompare(options: Options, log: (line: string) => void):
     const none = rows.find((x) => x.benchmark === r.benchmark && x.strategy === 'none');
     return { ...r, ratioToNone: none && 'hostNs' in none && none.hostNs > 0 ? r.hostNs / none.hostNs : null };
   });
-  const linux = options.linux ? await linuxBootRows(ranHere, log) : [];
+  const linux = options.linux ? await linuxRows(ranHere, log) : [];
   return {
-    command: `harness compare${options.quick ? ' --quick' : ''}`,
+    command: `harness compare${options.quick ? ' --quick' : options.linux ? '' : ' --no-linux'}`,
     date: new Date().toISOString(),
     quick: options.quick,
     host: { node: process.version, platform: `${process.platform} ${process.arch}`, cpus: cpus().length },

@@ -24,7 +24,12 @@ describe('harness compare --quick', () => {
       expect(rows.map((r) => r.benchmark)).toEqual(NANOBENCHES.map((b) => b.name));
       for (const r of rows) {
         if ('unsupported' in r) {
-          // Only the PV build lacks operations: ports and CR4.
+          // SYSENTER needs the CPU's SEP bit (x86-core's CPUID has none); otherwise only the PV
+          // build lacks operations: ports and CR4.
+          if (r.benchmark === 'sysenter') {
+            expect(r.unsupported).toMatch(/SYSENTER/);
+            continue;
+          }
           expect(strategy).toBe('para');
           expect(['in', 'out', 'cr4']).toContain(r.benchmark);
           continue;
@@ -44,6 +49,10 @@ describe('harness compare --quick', () => {
     expect(row('cr3', 'para')?.events.hypercalls).toBeGreaterThanOrEqual(1);
     expect(row('cr3', 'full')?.events.callouts).toBeGreaterThanOrEqual(1);
     expect(row('pagefault', 'full')?.events.hiddenFaults).toBeGreaterThanOrEqual(1);
+    // The #DE round trip alone: one reflected exception per operation, no system call beside it.
+    expect(row('divzero', 'full')?.events.traps).toBeCloseTo(1, 1);
+    expect(row('divzero', 'para')?.counters['exit exception']).toBeCloseTo(1, 1);
+    expect(row('divzero', 'para')?.counters['hypercall iret']).toBeCloseTo(1, 1);
     expect(row('syscall', 'none')?.ratioToNone).toBe(1);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   }, 600_000);

@@ -1,7 +1,8 @@
 // The technique's events, read from hypervisor-type2's statistics: vmx exits by SDM reason and EPT
-// counts (vmm-hw's named counters), full's call-outs, traps and hidden faults ("full ..."), para's
-// hypercalls ("hypercall NAME") and the exceptions it bounced ("exception" exits). Port and MMIO
-// accesses are device work every strategy counts alike, so they are not technique events.
+// counts (vmm-hw's named counters), full's call-outs, traps, reflected exceptions and hidden faults
+// ("full ..."), para's hypercalls ("hypercall NAME") and the exceptions it bounced ("exception"
+// exits). Port and MMIO accesses are device work every strategy counts alike, so they are not
+// technique events.
 import type { StatsSnapshot } from '@ringvisor/hypervisor-type2';
 
 export const EVENT_KINDS = ['exits', 'callouts', 'traps', 'hiddenFaults', 'hypercalls', 'eptViolations'] as const;
@@ -39,7 +40,8 @@ export function eventsOf(counts: Counts): EventCounts {
   return {
     exits: sum(counts, (n) => n.startsWith(VMX_EXIT)),
     callouts: sum(counts, (n) => n.startsWith('full callout-')),
-    traps: sum(counts, (n) => n.startsWith('full trap-') || n === 'exit exception'),
+    // full: trapped instructions and guest exceptions it reflects; para: exceptions it bounces.
+    traps: sum(counts, (n) => n.startsWith('full trap-') || n.startsWith('full reflected-') || n === 'exit exception'),
     hiddenFaults: counts['full hidden-faults'] ?? 0,
     hypercalls: sum(counts, (n) => n.startsWith('hypercall ')),
     eptViolations: sum(counts, (n) => n.startsWith('ept violations')),

@@ -15,10 +15,19 @@ export interface Nanobench {
   /** Operations per measurement: full run and --quick. */
   readonly iterations: number;
   readonly quick: number;
+  /** Why a build answers "unsupported", where the reason is not that the build lacks the operation. */
+  readonly unsupportedWhy?: Partial<Record<CompareStrategy['guest'], string>>;
 }
 
 export const NANOBENCHES: readonly Nanobench[] = [
   { name: 'syscall', label: 'syscall (int 0x80 getpid)', iterations: 20000, quick: 200 },
+  {
+    name: 'sysenter', label: 'syscall (SYSENTER/SYSEXIT getpid)', iterations: 20000, quick: 200,
+    unsupportedWhy: {
+      minikernel: 'the guest\'s CPU has no SYSENTER (CPUID.01H:EDX.SEP clear)',
+      'minikernel-pv': '32-bit Xen has SYSENTER callbacks only with supervisor_mode_kernel, which vmm-para lacks',
+    },
+  },
   { name: 'in', label: 'in from a device port', iterations: 20000, quick: 200 },
   { name: 'out', label: 'out to a device port', iterations: 20000, quick: 200 },
   { name: 'cr3', label: 'CR3 write (PV: new_baseptr)', iterations: 10000, quick: 100 },
@@ -66,7 +75,7 @@ export async function runNanobench(
 ): Promise<NanoResult> {
   const count = quick ? bench.quick : bench.iterations;
   const zero = await measure(session, bench.name, 0);
-  if (zero.ticks === null) return { benchmark: bench.name, unsupported: `the ${strategy.guest} build has no such operation` };
+  if (zero.ticks === null) return { benchmark: bench.name, unsupported: bench.unsupportedWhy?.[strategy.guest] ?? `the ${strategy.guest} build has no such operation` };
   await measure(session, bench.name, count);
   let full = await measure(session, bench.name, count);
   for (let i = 1; i < REPEATS; i++) {

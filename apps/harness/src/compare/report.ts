@@ -1,6 +1,6 @@
 // What `harness compare` measured, as compare.json holds it.
 import type { NanoResult } from './nanobench.js';
-import type { LinuxRow } from './linux-row.js';
+import type { LinuxRow } from './linux-session.js';
 import { CYCLES_PER_EVENT, MODEL_CPU } from './model.js';
 
 export type ResultRow =

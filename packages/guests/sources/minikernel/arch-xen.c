@@ -252,7 +252,8 @@ void xen_failsafe_callback(void);
 void xen_failsafe_callback(void) { panic("Xen failsafe callback", 0); }
 
 /* A domain without I/O privileges has no ports (its devices are split drivers) and may not write
-   CR4; CR0's only writable bit for a PV guest is TS, through fpu_taskswitch. */
+   CR4; CR0's only writable bit for a PV guest is TS, through fpu_taskswitch. A 32-bit Xen has a
+   SYSENTER callback only with supervisor_mode_kernel, which vmm-para does not offer. */
 static int xen_bench(u32 op, u32 count) {
   if (op != BENCH_CR0) return -1;
   for (u32 i = 0; i < count; i++) hypercall(HYPERVISOR_fpu_taskswitch, 1, 0, 0, 0, 0);

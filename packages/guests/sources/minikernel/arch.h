@@ -29,7 +29,8 @@ struct arch_ops {
   u32 (*disk_sectors)(void);
   int (*disk_rw)(u32 sector, u8 *buffer, int write);
   __attribute__((noreturn)) void (*poweroff)(int crash);
-  /* The build-specific nanobenchmark steps (BENCH_IN, _OUT, _CR0, _CR4): 0, or -1 if it has none. */
+  /* The build-specific nanobenchmark steps (BENCH_IN, _OUT, _CR0, _CR4, _SYSENTER): 0, or -1 if it
+     has none. */
   int (*bench)(u32 op, u32 count);
 };
 

@@ -67,6 +67,7 @@ struct frame {
 #endif
 #define VECTOR_EVENT 0x100 /* PV: the event-channel upcall */
 #define VECTOR_SYSCALL 0x80
+#define VECTOR_SYSENTER 0x101 /* bare: a system call by SYSENTER, answered by SYSEXIT */
 
 #ifndef __ASSEMBLER__
 static inline int from_user(const struct frame *f) { return (f->cs & 3) == 3; }

@@ -268,7 +268,9 @@ static int sys_bench(u32 op, u32 count, u32 argument) {
 }
 
 static void syscall(struct frame *f) {
-  u32 a = f->ebx, b = f->ecx, c = f->edx;
+  /* By SYSENTER, ECX and EDX carry the return ESP and EIP (syscall.h). */
+  int fast = f->vector == VECTOR_SYSENTER;
+  u32 a = f->ebx, b = fast ? f->esi : f->ecx, c = fast ? f->edi : f->edx;
   int result = -1;
   switch (f->eax) {
   case SYS_EXIT: proc_exit((int)a); break;
@@ -318,7 +320,7 @@ static void user_exception(struct frame *f, u32 address) {
 }
 
 void trap(struct frame *f) {
-  if (f->vector == VECTOR_SYSCALL && from_user(f)) {
+  if ((f->vector == VECTOR_SYSCALL || f->vector == VECTOR_SYSENTER) && from_user(f)) {
     syscall(f);
   } else if (f->vector == 14) {
     u32 address = ops->fault_address();

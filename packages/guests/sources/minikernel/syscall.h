@@ -1,4 +1,6 @@
-/* System call numbers (int 0x80: EAX = number, EBX, ECX, EDX = arguments, result in EAX). */
+/* System call numbers (int 0x80: EAX = number, EBX, ECX, EDX = arguments, result in EAX). The bare
+   build also takes them by SYSENTER where the CPU has it: EAX = number, EBX, ESI, EDI = arguments,
+   ECX = the ESP and EDX = the EIP to return to; ECX and EDX come back clobbered. */
 #ifndef MK_SYSCALL_H
 #define MK_SYSCALL_H
 #define SYS_EXIT 0
@@ -40,4 +42,5 @@
 #define BENCH_CR4 4     /* CR4 write (PV: none) */
 #define BENCH_INVLPG 5  /* rewrite the PTE of user address EDX and INVLPG it */
 #define BENCH_CATCH_DE 6 /* a #DE in this process resumes at EDX (0: kills again) */
+#define BENCH_SYSENTER 7 /* 0 if system calls by SYSENTER work here, else -1 (no count) */
 #endif

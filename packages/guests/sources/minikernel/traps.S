@@ -41,6 +41,24 @@
 	.endr
 #endif
 
+#ifndef MK_PV
+/* SYSENTER lands on the stack IA32_SYSENTER_ESP names, &tss.esp0: the word there is the current
+   process's kernel stack top. The frame is the one an interrupt from ring 3 leaves, with the
+   caller's ESP and EIP from ECX and EDX (syscall.h); SYSENTER cleared IF, ring 3 always has it. */
+	.globl sysenter_entry
+sysenter_entry:
+	mov (%esp), %esp
+	push $USER_DS
+	push %ecx
+	pushf
+	orl $0x200, (%esp)
+	push $USER_CS
+	push %edx
+	push $0
+	push $VECTOR_SYSENTER
+	jmp trap_common
+#endif
+
 trap_common:
 	pusha
 	push %ds
@@ -66,7 +84,18 @@ trap_return:
 	mov $23, %eax      /* __HYPERVISOR_iret */
 	int $0x82
 #else
+	cmpl $VECTOR_SYSENTER, -8(%esp)   /* the vector slot just popped */
+	je 1f
 	iret
+	/* SYSEXIT takes EIP from EDX and ESP from ECX; EFLAGS goes back with IF clear, and STI's
+	   one-instruction shadow sets it only as SYSEXIT leaves. */
+1:	mov (%esp), %edx
+	mov 12(%esp), %ecx
+	andl $~0x200, 8(%esp)
+	push 8(%esp)
+	popf
+	sti
+	sysexit
 #endif
 
 /* swtch(save, new): saves the callee-saved registers and ESP, continues on another kernel stack. */

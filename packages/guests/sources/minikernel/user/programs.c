@@ -217,6 +217,14 @@ static int nb_run(const char *name, u32 count) {
     if (equals(name, kernel_ops[i].name)) return syscall3(SYS_BENCH, (u32)kernel_ops[i].op, count, 0);
   if (equals(name, "syscall")) {
     for (u32 i = 0; i < count; i++) getpid();
+  } else if (equals(name, "sysenter")) {
+    if (syscall3(SYS_BENCH, BENCH_SYSENTER, 0, 0) < 0) return -1;
+    for (u32 i = 0; i < count; i++) {
+      int pid;
+      __asm__ volatile("movl %%esp, %%ecx\n\tmovl $1f, %%edx\n\tsysenter\n1:"
+                       : "=a"(pid) : "a"(SYS_GETPID) : "ecx", "edx", "memory");
+      (void)pid;
+    }
   } else if (equals(name, "callret")) {
     u32 x = 0;
     for (u32 i = 0; i < count; i++) x = nb_leaf(x);
@@ -224,18 +232,26 @@ static int nb_run(const char *name, u32 count) {
     volatile u32 on_stack = 0; /* a page of the process's own, present and writable */
     return syscall3(SYS_BENCH, BENCH_INVLPG, count, (u32)&on_stack);
   } else if (equals(name, "divzero")) {
-    for (u32 i = 0; i < count; i++) {
-      /* #DE resumes at the label; the kernel learns it each time (the label is this iteration's). */
-      u32 number = SYS_BENCH;
-      __asm__ volatile("movl $1f, %%edx\n\t"
-                       "int $0x80\n\t"
-                       "xorl %%edx, %%edx\n\t"
-                       "xorl %%ecx, %%ecx\n\t"
-                       "movl $1, %%eax\n\t"
-                       "divl %%ecx\n"
-                       "1:"
-                       : "+a"(number) : "b"(BENCH_CATCH_DE) : "ecx", "edx", "memory", "cc");
-    }
+    /* One system call arms the kernel's resume address (label 2), then each iteration is a #DE
+       round trip alone: fault, the kernel's handler, IRET to the next iteration. */
+    u32 left = count;
+    __asm__ volatile("movl %[number], %%eax\n\t"
+                     "movl %[catch], %%ebx\n\t"
+                     "movl $2f, %%edx\n\t"
+                     "int $0x80\n"
+                     "1:\n\t"
+                     "testl %%esi, %%esi\n\t"
+                     "jz 3f\n\t"
+                     "xorl %%edx, %%edx\n\t"
+                     "xorl %%ecx, %%ecx\n\t"
+                     "movl $1, %%eax\n\t"
+                     "divl %%ecx\n"
+                     "2:\n\t"
+                     "decl %%esi\n\t"
+                     "jmp 1b\n"
+                     "3:"
+                     : "+S"(left) : [number] "i"(SYS_BENCH), [catch] "i"(BENCH_CATCH_DE)
+                     : "eax", "ebx", "ecx", "edx", "memory", "cc");
     syscall3(SYS_BENCH, BENCH_CATCH_DE, 0, 0);
   } else if (equals(name, "pagefault") || equals(name, "forkwait")) {
     return 0; /* measured by the caller around a child */
@@ -254,7 +270,7 @@ static void nanobench(const char *args) {
   name[n] = 0;
   u32 count = parse_unsigned(&cursor);
   if (equals(name, "list") || !name[0]) {
-    puts("nb: syscall in out cr3 cr0 cr4 callret pagefault divzero invlpg forkwait\n");
+    puts("nb: syscall sysenter in out cr3 cr0 cr4 callret pagefault divzero invlpg forkwait\n");
     return;
   }
   u32 start = 0, cycles = 0;
