@@ -17,6 +17,7 @@ import { Fpu } from './fpu/fpu.js';
 import { CpuFpuHost } from './fpu-host.js';
 import { type CpuModel, MODEL_TRAITS, type ModelTraits } from './model.js';
 import { LongState, runLong } from './long/run.js';
+import { SseState } from './sse/state.js';
 
 export const ES = 0;
 export const CS = 1;
@@ -227,6 +228,8 @@ export class Cpu {
   readonly traits: ModelTraits;
   /** IA-32e state beyond the i686's (MSRs, 64-bit table and segment bases): src/long/. */
   readonly long = new LongState();
+  /** XMM registers and MXCSR (src/sse/; used by the models with SSE). */
+  readonly sse = new SseState();
 
   constructor(options: CpuOptions) {
     this.model = options.model ?? 'i686';
@@ -286,6 +289,7 @@ export class Cpu {
     this.cr0 = 0x60000010;
     this.cr2 = this.cr2Hi = this.cr3 = this.cr4 = this.efer = 0;
     this.long.reset();
+    this.sse.reset();
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;

@@ -17,13 +17,20 @@ export const FEATURE_CX8 = 1 << 8;
 export const FEATURE_PGE = 1 << 13;
 export const FEATURE_CMOV = 1 << 15;
 export const FEATURE_FXSR = 1 << 24;
+export const FEATURE_SSE = 1 << 25;
+export const FEATURE_SSE2 = 1 << 26;
 /**
  * The x87 FPU, RDTSC, RDMSR/WRMSR, CMPXCHG8B, CMOVcc (which covers FCMOVcc and FCOMI) and
- * FXSAVE/FXRSTOR (which makes CR4.OSFXSR settable) are implemented. No SSE: FXSAVE keeps no XMM or
- * MXCSR state (src/fpu/environment.ts).
+ * FXSAVE/FXRSTOR (which makes CR4.OSFXSR settable) are implemented. SSE and SSE2 only on the
+ * 'x86-64' model (`leaf1Edx`); on the i686 FXSAVE keeps no XMM or MXCSR state (src/fpu/environment.ts).
  */
 export const CORE_FEATURES = FEATURE_FPU | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_CMOV | FEATURE_FXSR;
 const MAX_BASIC_LEAF = 1;
+
+/** Leaf 1 EDX of this CPU: the core's features, SSE and SSE2 on the models that have them, paging's. */
+export function leaf1Edx(cpu: { readonly traits: { readonly sse: boolean }; pagingFeatures: number }): number {
+  return CORE_FEATURES | (cpu.traits.sse ? FEATURE_SSE | FEATURE_SSE2 : 0) | cpu.pagingFeatures;
+}
 
 function vendorWord(i: number): number {
   let v = 0;
@@ -68,5 +75,5 @@ export function cpuid(cpu: Cpu): void {
   r[0] = CPUID_SIGNATURE;
   r[3] = 0;
   r[1] = 0;
-  r[2] = CORE_FEATURES | cpu.pagingFeatures;
+  r[2] = leaf1Edx(cpu);
 }

@@ -9,6 +9,7 @@ import { ZF } from './flags.js';
 
 const CR0_TS = 8;
 import { readMsr, writeMsr } from './msr.js';
+import { sse32 } from './sse/execute.js';
 import {
   condition, decodeEa, fetchImm, getReg, jumpTo, modrm, modrmMemory, push, readE, readMem, readMemAt, readRmwE,
   setReg, vSize, writeE, writeMem, writeRmwE,
@@ -149,7 +150,10 @@ export function step0f(cpu: Cpu, op: number): void {
       if ((count & 31) !== 0) writeRmwE(cpu, m, size, r);
       return;
     }
-    case 0xae: group15(cpu); return;
+    case 0xae:
+      if (cpu.traits.sse) sse32(cpu, op);
+      else group15(cpu);
+      return;
     case 0xaf: {
       const size = vSize(cpu);
       const m = modrm(cpu);
@@ -217,7 +221,8 @@ export function step0f(cpu: Cpu, op: number): void {
       return;
     }
     default:
-      throwFault(6);
+      // SSE/SSE2 on the models that have it; the i686 has neither.
+      if (!cpu.traits.sse || !sse32(cpu, op)) throwFault(6);
   }
 }
 

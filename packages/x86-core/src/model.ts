@@ -34,6 +34,11 @@ export interface ModelTraits {
    * CPUID and MSRs stay exactly as they were.
    */
   readonly longMode: boolean;
+  /**
+   * SSE and SSE2 (src/sse/): XMM registers, MXCSR, CPUID's SSE/SSE2 bits, CR4.OSXMMEXCPT, the 0F AE
+   * forms beyond FXSAVE/FXRSTOR. Off on the i686, whose CPUID and FXSAVE image stay as they were.
+   */
+  readonly sse: boolean;
 }
 
 export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
@@ -49,6 +54,7 @@ export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
     stringStepsBeforeAccess: false,
     popMemoryMovesSpBeforeWrite: false, // a fault reports the state before the instruction (SDM Vol. 3A 6.5)
     longMode: false,
+    sse: false,
   },
   '80286': {
     lastSegmentRegister: 3, // ES CS SS DS: the 286 has no FS or GS
@@ -65,8 +71,9 @@ export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
     // The 286 pops (SP += 2) and then stores: a faulting store (a word at offset FFFF) finds SP moved.
     popMemoryMovesSpBeforeWrite: true,
     longMode: false,
+    sse: false,
   },
-  // The i686 core with IA-32e mode: a first x86-64 (no SSE yet, so not the amd64 baseline).
+  // The i686 core with IA-32e mode, SSE and SSE2.
   'x86-64': {
     lastSegmentRegister: 5,
     realModeFlagsMask: ~0,
@@ -77,5 +84,6 @@ export const MODEL_TRAITS: Readonly<Record<CpuModel, ModelTraits>> = {
     stringStepsBeforeAccess: false,
     popMemoryMovesSpBeforeWrite: false,
     longMode: true,
+    sse: true,
   },
 };

@@ -93,13 +93,14 @@ export function frstor(fpu: Fpu, host: FpuHost, at: number, mode: number): void 
 }
 
 /**
- * FXSAVE in legacy (non-64-bit) mode. This CPU has no SSE: bytes 0-159 are written (reserved bytes
- * among them as 0), MXCSR as its power-up value and MXCSR_MASK as 0 (the default mask); the XMM
- * registers do not exist, so bytes 160-511 keep what memory held, with CR4.OSFXSR set or not. FIP
+ * FXSAVE's x87 part in legacy (non-64-bit) mode: bytes 0-159 (reserved bytes among them as 0), with
+ * `mxcsr` and `mxcsrMask` at 24 and 28. Without SSE (the i686 model) MXCSR is its power-up value and
+ * MXCSR_MASK 0 (the default mask), and bytes 160-511 keep what memory held, CR4.OSFXSR set or not;
+ * an SSE CPU adds its XMM registers (src/sse/state-save.ts). FIP
  * and FDP are offsets (in real-address mode too), their high halves 0 with a 16-bit operand size;
  * FCS and FDS are the selectors.
  */
-export function fxsave(fpu: Fpu, host: FpuHost, at: number, mode: number): void {
+export function fxsave(fpu: Fpu, host: FpuHost, at: number, mode: number, mxcsr = MXCSR_DEFAULT, mxcsrMask = 0): void {
   const offsetMask = mode & FPU_OPSIZE32 ? 0xffffffff : 0xffff;
   host.write16(at, fpu.cw);
   host.write16(at + 2, fpu.statusWord);
@@ -112,8 +113,8 @@ export function fxsave(fpu: Fpu, host: FpuHost, at: number, mode: number): void 
   host.write32(at + 12, fpu.fcs & 0xffff);
   host.write32(at + 16, (dataOffset(fpu, mode) & offsetMask) >>> 0);
   host.write32(at + 20, fpu.fds & 0xffff);
-  host.write32(at + 24, MXCSR_DEFAULT);
-  host.write32(at + 28, 0);
+  host.write32(at + 24, mxcsr);
+  host.write32(at + 28, mxcsrMask);
   for (let i = 0; i < 8; i++) {
     const slot = at + 32 + i * 16;
     writeReal80(host, slot, fpu.regs[(fpu.top + i) & 7]);
@@ -123,11 +124,11 @@ export function fxsave(fpu: Fpu, host: FpuHost, at: number, mode: number): void 
 }
 
 /**
- * FXRSTOR in legacy mode: false (and nothing loaded) when MXCSR has a bit outside the default mask,
+ * FXRSTOR in legacy mode: false (and nothing loaded) when MXCSR has a bit outside `mxcsrMask`,
  * for which the CPU raises #GP(0). Everything is read before any state changes, so a fault midway
  * leaves the FPU as it was. The full tag word follows from the abridged one and the register values.
  */
-export function fxrstor(fpu: Fpu, host: FpuHost, at: number, mode: number): boolean {
+export function fxrstor(fpu: Fpu, host: FpuHost, at: number, mode: number, mxcsrMask = MXCSR_DEFAULT_MASK): boolean {
   const offsetMask = mode & FPU_OPSIZE32 ? 0xffffffff : 0xffff;
   const cw = host.read16(at);
   const sw = host.read16(at + 2);
@@ -139,7 +140,7 @@ export function fxrstor(fpu: Fpu, host: FpuHost, at: number, mode: number): bool
   const fds = host.read16(at + 20);
   const mxcsr = host.read32(at + 24);
   for (let i = 0; i < 8; i++) incoming[i] = readReal80(host, at + 32 + i * 16);
-  if ((mxcsr & ~MXCSR_DEFAULT_MASK) !== 0) return false;
+  if ((mxcsr & ~mxcsrMask) !== 0) return false;
   fpu.cw = cw;
   fpu.statusWord = sw;
   for (let r = 0; r < 8; r++) fpu.empty[r] = abridged & (1 << r) ? 0 : 1;

@@ -18,6 +18,8 @@ export const d = {
   seg: -1,
   /** 0, 0xf3 or 0xf2. */
   rep: 0,
+  /** An operand-size prefix was seen (SSE's mandatory 66, whatever REX.W says). */
+  p66: false,
   lock: false,
   /** Linear address of the next byte to fetch (CS's base is 0 in 64-bit mode). */
   rip: 0,

@@ -11,6 +11,7 @@ import {
   clearTaskSwitched, loadAccessRights, loadMachineStatusWord, loadSegmentLimit, readControlRegister,
   readDebugRegister, storeMachineStatusWord, verifyRead, verifyWrite, writeControlRegister, writeDebugRegister,
 } from '../system/index.js';
+import { sse64 } from '../sse/execute.js';
 import { alu64, imulTruncate64, shl64, shr64 } from './alu64.js';
 import { d, fetch8, fetch32 } from './decode-state.js';
 import { branch } from './execute.js';
@@ -212,7 +213,7 @@ export function step0f64(cpu: Cpu, op: number): void {
       return;
     }
     default:
-      throwFault(6);
+      if (!sse64(cpu, op)) throwFault(6);
   }
 }
 

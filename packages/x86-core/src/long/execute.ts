@@ -50,6 +50,7 @@ export function step64(cpu: Cpu): void {
   d.addr32 = false;
   d.seg = -1;
   d.rep = 0;
+  d.p66 = false;
   d.lock = false;
   let op = fetch8(cpu);
   let opsize16 = false;
@@ -69,7 +70,7 @@ export function step64(cpu: Cpu): void {
     switch (op) {
       case 0x64: d.seg = FS; break;
       case 0x65: d.seg = GS; break;
-      case 0x66: opsize16 = true; break;
+      case 0x66: opsize16 = d.p66 = true; break;
       case 0x67: d.addr32 = true; break;
       case 0xf0: d.lock = true; break;
       case 0xf2: case 0xf3: d.rep = op; break;

@@ -1,4 +1,4 @@
-import { CORE_FEATURES } from '../cpuid.js';
+import { leaf1Edx } from '../cpuid.js';
 import { throwFault } from '../fault.js';
 import {
   CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR0_TS, isProtected, isV86, type SystemCpu,
@@ -33,7 +33,7 @@ const CPUID_SSE = 1 << 25;
  * are never set: there are no virtual interrupt flags and no machine-check architecture.
  */
 function cr4Supported(cpu: SystemCpu): number {
-  const features = CORE_FEATURES | cpu.pagingFeatures;
+  const features = leaf1Edx(cpu);
   let bits = CR4_TSD | CR4_DE | CR4_PCE;
   if (features & CPUID_PSE) bits |= CR4_PSE;
   if (features & CPUID_PAE) bits |= CR4_PAE;

@@ -22,7 +22,7 @@ export interface SystemCpu {
   /** DR0-DR7. */
   dr: Int32Array;
   /** The CPU model's mask for the FLAGS image a real-mode POPF or IRET loads (80286: bits 12-15 clear). */
-  readonly traits: { readonly realModeFlagsMask: number; readonly longMode: boolean };
+  readonly traits: { readonly realModeFlagsMask: number; readonly longMode: boolean; readonly sse: boolean };
   /** IA32_EFER (LME/LMA for the IA-32e activation rules). */
   efer: number;
   /** Segment-base bits 63:32 (long mode): every load here sets a 32-bit base, so it clears them. */

@@ -1,40 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { CS, SS, TR } from '../../src/cpu.js';
+import { CS, TR } from '../../src/cpu.js';
 import { cpuid } from '../../src/cpuid.js';
 import { readMsr, writeMsr } from '../../src/msr.js';
 import { writeControlRegister } from '../../src/system/index.js';
 import { createMachine, type Machine } from '../pm/machine.js';
+import { CODE, LMA, LME, longMachine } from './machine.js';
 import { random } from '../support/random.js';
 
 const EFER = 0xc0000080;
 const LSTAR = 0xc0000082;
-const SCE = 1;
-const LME = 1 << 8;
-const LMA = 1 << 10;
-const NXE = 1 << 11;
-const CODE = 0x100000;
-
-/** An 'x86-64' CPU in 64-bit mode at CPL 0: 0-4 MiB identity-mapped by 2 MiB pages, every exception intercepted. */
-function longMachine(code: number[] = [], efer = SCE | LME | LMA | NXE): Machine {
-  const m = createMachine({ model: 'x86-64', direct: true });
-  const { cpu, physical } = m;
-  physical.write32(0x70000, 0x71007);
-  physical.write32(0x71000, 0x72007);
-  physical.write32(0x72000, 0x87);
-  physical.write32(0x72008, 0x200087);
-  cpu.cr3 = 0x70000;
-  cpu.cr4 = 0x20;
-  cpu.efer = efer;
-  cpu.cr0 = 0x80010011 | 0;
-  cpu.segAccess[CS] = 0xa09b;
-  cpu.segAccess[SS] = 0xc093;
-  cpu.modeChanged();
-  cpu.intercepts.exceptions = -1;
-  physical.writeBytes(CODE, Uint8Array.from(code));
-  cpu.eip = CODE;
-  cpu.reg32[4] = 0x80000;
-  return m;
-}
 
 /** Runs until the first stop; returns the exception vector and error code, or the reason. */
 function firstStop(m: Machine, budget = 100): string {

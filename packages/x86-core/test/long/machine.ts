@@ -1,5 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { createMachine, runImageOn, type GuestRun, type MachineOptions } from '../pm/machine.js';
+import { CS, SS } from '../../src/cpu.js';
+import { createMachine, runImageOn, type GuestRun, type Machine, type MachineOptions } from '../pm/machine.js';
+
+export const SCE = 1;
+export const LME = 1 << 8;
+export const LMA = 1 << 10;
+export const NXE = 1 << 11;
+/** Where `longMachine` puts its code. */
+export const CODE = 0x100000;
+
 
 export interface LongGuestOptions extends MachineOptions {
   /** Run guests/byte-reports/<name>.bin (the image QEMU runs) and join its byte reports into dwords. */
@@ -18,4 +27,26 @@ export function runLongGuest(name: string, budget = 5_000_000, options: LongGues
     dwords.push(((r[i] & 0xff) | ((r[i + 1] & 0xff) << 8) | ((r[i + 2] & 0xff) << 16) | ((r[i + 3] & 0xff) << 24)) >>> 0);
   }
   return { ...run, reports: dwords };
+}
+
+/** An 'x86-64' CPU in 64-bit mode at CPL 0: 0-4 MiB identity-mapped by 2 MiB pages, every exception intercepted. */
+export function longMachine(code: number[] = [], efer = SCE | LME | LMA | NXE): Machine {
+  const m = createMachine({ model: 'x86-64', direct: true });
+  const { cpu, physical } = m;
+  physical.write32(0x70000, 0x71007);
+  physical.write32(0x71000, 0x72007);
+  physical.write32(0x72000, 0x87);
+  physical.write32(0x72008, 0x200087);
+  cpu.cr3 = 0x70000;
+  cpu.cr4 = 0x20;
+  cpu.efer = efer;
+  cpu.cr0 = 0x80010011 | 0;
+  cpu.segAccess[CS] = 0xa09b;
+  cpu.segAccess[SS] = 0xc093;
+  cpu.modeChanged();
+  cpu.intercepts.exceptions = -1;
+  physical.writeBytes(CODE, Uint8Array.from(code));
+  cpu.eip = CODE;
+  cpu.reg32[4] = 0x80000;
+  return m;
 }

@@ -27,21 +27,6 @@
         REPORT_FLAGS \mask
         .endm
 
-        .macro RANDOM64 reg
-        movq seed64(%rip), %rax
-        movq %rax, %rdx
-        shlq $13, %rdx
-        xorq %rdx, %rax
-        movq %rax, %rdx
-        shrq $7, %rdx
-        xorq %rdx, %rax
-        movq %rax, %rdx
-        shlq $17, %rdx
-        xorq %rdx, %rax
-        movq %rax, seed64(%rip)
-        movq %rax, \reg
-        .endm
-
         .set ALL, 0x8d5
         .set NO_AF, 0x8c5
         .set SZPC, 0xc5
