@@ -1,4 +1,5 @@
 import { OPCODES, OPCODE_GROUPS, PREFIXES, type OpcodeEntry } from './opcode-table.js';
+import { HAS_IMM as SSE_IMM, SSE_OPCODE } from './sse/opcodes.js';
 
 /** The longest legal instruction; a longer one raises #GP (SDM Vol. 2, 2.3.11). */
 export const MAX_INSTRUCTION_LENGTH = 15;
@@ -75,16 +76,17 @@ export function hasModrm(opcode: number): boolean {
  * this CPU raises #UD for it (an opcode it does not implement) or it exceeds 15 bytes. Mode and
  * privilege checks (#GP) are not length questions and are not made here.
  */
-export function decodeLength(byteAt: (i: number) => number, code32: boolean): number {
-  const length = measureInstruction(byteAt, code32, MAX_INSTRUCTION_LENGTH);
+export function decodeLength(byteAt: (i: number) => number, code32: boolean, sse = false): number {
+  const length = measureInstruction(byteAt, code32, MAX_INSTRUCTION_LENGTH, sse);
   return length > MAX_INSTRUCTION_LENGTH ? -1 : length;
 }
 
 /**
  * Length of the instruction, or -1 when it is invalid; any length above `limit` may be reported as
- * `limit` + 1 (prefixes are read no further than that, so a run of prefixes never reads on).
+ * `limit` + 1 (prefixes are read no further than that, so a run of prefixes never reads on). With
+ * `sse` (a CPU model with SSE) the SSE/SSE2 opcodes count too: ModRM and an imm8 where they take one.
  */
-export function measureInstruction(byteAt: (i: number) => number, code32: boolean, limit: number): number {
+export function measureInstruction(byteAt: (i: number) => number, code32: boolean, limit: number, sse = false): number {
   let i = 0;
   let op32 = code32;
   let addr32 = code32;
@@ -99,7 +101,8 @@ export function measureInstruction(byteAt: (i: number) => number, code32: boolea
   if (b === 0x0f) opcode = 0x100 | byteAt(i++);
   let reg = 0;
   let mod = 3;
-  if (HAS_MODRM[opcode]) {
+  const sseOp = sse && opcode >= 0x100 && SSE_OPCODE[opcode & 0xff] === 1;
+  if (HAS_MODRM[opcode] || sseOp) {
     const modrm = byteAt(i++);
     reg = (modrm >> 3) & 7;
     mod = REGISTER_ONLY[opcode] ? 3 : modrm >> 6;
@@ -119,6 +122,7 @@ export function measureInstruction(byteAt: (i: number) => number, code32: boolea
       }
     }
   }
+  if (sseOp) return i + SSE_IMM[opcode & 0xff];
   const index = (opcode << 3) | reg;
   if (!VALID[index] || (mod === 3 && MEMORY_ONLY[index])) return -1;
   return i + IMM_FIXED[index] + IMM_OPSIZE[index] * (op32 ? 4 : 2) + IMM_ADDRSIZE[index] * (addr32 ? 4 : 2);
@@ -132,6 +136,7 @@ export function isImplemented(opcode: number, reg: number): boolean {
 /** The memory-reading part of the CPU `instructionLength` needs. */
 interface CodeReader {
   code32: boolean;
+  readonly traits: { readonly sse: boolean };
   startEip: number;
   ipMask: number;
   segBase: Int32Array;
@@ -147,6 +152,7 @@ export function instructionLength(cpu: CodeReader): number {
     const len = decodeLength(
       (i) => cpu.readLinear8((cpu.segBase[1] + ((cpu.startEip + i) & cpu.ipMask)) | 0),
       cpu.code32,
+      cpu.traits.sse,
     );
     return len < 0 ? 0 : len;
   } catch {

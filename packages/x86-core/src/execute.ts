@@ -102,6 +102,7 @@ function checkLength(cpu: Cpu, count: number): void {
     (i) => cpu.readLinear8((cpu.segBase[CS] + ((start + i) & cpu.ipMask)) | 0),
     cpu.code32,
     cpu.traits.maxInstructionLength,
+    cpu.traits.sse,
   );
   if (length > cpu.traits.maxInstructionLength) throwFault(13, 0);
 }

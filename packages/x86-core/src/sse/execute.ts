@@ -19,6 +19,7 @@ import {
   binaryLane, classDouble, classSingle, classify, compareLane, integer, lane, orderLanes, out, roundExact, toInteger,
   toSingle,
 } from './lanes.js';
+import { HAS_IMM, SSE_OPCODE } from './opcodes.js';
 import { group15 } from './state-save.js';
 import { MX_DE, MX_IE, SRC, TMP, type SseState } from './state.js';
 
@@ -568,20 +569,9 @@ function maskedStoreLong(cpu: Cpu, mask: number): void {
   }
 }
 
-/** Opcodes (0F xx) this module decodes. */
-const SSE_OPCODE = new Uint8Array(256);
-for (const op of [0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f,
-  0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xd6, 0xd7, 0xe6, 0xe7, 0xf7]) SSE_OPCODE[op] = 1;
-// Not 0F 77 (EMMS, MMX), 78-7D (VMREAD/VMWRITE, SSE3), F0 (LDDQU, SSE3).
-for (let op = 0x50; op <= 0x7f; op++) if (op < 0x77 || op > 0x7d) SSE_OPCODE[op] = 1;
-for (let op = 0xd1; op <= 0xfe; op++) if (op !== 0xf0) SSE_OPCODE[op] = 1;
-/** Opcodes followed by an imm8 (RIP-relative operands count it). */
-const HAS_IMM = new Uint8Array(256);
-for (const op of [0x70, 0x71, 0x72, 0x73, 0xc2, 0xc4, 0xc5, 0xc6]) HAS_IMM[op] = 1;
-
 /** 32-bit code (protected, real, v86 and compatibility mode): false when `op` is not an SSE opcode. */
 export function sse32(cpu: Cpu, op: number): boolean {
-  if (!SSE_OPCODE[op] && op !== 0xae) return false;
+  if (!SSE_OPCODE[op]) return false;
   sx.long = false;
   sx.pfx = cpu.rep === 0xf3 ? 2 : cpu.rep === 0xf2 ? 3 : cpu.opSize32 !== cpu.code32 ? 1 : 0;
   sx.wide = false;
@@ -591,7 +581,7 @@ export function sse32(cpu: Cpu, op: number): boolean {
 
 /** 64-bit mode. */
 export function sse64(cpu: Cpu, op: number): boolean {
-  if (!SSE_OPCODE[op] && op !== 0xae) return false;
+  if (!SSE_OPCODE[op]) return false;
   sx.long = true;
   sx.pfx = d.rep === 0xf3 ? 2 : d.rep === 0xf2 ? 3 : d.p66 ? 1 : 0;
   sx.wide = (d.rex & 8) !== 0;

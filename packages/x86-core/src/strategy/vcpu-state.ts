@@ -3,8 +3,9 @@
 // sets. What loading state means beyond the registers (CPL, a shutdown CPU) stays the caller's.
 import type { Registers, SegmentState, SpecialRegisters } from '@ringvisor/vmm-api';
 import { CS, DS, ES, FS, GS, LDTR, SS, TR, type Cpu } from '../cpu.js';
-import { fxrstor, fxsave } from '../fpu/environment.js';
+import { MXCSR_DEFAULT_MASK, fxrstor, fxsave } from '../fpu/environment.js';
 import { FPU_OPSIZE32, FPU_PROTECTED, type FpuHost } from '../fpu/host.js';
+import { MXCSR_MASK } from '../sse/state.js';
 
 const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
   ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
@@ -84,15 +85,29 @@ class ImageHost implements FpuHost {
   dataBase(): number { return 0; }
 }
 
-/** The CPU's x87 state as an FXSAVE image (vmm-api's VcpuState.fpu). */
+/** Where XMM0-15 lie in the image (all sixteen, as KVM's kvm_fpu and 64-bit FXSAVE have them). */
+const XMM_IMAGE = 160;
+
+/** The CPU's x87 state as an FXSAVE image (vmm-api's VcpuState.fpu), with MXCSR and XMM0-15 on an SSE model. */
 export function cpuFpuImage(cpu: Cpu): Uint8Array {
   const image = new Uint8Array(FXSAVE_IMAGE_BYTES);
-  fxsave(cpu.fpu, new ImageHost(image), 0, IMAGE_MODE);
+  const host = new ImageHost(image);
+  if (!cpu.traits.sse) {
+    fxsave(cpu.fpu, host, 0, IMAGE_MODE);
+    return image;
+  }
+  fxsave(cpu.fpu, host, 0, IMAGE_MODE, cpu.sse.mxcsr, MXCSR_MASK);
+  for (let i = 0; i < 64; i++) host.write32(XMM_IMAGE + 4 * i, cpu.sse.i32[i]);
   return image;
 }
 
 /** Loads an FXSAVE image; RangeError for a short image or an MXCSR FXRSTOR would refuse. */
 export function setCpuFpuImage(cpu: Cpu, image: Uint8Array): void {
   if (image.length !== FXSAVE_IMAGE_BYTES) throw new RangeError(`an FXSAVE image is ${FXSAVE_IMAGE_BYTES} bytes, not ${image.length}`);
-  if (!fxrstor(cpu.fpu, new ImageHost(image), 0, IMAGE_MODE)) throw new RangeError('the FXSAVE image has MXCSR bits this CPU does not support');
+  const host = new ImageHost(image);
+  const mask = cpu.traits.sse ? MXCSR_MASK : MXCSR_DEFAULT_MASK;
+  if (!fxrstor(cpu.fpu, host, 0, IMAGE_MODE, mask)) throw new RangeError('the FXSAVE image has MXCSR bits this CPU does not support');
+  if (!cpu.traits.sse) return;
+  cpu.sse.mxcsr = host.read32(24);
+  for (let i = 0; i < 64; i++) cpu.sse.i32[i] = host.read32(XMM_IMAGE + 4 * i);
 }

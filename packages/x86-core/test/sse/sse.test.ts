@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CS, type Cpu } from '../../src/cpu.js';
 import { cpuid } from '../../src/cpuid.js';
+import { decodeLength } from '../../src/decode.js';
+import { cpuFpuImage, setCpuFpuImage } from '../../src/index.js';
 import { writeControlRegister } from '../../src/system/index.js';
 import { createMachine, type Machine } from '../pm/machine.js';
 import { random } from '../support/random.js';
@@ -230,6 +232,22 @@ describe('FXSAVE and FXRSTOR with XMM state', () => {
   });
 });
 
+describe('the vCPU state image', () => {
+  it('carries MXCSR and XMM0-15 on the x86-64 model and refuses reserved MXCSR bits', () => {
+    const from = createMachine({ model: 'x86-64' }).cpu;
+    from.sse.mxcsr = 0x9fc0;
+    setSingles(from, 15, 1, 2, 3, 4);
+    const image = cpuFpuImage(from);
+    const to = createMachine({ model: 'x86-64' }).cpu;
+    setCpuFpuImage(to, image);
+    expect(to.sse.mxcsr).toBe(0x9fc0);
+    expect(single(to, 15, 3)).toBe(4);
+    expect(cpuFpuImage(to)).toEqual(image);
+    image[26] = 1; // MXCSR bit 16
+    expect(() => setCpuFpuImage(to, image)).toThrow(RangeError);
+  });
+});
+
 describe('SSE floating point', () => {
   it('rounds 1/3 by MXCSR.RC in single and double precision', () => {
     const one = f32(1);
@@ -357,6 +375,44 @@ describe('decoding in 32-bit and 64-bit code', () => {
     expect(stop(m)).toBe('hlt');
     expect([m.cpu.reg32[10], m.cpu.regHi[10]]).toEqual([0, -0x80000000]);
     expect(single(m.cpu, 13, 2)).toBe(7);
+  });
+
+  it('MASKMOVDQU stores the selected bytes at DS:rDI; MOVNTI, PEXTRW and PINSRW', () => {
+    // maskmovdqu xmm1,xmm0; movnti rax,0x20(rbx); pextrw $5,xmm0,ecx; pinsrw $1,0x30(rbx),xmm2
+    const m = long64([0x66, 0x0f, 0xf7, 0xc1, 0x48, 0x0f, 0xc3, 0x43, 0x20, 0x66, 0x0f, 0xc5, 0xc8, 0x05, 0x66, 0x0f, 0xc4, 0x53, 0x30, 0x01, HLT]);
+    const { cpu, physical } = m;
+    cpu.reg32[7] = DATA + 0x100;
+    physical.write32(DATA + 0x100, 0x11111111);
+    setSingles(cpu, 0, 0x44332211, 0x88776655, 0x12345678, 0xffeeddcc);
+    setSingles(cpu, 1, 0x80008000, 0, 0, 0);
+    cpu.reg32[0] = 0x01020304;
+    cpu.regHi[0] = 0x05060708;
+    physical.write32(DATA + 0x30, 0xbeef);
+    expect(stop(m)).toBe('hlt');
+    expect(physical.read32(DATA + 0x100) >>> 0).toBe(0x44112211);
+    expect([physical.read32(DATA + 0x20), physical.read32(DATA + 0x24)]).toEqual([0x01020304, 0x05060708]);
+    expect(cpu.reg32[1]).toBe(0x1234);
+    expect(single(cpu, 2)).toBe(0xbeef0000);
+    const p = flat32([0x66, 0x0f, 0xf7, 0xc1, 0x0f, 0xc3, 0x43, 0x20, HLT]);
+    p.cpu.reg32[7] = DATA + 0x200;
+    setSingles(p.cpu, 0, 0xaabbccdd);
+    setSingles(p.cpu, 1, 0x00000080);
+    p.cpu.reg32[0] = 0x12345678;
+    expect(stop(p)).toBe('hlt');
+    expect(p.physical.read32(DATA + 0x200)).toBe(0xdd);
+    expect(p.physical.read32(DATA + 0x20)).toBe(0x12345678);
+  });
+
+  it('measures SSE instructions for the 15-byte limit and intercept lengths on the SSE model only', () => {
+    const at = (bytes: number[]) => (i: number): number => bytes[i] ?? 0;
+    const pshufd = [0x66, 0x0f, 0x70, 0x84, 0x24, 1, 2, 3, 4, 0x1b]; // pshufd $0x1b, 0x04030201(%esp), %xmm0
+    expect(decodeLength(at(pshufd), true, true)).toBe(10);
+    expect(decodeLength(at(pshufd), true, false)).toBe(-1);
+    expect(decodeLength(at([0x0f, 0xae, 0x5b, 0x10]), true, true)).toBe(4); // stmxcsr 0x10(%ebx)
+    const long = flat32([0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, ...pshufd, HLT]); // 16 bytes: #GP(0)
+    expect(stop(long)).toBe('#13(0)');
+    const fits = flat32([0x3e, 0x3e, 0x3e, 0x3e, 0x3e, ...pshufd.slice(0, 3), 0xc1, 0x1b, HLT]);
+    expect(stop(fits)).toBe('hlt');
   });
 
   it('never lets random SSE-prefixed bytes escape run() in either mode', { timeout: 120_000 }, () => {
