@@ -2,7 +2,8 @@
  * conversions on xorshift64 operands in all four rounding modes, each with and without FTZ+DAZ (all
  * exceptions masked: QEMU's TCG raises no #XM), reporting every result and the MXCSR flags but DE
  * (QEMU 7.2 never sets DE); then the SSE2 integer set, shuffles and moves, FXSAVE/FXRSTOR and the
- * faults (#GP for misalignment, #UD without CR4.OSFXSR or with CR0.EM, #NM with CR0.TS). QEMU 7.2
+ * faults (#GP for misalignment, #UD without CR4.OSFXSR or with CR0.EM, #NM with CR0.TS), and a
+ * compatibility-mode section for the 32-bit decoder. QEMU 7.2
  * loads reserved MXCSR bits without #GP and has MMX: those cases are in sse.test.ts instead. */
         .include "common64.inc"
 
@@ -253,7 +254,10 @@ next_int_draw:
         call integers
         decl %r15d
         jnz next_int_draw
-        jmp finish
+        /* Compatibility mode: the 32-bit decoder on the last operands. */
+        pushq $SEL_CODE32
+        pushq $compat32
+        lretq
 
 integers:
         INT paddb %xmm1, %xmm0
@@ -389,6 +393,69 @@ integers:
         REPORT vb+12(%rip)
         ret
 
+        /* Reports the four dwords of an XMM register and the MXCSR flags from 32-bit code. */
+        .macro DUMP32 reg
+        movdqu \reg, out
+        .irp offset, 0, 4, 8, 12
+        movl out + \offset, %eax
+        OUT_REPORT
+        .endr
+        stmxcsr mxcsr_scratch
+        movl mxcsr_scratch, %eax
+        andl $FLAGMASK, %eax
+        OUT_REPORT
+        .endm
+
+        .code32
+compat32:
+        movl $0x5f80, mxcsr_scratch             /* round up */
+        ldmxcsr mxcsr_scratch
+        movaps va, %xmm0
+        addps vb, %xmm0
+        DUMP32 %xmm0
+        movapd va, %xmm1
+        mulpd vb, %xmm1
+        DUMP32 %xmm1
+        movss va, %xmm2
+        divss vb + 4, %xmm2
+        DUMP32 %xmm2
+        cvtps2pd va + 8, %xmm3
+        DUMP32 %xmm3
+        movl $vb, %ebx
+        movl $2, %ecx
+        sqrtsd (%ebx, %ecx, 4), %xmm4
+        DUMP32 %xmm4
+        cvtsd2si va, %eax
+        OUT_REPORT
+        pshufd $0x39, va, %xmm5
+        paddw vb, %xmm5
+        psrlq $7, %xmm5
+        DUMP32 %xmm5
+        movmskps %xmm5, %eax
+        OUT_REPORT
+        pushl $0x8d5
+        popfl
+        comisd vb, %xmm1
+        pushfl
+        popl %eax
+        andl $0x8d5, %eax
+        OUT_REPORT
+        movw $0x1234, %ax
+        pinsrw $6, %eax, %xmm5
+        pextrw $6, %xmm5, %eax
+        OUT_REPORT
+        addr16 movups 0x2000, %xmm6         /* 16-bit addressing */
+        DUMP32 %xmm6
+        fxsave image
+        .irp offset, 24, 28, 160, 252, 288
+        movl image + \offset, %eax
+        OUT_REPORT
+        .endr
+        ljmpl $SEL_CODE64, $back64
+        .code64
+back64:
+        jmp finish
+
 /* The faults and the image, once (registers not kept across a fault). */
 faults:
         movq (%rsp), %rax
@@ -480,4 +547,5 @@ configs:
         .long 0x1f80, 0x3f80, 0x5f80, 0x7f80, 0x9fc0, 0xbfc0, 0xdfc0, 0xffc0
 mxcsr_default: .long 0x1f80
 cfg:    .long 0x1f80
+mxcsr_scratch: .long 0
 tmp:    .long 0
