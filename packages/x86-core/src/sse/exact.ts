@@ -19,8 +19,8 @@ const MAX_SINGLE = 3.4028234663852886e38;
 
 /** The decomposed exact result: |value| = (m + tiny of sign resid) * 2^e, sign `neg`. */
 export const x = { neg: false, m: 1, e: 0, resid: 0 };
-/** Post-computation flags (OE, UE, PE) of the last `round`. */
-export const post = { flags: 0 };
+/** Post-computation flags (OE, UE, PE) of the last `round`, and whether its result was tiny. */
+export const post = { flags: 0, tiny: false };
 
 /** 2^k exactly, for -1074 <= k <= 1023. */
 export function pow2(k: number): number {
@@ -188,6 +188,7 @@ export function round(single: boolean, mode: number, ftz: boolean): number {
   const big = roundMagnitude(n, x.resid, neg, mode);
   const re = big === pow2(p) ? be + 1 : be;
   post.flags = 0;
+  post.tiny = re < emin;
   if (re > emax) {
     post.flags = MX_OE | MX_PE;
     const toInfinity = mode === RC_NEAREST || (mode === RC_UP && !neg) || (mode === RC_DOWN && neg);

@@ -21,7 +21,7 @@ import {
 } from './lanes.js';
 import { HAS_IMM, SSE_OPCODE } from './opcodes.js';
 import { group15 } from './state-save.js';
-import { MX_DE, MX_IE, SRC, TMP, type SseState } from './state.js';
+import { MX_DE, MX_IE, MX_UE, SRC, TMP, type SseState } from './state.js';
 
 const CR0_EM = 4;
 const CR0_TS = 8;
@@ -45,6 +45,7 @@ function signal(cpu: Cpu): void {
     st.mxcsr |= acc.pre;
     simdFault(cpu);
   }
+  if (acc.tiny && !(masks & MX_UE)) acc.post |= MX_UE;
   st.mxcsr |= acc.pre | acc.post;
   if (acc.post & ~masks) simdFault(cpu);
 }

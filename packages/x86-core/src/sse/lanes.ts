@@ -7,7 +7,7 @@
 import {
   RC_DOWN, exactProduct, exactQuotient, exactSqrt, exactSum, exactValue, lastInexact, post, round, roundMagnitude,
 } from './exact.js';
-import { MX_DAZ, MX_DE, MX_FTZ, MX_IE, MX_PE, MX_RC_SHIFT, MX_ZE, type SseState } from './state.js';
+import { MX_DAZ, MX_DE, MX_FTZ, MX_IE, MX_PE, MX_RC_SHIFT, MX_UE, MX_ZE, type SseState } from './state.js';
 
 export const FINITE = 0;
 export const ZERO = 1;
@@ -15,14 +15,20 @@ export const INF = 2;
 export const QNAN = 3;
 export const SNAN = 4;
 
-export const acc = { pre: 0, post: 0, mode: 0, daz: false, ftz: false };
+/**
+ * The instruction's flags so far: pre-computation (IE, DE, ZE), post-computation (OE, UE, PE), and
+ * `tiny` for a tiny result, which an unmasked underflow reports even when exact (SDM Vol. 1 4.9.1.5).
+ */
+export const acc = { pre: 0, post: 0, tiny: false, mode: 0, daz: false, ftz: false };
 
 /** Starts an instruction: its rounding mode and DAZ/FTZ from MXCSR, no flags yet. */
 export function beginLanes(st: SseState): void {
   acc.pre = acc.post = 0;
+  acc.tiny = false;
   acc.mode = (st.mxcsr >> MX_RC_SHIFT) & 3;
   acc.daz = (st.mxcsr & MX_DAZ) !== 0;
-  acc.ftz = (st.mxcsr & MX_FTZ) !== 0;
+  // FTZ answers a masked underflow only; an unmasked one raises #XM.
+  acc.ftz = (st.mxcsr & MX_FTZ) !== 0 && (st.mxcsr & (MX_UE << 7)) !== 0;
 }
 
 /** The value of the last classified lane (denormals as zeros under DAZ); `denormal` if it was one. */
@@ -97,6 +103,7 @@ export const out = { v: 0 };
 function rounded(single: boolean): number {
   const v = round(single, acc.mode, acc.ftz);
   acc.post |= post.flags;
+  if (post.tiny) acc.tiny = true;
   return v;
 }
 

@@ -321,6 +321,16 @@ describe('SSE floating point', () => {
     setSingles(m.cpu, 0, f32(1));
     m.cpu.sse.mxcsr = 0x1f80 & ~0x200;
     expect(stop(m)).toBe('#6(-1)');
+    // An unmasked underflow raises #XM for a tiny result even when exact (UE alone), FTZ or not.
+    for (const ftz of [0, FTZ]) {
+      m = long64([...MULSS, HLT]);
+      setSingles(m.cpu, 0, 0x00800000);
+      setSingles(m.cpu, 1, f32(0.75));
+      m.cpu.sse.mxcsr = (0x1f80 & ~0x800) | ftz; // UM clear
+      expect(stop(m)).toBe('#19(-1)');
+      expect(m.cpu.sse.mxcsr & 0x3f).toBe(UE);
+      expect(single(m.cpu, 0)).toBe(0x00800000);
+    }
     // Packed: an unmasked invalid in lane 0 reports only the pre-computation flags, not lane 1's overflow.
     m = long64([...ADDPS, HLT]);
     setSingles(m.cpu, 0, 0x7f800000, 0x7f7fffff, 0, 0);
