@@ -14,15 +14,17 @@ export const FEATURE_TSC = 1 << 4;
 export const FEATURE_MSR = 1 << 5;
 export const FEATURE_PAE = 1 << 6;
 export const FEATURE_CX8 = 1 << 8;
+export const FEATURE_SEP = 1 << 11;
 export const FEATURE_PGE = 1 << 13;
 export const FEATURE_CMOV = 1 << 15;
 export const FEATURE_FXSR = 1 << 24;
 /**
- * The x87 FPU, RDTSC, RDMSR/WRMSR, CMPXCHG8B, CMOVcc (which covers FCMOVcc and FCOMI) and
- * FXSAVE/FXRSTOR (which makes CR4.OSFXSR settable) are implemented. No SSE: FXSAVE keeps no XMM or
+ * The x87 FPU, RDTSC, RDMSR/WRMSR, CMPXCHG8B, SYSENTER/SYSEXIT (SEP; the signature's stepping 9 is
+ * past the early Pentium Pro steppings whose SEP bit software must ignore), CMOVcc (which covers
+ * FCMOVcc and FCOMI) and FXSAVE/FXRSTOR (which makes CR4.OSFXSR settable) are implemented. No SSE: FXSAVE keeps no XMM or
  * MXCSR state (src/fpu/environment.ts).
  */
-export const CORE_FEATURES = FEATURE_FPU | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_CMOV | FEATURE_FXSR;
+export const CORE_FEATURES = FEATURE_FPU | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_SEP | FEATURE_CMOV | FEATURE_FXSR;
 const MAX_BASIC_LEAF = 1;
 
 function vendorWord(i: number): number {

@@ -1,9 +1,25 @@
 import { readFileSync } from 'node:fs';
-import { createMachine, runImageOn, type GuestRun, type MachineOptions } from '../pm/machine.js';
+import { createMachine, runImageOn, type GuestRun, type Machine, type MachineOptions } from '../pm/machine.js';
 
 export interface LongGuestOptions extends MachineOptions {
   /** Run guests/byte-reports/<name>.bin (the image QEMU runs) and join its byte reports into dwords. */
   byteReports?: boolean;
+}
+
+/**
+ * IA-32e paging for a bare `Machine`: CR3 at 0x70000 mapping 0-4 MiB to itself by two user-writable
+ * 2 MiB pages, CR4.PAE, EFER.LME/LMA as given and CR0.PE|PG (with NE, ET, WP); the caller sets CS.
+ */
+export function enterIa32e(m: Machine, efer: number): void {
+  const { cpu, physical } = m;
+  physical.write32(0x70000, 0x71007);
+  physical.write32(0x71000, 0x72007);
+  physical.write32(0x72000, 0x87);
+  physical.write32(0x72008, 0x200087);
+  cpu.cr3 = 0x70000;
+  cpu.cr4 = 0x20;
+  cpu.efer = efer;
+  cpu.cr0 = 0x80010011 | 0;
 }
 
 /** Runs long/guests/<name>.bin on an 'x86-64' CPU (4 MiB of RAM, mmu paging) until HLT, shutdown or `budget`. */
