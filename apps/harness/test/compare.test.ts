@@ -24,9 +24,10 @@ describe('harness compare --quick', () => {
       expect(rows.map((r) => r.benchmark)).toEqual(NANOBENCHES.map((b) => b.name));
       for (const r of rows) {
         if ('unsupported' in r) {
-          // SYSENTER needs the CPU's SEP bit (x86-core's CPUID has none); otherwise only the PV
-          // build lacks operations: ports and CR4.
+          // Only the PV build lacks operations: ports, CR4 and SYSENTER (32-bit Xen PV has none);
+          // KVM's CPUID may lack SEP.
           if (r.benchmark === 'sysenter') {
+            expect(['para', 'hw:kvm']).toContain(strategy);
             expect(r.unsupported).toMatch(/SYSENTER/);
             continue;
           }
@@ -49,6 +50,11 @@ describe('harness compare --quick', () => {
     expect(row('cr3', 'para')?.events.hypercalls).toBeGreaterThanOrEqual(1);
     expect(row('cr3', 'full')?.events.callouts).toBeGreaterThanOrEqual(1);
     expect(row('pagefault', 'full')?.events.hiddenFaults).toBeGreaterThanOrEqual(1);
+    // SYSENTER: under full a user-mode SYSENTER traps (the hardware's SYSENTER_CS is 0) and SYSEXIT is
+    // a call-out; under hw:vmx neither exits (the SYSENTER MSRs are VMCS guest state).
+    expect(row('sysenter', 'full')?.events.traps).toBeCloseTo(1, 1);
+    expect(row('sysenter', 'full')?.events.callouts).toBeGreaterThanOrEqual(1);
+    expect(row('sysenter', 'hw:vmx')?.events.exits).toBeLessThan(0.5);
     // The #DE round trip alone: one reflected exception per operation, no system call beside it.
     expect(row('divzero', 'full')?.events.traps).toBeCloseTo(1, 1);
     expect(row('divzero', 'para')?.counters['exit exception']).toBeCloseTo(1, 1);

@@ -15,6 +15,7 @@ const HANDLERS = 0x3000;
 const PAGE_DIR = 0x5000;
 const PAGE_TABLE = 0x6000;
 const STACK_TOP = 0x9000;
+const TSS = 0x4000;
 const CODE = 0x10000;
 const DATA = 0x20000;
 
@@ -118,6 +119,9 @@ function runProgram(strategy: VmmStrategy, program: number[], paging: boolean, s
     const code = [0xfa, 0xc7, 0x05, ...le32(DATA + 0x800), ...le32(v), 0xf4];
     code.forEach((b, i) => mem.write8(handler + i, b));
   }
+  // A TSS with ESP0/SS0, for faults taken at CPL 3 (the SYSEXIT programs below).
+  mem.write32(TSS + 4, STACK_TOP);
+  mem.write32(TSS + 8, 0x10);
   const next = random(seed);
   for (let i = 0; i < 0x1000; i += 4) mem.write32(DATA + i, next());
   program.forEach((b, i) => mem.write8(CODE + i, b));
@@ -135,7 +139,7 @@ function runProgram(strategy: VmmStrategy, program: number[], paging: boolean, s
   vcpu.setSpecialRegisters({
     cs: flat(0x08, 0xc09b), ds: flat(0x10, 0xc093), es: flat(0x10, 0xc093), fs: flat(0x10, 0xc093),
     gs: flat(0x10, 0xc093), ss: flat(0x10, 0xc093),
-    tr: { selector: 0, base: 0, limit: 0xffff, access: 0x8b }, ldt: { selector: 0, base: 0, limit: 0xffff, access: 0x82 },
+    tr: { selector: 0, base: TSS, limit: 0x67, access: 0x8b }, ldt: { selector: 0, base: 0, limit: 0xffff, access: 0x82 },
     gdt: { base: GDT, limit: 8 * gdt.length - 1 }, idt: { base: IDT, limit: 64 * 8 - 1 },
     cr0, cr2: 0, cr3: PAGE_DIR, cr4: 0, efer: 0,
   });
@@ -155,6 +159,21 @@ function runProgram(strategy: VmmStrategy, program: number[], paging: boolean, s
   return { end, regs: vcpu.getRegisters(), sregs: vcpu.getSpecialRegisters(), ram, writes, retired: vcpu.retired };
 }
 
+/** Runs `program` under none and full, expects every guest-visible result equal, returns none's. */
+function sameUnderBoth(program: number[], paging: boolean, seed: number, n: number): Outcome {
+  const none = runProgram(noneStrategy, program, paging, seed);
+  const full = runProgram(fullStrategy, program, paging, seed);
+  const where = `program ${n}: ${program.map((b) => b.toString(16).padStart(2, '0')).join(' ')}`;
+  expect(full.end, where).toBe(none.end);
+  expect(full.regs, where).toEqual(none.regs);
+  expect(full.sregs, where).toEqual(none.sregs);
+  expect(full.retired, where).toBe(none.retired);
+  expect(full.writes, where).toEqual(none.writes);
+  const differs = full.ram.findIndex((byte, i) => byte !== none.ram[i]);
+  expect(differs < 0 ? 'same RAM' : `RAM differs at 0x${differs.toString(16)}: ${none.ram[differs]} vs ${full.ram[differs]}`, where).toBe('same RAM');
+  return none;
+}
+
 function le32(v: number): number[] {
   return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 }
@@ -169,20 +188,53 @@ describe('random kernel-mode code: none and full leave the same guest-visible st
         const length = 4 + (r() % 40);
         for (let i = 0; i < length; i++) program.push(...instruction(r));
         const seed = r();
-        const none = runProgram(noneStrategy, program, paging, seed);
-        const full = runProgram(fullStrategy, program, paging, seed);
-        const where = `program ${n}: ${program.map((b) => b.toString(16).padStart(2, '0')).join(' ')}`;
-        expect(full.end, where).toBe(none.end);
-        expect(full.regs, where).toEqual(none.regs);
-        expect(full.sregs, where).toEqual(none.sregs);
-        expect(full.retired, where).toBe(none.retired);
-        expect(full.writes, where).toEqual(none.writes);
-        const differs = full.ram.findIndex((byte, i) => byte !== none.ram[i]);
-        expect(differs < 0 ? 'same RAM' : `RAM differs at 0x${differs.toString(16)}: ${none.ram[differs]} vs ${full.ram[differs]}`, where).toBe('same RAM');
+        const none = sameUnderBoth(program, paging, seed, n);
         ends.set(none.end.split(' ')[0], (ends.get(none.end.split(' ')[0]) ?? 0) + 1);
       }
       // The programs do end in both ways: reaching their final HLT, and in a fault's handler.
       expect(ends.get('hlt')).toBeGreaterThan(100);
     }, 300_000);
   }
+});
+
+/**
+ * A kernel that sets the SYSENTER MSRs (random, often sane) and drops to ring 3 with SYSEXIT; the
+ * user code counts and comes back with SYSENTER (or tries SYSEXIT or HLT, both #GP(0) at CPL 3),
+ * the entry counts and returns until its limit. Under full the user SYSENTER traps on the
+ * hardware's zero SYSENTER_CS and SYSEXIT is a call-out; both must end as on the bare CPU.
+ */
+function sysenterProgram(r: () => number): number[] {
+  const user = CODE + 55;
+  const entry = CODE + 59;
+  const choice = <T>(xs: readonly T[]): T => xs[r() % xs.length];
+  const cs = choice([0, 1, 3, 8, 8, 8, 0x0b, 0x10, 0xfff8, r() & 0xffff, r()]);
+  const eip = r() % 8 === 0 ? choice([user, CODE, r()]) : entry;
+  const userEnd = choice([[0x0f, 0x34, 0x90], [0x0f, 0x34, 0x90], [0x0f, 0x35, 0x90], [0xf4, 0x90, 0x90], [r() & 0xff, r() & 0xff, r() & 0xff]]);
+  const stack = STACK_TOP - 0x200;
+  return [
+    0xb9, ...le32(0x174), 0xb8, ...le32(cs), 0x31, 0xd2, 0x0f, 0x30,
+    0xb9, ...le32(0x175), 0xb8, ...le32(STACK_TOP - 0x100), 0x0f, 0x30,
+    0xb9, ...le32(0x176), 0xb8, ...le32(eip), 0x0f, 0x30,
+    0xbf, ...le32(0), //                                       mov edi, 0
+    0xb9, ...le32(stack), 0xba, ...le32(user), 0x0f, 0x35, //  sysexit to user
+    0x46, ...userEnd, //                                 user: inc esi; sysenter (or a fault)
+    0x47, 0x83, 0xff, 1 + (r() % 20), 0x73, 0x0c, //    entry: inc edi; cmp edi, n; jae done
+    0xb9, ...le32(stack), 0xba, ...le32(user), 0x0f, 0x35, //  sysexit again
+  ];
+}
+
+describe('SYSENTER/SYSEXIT round trips: none and full leave the same guest-visible state', () => {
+  it('150 programs with random SYSENTER MSRs, paging off', () => {
+    const r = random(0x5e9);
+    const ends = new Map<string, number>();
+    for (let n = 0; n < 150; n++) {
+      const program = sysenterProgram(r);
+      const seed = r();
+      const none = sameUnderBoth(program, false, seed, n);
+      const key = `${none.end.split(' ')[0]} ${(none.regs as { edi: number }).edi >= 1 ? 'entered' : 'never entered'}`;
+      ends.set(key, (ends.get(key) ?? 0) + 1);
+    }
+    // Many programs enter the kernel by SYSENTER and reach the final HLT; the others fault somewhere.
+    expect(ends.get('hlt entered')).toBeGreaterThan(40);
+  }, 300_000);
 });

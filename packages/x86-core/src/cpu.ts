@@ -119,6 +119,10 @@ export class Cpu {
   cr3 = 0;
   cr4 = 0;
   efer = 0;
+  /** IA32_SYSENTER_CS/ESP/EIP bits 31:0 (src/sysenter.ts; bits 63:32 of ESP/EIP are in `long`). */
+  sysenterCs = 0;
+  sysenterEsp = 0;
+  sysenterEip = 0;
   readonly dr = new Int32Array(8);
   /** The x87 (SDM Vol. 1, ch. 8), driven by the D8-DF escapes through `fpuHost`. */
   readonly fpu = new Fpu();
@@ -288,6 +292,7 @@ export class Cpu {
     this.eip = 0xfff0;
     this.cr0 = 0x60000010;
     this.cr2 = this.cr2Hi = this.cr3 = this.cr4 = this.efer = 0;
+    this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.long.reset();
     this.sse.reset();
     this.dr.fill(0);

@@ -14,17 +14,20 @@ export const FEATURE_TSC = 1 << 4;
 export const FEATURE_MSR = 1 << 5;
 export const FEATURE_PAE = 1 << 6;
 export const FEATURE_CX8 = 1 << 8;
+export const FEATURE_SEP = 1 << 11;
 export const FEATURE_PGE = 1 << 13;
 export const FEATURE_CMOV = 1 << 15;
 export const FEATURE_FXSR = 1 << 24;
 export const FEATURE_SSE = 1 << 25;
 export const FEATURE_SSE2 = 1 << 26;
 /**
- * The x87 FPU, RDTSC, RDMSR/WRMSR, CMPXCHG8B, CMOVcc (which covers FCMOVcc and FCOMI) and
- * FXSAVE/FXRSTOR (which makes CR4.OSFXSR settable) are implemented. SSE and SSE2 only on the
- * 'x86-64' model (`leaf1Edx`); on the i686 FXSAVE keeps no XMM or MXCSR state (src/fpu/environment.ts).
+ * The x87 FPU, RDTSC, RDMSR/WRMSR, CMPXCHG8B, SYSENTER/SYSEXIT (SEP; the signature's stepping 9 is
+ * past the early Pentium Pro steppings whose SEP bit software must ignore), CMOVcc (which covers
+ * FCMOVcc and FCOMI) and FXSAVE/FXRSTOR (which makes CR4.OSFXSR settable) are implemented. SSE and
+ * SSE2 only on the 'x86-64' model (`leaf1Edx`); on the i686 FXSAVE keeps no XMM or MXCSR state
+ * (src/fpu/environment.ts).
  */
-export const CORE_FEATURES = FEATURE_FPU | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_CMOV | FEATURE_FXSR;
+export const CORE_FEATURES = FEATURE_FPU | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_SEP | FEATURE_CMOV | FEATURE_FXSR;
 const MAX_BASIC_LEAF = 1;
 
 /** Leaf 1 EDX of this CPU: the core's features, SSE and SSE2 on the models that have them, paging's. */

@@ -10,6 +10,7 @@ import { ZF } from './flags.js';
 const CR0_TS = 8;
 import { readMsr, writeMsr } from './msr.js';
 import { sse32 } from './sse/execute.js';
+import { sysenter, sysexit } from './sysenter.js';
 import {
   condition, decodeEa, fetchImm, getReg, jumpTo, modrm, modrmMemory, push, readE, readMem, readMemAt, readRmwE,
   setReg, vSize, writeE, writeMem, writeRmwE,
@@ -101,6 +102,8 @@ export function step0f(cpu: Cpu, op: number): void {
       if (op === 0x30) writeMsr(cpu, r32[1] >>> 0, r32[2], r32[0]);
       else readMsr(cpu, r32[1] >>> 0);
       return;
+    case 0x34: sysenter(cpu); return;
+    case 0x35: sysexit(cpu, false); return;
     case 0x31: {
       // CR4.TSD makes RDTSC privileged.
       if (cpu.cr4 & 4 && cpu.protectedMode && cpu.cpl !== 0) throwFault(13, 0);

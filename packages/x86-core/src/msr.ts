@@ -1,6 +1,7 @@
 import type { Cpu } from './cpu.js';
 import { throwFault } from './fault.js';
 import { readLongMsr, writeLongMsr } from './long/system.js';
+import { readSysenterMsr, writeSysenterMsr } from './sysenter.js';
 
 /** IA32_TIME_STAMP_COUNTER (SDM Vol. 4, Table 2-2). */
 export const IA32_TIME_STAMP_COUNTER = 0x10;
@@ -25,6 +26,7 @@ export function readMsr(cpu: Cpu, msr: number): void {
       cpu.reg32[2] = 0;
       return;
     default:
+      if (readSysenterMsr(cpu, msr)) return;
       if (cpu.traits.longMode && readLongMsr(cpu, msr)) return;
       throwFault(13, 0);
   }
@@ -39,6 +41,7 @@ export function writeMsr(cpu: Cpu, msr: number, high: number, low: number): void
     case IA32_BIOS_SIGN_ID:
       return;
     default:
+      if (writeSysenterMsr(cpu, msr, high, low)) return;
       if (cpu.traits.longMode && writeLongMsr(cpu, msr, high, low)) return;
       throwFault(13, 0);
   }

@@ -191,6 +191,8 @@ two(0x23, 'mov', 'Dd,Rd', 'P');
 two(0x30, 'wrmsr', '', 'P');
 two(0x31, 'rdtsc', '', 'P');
 two(0x32, 'rdmsr', '', 'P');
+two(0x34, 'sysenter', '', 'PB');
+two(0x35, 'sysexit', '', 'PB');
 two(0xa0, 'push', 'FS');
 two(0xa1, 'pop', 'FS');
 two(0xa2, 'cpuid');

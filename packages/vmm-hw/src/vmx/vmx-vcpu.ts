@@ -9,9 +9,16 @@ import {
   CPU_ACTIVATE_SECONDARY_CONTROLS, CPU_HLT_EXITING, CPU_INTERRUPT_WINDOW_EXITING, CPU_UNCONDITIONAL_IO_EXITING,
   CPU_USE_MSR_BITMAPS, CS, DS, ENTER_LIMIT, ENTER_VMFAIL, ES, EXIT_REASON, EXIT_REASON_NAMES, FS, GS, LDTR,
   PIN_PREEMPTION_TIMER, SECONDARY_ENABLE_EPT, SECONDARY_ENABLE_VPID, SECONDARY_UNRESTRICTED_GUEST, SS, TR, VMCS,
-  Vmx, cpuid, cpuFpuImage, setCpuFpuImage, IA32_TIME_STAMP_COUNTER,
+  Vmx, cpuid, cpuFpuImage, setCpuFpuImage, IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP, IA32_TIME_STAMP_COUNTER,
 } from '@ringvisor/x86-core';
 import type { EmulationResult, InstructionEmulator } from './emulator.js';
+
+/** The SYSENTER MSRs and the VMCS guest-state fields that hold them between exit and entry. */
+const SYSENTER_FIELDS: readonly (readonly [number, number])[] = [
+  [IA32_SYSENTER_CS, VMCS.GUEST_IA32_SYSENTER_CS],
+  [IA32_SYSENTER_ESP, VMCS.GUEST_IA32_SYSENTER_ESP],
+  [IA32_SYSENTER_EIP, VMCS.GUEST_IA32_SYSENTER_EIP],
+];
 
 /** Port accesses end a run after this many of its instructions first, as strategy none does (devices see guest time). */
 const IO_SYNC_INSTRUCTIONS = 100;
@@ -178,7 +185,7 @@ export class VmxVcpu implements Vcpu {
           continue;
         case EXIT_REASON.RDMSR:
         case EXIT_REASON.WRMSR:
-          // The MSR bitmap passes the MSRs this CPU has (TSC, BIOS_SIGN_ID); every other one is #GP(0).
+          // The MSR bitmap passes the MSRs this CPU has (TSC, BIOS_SIGN_ID, SYSENTER); every other one is #GP(0).
           this.injectException(GP, 0);
           continue;
         case EXIT_REASON.CR_ACCESS:
@@ -404,7 +411,10 @@ export class VmxVcpu implements Vcpu {
       regs: this.getRegisters(),
       sregs: this.getSpecialRegisters(),
       debug: DEBUG_REGISTERS.map((i) => cpu.dr[i] >>> 0),
-      msrs: [{ index: IA32_TIME_STAMP_COUNTER, value: BigInt(cpu.readTsc()) }],
+      msrs: [
+        { index: IA32_TIME_STAMP_COUNTER, value: BigInt(cpu.readTsc()) },
+        ...SYSENTER_FIELDS.map(([index, field]) => ({ index, value: BigInt(v.read(field)) })),
+      ],
       fpu: cpuFpuImage(cpu),
       halted: v.read(VMCS.GUEST_ACTIVITY_STATE) !== 0,
       interruptShadow: blocking & BLOCKING_BY_MOV_SS ? 2 : blocking & BLOCKING_BY_STI ? 1 : 0,
@@ -429,8 +439,12 @@ export class VmxVcpu implements Vcpu {
     this.setRegisters(state.regs);
     DEBUG_REGISTERS.forEach((i, at) => { cpu.dr[i] = state.debug[at] | 0; });
     for (const msr of state.msrs) {
-      if (msr.index !== IA32_TIME_STAMP_COUNTER) throw new RangeError(`strategy hw:vmx has no MSR 0x${msr.index.toString(16)}`);
-      cpu.tscOffset += Number(msr.value) - cpu.readTsc();
+      const field = SYSENTER_FIELDS.find(([index]) => index === msr.index)?.[1];
+      if (field !== undefined) {
+        if (msr.value < 0n || msr.value > 0xffffffffn) throw new RangeError(`MSR 0x${msr.index.toString(16)}: ${msr.value} is not a 32-bit value`);
+        v.write(field, Number(msr.value));
+      } else if (msr.index === IA32_TIME_STAMP_COUNTER) cpu.tscOffset += Number(msr.value) - cpu.readTsc();
+      else throw new RangeError(`strategy hw:vmx has no MSR 0x${msr.index.toString(16)}`);
     }
     v.write(VMCS.GUEST_ACTIVITY_STATE, state.halted ? 1 : 0);
     v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, state.interruptShadow === 2 ? BLOCKING_BY_MOV_SS : state.interruptShadow === 1 ? BLOCKING_BY_STI : 0);

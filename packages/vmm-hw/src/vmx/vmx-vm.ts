@@ -2,7 +2,9 @@
 // everything else), the VMM's own frames with the EPT and the MSR bitmap, and VMX vCPUs.
 import { PhysicalMemory } from '@ringvisor/mmu';
 import type { AccessSize, MmioBus, Vcpu, Vm, VmSpec } from '@ringvisor/vmm-api';
-import { IA32_BIOS_SIGN_ID, IA32_TIME_STAMP_COUNTER, Vmx } from '@ringvisor/x86-core';
+import {
+  IA32_BIOS_SIGN_ID, IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP, IA32_TIME_STAMP_COUNTER, Vmx,
+} from '@ringvisor/x86-core';
 import { buildVmmFrames, type VmmFrames } from './ept-builder.js';
 import { InstructionEmulator } from './emulator.js';
 import { VmxVcpu } from './vmx-vcpu.js';
@@ -46,10 +48,11 @@ export class VmxVm implements Vm {
     const ramBuffer = ramEnd > 0 ? spec.ramBacking?.({ base: 0, size: ramEnd }) : undefined;
     this.memory = new PhysicalMemory({ regions: spec.regions, fallback: mmio, ...(ramBuffer ? { ramBuffer } : {}) });
     this.frames = buildVmmFrames(this.memory);
-    // MSR bitmap: every access exits except those of the MSRs the processor itself has.
+    // MSR bitmap: every access exits except those of the MSRs the processor itself has. The SYSENTER
+    // MSRs are guest state the VMCS switches at entry and exit, so the guest owns them (as under KVM).
     const bitmap = this.frames.msrBitmap;
     for (let i = 0; i < 4096; i += 4) this.frames.memory.write32(bitmap + i, -1);
-    for (const msr of [IA32_TIME_STAMP_COUNTER, IA32_BIOS_SIGN_ID]) {
+    for (const msr of [IA32_TIME_STAMP_COUNTER, IA32_BIOS_SIGN_ID, IA32_SYSENTER_CS, IA32_SYSENTER_ESP, IA32_SYSENTER_EIP]) {
       for (const half of [0, 0x800]) {
         const at = bitmap + half + (msr >>> 3);
         this.frames.memory.write8(at, this.frames.memory.read8(at) & ~(1 << (msr & 7)));

@@ -17,7 +17,10 @@ r8: mov $0xe010, %ax
 r9: mov $0xe019, %ax
   mov %ax, %ss
 r10: movl 0xFFFFF000, %eax
-r11: POWEROFF
+r11: sysenter
+r12: mov $0x174, %ecx
+  wrmsr
+r13: POWEROFF
 
 gp_handler:
   mov (%esp), %eax
@@ -32,7 +35,7 @@ gp_handler:
 .data
 idx: .long 0
 codes: .skip 64
-resume: .long r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11
+resume: .long r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13
 gdtr: .word 0xffff
   .long 0
 traps:

@@ -24,6 +24,7 @@ import {
 import { pop, push } from './stack.js';
 import { loadSegment64 } from './segments.js';
 import { loadTableRegister, loadTr64, swapgs, syscall, sysret } from './system.js';
+import { sysenter, sysexit } from '../sysenter.js';
 
 const LDTR = 6;
 const UNUSABLE = 1 << 16;
@@ -53,6 +54,11 @@ export function step0f64(cpu: Cpu, op: number): void {
     case 0x06: clearTaskSwitched(cpu); return;
     case 0x07:
       sysret(cpu, size === 3);
+      d.rip = cpu.ripHi * TWO_32 + (cpu.eip >>> 0);
+      return;
+    case 0x34: case 0x35:
+      if (op === 0x34) sysenter(cpu);
+      else sysexit(cpu, size === 3);
       d.rip = cpu.ripHi * TWO_32 + (cpu.eip >>> 0);
       return;
     case 0x08: case 0x09: requireCpl0(cpu); return;

@@ -22,6 +22,9 @@ export class LongState {
   kernelGsHi = 0;
   /** IA32_TSC_AUX (RDTSCP's ECX). */
   tscAux = 0;
+  /** IA32_SYSENTER_ESP / IA32_SYSENTER_EIP bits 63:32 (the low halves are `Cpu.sysenterEsp`/`sysenterEip`). */
+  sysenterEspHi = 0;
+  sysenterEipHi = 0;
   /** CR8 (the task-priority register; no local APIC reads it here). */
   cr8 = 0;
 
@@ -30,5 +33,6 @@ export class LongState {
     this.gdtrBaseHi = this.idtrBaseHi = 0;
     this.starLo = this.starHi = this.lstarLo = this.lstarHi = this.cstarLo = this.cstarHi = 0;
     this.sfmask = this.kernelGsLo = this.kernelGsHi = this.tscAux = this.cr8 = 0;
+    this.sysenterEspHi = this.sysenterEipHi = 0;
   }
 }

@@ -37,6 +37,16 @@ function guestFields(markMode: () => void): Map<number, GuestField> {
   fields.set(VMCS.GUEST_CR4, reg((c) => c.cr4 >>> 0, (c, v) => { c.cr4 = v >>> 0; markMode(); }));
   fields.set(VMCS.GUEST_IA32_EFER, reg((c) => c.efer >>> 0, (c, v) => { c.efer = v >>> 0; markMode(); }));
   fields.set(VMCS.GUEST_DR7, reg((c) => c.dr[7] >>> 0, (c, v) => { c.dr[7] = v | 0; }));
+  // The SYSENTER MSRs (SDM 25.4.1): VM entry loads them, VM exit saves them, so they are the CPU's.
+  fields.set(VMCS.GUEST_IA32_SYSENTER_CS, reg((c) => c.sysenterCs >>> 0, (c, v) => { c.sysenterCs = v | 0; }));
+  fields.set(VMCS.GUEST_IA32_SYSENTER_ESP, reg(
+    (c) => (c.long.sysenterEspHi >>> 0) * 2 ** 32 + (c.sysenterEsp >>> 0),
+    (c, v) => { c.sysenterEsp = v % 2 ** 32 | 0; c.long.sysenterEspHi = c.traits.longMode ? Math.floor(v / 2 ** 32) | 0 : 0; },
+  ));
+  fields.set(VMCS.GUEST_IA32_SYSENTER_EIP, reg(
+    (c) => (c.long.sysenterEipHi >>> 0) * 2 ** 32 + (c.sysenterEip >>> 0),
+    (c, v) => { c.sysenterEip = v % 2 ** 32 | 0; c.long.sysenterEipHi = c.traits.longMode ? Math.floor(v / 2 ** 32) | 0 : 0; },
+  ));
   fields.set(VMCS.GUEST_RSP, reg((c) => c.reg32[4] >>> 0, (c, v) => { c.reg32[4] = v | 0; }));
   fields.set(VMCS.GUEST_RIP, reg((c) => c.eip >>> 0, (c, v) => { c.eip = v >>> 0; c.flushFetch(); }));
   return fields;

@@ -15,6 +15,22 @@ export interface LongGuestOptions extends MachineOptions {
   byteReports?: boolean;
 }
 
+/**
+ * IA-32e paging for a bare `Machine`: CR3 at 0x70000 mapping 0-4 MiB to itself by two user-writable
+ * 2 MiB pages, CR4.PAE, EFER.LME/LMA as given and CR0.PE|PG (with NE, ET, WP); the caller sets CS.
+ */
+export function enterIa32e(m: Machine, efer: number): void {
+  const { cpu, physical } = m;
+  physical.write32(0x70000, 0x71007);
+  physical.write32(0x71000, 0x72007);
+  physical.write32(0x72000, 0x87);
+  physical.write32(0x72008, 0x200087);
+  cpu.cr3 = 0x70000;
+  cpu.cr4 = 0x20;
+  cpu.efer = efer;
+  cpu.cr0 = 0x80010011 | 0;
+}
+
 /** Runs long/guests/<name>.bin on an 'x86-64' CPU (4 MiB of RAM, mmu paging) until HLT, shutdown or `budget`. */
 export function runLongGuest(name: string, budget = 5_000_000, options: LongGuestOptions = {}): GuestRun {
   const path = options.byteReports === true ? `./guests/byte-reports/${name}.bin` : `./guests/${name}.bin`;

@@ -93,6 +93,20 @@ describe('protected-mode guests', () => {
     expect(run.done).toBe(true);
   });
 
+  it('sysenter: SEP, the MSRs, #GP(0) with SYSENTER_CS 0 and SYSEXIT at CPL 3, round trips', () => {
+    const run = runGuest('sysenter');
+    expect(hex(run.reports)).toEqual(hex([
+      0x800, 0x12345678, 0, 0x9abcdef0, // CPUID.01H:EDX.SEP; ESP and EIP MSRs read back
+      GP, 0, GP, 0, GP, 0, // SYSENTER_CS 0: SYSEXIT, SYSENTER at CPL 0 and at CPL 3
+      GP, 0, // SYSEXIT at CPL 3
+      0x893, 0x08, 0x10, 0, 0x2f000, 0x37000, // in: IF cleared, CS/SS from the MSR, DS kept, ESP
+      0x8d7, 0x1b, 0x23, 0x37000, 0x80, // out: flags untouched, CS + 16 | 3, SS + 24 | 3, ESP = ECX
+      1000, 0x38000, 0x1b, 0x23, 0x80, // 1000 round trips with SYSENTER_CS 0x0b
+      1, 0x1b, 0x80, // SYSENTER from CPL 0, SYSEXIT to ring 3
+    ]));
+    expect(run.done).toBe(true);
+  });
+
   it('privilege: 16-bit gate from ring 3, same-level call gate, conforming handler, RET outward, POPF/CLI, TI', () => {
     const run = runGuest('privilege');
     expect(hex(run.reports)).toEqual(hex([

@@ -12,7 +12,7 @@ import { hex, runGuest } from './machine.js';
 // `descriptors`, `transfers` (also `transfers-paged`), `task-fuzz` and `v86-fuzz` (random descriptors,
 // gates, frames, TSSs and v86 flags) have no hand-written expectation: QEMU is their reference.
 const COMPARED = [
-  'faults', 'gates', 'privilege', 'paging', 'pf-double', 'tasks', 'io', 'v86', 'tf-fault',
+  'faults', 'gates', 'privilege', 'paging', 'pf-double', 'tasks', 'io', 'v86', 'tf-fault', 'sysenter',
   'descriptors', 'transfers', 'transfers-paged', 'task-fuzz', 'v86-fuzz',
 ];
 
