@@ -630,6 +630,9 @@ export class Cpu {
       else if (b !== NEVER) {
         const block = this.compileAt(rec, table, phys, e);
         if (block !== null && block.count <= left) return block.fn(this, e, left);
+        // Compiling decodes the records after this one, which may recycle this one for another
+        // instruction (its fields then describe that one): the interpreter runs this one instead.
+        if (table[phys & 0xfff] !== rec || data[rec + GEN] !== this.windowGen) return 0;
       }
     }
     this.runDecoded(c, rec, e, meta);

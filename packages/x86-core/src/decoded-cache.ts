@@ -65,7 +65,7 @@ export const IMM = 4;
  */
 export const BLOCK = 5;
 /** Words per record. */
-const RECORD = 6;
+export const RECORD = 6;
 
 const EA16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];
 const EA16_INDEX = [6, 7, 6, 7, -1, -1, -1, -1];

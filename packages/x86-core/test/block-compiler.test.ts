@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { InterruptController } from '@ringvisor/vmm-api';
 import { CS, DS, ES, SS, type Cpu } from '../src/cpu.js';
 import { MAX_BLOCKS } from '../src/block-cache.js';
+import { RECORD } from '../src/decoded-cache.js';
 import { CODE, createMachine, type TestMachine } from './support/machine.js';
 import { random } from './support/random.js';
 
@@ -819,6 +820,33 @@ describe('block compiler', () => {
     expect(reason).toBe('hlt');
     // 4000 rewrites; compiling stops paying after the first few dozen.
     expect(m.cpu.blockCache?.compiled).toBeLessThan(300);
+  });
+
+  it('runs an entry from its own bytes when compiling its block recycled its decoded record', () => {
+    // jnz +6, taken while ZF=0, so the 6 bytes after it are first decoded when its block compiles:
+    // sub esp, 20; add eax, 5; then the jump's target, hlt.
+    const m = createMachine('flat32');
+    m.cpu.blockCache!.hotRuns = 1;
+    const base = 0x20000;
+    m.memory.writeBytes(base, Uint8Array.from([0x75, 0x06, 0x83, 0xec, 0x14, 0x83, 0xc0, 0x05, 0xf4]));
+    const visit = (): string => {
+      m.cpu.eip = base;
+      m.cpu.halted = false;
+      m.cpu.setEflags(0x2);
+      return m.cpu.run(2);
+    };
+    m.cpu.reg32[4] = 0x8000;
+    expect(visit()).toBe('hlt');
+    // The record pool is a ring: make the jump's own record the next one handed out, as a long run
+    // of other code would, so that decoding the block's second instruction takes it.
+    const cache = m.cpu.decoded!;
+    const entry = cache.page(base >>> 12, true)[base & 0xfff];
+    expect(entry).toBeGreaterThan(0);
+    (cache as unknown as { next: number }).next = entry / RECORD;
+    expect(visit()).toBe('hlt');
+    expect(m.cpu.eip).toBe(base + 9);
+    expect(m.cpu.reg32[4]).toBe(0x8000);
+    expect(m.cpu.reg32[0]).toBe(0);
   });
 
   it('holds a bounded number of blocks however much code is hot', () => {
