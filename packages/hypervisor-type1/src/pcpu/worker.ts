@@ -1,13 +1,14 @@
 // Entry point of a pCPU's worker thread: an emulated physical CPU. It runs whatever vCPU the
 // hypervisor hands it for one slice and answers with the time used and the vCPU's state. A domain's
 // VM is built here, the first time one of its vCPUs comes, over the domain's frames of the shared
-// RAM pool, with the hypervisor's device models behind the I/O request block. A vCPU that ran on
+// RAM pool, with the device-model thread behind the I/O request block. A vCPU that ran on
 // another pCPU since its last slice here comes with its state, and importing it drops what this
 // pCPU's VM derived from guest memory meanwhile (vmm-api's importState contract).
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadStrategy } from '@ringvisor/hypervisor-type2';
 import { ExitCounters, HostClock } from '@ringvisor/machine';
 import type { Clock, PvDomain, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
+import { domainNs } from '../domain-clock.js';
 import { IoreqClient } from './ioreq-client.js';
 import { type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
 import { SliceRunner } from './vcpu-slice.js';
@@ -16,6 +17,7 @@ const port = parentPort;
 if (!port) throw new Error('a pCPU must run in a worker thread');
 const init = workerData as WorkerInit;
 const ctrl = new Int32Array(init.control);
+const doorbell = new Int32Array(init.doorbell);
 const runner = new SliceRunner(ctrl);
 const send = (message: FromPcpu) => port.postMessage(message);
 
@@ -50,7 +52,7 @@ async function strategyOf(image: DomainImage): Promise<VmmStrategy> {
 function domainClock(epochMs: number): Clock {
   return {
     kind: 'host',
-    now: () => (performance.timeOrigin + performance.now() - epochMs) * 1e6,
+    now: () => domainNs(epochMs),
     schedule: () => { throw new Error('device timers run on the hypervisor\'s thread, not on a pCPU'); },
     cancel: () => undefined,
   };
@@ -83,7 +85,7 @@ function armPvTimers(instance: Instance): void {
 /** Builds the domain's VM over its frames of the pool and loads the vCPU's state into it. */
 function build(strategy: VmmStrategy, image: DomainImage, id: number, start: VcpuStart): Instance {
   const lines = new Int32Array(image.lines);
-  const client = new IoreqClient(ctrl, image.id, lines, image.claimedPorts, image.mmioWindows);
+  const client = new IoreqClient(ctrl, doorbell, image.id, lines, image.claimedPorts, image.mmioWindows, image.epochMs);
   const vm = strategy.createVm({
     regions: image.regions, io: client.ports, mmio: client.mmio, interrupts: client, stats: new ExitCounters(),
     clock: domainClock(image.epochMs),
