@@ -64,6 +64,8 @@ export class Domain {
   /** Why it stopped (exit code, power-off, triple fault...), once it has. */
   end: string | null = null;
   paused = false;
+  /** The one pCPU its vCPU may run on (its state or its device models live there), or null when it may move. */
+  home: number | null = null;
   /** Run time of its vCPUs in ns, and the instructions they retired. */
   cpuNs = 0;
   retired = 0;

@@ -12,7 +12,7 @@ import {
   CTRL_PREEMPT, CTRL_WORDS, DOORBELL_RING, DOORBELL_WORDS, type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart,
   type WorkerInit,
 } from './pcpu/protocol.js';
-import type { DmInit, FromDm, ToDm } from './dm/protocol.js';
+import type { BoardSpec, DmInit, FromDm, ToDm } from './dm/protocol.js';
 import { Credit2Scheduler, type Tickle } from './sched/credit2.js';
 
 /** Strategies whose domains run from the RAM pool. */
@@ -249,26 +249,31 @@ export class Type1Hypervisor {
       this.pool.release(extent, id);
       throw error;
     }
+    // A para-virtual or full domain's state (frame types, event channels, its back ends; its VMM
+    // frames) lives in its VM on one pCPU: it stays resident there, on the first pCPU its affinity allows.
+    const affinity = RESIDENT_STRATEGIES.has(config.strategy) ? [config.affinity[0]] : config.affinity;
+    // A vCPU that can never move has its device models on its pCPU: no round trip per access.
+    const board: BoardSpec = {
+      domain: id, ramSize: config.memoryMiB * 1024 * 1024, rtcTime: domain.rtcTime, epochMs: domain.epochMs,
+      lines: domain.linesBuffer, extent, guestFrames: span / FRAME_SIZE,
+    };
+    const localBoard = affinity.length === 1 && !domain.pvKernel;
+    domain.home = affinity.length === 1 ? affinity[0] : null;
     const image: DomainImage = {
       ...(domain.pvKernel ? { pv: { kernel: domain.pvKernel, cmdline: config.boot.kind === 'pv' ? config.boot.cmdline : '' } } : {}),
+      ...(localBoard ? { board } : {}),
       id, strategy, ramOffset: extent.first * FRAME_SIZE, ramBytes: domain.ramBytes,
       regions: domain.regions, lines: domain.linesBuffer, epochMs: domain.epochMs,
       claimedPorts: domain.claimedPorts(), mmioWindows: domain.mmioWindows(),
     };
     this.images.set(id, image);
-    this.toDeviceModel({
-      type: 'create', domain: id, ramSize: config.memoryMiB * 1024 * 1024, rtcTime: domain.rtcTime, epochMs: domain.epochMs,
-      lines: domain.linesBuffer, extent, guestFrames: span / FRAME_SIZE,
-    });
+    if (!localBoard) this.toDeviceModel({ type: 'create', ...board });
     domain.console.listeners.add((bytes) => this.options.console?.(domain, bytes));
     this.domains.set(id, domain);
     const vcpu: VcpuRecord = { id: this.nextVcpuId++, domain, lastPcpu: -1, state: null, stateAt: 0, migrations: 0, timeOn: this.pcpus.map(() => 0) };
     this.vcpus.set(vcpu.id, vcpu);
-    // A para-virtual domain's state (frame types, event channels, its back ends) lives in its VM on
-    // one pCPU: it stays resident there, on the first pCPU its affinity allows.
-    const affinity = RESIDENT_STRATEGIES.has(config.strategy) ? [config.affinity[0]] : config.affinity;
     this.scheduler.add({ id: vcpu.id, domain: id, weight: config.weight, cap: config.cap, affinity }, this.now());
-    this.log(`domain ${id} '${config.name}' created: ${config.strategy}, ${config.memoryMiB} MiB (frames ${extent.first}..${extent.first + extent.count - 1}), weight ${config.weight}${config.cap ? `, cap ${config.cap}%` : ''}${RESIDENT_STRATEGIES.has(config.strategy) ? `, resident on pCPU ${affinity[0]}` : ''}`);
+    this.log(`domain ${id} '${config.name}' created: ${config.strategy}, ${config.memoryMiB} MiB (frames ${extent.first}..${extent.first + extent.count - 1}), weight ${config.weight}${config.cap ? `, cap ${config.cap}%` : ''}${RESIDENT_STRATEGIES.has(config.strategy) ? `, resident on pCPU ${affinity[0]}` : ''}${localBoard ? `, device models on pCPU ${affinity[0]}` : ''}`);
     this.fillIdle();
     return domain;
   }
@@ -330,9 +335,10 @@ export class Type1Hypervisor {
   /** xl vcpu-pin: the vCPU's hard affinity; it moves at its next slice. */
   pin(ref: string | number, cpus: readonly number[]): void {
     const domain = this.find(ref);
-    const home = this.scheduler.affinity(this.vcpuOf(domain).id)[0];
-    if (RESIDENT_STRATEGIES.has(domain.config.strategy) && (cpus.length !== 1 || cpus[0] !== home)) {
-      throw new Error(`domain '${domain.name}' (${domain.config.strategy}) stays on pCPU ${home}, where its state lives`);
+    const home = domain.home;
+    if (home !== null && (cpus.length !== 1 || cpus[0] !== home)) {
+      if (RESIDENT_STRATEGIES.has(domain.config.strategy)) throw new Error(`domain '${domain.name}' (${domain.config.strategy}) stays on pCPU ${home}, where its state lives`);
+      throw new Error(`domain '${domain.name}' stays on pCPU ${home}, where its device models live (its hard affinity named that pCPU alone at creation)`);
     }
     this.scheduler.setAffinity(this.vcpuOf(domain).id, cpus);
     const vcpu = this.vcpuOf(domain);
@@ -384,10 +390,9 @@ export class Type1Hypervisor {
    */
   consoleInput(domain: Domain, bytes: Uint8Array): number {
     if (domain.end !== null) return 0;
-    if (domain.pvKernel) {
-      // The console back end is in the domain's VM on its pCPU.
-      const home = this.scheduler.affinity(this.vcpuOf(domain).id)[0];
-      this.pcpus[home].worker.postMessage({ type: 'pv-input', domain: domain.id, bytes: bytes.slice() } satisfies ToPcpu);
+    if (domain.home !== null && (domain.pvKernel !== null || this.images.get(domain.id)?.board !== undefined)) {
+      // The console back end is on the domain's pCPU: in its VM (para-virtual) or its device models there.
+      this.pcpus[domain.home].worker.postMessage({ type: 'console-input', domain: domain.id, bytes: bytes.slice() } satisfies ToPcpu);
       return bytes.length;
     }
     this.toDeviceModel({ type: 'input', domain: domain.id, bytes: bytes.slice() });

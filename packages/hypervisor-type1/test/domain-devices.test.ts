@@ -14,7 +14,7 @@ function devices() {
   const lines = new Int32Array(linesBuffer);
   lines[LINE_POST] = -1;
   const d = new DomainDevices(pool, {
-    type: 'create', domain: 1, ramSize: 1024 * 1024, rtcTime: Date.UTC(2026, 0, 1), epochMs: performance.timeOrigin + performance.now(),
+    domain: 1, ramSize: 1024 * 1024, rtcTime: Date.UTC(2026, 0, 1), epochMs: performance.timeOrigin + performance.now(),
     lines: linesBuffer, extent: { first: 0, count: 64 }, guestFrames: 64,
   });
   return { d, lines };

@@ -12,7 +12,7 @@ import {
   SHUTDOWN_RESET_I8042, SHUTDOWN_RESET_PORT_92,
 } from '../pcpu/protocol.js';
 import { POST_PORT } from '../pcpu/ioreq-client.js';
-import type { ToDm } from './protocol.js';
+import type { BoardSpec } from './protocol.js';
 
 const SHUTDOWN_CODES: Record<string, number> = {
   'exit-port': SHUTDOWN_EXIT_PORT, 'power-off': SHUTDOWN_POWER_OFF, i8042: SHUTDOWN_RESET_I8042, 'port-92': SHUTDOWN_RESET_PORT_92,
@@ -44,10 +44,14 @@ export class DomainDevices {
   readonly lines: Int32Array;
   private readonly console = new ConsoleBackend();
 
-  constructor(pool: SharedArrayBuffer, message: Extract<ToDm, { type: 'create' }>) {
+  constructor(pool: SharedArrayBuffer, message: BoardSpec) {
     this.lines = new Int32Array(message.lines);
     this.clock = new DomainClock(message.epochMs);
-    this.board = new PcBoard({ ramSize: message.ramSize, clock: this.clock, serial: this.console, rtcTime: message.rtcTime });
+    this.board = new PcBoard({
+      ramSize: message.ramSize, clock: this.clock, serial: this.console, rtcTime: message.rtcTime,
+      // Whoever drives the board (a request here, or the vCPU calling it on its pCPU), the request is published at once.
+      onShutdownRequest: (request) => this.publishShutdown(request),
+    });
     this.board.attachMemory(new DomainMemory(pool, new P2m(message.extent, message.guestFrames)));
   }
 
@@ -73,7 +77,6 @@ export class DomainDevices {
       default: throw new Error(`unknown I/O request kind ${kind}`);
     }
     if (post) Atomics.store(this.lines, LINE_POST, board.post.lastCode);
-    this.noteShutdown();
     return result;
   }
 
@@ -113,9 +116,8 @@ export class DomainDevices {
   }
 
   /** The guest's exit, power-off or reset request, published once in the line block; the vCPU stops. */
-  private noteShutdown(): void {
-    const request = this.board.shutdownRequest;
-    if (request === null || Atomics.load(this.lines, LINE_SHUTDOWN) !== 0) return;
+  private publishShutdown(request: ShutdownRequest): void {
+    if (Atomics.load(this.lines, LINE_SHUTDOWN) !== 0) return;
     Atomics.store(this.lines, LINE_SHUTDOWN_STATUS, request.cause === 'exit-port' ? request.status : 0);
     Atomics.store(this.lines, LINE_SHUTDOWN, shutdownCode(request));
     Atomics.store(this.lines, LINE_ENDED, 1);

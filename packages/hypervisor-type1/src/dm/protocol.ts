@@ -13,12 +13,19 @@ export interface DmInit {
   readonly port: MessagePort;
 }
 
+/** What builds a domain's board (its devices, their clock, DMA through its p2m), wherever it lives. */
+export interface BoardSpec {
+  readonly domain: number;
+  readonly ramSize: number;
+  readonly rtcTime: number;
+  readonly epochMs: number;
+  readonly lines: SharedArrayBuffer;
+  readonly extent: Extent;
+  readonly guestFrames: number;
+}
+
 export type ToDm =
-  /** Build the domain's board: its devices, their clock, DMA through its p2m. */
-  | {
-    readonly type: 'create'; readonly domain: number; readonly ramSize: number; readonly rtcTime: number; readonly epochMs: number;
-    readonly lines: SharedArrayBuffer; readonly extent: Extent; readonly guestFrames: number;
-  }
+  | ({ readonly type: 'create' } & BoardSpec)
   /** Bytes typed at the domain's COM1. */
   | { readonly type: 'input'; readonly domain: number; readonly bytes: Uint8Array }
   /** Forget the domain's board (destroyed). */

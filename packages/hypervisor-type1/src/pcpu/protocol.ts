@@ -4,6 +4,7 @@
 // thread a request is waiting, and each domain's line block (interrupt line, end, POST latch).
 import type { StrategyEntry } from '@ringvisor/hypervisor-type2';
 import type { MemoryRegionSpec, Registers, SpecialRegisters, VcpuState } from '@ringvisor/vmm-api';
+import type { BoardSpec } from '../dm/protocol.js';
 
 /** Words of a pCPU's control block (Int32Array over its SharedArrayBuffer). */
 export const CTRL_REQUEST = 0;
@@ -70,6 +71,11 @@ export interface DomainImage {
   readonly pv?: { readonly kernel: Uint8Array; readonly cmdline: string };
   /** The domain's time zero as wall time (performance.timeOrigin + performance.now(), ms): its clock on every thread. */
   readonly epochMs: number;
+  /**
+   * A domain whose vCPU never leaves one pCPU has its device models there, built from this: its
+   * accesses and timers need no other thread. Absent: the device-model thread serves the domain.
+   */
+  readonly board?: BoardSpec;
 }
 
 /** How the vCPU starts on this pCPU: from a loader's entry state, from another pCPU's export, or as left here. */
@@ -91,8 +97,8 @@ export type ToPcpu =
   | { readonly type: 'run'; readonly vcpu: number; readonly domain: DomainImage; readonly sliceNs: number; readonly start: VcpuStart }
   /** Forget the VMs built for a domain (destroyed). */
   | { readonly type: 'drop'; readonly domain: number }
-  /** Bytes typed at a para-virtual domain's console (its back end lives on its pCPU). */
-  | { readonly type: 'pv-input'; readonly domain: number; readonly bytes: Uint8Array };
+  /** Bytes typed at the console of a domain whose back end lives on this pCPU (para-virtual, or its device models here). */
+  | { readonly type: 'console-input'; readonly domain: number; readonly bytes: Uint8Array };
 
 /** Why a slice ended. */
 export type SliceOutcome =
@@ -102,9 +108,9 @@ export type SliceOutcome =
 
 export type FromPcpu =
   | { readonly type: 'ready'; readonly pcpu: number }
-  /** Output of a para-virtual domain's console ring. */
+  /** Console output of a domain whose back end lives on the pCPU. */
   | { readonly type: 'console'; readonly domain: number; readonly bytes: Uint8Array }
-  /** A blocked para-virtual vCPU has an event (its timer, console input): schedule it. */
+  /** A blocked vCPU has an event (its PV timer, console input, its device models' interrupt): schedule it. */
   | { readonly type: 'wake'; readonly vcpu: number }
   | {
     readonly type: 'ran'; readonly pcpu: number; readonly vcpu: number; readonly ranNs: number; readonly retired: number;

@@ -9,6 +9,8 @@ const HYPERCALL_UNKNOWN = -38;
 const MIN_BUDGET = 500;
 const RUNS_PER_SLICE = 20;
 
+const noTick = (): void => undefined;
+
 export interface SliceResult {
   readonly ranNs: number;
   readonly retired: number;
@@ -22,7 +24,8 @@ export class SliceRunner {
 
   constructor(private readonly ctrl: Int32Array, private readonly now: () => number = () => performance.now()) {}
 
-  run(vcpu: Vcpu, interrupts: InterruptController, lines: Int32Array, sliceNs: number): SliceResult {
+  /** `tick` runs at every boundary between runs: the pCPU's own device timers (devices.ts). */
+  run(vcpu: Vcpu, interrupts: InterruptController, lines: Int32Array, sliceNs: number, tick: () => void = noTick): SliceResult {
     const start = this.now();
     const end = start + sliceNs / 1e6;
     const before = vcpu.retired;
@@ -30,6 +33,7 @@ export class SliceRunner {
       ranNs: Math.round((this.now() - start) * 1e6), retired: vcpu.retired - before, outcome, ...(detail ? { detail } : {}),
     });
     for (;;) {
+      tick();
       if (Atomics.load(lines, LINE_ENDED) !== 0) return finish('ended');
       if (Atomics.load(this.ctrl, CTRL_PREEMPT) !== 0) return finish('preempted');
       const t = this.now();
