@@ -56,6 +56,21 @@ describe('DomainDevices', () => {
     expect(lines[LINE_POST]).toBe(0x3c);
   });
 
+  it('fires a timer that fell due before an access first: a PIT oneshot reprogrammed late keeps its edge', async () => {
+    const { d } = devices();
+    d.serve(IOREQ_PORT_WRITE, 0x21, 1, 0xfe);
+    // Channel 0, mode 4 (Linux's oneshot clockevent), 10 ticks (~8.4 µs).
+    d.serve(IOREQ_PORT_WRITE, 0x43, 1, 0x38);
+    d.serve(IOREQ_PORT_WRITE, 0x40, 1, 10);
+    d.serve(IOREQ_PORT_WRITE, 0x40, 1, 0);
+    const edges = d.board.pit.irqEdges;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // The guest programs its next event before anything ran the timer: the first one fires first.
+    d.serve(IOREQ_PORT_WRITE, 0x40, 1, 0xff);
+    expect(d.board.pit.irqEdges).toBe(edges + 1);
+    expect(d.serve(IOREQ_INTA, 0, 1, 0)).toBe(0x08);
+  });
+
   it('refuses a request kind it does not know (the thread answers it as an undriven bus)', () => {
     const { d } = devices();
     expect(() => d.serve(99, 0, 1, 0)).toThrow(/unknown I\/O request kind 99/);

@@ -62,6 +62,9 @@ export class DomainDevices {
   /** Serves one request: the value read (0 for writes). An ended domain's accesses meet an undriven bus. */
   serve(kind: number, address: number, size: number, value: number): number {
     if (this.ended) return 0xffffffff;
+    // Every access sees the timers due before it, as a run loop that stops at each deadline gives:
+    // a PIT oneshot reprogrammed after its deadline must still have fired its edge.
+    if (this.msUntilNextTimer() === 0) this.runDue();
     const board = this.board;
     const bytes = size as AccessSize;
     // A wider access at the POST port (the bus dispatches by its first port) reaches the board's POST card: give it the pCPU's latch.

@@ -17,8 +17,6 @@ interface Resident {
 export class LocalDevices {
   private readonly domains = new Map<number, Resident>();
   private timer: ReturnType<typeof setTimeout> | null = null;
-  /** The earliest timer due among the boards here (performance.now() ms), Infinity when none. */
-  private nextDueAt = Infinity;
 
   constructor(private readonly pool: SharedArrayBuffer, private readonly send: (message: FromPcpu) => void) {}
 
@@ -49,9 +47,28 @@ export class LocalDevices {
     this.arm();
   }
 
-  /** At a run boundary: the due timers, if any. Cheap when none is due (one comparison). */
-  readonly tick = (): void => {
-    if (performance.now() >= this.nextDueAt) this.runTimers();
+  /**
+   * At a run boundary: runs the due timers and returns the ms until the next one, which bounds the
+   * next run. A timer must fire before the guest's next device access, as on hardware: a PIT
+   * oneshot (mode 4) the guest reprograms after its deadline but before it fired would lose its
+   * only edge, and Linux would wait for that interrupt forever. Timers armed during the slice count
+   * too, so every board's queue is looked at (one heap top each).
+   */
+  readonly tick = (): number => {
+    let ms = Infinity;
+    let ran = false;
+    for (const [domain, resident] of this.domains) {
+      let due = resident.devices.msUntilNextTimer();
+      if (due === 0) {
+        resident.devices.runDue();
+        this.settle(domain, resident);
+        ran = true;
+        due = resident.devices.msUntilNextTimer();
+      }
+      if (due !== null) ms = Math.min(ms, due);
+    }
+    if (ran) this.arm();
+    return ms;
   };
 
   /** After a slice or an event: every board's line and console output brought out, the next timer armed. */
@@ -82,7 +99,6 @@ export class LocalDevices {
     for (const { devices } of this.domains.values()) ms = Math.min(ms, devices.msUntilNextTimer() ?? Infinity);
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    this.nextDueAt = performance.now() + ms;
     if (ms !== Infinity) this.timer = setTimeout(() => { this.timer = null; this.runTimers(); }, ms);
   }
 }
