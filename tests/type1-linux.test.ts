@@ -85,5 +85,5 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with two Linux domains and two 
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(scratch, { recursive: true, force: true });
     }
-  }, 2_400_000);
+  }, 900_000);
 });
