@@ -1,13 +1,18 @@
-// A domain as the hypervisor holds it on the main thread: its frames and p2m, its board (device
-// models, timers, console) and the shared line its vCPU polls for interrupts. The vCPU itself runs
-// on whichever pCPU the scheduler picks; the device models stay here and answer its I/O requests.
+// A domain as the hypervisor holds it on the main thread: its frames and p2m, its console, its
+// state and the shared line block its vCPU and device models use. The vCPU runs on whichever pCPU
+// the scheduler picks; the device models (its PcBoard) live on the device-model thread
+// (dm/domain-devices.ts). Here a board of the same shape gives only the layout: the memory map and
+// ACPI tables the loader writes, the ports and MMIO windows the device models claim.
 import { HostClock, pcMemoryMap, PcBoard, type EntryState } from '@ringvisor/machine';
-import type { SerialBackend, SerialHostPort } from '@ringvisor/devices';
+import type { SerialBackend } from '@ringvisor/devices';
 import type { FramePool, Extent } from './memory/frame-pool.js';
 import { FRAME_SIZE } from './memory/frame-pool.js';
 import { DomainMemory, P2m } from './memory/p2m.js';
 import type { DomainConfig } from './platform/schema.js';
-import { LINE_ENDED, LINE_INTR, LINE_WORDS } from './pcpu/protocol.js';
+import {
+  LINE_BLOCKED, LINE_ENDED, LINE_INTR, LINE_POST, LINE_SHUTDOWN, LINE_SHUTDOWN_STATUS, LINE_WORDS, SHUTDOWN_EXIT_PORT,
+  SHUTDOWN_POWER_OFF, SHUTDOWN_RESET_CONTROL, SHUTDOWN_RESET_I8042, SHUTDOWN_RESET_PORT_92,
+} from './pcpu/protocol.js';
 import { loadBootImage, pvKernelOf } from './boot.js';
 
 /** What xl's State column shows: r running, b blocked, p paused, s shut down, c crashed, d dying. */
@@ -16,16 +21,19 @@ export type DomainState = 'running' | 'runnable' | 'blocked' | 'paused' | 'shutd
 /** Console output a domain keeps for `xl console` to replay (the newest bytes). */
 const CONSOLE_KEEP = 64 * 1024;
 
-/** COM1 of a domain: output kept and passed to listeners, input queued to the UART. */
-class DomainConsole implements SerialBackend {
-  private port: SerialHostPort | null = null;
+/** What each LINE_SHUTDOWN code says in `xl list` (the exit port's status is decoded beside it). */
+const SHUTDOWN_CAUSES: Record<number, string> = {
+  [SHUTDOWN_POWER_OFF]: 'power-off', [SHUTDOWN_RESET_I8042]: 'reset', [SHUTDOWN_RESET_PORT_92]: 'reset', [SHUTDOWN_RESET_CONTROL]: 'reset',
+};
+
+/** The layout board's COM1 back end: it never runs, so it never prints. */
+const NO_SERIAL: SerialBackend = { connect: () => undefined, write: (bytes) => bytes.length };
+
+/** COM1 output of a domain as the device-model thread sends it: kept for `xl console` and passed to listeners. */
+class DomainConsole {
   private kept: Uint8Array[] = [];
   private keptBytes = 0;
   readonly listeners = new Set<(bytes: Uint8Array) => void>();
-
-  connect(port: SerialHostPort): void {
-    this.port = port;
-  }
 
   write(bytes: Uint8Array): number {
     const copy = bytes.slice();
@@ -36,11 +44,6 @@ class DomainConsole implements SerialBackend {
     return bytes.length;
   }
 
-  /** Bytes typed for the guest; returns how many the UART's queue took. */
-  input(bytes: Uint8Array): number {
-    return this.port?.input(bytes) ?? 0;
-  }
-
   history(): Uint8Array {
     return Buffer.concat(this.kept);
   }
@@ -49,7 +52,6 @@ class DomainConsole implements SerialBackend {
 export class Domain {
   readonly p2m: P2m;
   readonly memory: DomainMemory;
-  readonly board: PcBoard;
   readonly console = new DomainConsole();
   readonly lines: Int32Array;
   readonly linesBuffer = new SharedArrayBuffer(LINE_WORDS * 4);
@@ -62,23 +64,28 @@ export class Domain {
   /** Why it stopped (exit code, power-off, triple fault...), once it has. */
   end: string | null = null;
   paused = false;
+  /** The one pCPU its vCPU may run on (its state or its device models live there), or null when it may move. */
+  home: number | null = null;
   /** Run time of its vCPUs in ns, and the instructions they retired. */
   cpuNs = 0;
   retired = 0;
-  timer: ReturnType<typeof setTimeout> | null = null;
-  /** Time zero of the domain's clock as wall time (ms); pCPUs derive the same clock from it. */
+  /** Time zero of the domain's clock as wall time (ms); pCPUs and the device models derive the same clock from it. */
   readonly epochMs = performance.timeOrigin + performance.now();
-  /** The devices' clock: host time since `epochMs`. */
-  readonly clock = new HostClock(() => (performance.timeOrigin + performance.now() - this.epochMs) * 1e6);
+  /** Where the RTC starts (ms since the Unix epoch). */
+  readonly rtcTime = Date.now();
+  /** The memory map the loader used, as the strategy takes it. */
+  readonly regions: PcBoard['memoryMap']['regions'];
+  private readonly layout: PcBoard;
 
   /** `guestFrames` of `extent` are guest RAM; frames past them hold the strategy's own (VMM) frames. */
   constructor(readonly id: number, readonly config: DomainConfig, readonly extent: Extent, pool: FramePool, guestFrames: number) {
     this.lines = new Int32Array(this.linesBuffer);
-    this.board = new PcBoard({ ramSize: config.memoryMiB * 1024 * 1024, clock: this.clock, serial: this.console, rtcTime: Date.now() });
+    Atomics.store(this.lines, LINE_POST, -1);
+    this.layout = new PcBoard({ ramSize: config.memoryMiB * 1024 * 1024, clock: new HostClock(), serial: NO_SERIAL, rtcTime: this.rtcTime });
+    this.regions = this.layout.memoryMap.regions;
     this.ramBytes = extent.count * FRAME_SIZE;
     this.p2m = new P2m(extent, guestFrames);
     this.memory = new DomainMemory(pool.buffer, this.p2m);
-    this.board.attachMemory(this.memory);
     const kernel = pvKernelOf(config.boot);
     if (kernel) {
       this.pvKernel = new Uint8Array(new SharedArrayBuffer(kernel.length));
@@ -86,7 +93,7 @@ export class Domain {
       this.entry = null;
     } else {
       this.pvKernel = null;
-      this.entry = loadBootImage(this.board, this.memory, config.boot);
+      this.entry = loadBootImage(this.layout, this.memory, config.boot);
     }
   }
 
@@ -99,24 +106,31 @@ export class Domain {
   /** One byte per port: 1 where a device model of the board claims it (shared, so run messages carry no copy). */
   claimedPorts(): Uint8Array {
     const claimed = new Uint8Array(new SharedArrayBuffer(0x10000));
-    for (let port = 0; port < claimed.length; port++) if (this.board.io.handlerAt(port) !== undefined) claimed[port] = 1;
+    for (let port = 0; port < claimed.length; port++) if (this.layout.io.handlerAt(port) !== undefined) claimed[port] = 1;
     return claimed;
   }
 
   /** The board's MMIO windows (its virtio slots). */
   mmioWindows(): { base: number; end: number }[] {
-    return this.board.memoryMap.virtio.map((slot) => ({ base: slot.base, end: slot.base + slot.size }));
+    return this.layout.memoryMap.virtio.map((slot) => ({ base: slot.base, end: slot.base + slot.size }));
   }
 
   get name(): string {
     return this.config.name;
   }
 
-  /** The device model's interrupt output, mirrored into the line the vCPU polls; true when asserted. */
-  syncInterruptLine(): boolean {
-    const pending = this.board.vmSpec().interrupts.pending();
-    Atomics.store(this.lines, LINE_INTR, pending ? 1 : 0);
-    return pending;
+  /**
+   * The vCPU halted: true when it is blocked now, false when the line is already up (it runs on).
+   * When the device-model thread took the flag first, its wake-up message is on the way.
+   */
+  block(): boolean {
+    Atomics.store(this.lines, LINE_BLOCKED, 1);
+    return Atomics.load(this.lines, LINE_INTR) === 0 || Atomics.exchange(this.lines, LINE_BLOCKED, 0) === 0;
+  }
+
+  /** The vCPU is dispatched: a stale blocked flag must not send a wake-up. */
+  unblock(): void {
+    Atomics.store(this.lines, LINE_BLOCKED, 0);
   }
 
   /** Marks the domain over: its vCPU stops at its next run boundary. */
@@ -124,15 +138,13 @@ export class Domain {
     if (this.end === null) this.end = why;
     this.state = state;
     Atomics.store(this.lines, LINE_ENDED, 1);
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
   }
 
-  /** What the guest asked the board for (exit port, power-off, reset), as a line, or null. */
+  /** What the guest asked its board for (exit port, power-off, reset), as a line, or null. */
   shutdownRequest(): string | null {
-    const request = this.board.shutdownRequest;
-    if (request === null) return null;
-    if (request.cause === 'exit-port') return `exit code ${(request.status - 1) / 2}`;
-    return request.cause;
+    const code = Atomics.load(this.lines, LINE_SHUTDOWN);
+    if (code === 0) return null;
+    if (code === SHUTDOWN_EXIT_PORT) return `exit code ${(Atomics.load(this.lines, LINE_SHUTDOWN_STATUS) - 1) / 2}`;
+    return SHUTDOWN_CAUSES[code] ?? 'shutdown';
   }
 }

@@ -1,17 +1,18 @@
-// The type-1 hypervisor: owns the platform (pCPU workers, the RAM pool, each domain's device
-// models), creates and destroys domains, and drives the credit scheduler: every pCPU runs the vCPU
-// the scheduler picks for the slice it gives, and asks again when the slice ends.
-import { Worker } from 'node:worker_threads';
+// The type-1 hypervisor: owns the platform (pCPU workers, the RAM pool, the device-model thread
+// with each domain's device models), creates and destroys domains, and drives the credit
+// scheduler: every pCPU runs the vCPU the scheduler picks for the slice it gives, and asks again
+// when the slice ends.
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { findStrategy, loadStrategy, type StrategyRegistry } from '@ringvisor/hypervisor-type2';
-import type { AccessSize, VcpuState, VmmStrategy } from '@ringvisor/vmm-api';
+import type { VcpuState, VmmStrategy } from '@ringvisor/vmm-api';
 import { Domain, type DomainState } from './domain.js';
 import { FRAME_SIZE, FramePool } from './memory/frame-pool.js';
 import type { DomainConfig, PlatformConfig } from './platform/schema.js';
 import {
-  CTRL_PREEMPT, CTRL_WORDS, IOREQ_INTA, IOREQ_MMIO_READ, IOREQ_MMIO_WRITE, IOREQ_PORT_READ, IOREQ_PORT_WRITE,
-  type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit,
+  CTRL_PREEMPT, CTRL_WORDS, DOORBELL_RING, DOORBELL_WORDS, type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart,
+  type WorkerInit,
 } from './pcpu/protocol.js';
-import { IoreqServer } from './pcpu/ioreq-server.js';
+import type { BoardSpec, DmInit, FromDm, ToDm } from './dm/protocol.js';
 import { Credit2Scheduler, type Tickle } from './sched/credit2.js';
 
 /** Strategies whose domains run from the RAM pool. */
@@ -32,6 +33,8 @@ export interface Type1Options {
   readonly console?: (domain: Domain, bytes: Uint8Array) => void;
   /** The pCPU worker's module (default: next to this module). */
   readonly workerUrl?: URL;
+  /** The device-model thread's module (default: next to this module). */
+  readonly deviceModelUrl?: URL;
 }
 
 /** A row of `xl list`. */
@@ -63,7 +66,6 @@ interface Pcpu {
   readonly index: number;
   readonly worker: Worker;
   readonly ctrl: Int32Array;
-  readonly server: IoreqServer;
   /** The vCPU its current slice runs, or -1 while it sleeps. */
   running: number;
   /** A timer to look again when a capped domain's next period begins. */
@@ -116,7 +118,10 @@ export class Type1Hypervisor {
   private nextVcpuId = 1;
   private stopped = false;
   private readonly epoch = performance.now();
-
+  /** The device-model thread, the port its messages arrive on, and the doorbell that wakes it. */
+  private deviceModel: Worker | null = null;
+  private dmPort: MessagePort | null = null;
+  private readonly doorbell = new Int32Array(new SharedArrayBuffer(DOORBELL_WORDS * 4));
   private constructor(readonly options: Type1Options) {
     const { platform } = options;
     this.pool = new FramePool(platform.memoryMiB * 1024 * 1024);
@@ -146,17 +151,16 @@ export class Type1Hypervisor {
   }
 
   private async startPcpus(): Promise<void> {
-    // The worker is tsup's second entry, next to the bundled index.js.
+    // The workers are tsup's other entries, next to the bundled index.js.
     const url = this.options.workerUrl ?? new URL('./worker.js', import.meta.url);
-    const ready: Promise<void>[] = [];
+    const controls = Array.from({ length: this.options.platform.pcpus }, () => new SharedArrayBuffer(CTRL_WORDS * 4));
+    const ready: Promise<void>[] = [this.startDeviceModel(controls)];
     for (let index = 0; index < this.options.platform.pcpus; index++) {
-      const control = new SharedArrayBuffer(CTRL_WORDS * 4);
-      const init: WorkerInit = { pcpu: index, pool: this.pool.buffer, control };
+      const control = controls[index];
+      const init: WorkerInit = { pcpu: index, pool: this.pool.buffer, control, doorbell: this.doorbell.buffer as SharedArrayBuffer };
       const worker = new Worker(url, { workerData: init });
       const ctrl = new Int32Array(control);
-      const server = new IoreqServer(ctrl, (kind, domain, address, size, value) => this.serveIo(kind, domain, address, size, value),
-        (error) => this.log(`device model error: ${error instanceof Error ? error.message : String(error)}`));
-      const pcpu: Pcpu = { index, worker, ctrl, server, running: -1, wakeTimer: null };
+      const pcpu: Pcpu = { index, worker, ctrl, running: -1, wakeTimer: null };
       this.pcpus.push(pcpu);
       ready.push(new Promise((resolve, reject) => {
         worker.once('error', reject);
@@ -170,6 +174,48 @@ export class Type1Hypervisor {
       }));
     }
     await Promise.all(ready);
+  }
+
+  /** The device-model thread: it serves every pCPU's requests from `controls`. */
+  private startDeviceModel(controls: readonly SharedArrayBuffer[]): Promise<void> {
+    const channel = new MessageChannel();
+    const init: DmInit = { pool: this.pool.buffer, doorbell: this.doorbell.buffer as SharedArrayBuffer, controls, port: channel.port2 };
+    const worker = new Worker(this.options.deviceModelUrl ?? new URL('./device-model.js', import.meta.url), {
+      workerData: init, transferList: [channel.port2],
+    });
+    this.deviceModel = worker;
+    this.dmPort = channel.port1;
+    return new Promise((resolve, reject) => {
+      worker.once('error', reject);
+      worker.once('message', (message: FromDm) => {
+        worker.off('error', reject);
+        worker.on('message', (m: FromDm) => this.onDeviceModelMessage(m));
+        worker.on('error', (error) => this.log(`device-model thread failed: ${error.message}`));
+        if (message.type === 'ready') resolve();
+        else reject(new Error('the device-model thread did not start'));
+      });
+    });
+  }
+
+  /** A message for the device-model thread, which sleeps on the doorbell rather than an event loop: ring it. */
+  private toDeviceModel(message: ToDm): void {
+    this.dmPort?.postMessage(message);
+    Atomics.add(this.doorbell, DOORBELL_RING, 1);
+    Atomics.notify(this.doorbell, DOORBELL_RING);
+  }
+
+  private onDeviceModelMessage(message: FromDm): void {
+    if (message.type === 'ready') return;
+    const domain = this.domains.get(message.domain);
+    if (!domain) return;
+    if (message.type === 'console') {
+      domain.console.write(message.bytes);
+    } else if (message.type === 'error') {
+      this.log(`device model error in domain ${domain.id} '${domain.name}': ${message.message}`);
+    } else if (domain.end === null && !domain.paused) {
+      const vcpu = this.vcpuOf(domain);
+      if (this.scheduler.state(vcpu.id) === 'blocked') this.applyTickle(this.scheduler.wake(vcpu.id, this.now()));
+    }
   }
 
   /** Nanoseconds since the hypervisor started (the scheduler's time). */
@@ -203,23 +249,31 @@ export class Type1Hypervisor {
       this.pool.release(extent, id);
       throw error;
     }
+    // A para-virtual or full domain's state (frame types, event channels, its back ends; its VMM
+    // frames) lives in its VM on one pCPU: it stays resident there, on the first pCPU its affinity allows.
+    const affinity = RESIDENT_STRATEGIES.has(config.strategy) ? [config.affinity[0]] : config.affinity;
+    // A vCPU that can never move has its device models on its pCPU: no round trip per access.
+    const board: BoardSpec = {
+      domain: id, ramSize: config.memoryMiB * 1024 * 1024, rtcTime: domain.rtcTime, epochMs: domain.epochMs,
+      lines: domain.linesBuffer, extent, guestFrames: span / FRAME_SIZE,
+    };
+    const localBoard = affinity.length === 1 && !domain.pvKernel;
+    domain.home = affinity.length === 1 ? affinity[0] : null;
     const image: DomainImage = {
       ...(domain.pvKernel ? { pv: { kernel: domain.pvKernel, cmdline: config.boot.kind === 'pv' ? config.boot.cmdline : '' } } : {}),
+      ...(localBoard ? { board } : {}),
       id, strategy, ramOffset: extent.first * FRAME_SIZE, ramBytes: domain.ramBytes,
-      regions: domain.board.vmSpec().regions, lines: domain.linesBuffer, epochMs: domain.epochMs,
+      regions: domain.regions, lines: domain.linesBuffer, epochMs: domain.epochMs,
       claimedPorts: domain.claimedPorts(), mmioWindows: domain.mmioWindows(),
     };
     this.images.set(id, image);
+    if (!localBoard) this.toDeviceModel({ type: 'create', ...board });
     domain.console.listeners.add((bytes) => this.options.console?.(domain, bytes));
     this.domains.set(id, domain);
     const vcpu: VcpuRecord = { id: this.nextVcpuId++, domain, lastPcpu: -1, state: null, stateAt: 0, migrations: 0, timeOn: this.pcpus.map(() => 0) };
     this.vcpus.set(vcpu.id, vcpu);
-    // A para-virtual domain's state (frame types, event channels, its back ends) lives in its VM on
-    // one pCPU: it stays resident there, on the first pCPU its affinity allows.
-    const affinity = RESIDENT_STRATEGIES.has(config.strategy) ? [config.affinity[0]] : config.affinity;
     this.scheduler.add({ id: vcpu.id, domain: id, weight: config.weight, cap: config.cap, affinity }, this.now());
-    this.log(`domain ${id} '${config.name}' created: ${config.strategy}, ${config.memoryMiB} MiB (frames ${extent.first}..${extent.first + extent.count - 1}), weight ${config.weight}${config.cap ? `, cap ${config.cap}%` : ''}${RESIDENT_STRATEGIES.has(config.strategy) ? `, resident on pCPU ${affinity[0]}` : ''}`);
-    this.pumpTimers(domain);
+    this.log(`domain ${id} '${config.name}' created: ${config.strategy}, ${config.memoryMiB} MiB (frames ${extent.first}..${extent.first + extent.count - 1}), weight ${config.weight}${config.cap ? `, cap ${config.cap}%` : ''}${RESIDENT_STRATEGIES.has(config.strategy) ? `, resident on pCPU ${affinity[0]}` : ''}${localBoard ? `, device models on pCPU ${affinity[0]}` : ''}`);
     this.fillIdle();
     return domain;
   }
@@ -281,9 +335,10 @@ export class Type1Hypervisor {
   /** xl vcpu-pin: the vCPU's hard affinity; it moves at its next slice. */
   pin(ref: string | number, cpus: readonly number[]): void {
     const domain = this.find(ref);
-    const home = this.scheduler.affinity(this.vcpuOf(domain).id)[0];
-    if (RESIDENT_STRATEGIES.has(domain.config.strategy) && (cpus.length !== 1 || cpus[0] !== home)) {
-      throw new Error(`domain '${domain.name}' (${domain.config.strategy}) stays on pCPU ${home}, where its state lives`);
+    const home = domain.home;
+    if (home !== null && (cpus.length !== 1 || cpus[0] !== home)) {
+      if (RESIDENT_STRATEGIES.has(domain.config.strategy)) throw new Error(`domain '${domain.name}' (${domain.config.strategy}) stays on pCPU ${home}, where its state lives`);
+      throw new Error(`domain '${domain.name}' stays on pCPU ${home}, where its device models live (its hard affinity named that pCPU alone at creation)`);
     }
     this.scheduler.setAffinity(this.vcpuOf(domain).id, cpus);
     const vcpu = this.vcpuOf(domain);
@@ -329,19 +384,19 @@ export class Type1Hypervisor {
     return this.vcpuOf(this.find(ref)).migrations;
   }
 
-  /** Bytes typed at a domain's console (COM1 input); returns how many its UART took. */
+  /**
+   * Bytes typed at a domain's console (COM1 input), handed to its device models (the UART keeps up
+   * to its input queue; more is dropped, as on a full line); returns how many were handed on.
+   */
   consoleInput(domain: Domain, bytes: Uint8Array): number {
     if (domain.end !== null) return 0;
-    if (domain.pvKernel) {
-      // The console back end is in the domain's VM on its pCPU.
-      const home = this.scheduler.affinity(this.vcpuOf(domain).id)[0];
-      this.pcpus[home].worker.postMessage({ type: 'pv-input', domain: domain.id, bytes: bytes.slice() } satisfies ToPcpu);
+    if (domain.home !== null && (domain.pvKernel !== null || this.images.get(domain.id)?.board !== undefined)) {
+      // The console back end is on the domain's pCPU: in its VM (para-virtual) or its device models there.
+      this.pcpus[domain.home].worker.postMessage({ type: 'console-input', domain: domain.id, bytes: bytes.slice() } satisfies ToPcpu);
       return bytes.length;
     }
-    const taken = domain.console.input(bytes);
-    this.interruptsChanged(domain);
-    this.pumpTimers(domain);
-    return taken;
+    this.toDeviceModel({ type: 'input', domain: domain.id, bytes: bytes.slice() });
+    return bytes.length;
   }
 
   /** The state the domain's vCPU left its last slice with (a pause stops it at a slice end), or null before its first. */
@@ -360,11 +415,10 @@ export class Type1Hypervisor {
   async shutdown(): Promise<void> {
     this.stopped = true;
     for (const d of this.domains.values()) d.finish('dying', 'hypervisor shut down');
-    for (const p of this.pcpus) {
-      p.server.stop();
-      if (p.wakeTimer !== null) clearTimeout(p.wakeTimer);
-    }
-    await Promise.all(this.pcpus.map((p) => p.worker.terminate()));
+    for (const p of this.pcpus) if (p.wakeTimer !== null) clearTimeout(p.wakeTimer);
+    this.toDeviceModel({ type: 'stop' });
+    await Promise.all([...this.pcpus.map((p) => p.worker.terminate()), this.deviceModel?.terminate()]);
+    this.dmPort?.close();
   }
 
   // --- scheduling -----------------------------------------------------------------------------
@@ -396,6 +450,7 @@ export class Type1Hypervisor {
       vcpu.migrations++;
     }
     p.running = vcpu.id;
+    domain.unblock();
     Atomics.store(p.ctrl, CTRL_PREEMPT, 0);
     const message: ToPcpu = { type: 'run', vcpu: vcpu.id, domain: this.images.get(domain.id)!, sliceNs: pick.sliceNs, start };
     p.worker.postMessage(message);
@@ -429,14 +484,18 @@ export class Type1Hypervisor {
     vcpu.lastPcpu = message.state || message.outcome !== 'crashed' ? p.index : -1;
     let next: 'runnable' | 'blocked' | 'paused' = 'runnable';
     // A guest that ended through the board (exit port) and then halts has ended, not crashed.
-    if (message.outcome === 'crashed' && domain.end === null) {
+    const request = domain.end === null ? domain.shutdownRequest() : null;
+    if (request !== null) {
+      domain.finish('shutdown', request);
+      this.log(`domain ${domain.id} '${domain.name}' shut down: ${request}`);
+    } else if (message.outcome === 'crashed' && domain.end === null) {
       domain.finish('crashed', message.detail ?? 'crashed');
       this.log(`domain ${domain.id} '${domain.name}' crashed: ${domain.end}`);
     } else if (message.outcome === 'ended' && domain.end === null) {
       domain.finish('shutdown', message.detail ?? 'ended');
     }
     if (domain.end !== null || domain.paused) next = 'paused';
-    else if (message.outcome === 'blocked' && !domain.syncInterruptLine()) next = 'blocked';
+    else if (message.outcome === 'blocked' && domain.block()) next = 'blocked';
     this.scheduler.descheduled(p.index, message.ranNs, now, next);
     if (domain.state === 'dying') this.reap(domain);
     this.dispatch(p);
@@ -450,12 +509,6 @@ export class Type1Hypervisor {
     else this.dispatch(p);
   }
 
-  /** The domain's interrupt line may have changed: mirror it, and wake its vCPU if it sleeps in HLT. */
-  private interruptsChanged(domain: Domain): void {
-    if (!domain.syncInterruptLine() || domain.end !== null || domain.paused) return;
-    const vcpu = this.vcpuOf(domain);
-    if (this.scheduler.state(vcpu.id) === 'blocked') this.applyTickle(this.scheduler.wake(vcpu.id, this.now()));
-  }
 
   /** Frees a dead domain's frames and forgets it. */
   private reap(domain: Domain): void {
@@ -463,53 +516,12 @@ export class Type1Hypervisor {
     this.scheduler.remove(vcpu.id);
     this.vcpus.delete(vcpu.id);
     for (const p of this.pcpus) p.worker.postMessage({ type: 'drop', domain: domain.id } satisfies ToPcpu);
+    this.toDeviceModel({ type: 'drop', domain: domain.id });
     this.pool.release(domain.extent, domain.id);
     this.domains.delete(domain.id);
     this.images.delete(domain.id);
     this.log(`domain ${domain.id} '${domain.name}' destroyed: ${domain.extent.count} frames back in the pool`);
     for (const resolve of this.destroyWaiters.get(domain.id) ?? []) resolve();
     this.destroyWaiters.delete(domain.id);
-  }
-
-  // --- device models ------------------------------------------------------------------------
-
-  private serveIo(kind: number, id: number, address: number, size: number, value: number): number {
-    const domain = this.domains.get(id);
-    if (!domain || domain.end !== null) return 0xffffffff;
-    const board = domain.board;
-    const bytes = size as AccessSize;
-    let result = 0;
-    switch (kind) {
-      case IOREQ_PORT_READ: result = board.io.read(address & 0xffff, bytes); break;
-      case IOREQ_PORT_WRITE: board.io.write(address & 0xffff, bytes, value); break;
-      case IOREQ_MMIO_READ: result = board.mmio.read(address, bytes); break;
-      case IOREQ_MMIO_WRITE: board.mmio.write(address, bytes, value); break;
-      case IOREQ_INTA: result = board.pic.acknowledge(); break;
-      default: throw new Error(`unknown I/O request kind ${kind} from domain ${id}`);
-    }
-    const request = domain.shutdownRequest();
-    if (request !== null) {
-      domain.finish('shutdown', request);
-      this.log(`domain ${domain.id} '${domain.name}' shut down: ${request}`);
-    } else {
-      this.interruptsChanged(domain);
-      this.pumpTimers(domain);
-    }
-    return result;
-  }
-
-  /** Runs the domain's due timers (PIT, RTC, UART) on the host clock and arms the next one. */
-  private pumpTimers(domain: Domain): void {
-    if (domain.timer !== null) clearTimeout(domain.timer);
-    domain.timer = null;
-    if (domain.end !== null || this.stopped) return;
-    const deadline = domain.clock.nextDeadline();
-    if (deadline === null) return;
-    domain.timer = setTimeout(() => {
-      domain.timer = null;
-      domain.clock.runDue();
-      this.interruptsChanged(domain);
-      this.pumpTimers(domain);
-    }, Math.max(0, (deadline - domain.clock.now()) / 1e6));
   }
 }

@@ -106,6 +106,32 @@ describe('Type1Hypervisor', () => {
     await until('a goes on', () => rounds(hv, 'a') > a);
   });
 
+  it('serves device models on a pinned vCPU\'s own pCPU and on the device-model thread alike: PIT and PIC interrupts, COM1 input, the exit port', async () => {
+    const guest = (name: string, image: string, extra: object = {}) => ({ name, strategy: 'hw:vmx', memory: 16, boot: { guest: image }, ...extra });
+    const { hv, consoles, log } = await boot([
+      guest('irq-local', 'irq-test', { affinity: [1] }), guest('irq-thread', 'irq-test'),
+      guest('demo-local', 'demo', { affinity: [0] }), guest('demo-thread', 'demo'),
+    ]);
+    expect(log.filter((l) => l.includes('device models on pCPU')).map((l) => /'([\w-]+)'/.exec(l)![1])).toEqual(['irq-local', 'demo-local']);
+    const out = (name: string) => consoles.get(name) ?? '';
+    const end = (name: string) => hv.list().find((d) => d.name === name)?.end;
+    // irq-test counts 100 Hz PIT ticks across one RTC second: interrupts and both timers work on either side.
+    await until('both irq-tests', () => end('irq-local') !== undefined && end('irq-thread') !== undefined && end('irq-local') !== null && end('irq-thread') !== null);
+    for (const name of ['irq-local', 'irq-thread']) {
+      expect(out(name), name).toContain('irq-test: PASS');
+      expect(end(name), name).toBe('exit code 0');
+    }
+    for (const name of ['demo-local', 'demo-thread']) {
+      await until(`${name} banner`, () => out(name).includes('Ringvisor demo'));
+      hv.consoleInput(hv.find(name), Buffer.from('help\r'));
+      await until(`${name} help`, () => /help {6}this list/.test(out(name)));
+      hv.consoleInput(hv.find(name), Buffer.from('poweroff\r'));
+      await until(`${name} powers off`, () => end(name) === 'exit code 0');
+      expect(out(name)).toContain('Powering off');
+    }
+    expect(() => hv.pin('demo-local', [1])).toThrow(/'demo-local' stays on pCPU 0, where its device models live/);
+  });
+
   it('runs a para-virtual domain resident on one pCPU beside compute domains', async () => {
     const { hv, consoles } = await boot([
       { name: 'pv', strategy: 'para', memory: 32, affinity: [1], boot: { guest: 'minikernel-pv' } }, compute('a'), compute('b'),

@@ -1,8 +1,10 @@
 // Messages between the hypervisor (main thread) and its pCPU workers, and the layout of the shared
 // words they use where a message would be too slow: the I/O request block of each pCPU (the vCPU
-// waits on it while the hypervisor's device model answers) and each domain's interrupt line.
+// waits on it while the device-model thread answers), the doorbell that tells the device-model
+// thread a request is waiting, and each domain's line block (interrupt line, end, POST latch).
 import type { StrategyEntry } from '@ringvisor/hypervisor-type2';
 import type { MemoryRegionSpec, Registers, SpecialRegisters, VcpuState } from '@ringvisor/vmm-api';
+import type { BoardSpec } from '../dm/protocol.js';
 
 /** Words of a pCPU's control block (Int32Array over its SharedArrayBuffer). */
 export const CTRL_REQUEST = 0;
@@ -23,11 +25,32 @@ export const IOREQ_MMIO_WRITE = 4;
 /** The INTA cycle: the interrupt controller hands out its vector. */
 export const IOREQ_INTA = 5;
 
+/** The platform's doorbell block: one word every pCPU bumps (and notifies) after posting a request. */
+export const DOORBELL_RING = 0;
+export const DOORBELL_WORDS = 1;
+
 /** Words of a domain's shared line block. */
 export const LINE_INTR = 0;
 /** The domain is over (exit port, power-off, destroy): a running vCPU stops at the next boundary. */
 export const LINE_ENDED = 1;
-export const LINE_WORDS = 2;
+/**
+ * 1 while the scheduler holds the vCPU blocked in HLT. Whoever exchanges it back to 0 owns the
+ * wake-up: the device-model thread when it raises the line, the hypervisor when it finds the line
+ * already raised as it blocks the vCPU (so a wake-up is neither lost nor sent twice).
+ */
+export const LINE_BLOCKED = 2;
+/** The POST card's latch (port 0x80): the last byte written, -1 before any. Kept on the pCPU. */
+export const LINE_POST = 3;
+/** What the guest asked the board for (SHUTDOWN_*), 0 while it runs on; the exit port's status beside it. */
+export const LINE_SHUTDOWN = 4;
+export const LINE_SHUTDOWN_STATUS = 5;
+export const LINE_WORDS = 6;
+
+export const SHUTDOWN_EXIT_PORT = 1;
+export const SHUTDOWN_POWER_OFF = 2;
+export const SHUTDOWN_RESET_I8042 = 3;
+export const SHUTDOWN_RESET_PORT_92 = 4;
+export const SHUTDOWN_RESET_CONTROL = 5;
 
 /** What a pCPU needs to build a domain's VM: strategy, where its RAM lies in the pool, its memory map. */
 export interface DomainImage {
@@ -48,6 +71,11 @@ export interface DomainImage {
   readonly pv?: { readonly kernel: Uint8Array; readonly cmdline: string };
   /** The domain's time zero as wall time (performance.timeOrigin + performance.now(), ms): its clock on every thread. */
   readonly epochMs: number;
+  /**
+   * A domain whose vCPU never leaves one pCPU has its device models there, built from this: its
+   * accesses and timers need no other thread. Absent: the device-model thread serves the domain.
+   */
+  readonly board?: BoardSpec;
 }
 
 /** How the vCPU starts on this pCPU: from a loader's entry state, from another pCPU's export, or as left here. */
@@ -62,14 +90,15 @@ export interface WorkerInit {
   readonly pcpu: number;
   readonly pool: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
+  readonly doorbell: SharedArrayBuffer;
 }
 
 export type ToPcpu =
   | { readonly type: 'run'; readonly vcpu: number; readonly domain: DomainImage; readonly sliceNs: number; readonly start: VcpuStart }
   /** Forget the VMs built for a domain (destroyed). */
   | { readonly type: 'drop'; readonly domain: number }
-  /** Bytes typed at a para-virtual domain's console (its back end lives on its pCPU). */
-  | { readonly type: 'pv-input'; readonly domain: number; readonly bytes: Uint8Array };
+  /** Bytes typed at the console of a domain whose back end lives on this pCPU (para-virtual, or its device models here). */
+  | { readonly type: 'console-input'; readonly domain: number; readonly bytes: Uint8Array };
 
 /** Why a slice ended. */
 export type SliceOutcome =
@@ -79,9 +108,9 @@ export type SliceOutcome =
 
 export type FromPcpu =
   | { readonly type: 'ready'; readonly pcpu: number }
-  /** Output of a para-virtual domain's console ring. */
+  /** Console output of a domain whose back end lives on the pCPU. */
   | { readonly type: 'console'; readonly domain: number; readonly bytes: Uint8Array }
-  /** A blocked para-virtual vCPU has an event (its timer, console input): schedule it. */
+  /** A blocked vCPU has an event (its PV timer, console input, its device models' interrupt): schedule it. */
   | { readonly type: 'wake'; readonly vcpu: number }
   | {
     readonly type: 'ran'; readonly pcpu: number; readonly vcpu: number; readonly ranNs: number; readonly retired: number;

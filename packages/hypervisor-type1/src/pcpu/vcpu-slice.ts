@@ -9,6 +9,8 @@ const HYPERCALL_UNKNOWN = -38;
 const MIN_BUDGET = 500;
 const RUNS_PER_SLICE = 20;
 
+const noTick = (): number => Infinity;
+
 export interface SliceResult {
   readonly ranNs: number;
   readonly retired: number;
@@ -22,7 +24,11 @@ export class SliceRunner {
 
   constructor(private readonly ctrl: Int32Array, private readonly now: () => number = () => performance.now()) {}
 
-  run(vcpu: Vcpu, interrupts: InterruptController, lines: Int32Array, sliceNs: number): SliceResult {
+  /**
+   * `tick` runs at every boundary between runs: the pCPU's own device timers (local-devices.ts);
+   * it returns the ms until the next of them, and no run goes past it.
+   */
+  run(vcpu: Vcpu, interrupts: InterruptController, lines: Int32Array, sliceNs: number, tick: () => number = noTick): SliceResult {
     const start = this.now();
     const end = start + sliceNs / 1e6;
     const before = vcpu.retired;
@@ -30,11 +36,13 @@ export class SliceRunner {
       ranNs: Math.round((this.now() - start) * 1e6), retired: vcpu.retired - before, outcome, ...(detail ? { detail } : {}),
     });
     for (;;) {
+      const timerMs = tick();
       if (Atomics.load(lines, LINE_ENDED) !== 0) return finish('ended');
       if (Atomics.load(this.ctrl, CTRL_PREEMPT) !== 0) return finish('preempted');
       const t = this.now();
       if (t >= end) return finish('slice');
-      const budget = Math.max(MIN_BUDGET, Math.round(this.rate * Math.min(end - t, sliceNs / 1e6 / RUNS_PER_SLICE)));
+      const room = Math.min(end - t, sliceNs / 1e6 / RUNS_PER_SLICE);
+      const budget = timerMs < room ? Math.max(1, Math.round(this.rate * timerMs)) : Math.max(MIN_BUDGET, Math.round(this.rate * room));
       const retiredBefore = vcpu.retired;
       const exit = vcpu.run(budget);
       const ms = this.now() - t;

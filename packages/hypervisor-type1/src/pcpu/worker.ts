@@ -1,14 +1,17 @@
 // Entry point of a pCPU's worker thread: an emulated physical CPU. It runs whatever vCPU the
 // hypervisor hands it for one slice and answers with the time used and the vCPU's state. A domain's
 // VM is built here, the first time one of its vCPUs comes, over the domain's frames of the shared
-// RAM pool, with the hypervisor's device models behind the I/O request block. A vCPU that ran on
+// RAM pool, with the device-model thread behind the I/O request block, or with the domain's device
+// models here when its vCPU never leaves this pCPU (local-devices.ts). A vCPU that ran on
 // another pCPU since its last slice here comes with its state, and importing it drops what this
 // pCPU's VM derived from guest memory meanwhile (vmm-api's importState contract).
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadStrategy } from '@ringvisor/hypervisor-type2';
 import { ExitCounters, HostClock } from '@ringvisor/machine';
-import type { Clock, PvDomain, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
+import type { Clock, InterruptController, IoBus, MmioBus, PvDomain, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
+import { domainNs } from '../domain-clock.js';
 import { IoreqClient } from './ioreq-client.js';
+import { LocalDevices } from './local-devices.js';
 import { type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
 import { SliceRunner } from './vcpu-slice.js';
 
@@ -16,15 +19,18 @@ const port = parentPort;
 if (!port) throw new Error('a pCPU must run in a worker thread');
 const init = workerData as WorkerInit;
 const ctrl = new Int32Array(init.control);
+const doorbell = new Int32Array(init.doorbell);
 const runner = new SliceRunner(ctrl);
 const send = (message: FromPcpu) => port.postMessage(message);
+const local = new LocalDevices(init.pool, send);
 
 interface Instance {
   readonly domain: number;
   readonly id: number;
   readonly vm: Vm;
   readonly vcpu: Vcpu;
-  readonly client: IoreqClient;
+  /** Where its port I/O, MMIO and INTA go: the device-model thread, or its device models on this pCPU. */
+  readonly interrupts: InterruptController;
   readonly lines: Int32Array;
   /** A para-virtual domain's back ends and its clock's timers (the hypervisor's, on this pCPU). */
   readonly pv: { readonly domain: PvDomain; readonly clock: HostClock; timer: ReturnType<typeof setTimeout> | null } | null;
@@ -50,7 +56,7 @@ async function strategyOf(image: DomainImage): Promise<VmmStrategy> {
 function domainClock(epochMs: number): Clock {
   return {
     kind: 'host',
-    now: () => (performance.timeOrigin + performance.now() - epochMs) * 1e6,
+    now: () => domainNs(epochMs),
     schedule: () => { throw new Error('device timers run on the hypervisor\'s thread, not on a pCPU'); },
     cancel: () => undefined,
   };
@@ -83,10 +89,16 @@ function armPvTimers(instance: Instance): void {
 /** Builds the domain's VM over its frames of the pool and loads the vCPU's state into it. */
 function build(strategy: VmmStrategy, image: DomainImage, id: number, start: VcpuStart): Instance {
   const lines = new Int32Array(image.lines);
-  const client = new IoreqClient(ctrl, image.id, lines, image.claimedPorts, image.mmioWindows);
+  let bus: { io: IoBus; mmio: MmioBus; interrupts: InterruptController; clock: Clock };
+  if (image.board) {
+    const board = local.boardOf(image.board, id).board;
+    bus = { io: board.io, mmio: board.mmio, interrupts: board.pic, clock: board.options.clock };
+  } else {
+    const client = new IoreqClient(ctrl, doorbell, image.id, lines, image.claimedPorts, image.mmioWindows, image.epochMs);
+    bus = { io: client.ports, mmio: client.mmio, interrupts: client, clock: domainClock(image.epochMs) };
+  }
   const vm = strategy.createVm({
-    regions: image.regions, io: client.ports, mmio: client.mmio, interrupts: client, stats: new ExitCounters(),
-    clock: domainClock(image.epochMs),
+    regions: image.regions, ...bus, stats: new ExitCounters(),
     ramBacking: (region) => {
       if (region.rom) return undefined;
       if (region.base !== 0 || region.size > image.ramBytes) {
@@ -114,7 +126,7 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
     } else {
       throw new Error('asked to resume a vCPU this pCPU does not hold');
     }
-    return { domain: image.id, id, vm, vcpu, client, lines, pv };
+    return { domain: image.id, id, vm, vcpu, interrupts: bus.interrupts, lines, pv };
   } catch (error) {
     vm.destroy();
     throw error;
@@ -137,7 +149,8 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
       built = true;
     }
     const buildNs = (performance.now() - started) * 1e6;
-    const result = runner.run(instance.vcpu, instance.client, instance.lines, Math.max(0, message.sliceNs - buildNs));
+    const result = runner.run(instance.vcpu, instance.interrupts, instance.lines, Math.max(0, message.sliceNs - buildNs), local.tick);
+    local.settleAll();
     armPvTimers(instance);
     const state = instance.vcpu.exportState?.() ?? null;
     send({ type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ...result, ranNs: result.ranNs + Math.round(buildNs), state, built });
@@ -155,7 +168,8 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
 port.on('message', (message: ToPcpu) => {
   if (message.type === 'run') {
     void runSlice(message);
-  } else if (message.type === 'pv-input') {
+  } else if (message.type === 'console-input') {
+    local.input(message.domain, message.bytes);
     for (const instance of instances.values()) {
       if (instance.domain !== message.domain || instance.pv === null) continue;
       instance.pv.domain.consoleInput(message.bytes);
@@ -168,6 +182,7 @@ port.on('message', (message: ToPcpu) => {
       instance.vm.destroy();
       instances.delete(vcpu);
     }
+    local.drop(message.domain);
   }
 });
 send({ type: 'ready', pcpu: init.pcpu });

@@ -1,0 +1,42 @@
+// Messages between the hypervisor (main thread) and its device-model thread. The hypervisor's go
+// over a MessageChannel the device-model thread drains synchronously (it never returns to an event
+// loop: it sleeps on the doorbell); the device-model thread's go to the hypervisor's event loop.
+import type { MessagePort } from 'node:worker_threads';
+import type { Extent } from '../memory/frame-pool.js';
+
+export interface DmInit {
+  readonly pool: SharedArrayBuffer;
+  readonly doorbell: SharedArrayBuffer;
+  /** Every pCPU's control block, in pCPU order: the requests it serves. */
+  readonly controls: readonly SharedArrayBuffer[];
+  /** Where the hypervisor's messages arrive (drained with receiveMessageOnPort). */
+  readonly port: MessagePort;
+}
+
+/** What builds a domain's board (its devices, their clock, DMA through its p2m), wherever it lives. */
+export interface BoardSpec {
+  readonly domain: number;
+  readonly ramSize: number;
+  readonly rtcTime: number;
+  readonly epochMs: number;
+  readonly lines: SharedArrayBuffer;
+  readonly extent: Extent;
+  readonly guestFrames: number;
+}
+
+export type ToDm =
+  | ({ readonly type: 'create' } & BoardSpec)
+  /** Bytes typed at the domain's COM1. */
+  | { readonly type: 'input'; readonly domain: number; readonly bytes: Uint8Array }
+  /** Forget the domain's board (destroyed). */
+  | { readonly type: 'drop'; readonly domain: number }
+  | { readonly type: 'stop' };
+
+export type FromDm =
+  | { readonly type: 'ready' }
+  /** COM1 output of a domain. */
+  | { readonly type: 'console'; readonly domain: number; readonly bytes: Uint8Array }
+  /** The domain's interrupt line rose while its vCPU was blocked (LINE_BLOCKED): schedule it. */
+  | { readonly type: 'wake'; readonly domain: number }
+  /** A device model failed on an access (answered as an undriven bus). */
+  | { readonly type: 'error'; readonly domain: number; readonly message: string };
