@@ -49,14 +49,7 @@ export function runLongGuest(name: string, budget = 5_000_000, options: LongGues
 export function longMachine(code: number[] = [], efer = SCE | LME | LMA | NXE): Machine {
   const m = createMachine({ model: 'x86-64', direct: true });
   const { cpu, physical } = m;
-  physical.write32(0x70000, 0x71007);
-  physical.write32(0x71000, 0x72007);
-  physical.write32(0x72000, 0x87);
-  physical.write32(0x72008, 0x200087);
-  cpu.cr3 = 0x70000;
-  cpu.cr4 = 0x20;
-  cpu.efer = efer;
-  cpu.cr0 = 0x80010011 | 0;
+  enterIa32e(m, efer);
   cpu.segAccess[CS] = 0xa09b;
   cpu.segAccess[SS] = 0xc093;
   cpu.modeChanged();
