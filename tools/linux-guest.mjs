@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// Fetches Debian's i686 kernel and busybox-static with `apt-get download` (multi-arch i386) and
-// builds an initramfs for them: a real-world guest for `ringvisor run --kernel ... --initrd ...`.
+// Fetches Debian's kernel and busybox-static with `apt-get download` and builds an initramfs for
+// them: a real-world guest for `ringvisor run --kernel ... --initrd ...`. `--arch i386` (default):
+// linux-image-686 (multi-arch i386); `--arch amd64`: linux-image-amd64, for the 'x86-64' CPU model.
 //
-//   node tools/linux-guest.mjs [--out DIR] [--quiet]     prints the paths of bzImage, vmlinux and initramfs
+//   node tools/linux-guest.mjs [--arch i386|amd64] [--out DIR] [--quiet]
+//                                        prints the paths of bzImage, vmlinux and initramfs
 //
-// vmlinux is the same kernel uncompressed (an i386 ELF, for `--kernel` without the in-guest
-// decompressor): the bzImage's payload (setup header payload_offset/payload_length, protocol 2.08+)
-// decompressed by the host's xz (or by Node's zlib for a gzip payload).
+// vmlinux is the same kernel uncompressed (an ELF of the architecture, for `--kernel` without the
+// in-guest decompressor): the bzImage's payload (setup header payload_offset/payload_length,
+// protocol 2.08+) decompressed by the host's xz (or by Node's zlib for a gzip payload).
 //
-// Everything lands in DIR (default .cache/linux in the repo) and is reused on the next run; a
+// Everything lands in DIR (default .cache/linux for i386, .cache/linux-amd64 for amd64, in the
+// repo) and is reused on the next run; a
 // change to the initramfs layout bumps INITRAMFS_VERSION, which rebuilds only the initramfs.
 // PID 1 is busybox init: its sysinit script mounts proc/sys/devtmpfs, loads the virtio modules
 // from the same kernel package (the devices come from the machine's ACPI tables), prints the marker
@@ -23,7 +26,20 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const outDir = resolve(args.includes('--out') ? args[args.indexOf('--out') + 1] : join(repo, '.cache', 'linux'));
+const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+
+/** Per Debian architecture: the kernel metapackage, its flavour suffix and the default cache. */
+const ARCHES = {
+  i386: { metapackage: 'linux-image-686', flavour: '686', cache: 'linux' },
+  amd64: { metapackage: 'linux-image-amd64', flavour: 'amd64', cache: 'linux-amd64' },
+};
+const arch = option('--arch') ?? 'i386';
+if (!(arch in ARCHES)) {
+  process.stderr.write(`[linux-guest] error: --arch ${arch}: known are ${Object.keys(ARCHES).join(', ')}\n`);
+  process.exit(1);
+}
+const { metapackage, flavour, cache } = ARCHES[arch];
+const outDir = resolve(option('--out') ?? join(repo, '.cache', cache));
 const quiet = args.includes('--quiet');
 const say = (msg) => { if (!quiet) process.stderr.write(`[linux-guest] ${msg}\n`); };
 
@@ -49,25 +65,27 @@ function ensureApt() {
   if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) {
     fail('apt-get is not available: a Debian-based host is needed to fetch the kernel (or pass --out to a directory that already holds bzImage and initramfs.cpio.gz)');
   }
+  const native = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
   const foreign = execFileSync('dpkg', ['--print-foreign-architectures'], { encoding: 'utf8' });
-  if (!foreign.split('\n').includes('i386')) {
-    if (process.getuid?.() !== 0) fail('the i386 architecture is not enabled and this is not root: run `dpkg --add-architecture i386 && apt-get update` as root');
-    sh('dpkg', ['--add-architecture', 'i386']);
+  if (arch !== native && !foreign.split('\n').includes(arch)) {
+    if (process.getuid?.() !== 0) fail(`the ${arch} architecture is not enabled and this is not root: run \`dpkg --add-architecture ${arch} && apt-get update\` as root`);
+    sh('dpkg', ['--add-architecture', arch]);
     sh('apt-get', ['update', '-qq']);
   }
 }
 
-/** The versioned kernel package behind Debian's linux-image-686 metapackage. */
+/** The versioned kernel package behind Debian's kernel metapackage for the architecture. */
 function kernelPackage() {
-  let r = sh('apt-cache', ['depends', 'linux-image-686:i386']);
-  let m = /Depends: (linux-image-[\w.-]+-686)/.exec(r.stdout);
+  const versioned = new RegExp(`Depends: (linux-image-[\\w.-]+-${flavour})`);
+  let r = sh('apt-cache', ['depends', `${metapackage}:${arch}`]);
+  let m = versioned.exec(r.stdout);
   if (!m) {
     // A stale or missing package list: refresh once (partial mirror failures are tolerated).
     sh('apt-get', ['update', '-qq']);
-    r = sh('apt-cache', ['depends', 'linux-image-686:i386']);
-    m = /Depends: (linux-image-[\w.-]+-686)/.exec(r.stdout);
+    r = sh('apt-cache', ['depends', `${metapackage}:${arch}`]);
+    m = versioned.exec(r.stdout);
   }
-  if (!m) fail(`cannot find Debian's i686 kernel package (apt-cache depends linux-image-686:i386 said: ${r.stdout.trim() || r.stderr.trim()})`);
+  if (!m) fail(`cannot find Debian's ${arch} kernel package (apt-cache depends ${metapackage}:${arch} said: ${r.stdout.trim() || r.stderr.trim()})`);
   return m[1];
 }
 
@@ -291,8 +309,8 @@ function main() {
     const debs = join(outDir, 'debs');
     mkdirSync(debs, { recursive: true });
     const kpkg = kernelPackage();
-    const kernelDeb = download(`${kpkg}:i386`, debs);
-    const busyboxDeb = download('busybox-static:i386', debs);
+    const kernelDeb = download(`${kpkg}:${arch}`, debs);
+    const busyboxDeb = download(`busybox-static:${arch}`, debs);
     extract(kernelDeb, kroot);
     extract(busyboxDeb, broot);
     const vmlinuz = readdirSync(join(kroot, 'boot')).find((f) => f.startsWith('vmlinuz-'));

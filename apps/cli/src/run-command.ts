@@ -7,7 +7,7 @@ import { bundledGuest, bundledGuestNames } from './bundled-guests.js';
 import { attachConsole } from './console.js';
 import { runHelp, RUN_OPTIONS } from './help.js';
 import { bootImageFromFile, checkDiskFile, readUserFile } from './images.js';
-import { chooseStrategy } from './strategies.js';
+import { chooseStrategy, CPU_MODELS } from './strategies.js';
 import { parseAddress, parseChoice, parseRtcStart, parseSeconds, parseSize } from './values.js';
 
 const DEFAULT_MEMORY = '64M';
@@ -80,7 +80,8 @@ export async function runOptions(args: ParsedArgs): Promise<{
   const machine: MachineConfig = {
     memory, boot, disk, firmware: bios === undefined ? firmware : readUserFile(bios, 'firmware'), rtcStart,
   };
-  const strategy = await chooseStrategy(vmm);
+  const cpu = parseChoice(text(args, 'cpu') ?? 'i686', Object.keys(CPU_MODELS) as (keyof typeof CPU_MODELS)[], 'cpu');
+  const strategy = await chooseStrategy(vmm, CPU_MODELS[cpu], cpu);
   return { options: { strategy, machine, clock, maxTimeSeconds }, serial, stats: args.options.has('stats') };
 }
 

@@ -14,13 +14,24 @@ export const STRATEGIES: StrategyRegistry = [
   { name: 'hw:vmx', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'vmxStrategy' },
 ];
 
+/** The strategies that run the 'x86-64' CPU model (`--cpu x86-64`): the emulated CPU's only. */
+export const X86_64_STRATEGIES: StrategyRegistry = [
+  { name: 'none', module: import.meta.resolve('@ringvisor/x86-core'), exportName: 'noneX86_64Strategy' },
+];
+
+/** The CPU models `--cpu` accepts and the strategies each runs under. */
+export const CPU_MODELS = { i686: STRATEGIES, 'x86-64': X86_64_STRATEGIES } as const;
+
 /** The strategy `--vmm NAME` names, checked to be runnable on this host before a VM starts. */
-export async function chooseStrategy(name: string, registry: StrategyRegistry = STRATEGIES): Promise<StrategyEntry> {
+export async function chooseStrategy(name: string, registry: StrategyRegistry = STRATEGIES, cpu = 'i686'): Promise<StrategyEntry> {
   let entry: StrategyEntry;
   try {
     entry = findStrategy(registry, name);
   } catch (error) {
     if (error instanceof UnknownStrategyError) {
+      if (registry !== STRATEGIES && STRATEGIES.some((candidate) => candidate.name === name)) {
+        throw new UsageError(`--vmm ${name} has no --cpu ${cpu} (it runs under: ${error.known.join(', ')})`);
+      }
       throw new UsageError(`unknown VMM '${name}' for --vmm (known: ${error.known.join(', ')})`);
     }
     throw error;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseStrategy, STRATEGIES } from '../src/strategies.js';
+import { chooseStrategy, CPU_MODELS, STRATEGIES } from '../src/strategies.js';
 
 /** A strategy module that cannot run here, the way `hw` answers without /dev/kvm. */
 const NO_KVM = 'data:text/javascript,' + encodeURIComponent(
@@ -20,5 +20,12 @@ describe('chooseStrategy', () => {
   it('says in one line why a known strategy cannot run here', async () => {
     const registry = [{ name: 'hw', module: NO_KVM, exportName: 'hwStrategy' }];
     await expect(chooseStrategy('hw', registry)).rejects.toThrow('--vmm hw is not available here: /dev/kvm: No such file or directory');
+  });
+
+  it('runs the x86-64 CPU model (--cpu x86-64) under none only, saying so for the others', async () => {
+    const entry = await chooseStrategy('none', CPU_MODELS['x86-64'], 'x86-64');
+    expect(entry.exportName).toBe('noneX86_64Strategy');
+    await expect(chooseStrategy('full', CPU_MODELS['x86-64'], 'x86-64')).rejects.toThrow(/^--vmm full has no --cpu x86-64 \(it runs under: none\)$/);
+    expect(CPU_MODELS.i686).toBe(STRATEGIES);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BufferSerialBackend } from '@ringvisor/devices';
 import { ACPI_TABLES_ADDRESS, CMDLINE_ADDRESS, LoaderError, PcBoard, VirtualClock, ZERO_PAGE_ADDRESS, loadLinux, pcMemoryMap } from '../src/index.js';
-import { buildElf32, le16, type TestSegment } from './support/images.js';
+import { buildElf32, buildElf64, le16, type TestSegment } from './support/images.js';
 import { TestMemory } from './support/test-memory.js';
 
 const MiB = 1024 * 1024;
@@ -37,6 +37,22 @@ describe('Linux vmlinux (ELF) boot', () => {
     }
     expect(mem.readU64(state.sregs.gdt.base + 0x10)).toBe(0x00cf9b000000ffffn);
     expect(mem.readU64(state.sregs.gdt.base + 0x18)).toBe(0x00cf93000000ffffn);
+  });
+
+  it('enters an x86-64 vmlinux at its physical startup_64 in long mode, and only so', () => {
+    const mem = memory();
+    const image = buildElf64(0x1000000, [
+      { paddr: 0x1000000, vaddr: -0x7f000000, data: text },
+      { paddr: 0x1002000, vaddr: -0x7effe000, data, memsz: 0x3000 },
+    ]);
+    const state = loadLinux(mem, image, { memoryMap: map, cmdline: 'console=ttyS0' });
+    expect(mem.read8(0x1000000 + 4999)).toBe((4999 * 7) & 0xff);
+    expect(mem.read8(0x1004fff)).toBe(0);
+    expect(state.regs).toMatchObject({ eip: 0x1000000, esi: ZERO_PAGE_ADDRESS });
+    expect(state.sregs.efer & 0x500).toBe(0x500); // LME, LMA
+    expect((state.sregs.cr0 & 0x80000001) >>> 0).toBe(0x80000001); // PG, PE
+    expect(mem.read32(state.sregs.cr3) & 1).toBe(1); // identity tables present
+    expect(() => loadLinux(memory(), image, { memoryMap: map, entry: '32' })).toThrow(/64-bit entry point only/);
   });
 
   it('writes the setup header a vmlinux lacks into the zero page', () => {
@@ -106,8 +122,8 @@ describe('Linux vmlinux (ELF) boot', () => {
     expect(() => load(elf(0x1000000, [at(0xffffff00, 16, 0x200)]))).toThrow(/wraps past 4 GiB/);
 
     const wide = vmlinux();
-    wide[4] = 2; // ELFCLASS64: an x86_64 vmlinux
-    expect(() => load(wide)).toThrow('elf: not a 32-bit ELF file');
+    wide[4] = 2; // ELFCLASS64 on an i386 file: read as x86-64, whose machine it is not
+    expect(() => load(wide)).toThrow('elf: not an x86-64 ELF file (e_machine)');
     const arm = vmlinux();
     le16(arm, 18, 40);
     expect(() => load(arm)).toThrow(/not an i386 ELF/);

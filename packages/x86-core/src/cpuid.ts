@@ -57,7 +57,8 @@ function extendedLeaf(cpu: Cpu, leaf: number): boolean {
   r[0] = r[1] = r[2] = r[3] = 0;
   if (leaf === 0x80000000) r[0] = MAX_EXTENDED_LEAF;
   else if (leaf === 0x80000001) {
-    r[3] = EXT_EDX;
+    // reg32 is in encoding order: EAX, ECX, EDX, EBX.
+    r[2] = EXT_EDX;
     r[1] = EXT_ECX;
   } else if (leaf === 0x80000008) r[0] = ADDRESS_SIZES;
   return true;

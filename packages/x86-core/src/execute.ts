@@ -2,7 +2,7 @@ import type { AccessSize } from '@ringvisor/vmm-api';
 import { aaa, aad, aam, alu, decimalAdjust, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from './alu.js';
 import { CS, DS, ES, EV_POLL_IRQ, SS, type Cpu } from './cpu.js';
 import { step0f } from './execute-0f.js';
-import { executeFpu, needsPendingCheck } from './fpu/execute.js';
+import { executeFpu, isFpuStore, memoryOperandBytes, needsPendingCheck } from './fpu/execute.js';
 import { FPU_OPSIZE32, FPU_PROTECTED } from './fpu/host.js';
 import { throwFault } from './fault.js';
 import { AF, CF, DF, IF, PF, SF, ZF } from './flags.js';
@@ -21,21 +21,6 @@ import {
 
 const IS_PREFIX = new Uint8Array(256);
 for (const p of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) IS_PREFIX[p] = 1;
-
-/**
- * Memory operand bytes of each x87 escape (D8-DF) by ModRM reg field (SDM Vol. 1, 8.1.10): 14 is the
- * 16-bit FPU environment (28 with a 32-bit operand size), 94 the 16-bit FSAVE image (108).
- */
-const ESC_OPERAND_SIZE = new Uint8Array([
-  4, 4, 4, 4, 4, 4, 4, 4, // D8 m32fp
-  4, 0, 4, 4, 14, 2, 14, 2, // D9
-  4, 4, 4, 4, 4, 4, 4, 4, // DA m32int
-  4, 4, 4, 4, 0, 10, 0, 10, // DB
-  8, 8, 8, 8, 8, 8, 8, 8, // DC m64fp
-  8, 8, 8, 8, 94, 0, 94, 2, // DD
-  2, 2, 2, 2, 2, 2, 2, 2, // DE m16int
-  2, 2, 2, 2, 10, 8, 10, 8, // DF
-]);
 
 /** Opcodes whose table entry allows LOCK (index as in the opcode table, reg field folded in). */
 const LOCKABLE = new Uint8Array(0x1000);
@@ -414,12 +399,8 @@ export function execute(cpu: Cpu, op: number): void {
       if (cpu.cr0 & 0xc) throwFault(7);
       const esc = op & 7;
       if (m < 0xc0) {
-        const reg = (m >> 3) & 7;
-        let size = ESC_OPERAND_SIZE[(esc << 3) | reg];
-        if (size > 90) size = cpu.opSize32 ? size + 14 : size;
-        else if (size === 14 && cpu.opSize32) size = 28;
-        // Stores: FST/FSTP/FIST/FISTP (/2 /3), FNSTENV/FNSTCW, FSTP m80, FNSAVE/FNSTSW, FBSTP/FISTP m64.
-        if (size > 0 && (esc & 1) !== 0 && (reg === 2 || reg === 3 || reg >= 6)) cpu.probeWrite(cpu.eaSeg, cpu.eaOff, size);
+        const size = memoryOperandBytes(esc, m, cpu.opSize32);
+        if (size > 0 && isFpuStore(esc, m)) cpu.probeWrite(cpu.eaSeg, cpu.eaOff, size);
         else if (size > 0) cpu.linear(cpu.eaSeg, cpu.eaOff, size);
       }
       if (cpu.fpu.exceptionPending && needsPendingCheck(esc, m)) reportFpuError(cpu);
@@ -767,6 +748,6 @@ function group45(cpu: Cpu, op: number): void {
  * A pending unmasked x87 exception at a waiting instruction: #MF with CR0.NE set. With NE clear a
  * PC routes FERR# to IRQ 13; this CPU has no such line, so the exception stays pending unreported.
  */
-function reportFpuError(cpu: Cpu): void {
+export function reportFpuError(cpu: Cpu): void {
   if (cpu.cr0 & 0x20) throwFault(16);
 }

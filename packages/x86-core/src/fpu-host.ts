@@ -7,7 +7,7 @@ import type { FpuHost } from './fpu/host.js';
  * wrapped at 64 KiB with a 16-bit address size, and go through the CPU's segment and paging checks.
  */
 export class CpuFpuHost implements FpuHost {
-  constructor(private readonly cpu: Cpu) {}
+  constructor(protected readonly cpu: Cpu) {}
 
   private offset(at: number): number {
     return this.cpu.addrSize32 ? at >>> 0 : at & 0xffff;

@@ -10,7 +10,7 @@ export { decodeLength, isImplemented, hasModrm, MAX_INSTRUCTION_LENGTH } from '.
 export { CPUID_VENDOR, CPUID_SIGNATURE, CORE_FEATURES } from './cpuid.js';
 export { IA32_BIOS_SIGN_ID, IA32_TIME_STAMP_COUNTER } from './msr.js';
 export { IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP } from './sysenter.js';
-export { noneStrategy, createNoneStrategy, type NoneStrategyOptions } from './strategy/none.js';
+export { noneStrategy, noneX86_64Strategy, createNoneStrategy, type NoneStrategyOptions } from './strategy/none.js';
 export {
   cpuRegisters, setCpuRegisters, cpuSpecialRegisters, setCpuSpecialRegisters, cpuFpuImage, setCpuFpuImage, FXSAVE_IMAGE_BYTES,
 } from './strategy/vcpu-state.js';

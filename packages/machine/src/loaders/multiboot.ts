@@ -3,7 +3,7 @@ import { protectedModeEntry, type EntryState } from '../entry-state.js';
 import { LoaderError, hex } from '../loader-error.js';
 import type { MemoryMap } from '../memory-map.js';
 import { BOOT_CS, BOOT_DS, overlapsBootGdt, writeBootGdt } from './boot-gdt.js';
-import { isElf, parseElf32, physicalEntry } from './elf32.js';
+import { isElf, parseElf32, physicalEntry } from './elf.js';
 import { GuestWriter } from './guest-writer.js';
 import { pageAlignUp } from './page.js';
 import { findMultibootHeader, type MultibootAddresses } from './multiboot-header.js';

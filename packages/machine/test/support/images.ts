@@ -17,7 +17,18 @@ export interface TestSegment {
 
 /** An i386 ET_EXEC ELF with one PT_LOAD per segment; data follows the headers at 0x1000 steps. */
 export function buildElf32(entry: number, segments: TestSegment[], extra?: (image: Uint8Array) => void): Uint8Array {
-  const phoff = 52;
+  return buildElf(32, entry, segments, extra);
+}
+
+/** An x86-64 ELF executable (virtual addresses as signed numbers, e.g. -0x7f000000 for 0xffffffff81000000). */
+export function buildElf64(entry: number, segments: TestSegment[]): Uint8Array {
+  return buildElf(64, entry, segments);
+}
+
+function buildElf(bits: 32 | 64, entry: number, segments: TestSegment[], extra?: (image: Uint8Array) => void): Uint8Array {
+  const wide = bits === 64;
+  const phoff = wide ? 64 : 52;
+  const phsize = wide ? 56 : 32;
   let dataOffset = 0x1000;
   const offsets = segments.map((segment) => {
     const at = dataOffset;
@@ -25,23 +36,25 @@ export function buildElf32(entry: number, segments: TestSegment[], extra?: (imag
     return at;
   });
   const image = new Uint8Array(dataOffset);
-  image.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1], 0);
+  const view = new DataView(image.buffer);
+  const word = (at: number, value: number): void => {
+    if (wide) view.setBigInt64(at, BigInt(value), true);
+    else le32(image, at, value);
+  };
+  image.set([0x7f, 0x45, 0x4c, 0x46, wide ? 2 : 1, 1, 1], 0);
   le16(image, 16, 2);
-  le16(image, 18, 3);
+  le16(image, 18, wide ? 62 : 3);
   le32(image, 20, 1);
-  le32(image, 24, entry);
-  le32(image, 28, phoff);
-  le16(image, 40, 52);
-  le16(image, 42, 32);
-  le16(image, 44, segments.length);
+  word(24, entry);
+  word(wide ? 32 : 28, phoff);
+  le16(image, wide ? 52 : 40, phoff);
+  le16(image, wide ? 54 : 42, phsize);
+  le16(image, wide ? 56 : 44, segments.length);
   segments.forEach((segment, i) => {
-    const ph = phoff + i * 32;
+    const ph = phoff + i * phsize;
     le32(image, ph, 1);
-    le32(image, ph + 4, offsets[i]);
-    le32(image, ph + 8, segment.vaddr ?? segment.paddr);
-    le32(image, ph + 12, segment.paddr);
-    le32(image, ph + 16, segment.data.length);
-    le32(image, ph + 20, segment.memsz ?? segment.data.length);
+    const fields = [offsets[i], segment.vaddr ?? segment.paddr, segment.paddr, segment.data.length, segment.memsz ?? segment.data.length];
+    fields.forEach((value, f) => word(ph + (wide ? 8 + 8 * f : 4 + 4 * f), value));
     image.set(segment.data, offsets[i]);
   });
   extra?.(image);

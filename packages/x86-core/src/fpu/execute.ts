@@ -29,6 +29,34 @@ const PF = 0x4;
 const ZF = 0x40;
 
 /**
+ * Memory operand bytes of each x87 escape (D8-DF) by ModRM reg field (SDM Vol. 1, 8.1.10): 14 is the
+ * 16-bit FPU environment (28 with a 32-bit operand size), 94 the 16-bit FSAVE image (108).
+ */
+const ESC_OPERAND_SIZE = new Uint8Array([
+  4, 4, 4, 4, 4, 4, 4, 4, // D8 m32fp
+  4, 0, 4, 4, 14, 2, 14, 2, // D9
+  4, 4, 4, 4, 4, 4, 4, 4, // DA m32int
+  4, 4, 4, 4, 0, 10, 0, 10, // DB
+  8, 8, 8, 8, 8, 8, 8, 8, // DC m64fp
+  8, 8, 8, 8, 94, 0, 94, 2, // DD
+  2, 2, 2, 2, 2, 2, 2, 2, // DE m16int
+  2, 2, 2, 2, 10, 8, 10, 8, // DF
+]);
+
+/** Bytes the memory form `modrm` (< C0H) of escape `esc` (0-7) reads or writes; 0 for none. */
+export function memoryOperandBytes(esc: number, modrm: number, opSize32: boolean): number {
+  const size = ESC_OPERAND_SIZE[(esc << 3) | ((modrm >> 3) & 7)];
+  if (size > 90) return opSize32 ? size + 14 : size;
+  return size === 14 && opSize32 ? 28 : size;
+}
+
+/** Memory forms that store: FST/FSTP/FIST/FISTP (/2 /3), FNSTENV/FNSTCW, FSTP m80, FNSAVE/FNSTSW, FBSTP/FISTP m64. */
+export function isFpuStore(esc: number, modrm: number): boolean {
+  const reg = (modrm >> 3) & 7;
+  return (esc & 1) !== 0 && (reg === 2 || reg === 3 || reg >= 6);
+}
+
+/**
  * True for instructions that first report a pending unmasked exception (#MF): every x87
  * instruction except the no-wait control forms FNINIT, FNCLEX, FNSTENV, FNSAVE, FNSTSW and FNSTCW.
  */

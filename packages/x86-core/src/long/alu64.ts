@@ -159,6 +159,27 @@ export function shift64(cpu: Cpu, op: number, lo: number, high: number, count: n
   return rLo;
 }
 
+/**
+ * SHLD (left) / SHRD on qwords: `a` shifted by `count` & 63 with the bits of `b` coming in. CF is
+ * the last bit out of `a`, OF a change of sign (the SDM defines it for a count of 1 only), AF 0 as
+ * for the narrower forms; a count of 0 changes nothing.
+ */
+export function doubleShift64(cpu: Cpu, left: boolean, aLo: number, aHi: number, bLo: number, bHi: number, count: number): number {
+  const c = count & 63;
+  if (c === 0) { hi.v = aHi; return aLo; }
+  const a = left ? shl64(aLo, aHi, c) : shr64(aLo, aHi, c, false);
+  const aOut = hi.v;
+  const b = left ? shr64(bLo, bHi, 64 - c, false) : shl64(bLo, bHi, 64 - c);
+  const rLo = a | b;
+  const rHi = aOut | hi.v;
+  const cf = left ? bit(aLo, aHi, 64 - c) : bit(aLo, aHi, c - 1);
+  cpu.materializeFlags();
+  cpu.flags = (cpu.flags & ~(CF | OF | SF | ZF | PF | AF)) | resultFlags(rLo, rHi) | cf | ((aHi ^ rHi) < 0 ? OF : 0);
+  cpu.lazyMask = 0;
+  hi.v = rHi;
+  return rLo;
+}
+
 // 64 x 64 -> 128-bit products in 16-bit limbs (no BigInt, no allocation).
 const limbs = new Float64Array(8);
 const acc = new Float64Array(8);

@@ -12,7 +12,7 @@ import {
   readDebugRegister, storeMachineStatusWord, verifyRead, verifyWrite, writeControlRegister, writeDebugRegister,
 } from '../system/index.js';
 import { sse64 } from '../sse/execute.js';
-import { alu64, imulTruncate64, shl64, shr64 } from './alu64.js';
+import { alu64, doubleShift64, imulTruncate64, shl64, shr64 } from './alu64.js';
 import { d, fetch8, fetch32 } from './decode-state.js';
 import { branch } from './execute.js';
 import { desc, readDescriptor64 } from './interrupt.js';
@@ -132,11 +132,16 @@ export function step0f64(cpu: Cpu, op: number): void {
       return;
     }
     case 0xa4: case 0xa5: case 0xac: case 0xad: {
-      if (size === 3) throwFault(6);
       const m = modrm(cpu, op & 1 ? 0 : 1);
       const a = readRmwE(cpu, m, size);
+      const aHi = hi.v;
       const b = getReg(cpu, size, regField(m));
       const count = op & 1 ? cpu.reg8[4] : fetch8(cpu);
+      if (size === 3) {
+        const r = doubleShift64(cpu, op < 0xa8, a, aHi, b, hi.v, count);
+        if ((count & 63) !== 0) writeRmwE(cpu, m, size, r, hi.v);
+        return;
+      }
       const r = doubleShift(cpu, op < 0xa8, a, b, count, size);
       if ((count & 31) !== 0) writeRmwE(cpu, m, size, r);
       else if (size === 2 && m >= 0xc0) cpu.regHi[rmField(m)] = 0;

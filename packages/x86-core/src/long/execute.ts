@@ -15,6 +15,7 @@ import { deliverInterrupt, eflagsForPush, popEflags } from '../system/index.js';
 import { alu64, divide64, imulTruncate64, incDec64, mulWide64, shift64, test64 } from './alu64.js';
 import { beginFetch, d, fetch8, fetch16, fetch32 } from './decode-state.js';
 import { step0f64 } from './execute-0f.js';
+import { escape64 } from './fpu.js';
 import { iret64 } from './interrupt.js';
 import { TWO_32, highOf, lowOf } from './memory.js';
 import {
@@ -479,6 +480,7 @@ function execute64(cpu: Cpu, op: number): void {
       branch(d.rip + rel);
       return;
     }
+    case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf: escape64(cpu, op); return;
     case 0xf1: softwareInterrupt(cpu, 1, 'icebp'); return;
     case 0xf6: case 0xf7: group3(cpu, op); return;
     // WAIT, SAHF, LAHF, HLT, CMC, CLC, STC, CLI, STI, CLD, STD: no operands, as in 32-bit code.
@@ -488,7 +490,6 @@ function execute64(cpu: Cpu, op: number): void {
     case 0xfe: case 0xff: group45(cpu, op); return;
     default:
       // 06 07 0E 16 17 1E 1F 27 2F 37 3F 60 61 62 82 9A C4 C5 CE D4 D5 D6 EA: invalid in 64-bit mode;
-      // D8-DF (x87) and the rest not yet modelled in 64-bit mode.
       throwFault(6);
   }
 }

@@ -91,11 +91,11 @@ export function writeLinear(cpu: Cpu, linear: number, size: 1 | 2 | 4, value: nu
     writePhys(cpu, translate64(cpu, linear, access), size, value);
     return;
   }
-  const last = linear + size - 1;
-  checkCanonical(last, stack);
-  const first = translate64(cpu, linear, access);
-  const second = translate64(cpu, last, access);
+  checkCanonical(linear + size - 1, stack);
   const split = 4096 - offset;
+  const first = translate64(cpu, linear, access);
+  // The second page from its first byte, where byte `split` of the value goes.
+  const second = translate64(cpu, linear + split, access);
   for (let i = 0; i < size; i++) writePhys(cpu, i < split ? first + i : second + i - split, 1, value >> (8 * i));
 }
 

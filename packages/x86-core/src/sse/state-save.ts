@@ -6,7 +6,8 @@ import type { Cpu } from '../cpu.js';
 import { throwFault } from '../fault.js';
 import { fxrstor, fxsave } from '../fpu/environment.js';
 import { FPU_OPSIZE32, FPU_PROTECTED, type FpuHost } from '../fpu/host.js';
-import { checkCanonical, probeWrite, readLinear, writeLinear } from '../long/memory.js';
+import { longFpuHost } from '../long/fpu.js';
+import { checkCanonical, probeWrite } from '../long/memory.js';
 import { eaLinear } from '../long/operands.js';
 import { loadMemory, storeMemory, sx } from './access.js';
 import { requireSse } from './execute.js';
@@ -17,26 +18,6 @@ const CR0_TS = 8;
 const CR4_OSFXSR = 1 << 9;
 const IMAGE = 512;
 
-/** The 512-byte image at a 64-bit linear address, as the x87 image code sees memory. */
-class LinearHost implements FpuHost {
-  cpu: Cpu | null = null;
-  base = 0;
-  private get c(): Cpu {
-    return this.cpu as Cpu;
-  }
-  read8(at: number): number { return readLinear(this.c, this.base + at, 1); }
-  read16(at: number): number { return readLinear(this.c, this.base + at, 2); }
-  read32(at: number): number { return readLinear(this.c, this.base + at, 4); }
-  write8(at: number, v: number): void { writeLinear(this.c, this.base + at, 1, v); }
-  write16(at: number, v: number): void { writeLinear(this.c, this.base + at, 2, v); }
-  write32(at: number, v: number): void { writeLinear(this.c, this.base + at, 4, v); }
-  getEflags(): number { return this.c.getEflags(); }
-  setCompareFlags(): void { /* no x87 comparison runs through an image */ }
-  setAx(): void { /* likewise */ }
-  dataSelector(): number { return 0; }
-  dataBase(): number { return 0; }
-}
-const linearHost = new LinearHost();
 /** XMM images read before any state changes (a fault midway leaves the registers as they were). */
 const incoming = new Int32Array(64);
 
@@ -76,9 +57,10 @@ function saveOrRestore(cpu: Cpu, save: boolean): void {
   let mode: number;
   if (sx.long) {
     const linear = eaLinear(cpu);
-    linearHost.cpu = cpu;
-    linearHost.base = linear;
-    host = linearHost;
+    const long = longFpuHost(cpu);
+    long.base = linear;
+    long.stack = false;
+    host = long;
     at = 0;
     if ((linear & 15) !== 0) throwFault(13, 0);
     checkCanonical(linear + IMAGE - 1, false);

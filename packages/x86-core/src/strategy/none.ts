@@ -229,3 +229,6 @@ export function createNoneStrategy(options: NoneStrategyOptions = {}): VmmStrate
 
 /** Strategy `none`: no virtualization, the guest runs directly on the emulated CPU. */
 export const noneStrategy: VmmStrategy = createNoneStrategy();
+
+/** Strategy `none` on the 'x86-64' model (long mode, SSE/SSE2): what `ringvisor run --cpu x86-64` loads. */
+export const noneX86_64Strategy: VmmStrategy = createNoneStrategy({ model: 'x86-64' });

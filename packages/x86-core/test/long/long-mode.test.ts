@@ -74,7 +74,8 @@ describe('IA-32e mode', () => {
     const long = createMachine({ model: 'x86-64' }).cpu;
     long.reg32[0] = 0x80000001 | 0;
     cpuid(long);
-    expect(long.reg32[3] & (1 << 29)).not.toBe(0);
+    expect(long.reg32[2] & (1 << 29)).not.toBe(0); // EDX (reg32 is EAX, ECX, EDX, EBX): LM
+    expect(long.reg32[3]).toBe(0);
   });
 
   it('raises #SS(0) for a non-canonical stack address and #GP(0) for a non-canonical data address or LSTAR', () => {
@@ -117,6 +118,43 @@ describe('IA-32e mode', () => {
     expect(firstStop(locked)).toBe('hlt');
     expect(locked.physical.read32(0x2000)).toBe(12);
     expect(locked.cpu.reg32[0]).toBe(5);
+  });
+
+  it('counts the imm8 of SHLD/SHRD in a RIP-relative address (QEMU 7.2 does not: its guest uses CL there)', () => {
+    // shrd qword [rip + 0x20], r9, 4; shld qword [rip + 0x17], r9, 60; hlt: both at CODE + 41
+    const m = longMachine([0x4c, 0x0f, 0xac, 0x0d, 0x20, 0, 0, 0, 0x04, 0x4c, 0x0f, 0xa4, 0x0d, 0x17, 0, 0, 0, 0x3c, 0xf4]);
+    const target = CODE + 41;
+    m.physical.write32(target, 0x89abcdef | 0);
+    m.physical.write32(target + 4, 0x01234567);
+    m.cpu.reg32[9] = 0x76543210;
+    m.cpu.regHi[9] = 0xfedcba98 | 0;
+    expect(firstStop(m, 1)).toBe('budget');
+    // 0123456789abcdef >> 4 with r9's low nibble 0 coming in at the top
+    expect(m.physical.read32(target) >>> 0).toBe(0x789abcde);
+    expect(m.physical.read32(target + 4) >>> 0).toBe(0x00123456);
+    // << 60 with r9's top 60 bits coming in: efedcba987654321
+    expect(firstStop(m)).toBe('hlt');
+    expect(m.physical.read32(target) >>> 0).toBe(0x87654321);
+    expect(m.physical.read32(target + 4) >>> 0).toBe(0xefedcba9);
+  });
+
+  it('runs the x87 in 64-bit mode with RIP-relative and REX operands, checking the whole operand first', () => {
+    // fninit; fld1; fstp tword [rip + 0x100]; fldt [r9]; fistp dword [r9 + 16]; hlt
+    const m = longMachine([0xdb, 0xe3, 0xd9, 0xe8, 0xdb, 0x3d, 0x00, 0x01, 0, 0, 0x41, 0xdb, 0x29, 0x41, 0xdb, 0x59, 0x10, 0xf4]);
+    m.cpu.reg32[9] = CODE + 10 + 0x100;
+    expect(firstStop(m)).toBe('hlt');
+    expect(m.physical.read32(CODE + 0x10a + 4) >>> 0).toBe(0x80000000);
+    expect(m.physical.read32(CODE + 0x10a + 8) & 0xffff).toBe(0x3fff);
+    expect(m.physical.read32(CODE + 0x11a)).toBe(1);
+    // fld tword [rax] with its last byte past 2^47: #GP(0) before anything loads; through RBP: #SS(0)
+    const gp = longMachine([0xdb, 0x28]);
+    gp.cpu.reg32[0] = 0xfffffffa | 0;
+    gp.cpu.regHi[0] = 0x7fff;
+    expect(firstStop(gp)).toBe('#13(0)');
+    expect(gp.cpu.fpu.top).toBe(0);
+    const ss = longMachine([0xdb, 0x6d, 0x00]);
+    ss.cpu.regHi[5] = 0x8000;
+    expect(firstStop(ss)).toBe('#12(0)');
   });
 
   it('refuses to leave paging from 64-bit code and keeps CR2 64 bits wide', () => {

@@ -3,7 +3,7 @@ import { longModeEntry, protectedModeEntry, type EntryState } from '../../entry-
 import { LoaderError, hex } from '../../loader-error.js';
 import type { MemoryMap, VirtioSlot } from '../../memory-map.js';
 import { BOOT_CS, BOOT_DS, writeBootGdt } from '../boot-gdt.js';
-import { isElf } from '../elf32.js';
+import { isElf } from '../elf.js';
 import { GuestWriter } from '../guest-writer.js';
 import { pageAlignDown, pageAlignUp } from '../page.js';
 import type { AcpiPlatform } from '../../acpi/platform-tables.js';
@@ -79,29 +79,29 @@ function planBzImage(image: Uint8Array, lowRamEnd: number, mode: '32' | '64'): K
     throw new LoaderError('linux', `kernel needs RAM up to ${hex(end)}; guest RAM ends at ${hex(lowRamEnd)}`);
   }
   return {
-    header, entry: KERNEL_LOAD_ADDRESS, end,
+    header, entry: KERNEL_LOAD_ADDRESS, bits: mode === '64' ? 64 : 32, end,
     write: (writer) => writer.bytes(KERNEL_LOAD_ADDRESS, kernel, 'kernel'),
   };
 }
 
 /**
  * Loads a Linux kernel by the boot protocol: a bzImage (protected-mode part at 1 MiB, its setup
- * header copied into the zero page) or an uncompressed i386 vmlinux ELF (segments at their physical
- * addresses, a setup header written for it; see vmlinux.ts), told apart by the ELF magic. Then the
- * command line (plus the virtio-mmio devices unless ACPI tables describe them), the initrd high in
- * RAM, the e820 map, ACPI tables when `acpi` is given, and a boot GDT. Returns the 32-bit entry state
- * (ESI = zero page, EIP = code32_start, or the vmlinux's physical startup_32) or, for a bzImage with
- * `entry: '64'`, the 64-bit one (long mode, identity page tables, RIP = load address + 0x200).
+ * header copied into the zero page) or an uncompressed i386 or x86-64 vmlinux ELF (segments at their
+ * physical addresses, a setup header written for it; see vmlinux.ts), told apart by the ELF magic.
+ * Then the command line (plus the virtio-mmio devices unless ACPI tables describe them), the initrd
+ * high in RAM, the e820 map, ACPI tables when `acpi` is given, and a boot GDT. Returns the 32-bit
+ * entry state (ESI = zero page, EIP = code32_start, or an i386 vmlinux's physical startup_32) or the
+ * 64-bit one (long mode, identity page tables; RIP = load address + 0x200 for a bzImage with
+ * `entry: '64'`, an x86-64 vmlinux's physical startup_64, which has no other entry).
  */
 export function loadLinux(memory: GuestMemory, image: Uint8Array, options: LinuxOptions): EntryState {
   const writer = new GuestWriter(memory, 'linux');
-  const mode = options.entry ?? '32';
   const { lowRamEnd } = options.memoryMap;
   const vmlinux = isElf(image);
-  if (vmlinux && mode === '64') {
-    throw new LoaderError('linux', 'a vmlinux is booted through its 32-bit entry point only (use entry 32 or a bzImage)');
+  const kernel = vmlinux ? planVmlinux(image, lowRamEnd) : planBzImage(image, lowRamEnd, options.entry ?? '32');
+  if (vmlinux && options.entry !== undefined && options.entry !== String(kernel.bits)) {
+    throw new LoaderError('linux', `a ${kernel.bits}-bit vmlinux is booted through its ${kernel.bits}-bit entry point only (entry ${kernel.bits} or a bzImage)`);
   }
-  const kernel = vmlinux ? planVmlinux(image, lowRamEnd) : planBzImage(image, lowRamEnd, mode);
   const { header } = kernel;
   const cmdline = kernelCmdline(options, header);
   const ramdisk = options.initrd
@@ -118,8 +118,8 @@ export function loadLinux(memory: GuestMemory, image: Uint8Array, options: Linux
     acpiRsdp: acpi ? acpi.rsdp : null,
   });
 
-  const state = mode === '64'
-    ? longModeEntry(KERNEL_LOAD_ADDRESS + ENTRY_64_OFFSET, BOOT_CS, BOOT_DS, writeBootGdt(writer, 'code64'),
+  const state = kernel.bits === 64
+    ? longModeEntry(vmlinux ? kernel.entry : KERNEL_LOAD_ADDRESS + ENTRY_64_OFFSET, BOOT_CS, BOOT_DS, writeBootGdt(writer, 'code64'),
       writeIdentityPageTables(writer))
     : protectedModeEntry(kernel.entry, BOOT_CS, BOOT_DS, writeBootGdt(writer, 'code32'));
   return { regs: { ...state.regs, esi: ZERO_PAGE_ADDRESS }, sregs: state.sregs };

@@ -1,11 +1,11 @@
-// An uncompressed i386 vmlinux (ELF) booted as Firecracker boots one: no setup code and no
+// An uncompressed vmlinux (i386 or x86-64 ELF) booted as Firecracker boots one: no setup code and no
 // decompressor, so the loader places the PT_LOAD segments at their physical addresses itself and
 // writes the setup header the kernel would have carried. The kernel proper reads from it the
 // version (2.07+ for hardware_subarch, 2.14+ for acpi_rsdp_addr), type_of_loader, loadflags,
 // cmd_line_ptr, ramdisk_image/size and setup_data; the rest (kernel_alignment, init_size,
 // payload_*) only matters to a decompressor, which this path skips — and with it KASLR.
 import { LoaderError, hex } from '../../loader-error.js';
-import { parseElf32 } from '../elf32.js';
+import { parseElfAny } from '../elf.js';
 import type { GuestWriter } from '../guest-writer.js';
 import {
   BOOT_FLAG_VALUE, HDR_BOOT_FLAG, HDR_CMDLINE_SIZE, HDR_END_2_15, HDR_INITRD_ADDR_MAX, HDR_JUMP, HDR_LOADFLAGS,
@@ -25,6 +25,8 @@ const KERNEL_MIN_ADDRESS = 0x100000;
 export interface KernelPlan {
   readonly header: SetupHeader;
   readonly entry: number;
+  /** Which boot protocol enters it: an x86-64 vmlinux only through the 64-bit one (startup_64). */
+  readonly bits: 32 | 64;
   /** First byte after the kernel (including its bss), where the initrd may begin. */
   readonly end: number;
   write(writer: GuestWriter): void;
@@ -55,7 +57,7 @@ export function vmlinuxSetupHeader(): SetupHeader {
  * end of low RAM, no two overlapping, the entry point (physical startup_32) inside one of them.
  */
 export function planVmlinux(image: Uint8Array, lowRamEnd: number): KernelPlan {
-  const elf = parseElf32(image);
+  const elf = parseElfAny(image);
   const segments = [...elf.segments].sort((a, b) => a.physicalAddress - b.physicalAddress);
   segments.forEach((segment, index) => {
     const start = segment.physicalAddress;
@@ -71,7 +73,7 @@ export function planVmlinux(image: Uint8Array, lowRamEnd: number): KernelPlan {
       throw new LoaderError('linux', `vmlinux segments at ${hex(start)} and ${hex(next.physicalAddress)} overlap`);
     }
   });
-  // A 32-bit vmlinux's e_entry is already physical (phys_startup_32); paging is off at entry.
+  // A vmlinux's e_entry is already physical (phys_startup_32, or startup_64 at its load address).
   const entry = elf.entry;
   if (!segments.some((s) => entry >= s.physicalAddress && entry < s.physicalAddress + s.memSize)) {
     throw new LoaderError('linux', `vmlinux entry point ${hex(entry)} is not inside a loaded segment`);
@@ -80,6 +82,7 @@ export function planVmlinux(image: Uint8Array, lowRamEnd: number): KernelPlan {
   return {
     header: vmlinuxSetupHeader(),
     entry,
+    bits: elf.bits,
     end: last.physicalAddress + last.memSize,
     write: (writer) => segments.forEach((segment) => {
       const what = `vmlinux segment at ${hex(segment.physicalAddress)}`;

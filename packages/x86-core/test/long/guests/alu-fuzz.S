@@ -5,16 +5,6 @@
 
         .set ITERATIONS, 300
 
-        /* r8 = a, r9 = b, rcx = count, r11 = input flags; runs `insn` on r10 = a and reports r10 and flags & mask. */
-        .macro OP mask, insn:vararg
-        movq %r8, %r10
-        pushq %r11
-        popfq
-        \insn
-        REPORT64 %r10
-        REPORT_FLAGS \mask
-        .endm
-
         /* The wide forms: RDX:RAX op r9; reports RAX, RDX and flags & mask. */
         .macro WIDE mask, insn:vararg
         movq %r8, %rax
@@ -34,12 +24,7 @@
 test_main:
         movl $ITERATIONS, %r15d
 next_draw:
-        RANDOM64 %r8
-        RANDOM64 %r9
-        RANDOM64 %rcx
-        RANDOM64 %r11
-        andq $0x8d5, %r11
-        orq $2, %r11
+        RANDOM_OPERANDS
         testb $1, %cl                   /* half the draws: small b, so shifts of b and narrow ops vary */
         jz 1f
         movsbq %r9b, %r9

@@ -316,6 +316,24 @@ back_low:
         leave
         cmpq %rsp, %rbx
         REPORT_FLAGS 0x40
+        /* Stores across a page boundary (dword, word, qword; through the high alias too), read back whole. */
+        movl $0x50ff0, %edi
+        movq $0, (%rdi)
+        movq $0, 8(%rdi)
+        movq $0, 16(%rdi)
+        movl $0x44332211, 0xe(%rdi)
+        movw $0x6655, 0xc(%rdi)
+        movabsq $KERNEL_ALIAS + 0x50ff0, %rsi
+        movabsq $0xccbbaa9988776655, %rax
+        movq %rax, 0x13(%rsi)
+        movq (%rdi), %rax
+        REPORT64 %rax
+        movq 8(%rdi), %rax
+        REPORT64 %rax
+        movq 16(%rdi), %rax
+        REPORT64 %rax
+        movl 0xd(%rsi), %eax
+        REPORT %eax
         jmp finish
 
 near_target:
