@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, CR0_PG, CR0_WP, CR4_PAE, EFER_LMA, EFER_NXE, Paging, PF_I, PF_P, PF_RSVD,
-  PF_U, PF_W, PhysicalMemory, PTE_A, PTE_D, PTE_P, PTE_PS, PTE_RW, PTE_US,
+  PF_U, PF_W, PhysicalMemory, PTE_A, PTE_D, PTE_G, PTE_P, PTE_PS, PTE_RW, PTE_US, CR4_PGE,
 } from '../src/index.js';
 
 const CR0_PE = 1;
@@ -56,6 +56,38 @@ function boot(efer = EFER_LMA | LME, cr0 = CR0_PE | CR0_PG) {
 }
 
 describe('4-level paging (EFER.LMA)', () => {
+  it('caches translations above 4 GiB like the TLB: stale until INVLPG or CR3, global pages kept, D set on the first write', () => {
+    const { mem, tables, paging } = boot();
+    paging.setCr4(CR4_PAE | CR4_PGE);
+    const kernel = -0x7f000000; // 0xffffffff81000000
+    const pte = tables.map(kernel, 0x200000, PTE_P | PTE_RW);
+    const global = tables.map(kernel + 0x1000, 0x201000, PTE_P | PTE_RW | PTE_G);
+    expect(paging.translateLong(kernel + 0x10, ACCESS_READ, false)).toBe(0x200010);
+    expect(paging.translateLong(kernel + 0x1010, ACCESS_READ, false)).toBe(0x201010);
+    const walks = paging.walks;
+    mem.write32(pte, 0x300000 | PTE_P | PTE_RW | PTE_A);
+    mem.write32(global, 0x301000 | PTE_P | PTE_RW | PTE_G | PTE_A);
+    expect(paging.translateLong(kernel + 0x20, ACCESS_READ, false)).toBe(0x200020); // cached
+    expect(paging.walks).toBe(walks);
+    // The first write walks again (the cached entry is clean) and sets D.
+    expect(paging.translateLong(kernel + 0x20, ACCESS_WRITE, false)).toBe(0x300020);
+    expect(mem.read32(pte) & PTE_D).toBe(PTE_D);
+    paging.invlpg(kernel + 0x1fff);
+    paging.invlpg(kernel);
+    mem.write32(pte, 0x400000 | PTE_P | PTE_RW | PTE_A);
+    expect(paging.translateLong(kernel, ACCESS_READ, false)).toBe(0x400000);
+    expect(paging.translateLong(kernel + 0x1000, ACCESS_READ, false)).toBe(0x301000);
+    mem.write32(pte, 0x500000 | PTE_P | PTE_RW | PTE_A);
+    mem.write32(global, 0x501000 | PTE_P | PTE_RW | PTE_G | PTE_A);
+    paging.setCr3(PML4);
+    expect(paging.translateLong(kernel, ACCESS_READ, false)).toBe(0x500000);
+    expect(paging.translateLong(kernel + 0x1000, ACCESS_READ, false)).toBe(0x301000); // global: kept
+    paging.flush(true);
+    expect(paging.translateLong(kernel + 0x1000, ACCESS_READ, false)).toBe(0x501000);
+    // A user access to a supervisor page still faults from the cache.
+    expect(paging.translateLong(kernel + 0x1000, ACCESS_READ, true)).toBe(-1);
+  });
+
   it('walks PML4E, PDPTE, PDE and PTE, for low and high canonical addresses', () => {
     const { tables, paging } = boot();
     tables.map(0x1000, 0x3000, PTE_P | PTE_RW);

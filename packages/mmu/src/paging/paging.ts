@@ -2,6 +2,7 @@ import type { PhysicalMemory } from '../physical/physical-memory.js';
 import { FOUR_GIB, KIND_RAM_CODE, PAGE_SHIFT } from '../physical/page-kind.js';
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, TLB_HIT_MASK, TLB_NOT_RAM, TLB_VALID, type Access } from './access.js';
 import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LMA, EFER_NXE } from './control-bits.js';
+import { HighTlb } from './high-tlb.js';
 import { Tlb } from './tlb.js';
 import { WalkResult, type PageTableMemory, type WalkContext } from './walk.js';
 import { walk32Bit } from './walk-32bit.js';
@@ -20,6 +21,7 @@ const CR0_FLUSH_BITS = CR0_PG | CR0_WP;
 const CR4_FLUSH_BITS = CR4_PSE | CR4_PAE | CR4_PGE;
 const A20_BIT = 1 << 20;
 const TWO_32 = 0x1_0000_0000;
+const PAGE_SIZE = 4096;
 
 /**
  * Linear-to-physical translation for one CPU: the paging controls, the page walkers and the TLB.
@@ -41,6 +43,7 @@ export class Paging implements WalkContext {
   private readonly memory: PhysicalMemory;
   private readonly unsubscribe: () => void;
   private readonly cache = new Tlb();
+  private readonly high = new HighTlb();
   private readonly result = new WalkResult();
   private cr0Value = 0;
   private cr3Value = 0;
@@ -54,7 +57,7 @@ export class Paging implements WalkContext {
     this.memory = memory;
     this.tables = options.tables ?? memory;
     this.tlb = this.cache.entries;
-    this.unsubscribe = memory.onLayoutChange(() => this.cache.flush(true));
+    this.unsubscribe = memory.onLayoutChange(() => this.flushBoth(true));
   }
 
   /** Stops following the memory's layout changes (a CPU being thrown away). */
@@ -85,40 +88,40 @@ export class Paging implements WalkContext {
     this.cr3Value = cr3 >>> 0;
     this.cr4Value = cr4 >>> 0;
     this.eferValue = efer >>> 0;
-    this.cache.flush(true);
+    this.flushBoth(true);
   }
 
   /** MOV to CR0: a change of PG or WP flushes the whole TLB. */
   setCr0(value: number): void {
     const changed = this.cr0Value ^ value;
     this.cr0Value = value >>> 0;
-    if ((changed & CR0_FLUSH_BITS) !== 0) this.cache.flush(true);
+    if ((changed & CR0_FLUSH_BITS) !== 0) this.flushBoth(true);
   }
 
   /** MOV to CR3: flushes every translation but those of global pages, even if the value is unchanged. */
   setCr3(value: number): void {
     this.cr3Value = value >>> 0;
-    this.cache.flush(false);
+    this.flushBoth(false);
   }
 
   /** MOV to CR4: a change of PSE, PAE or PGE flushes the whole TLB. */
   setCr4(value: number): void {
     const changed = this.cr4Value ^ value;
     this.cr4Value = value >>> 0;
-    if ((changed & CR4_FLUSH_BITS) !== 0) this.cache.flush(true);
+    if ((changed & CR4_FLUSH_BITS) !== 0) this.flushBoth(true);
   }
 
   /** WRMSR IA32_EFER (or the CPU setting LMA): a change of NXE or LMA flushes the whole TLB. */
   setEfer(value: number): void {
     const changed = this.eferValue ^ value;
     this.eferValue = value >>> 0;
-    if ((changed & (EFER_NXE | EFER_LMA)) !== 0) this.cache.flush(true);
+    if ((changed & (EFER_NXE | EFER_LMA)) !== 0) this.flushBoth(true);
   }
 
   /**
    * `translate` for a 64-bit linear address of IA-32e mode, given as its canonical signed value
    * (-2^47 <= linear < 2^47; the caller has made the canonical check). Addresses below 4 GiB use
-   * the TLB; the others walk every time (the 32-bit-indexed TLB cannot hold them yet).
+   * the TLB; the others their own cache (high-tlb.ts), filled by walks.
    */
   translateLong(linear: number, access: Access, user: boolean): number {
     if (linear >= 0 && linear < TWO_32) return this.translate(linear, access, user);
@@ -127,25 +130,36 @@ export class Paging implements WalkContext {
       this.faultAddress = linear;
       return -1;
     }
+    const known = access === ACCESS_WRITE || access === ACCESS_FETCH ? access : ACCESS_READ;
+    const page = Math.floor(linear / PAGE_SIZE);
+    const offset = linear - page * PAGE_SIZE;
+    const hit = this.high.lookup(page, TLB_HIT_MASK[(known << 1) | (user ? 1 : 0)], TLB_VALID);
+    if (hit >= 0) return hit + offset;
     this.walks++;
     const result = this.result;
-    const known = access === ACCESS_WRITE || access === ACCESS_FETCH ? access : ACCESS_READ;
     if (!walk4Level(this, linear, known, user, result)) {
       this.faultCode = result.errorCode;
       this.faultAddress = linear;
       return -1;
     }
+    this.high.fill(page, result.physical - offset, result.flags);
     return result.physical;
   }
 
   /** INVLPG: drops the translation of the page holding `linear`, global or not. */
   invlpg(linear: number): void {
-    this.cache.invalidate(linear >>> PAGE_SHIFT);
+    if (linear >= 0 && linear < FOUR_GIB) this.cache.invalidate(linear >>> PAGE_SHIFT);
+    else this.high.invalidate(Math.floor(linear / PAGE_SIZE));
   }
 
   /** Drops cached translations: all of them, or (`global` false) all but global pages. */
   flush(global: boolean): void {
+    this.flushBoth(global);
+  }
+
+  private flushBoth(global: boolean): void {
     this.cache.flush(global);
+    this.high.flush(global);
   }
 
   /**

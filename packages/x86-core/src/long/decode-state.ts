@@ -41,14 +41,17 @@ export function beginFetch(rip: number): void {
 export function fetch8(cpu: Cpu): number {
   const rip = d.rip;
   if (rip - d.start >= 15) throwFault(13, 0);
-  const page = Math.floor(rip / 4096) * 4096;
-  if (page !== fetchPage) {
+  // NaN (no page yet) fails the range test as an offset outside the page does.
+  let offset = rip - fetchPage;
+  if (!(offset >= 0 && offset < 4096)) {
+    const page = Math.floor(rip / 4096) * 4096;
     checkCanonical(rip, false);
     fetchPhys = translate64(cpu, page, 16 | cpu.userAccess());
     fetchPage = page;
+    offset = rip - page;
   }
   d.rip = rip + 1;
-  const phys = fetchPhys + (rip - page);
+  const phys = fetchPhys + offset;
   if (phys < FOUR_GIB && cpu.kind[phys >>> 12] <= 1) return cpu.ram[phys];
   return cpu.readSlow(phys, 1);
 }

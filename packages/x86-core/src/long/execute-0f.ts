@@ -15,7 +15,7 @@ import { sse64 } from '../sse/execute.js';
 import { alu64, doubleShift64, imulTruncate64, shl64, shr64 } from './alu64.js';
 import { d, fetch8, fetch32 } from './decode-state.js';
 import { branch } from './execute.js';
-import { desc, readDescriptor64 } from './interrupt.js';
+import { desc, readDescriptor64, readDescriptorInto64 } from './interrupt.js';
 import { TWO_32, readLinear } from './memory.js';
 import {
   FS, GS, addToEa, decodeEa, eaLinear, getReg, hi, modrm, readAt, readE, readRmwE, regField, rmField, setReg, writeAt, writeE,
@@ -40,7 +40,7 @@ export function step0f64(cpu: Cpu, op: number): void {
     case 0x01: group7(cpu); return;
     case 0x02: case 0x03: {
       const m = modrm(cpu);
-      const v = op === 2 ? loadAccessRights(cpu, readE(cpu, m, 1)) : loadSegmentLimit(cpu, readE(cpu, m, 1));
+      const v = op === 2 ? loadAccessRights(cpu, readE(cpu, m, 1), readDescriptorInto64) : loadSegmentLimit(cpu, readE(cpu, m, 1), readDescriptorInto64);
       if (v !== -1) setReg(cpu, size === 1 ? 1 : size, regField(m), v);
       return;
     }
@@ -395,8 +395,8 @@ function group6(cpu: Cpu): void {
     }
     case 2: loadLdt64(cpu, readE(cpu, m, 1)); return;
     case 3: loadTr64(cpu, readE(cpu, m, 1)); return;
-    case 4: verifyRead(cpu, readE(cpu, m, 1)); return;
-    case 5: verifyWrite(cpu, readE(cpu, m, 1)); return;
+    case 4: verifyRead(cpu, readE(cpu, m, 1), readDescriptorInto64); return;
+    case 5: verifyWrite(cpu, readE(cpu, m, 1), readDescriptorInto64); return;
     default: throwFault(6);
   }
 }

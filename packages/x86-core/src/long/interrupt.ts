@@ -5,6 +5,8 @@
 import type { Cpu } from '../cpu.js';
 import { throwFault } from '../fault.js';
 import type { InterruptKind } from '../system/interrupt.js';
+import type { SystemCpu } from '../system/cpu-view.js';
+import type { Descriptor } from '../system/descriptor.js';
 import { GP, NP, SS_FAULT, TS, pushesErrorCode } from '../system/vectors.js';
 import { TWO_32, canonical, checkCanonical, read64, readHi, readLinear, write64, writeLinear } from './memory.js';
 
@@ -42,6 +44,15 @@ export function readDescriptor64(cpu: Cpu, selector: number): boolean {
   desc.address = base + offset;
   desc.lo = readLinear(cpu, desc.address, 4, true);
   desc.hi = readLinear(cpu, desc.address + 4, 4, true);
+  return true;
+}
+
+/** `readDescriptor64` into a system/ Descriptor: LAR/LSL/VERR/VERW in 64-bit mode. */
+export function readDescriptorInto64(cpu: SystemCpu, selector: number, into: Descriptor): boolean {
+  if (!readDescriptor64(cpu as Cpu, selector)) return false;
+  into.lo = desc.lo;
+  into.hi = desc.hi;
+  into.address = desc.address;
   return true;
 }
 

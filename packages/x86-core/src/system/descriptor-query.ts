@@ -21,11 +21,17 @@ export function requireProtectedMode(cpu: SystemCpu): void {
 }
 
 /**
+ * How LAR/LSL/VERR/VERW read a descriptor: `readDescriptor` (32-bit table bases), or 64-bit mode's
+ * reader of tables anywhere in the 48-bit space (src/long/).
+ */
+export type DescriptorReader = (cpu: SystemCpu, selector: number, into: Descriptor) => boolean;
+
+/**
  * Reads the descriptor for LAR/LSL/VERR/VERW: null when the selector is null, outside its table, of
  * a type `systemTypes` excludes, or not visible at CPL and RPL (conforming code is always visible).
  */
-function visibleDescriptor(cpu: SystemCpu, selector: number, systemTypes: number): Descriptor | null {
-  if ((selector & 0xfffc) === 0 || !readDescriptor(cpu, selector, scratch)) return null;
+function visibleDescriptor(cpu: SystemCpu, selector: number, systemTypes: number, read: DescriptorReader): Descriptor | null {
+  if ((selector & 0xfffc) === 0 || !read(cpu, selector, scratch)) return null;
   const d = scratch;
   if (!d.isCodeOrData && ((systemTypes >>> d.type) & 1) === 0) return null;
   if (!d.isConforming && (d.dpl < cpu.cpl || d.dpl < (selector & 3))) return null;
@@ -36,32 +42,32 @@ function visibleDescriptor(cpu: SystemCpu, selector: number, systemTypes: number
  * LAR: the access-rights dword and ZF=1, or -1 and ZF=0. The SDM masks descriptor bits 32-63 with
  * 00FxFF00H, bits 19:16 (the limit's top) undefined; they read as 0 here.
  */
-export function loadAccessRights(cpu: SystemCpu, selector: number): number {
+export function loadAccessRights(cpu: SystemCpu, selector: number, read: DescriptorReader = readDescriptor): number {
   requireProtectedMode(cpu);
-  const d = visibleDescriptor(cpu, selector & 0xffff, LAR_SYSTEM_TYPES);
+  const d = visibleDescriptor(cpu, selector & 0xffff, LAR_SYSTEM_TYPES, read);
   setZf(cpu, d !== null);
   return d === null ? -1 : (d.hi & 0x00f0ff00) >>> 0;
 }
 
 /** LSL: the byte-granular segment limit and ZF=1, or -1 and ZF=0. */
-export function loadSegmentLimit(cpu: SystemCpu, selector: number): number {
+export function loadSegmentLimit(cpu: SystemCpu, selector: number, read: DescriptorReader = readDescriptor): number {
   requireProtectedMode(cpu);
-  const d = visibleDescriptor(cpu, selector & 0xffff, LSL_SYSTEM_TYPES);
+  const d = visibleDescriptor(cpu, selector & 0xffff, LSL_SYSTEM_TYPES, read);
   setZf(cpu, d !== null);
   return d === null ? -1 : d.limit;
 }
 
 /** VERR: ZF=1 when the segment is readable at CPL and RPL. */
-export function verifyRead(cpu: SystemCpu, selector: number): void {
+export function verifyRead(cpu: SystemCpu, selector: number, read: DescriptorReader = readDescriptor): void {
   requireProtectedMode(cpu);
-  const d = visibleDescriptor(cpu, selector & 0xffff, 0);
+  const d = visibleDescriptor(cpu, selector & 0xffff, 0, read);
   setZf(cpu, d !== null && d.isReadable);
 }
 
 /** VERW: ZF=1 when the segment is a writable data segment at CPL and RPL. */
-export function verifyWrite(cpu: SystemCpu, selector: number): void {
+export function verifyWrite(cpu: SystemCpu, selector: number, read: DescriptorReader = readDescriptor): void {
   requireProtectedMode(cpu);
-  const d = visibleDescriptor(cpu, selector & 0xffff, 0);
+  const d = visibleDescriptor(cpu, selector & 0xffff, 0, read);
   setZf(cpu, d !== null && d.isWritableData);
 }
 

@@ -10,6 +10,8 @@ export {
   writeControlRegister, writeDebugRegister,
 } from './control-registers.js';
 export { loadGdtr, loadIdtr, loadLdtr, loadTr, storeLdtr, storeTr } from './descriptor-tables.js';
-export { adjustRpl, setArplFlag, loadAccessRights, requireProtectedMode, loadSegmentLimit, verifyRead, verifyWrite } from './descriptor-query.js';
+export {
+  adjustRpl, setArplFlag, loadAccessRights, requireProtectedMode, loadSegmentLimit, verifyRead, verifyWrite, type DescriptorReader,
+} from './descriptor-query.js';
 export { TripleFault } from './triple-fault.js';
 export type { SystemCpu } from './cpu-view.js';

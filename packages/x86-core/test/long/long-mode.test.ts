@@ -157,6 +157,23 @@ describe('IA-32e mode', () => {
     expect(firstStop(ss)).toBe('#12(0)');
   });
 
+  it('reads descriptors for VERW/VERR/LAR/LSL through a GDT base above 4 GiB (Linux\'s PTI entry area)', () => {
+    // verw [rip + 0x39]; lar eax, [rip + 0x31]; hlt; the selector 0x10 at CODE + 0x40
+    const m = longMachine([0x0f, 0x00, 0x2d, 0x39, 0, 0, 0, 0x0f, 0x02, 0x05, 0x32, 0, 0, 0, 0xf4]);
+    m.physical.write32(CODE + 0x40, 0x10);
+    m.physical.write32(0x71000 + 4 * 8, 0x73007); // 4-5 GiB: a directory whose second 2 MiB page is frame 0
+    m.physical.write32(0x73000 + 8, 0x87);
+    m.physical.write32(0x1010, 0x0000ffff); // GDT at linear 1_00201000 = frame 0x1000: 0x10 writable data
+    m.physical.write32(0x1014, 0x00cf9300);
+    m.cpu.gdtrBase = 0x201000;
+    m.cpu.long.gdtrBaseHi = 1;
+    m.cpu.gdtrLimit = 0xff;
+    expect(firstStop(m, 1)).toBe('budget');
+    expect(m.cpu.getZF()).toBe(true);
+    expect(firstStop(m)).toBe('hlt');
+    expect(m.cpu.reg32[0]).toBe(0x00c09300); // LAR masks the limit's top bits
+  });
+
   it('refuses to leave paging from 64-bit code and keeps CR2 64 bits wide', () => {
     // mov rax, cr0; btr eax, 31; mov cr0, rax
     const m = longMachine([0x0f, 0x20, 0xc0, 0x0f, 0xba, 0xf0, 0x1f, 0x0f, 0x22, 0xc0]);
