@@ -2,6 +2,7 @@
 // drives them: requests, timers, the shared line block.
 import { describe, expect, it } from 'vitest';
 import { DomainDevices } from '../src/dm/domain-devices.js';
+import { DmaWriteLog } from '../src/memory/dma-log.js';
 import { FRAME_SIZE } from '../src/memory/frame-pool.js';
 import {
   IOREQ_INTA, IOREQ_PORT_READ, IOREQ_PORT_WRITE, LINE_BLOCKED, LINE_ENDED, LINE_INTR, LINE_POST, LINE_SHUTDOWN,
@@ -15,7 +16,7 @@ function devices() {
   lines[LINE_POST] = -1;
   const d = new DomainDevices(pool, {
     domain: 1, ramSize: 1024 * 1024, rtcTime: Date.UTC(2026, 0, 1), epochMs: performance.timeOrigin + performance.now(),
-    lines: linesBuffer, extent: { first: 0, count: 64 }, guestFrames: 64,
+    lines: linesBuffer, extent: { first: 0, count: 64 }, guestFrames: 64, dmaLog: DmaWriteLog.buffer(64),
   });
   return { d, lines };
 }
