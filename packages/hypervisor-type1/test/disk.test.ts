@@ -93,6 +93,29 @@ describe('domain disks', () => {
     expect(Buffer.compare(physicalAfter, physicalExpected), 'the physical disk: each slice\'s sector 1 written, nothing else').toBe(0);
   }, 300_000);
 
+  it('drops the code a pCPU decoded from a page the disk is read into, on either board placement and strategy', async () => {
+    // guests/dma-code.S runs a function at 3 MiB that returns 1, reads sector 0 over it, calls it again, exits with its result.
+    const sector = new Uint8Array(SECTOR);
+    sector.set([0xb0, 0x02, 0xc3]); // mov $2, %al; ret
+    const boot = { flat: new URL('../guests/dma-code.bin', import.meta.url).pathname, address: 0x100000 };
+    const placements = [['thread', 'hw:vmx', 'all'], ['local', 'hw:vmx', [0]], ['full', 'full', [1]]] as const;
+    const domains = placements.map(([name, strategy, affinity]) => {
+      const file = join(dir, `code-${name}.img`);
+      writeFileSync(file, sector);
+      return { name, strategy, memory: 4, affinity, boot, disk: { file } };
+    });
+    const hv = await Type1Hypervisor.start({ platform: parsePlatform(JSON.stringify({ pcpus: 2, memory: 64, domains })), strategies });
+    try {
+      const end = (name: string) => hv.list().find((d) => d.name === name)!.end;
+      for (const [name] of placements) {
+        await until(`${name} ends`, () => end(name) !== null);
+        expect(end(name), `${name}: 2 is the new code's answer, 1 the stale code's`).toBe('exit code 2');
+      }
+    } finally {
+      await hv.shutdown();
+    }
+  });
+
   it('refuses a disk that overlaps another live domain\'s, or lies past the end of the physical disk', async () => {
     const physical = join(dir, 'small.img');
     writeFileSync(physical, new Uint8Array(64 * 1024));
