@@ -11,7 +11,7 @@ import { ExitCounters, HostClock } from '@ringvisor/machine';
 import type { Clock, InterruptController, IoBus, MmioBus, PvDomain, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
 import { domainNs } from '../domain-clock.js';
 import { DiskExtentBackend } from '../disk/disk-extent.js';
-import { DmaWriteLog } from '../memory/dma-log.js';
+import { DmaDrain } from './dma-drain.js';
 import { IoreqClient } from './ioreq-client.js';
 import { LocalDevices } from './local-devices.js';
 import { type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
@@ -38,8 +38,8 @@ interface Instance {
   readonly pv: {
     readonly domain: PvDomain; readonly disk: DiskExtentBackend | null; readonly clock: HostClock; timer: ReturnType<typeof setTimeout> | null;
   } | null;
-  /** Tells the VM which frames the domain's devices wrote by DMA since it last looked (memory/dma-log.ts). */
-  readonly drainDma: () => void;
+  /** Tells the VM which frames the domain's devices wrote by DMA since it last looked. */
+  readonly dma: DmaDrain;
 }
 
 const strategies = new Map<string, VmmStrategy>();
@@ -103,15 +103,9 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
     const client = new IoreqClient(ctrl, doorbell, image.id, lines, image.claimedPorts, image.mmioWindows, image.epochMs);
     bus = { io: client.ports, mmio: client.mmio, interrupts: client, clock: domainClock(image.epochMs) };
   }
-  const dma = new DmaWriteLog(image.dmaLog);
-  let notify: ((address: number, length: number) => void) | null = null;
-  const drainDma = (): void => {
-    if (notify) dma.drain(notify);
-  };
-  // A virtio notify is an MMIO write whose requests are served before it returns: the guest may run what it read next.
-  const mmio: MmioBus = { read: (address, size) => bus.mmio.read(address, size), write: (address, size, value) => { bus.mmio.write(address, size, value); drainDma(); } };
+  const dma = new DmaDrain(image.dmaLog);
   const vm = strategy.createVm({
-    regions: image.regions, ...bus, mmio, stats: new ExitCounters(),
+    regions: image.regions, ...bus, mmio: dma.draining(bus.mmio), stats: new ExitCounters(),
     ramBacking: (region) => {
       if (region.rom) return undefined;
       if (region.base !== 0 || region.size > image.ramBytes) {
@@ -120,7 +114,7 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
       return new Uint8Array(init.pool, image.ramOffset, region.size);
     },
   });
-  notify = (address, length) => vm.memory.notifyWrite(address, length);
+  dma.attach(vm.memory);
   let disk: DiskExtentBackend | null = null;
   try {
     const vcpu = vm.createVcpu(0);
@@ -143,7 +137,7 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
     } else {
       throw new Error('asked to resume a vCPU this pCPU does not hold');
     }
-    return { domain: image.id, id, vm, vcpu, interrupts: bus.interrupts, lines, pv, drainDma };
+    return { domain: image.id, id, vm, vcpu, interrupts: bus.interrupts, lines, pv, dma };
   } catch (error) {
     disk?.close();
     vm.destroy();
@@ -174,11 +168,11 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
       built = true;
     }
     const buildNs = (performance.now() - started) * 1e6;
-    const { drainDma } = instance;
+    const { dma } = instance;
     // At each run boundary: the boards' timers here, then what any board's deferred requests wrote.
     const tick = (): number => {
       const ms = local.tick();
-      drainDma();
+      dma.drain();
       return ms;
     };
     const result = runner.run(instance.vcpu, instance.interrupts, instance.lines, Math.max(0, message.sliceNs - buildNs), tick);
