@@ -3,7 +3,7 @@
 // device-model thread (a vCPU that may move), on its pCPU (pinned hw:vmx, full) — and a para
 // domain gets the same disk as Xen blkif. Afterwards the host files differ from before in exactly
 // the sectors written: a slice's sector 1 at the slice's offset, nothing elsewhere.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,6 +35,17 @@ function pattern(bytes: number, seed: number): Uint8Array {
   const data = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i++) data[i] = (i * 7 + (i >>> 9) * 13 + seed) & 0xff;
   return data;
+}
+
+/** The files this process holds descriptors on (Linux's /proc/self/fd). */
+function openFiles(): string[] {
+  return readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      return [readlinkSync(`/proc/self/fd/${fd}`)];
+    } catch {
+      return [];
+    }
+  });
 }
 
 function sectorWritten(): Uint8Array {
@@ -80,9 +91,12 @@ describe('domain disks', () => {
         // 128 sectors: the size of the file or slice, as the device reports it; the write and the read both served.
         expect(out(name), name).toContain('disk: 128 sectors; wrote sector 1 ok, read back identical');
       }
+      expect(openFiles()).toContain(realpathSync(physical));
     } finally {
       await hv.shutdown();
     }
+    // Every board and the blkif back end closed their descriptors when the platform stopped.
+    expect(openFiles().filter((f) => f === realpathSync(physical) || f === realpathSync(own))).toEqual([]);
     const ownAfter = new Uint8Array(readFileSync(own));
     const ownExpected = ownBefore.slice();
     ownExpected.set(sectorWritten(), SECTOR);
@@ -116,7 +130,7 @@ describe('domain disks', () => {
     }
   });
 
-  it('refuses a disk that overlaps another live domain\'s, or lies past the end of the physical disk', async () => {
+  it('refuses a disk that overlaps another live domain\'s or lies past the end of the physical disk; a destroyed domain\'s disk closes', async () => {
     const physical = join(dir, 'small.img');
     writeFileSync(physical, new Uint8Array(64 * 1024));
     const platform = parsePlatform(JSON.stringify({
@@ -131,7 +145,12 @@ describe('domain disks', () => {
       expect(() => hv.create({ ...base, name: 'd', disk: { kind: 'file', path: join(dir, 'missing.img') } })).toThrow(/disk: .*missing\.img/);
       expect(hv.pool.freeFrames).toBe(hv.pool.frames - (4 * 1024 * 1024) / 4096);
       hv.create({ ...base, name: 'e', disk: { kind: 'slice', offset: 32 * 1024, size: 32 * 1024 } });
+      // Each board holds its own descriptor on the file, and a destroyed domain's board closes its own.
+      const held = () => openFiles().filter((f) => f === realpathSync(physical)).length;
+      await until('a and e run', () => hv.list().every((d) => d.cpuSeconds > 0));
+      expect(held()).toBe(2);
       await hv.destroy('a');
+      await until('a\'s board closes its disk', () => held() === 1, 10_000);
       hv.create({ ...base, name: 'f', disk: { kind: 'slice', offset: 0, size: 32 * 1024 } });
     } finally {
       await hv.shutdown();
