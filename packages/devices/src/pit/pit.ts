@@ -79,7 +79,7 @@ export class Pit {
     }
     const index = port - CHANNEL0_DATA;
     this.channels[index].writeByte(value, now);
-    if (index === 0) this.reschedule();
+    if (index === 0) this.reschedule(now);
   }
 
   /** Counter `n`'s OUT pin now (for a VMM's monitor and tests). */
@@ -108,27 +108,31 @@ export class Pit {
     if (select === 0) {
       // A control word sets OUT at once: low in mode 0, high in every other mode.
       this.irqLine.set(channel.output(now));
-      this.reschedule();
+      this.reschedule(now);
     }
   }
 
-  /** Keeps exactly one timer: at counter 0's next rising edge, if there is one. */
-  private reschedule(): void {
+  /**
+   * Keeps exactly one timer: at counter 0's next rising edge, if there is one. `now` is the time of
+   * the access or edge that changed the counter, not a new reading: the thread may have been
+   * descheduled since, past a one-shot's edge, which must then fire late rather than never.
+   */
+  private reschedule(now: number): void {
     if (this.timer !== undefined) {
       this.clock.cancel(this.timer);
       this.timer = undefined;
     }
-    const now = this.clock.now();
     const deadline = this.channels[0].nextRisingEdge(now, this.lastEdgeAt + MIN_PERIODIC_IRQ_NS);
     if (deadline >= 0) this.timer = this.clock.schedule(deadline, this.onEdge);
   }
 
   private fireEdge(): void {
     this.timer = undefined;
-    this.lastEdgeAt = this.clock.now();
+    const now = this.clock.now();
+    this.lastEdgeAt = now;
     this.irqEdges++;
     this.irqLine.set(false);
     this.irqLine.set(true);
-    this.reschedule();
+    this.reschedule(now);
   }
 }

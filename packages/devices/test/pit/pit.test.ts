@@ -270,6 +270,21 @@ describe('counter 2 and port 0x61', () => {
     expect(pit.output(2)).toBe(false);
   });
 
+  it('delivers a one-shot edge whose time has passed before the write that armed it finished', () => {
+    // Linux's clockevent: mode 4 re-armed with a short count. The thread serving the access may be
+    // descheduled for longer than the count between reading the clock and scheduling the edge;
+    // the edge is then due at once, not lost (Linux would wait for it forever).
+    outb(0x43, 0x38);
+    outb(0x40, 3724 & 0xff);
+    clock.stallAfterNextRead(5_000_000);
+    outb(0x40, 3724 >> 8);
+    irq0.clear();
+    clock.advance(1);
+    expect(irq0.risingEdges).toBe(1);
+    clock.advance(100_000_000);
+    expect(irq0.risingEdges).toBe(1);
+  });
+
   it('toggles the refresh bit every 15.085 µs of clock time', () => {
     const first = inb(0x61) & 0x10;
     clock.advance(15_085);
