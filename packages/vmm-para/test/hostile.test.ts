@@ -252,6 +252,20 @@ describe.skipIf(!toolchain)('hostile hypercalls', () => {
     expect(d.call(3, 0x0018, 0x1000)).toBe(EPERM);
   });
 
+  it('answers reservation queries about another domain with -EPERM, as to any unprivileged domain', () => {
+    const pages = d.domain.p2m.length;
+    for (const dom of [0x7ff0, 1]) {
+      d.put32(d.scratch, dom);
+      expect(d.call(12, 3, d.scratch)).toBe(pages);
+      expect(d.call(12, 4, d.scratch)).toBe(pages);
+    }
+    for (const dom of [0, 2, 0x7fef, 0x7ff1]) {
+      d.put32(d.scratch, dom);
+      expect(d.call(12, 3, d.scratch)).toBe(EPERM);
+      expect(d.call(12, 4, d.scratch)).toBe(EPERM);
+    }
+  });
+
   it('refuses bogus grant references and grant operations', () => {
     const op = d.scratch;
     d.put32(op, 0x7ff0, 100, 0, d.scratch + 0x100);

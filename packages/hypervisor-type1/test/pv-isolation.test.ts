@@ -1,0 +1,116 @@
+// Isolation from a hostile para-virtual domain (issue #16, proof 3): guests/pv-hostile.elf, a Xen PV
+// kernel, names in its hypercalls the frames of the domains on either side of it in the pool, frames
+// past its extent and past the pool, the hypervisor's frames, numbers up to 2^32-1, pointers outside
+// itself, foreign grants, domains and ports, and checks each answer is Xen's error code; then it
+// crashes itself (a trap whose bounce frame cannot be written). It shares its pCPU with a para
+// canary (minikernel-pv), beside two compute canaries. Nothing in the pool outside its extent may
+// change but the canaries' own work, and every canary goes on.
+import { describe, expect, it } from 'vitest';
+import { COMPUTE_COUNTER_ADDRESS, FRAME_SIZE, Type1Hypervisor, parseDomain, parsePlatform } from '../dist/index.js';
+import { until } from './until.js';
+
+const strategies = [
+  { name: 'hw:vmx', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'vmxStrategy' },
+  { name: 'para', module: import.meta.resolve('@ringvisor/vmm-para'), exportName: 'paraStrategy' },
+];
+const PV_HOSTILE = new URL('../guests/pv-hostile.elf', import.meta.url).pathname;
+/**
+ * What pv-hostile.S checks: per frame number, 8 calls (2 mmu_update targets, 2 pins, unpin,
+ * new_baseptr, set_gdt, update_descriptor) and 4 more with the number in an L1 entry when it fits
+ * there (below 2^20); outside that loop, OTHER_CHECKS (two hypervisor frames' typed calls, the
+ * page-table, batch, descriptor, grant, memory, console, multicall and event-channel calls).
+ */
+const checksFor = (frame: number) => (frame < 0x100000 ? 12 : 8);
+/** The frame numbers pv-hostile.S adds to the command line's: 0, 1, 0xff, 2^20-1, 2^20, 2^31, 2^32-1. */
+const FIXED = [0, 1, 0xff, 0xfffff, 0x100000, 0x80000000, 0xffffffff];
+const OTHER_CHECKS = 77;
+/** vmm-para keeps its own frames (GDT pages, IDT, its L1, shared_info, 4 grant frames) at the top of the domain's RAM. */
+const PARA_TOP_FRAMES = 9;
+
+describe('isolation from a hostile para-virtual domain', () => {
+  it('answers every hypercall naming what is not its own with Xen\'s error, and nothing outside it changes', async () => {
+    const compute = (name: string) => ({ name, strategy: 'hw:vmx', memory: 4, boot: { compute: true } });
+    // `gap` holds the hostile domain's place between the canaries until it is created there.
+    const platform = parsePlatform(JSON.stringify({
+      pcpus: 2, memory: 64,
+      domains: [
+        compute('canary1'), compute('gap'), compute('canary2'),
+        { name: 'canary-pv', strategy: 'para', memory: 32, affinity: [1], boot: { guest: 'minikernel-pv' } },
+      ],
+    }));
+    const consoles = new Map<string, string>();
+    const hv = await Type1Hypervisor.start({
+      platform, strategies, log: () => {},
+      console: (domain, bytes) => consoles.set(domain.name, (consoles.get(domain.name) ?? '') + Buffer.from(bytes).toString('latin1')),
+    });
+    try {
+      const out = (name: string) => consoles.get(name) ?? '';
+      const counter = (name: string) => hv.find(name).memory.read32(COMPUTE_COUNTER_ADDRESS);
+      await until('canaries', () => counter('canary1') > 0 && counter('canary2') > 0 && out('canary-pv').includes('minikernel shell: type help'));
+      const gap = hv.find('gap').extent;
+      await hv.destroy('gap');
+
+      // The hostile domain's machine frame m is pool frame gap.first + m: the canaries' frames, the
+      // pool's end and its own hypervisor frames in that numbering (canary1's wrap below 2^32),
+      // and the whole pool's frame count.
+      const first = gap.first;
+      const own = gap.count;
+      const rel = (poolFrame: number) => (poolFrame - first) >>> 0;
+      const counterFrame = (name: string) => hv.find(name).p2m.machineAddress(COMPUTE_COUNTER_ADDRESS) / FRAME_SIZE;
+      const frames = [rel(hv.find('canary2').extent.first)];
+      for (const name of ['canary1', 'canary2', 'canary-pv']) {
+        const { first: f, count } = hv.find(name).extent;
+        frames.push(rel(f), rel(f + count - 1), rel(f + (count >> 1)));
+        if (name !== 'canary-pv') frames.push(rel(counterFrame(name)));
+        if (f >= own) frames.push(f);
+      }
+      frames.push(rel(hv.pool.frames), rel(hv.pool.frames) + 1, hv.pool.frames, hv.pool.frames - 1);
+      for (let k = PARA_TOP_FRAMES; k > PARA_TOP_FRAMES - 4; k--) frames.push(own - k);
+      const cmdline = frames.map((f) => f.toString(16)).join(' ');
+      expect(frames.every((f) => f >= own - PARA_TOP_FRAMES), 'every number is outside what the domain owns').toBe(true);
+
+      const pool = new Uint8Array(hv.pool.buffer);
+      const skip = [hv.find('canary-pv').extent, { first, count: own }];
+      const counters = ['canary1', 'canary2'].map(counterFrame);
+      // Every frame but the hostile domain's, the para canary's (its shell runs) and the compute canaries' counters.
+      const snapshot = () => {
+        const digest = new Map<number, string>();
+        for (let f = 0; f < hv.pool.frames; f++) {
+          if (counters.includes(f) || skip.some((e) => f >= e.first && f < e.first + e.count)) continue;
+          digest.set(f, Buffer.from(pool.subarray(f * FRAME_SIZE, (f + 1) * FRAME_SIZE)).toString('base64'));
+        }
+        return digest;
+      };
+      const before = snapshot();
+      const running = [counter('canary1'), counter('canary2')];
+
+      const hostile = hv.create(parseDomain(JSON.stringify({
+        name: 'pv-hostile', strategy: 'para', memory: 4, affinity: [1], boot: { pv: PV_HOSTILE, cmdline },
+      }), 2));
+      expect(hostile.extent).toEqual({ first, count: own });
+      const row = () => hv.list().find((d) => d.name === 'pv-hostile')!;
+      await until('the hostile domain ends', () => row().end !== null, 30_000);
+      const report = out('pv-hostile');
+      expect(report.split('\n').filter((line) => line.includes('FAIL')), 'wrong answers').toEqual([]);
+      const summary = /pvhostile: frames ([0-9a-f]{8}), checks ([0-9a-f]{8}), failures ([0-9a-f]{8})/.exec(report);
+      expect(summary, report).not.toBeNull();
+      expect(parseInt(summary![1], 16)).toBe(frames.length + FIXED.length);
+      const checks = [...frames, ...FIXED].reduce((sum, frame) => sum + checksFor(frame), OTHER_CHECKS);
+      expect(parseInt(summary![2], 16), 'every check ran').toBe(checks);
+      expect(parseInt(summary![3], 16)).toBe(0);
+      expect(row()).toMatchObject({ state: '----c-', end: expect.stringMatching(/domain crashed: fault writing a trap frame/) });
+
+      const after = snapshot();
+      const changed = [...after.keys()].filter((f) => before.get(f) !== after.get(f));
+      expect(changed, 'frames outside the hostile domain changed').toEqual([]);
+      await until('compute canaries go on', () => counter('canary1') > running[0] && counter('canary2') > running[1]);
+      hv.consoleInput(hv.find('canary-pv'), Buffer.from('ps\n'));
+      await until('the para canary answers', () => out('canary-pv').includes('PID  PPID  STATE'));
+      for (const name of ['canary1', 'canary2', 'canary-pv']) expect(hv.list().find((d) => d.name === name)!.end).toBeNull();
+      await hv.destroy('pv-hostile');
+      expect(hv.pool.framesOf(hostile.id)).toBe(0);
+    } finally {
+      await hv.shutdown();
+    }
+  }, 120_000);
+});
