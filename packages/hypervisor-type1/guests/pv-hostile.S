@@ -26,6 +26,7 @@
         # Error codes and grant statuses.
         .set    EPERM, -1
         .set    ENOENT, -2
+        .set    ESRCH, -3
         .set    EFAULT, -14
         .set    EINVAL, -22
         .set    GNTST_bad_domain, -2
@@ -38,6 +39,7 @@
         # start_info fields.
         .set    SI_nr_pages, 32
         .set    SI_shared_info, 36
+        .set    SI_console_evtchn, 56
         .set    SI_pt_base, 60
         .set    SI_mfn_list, 68
         .set    SI_cmd_line, 80
@@ -288,6 +290,42 @@ frames_done:
         movw    $0, req+2
         HC      HC_event_channel_op, $6, $req
         EXPECT  $EPERM, "evtchn alloc_unbound in a foreign domain"
+        # bind_interdomain {u16 remote_dom; u32 remote_port; u32 local_port}: another domain's port,
+        # domain 0's console port, its own ports that are not left unbound for itself.
+        .irp    dom, 2, 0x7fef
+        movw    $\dom, req
+        movl    $1, req+4
+        HC      HC_event_channel_op, $0, $req
+        EXPECT  $ESRCH, "evtchn bind_interdomain to domain \dom"
+        .endr
+        mov     start_info, %eax
+        mov     SI_console_evtchn(%eax), %eax
+        mov     %eax, req+4
+        movw    $0, req
+        HC      HC_event_channel_op, $0, $req
+        EXPECT  $EINVAL, "evtchn bind_interdomain to domain 0's console port"
+        .irp    port, 0, 4095, 0xffffffff
+        movw    $DOMID_SELF, req
+        movl    $\port, req+4
+        HC      HC_event_channel_op, $0, $req
+        EXPECT  $EINVAL, "evtchn bind_interdomain to its own port \port"
+        .endr
+        # A port of its own left for domain 2: binding it itself is refused; it can be closed.
+        movw    $DOMID_SELF, req
+        movw    $FOREIGN_DOM, req+2
+        HC      HC_event_channel_op, $6, $req
+        EXPECT  $0, "evtchn alloc_unbound for a foreign domain"
+        mov     req+4, %eax
+        mov     %eax, req+4+16
+        movw    $DOMID_SELF, req+16
+        HC      HC_event_channel_op, $0, $req+16
+        EXPECT  $EINVAL, "evtchn bind_interdomain to its port left for domain 2"
+        HC      HC_event_channel_op, $4, $req+4
+        EXPECT  $0, "evtchn send on its port left for domain 2"
+        HC      HC_event_channel_op, $3, $req+4
+        EXPECT  $0, "evtchn close of its port left for domain 2"
+        HC      HC_event_channel_op, $0, $HV_VIRT
+        EXPECT  $EFAULT, "evtchn bind_interdomain argument in the hypervisor region"
         # bind_virq {u32 virq, u32 vcpu, u32 port}: VIRQ_TIMER on a vCPU the domain does not have.
         movl    $0, req
         movl    $1, req+4

@@ -23,7 +23,7 @@ const PV_HOSTILE = new URL('../guests/pv-hostile.elf', import.meta.url).pathname
 const checksFor = (frame: number) => (frame < 0x100000 ? 12 : 8);
 /** The frame numbers pv-hostile.S adds to the command line's: 0, 1, 0xff, 2^20-1, 2^20, 2^31, 2^32-1. */
 const FIXED = [0, 1, 0xff, 0xfffff, 0x100000, 0x80000000, 0xffffffff];
-const OTHER_CHECKS = 77;
+const OTHER_CHECKS = 88;
 /** vmm-para keeps its own frames (GDT pages, IDT, its L1, shared_info, 4 grant frames) at the top of the domain's RAM. */
 const PARA_TOP_FRAMES = 9;
 
