@@ -2,9 +2,11 @@
 # hypercall it makes names something that is not its own — machine frames of other domains, frames
 # past its extent and past the pool, frame numbers up to 2^32-1, the hypervisor's frames, pointers
 # into the hypervisor's region or nowhere, foreign domains' grants and ports — and checks that the
-# answer is Xen's error code. The frame numbers to try come from the command line (hex words: the
-# test knows where the other domains are); the kernel adds fixed ones. It prints one line per
-# wrong answer and then `pvhostile: frames N, checks N, failures N` (hex), and ends with the PV
+# answer is Xen's error code. The command line (hex words, from the test, which knows where the
+# other domains are) gives a range of frame numbers to sweep (first, count: the whole pool in the
+# domain's numbering), each tried in three calls, then frame numbers to try in every call that
+# takes one; the kernel adds fixed ones. It prints one line per wrong answer and then
+# `pvhostile: swept N, frames N, checks N, failures N` (hex), and ends with the PV
 # analogue of a triple fault: an exception whose bounce frame cannot be written (the stack points
 # into the hypervisor's region), which crashes the domain.
         .set    VIRT_BASE, 0xC0000000
@@ -49,6 +51,8 @@
 
         .set    MAX_FRAMES, 64
         .set    FIXED_FRAMES, 7
+        # max_nr_grant_frames
+        .set    GRANT_FRAMES, 4
 
 # Xen ELF notes (elfnote.h): GUEST_OS, XEN_VERSION, VIRT_BASE, PADDR_OFFSET, ENTRY, HYPERCALL_PAGE, PAE_MODE.
         .macro  NOTE type, text, value=0
@@ -107,6 +111,16 @@ name\@: .asciz  "\name"
         HC      HC_mmu_update, $req, $1, $0, \dom
         .endm
 
+        # The machine address of frame `reg` as a 64-bit pointer (frame << 12) in maddr_lo, maddr_hi.
+        .macro  MADDR reg
+        mov     \reg, %eax
+        shl     $12, %eax
+        mov     %eax, maddr_lo
+        mov     \reg, %eax
+        shr     $20, %eax
+        mov     %eax, maddr_hi
+        .endm
+
         # One mmuext_op {cmd, arg1, arg2} at `req`.
         .macro  MMUEXT cmd, arg1
         movl    \cmd, req
@@ -146,6 +160,9 @@ frames_done:
         mov     scratch_pte_virt, %eax
         mov     (%eax), %eax
         EXPECT  scratch_pte_before, "scratch L1 entry unchanged"
+
+        # --- Every frame number of the sweep that is not its own. ---
+        call    sweep
 
         # --- The hypervisor's frames the domain may map (shared_info, grant table) but never type. ---
         mov     start_info, %eax
@@ -343,6 +360,10 @@ frames_done:
         EXPECT  $0, "update_va_mapping of its own frame"
 
         # --- The summary, then the crash. ---
+        mov     $summary0, %eax
+        call    puts
+        mov     swept, %eax
+        call    put_hex
         mov     $summary1, %eax
         call    puts
         mov     nframes, %eax
@@ -384,13 +405,7 @@ foreign_frame_checks:
         EXPECT  $EINVAL, "update_va_mapping: read-only"
         HC      HC_update_va_mapping, $scratch, pte_rw, $0, $1
         EXPECT  $EINVAL, "update_va_mapping: writable"
-1:      # The frame's machine address as a 64-bit pointer: frame << 12.
-        mov     %ebp, %eax
-        shl     $12, %eax
-        mov     %eax, maddr_lo
-        mov     %ebp, %eax
-        shr     $20, %eax
-        mov     %eax, maddr_hi
+1:      MADDR   %ebp
         MMU_UPDATE maddr_lo, maddr_hi, $0
         EXPECT  $EINVAL, "mmu_update: the frame as the page table written"
         mov     maddr_lo, %eax
@@ -529,47 +544,137 @@ find_scratch_pte:
         mov     %eax, scratch_pte_before
         ret
 
-# The command line's hex words, then the fixed numbers: the hypervisor's low frames, 2^20-1 (the
-# largest an L1 entry holds), 2^20, 2^31 and 2^32-1.
+# The command line: the sweep's first number and count, then frame numbers (hex words); then the
+# fixed numbers: the hypervisor's low frames, 2^20-1 (the largest an L1 entry holds), 2^20, 2^31
+# and 2^32-1.
 read_frames:
         mov     start_info, %esi
         add     $SI_cmd_line, %esi
         xor     %edi, %edi
-1:      lodsb
+        call    next_word
+        jc      2f
+        mov     %eax, sweep_lo
+        call    next_word
+        jc      2f
+        mov     %eax, sweep_count
+1:      cmp     $MAX_FRAMES - FIXED_FRAMES, %edi
+        jae     2f
+        call    next_word
+        jc      2f
+        mov     %eax, frames(,%edi,4)
+        inc     %edi
+        jmp     1b
+2:      mov     $fixed_frames, %esi
+        mov     $FIXED_FRAMES, %ecx
+3:      lodsl
+        mov     %eax, frames(,%edi,4)
+        inc     %edi
+        loop    3b
+        mov     %edi, nframes
+        ret
+
+# The hex word at ESI (spaces skipped) in EAX, ESI after it; carry set at the end of the string.
+next_word:
+        lodsb
         cmp     $' ', %al
-        je      1b
+        je      next_word
         test    %al, %al
         jz      4f
         xor     %edx, %edx
-2:      cmp     $'0', %al
+1:      cmp     $'0', %al
         jb      3f
         cmp     $'9', %al
-        jbe     5f
+        jbe     2f
         or      $0x20, %al
         cmp     $'a', %al
         jb      3f
         cmp     $'f', %al
         ja      3f
-        sub     $'a' - 10, %al
-        jmp     6f
-5:      sub     $'0', %al
-6:      shl     $4, %edx
+        sub     $'a' - 10 - '0', %al
+2:      sub     $'0', %al
+        shl     $4, %edx
         movzbl  %al, %eax
         or      %eax, %edx
         lodsb
-        jmp     2b
-3:      mov     %edx, frames(,%edi,4)
-        inc     %edi
-        dec     %esi
-        cmp     $MAX_FRAMES - FIXED_FRAMES, %edi
+        jmp     1b
+3:      dec     %esi
+        mov     %edx, %eax
+        clc
+        ret
+4:      dec     %esi
+        stc
+        ret
+
+# The sweep: numbers from sweep_lo (wrapping at 2^32), sweep_count of them. The domain's own frames
+# are one run in mfn_list (checked), skipped; every other number must be refused as a table to
+# pin, as the table an mmu_update writes, and (below 2^20) as a writable mapping, except the
+# hypervisor's frames a PV kernel maps writable: its shared_info and grant-table frames.
+sweep:
+        # The grant table's frames (all of them), and shared_info's: the mappable five.
+        movw    $DOMID_SELF, req
+        movl    $GRANT_FRAMES, req+4
+        movl    $mappable + 4, req+12
+        HC      HC_grant_table_op, $2, $req, $1
+        EXPECT  $0, "setup_table of every grant frame"
+        movswl  req+8, %eax
+        EXPECT  $0, "setup_table of every grant frame: status"
+        mov     start_info, %eax
+        mov     SI_shared_info(%eax), %eax
+        shr     $12, %eax
+        mov     %eax, mappable
+        mov     start_info, %ebx
+        mov     SI_nr_pages(%ebx), %ecx
+        mov     SI_mfn_list(%ebx), %ebx
+        mov     (%ebx), %eax
+        mov     %eax, own_lo
+        xor     %edx, %edx
+1:      mov     (%ebx,%edx,4), %eax
+        sub     own_lo, %eax
+        cmp     %edx, %eax
+        je      2f
+        EXPECT  %edx, "mfn_list is one run of frames"
+2:      inc     %edx
+        cmp     %ecx, %edx
         jb      1b
-4:      mov     $fixed_frames, %esi
-        mov     $FIXED_FRAMES, %ecx
-7:      lodsl
-        mov     %eax, frames(,%edi,4)
-        inc     %edi
-        loop    7b
-        mov     %edi, nframes
+        mov     %ecx, own_count
+        mov     sweep_lo, %ebp
+        mov     sweep_count, %eax
+        mov     %eax, sweep_left
+3:      cmpl    $0, sweep_left
+        je      5f
+        mov     %ebp, %eax
+        sub     own_lo, %eax
+        cmp     own_count, %eax
+        jb      4f
+        mov     %ebp, cur_mfn
+        incl    swept
+        MMUEXT  $0, %ebp
+        EXPECT  $EINVAL, "sweep: pin as L1"
+        MADDR   %ebp
+        MMU_UPDATE maddr_lo, maddr_hi, $0
+        EXPECT  $EINVAL, "sweep: the frame as the page table written"
+        cmp     $0x100000, %ebp
+        jae     4f
+        mov     %ebp, %eax
+        shl     $12, %eax
+        or      $3, %eax
+        HC      HC_update_va_mapping, $scratch, %eax, $0, $2
+        mov     $mappable, %edi
+        mov     $1 + GRANT_FRAMES, %ecx
+        mov     %eax, %edx
+        mov     %ebp, %eax
+        repne scasl
+        mov     %edx, %eax
+        je      6f
+        EXPECT  $EINVAL, "sweep: writable mapping"
+        jmp     4f
+6:      EXPECT  $0, "sweep: writable mapping of shared_info or a grant frame"
+4:      inc     %ebp
+        decl    sweep_left
+        jmp     3b
+5:      movl    $0, cur_mfn
+        HC      HC_update_va_mapping, $scratch, scratch_pte_before, $0, $2
+        EXPECT  $0, "scratch mapped to its own frame again"
         ret
 
 # A frame number in EAX that is the domain's own would make the test meaningless: say so.
@@ -662,7 +767,8 @@ put_hex:
 
         .section .rodata
 banner:   .asciz "pvhostile: naming what is not its own\n"
-summary1: .asciz "pvhostile: frames "
+summary0: .asciz "pvhostile: swept "
+summary1: .asciz ", frames "
 summary2: .asciz ", checks "
 summary3: .asciz ", failures "
 fail1:    .asciz "pvhostile: FAIL "
@@ -695,6 +801,13 @@ checks:             .long 0
 failures:           .long 0
 cur_mfn:            .long 0
 nframes:            .long 0
+sweep_lo:           .long 0
+sweep_count:        .long 0
+sweep_left:         .long 0
+swept:              .long 0
+own_lo:             .long 0
+own_count:          .long 0
+mappable:           .skip (1 + GRANT_FRAMES) * 4
 frames:             .skip MAX_FRAMES * 4
 req:                .skip 32
 gdt_list:           .long 0

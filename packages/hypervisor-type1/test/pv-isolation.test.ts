@@ -1,5 +1,5 @@
 // Isolation from a hostile para-virtual domain (issue #16, proof 3): guests/pv-hostile.elf, a Xen PV
-// kernel, names in its hypercalls the frames of the domains on either side of it in the pool, frames
+// kernel, names in its hypercalls every frame of the pool, the domains' on either side of it, frames
 // past its extent and past the pool, the hypervisor's frames, numbers up to 2^32-1, pointers outside
 // itself, foreign grants, domains and ports, and checks each answer is Xen's error code; then it
 // crashes itself (a trap whose bounce frame cannot be written). It shares its pCPU with a para
@@ -15,17 +15,21 @@ const strategies = [
 ];
 const PV_HOSTILE = new URL('../guests/pv-hostile.elf', import.meta.url).pathname;
 /**
- * What pv-hostile.S checks: per frame number, 8 calls (2 mmu_update targets, 2 pins, unpin,
+ * What pv-hostile.S checks: per number of the sweep that is not its own, a pin, an mmu_update
+ * naming it as the table and (below 2^20) a writable mapping; per frame number, 8 calls (2 mmu_update targets, 2 pins, unpin,
  * new_baseptr, set_gdt, update_descriptor) and 4 more with the number in an L1 entry when it fits
- * there (below 2^20); outside that loop, OTHER_CHECKS (two hypervisor frames' typed calls, the
- * page-table, batch, descriptor, grant, memory, console, multicall and event-channel calls).
+ * there (below 2^20); outside those loops, OTHER_CHECKS (its grant setup, two hypervisor frames'
+ * typed calls, the page-table, batch, descriptor, grant, memory, console, multicall and
+ * event-channel calls).
  */
 const checksFor = (frame: number) => (frame < 0x100000 ? 12 : 8);
 /** The frame numbers pv-hostile.S adds to the command line's: 0, 1, 0xff, 2^20-1, 2^20, 2^31, 2^32-1. */
 const FIXED = [0, 1, 0xff, 0xfffff, 0x100000, 0x80000000, 0xffffffff];
-const OTHER_CHECKS = 88;
+const OTHER_CHECKS = 91;
 /** vmm-para keeps its own frames (GDT pages, IDT, its L1, shared_info, 4 grant frames) at the top of the domain's RAM. */
 const PARA_TOP_FRAMES = 9;
+/** ...and the low 1 MiB: the domain owns the frames between. */
+const PARA_LOW_FRAMES = 256;
 
 describe('isolation from a hostile para-virtual domain', () => {
   it('answers every hypercall naming what is not its own with Xen\'s error, and nothing outside it changes', async () => {
@@ -66,7 +70,8 @@ describe('isolation from a hostile para-virtual domain', () => {
       }
       frames.push(rel(hv.pool.frames), rel(hv.pool.frames) + 1, hv.pool.frames, hv.pool.frames - 1);
       for (let k = PARA_TOP_FRAMES; k > PARA_TOP_FRAMES - 4; k--) frames.push(own - k);
-      const cmdline = frames.map((f) => f.toString(16)).join(' ');
+      // The sweep: every pool frame, from pool frame 0 (just under 2^32 in its numbering).
+      const cmdline = [rel(0), hv.pool.frames, ...frames].map((f) => f.toString(16)).join(' ');
       expect(frames.every((f) => f >= own - PARA_TOP_FRAMES), 'every number is outside what the domain owns').toBe(true);
 
       const pool = new Uint8Array(hv.pool.buffer);
@@ -92,12 +97,16 @@ describe('isolation from a hostile para-virtual domain', () => {
       await until('the hostile domain ends', () => row().end !== null, 30_000);
       const report = out('pv-hostile');
       expect(report.split('\n').filter((line) => line.includes('FAIL')), 'wrong answers').toEqual([]);
-      const summary = /pvhostile: frames ([0-9a-f]{8}), checks ([0-9a-f]{8}), failures ([0-9a-f]{8})/.exec(report);
+      const summary = /pvhostile: swept ([0-9a-f]{8}), frames ([0-9a-f]{8}), checks ([0-9a-f]{8}), failures ([0-9a-f]{8})/.exec(report);
       expect(summary, report).not.toBeNull();
-      expect(parseInt(summary![1], 16)).toBe(frames.length + FIXED.length);
-      const checks = [...frames, ...FIXED].reduce((sum, frame) => sum + checksFor(frame), OTHER_CHECKS);
-      expect(parseInt(summary![2], 16), 'every check ran').toBe(checks);
-      expect(parseInt(summary![3], 16)).toBe(0);
+      const [swept, tried, checked, failed] = summary!.slice(1).map((n) => parseInt(n, 16));
+      const sweep = Array.from({ length: hv.pool.frames }, (_, f) => rel(f)).filter((m) => m < PARA_LOW_FRAMES || m >= own - PARA_TOP_FRAMES);
+      expect(swept).toBe(sweep.length);
+      expect(tried).toBe(frames.length + FIXED.length);
+      const checks = [...frames, ...FIXED].reduce((sum, frame) => sum + checksFor(frame), OTHER_CHECKS)
+        + sweep.reduce((sum, m) => sum + (m < 0x100000 ? 3 : 2), 0);
+      expect(checked, 'every check ran').toBe(checks);
+      expect(failed).toBe(0);
       expect(row()).toMatchObject({ state: '----c-', end: expect.stringMatching(/domain crashed: fault writing a trap frame/) });
 
       const after = snapshot();
