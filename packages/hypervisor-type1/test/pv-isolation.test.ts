@@ -94,7 +94,7 @@ describe('isolation from a hostile para-virtual domain', () => {
       }), 2));
       expect(hostile.extent).toEqual({ first, count: own });
       const row = () => hv.list().find((d) => d.name === 'pv-hostile')!;
-      await until('the hostile domain ends', () => row().end !== null, 30_000);
+      await until('the hostile domain ends', () => row().end !== null, 90_000);
       const report = out('pv-hostile');
       expect(report.split('\n').filter((line) => line.includes('FAIL')), 'wrong answers').toEqual([]);
       const summary = /pvhostile: swept ([0-9a-f]{8}), frames ([0-9a-f]{8}), checks ([0-9a-f]{8}), failures ([0-9a-f]{8})/.exec(report);
@@ -121,5 +121,5 @@ describe('isolation from a hostile para-virtual domain', () => {
     } finally {
       await hv.shutdown();
     }
-  }, 120_000);
+  }, 240_000);
 });
