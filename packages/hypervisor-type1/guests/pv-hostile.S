@@ -135,6 +135,8 @@ name\@: .asciz  "\name"
 _start:
         mov     %esi, start_info
         mov     $stack_top, %esp
+        cmpb    $'s', SI_cmd_line(%esi)
+        je      sleeper
         mov     $banner, %eax
         call    puts
         # The marker first: the write sets the entry's dirty bit, which must be in the value kept.
@@ -383,6 +385,19 @@ frames_done:
         mov     $HV_VIRT + 0x800, %esp
         int3
         ud2
+
+# With the command line `sleep`: no periodic timer, a single-shot one 2^62 ns (146 years) away,
+# and blocked until then. The hypervisor must keep such a timer without waking for it.
+sleeper:
+        mov     $sleeping, %eax
+        call    puts
+        HC      HC_vcpu_op, $7, $0
+        movl    $0, req
+        movl    $0x40000000, req+4
+        movl    $0, req+8
+        HC      HC_vcpu_op, $8, $0, $req
+1:      HC      HC_sched_op, $1
+        jmp     1b
 
 # Calls that take a machine frame number (cur_mfn, in EAX), each refused with -EINVAL.
 foreign_frame_checks:
@@ -767,6 +782,7 @@ put_hex:
 
         .section .rodata
 banner:   .asciz "pvhostile: naming what is not its own\n"
+sleeping: .asciz "pvhostile: sleeping\n"
 summary0: .asciz "pvhostile: swept "
 summary1: .asciz ", frames "
 summary2: .asciz ", checks "

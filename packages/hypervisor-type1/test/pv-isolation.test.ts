@@ -7,7 +7,7 @@
 // change but the canaries' own work, and every canary goes on.
 import { describe, expect, it } from 'vitest';
 import { COMPUTE_COUNTER_ADDRESS, FRAME_SIZE, Type1Hypervisor, parseDomain, parsePlatform } from '../dist/index.js';
-import { until } from './until.js';
+import { sleep, until } from './until.js';
 
 const strategies = [
   { name: 'hw:vmx', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'vmxStrategy' },
@@ -122,4 +122,31 @@ describe('isolation from a hostile para-virtual domain', () => {
       await hv.shutdown();
     }
   }, 240_000);
+
+  it('keeps a timer 146 years away without waking the pCPU for it', async () => {
+    const platform = parsePlatform(JSON.stringify({
+      pcpus: 1, memory: 16,
+      domains: [{ name: 'sleeper', strategy: 'para', memory: 4, boot: { pv: PV_HOSTILE, cmdline: 'sleep' } }],
+    }));
+    let output = '';
+    // The pCPU workers' stderr comes through this thread's: a timer past setTimeout's range fired
+    // every millisecond with a TimeoutOverflowWarning each time.
+    const stderr = process.stderr.write;
+    let warnings = '';
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      warnings += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+      return true;
+    }) as typeof process.stderr.write;
+    const hv = await Type1Hypervisor.start({ platform, strategies, log: () => {}, console: (_, bytes) => { output += Buffer.from(bytes).toString('latin1'); } });
+    try {
+      const row = () => hv.list().find((d) => d.name === 'sleeper')!;
+      await until('the sleeper blocks', () => output.includes('pvhostile: sleeping') && row().state === '-b----');
+      await sleep(1000);
+      expect(row()).toMatchObject({ state: '-b----', end: null });
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.stderr.write = stderr;
+      await hv.shutdown();
+    }
+  }, 60_000);
 });

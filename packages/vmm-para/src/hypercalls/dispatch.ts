@@ -17,6 +17,8 @@ import { hypervisorIret } from '../iret.js';
 
 const MULTICALL_ENTRY_SIZE = 32;
 const TRAP_INFO_SIZE = 8;
+/** When set_timer_op's timeout is absurdly far, Xen fires it after 100 ms. */
+const FAR_TIMEOUT_NS = 100_000_000;
 /** Console output copied per piece (Xen's console_io copies 128 bytes at a time). */
 const CONSOLE_CHUNK = 128;
 
@@ -58,9 +60,7 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
     case HC.memory_op: return memoryOp(ctx, a[0], a[1]);
     case HC.multicall: return multicall(ctx, a[0], a[1]);
     case HC.update_va_mapping: return updateVaMapping(ctx, a[0], a[1], a[2], a[3]);
-    case HC.set_timer_op:
-      ctx.time.setSingleshot((a[1] >>> 0) * 2 ** 32 + (a[0] >>> 0));
-      return 0;
+    case HC.set_timer_op: return setTimerOp(ctx, (a[1] >>> 0) * 2 ** 32 + (a[0] >>> 0));
     case HC.xen_version: return xenVersion(ctx, a[0], a[1]);
     case HC.console_io: return consoleIo(ctx, a[0], a[1], a[2]);
     case HC.grant_table_op: return grantTableOp(ctx, a[0], a[1], a[2]);
@@ -78,6 +78,19 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
       // physdev_op included: a domain without devices has nothing to ask it.
       return ENOSYS;
   }
+}
+
+/**
+ * set_timer_op(timeout): Xen's do_set_timer_op. 0 cancels; a timeout that is negative as s_time_t
+ * or 2^50 ns (~13 days) or more away gets an event in 100 ms instead (Xen's answer to kernels that
+ * wrap their jiffies or ask for "never").
+ */
+function setTimerOp(ctx: HypercallContext, timeout: number): number {
+  const now = ctx.time.now();
+  if (timeout === 0) ctx.time.stopSingleshot();
+  else if (timeout >= 2 ** 63 || timeout - now >= 2 ** 50) ctx.time.setSingleshot(now + FAR_TIMEOUT_NS);
+  else ctx.time.setSingleshot(timeout);
+  return 0;
 }
 
 /** set_trap_table: entries until one with address 0; a null pointer clears the table. */
