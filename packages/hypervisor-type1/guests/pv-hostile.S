@@ -8,7 +8,8 @@
 # takes one; the kernel adds fixed ones. It prints one line per wrong answer and then
 # `pvhostile: swept N, frames N, checks N, failures N` (hex), and ends with the PV
 # analogue of a triple fault: an exception whose bounce frame cannot be written (the stack points
-# into the hypervisor's region), which crashes the domain.
+# into the hypervisor's region), which crashes the domain. With the command line `sleep` it only
+# blocks with a timer 146 years away (see `sleeper`).
         .set    VIRT_BASE, 0xC0000000
         .set    HV_VIRT, 0xFC000000
         # Hypercall numbers (xen.h).
@@ -805,7 +806,7 @@ traps:    .byte 3, 3
         .balign 4
 # Multicall entries {op, result, args[6]}.
 calls:    .long HC_console_io, 0, 0, 16, HV_VIRT, 0, 0, 0
-pin_op:   .long HC_mmuext_op, 0, pin_req, 1, 0, DOMID_SELF, 0, 0
+          .long HC_mmuext_op, 0, pin_req, 1, 0, DOMID_SELF, 0, 0
           .long HC_multicall, 0, calls, 1, 0, 0, 0, 0
 pin_req:  .long 0, 0, 0
 hex_buf:  .asciz "00000000"
