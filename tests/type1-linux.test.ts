@@ -40,13 +40,24 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with two Linux domains and two 
     child.stdout.on('data', (b: Buffer) => { out += b.toString('latin1'); waiters.splice(0).forEach((w) => w()); });
     child.stderr.on('data', (b: Buffer) => { err += b.toString('latin1'); });
     child.on('exit', () => waiters.splice(0).forEach((w) => w()));
+    /** Before the test's own timeout: a failure that shows the consoles and the domains' states. */
+    const deadline = started + 840_000;
+    const stuck = (pattern: RegExp): Error => {
+      const xl = spawnSync(process.execPath, [cli, 'xl', '-s', socket, 'list'], { encoding: 'utf8', timeout: 30_000 });
+      return new Error(`no ${pattern} after ${((Date.now() - started) / 1000).toFixed(0)} s\n${xl.stdout}${xl.stderr}\n${out.slice(-3000)}`);
+    };
     /** Resolves once `pattern` matches the console (from `from` on); the index after the match. */
     const waitFor = (pattern: RegExp, from = 0) => new Promise<number>((done, fail) => {
+      const timer = setTimeout(() => fail(stuck(pattern)), Math.max(0, deadline - Date.now()));
       const check = (): void => {
         const match = pattern.exec(out.slice(from));
-        if (match) done(from + match.index + match[0].length);
-        else if (child.exitCode !== null) fail(new Error(`type1 ended before ${pattern}: ${err.trim()}\n${out.slice(-3000)}`));
-        else waiters.push(check);
+        if (match) {
+          clearTimeout(timer);
+          done(from + match.index + match[0].length);
+        } else if (child.exitCode !== null) {
+          clearTimeout(timer);
+          fail(new Error(`type1 ended before ${pattern}: ${err.trim()}\n${out.slice(-3000)}`));
+        } else waiters.push(check);
       };
       check();
     });

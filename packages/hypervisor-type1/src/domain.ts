@@ -1,12 +1,15 @@
 // A domain as the hypervisor holds it on the main thread: its frames and p2m, its console, its
 // state and the shared line block its vCPU and device models use. The vCPU runs on whichever pCPU
-// the scheduler picks; the device models (its PcBoard) live on the device-model thread
-// (dm/domain-devices.ts). Here a board of the same shape gives only the layout: the memory map and
-// ACPI tables the loader writes, the ports and MMIO windows the device models claim.
+// the scheduler picks; the device models (its PcBoard) live on the device-model thread or on the
+// vCPU's pCPU (dm/domain-devices.ts). Here a board of the same shape gives only the layout: the
+// memory map and ACPI tables the loader writes (its disk's virtio slot among them), the ports and
+// MMIO windows the device models claim.
 import { HostClock, pcMemoryMap, PcBoard, type EntryState } from '@ringvisor/machine';
 import type { SerialBackend } from '@ringvisor/devices';
 import type { FramePool, Extent } from './memory/frame-pool.js';
 import { FRAME_SIZE } from './memory/frame-pool.js';
+import { DiskExtentBackend, type DiskExtent } from './disk/disk-extent.js';
+import { DmaWriteLog } from './memory/dma-log.js';
 import { DomainMemory, P2m } from './memory/p2m.js';
 import type { DomainConfig } from './platform/schema.js';
 import {
@@ -55,6 +58,8 @@ export class Domain {
   readonly console = new DomainConsole();
   readonly lines: Int32Array;
   readonly linesBuffer = new SharedArrayBuffer(LINE_WORDS * 4);
+  /** The frames its devices wrote by DMA, for the pCPU running its vCPU (memory/dma-log.ts). */
+  readonly dmaLogBuffer: SharedArrayBuffer;
   /** The vCPU's first state from the loader, or null for a para-virtual domain (built on its pCPU). */
   readonly entry: EntryState | null;
   /** A para-virtual domain's kernel, in shared memory for its pCPU. */
@@ -77,16 +82,33 @@ export class Domain {
   readonly regions: PcBoard['memoryMap']['regions'];
   private readonly layout: PcBoard;
 
-  /** `guestFrames` of `extent` are guest RAM; frames past them hold the strategy's own (VMM) frames. */
-  constructor(readonly id: number, readonly config: DomainConfig, readonly extent: Extent, pool: FramePool, guestFrames: number) {
+  /**
+   * `guestFrames` of `extent` are guest RAM; frames past them hold the strategy's own (VMM) frames.
+   * `disk` becomes virtio-blk in the first virtio-mmio slot (a para-virtual domain's blkif instead).
+   */
+  constructor(
+    readonly id: number, readonly config: DomainConfig, readonly extent: Extent, pool: FramePool, guestFrames: number,
+    readonly disk: DiskExtent | null,
+  ) {
     this.lines = new Int32Array(this.linesBuffer);
     Atomics.store(this.lines, LINE_POST, -1);
-    this.layout = new PcBoard({ ramSize: config.memoryMiB * 1024 * 1024, clock: new HostClock(), serial: NO_SERIAL, rtcTime: this.rtcTime });
+    this.dmaLogBuffer = DmaWriteLog.buffer(guestFrames);
+    const kernel = pvKernelOf(config.boot);
+    // Opening the disk here refuses at creation a file that cannot be opened for writing. The layout
+    // board serves no request (the boards that do open their own): only its slot and geometry count.
+    const layoutDisk = disk && !kernel ? new DiskExtentBackend(disk) : null;
+    try {
+      this.layout = new PcBoard({
+        ramSize: config.memoryMiB * 1024 * 1024, clock: new HostClock(), serial: NO_SERIAL, rtcTime: this.rtcTime,
+        virtio: layoutDisk ? [{ kind: 'blk', backend: layoutDisk }] : [],
+      });
+    } finally {
+      layoutDisk?.close();
+    }
     this.regions = this.layout.memoryMap.regions;
     this.ramBytes = extent.count * FRAME_SIZE;
     this.p2m = new P2m(extent, guestFrames);
     this.memory = new DomainMemory(pool.buffer, this.p2m);
-    const kernel = pvKernelOf(config.boot);
     if (kernel) {
       this.pvKernel = new Uint8Array(new SharedArrayBuffer(kernel.length));
       this.pvKernel.set(kernel);

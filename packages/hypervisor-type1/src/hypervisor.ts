@@ -6,6 +6,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { findStrategy, loadStrategy, type StrategyRegistry } from '@ringvisor/hypervisor-type2';
 import type { VcpuState, VmmStrategy } from '@ringvisor/vmm-api';
 import { Domain, type DomainState } from './domain.js';
+import { diskExtentOf, extentsOverlap } from './disk/domain-disk.js';
 import { FRAME_SIZE, FramePool } from './memory/frame-pool.js';
 import type { DomainConfig, PlatformConfig } from './platform/schema.js';
 import {
@@ -99,6 +100,9 @@ function tscAdvanced(state: VcpuState, ns: number): VcpuState {
   return { ...state, msrs: state.msrs.map((m) => (m.index === TSC_MSR ? { index: m.index, value: m.value + ticks } : m)) };
 }
 
+/** How long shutdown waits for a pCPU to close the disks it holds before it is terminated anyway (ms). */
+const PCPU_STOP_WAIT_MS = 2000;
+
 const STATE_FLAGS: Record<DomainState, string> = {
   running: 'r-----', runnable: '------', blocked: '-b----', paused: '--p---', shutdown: '---s--', crashed: '----c-', dying: '-----d',
 };
@@ -114,6 +118,8 @@ export class Type1Hypervisor {
   /** The pool strategies, loaded here too: a strategy may need frames of its own beside guest RAM. */
   private readonly loaded = new Map<string, VmmStrategy>();
   private readonly destroyWaiters = new Map<number, (() => void)[]>();
+  /** pCPUs asked to stop, by index: called when one answers that it closed its disks. */
+  private readonly stopWaiters = new Map<number, () => void>();
   private nextDomainId = 1;
   private nextVcpuId = 1;
   private stopped = false;
@@ -210,6 +216,10 @@ export class Type1Hypervisor {
     if (!domain) return;
     if (message.type === 'console') {
       domain.console.write(message.bytes);
+    } else if (message.type === 'error' && message.fatal) {
+      if (domain.end !== null) return;
+      domain.finish('crashed', `its devices could not be built: ${message.message}`);
+      this.log(`domain ${domain.id} '${domain.name}' crashed: ${domain.end}`);
     } else if (message.type === 'error') {
       this.log(`device model error in domain ${domain.id} '${domain.name}': ${message.message}`);
     } else if (domain.end === null && !domain.paused) {
@@ -236,6 +246,11 @@ export class Type1Hypervisor {
     }
     for (const cpu of config.affinity) if (cpu >= this.pcpus.length) throw new Error(`affinity: pCPU ${cpu} does not exist (0..${this.pcpus.length - 1})`);
     const strategy = findStrategy(this.options.strategies, config.strategy);
+    const disk = config.disk ? diskExtentOf(config.disk, this.options.platform.disk) : null;
+    if (disk) {
+      const user = [...this.domains.values()].find((d) => d.disk !== null && extentsOverlap(d.disk, disk));
+      if (user) throw new Error(`disk: bytes ${disk.offset}..${disk.offset + disk.size - 1} of ${disk.path} are domain '${user.name}'s disk`);
+    }
     const span = Domain.ramSpan(config);
     // Strategy full keeps its VMM frames (translation cache, shadow tables) above guest RAM in the
     // same memory: they come from the pool too, charged to the domain (Xen's shadow memory).
@@ -244,7 +259,7 @@ export class Type1Hypervisor {
     const extent = this.pool.allocate(Math.ceil(hostBytes / FRAME_SIZE), id);
     let domain: Domain;
     try {
-      domain = new Domain(id, config, extent, this.pool, span / FRAME_SIZE);
+      domain = new Domain(id, config, extent, this.pool, span / FRAME_SIZE, disk);
     } catch (error) {
       this.pool.release(extent, id);
       throw error;
@@ -255,15 +270,16 @@ export class Type1Hypervisor {
     // A vCPU that can never move has its device models on its pCPU: no round trip per access.
     const board: BoardSpec = {
       domain: id, ramSize: config.memoryMiB * 1024 * 1024, rtcTime: domain.rtcTime, epochMs: domain.epochMs,
-      lines: domain.linesBuffer, extent, guestFrames: span / FRAME_SIZE,
+      lines: domain.linesBuffer, extent, guestFrames: span / FRAME_SIZE, dmaLog: domain.dmaLogBuffer,
+      ...(disk && !domain.pvKernel ? { disk } : {}),
     };
     const localBoard = affinity.length === 1 && !domain.pvKernel;
     domain.home = affinity.length === 1 ? affinity[0] : null;
     const image: DomainImage = {
-      ...(domain.pvKernel ? { pv: { kernel: domain.pvKernel, cmdline: config.boot.kind === 'pv' ? config.boot.cmdline : '' } } : {}),
+      ...(domain.pvKernel ? { pv: { kernel: domain.pvKernel, cmdline: config.boot.kind === 'pv' ? config.boot.cmdline : '', ...(disk ? { disk } : {}) } } : {}),
       ...(localBoard ? { board } : {}),
       id, strategy, ramOffset: extent.first * FRAME_SIZE, ramBytes: domain.ramBytes,
-      regions: domain.regions, lines: domain.linesBuffer, epochMs: domain.epochMs,
+      regions: domain.regions, lines: domain.linesBuffer, epochMs: domain.epochMs, dmaLog: domain.dmaLogBuffer,
       claimedPorts: domain.claimedPorts(), mmioWindows: domain.mmioWindows(),
     };
     this.images.set(id, image);
@@ -416,9 +432,26 @@ export class Type1Hypervisor {
     this.stopped = true;
     for (const d of this.domains.values()) d.finish('dying', 'hypervisor shut down');
     for (const p of this.pcpus) if (p.wakeTimer !== null) clearTimeout(p.wakeTimer);
+    // The pCPUs first: a slice still running may wait for the device-model thread's answer.
+    await Promise.all(this.pcpus.map((p) => this.stopPcpu(p)));
     this.toDeviceModel({ type: 'stop' });
     await Promise.all([...this.pcpus.map((p) => p.worker.terminate()), this.deviceModel?.terminate()]);
     this.dmPort?.close();
+  }
+
+  /** Asks a pCPU to close the disks of the boards it holds (after its slice: every domain has ended). */
+  private stopPcpu(p: Pcpu): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.stopWaiters.delete(p.index);
+        resolve();
+      }, PCPU_STOP_WAIT_MS);
+      this.stopWaiters.set(p.index, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      p.worker.postMessage({ type: 'stop' } satisfies ToPcpu);
+    });
   }
 
   // --- scheduling -----------------------------------------------------------------------------
@@ -457,6 +490,11 @@ export class Type1Hypervisor {
   }
 
   private onPcpuMessage(message: FromPcpu): void {
+    if (message.type === 'stopped') {
+      this.stopWaiters.get(message.pcpu)?.();
+      this.stopWaiters.delete(message.pcpu);
+      return;
+    }
     if (message.type === 'console') {
       this.domains.get(message.domain)?.console.write(message.bytes);
       return;

@@ -1,21 +1,29 @@
 // One domain's device models as the device-model thread holds them, driven the way that thread
 // drives them: requests, timers, the shared line block.
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DomainDevices } from '../src/dm/domain-devices.js';
+import type { DiskExtent } from '../src/disk/disk-extent.js';
+import { DmaWriteLog } from '../src/memory/dma-log.js';
 import { FRAME_SIZE } from '../src/memory/frame-pool.js';
 import {
-  IOREQ_INTA, IOREQ_PORT_READ, IOREQ_PORT_WRITE, LINE_BLOCKED, LINE_ENDED, LINE_INTR, LINE_POST, LINE_SHUTDOWN,
+  IOREQ_INTA, IOREQ_MMIO_READ, IOREQ_PORT_READ, IOREQ_PORT_WRITE, LINE_BLOCKED, LINE_ENDED, LINE_INTR, LINE_POST, LINE_SHUTDOWN,
   LINE_SHUTDOWN_STATUS, LINE_WORDS, SHUTDOWN_EXIT_PORT,
 } from '../src/pcpu/protocol.js';
 
-function devices() {
+const dir = mkdtempSync(join(tmpdir(), 'ringvisor-type1-dm-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function devices(disk?: DiskExtent) {
   const pool = new SharedArrayBuffer(64 * FRAME_SIZE);
   const linesBuffer = new SharedArrayBuffer(LINE_WORDS * 4);
   const lines = new Int32Array(linesBuffer);
   lines[LINE_POST] = -1;
   const d = new DomainDevices(pool, {
     domain: 1, ramSize: 1024 * 1024, rtcTime: Date.UTC(2026, 0, 1), epochMs: performance.timeOrigin + performance.now(),
-    lines: linesBuffer, extent: { first: 0, count: 64 }, guestFrames: 64,
+    lines: linesBuffer, extent: { first: 0, count: 64 }, guestFrames: 64, dmaLog: DmaWriteLog.buffer(64), ...(disk ? { disk } : {}),
   });
   return { d, lines };
 }
@@ -69,6 +77,18 @@ describe('DomainDevices', () => {
     d.serve(IOREQ_PORT_WRITE, 0x40, 1, 0xff);
     expect(d.board.pit.irqEdges).toBe(edges + 1);
     expect(d.serve(IOREQ_INTA, 0, 1, 0)).toBe(0x08);
+  });
+
+  it('puts the disk in the first virtio-mmio slot as virtio-blk of the extent\'s size, and refuses a disk it cannot open', () => {
+    const path = join(dir, 'disk.img');
+    writeFileSync(path, new Uint8Array(64 * 1024));
+    const { d } = devices({ path, offset: 4096, size: 8192 });
+    expect(d.serve(IOREQ_MMIO_READ, 0xd0000000, 4, 0)).toBe(0x74726976); // "virt"
+    expect(d.serve(IOREQ_MMIO_READ, 0xd0000008, 4, 0)).toBe(2); // device ID: block
+    expect(d.serve(IOREQ_MMIO_READ, 0xd0000100, 4, 0)).toBe(16); // capacity in sectors
+    d.close();
+    expect(() => devices({ path: join(dir, 'missing.img'), offset: 0, size: 512 })).toThrow(/missing\.img/);
+    expect(() => devices({ path, offset: 60 * 1024, size: 8192 })).toThrow(/has 65536 bytes/);
   });
 
   it('refuses a request kind it does not know (the thread answers it as an undriven bus)', () => {

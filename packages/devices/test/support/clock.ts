@@ -12,6 +12,8 @@ export class ManualClock implements Clock {
   readonly kind = 'virtual' as const;
   private time: number;
   private nextId = 1;
+  /** Set by `stallAfterNextRead`: how far time jumps once the next reading has been taken. */
+  private stall = 0;
   private timers: Timer[] = [];
 
   constructor(startNs = 0) {
@@ -19,7 +21,18 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
-    return this.time;
+    const time = this.time;
+    this.time += this.stall;
+    this.stall = 0;
+    return time;
+  }
+
+  /**
+   * The next `now()` returns the current time, then time moves on by `ns` without running any
+   * callback: the host thread was descheduled between two readings of one device access.
+   */
+  stallAfterNextRead(ns: number): void {
+    this.stall = ns;
   }
 
   schedule(deadline: number, callback: () => void): TimerId {

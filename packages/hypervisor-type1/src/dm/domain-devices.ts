@@ -5,6 +5,8 @@ import { PcBoard, type ShutdownRequest } from '@ringvisor/machine';
 import type { SerialBackend, SerialHostPort } from '@ringvisor/devices';
 import type { AccessSize } from '@ringvisor/vmm-api';
 import { DomainClock } from '../domain-clock.js';
+import { DiskExtentBackend } from '../disk/disk-extent.js';
+import { DmaWriteLog } from '../memory/dma-log.js';
 import { DomainMemory, P2m } from '../memory/p2m.js';
 import {
   IOREQ_INTA, IOREQ_MMIO_READ, IOREQ_MMIO_WRITE, IOREQ_PORT_READ, IOREQ_PORT_WRITE, LINE_BLOCKED, LINE_ENDED, LINE_INTR,
@@ -43,16 +45,34 @@ export class DomainDevices {
   readonly clock: DomainClock;
   readonly lines: Int32Array;
   private readonly console = new ConsoleBackend();
+  /** The domain's disk (its own descriptor on the file, confined to the domain's range), or null. */
+  private readonly disk: DiskExtentBackend | null;
 
+  /** Throws when the disk cannot be opened. */
   constructor(pool: SharedArrayBuffer, message: BoardSpec) {
     this.lines = new Int32Array(message.lines);
     this.clock = new DomainClock(message.epochMs);
-    this.board = new PcBoard({
-      ramSize: message.ramSize, clock: this.clock, serial: this.console, rtcTime: message.rtcTime,
-      // Whoever drives the board (a request here, or the vCPU calling it on its pCPU), the request is published at once.
-      onShutdownRequest: (request) => this.publishShutdown(request),
-    });
-    this.board.attachMemory(new DomainMemory(pool, new P2m(message.extent, message.guestFrames)));
+    this.disk = message.disk ? new DiskExtentBackend(message.disk) : null;
+    try {
+      this.board = new PcBoard({
+        ramSize: message.ramSize, clock: this.clock, serial: this.console, rtcTime: message.rtcTime,
+        virtio: this.disk ? [{ kind: 'blk', backend: this.disk }] : [],
+        // Whoever drives the board (a request here, or the vCPU calling it on its pCPU), the request is published at once.
+        onShutdownRequest: (request) => this.publishShutdown(request),
+      });
+    } catch (error) {
+      this.disk?.close();
+      throw error;
+    }
+    // Virtio DMA reaches the domain's frames only, and the pCPU hears which it wrote.
+    const dmaLog = new DmaWriteLog(message.dmaLog);
+    this.board.attachMemory(new DomainMemory(pool, new P2m(message.extent, message.guestFrames), dmaLog));
+  }
+
+  /** Closes the disk (the domain is gone); the board serves nothing more. */
+  close(): void {
+    Atomics.store(this.lines, LINE_ENDED, 1);
+    this.disk?.close();
   }
 
   get ended(): boolean {

@@ -2,6 +2,7 @@
 // over a MessageChannel the device-model thread drains synchronously (it never returns to an event
 // loop: it sleeps on the doorbell); the device-model thread's go to the hypervisor's event loop.
 import type { MessagePort } from 'node:worker_threads';
+import type { DiskExtent } from '../disk/disk-extent.js';
 import type { Extent } from '../memory/frame-pool.js';
 
 export interface DmInit {
@@ -22,6 +23,10 @@ export interface BoardSpec {
   readonly lines: SharedArrayBuffer;
   readonly extent: Extent;
   readonly guestFrames: number;
+  /** The domain's DMA write log (memory/dma-log.ts), drained by the pCPU that runs its vCPU. */
+  readonly dmaLog: SharedArrayBuffer;
+  /** The domain's disk, as virtio-blk in the board's first virtio-mmio slot. */
+  readonly disk?: DiskExtent;
 }
 
 export type ToDm =
@@ -38,5 +43,8 @@ export type FromDm =
   | { readonly type: 'console'; readonly domain: number; readonly bytes: Uint8Array }
   /** The domain's interrupt line rose while its vCPU was blocked (LINE_BLOCKED): schedule it. */
   | { readonly type: 'wake'; readonly domain: number }
-  /** A device model failed on an access (answered as an undriven bus). */
-  | { readonly type: 'error'; readonly domain: number; readonly message: string };
+  /**
+   * A device model failed on an access (answered as an undriven bus), or, `fatal`, the domain's
+   * devices could not be built (its disk could not be opened): the domain cannot run.
+   */
+  | { readonly type: 'error'; readonly domain: number; readonly message: string; readonly fatal?: boolean };

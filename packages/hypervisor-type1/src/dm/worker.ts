@@ -30,7 +30,11 @@ function drainMessages(): boolean {
     const message = received.message as ToDm;
     switch (message.type) {
       case 'create':
-        domains.set(message.domain, new DomainDevices(init.pool, message));
+        try {
+          domains.set(message.domain, new DomainDevices(init.pool, message));
+        } catch (error) {
+          send({ type: 'error', domain: message.domain, message: error instanceof Error ? error.message : String(error), fatal: true });
+        }
         break;
       case 'input': {
         const devices = domains.get(message.domain);
@@ -41,9 +45,11 @@ function drainMessages(): boolean {
         break;
       }
       case 'drop':
+        domains.get(message.domain)?.close();
         domains.delete(message.domain);
         break;
       case 'stop':
+        for (const devices of domains.values()) devices.close();
         return false;
     }
   }

@@ -1,5 +1,6 @@
 // A domain's physical-to-machine map and the hypervisor's view of the domain's RAM through it.
 import type { GuestMemory } from '@ringvisor/vmm-api';
+import type { DmaWriteLog } from './dma-log.js';
 import { FRAME_SHIFT, FRAME_SIZE, type Extent } from './frame-pool.js';
 
 /**
@@ -42,11 +43,15 @@ export class P2m {
   }
 }
 
-/** Domain RAM as the hypervisor's loaders and devices see it: every access translated and bounded by the p2m. */
+/**
+ * Domain RAM as the hypervisor's loaders and devices see it: every access translated and bounded by
+ * the p2m. A device's memory records its writes in the domain's DMA log (the pCPU drops code it
+ * decoded from those frames); the loaders write before any VM exists and need none.
+ */
 export class DomainMemory implements GuestMemory {
   private readonly bytes: Uint8Array;
 
-  constructor(pool: SharedArrayBuffer, readonly p2m: P2m) {
+  constructor(pool: SharedArrayBuffer, readonly p2m: P2m, private readonly dmaLog: DmaWriteLog | null = null) {
     this.bytes = new Uint8Array(pool);
   }
 
@@ -69,7 +74,9 @@ export class DomainMemory implements GuestMemory {
 
   write8(address: number, value: number): void {
     const at = this.p2m.machineAddress(address);
-    if (at >= 0) this.bytes[at] = value;
+    if (at < 0) return;
+    this.bytes[at] = value;
+    this.dmaLog?.mark(address, 1);
   }
 
   write16(address: number, value: number): void {
@@ -93,6 +100,7 @@ export class DomainMemory implements GuestMemory {
     const at = this.p2m.machineRange(address, from.length);
     if (at < 0) return false;
     this.bytes.set(from, at);
+    this.dmaLog?.mark(address, from.length);
     return true;
   }
 
@@ -101,8 +109,9 @@ export class DomainMemory implements GuestMemory {
     return at < 0 ? null : this.bytes.subarray(at, at + length);
   }
 
-  notifyWrite(): void {
-    // The pCPU running the vCPU builds its decoded code afresh after a migration; see README ("not yet").
+  /** After a write through `view`: `[address, address + length)` is recorded when it is the domain's RAM. */
+  notifyWrite(address: number, length: number): void {
+    if (this.p2m.machineRange(address, length) >= 0) this.dmaLog?.mark(address, length);
   }
 
   /** FNV-1a over the domain's RAM (isolation checks). */

@@ -35,8 +35,14 @@ export class LocalDevices {
   }
 
   drop(domain: number): void {
+    this.domains.get(domain)?.devices.close();
     this.domains.delete(domain);
     this.arm();
+  }
+
+  /** The platform stops: every board's disk closed. */
+  closeAll(): void {
+    for (const domain of [...this.domains.keys()]) this.drop(domain);
   }
 
   input(domain: number, bytes: Uint8Array): void {

@@ -5,6 +5,7 @@
 import type { StrategyEntry } from '@ringvisor/hypervisor-type2';
 import type { MemoryRegionSpec, Registers, SpecialRegisters, VcpuState } from '@ringvisor/vmm-api';
 import type { BoardSpec } from '../dm/protocol.js';
+import type { DiskExtent } from '../disk/disk-extent.js';
 
 /** Words of a pCPU's control block (Int32Array over its SharedArrayBuffer). */
 export const CTRL_REQUEST = 0;
@@ -67,8 +68,10 @@ export interface DomainImage {
    */
   readonly claimedPorts: Uint8Array;
   readonly mmioWindows: readonly { readonly base: number; readonly end: number }[];
-  /** A para-virtual domain's kernel (in shared memory) and command line: the pCPU builds the domain. */
-  readonly pv?: { readonly kernel: Uint8Array; readonly cmdline: string };
+  /** A para-virtual domain's kernel (in shared memory), command line and disk (its blkif back end): the pCPU builds the domain. */
+  readonly pv?: { readonly kernel: Uint8Array; readonly cmdline: string; readonly disk?: DiskExtent };
+  /** The domain's DMA write log (memory/dma-log.ts): frames its devices wrote, for this pCPU's VM to forget code of. */
+  readonly dmaLog: SharedArrayBuffer;
   /** The domain's time zero as wall time (performance.timeOrigin + performance.now(), ms): its clock on every thread. */
   readonly epochMs: number;
   /**
@@ -98,7 +101,9 @@ export type ToPcpu =
   /** Forget the VMs built for a domain (destroyed). */
   | { readonly type: 'drop'; readonly domain: number }
   /** Bytes typed at the console of a domain whose back end lives on this pCPU (para-virtual, or its device models here). */
-  | { readonly type: 'console-input'; readonly domain: number; readonly bytes: Uint8Array };
+  | { readonly type: 'console-input'; readonly domain: number; readonly bytes: Uint8Array }
+  /** The platform stops: close the domains' disks here and answer 'stopped'. */
+  | { readonly type: 'stop' };
 
 /** Why a slice ended. */
 export type SliceOutcome =
@@ -108,6 +113,7 @@ export type SliceOutcome =
 
 export type FromPcpu =
   | { readonly type: 'ready'; readonly pcpu: number }
+  | { readonly type: 'stopped'; readonly pcpu: number }
   /** Console output of a domain whose back end lives on the pCPU. */
   | { readonly type: 'console'; readonly domain: number; readonly bytes: Uint8Array }
   /** A blocked vCPU has an event (its PV timer, console input, its device models' interrupt): schedule it. */

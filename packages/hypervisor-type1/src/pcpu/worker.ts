@@ -10,6 +10,8 @@ import { loadStrategy } from '@ringvisor/hypervisor-type2';
 import { ExitCounters, HostClock } from '@ringvisor/machine';
 import type { Clock, InterruptController, IoBus, MmioBus, PvDomain, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
 import { domainNs } from '../domain-clock.js';
+import { DiskExtentBackend } from '../disk/disk-extent.js';
+import { DmaDrain } from './dma-drain.js';
 import { IoreqClient } from './ioreq-client.js';
 import { LocalDevices } from './local-devices.js';
 import { type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
@@ -32,8 +34,12 @@ interface Instance {
   /** Where its port I/O, MMIO and INTA go: the device-model thread, or its device models on this pCPU. */
   readonly interrupts: InterruptController;
   readonly lines: Int32Array;
-  /** A para-virtual domain's back ends and its clock's timers (the hypervisor's, on this pCPU). */
-  readonly pv: { readonly domain: PvDomain; readonly clock: HostClock; timer: ReturnType<typeof setTimeout> | null } | null;
+  /** A para-virtual domain's back ends, its disk and its clock's timers (the hypervisor's, on this pCPU). */
+  readonly pv: {
+    readonly domain: PvDomain; readonly disk: DiskExtentBackend | null; readonly clock: HostClock; timer: ReturnType<typeof setTimeout> | null;
+  } | null;
+  /** Tells the VM which frames the domain's devices wrote by DMA since it last looked. */
+  readonly dma: DmaDrain;
 }
 
 const strategies = new Map<string, VmmStrategy>();
@@ -67,6 +73,9 @@ function importInto(vcpu: Vcpu, state: VcpuState): void {
   vcpu.importState(state);
 }
 
+/** setTimeout's longest delay: a later one fires after 1 ms (with a warning), so it is re-armed from here instead. */
+const MAX_TIMEOUT_MS = 0x7fffffff;
+
 /**
  * Runs a para-virtual domain's due timers (set_timer_op, VIRQ_TIMER) on this pCPU's event loop,
  * between slices, and tells the hypervisor when they leave its blocked vCPU an event.
@@ -83,7 +92,7 @@ function armPvTimers(instance: Instance): void {
     pv.clock.runDue();
     if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
     armPvTimers(instance);
-  }, Math.max(0, (deadline - pv.clock.now()) / 1e6));
+  }, Math.min(MAX_TIMEOUT_MS, Math.max(0, (deadline - pv.clock.now()) / 1e6)));
 }
 
 /** Builds the domain's VM over its frames of the pool and loads the vCPU's state into it. */
@@ -97,8 +106,9 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
     const client = new IoreqClient(ctrl, doorbell, image.id, lines, image.claimedPorts, image.mmioWindows, image.epochMs);
     bus = { io: client.ports, mmio: client.mmio, interrupts: client, clock: domainClock(image.epochMs) };
   }
+  const dma = new DmaDrain(image.dmaLog);
   const vm = strategy.createVm({
-    regions: image.regions, ...bus, stats: new ExitCounters(),
+    regions: image.regions, ...bus, mmio: dma.draining(bus.mmio), stats: new ExitCounters(),
     ramBacking: (region) => {
       if (region.rom) return undefined;
       if (region.base !== 0 || region.size > image.ramBytes) {
@@ -107,17 +117,21 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
       return new Uint8Array(init.pool, image.ramOffset, region.size);
     },
   });
+  dma.attach(vm.memory);
+  let disk: DiskExtentBackend | null = null;
   try {
     const vcpu = vm.createVcpu(0);
     let pv: Instance['pv'] = null;
     if (start.kind === 'pv') {
       if (!vm.buildPvDomain || !image.pv) throw new Error(`strategy ${strategy.name} cannot build a para-virtual domain`);
       const clock = new HostClock(() => (performance.timeOrigin + performance.now() - image.epochMs) * 1e6);
+      // The blkif back end's requests are confined to the domain's disk range as virtio-blk's are.
+      disk = image.pv.disk ? new DiskExtentBackend(image.pv.disk) : null;
       const domain = vm.buildPvDomain({
-        image: image.pv.kernel, cmdline: image.pv.cmdline, clock,
+        image: image.pv.kernel, cmdline: image.pv.cmdline, clock, ...(disk ? { disk } : {}),
         console: { write: (bytes) => { send({ type: 'console', domain: image.id, bytes: bytes.slice() }); return bytes.length; } },
       });
-      pv = { domain, clock, timer: null };
+      pv = { domain, disk, clock, timer: null };
     } else if (start.kind === 'entry') {
       vcpu.setSpecialRegisters(start.sregs);
       vcpu.setRegisters(start.regs);
@@ -126,11 +140,19 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
     } else {
       throw new Error('asked to resume a vCPU this pCPU does not hold');
     }
-    return { domain: image.id, id, vm, vcpu, interrupts: bus.interrupts, lines, pv };
+    return { domain: image.id, id, vm, vcpu, interrupts: bus.interrupts, lines, pv, dma };
   } catch (error) {
+    disk?.close();
     vm.destroy();
     throw error;
   }
+}
+
+/** Forgets a VM built here: its PV timers and disk too. */
+function dispose(instance: Instance): void {
+  if (instance.pv?.timer) clearTimeout(instance.pv.timer);
+  instance.pv?.disk?.close();
+  instance.vm.destroy();
 }
 
 async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void> {
@@ -142,21 +164,28 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     if (instance && message.start.kind === 'state') {
       importInto(instance.vcpu, message.start.state);
     } else if (!instance || message.start.kind !== 'resume') {
-      instance?.vm.destroy();
+      if (instance) dispose(instance);
       instances.delete(message.vcpu);
       instance = build(await strategyOf(message.domain), message.domain, message.vcpu, message.start);
       instances.set(message.vcpu, instance);
       built = true;
     }
     const buildNs = (performance.now() - started) * 1e6;
-    const result = runner.run(instance.vcpu, instance.interrupts, instance.lines, Math.max(0, message.sliceNs - buildNs), local.tick);
+    const { dma } = instance;
+    // At each run boundary: the boards' timers here, then what any board's deferred requests wrote.
+    const tick = (): number => {
+      const ms = local.tick();
+      dma.drain();
+      return ms;
+    };
+    const result = runner.run(instance.vcpu, instance.interrupts, instance.lines, Math.max(0, message.sliceNs - buildNs), tick);
     local.settleAll();
     armPvTimers(instance);
     const state = instance.vcpu.exportState?.() ?? null;
     send({ type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ...result, ranNs: result.ranNs + Math.round(buildNs), state, built });
   } catch (error) {
     // A failure in the strategy ends this domain only; the pCPU goes on with the others.
-    instance?.vm.destroy();
+    if (instance) dispose(instance);
     instances.delete(message.vcpu);
     send({
       type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ranNs: Math.round((performance.now() - started) * 1e6), retired: 0, outcome: 'crashed',
@@ -175,11 +204,14 @@ port.on('message', (message: ToPcpu) => {
       instance.pv.domain.consoleInput(message.bytes);
       if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
     }
+  } else if (message.type === 'stop') {
+    for (const instance of instances.values()) instance.pv?.disk?.close();
+    local.closeAll();
+    send({ type: 'stopped', pcpu: init.pcpu });
   } else {
     for (const [vcpu, instance] of instances) {
       if (instance.domain !== message.domain) continue;
-      if (instance.pv?.timer) clearTimeout(instance.pv.timer);
-      instance.vm.destroy();
+      dispose(instance);
       instances.delete(vcpu);
     }
     local.drop(message.domain);

@@ -1,0 +1,35 @@
+// The pCPU's side of a domain's DMA log (memory/dma-log.ts): the frames the domain's devices wrote
+// are handed to the VM built here, whose emulated CPU then drops code it decoded from them.
+import type { GuestMemory, MmioBus } from '@ringvisor/vmm-api';
+import { DmaWriteLog } from '../memory/dma-log.js';
+
+export class DmaDrain {
+  private readonly log: DmaWriteLog;
+  private memory: GuestMemory | null = null;
+  private readonly notify = (address: number, length: number): void => this.memory?.notifyWrite(address, length);
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.log = new DmaWriteLog(buffer);
+  }
+
+  /** The VM's memory, once the VM exists. */
+  attach(memory: GuestMemory): void {
+    this.memory = memory;
+  }
+
+  /** Called at every run boundary (requests a device deferred to a timer) and after every MMIO write. */
+  readonly drain = (): void => {
+    if (this.memory) this.log.drain(this.notify);
+  };
+
+  /** `bus` drained after every write: a virtio notify is served before the write returns, and the guest may run what it read next. */
+  draining(bus: MmioBus): MmioBus {
+    return {
+      read: (address, size) => bus.read(address, size),
+      write: (address, size, value) => {
+        bus.write(address, size, value);
+        this.drain();
+      },
+    };
+  }
+}
