@@ -11,11 +11,12 @@ const cli = join(root, 'apps', 'cli', 'dist', 'main.js');
 
 export interface Guest { bzImage: string; vmlinux?: string; initrd: string; release: string }
 
-function fetchGuest(): Guest | string {
+/** Debian's kernel and initramfs for `arch` from tools/linux-guest.mjs, or why there are none. */
+export function fetchGuest(arch: 'i386' | 'amd64' = 'i386'): Guest | string {
   if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) return 'apt-get is not available to fetch the kernel';
-  const r = spawnSync(process.execPath, [join(root, 'tools', 'linux-guest.mjs'), '--quiet'], { encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync(process.execPath, [join(root, 'tools', 'linux-guest.mjs'), '--arch', arch, '--quiet'], { encoding: 'utf8', timeout: 600_000 });
   // The tool fails only when apt cannot provide the packages (no mirror, no i386 lists): say so.
-  if (r.status !== 0) return `tools/linux-guest.mjs could not provide the kernel: ${r.stderr.trim().split('\n').pop()}`;
+  if (r.status !== 0) return `tools/linux-guest.mjs --arch ${arch} could not provide the kernel: ${r.stderr.trim().split('\n').pop()}`;
   return JSON.parse(r.stdout) as Guest;
 }
 
@@ -73,15 +74,18 @@ const MARKER_SECTOR = 7;
 
 /**
  * One boot of the bzImage to a shell that runs commands, uses virtio-blk and virtio-rng, keeps the
- * date and time, and powers off; `extraArgs` go to `ringvisor run` (e.g. `--vmm full`).
+ * date and time, and powers off; `extraArgs` go to `ringvisor run` (e.g. `--vmm full`). `target`:
+ * another guest, kernel file (the amd64 vmlinux) and the MemTotal its kernel leaves of 128 MiB.
  */
-export async function bootAndCheckShell(extraArgs: readonly string[] = []): Promise<void> {
-  const g = guest as Guest;
+export async function bootAndCheckShell(
+  extraArgs: readonly string[] = [], target?: { guest: Guest; kernel: string; memTotal: RegExp },
+): Promise<void> {
+  const g = target?.guest ?? guest as Guest;
   const scratch = mkdtempSync(join(tmpdir(), 'ringvisor-linux-'));
   const disk = join(scratch, 'disk.img');
   writeFileSync(disk, new Uint8Array(1024 * 1024));
   const started = Date.now();
-  const vm = boot(g.bzImage, g.initrd, disk, extraArgs);
+  const vm = boot(target?.kernel ?? g.bzImage, g.initrd, disk, extraArgs);
   try {
     await vm.waitFor('RINGVISOR-INIT-OK');
     await vm.waitFor('/ # ');
@@ -92,7 +96,8 @@ export async function bootAndCheckShell(extraArgs: readonly string[] = []): Prom
     expect(cpuinfo).toMatch(/vendor_id\s*: GenuineIntel/);
     expect(cpuinfo).toMatch(/fpu\s*: yes/); // the x87 model, as the kernel found it
     expect(cpuinfo).toMatch(/cpu family\s*: 6/);
-    expect(await vm.command('grep MemTotal /proc/meminfo')).toMatch(/MemTotal:\s+1\d{5} kB/); // ~128 MiB less the kernel
+    // ~128 MiB less the kernel
+    expect(await vm.command('grep MemTotal /proc/meminfo')).toMatch(target?.memTotal ?? /MemTotal:\s+1\d{5} kB/);
     expect(await vm.command('echo $((6 * 7)) > /tmp/x && cat /tmp/x')).toMatch(/\b42\b/);
 
     // The RTC started from the host's clock (UTC): the guest's date is the host's (either side of midnight).
