@@ -10,18 +10,20 @@ import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, CR0_PG, KIND_RAM_CODE, KIND_RO
   SHADOW_HIDDEN, SHADOW_MMIO, SHADOW_OVERLAY, SHADOW_TRACED, SHADOW_TRUE, SHADOW_UNSUPPORTED, SHADOW_VMM_AREA, ShadowPaging,
 } from '@ringvisor/mmu';
 import type {
-  ExitStats, Registers, SegmentState, SpecialRegisters, Vcpu, VmExit, VmSpec,
+  ExitStats, Registers, SegmentState, SpecialRegisters, Vcpu, VcpuState, VmExit, VmSpec,
 } from '@ringvisor/vmm-api';
 import {
-  CS, Cpu, CpuFault, DS, ES, FS, GS, LDTR, MMU_PAGING_FEATURES, MmuPaging, SS, TR, type PagingUnit,
+  CS, Cpu, CpuFault, DS, ES, FS, GS, IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP, IA32_TIME_STAMP_COUNTER, LDTR,
+  MMU_PAGING_FEATURES, MmuPaging, SS, TR, cpuFpuImage, setCpuFpuImage, type PagingUnit,
 } from '@ringvisor/x86-core';
 import { DescriptorShadow } from './descriptor-shadows.js';
 import { FullCounters } from './full-stats.js';
 import {
-  GDT_OFFSET, LDT_OFFSET, TC_CS, TC_OFFSET, TC_SIZE, TSS_OFFSET, VMM_LINEAR,
+  AREA_FRAMES, GDT_OFFSET, GDT_PAGES, LDT_OFFSET, LDT_PAGES, TC_CS, TC_OFFSET, TC_SIZE, TSS_OFFSET, VMM_LINEAR,
 } from './layout.js';
 import { VirtualCpuMemory } from './memory-views.js';
 import { UNUSABLE, truncate, truncated } from './segments.js';
+import { DEBUG_REGISTERS, checkState } from './state-check.js';
 import {
   CALLOUT_NAMES, C_INVLPG, C_IO, C_MOV_CR3, F_CALL, F_IN, F_JMP, F_MOV_FROM_SEG, F_MOV_TO_SEG, F_OUT, F_POP_SEG, F_PUSH_SEG, F_RET, F_CLI, F_STI, F_PUSHF, F_POPF,
   K_CALLOUT, K_CALLOUT_END, K_EXIT, K_IDENT, K_STALE, TranslationCache, type CodeSource, type FastOp,
@@ -107,6 +109,8 @@ export class FullVcpu implements Vcpu {
   private readonly code: CodeSource;
   private doneInRun = 0;
   private readonly takeMmioCount: () => number;
+  private readonly areaPhys: number;
+  private readonly areaTable: number;
 
   constructor(readonly index: number, parts: FullVcpuParts) {
     const { host, spec, guestRamEnd } = parts;
@@ -114,6 +118,9 @@ export class FullVcpu implements Vcpu {
     this.spec = spec;
     this.guestRamEnd = guestRamEnd;
     this.takeMmioCount = parts.takeMmioCount;
+    this.areaPhys = parts.areaPhys;
+    this.areaTable = parts.areaTable;
+    this.writeVmmFrames();
     this.hostPaging = new Paging(host, { maxPhysAddrBits: 36 });
     this.shadow = new ShadowPaging({
       host, guestRamEnd, allocFrame: parts.allocFrame, freeFrame: parts.freeFrame, hostTlb: this.hostPaging,
@@ -149,10 +156,8 @@ export class FullVcpu implements Vcpu {
     this.tc = new TranslationCache(ram.subarray(parts.areaPhys + TC_OFFSET, parts.areaPhys + TC_OFFSET + TC_SIZE),
       (offset, length) => host.notifyWrite(parts.areaPhys + TC_OFFSET + offset, length));
     this.gdtPhys = parts.areaPhys + GDT_OFFSET;
-    this.gdtShadow = new DescriptorShadow(host, this.shadow, this.gdtPhys, guestRamEnd, 0);
-    this.ldtShadow = new DescriptorShadow(host, this.shadow, parts.areaPhys + LDT_OFFSET, guestRamEnd, 0);
-    // The VMM's TSS: no I/O bitmap (its base lies past the limit), so every port access above IOPL faults.
-    host.write32(parts.areaPhys + TSS_OFFSET + 0x64, 0x68 << 16);
+    this.gdtShadow = new DescriptorShadow(host, this.shadow, this.gdtPhys, guestRamEnd, 0, GDT_PAGES);
+    this.ldtShadow = new DescriptorShadow(host, this.shadow, parts.areaPhys + LDT_OFFSET, guestRamEnd, 0, LDT_PAGES);
 
     const shadow = this.shadow;
     const fetchPage = { linear: -1, gpa: -1 };
@@ -188,6 +193,15 @@ export class FullVcpu implements Vcpu {
       hw.flushFetch();
     });
     hw.addressMask = this.virt.addressMask = host.addressMask;
+  }
+
+  /** The VMM area's page table and the VMM's TSS, as this VMM wants them. */
+  private writeVmmFrames(): void {
+    const host = this.host;
+    for (let i = 0; i < AREA_FRAMES; i++) host.write32(this.areaTable + 4 * i, (this.areaPhys + i * 4096) | 3);
+    // The VMM's TSS: no I/O bitmap (its base lies past the limit), so every port access above IOPL faults.
+    host.ram.fill(0, this.areaPhys + TSS_OFFSET, this.areaPhys + TSS_OFFSET + 4096);
+    host.write32(this.areaPhys + TSS_OFFSET + 0x64, 0x68 << 16);
   }
 
   private fetchable(gpa: number): boolean {
@@ -965,6 +979,98 @@ export class FullVcpu implements Vcpu {
 
   advanceTsc(ticks: number): void {
     if (this.hw.tscSource === null && Number.isSafeInteger(ticks) && ticks > 0) this.hw.tscOffset += ticks;
+  }
+
+  /**
+   * The guest's architectural state as the guest sees it: the virtual CPU's (its CPL, IF and IOPL,
+   * CR0–CR4, descriptor tables and segment caches as it loaded them, debug registers, SYSENTER
+   * MSRs, halt), never the deprivileged state the hardware holds; the FPU and the TSC are the
+   * hardware's (guest x87/SSE code runs there, and the TSC counts on it). The VMM delivers events
+   * at once, so none is ever pending.
+   */
+  exportState(): VcpuState {
+    const hw = this.hw;
+    const virt = this.virt;
+    const hwShadow = this.hwLive ? hw.interruptShadow : 0;
+    this.toVirtual();
+    // A shadow the hardware was in (STI or MOV SS at ring 3) holds on when this instance goes on.
+    if (hwShadow !== 0) this.shadowPending = true;
+    const shadow = hwShadow !== 0 ? hwShadow : this.shadowPending ? virt.interruptShadow || 1 : 0;
+    return {
+      regs: this.getRegisters(),
+      sregs: this.getSpecialRegisters(),
+      debug: DEBUG_REGISTERS.map((i) => virt.dr[i] >>> 0),
+      msrs: [
+        { index: IA32_TIME_STAMP_COUNTER, value: BigInt(hw.readTsc()) },
+        { index: IA32_SYSENTER_CS, value: BigInt(virt.sysenterCs >>> 0) },
+        { index: IA32_SYSENTER_ESP, value: BigInt(virt.sysenterEsp >>> 0) },
+        { index: IA32_SYSENTER_EIP, value: BigInt(virt.sysenterEip >>> 0) },
+      ],
+      fpu: cpuFpuImage(hw),
+      halted: virt.halted,
+      interruptShadow: shadow,
+      pendingEvent: null,
+      interruptWindow: this.interruptWindowRequested,
+    };
+  }
+
+  /**
+   * Loads `state` (state-check.ts refuses what no i686 could hold), possibly exported by another
+   * instance of this VM over the same RAM and VMM frames: everything this instance derived from
+   * guest memory or left in those frames is dropped and rebuilt from the state (`dropDerived`).
+   * Whatever CPL the state claims, the guest runs at ring 1 or 3 as always.
+   */
+  importState(state: VcpuState): void {
+    checkState(state);
+    const hw = this.hw;
+    const virt = this.virt;
+    setCpuFpuImage(hw, state.fpu);
+    setCpuFpuImage(virt, state.fpu);
+    this.dropDerived();
+    this.refused = null;
+    this.setRegisters(state.regs);
+    this.setSpecialRegisters(state.sregs);
+    DEBUG_REGISTERS.forEach((i, at) => { virt.dr[i] = state.debug[at] | 0; });
+    for (const { index, value } of state.msrs) {
+      const v = Number(value);
+      if (index === IA32_TIME_STAMP_COUNTER) {
+        hw.tscOffset += v - hw.readTsc();
+        virt.tscOffset += v - virt.readTsc();
+      } else if (index === IA32_SYSENTER_CS) virt.sysenterCs = v | 0;
+      else if (index === IA32_SYSENTER_ESP) virt.sysenterEsp = v | 0;
+      else virt.sysenterEip = v | 0;
+    }
+    virt.halted = state.halted;
+    this.shadowPending = state.interruptShadow !== 0;
+    this.interruptWindowRequested = state.interruptWindow;
+    const event = state.pendingEvent;
+    if (event?.kind === 'external') this.deliverExternal(event.vector);
+    else if (event?.kind === 'exception') this.reflect(event.vector, event.errorCode ?? -1);
+  }
+
+  /**
+   * Forgets what this instance derived from guest memory and what it left in the VMM's frames:
+   * another instance over the same frames (the vCPU ran on another physical CPU) may have changed
+   * guest code, page tables and descriptor tables, and wrote its own translations, shadow tables
+   * and shadow descriptors over this one's.
+   */
+  private dropDerived(): void {
+    this.hwLive = false;
+    this.pendingBudget = false;
+    this.hw.interruptShadow = 0;
+    this.virt.interruptShadow = 0;
+    this.shadow.clearOverlay();
+    this.shadow.reset();
+    this.cr0 = this.cr3 = this.cr4 = this.efer = -1;
+    this.writeVmmFrames();
+    this.gdtShadow.reset();
+    this.ldtShadow.reset();
+    this.tc.flush();
+    // Decoded and compiled code of every page goes: guest user code the hardware ran, and the TC's.
+    this.host.notifyWrite(0, this.host.ramEnd);
+    this.dirtyPages.length = 0;
+    this.hw.modeChanged();
+    this.virt.modeChanged();
   }
 
   getRegisters(): Registers {
