@@ -14,6 +14,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'serial', value: 'DEV', help: 'serial console: stdio (default), file:PATH, tcp:PORT (listens on 127.0.0.1;\nport 0 picks a free one; the port is printed on stderr)' },
   { name: 'clock', value: 'KIND', help: 'virtual (time from instructions retired: reproducible; the default)\nor host (wall time; the default with --vmm hw and hw:kvm)' },
   { name: 'rtc', value: 'TIME', help: 'what the RTC shows at power-on: host (the host\'s time now, default) or a UTC\ndate or date-time, e.g. 2026-01-01 or 2026-01-01T08:30:00 (reproducible runs)' },
+  { name: 'seed', value: 'N', help: 'virtio-rng gives a fixed byte stream for seed N (default: the host\'s CSPRNG);\nwith the virtual clock and a fixed --rtc a run repeats exactly' },
   { name: 'max-time', value: 'SECONDS', help: 'stop the VM after this much wall time (exit status 124)' },
   { name: 'stats', help: 'print exit statistics to stderr when the VM ends' },
   { name: 'help', help: 'show this help' },

@@ -8,7 +8,7 @@ import { attachConsole } from './console.js';
 import { runHelp, RUN_OPTIONS } from './help.js';
 import { bootImageFromFile, checkDiskFile, readUserFile } from './images.js';
 import { chooseStrategy } from './strategies.js';
-import { parseAddress, parseChoice, parseRtcStart, parseSeconds, parseSize } from './values.js';
+import { parseAddress, parseChoice, parseRtcStart, parseSeconds, parseSeed, parseSize } from './values.js';
 
 const DEFAULT_MEMORY = '64M';
 /** Linux talks on the serial console only when told to; COM1 is the only console here. */
@@ -75,10 +75,12 @@ export async function runOptions(args: ParsedArgs): Promise<{
   if (disk !== undefined) checkDiskFile(disk);
   const bios = text(args, 'bios');
   const rtcStart = parseRtcStart(text(args, 'rtc') ?? 'host', 'rtc');
+  const seedText = text(args, 'seed');
+  const entropySeed = seedText === undefined ? undefined : parseSeed(seedText, 'seed');
   const { boot, firmware } = chooseBoot(args);
   if (firmware && bios !== undefined) throw new UsageError('a firmware guest is its own ROM: drop --bios');
   const machine: MachineConfig = {
-    memory, boot, disk, firmware: bios === undefined ? firmware : readUserFile(bios, 'firmware'), rtcStart,
+    memory, boot, disk, firmware: bios === undefined ? firmware : readUserFile(bios, 'firmware'), rtcStart, entropySeed,
   };
   const strategy = await chooseStrategy(vmm);
   return { options: { strategy, machine, clock, maxTimeSeconds }, serial, stats: args.options.has('stats') };

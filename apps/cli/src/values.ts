@@ -37,6 +37,13 @@ export function parseChoice<T extends string>(text: string, choices: readonly T[
   return text as T;
 }
 
+/** `--seed`: a decimal integer from 0 to 2^53 - 1. */
+export function parseSeed(text: string, option: string): number {
+  const seed = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(seed)) throw new UsageError(`bad seed '${text}' for --${option} (an integer from 0 to ${Number.MAX_SAFE_INTEGER})`);
+  return seed;
+}
+
 /**
  * `--rtc`: `host` (undefined: the host's time at VM start) or an ISO 8601 date or date-time, read
  * as UTC unless it carries an offset (`2026-01-01`, `2026-01-01T12:00:00`, `...+02:00`) → ms since the epoch.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs, UsageError } from '../src/args.js';
 import { RUN_OPTIONS } from '../src/help.js';
-import { parseAddress, parseChoice, parseRtcStart, parseSeconds, parseSize } from '../src/values.js';
+import { parseAddress, parseChoice, parseRtcStart, parseSeconds, parseSeed, parseSize } from '../src/values.js';
 
 const parse = (argv: string[]) => parseArgs(argv, RUN_OPTIONS, 'ringvisor run');
 
@@ -59,6 +59,17 @@ describe('--rtc', () => {
   it('refuses what is not a real date', () => {
     for (const bad of ['2026-02-30', '2025-02-29', '2026-13-01', 'yesterday', '1969-12-31', '2026-1-1', '']) {
       expect(() => parseRtcStart(bad, 'rtc')).toThrow(/^bad time '.*' for --rtc/);
+    }
+  });
+});
+
+describe('--seed', () => {
+  it('takes a decimal integer from 0 to 2^53 - 1 and refuses anything else', () => {
+    expect(parseSeed('0', 'seed')).toBe(0);
+    expect(parseSeed('42', 'seed')).toBe(42);
+    expect(parseSeed('9007199254740991', 'seed')).toBe(Number.MAX_SAFE_INTEGER);
+    for (const bad of ['', '-1', '1.5', '0x10', '1e3', '9007199254740992', ' 7', 'seed']) {
+      expect(() => parseSeed(bad, 'seed')).toThrow(/^bad seed '.*' for --seed/);
     }
   });
 });

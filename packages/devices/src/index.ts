@@ -2,7 +2,7 @@
 export { PortIoBus, type PortIoDevice } from './bus/port-io-bus.js';
 export { MmioDispatchBus } from './bus/mmio-bus.js';
 export type { BusRange } from './bus/access.js';
-export { DualPic } from './pic/pic.js';
+export { DualPic, type IrqWatcher } from './pic/pic.js';
 export { Pit, type PitOptions } from './pit/pit.js';
 export { PIT_HZ } from './pit/registers.js';
 export { Uart16550, type Uart16550Options } from './serial/uart16550.js';

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Rebuilds the flat guests (compute.bin, and the virtio-blk test guests dma-hostile.bin and
-# dma-code.bin) from their sources (GNU binutils: as, ld, objcopy); linked to load at 1 MiB.
+# Rebuilds the test guests from their sources (GNU binutils: as, ld, objcopy): the flat guests
+# (compute.bin, and the virtio-blk test guests dma-hostile.bin and dma-code.bin), linked to load at
+# 1 MiB, and the para-virtual one (pv-hostile.elf, a Xen PV kernel linked by pv-hostile.ld).
 set -eu
 cd "$(dirname "$0")"
 tmp=$(mktemp -d)
@@ -10,3 +11,5 @@ for guest in compute dma-hostile dma-code; do
   ld -m elf_i386 -Ttext=0x100000 -e 0x100000 -o "$tmp/$guest.elf" "$tmp/$guest.o"
   objcopy -O binary -j .text "$tmp/$guest.elf" "$guest.bin"
 done
+as --32 -o "$tmp/pv-hostile.o" pv-hostile.S
+ld -m elf_i386 --no-warn-rwx-segments -s -T pv-hostile.ld -o pv-hostile.elf "$tmp/pv-hostile.o"

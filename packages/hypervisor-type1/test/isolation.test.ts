@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMPUTE_COUNTER_ADDRESS, FRAME_SIZE, Type1Hypervisor, parsePlatform } from '../dist/index.js';
+import { until } from './until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringvisor-type1-isolation-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,16 +48,6 @@ function hostileSector(): Uint8Array {
   for (let i = 0; i < 128; i++) sector.setUint32(4 * i, 0x4c54534f + i, true);
   return new Uint8Array(sector.buffer);
 }
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
 describe('isolation between domains', () => {
   it('hostile domains change nothing outside their frames and disk slices; the canaries keep running', async () => {
     const hostileFile = join(dir, 'hostile.bin');

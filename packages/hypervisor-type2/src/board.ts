@@ -80,7 +80,7 @@ export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): Ho
   const disk = config.machine.disk === undefined ? null : new FileBlockBackend(config.machine.disk);
   // A PV kernel reaches its disk through the strategy's block back end, not virtio.
   const pvKernel = config.machine.boot.kind === 'xen-pv';
-  const virtio: VirtioDeviceConfig[] = [...(disk && !pvKernel ? [{ kind: 'blk' as const, backend: disk }] : []), { kind: 'rng' }];
+  const virtio: VirtioDeviceConfig[] = [...(disk && !pvKernel ? [{ kind: 'blk' as const, backend: disk }] : []), { kind: 'rng', seed: config.machine.entropySeed }];
   let pvInput: ((bytes: Uint8Array) => number) | null = null;
   let pvRoom: (() => void) | null = null;
   let board: PcBoard;

@@ -28,4 +28,9 @@ export interface MachineConfig {
    * time when the VM starts. Give a fixed value for runs that must repeat exactly.
    */
   readonly rtcStart?: number;
+  /**
+   * Seed for virtio-rng's bytes (QEMU's `-seed`): with a virtual clock and a fixed `rtcStart` the
+   * whole run repeats. Default: the host's CSPRNG.
+   */
+  readonly entropySeed?: number;
 }

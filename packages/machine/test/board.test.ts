@@ -82,6 +82,39 @@ describe('PC board wiring', () => {
     expect(() => pc.attachMemory(new TestMemory(pc.memoryMap.regions))).toThrow(/twice/);
   });
 
+  it('gives the same virtio-rng bytes for the same seed, through the guest-visible registers', () => {
+    /** Drives slot 0 as a driver would: one 32-byte device-writable buffer, notified; the bytes it got. */
+    const draw = (seed?: number): number[] => {
+      const { board: pc } = board([{ kind: 'rng', seed }]);
+      const memory = new TestMemory(pc.memoryMap.regions);
+      pc.attachMemory(memory);
+      const reg = (offset: number, value: number) => pc.mmio.write(0xd0000000 + offset, 4, value);
+      const [DESC, AVAIL, USED, BUFFER] = [0x10000, 0x11000, 0x12000, 0x20000];
+      reg(0x070, 1 | 2); // ACKNOWLEDGE | DRIVER
+      reg(0x024, 1);
+      reg(0x020, 1); // VIRTIO_F_VERSION_1 (feature bit 32)
+      reg(0x070, 1 | 2 | 8); // FEATURES_OK
+      reg(0x030, 0);
+      reg(0x038, 4);
+      reg(0x080, DESC);
+      reg(0x090, AVAIL);
+      reg(0x0a0, USED);
+      reg(0x044, 1);
+      reg(0x070, 1 | 2 | 4 | 8); // DRIVER_OK
+      const desc = new DataView(memory.view(DESC, 16)!.buffer, memory.view(DESC, 16)!.byteOffset, 16);
+      desc.setUint32(0, BUFFER, true);
+      desc.setUint32(8, 32, true);
+      desc.setUint16(12, 2, true); // VIRTQ_DESC_F_WRITE
+      memory.view(AVAIL, 6)!.set([0, 0, 1, 0, 0, 0]); // idx 1, ring[0] = descriptor 0
+      reg(0x050, 0);
+      expect(memory.view(USED + 2, 1)![0]).toBe(1);
+      return [...memory.view(BUFFER, 32)!];
+    };
+    expect(draw(42)).toEqual(draw(42));
+    expect(draw(43)).not.toEqual(draw(42));
+    expect(draw()).not.toEqual(draw());
+  });
+
   it('starts the RTC at a fixed time under a virtual clock and reports memory in CMOS', () => {
     const { board: pc } = board();
     const cmos = (index: number): number => {

@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
 import type { SpecialRegisters } from '@ringvisor/vmm-api';
-import { KvmModeError } from '../src/index.js';
+import { KvmModeError, kvmPagingUnsupportedReason } from '../src/index.js';
 import {
   describeKvm, flat32, LOAD_ADDRESS, longMode64, machine, RecordingMmio, runToExit, type TestMachine,
 } from './kvm-guest.js';
@@ -64,6 +64,20 @@ describeKvm('protected- and long-mode entry through setSpecialRegisters', () => 
     expect(runToExit(m.vcpu).reason).toBe('hlt');
     expect(mem.read32(FRAME)).toBe(0x600df00d);
     expect(m.io.writes(0x20)[0] & (CR0_PG | CR0_PE)).toBe((CR0_PG | CR0_PE) >>> 0);
+  });
+
+  it('probes 32-bit paging as KVM_SET_SREGS answers it: a reason exactly where the mode is refused', () => {
+    m = machine('paged32');
+    let refused = false;
+    try {
+      enter(flat32(m.vcpu.getSpecialRegisters(), CR0_PE | CR0_ET | CR0_PG, 0x10000));
+    } catch (err) {
+      if (!(err instanceof KvmModeError)) throw err;
+      refused = true;
+    }
+    const reason = kvmPagingUnsupportedReason();
+    expect(reason !== null).toBe(refused);
+    if (reason !== null) expect(reason).toMatch(/does not run 32-bit paged guests/);
   });
 
   it('runs 64-bit code entered as the Linux 64-bit boot protocol sets the CPU up', () => {

@@ -111,6 +111,7 @@ export const ETIME = -62;
 
 // event_channel_op (event_channel.h)
 export const EVTCHNOP_bind_virq = 1;
+export const EVTCHNOP_bind_interdomain = 0;
 export const EVTCHNOP_close = 3;
 export const EVTCHNOP_send = 4;
 export const EVTCHNOP_status = 5;

@@ -1,7 +1,9 @@
 // Event channels (xen/common/event_channel.c): ports whose pending and mask bits live in
 // shared_info, a per-vCPU selector word and upcall_pending flag; a newly pending, unmasked port
-// raises the upcall. Ports are bound to a VIRQ, left unbound for a remote domain, or connected to
-// one of this hypervisor's back ends (console, xenstore, block), which are "domain 0".
+// raises the upcall. Ports are bound to a VIRQ, left unbound for a remote domain, connected to
+// one of this hypervisor's back ends (console, xenstore, block), which are "domain 0", or to
+// another port of the domain itself (bind_interdomain with DOMID_SELF, Xen's loopback). The domain
+// sees no other domain: any other id is -ESRCH.
 import {
   BACKEND_DOMID, DOMID_SELF, EEXIST, EINVAL, ENOENT, ENOSPC, EPERM, ESRCH, GUEST_DOMID, NR_EVENT_CHANNELS, NR_VIRQS,
   SHARED_INFO,
@@ -14,6 +16,8 @@ const UNBOUND = 2;
 const VIRQ = 3;
 /** Connected to a back end of this hypervisor. */
 const BACKEND = 4;
+/** Connected to another port of this domain. */
+const LOOPBACK = 5;
 
 export type BackendHandler = () => void;
 
@@ -22,6 +26,8 @@ export class EventChannels {
   private readonly virqOf = new Int16Array(NR_EVENT_CHANNELS).fill(-1);
   private readonly virqPort = new Int32Array(NR_VIRQS).fill(0);
   private readonly handlers = new Map<number, BackendHandler>();
+  /** An unbound port's remote domain; a loopback port's peer. */
+  private readonly remote = new Uint16Array(NR_EVENT_CHANNELS);
   constructor(private readonly domain: Domain) {
     this.state[0] = RESERVED;
   }
@@ -43,6 +49,8 @@ export class EventChannels {
   /** A back end connects to a port the guest allocated for it (alloc_unbound, remote domain 0). */
   connectBackend(port: number, handler: BackendHandler): boolean {
     if (!Number.isInteger(port) || port <= 0 || port >= NR_EVENT_CHANNELS || this.state[port] !== UNBOUND) return false;
+    // Domain 0's bind_interdomain: only a port left for domain 0.
+    if (this.remote[port] !== BACKEND_DOMID) return false;
     this.state[port] = BACKEND;
     this.handlers.set(port, handler);
     return true;
@@ -62,10 +70,29 @@ export class EventChannels {
 
   allocUnbound(dom: number, remote: number): number {
     if (dom !== DOMID_SELF && dom !== GUEST_DOMID) return EPERM;
-    if (remote !== DOMID_SELF && remote !== GUEST_DOMID && remote !== BACKEND_DOMID) return ESRCH;
+    // As in Xen, the remote domain is only recorded: it is checked when that domain binds.
     const port = this.freePort();
     if (port < 0) return ENOSPC;
     this.state[port] = UNBOUND;
+    this.remote[port] = remote === DOMID_SELF ? GUEST_DOMID : remote;
+    return port;
+  }
+
+  /**
+   * bind_interdomain: a new port connected to `remotePort` of domain `remoteDom`, which must be
+   * unbound and left for this domain. Domain 0's back ends leave it none; only loopback binds.
+   */
+  bindInterdomain(remoteDom: number, remotePort: number): number {
+    const dom = remoteDom === DOMID_SELF ? GUEST_DOMID : remoteDom;
+    if (dom !== GUEST_DOMID && dom !== BACKEND_DOMID) return ESRCH;
+    const port = this.freePort();
+    if (port < 0) return ENOSPC;
+    if (dom !== GUEST_DOMID || !this.valid(remotePort)) return EINVAL;
+    if (this.state[remotePort] !== UNBOUND || this.remote[remotePort] !== GUEST_DOMID) return EINVAL;
+    this.state[port] = LOOPBACK;
+    this.state[remotePort] = LOOPBACK;
+    this.remote[port] = remotePort;
+    this.remote[remotePort] = port;
     return port;
   }
 
@@ -77,6 +104,11 @@ export class EventChannels {
     if (!this.valid(port)) return EINVAL;
     if (this.state[port] === RESERVED) return EINVAL;
     if (this.state[port] === VIRQ) this.virqPort[this.virqOf[port]] = 0;
+    if (this.state[port] === LOOPBACK) {
+      // The other end stays, unbound and left for this domain again (Xen's evtchn_close).
+      this.state[this.remote[port]] = UNBOUND;
+      this.remote[this.remote[port]] = GUEST_DOMID;
+    }
     this.virqOf[port] = -1;
     this.handlers.delete(port);
     this.state[port] = FREE;
@@ -91,6 +123,10 @@ export class EventChannels {
     if (state === BACKEND) {
       this.domain.count('events sent');
       this.handlers.get(port)!();
+      return 0;
+    }
+    if (state === LOOPBACK) {
+      this.setPending(this.remote[port]);
       return 0;
     }
     // Nobody is listening yet: Xen drops the notification silently.

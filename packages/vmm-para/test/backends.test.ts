@@ -1,6 +1,6 @@
 // Event channels, xenstore, grant tables and the blkif back end driven as a front end would.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { EEXIST, EINVAL, ENOENT, ESRCH, START_INFO } from '../src/abi.js';
+import { EEXIST, EINVAL, ENOENT, EPERM, ESRCH, START_INFO } from '../src/abi.js';
 import { DirectDomain, outsideDigest, paintCanary } from './direct-domain.js';
 import { assembleGuest, bootGuest, haveToolchain, MemoryDisk } from './pv-harness.js';
 
@@ -43,6 +43,18 @@ class StoreClient {
   }
 }
 
+/** Sets up one grant-table frame and grants `mfns` to domain 0 (writable) as references 1, 2, ... */
+function grantToBackend(d: DirectDomain, mfns: readonly number[]): void {
+  const s = d.scratch;
+  d.put32(s, 0x7ff0, 1, 0, s + 0x100);
+  expect(d.call(20, 2, s, 1)).toBe(0);
+  const table = d.get32(s + 0x100) * 4096;
+  mfns.forEach((mfn, i) => {
+    d.memory.write32(table + 8 * (i + 1), 1);
+    d.memory.write32(table + 8 * (i + 1) + 4, mfn);
+  });
+}
+
 describe.skipIf(!toolchain)('back ends', () => {
   const image = toolchain ? assembleGuest(IDLE) : new Uint8Array();
   let d: DirectDomain;
@@ -64,8 +76,14 @@ describe.skipIf(!toolchain)('back ends', () => {
     expect(d.call(32, 1, s)).toBe(EINVAL);
     d.put32(s, 0, 3, 0);
     expect(d.call(32, 1, s)).toBe(ENOENT);
+    // alloc_unbound only records the remote domain (Xen checks it when that domain binds).
     d.put32(s, 0x7ff0 | (5 << 16), 0);
-    expect(d.call(32, 6, s)).toBe(ESRCH);
+    expect(d.call(32, 6, s)).toBe(0);
+    expect(d.get32(s + 4)).toBe(port + 1);
+    d.put32(s, 1 | (5 << 16), 0);
+    expect(d.call(32, 6, s)).toBe(0);
+    d.put32(s, 2 | (0x7ff0 << 16), 0);
+    expect(d.call(32, 6, s)).toBe(EPERM);
     for (const bad of [0, 1023, 5000, 0xffffffff]) {
       d.put32(s, bad);
       expect(d.call(32, 3, s)).toBe(EINVAL);
@@ -75,6 +93,42 @@ describe.skipIf(!toolchain)('back ends', () => {
     expect(d.call(32, 3, s)).toBe(0);
     expect(d.call(32, 9, s)).toBe(EINVAL);
     expect(d.call(32, 77, s)).toBe(-38);
+  });
+
+  it('binds interdomain only to its own ports left for itself (loopback); other domains do not exist for it', () => {
+    const s = d.scratch;
+    const bind = (dom: number, port: number) => {
+      d.put32(s, dom, port, 0xdead);
+      const rc = d.call(32, 0, s);
+      return rc === 0 ? d.get32(s + 8) : rc;
+    };
+    const alloc = (remote: number) => {
+      d.put32(s, 0x7ff0 | (remote << 16), 0);
+      expect(d.call(32, 6, s)).toBe(0);
+      return d.get32(s + 4);
+    };
+    const pending = (port: number) => (d.memory.read32(d.domain.sharedInfoBase + 2048 + (port >>> 5) * 4) >>> (port & 31)) & 1;
+    for (const dom of [2, 5, 0x7fef, 0x7ff1]) expect(bind(dom, 1)).toBe(ESRCH);
+    // Domain 0 (the back ends) leaves no port unbound for the guest; a port must be unbound and left for this domain.
+    expect(bind(0, 1)).toBe(EINVAL);
+    expect(bind(0x7ff0, 1)).toBe(EINVAL);
+    for (const port of [0, 4095, 4096, 0xffffffff]) expect(bind(0x7ff0, port)).toBe(EINVAL);
+    expect(bind(0x7ff0, alloc(5))).toBe(EINVAL);
+    expect(bind(0x7ff0, alloc(0))).toBe(EINVAL);
+    const a = alloc(0x7ff0);
+    const b = bind(1, a);
+    expect(b).toBeGreaterThan(a);
+    d.put32(s, b);
+    expect(d.call(32, 4, s)).toBe(0);
+    expect([pending(a), pending(b)]).toEqual([1, 0]);
+    d.put32(s, a);
+    expect(d.call(32, 4, s)).toBe(0);
+    expect(pending(b)).toBe(1);
+    // Closing one end leaves the other unbound for this domain: it can be bound again.
+    d.put32(s, b);
+    expect(d.call(32, 3, s)).toBe(0);
+    expect(bind(0x7ff0, b)).toBe(EINVAL);
+    expect(bind(0x7ff0, a)).toBe(b);
   });
 
   it('xenstore reads, writes under the domain only, lists, and says ENOENT', () => {
@@ -93,19 +147,25 @@ describe.skipIf(!toolchain)('back ends', () => {
     expect(store.request(11, 'flood/5\0rewrite')).toEqual({ type: 11, body: 'OK\0' });
   });
 
+  it('connects the block back end only to a port left for domain 0', () => {
+    const store = new StoreClient(d);
+    const s = d.scratch;
+    grantToBackend(d, [d.domain.p2m[700]]);
+    d.put32(s, 0x7ff0 | (5 << 16));
+    expect(d.call(32, 6, s)).toBe(0);
+    store.request(11, 'device/vbd/768/ring-ref\x001');
+    store.request(11, `device/vbd/768/event-channel\0${d.get32(s + 4)}`);
+    store.request(11, 'device/vbd/768/state\x003');
+    expect(store.request(2, '/local/domain/0/backend/vbd/1/768/state\0').body).not.toBe('4');
+  });
+
   it('serves block requests through granted pages, refusing bogus references and ranges', () => {
     const store = new StoreClient(d);
     const s = d.scratch;
-    // Grant table, ring page and a data page (guest frames), granted to domain 0.
-    d.put32(s, 0x7ff0, 1, 0, s + 0x100);
-    expect(d.call(20, 2, s, 1)).toBe(0);
-    const table = d.get32(s + 0x100) * 4096;
+    // The ring page and a data page (guest frames), granted to domain 0.
     const ringMfn = d.domain.p2m[700];
     const dataMfn = d.domain.p2m[701];
-    d.memory.write32(table + 8, 1);
-    d.memory.write32(table + 12, ringMfn);
-    d.memory.write32(table + 16, 1);
-    d.memory.write32(table + 20, dataMfn);
+    grantToBackend(d, [ringMfn, dataMfn]);
     d.put32(s, 0x7ff0);
     expect(d.call(32, 6, s)).toBe(0);
     const port = d.get32(s + 4);

@@ -173,7 +173,7 @@ describe.skipIf(!toolchain)('hostile hypercalls', () => {
       expect(d.call(24, 8, 0, p)).toBe(EFAULT);
       expect(d.call(26, p, 1, 0, 0x7ff0)).toBe(EFAULT);
       expect(d.call(29, 2, p)).toBe(EFAULT);
-      for (const cmd of [1, 3, 4, 6, 9]) expect(d.call(32, cmd, p)).toBe(EFAULT);
+      for (const cmd of [0, 1, 3, 4, 6, 9]) expect(d.call(32, cmd, p)).toBe(EFAULT);
     }
     // Output into a read-only page (the page tables): -EFAULT, nothing written.
     const ptVa = d.startInfo32(60);
@@ -250,6 +250,20 @@ describe.skipIf(!toolchain)('hostile hypercalls', () => {
     for (const nr of [6, 7, 8, 9, 11, 16, 19, 22, 25, 27, 28, 30, 31, 33, 34, 40, 0xffffffff]) expect(d.call(nr)).toBe(ENOSYS);
     expect(d.call(3, 0xe010, 0x1000)).toBe(EPERM);
     expect(d.call(3, 0x0018, 0x1000)).toBe(EPERM);
+  });
+
+  it('answers reservation queries about another domain with -EPERM, as to any unprivileged domain', () => {
+    const pages = d.domain.p2m.length;
+    for (const dom of [0x7ff0, 1]) {
+      d.put32(d.scratch, dom);
+      expect(d.call(12, 3, d.scratch)).toBe(pages);
+      expect(d.call(12, 4, d.scratch)).toBe(pages);
+    }
+    for (const dom of [0, 2, 0x7fef, 0x7ff1]) {
+      d.put32(d.scratch, dom);
+      expect(d.call(12, 3, d.scratch)).toBe(EPERM);
+      expect(d.call(12, 4, d.scratch)).toBe(EPERM);
+    }
   });
 
   it('refuses bogus grant references and grant operations', () => {

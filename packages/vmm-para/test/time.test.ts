@@ -52,6 +52,18 @@ describe.skipIf(!haveToolchain())('time', () => {
     // Masked ports stay pending without an upcall until unmasked.
     expect(d.memory.read8(d.domain.sharedInfoBase + SHARED_INFO.upcallPending)).toBe(1);
     expect(booted.clock.nextDeadline()).toBe(Infinity);
+    // set_timer_op as Xen's do_set_timer_op: 0 cancels; a timeout negative as s_time_t or 2^50 ns
+    // or more away is an event in 100 ms.
+    const now = d.guest.time.now();
+    const timerOp = (ns: number) => d.call(15, ns % 2 ** 32, Math.floor(ns / 2 ** 32));
+    expect(timerOp(now + 2 ** 50 - 2 ** 20)).toBe(0);
+    expect(booted.clock.nextDeadline()).toBe(now + 2 ** 50 - 2 ** 20);
+    for (const far of [now + 2 ** 50, 2 ** 63, 2 ** 64 - 2 ** 12]) {
+      expect(timerOp(far)).toBe(0);
+      expect(booted.clock.nextDeadline()).toBe(now + 100_000_000);
+    }
+    expect(timerOp(0)).toBe(0);
+    expect(booted.clock.nextDeadline()).toBe(Infinity);
     // A periodic timer below 1 ms is refused, as Xen refuses it.
     d.put32(s, 999_999, 0);
     expect(d.call(24, 6, 0, s)).toBe(-22);

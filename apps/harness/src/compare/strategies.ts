@@ -2,6 +2,7 @@
 // Specifiers are resolved here, from the harness's own dependencies, so the VM's worker can import
 // them (the CLI's registry does the same; the harness does not depend on the CLI).
 import { loadStrategy, type StrategyEntry } from '@ringvisor/hypervisor-type2';
+import { kvmPagingUnsupportedReason } from '@ringvisor/vmm-hw';
 
 export interface CompareStrategy {
   readonly entry: StrategyEntry;
@@ -14,6 +15,8 @@ export interface CompareStrategy {
    * per operation comes from the wall clock around the command instead.
    */
   readonly nsPerTick: number | null;
+  /** What else the guest needs of this strategy here: null when it has it, else why not. */
+  readonly guestNeeds?: () => string | null;
 }
 
 const entry = (name: string, specifier: string, exportName: string): StrategyEntry =>
@@ -24,13 +27,14 @@ export const COMPARE_STRATEGIES: readonly CompareStrategy[] = [
   { entry: entry('full', '@ringvisor/vmm-full', 'fullStrategy'), guest: 'minikernel', nsPerTick: 10 },
   { entry: entry('para', '@ringvisor/vmm-para', 'paraStrategy'), guest: 'minikernel-pv', nsPerTick: 10 },
   { entry: entry('hw:vmx', '@ringvisor/vmm-hw', 'vmxStrategy'), guest: 'minikernel', nsPerTick: 10 },
-  { entry: entry('hw:kvm', '@ringvisor/vmm-hw', 'kvmStrategy'), guest: 'minikernel', nsPerTick: null },
+  // minikernel pages in 32-bit protected mode, which not every KVM runs (kvm_pvm).
+  { entry: entry('hw:kvm', '@ringvisor/vmm-hw', 'kvmStrategy'), guest: 'minikernel', nsPerTick: null, guestNeeds: kvmPagingUnsupportedReason },
 ];
 
 /** null if the strategy can run here, else why not (one line). */
 export async function whyNot(strategy: CompareStrategy): Promise<string | null> {
   try {
-    return (await loadStrategy(strategy.entry)).unavailableReason();
+    return (await loadStrategy(strategy.entry)).unavailableReason() ?? strategy.guestNeeds?.() ?? null;
   } catch (error) {
     return `cannot load ${strategy.entry.module}: ${(error as Error).message.split('\n')[0]}`;
   }

@@ -8,6 +8,14 @@ import {
   MASTER_DATA, SLAVE_COMMAND, SLAVE_DATA, SPURIOUS_LEVEL,
 } from './registers.js';
 
+/** What a device learns of its IRQ from the controller (`DualPic.watch`). */
+export interface IrqWatcher {
+  /** The CPU took the IRQ: an INTA cycle or a poll. */
+  acknowledged(): void;
+  /** The guest cleared the IRQ's mask bit (OCW1, or a reinitialisation). */
+  unmasked(): void;
+}
+
 /** Where the ISA IRQ 2 pin lands on the AT: slave input 1. */
 const REROUTED_IRQ2 = 9;
 
@@ -29,6 +37,7 @@ export class DualPic implements InterruptController {
   private readonly master = new I8259(true, ELCR_MASTER_WRITABLE);
   private readonly slave = new I8259(false, ELCR_SLAVE_WRITABLE);
   private readonly lines: IrqLine[];
+  private readonly watchers: (IrqWatcher | undefined)[] = [];
 
   constructor() {
     this.lines = Array.from({ length: 16 }, (_, n) => ({ set: (level: boolean) => this.setIrq(n, level) }));
@@ -42,6 +51,15 @@ export class DualPic implements InterruptController {
     const line = this.lines[n];
     if (line === undefined) throw new RangeError(`the 8259 pair has no IRQ ${n}`);
     return line;
+  }
+
+  /**
+   * Tells `watcher` when ISA IRQ `n` is taken (an INTA cycle or a poll) and when the guest unmasks
+   * it, as KVM's ack and mask notifiers do: a board wires the PIT's tick reinjection to IRQ 0.
+   */
+  watch(n: number, watcher: IrqWatcher): void {
+    this.irq(n);
+    this.watchers[n === CASCADE_IRQ ? REROUTED_IRQ2 : n] = watcher;
   }
 
   /** Drives ISA IRQ `n` (0-15) to `level`; IRQ 2 arrives as IRQ 9. */
@@ -66,6 +84,7 @@ export class DualPic implements InterruptController {
     this.master.acknowledge(level);
     if (level !== CASCADE_IRQ) {
       this.updateCascade();
+      this.watchers[level]?.acknowledged();
       return this.master.vectorBase + level;
     }
     const slaveLevel = this.slave.highestRequest();
@@ -78,6 +97,7 @@ export class DualPic implements InterruptController {
       vector = this.slave.vectorBase + slaveLevel;
     }
     this.updateCascade();
+    if (slaveLevel >= 0) this.watchers[8 + slaveLevel]?.acknowledged();
     return vector;
   }
 
@@ -102,6 +122,13 @@ export class DualPic implements InterruptController {
 
   ioWrite(port: number, _size: AccessSize, value: number): void {
     value &= 0xff;
+    const masked = this.master.imr | (this.slave.imr << 8);
+    this.write(port, value);
+    const unmasked = masked & ~(this.master.imr | (this.slave.imr << 8));
+    if (unmasked !== 0) for (let n = 0; n < 16; n++) if (unmasked & (1 << n)) this.watchers[n]?.unmasked();
+  }
+
+  private write(port: number, value: number): void {
     switch (port) {
       case MASTER_COMMAND:
         this.master.writeCommand(value);
@@ -134,12 +161,18 @@ export class DualPic implements InterruptController {
 
   private poll(chip: I8259): number {
     const result = chip.pollRead();
+    let taken = (result & 0x80) === 0 ? -1 : (result & 7) + (chip === this.slave ? 8 : 0);
     // Polling the master can acknowledge the cascade: that takes the slave's request with it.
     if (chip === this.master && result === (0x80 | CASCADE_IRQ)) {
       const slaveLevel = this.slave.highestRequest();
-      if (slaveLevel >= 0) this.slave.acknowledge(slaveLevel);
+      taken = -1;
+      if (slaveLevel >= 0) {
+        this.slave.acknowledge(slaveLevel);
+        taken = 8 + slaveLevel;
+      }
     }
     this.updateCascade();
+    if (taken >= 0) this.watchers[taken]?.acknowledged();
     return result;
   }
 

@@ -166,6 +166,11 @@ export class Channel {
     }
   }
 
+  /** The period (ns) while the counter runs periodically (modes 2 and 3, armed, gate high), else 0. */
+  periodNs(): number {
+    return this.armed && this.frozen < 0 && (this.mode === 2 || this.mode === 3) ? nsForTicks(this.modulus) : 0;
+  }
+
   /**
    * Time (ns) of OUT's next rising edge after `now`, or -1 if none will come without a new write or
    * gate change. This is the only moment a timer is needed: an edge-triggered IRQ fires on it.

@@ -16,11 +16,19 @@ import {
  * callbacks per second. Counter and OUT readings stay exact; only IRQ edges are coalesced.
  */
 const MIN_PERIODIC_IRQ_NS = 200_000;
+const NS_PER_S = 1_000_000_000;
 
 export interface PitOptions {
   readonly clock: Clock;
   /** The line counter 0's OUT drives: IRQ 0 of the PIC. */
   readonly irq: IrqLine;
+  /**
+   * Reinject periodic ticks (KVM_REINJECT_CONTROL's policy): the owner calls `acknowledged()` on
+   * each INTA of IRQ 0 and `unmasked()` when the guest unmasks it (`DualPic.watch`), and no periodic
+   * edge is lost to a late timer or an untaken request.
+   * Without it (default) a late or merged edge is lost, as on a PIT whose IRQ nobody acknowledges.
+   */
+  readonly reinject?: boolean;
 }
 
 export class Pit {
@@ -35,15 +43,29 @@ export class Pit {
 
   private readonly clock: Clock;
   private readonly irqLine: IrqLine;
+  private readonly reinject: boolean;
   private readonly channels: readonly Channel[];
   private portB = 0;
   private timer: TimerId | undefined;
+  /** When the scheduled edge is due: a timer that runs later than one period missed edges. */
+  private deadline = 0;
+  /**
+   * Periodic edges the guest has not had: the timer ran late (the host thread was descheduled), or
+   * came while the previous edge was not yet taken (the vCPU was not running), when a second edge
+   * would merge into the 8259's request. One follows each IRQ 0 the interrupt controller takes, as
+   * KVM's in-kernel PIT reinjects ticks, so a guest that counts ticks keeps time. At most one
+   * second's worth; reprogramming drops them.
+   */
+  private backlog = 0;
+  /** An edge was raised and the interrupt controller has not taken IRQ 0 since. */
+  private unacknowledged = false;
   private lastEdgeAt = -Infinity;
   private readonly onEdge = (): void => this.fireEdge();
 
   constructor(options: PitOptions) {
     this.clock = options.clock;
     this.irqLine = options.irq;
+    this.reinject = options.reinject ?? false;
     // Power-on: the datasheet leaves mode, count and OUT undefined until a counter is programmed. A
     // counter here does nothing until it has a control word and a count (OUT held high, no IRQ 0
     // edges, nothing scheduled), as the emulators CPU test ROMs run on keep it; firmware (or the
@@ -79,7 +101,10 @@ export class Pit {
     }
     const index = port - CHANNEL0_DATA;
     this.channels[index].writeByte(value, now);
-    if (index === 0) this.reschedule(now);
+    if (index === 0) {
+      this.backlog = 0;
+      this.reschedule(now);
+    }
   }
 
   /** Counter `n`'s OUT pin now (for a VMM's monitor and tests). */
@@ -108,6 +133,7 @@ export class Pit {
     if (select === 0) {
       // A control word sets OUT at once: low in mode 0, high in every other mode.
       this.irqLine.set(channel.output(now));
+      this.backlog = 0;
       this.reschedule(now);
     }
   }
@@ -123,16 +149,45 @@ export class Pit {
       this.timer = undefined;
     }
     const deadline = this.channels[0].nextRisingEdge(now, this.lastEdgeAt + MIN_PERIODIC_IRQ_NS);
-    if (deadline >= 0) this.timer = this.clock.schedule(deadline, this.onEdge);
+    if (deadline < 0) return;
+    this.deadline = deadline;
+    this.timer = this.clock.schedule(deadline, this.onEdge);
+  }
+
+  /** The guest unmasked IRQ 0: what it missed while masked is not owed (KVM resets reinjection so). */
+  unmasked(): void {
+    this.backlog = 0;
+    this.unacknowledged = false;
+  }
+
+  /** The interrupt controller took IRQ 0 (its INTA cycle): a missed periodic edge, if any, follows. */
+  acknowledged(): void {
+    this.unacknowledged = false;
+    if (this.backlog === 0) return;
+    this.backlog--;
+    this.raiseEdge();
   }
 
   private fireEdge(): void {
     this.timer = undefined;
     const now = this.clock.now();
+    const period = this.reinject ? this.channels[0].periodNs() : 0;
     this.lastEdgeAt = now;
+    if (period > 0) {
+      const spacing = Math.max(period, MIN_PERIODIC_IRQ_NS);
+      const owed = Math.floor((now - this.deadline) / spacing) + (this.unacknowledged ? 1 : 0);
+      this.backlog = Math.min(Math.floor(NS_PER_S / spacing), this.backlog + owed);
+      if (!this.unacknowledged) this.raiseEdge();
+    } else {
+      this.raiseEdge();
+    }
+    this.reschedule(now);
+  }
+
+  private raiseEdge(): void {
+    this.unacknowledged = true;
     this.irqEdges++;
     this.irqLine.set(false);
     this.irqLine.set(true);
-    this.reschedule(now);
   }
 }

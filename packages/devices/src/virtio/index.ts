@@ -18,3 +18,4 @@ export { MemoryBlockBackend, type MemoryBlockBackendOptions } from './block/memo
 export { FileBlockBackend, type FileBlockBackendOptions } from './block/file-backend.js';
 export { VirtioConsole, type VirtioConsoleOptions, type VirtioConsoleStats } from './console/device.js';
 export { VirtioRng, type VirtioRngOptions } from './rng/device.js';
+export { seededEntropy } from './rng/seeded-entropy.js';

@@ -237,6 +237,44 @@ describe('8259A pair initialised like Linux', () => {
     expect(inb(0x20)).toBe(0x00);
   });
 
+  it('tells a watcher when its IRQ is taken, by INTA or by a poll, master or slave, never for a spurious cycle', () => {
+    initLikeLinux();
+    const taken: number[] = [];
+    for (const n of [0, 2, 6, 12]) pic.watch(n, { acknowledged: () => taken.push(n), unmasked: () => undefined });
+    pic.irq(0).set(true);
+    expect(pic.acknowledge()).toBe(0x30);
+    eoi(0);
+    pic.irq(2).set(true); // arrives as IRQ 9
+    expect(pic.acknowledge()).toBe(0x39);
+    eoi(9);
+    pic.irq(12).set(true);
+    expect(pic.acknowledge()).toBe(0x3c);
+    eoi(12);
+    pic.irq(6).set(true);
+    outb(0x20, 0x0c);
+    expect(inb(0x20)).toBe(0x86);
+    expect(taken).toEqual([0, 2, 12, 6]);
+    eoi(6);
+    expect(pic.acknowledge()).toBe(0x37); // nothing pending: spurious, no hook
+    expect(taken).toHaveLength(4);
+    expect(() => pic.watch(16, { acknowledged: () => undefined, unmasked: () => undefined })).toThrow(RangeError);
+  });
+
+  it('tells a watcher when the guest unmasks its IRQ, by OCW1 or by reinitialising, not when it masks it', () => {
+    initLikeLinux();
+    const unmasked: number[] = [];
+    for (const n of [0, 9]) pic.watch(n, { acknowledged: () => undefined, unmasked: () => unmasked.push(n) });
+    outb(0x21, 0x01);
+    outb(0xa1, 0x02);
+    expect(unmasked).toEqual([]);
+    outb(0x21, 0x00);
+    outb(0xa1, 0x00);
+    expect(unmasked).toEqual([0, 9]);
+    outb(0x21, 0xff);
+    outb(0x20, 0x11); // ICW1 clears the mask
+    expect(unmasked).toEqual([0, 9, 0]);
+  });
+
   it('reprogramming with ICW1 clears masks and in-service state and forgets held edges', () => {
     initLikeLinux();
     pic.irq(3).set(true);

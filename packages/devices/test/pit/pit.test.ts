@@ -285,6 +285,79 @@ describe('counter 2 and port 0x61', () => {
     expect(irq0.risingEdges).toBe(1);
   });
 
+  it('reinjecting, gives periodic edges its timer ran too late for, one per acknowledged IRQ 0, and drops them on reprogramming', () => {
+    pit = new Pit({ clock, irq: irq0, reinject: true });
+    bus = new PortIoBus();
+    bus.registerDevice(pit);
+    const LATCH = Math.floor((HZ + 50) / 100); // 100 Hz: edges due every ~10 ms
+    outb(0x43, 0x34);
+    outb(0x40, LATCH & 0xff);
+    outb(0x40, LATCH >> 8);
+    irq0.clear();
+    // The thread is descheduled from ~0 to 55 ms: the edge due at 10 ms runs at 55 ms, four more are owed.
+    clock.stallAfterNextRead(55_000_000);
+    clock.now();
+    clock.advance(0);
+    expect(irq0.risingEdges).toBe(1);
+    for (let i = 0; i < 6; i++) pit.acknowledged();
+    expect(irq0.risingEdges).toBe(5);
+    expect(pit.irqEdges).toBe(5);
+    clock.advance(10_000_000); // back on time: one edge per period, nothing owed
+    for (let i = 0; i < 3; i++) pit.acknowledged();
+    expect(irq0.risingEdges).toBe(6);
+    // A pause longer than a second is owed at most one second of edges.
+    clock.stallAfterNextRead(5_000_000_000);
+    clock.now();
+    clock.advance(0);
+    for (let i = 0; i < 1000; i++) pit.acknowledged();
+    expect(irq0.risingEdges).toBe(6 + 1 + Math.floor(1e9 / ns(LATCH)));
+    // Reprogramming forgets what was owed.
+    clock.stallAfterNextRead(55_000_000);
+    clock.now();
+    clock.advance(0);
+    outb(0x43, 0x34);
+    outb(0x40, LATCH & 0xff);
+    outb(0x40, LATCH >> 8);
+    const before = irq0.risingEdges;
+    for (let i = 0; i < 10; i++) pit.acknowledged();
+    expect(irq0.risingEdges).toBe(before);
+  });
+
+  it('reinjecting, holds a periodic edge until the previous one is taken, and owes nothing for one-shot modes', () => {
+    pit = new Pit({ clock, irq: irq0, reinject: true });
+    bus = new PortIoBus();
+    bus.registerDevice(pit);
+    const LATCH = Math.floor((HZ + 50) / 100);
+    outb(0x43, 0x34);
+    outb(0x40, LATCH & 0xff);
+    outb(0x40, LATCH >> 8);
+    irq0.clear();
+    clock.advance(35_000_000); // three edges on time, none taken: one raised, two owed
+    expect(irq0.risingEdges).toBe(1);
+    pit.acknowledged();
+    pit.acknowledged();
+    expect(irq0.risingEdges).toBe(3);
+    pit.acknowledged();
+    clock.advance(10_000_000);
+    expect(irq0.risingEdges).toBe(4);
+    // What came while IRQ 0 was masked is not owed once the guest unmasks it.
+    clock.advance(30_000_000);
+    pit.unmasked();
+    for (let i = 0; i < 5; i++) pit.acknowledged();
+    expect(irq0.risingEdges).toBe(4);
+    clock.advance(10_000_000);
+    expect(irq0.risingEdges).toBe(5);
+    outb(0x43, 0x38);
+    outb(0x40, 100);
+    outb(0x40, 0);
+    irq0.clear();
+    clock.stallAfterNextRead(50_000_000);
+    clock.now();
+    clock.advance(0);
+    for (let i = 0; i < 5; i++) pit.acknowledged();
+    expect(irq0.risingEdges).toBe(1);
+  });
+
   it('toggles the refresh bit every 15.085 µs of clock time', () => {
     const first = inb(0x61) & 0x10;
     clock.advance(15_085);

@@ -1,14 +1,15 @@
 // virtio-rng: the driver posts device-writable buffers, the device fills them from node:crypto.
 import { describe, expect, it } from 'vitest';
-import { VirtioMmioTransport, VirtioRng } from '../../src/virtio/index.js';
+import { VirtioMmioTransport, VirtioRng, seededEntropy } from '../../src/virtio/index.js';
 import { IrqRecorder } from '../support/irq.js';
 import { BASIC_FEATURES, TestDriver } from './support/driver.js';
 import { TestGuestRam } from './support/guest-ram.js';
 
-function setup(options: { maxBytesPerRequest?: number; views?: boolean } = {}) {
+function setup(options: { maxBytesPerRequest?: number; views?: boolean; seed?: number } = {}) {
   const ram = new TestGuestRam(1 << 20, { views: options.views });
   const irq = new IrqRecorder();
-  const rng = new VirtioRng({ queueSize: 4, maxBytesPerRequest: options.maxBytesPerRequest });
+  const source = options.seed === undefined ? undefined : seededEntropy(options.seed);
+  const rng = new VirtioRng({ queueSize: 4, maxBytesPerRequest: options.maxBytesPerRequest, source });
   const transport = new VirtioMmioTransport(rng, { memory: ram, irq });
   const driver = new TestDriver(transport, ram);
   const [queue] = driver.init(1, { accept: BASIC_FEATURES });
@@ -37,6 +38,22 @@ describe('virtio-rng', () => {
     expect(first.some((x) => x !== 0)).toBe(true);
     expect(first).not.toEqual(second);
     expect(rng.bytesProvided).toBe(128);
+  });
+
+  it('repeats its bytes for a seed, in any split into buffers, and differs between seeds', () => {
+    const draw = (seed: number, sizes: number[], views: boolean): number[] => {
+      const { queue } = setup({ seed, views });
+      const sub = queue.submit([], sizes);
+      queue.kick();
+      return sizes.flatMap((_, i) => [...queue.readWritable(sub, i)]);
+    };
+    const a = draw(7, [64], true);
+    expect(draw(7, [10, 3, 51], false)).toEqual(a);
+    expect(draw(8, [64], true)).not.toEqual(a);
+    expect(draw(0, [64], true).some((x) => x !== 0)).toBe(true);
+    expect(draw(2 ** 40 + 7, [64], true)).not.toEqual(a);
+    expect(() => seededEntropy(-1)).toThrow(RangeError);
+    expect(() => seededEntropy(1.5)).toThrow(RangeError);
   });
 
   it('fills chains of several buffers, also without zero-copy views', () => {

@@ -73,6 +73,9 @@ function importInto(vcpu: Vcpu, state: VcpuState): void {
   vcpu.importState(state);
 }
 
+/** setTimeout's longest delay: a later one fires after 1 ms (with a warning), so it is re-armed from here instead. */
+const MAX_TIMEOUT_MS = 0x7fffffff;
+
 /**
  * Runs a para-virtual domain's due timers (set_timer_op, VIRQ_TIMER) on this pCPU's event loop,
  * between slices, and tells the hypervisor when they leave its blocked vCPU an event.
@@ -89,7 +92,7 @@ function armPvTimers(instance: Instance): void {
     pv.clock.runDue();
     if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
     armPvTimers(instance);
-  }, Math.max(0, (deadline - pv.clock.now()) / 1e6));
+  }, Math.min(MAX_TIMEOUT_MS, Math.max(0, (deadline - pv.clock.now()) / 1e6)));
 }
 
 /** Builds the domain's VM over its frames of the pool and loads the vCPU's state into it. */

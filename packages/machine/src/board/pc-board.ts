@@ -101,7 +101,8 @@ export class PcBoard {
     this.memoryMap = pcMemoryMap({ ramSize: options.ramSize, firmware: options.firmware, virtioSlots: virtio.length });
     const { clock } = options;
     this.io.registerDevice(this.pic);
-    this.pit = new Pit({ clock, irq: this.pic.irq(IRQ_PIT) });
+    this.pit = new Pit({ clock, irq: this.pic.irq(IRQ_PIT), reinject: true });
+    this.pic.watch(IRQ_PIT, this.pit);
     this.io.registerDevice(this.pit);
     this.com1 = new Uart16550({ clock, irq: this.pic.irq(IRQ_COM1), backend: options.serial, base: COM1_BASE });
     this.io.registerDevice(this.com1);

@@ -1,5 +1,5 @@
 import {
-  VirtioBlock, VirtioConsole, VirtioMmioTransport, VirtioRng, type BlockBackend, type SerialBackend,
+  VirtioBlock, VirtioConsole, VirtioMmioTransport, VirtioRng, seededEntropy, type BlockBackend, type SerialBackend,
   type VirtioDevice,
 } from '@ringvisor/devices';
 import type { Clock, GuestMemory, IrqLine } from '@ringvisor/vmm-api';
@@ -8,7 +8,8 @@ import type { Clock, GuestMemory, IrqLine } from '@ringvisor/vmm-api';
 export type VirtioDeviceConfig =
   | { readonly kind: 'blk'; readonly backend: BlockBackend; readonly readOnly?: boolean; readonly id?: string }
   | { readonly kind: 'console'; readonly backend: SerialBackend }
-  | { readonly kind: 'rng' };
+  /** virtio-rng: the host's CSPRNG, or a fixed byte stream for `seed` (reproducible runs). */
+  | { readonly kind: 'rng'; readonly seed?: number };
 
 /** The device model for one slot; `clock` paces virtio-blk so one notify cannot hold the vCPU for long. */
 export function createVirtioDevice(config: VirtioDeviceConfig, clock: Clock): VirtioDevice {
@@ -18,7 +19,7 @@ export function createVirtioDevice(config: VirtioDeviceConfig, clock: Clock): Vi
     case 'console':
       return new VirtioConsole({ backend: config.backend });
     case 'rng':
-      return new VirtioRng();
+      return new VirtioRng({ source: config.seed === undefined ? undefined : seededEntropy(config.seed) });
   }
 }
 

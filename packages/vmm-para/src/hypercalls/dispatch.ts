@@ -2,8 +2,8 @@
 // results, -ENOSYS for everything this hypervisor does not implement.
 import {
   CONSOLEIO_read, CONSOLEIO_write, EFAULT, EINVAL, ENOENT, ENOSYS, EPERM, ETIME, EVTCHNOP_alloc_unbound,
-  EVTCHNOP_bind_virq, EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_unmask, GNTST_bad_domain,
-  GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay, GNTST_permission_denied, GNTTABOP_map_grant_ref,
+  EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_unmask,
+  GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay, GNTST_permission_denied, GNTTABOP_map_grant_ref,
   GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, DOMID_SELF, GUEST_DOMID, HC,
   HYPERVISOR_VIRT_START, PAGE_SIZE, SCHEDOP_block, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash, SHUTDOWN_poweroff,
   SHUTDOWN_reboot, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer, VCPUOP_set_singleshot_timer,
@@ -17,6 +17,8 @@ import { hypervisorIret } from '../iret.js';
 
 const MULTICALL_ENTRY_SIZE = 32;
 const TRAP_INFO_SIZE = 8;
+/** When set_timer_op's timeout is absurdly far, Xen fires it after 100 ms. */
+const FAR_TIMEOUT_NS = 100_000_000;
 /** Console output copied per piece (Xen's console_io copies 128 bytes at a time). */
 const CONSOLE_CHUNK = 128;
 
@@ -58,9 +60,7 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
     case HC.memory_op: return memoryOp(ctx, a[0], a[1]);
     case HC.multicall: return multicall(ctx, a[0], a[1]);
     case HC.update_va_mapping: return updateVaMapping(ctx, a[0], a[1], a[2], a[3]);
-    case HC.set_timer_op:
-      ctx.time.setSingleshot((a[1] >>> 0) * 2 ** 32 + (a[0] >>> 0));
-      return 0;
+    case HC.set_timer_op: return setTimerOp(ctx, (a[1] >>> 0) * 2 ** 32 + (a[0] >>> 0));
     case HC.xen_version: return xenVersion(ctx, a[0], a[1]);
     case HC.console_io: return consoleIo(ctx, a[0], a[1], a[2]);
     case HC.grant_table_op: return grantTableOp(ctx, a[0], a[1], a[2]);
@@ -78,6 +78,19 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
       // physdev_op included: a domain without devices has nothing to ask it.
       return ENOSYS;
   }
+}
+
+/**
+ * set_timer_op(timeout): Xen's do_set_timer_op. 0 cancels; a timeout that is negative as s_time_t
+ * or 2^50 ns (~13 days) or more away gets an event in 100 ms instead (Xen's answer to kernels that
+ * wrap their jiffies or ask for "never").
+ */
+function setTimerOp(ctx: HypercallContext, timeout: number): number {
+  const now = ctx.time.now();
+  if (timeout === 0) ctx.time.stopSingleshot();
+  else if (timeout >= 2 ** 63 || timeout - now >= 2 ** 50) ctx.time.setSingleshot(now + FAR_TIMEOUT_NS);
+  else ctx.time.setSingleshot(timeout);
+  return 0;
 }
 
 /** set_trap_table: entries until one with address 0; a null pointer clears the table. */
@@ -257,27 +270,34 @@ function eventChannelOp(ctx: HypercallContext, cmd: number, arg: number): number
     case EVTCHNOP_bind_virq: {
       const virq = domain.access.read32(arg);
       const vcpu = domain.access.read32(arg + 4);
-      // The port goes back through the same struct: check it is writable before a port is taken.
-      domain.access.write32(arg + 8, domain.access.read32(arg + 8));
-      const port = events.bindVirq(virq, vcpu);
-      if (port < 0) return port;
-      domain.access.write32(arg + 8, port);
-      return 0;
+      return newPort(ctx, arg + 8, () => events.bindVirq(virq, vcpu));
     }
     case EVTCHNOP_alloc_unbound: {
       const dom = domain.access.read16(arg);
       const remote = domain.access.read16(arg + 2);
-      domain.access.write32(arg + 4, domain.access.read32(arg + 4));
-      const port = events.allocUnbound(dom, remote);
-      if (port < 0) return port;
-      domain.access.write32(arg + 4, port);
-      return 0;
+      return newPort(ctx, arg + 4, () => events.allocUnbound(dom, remote));
+    }
+    case EVTCHNOP_bind_interdomain: {
+      // {u16 remote_dom; u32 remote_port @4; u32 local_port @8 (out)}
+      const remote = domain.access.read16(arg);
+      const remotePort = domain.access.read32(arg + 4);
+      return newPort(ctx, arg + 8, () => events.bindInterdomain(remote, remotePort));
     }
     case EVTCHNOP_close: return events.close(domain.access.read32(arg));
     case EVTCHNOP_send: return events.send(domain.access.read32(arg));
     case EVTCHNOP_unmask: return events.unmask(domain.access.read32(arg));
     default: return ENOSYS;
   }
+}
+
+/** A port `take` allocates, written back at `out`: checked writable before a port is taken. */
+function newPort(ctx: HypercallContext, out: number, take: () => number): number {
+  const access = ctx.domain.access;
+  access.write32(out, access.read32(out));
+  const port = take();
+  if (port < 0) return port;
+  access.write32(out, port);
+  return 0;
 }
 
 /** grant_table_op: setup_table and query_size for the guest's own table; map/unmap of grants from other domains. */

@@ -2,7 +2,7 @@
 // and descriptor-table hypercalls, with Xen 3's x86_32 results (any refused item: -EINVAL and the
 // count done so far; a bad guest pointer: -EFAULT).
 import {
-  DOMID_SELF, EFAULT, EINVAL, ENOSYS, FIRST_RESERVED_GDT_ENTRY, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE,
+  DOMID_SELF, EFAULT, EINVAL, ENOSYS, EPERM, GUEST_DOMID, FIRST_RESERVED_GDT_ENTRY, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE,
   MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_NEW_BASEPTR,
   MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_UNPIN_TABLE,
   PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page,
@@ -249,8 +249,9 @@ export function memoryOp(ctx: HypercallContext, cmd: number, arg: number): numbe
         return domain.tables.frames.frames - 1;
       case XENMEM_current_reservation:
       case XENMEM_maximum_reservation: {
+        // Xen 3's do_memory_op: another domain's reservation is for privileged domains only.
         const dom = domain.access.read16(arg);
-        return dom === DOMID_SELF || dom === 1 ? pages : EINVAL;
+        return dom === DOMID_SELF || dom === GUEST_DOMID ? pages : EPERM;
       }
       case XENMEM_memory_map: {
         // struct xen_memory_map {u32 nr_entries; u32 buffer}: one e820 entry {u64 addr, u64 size, u32 type}.
