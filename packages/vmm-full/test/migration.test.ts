@@ -106,6 +106,42 @@ interface Garbage {
   fpu: Uint8Array;
 }
 
+describe('the state carried', () => {
+  it('registers, FPU, TSC, debug registers, SYSENTER MSRs, the interrupt shadow and halt go from one VM to another', () => {
+    const backing = new SharedArrayBuffer(fullStrategy.hostRamSize!(RAM));
+    const [a, b] = [0, 1].map(() => fullStrategy.createVm(spec([], backing)));
+    // fld1; fldpi; sti; hlt
+    [0xd9, 0xe8, 0xd9, 0xeb, 0xfb, 0xf4].forEach((byte, i) => a.memory.write8(CODE + i, byte));
+    const onA = a.createVcpu(0);
+    const onB = b.createVcpu(0);
+    const start = kernelState();
+    onA.importState!({
+      ...start, debug: [1, 2, 3, 4, 0xffff0ff0, 0x400],
+      msrs: [{ index: 0x174, value: 0x08n }, { index: 0x175, value: 0x9000n }, { index: 0x176, value: 0x12345n }],
+    });
+    expect(onA.run(3).reason).toBe('budget');
+    const afterSti = onA.exportState!();
+    expect(afterSti.interruptShadow).toBe(1);
+    expect(afterSti.regs.eflags & 0x200).toBe(0x200);
+    expect(afterSti.fpu.some((byte) => byte !== 0)).toBe(true);
+    onB.importState!(afterSti);
+    expect(onB.exportState!()).toEqual(afterSti);
+    expect(onB.interruptible).toBe(false);
+    expect(onB.run(1).reason).toBe('budget');
+    const halted = onB.exportState!();
+    expect([halted.halted, halted.regs.eip, halted.interruptShadow]).toEqual([true, CODE + 6, 0]);
+    expect(halted.debug).toEqual([1, 2, 3, 4, 0xffff0ff0, 0x400]);
+    expect(halted.msrs.filter((m) => m.index !== 0x10)).toEqual([
+      { index: 0x174, value: 0x08n }, { index: 0x175, value: 0x9000n }, { index: 0x176, value: 0x12345n },
+    ]);
+    expect(halted.msrs.find((m) => m.index === 0x10)!.value).toBe(afterSti.msrs.find((m) => m.index === 0x10)!.value + 1n);
+    onA.importState!(halted);
+    const exit = onA.run(100);
+    expect(exit).toEqual({ reason: 'hlt', interruptsEnabled: true });
+    expect(onA.exportState!().fpu).toEqual(halted.fpu);
+  });
+});
+
 describe('hostile states', () => {
   it('garbage in any field: a RangeError, or a run that ends in an exit with the VMM intact and the guest at ring 1 or 3', () => {
     const base = kernelState();
