@@ -96,8 +96,11 @@ export class FullVcpu implements Vcpu {
   private cr3 = -1;
   private cr4 = -1;
   private efer = -1;
-  /** Emulated STI / MOV SS: the next instruction runs before an interrupt may be taken. */
-  private shadowPending = false;
+  /**
+   * An interrupt shadow the hardware has yet to take over (vmm-api's interruptShadow): 1 after an
+   * emulated STI, 2 after an emulated MOV SS / POP SS (which holds back a single-step trap too).
+   */
+  private shadowPending = 0;
   /** Guest code changed while the hardware ran: apply the invalidations at the next stop. */
   private readonly dirtyPages: number[] = [];
   private inHwRun = false;
@@ -229,7 +232,7 @@ export class FullVcpu implements Vcpu {
   }
 
   get interruptible(): boolean {
-    return this.hwLive ? this.hw.interruptible : this.virt.interruptible && !this.shadowPending;
+    return this.hwLive ? this.hw.interruptible : this.virt.interruptible && this.shadowPending === 0;
   }
 
   // ---- The run loop ---------------------------------------------------------------------------
@@ -324,7 +327,7 @@ export class FullVcpu implements Vcpu {
   }
 
   private virtualInterruptible(): boolean {
-    return (this.virt.getEflags() & IF) !== 0 && !this.shadowPending && this.virt.interruptible;
+    return (this.virt.getEflags() & IF) !== 0 && this.shadowPending === 0 && this.virt.interruptible;
   }
 
   /** How the hardware can run the virtual state. */
@@ -430,11 +433,11 @@ export class FullVcpu implements Vcpu {
     }
     if (modeChange) hw.modeChanged();
     else hw.codeSizeChanged();
-    if (this.shadowPending) {
-      this.shadowPending = false;
+    if (this.shadowPending !== 0) {
       hw.recordedRetire = -1;
-      hw.beginShadow();
+      hw.beginShadow(this.shadowPending === 2);
       hw.recordedRetire = 0;
+      this.shadowPending = 0;
     }
     this.hwLive = true;
   }
@@ -655,7 +658,7 @@ export class FullVcpu implements Vcpu {
         case F_STI: {
           const flags = hw.getEflags();
           hw.setEflags(flags | IF);
-          if ((flags & IF) === 0) this.shadowPending = true;
+          if ((flags & IF) === 0) this.shadowPending = 1;
           break;
         }
         case F_PUSHF:
@@ -687,9 +690,9 @@ export class FullVcpu implements Vcpu {
       ? off + 2
       : this.tc.entryFor(linear, csBase, virt.segLimit[CS], this.code);
     hw.eip = (TC_LINEAR + entry) >>> 0;
-    if (this.shadowPending) {
+    if (this.shadowPending !== 0) {
       // STI: one more instruction before an interrupt may be taken.
-      this.shadowPending = false;
+      this.shadowPending = 0;
       hw.recordedRetire = -1;
       hw.beginShadow();
       hw.recordedRetire = 0;
@@ -853,7 +856,7 @@ export class FullVcpu implements Vcpu {
     if (counting) virt.tscOffset = hw.retired + hw.tscOffset - virt.retired;
     const reason = virt.run(1);
     if (counting) hw.tscOffset = virt.retired + virt.tscOffset - hw.retired;
-    this.shadowPending = (virt.getEflags() & IF) !== 0 && !virt.interruptible;
+    this.shadowPending = (virt.getEflags() & IF) !== 0 && !virt.interruptible ? Math.max(virt.interruptShadow, 1) : 0;
     this.syncControls();
     if (reason === 'budget' || reason === 'hlt') return null;
     if (reason === 'shutdown') return this.shutdownExit;
@@ -866,7 +869,7 @@ export class FullVcpu implements Vcpu {
     const virt = this.virt;
     virt.injectException(vector, errorCode);
     virt.run(0);
-    this.shadowPending = false;
+    this.shadowPending = 0;
     this.syncControls();
     return virt.inShutdown ? this.shutdownExit : null;
   }
@@ -877,7 +880,7 @@ export class FullVcpu implements Vcpu {
     const virt = this.virt;
     virt.injectInterrupt(vector);
     virt.run(0);
-    this.shadowPending = false;
+    this.shadowPending = 0;
     this.syncControls();
   }
 
@@ -994,8 +997,8 @@ export class FullVcpu implements Vcpu {
     const hwShadow = this.hwLive ? hw.interruptShadow : 0;
     this.toVirtual();
     // A shadow the hardware was in (STI or MOV SS at ring 3) holds on when this instance goes on.
-    if (hwShadow !== 0) this.shadowPending = true;
-    const shadow = hwShadow !== 0 ? hwShadow : this.shadowPending ? virt.interruptShadow || 1 : 0;
+    if (hwShadow !== 0) this.shadowPending = hwShadow;
+    const shadow = this.shadowPending;
     return {
       regs: this.getRegisters(),
       sregs: this.getSpecialRegisters(),
@@ -1041,7 +1044,7 @@ export class FullVcpu implements Vcpu {
       else virt.sysenterEip = v | 0;
     }
     virt.halted = state.halted;
-    this.shadowPending = state.interruptShadow !== 0;
+    this.shadowPending = state.interruptShadow;
     this.interruptWindowRequested = state.interruptWindow;
     const event = state.pendingEvent;
     if (event?.kind === 'external') this.deliverExternal(event.vector);

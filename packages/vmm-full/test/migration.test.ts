@@ -140,6 +140,24 @@ describe('the state carried', () => {
     expect(exit).toEqual({ reason: 'hlt', interruptsEnabled: true });
     expect(onA.exportState!().fpu).toEqual(halted.fpu);
   });
+  it('the shadow of a MOV SS (which holds back a single-step trap too) moves as such', () => {
+    const backing = new SharedArrayBuffer(fullStrategy.hostRamSize!(RAM));
+    const [a, b] = [0, 1].map(() => fullStrategy.createVm(spec([], backing)));
+    // sti; nop; mov ss, ax; hlt
+    [0xfb, 0x90, 0x8e, 0xd0, 0xf4].forEach((byte, i) => a.memory.write8(CODE + i, byte));
+    // GDT entry 2 (selector 0x10, kernelState's GDT at 0x1000): flat writable data, DPL 0.
+    a.memory.write32(0x1010, 0x0000ffff);
+    a.memory.write32(0x1014, 0x00cf9300);
+    const onA = a.createVcpu(0);
+    const start = kernelState();
+    onA.importState!({ ...start, regs: { ...start.regs, eax: 0x10 } });
+    expect(onA.run(3).reason).toBe('budget');
+    const state = onA.exportState!();
+    expect([state.regs.eip, state.interruptShadow]).toEqual([CODE + 4, 2]);
+    const onB = b.createVcpu(0);
+    onB.importState!(state);
+    expect(onB.exportState!().interruptShadow).toBe(2);
+  });
 });
 
 describe('hostile states', () => {
