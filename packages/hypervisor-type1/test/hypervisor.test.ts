@@ -179,6 +179,17 @@ describe('Type1Hypervisor', () => {
     expect(hv.pool.framesOf(f.id)).toBe(0);
   });
 
+  it('moves a full-virtualization minikernel (paging, ring-3 processes) between pCPUs while its shell works', async () => {
+    const { hv, consoles } = await boot([{ name: 'mk', strategy: 'full', memory: 16, boot: { guest: 'minikernel' } }, compute('a'), compute('b')]);
+    const out = () => consoles.get('mk') ?? '';
+    await until('the shell', () => out().includes('minikernel shell: type help'), 60_000);
+    hv.consoleInput(hv.find('mk'), Buffer.from('forkexec\n'));
+    await until('forkexec', () => out().includes("forkexec: 32 children exec'd and reaped, exit status sum 11440"), 60_000);
+    hv.consoleInput(hv.find('mk'), Buffer.from('pagefault\n'));
+    await until('pagefault', () => out().includes("64 copy-on-write faults; parent's pages intact"), 60_000);
+    expect(hv.migrations('mk')).toBeGreaterThan(20);
+  });
+
   it('refuses what it cannot run', async () => {
     const { hv } = await boot([], 1);
     const config: DomainConfig = { name: 'v', strategy: 'hw:vmx', memoryMiB: 128, vcpus: 1, weight: 256, cap: 0, affinity: [0], boot: { kind: 'compute' }, autostart: true };
