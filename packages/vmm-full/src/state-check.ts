@@ -38,7 +38,13 @@ function bounded(value: unknown, max: number, what: string): void {
   }
 }
 
+/** A field that must be an object (structured data from another thread may be anything). */
+function object(value: unknown, what: string): void {
+  if (typeof value !== 'object' || value === null) throw new RangeError(`${what}: missing or not an object`);
+}
+
 function segment(s: SegmentState, name: string): void {
+  object(s, name);
   bounded(s.selector, 0xffff, `${name}.selector`);
   u32(s.base, `${name}.base`);
   u32(s.limit, `${name}.limit`);
@@ -51,7 +57,14 @@ const present = (s: SegmentState) => (s.access & (ACCESS_S | ACCESS_P)) === (ACC
 
 /** Throws a RangeError unless `state` is one an i686 under this strategy can be in. */
 export function checkState(state: VcpuState): void {
+  object(state, 'state');
   const { regs, sregs } = state;
+  object(regs, 'regs');
+  object(sregs, 'sregs');
+  object(sregs.gdt, 'gdt');
+  object(sregs.idt, 'idt');
+  if (!Array.isArray(state.debug) || !Array.isArray(state.msrs)) throw new RangeError('debug and msrs are arrays');
+  for (const msr of state.msrs) object(msr, 'msrs[]');
   for (const name of ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'eip', 'eflags'] as const) u32(regs[name], name);
   if ((regs.eflags & EFLAGS_RESERVED) !== 0 || (regs.eflags & 2) === 0) {
     throw new RangeError(`eflags: 0x${regs.eflags.toString(16)} has reserved bits wrong (bit 1 reads 1; 3, 5, 15, 22–31 read 0)`);

@@ -6,7 +6,7 @@
 // architectural state (the TSC among the MSRs). Then hostile states: refused with a RangeError, or
 // run at ring 1 or 3 whatever CPL they claim, with the VMM's frames intact.
 import type { GuestName } from '@ringvisor/guests';
-import type { ExitReason, ExitStats, VcpuState, VmSpec } from '@ringvisor/vmm-api';
+import type { ExitReason, ExitStats, SegmentState, VcpuState, VmSpec } from '@ringvisor/vmm-api';
 import { noneStrategy } from '@ringvisor/x86-core';
 import { describe, expect, it } from 'vitest';
 import { FullVcpu, VMM_LINEAR, fullStrategy } from '../src/index.js';
@@ -248,5 +248,8 @@ describe('hostile states', () => {
     refuse({ msrs: [{ index: 0x1d9, value: 0n }] }, /no MSR 0x1d9/);
     refuse({ fpu: new Uint8Array(3) }, /512 bytes/);
     refuse({ pendingEvent: { vector: 0x80, kind: 'software', errorCode: null } }, /pending software event/);
+    refuse({ sregs: { ...state.sregs, gs: undefined as unknown as SegmentState } }, /gs: missing/);
+    refuse({ msrs: 'none' as unknown as VcpuState['msrs'] }, /debug and msrs are arrays/);
+    expect(() => vcpu.importState!(null as unknown as VcpuState)).toThrow(/state: missing/);
   });
 });
