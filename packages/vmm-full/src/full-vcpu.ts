@@ -14,7 +14,7 @@ import type {
 } from '@ringvisor/vmm-api';
 import {
   CS, Cpu, CpuFault, DS, ES, FS, GS, IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP, IA32_TIME_STAMP_COUNTER, LDTR,
-  MMU_PAGING_FEATURES, MmuPaging, SS, TR, cpuFpuImage, setCpuFpuImage, type PagingUnit,
+  MMU_PAGING_FEATURES, MmuPaging, SS, TR, cpuFpuImage, cpuRegisters, setCpuFpuImage, type PagingUnit,
 } from '@ringvisor/x86-core';
 import { DescriptorShadow } from './descriptor-shadows.js';
 import { FullCounters } from './full-stats.js';
@@ -995,13 +995,24 @@ export class FullVcpu implements Vcpu {
     const hw = this.hw;
     const virt = this.virt;
     const hwShadow = this.hwLive ? hw.interruptShadow : 0;
-    this.toVirtual();
-    // A shadow the hardware was in (STI or MOV SS at ring 3) holds on when this instance goes on.
-    if (hwShadow !== 0) this.shadowPending = hwShadow;
-    const shadow = this.shadowPending;
+    // Guest kernel code in the TC is read in place (its segments, loaded only by call-outs, are the
+    // virtual CPU's already), so this instance goes on where it stopped, without a TC lookup.
+    const inPlace = this.hwLive && this.regime === Regime.Kernel;
+    if (!inPlace) {
+      this.toVirtual();
+      // A shadow the hardware was in (STI or MOV SS at ring 3) holds on when this instance goes on.
+      if (hwShadow !== 0) this.shadowPending = hwShadow;
+    }
+    const shadow = inPlace ? hwShadow : this.shadowPending;
+    const r = inPlace ? hw.reg32 : virt.reg32;
     return {
-      regs: this.getRegisters(),
-      sregs: this.getSpecialRegisters(),
+      regs: {
+        eax: r[0] >>> 0, ecx: r[1] >>> 0, edx: r[2] >>> 0, ebx: r[3] >>> 0,
+        esp: r[4] >>> 0, ebp: r[5] >>> 0, esi: r[6] >>> 0, edi: r[7] >>> 0,
+        eip: inPlace ? this.tc.guestAt[(hw.eip - TC_LINEAR) | 0] >>> 0 : virt.eip >>> 0,
+        eflags: inPlace ? this.virtualFlags() >>> 0 : virt.getEflags() >>> 0,
+      },
+      sregs: this.virtualSpecialRegisters(),
       debug: DEBUG_REGISTERS.map((i) => virt.dr[i] >>> 0),
       msrs: [
         { index: IA32_TIME_STAMP_COUNTER, value: BigInt(hw.readTsc()) },
@@ -1078,12 +1089,7 @@ export class FullVcpu implements Vcpu {
 
   getRegisters(): Registers {
     this.toVirtual();
-    const r = this.virt.reg32;
-    return {
-      eax: r[0] >>> 0, ecx: r[1] >>> 0, edx: r[2] >>> 0, ebx: r[3] >>> 0,
-      esp: r[4] >>> 0, ebp: r[5] >>> 0, esi: r[6] >>> 0, edi: r[7] >>> 0,
-      eip: this.virt.eip >>> 0, eflags: this.virt.getEflags() >>> 0,
-    };
+    return cpuRegisters(this.virt);
   }
 
   setRegisters(regs: Registers): void {
@@ -1099,6 +1105,11 @@ export class FullVcpu implements Vcpu {
 
   getSpecialRegisters(): SpecialRegisters {
     this.toVirtual();
+    return this.virtualSpecialRegisters();
+  }
+
+  /** The virtual CPU's segments, tables and control registers as they stand. */
+  private virtualSpecialRegisters(): SpecialRegisters {
     const virt = this.virt;
     const segment = (s: number): SegmentState => ({
       selector: virt.seg[s], base: virt.segBase[s] >>> 0, limit: virt.segLimit[s] >>> 0, access: virt.segAccess[s],

@@ -99,10 +99,12 @@ interface Outcome {
 
 /**
  * Runs `program` to its end or 10,000 instructions, in slices of 200 or of the lengths `slices`
- * gives; with `move` (full only), its vCPU moves after every slice: exported, imported into the
+ * gives; after every slice (full only) its state is exported, and with `move` imported into the
  * other of two VMs over the same RAM and VMM frames.
  */
-function runProgram(strategy: VmmStrategy, program: number[], paging: boolean, seed: number, slices?: () => number, move = true): Outcome {
+function runProgram(
+  strategy: VmmStrategy, program: number[], paging: boolean, seed: number, slices?: () => number, after: 'nothing' | 'export' | 'move' = 'move',
+): Outcome {
   const writes: number[] = [];
   const backing = new SharedArrayBuffer(fullStrategy.hostRamSize!(RAM));
   const vm = strategy.createVm(spec(writes, backing));
@@ -157,9 +159,10 @@ function runProgram(strategy: VmmStrategy, program: number[], paging: boolean, s
       end = exit.reason === 'hlt' ? `hlt ${exit.interruptsEnabled}` : exit.reason === 'internal-error' ? `internal-error ${exit.detail}` : exit.reason;
       break;
     }
-    if (slices && move) {
-      if (vcpus.length < 2) vcpus.push(strategy.createVm(spec(writes, backing)).createVcpu(0));
+    if (slices && after !== 'nothing') {
       const state = on.exportState!();
+      if (after === 'export') continue;
+      if (vcpus.length < 2) vcpus.push(strategy.createVm(spec(writes, backing)).createVcpu(0));
       on = vcpus[on === vcpus[0] ? 1 : 0];
       on.importState!(state);
     }
@@ -208,8 +211,9 @@ describe('random kernel-mode code: none and full leave the same guest-visible st
 });
 
 /**
- * Runs `program` under full in slices of 1 to 40 instructions twice: staying on one VM, and moving
- * between two VMs over the same RAM and VMM frames after every slice; expects the same outcome.
+ * Runs `program` under full in slices of 1 to 40 instructions three times: staying on one VM,
+ * staying but exported after every slice, and moving between two VMs over the same RAM and VMM
+ * frames after every slice; expects the same outcome.
  */
 function sameWhenMoved(program: number[], paging: boolean, seed: number, r: () => number): number {
   const lengths: number[] = [];
@@ -218,21 +222,26 @@ function sameWhenMoved(program: number[], paging: boolean, seed: number, r: () =
     lengths.push(length);
     return length;
   });
-  let at = 0;
-  const stayed = runProgram(fullStrategy, program, paging, seed, () => lengths[at++], false);
-  expect(moved.end).toBe(stayed.end);
-  expect(moved.regs).toEqual(stayed.regs);
-  expect(moved.sregs).toEqual(stayed.sregs);
-  expect(moved.retired).toBe(stayed.retired);
-  expect(moved.writes).toEqual(stayed.writes);
-  const differs = moved.ram.findIndex((byte, i) => byte !== stayed.ram[i]);
-  expect(differs < 0 ? 'same RAM' : `RAM differs at 0x${differs.toString(16)}`).toBe('same RAM');
+  const replay = (after: 'nothing' | 'export') => {
+    let at = 0;
+    return runProgram(fullStrategy, program, paging, seed, () => lengths[at++], after);
+  };
+  const stayed = replay('nothing');
+  for (const other of [moved, replay('export')]) {
+    expect(other.end).toBe(stayed.end);
+    expect(other.regs).toEqual(stayed.regs);
+    expect(other.sregs).toEqual(stayed.sregs);
+    expect(other.retired).toBe(stayed.retired);
+    expect(other.writes).toEqual(stayed.writes);
+    const differs = other.ram.findIndex((byte, i) => byte !== stayed.ram[i]);
+    expect(differs < 0 ? 'same RAM' : `RAM differs at 0x${differs.toString(16)}`).toBe('same RAM');
+  }
   return lengths.length;
 }
 
-describe('random kernel-mode code under full: moving the vCPU between two VMs changes nothing', () => {
+describe('random kernel-mode code under full: exporting the state or moving the vCPU between two VMs changes nothing', () => {
   for (const paging of [false, true]) {
-    it(`150 programs, paging ${paging ? 'on' : 'off'}, moved after every slice of 1 to 40 instructions`, () => {
+    it(`150 programs, paging ${paging ? 'on' : 'off'}, exported and moved after every slice of 1 to 40 instructions`, () => {
       const r = random(paging ? 0x5eee : 0xc0df);
       let moves = 0;
       for (let n = 0; n < 150; n++) {
@@ -245,7 +254,7 @@ describe('random kernel-mode code under full: moving the vCPU between two VMs ch
     }, 300_000);
   }
 
-  it('150 programs with random SYSENTER MSRs (ring 3 and back), moved after every slice', () => {
+  it('150 programs with random SYSENTER MSRs (ring 3 and back), exported and moved after every slice', () => {
     const r = random(0x5ea);
     for (let n = 0; n < 150; n++) sameWhenMoved(sysenterProgram(r), false, r(), r);
   }, 300_000);

@@ -15,14 +15,15 @@ import { runGuest, type GuestRun, type Migration, type RunOptions } from './supp
 
 const run = (name: GuestName, options: RunOptions) => runGuest(fullStrategy, name, options);
 
-function expectSameEnd(moved: GuestRun, stayed: GuestRun): void {
+/** `checkTc` false: minikernel's session leaves the TC failing `check()` with no export at all (README, Known gaps). */
+function expectSameEnd(moved: GuestRun, stayed: GuestRun, checkTc = true): void {
   expect([moved.end, moved.exitStatus]).toEqual([stayed.end, stayed.exitStatus]);
   expect(moved.output).toBe(stayed.output);
   expect(moved.retired).toBe(stayed.retired);
   expect(moved.state).toEqual(stayed.state);
   const vcpu = moved.vcpu as FullVcpu;
   expect(() => vcpu.shadow.checkInvariants()).not.toThrow();
-  expect(() => vcpu.checkTranslationCache()).not.toThrow();
+  if (checkTc) expect(() => vcpu.checkTranslationCache()).not.toThrow();
 }
 
 /** Largest slice per guest, small enough for many moves, and how many slices a copy waits (copies are slow). */
@@ -30,8 +31,8 @@ const SLICES: [GuestName, number, number][] = [
   ['firmware-hello', 20, 1], ['hello-real', 20, 1], ['hello', 100, 1], ['irq-test', 50_000, 40], ['microbench', 20_000, 20], ['escape', 20_000, 20],
 ];
 
-describe('bundled guests moved between VMs end as if they had stayed', () => {
-  for (const migration of ['ping-pong', 'copy'] as Migration[]) {
+describe('bundled guests exported after each slice, or moved between VMs, end as if left alone', () => {
+  for (const migration of ['export', 'ping-pong', 'copy'] as Migration[]) {
     it.each(SLICES)(`%s (${migration})`, (name, slice, copyEvery) => {
       const stayed = run(name, { slice, seed: 7 });
       expect([stayed.end, stayed.exitStatus]).toEqual(['halted', 1]);
@@ -48,14 +49,14 @@ describe('bundled guests moved between VMs end as if they had stayed', () => {
     expectSameEnd(moved, stayed);
   }, 240_000);
 
-  it('minikernel (paging, ring-3 processes, fork, demand paging, SYSENTER), both ways', () => {
+  it('minikernel (paging, ring-3 processes, fork, demand paging, SYSENTER), exported and moved both ways', () => {
     const commands = ['ps', 'forkexec', 'pagefault', 'syscall', 'preempt', 'segv', 'nb sysenter 20', 'nb forkwait 5', 'poweroff'];
     const stayed = run('minikernel', { slice: 5_000, seed: 5, commands });
     expect(stayed.output).toContain('powering off');
-    for (const migration of ['ping-pong', 'copy'] as Migration[]) {
+    for (const migration of ['export', 'ping-pong', 'copy'] as Migration[]) {
       const moved = run('minikernel', { slice: 5_000, seed: 5, commands, migration, every: migration === 'copy' ? 100 : 1 });
       expect(moved.moves).toBeGreaterThan(30);
-      expectSameEnd(moved, stayed);
+      expectSameEnd(moved, stayed, migration !== 'export');
     }
   }, 240_000);
 });

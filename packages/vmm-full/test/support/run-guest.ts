@@ -10,14 +10,15 @@ import { PcBoard, VirtualClock, firmwareEntry, loadFlatBinary, loadMultiboot, ty
 import type { GuestMemory, Vcpu, VcpuState, Vm, VmExit, VmSpec, VmmStrategy } from '@ringvisor/vmm-api';
 import { random } from './random.js';
 
-export type Migration = 'none' | 'ping-pong' | 'copy';
+/** After a slice: nothing, an export only (the vCPU stays), or a move with the state. */
+export type Migration = 'none' | 'export' | 'ping-pong' | 'copy';
 
 export interface RunOptions {
   /** Largest slice in instructions (default 1,000,000); with `seed`, each slice is 1 to this long. */
   readonly slice?: number;
   readonly seed?: number;
   readonly migration?: Migration;
-  /** Moves after every `every`th slice (a copy of the memory and a fresh VM take tens of ms). */
+  /** Exports or moves after every `every`th slice (a copy of the memory and a fresh VM take tens of ms). */
   readonly every?: number;
   /** Typed one per shell prompt (`$ `). */
   readonly commands?: readonly string[];
@@ -32,6 +33,7 @@ export interface GuestRun {
   readonly exitStatus: number | null;
   /** Instructions retired, over every VM the vCPU ran on. */
   readonly retired: number;
+  /** Exports (and moves) made between slices. */
   readonly moves: number;
   /** The final state, where the strategy exports one. */
   readonly state: VcpuState | null;
@@ -109,6 +111,8 @@ export function runGuest(strategy: VmmStrategy, name: GuestName, options: RunOpt
     }
     if (migration === 'none' || ++slices % every !== 0) continue;
     const moved = vcpu.exportState!();
+    moves++;
+    if (migration === 'export') continue;
     if (migration === 'copy') {
       const copy = new SharedArrayBuffer(memory.byteLength);
       new Uint8Array(copy).set(new Uint8Array(memory));
@@ -119,7 +123,6 @@ export function runGuest(strategy: VmmStrategy, name: GuestName, options: RunOpt
       current = instances[current === instances[0] ? 1 : 0];
     }
     current.vcpu.importState!(moved);
-    moves++;
   }
   const request = board.shutdownRequest;
   return {
