@@ -41,7 +41,7 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with two Linux domains and two 
     child.stderr.on('data', (b: Buffer) => { err += b.toString('latin1'); });
     child.on('exit', () => waiters.splice(0).forEach((w) => w()));
     /** Before the test's own timeout: a failure that shows the consoles and the domains' states. */
-    const deadline = started + 840_000;
+    const deadline = started + 1_440_000;
     const stuck = (pattern: RegExp): Error => {
       const xl = spawnSync(process.execPath, [cli, 'xl', '-s', socket, 'list'], { encoding: 'utf8', timeout: 30_000 });
       return new Error(`no ${pattern} after ${((Date.now() - started) / 1000).toFixed(0)} s\n${xl.stdout}${xl.stderr}\n${out.slice(-3000)}`);
@@ -96,5 +96,5 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with two Linux domains and two 
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(scratch, { recursive: true, force: true });
     }
-  }, 900_000);
+  }, 1_500_000);
 });

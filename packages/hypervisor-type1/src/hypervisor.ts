@@ -19,10 +19,10 @@ import { Credit2Scheduler, type Tickle } from './sched/credit2.js';
 /** Strategies whose domains run from the RAM pool. */
 const POOL_STRATEGIES = new Set(['hw:vmx', 'full', 'para']);
 /**
- * Strategies whose vCPUs cannot move between pCPUs yet (no state export, or domain state kept in
- * the VM on its pCPU): their domains stay on the first pCPU their affinity allows.
+ * Strategies whose vCPUs cannot move between pCPUs yet (domain state kept in the VM on its pCPU):
+ * their domains stay on the first pCPU their affinity allows.
  */
-const RESIDENT_STRATEGIES = new Set(['full', 'para']);
+const RESIDENT_STRATEGIES = new Set(['para']);
 
 export interface Type1Options {
   readonly platform: PlatformConfig;
@@ -264,8 +264,9 @@ export class Type1Hypervisor {
       this.pool.release(extent, id);
       throw error;
     }
-    // A para-virtual or full domain's state (frame types, event channels, its back ends; its VMM
-    // frames) lives in its VM on one pCPU: it stays resident there, on the first pCPU its affinity allows.
+    // A para-virtual domain's state (frame types, event channels, its back ends) lives in its VM on
+    // one pCPU: it stays resident there, on the first pCPU its affinity allows. A full domain moves
+    // as an hw:vmx one does: its VM on each pCPU shares the VMM frames, and an import rebuilds them.
     const affinity = RESIDENT_STRATEGIES.has(config.strategy) ? [config.affinity[0]] : config.affinity;
     // A vCPU that can never move has its device models on its pCPU: no round trip per access.
     const board: BoardSpec = {

@@ -28,6 +28,8 @@ export class DescriptorShadow {
     private readonly guestRamEnd: number,
     /** Entries the VMM keeps for itself at the table's top (never overwritten). */
     private readonly reserved: number,
+    /** Frames of the shadow table from `phys`. */
+    private readonly pages: number,
   ) {}
 
   /** Byte offset of entry 0 in the shadow's frames (as last synced). */
@@ -102,6 +104,18 @@ export class DescriptorShadow {
       this.shadow.guestWrite(gpa, 4, guestHi | 0x100);
       this.copy[2 * i + 1] = guestHi | 0x100;
     }
+  }
+
+  /**
+   * Zeroes the shadow's frames and forgets the copy: another instance of this vCPU's VM, over the
+   * same frames, may have written its own shadow there (a vCPU moving between physical CPUs).
+   */
+  reset(): void {
+    this.host.ram.fill(0, this.phys, this.phys + this.pages * 4096);
+    this.copy.fill(0);
+    this.from.fill(-1);
+    this.used = 0;
+    this.at = 0;
   }
 
   /** Forgets the copy (after the guest's table may have moved in physical memory). */

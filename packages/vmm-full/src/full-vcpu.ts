@@ -10,18 +10,20 @@ import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, CR0_PG, KIND_RAM_CODE, KIND_RO
   SHADOW_HIDDEN, SHADOW_MMIO, SHADOW_OVERLAY, SHADOW_TRACED, SHADOW_TRUE, SHADOW_UNSUPPORTED, SHADOW_VMM_AREA, ShadowPaging,
 } from '@ringvisor/mmu';
 import type {
-  ExitStats, Registers, SegmentState, SpecialRegisters, Vcpu, VmExit, VmSpec,
+  ExitStats, Registers, SegmentState, SpecialRegisters, Vcpu, VcpuState, VmExit, VmSpec,
 } from '@ringvisor/vmm-api';
 import {
-  CS, Cpu, CpuFault, DS, ES, FS, GS, LDTR, MMU_PAGING_FEATURES, MmuPaging, SS, TR, type PagingUnit,
+  CS, Cpu, CpuFault, DS, ES, FS, GS, IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP, IA32_TIME_STAMP_COUNTER, LDTR,
+  MMU_PAGING_FEATURES, MmuPaging, SS, TR, cpuFpuImage, cpuRegisters, setCpuFpuImage, type PagingUnit,
 } from '@ringvisor/x86-core';
 import { DescriptorShadow } from './descriptor-shadows.js';
 import { FullCounters } from './full-stats.js';
 import {
-  GDT_OFFSET, LDT_OFFSET, TC_CS, TC_OFFSET, TC_SIZE, TSS_OFFSET, VMM_LINEAR,
+  AREA_FRAMES, GDT_OFFSET, GDT_PAGES, LDT_OFFSET, LDT_PAGES, TC_CS, TC_OFFSET, TC_SIZE, TSS_OFFSET, VMM_LINEAR,
 } from './layout.js';
 import { VirtualCpuMemory } from './memory-views.js';
 import { UNUSABLE, truncate, truncated } from './segments.js';
+import { DEBUG_REGISTERS, checkState } from './state-check.js';
 import {
   CALLOUT_NAMES, C_INVLPG, C_IO, C_MOV_CR3, F_CALL, F_IN, F_JMP, F_MOV_FROM_SEG, F_MOV_TO_SEG, F_OUT, F_POP_SEG, F_PUSH_SEG, F_RET, F_CLI, F_STI, F_PUSHF, F_POPF,
   K_CALLOUT, K_CALLOUT_END, K_EXIT, K_IDENT, K_STALE, TranslationCache, type CodeSource, type FastOp,
@@ -94,8 +96,11 @@ export class FullVcpu implements Vcpu {
   private cr3 = -1;
   private cr4 = -1;
   private efer = -1;
-  /** Emulated STI / MOV SS: the next instruction runs before an interrupt may be taken. */
-  private shadowPending = false;
+  /**
+   * An interrupt shadow the hardware has yet to take over (vmm-api's interruptShadow): 1 after an
+   * emulated STI, 2 after an emulated MOV SS / POP SS (which holds back a single-step trap too).
+   */
+  private shadowPending = 0;
   /** Guest code changed while the hardware ran: apply the invalidations at the next stop. */
   private readonly dirtyPages: number[] = [];
   private inHwRun = false;
@@ -107,6 +112,8 @@ export class FullVcpu implements Vcpu {
   private readonly code: CodeSource;
   private doneInRun = 0;
   private readonly takeMmioCount: () => number;
+  private readonly areaPhys: number;
+  private readonly areaTable: number;
 
   constructor(readonly index: number, parts: FullVcpuParts) {
     const { host, spec, guestRamEnd } = parts;
@@ -114,6 +121,9 @@ export class FullVcpu implements Vcpu {
     this.spec = spec;
     this.guestRamEnd = guestRamEnd;
     this.takeMmioCount = parts.takeMmioCount;
+    this.areaPhys = parts.areaPhys;
+    this.areaTable = parts.areaTable;
+    this.writeVmmFrames();
     this.hostPaging = new Paging(host, { maxPhysAddrBits: 36 });
     this.shadow = new ShadowPaging({
       host, guestRamEnd, allocFrame: parts.allocFrame, freeFrame: parts.freeFrame, hostTlb: this.hostPaging,
@@ -149,10 +159,8 @@ export class FullVcpu implements Vcpu {
     this.tc = new TranslationCache(ram.subarray(parts.areaPhys + TC_OFFSET, parts.areaPhys + TC_OFFSET + TC_SIZE),
       (offset, length) => host.notifyWrite(parts.areaPhys + TC_OFFSET + offset, length));
     this.gdtPhys = parts.areaPhys + GDT_OFFSET;
-    this.gdtShadow = new DescriptorShadow(host, this.shadow, this.gdtPhys, guestRamEnd, 0);
-    this.ldtShadow = new DescriptorShadow(host, this.shadow, parts.areaPhys + LDT_OFFSET, guestRamEnd, 0);
-    // The VMM's TSS: no I/O bitmap (its base lies past the limit), so every port access above IOPL faults.
-    host.write32(parts.areaPhys + TSS_OFFSET + 0x64, 0x68 << 16);
+    this.gdtShadow = new DescriptorShadow(host, this.shadow, this.gdtPhys, guestRamEnd, 0, GDT_PAGES);
+    this.ldtShadow = new DescriptorShadow(host, this.shadow, parts.areaPhys + LDT_OFFSET, guestRamEnd, 0, LDT_PAGES);
 
     const shadow = this.shadow;
     const fetchPage = { linear: -1, gpa: -1 };
@@ -190,6 +198,15 @@ export class FullVcpu implements Vcpu {
     hw.addressMask = this.virt.addressMask = host.addressMask;
   }
 
+  /** The VMM area's page table and the VMM's TSS, as this VMM wants them. */
+  private writeVmmFrames(): void {
+    const host = this.host;
+    for (let i = 0; i < AREA_FRAMES; i++) host.write32(this.areaTable + 4 * i, (this.areaPhys + i * 4096) | 3);
+    // The VMM's TSS: no I/O bitmap (its base lies past the limit), so every port access above IOPL faults.
+    host.ram.fill(0, this.areaPhys + TSS_OFFSET, this.areaPhys + TSS_OFFSET + 4096);
+    host.write32(this.areaPhys + TSS_OFFSET + 0x64, 0x68 << 16);
+  }
+
   private fetchable(gpa: number): boolean {
     if (gpa >= 0x1_0000_0000) return false;
     const kind = this.host.kind[gpa >>> PAGE_SHIFT];
@@ -215,7 +232,7 @@ export class FullVcpu implements Vcpu {
   }
 
   get interruptible(): boolean {
-    return this.hwLive ? this.hw.interruptible : this.virt.interruptible && !this.shadowPending;
+    return this.hwLive ? this.hw.interruptible : this.virt.interruptible && this.shadowPending === 0;
   }
 
   // ---- The run loop ---------------------------------------------------------------------------
@@ -310,7 +327,7 @@ export class FullVcpu implements Vcpu {
   }
 
   private virtualInterruptible(): boolean {
-    return (this.virt.getEflags() & IF) !== 0 && !this.shadowPending && this.virt.interruptible;
+    return (this.virt.getEflags() & IF) !== 0 && this.shadowPending === 0 && this.virt.interruptible;
   }
 
   /** How the hardware can run the virtual state. */
@@ -416,11 +433,11 @@ export class FullVcpu implements Vcpu {
     }
     if (modeChange) hw.modeChanged();
     else hw.codeSizeChanged();
-    if (this.shadowPending) {
-      this.shadowPending = false;
+    if (this.shadowPending !== 0) {
       hw.recordedRetire = -1;
-      hw.beginShadow();
+      hw.beginShadow(this.shadowPending === 2);
       hw.recordedRetire = 0;
+      this.shadowPending = 0;
     }
     this.hwLive = true;
   }
@@ -641,7 +658,7 @@ export class FullVcpu implements Vcpu {
         case F_STI: {
           const flags = hw.getEflags();
           hw.setEflags(flags | IF);
-          if ((flags & IF) === 0) this.shadowPending = true;
+          if ((flags & IF) === 0) this.shadowPending = 1;
           break;
         }
         case F_PUSHF:
@@ -673,9 +690,9 @@ export class FullVcpu implements Vcpu {
       ? off + 2
       : this.tc.entryFor(linear, csBase, virt.segLimit[CS], this.code);
     hw.eip = (TC_LINEAR + entry) >>> 0;
-    if (this.shadowPending) {
+    if (this.shadowPending !== 0) {
       // STI: one more instruction before an interrupt may be taken.
-      this.shadowPending = false;
+      this.shadowPending = 0;
       hw.recordedRetire = -1;
       hw.beginShadow();
       hw.recordedRetire = 0;
@@ -839,7 +856,7 @@ export class FullVcpu implements Vcpu {
     if (counting) virt.tscOffset = hw.retired + hw.tscOffset - virt.retired;
     const reason = virt.run(1);
     if (counting) hw.tscOffset = virt.retired + virt.tscOffset - hw.retired;
-    this.shadowPending = (virt.getEflags() & IF) !== 0 && !virt.interruptible;
+    this.shadowPending = (virt.getEflags() & IF) !== 0 && !virt.interruptible ? Math.max(virt.interruptShadow, 1) : 0;
     this.syncControls();
     if (reason === 'budget' || reason === 'hlt') return null;
     if (reason === 'shutdown') return this.shutdownExit;
@@ -852,7 +869,7 @@ export class FullVcpu implements Vcpu {
     const virt = this.virt;
     virt.injectException(vector, errorCode);
     virt.run(0);
-    this.shadowPending = false;
+    this.shadowPending = 0;
     this.syncControls();
     return virt.inShutdown ? this.shutdownExit : null;
   }
@@ -863,7 +880,7 @@ export class FullVcpu implements Vcpu {
     const virt = this.virt;
     virt.injectInterrupt(vector);
     virt.run(0);
-    this.shadowPending = false;
+    this.shadowPending = 0;
     this.syncControls();
   }
 
@@ -967,14 +984,112 @@ export class FullVcpu implements Vcpu {
     if (this.hw.tscSource === null && Number.isSafeInteger(ticks) && ticks > 0) this.hw.tscOffset += ticks;
   }
 
+  /**
+   * The guest's architectural state as the guest sees it: the virtual CPU's (its CPL, IF and IOPL,
+   * CR0–CR4, descriptor tables and segment caches as it loaded them, debug registers, SYSENTER
+   * MSRs, halt), never the deprivileged state the hardware holds; the FPU and the TSC are the
+   * hardware's (guest x87/SSE code runs there, and the TSC counts on it). The VMM delivers events
+   * at once, so none is ever pending.
+   */
+  exportState(): VcpuState {
+    const hw = this.hw;
+    const virt = this.virt;
+    const hwShadow = this.hwLive ? hw.interruptShadow : 0;
+    // Guest kernel code in the TC is read in place (its segments, loaded only by call-outs, are the
+    // virtual CPU's already), so this instance goes on where it stopped, without a TC lookup.
+    const inPlace = this.hwLive && this.regime === Regime.Kernel;
+    if (!inPlace) {
+      this.toVirtual();
+      // A shadow the hardware was in (STI or MOV SS at ring 3) holds on when this instance goes on.
+      if (hwShadow !== 0) this.shadowPending = hwShadow;
+    }
+    const shadow = inPlace ? hwShadow : this.shadowPending;
+    const r = inPlace ? hw.reg32 : virt.reg32;
+    return {
+      regs: {
+        eax: r[0] >>> 0, ecx: r[1] >>> 0, edx: r[2] >>> 0, ebx: r[3] >>> 0,
+        esp: r[4] >>> 0, ebp: r[5] >>> 0, esi: r[6] >>> 0, edi: r[7] >>> 0,
+        eip: inPlace ? this.tc.guestAt[(hw.eip - TC_LINEAR) | 0] >>> 0 : virt.eip >>> 0,
+        eflags: inPlace ? this.virtualFlags() >>> 0 : virt.getEflags() >>> 0,
+      },
+      sregs: this.virtualSpecialRegisters(),
+      debug: DEBUG_REGISTERS.map((i) => virt.dr[i] >>> 0),
+      msrs: [
+        { index: IA32_TIME_STAMP_COUNTER, value: BigInt(hw.readTsc()) },
+        { index: IA32_SYSENTER_CS, value: BigInt(virt.sysenterCs >>> 0) },
+        { index: IA32_SYSENTER_ESP, value: BigInt(virt.sysenterEsp >>> 0) },
+        { index: IA32_SYSENTER_EIP, value: BigInt(virt.sysenterEip >>> 0) },
+      ],
+      fpu: cpuFpuImage(hw),
+      halted: virt.halted,
+      interruptShadow: shadow,
+      pendingEvent: null,
+      interruptWindow: this.interruptWindowRequested,
+    };
+  }
+
+  /**
+   * Loads `state` (state-check.ts refuses what no i686 could hold), possibly exported by another
+   * instance of this VM over the same RAM and VMM frames: everything this instance derived from
+   * guest memory or left in those frames is dropped and rebuilt from the state (`dropDerived`).
+   * Whatever CPL the state claims, the guest runs at ring 1 or 3 as always.
+   */
+  importState(state: VcpuState): void {
+    checkState(state);
+    const hw = this.hw;
+    const virt = this.virt;
+    setCpuFpuImage(hw, state.fpu);
+    setCpuFpuImage(virt, state.fpu);
+    this.dropDerived();
+    this.refused = null;
+    this.setRegisters(state.regs);
+    this.setSpecialRegisters(state.sregs);
+    DEBUG_REGISTERS.forEach((i, at) => { virt.dr[i] = state.debug[at] | 0; });
+    for (const { index, value } of state.msrs) {
+      const v = Number(value);
+      if (index === IA32_TIME_STAMP_COUNTER) {
+        hw.tscOffset += v - hw.readTsc();
+        virt.tscOffset += v - virt.readTsc();
+      } else if (index === IA32_SYSENTER_CS) virt.sysenterCs = v | 0;
+      else if (index === IA32_SYSENTER_ESP) virt.sysenterEsp = v | 0;
+      else virt.sysenterEip = v | 0;
+    }
+    virt.halted = state.halted;
+    this.shadowPending = state.interruptShadow;
+    this.interruptWindowRequested = state.interruptWindow;
+    const event = state.pendingEvent;
+    if (event?.kind === 'external') this.deliverExternal(event.vector);
+    else if (event?.kind === 'exception') this.reflect(event.vector, event.errorCode ?? -1);
+  }
+
+  /**
+   * Forgets what this instance derived from guest memory and what it left in the VMM's frames:
+   * another instance over the same frames (the vCPU ran on another physical CPU) may have changed
+   * guest code, page tables and descriptor tables, and wrote its own translations, shadow tables
+   * and shadow descriptors over this one's.
+   */
+  private dropDerived(): void {
+    this.hwLive = false;
+    this.pendingBudget = false;
+    this.hw.interruptShadow = 0;
+    this.virt.interruptShadow = 0;
+    this.shadow.clearOverlay();
+    this.shadow.reset();
+    this.cr0 = this.cr3 = this.cr4 = this.efer = -1;
+    this.writeVmmFrames();
+    this.gdtShadow.reset();
+    this.ldtShadow.reset();
+    this.tc.flush();
+    // Decoded and compiled code of every page goes: guest user code the hardware ran, and the TC's.
+    this.host.notifyWrite(0, this.host.ramEnd);
+    this.dirtyPages.length = 0;
+    this.hw.modeChanged();
+    this.virt.modeChanged();
+  }
+
   getRegisters(): Registers {
     this.toVirtual();
-    const r = this.virt.reg32;
-    return {
-      eax: r[0] >>> 0, ecx: r[1] >>> 0, edx: r[2] >>> 0, ebx: r[3] >>> 0,
-      esp: r[4] >>> 0, ebp: r[5] >>> 0, esi: r[6] >>> 0, edi: r[7] >>> 0,
-      eip: this.virt.eip >>> 0, eflags: this.virt.getEflags() >>> 0,
-    };
+    return cpuRegisters(this.virt);
   }
 
   setRegisters(regs: Registers): void {
@@ -990,6 +1105,11 @@ export class FullVcpu implements Vcpu {
 
   getSpecialRegisters(): SpecialRegisters {
     this.toVirtual();
+    return this.virtualSpecialRegisters();
+  }
+
+  /** The virtual CPU's segments, tables and control registers as they stand. */
+  private virtualSpecialRegisters(): SpecialRegisters {
     const virt = this.virt;
     const segment = (s: number): SegmentState => ({
       selector: virt.seg[s], base: virt.segBase[s] >>> 0, limit: virt.segLimit[s] >>> 0, access: virt.segAccess[s],

@@ -65,7 +65,6 @@ export class FullVm implements Vm {
     if (this.vcpus.length > 0) throw new RangeError('strategy full runs one vCPU');
     const areaPhys = this.vmmBase;
     const areaTable = areaPhys + AREA_FRAMES * 4096;
-    for (let i = 0; i < AREA_FRAMES; i++) this.host.write32(areaTable + 4 * i, (areaPhys + i * 4096) | 3);
     for (let i = SHADOW_POOL_FRAMES - 1; i >= 0; i--) this.freeFrames.push(areaTable + 4096 + i * 4096);
     const vcpu = new FullVcpu(index, {
       host: this.host, guestRamEnd: this.guestRamEnd, areaPhys, areaTable, spec: this.spec,

@@ -7,6 +7,7 @@ import type { AccessSize, ExitReason, ExitStats, VmSpec, VmmStrategy } from '@ri
 import { noneStrategy } from '@ringvisor/x86-core';
 import { describe, expect, it } from 'vitest';
 import { fullStrategy } from '../src/index.js';
+import { random } from './support/random.js';
 
 const RAM = 4 * 1024 * 1024;
 const GDT = 0x1000;
@@ -19,16 +20,6 @@ const TSS = 0x4000;
 const CODE = 0x10000;
 const DATA = 0x20000;
 
-/** A small deterministic generator (xorshift32). */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 class Stats implements ExitStats {
   readonly byReason = new Map<ExitReason, number>();
@@ -39,8 +30,9 @@ class Stats implements ExitStats {
   }
 }
 
-function spec(writes: number[]): VmSpec {
+function spec(writes: number[], backing?: SharedArrayBuffer): VmSpec {
   return {
+    ...(backing ? { ramBacking: () => backing } : {}),
     regions: [{ base: 0, size: RAM }],
     io: {
       read: (port: number, size: AccessSize) => (port * 0x01010101 + size) >>> 0,
@@ -105,9 +97,17 @@ interface Outcome {
   readonly retired: number;
 }
 
-function runProgram(strategy: VmmStrategy, program: number[], paging: boolean, seed: number): Outcome {
+/**
+ * Runs `program` to its end or 10,000 instructions, in slices of 200 or of the lengths `slices`
+ * gives; after every slice (full only) its state is exported, and with `move` imported into the
+ * other of two VMs over the same RAM and VMM frames.
+ */
+function runProgram(
+  strategy: VmmStrategy, program: number[], paging: boolean, seed: number, slices?: () => number, after: 'nothing' | 'export' | 'move' = 'move',
+): Outcome {
   const writes: number[] = [];
-  const vm = strategy.createVm(spec(writes));
+  const backing = new SharedArrayBuffer(fullStrategy.hostRamSize!(RAM));
+  const vm = strategy.createVm(spec(writes, backing));
   const mem = vm.memory;
   const gdt = [[0, 0], descriptor(0, 0xfffff, 0x9b), descriptor(0, 0xfffff, 0x93)];
   gdt.forEach(([lo, hi], i) => { mem.write32(GDT + 8 * i, lo); mem.write32(GDT + 8 * i + 4, hi); });
@@ -148,15 +148,28 @@ function runProgram(strategy: VmmStrategy, program: number[], paging: boolean, s
     eip: CODE, eflags: 0x2 | (next() & 0x8d5),
   });
   let end = 'budget';
-  for (let i = 0; i < 50; i++) {
-    const exit = vcpu.run(200);
-    if (exit.reason === 'budget') continue;
-    end = exit.reason === 'hlt' ? `hlt ${exit.interruptsEnabled}` : exit.reason === 'internal-error' ? `internal-error ${exit.detail}` : exit.reason;
-    break;
+  const vcpus = [vcpu];
+  let on = vcpu;
+  let retired = 0;
+  while (retired < 10_000) {
+    const before = on.retired;
+    const exit = on.run(slices ? Math.min(slices(), 10_000 - retired) : 200);
+    retired += on.retired - before;
+    if (exit.reason !== 'budget') {
+      end = exit.reason === 'hlt' ? `hlt ${exit.interruptsEnabled}` : exit.reason === 'internal-error' ? `internal-error ${exit.detail}` : exit.reason;
+      break;
+    }
+    if (slices && after !== 'nothing') {
+      const state = on.exportState!();
+      if (after === 'export') continue;
+      if (vcpus.length < 2) vcpus.push(strategy.createVm(spec(writes, backing)).createVcpu(0));
+      on = vcpus[on === vcpus[0] ? 1 : 0];
+      on.importState!(state);
+    }
   }
   const ram = new Uint8Array(0x30000);
   mem.readBytes(0, ram);
-  return { end, regs: vcpu.getRegisters(), sregs: vcpu.getSpecialRegisters(), ram, writes, retired: vcpu.retired };
+  return { end, regs: on.getRegisters(), sregs: on.getSpecialRegisters(), ram, writes, retired };
 }
 
 /** Runs `program` under none and full, expects every guest-visible result equal, returns none's. */
@@ -195,6 +208,56 @@ describe('random kernel-mode code: none and full leave the same guest-visible st
       expect(ends.get('hlt')).toBeGreaterThan(100);
     }, 300_000);
   }
+});
+
+/**
+ * Runs `program` under full in slices of 1 to 40 instructions three times: staying on one VM,
+ * staying but exported after every slice, and moving between two VMs over the same RAM and VMM
+ * frames after every slice; expects the same outcome.
+ */
+function sameWhenMoved(program: number[], paging: boolean, seed: number, r: () => number): number {
+  const lengths: number[] = [];
+  const moved = runProgram(fullStrategy, program, paging, seed, () => {
+    const length = 1 + (r() % 40);
+    lengths.push(length);
+    return length;
+  });
+  const replay = (after: 'nothing' | 'export') => {
+    let at = 0;
+    return runProgram(fullStrategy, program, paging, seed, () => lengths[at++], after);
+  };
+  const stayed = replay('nothing');
+  for (const other of [moved, replay('export')]) {
+    expect(other.end).toBe(stayed.end);
+    expect(other.regs).toEqual(stayed.regs);
+    expect(other.sregs).toEqual(stayed.sregs);
+    expect(other.retired).toBe(stayed.retired);
+    expect(other.writes).toEqual(stayed.writes);
+    const differs = other.ram.findIndex((byte, i) => byte !== stayed.ram[i]);
+    expect(differs < 0 ? 'same RAM' : `RAM differs at 0x${differs.toString(16)}`).toBe('same RAM');
+  }
+  return lengths.length;
+}
+
+describe('random kernel-mode code under full: exporting the state or moving the vCPU between two VMs changes nothing', () => {
+  for (const paging of [false, true]) {
+    it(`150 programs, paging ${paging ? 'on' : 'off'}, exported and moved after every slice of 1 to 40 instructions`, () => {
+      const r = random(paging ? 0x5eee : 0xc0df);
+      let moves = 0;
+      for (let n = 0; n < 150; n++) {
+        const program: number[] = [];
+        const length = 4 + (r() % 40);
+        for (let i = 0; i < length; i++) program.push(...instruction(r));
+        moves += sameWhenMoved(program, paging, r(), r);
+      }
+      expect(moves).toBeGreaterThan(500);
+    }, 300_000);
+  }
+
+  it('150 programs with random SYSENTER MSRs (ring 3 and back), exported and moved after every slice', () => {
+    const r = random(0x5ea);
+    for (let n = 0; n < 150; n++) sameWhenMoved(sysenterProgram(r), false, r(), r);
+  }, 300_000);
 });
 
 /**
