@@ -83,7 +83,7 @@ export async function runOptions(args: ParsedArgs): Promise<{
     memory, boot, disk, firmware: bios === undefined ? firmware : readUserFile(bios, 'firmware'), rtcStart, entropySeed,
   };
   const cpu = parseChoice(text(args, 'cpu') ?? 'i686', Object.keys(CPU_MODELS) as (keyof typeof CPU_MODELS)[], 'cpu');
-  const strategy = await chooseStrategy(vmm, CPU_MODELS[cpu], cpu);
+  const strategy = await chooseStrategy(vmm, CPU_MODELS[cpu], cpu, (line) => process.stderr.write(`${line}\n`));
   return { options: { strategy, machine, clock, maxTimeSeconds }, serial, stats: args.options.has('stats') };
 }
 

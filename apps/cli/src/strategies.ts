@@ -22,8 +22,12 @@ export const X86_64_STRATEGIES: StrategyRegistry = [
 /** The CPU models `--cpu` accepts and the strategies each runs under. */
 export const CPU_MODELS = { i686: STRATEGIES, 'x86-64': X86_64_STRATEGIES } as const;
 
-/** The strategy `--vmm NAME` names, checked to be runnable on this host before a VM starts. */
-export async function chooseStrategy(name: string, registry: StrategyRegistry = STRATEGIES, cpu = 'i686'): Promise<StrategyEntry> {
+/**
+ * The strategy `--vmm NAME` names, checked to be runnable on this host before a VM starts; what the
+ * host's backend cannot run goes to `warn` (the guest may still be one it runs).
+ */
+export async function chooseStrategy(name: string, registry: StrategyRegistry = STRATEGIES, cpu = 'i686',
+  warn: (line: string) => void = () => undefined): Promise<StrategyEntry> {
   let entry: StrategyEntry;
   try {
     entry = findStrategy(registry, name);
@@ -39,6 +43,8 @@ export async function chooseStrategy(name: string, registry: StrategyRegistry = 
   const strategy = await loadStrategy(entry);
   const reason = strategy.unavailableReason();
   if (reason !== null) throw new Error(`--vmm ${name} is not available here: ${reason}`);
+  const limits = strategy.limitations?.() ?? null;
+  if (limits !== null) warn(`ringvisor: warning: --vmm ${name} on this host: ${limits}`);
   return entry;
 }
 
@@ -49,7 +55,9 @@ export async function describeStrategies(): Promise<string[]> {
     try {
       const strategy = await loadStrategy(entry);
       const reason = strategy.unavailableReason();
-      lines.push(`${entry.name.padEnd(7)} ${reason === null ? 'available  ' : 'unavailable'}  ${strategy.description}${reason === null ? '' : ` (${reason})`}`);
+      const limits = reason === null ? strategy.limitations?.() ?? null : null;
+      const note = reason ?? (limits === null ? null : `limited: ${limits}`);
+      lines.push(`${entry.name.padEnd(7)} ${reason === null ? 'available  ' : 'unavailable'}  ${strategy.description}${note === null ? '' : ` (${note})`}`);
     } catch (error) {
       lines.push(`${entry.name.padEnd(7)} unavailable  cannot load ${entry.module}: ${(error as Error).message.split('\n')[0]}`);
     }

@@ -3,8 +3,10 @@
 // npm package where they are installed. Prints a table of seconds to the marker; the last line is
 // `ringvisor linux boot: N s` (or says why there is no figure), for the bzImage all three boot. A
 // second ringvisor row boots the same kernel uncompressed (the tool's vmlinux ELF, as Firecracker
-// would), which skips the in-guest xz decompressor. --append replaces the kernel command line (for
-// every row), --limit the seconds each may take.
+// would), which skips the in-guest xz decompressor. Then Debian's amd64 kernel (`--arch amd64` of the
+// tool) on x86-core's x86-64 model and on QEMU's qemu-system-x86_64 (v86 has no long mode).
+// --append replaces the kernel command line (for every row), --limit the seconds each may take,
+// --arch i386|amd64 runs only that kernel's rows.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -27,8 +29,8 @@ const SEABIOS = '/usr/share/seabios/bios.bin';
 export interface Guest { bzImage: string; vmlinux?: string; initrd: string }
 type Outcome = { seconds: number } | { skipped: string } | { failed: string };
 
-export function fetchGuest(): Guest {
-  const out = execFileSync(process.execPath, [join(repo, 'tools', 'linux-guest.mjs'), '--quiet'], { encoding: 'utf8' });
+export function fetchGuest(arch: 'i386' | 'amd64' = 'i386'): Guest {
+  const out = execFileSync(process.execPath, [join(repo, 'tools', 'linux-guest.mjs'), '--arch', arch, '--quiet'], { encoding: 'utf8' });
   return JSON.parse(out) as Guest;
 }
 
@@ -63,21 +65,29 @@ function lastLine(text: string): string {
   return (lines[lines.length - 1] ?? '').slice(0, 160);
 }
 
-function ringvisor(g: Guest, kernel: string | undefined, append: string, limit: number, vmm = 'none'): Promise<Outcome> {
+/** `extra` selects the CPU model and memory where the defaults (i686, 128 MiB) do not fit the kernel. */
+function ringvisor(g: Guest, kernel: string | undefined, append: string, limit: number, vmm = 'none',
+  extra: readonly string[] = ['--mem', '128M']): Promise<Outcome> {
   const cli = join(repo, 'apps', 'cli', 'dist', 'main.js');
   if (!existsSync(cli)) return Promise.resolve({ skipped: 'apps/cli is not built' });
   if (kernel === undefined) return Promise.resolve({ skipped: 'no vmlinux (tools/linux-guest.mjs needs xz to make it)' });
-  return timeToMarker(process.execPath, [cli, 'run', '--vmm', vmm, '--mem', '128M', '--kernel', kernel,
+  return timeToMarker(process.execPath, [cli, 'run', '--vmm', vmm, ...extra, '--kernel', kernel,
     '--initrd', g.initrd, '--append', append, '--max-time', String(limit)], limit + 5);
 }
 
-function qemu(g: Guest, append: string, limit: number): Promise<Outcome> {
-  if (spawnSync('qemu-system-i386', ['--version'], { stdio: 'ignore' }).status !== 0) {
-    return Promise.resolve({ skipped: 'qemu-system-i386 not installed (apt-get install qemu-system-x86)' });
+function qemu(g: Guest, append: string, limit: number, binary = 'qemu-system-i386',
+  model: readonly string[] = ['-cpu', 'pentium3', '-m', '128']): Promise<Outcome> {
+  if (spawnSync(binary, ['--version'], { stdio: 'ignore' }).status !== 0) {
+    return Promise.resolve({ skipped: `${binary} not installed (apt-get install qemu-system-x86)` });
   }
-  return timeToMarker('qemu-system-i386', ['-M', 'pc', '-cpu', 'pentium3', '-m', '128', '-nographic', '-no-reboot',
+  return timeToMarker(binary, ['-M', 'pc', ...model, '-nographic', '-no-reboot',
     '-kernel', g.bzImage, '-initrd', g.initrd, '-append', append], limit);
 }
+
+// The amd64 rows: x86-core's x86-64 baseline model and QEMU's qemu64 (the same baseline: long mode,
+// SSE2, no later extensions), 256 MiB each (the amd64 kernel and initramfs need more than 128).
+const AMD64_RINGVISOR = ['--cpu', 'x86-64', '--mem', '256M'];
+const AMD64_QEMU = ['-cpu', 'qemu64', '-m', '256'];
 
 /** v86 runs in this process: its own JIT (wasm) with SeaBIOS, as a browser page would run it. */
 async function v86(g: Guest, append: string, limit: number): Promise<Outcome> {
@@ -128,21 +138,44 @@ export async function benchLinux(args: readonly string[]): Promise<number> {
   const limit = limitArg >= 0 ? Number(args[limitArg + 1]) : 600;
   const appendArg = args.indexOf('--append');
   const append = appendArg >= 0 ? args[appendArg + 1] ?? '' : APPEND;
-  const guest = fetchGuest();
-  // One after another: the machine has two cores and each emulator wants one of them.
-  const rows: [string, Outcome][] = [
-    ['ringvisor (x86-core, --vmm none)', await ringvisor(guest, guest.bzImage, append, limit)],
-    ['ringvisor (vmlinux)', await ringvisor(guest, guest.vmlinux, append, limit)],
-    ['ringvisor --vmm full (binary translation)', await ringvisor(guest, guest.bzImage, append, limit, 'full')],
-    // Hardware-assisted on VT-x emulated by x86-core: VMX non-root operation, EPT, a TypeScript VMM.
-    ['ringvisor --vmm hw:vmx', await ringvisor(guest, guest.bzImage, append, limit, 'hw:vmx')],
-    ['QEMU TCG (-cpu pentium3)', await qemu(guest, append, limit)],
-    ['v86 (npm, wasm JIT)', await v86(guest, append, limit)],
-  ];
-  process.stdout.write(`Linux ${guest.bzImage} + initramfs to "${MARKER}" (append "${append}"):\n`);
-  if (guest.vmlinux) process.stdout.write(`  (ringvisor (vmlinux) boots ${guest.vmlinux}: the same kernel uncompressed, no in-guest decompressor)\n`);
-  for (const [name, outcome] of rows) process.stdout.write(`  ${name.padEnd(42)} ${show(outcome)}\n`);
-  const own = rows[0][1];
+  const archArg = args.indexOf('--arch');
+  const only = archArg >= 0 ? args[archArg + 1] : undefined;
+  if (only !== undefined && only !== 'i386' && only !== 'amd64') {
+    process.stderr.write(`bench linux: --arch ${only}: known are i386, amd64\n`);
+    return 2;
+  }
+  let own: Outcome | undefined;
+  if (only !== 'amd64') {
+    const guest = fetchGuest('i386');
+    // One after another: the machine has two cores and each emulator wants one of them.
+    const rows: [string, Outcome][] = [
+      ['ringvisor (x86-core, --vmm none)', await ringvisor(guest, guest.bzImage, append, limit)],
+      ['ringvisor (vmlinux)', await ringvisor(guest, guest.vmlinux, append, limit)],
+      ['ringvisor --vmm full (binary translation)', await ringvisor(guest, guest.bzImage, append, limit, 'full')],
+      // Hardware-assisted on VT-x emulated by x86-core: VMX non-root operation, EPT, a TypeScript VMM.
+      ['ringvisor --vmm hw:vmx', await ringvisor(guest, guest.bzImage, append, limit, 'hw:vmx')],
+      ['QEMU TCG (-cpu pentium3)', await qemu(guest, append, limit)],
+      ['v86 (npm, wasm JIT)', await v86(guest, append, limit)],
+    ];
+    printRows(guest, append, rows);
+    own = rows[0][1];
+  }
+  if (only !== 'i386') {
+    const guest = fetchGuest('amd64');
+    printRows(guest, append, [
+      ['ringvisor --cpu x86-64', await ringvisor(guest, guest.bzImage, append, limit, 'none', AMD64_RINGVISOR)],
+      ['ringvisor --cpu x86-64 (vmlinux)', await ringvisor(guest, guest.vmlinux, append, limit, 'none', AMD64_RINGVISOR)],
+      ['QEMU TCG (qemu-system-x86_64 -cpu qemu64)', await qemu(guest, append, limit, 'qemu-system-x86_64', AMD64_QEMU)],
+      ['v86', { skipped: 'no long mode' }],
+    ]);
+  }
+  if (own === undefined) return 0;
   process.stdout.write('seconds' in own ? `ringvisor linux boot: ${own.seconds.toFixed(2)} s\n` : `ringvisor linux boot: no figure (${show(own)})\n`);
   return 'seconds' in own ? 0 : 1;
+}
+
+function printRows(guest: Guest, append: string, rows: readonly [string, Outcome][]): void {
+  process.stdout.write(`Linux ${guest.bzImage} + initramfs to "${MARKER}" (append "${append}"):\n`);
+  if (guest.vmlinux) process.stdout.write(`  (the (vmlinux) rows boot ${guest.vmlinux}: the same kernel uncompressed, no in-guest decompressor)\n`);
+  for (const [name, outcome] of rows) process.stdout.write(`  ${name.padEnd(44)} ${show(outcome)}\n`);
 }

@@ -51,6 +51,11 @@ export interface VmmStrategy {
   readonly description: string;
   /** Why this strategy cannot run here, or null when it can (e.g. /dev/kvm missing). */
   unavailableReason(): string | null;
+  /**
+   * What this host's backend cannot run although the strategy is available (e.g. a nested KVM
+   * that refuses 32-bit paging), or null. Optional: left out means no known limitation.
+   */
+  limitations?(): string | null;
   createVm(spec: VmSpec): Vm;
   /**
    * How many bytes from address 0 `createVm` asks `ramBacking` for when guest RAM ends at

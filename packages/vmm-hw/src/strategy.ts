@@ -1,6 +1,7 @@
 // The 'hw' VMM strategy with its two backends: Linux KVM (`hw`, `hw:kvm`) and VT-x emulated by
 // x86-core and mmu (`hw:vmx`), where a KVM-like VMM written in TypeScript drives VMX.
 import type { Vm, VmmStrategy, VmSpec } from '@ringvisor/vmm-api';
+import { kvmPagingUnsupportedReason } from './kvm/paging-probe.js';
 import { KvmSystem } from './kvm/system.js';
 import { HwVm } from './vm.js';
 import { VmxVm, type VmxBackendOptions } from './vmx/vmx-vm.js';
@@ -25,6 +26,13 @@ function createKvmVm(spec: VmSpec, hint = ''): Vm {
 }
 
 const VMX_HINT = '; --vmm hw:vmx runs the same technique on VT-x emulated by x86-core';
+
+/** A KVM that opens but refuses 32-bit paging (kvm_pvm) still runs real-mode, flat and long-mode guests. */
+function kvmLimitations(): string | null {
+  if (kvmUnavailableReason() !== null) return null;
+  const reason = kvmPagingUnsupportedReason();
+  return reason === null ? null : `${reason}: a 32-bit guest that enables paging takes #GP${VMX_HINT}`;
+}
 const KVM_DESCRIPTION = 'hardware-assisted virtualization: the guest runs in VMX non-root mode through Linux KVM (/dev/kvm)';
 
 /** `hw`: KVM. Where /dev/kvm cannot be opened it says so and names the emulated backend. */
@@ -35,6 +43,7 @@ export const hwStrategy: VmmStrategy = {
     const reason = kvmUnavailableReason();
     return reason === null ? null : `${reason}${VMX_HINT}`;
   },
+  limitations: kvmLimitations,
   createVm: (spec: VmSpec): Vm => createKvmVm(spec, VMX_HINT),
 };
 
@@ -43,6 +52,7 @@ export const kvmStrategy: VmmStrategy = {
   name: 'hw:kvm',
   description: KVM_DESCRIPTION,
   unavailableReason: kvmUnavailableReason,
+  limitations: kvmLimitations,
   createVm: (spec: VmSpec): Vm => createKvmVm(spec),
 };
 
