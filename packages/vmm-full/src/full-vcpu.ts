@@ -835,11 +835,15 @@ export class FullVcpu implements Vcpu {
     const csBase = virt.segBase[CS];
     this.toVirtual();
     const cr3Before = virt.cr3;
+    // A store by the emulated instruction into translated code (its own fragment, maybe) made
+    // fragments stale: the fall-through then goes through the lookup, which translates the new bytes.
+    const invalidations = tc.counters.invalidations;
     const failed = this.emulate();
     if (failed !== null) return failed;
     if (cls === C_INVLPG) this.shadow.invlpg((virt.segBase[virt.eaSeg] + virt.eaOff) | 0);
     else if (cls === C_MOV_CR3 && virt.cr3 === cr3Before) this.shadow.flushNonGlobal();
-    if (tc.kindAt[off] === K_CALLOUT && !virt.halted && !virt.inShutdown && virt.eip === (next >>> 0) && virt.segBase[CS] === csBase && virt.cpl === 0 &&
+    if (tc.kindAt[off] === K_CALLOUT && tc.counters.invalidations === invalidations && !virt.halted && !virt.inShutdown &&
+      virt.eip === (next >>> 0) && virt.segBase[CS] === csBase && virt.cpl === 0 &&
       this.dirtyPages.length === 0 && !(this.virtualInterruptible() && this.spec.interrupts.pending()) &&
       this.decide() === Regime.Kernel) {
       this.load(Regime.Kernel, off + 2);

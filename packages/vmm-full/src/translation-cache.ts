@@ -121,6 +121,8 @@ export class TranslationCache {
   private readonly entries = new Map<number, number>();
   /** Guest-physical page → TC offsets of the fragments translated from it. */
   private readonly byPage = new Map<number, number[]>();
+  /** Fragment start → the TC offset just past it (its instructions and exit stubs). */
+  private readonly fragmentEnd = new Map<number, number>();
   /** Indirect branches the VMM completes without the emulator, by call-out offset. */
   readonly fast = new Map<number, FastOp>();
   /** Guest linear addresses to translate as a call-out (adaptive BT: they kept trapping). */
@@ -166,10 +168,20 @@ export class TranslationCache {
       this.code[entry + 1] = UD2_1;
       this.kindAt[entry] = K_STALE;
       this.written(entry, 2);
+      this.disarmStubs(entry);
       const linear = this.linearAt[entry];
       if (this.entries.get(linear) === entry) this.entries.delete(linear);
       this.counters.invalidations++;
     }
+  }
+
+  /**
+   * The UD2 over a stale fragment's entry may cover the rel32 of its first branch, whose exit stub
+   * is then dead: it no longer chains, so no patch can rewrite the bytes of that UD2.
+   */
+  private disarmStubs(entry: number): void {
+    const end = this.fragmentEnd.get(entry) ?? entry;
+    for (let at = entry; at < end; at++) if (this.kindAt[at] === K_EXIT) this.auxAt[at] = -1;
   }
 
   /**
@@ -206,6 +218,7 @@ export class TranslationCache {
   flush(): void {
     this.entries.clear();
     this.byPage.clear();
+    this.fragmentEnd.clear();
     this.fast.clear();
     this.kindAt.fill(0, 0, this.cursor);
     this.trapsAt.fill(0, 0, this.cursor);
@@ -329,6 +342,7 @@ export class TranslationCache {
       this.setRel(field, stub);
     }
     this.entries.set(linear, start);
+    this.fragmentEnd.set(start, this.cursor);
     this.linearAt[start] = linear;
     for (const p of pages) {
       let list = this.byPage.get(p);

@@ -301,3 +301,31 @@ describe('SYSENTER/SYSEXIT round trips: none and full leave the same guest-visib
     expect(ends.get('hlt entered')).toBeGreaterThan(40);
   }, 300_000);
 });
+
+describe('self-modifying kernel code: none and full leave the same guest-visible state', () => {
+  // PUSHF is a call-out under full (the emulator writes the stack); here the stack is the code a few
+  // bytes ahead in the same fragment, so the CPU must run the flags' bytes, not the INCs translated
+  // before the write (SDM Vol. 3, 11.6: a write to the code stream takes effect for later instructions).
+  const program = [
+    0xb8, ...le32(DATA), //        mov eax, DATA (the flags' bytes include ADD [EAX], AL)
+    0xbc, ...le32(CODE + 24), //   mov esp, CODE+24
+    0x9c, //                       pushf: writes CODE+20..23
+    0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+    0x40, 0x40, 0x40, 0x40, //     inc eax x4, replaced by the flags
+  ];
+  for (const paging of [false, true]) {
+    it(`a call-out that rewrites the rest of its own fragment, paging ${paging ? 'on' : 'off'}`, () => {
+      const none = sameUnderBoth(program, paging, 7, 0);
+      expect(none.ram.subarray(CODE + 20, CODE + 24)).not.toEqual(new Uint8Array([0x40, 0x40, 0x40, 0x40]));
+    });
+    it(`a translated store that rewrites the rest of its own fragment, paging ${paging ? 'on' : 'off'}`, () => {
+      const store = [
+        0xc7, 0x05, ...le32(CODE + 16), 0x48, 0x48, 0x48, 0x48, // mov dword [CODE+16], dec eax x4
+        0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        0x40, 0x40, 0x40, 0x40, //                                   inc eax x4, replaced
+      ];
+      const none = sameUnderBoth(store, paging, 7, 0);
+      expect(none.ram.subarray(CODE + 16, CODE + 20)).toEqual(new Uint8Array([0x48, 0x48, 0x48, 0x48]));
+    });
+  }
+});

@@ -15,15 +15,14 @@ import { runGuest, type GuestRun, type Migration, type RunOptions } from './supp
 
 const run = (name: GuestName, options: RunOptions) => runGuest(fullStrategy, name, options);
 
-/** `checkTc` false: minikernel's session leaves the TC failing `check()` with no export at all (README, Known gaps). */
-function expectSameEnd(moved: GuestRun, stayed: GuestRun, checkTc = true): void {
+function expectSameEnd(moved: GuestRun, stayed: GuestRun): void {
   expect([moved.end, moved.exitStatus]).toEqual([stayed.end, stayed.exitStatus]);
   expect(moved.output).toBe(stayed.output);
   expect(moved.retired).toBe(stayed.retired);
   expect(moved.state).toEqual(stayed.state);
   const vcpu = moved.vcpu as FullVcpu;
   expect(() => vcpu.shadow.checkInvariants()).not.toThrow();
-  if (checkTc) expect(() => vcpu.checkTranslationCache()).not.toThrow();
+  expect(() => vcpu.checkTranslationCache()).not.toThrow();
 }
 
 /** Largest slice per guest, small enough for many moves, and how many slices a copy waits (copies are slow). */
@@ -56,7 +55,7 @@ describe('bundled guests exported after each slice, or moved between VMs, end as
     for (const migration of ['export', 'ping-pong', 'copy'] as Migration[]) {
       const moved = run('minikernel', { slice: 5_000, seed: 5, commands, migration, every: migration === 'copy' ? 100 : 1 });
       expect(moved.moves).toBeGreaterThan(30);
-      expectSameEnd(moved, stayed, migration !== 'export');
+      expectSameEnd(moved, stayed);
     }
   }, 240_000);
 });
