@@ -17,6 +17,7 @@ import { Fpu } from './fpu/fpu.js';
 import { CpuFpuHost } from './fpu-host.js';
 import { type CpuModel, MODEL_TRAITS, type ModelTraits } from './model.js';
 import { LongState, runLong } from './long/run.js';
+import type { LongBlocks } from './long/blocks.js';
 import { SseState } from './sse/state.js';
 
 export const ES = 0;
@@ -232,6 +233,8 @@ export class Cpu {
   readonly traits: ModelTraits;
   /** IA-32e state beyond the i686's (MSRs, 64-bit table and segment bases): src/long/. */
   readonly long = new LongState();
+  /** 64-bit mode's compiled blocks (src/long/blocks.ts), made on first use when `blockCache` is on. */
+  longBlocks: LongBlocks | null = null;
   /** XMM registers and MXCSR (src/sse/; used by the models with SSE). */
   readonly sse = new SseState();
 

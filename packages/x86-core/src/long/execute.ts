@@ -2,8 +2,8 @@
 // changes): REX prefixes, 64-bit operand sizes by REX.W and the 64-bit defaults of stack and near
 // branch instructions, RIP-relative addressing, the instructions 64-bit mode removes (#UD) and the
 // ones it adds (MOVSXD, SWAPGS, SYSCALL/SYSRET). Instructions not listed here raise #UD (the README
-// lists what 64-bit mode runs so far). It runs one instruction at a time, without the decoded-record
-// cache or compiled blocks, which remain the 32-bit paths'.
+// lists what 64-bit mode runs so far). It runs one instruction at a time; hot straight runs of the
+// common instructions also run as compiled blocks (blocks.ts), which call the helpers used here.
 import type { AccessSize } from '@ringvisor/vmm-api';
 import { alu, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from '../alu.js';
 import { EV_POLL_IRQ, type Cpu } from '../cpu.js';

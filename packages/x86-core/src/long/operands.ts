@@ -47,52 +47,63 @@ export const ea = { lo: 0, hi: 0, stack: false };
 export function decodeEa(cpu: Cpu, m: number, immBytes = 0): void {
   const mod = m >> 6;
   const rm = m & 7;
-  let lo = 0;
-  let high = 0;
-  let stack = false;
+  let base = -1;
+  let index = -1;
+  let scale = 0;
   let disp = 0;
   let ripRelative = false;
   if (rm === 4) {
     const sib = fetch8(cpu);
     const baseField = sib & 7;
-    const index = ((sib >> 3) & 7) | ((d.rex & 2) << 2);
-    const scale = sib >> 6;
+    index = ((sib >> 3) & 7) | ((d.rex & 2) << 2);
+    if (index === 4) index = -1;
+    scale = sib >> 6;
     if (baseField === 5 && mod === 0) disp = fetch32(cpu);
-    else {
-      const base = baseField | ((d.rex & 1) << 3);
-      lo = cpu.reg32[base];
-      high = cpu.regHi[base];
-      stack = baseField === 4 || baseField === 5;
-    }
-    if (index !== 4) {
-      const il = cpu.reg32[index];
-      const ih = cpu.regHi[index];
-      const sl = scale === 0 ? il : il << scale;
-      const sh = scale === 0 ? ih : (ih << scale) | (il >>> (32 - scale));
-      const sum = (lo >>> 0) + (sl >>> 0);
-      high = (high + sh + (sum >= TWO_32 ? 1 : 0)) | 0;
-      lo = sum | 0;
-    }
+    else base = baseField | ((d.rex & 1) << 3);
   } else if (rm === 5 && mod === 0) {
     disp = fetch32(cpu);
     ripRelative = true;
-  } else {
-    const base = rm | ((d.rex & 1) << 3);
-    lo = cpu.reg32[base];
-    high = cpu.regHi[base];
-    stack = rm === 5;
-  }
+  } else base = rm | ((d.rex & 1) << 3);
   if (mod === 1) disp = (fetch8(cpu) << 24) >> 24;
   else if (mod === 2) disp = fetch32(cpu);
-  if (ripRelative) {
-    const next = d.rip + immBytes;
-    lo = lowOfNumber(next);
-    high = Math.floor(next / TWO_32) | 0;
+  if (ripRelative) ripRelativeEa(d.rip + immBytes, disp, d.addr32);
+  else eaFrom(cpu, base, index, scale, disp, d.addr32);
+}
+
+/**
+ * The offset base + index << scale + disp (registers 0-15, -1 for none) into `ea`, 64-bit or (with
+ * `addr32`) truncated to 32; a base of RSP, RBP, R12 or R13 makes it a stack access.
+ */
+export function eaFrom(cpu: Cpu, base: number, index: number, scale: number, disp: number, addr32: boolean): void {
+  let lo = 0;
+  let high = 0;
+  if (base >= 0) {
+    lo = cpu.reg32[base];
+    high = cpu.regHi[base];
+  }
+  if (index >= 0) {
+    const il = cpu.reg32[index];
+    const ih = cpu.regHi[index];
+    const sl = scale === 0 ? il : il << scale;
+    const sh = scale === 0 ? ih : (ih << scale) | (il >>> (32 - scale));
+    const sum = (lo >>> 0) + (sl >>> 0);
+    high = (high + sh + (sum >= TWO_32 ? 1 : 0)) | 0;
+    lo = sum | 0;
   }
   const sum = (lo >>> 0) + (disp >>> 0);
   ea.lo = sum | 0;
-  ea.hi = d.addr32 ? 0 : (high + (disp >> 31) + (sum >= TWO_32 ? 1 : 0)) | 0;
-  ea.stack = stack && !ripRelative;
+  ea.hi = addr32 ? 0 : (high + (disp >> 31) + (sum >= TWO_32 ? 1 : 0)) | 0;
+  ea.stack = base >= 0 && ((base & 7) === 4 || (base & 7) === 5);
+}
+
+/** A RIP-relative offset into `ea`: `next` (the canonical RIP after the instruction) plus `disp`. */
+export function ripRelativeEa(next: number, disp: number, addr32: boolean): void {
+  const lo = lowOfNumber(next);
+  const high = Math.floor(next / TWO_32) | 0;
+  const sum = (lo >>> 0) + (disp >>> 0);
+  ea.lo = sum | 0;
+  ea.hi = addr32 ? 0 : (high + (disp >> 31) + (sum >= TWO_32 ? 1 : 0)) | 0;
+  ea.stack = false;
 }
 
 function lowOfNumber(v: number): number {
@@ -108,9 +119,13 @@ export function addToEa(lo: number, high: number): void {
 
 /** The operand's linear address: FS/GS base added, #GP(0) (#SS(0) through SS) unless canonical. */
 export function eaLinear(cpu: Cpu): number {
+  return linearIn(cpu, d.seg);
+}
+
+/** `eaLinear` through segment `s` (FS, GS, or -1 for none). */
+export function linearIn(cpu: Cpu, s: number): number {
   let lo = ea.lo;
   let high = ea.hi;
-  const s = d.seg;
   if (s >= 0) {
     const sum = (lo >>> 0) + (cpu.segBase[s] >>> 0);
     high = (high + cpu.long.segBaseHi[s] + (sum >= TWO_32 ? 1 : 0)) | 0;
@@ -182,6 +197,11 @@ export function readRmwE(cpu: Cpu, m: number, size: number): number {
   if (m >= 0xc0) return getReg(cpu, size, rmField(m));
   const linear = eaLinear(cpu);
   rmwLinear = linear;
+  return readRmwAt(cpu, linear, size);
+}
+
+/** Reads the destination of a read-modify-write at `linear`, both ends translated for a write first. */
+export function readRmwAt(cpu: Cpu, linear: number, size: number): number {
   probeWrite(cpu, linear);
   if (size > 0) probeWrite(cpu, linear + (size === 3 ? 7 : size === 2 ? 3 : 1));
   return readAt(cpu, linear, size);

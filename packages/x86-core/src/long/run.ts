@@ -1,11 +1,34 @@
 // The run loop of 64-bit mode: `Cpu.run` calls it instead of its own loop while `cpu.mode64`.
 import type { Cpu } from '../cpu.js';
+import { LongBlocks } from './blocks.js';
 import { step64 } from './execute.js';
 
 export { LongState } from './state.js';
 
-/** Runs 64-bit instructions until the budget ends or an event (the mode switch included) needs the boundary. */
+/**
+ * Runs 64-bit instructions until the budget ends or an event (the mode switch included) needs the
+ * boundary: compiled blocks where there are some (blocks.ts), the interpreter elsewhere.
+ */
 export function runLong(cpu: Cpu, budget: number, done: number): number {
+  const cache = cpu.blockCache;
+  if (cache === null || cpu.checkOpcodes) return interpret(cpu, budget, done);
+  const blocks = cpu.longBlocks ?? (cpu.longBlocks = new LongBlocks());
+  const hotRuns = cache.hotRuns;
+  while (done < budget) {
+    cpu.recordedRetire = done;
+    // Only the first instruction may see events (a trap the boundary armed for it): no block then.
+    const n = cpu.events === 0 ? blocks.enter(cpu, budget - done, hotRuns) : 0;
+    if (n === 0) {
+      step64(cpu);
+      done++;
+    } else done += n;
+    if (cpu.events !== 0) break;
+  }
+  return done;
+}
+
+/** The interpreter alone (compiled blocks off, or opcodes intercepted). */
+function interpret(cpu: Cpu, budget: number, done: number): number {
   while (done < budget) {
     cpu.recordedRetire = done;
     step64(cpu);

@@ -1,0 +1,130 @@
+// The compiled blocks of 64-bit mode (block-compiler.ts) and how the run loop finds them. A block is
+// keyed by the linear RIP it is entered at and the physical address that RIP fetched from when it
+// was compiled: on every entry the fetch is translated again (for execution, at the current CPL) and
+// must give the same physical address, and that page's code-write generation (the decoded-record
+// cache's `pageGen`, bumped by mmu's `onCodeWrite` for a page marked as code) must be the one the
+// block was compiled at. So a remapped page, a CR3 switch, a page no longer executable or a write to
+// the code (by the CPU, DMA, or the block itself) all fall back to the interpreter, which then
+// faults, or runs the new code until it is hot again.
+import type { Cpu } from '../cpu.js';
+import { decode64, type Insn64 } from './block-decode.js';
+import { MAX_BLOCK_INSTRUCTIONS, compileLongBlock, endsBlock, type LongBlockFunction } from './block-compiler.js';
+import { TWO_32, translate64 } from './memory.js';
+
+const TWO_47 = 0x8000_0000_0000;
+
+export interface LongBlock {
+  readonly fn: LongBlockFunction;
+  /** The entry RIP's dwords, as `cpu.eip | 0` and `cpu.ripHi` hold them. */
+  readonly lo: number;
+  readonly hi: number;
+  /** Physical address of the entry and its page's generation when compiled. */
+  readonly phys: number;
+  readonly gen: number;
+  /** Instructions in the block: it only runs when the run's budget holds them all. */
+  readonly count: number;
+}
+
+/** log2 of the slots of the block table (direct-mapped by entry RIP: a block pushed out is compiled again). */
+const SLOT_BITS = 14;
+/** Runs (as a negative count) before an entry that would not compile is tried again. */
+const RETRY_RUNS = 4096;
+
+function slotOf(lo: number, high: number): number {
+  return Math.imul(lo ^ Math.imul(high, 0x5bd1e995), 0x9e3779b1) >>> (32 - SLOT_BITS);
+}
+
+export class LongBlocks {
+  readonly table: (LongBlock | null)[] = new Array<LongBlock | null>(1 << SLOT_BITS).fill(null);
+  /** Runs of the entry last counted in each slot (its RIP's low dword in `tags`). */
+  private readonly runs = new Int32Array(1 << SLOT_BITS);
+  private readonly tags = new Int32Array(1 << SLOT_BITS);
+  /** Blocks compiled, and runs of a block (statistics; the tests check that compiled code ran). */
+  compiled = 0;
+  entered = 0;
+  /** Instructions retired inside blocks. */
+  retired = 0;
+
+  /**
+   * Runs the block at RIP when there is one (compiling it once the entry is hot: `hotRuns` runs)
+   * and the budget `left` holds it; returns the instructions it retired, 0 when the interpreter
+   * must run the instruction at RIP.
+   */
+  enter(cpu: Cpu, left: number, hotRuns: number): number {
+    const lo = cpu.eip | 0;
+    const high = cpu.ripHi;
+    const slot = slotOf(lo, high);
+    const block = this.table[slot];
+    if (block !== null && block.lo === lo && block.hi === high) {
+      if (block.count > left) return 0;
+      const phys = fetchPhysical(cpu, lo, high);
+      if (phys === block.phys && (cpu.decoded as { pageGen: Int32Array }).pageGen[phys >>> 12] === block.gen) {
+        this.entered++;
+        const n = block.fn(cpu);
+        this.retired += n;
+        return n;
+      }
+      this.table[slot] = null;
+    }
+    if (this.tags[slot] !== lo) {
+      this.tags[slot] = lo;
+      this.runs[slot] = 0;
+    }
+    if (++this.runs[slot] < hotRuns) return 0;
+    this.runs[slot] = 0;
+    const compiled = this.compile(cpu, lo, high);
+    if (compiled === null) {
+      this.runs[slot] = -RETRY_RUNS;
+      return 0;
+    }
+    this.table[slot] = compiled;
+    if (compiled.count > left) return 0;
+    this.entered++;
+    const n = compiled.fn(cpu);
+    this.retired += n;
+    return n;
+  }
+
+  /** Compiles the block at RIP hi:lo, or null (not RAM, a fetch that would fault, nothing to compile). */
+  private compile(cpu: Cpu, lo: number, high: number): LongBlock | null {
+    const decoded = cpu.decoded;
+    const phys = fetchPhysical(cpu, lo, high);
+    if (decoded === null || phys < 0 || phys >= TWO_32) return null;
+    const page = phys >>> 12;
+    // Marked first: any write to the page from now on moves its generation.
+    if (cpu.mem.markCode?.(page) !== true) return null;
+    const gen = decoded.pageGen[page];
+    const end = (page + 1) * 4096;
+    const insns: Insn64[] = [];
+    let at = phys;
+    while (insns.length < MAX_BLOCK_INSTRUCTIONS) {
+      const i = decode64(cpu.ram, at, end);
+      if (i === null) break;
+      insns.push(i);
+      at += i.length;
+      if (endsBlock(i)) break;
+    }
+    if (insns.length === 0) return null;
+    const { fn } = compileLongBlock(insns, high * TWO_32 + (lo >>> 0));
+    this.compiled++;
+    return { fn, lo, hi: high, phys, gen, count: insns.length };
+  }
+
+  /** Drops every block (tests; the code-write generations make this unnecessary otherwise). */
+  clear(): void {
+    this.table.fill(null);
+    this.tags.fill(0);
+    this.runs.fill(0);
+  }
+}
+
+/** Physical address an instruction fetch at RIP hi:lo reads, or -1 when it would fault (the interpreter then raises it). */
+function fetchPhysical(cpu: Cpu, lo: number, high: number): number {
+  const rip = high * TWO_32 + (lo >>> 0);
+  if (!(rip >= -TWO_47 && rip < TWO_47)) return -1;
+  try {
+    return translate64(cpu, rip, 16 | cpu.userAccess());
+  } catch {
+    return -1;
+  }
+}
