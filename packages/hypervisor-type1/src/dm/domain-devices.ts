@@ -108,6 +108,11 @@ export class DomainDevices {
     if (!this.ended) this.console.port?.input(bytes);
   }
 
+  /** Presses the ACPI power button (xl shutdown): an SCI once the guest enabled it. */
+  pressPowerButton(): void {
+    if (!this.ended) this.board.pressPowerButton();
+  }
+
   /** Runs the due timers (PIT, RTC, UART, PM timer) of a domain still running. */
   runDue(): void {
     if (!this.ended) this.clock.runDue();

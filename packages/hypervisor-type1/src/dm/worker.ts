@@ -36,10 +36,12 @@ function drainMessages(): boolean {
           send({ type: 'error', domain: message.domain, message: error instanceof Error ? error.message : String(error), fatal: true });
         }
         break;
-      case 'input': {
+      case 'input':
+      case 'power-button': {
         const devices = domains.get(message.domain);
         if (devices) {
-          devices.input(message.bytes);
+          if (message.type === 'input') devices.input(message.bytes);
+          else devices.pressPowerButton();
           touched.add(devices);
         }
         break;

@@ -16,6 +16,8 @@ interface Resident {
 
 export class LocalDevices {
   private readonly domains = new Map<number, Resident>();
+  /** Power-button presses for domains whose board is not built yet (their vCPU has not run here). */
+  private readonly pressed = new Set<number>();
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly pool: SharedArrayBuffer, private readonly send: (message: FromPcpu) => void) {}
@@ -26,6 +28,7 @@ export class LocalDevices {
     if (!resident) {
       resident = { devices: new DomainDevices(this.pool, spec), vcpu };
       this.domains.set(spec.domain, resident);
+      if (this.pressed.delete(spec.domain)) resident.devices.pressPowerButton();
     }
     return resident.devices;
   }
@@ -35,6 +38,7 @@ export class LocalDevices {
   }
 
   drop(domain: number): void {
+    this.pressed.delete(domain);
     this.domains.get(domain)?.devices.close();
     this.domains.delete(domain);
     this.arm();
@@ -49,6 +53,18 @@ export class LocalDevices {
     const resident = this.domains.get(domain);
     if (!resident) return;
     resident.devices.input(bytes);
+    this.settle(domain, resident);
+    this.arm();
+  }
+
+  /** Presses the domain's ACPI power button, now or when its board is built. */
+  pressPowerButton(domain: number): void {
+    const resident = this.domains.get(domain);
+    if (!resident) {
+      this.pressed.add(domain);
+      return;
+    }
+    resident.devices.pressPowerButton();
     this.settle(domain, resident);
     this.arm();
   }

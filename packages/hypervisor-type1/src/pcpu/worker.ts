@@ -204,6 +204,8 @@ port.on('message', (message: ToPcpu) => {
       instance.pv.domain.consoleInput(message.bytes);
       if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
     }
+  } else if (message.type === 'power-button') {
+    local.pressPowerButton(message.domain);
   } else if (message.type === 'stop') {
     for (const instance of instances.values()) instance.pv?.disk?.close();
     local.closeAll();
