@@ -31,7 +31,7 @@ function drainMessages(): boolean {
     switch (message.type) {
       case 'create':
         try {
-          domains.set(message.domain, new DomainDevices(init.pool, message));
+          domains.set(message.domain, new DomainDevices(init.pool, message, init.doorbell, true));
         } catch (error) {
           send({ type: 'error', domain: message.domain, message: error instanceof Error ? error.message : String(error), fatal: true });
         }
@@ -89,6 +89,8 @@ function pass(): number | null {
   }
   let sleep = IDLE_WAIT_MS;
   for (const [id, devices] of domains) {
+    // Disk requests whose I/O thread answered (it rang the doorbell), and completions whose fence passed.
+    if (devices.pollDisk()) touched.add(devices);
     let due = devices.msUntilNextTimer();
     if (due === 0) {
       devices.runDue();

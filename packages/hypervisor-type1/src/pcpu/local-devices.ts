@@ -26,8 +26,15 @@ export class LocalDevices {
   boardOf(spec: BoardSpec, vcpu: number): DomainDevices {
     let resident = this.domains.get(spec.domain);
     if (!resident) {
-      resident = { devices: new DomainDevices(this.pool, spec), vcpu };
-      this.domains.set(spec.domain, resident);
+      const devices = new DomainDevices(this.pool, spec, null, false);
+      const built: Resident = { devices, vcpu };
+      resident = built;
+      this.domains.set(spec.domain, built);
+      // Between slices, disk answers arrive on this pCPU's event loop; during one, at run boundaries (tick).
+      devices.listenDisk(() => {
+        this.settle(spec.domain, built);
+        this.arm();
+      });
       if (this.pressed.delete(spec.domain)) resident.devices.pressPowerButton();
     }
     return resident.devices;
@@ -80,9 +87,10 @@ export class LocalDevices {
     let ms = Infinity;
     let ran = false;
     for (const [domain, resident] of this.domains) {
+      const answered = resident.devices.pollDisk();
       let due = resident.devices.msUntilNextTimer();
-      if (due === 0) {
-        resident.devices.runDue();
+      if (due === 0 || answered) {
+        if (due === 0) resident.devices.runDue();
         this.settle(domain, resident);
         ran = true;
         due = resident.devices.msUntilNextTimer();
