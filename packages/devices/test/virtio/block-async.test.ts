@@ -167,6 +167,23 @@ describe('virtio-blk over an asynchronous back end', () => {
     expect(again.readWritable(r2, 0)).toEqual(new Uint8Array(512).fill(0xaa));
   });
 
+  it('after a reset, issues nothing more until the stale step is answered: a reset loop cannot pile up host work', () => {
+    const backend = new ManualBackend(64 * 1024);
+    const { queue, driver } = setup(backend);
+    queue.submit([header(T_IN, 0)], [512, 1]);
+    queue.kick();
+    const stale = backend.pending.shift()!;
+    driver.write(0x070, 0);
+    const [again] = driver.init(1, { accept: BASIC_FEATURES });
+    const r = again.submit([header(T_IN, 1)], [512, 1]);
+    again.kick();
+    expect(backend.pending).toHaveLength(0);
+    stale.complete();
+    expect(backend.pending.map((p) => [p.op, p.offset])).toEqual([['read', 512]]);
+    backend.drain();
+    expect(again.takeUsed()).toEqual([{ id: r.head, len: 513 }]);
+  });
+
   it('writes the data first and publishes the status and used ring only when the host says the guest CPU is coherent', () => {
     const backend = new ManualBackend(64 * 1024);
     backend.data.fill(0x5c, 0, 512);

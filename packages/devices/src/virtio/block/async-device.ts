@@ -55,6 +55,11 @@ export class AsyncVirtioBlock implements VirtioDevice {
   private generation = 0;
   /** True inside `drive`: a back end that completes in the call resumes the loop instead of nesting it. */
   private driving = false;
+  /**
+   * Steps with the back end, this generation's or an older one's. A new step waits until it is 0,
+   * so a driver that resets and resubmits in a loop cannot pile up work at the back end.
+   */
+  private outstanding = 0;
 
   constructor(options: AsyncVirtioBlockOptions) {
     const backend = options.backend;
@@ -117,7 +122,7 @@ export class AsyncVirtioBlock implements VirtioDevice {
           request = { chain, steps, state: 'ready', result: null, failed: false };
           this.current = request;
         }
-        if (request.state !== 'ready') return;
+        if (request.state !== 'ready' || this.outstanding > 0) return;
         if (request.failed) {
           this.finish(ctx, request, IOERR);
           continue;
@@ -143,13 +148,18 @@ export class AsyncVirtioBlock implements VirtioDevice {
     const done = (error: Error | null, data: Uint8Array | null = null): void => {
       if (answered) return;
       answered = true;
-      if (generation !== this.generation || this.current !== request) return;
+      this.outstanding--;
+      if (generation !== this.generation || this.current !== request) {
+        this.drive(); // a request of the new rings may have waited for this stale step
+        return;
+      }
       request.state = 'ready';
       request.failed = error !== null;
       request.result = data;
       this.drive();
     };
     const backend = this.backend;
+    this.outstanding++;
     try {
       switch (step.kind) {
         case 'read': backend.read(step.offset, step.length, done); break;
