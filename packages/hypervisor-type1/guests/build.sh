@@ -1,8 +1,8 @@
 #!/bin/sh
 # Rebuilds the test guests from their sources (GNU binutils: as, ld, objcopy): the flat guests
-# (compute.bin, acpi-button.bin, io-probe.bin, and the virtio-blk test guests dma-hostile.bin, dma-code.bin
-# and disk-flood.bin), linked to load at
-# 1 MiB, and the para-virtual one (pv-hostile.elf, a Xen PV kernel linked by pv-hostile.ld).
+# (compute.bin, acpi-button.bin, io-probe.bin, and the virtio-blk test guests dma-hostile.bin,
+# dma-code.bin and disk-flood.bin), linked to load at 1 MiB, and the para-virtual one
+# (pv-hostile.elf, a Xen PV kernel linked by pv-hostile.ld).
 set -eu
 cd "$(dirname "$0")"
 tmp=$(mktemp -d)

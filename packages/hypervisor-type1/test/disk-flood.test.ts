@@ -1,9 +1,9 @@
 // One domain's heavy disk I/O does not stall the others' device accesses on the device-model
 // thread: `guests/disk-flood.S` writes 55 MiB and flushes (fsync) over and over, while
 // `guests/io-probe.S`, on the same thread, times each of its PIC reads with the PM timer. The disk
-// I/O runs on the flooding disk's own I/O thread, so the probe's slowest access stays well below
-// the time one flood request takes (synchronous I/O on the device-model thread made it wait for
-// whole requests).
+// I/O runs on the flooding disk's own I/O thread, so the probe is answered hundreds of times per
+// flood round (synchronous I/O on the device-model thread made it wait for whole requests: a few
+// answers per round).
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,9 +58,11 @@ describe('disk I/O off the device-model thread', () => {
       expect(hv.list().every((d) => d.end === null)).toBe(true);
       // Relative to the flood's own pace, so a loaded host scales both sides. With the requests served
       // on the device-model thread (before the disk I/O thread) this measured 2.5 probe accesses per
-      // round and a slowest access of 13.9 ms against 21 ms rounds: each 55 MiB write held the thread.
+      // round and a slowest access of 13.9 ms against 21 ms rounds: each 55 MiB write held the
+      // thread. Now 140-530 per round, the slowest 7.5-9 ms against ~50 ms rounds at load ~0.4 and
+      // 22 ms against 78 ms at load 9; the bound on the slowest is generous: never a whole round.
       expect(accesses / rounds).toBeGreaterThan(25);
-      expect(slowestMs).toBeLessThan(roundMs / 2);
+      expect(slowestMs).toBeLessThan(roundMs);
     } finally {
       await hv.shutdown();
     }

@@ -1,8 +1,8 @@
 // Which guest frames a domain's devices wrote by DMA since its pCPU last looked. The devices run on
 // another thread (the device-model thread) or beside the vCPU (a board on its pCPU), but the code a
 // pCPU decoded or compiled from guest RAM lives in that pCPU's VM: the pCPU drains this log into
-// the VM's `notifyWrite` after every MMIO write (a virtio notify is served before it returns) and
-// at every run boundary (deferred requests), so a page read from disk is never run from stale code.
+// the VM's `notifyWrite` after every MMIO write and at every run boundary (requests that completed
+// meanwhile), so a page read from disk is never run from stale code.
 // A device that completes requests asynchronously (virtio-blk on the device-model thread) writes
 // the data while the vCPU may be running, so it holds the completion (status byte, used ring)
 // behind a fence until the pCPU has drained the frames: a driver that polls the used ring then

@@ -18,7 +18,7 @@ export class DmaDrain {
     this.memory = memory;
   }
 
-  /** Called at every run boundary (requests a device deferred to a timer) and after every MMIO write. */
+  /** Called at every run boundary (disk requests completed meanwhile) and after every MMIO write. */
   readonly drain = (): void => {
     if (this.memory && this.log.drain(this.notify)) this.wake();
   };

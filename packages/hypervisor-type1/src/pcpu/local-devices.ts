@@ -77,8 +77,9 @@ export class LocalDevices {
   }
 
   /**
-   * At a run boundary: runs the due timers and returns the ms until the next one, which bounds the
-   * next run. A timer must fire before the guest's next device access, as on hardware: a PIT
+   * At a run boundary: completes the disk requests whose I/O thread answered (before the pCPU's
+   * DMA drain, so their data is coherent when the guest sees them done), runs the due timers and
+   * returns the ms until the next one, which bounds the next run. A timer must fire before the guest's next device access, as on hardware: a PIT
    * oneshot (mode 4) the guest reprograms after its deadline but before it fired would lose its
    * only edge, and Linux would wait for that interrupt forever. Timers armed during the slice count
    * too, so every board's queue is looked at (one heap top each).

@@ -178,7 +178,7 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     }
     const buildNs = (performance.now() - started) * 1e6;
     const { dma } = instance;
-    // At each run boundary: the boards' timers here, then what any board's deferred requests wrote.
+    // At each run boundary: the boards' timers and disk answers here, then what any board's DMA wrote.
     const tick = (): number => {
       const ms = local.tick();
       dma.drain();
