@@ -21,7 +21,6 @@ export class DiskIo implements AsyncBlockBackend {
   static threadUrl = new URL('./disk-thread.js', import.meta.url);
   readonly readOnly = false;
   private readonly port: MessagePort;
-  private readonly worker: Worker;
   private readonly waiting = new Map<number, Waiter>();
   private readonly closedWord = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 1;
@@ -37,17 +36,12 @@ export class DiskIo implements AsyncBlockBackend {
     const channel = new MessageChannel();
     this.port = channel.port1;
     const init: DiskIoInit = { extent, port: channel.port2, doorbell, closed: this.closedWord.buffer as SharedArrayBuffer };
-    this.worker = new Worker(DiskIo.threadUrl, { workerData: init, transferList: [channel.port2] });
-    this.worker.unref();
+    // Unreferenced: the thread ends when the file is closed, and never holds its host thread's exit.
+    new Worker(DiskIo.threadUrl, { workerData: init, transferList: [channel.port2] }).unref();
   }
 
   get size(): number {
     return this.extent.size;
-  }
-
-  /** Requests with the I/O thread or answered and not yet taken. */
-  get pending(): number {
-    return this.waiting.size;
   }
 
   read(offset: number, length: number, done: (error: Error | null, data: Uint8Array | null) => void): void {
