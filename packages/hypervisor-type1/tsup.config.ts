@@ -1,8 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // The pCPU worker and the device-model thread are their own entries: the hypervisor starts them by URL next to index.js.
-  entry: { index: 'src/index.ts', worker: 'src/pcpu/worker.ts', 'device-model': 'src/dm/worker.ts' },
+  // The pCPU worker, the device-model thread and the disk I/O thread are their own entries, started by URL next to the bundles.
+  entry: { index: 'src/index.ts', worker: 'src/pcpu/worker.ts', 'device-model': 'src/dm/worker.ts', 'disk-thread': 'src/disk/io-worker.ts' },
   format: ['esm', 'cjs'],
   dts: { entry: 'src/index.ts' },
   sourcemap: true,

@@ -26,6 +26,10 @@ export function attachConsole(
     quit: () => vm.stop({ reason: 'stopped', detail: 'quit from the console (Ctrl-A x)' }),
     stats: () => { void vm.stats().then((snapshot) => say(formatStats(snapshot))); },
     help: () => say(ESCAPE_HELP),
+    powerButton: () => {
+      vm.pressPowerButton();
+      say(['ACPI power button pressed']);
+    },
     togglePause: () => {
       paused = !paused;
       if (paused) vm.pause();

@@ -8,12 +8,15 @@ export interface EscapeActions {
   stats(): void;
   help(): void;
   togglePause(): void;
+  /** Presses the guest's ACPI power button. */
+  powerButton(): void;
 }
 
 export const ESCAPE_HELP = [
   'Ctrl-A x    quit (stops the VM)',
   'Ctrl-A s    print exit statistics',
   'Ctrl-A p    pause / resume the VM',
+  'Ctrl-A o    press the ACPI power button (an ACPI OS that handles it powers off)',
   'Ctrl-A h    this help',
   'Ctrl-A a    send Ctrl-A to the guest',
 ];
@@ -54,6 +57,9 @@ export class EscapeKeys {
         return;
       case 'p':
         this.actions.togglePause();
+        return;
+      case 'o':
+        this.actions.powerButton();
         return;
       case 'a':
         this.actions.send(Uint8Array.of(ESCAPE));

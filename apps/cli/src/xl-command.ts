@@ -17,7 +17,11 @@ Commands:
                                        -c attaches to its console
   console DOM                          attach to the domain's console (Ctrl-] detaches)
   pause DOM | unpause DOM              stop / resume scheduling the domain's vCPUs
-  shutdown DOM                         stop the domain (it keeps its frames until destroyed)
+  shutdown [-w] [-F] DOM               ask the guest to shut down: press its ACPI power button (full,
+                                       hw:vmx; a para domain is refused: no PV control interface).
+                                       The guest powers off or ignores it (destroy stops it then);
+                                       -w waits until it has shut down; -F (fall back to ACPI) is
+                                       accepted: the button is already what every HVM domain gets
   destroy DOM                          stop the domain at once and return its frames to the pool
   vcpu-list                            vCPUs: the pCPU each runs on, state, time, hard affinity
   vcpu-pin DOM VCPU CPUS               hard affinity: CPUS is all, N, N-M or a comma list
@@ -134,10 +138,16 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
       request = { cmd: 'create', text, source: file };
       break;
     }
+    case 'shutdown': {
+      const flags = rest.filter((a) => a === '-w' || a === '-F');
+      const domains = rest.filter((a) => a !== '-w' && a !== '-F');
+      if (domains.length !== 1 || new Set(flags).size !== flags.length) throw new UsageError('usage: ringvisor xl shutdown [-w] [-F] DOM');
+      request = { cmd: 'shutdown', domain: domains[0], ...(flags.includes('-w') ? { wait: true } : {}) };
+      break;
+    }
     case 'console':
     case 'pause':
     case 'unpause':
-    case 'shutdown':
     case 'destroy':
       need(rest, 1, `${command} DOM`);
       request = { cmd: command, domain: rest[0] };
@@ -165,7 +175,12 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
   if (request.cmd === 'list') process.stdout.write(formatList(result as DomainInfo[]).join('\n') + '\n');
   else if (request.cmd === 'vcpu-list') process.stdout.write(formatVcpus(result as VcpuInfo[]).join('\n') + '\n');
   else if (request.cmd === 'sched-credit2') process.stdout.write(formatSched(result as SchedRow[]).join('\n') + '\n');
-  else if (request.cmd === 'create') {
+  else if (request.cmd === 'shutdown') {
+    const domain = result as { id: number; name: string; end?: string };
+    process.stdout.write(domain.end === undefined
+      ? `shutting down domain ${domain.id} '${domain.name}' (ACPI power button pressed)\n`
+      : `domain ${domain.id} '${domain.name}' has shut down: ${domain.end}\n`);
+  } else if (request.cmd === 'create') {
     const created = result as { id: number; name: string };
     process.stdout.write(`created domain ${created.id} '${created.name}'\n`);
     if (consoleAfter) {

@@ -10,6 +10,7 @@ function console() {
     stats: () => actions.push('stats'),
     help: () => actions.push('help'),
     togglePause: () => actions.push('pause'),
+    powerButton: () => actions.push('power'),
   });
   return { keys, sent, actions };
 }
@@ -26,9 +27,9 @@ describe('EscapeKeys', () => {
 
   it('runs Ctrl-A commands and keeps them out of the guest input', () => {
     const c = console();
-    c.keys.feed(bytes('ab\x01sc\x01hd\x01x'));
+    c.keys.feed(bytes('ab\x01sc\x01hd\x01o\x01x'));
     expect(Buffer.from(c.sent).toString('latin1')).toBe('abcd');
-    expect(c.actions).toEqual(['stats', 'help', 'quit']);
+    expect(c.actions).toEqual(['stats', 'help', 'power', 'quit']);
   });
 
   it('remembers a Ctrl-A that ends one chunk for the next', () => {

@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { hwStrategy } from '@ringvisor/vmm-hw';
 import { ringvisor, ringvisorDone, ringvisorOnTerminal } from './spawn.js';
@@ -143,6 +144,17 @@ describe('ringvisor run, console on pipes', () => {
     expect(run.stderr()).toContain('[ringvisor] paused (Ctrl-A p resumes)\n[ringvisor] resumed\n');
     expect(run.stderr()).toContain('[ringvisor] post: ');
     expect(run.stderr()).toContain('ringvisor: stopped: quit from the console (Ctrl-A x)');
+  });
+
+  it('presses the ACPI power button on Ctrl-A o: a guest that handles it powers off (status 0)', async () => {
+    // hypervisor-type1's test guest: it enables PWRBTN_EN and enters S5 on the SCI.
+    const guest = join(dirname(fileURLToPath(import.meta.resolve('@ringvisor/hypervisor-type1/package.json'))), 'guests', 'acpi-button.bin');
+    const run = ringvisor(['run', '--flat', '0x100000', guest]);
+    await run.waitFor('PWRBTN_EN set');
+    run.type('\x01o');
+    expect(await run.exit).toBe(0);
+    expect(run.stdout()).toContain('power button pressed, entering S5');
+    expect(run.stderr()).toContain('[ringvisor] ACPI power button pressed');
   });
 
   it('ends with status 0 when the guest powers off', async () => {

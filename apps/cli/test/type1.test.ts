@@ -2,7 +2,8 @@
 // compute domains and the bundled hello, then list, create, pin, scheduling, console and destroy.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ringvisor, ringvisorDone } from './spawn.js';
 
@@ -17,6 +18,8 @@ function file(name: string, content: unknown): string {
 }
 
 const xl = (...args: string[]) => ringvisorDone(['xl', '-s', socket, ...args]);
+/** The hypervisor package's test guest that powers off on the ACPI power button (shipped in its guests/). */
+const buttonGuest = join(dirname(fileURLToPath(import.meta.resolve('@ringvisor/hypervisor-type1/package.json'))), 'guests', 'acpi-button.bin');
 
 describe('ringvisor type1 and xl', () => {
   it('boots a platform and manages its domains over the control socket', async () => {
@@ -60,6 +63,19 @@ describe('ringvisor type1 and xl', () => {
       const refused = await xl('create', file('none.json', { name: 'n', strategy: 'none', memory: 4, boot: { compute: true } }));
       expect(refused.status).toBe(1);
       expect(refused.stderr).toMatch(/strategy: 'none' is refused: a type-1 hypervisor virtualizes/);
+
+      // xl shutdown presses the ACPI power button: -w answers once the guest has powered off; a guest
+      // that ignores the button (the compute guest) runs on.
+      const button = file('button.json', { name: 'button', strategy: 'hw:vmx', memory: 4, boot: { flat: buttonGuest, address: 0x100000 } });
+      expect((await xl('create', button)).stdout).toBe("created domain 5 'button'\n");
+      await hv.waitFor('[button] acpi-button: PWRBTN_EN set');
+      const waited = await xl('shutdown', '-w', '-F', 'button');
+      expect([waited.status, waited.stdout]).toEqual([0, "domain 5 'button' has shut down: power-off\n"]);
+      expect((await xl('list')).stdout).toMatch(/^button\s+5\s+4\s+1\t---s--\t/m);
+      const pressed = await xl('shutdown', 'beta');
+      expect([pressed.status, pressed.stdout]).toEqual([0, "shutting down domain 2 'beta' (ACPI power button pressed)\n"]);
+      expect((await xl('list')).stdout).toMatch(/^beta\s+2\s+4\s+1\t[rb-]-----\t/m);
+      expect((await xl('shutdown', '-w')).stderr).toMatch(/usage: ringvisor xl shutdown \[-w\] \[-F\] DOM/);
 
       const console = ringvisor(['xl', '-s', socket, 'console', 'hello']);
       await console.waitFor('Hello from protected mode!');

@@ -18,6 +18,6 @@ export {
 export { AcpiPm, type AcpiPmOptions } from './acpi/pm.js';
 export {
   PM1_STATUS_OFFSET, PM1_ENABLE_OFFSET, PM1_EVENT_LENGTH, PM1_CONTROL_OFFSET, PM1_CONTROL_LENGTH, PM_TIMER_OFFSET,
-  PM_TIMER_LENGTH, PM_TIMER_HZ, PM_TIMER_BITS, PM1_SLP_EN, PM1_SLP_TYP_SHIFT,
+  PM_TIMER_LENGTH, PM_TIMER_HZ, PM_TIMER_BITS, PM1_SLP_EN, PM1_SLP_TYP_SHIFT, PM1_PWRBTN_STS, PM1_PWRBTN_EN,
 } from './acpi/registers.js';
 export * from './virtio/index.js';

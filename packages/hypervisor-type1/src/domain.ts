@@ -81,6 +81,8 @@ export class Domain {
   /** The memory map the loader used, as the strategy takes it. */
   readonly regions: PcBoard['memoryMap']['regions'];
   private readonly layout: PcBoard;
+  /** Called once with `end` when the domain stops (xl shutdown -w waits for it). */
+  private readonly endWaiters: ((why: string) => void)[] = [];
 
   /**
    * `guestFrames` of `extent` are guest RAM; frames past them hold the strategy's own (VMM) frames.
@@ -160,6 +162,13 @@ export class Domain {
     if (this.end === null) this.end = why;
     this.state = state;
     Atomics.store(this.lines, LINE_ENDED, 1);
+    for (const resolve of this.endWaiters.splice(0)) resolve(this.end);
+  }
+
+  /** Why the domain stopped, once it has (at once if it already has). */
+  ended(): Promise<string> {
+    if (this.end !== null) return Promise.resolve(this.end);
+    return new Promise((resolve) => this.endWaiters.push(resolve));
   }
 
   /** What the guest asked its board for (exit port, power-off, reset), as a line, or null. */

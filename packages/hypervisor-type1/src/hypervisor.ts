@@ -320,12 +320,25 @@ export class Type1Hypervisor {
     return done;
   }
 
-  /** Asks the guest to power off (ACPI power button is not modelled: the domain is stopped as xl shutdown's fallback). */
-  shutdownDomain(ref: string | number): void {
+  /**
+   * xl shutdown: asks the guest to shut down, as xl does an HVM guest without PV drivers, by
+   * pressing its ACPI power button (an SCI once the guest enabled PWRBTN_EN). The guest decides:
+   * one that powers off ends as after any power-off (`ended()` resolves then); one that ignores the
+   * button runs on (xl destroy stops it). A para-virtual domain would be asked through xenstore's
+   * control/shutdown node, which vmm-para does not have: refused, as xl refuses a PV guest without
+   * its control interface, and the domain runs on.
+   */
+  shutdownDomain(ref: string | number): Domain {
     const domain = this.find(ref);
-    domain.finish('shutdown', 'shut down by the administrator');
-    const vcpu = this.vcpuOf(domain);
-    if (!this.pcpus.some((p) => p.running === vcpu.id) && this.scheduler.state(vcpu.id) !== 'paused') this.scheduler.pause(vcpu.id);
+    if (domain.end !== null) throw new Error(`domain '${domain.name}' has already ended (${domain.end})`);
+    if (domain.pvKernel !== null) {
+      throw new Error(`domain '${domain.name}' (para): PV control interface not available (no xenstore control/shutdown node): external graceful shutdown not possible; a PV guest has no ACPI power button to fall back to (xl destroy stops it)`);
+    }
+    const local = domain.home !== null && this.images.get(domain.id)?.board !== undefined;
+    if (local) this.pcpus[domain.home!].worker.postMessage({ type: 'power-button', domain: domain.id } satisfies ToPcpu);
+    else this.toDeviceModel({ type: 'power-button', domain: domain.id });
+    this.log(`domain ${domain.id} '${domain.name}': ACPI power button pressed`);
+    return domain;
   }
 
   pause(ref: string | number): void {

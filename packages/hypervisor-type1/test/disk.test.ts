@@ -145,9 +145,12 @@ describe('domain disks', () => {
       expect(() => hv.create({ ...base, name: 'd', disk: { kind: 'file', path: join(dir, 'missing.img') } })).toThrow(/disk: .*missing\.img/);
       expect(hv.pool.freeFrames).toBe(hv.pool.frames - (4 * 1024 * 1024) / 4096);
       hv.create({ ...base, name: 'e', disk: { kind: 'slice', offset: 32 * 1024, size: 32 * 1024 } });
-      // Each board holds its own descriptor on the file, and a destroyed domain's board closes its own.
+      // Each board's disk I/O thread holds its own descriptor on the file (opened as the thread
+      // starts), and a destroyed domain's closes its own.
       const held = () => openFiles().filter((f) => f === realpathSync(physical)).length;
       await until('a and e run', () => hv.list().every((d) => d.cpuSeconds > 0));
+      await until('both disks open', () => held() === 2, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
       expect(held()).toBe(2);
       await hv.destroy('a');
       await until('a\'s board closes its disk', () => held() === 1, 10_000);

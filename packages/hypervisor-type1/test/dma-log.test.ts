@@ -11,6 +11,27 @@ function drained(log: DmaWriteLog): [number, number][] {
 }
 
 describe('DmaWriteLog', () => {
+  it('passes a fence only once a drain that began after the marks has finished, or at once while the vCPU is outside a slice', () => {
+    const log = new DmaWriteLog(DmaWriteLog.buffer(64));
+    log.mark(3 * FRAME_SIZE, 1);
+    expect(log.passed(log.fence())).toBe(true); // not running: its next slice drains before it runs
+    expect(log.running(true)).toBe(false);
+    const fence = log.fence();
+    log.setWaiting(true);
+    expect(log.passed(fence)).toBe(false); // the marks are still pending
+    expect(drained(log)).toEqual([[3, 1]]);
+    expect(log.passed(fence)).toBe(false); // a drain took them; this look sees its count...
+    expect(log.drain(() => undefined)).toBe(true); // (a device waits: the pCPU wakes its thread)
+    expect(log.passed(fence)).toBe(true); // ...and passes once a drain has finished since
+    const second = log.fence();
+    log.mark(4 * FRAME_SIZE, 1);
+    expect(log.passed(second)).toBe(false);
+    expect(log.running(false)).toBe(true);
+    expect(log.passed(second)).toBe(true); // the vCPU left its slice
+    log.setWaiting(false);
+    expect(log.drain(() => undefined)).toBe(false);
+  });
+
   it('hands out runs of written frames once, across word boundaries', () => {
     const log = new DmaWriteLog(DmaWriteLog.buffer(100));
     log.mark(5 * FRAME_SIZE + 100, 10);

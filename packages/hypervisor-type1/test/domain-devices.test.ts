@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DomainDevices } from '../src/dm/domain-devices.js';
+import { DiskIo } from '../src/disk/disk-io.js';
 import type { DiskExtent } from '../src/disk/disk-extent.js';
 import { DmaWriteLog } from '../src/memory/dma-log.js';
 import { FRAME_SIZE } from '../src/memory/frame-pool.js';
@@ -14,6 +15,8 @@ import {
 } from '../src/pcpu/protocol.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringvisor-type1-dm-'));
+// The disk's I/O thread runs the built module (a worker cannot start from the TypeScript source).
+DiskIo.threadUrl = new URL('../dist/disk-thread.js', import.meta.url);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function devices(disk?: DiskExtent) {
@@ -24,7 +27,7 @@ function devices(disk?: DiskExtent) {
   const d = new DomainDevices(pool, {
     domain: 1, ramSize: 1024 * 1024, rtcTime: Date.UTC(2026, 0, 1), epochMs: performance.timeOrigin + performance.now(),
     lines: linesBuffer, extent: { first: 0, count: 64 }, guestFrames: 64, dmaLog: DmaWriteLog.buffer(64), ...(disk ? { disk } : {}),
-  });
+  }, null, true);
   return { d, lines };
 }
 

@@ -23,6 +23,8 @@ export interface HostedBoard {
   /** The main thread's sink wrote `count` bytes of earlier output. */
   serialOutputAcknowledged(count: number): void;
   postCode(): number | null;
+  /** Presses the board's ACPI power button (QEMU's system_powerdown); the guest decides what follows. */
+  pressPowerButton(): void;
   /** What the guest asked for through the exit port or a power-off, or null. */
   pendingEnd(): VmEnd | null;
   /**
@@ -122,6 +124,7 @@ export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): Ho
       },
     },
     postCode: () => board.postCode,
+    pressPowerButton: () => board.pressPowerButton(),
     pendingEnd: () => endOf(board.shutdownRequest),
     destroy: () => disk?.close(),
   };

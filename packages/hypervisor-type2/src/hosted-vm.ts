@@ -163,6 +163,14 @@ export class HostedVm {
     this.post({ type: 'serial-in', bytes });
   }
 
+  /**
+   * Presses the guest's ACPI power button, as QEMU's `system_powerdown`: an ACPI OS that handles it
+   * powers off (the run ends as after any power-off); one that does not runs on.
+   */
+  pressPowerButton(): void {
+    this.post({ type: 'power-button' });
+  }
+
   /** No more serial input will come (stdin reached end of file). */
   closeSerialInput(): void {
     this.post({ type: 'serial-in-closed' });

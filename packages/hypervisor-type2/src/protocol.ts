@@ -23,7 +23,9 @@ export type ToWorker =
   | { readonly type: 'serial-in'; readonly bytes: Uint8Array }
   /** The sink wrote this many bytes of earlier 'serial-out' messages (returns output credit). */
   | { readonly type: 'serial-ack'; readonly bytes: number }
-  | { readonly type: 'serial-in-closed' };
+  | { readonly type: 'serial-in-closed' }
+  /** Press the board's ACPI power button. */
+  | { readonly type: 'power-button' };
 
 export interface RamRegion {
   readonly base: number;

@@ -15,6 +15,8 @@ export interface SessionParts {
   postCode(): number | null;
   /** Hands bytes typed on the host to the guest's serial port. */
   serialInput(bytes: Uint8Array): void;
+  /** Presses the ACPI power button. */
+  pressPowerButton(): void;
   /** The host wrote `count` bytes of earlier output: the guest may transmit again. */
   serialOutputAcknowledged(count: number): void;
   /** Serial output produced since the last call, or null if none. */
@@ -71,6 +73,10 @@ export class VmSession {
         return;
       case 'serial-ack':
         this.parts.serialOutputAcknowledged(message.bytes);
+        this.wake();
+        return;
+      case 'power-button':
+        this.parts.pressPowerButton();
         this.wake();
         return;
       case 'serial-in-closed':

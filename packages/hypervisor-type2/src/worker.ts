@@ -63,6 +63,7 @@ async function start(): Promise<void> {
         loop, clock, vcpu, stats: board.spec.stats,
         postCode: () => board.postCode(),
         serialInput: (bytes) => board.serialInput(bytes),
+        pressPowerButton: () => board.pressPowerButton(),
         serialOutputAcknowledged: (count) => board.serialOutputAcknowledged(count),
         takeSerialOutput: () => serial.take(),
         destroy: () => {

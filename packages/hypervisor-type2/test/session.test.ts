@@ -17,6 +17,7 @@ function session(script: ScriptStep[], options: { serialInput?: boolean; after?:
   const serialIn: number[] = [];
   const messages: FromWorker[] = [];
   let destroyed = 0;
+  let presses = 0;
   let endedResolve: (m: FromWorker) => void = () => {};
   const ended = new Promise<FromWorker & { type: 'ended' }>((resolve) => { endedResolve = resolve as typeof endedResolve; });
   const loop = new RunLoop({ vcpu, clock: loopClock, interrupts: pic, pendingEnd: () => null }, { sliceMs: 1 });
@@ -25,6 +26,7 @@ function session(script: ScriptStep[], options: { serialInput?: boolean; after?:
       loop, clock: loopClock, vcpu, stats,
       postCode: () => 0x42,
       serialInput: (bytes) => { serialIn.push(...bytes); pic.raise(0x24); },
+      pressPowerButton: () => { presses++; pic.raise(0x29); },
       takeSerialOutput: () => (serialOut.length ? Uint8Array.from(serialOut.splice(0)) : null),
       serialOutputAcknowledged: () => {},
       destroy: () => { destroyed++; },
@@ -35,7 +37,7 @@ function session(script: ScriptStep[], options: { serialInput?: boolean; after?:
     },
     { serialInput: options.serialInput ?? true },
   );
-  return { s, vcpu, clock, pic, stats, serialOut, serialIn, messages, ended, destroyed: () => destroyed };
+  return { s, vcpu, clock, pic, stats, serialOut, serialIn, messages, ended, destroyed: () => destroyed, presses: () => presses };
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
@@ -82,7 +84,10 @@ describe('VmSession', () => {
     expect(m.vcpu.retired).toBe(after);
   });
 
-  it('wakes a halted guest when serial input arrives', async () => {
+  it.each([
+    ['serial input', { type: 'serial-in', bytes: Uint8Array.of(0x61) }],
+    ['a power-button press', { type: 'power-button' }],
+  ] as const)('wakes a halted guest when %s arrives', async (_, message) => {
     const m = session([
       { exit: { reason: 'hlt', interruptsEnabled: true } },
       { exit: { reason: 'shutdown', cause: 'power-off' } },
@@ -90,9 +95,9 @@ describe('VmSession', () => {
     m.s.start();
     await tick();
     expect(m.vcpu.budgets).toHaveLength(1);
-    m.s.handle({ type: 'serial-in', bytes: Uint8Array.of(0x61) });
+    m.s.handle(message);
     expect(await m.ended).toMatchObject({ end: { reason: 'power-off' } });
-    expect(m.serialIn).toEqual([0x61]);
+    expect([m.serialIn, m.presses()]).toEqual(message.type === 'serial-in' ? [[0x61], 0] : [[], 1]);
   });
 
   it('ends a guest that waits for input that can no longer come', async () => {

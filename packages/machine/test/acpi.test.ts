@@ -113,6 +113,8 @@ describe('the board\'s ACPI tables', () => {
     expect([u8(fadt, 88), u8(fadt, 89), u8(fadt, 91)]).toEqual([4, 2, 4]);
     expect(u8(fadt, 108)).toBe(0x32);
     expect(u32(fadt, 112) & (1 << 10)).not.toBe(0); // RESET_REG_SUP
+    expect(u32(fadt, 112) & (1 << 4)).toBe(0); // PWR_BUTTON clear: the fixed-feature power button
+    expect(u32(fadt, 112) & (1 << 5)).not.toBe(0); // SLP_BUTTON set: no sleep button
     expect(Array.from(fadt.subarray(116, 120))).toEqual([1, 8, 0, 1]); // system I/O, 8 bits, byte access
     expect(u64(fadt, 120)).toBe(0xcf9);
     expect(u8(fadt, 128)).toBe(6);
@@ -197,6 +199,23 @@ describe('the board\'s ACPI power management', () => {
     const other = board();
     other.io.write(0xcf9, 1, 0x06);
     expect(other.shutdownRequest).toEqual({ cause: 'reset', source: 'reset-control' });
+  });
+
+  it('presses the power button: PWRBTN_STS, the SCI on IRQ 9 once enabled, a power-off only when the OS asks', () => {
+    const pc = board();
+    pc.io.write(0x21, 1, 0xfb); // unmask the cascade...
+    pc.io.write(0xa1, 1, 0xfd); // ...and IRQ 9
+    pc.pressPowerButton();
+    expect(pc.io.read(0x600, 2) & (1 << 8)).not.toBe(0);
+    expect(pc.pic.pending()).toBe(false); // PWRBTN_EN clear: status only
+    pc.io.write(0x602, 2, 1 << 8);
+    expect(pc.pic.pending()).toBe(true);
+    expect(pc.shutdownRequest).toBeNull();
+    // What an OS's SCI handler does: clear the status, then enter \_S5.
+    pc.io.write(0x600, 2, 1 << 8);
+    expect(pc.io.read(0x600, 2) & (1 << 8)).toBe(0);
+    pc.io.write(0x604, 2, (5 << 10) | (1 << 13));
+    expect(pc.shutdownRequest).toEqual({ cause: 'power-off' });
   });
 
   it('ignores garbage in PM1 control: other sleep types, odd widths, no SLP_EN', () => {

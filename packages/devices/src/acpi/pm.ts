@@ -1,13 +1,15 @@
 // ACPI power management registers of the board (ACPI 6.5, 4.8.3 "PM1 Event Grouping", 4.8.3.2
 // "PM1 Control Registers", 4.8.3.3 "Power Management Timer"): PM1a status/enable, PM1a control and
 // the 3.579545 MHz PM timer in one byte-wide I/O block (PIIX4 layout). Writing SLP_EN with the
-// soft-off sleep type (the DSDT's \_S5) powers the machine off; TMR_STS raises the SCI when enabled.
+// soft-off sleep type (the DSDT's \_S5) powers the machine off; TMR_STS raises the SCI when enabled,
+// and so does PWRBTN_STS, the fixed-feature power button the VMM presses (the spec's fixed power button: the SCI is
+// raised while PWRBTN_STS and PWRBTN_EN are both set; the OS clears the status by writing it 1).
 import type { AccessSize, Clock, IrqLine, TimerId } from '@ringvisor/vmm-api';
 import type { BusRange } from '../bus/access.js';
 import {
   PM_BLOCK_LENGTH, PM_TIMER_BITS, PM_TIMER_HZ, PM_TIMER_OFFSET, PM_TIMER_STATUS_PERIOD, PM1_CONTROL_OFFSET,
   PM1_CONTROL_STORED, PM1_ENABLE_OFFSET, PM1_ENABLE_WRITABLE, PM1_SCI_EN, PM1_SLP_EN, PM1_SLP_TYP_MASK,
-  PM1_SLP_TYP_SHIFT, PM1_STATUS_OFFSET, PM1_TMR_EN, PM1_TMR_STS,
+  PM1_PWRBTN_STS, PM1_SLP_TYP_SHIFT, PM1_STATUS_OFFSET, PM1_TMR_EN, PM1_TMR_STS,
 } from './registers.js';
 
 const TICKS_PER_NS = PM_TIMER_HZ / 1e9;
@@ -37,6 +39,8 @@ export class AcpiPm {
   private readonly onPowerOff: () => void;
   private enable = 0;
   private control = PM1_SCI_EN;
+  /** PM1_STS bits latched by events (PWRBTN_STS); TMR_STS is derived from the clock instead. */
+  private latched = 0;
   /** Bit-23 toggle count of the timer when the guest last cleared TMR_STS. */
   private timerStatusEpoch: number;
   private sciLevel = false;
@@ -69,7 +73,17 @@ export class AcpiPm {
   }
 
   private statusAt(ticks: number): number {
-    return Math.floor(ticks / PM_TIMER_STATUS_PERIOD) !== this.timerStatusEpoch ? PM1_TMR_STS : 0;
+    return (Math.floor(ticks / PM_TIMER_STATUS_PERIOD) !== this.timerStatusEpoch ? PM1_TMR_STS : 0) | this.latched;
+  }
+
+  /**
+   * The power button was pressed (and released): PWRBTN_STS is set until the OS writes it 1, and
+   * raises the SCI while PWRBTN_EN is set. An OS that never enables it, or never answers, keeps
+   * running: what it does about the button (power off, ignore) is its own choice.
+   */
+  pressPowerButton(): void {
+    this.latched |= PM1_PWRBTN_STS;
+    this.update();
   }
 
   /**
@@ -112,6 +126,7 @@ export class AcpiPm {
     switch (offset & ~1) {
       case PM1_STATUS_OFFSET:
         if (bits & PM1_TMR_STS) this.timerStatusEpoch = this.timerToggles();
+        this.latched &= ~bits;
         break;
       case PM1_ENABLE_OFFSET:
         this.enable = ((this.enable & keep) | bits) & PM1_ENABLE_WRITABLE;

@@ -29,7 +29,7 @@ export const PM1_TMR_STS = 1 << 0;
 export const PM1_BM_STS = 1 << 4;
 /** GBL_STS: firmware released the global lock (no firmware runs beside the OS: never set). */
 export const PM1_GBL_STS = 1 << 5;
-/** PWRBTN_STS: the fixed power button was pressed (the FADT declares no fixed button). */
+/** PWRBTN_STS: the fixed power button was pressed (`AcpiPm.pressPowerButton`); raises the SCI while PWRBTN_EN is set. */
 export const PM1_PWRBTN_STS = 1 << 8;
 /** SLPBTN_STS: the fixed sleep button was pressed (none declared). */
 export const PM1_SLPBTN_STS = 1 << 9;

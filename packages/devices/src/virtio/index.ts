@@ -14,6 +14,9 @@ export {
 export { VirtioBlock, type VirtioBlockOptions } from './block/device.js';
 export type { VirtioBlockStats } from './block/stats.js';
 export type { BlockBackend } from './block/backend.js';
+export { AsyncVirtioBlock, type AsyncVirtioBlockOptions } from './block/async-device.js';
+export type { AsyncBlockBackend, BlockDone } from './block/async-backend.js';
+export { PIECE_BYTES } from './block/async-request.js';
 export { MemoryBlockBackend, type MemoryBlockBackendOptions } from './block/memory-backend.js';
 export { FileBlockBackend, type FileBlockBackendOptions } from './block/file-backend.js';
 export { VirtioConsole, type VirtioConsoleOptions, type VirtioConsoleStats } from './console/device.js';

@@ -101,12 +101,62 @@ describe('ACPI PM timer', () => {
   });
 });
 
+describe('ACPI fixed power button', () => {
+  const PWRBTN = 1 << 8;
+
+  it('latches PWRBTN_STS, raises the SCI only while PWRBTN_EN is set, and clears on a write of 1', () => {
+    const m = machine();
+    m.pm.pressPowerButton();
+    expect(m.bus.read(PM1_STS, 2) & PWRBTN).toBe(PWRBTN);
+    expect(m.sci.level).toBe(false); // not enabled: status only
+    m.bus.write(PM1_EN, 2, PWRBTN);
+    expect(m.bus.read(PM1_EN, 2)).toBe(PWRBTN);
+    expect(m.sci.level).toBe(true); // enabling a set status raises it at once
+    m.bus.write(PM1_STS, 2, 0xfeff); // every other bit: PWRBTN_STS stays
+    expect(m.bus.read(PM1_STS, 2) & PWRBTN).toBe(PWRBTN);
+    expect(m.sci.level).toBe(true);
+    m.bus.write(PM1_STS + 1, 1, PWRBTN >> 8); // write 1 to clear, as a byte
+    expect(m.bus.read(PM1_STS, 2) & PWRBTN).toBe(0);
+    expect(m.sci.level).toBe(false);
+    m.pm.pressPowerButton(); // enabled already: the press raises the SCI
+    expect(m.sci.level).toBe(true);
+    m.bus.write(PM1_EN, 2, 0); // disabling drops the line, the status stays
+    expect(m.sci.level).toBe(false);
+    expect(m.bus.read(PM1_STS, 2) & PWRBTN).toBe(PWRBTN);
+    expect(m.powerOffs()).toBe(0); // the button only asks: the OS powers off through PM1_CNT
+  });
+
+  it('keeps the SCI up while either enabled event is pending: clearing one leaves the other', () => {
+    const m = machine();
+    const toggleNs = (2 ** 23 / 3_579_545) * 1e9;
+    m.bus.write(PM1_EN, 2, PWRBTN | 1);
+    m.pm.pressPowerButton();
+    m.clock.advance(toggleNs + 1000);
+    expect(m.bus.read(PM1_STS, 2) & (PWRBTN | 1)).toBe(PWRBTN | 1);
+    m.bus.write(PM1_STS, 2, PWRBTN);
+    expect(m.sci.level).toBe(true); // TMR_STS still set
+    m.bus.write(PM1_STS, 2, 1);
+    expect(m.sci.level).toBe(false);
+    expect(m.clock.pendingTimers).toBe(1); // waiting for the next toggle again
+  });
+
+  it('presses repeated before the OS answers are one pending event', () => {
+    const m = machine();
+    m.bus.write(PM1_EN, 2, PWRBTN);
+    for (let i = 0; i < 5; i++) m.pm.pressPowerButton();
+    expect(m.sci.risingEdges).toBe(1);
+    m.bus.write(PM1_STS, 2, PWRBTN);
+    expect(m.bus.read(PM1_STS, 2) & PWRBTN).toBe(0);
+  });
+});
+
 describe('ACPI PM block under hostile port I/O', () => {
-  it.each([1, 2, 3])('seed %i: no throw, reads in range, one timer at most, power-off only through SLP_EN + S5', (seed) => {
+  it.each([1, 2, 3])('seed %i: no throw, reads in range, one timer at most, power-off only through SLP_EN + S5, SCI = status & enable', (seed) => {
     const next = lcg(seed);
     const m = machine();
     let expectedPowerOffs = 0;
     for (let step = 0; step < 20_000; step++) {
+      if (next() % 64 === 0) m.pm.pressPowerButton(); // the button among the guest's writes
       const port = BASE - 2 + (next() % 16);
       const size = ([1, 2, 4] as const)[next() % 3];
       if (next() % 2) {
@@ -126,6 +176,7 @@ describe('ACPI PM block under hostile port I/O', () => {
       }
       if (next() % 8 === 0) m.clock.advance(next() % 1_000_000_000);
       expect(m.clock.pendingTimers).toBeLessThanOrEqual(1);
+      expect(m.sci.level).toBe((m.bus.read(PM1_STS, 2) & m.bus.read(PM1_EN, 2)) !== 0);
     }
     expect(m.powerOffs()).toBe(expectedPowerOffs);
     expect(m.bus.read(PM1_CNT, 1) & 1).toBe(1);

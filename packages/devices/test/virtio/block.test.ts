@@ -8,30 +8,14 @@ import { ManualClock } from '../support/clock.js';
 import { IrqRecorder } from '../support/irq.js';
 import { BASIC_FEATURES, TestDriver, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, bit } from './support/driver.js';
 import { expectBytes } from './support/bytes.js';
+import { S_IOERR, S_OK, S_UNSUPP, T_DISCARD, T_FLUSH, T_GET_ID, T_IN, T_OUT, header, pattern } from './support/blk-request.js';
 import { TestGuestRam } from './support/guest-ram.js';
-
-const T_IN = 0;
-const T_OUT = 1;
-const T_FLUSH = 4;
-const T_GET_ID = 8;
-const T_DISCARD = 11;
-const S_OK = 0;
-const S_IOERR = 1;
-const S_UNSUPP = 2;
 
 const F_SEG_MAX = 2;
 const F_RO = 5;
 const F_BLK_SIZE = 6;
 const F_FLUSH = 9;
 const F_DISCARD = 13;
-
-function header(type: number, sector: number | bigint): Uint8Array {
-  const h = new Uint8Array(16);
-  const v = new DataView(h.buffer);
-  v.setUint32(0, type, true);
-  v.setBigUint64(8, BigInt(sector), true);
-  return h;
-}
 
 function discardSegment(sector: number, sectors: number, flags = 0): Uint8Array {
   const s = new Uint8Array(16);
@@ -40,10 +24,6 @@ function discardSegment(sector: number, sectors: number, flags = 0): Uint8Array 
   v.setUint32(8, sectors, true);
   v.setUint32(12, flags, true);
   return s;
-}
-
-function pattern(length: number, seed: number): Uint8Array {
-  return Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff);
 }
 
 interface SetupOptions {

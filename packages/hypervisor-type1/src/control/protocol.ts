@@ -8,7 +8,9 @@ export type ControlRequest =
   | { readonly cmd: 'vcpu-list' }
   /** `text` is an xl create file (one domain as JSON); `source` names it in errors. */
   | { readonly cmd: 'create'; readonly text: string; readonly source: string }
-  | { readonly cmd: 'destroy' | 'shutdown' | 'pause' | 'unpause' | 'console'; readonly domain: string }
+  | { readonly cmd: 'destroy' | 'pause' | 'unpause' | 'console'; readonly domain: string }
+  /** Presses the domain's ACPI power button; with `wait`, answers once the domain has stopped (xl shutdown -w). */
+  | { readonly cmd: 'shutdown'; readonly domain: string; readonly wait?: boolean }
   /** `cpus`: "all", or a list like "0,2-3". */
   | { readonly cmd: 'vcpu-pin'; readonly domain: string; readonly vcpu: string; readonly cpus: string }
   /** Without weight and cap: report; without domain: every domain. */
@@ -16,7 +18,9 @@ export type ControlRequest =
 
 export interface SchedRow { readonly name: string; readonly id: number; readonly weight: number; readonly cap: number }
 
-export type ControlResult = DomainInfo[] | VcpuInfo[] | SchedRow[] | { readonly id: number; readonly name: string } | null;
+/** `end`: why a domain stopped (shutdown with `wait`). */
+export type ControlResult =
+  | DomainInfo[] | VcpuInfo[] | SchedRow[] | { readonly id: number; readonly name: string; readonly end?: string } | null;
 
 export type ControlResponse =
   | { readonly ok: true; readonly result: ControlResult }

@@ -97,9 +97,10 @@ async function execute(hv: Type1Hypervisor, r: ControlRequest): Promise<ControlR
     case 'destroy':
       await hv.destroy(r.domain);
       return null;
-    case 'shutdown':
-      hv.shutdownDomain(r.domain);
-      return null;
+    case 'shutdown': {
+      const domain = hv.shutdownDomain(r.domain);
+      return { id: domain.id, name: domain.name, ...(r.wait === true ? { end: await domain.ended() } : {}) };
+    }
     case 'pause':
       hv.pause(r.domain);
       return null;

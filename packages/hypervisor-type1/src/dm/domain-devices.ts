@@ -1,12 +1,14 @@
 // One domain's device models as the device-model thread holds them: its PcBoard (PIC, PIT, RTC,
 // UART, ACPI PM, exit port...) on a host clock shared with the pCPUs, DMA through the domain's p2m,
-// and the shared line block through which the vCPU sees the interrupt line and the end.
+// and the shared line block through which the vCPU sees the interrupt line and the end. Its disk
+// is virtio-blk over the disk's own I/O thread (disk/disk-io.ts): a request completes when that
+// thread answers (`pollDisk`), so no domain's disk I/O holds the thread that serves the others.
 import { PcBoard, type ShutdownRequest } from '@ringvisor/machine';
 import type { SerialBackend, SerialHostPort } from '@ringvisor/devices';
 import type { AccessSize } from '@ringvisor/vmm-api';
 import { DomainClock } from '../domain-clock.js';
-import { DiskExtentBackend } from '../disk/disk-extent.js';
-import { DmaWriteLog } from '../memory/dma-log.js';
+import { DiskIo } from '../disk/disk-io.js';
+import { DmaWriteLog, type DmaFence } from '../memory/dma-log.js';
 import { DomainMemory, P2m } from '../memory/p2m.js';
 import {
   IOREQ_INTA, IOREQ_MMIO_READ, IOREQ_MMIO_WRITE, IOREQ_PORT_READ, IOREQ_PORT_WRITE, LINE_BLOCKED, LINE_ENDED, LINE_INTR,
@@ -45,18 +47,28 @@ export class DomainDevices {
   readonly clock: DomainClock;
   readonly lines: Int32Array;
   private readonly console = new ConsoleBackend();
-  /** The domain's disk (its own descriptor on the file, confined to the domain's range), or null. */
-  private readonly disk: DiskExtentBackend | null;
+  /** The domain's disk (its own I/O thread and descriptor on the file, confined to the domain's range), or null. */
+  private readonly disk: DiskIo | null;
+  private readonly dmaLog: DmaWriteLog;
+  /** Completions that wrote guest RAM, held until the vCPU's pCPU has drained the frames (memory/dma-log.ts). */
+  private readonly fenced: { readonly fence: DmaFence; readonly publish: () => void }[] = [];
 
-  /** Throws when the disk cannot be opened. */
-  constructor(pool: SharedArrayBuffer, message: BoardSpec) {
+  /**
+   * Throws when the disk cannot be opened. `doorbell`: what the disk's I/O thread rings after each
+   * answer (the device-model thread's; null on a pCPU, whose event loop hears it). `fenced`: the
+   * vCPU runs on another thread, so a completion that wrote guest RAM waits for its pCPU's drain;
+   * a board beside its vCPU completes only at run boundaries or between slices, before the drain.
+   */
+  constructor(pool: SharedArrayBuffer, message: BoardSpec, doorbell: SharedArrayBuffer | null, fenced: boolean) {
     this.lines = new Int32Array(message.lines);
     this.clock = new DomainClock(message.epochMs);
-    this.disk = message.disk ? new DiskExtentBackend(message.disk) : null;
+    this.dmaLog = new DmaWriteLog(message.dmaLog);
+    this.disk = message.disk ? new DiskIo(message.disk, doorbell) : null;
+    const beforeCompletion = fenced ? (publish: () => void) => this.holdUntilDrained(publish) : undefined;
     try {
       this.board = new PcBoard({
         ramSize: message.ramSize, clock: this.clock, serial: this.console, rtcTime: message.rtcTime,
-        virtio: this.disk ? [{ kind: 'blk', backend: this.disk }] : [],
+        virtio: this.disk ? [{ kind: 'blk-async', backend: this.disk, beforeCompletion }] : [],
         // Whoever drives the board (a request here, or the vCPU calling it on its pCPU), the request is published at once.
         onShutdownRequest: (request) => this.publishShutdown(request),
       });
@@ -65,8 +77,34 @@ export class DomainDevices {
       throw error;
     }
     // Virtio DMA reaches the domain's frames only, and the pCPU hears which it wrote.
-    const dmaLog = new DmaWriteLog(message.dmaLog);
-    this.board.attachMemory(new DomainMemory(pool, new P2m(message.extent, message.guestFrames), dmaLog));
+    this.board.attachMemory(new DomainMemory(pool, new P2m(message.extent, message.guestFrames), this.dmaLog));
+  }
+
+  /**
+   * Completes the disk requests whose I/O finished and publishes those whose fence has passed;
+   * true when anything changed (the line and the ring may have moved).
+   */
+  pollDisk(): boolean {
+    if (this.disk === null || this.ended) return false;
+    let changed = this.disk.poll() > 0;
+    while (this.fenced.length > 0 && this.dmaLog.passed(this.fenced[0].fence)) {
+      this.fenced.shift()!.publish();
+      changed = true;
+    }
+    if (this.fenced.length === 0) this.dmaLog.setWaiting(false);
+    return changed;
+  }
+
+  /** Also completes disk requests as their answers reach this thread's event loop (a pCPU between slices). */
+  listenDisk(after: () => void): void {
+    this.disk?.listen(() => {
+      if (!this.ended) after();
+    });
+  }
+
+  private holdUntilDrained(publish: () => void): void {
+    this.fenced.push({ fence: this.dmaLog.fence(), publish });
+    this.dmaLog.setWaiting(true);
   }
 
   /** Closes the disk (the domain is gone); the board serves nothing more. */
@@ -106,6 +144,11 @@ export class DomainDevices {
   /** Bytes typed at COM1: as many as the UART's input queue takes (the rest is dropped, as a full line would). */
   input(bytes: Uint8Array): void {
     if (!this.ended) this.console.port?.input(bytes);
+  }
+
+  /** Presses the ACPI power button (xl shutdown): an SCI once the guest enabled it. */
+  pressPowerButton(): void {
+    if (!this.ended) this.board.pressPowerButton();
   }
 
   /** Runs the due timers (PIT, RTC, UART, PM timer) of a domain still running. */

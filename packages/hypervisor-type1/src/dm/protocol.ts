@@ -33,6 +33,8 @@ export type ToDm =
   | ({ readonly type: 'create' } & BoardSpec)
   /** Bytes typed at the domain's COM1. */
   | { readonly type: 'input'; readonly domain: number; readonly bytes: Uint8Array }
+  /** Press the domain's ACPI power button (xl shutdown). */
+  | { readonly type: 'power-button'; readonly domain: number }
   /** Forget the domain's board (destroyed). */
   | { readonly type: 'drop'; readonly domain: number }
   | { readonly type: 'stop' };

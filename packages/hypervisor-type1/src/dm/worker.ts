@@ -31,15 +31,17 @@ function drainMessages(): boolean {
     switch (message.type) {
       case 'create':
         try {
-          domains.set(message.domain, new DomainDevices(init.pool, message));
+          domains.set(message.domain, new DomainDevices(init.pool, message, init.doorbell, true));
         } catch (error) {
           send({ type: 'error', domain: message.domain, message: error instanceof Error ? error.message : String(error), fatal: true });
         }
         break;
-      case 'input': {
+      case 'input':
+      case 'power-button': {
         const devices = domains.get(message.domain);
         if (devices) {
-          devices.input(message.bytes);
+          if (message.type === 'input') devices.input(message.bytes);
+          else devices.pressPowerButton();
           touched.add(devices);
         }
         break;
@@ -87,6 +89,8 @@ function pass(): number | null {
   }
   let sleep = IDLE_WAIT_MS;
   for (const [id, devices] of domains) {
+    // Disk requests whose I/O thread answered (it rang the doorbell), and completions whose fence passed.
+    if (devices.pollDisk()) touched.add(devices);
     let due = devices.msUntilNextTimer();
     if (due === 0) {
       devices.runDue();

@@ -8,7 +8,8 @@ export class DmaDrain {
   private memory: GuestMemory | null = null;
   private readonly notify = (address: number, length: number): void => this.memory?.notifyWrite(address, length);
 
-  constructor(buffer: SharedArrayBuffer) {
+  /** `wake`: rings the thread of a device that waits behind a fence in the log (the device-model thread). */
+  constructor(buffer: SharedArrayBuffer, private readonly wake: () => void) {
     this.log = new DmaWriteLog(buffer);
   }
 
@@ -17,10 +18,15 @@ export class DmaDrain {
     this.memory = memory;
   }
 
-  /** Called at every run boundary (requests a device deferred to a timer) and after every MMIO write. */
+  /** Called at every run boundary (disk requests completed meanwhile) and after every MMIO write. */
   readonly drain = (): void => {
-    if (this.memory) this.log.drain(this.notify);
+    if (this.memory && this.log.drain(this.notify)) this.wake();
   };
+
+  /** The vCPU enters or leaves a slice here (fences pass at once for a vCPU outside one). */
+  running(inside: boolean): void {
+    if (this.log.running(inside)) this.wake();
+  }
 
   /** `bus` drained after every write: a virtio notify is served before the write returns, and the guest may run what it read next. */
   draining(bus: MmioBus): MmioBus {

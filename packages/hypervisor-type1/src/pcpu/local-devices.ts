@@ -16,6 +16,8 @@ interface Resident {
 
 export class LocalDevices {
   private readonly domains = new Map<number, Resident>();
+  /** Power-button presses for domains whose board is not built yet (their vCPU has not run here). */
+  private readonly pressed = new Set<number>();
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly pool: SharedArrayBuffer, private readonly send: (message: FromPcpu) => void) {}
@@ -24,8 +26,16 @@ export class LocalDevices {
   boardOf(spec: BoardSpec, vcpu: number): DomainDevices {
     let resident = this.domains.get(spec.domain);
     if (!resident) {
-      resident = { devices: new DomainDevices(this.pool, spec), vcpu };
-      this.domains.set(spec.domain, resident);
+      const devices = new DomainDevices(this.pool, spec, null, false);
+      const built: Resident = { devices, vcpu };
+      resident = built;
+      this.domains.set(spec.domain, built);
+      // Between slices, disk answers arrive on this pCPU's event loop; during one, at run boundaries (tick).
+      devices.listenDisk(() => {
+        this.settle(spec.domain, built);
+        this.arm();
+      });
+      if (this.pressed.delete(spec.domain)) resident.devices.pressPowerButton();
     }
     return resident.devices;
   }
@@ -35,6 +45,7 @@ export class LocalDevices {
   }
 
   drop(domain: number): void {
+    this.pressed.delete(domain);
     this.domains.get(domain)?.devices.close();
     this.domains.delete(domain);
     this.arm();
@@ -53,9 +64,22 @@ export class LocalDevices {
     this.arm();
   }
 
+  /** Presses the domain's ACPI power button, now or when its board is built. */
+  pressPowerButton(domain: number): void {
+    const resident = this.domains.get(domain);
+    if (!resident) {
+      this.pressed.add(domain);
+      return;
+    }
+    resident.devices.pressPowerButton();
+    this.settle(domain, resident);
+    this.arm();
+  }
+
   /**
-   * At a run boundary: runs the due timers and returns the ms until the next one, which bounds the
-   * next run. A timer must fire before the guest's next device access, as on hardware: a PIT
+   * At a run boundary: completes the disk requests whose I/O thread answered (before the pCPU's
+   * DMA drain, so their data is coherent when the guest sees them done), runs the due timers and
+   * returns the ms until the next one, which bounds the next run. A timer must fire before the guest's next device access, as on hardware: a PIT
    * oneshot (mode 4) the guest reprograms after its deadline but before it fired would lose its
    * only edge, and Linux would wait for that interrupt forever. Timers armed during the slice count
    * too, so every board's queue is looked at (one heap top each).
@@ -64,9 +88,10 @@ export class LocalDevices {
     let ms = Infinity;
     let ran = false;
     for (const [domain, resident] of this.domains) {
+      const answered = resident.devices.pollDisk();
       let due = resident.devices.msUntilNextTimer();
-      if (due === 0) {
-        resident.devices.runDue();
+      if (due === 0 || answered) {
+        if (due === 0) resident.devices.runDue();
         this.settle(domain, resident);
         ran = true;
         due = resident.devices.msUntilNextTimer();

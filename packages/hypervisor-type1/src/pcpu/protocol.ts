@@ -100,6 +100,8 @@ export type ToPcpu =
   | { readonly type: 'run'; readonly vcpu: number; readonly domain: DomainImage; readonly sliceNs: number; readonly start: VcpuStart }
   /** Forget the VMs built for a domain (destroyed). */
   | { readonly type: 'drop'; readonly domain: number }
+  /** Press the ACPI power button of a domain whose device models live on this pCPU (xl shutdown). */
+  | { readonly type: 'power-button'; readonly domain: number }
   /** Bytes typed at the console of a domain whose back end lives on this pCPU (para-virtual, or its device models here). */
   | { readonly type: 'console-input'; readonly domain: number; readonly bytes: Uint8Array }
   /** The platform stops: close the domains' disks here and answer 'stopped'. */

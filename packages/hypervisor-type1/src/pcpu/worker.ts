@@ -14,7 +14,7 @@ import { DiskExtentBackend } from '../disk/disk-extent.js';
 import { DmaDrain } from './dma-drain.js';
 import { IoreqClient } from './ioreq-client.js';
 import { LocalDevices } from './local-devices.js';
-import { type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
+import { DOORBELL_RING, type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
 import { SliceRunner } from './vcpu-slice.js';
 
 const port = parentPort;
@@ -25,6 +25,12 @@ const doorbell = new Int32Array(init.doorbell);
 const runner = new SliceRunner(ctrl);
 const send = (message: FromPcpu) => port.postMessage(message);
 const local = new LocalDevices(init.pool, send);
+
+/** Wakes the device-model thread (a device there waits for this pCPU's DMA drain). */
+function ringDoorbell(): void {
+  Atomics.add(doorbell, DOORBELL_RING, 1);
+  Atomics.notify(doorbell, DOORBELL_RING);
+}
 
 interface Instance {
   readonly domain: number;
@@ -106,7 +112,7 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
     const client = new IoreqClient(ctrl, doorbell, image.id, lines, image.claimedPorts, image.mmioWindows, image.epochMs);
     bus = { io: client.ports, mmio: client.mmio, interrupts: client, clock: domainClock(image.epochMs) };
   }
-  const dma = new DmaDrain(image.dmaLog);
+  const dma = new DmaDrain(image.dmaLog, ringDoorbell);
   const vm = strategy.createVm({
     regions: image.regions, ...bus, mmio: dma.draining(bus.mmio), stats: new ExitCounters(),
     ramBacking: (region) => {
@@ -172,13 +178,19 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     }
     const buildNs = (performance.now() - started) * 1e6;
     const { dma } = instance;
-    // At each run boundary: the boards' timers here, then what any board's deferred requests wrote.
+    // At each run boundary: the boards' timers and disk answers here, then what any board's DMA wrote.
     const tick = (): number => {
       const ms = local.tick();
       dma.drain();
       return ms;
     };
-    const result = runner.run(instance.vcpu, instance.interrupts, instance.lines, Math.max(0, message.sliceNs - buildNs), tick);
+    dma.running(true);
+    let result;
+    try {
+      result = runner.run(instance.vcpu, instance.interrupts, instance.lines, Math.max(0, message.sliceNs - buildNs), tick);
+    } finally {
+      dma.running(false);
+    }
     local.settleAll();
     armPvTimers(instance);
     const state = instance.vcpu.exportState?.() ?? null;
@@ -204,6 +216,8 @@ port.on('message', (message: ToPcpu) => {
       instance.pv.domain.consoleInput(message.bytes);
       if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
     }
+  } else if (message.type === 'power-button') {
+    local.pressPowerButton(message.domain);
   } else if (message.type === 'stop') {
     for (const instance of instances.values()) instance.pv?.disk?.close();
     local.closeAll();

@@ -9,7 +9,7 @@ import { buffer, device, integer, name, packageOf, scope, string } from './aml.j
 import { irqNoFlags, memory32Fixed, resourceTemplate } from './resources.js';
 import {
   ACCESS_BYTE, ACCESS_DWORD, ACCESS_WORD, BOOT_ARCH_8042, BOOT_ARCH_LEGACY_DEVICES, BOOT_ARCH_VGA_NOT_PRESENT,
-  FACS_SIZE, FADT_SIZE, FADT_FIX_RTC, FADT_PROC_C1, FADT_PWR_BUTTON, FADT_RESET_REG_SUP, FADT_SLP_BUTTON, FADT_WBINVD,
+  FACS_SIZE, FADT_SIZE, FADT_FIX_RTC, FADT_PROC_C1, FADT_RESET_REG_SUP, FADT_SLP_BUTTON, FADT_WBINVD,
   RSDP_SIZE, buildDsdt, buildFacs, buildFadt, buildRsdp, buildRsdt, buildXsdt, ioRegister,
 } from './tables.js';
 
@@ -89,7 +89,8 @@ export function buildAcpiTables(platform: AcpiPlatform, address: number): AcpiTa
     reset: { register: ioRegister(platform.reset.port, 1, ACCESS_BYTE), value: platform.reset.value },
     century: platform.rtcCenturyIndex,
     bootArch: BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT,
-    flags: FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_FIX_RTC | FADT_RESET_REG_SUP,
+    // PWR_BUTTON clear: the power button is the fixed-feature one (PWRBTN_STS/EN in PM1a); no sleep button.
+    flags: FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_FIX_RTC | FADT_RESET_REG_SUP,
   }), fadt);
   bytes.set(dsdt, dsdtAt);
   bytes.set(rsdtBytes, rsdt);

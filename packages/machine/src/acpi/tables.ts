@@ -178,7 +178,7 @@ export const BOOT_ARCH_VGA_NOT_PRESENT = 1 << 2;
 // Fixed feature flags (5.2.9, Table 5.10).
 export const FADT_WBINVD = 1 << 0;
 export const FADT_PROC_C1 = 1 << 2;
-/** PWR_BUTTON / SLP_BUTTON set: no fixed-feature power or sleep button. */
+/** PWR_BUTTON / SLP_BUTTON set: the button is a control-method device or absent; clear: the fixed-feature one. */
 export const FADT_PWR_BUTTON = 1 << 4;
 export const FADT_SLP_BUTTON = 1 << 5;
 /** FIX_RTC: RTC wake status is not in the fixed register space. */

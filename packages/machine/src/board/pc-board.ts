@@ -155,6 +155,15 @@ export class PcBoard {
     };
   }
 
+  /**
+   * Presses the ACPI fixed power button (what `xl shutdown`, QEMU's `system_powerdown` or a PC's
+   * front panel do): PWRBTN_STS, an SCI once the OS enabled it. The OS decides what follows; a guest
+   * that powers off writes SLP_TYP = \_S5 with SLP_EN, which ends the machine as a power-off.
+   */
+  pressPowerButton(): void {
+    this.acpiPm.pressPowerButton();
+  }
+
   /** The last POST code written to port 0x80, or null before any. */
   get postCode(): number | null {
     return this.post.lastCode < 0 ? null : this.post.lastCode;

@@ -11,10 +11,9 @@ import {
 } from './protocol.js';
 import type { VirtioBlockStats } from './stats.js';
 
-/** What the device knows while serving requests. */
-export interface BlockRequestContext {
+/** What the device knows while serving requests, whatever its back end. */
+export interface BlockRequestSettings {
   readonly memory: GuestMemory;
-  readonly backend: BlockBackend;
   readonly capacitySectors: number;
   readonly readOnly: boolean;
   /** GET_ID answer, exactly VIRTIO_BLK_ID_BYTES long. */
@@ -24,24 +23,29 @@ export interface BlockRequestContext {
   readonly stats: VirtioBlockStats;
 }
 
+/** The synchronous device's context: the settings and a back end that completes in the call. */
+export interface BlockRequestContext extends BlockRequestSettings {
+  readonly backend: BlockBackend;
+}
+
 /** How a request ended: its status byte and how many bytes of data went to the guest. */
-interface Outcome {
+export interface Outcome {
   status: number;
   dataWritten: number;
 }
 
 /**
  * Scratch for the request header and the status byte. Typed-array allocation is the costliest
- * step of a small request in V8, and requests are served synchronously, one at a time, never
- * nested, so one pair serves every device.
+ * step of a small request in V8, and a header is read right where it is used and a status byte
+ * written in one call, never nested, so one pair serves every device, synchronous or not.
  */
 const header = new Uint8Array(REQUEST_HEADER_SIZE);
 const headerFields = new DataView(header.buffer);
 const statusByte = new Uint8Array(1);
 
-const OK: Outcome = { status: VIRTIO_BLK_S_OK, dataWritten: 0 };
-const IOERR: Outcome = { status: VIRTIO_BLK_S_IOERR, dataWritten: 0 };
-const UNSUPP: Outcome = { status: VIRTIO_BLK_S_UNSUPP, dataWritten: 0 };
+export const OK: Outcome = { status: VIRTIO_BLK_S_OK, dataWritten: 0 };
+export const IOERR: Outcome = { status: VIRTIO_BLK_S_IOERR, dataWritten: 0 };
+export const UNSUPP: Outcome = { status: VIRTIO_BLK_S_UNSUPP, dataWritten: 0 };
 
 /**
  * Serves `chain` and writes its status byte. Returns the used length (bytes written to the guest,
@@ -49,19 +53,30 @@ const UNSUPP: Outcome = { status: VIRTIO_BLK_S_UNSUPP, dataWritten: 0 };
  * byte): the caller then puts the device into NEEDS_RESET.
  */
 export function executeBlockRequest(ctx: BlockRequestContext, chain: DescriptorChain): number | null {
-  if (chain.readableLength < REQUEST_HEADER_SIZE || chain.writableLength < 1) return null;
-  if (!readSegments(ctx.memory, chain.readable, 0, header)) return null;
-  const type = headerFields.getUint32(0, true);
-  const sector = headerFields.getUint32(8, true) + headerFields.getUint32(12, true) * 0x1_0000_0000;
+  if (!readHeader(ctx.memory, chain)) return null;
+  return completeRequest(ctx, chain, serve(ctx, chain, headerType(), headerSector()));
+}
 
-  const outcome = serve(ctx, chain, type, sector);
+/** Reads `chain`'s header into the shared scratch (`headerType`, `headerSector`); false when it cannot carry a request. */
+export function readHeader(memory: GuestMemory, chain: DescriptorChain): boolean {
+  return chain.readableLength >= REQUEST_HEADER_SIZE && chain.writableLength >= 1 && readSegments(memory, chain.readable, 0, header);
+}
+
+export function headerType(): number {
+  return headerFields.getUint32(0, true);
+}
+
+export function headerSector(): number {
+  return headerFields.getUint32(8, true) + headerFields.getUint32(12, true) * 0x1_0000_0000;
+}
+
+/** Counts `outcome` and writes its status byte: the used length, or null when the status byte cannot be written. */
+export function completeRequest(ctx: BlockRequestSettings, chain: DescriptorChain, outcome: Outcome): number | null {
   const { stats } = ctx;
   if (outcome.status === VIRTIO_BLK_S_IOERR) stats.ioErrors++;
   if (outcome.status === VIRTIO_BLK_S_UNSUPP) stats.unsupported++;
-
-  const statusAt = chain.writableLength - 1;
   statusByte[0] = outcome.status;
-  if (!writeSegments(ctx.memory, chain.writable, statusAt, statusByte)) return null;
+  if (!writeSegments(ctx.memory, chain.writable, chain.writableLength - 1, statusByte)) return null;
   return outcome.dataWritten + 1;
 }
 
@@ -79,7 +94,7 @@ function serve(ctx: BlockRequestContext, chain: DescriptorChain, type: number, s
 }
 
 /** Byte offset of `sector` when `[sector, sector + bytes/512)` lies on the disk, else null. */
-function diskOffset(ctx: BlockRequestContext, sector: number, bytes: number): number | null {
+export function diskOffset(ctx: BlockRequestSettings, sector: number, bytes: number): number | null {
   if (bytes % SECTOR_SIZE !== 0) return null;
   // `sector` is exact only below 2^53; anything that large is past the end of any disk anyway.
   if (sector > ctx.capacitySectors || bytes / SECTOR_SIZE > ctx.capacitySectors - sector) return null;
@@ -114,7 +129,7 @@ function write(ctx: BlockRequestContext, chain: DescriptorChain, sector: number)
   return OK;
 }
 
-function getId(ctx: BlockRequestContext, chain: DescriptorChain): Outcome {
+export function getId(ctx: BlockRequestSettings, chain: DescriptorChain): Outcome {
   ctx.stats.getIds++;
   const length = Math.min(chain.writableLength - 1, VIRTIO_BLK_ID_BYTES);
   if (!writeSegments(ctx.memory, chain.writable, 0, ctx.id.subarray(0, length))) return IOERR;
@@ -122,6 +137,17 @@ function getId(ctx: BlockRequestContext, chain: DescriptorChain): Outcome {
 }
 
 function discard(ctx: BlockRequestContext, chain: DescriptorChain): Outcome {
+  const ranges = discardRanges(ctx, chain);
+  if (!Array.isArray(ranges)) return ranges;
+  const { backend } = ctx;
+  const discarded = tryIo(() => {
+    for (const [start, bytes] of ranges) backend.discard(start, bytes);
+  });
+  return discarded ? OK : IOERR;
+}
+
+/** The byte ranges a DISCARD request names (each checked against the disk), or the outcome that refuses it. */
+export function discardRanges(ctx: BlockRequestSettings, chain: DescriptorChain): [number, number][] | Outcome {
   ctx.stats.discards++;
   if (ctx.readOnly) return IOERR;
   const length = chain.readableLength - REQUEST_HEADER_SIZE;
@@ -143,11 +169,7 @@ function discard(ctx: BlockRequestContext, chain: DescriptorChain): Outcome {
     if (start === null) return IOERR;
     ranges.push([start, sectors * SECTOR_SIZE]);
   }
-  const { backend } = ctx;
-  const discarded = tryIo(() => {
-    for (const [start, bytes] of ranges) backend.discard(start, bytes);
-  });
-  return discarded ? OK : IOERR;
+  return ranges;
 }
 
 /** Runs backend I/O; false when it reports failure or throws (a host I/O error becomes IOERR). */
