@@ -16,8 +16,11 @@ export const TYPE_WRITABLE = 1;
 export const TYPE_L1 = 2;
 export const TYPE_L2 = 3;
 export const TYPE_SEGDESC = 4;
+/** The upper levels of 4-level paging (64-bit PV only). */
+export const TYPE_L3 = 5;
+export const TYPE_L4 = 6;
 
-export type FrameType = typeof TYPE_WRITABLE | typeof TYPE_L1 | typeof TYPE_L2 | typeof TYPE_SEGDESC;
+export type FrameType = typeof TYPE_WRITABLE | typeof TYPE_L1 | typeof TYPE_L2 | typeof TYPE_SEGDESC | typeof TYPE_L3 | typeof TYPE_L4;
 
 /** Validates a frame that takes a checked type, and drops what validation took when it loses it. */
 export interface TypeValidator {

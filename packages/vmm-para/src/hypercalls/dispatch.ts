@@ -1,19 +1,23 @@
 // The hypercall table: Xen's numbers and argument order (EBX, ECX, EDX, ESI, EDI), negative errno
 // results, -ENOSYS for everything this hypervisor does not implement.
 import {
-  CONSOLEIO_read, CONSOLEIO_write, EFAULT, EINVAL, ENOENT, ENOSYS, EPERM, ETIME, EVTCHNOP_alloc_unbound,
-  EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_unmask,
-  GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay, GNTST_permission_denied, GNTTABOP_map_grant_ref,
-  GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, DOMID_SELF, GUEST_DOMID, HC,
-  HYPERVISOR_VIRT_START, PAGE_SIZE, SCHEDOP_block, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash, SHUTDOWN_poweroff,
-  SHUTDOWN_reboot, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer, VCPUOP_set_singleshot_timer,
-  VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer, VMASST_CMD_disable, XENVER_capabilities,
-  XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+  CONSOLEIO_read, CONSOLEIO_write, EFAULT, EINVAL, ENOSYS, EPERM, GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay, GNTST_permission_denied, GNTTABOP_map_grant_ref, GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, DOMID_SELF, GUEST_DOMID, HC, HYPERVISOR_VIRT_START, PAGE_SIZE, VMASST_CMD_disable, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../abi.js';
-import { GuestFault, rangeOk } from '../guest-access.js';
-import { PREEMPT_BATCH, type HypercallContext } from './context.js';
-import { memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping } from './memory.js';
-import { hypervisorIret } from '../iret.js';
+import {
+  GuestFault, rangeOk,
+} from '../guest-access.js';
+import {
+  PREEMPT_BATCH, type HypercallContext,
+} from './context.js';
+import {
+  eventChannelOp, schedOp, vcpuOp,
+} from './common.js';
+import {
+  memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping,
+} from './memory.js';
+import {
+  hypervisorIret,
+} from '../iret.js';
 
 const MULTICALL_ENTRY_SIZE = 32;
 const TRAP_INFO_SIZE = 8;
@@ -70,10 +74,10 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
     case HC.iret:
       if (ctx.nested) return EINVAL;
       return hypervisorIret(domain);
-    case HC.vcpu_op: return vcpuOp(ctx, a[0], a[1], a[2]);
+    case HC.vcpu_op: return vcpuOp(domain, ctx.time, a[0], a[1], a[2]);
     case HC.mmuext_op: return mmuextOp(ctx, a[0], a[1], a[2], a[3]);
-    case HC.sched_op: return schedOp(ctx, a[0], a[1]);
-    case HC.event_channel_op: return eventChannelOp(ctx, a[0], a[1]);
+    case HC.sched_op: return schedOp(domain, a[0], a[1]);
+    case HC.event_channel_op: return eventChannelOp(domain, a[0], a[1]);
     default:
       // physdev_op included: a domain without devices has nothing to ask it.
       return ENOSYS;
@@ -210,94 +214,6 @@ function consoleIo(ctx: HypercallContext, cmd: number, count: number, buffer: nu
     default:
       return ENOSYS;
   }
-}
-
-function vcpuOp(ctx: HypercallContext, cmd: number, vcpu: number, arg: number): number {
-  const { domain, time } = ctx;
-  if (vcpu !== 0) return ENOENT;
-  switch (cmd) {
-    case VCPUOP_is_up: return 1;
-    case VCPUOP_set_singleshot_timer: {
-      const deadline = domain.access.read32(arg + 4) * 2 ** 32 + domain.access.read32(arg);
-      const flags = domain.access.read32(arg + 8);
-      if ((flags & VCPU_SSHOTTMR_future) !== 0 && deadline < time.now()) return ETIME;
-      time.setSingleshot(deadline);
-      return 0;
-    }
-    case VCPUOP_stop_singleshot_timer:
-      time.stopSingleshot();
-      return 0;
-    case VCPUOP_set_periodic_timer: {
-      const period = domain.access.read32(arg + 4) * 2 ** 32 + domain.access.read32(arg);
-      // Xen refuses periods below 1 ms.
-      if (period < 1_000_000) return EINVAL;
-      time.setPeriodic(period);
-      return 0;
-    }
-    case VCPUOP_stop_periodic_timer:
-      time.stopPeriodic();
-      return 0;
-    default:
-      return ENOSYS;
-  }
-}
-
-function schedOp(ctx: HypercallContext, cmd: number, arg: number): number {
-  const { domain } = ctx;
-  switch (cmd) {
-    case SCHEDOP_yield: return 0;
-    case SCHEDOP_block:
-      // Blocking enables event delivery; a pending event returns at once and is delivered.
-      domain.upcallMask = 0;
-      if (!domain.eventPending()) domain.stop = 'block';
-      return 0;
-    case SCHEDOP_shutdown: {
-      const reason = domain.access.read32(arg);
-      if (reason === SHUTDOWN_poweroff) domain.stop = 'poweroff';
-      else if (reason === SHUTDOWN_reboot) domain.stop = 'reboot';
-      else domain.crash(reason === SHUTDOWN_crash ? 'the guest reported a crash (SHUTDOWN_crash)' : `shutdown reason ${reason} (no suspend support)`);
-      return 0;
-    }
-    default:
-      return ENOSYS;
-  }
-}
-
-function eventChannelOp(ctx: HypercallContext, cmd: number, arg: number): number {
-  const { domain } = ctx;
-  const events = domain.events;
-  switch (cmd) {
-    case EVTCHNOP_bind_virq: {
-      const virq = domain.access.read32(arg);
-      const vcpu = domain.access.read32(arg + 4);
-      return newPort(ctx, arg + 8, () => events.bindVirq(virq, vcpu));
-    }
-    case EVTCHNOP_alloc_unbound: {
-      const dom = domain.access.read16(arg);
-      const remote = domain.access.read16(arg + 2);
-      return newPort(ctx, arg + 4, () => events.allocUnbound(dom, remote));
-    }
-    case EVTCHNOP_bind_interdomain: {
-      // {u16 remote_dom; u32 remote_port @4; u32 local_port @8 (out)}
-      const remote = domain.access.read16(arg);
-      const remotePort = domain.access.read32(arg + 4);
-      return newPort(ctx, arg + 8, () => events.bindInterdomain(remote, remotePort));
-    }
-    case EVTCHNOP_close: return events.close(domain.access.read32(arg));
-    case EVTCHNOP_send: return events.send(domain.access.read32(arg));
-    case EVTCHNOP_unmask: return events.unmask(domain.access.read32(arg));
-    default: return ENOSYS;
-  }
-}
-
-/** A port `take` allocates, written back at `out`: checked writable before a port is taken. */
-function newPort(ctx: HypercallContext, out: number, take: () => number): number {
-  const access = ctx.domain.access;
-  access.write32(out, access.read32(out));
-  const port = take();
-  if (port < 0) return port;
-  access.write32(out, port);
-  return 0;
 }
 
 /** grant_table_op: setup_table and query_size for the guest's own table; map/unmap of grants from other domains. */

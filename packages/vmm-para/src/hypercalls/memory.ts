@@ -2,94 +2,30 @@
 // and descriptor-table hypercalls, with Xen 3's x86_32 results (any refused item: -EINVAL and the
 // count done so far; a bad guest pointer: -EFAULT).
 import {
-  DOMID_SELF, EFAULT, EINVAL, ENOSYS, EPERM, GUEST_DOMID, FIRST_RESERVED_GDT_ENTRY, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE,
-  MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_NEW_BASEPTR,
-  MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_UNPIN_TABLE,
-  PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page,
-  XENMEM_maximum_reservation, XENMEM_memory_map,
+  DOMID_SELF, EFAULT, EINVAL, ENOSYS, EPERM, GUEST_DOMID, FIRST_RESERVED_GDT_ENTRY, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_UNPIN_TABLE, PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
 } from '../abi.js';
-import { checkDescriptor } from '../descriptors.js';
-import { TYPE_L1, TYPE_L2, TYPE_SEGDESC, TYPE_WRITABLE } from '../frames.js';
-import { GuestFault, rangeOk } from '../guest-access.js';
-import { PREEMPT_BATCH, PREEMPTED, type HypercallContext } from './context.js';
+import {
+  checkDescriptor,
+} from '../descriptors.js';
+import {
+  TYPE_L1, TYPE_L2, TYPE_SEGDESC, TYPE_WRITABLE,
+} from '../frames.js';
+import {
+  GuestFault, rangeOk,
+} from '../guest-access.js';
+import {
+  batch, memoryMapEntry, settle,
+} from './common.js';
+import {
+  type HypercallContext,
+} from './context.js';
 
 const MMU_UPDATE_SIZE = 16;
 const MMUEXT_OP_SIZE = 12;
 
-/** The done counter of a batched call (pdone), written as Xen writes it: a bad pointer is ignored. */
-function putDone(ctx: HypercallContext, pdone: number, done: number): void {
-  if (pdone === 0) return;
-  try {
-    ctx.domain.access.write32(pdone, done);
-  } catch (error) {
-    if (!(error instanceof GuestFault)) throw error;
-  }
-}
-
-function readDone(ctx: HypercallContext, pdone: number): number {
-  if (pdone === 0) return 0;
-  try {
-    return ctx.domain.access.read32(pdone);
-  } catch {
-    return 0;
-  }
-}
-
-/** Only DOMID_SELF: an unprivileged domain names no foreign domain (set_foreigndom). */
-const foreignOk = (foreigndom: number) => (foreigndom & 0xffff) === DOMID_SELF;
-
-/** After page-table changes: frames that lost a type must not stay reachable through stale translations. */
-function settle(ctx: HypercallContext): void {
-  const frames = ctx.domain.tables.frames;
-  if (frames.typeDropped) {
-    frames.typeDropped = false;
-    ctx.domain.flushTlb();
-  }
-}
-
-/**
- * The frame of mmu_update and mmuext_op (Xen's do_mmu_update/do_mmuext_op): only DOMID_SELF, the
- * whole array below the hypervisor, items until the first refused one (-EINVAL), a continuation
- * every PREEMPT_BATCH items, and the running total in `pdone`.
- */
-function batch(
-  ctx: HypercallContext, base: number, rawCount: number, pdone: number, foreigndom: number, size: number,
-  item: (at: number) => boolean,
-): number {
-  let count = rawCount >>> 0;
-  let done = 0;
-  if ((count & PREEMPTED) !== 0) {
-    count &= ~PREEMPTED;
-    done = readDone(ctx, pdone);
-  }
-  if (!foreignOk(foreigndom)) return EINVAL;
-  if (!rangeOk(base, count * size)) return EFAULT;
-  let rc = 0;
-  let i = 0;
-  try {
-    for (; i < count; i++) {
-      if (i === PREEMPT_BATCH) {
-        ctx.continueWith([base + i * size, (count - i) | PREEMPTED, pdone, foreigndom]);
-        break;
-      }
-      if (!item(base + i * size)) {
-        ctx.domain.refuse();
-        rc = EINVAL;
-        break;
-      }
-    }
-  } catch (error) {
-    if (!(error instanceof GuestFault)) throw error;
-    rc = EFAULT;
-  }
-  settle(ctx);
-  putDone(ctx, pdone, done + i);
-  return rc;
-}
-
 export function mmuUpdate(ctx: HypercallContext, reqs: number, rawCount: number, pdone: number, foreigndom: number): number {
   const { domain } = ctx;
-  return batch(ctx, reqs, rawCount, pdone, foreigndom, MMU_UPDATE_SIZE, (at) => {
+  return batch(ctx, rangeOk, reqs, rawCount, pdone, foreigndom, MMU_UPDATE_SIZE, (at) => {
     const ptrLo = domain.access.read32(at);
     const ptrHi = domain.access.read32(at + 4);
     const val = domain.access.read32(at + 8);
@@ -148,7 +84,7 @@ export function updateVaMapping(ctx: HypercallContext, va: number, val: number, 
 export function mmuextOp(ctx: HypercallContext, ops: number, rawCount: number, pdone: number, foreigndom: number): number {
   const { domain } = ctx;
   const frames = domain.tables.frames;
-  return batch(ctx, ops, rawCount, pdone, foreigndom, MMUEXT_OP_SIZE, (at) => {
+  return batch(ctx, rangeOk, ops, rawCount, pdone, foreigndom, MMUEXT_OP_SIZE, (at) => {
     const cmd = domain.access.read32(at);
     const arg1 = domain.access.read32(at + 4);
     switch (cmd) {
@@ -259,12 +195,7 @@ export function memoryOp(ctx: HypercallContext, cmd: number, arg: number): numbe
         const buffer = domain.access.read32(arg + 4);
         if (capacity < 1) return EINVAL;
         if (!rangeOk(buffer, 20)) return EFAULT;
-        const entry = new Uint8Array(20);
-        const view = new DataView(entry.buffer);
-        view.setUint32(8, (pages * PAGE_SIZE) % 2 ** 32, true);
-        view.setUint32(12, Math.floor((pages * PAGE_SIZE) / 2 ** 32), true);
-        view.setUint32(16, 1, true);
-        domain.access.writeBytes(buffer, entry);
+        domain.access.writeBytes(buffer, memoryMapEntry(pages));
         domain.access.write32(arg, 1);
         return 0;
       }

@@ -1,0 +1,205 @@
+// The hypercalls whose structures are the same on x86-32 and x86-64 (vcpu_op's timers, sched_op,
+// event_channel_op: u16/u32/u64 fields only), for both domains; and the memory map's e820 entry.
+import {
+  DOMID_SELF, EFAULT, EINVAL, ENOENT, ENOSYS, ETIME, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
+  EVTCHNOP_send, EVTCHNOP_unmask, PAGE_SIZE, SCHEDOP_block, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash,
+  SHUTDOWN_poweroff, SHUTDOWN_reboot, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer,
+  VCPUOP_set_singleshot_timer, VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer,
+} from '../abi.js';
+import type { EventChannels } from '../events.js';
+import type { FrameTable } from '../frames.js';
+import { GuestFault } from '../guest-access.js';
+import { PREEMPT_BATCH, PREEMPTED } from './context.js';
+import type { DomainTime } from '../time.js';
+
+/** What these calls need of a domain, 32- or 64-bit. */
+export interface CommonHost {
+  readonly access: {
+    read16(linear: number): number;
+    read32(linear: number): number;
+    write32(linear: number, value: number): void;
+  };
+  readonly events: EventChannels;
+  upcallMask: number;
+  stop: null | 'block' | 'poweroff' | 'reboot' | 'crash';
+  eventPending(): boolean;
+  crash(reason: string): void;
+}
+
+/** What a batched page-table call (mmu_update, mmuext_op) needs, 32- or 64-bit. */
+export interface BatchContext {
+  readonly domain: {
+    readonly access: { read32(linear: number): number; write32(linear: number, value: number): void };
+    readonly tables: { readonly frames: FrameTable };
+    refuse(): void;
+    flushTlb(): void;
+  };
+  continueWith(args: number[]): void;
+}
+
+/** The done counter of a batched call (pdone), written as Xen writes it: a bad pointer is ignored. */
+function putDone(ctx: BatchContext, pdone: number, done: number): void {
+  if (pdone === 0) return;
+  try {
+    ctx.domain.access.write32(pdone, done);
+  } catch (error) {
+    if (!(error instanceof GuestFault)) throw error;
+  }
+}
+
+function readDone(ctx: BatchContext, pdone: number): number {
+  if (pdone === 0) return 0;
+  try {
+    return ctx.domain.access.read32(pdone);
+  } catch {
+    return 0;
+  }
+}
+
+/** Only DOMID_SELF: an unprivileged domain names no foreign domain (set_foreigndom). */
+const foreignOk = (foreigndom: number) => (foreigndom & 0xffff) === DOMID_SELF;
+
+/** After page-table changes: frames that lost a type must not stay reachable through stale translations. */
+export function settle(ctx: BatchContext): void {
+  const frames = ctx.domain.tables.frames;
+  if (frames.typeDropped) {
+    frames.typeDropped = false;
+    ctx.domain.flushTlb();
+  }
+}
+
+/**
+ * The frame of mmu_update and mmuext_op (Xen's do_mmu_update/do_mmuext_op): only DOMID_SELF, the
+ * whole array outside the hypervisor (`inRange`), items until the first refused one (-EINVAL), a continuation
+ * every PREEMPT_BATCH items, and the running total in `pdone`.
+ */
+export function batch(
+  ctx: BatchContext, inRange: (linear: number, length: number) => boolean, base: number, rawCount: number, pdone: number, foreigndom: number, size: number,
+  item: (at: number) => boolean,
+): number {
+  let count = rawCount >>> 0;
+  let done = 0;
+  if ((count & PREEMPTED) !== 0) {
+    count &= ~PREEMPTED;
+    done = readDone(ctx, pdone);
+  }
+  if (!foreignOk(foreigndom)) return EINVAL;
+  if (!inRange(base, count * size)) return EFAULT;
+  let rc = 0;
+  let i = 0;
+  try {
+    for (; i < count; i++) {
+      if (i === PREEMPT_BATCH) {
+        ctx.continueWith([base + i * size, (count - i) | PREEMPTED, pdone, foreigndom]);
+        break;
+      }
+      if (!item(base + i * size)) {
+        ctx.domain.refuse();
+        rc = EINVAL;
+        break;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof GuestFault)) throw error;
+    rc = EFAULT;
+  }
+  settle(ctx);
+  putDone(ctx, pdone, done + i);
+  return rc;
+}
+
+/** XENMEM_memory_map's one e820 entry {u64 addr, u64 size, u32 type}: RAM over the domain's `pages`. */
+export function memoryMapEntry(pages: number): Uint8Array {
+  const entry = new Uint8Array(20);
+  const view = new DataView(entry.buffer);
+  view.setUint32(8, (pages * PAGE_SIZE) % 2 ** 32, true);
+  view.setUint32(12, Math.floor((pages * PAGE_SIZE) / 2 ** 32), true);
+  view.setUint32(16, 1, true);
+  return entry;
+}
+
+export function vcpuOp(domain: CommonHost, time: DomainTime, cmd: number, vcpu: number, arg: number): number {
+  if (vcpu !== 0) return ENOENT;
+  switch (cmd) {
+    case VCPUOP_is_up: return 1;
+    case VCPUOP_set_singleshot_timer: {
+      const deadline = domain.access.read32(arg + 4) * 2 ** 32 + domain.access.read32(arg);
+      const flags = domain.access.read32(arg + 8);
+      if ((flags & VCPU_SSHOTTMR_future) !== 0 && deadline < time.now()) return ETIME;
+      time.setSingleshot(deadline);
+      return 0;
+    }
+    case VCPUOP_stop_singleshot_timer:
+      time.stopSingleshot();
+      return 0;
+    case VCPUOP_set_periodic_timer: {
+      const period = domain.access.read32(arg + 4) * 2 ** 32 + domain.access.read32(arg);
+      // Xen refuses periods below 1 ms.
+      if (period < 1_000_000) return EINVAL;
+      time.setPeriodic(period);
+      return 0;
+    }
+    case VCPUOP_stop_periodic_timer:
+      time.stopPeriodic();
+      return 0;
+    default:
+      return ENOSYS;
+  }
+}
+
+export function schedOp(domain: CommonHost, cmd: number, arg: number): number {
+  switch (cmd) {
+    case SCHEDOP_yield: return 0;
+    case SCHEDOP_block:
+      // Blocking enables event delivery; a pending event returns at once and is delivered.
+      domain.upcallMask = 0;
+      if (!domain.eventPending()) domain.stop = 'block';
+      return 0;
+    case SCHEDOP_shutdown: {
+      const reason = domain.access.read32(arg);
+      if (reason === SHUTDOWN_poweroff) domain.stop = 'poweroff';
+      else if (reason === SHUTDOWN_reboot) domain.stop = 'reboot';
+      else domain.crash(reason === SHUTDOWN_crash ? 'the guest reported a crash (SHUTDOWN_crash)' : `shutdown reason ${reason} (no suspend support)`);
+      return 0;
+    }
+    default:
+      return ENOSYS;
+  }
+}
+
+export function eventChannelOp(domain: CommonHost, cmd: number, arg: number): number {
+  const events = domain.events;
+  switch (cmd) {
+    case EVTCHNOP_bind_virq: {
+      const virq = domain.access.read32(arg);
+      const vcpu = domain.access.read32(arg + 4);
+      return newPort(domain, arg + 8, () => events.bindVirq(virq, vcpu));
+    }
+    case EVTCHNOP_alloc_unbound: {
+      const dom = domain.access.read16(arg);
+      const remote = domain.access.read16(arg + 2);
+      return newPort(domain, arg + 4, () => events.allocUnbound(dom, remote));
+    }
+    case EVTCHNOP_bind_interdomain: {
+      // {u16 remote_dom; u32 remote_port @4; u32 local_port @8 (out)}
+      const remote = domain.access.read16(arg);
+      const remotePort = domain.access.read32(arg + 4);
+      return newPort(domain, arg + 8, () => events.bindInterdomain(remote, remotePort));
+    }
+    case EVTCHNOP_close: return events.close(domain.access.read32(arg));
+    case EVTCHNOP_send: return events.send(domain.access.read32(arg));
+    case EVTCHNOP_unmask: return events.unmask(domain.access.read32(arg));
+    default: return ENOSYS;
+  }
+}
+
+/** A port `take` allocates, written back at `out`: checked writable before a port is taken. */
+function newPort(domain: CommonHost, out: number, take: () => number): number {
+  const access = domain.access;
+  access.write32(out, access.read32(out));
+  const port = take();
+  if (port < 0) return port;
+  access.write32(out, port);
+  return 0;
+}
+
