@@ -61,6 +61,7 @@ export const XENMEM_machphys_mfn_list = 5;
 export const XENMEM_machphys_mapping = 12;
 
 // vcpu_op (vcpu.h)
+export const VCPUOP_down = 2;
 export const VCPUOP_register_runstate_memory_area = 5;
 export const VCPUOP_register_vcpu_info = 10;
 

@@ -82,6 +82,8 @@ export class Domain64 {
   /** The GS base of the mode not running (the CPU's KERNEL_GS_BASE plays no part: the guest is never at CPL 0). */
   inactiveGs = 0;
   inMulticall = false;
+  /** Where the guest wants its vcpu_runstate_info (VCPUOP_register_runstate_memory_area), or null. */
+  runstateArea: number | null = null;
 
   stop: DomainStop64 = null;
   crashReason = '';
@@ -240,6 +242,24 @@ export class Domain64 {
   setGuestCr2(lo: number, hi: number): void {
     this.memory.write32(this.sharedInfoBase + SHARED_INFO_64.cr2, lo);
     this.memory.write32(this.sharedInfoBase + SHARED_INFO_64.cr2 + 4, hi);
+  }
+
+  /**
+   * vcpu_runstate_info {int state; u64 state_entry_time @8; u64 time[4] @16}: RUNSTATE_running since
+   * `now` with all of it counted as running (one vCPU, never preempted). A bad address is ignored, as
+   * Xen ignores a failed copy there.
+   */
+  writeRunstate(now: number): void {
+    const at = this.runstateArea;
+    if (at === null) return;
+    try {
+      this.access.write32(at, 0);
+      this.access.write64(at + 8, now);
+      this.access.write64(at + 16, now);
+      for (let i = 1; i < 4; i++) this.access.write64(at + 16 + i * 8, 0);
+    } catch {
+      // Not the hypervisor's problem: the guest reads what it gave.
+    }
   }
 
   crash(reason: string): void {

@@ -173,6 +173,7 @@ export class PvGuest64 implements PvDomain {
       if (!domain.eventPending()) return { reason: 'hlt', interruptsEnabled: true };
       domain.stop = null;
     }
+    domain.writeRunstate(this.time.now());
     let remaining = budget;
     for (;;) {
       switch (domain.stop) {

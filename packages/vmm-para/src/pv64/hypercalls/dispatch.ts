@@ -2,7 +2,7 @@
 // -ENOSYS for everything this hypervisor does not implement. The structures are x86-64's (8-byte
 // longs and pointers); the event-channel ones are the same as on x86-32.
 import {
-  CONSOLEIO_read, CONSOLEIO_write, EFAULT, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+  ENOENT, CONSOLEIO_read, CONSOLEIO_write, EFAULT, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../../abi.js';
 import {
   GuestFault,
@@ -14,7 +14,7 @@ import {
   PREEMPT_BATCH,
 } from '../../hypercalls/context.js';
 import {
-  CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64,
+  CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_down, VCPUOP_register_runstate_memory_area,
 } from '../abi.js';
 import {
   rangeOk64,
@@ -84,7 +84,15 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
     case HC.iret:
       if (ctx.nested) return EINVAL;
       return hypervisorIret64(domain);
-    case HC.vcpu_op: return vcpuOp(domain, ctx.time, a.u32(0), a.u32(1), a.num(2));
+    case HC.vcpu_op:
+      if (a.u32(0) === VCPUOP_register_runstate_memory_area) return registerRunstate(ctx, a.u32(1), a.num(2));
+      if (a.u32(0) === VCPUOP_down) {
+        // The only vCPU going down leaves the domain nothing to run (Linux's halt after a panic).
+        if (a.u32(1) !== 0) return ENOENT;
+        domain.crash('vCPU 0 went down (VCPUOP_down)');
+        return 0;
+      }
+      return vcpuOp(domain, ctx.time, a.u32(0), a.u32(1), a.num(2));
     case HC.mmuext_op: return mmuextOp64(ctx, a);
     case HC64.set_segment_base: return setSegmentBase(ctx, a.u32(0), a.num(1));
     case HC.sched_op: return schedOp(domain, a.u32(0), a.num(1));
@@ -93,6 +101,18 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
     default:
       return ENOSYS;
   }
+}
+
+/**
+ * VCPUOP_register_runstate_memory_area: {u64 addr} of a vcpu_runstate_info the hypervisor keeps
+ * current. Written now, as Xen does at registration, and whenever the vCPU runs again.
+ */
+function registerRunstate(ctx: HypercallContext64, vcpu: number, arg: number): number {
+  const { domain } = ctx;
+  if (vcpu !== 0) return ENOENT;
+  domain.runstateArea = domain.access.read64(arg);
+  domain.writeRunstate(ctx.time.now());
+  return 0;
 }
 
 /** set_trap_table: {u8 vector, u8 flags, u16 cs, unsigned long address} until address 0; null clears. */
