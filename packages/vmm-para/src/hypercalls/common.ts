@@ -1,7 +1,7 @@
 // The hypercalls whose structures are the same on x86-32 and x86-64 (vcpu_op's timers, sched_op,
 // event_channel_op: u16/u32/u64 fields only), for both domains; and the memory map's e820 entry.
 import {
-  DOMID_SELF, EFAULT, EINVAL, ENOENT, ENOSYS, ETIME, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
+  CONSOLEIO_read, CONSOLEIO_write, DOMID_SELF, EFAULT, EINVAL, ENOENT, EPERM, GUEST_DOMID, ENOSYS, ETIME, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
   EVTCHNOP_send, EVTCHNOP_unmask, PAGE_SIZE, SCHEDOP_block, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash,
   SHUTDOWN_poweroff, SHUTDOWN_reboot, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer,
   VCPUOP_set_singleshot_timer, VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer,
@@ -203,3 +203,80 @@ function newPort(domain: CommonHost, out: number, take: () => number): number {
   return 0;
 }
 
+
+/** What console_io and the memory-map calls need: guest memory, continuations, the console. */
+export interface GuestCallContext {
+  readonly domain: {
+    readonly access: {
+      read16(linear: number): number;
+      read32(linear: number): number;
+      write32(linear: number, value: number): void;
+      readBytes(linear: number, into: Uint8Array): void;
+      writeBytes(linear: number, from: Uint8Array): void;
+    };
+  };
+  continueWith(args: number[]): void;
+  consoleWrite(bytes: Uint8Array): void;
+}
+
+/** Console output copied per piece (Xen's console_io copies 128 bytes at a time). */
+const CONSOLE_CHUNK = 128;
+
+/** console_io: writes go to the host console (continued every PREEMPT_BATCH pieces); reads give 0 (input takes the ring). */
+export function consoleIo(ctx: GuestCallContext, inRange: (linear: number, length: number) => boolean, cmd: number, count: number, buffer: number): number {
+  switch (cmd) {
+    case CONSOLEIO_write: {
+      if (!inRange(buffer, count)) return EFAULT;
+      for (let done = 0; done < count; done += CONSOLE_CHUNK) {
+        if (done === CONSOLE_CHUNK * PREEMPT_BATCH) {
+          ctx.continueWith([cmd, count - done, buffer + done]);
+          return 0;
+        }
+        const piece = new Uint8Array(Math.min(CONSOLE_CHUNK, count - done));
+        ctx.domain.access.readBytes(buffer + done, piece);
+        ctx.consoleWrite(piece);
+      }
+      return 0;
+    }
+    case CONSOLEIO_read:
+      return 0;
+    default:
+      return ENOSYS;
+  }
+}
+
+/** XENMEM_current/maximum_reservation: the domain's own only (Xen: another's is for privileged domains). */
+export function reservation(ctx: GuestCallContext, arg: number, pages: number): number {
+  const dom = ctx.domain.access.read16(arg);
+  return dom === DOMID_SELF || dom === GUEST_DOMID ? pages : EPERM;
+}
+
+/** XENMEM_memory_map: one e820 RAM entry at `buffer` (its nr_entries at `arg` becomes 1). */
+export function memoryMap(ctx: GuestCallContext, inRange: (linear: number, length: number) => boolean, arg: number, buffer: number, pages: number): number {
+  const access = ctx.domain.access;
+  const capacity = access.read32(arg);
+  if (capacity < 1) return EINVAL;
+  if (!inRange(buffer, 20)) return EFAULT;
+  access.writeBytes(buffer, memoryMapEntry(pages));
+  access.write32(arg, 1);
+  return 0;
+}
+
+/**
+ * set_trap_table's walk: `read` takes the entry at each address (null at the terminating address 0)
+ * until the end; an unterminated list goes on as a continuation after 256 entries, as Xen preempts it.
+ */
+export function walkTrapTable(
+  ctx: { continueWith(args: number[]): void }, inRange: (linear: number, length: number) => boolean, table: number,
+  size: number, read: (at: number) => boolean,
+): number {
+  for (let i = 0; ; i++) {
+    const at = table + i * size;
+    if (i === 256) {
+      ctx.continueWith([at]);
+      return 0;
+    }
+    if (!inRange(at, size)) return EFAULT;
+    if (!read(at)) return 0;
+  }
+}

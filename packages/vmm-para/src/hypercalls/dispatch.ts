@@ -1,7 +1,7 @@
 // The hypercall table: Xen's numbers and argument order (EBX, ECX, EDX, ESI, EDI), negative errno
 // results, -ENOSYS for everything this hypervisor does not implement.
 import {
-  CONSOLEIO_read, CONSOLEIO_write, EFAULT, EINVAL, ENOSYS, EPERM, GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay, GNTST_permission_denied, GNTTABOP_map_grant_ref, GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, DOMID_SELF, GUEST_DOMID, HC, HYPERVISOR_VIRT_START, PAGE_SIZE, VMASST_CMD_disable, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+  EFAULT, EINVAL, ENOSYS, EPERM, GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay, GNTST_permission_denied, GNTTABOP_map_grant_ref, GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, DOMID_SELF, GUEST_DOMID, HC, HYPERVISOR_VIRT_START, PAGE_SIZE, VMASST_CMD_disable, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../abi.js';
 import {
   GuestFault, rangeOk,
@@ -10,7 +10,7 @@ import {
   PREEMPT_BATCH, type HypercallContext,
 } from './context.js';
 import {
-  eventChannelOp, schedOp, vcpuOp,
+  consoleIo, eventChannelOp, schedOp, vcpuOp, walkTrapTable,
 } from './common.js';
 import {
   memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping,
@@ -23,8 +23,6 @@ const MULTICALL_ENTRY_SIZE = 32;
 const TRAP_INFO_SIZE = 8;
 /** When set_timer_op's timeout is absurdly far, Xen fires it after 100 ms. */
 const FAR_TIMEOUT_NS = 100_000_000;
-/** Console output copied per piece (Xen's console_io copies 128 bytes at a time). */
-const CONSOLE_CHUNK = 128;
 
 /** A ring-0 selector the guest names becomes its ring-1 one (Xen's fixup_guest_code_selector). */
 const fixupSelector = (selector: number) => ((selector & 3) === 0 ? (selector | 1) : selector) & 0xffff;
@@ -66,7 +64,7 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
     case HC.update_va_mapping: return updateVaMapping(ctx, a[0], a[1], a[2], a[3]);
     case HC.set_timer_op: return setTimerOp(ctx, (a[1] >>> 0) * 2 ** 32 + (a[0] >>> 0));
     case HC.xen_version: return xenVersion(ctx, a[0], a[1]);
-    case HC.console_io: return consoleIo(ctx, a[0], a[1], a[2]);
+    case HC.console_io: return consoleIo(ctx, rangeOk, a[0], a[1] >>> 0, a[2]);
     case HC.grant_table_op: return grantTableOp(ctx, a[0], a[1], a[2]);
     case HC.vm_assist:
       // None of the assists (4gb_segments, writable_pagetables...) is implemented.
@@ -104,21 +102,14 @@ function setTrapTable(ctx: HypercallContext, table: number): number {
     domain.traps.fill(null);
     return 0;
   }
-  for (let i = 0; ; i++) {
-    if (i === 256) {
-      // An unterminated list goes on as a continuation, as Xen preempts it.
-      ctx.continueWith([table + i * TRAP_INFO_SIZE]);
-      return 0;
-    }
-    const at = table + i * TRAP_INFO_SIZE;
-    if (!rangeOk(at, TRAP_INFO_SIZE)) return EFAULT;
+  return walkTrapTable(ctx, rangeOk, table, TRAP_INFO_SIZE, (at) => {
     const vector = domain.access.read8(at);
     const flags = domain.access.read8(at + 1);
     const cs = domain.access.read16(at + 2);
     const address = domain.access.read32(at + 4);
-    if (address === 0) return 0;
-    domain.traps[vector] = { flags, cs: fixupSelector(cs), address };
-  }
+    if (address !== 0) domain.traps[vector] = { flags, cs: fixupSelector(cs), address };
+    return address !== 0;
+  });
 }
 
 /**
@@ -188,31 +179,6 @@ function xenVersion(ctx: HypercallContext, cmd: number, arg: number): number {
     }
     case XENVER_pagesize: return PAGE_SIZE;
     default: return ENOSYS;
-  }
-}
-
-function consoleIo(ctx: HypercallContext, cmd: number, count: number, buffer: number): number {
-  const { domain } = ctx;
-  count >>>= 0;
-  switch (cmd) {
-    case CONSOLEIO_write: {
-      if (!rangeOk(buffer, count)) return EFAULT;
-      for (let done = 0; done < count; done += CONSOLE_CHUNK) {
-        if (done === CONSOLE_CHUNK * PREEMPT_BATCH) {
-          ctx.continueWith([cmd, count - done, buffer + done]);
-          return 0;
-        }
-        const piece = new Uint8Array(Math.min(CONSOLE_CHUNK, count - done));
-        domain.access.readBytes(buffer + done, piece);
-        ctx.consoleWrite(piece);
-      }
-      return 0;
-    }
-    case CONSOLEIO_read:
-      // Input reaches a domU through its console ring only.
-      return 0;
-    default:
-      return ENOSYS;
   }
 }
 

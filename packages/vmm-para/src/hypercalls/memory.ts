@@ -2,19 +2,18 @@
 // and descriptor-table hypercalls, with Xen 3's x86_32 results (any refused item: -EINVAL and the
 // count done so far; a bad guest pointer: -EFAULT).
 import {
-  DOMID_SELF, EFAULT, EINVAL, ENOSYS, EPERM, GUEST_DOMID, FIRST_RESERVED_GDT_ENTRY, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_UNPIN_TABLE, PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
+  EFAULT, EINVAL, ENOSYS, FIRST_RESERVED_GDT_ENTRY, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_UNPIN_TABLE, PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
 } from '../abi.js';
 import {
   checkDescriptor,
 } from '../descriptors.js';
 import {
-  TYPE_L1, TYPE_L2, TYPE_SEGDESC, TYPE_WRITABLE,
-} from '../frames.js';
+  TYPE_L1, TYPE_L2, TYPE_SEGDESC, TYPE_WRITABLE, pinTable, unpinTable } from '../frames.js';
 import {
   GuestFault, rangeOk,
 } from '../guest-access.js';
 import {
-  batch, memoryMapEntry, settle,
+  batch, memoryMap, reservation, settle,
 } from './common.js';
 import {
   type HypercallContext,
@@ -89,22 +88,10 @@ export function mmuextOp(ctx: HypercallContext, ops: number, rawCount: number, p
     const arg1 = domain.access.read32(at + 4);
     switch (cmd) {
       case MMUEXT_PIN_L1_TABLE:
-      case MMUEXT_PIN_L2_TABLE: {
-        const type = cmd === MMUEXT_PIN_L1_TABLE ? TYPE_L1 : TYPE_L2;
-        if (!frames.ownedByDomain(arg1) || !frames.getType(arg1, type)) return false;
-        if (frames.pinned[arg1]) {
-          frames.putType(arg1);
-          return false;
-        }
-        frames.pinned[arg1] = 1;
-        return true;
-      }
+      case MMUEXT_PIN_L2_TABLE:
+        return pinTable(frames, arg1, cmd === MMUEXT_PIN_L1_TABLE ? TYPE_L1 : TYPE_L2);
       case MMUEXT_UNPIN_TABLE:
-        // A table still in use keeps its type through its other references (CR3, an L2 entry).
-        if (!frames.ownedByDomain(arg1) || frames.pinned[arg1] !== 1) return false;
-        frames.pinned[arg1] = 0;
-        frames.putType(arg1);
-        return true;
+        return unpinTable(frames, arg1);
       case MMUEXT_NEW_BASEPTR: {
         if (!frames.ownedByDomain(arg1) || !frames.getType(arg1, TYPE_L2)) return false;
         const old = domain.baseptr;
@@ -184,21 +171,11 @@ export function memoryOp(ctx: HypercallContext, cmd: number, arg: number): numbe
       case XENMEM_maximum_ram_page:
         return domain.tables.frames.frames - 1;
       case XENMEM_current_reservation:
-      case XENMEM_maximum_reservation: {
-        // Xen 3's do_memory_op: another domain's reservation is for privileged domains only.
-        const dom = domain.access.read16(arg);
-        return dom === DOMID_SELF || dom === GUEST_DOMID ? pages : EPERM;
-      }
-      case XENMEM_memory_map: {
-        // struct xen_memory_map {u32 nr_entries; u32 buffer}: one e820 entry {u64 addr, u64 size, u32 type}.
-        const capacity = domain.access.read32(arg);
-        const buffer = domain.access.read32(arg + 4);
-        if (capacity < 1) return EINVAL;
-        if (!rangeOk(buffer, 20)) return EFAULT;
-        domain.access.writeBytes(buffer, memoryMapEntry(pages));
-        domain.access.write32(arg, 1);
-        return 0;
-      }
+      case XENMEM_maximum_reservation:
+        return reservation(ctx, arg, pages);
+      case XENMEM_memory_map:
+        // struct xen_memory_map {unsigned int nr_entries; handle buffer}: one e820 RAM entry.
+        return memoryMap(ctx, rangeOk, arg, domain.access.read32(arg + 4), pages);
       default:
         return ENOSYS;
     }

@@ -4,19 +4,39 @@
 // and GS (SWAPGS semantics between the kernel's and the user's base) when it changes. Its GDT
 // (the guest's frames below 0xe000, the reserved flat selectors above), the M2P table and the
 // guest context Xen keeps per vCPU (trap table, callbacks, kernel stack) live here.
-import type { PhysicalMemory } from '@ringvisor/mmu';
-import type { ExitStats } from '@ringvisor/vmm-api';
-import { type Cpu, type MmuPaging } from '@ringvisor/x86-core';
-import { FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE } from '../abi.js';
-import { EventChannels } from '../events.js';
-import { OWNER_DOMAIN, OWNER_SHARED, TYPE_SEGDESC } from '../frames.js';
+import type {
+  PhysicalMemory,
+} from '@ringvisor/mmu';
+import type {
+  ExitStats,
+} from '@ringvisor/vmm-api';
+import {
+  type Cpu, type MmuPaging,
+} from '@ringvisor/x86-core';
+import {
+  FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE,
+} from '../abi.js';
+import {
+  EventChannels,
+} from '../events.js';
+import {
+  OWNER_DOMAIN, OWNER_SHARED, retypeGdtFrames,
+} from '../frames.js';
 import {
   FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERCALL_NAMES_64, NR_EVENT_CHANNELS_64, SHARED_INFO_64,
 } from './abi.js';
-import { checkDescriptor64 } from './descriptors.js';
-import { GuestAccess64 } from './guest-access.js';
-import { GDT_L4_SLOT, hypervisorFrames64, M2P_L4_SLOT, tableEntry, type HypervisorFrames64 } from './layout.js';
-import { PageTables64 } from './page-tables.js';
+import {
+  checkDescriptor64,
+} from './descriptors.js';
+import {
+  GuestAccess64,
+} from './guest-access.js';
+import {
+  GDT_L4_SLOT, hypervisorFrames64, M2P_L4_SLOT, tableEntry, type HypervisorFrames64,
+} from './layout.js';
+import {
+  PageTables64,
+} from './page-tables.js';
 
 export interface TrapEntry64 {
   flags: number;
@@ -176,16 +196,8 @@ export class Domain64 {
 
   /** set_gdt's effect: type the new frames as GDT pages, release the old ones. */
   setGdt(frames: number[], entries: number): boolean {
-    const table = this.tables.frames;
-    const taken: number[] = [];
-    for (const mfn of frames) {
-      if (!table.ownedByDomain(mfn) || !table.getType(mfn, TYPE_SEGDESC)) {
-        for (const t of taken) table.putType(t);
-        return false;
-      }
-      taken.push(mfn);
-    }
-    for (const old of this.gdtFrames) table.putType(old);
+    const taken = retypeGdtFrames(this.tables.frames, this.gdtFrames, frames);
+    if (taken === null) return false;
     this.gdtFrames = taken;
     this.gdtEntries = entries;
     this.mapGdt();

@@ -2,13 +2,13 @@
 // -ENOSYS for everything this hypervisor does not implement. The structures are x86-64's (8-byte
 // longs and pointers); the event-channel ones are the same as on x86-32.
 import {
-  ENOENT, CONSOLEIO_read, CONSOLEIO_write, EFAULT, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+  ENOENT, EFAULT, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../../abi.js';
 import {
   GuestFault,
 } from '../../guest-access.js';
 import {
-  eventChannelOp, schedOp, vcpuOp,
+  consoleIo, eventChannelOp, schedOp, vcpuOp, walkTrapTable,
 } from '../../hypercalls/common.js';
 import {
   PREEMPT_BATCH,
@@ -31,7 +31,6 @@ import {
 
 const TRAP_INFO_SIZE = 16;
 const MULTICALL_ENTRY_SIZE = 64;
-const CONSOLE_CHUNK = 128;
 const FAR_TIMEOUT_NS = 100_000_000;
 /**
  * XENFEAT bits XENVER_get_features reports, as Xen does to a 64-bit PV guest: pae_pgdir_above_4gb,
@@ -76,7 +75,7 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
     case HC.update_va_mapping: return updateVaMapping64(ctx, a);
     case HC.set_timer_op: return setTimerOp(ctx, a.num(0));
     case HC.xen_version: return xenVersion(ctx, a.u32(0), a.num(1));
-    case HC.console_io: return consoleIo(ctx, a.u32(0), a.u32(1), a.num(2));
+    case HC.console_io: return consoleIo(ctx, rangeOk64, a.u32(0), a.u32(1), a.num(2));
     case HC.vm_assist:
       // writable_pagetables is Xen's for every 64-bit PV guest; no other assist exists here.
       if (a.u32(0) > VMASST_CMD_disable) return ENOSYS;
@@ -122,18 +121,14 @@ function setTrapTable(ctx: HypercallContext64, table: number): number {
     domain.traps.fill(null);
     return 0;
   }
-  for (let i = 0; ; i++) {
-    if (i === 256) {
-      ctx.continueWith([table + i * TRAP_INFO_SIZE]);
-      return 0;
-    }
-    const at = table + i * TRAP_INFO_SIZE;
-    if (!rangeOk64(at, TRAP_INFO_SIZE)) return EFAULT;
-    const address = domain.access.read64(at + 8);
-    if (address === 0) return 0;
+  return walkTrapTable(ctx, rangeOk64, table, TRAP_INFO_SIZE, (at) => {
     const vector = domain.access.read8(at);
-    domain.traps[vector] = { flags: domain.access.read8(at + 1), cs: domain.access.read16(at + 2), address };
-  }
+    const flags = domain.access.read8(at + 1);
+    const cs = domain.access.read16(at + 2);
+    const address = domain.access.read64(at + 8);
+    if (address !== 0) domain.traps[vector] = { flags, cs: cs, address };
+    return address !== 0;
+  });
 }
 
 /** multicall: entries {op, result, args[6]} of 8-byte words; no nesting. */
@@ -205,29 +200,6 @@ function xenVersion(ctx: HypercallContext64, cmd: number, arg: number): number {
     }
     case XENVER_pagesize: return PAGE_SIZE;
     default: return ENOSYS;
-  }
-}
-
-function consoleIo(ctx: HypercallContext64, cmd: number, count: number, buffer: number): number {
-  const { domain } = ctx;
-  switch (cmd) {
-    case CONSOLEIO_write: {
-      if (!rangeOk64(buffer, count)) return EFAULT;
-      for (let done = 0; done < count; done += CONSOLE_CHUNK) {
-        if (done === CONSOLE_CHUNK * PREEMPT_BATCH) {
-          ctx.continueWith([cmd, count - done, buffer + done]);
-          return 0;
-        }
-        const piece = new Uint8Array(Math.min(CONSOLE_CHUNK, count - done));
-        domain.access.readBytes(buffer + done, piece);
-        ctx.consoleWrite(piece);
-      }
-      return 0;
-    }
-    case CONSOLEIO_read:
-      return 0;
-    default:
-      return ENOSYS;
   }
 }
 

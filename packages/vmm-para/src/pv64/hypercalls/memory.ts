@@ -2,16 +2,15 @@
 // PV guest, with Xen's results (a refused item: -EINVAL and the count done so far; a bad guest
 // pointer: -EFAULT; a foreign domain: -EINVAL, the only domain an unprivileged guest names is itself).
 import {
-  DOMID_SELF, EFAULT, EINVAL, ENOSYS, EPERM, FIRST_RESERVED_GDT_ENTRY, GUEST_DOMID, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_INVLPG_MULTI, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L4_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_TLB_FLUSH_MULTI, MMUEXT_UNPIN_TABLE, PAGE_SIZE, PTE_P, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
+  EFAULT, EINVAL, ENOSYS, FIRST_RESERVED_GDT_ENTRY, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_INVLPG_MULTI, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L4_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_TLB_FLUSH_MULTI, MMUEXT_UNPIN_TABLE, PAGE_SIZE, PTE_P, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
 } from '../../abi.js';
 import {
-  TYPE_L1, TYPE_L2, TYPE_L3, TYPE_L4, TYPE_SEGDESC, TYPE_WRITABLE, type FrameType,
-} from '../../frames.js';
+  TYPE_L1, TYPE_L2, TYPE_L3, TYPE_L4, TYPE_SEGDESC, TYPE_WRITABLE, type FrameType, pinTable, unpinTable } from '../../frames.js';
 import {
   GuestFault,
 } from '../../guest-access.js';
 import {
-  batch, memoryMapEntry, settle,
+  batch, memoryMap, reservation, settle,
 } from '../../hypercalls/common.js';
 import {
   MACH2PHYS_NR_ENTRIES, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START, MMUEXT_CLEAR_PAGE, MMUEXT_COPY_PAGE, MMUEXT_NEW_USER_BASEPTR, MMUEXT_SET_LDT, XENMEM_machphys_mapping,
@@ -25,7 +24,9 @@ import {
 import {
   entryFrame,
 } from '../page-tables.js';
-import type { Args64, HypercallContext64 } from './context.js';
+import type {
+  Args64, HypercallContext64,
+} from './context.js';
 
 const MMU_UPDATE_SIZE = 16;
 const MMUEXT_OP_SIZE = 24;
@@ -104,21 +105,10 @@ export function mmuextOp64(ctx: HypercallContext64, a: Args64): number {
     const cmd = domain.access.read32(at);
     const arg1 = domain.access.read64(at + 8);
     switch (cmd) {
-      case MMUEXT_PIN_L1_TABLE: case MMUEXT_PIN_L1_TABLE + 1: case MMUEXT_PIN_L1_TABLE + 2: case MMUEXT_PIN_L4_TABLE: {
-        const type = PIN_TYPES[cmd - MMUEXT_PIN_L1_TABLE];
-        if (!frames.ownedByDomain(arg1) || !frames.getType(arg1, type)) return false;
-        if (frames.pinned[arg1]) {
-          frames.putType(arg1);
-          return false;
-        }
-        frames.pinned[arg1] = 1;
-        return true;
-      }
+      case MMUEXT_PIN_L1_TABLE: case MMUEXT_PIN_L1_TABLE + 1: case MMUEXT_PIN_L1_TABLE + 2: case MMUEXT_PIN_L4_TABLE:
+        return pinTable(frames, arg1, PIN_TYPES[cmd - MMUEXT_PIN_L1_TABLE]);
       case MMUEXT_UNPIN_TABLE:
-        if (!frames.ownedByDomain(arg1) || frames.pinned[arg1] !== 1) return false;
-        frames.pinned[arg1] = 0;
-        frames.putType(arg1);
-        return true;
+        return unpinTable(frames, arg1);
       case MMUEXT_NEW_BASEPTR: {
         // The kernel's L4 (Xen's new_guest_cr3), only from kernel mode.
         if (!domain.kernelMode || !frames.ownedByDomain(arg1) || !frames.getType(arg1, TYPE_L4)) return false;
@@ -233,20 +223,11 @@ export function memoryOp64(ctx: HypercallContext64, a: Args64): number {
         domain.access.write64(arg + 16, MACH2PHYS_NR_ENTRIES - 1);
         return 0;
       case XENMEM_current_reservation:
-      case XENMEM_maximum_reservation: {
-        const dom = domain.access.read16(arg);
-        return dom === DOMID_SELF || dom === GUEST_DOMID ? pages : EPERM;
-      }
-      case XENMEM_memory_map: {
-        // struct xen_memory_map {unsigned int nr_entries; handle buffer @8}: one e820 RAM entry.
-        const capacity = domain.access.read32(arg);
-        const buffer = domain.access.read64(arg + 8);
-        if (capacity < 1) return EINVAL;
-        if (!rangeOk64(buffer, 20)) return EFAULT;
-        domain.access.writeBytes(buffer, memoryMapEntry(pages));
-        domain.access.write32(arg, 1);
-        return 0;
-      }
+      case XENMEM_maximum_reservation:
+        return reservation(ctx, arg, pages);
+      case XENMEM_memory_map:
+        // struct xen_memory_map {unsigned int nr_entries; handle buffer}: one e820 RAM entry.
+        return memoryMap(ctx, rangeOk64, arg, domain.access.read64(arg + 8), pages);
       default:
         return ENOSYS;
     }
