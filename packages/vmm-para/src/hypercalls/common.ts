@@ -1,7 +1,7 @@
 // The hypercalls whose structures are the same on x86-32 and x86-64 (vcpu_op's timers, sched_op,
 // event_channel_op: u16/u32/u64 fields only), for both domains; and the memory map's e820 entry.
 import {
-  CONSOLEIO_read, CONSOLEIO_write, DOMID_SELF, EFAULT, EINVAL, ENOENT, EPERM, GUEST_DOMID, ENOSYS, ETIME, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
+  CONSOLEIO_read, CONSOLEIO_write, DOMID_SELF, FIRST_RESERVED_GDT_ENTRY, EFAULT, EINVAL, ENOENT, EPERM, GUEST_DOMID, ENOSYS, ETIME, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
   EVTCHNOP_send, EVTCHNOP_unmask, PAGE_SIZE, SCHEDOP_block, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash,
   SHUTDOWN_poweroff, SHUTDOWN_reboot, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer,
   VCPUOP_set_singleshot_timer, VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer,
@@ -267,9 +267,14 @@ export function memoryMap(ctx: GuestCallContext, inRange: (linear: number, lengt
  * until the end; an unterminated list goes on as a continuation after 256 entries, as Xen preempts it.
  */
 export function walkTrapTable(
-  ctx: { continueWith(args: number[]): void }, inRange: (linear: number, length: number) => boolean, table: number,
-  size: number, read: (at: number) => boolean,
+  ctx: { continueWith(args: number[]): void }, traps: unknown[], inRange: (linear: number, length: number) => boolean,
+  table: number, size: number, read: (at: number) => boolean,
 ): number {
+  // A null pointer clears the table.
+  if (table === 0) {
+    traps.fill(null);
+    return 0;
+  }
   for (let i = 0; ; i++) {
     const at = table + i * size;
     if (i === 256) {
@@ -279,4 +284,32 @@ export function walkTrapTable(
     if (!inRange(at, size)) return EFAULT;
     if (!read(at)) return 0;
   }
+}
+
+/**
+ * set_gdt(frame_list, entries): up to 14 pages of guest descriptors below the reserved entries,
+ * the list's words read by `read` (`word` bytes each); -EINVAL when a frame cannot be a GDT page.
+ */
+export function setGdtCall(
+  ctx: BatchContext & { readonly domain: { setGdt(frames: number[], entries: number): boolean } },
+  inRange: (linear: number, length: number) => boolean, list: number, entries: number, word: number, read: (at: number) => number,
+): number {
+  const { domain } = ctx;
+  if (entries > FIRST_RESERVED_GDT_ENTRY) {
+    domain.refuse();
+    return EINVAL;
+  }
+  const pages = Math.ceil(entries / 512);
+  if (!inRange(list, pages * word)) return EFAULT;
+  const frames: number[] = [];
+  try {
+    for (let i = 0; i < pages; i++) frames.push(read(list + i * word));
+  } catch (error) {
+    if (!(error instanceof GuestFault)) throw error;
+    return EFAULT;
+  }
+  const ok = domain.setGdt(frames, entries);
+  if (!ok) domain.refuse();
+  settle(ctx);
+  return ok ? 0 : EINVAL;
 }

@@ -98,11 +98,7 @@ function setTimerOp(ctx: HypercallContext, timeout: number): number {
 /** set_trap_table: entries until one with address 0; a null pointer clears the table. */
 function setTrapTable(ctx: HypercallContext, table: number): number {
   const { domain } = ctx;
-  if (table === 0) {
-    domain.traps.fill(null);
-    return 0;
-  }
-  return walkTrapTable(ctx, rangeOk, table, TRAP_INFO_SIZE, (at) => {
+  return walkTrapTable(ctx, domain.traps, rangeOk, table, TRAP_INFO_SIZE, (at) => {
     const vector = domain.access.read8(at);
     const flags = domain.access.read8(at + 1);
     const cs = domain.access.read16(at + 2);

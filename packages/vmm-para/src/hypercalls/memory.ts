@@ -2,18 +2,19 @@
 // and descriptor-table hypercalls, with Xen 3's x86_32 results (any refused item: -EINVAL and the
 // count done so far; a bad guest pointer: -EFAULT).
 import {
-  EFAULT, EINVAL, ENOSYS, FIRST_RESERVED_GDT_ENTRY, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_UNPIN_TABLE, PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
+  EFAULT, EINVAL, ENOSYS, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_UNPIN_TABLE, PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
 } from '../abi.js';
 import {
   checkDescriptor,
 } from '../descriptors.js';
 import {
-  TYPE_L1, TYPE_L2, TYPE_SEGDESC, TYPE_WRITABLE, pinTable, unpinTable } from '../frames.js';
+  TYPE_L1, TYPE_L2, TYPE_SEGDESC, TYPE_WRITABLE, pinTable, unpinTable,
+} from '../frames.js';
 import {
   GuestFault, rangeOk,
 } from '../guest-access.js';
 import {
-  batch, memoryMap, reservation, settle,
+  batch, memoryMap, reservation, setGdtCall, settle,
 } from './common.js';
 import {
   type HypercallContext,
@@ -116,28 +117,7 @@ export function mmuextOp(ctx: HypercallContext, ops: number, rawCount: number, p
 
 /** set_gdt(frame_list, entries): up to 14 pages of guest descriptors below the reserved entries. */
 export function setGdt(ctx: HypercallContext, frameList: number, entries: number): number {
-  const { domain } = ctx;
-  entries >>>= 0;
-  if (entries > FIRST_RESERVED_GDT_ENTRY) {
-    domain.refuse();
-    return EINVAL;
-  }
-  const pages = Math.ceil(entries / 512);
-  if (!rangeOk(frameList, pages * 4)) return EFAULT;
-  const frames: number[] = [];
-  try {
-    for (let i = 0; i < pages; i++) frames.push(domain.access.read32(frameList + i * 4));
-  } catch (error) {
-    if (!(error instanceof GuestFault)) throw error;
-    return EFAULT;
-  }
-  if (!domain.setGdt(frames, entries)) {
-    domain.refuse();
-    settle(ctx);
-    return EINVAL;
-  }
-  settle(ctx);
-  return 0;
+  return setGdtCall(ctx, rangeOk, frameList, entries >>> 0, 4, (at) => ctx.domain.access.read32(at));
 }
 
 /** update_descriptor(maddr lo, hi, desc lo, hi): one descriptor, checked, into a GDT page or a plain page. */

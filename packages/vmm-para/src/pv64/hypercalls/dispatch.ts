@@ -117,11 +117,7 @@ function registerRunstate(ctx: HypercallContext64, vcpu: number, arg: number): n
 /** set_trap_table: {u8 vector, u8 flags, u16 cs, unsigned long address} until address 0; null clears. */
 function setTrapTable(ctx: HypercallContext64, table: number): number {
   const { domain } = ctx;
-  if (table === 0) {
-    domain.traps.fill(null);
-    return 0;
-  }
-  return walkTrapTable(ctx, rangeOk64, table, TRAP_INFO_SIZE, (at) => {
+  return walkTrapTable(ctx, domain.traps, rangeOk64, table, TRAP_INFO_SIZE, (at) => {
     const vector = domain.access.read8(at);
     const flags = domain.access.read8(at + 1);
     const cs = domain.access.read16(at + 2);

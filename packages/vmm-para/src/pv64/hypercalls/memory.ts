@@ -2,15 +2,16 @@
 // PV guest, with Xen's results (a refused item: -EINVAL and the count done so far; a bad guest
 // pointer: -EFAULT; a foreign domain: -EINVAL, the only domain an unprivileged guest names is itself).
 import {
-  EFAULT, EINVAL, ENOSYS, FIRST_RESERVED_GDT_ENTRY, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_INVLPG_MULTI, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L4_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_TLB_FLUSH_MULTI, MMUEXT_UNPIN_TABLE, PAGE_SIZE, PTE_P, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
+  EFAULT, EINVAL, ENOSYS, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_INVLPG_MULTI, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L4_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_TLB_FLUSH_MULTI, MMUEXT_UNPIN_TABLE, PAGE_SIZE, PTE_P, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
 } from '../../abi.js';
 import {
-  TYPE_L1, TYPE_L2, TYPE_L3, TYPE_L4, TYPE_SEGDESC, TYPE_WRITABLE, type FrameType, pinTable, unpinTable } from '../../frames.js';
+  TYPE_L1, TYPE_L2, TYPE_L3, TYPE_L4, TYPE_SEGDESC, TYPE_WRITABLE, type FrameType, pinTable, unpinTable,
+} from '../../frames.js';
 import {
   GuestFault,
 } from '../../guest-access.js';
 import {
-  batch, memoryMap, reservation, settle,
+  batch, memoryMap, reservation, setGdtCall, settle,
 } from '../../hypercalls/common.js';
 import {
   MACH2PHYS_NR_ENTRIES, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START, MMUEXT_CLEAR_PAGE, MMUEXT_COPY_PAGE, MMUEXT_NEW_USER_BASEPTR, MMUEXT_SET_LDT, XENMEM_machphys_mapping,
@@ -162,26 +163,7 @@ export function mmuextOp64(ctx: HypercallContext64, a: Args64): number {
 
 /** set_gdt(frame_list, entries): up to 14 pages of guest descriptors below the reserved entries. */
 export function setGdt64(ctx: HypercallContext64, a: Args64): number {
-  const { domain } = ctx;
-  const list = a.num(0);
-  const entries = a.u32(1);
-  if (entries > FIRST_RESERVED_GDT_ENTRY) {
-    domain.refuse();
-    return EINVAL;
-  }
-  const pages = Math.ceil(entries / 512);
-  if (!rangeOk64(list, pages * 8)) return EFAULT;
-  const frames: number[] = [];
-  try {
-    for (let i = 0; i < pages; i++) frames.push(domain.access.read64(list + i * 8));
-  } catch (error) {
-    if (!(error instanceof GuestFault)) throw error;
-    return EFAULT;
-  }
-  const ok = domain.setGdt(frames, entries);
-  if (!ok) domain.refuse();
-  settle(ctx);
-  return ok ? 0 : EINVAL;
+  return setGdtCall(ctx, rangeOk64, a.num(0), a.u32(1), 8, (at) => ctx.domain.access.read64(at));
 }
 
 /** update_descriptor(maddr, desc): one checked descriptor into a GDT page or a plain page of the domain. */
