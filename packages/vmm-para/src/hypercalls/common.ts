@@ -313,3 +313,51 @@ export function setGdtCall(
   settle(ctx);
   return ok ? 0 : EINVAL;
 }
+
+/** How one ABI reads and writes its multicall entries {op, result, args[6]} and runs a sub-call. */
+export interface MulticallLayout<C> {
+  readonly entrySize: number;
+  /** Runs entry `at`'s call in `inner` (the op already counted); returns its result. */
+  call(inner: C, at: number, op: number): number;
+  /** A continued sub-call's arguments back into its entry. */
+  writeArgs(at: number, values: readonly number[]): void;
+  writeResult(at: number, result: number): void;
+}
+
+/**
+ * multicall: no nesting (Xen: "multicall reentry is invalid"); a continuation every PREEMPT_BATCH
+ * entries; a sub-call that continues itself rewrites its entry's arguments and the multicall
+ * continues from that entry, as Xen translates a sub-call continuation.
+ */
+export function multicall<C extends {
+  readonly nested: boolean;
+  readonly domain: { readonly access: { read32(linear: number): number }; count(name: string): void; countHypercall(nr: number): void; stop: unknown };
+  continueWith(args: number[]): void;
+}>(ctx: C, inRange: (linear: number, length: number) => boolean, list: number, count: number, layout: MulticallLayout<C>): number {
+  const { domain } = ctx;
+  if (ctx.nested) return EINVAL;
+  if (!inRange(list, count * layout.entrySize)) return EFAULT;
+  domain.count('multicall batches');
+  const continued: { args: number[] | null } = { args: null };
+  const inner: C = { ...ctx, nested: true, continueWith: (args: number[]) => { continued.args = args; } };
+  for (let i = 0; i < count; i++) {
+    const at = list + i * layout.entrySize;
+    if (i === PREEMPT_BATCH) {
+      ctx.continueWith([at, count - i]);
+      return 0;
+    }
+    const op = domain.access.read32(at);
+    domain.countHypercall(op);
+    continued.args = null;
+    const result = layout.call(inner, at, op);
+    const rest = continued.args as number[] | null;
+    if (rest !== null) {
+      layout.writeArgs(at, rest);
+      ctx.continueWith([at, count - i]);
+      return 0;
+    }
+    layout.writeResult(at, result);
+    if (domain.stop !== null) break;
+  }
+  return 0;
+}

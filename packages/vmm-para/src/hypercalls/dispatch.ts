@@ -7,10 +7,10 @@ import {
   GuestFault, rangeOk,
 } from '../guest-access.js';
 import {
-  PREEMPT_BATCH, type HypercallContext,
+  type HypercallContext,
 } from './context.js';
 import {
-  consoleIo, eventChannelOp, schedOp, vcpuOp, walkTrapTable,
+  consoleIo, eventChannelOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
 } from './common.js';
 import {
   memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping,
@@ -60,7 +60,7 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
       return 0;
     case HC.update_descriptor: return updateDescriptor(ctx, a[0], a[1], a[2], a[3]);
     case HC.memory_op: return memoryOp(ctx, a[0], a[1]);
-    case HC.multicall: return multicall(ctx, a[0], a[1]);
+    case HC.multicall: return multicall(ctx, rangeOk, a[0], a[1] >>> 0, multicallLayout(ctx));
     case HC.update_va_mapping: return updateVaMapping(ctx, a[0], a[1], a[2], a[3]);
     case HC.set_timer_op: return setTimerOp(ctx, (a[1] >>> 0) * 2 ** 32 + (a[0] >>> 0));
     case HC.xen_version: return xenVersion(ctx, a[0], a[1]);
@@ -108,45 +108,15 @@ function setTrapTable(ctx: HypercallContext, table: number): number {
   });
 }
 
-/**
- * multicall: each entry {op, result, args[6]}; no nesting (Xen: "multicall reentry is invalid").
- * A call that continues itself rewrites its entry's arguments and the multicall continues from
- * that entry, as Xen translates a sub-call continuation.
- */
-function multicall(ctx: HypercallContext, list: number, count: number): number {
-  const { domain } = ctx;
-  if (ctx.nested) return EINVAL;
-  count >>>= 0;
-  if (!rangeOk(list, count * MULTICALL_ENTRY_SIZE)) return EFAULT;
-  domain.count('multicall batches');
-  const continued: { args: number[] | null } = { args: null };
-  const inner: HypercallContext = {
-    ...ctx, nested: true,
-    continueWith: (args) => {
-      continued.args = args;
-    },
+/** multicall's x86-32 entries: {u32 op, u32 result, u32 args[6]}. */
+function multicallLayout(ctx: HypercallContext): MulticallLayout<HypercallContext> {
+  const access = ctx.domain.access;
+  return {
+    entrySize: MULTICALL_ENTRY_SIZE,
+    call: (inner, at, op) => hypercall(inner, op, [0, 1, 2, 3, 4, 5].map((k) => access.read32(at + 8 + k * 4))),
+    writeArgs: (at, values) => values.forEach((value, k) => access.write32(at + 8 + k * 4, value)),
+    writeResult: (at, result) => access.write32(at + 4, result),
   };
-  for (let i = 0; i < count; i++) {
-    const at = list + i * MULTICALL_ENTRY_SIZE;
-    if (i === PREEMPT_BATCH) {
-      ctx.continueWith([at, count - i]);
-      return 0;
-    }
-    const op = domain.access.read32(at);
-    const args = [0, 1, 2, 3, 4, 5].map((k) => domain.access.read32(at + 8 + k * 4));
-    domain.countHypercall(op);
-    continued.args = null;
-    const result = hypercall(inner, op, args);
-    const rest = continued.args as number[] | null;
-    if (rest !== null) {
-      rest.forEach((value, k) => domain.access.write32(at + 8 + k * 4, value));
-      ctx.continueWith([at, count - i]);
-      return 0;
-    }
-    domain.access.write32(at + 4, result);
-    if (domain.stop !== null) break;
-  }
-  return 0;
 }
 
 function xenVersion(ctx: HypercallContext, cmd: number, arg: number): number {

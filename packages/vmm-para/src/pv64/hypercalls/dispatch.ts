@@ -8,11 +8,8 @@ import {
   GuestFault,
 } from '../../guest-access.js';
 import {
-  consoleIo, eventChannelOp, schedOp, vcpuOp, walkTrapTable,
+  consoleIo, eventChannelOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
 } from '../../hypercalls/common.js';
-import {
-  PREEMPT_BATCH,
-} from '../../hypercalls/context.js';
 import {
   CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_down, VCPUOP_register_runstate_memory_area,
 } from '../abi.js';
@@ -71,7 +68,7 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
       return 0;
     case HC.update_descriptor: return updateDescriptor64(ctx, a);
     case HC.memory_op: return memoryOp64(ctx, a);
-    case HC.multicall: return multicall(ctx, a.num(0), a.u32(1));
+    case HC.multicall: return multicall(ctx, rangeOk64, a.num(0), a.u32(1), multicallLayout(ctx));
     case HC.update_va_mapping: return updateVaMapping64(ctx, a);
     case HC.set_timer_op: return setTimerOp(ctx, a.num(0));
     case HC.xen_version: return xenVersion(ctx, a.u32(0), a.num(1));
@@ -127,39 +124,22 @@ function setTrapTable(ctx: HypercallContext64, table: number): number {
   });
 }
 
-/** multicall: entries {op, result, args[6]} of 8-byte words; no nesting. */
-function multicall(ctx: HypercallContext64, list: number, count: number): number {
-  const { domain } = ctx;
-  if (ctx.nested) return EINVAL;
-  if (!rangeOk64(list, count * MULTICALL_ENTRY_SIZE)) return EFAULT;
-  domain.count('multicall batches');
-  const continued: { args: number[] | null } = { args: null };
-  const inner: HypercallContext64 = { ...ctx, nested: true, continueWith: (args) => { continued.args = args; } };
+/** multicall's x86-64 entries: {unsigned long op, long result, unsigned long args[6]}. */
+function multicallLayout(ctx: HypercallContext64): MulticallLayout<HypercallContext64> {
+  const access = ctx.domain.access;
   const args = new Args64();
-  for (let i = 0; i < count; i++) {
-    const at = list + i * MULTICALL_ENTRY_SIZE;
-    if (i === PREEMPT_BATCH) {
-      ctx.continueWith([at, count - i]);
-      return 0;
-    }
-    const op = domain.access.read32(at);
-    for (let k = 0; k < 6; k++) {
-      args.lo[k] = domain.access.read32(at + 16 + k * 8);
-      args.hi[k] = domain.access.read32(at + 20 + k * 8);
-    }
-    domain.countHypercall(op);
-    continued.args = null;
-    const result = hypercall64(inner, op, args);
-    const rest = continued.args as number[] | null;
-    if (rest !== null) {
-      rest.forEach((value, k) => domain.access.write64(at + 16 + k * 8, value));
-      ctx.continueWith([at, count - i]);
-      return 0;
-    }
-    domain.access.write64(at + 8, result);
-    if (domain.stop !== null) break;
-  }
-  return 0;
+  return {
+    entrySize: MULTICALL_ENTRY_SIZE,
+    call: (inner, at, op) => {
+      for (let k = 0; k < 6; k++) {
+        args.lo[k] = access.read32(at + 16 + k * 8);
+        args.hi[k] = access.read32(at + 20 + k * 8);
+      }
+      return hypercall64(inner, op, args);
+    },
+    writeArgs: (at, values) => values.forEach((value, k) => access.write64(at + 16 + k * 8, value)),
+    writeResult: (at, result) => access.write64(at + 8, result),
+  };
 }
 
 function setTimerOp(ctx: HypercallContext64, timeout: number): number {
