@@ -239,3 +239,92 @@ describe('the 64-bit start-of-day layout', () => {
     expect([...page.subarray(0, 14)]).toEqual([0x51, 0x41, 0x53, 0xb8, 17, 0, 0, 0, 0x0f, 0x05, 0x41, 0x5b, 0x59, 0xc3]);
   });
 });
+
+describe('64-bit hypercalls with hostile arguments', () => {
+  function domain() {
+    const clock = new TestClock();
+    const bus = { read: () => 0xffffffff, write: () => undefined } as never;
+    const vm = paraStrategy.createVm({
+      regions: [{ base: 0, size: 64 << 20 }], io: bus, mmio: bus,
+      interrupts: { pending: () => false, acknowledge: () => 0 }, stats: new TestStats(), clock,
+    });
+    const guest = vm.buildPvDomain!({ image: goodImage(), clock, console: { write: (b) => b.length } }) as PvGuest64;
+    return { guest, d: guest.domain, scratch: guest.built.stackTop + 0x1000 };
+  }
+  const EFAULT = -14;
+  const EINVAL = -22;
+  const DOMID_SELF = 0x7ff0;
+
+  it('answers bad pointers with -EFAULT: the hypervisor hole, non-canonical, unmapped, read-only', () => {
+    const { guest, d } = domain();
+    const ro = d.access.read64(guest.built.startInfo + 88); // pt_base: mapped read-only
+    for (const pointer of [-(2 ** 47), -(2 ** 47) + 0x1000, 2 ** 47, 0x1000, ro]) {
+      expect(guest.hypercall(12, [12, pointer]), `machphys_mapping to ${pointer}`).toBe(EFAULT);
+      expect(guest.hypercall(1, [pointer, 1, 0, DOMID_SELF]), `mmu_update from ${pointer}`).toBe(pointer === ro ? EINVAL : EFAULT);
+    }
+    expect(guest.hypercall(18, [0, 16, -(2 ** 47)])).toBe(EFAULT);
+    // console_io's count is an unsigned int (the upper half is dropped, as C does); a read past the mapping faults.
+    expect(guest.hypercall(18, [0, 2 ** 40, guest.built.entry])).toBe(0);
+    expect(guest.hypercall(18, [0, 4096, guest.built.layout.mapEnd - 16])).toBe(EFAULT);
+  });
+
+  it('refuses foreign and hypervisor frames, writable page tables, pins of plain pages and the hypervisor L4 slots', () => {
+    const { guest, d, scratch } = domain();
+    const frames = d.tables.frames;
+    const l4 = d.kernelBase;
+    const put = (at: number, lo: number, hi: number) => {
+      d.access.write32(at, lo);
+      d.access.write32(at + 4, hi);
+    };
+    const update = (ptr: number, lo: number, hi = 0) => {
+      put(scratch, ptr, 0);
+      put(scratch + 8, lo, hi);
+      return guest.hypercall(1, [scratch, 1, 0, DOMID_SELF]);
+    };
+    // An L1 entry of the boot tables (the one mapping the scratch page's neighbour).
+    const l1 = d.p2m[(d.access.read64(guest.built.startInfo + 88) + (d.access.read64(guest.built.startInfo + 96) - 1) * 4096 - Number(BigInt.asIntN(64, VIRT_BASE))) / 4096];
+    expect(frames.type[l1]).toBe(TYPE_L1);
+    const ptr = l1 * 4096 + 8 * 400;
+    expect(update(ptr, d.hv.sharedInfo * 4096 + 3)).toBe(0); // shared_info may be mapped
+    expect(update(ptr, d.hv.m2p[0] * 4096 + 1)).toBe(EINVAL); // the hypervisor's M2P frame: not the domain's
+    expect(update(ptr, (frames.frames + 5) * 4096 + 1)).toBe(EINVAL); // beyond RAM
+    expect(update(ptr, l4 * 4096 + 3)).toBe(EINVAL); // the L4, writable
+    expect(update(ptr, l4 * 4096 + 1)).toBe(0); // ... read-only is fine
+    expect(update(ptr, d.p2m[300] * 4096 + 0x83)).toBe(EINVAL); // PAT bit in an L1
+    expect(update(ptr, d.p2m[300] * 4096 + 3, 0x7ff00000)).toBe(EINVAL); // bits 62:52
+    expect(update(ptr, d.p2m[300] * 4096 + 3, 0x80000000)).toBe(0); // NX is the guest's
+    expect(update(l4 * 4096 + 8 * 256, d.p2m[300] * 4096 + 7)).toBe(EINVAL); // the M2P's L4 slot
+    expect(update(l4 * 4096 + 8 * 10, d.p2m[300] * 4096 + 7)).toBe(EINVAL); // a plain page as an L3
+    expect(guest.hypercall(1, [scratch, 1, 0, 0])).toBe(EINVAL); // a foreign domain
+    // mmuext_op: pin a page that is not a valid table, new_baseptr of a plain page, unpin what is not pinned.
+    const op = (cmd: number, mfn: number) => {
+      put(scratch, cmd, 0);
+      put(scratch + 8, mfn, 0);
+      return guest.hypercall(26, [scratch, 1, 0, DOMID_SELF]);
+    };
+    const junk = d.p2m[d.p2m.length - 10];
+    d.memory.write32(junk * 4096, d.hv.m2p[0] * 4096 + 1);
+    expect(op(0, junk)).toBe(EINVAL); // PIN_L1 of a page mapping a hypervisor frame
+    expect(op(5, d.p2m[301])).toBe(EINVAL); // NEW_BASEPTR of a zero page: validates, so it is an empty L4...
+    expect(op(4, d.p2m[302])).toBe(EINVAL); // UNPIN of an unpinned page
+    expect(op(3, l4)).toBe(EINVAL); // PIN_L4 twice
+    expect(op(99, l4)).toBe(EINVAL);
+    // update_va_mapping into the hole or through no L1.
+    expect(guest.hypercall(14, [-(2 ** 47), 0, 0])).toBe(EINVAL);
+    expect(guest.hypercall(14, [0x10000000, 0, 0])).toBe(EINVAL);
+    // Nothing outside the domain was touched: the M2P still maps every domain frame to its pfn.
+    expect(d.memory.read32(d.hv.m2p[0] * 4096 + d.p2m[5] * 8)).toBe(5);
+  });
+
+  it('keeps the guest out of CPL 0 through iret and refuses ring-0 selectors', () => {
+    const { guest, d, scratch } = domain();
+    // iret frame {rax, r11, rcx, flags, rip, cs, rflags, rsp, ss}: cs 0xe008 (ring 0 code) becomes RPL 3 and is refused.
+    const frame = [7, 0, 0, 0, guest.built.entry, 0xe008, 0x202, scratch + 0x800, 0xe02b];
+    frame.forEach((v, i) => d.access.write64(scratch + i * 8, v));
+    d.setReg(4, scratch);
+    expect(guest.hypercall(23, [])).toBe(7);
+    expect(d.stop).toBe('crash');
+    expect(d.crashReason).toMatch(/bad selectors .* no failsafe callback/);
+    expect(d.cpu.cpl).toBe(3);
+  });
+});

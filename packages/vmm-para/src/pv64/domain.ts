@@ -102,6 +102,8 @@ export class Domain64 {
   /** The GS base of the mode not running (the CPU's KERNEL_GS_BASE plays no part: the guest is never at CPL 0). */
   inactiveGs = 0;
   inMulticall = false;
+  /** The virtual I/O privilege level (PHYSDEVOP_set_iopl). */
+  iopl = 0;
   /** Where the guest wants its vcpu_runstate_info (VCPUOP_register_runstate_memory_area), or null. */
   runstateArea: number | null = null;
 

@@ -27,6 +27,12 @@ const NM = 7;
 const GP = 13;
 const PF = 14;
 const CR0_TS = 8;
+/** CPUID bits a PV guest must not see: leaf 1 EDX PSE and PSE-36, leaf 80000001H EDX 1 GiB pages. */
+const PSE = 1 << 3;
+const PSE36 = 1 << 17;
+const PDPE1GB = 1 << 26;
+/** CR4 bits a PV guest sets itself (TSD, DE); the rest are the hypervisor's. */
+const CR4_GUEST_BITS = 0xc;
 /** RDI, RSI, RDX, R10, R8, R9. */
 const ARG_REGS = [7, 6, 2, 10, 8, 9];
 const RAX = 0;
@@ -54,11 +60,13 @@ export class PvGuest64 implements PvDomain {
   readonly time: DomainTime;
   readonly console: ConsoleBackend;
   readonly xenstore: Xenstore;
+  private readonly memory: PhysicalMemory;
   private readonly context: HypercallContext64;
   private readonly args = new Args64();
   private continuation: number[] | null = null;
 
   constructor(memory: PhysicalMemory, private readonly stats: ExitStats, config: PvDomainConfig, elf: XenElf64Image, clockIsHost: boolean) {
+    this.memory = memory;
     const paging = new MmuPaging(new Paging(memory, { maxPhysAddrBits: PHYSICAL_ADDRESS_BITS }));
     this.cpu = new Cpu({ memory, io: { read: () => 0xffffffff, write: () => undefined }, paging, model: 'x86-64' });
     this.cpu.pagingFeatures = MMU_PAGING_FEATURES;
@@ -119,7 +127,10 @@ export class PvGuest64 implements PvDomain {
       cpu.segLimit[reg] = 0;
       cpu.segAccess[reg] = 0x10000;
     }
+    // A TSS with no room for an I/O bitmap: every IN/OUT at CPL 3 is #GP(0), for the hypervisor to judge.
     cpu.seg[7] = 0;
+    cpu.segBase[7] = 0;
+    cpu.segLimit[7] = 0;
     cpu.segAccess[7] = 0x8b;
     this.domain.loadFlatSegments(FLAT_KERNEL_CS, FLAT_KERNEL_SS);
     cpu.setEflags(0x202);
@@ -266,9 +277,15 @@ export class PvGuest64 implements PvDomain {
    */
   private privilegedOp(): boolean {
     const domain = this.domain;
-    const at = domain.rip;
-    if (!domain.kernelMode || this.byteAt(at) !== 0x0f) return false;
+    const start = domain.rip;
+    if (this.portIo(start)) return true;
+    if (!domain.kernelMode) return false;
+    const rex = this.byteAt(start) >= 0x40 && this.byteAt(start) <= 0x4f ? this.byteAt(start) : 0;
+    const at = rex !== 0 ? start + 1 : start;
+    if (this.byteAt(at) !== 0x0f) return false;
     const op = this.byteAt(at + 1);
+    if (op === 0x20) return this.readControlRegister(at, rex);
+    if (op === 0x22) return this.writeControlRegister(at, rex);
     if (op !== 0x30 && op !== 0x32) return false;
     const cpu = this.cpu;
     const msr = cpu.reg32[RCX] >>> 0;
@@ -286,6 +303,83 @@ export class PvGuest64 implements PvDomain {
       domain.setReg(2, (hi >>> 0));
     }
     domain.rip = at + 2;
+    return true;
+  }
+
+  /**
+   * MOV from CR0, CR2, CR3 or CR4 (0F 20 /r, register form): the values Xen shows a PV kernel (CR2
+   * from vcpu_info, CR3 the current L4's machine address, CR0/CR4 the vCPU's).
+   */
+  private readControlRegister(at: number, rex: number): boolean {
+    const domain = this.domain;
+    const cpu = this.cpu;
+    const modrm = this.byteAt(at + 2);
+    if (modrm < 0xc0) return false;
+    const cr = ((modrm >>> 3) & 7) | ((rex & 4) << 1);
+    const gpr = (modrm & 7) | ((rex & 1) << 3);
+    let value: number;
+    switch (cr) {
+      case 0: value = cpu.cr0 >>> 0; break;
+      case 2: value = (this.memory.read32(domain.sharedInfoBase + SHARED_INFO_64.cr2 + 4) | 0) * TWO_32 + (this.memory.read32(domain.sharedInfoBase + SHARED_INFO_64.cr2) >>> 0); break;
+      case 3: value = domain.access.base * PAGE_SIZE; break;
+      case 4: value = cpu.cr4 >>> 0; break;
+      default: return false;
+    }
+    domain.count('emulated control register reads');
+    domain.setReg(gpr, value);
+    domain.rip = at + 3;
+    return true;
+  }
+
+  /**
+   * IN/OUT (not the string forms) with the virtual IOPL PHYSDEVOP_set_iopl gave (Xen's iopl_ok: at
+   * least 1 for the kernel, 3 for user mode): a domain without devices reads all-ones and its
+   * writes go nowhere, as Xen's guest_io_read/write answer for ports it was not given.
+   */
+  private portIo(start: number): boolean {
+    const domain = this.domain;
+    if (domain.iopl < (domain.kernelMode ? 1 : 3)) return false;
+    const cpu = this.cpu;
+    const wide = this.byteAt(start) === 0x66;
+    const at = wide ? start + 1 : start;
+    const op = this.byteAt(at);
+    let length: number;
+    if (op >= 0xe4 && op <= 0xe7) length = 2;
+    else if (op >= 0xec && op <= 0xef) length = 1;
+    else return false;
+    if ((op & 2) === 0) {
+      const size = (op & 1) === 0 ? 1 : wide ? 2 : 4;
+      const ones = size === 4 ? -1 : (1 << (size * 8)) - 1;
+      if (size === 4) {
+        cpu.reg32[RAX] = -1;
+        cpu.regHi[RAX] = 0;
+      } else cpu.reg32[RAX] = (cpu.reg32[RAX] & ~ones) | ones;
+    }
+    domain.count('emulated port I/O');
+    domain.rip = at + length;
+    return true;
+  }
+
+  /**
+   * MOV to CR0 or CR4 (0F 22 /r), as Xen's emulation takes them: CR0 may change TS only (anything
+   * else is #GP); a CR4 write keeps the hypervisor's bits (Xen logs and ignores attempts to change
+   * them) and takes TSD and DE from the guest. CR3 is not emulated yet (#GP: new_baseptr serves).
+   */
+  private writeControlRegister(at: number, rex: number): boolean {
+    const cpu = this.cpu;
+    const modrm = this.byteAt(at + 2);
+    if (modrm < 0xc0) return false;
+    const cr = ((modrm >>> 3) & 7) | ((rex & 4) << 1);
+    const value = cpu.reg32[(modrm & 7) | ((rex & 1) << 3)] >>> 0;
+    if (cr === 0) {
+      if (((value ^ cpu.cr0) & ~CR0_TS) !== 0 || cpu.regHi[(modrm & 7) | ((rex & 1) << 3)] !== 0) return false;
+      cpu.cr0 = (cpu.cr0 & ~CR0_TS) | (value & CR0_TS);
+    } else if (cr === 4) {
+      cpu.cr4 = (cpu.cr4 & ~CR4_GUEST_BITS) | (value & CR4_GUEST_BITS);
+      cpu.modeChanged();
+    } else return false;
+    this.domain.count('emulated control register writes');
+    this.domain.rip = at + 3;
     return true;
   }
 
@@ -315,8 +409,12 @@ export class PvGuest64 implements PvDomain {
       [r[0], r[3], r[1], r[2]] = values;
     } else {
       cpuid(cpu);
-      // The hypervisor-present bit.
-      if (leaf === 1) r[1] |= 1 << 31;
+      // Xen's PV policy: the hypervisor-present bit; no superpages (PSE, PSE-36, 1 GiB pages), which
+      // a PV guest may not map (its L2/L3 entries with PS are refused).
+      if (leaf === 1) {
+        r[1] |= 1 << 31;
+        r[2] &= ~(PSE | PSE36);
+      } else if (leaf === 0x80000001) r[2] &= ~PDPE1GB;
     }
     for (const reg of [0, 1, 2, 3]) cpu.regHi[reg] = 0;
     domain.rip = at + FORCED_CPUID.length;

@@ -2,7 +2,7 @@
 // -ENOSYS for everything this hypervisor does not implement. The structures are x86-64's (8-byte
 // longs and pointers); the event-channel ones are the same as on x86-32.
 import {
-  ENOENT, EFAULT, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+  ENOENT, EFAULT, PHYSDEVOP_set_iopl, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../../abi.js';
 import {
   GuestFault,
@@ -94,6 +94,14 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
     case HC.sched_op: return schedOp(domain, a.u32(0), a.num(1));
     case HC64.callback_op: return callbackOp(ctx, a.u32(0), a.num(1));
     case HC.event_channel_op: return eventChannelOp(domain, a.u32(0), a.num(1));
+    case HC.physdev_op: {
+      // PHYSDEVOP_set_iopl {u32 iopl}: the virtual IOPL for port I/O (there are no ports to reach).
+      if (a.u32(0) !== PHYSDEVOP_set_iopl) return ENOSYS;
+      const iopl = domain.access.read32(a.num(1));
+      if (iopl > 3) return EINVAL;
+      domain.iopl = iopl;
+      return 0;
+    }
     default:
       return ENOSYS;
   }
