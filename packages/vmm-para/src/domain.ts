@@ -190,6 +190,11 @@ export class Domain {
     return this.hv.sharedInfo * PAGE_SIZE;
   }
 
+  /** vcpu_info[0], at the start of shared_info (x86-32 guests here never move it). */
+  get vcpuInfoBase(): number {
+    return this.hv.sharedInfo * PAGE_SIZE;
+  }
+
   get upcallMask(): number {
     return this.memory.read8(this.sharedInfoBase + SHARED_INFO.upcallMask);
   }

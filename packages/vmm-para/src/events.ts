@@ -14,6 +14,8 @@ import type { PhysicalMemory } from '@ringvisor/mmu';
 export interface EventHost {
   readonly memory: PhysicalMemory;
   readonly sharedInfoBase: number;
+  /** Machine address of vcpu 0's vcpu_info (in shared_info unless the guest moved it). */
+  readonly vcpuInfoBase: number;
   count(name: string, n?: number): void;
 }
 
@@ -21,6 +23,7 @@ export interface EventHost {
 export interface EventLayout {
   readonly pending: number;
   readonly mask: number;
+  /** vcpu_info offsets. */
   readonly pendingSel: number;
   readonly upcallPending: number;
   /** Bits of one pending word (one selector bit each): xen_ulong_t. */
@@ -183,7 +186,7 @@ export class EventChannels {
 
   private raiseSelector(port: number): void {
     const memory = this.domain.memory;
-    const base = this.domain.sharedInfoBase;
+    const base = this.domain.vcpuInfoBase;
     // The selector bit of the port's word: a little-endian bitmap, so bytes serve any word size.
     const bit = Math.floor(port / this.layout.wordBits);
     const at = base + this.layout.pendingSel + (bit >>> 3);

@@ -11,6 +11,8 @@ import type { PhysicalMemory } from '@ringvisor/mmu';
 export interface TimeHost {
   readonly memory: PhysicalMemory;
   readonly sharedInfoBase: number;
+  /** Machine address of vcpu 0's vcpu_info (its time field is what the guest reads). */
+  readonly vcpuInfoBase: number;
   readonly events: { raiseVirq(virq: number): void };
 }
 
@@ -60,7 +62,7 @@ export class DomainTime {
   /** Writes vcpu_info.time with an odd version while it changes, as Xen does. */
   publish(): void {
     const memory = this.domain.memory;
-    const at = this.domain.sharedInfoBase + SHARED_INFO.time;
+    const at = this.domain.vcpuInfoBase + SHARED_INFO.time;
     this.version = (this.version + 1) | 1;
     memory.write32(at + TIME_INFO.version, this.version);
     memory.write32(at + TIME_INFO.tscTimestamp, this.tsc0 % 2 ** 32);

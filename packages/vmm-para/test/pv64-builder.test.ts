@@ -316,6 +316,24 @@ describe('64-bit hypercalls with hostile arguments', () => {
     expect(d.memory.read32(d.hv.m2p[0] * 4096 + d.p2m[5] * 8)).toBe(5);
   });
 
+  it('moves vcpu_info once, to a page of the domain that can stay writable', () => {
+    const { guest, d, scratch } = domain();
+    const register = (mfn: number, offset: number) => {
+      d.access.write64(scratch, mfn);
+      d.access.write32(scratch + 8, offset);
+      return guest.hypercall(24, [10, 0, scratch]);
+    };
+    expect(register(d.hv.sharedInfo, 0)).toBe(EINVAL); // not the domain's frame
+    expect(register(d.p2m[400], 4090)).toBe(EINVAL); // runs past the page
+    expect(register(d.kernelBase, 0)).toBe(EINVAL); // a page table
+    expect(guest.hypercall(24, [10, 1, scratch])).toBe(-2); // no vCPU 1
+    expect(d.upcallMask).toBe(1);
+    expect(register(d.p2m[400], 64)).toBe(0);
+    expect(d.vcpuInfoBase).toBe(d.p2m[400] * 4096 + 64);
+    expect(d.memory.read8(d.vcpuInfoBase + 1)).toBe(1); // the mask came along
+    expect(register(d.p2m[401], 0)).toBe(EINVAL); // once only
+  });
+
   it('keeps the guest out of CPL 0 through iret and refuses ring-0 selectors', () => {
     const { guest, d, scratch } = domain();
     // iret frame {rax, r11, rcx, flags, rip, cs, rflags, rsp, ss}: cs 0xe008 (ring 0 code) becomes RPL 3 and is refused.

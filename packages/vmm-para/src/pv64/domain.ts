@@ -20,7 +20,7 @@ import {
   EventChannels,
 } from '../events.js';
 import {
-  OWNER_DOMAIN, OWNER_SHARED, retypeGdtFrames,
+  OWNER_DOMAIN, OWNER_SHARED, retypeGdtFrames, TYPE_WRITABLE,
 } from '../frames.js';
 import {
   FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERCALL_NAMES_64, NR_EVENT_CHANNELS_64, SHARED_INFO_64,
@@ -121,6 +121,7 @@ export class Domain64 {
       upcallPending: SHARED_INFO_64.upcallPending, wordBits: 64, ports: NR_EVENT_CHANNELS_64,
     });
     this.buildHypervisorPages();
+    this.vcpuInfoBase = this.sharedInfoBase;
   }
 
   count(name: string, n = 1): void {
@@ -142,6 +143,9 @@ export class Domain64 {
   get sharedInfoBase(): number {
     return this.hv.sharedInfo * PAGE_SIZE;
   }
+
+  /** Machine address of vcpu 0's vcpu_info: shared_info's slot 0 until VCPUOP_register_vcpu_info moves it. */
+  vcpuInfoBase = 0;
 
   /** The GDT, the M2P (every entry "no pseudo-physical frame") and the tables mapping both. */
   private buildHypervisorPages(): void {
@@ -242,20 +246,36 @@ export class Domain64 {
   }
 
   get upcallMask(): number {
-    return this.memory.read8(this.sharedInfoBase + SHARED_INFO_64.upcallMask);
+    return this.memory.read8(this.vcpuInfoBase + SHARED_INFO_64.upcallMask);
   }
 
   set upcallMask(value: number) {
-    this.memory.write8(this.sharedInfoBase + SHARED_INFO_64.upcallMask, value);
+    this.memory.write8(this.vcpuInfoBase + SHARED_INFO_64.upcallMask, value);
   }
 
   eventPending(): boolean {
-    return this.memory.read8(this.sharedInfoBase + SHARED_INFO_64.upcallPending) !== 0;
+    return this.memory.read8(this.vcpuInfoBase + SHARED_INFO_64.upcallPending) !== 0;
   }
 
   setGuestCr2(lo: number, hi: number): void {
-    this.memory.write32(this.sharedInfoBase + SHARED_INFO_64.cr2, lo);
-    this.memory.write32(this.sharedInfoBase + SHARED_INFO_64.cr2 + 4, hi);
+    this.memory.write32(this.vcpuInfoBase + SHARED_INFO_64.cr2, lo);
+    this.memory.write32(this.vcpuInfoBase + SHARED_INFO_64.cr2 + 4, hi);
+  }
+
+  /**
+   * VCPUOP_register_vcpu_info {u64 mfn; u32 offset}: vcpu_info moves to a page of the domain (which
+   * keeps the writable type for the domain's life, as Xen's mapping holds it), its contents copied.
+   * Once only, as in Xen (-EINVAL for a second move, a foreign frame, or one that is a table).
+   */
+  registerVcpuInfo(mfn: number, offset: number): boolean {
+    const frames = this.tables.frames;
+    if (this.vcpuInfoBase !== this.sharedInfoBase || offset > PAGE_SIZE - 64 || offset % 8 !== 0) return false;
+    if (!frames.ownedByDomain(mfn) || !frames.getType(mfn, TYPE_WRITABLE)) return false;
+    const copy = new Uint8Array(64);
+    this.memory.readBytes(this.vcpuInfoBase, copy);
+    this.vcpuInfoBase = mfn * PAGE_SIZE + offset;
+    this.memory.writeBytes(this.vcpuInfoBase, copy);
+    return true;
   }
 
   /**

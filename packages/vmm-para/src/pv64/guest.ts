@@ -44,6 +44,7 @@ const TWO_32 = 0x1_0000_0000;
 /** Xen's forced-emulation prefix followed by CPUID: ud2; .ascii "xen"; cpuid. */
 const FORCED_CPUID = [0x0f, 0x0b, 0x78, 0x65, 0x6e, 0x0f, 0xa2];
 const PHYSICAL_ADDRESS_BITS = 36;
+const MSR_UCODE_REV = 0x8b;
 const MSR_FS_BASE = 0xc0000100;
 const MSR_GS_BASE = 0xc0000101;
 const MSR_SHADOW_GS_BASE = 0xc0000102;
@@ -273,7 +274,7 @@ export class PvGuest64 implements PvDomain {
   /**
    * Xen's emulate_privileged_op, the part a 64-bit kernel uses at start of day: RDMSR/WRMSR of the
    * segment-base MSRs from guest kernel mode (FS_BASE, GS_BASE the kernel's, SHADOW_GS_BASE the
-   * user's). Other MSRs stay #GP for the guest (Linux reads them with rdmsr_safe).
+   * user's) and of the microcode revision (reads 0). Other MSRs stay #GP for the guest (Linux reads them with rdmsr_safe).
    */
   private privilegedOp(): boolean {
     const domain = this.domain;
@@ -289,6 +290,16 @@ export class PvGuest64 implements PvDomain {
     if (op !== 0x30 && op !== 0x32) return false;
     const cpu = this.cpu;
     const msr = cpu.reg32[RCX] >>> 0;
+    if (msr === MSR_UCODE_REV) {
+      // Xen answers the microcode revision with 0 and ignores writes (Linux writes 0, then reads).
+      if (op === 0x32) {
+        domain.setReg(RAX, 0);
+        domain.setReg(2, 0);
+      }
+      domain.count('emulated msr');
+      domain.rip = at + 2;
+      return true;
+    }
     const which = msr === MSR_FS_BASE ? SEGBASE_FS : msr === MSR_GS_BASE ? SEGBASE_GS_KERNEL : msr === MSR_SHADOW_GS_BASE ? SEGBASE_GS_USER : -1;
     if (which < 0) return false;
     domain.count('emulated msr');
@@ -320,7 +331,7 @@ export class PvGuest64 implements PvDomain {
     let value: number;
     switch (cr) {
       case 0: value = cpu.cr0 >>> 0; break;
-      case 2: value = (this.memory.read32(domain.sharedInfoBase + SHARED_INFO_64.cr2 + 4) | 0) * TWO_32 + (this.memory.read32(domain.sharedInfoBase + SHARED_INFO_64.cr2) >>> 0); break;
+      case 2: value = (this.memory.read32(domain.vcpuInfoBase + SHARED_INFO_64.cr2 + 4) | 0) * TWO_32 + (this.memory.read32(domain.vcpuInfoBase + SHARED_INFO_64.cr2) >>> 0); break;
       case 3: value = domain.access.base * PAGE_SIZE; break;
       case 4: value = cpu.cr4 >>> 0; break;
       default: return false;

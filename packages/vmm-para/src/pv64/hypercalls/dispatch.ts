@@ -11,7 +11,7 @@ import {
   consoleIo, eventChannelOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
 } from '../../hypercalls/common.js';
 import {
-  CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_down, VCPUOP_register_runstate_memory_area,
+  CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_down, VCPUOP_register_runstate_memory_area, VCPUOP_register_vcpu_info,
 } from '../abi.js';
 import {
   rangeOk64,
@@ -82,6 +82,10 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
       return hypervisorIret64(domain);
     case HC.vcpu_op:
       if (a.u32(0) === VCPUOP_register_runstate_memory_area) return registerRunstate(ctx, a.u32(1), a.num(2));
+      if (a.u32(0) === VCPUOP_register_vcpu_info) {
+        if (a.u32(1) !== 0) return ENOENT;
+        return domain.registerVcpuInfo(domain.access.read64(a.num(2)), domain.access.read32(a.num(2) + 8)) ? 0 : EINVAL;
+      }
       if (a.u32(0) === VCPUOP_down) {
         // The only vCPU going down leaves the domain nothing to run (Linux's halt after a panic).
         if (a.u32(1) !== 0) return ENOENT;
