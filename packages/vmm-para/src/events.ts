@@ -45,6 +45,8 @@ const VIRQ = 3;
 const BACKEND = 4;
 /** Connected to another port of this domain. */
 const LOOPBACK = 5;
+/** An inter-processor port of a vCPU (bind_ipi): a send raises it on the same domain. */
+const IPI = 6;
 
 export type BackendHandler = () => void;
 
@@ -95,6 +97,15 @@ export class EventChannels {
     this.state[port] = VIRQ;
     this.virqOf[port] = virq;
     this.virqPort[virq] = port;
+    return port;
+  }
+
+  /** bind_ipi (the x86-64 ABI offers it): a port whose send comes back to vCPU `vcpu`, the only one. */
+  bindIpi(vcpu: number): number {
+    if (vcpu !== 0) return ENOENT;
+    const port = this.freePort();
+    if (port < 0) return ENOSPC;
+    this.state[port] = IPI;
     return port;
   }
 
@@ -157,6 +168,10 @@ export class EventChannels {
     }
     if (state === LOOPBACK) {
       this.setPending(this.remote[port]);
+      return 0;
+    }
+    if (state === IPI) {
+      this.setPending(port);
       return 0;
     }
     // Nobody is listening yet: Xen drops the notification silently.

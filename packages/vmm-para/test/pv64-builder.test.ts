@@ -334,6 +334,21 @@ describe('64-bit hypercalls with hostile arguments', () => {
     expect(register(d.p2m[401], 0)).toBe(EINVAL); // once only
   });
 
+  it('binds an IPI port for vCPU 0 only, and a send on it comes back pending', () => {
+    const { guest, d, scratch } = domain();
+    d.access.write32(scratch, 1);
+    expect(guest.hypercall(32, [7, scratch])).toBe(-2);
+    d.access.write32(scratch, 0);
+    expect(guest.hypercall(32, [7, -(2 ** 47)])).toBe(EFAULT);
+    expect(guest.hypercall(32, [7, scratch])).toBe(0);
+    const port = d.access.read32(scratch + 4);
+    expect(port).toBeGreaterThan(0);
+    d.access.write32(scratch + 8, port);
+    expect(guest.hypercall(32, [4, scratch + 8])).toBe(0);
+    expect(d.memory.read8(d.sharedInfoBase + 2048 + (port >>> 3)) & (1 << (port & 7))).not.toBe(0);
+    expect(d.eventPending()).toBe(true);
+  });
+
   it('keeps the guest out of CPL 0 through iret and refuses ring-0 selectors', () => {
     const { guest, d, scratch } = domain();
     // iret frame {rax, r11, rcx, flags, rip, cs, rflags, rsp, ss}: cs 0xe008 (ring 0 code) becomes RPL 3 and is refused.

@@ -65,6 +65,9 @@ export const VCPUOP_down = 2;
 export const VCPUOP_register_runstate_memory_area = 5;
 export const VCPUOP_register_vcpu_info = 10;
 
+// event_channel_op (event_channel.h)
+export const EVTCHNOP_bind_ipi = 7;
+
 // start_info flags (xen.h)
 export const SIF_MOD_START_PFN = 1 << 3;
 

@@ -343,9 +343,10 @@ export class PvGuest64 implements PvDomain {
   }
 
   /**
-   * IN/OUT (not the string forms) with the virtual IOPL PHYSDEVOP_set_iopl gave (Xen's iopl_ok: at
-   * least 1 for the kernel, 3 for user mode): a domain without devices reads all-ones and its
-   * writes go nowhere, as Xen's guest_io_read/write answer for ports it was not given.
+   * IN/OUT (not the string forms), CLI and STI with the virtual IOPL PHYSDEVOP_set_iopl gave (Xen's
+   * iopl_ok: at least 1 for the kernel, 3 for user mode): a domain without devices reads all-ones and
+   * its writes go nowhere, as Xen's guest_io_read/write answer for ports it was not given; CLI and
+   * STI are skipped, as Xen's emulation does.
    */
   private portIo(start: number): boolean {
     const domain = this.domain;
@@ -354,6 +355,12 @@ export class PvGuest64 implements PvDomain {
     const wide = this.byteAt(start) === 0x66;
     const at = wide ? start + 1 : start;
     const op = this.byteAt(at);
+    if ((op === 0xfa || op === 0xfb) && !wide) {
+      // CLI/STI: Xen skips them (masking events is the guest's business through vcpu_info).
+      domain.count('skipped cli/sti');
+      domain.rip = start + 1;
+      return true;
+    }
     let length: number;
     if (op >= 0xe4 && op <= 0xe7) length = 2;
     else if (op >= 0xec && op <= 0xef) length = 1;

@@ -11,7 +11,7 @@ import {
   consoleIo, eventChannelOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
 } from '../../hypercalls/common.js';
 import {
-  CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_down, VCPUOP_register_runstate_memory_area, VCPUOP_register_vcpu_info,
+  EVTCHNOP_bind_ipi, CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_down, VCPUOP_register_runstate_memory_area, VCPUOP_register_vcpu_info,
 } from '../abi.js';
 import {
   rangeOk64,
@@ -97,7 +97,17 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
     case HC64.set_segment_base: return setSegmentBase(ctx, a.u32(0), a.num(1));
     case HC.sched_op: return schedOp(domain, a.u32(0), a.num(1));
     case HC64.callback_op: return callbackOp(ctx, a.u32(0), a.num(1));
-    case HC.event_channel_op: return eventChannelOp(domain, a.u32(0), a.num(1));
+    case HC.event_channel_op:
+      if (a.u32(0) === EVTCHNOP_bind_ipi) {
+        // {u32 vcpu; u32 port (out)}: checked writable before a port is taken.
+        const arg = a.num(1);
+        domain.access.write32(arg + 4, domain.access.read32(arg + 4));
+        const port = domain.events.bindIpi(domain.access.read32(arg));
+        if (port < 0) return port;
+        domain.access.write32(arg + 4, port);
+        return 0;
+      }
+      return eventChannelOp(domain, a.u32(0), a.num(1));
     case HC.physdev_op: {
       // PHYSDEVOP_set_iopl {u32 iopl}: the virtual IOPL for port I/O (there are no ports to reach).
       if (a.u32(0) !== PHYSDEVOP_set_iopl) return ENOSYS;
