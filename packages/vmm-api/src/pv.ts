@@ -29,6 +29,8 @@ export interface PvDomainConfig {
   /** The kernel: an ELF image carrying its para-virtual ABI notes (Xen's ELF notes). */
   readonly image: Uint8Array;
   readonly cmdline?: string;
+  /** An initial ramdisk the builder loads after the kernel (start_info's module). */
+  readonly initrd?: Uint8Array;
   readonly console: PvConsoleHost;
   readonly disk?: PvBlockDevice;
   /** The clock the domain's timers and its system time follow. */

@@ -1,19 +1,36 @@
 // One PV domain with its single vCPU: the machine frames it owns, the hypervisor's structures the
 // CPU uses while it runs (GDT, IDT, the hypervisor L2 slots), the guest context Xen keeps per vCPU
 // (trap table, kernel stack, callbacks, GDT frames, page-table base) and the event state.
-import type { PhysicalMemory } from '@ringvisor/mmu';
-import type { ExitStats } from '@ringvisor/vmm-api';
-import { CS, SS, type Cpu, type MmuPaging } from '@ringvisor/x86-core';
+import type {
+  PhysicalMemory,
+} from '@ringvisor/mmu';
+import type {
+  ExitStats,
+} from '@ringvisor/vmm-api';
 import {
-  FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, FIRST_XEN_L2_SLOT, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE,
-  PTE_A, PTE_D, PTE_P, PTE_RW, SHARED_INFO,
+  CS, SS, type Cpu, type MmuPaging,
+} from '@ringvisor/x86-core';
+import {
+  FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, FIRST_XEN_L2_SLOT, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE, PTE_A, PTE_D, PTE_P, PTE_RW, SHARED_INFO,
 } from './abi.js';
-import { checkDescriptor, hiddenOf, hypervisorGate, RESERVED_DESCRIPTORS } from './descriptors.js';
-import { EventChannels } from './events.js';
-import { OWNER_DOMAIN, OWNER_SHARED, TYPE_SEGDESC } from './frames.js';
-import { GuestAccess } from './guest-access.js';
-import { hypervisorFrames, IDT_SLOT, type HypervisorFrames } from './layout.js';
-import { PageTables } from './page-tables.js';
+import {
+  checkDescriptor, hiddenOf, hypervisorGate, RESERVED_DESCRIPTORS,
+} from './descriptors.js';
+import {
+  EventChannels,
+} from './events.js';
+import {
+  OWNER_DOMAIN, OWNER_SHARED, retypeGdtFrames,
+} from './frames.js';
+import {
+  GuestAccess,
+} from './guest-access.js';
+import {
+  hypervisorFrames, IDT_SLOT, type HypervisorFrames,
+} from './layout.js';
+import {
+  PageTables,
+} from './page-tables.js';
 
 /** A guest context a bounce frame saves: where the guest was, or where an IRET failed to go. */
 export interface InterruptedContext {
@@ -141,15 +158,8 @@ export class Domain {
 
   /** set_gdt's effect: type the new frames as GDT pages, release the old ones. */
   setGdt(frames: number[], entries: number): boolean {
-    const taken: number[] = [];
-    for (const mfn of frames) {
-      if (!this.tables.frames.ownedByDomain(mfn) || !this.tables.frames.getType(mfn, TYPE_SEGDESC)) {
-        for (const t of taken) this.tables.frames.putType(t);
-        return false;
-      }
-      taken.push(mfn);
-    }
-    for (const old of this.gdtFrames) this.tables.frames.putType(old);
+    const taken = retypeGdtFrames(this.tables.frames, this.gdtFrames, frames);
+    if (taken === null) return false;
     this.gdtFrames = taken;
     this.gdtEntries = entries;
     this.mapGdt();
@@ -177,6 +187,11 @@ export class Domain {
   }
 
   get sharedInfoBase(): number {
+    return this.hv.sharedInfo * PAGE_SIZE;
+  }
+
+  /** vcpu_info[0], at the start of shared_info (x86-32 guests here never move it). */
+  get vcpuInfoBase(): number {
     return this.hv.sharedInfo * PAGE_SIZE;
   }
 

@@ -8,7 +8,34 @@ import {
   BACKEND_DOMID, DOMID_SELF, EEXIST, EINVAL, ENOENT, ENOSPC, EPERM, ESRCH, GUEST_DOMID, NR_EVENT_CHANNELS, NR_VIRQS,
   SHARED_INFO,
 } from './abi.js';
-import type { Domain } from './domain.js';
+import type { PhysicalMemory } from '@ringvisor/mmu';
+
+/** What the channels need of a domain: its shared_info page and its counters. */
+export interface EventHost {
+  readonly memory: PhysicalMemory;
+  readonly sharedInfoBase: number;
+  /** Machine address of vcpu 0's vcpu_info (in shared_info unless the guest moved it). */
+  readonly vcpuInfoBase: number;
+  count(name: string, n?: number): void;
+}
+
+/** Where shared_info keeps the event state, and how many ports its bitmaps hold. */
+export interface EventLayout {
+  readonly pending: number;
+  readonly mask: number;
+  /** vcpu_info offsets. */
+  readonly pendingSel: number;
+  readonly upcallPending: number;
+  /** Bits of one pending word (one selector bit each): xen_ulong_t. */
+  readonly wordBits: number;
+  readonly ports: number;
+}
+
+/** x86-32: 32-bit words, 1024 ports. */
+export const EVENT_LAYOUT_32: EventLayout = {
+  pending: SHARED_INFO.evtchnPending, mask: SHARED_INFO.evtchnMask, pendingSel: SHARED_INFO.pendingSel,
+  upcallPending: SHARED_INFO.upcallPending, wordBits: 32, ports: NR_EVENT_CHANNELS,
+};
 
 const FREE = 0;
 const RESERVED = 1;
@@ -18,22 +45,27 @@ const VIRQ = 3;
 const BACKEND = 4;
 /** Connected to another port of this domain. */
 const LOOPBACK = 5;
+/** An inter-processor port of a vCPU (bind_ipi): a send raises it on the same domain. */
+const IPI = 6;
 
 export type BackendHandler = () => void;
 
 export class EventChannels {
-  private readonly state = new Uint8Array(NR_EVENT_CHANNELS);
-  private readonly virqOf = new Int16Array(NR_EVENT_CHANNELS).fill(-1);
+  private readonly state: Uint8Array;
+  private readonly virqOf: Int16Array;
   private readonly virqPort = new Int32Array(NR_VIRQS).fill(0);
   private readonly handlers = new Map<number, BackendHandler>();
   /** An unbound port's remote domain; a loopback port's peer. */
-  private readonly remote = new Uint16Array(NR_EVENT_CHANNELS);
-  constructor(private readonly domain: Domain) {
+  private readonly remote: Uint16Array;
+  constructor(private readonly domain: EventHost, private readonly layout: EventLayout = EVENT_LAYOUT_32) {
+    this.state = new Uint8Array(layout.ports);
+    this.virqOf = new Int16Array(layout.ports).fill(-1);
+    this.remote = new Uint16Array(layout.ports);
     this.state[0] = RESERVED;
   }
 
   private freePort(): number {
-    for (let port = 1; port < NR_EVENT_CHANNELS; port++) if (this.state[port] === FREE) return port;
+    for (let port = 1; port < this.layout.ports; port++) if (this.state[port] === FREE) return port;
     return -1;
   }
 
@@ -48,7 +80,7 @@ export class EventChannels {
 
   /** A back end connects to a port the guest allocated for it (alloc_unbound, remote domain 0). */
   connectBackend(port: number, handler: BackendHandler): boolean {
-    if (!Number.isInteger(port) || port <= 0 || port >= NR_EVENT_CHANNELS || this.state[port] !== UNBOUND) return false;
+    if (!Number.isInteger(port) || port <= 0 || port >= this.layout.ports || this.state[port] !== UNBOUND) return false;
     // Domain 0's bind_interdomain: only a port left for domain 0.
     if (this.remote[port] !== BACKEND_DOMID) return false;
     this.state[port] = BACKEND;
@@ -65,6 +97,15 @@ export class EventChannels {
     this.state[port] = VIRQ;
     this.virqOf[port] = virq;
     this.virqPort[virq] = port;
+    return port;
+  }
+
+  /** bind_ipi (the x86-64 ABI offers it): a port whose send comes back to vCPU `vcpu`, the only one. */
+  bindIpi(vcpu: number): number {
+    if (vcpu !== 0) return ENOENT;
+    const port = this.freePort();
+    if (port < 0) return ENOSPC;
+    this.state[port] = IPI;
     return port;
   }
 
@@ -97,7 +138,7 @@ export class EventChannels {
   }
 
   private valid(port: number): boolean {
-    return Number.isInteger(port) && port >= 0 && port < NR_EVENT_CHANNELS && this.state[port] !== FREE;
+    return Number.isInteger(port) && port >= 0 && port < this.layout.ports && this.state[port] !== FREE;
   }
 
   close(port: number): number {
@@ -112,7 +153,7 @@ export class EventChannels {
     this.virqOf[port] = -1;
     this.handlers.delete(port);
     this.state[port] = FREE;
-    this.clearBit(SHARED_INFO.evtchnPending, port);
+    this.clearBit(this.layout.pending, port);
     return 0;
   }
 
@@ -129,6 +170,10 @@ export class EventChannels {
       this.setPending(this.remote[port]);
       return 0;
     }
+    if (state === IPI) {
+      this.setPending(port);
+      return 0;
+    }
     // Nobody is listening yet: Xen drops the notification silently.
     if (state === UNBOUND) return 0;
     return EINVAL;
@@ -136,8 +181,8 @@ export class EventChannels {
 
   unmask(port: number): number {
     if (!this.valid(port)) return EINVAL;
-    this.clearBit(SHARED_INFO.evtchnMask, port);
-    if (this.testBit(SHARED_INFO.evtchnPending, port)) this.raiseSelector(port);
+    this.clearBit(this.layout.mask, port);
+    if (this.testBit(this.layout.pending, port)) this.raiseSelector(port);
     return 0;
   }
 
@@ -149,33 +194,35 @@ export class EventChannels {
 
   /** evtchn_set_pending: the bit, then (unless masked) the selector and the upcall. */
   setPending(port: number): void {
-    if (this.testBit(SHARED_INFO.evtchnPending, port)) return;
-    this.setBit(SHARED_INFO.evtchnPending, port);
-    if (!this.testBit(SHARED_INFO.evtchnMask, port)) this.raiseSelector(port);
+    if (this.testBit(this.layout.pending, port)) return;
+    this.setBit(this.layout.pending, port);
+    if (!this.testBit(this.layout.mask, port)) this.raiseSelector(port);
   }
 
   private raiseSelector(port: number): void {
     const memory = this.domain.memory;
-    const base = this.domain.sharedInfoBase;
-    const sel = memory.read32(base + SHARED_INFO.pendingSel) >>> 0;
-    const bit = 1 << (port >>> 5);
-    if ((sel & bit) !== 0) return;
-    memory.write32(base + SHARED_INFO.pendingSel, sel | bit);
-    memory.write8(base + SHARED_INFO.upcallPending, 1);
+    const base = this.domain.vcpuInfoBase;
+    // The selector bit of the port's word: a little-endian bitmap, so bytes serve any word size.
+    const bit = Math.floor(port / this.layout.wordBits);
+    const at = base + this.layout.pendingSel + (bit >>> 3);
+    const sel = memory.read8(at);
+    if ((sel & (1 << (bit & 7))) !== 0) return;
+    memory.write8(at, sel | (1 << (bit & 7)));
+    memory.write8(base + this.layout.upcallPending, 1);
   }
 
   private testBit(array: number, port: number): boolean {
-    const at = this.domain.sharedInfoBase + array + (port >>> 5) * 4;
-    return ((this.domain.memory.read32(at) >>> (port & 31)) & 1) !== 0;
+    const at = this.domain.sharedInfoBase + array + (port >>> 3);
+    return ((this.domain.memory.read8(at) >>> (port & 7)) & 1) !== 0;
   }
 
   private setBit(array: number, port: number): void {
-    const at = this.domain.sharedInfoBase + array + (port >>> 5) * 4;
-    this.domain.memory.write32(at, this.domain.memory.read32(at) | (1 << (port & 31)));
+    const at = this.domain.sharedInfoBase + array + (port >>> 3);
+    this.domain.memory.write8(at, this.domain.memory.read8(at) | (1 << (port & 7)));
   }
 
   private clearBit(array: number, port: number): void {
-    const at = this.domain.sharedInfoBase + array + (port >>> 5) * 4;
-    this.domain.memory.write32(at, this.domain.memory.read32(at) & ~(1 << (port & 31)));
+    const at = this.domain.sharedInfoBase + array + (port >>> 3);
+    this.domain.memory.write8(at, this.domain.memory.read8(at) & ~(1 << (port & 7)));
   }
 }

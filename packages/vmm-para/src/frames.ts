@@ -16,8 +16,11 @@ export const TYPE_WRITABLE = 1;
 export const TYPE_L1 = 2;
 export const TYPE_L2 = 3;
 export const TYPE_SEGDESC = 4;
+/** The upper levels of 4-level paging (64-bit PV only). */
+export const TYPE_L3 = 5;
+export const TYPE_L4 = 6;
 
-export type FrameType = typeof TYPE_WRITABLE | typeof TYPE_L1 | typeof TYPE_L2 | typeof TYPE_SEGDESC;
+export type FrameType = typeof TYPE_WRITABLE | typeof TYPE_L1 | typeof TYPE_L2 | typeof TYPE_SEGDESC | typeof TYPE_L3 | typeof TYPE_L4;
 
 /** Validates a frame that takes a checked type, and drops what validation took when it loses it. */
 export interface TypeValidator {
@@ -89,4 +92,40 @@ export class FrameTable {
     this.type[mfn] = TYPE_NONE;
     this.typeDropped = true;
   }
+}
+
+/** MMUEXT_PIN_Ln_TABLE: the frame takes (and validates as) `type` and keeps it while pinned; false if refused or pinned already. */
+export function pinTable(table: FrameTable, mfn: number, type: FrameType): boolean {
+  if (!table.ownedByDomain(mfn) || !table.getType(mfn, type)) return false;
+  if (table.pinned[mfn]) {
+    table.putType(mfn);
+    return false;
+  }
+  table.pinned[mfn] = 1;
+  return true;
+}
+
+/** MMUEXT_UNPIN_TABLE: a table still in use keeps its type through its other references (a base, an entry). */
+export function unpinTable(table: FrameTable, mfn: number): boolean {
+  if (!table.ownedByDomain(mfn) || table.pinned[mfn] !== 1) return false;
+  table.pinned[mfn] = 0;
+  table.putType(mfn);
+  return true;
+}
+
+/**
+ * set_gdt's retyping: `next` frames (the domain's) take the GDT type, then `old` ones lose it; null,
+ * with nothing changed, when one of `next` cannot.
+ */
+export function retypeGdtFrames(table: FrameTable, old: readonly number[], next: readonly number[]): number[] | null {
+  const taken: number[] = [];
+  for (const mfn of next) {
+    if (!table.ownedByDomain(mfn) || !table.getType(mfn, TYPE_SEGDESC)) {
+      for (const t of taken) table.putType(t);
+      return null;
+    }
+    taken.push(mfn);
+  }
+  for (const frame of old) table.putType(frame);
+  return taken;
 }

@@ -13,6 +13,9 @@ import {
 import { HYPERCALL_VECTOR } from './abi.js';
 import { Domain } from './domain.js';
 import { PvGuest } from './pv-guest.js';
+import { isBzImage } from './pv64/bzimage.js';
+import { kernelElf64, PvGuest64 } from './pv64/guest.js';
+import { isElf64 } from './pv64/xen-elf64.js';
 import { NS_PER_TSC_TICK } from './time.js';
 
 const NM = 7;
@@ -41,6 +44,7 @@ class ParaVcpu implements Vcpu {
   }
 
   run(budget: number): VmExit {
+    if (this.vm.guest64) return this.vm.guest64.run(budget);
     const guest = this.vm.guest;
     if (!guest) return { reason: 'internal-error', detail: 'strategy para runs para-virtualized kernels only: no PV domain was built' };
     const domain = guest.domain;
@@ -145,7 +149,7 @@ class ParaVcpu implements Vcpu {
   }
 
   hasPendingEvent(): boolean {
-    const guest = this.vm.guest;
+    const guest = this.vm.guest ?? this.vm.guest64;
     return guest !== null && guest.domain.stop === 'block' && guest.domain.eventPending();
   }
 
@@ -178,24 +182,39 @@ class ParaVcpu implements Vcpu {
 
 class ParaVm implements Vm {
   readonly memory: PhysicalMemory;
-  readonly cpu: Cpu;
-  readonly paging: MmuPaging;
-  readonly domain: Domain;
   guest: PvGuest | null = null;
+  /** A 64-bit domain runs on its own x86-64 CPU (built with it); the i686 one is never made then. */
+  guest64: PvGuest64 | null = null;
+  private i686: { cpu: Cpu; paging: MmuPaging; domain: Domain } | null = null;
 
   constructor(readonly spec: VmSpec) {
     const ramEnd = spec.regions.filter((r) => !r.rom && r.base < 2 ** 32).reduce((end, r) => Math.max(end, r.base + r.size), 0);
     const ramBuffer = ramEnd > 0 ? spec.ramBacking?.({ base: 0, size: ramEnd }) : undefined;
     this.memory = new PhysicalMemory({ regions: spec.regions, fallback: spec.mmio, ...(ramBuffer ? { ramBuffer } : {}) });
-    this.paging = new MmuPaging(new Paging(this.memory, { maxPhysAddrBits: 32 }));
+  }
+
+  /** The i686 hypervisor (its CPU, its domain), made on first use unless a 64-bit domain was built. */
+  private get x86_32(): { cpu: Cpu; paging: MmuPaging; domain: Domain } {
+    if (this.i686) return this.i686;
+    const spec = this.spec;
+    const paging = new MmuPaging(new Paging(this.memory, { maxPhysAddrBits: 32 }));
     // No interrupt controller: a PV guest gets events, never the board's interrupts.
-    this.cpu = new Cpu({ memory: this.memory, io: spec.io, paging: this.paging, model: 'i686' });
-    this.cpu.pagingFeatures = MMU_PAGING_FEATURES;
+    const cpu = new Cpu({ memory: this.memory, io: spec.io, paging, model: 'i686' });
+    cpu.pagingFeatures = MMU_PAGING_FEATURES;
     // The hypervisor's exception entry: every exception vector stops the CPU.
-    this.cpu.intercepts.exceptions = 0xffffffff | 0;
+    cpu.intercepts.exceptions = 0xffffffff | 0;
     const clock = spec.clock;
-    if (clock?.kind === 'host') this.cpu.tscSource = () => Math.floor(clock.now() / NS_PER_TSC_TICK);
-    this.domain = new Domain(this.memory, this.cpu, this.paging, spec.stats);
+    if (clock?.kind === 'host') cpu.tscSource = () => Math.floor(clock.now() / NS_PER_TSC_TICK);
+    this.i686 = { cpu, paging, domain: new Domain(this.memory, cpu, paging, spec.stats) };
+    return this.i686;
+  }
+
+  get cpu(): Cpu {
+    return this.guest64 ? this.guest64.cpu : this.x86_32.cpu;
+  }
+
+  get domain(): Domain {
+    return this.x86_32.domain;
   }
 
   createVcpu(index: number): Vcpu {
@@ -204,7 +223,13 @@ class ParaVm implements Vm {
   }
 
   buildPvDomain(config: PvDomainConfig): PvDomain {
-    if (this.guest) throw new Error('a PV domain was already built in this VM');
+    if (this.guest || this.guest64) throw new Error('a PV domain was already built in this VM');
+    if (isElf64(config.image) || isBzImage(config.image)) {
+      const elf = kernelElf64(config.image);
+      this.guest64 = new PvGuest64(this.memory, this.spec.stats, config, elf, this.spec.clock?.kind === 'host');
+      this.guest64.start();
+      return this.guest64;
+    }
     const guest = new PvGuest(this.domain, config);
     this.guest = guest;
     // The entry state goes to the CPU now, so the clock snapshot sees the TSC it starts from.

@@ -5,7 +5,23 @@
 import type { Clock, TimerId } from '@ringvisor/vmm-api';
 import type { Cpu } from '@ringvisor/x86-core';
 import { SHARED_INFO, TIME_INFO, VIRQ_TIMER } from './abi.js';
-import type { Domain } from './domain.js';
+import type { PhysicalMemory } from '@ringvisor/mmu';
+
+/** What the clock needs of a domain: shared_info and its VIRQs. */
+export interface TimeHost {
+  readonly memory: PhysicalMemory;
+  readonly sharedInfoBase: number;
+  /** Machine address of vcpu 0's vcpu_info (its time field is what the guest reads). */
+  readonly vcpuInfoBase: number;
+  readonly events: { raiseVirq(virq: number): void };
+}
+
+/** Where shared_info keeps the wall clock (x86-32 and x86-64 differ; vcpu_info.time does not). */
+export interface WallClockLayout {
+  readonly wcVersion: number;
+  readonly wcSec: number;
+  readonly wcNsec: number;
+}
 
 export const NS_PER_TSC_TICK = 10;
 /** tsc_to_system_mul and tsc_shift for 10 ns a tick: (t << 4) * 0xa0000000 / 2^32 = 10 t. */
@@ -20,7 +36,12 @@ export class DomainTime {
   private periodNs = 0;
   private version = 0;
 
-  constructor(private readonly domain: Domain, private readonly cpu: Cpu, readonly clock: Clock) {}
+  constructor(
+    private readonly domain: TimeHost,
+    private readonly cpu: Cpu,
+    readonly clock: Clock,
+    private readonly wallClock: WallClockLayout = SHARED_INFO,
+  ) {}
 
   /** Takes the pvclock snapshot and publishes it (and the wall clock) in shared_info. */
   start(wallMs: number): void {
@@ -31,16 +52,17 @@ export class DomainTime {
     const base = this.domain.sharedInfoBase;
     // Wall-clock time at system time 0.
     const bootMs = wallMs - this.ns0 / 1e6;
-    memory.write32(base + SHARED_INFO.wcVersion, 1);
-    memory.write32(base + SHARED_INFO.wcSec, Math.floor(bootMs / 1000));
-    memory.write32(base + SHARED_INFO.wcNsec, Math.floor((bootMs % 1000) * 1e6));
-    memory.write32(base + SHARED_INFO.wcVersion, 2);
+    const wc = this.wallClock;
+    memory.write32(base + wc.wcVersion, 1);
+    memory.write32(base + wc.wcSec, Math.floor(bootMs / 1000));
+    memory.write32(base + wc.wcNsec, Math.floor((bootMs % 1000) * 1e6));
+    memory.write32(base + wc.wcVersion, 2);
   }
 
   /** Writes vcpu_info.time with an odd version while it changes, as Xen does. */
   publish(): void {
     const memory = this.domain.memory;
-    const at = this.domain.sharedInfoBase + SHARED_INFO.time;
+    const at = this.domain.vcpuInfoBase + SHARED_INFO.time;
     this.version = (this.version + 1) | 1;
     memory.write32(at + TIME_INFO.version, this.version);
     memory.write32(at + TIME_INFO.tscTimestamp, this.tsc0 % 2 ** 32);

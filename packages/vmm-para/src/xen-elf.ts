@@ -103,7 +103,7 @@ export function parseXenElf(image: Uint8Array): XenElfImage {
 }
 
 /** Collects the notes named "Xen" (namesz 4, name padded to 4 bytes, descriptor padded to 4). */
-function readNotes(bytes: Uint8Array, into: Map<number, Uint8Array>): void {
+export function readNotes(bytes: Uint8Array, into: Map<number, Uint8Array>): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   while (at + 12 <= bytes.length) {

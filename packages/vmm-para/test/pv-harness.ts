@@ -204,11 +204,11 @@ export interface BootedGuest {
 
 export const RAM_SIZE = 16 * 1024 * 1024;
 
-export function bootGuest(image: Uint8Array, options: { disk?: PvBlockDevice; cmdline?: string } = {}): BootedGuest {
+export function bootGuest(image: Uint8Array, options: { disk?: PvBlockDevice; cmdline?: string; initrd?: Uint8Array; ramSize?: number } = {}): BootedGuest {
   const clock = new TestClock();
   const stats = new TestStats();
   const vm = paraStrategy.createVm({
-    regions: [{ base: 0, size: RAM_SIZE }], io: noBus, mmio: noBus,
+    regions: [{ base: 0, size: options.ramSize ?? RAM_SIZE }], io: noBus, mmio: noBus,
     interrupts: { pending: () => false, acknowledge: () => 0 }, stats, clock,
   });
   const vcpu = vm.createVcpu(0);
@@ -216,7 +216,7 @@ export function bootGuest(image: Uint8Array, options: { disk?: PvBlockDevice; cm
   const booted: BootedGuest = {
     vcpu, clock, stats, consoleRoom: Infinity,
     pv: vm.buildPvDomain!({
-      image, clock, cmdline: options.cmdline, disk: options.disk,
+      image, clock, cmdline: options.cmdline, disk: options.disk, initrd: options.initrd,
       console: {
         write: (bytes) => {
           const n = Math.min(bytes.length, booted.consoleRoom);

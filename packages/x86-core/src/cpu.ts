@@ -18,6 +18,7 @@ import { CpuFpuHost } from './fpu-host.js';
 import { type CpuModel, MODEL_TRAITS, type ModelTraits } from './model.js';
 import { LongState, runLong } from './long/run.js';
 import type { LongBlocks } from './long/blocks.js';
+import { longFetchedLength } from './long/decode-state.js';
 import { SseState } from './sse/state.js';
 
 export const ES = 0;
@@ -1431,7 +1432,8 @@ export class Cpu {
   interceptStop(reason: StopReason): never {
     this.rewind();
     this.stop.reason = reason;
-    this.stop.length = instructionLength(this);
+    // In 64-bit mode an intercept fires once its instruction is fetched: its length is what was read.
+    this.stop.length = this.mode64 ? longFetchedLength() : instructionLength(this);
     throw INTERCEPTED;
   }
 

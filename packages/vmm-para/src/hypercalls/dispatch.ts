@@ -1,26 +1,28 @@
 // The hypercall table: Xen's numbers and argument order (EBX, ECX, EDX, ESI, EDI), negative errno
 // results, -ENOSYS for everything this hypervisor does not implement.
 import {
-  CONSOLEIO_read, CONSOLEIO_write, EFAULT, EINVAL, ENOENT, ENOSYS, EPERM, ETIME, EVTCHNOP_alloc_unbound,
-  EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_unmask,
-  GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay, GNTST_permission_denied, GNTTABOP_map_grant_ref,
-  GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, DOMID_SELF, GUEST_DOMID, HC,
-  HYPERVISOR_VIRT_START, PAGE_SIZE, SCHEDOP_block, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash, SHUTDOWN_poweroff,
-  SHUTDOWN_reboot, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer, VCPUOP_set_singleshot_timer,
-  VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer, VMASST_CMD_disable, XENVER_capabilities,
-  XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+  EFAULT, EINVAL, ENOSYS, EPERM, GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay, GNTST_permission_denied, GNTTABOP_map_grant_ref, GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, DOMID_SELF, GUEST_DOMID, HC, HYPERVISOR_VIRT_START, PAGE_SIZE, VMASST_CMD_disable, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../abi.js';
-import { GuestFault, rangeOk } from '../guest-access.js';
-import { PREEMPT_BATCH, type HypercallContext } from './context.js';
-import { memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping } from './memory.js';
-import { hypervisorIret } from '../iret.js';
+import {
+  GuestFault, rangeOk,
+} from '../guest-access.js';
+import {
+  type HypercallContext,
+} from './context.js';
+import {
+  consoleIo, eventChannelOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
+} from './common.js';
+import {
+  memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping,
+} from './memory.js';
+import {
+  hypervisorIret,
+} from '../iret.js';
 
 const MULTICALL_ENTRY_SIZE = 32;
 const TRAP_INFO_SIZE = 8;
 /** When set_timer_op's timeout is absurdly far, Xen fires it after 100 ms. */
 const FAR_TIMEOUT_NS = 100_000_000;
-/** Console output copied per piece (Xen's console_io copies 128 bytes at a time). */
-const CONSOLE_CHUNK = 128;
 
 /** A ring-0 selector the guest names becomes its ring-1 one (Xen's fixup_guest_code_selector). */
 const fixupSelector = (selector: number) => ((selector & 3) === 0 ? (selector | 1) : selector) & 0xffff;
@@ -58,11 +60,11 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
       return 0;
     case HC.update_descriptor: return updateDescriptor(ctx, a[0], a[1], a[2], a[3]);
     case HC.memory_op: return memoryOp(ctx, a[0], a[1]);
-    case HC.multicall: return multicall(ctx, a[0], a[1]);
+    case HC.multicall: return multicall(ctx, rangeOk, a[0], a[1] >>> 0, multicallLayout(ctx));
     case HC.update_va_mapping: return updateVaMapping(ctx, a[0], a[1], a[2], a[3]);
     case HC.set_timer_op: return setTimerOp(ctx, (a[1] >>> 0) * 2 ** 32 + (a[0] >>> 0));
     case HC.xen_version: return xenVersion(ctx, a[0], a[1]);
-    case HC.console_io: return consoleIo(ctx, a[0], a[1], a[2]);
+    case HC.console_io: return consoleIo(ctx, rangeOk, a[0], a[1] >>> 0, a[2]);
     case HC.grant_table_op: return grantTableOp(ctx, a[0], a[1], a[2]);
     case HC.vm_assist:
       // None of the assists (4gb_segments, writable_pagetables...) is implemented.
@@ -70,10 +72,10 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
     case HC.iret:
       if (ctx.nested) return EINVAL;
       return hypervisorIret(domain);
-    case HC.vcpu_op: return vcpuOp(ctx, a[0], a[1], a[2]);
+    case HC.vcpu_op: return vcpuOp(domain, ctx.time, a[0], a[1], a[2]);
     case HC.mmuext_op: return mmuextOp(ctx, a[0], a[1], a[2], a[3]);
-    case HC.sched_op: return schedOp(ctx, a[0], a[1]);
-    case HC.event_channel_op: return eventChannelOp(ctx, a[0], a[1]);
+    case HC.sched_op: return schedOp(domain, a[0], a[1]);
+    case HC.event_channel_op: return eventChannelOp(domain, a[0], a[1]);
     default:
       // physdev_op included: a domain without devices has nothing to ask it.
       return ENOSYS;
@@ -96,66 +98,25 @@ function setTimerOp(ctx: HypercallContext, timeout: number): number {
 /** set_trap_table: entries until one with address 0; a null pointer clears the table. */
 function setTrapTable(ctx: HypercallContext, table: number): number {
   const { domain } = ctx;
-  if (table === 0) {
-    domain.traps.fill(null);
-    return 0;
-  }
-  for (let i = 0; ; i++) {
-    if (i === 256) {
-      // An unterminated list goes on as a continuation, as Xen preempts it.
-      ctx.continueWith([table + i * TRAP_INFO_SIZE]);
-      return 0;
-    }
-    const at = table + i * TRAP_INFO_SIZE;
-    if (!rangeOk(at, TRAP_INFO_SIZE)) return EFAULT;
+  return walkTrapTable(ctx, domain.traps, rangeOk, table, TRAP_INFO_SIZE, (at) => {
     const vector = domain.access.read8(at);
     const flags = domain.access.read8(at + 1);
     const cs = domain.access.read16(at + 2);
     const address = domain.access.read32(at + 4);
-    if (address === 0) return 0;
-    domain.traps[vector] = { flags, cs: fixupSelector(cs), address };
-  }
+    if (address !== 0) domain.traps[vector] = { flags, cs: fixupSelector(cs), address };
+    return address !== 0;
+  });
 }
 
-/**
- * multicall: each entry {op, result, args[6]}; no nesting (Xen: "multicall reentry is invalid").
- * A call that continues itself rewrites its entry's arguments and the multicall continues from
- * that entry, as Xen translates a sub-call continuation.
- */
-function multicall(ctx: HypercallContext, list: number, count: number): number {
-  const { domain } = ctx;
-  if (ctx.nested) return EINVAL;
-  count >>>= 0;
-  if (!rangeOk(list, count * MULTICALL_ENTRY_SIZE)) return EFAULT;
-  domain.count('multicall batches');
-  const continued: { args: number[] | null } = { args: null };
-  const inner: HypercallContext = {
-    ...ctx, nested: true,
-    continueWith: (args) => {
-      continued.args = args;
-    },
+/** multicall's x86-32 entries: {u32 op, u32 result, u32 args[6]}. */
+function multicallLayout(ctx: HypercallContext): MulticallLayout<HypercallContext> {
+  const access = ctx.domain.access;
+  return {
+    entrySize: MULTICALL_ENTRY_SIZE,
+    call: (inner, at, op) => hypercall(inner, op, [0, 1, 2, 3, 4, 5].map((k) => access.read32(at + 8 + k * 4))),
+    writeArgs: (at, values) => values.forEach((value, k) => access.write32(at + 8 + k * 4, value)),
+    writeResult: (at, result) => access.write32(at + 4, result),
   };
-  for (let i = 0; i < count; i++) {
-    const at = list + i * MULTICALL_ENTRY_SIZE;
-    if (i === PREEMPT_BATCH) {
-      ctx.continueWith([at, count - i]);
-      return 0;
-    }
-    const op = domain.access.read32(at);
-    const args = [0, 1, 2, 3, 4, 5].map((k) => domain.access.read32(at + 8 + k * 4));
-    domain.countHypercall(op);
-    continued.args = null;
-    const result = hypercall(inner, op, args);
-    const rest = continued.args as number[] | null;
-    if (rest !== null) {
-      rest.forEach((value, k) => domain.access.write32(at + 8 + k * 4, value));
-      ctx.continueWith([at, count - i]);
-      return 0;
-    }
-    domain.access.write32(at + 4, result);
-    if (domain.stop !== null) break;
-  }
-  return 0;
 }
 
 function xenVersion(ctx: HypercallContext, cmd: number, arg: number): number {
@@ -185,119 +146,6 @@ function xenVersion(ctx: HypercallContext, cmd: number, arg: number): number {
     case XENVER_pagesize: return PAGE_SIZE;
     default: return ENOSYS;
   }
-}
-
-function consoleIo(ctx: HypercallContext, cmd: number, count: number, buffer: number): number {
-  const { domain } = ctx;
-  count >>>= 0;
-  switch (cmd) {
-    case CONSOLEIO_write: {
-      if (!rangeOk(buffer, count)) return EFAULT;
-      for (let done = 0; done < count; done += CONSOLE_CHUNK) {
-        if (done === CONSOLE_CHUNK * PREEMPT_BATCH) {
-          ctx.continueWith([cmd, count - done, buffer + done]);
-          return 0;
-        }
-        const piece = new Uint8Array(Math.min(CONSOLE_CHUNK, count - done));
-        domain.access.readBytes(buffer + done, piece);
-        ctx.consoleWrite(piece);
-      }
-      return 0;
-    }
-    case CONSOLEIO_read:
-      // Input reaches a domU through its console ring only.
-      return 0;
-    default:
-      return ENOSYS;
-  }
-}
-
-function vcpuOp(ctx: HypercallContext, cmd: number, vcpu: number, arg: number): number {
-  const { domain, time } = ctx;
-  if (vcpu !== 0) return ENOENT;
-  switch (cmd) {
-    case VCPUOP_is_up: return 1;
-    case VCPUOP_set_singleshot_timer: {
-      const deadline = domain.access.read32(arg + 4) * 2 ** 32 + domain.access.read32(arg);
-      const flags = domain.access.read32(arg + 8);
-      if ((flags & VCPU_SSHOTTMR_future) !== 0 && deadline < time.now()) return ETIME;
-      time.setSingleshot(deadline);
-      return 0;
-    }
-    case VCPUOP_stop_singleshot_timer:
-      time.stopSingleshot();
-      return 0;
-    case VCPUOP_set_periodic_timer: {
-      const period = domain.access.read32(arg + 4) * 2 ** 32 + domain.access.read32(arg);
-      // Xen refuses periods below 1 ms.
-      if (period < 1_000_000) return EINVAL;
-      time.setPeriodic(period);
-      return 0;
-    }
-    case VCPUOP_stop_periodic_timer:
-      time.stopPeriodic();
-      return 0;
-    default:
-      return ENOSYS;
-  }
-}
-
-function schedOp(ctx: HypercallContext, cmd: number, arg: number): number {
-  const { domain } = ctx;
-  switch (cmd) {
-    case SCHEDOP_yield: return 0;
-    case SCHEDOP_block:
-      // Blocking enables event delivery; a pending event returns at once and is delivered.
-      domain.upcallMask = 0;
-      if (!domain.eventPending()) domain.stop = 'block';
-      return 0;
-    case SCHEDOP_shutdown: {
-      const reason = domain.access.read32(arg);
-      if (reason === SHUTDOWN_poweroff) domain.stop = 'poweroff';
-      else if (reason === SHUTDOWN_reboot) domain.stop = 'reboot';
-      else domain.crash(reason === SHUTDOWN_crash ? 'the guest reported a crash (SHUTDOWN_crash)' : `shutdown reason ${reason} (no suspend support)`);
-      return 0;
-    }
-    default:
-      return ENOSYS;
-  }
-}
-
-function eventChannelOp(ctx: HypercallContext, cmd: number, arg: number): number {
-  const { domain } = ctx;
-  const events = domain.events;
-  switch (cmd) {
-    case EVTCHNOP_bind_virq: {
-      const virq = domain.access.read32(arg);
-      const vcpu = domain.access.read32(arg + 4);
-      return newPort(ctx, arg + 8, () => events.bindVirq(virq, vcpu));
-    }
-    case EVTCHNOP_alloc_unbound: {
-      const dom = domain.access.read16(arg);
-      const remote = domain.access.read16(arg + 2);
-      return newPort(ctx, arg + 4, () => events.allocUnbound(dom, remote));
-    }
-    case EVTCHNOP_bind_interdomain: {
-      // {u16 remote_dom; u32 remote_port @4; u32 local_port @8 (out)}
-      const remote = domain.access.read16(arg);
-      const remotePort = domain.access.read32(arg + 4);
-      return newPort(ctx, arg + 8, () => events.bindInterdomain(remote, remotePort));
-    }
-    case EVTCHNOP_close: return events.close(domain.access.read32(arg));
-    case EVTCHNOP_send: return events.send(domain.access.read32(arg));
-    case EVTCHNOP_unmask: return events.unmask(domain.access.read32(arg));
-    default: return ENOSYS;
-  }
-}
-
-/** A port `take` allocates, written back at `out`: checked writable before a port is taken. */
-function newPort(ctx: HypercallContext, out: number, take: () => number): number {
-  const access = ctx.domain.access;
-  access.write32(out, access.read32(out));
-  const port = take();
-  if (port < 0) return port;
-  access.write32(out, port);
-  return 0;
 }
 
 /** grant_table_op: setup_table and query_size for the guest's own table; map/unmap of grants from other domains. */

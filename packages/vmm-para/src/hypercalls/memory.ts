@@ -2,94 +2,30 @@
 // and descriptor-table hypercalls, with Xen 3's x86_32 results (any refused item: -EINVAL and the
 // count done so far; a bad guest pointer: -EFAULT).
 import {
-  DOMID_SELF, EFAULT, EINVAL, ENOSYS, EPERM, GUEST_DOMID, FIRST_RESERVED_GDT_ENTRY, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE,
-  MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_NEW_BASEPTR,
-  MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_UNPIN_TABLE,
-  PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page,
-  XENMEM_maximum_reservation, XENMEM_memory_map,
+  EFAULT, EINVAL, ENOSYS, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_UNPIN_TABLE, PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
 } from '../abi.js';
-import { checkDescriptor } from '../descriptors.js';
-import { TYPE_L1, TYPE_L2, TYPE_SEGDESC, TYPE_WRITABLE } from '../frames.js';
-import { GuestFault, rangeOk } from '../guest-access.js';
-import { PREEMPT_BATCH, PREEMPTED, type HypercallContext } from './context.js';
+import {
+  checkDescriptor,
+} from '../descriptors.js';
+import {
+  TYPE_L1, TYPE_L2, TYPE_SEGDESC, TYPE_WRITABLE, pinTable, unpinTable,
+} from '../frames.js';
+import {
+  GuestFault, rangeOk,
+} from '../guest-access.js';
+import {
+  batch, memoryMap, reservation, setGdtCall, settle,
+} from './common.js';
+import {
+  type HypercallContext,
+} from './context.js';
 
 const MMU_UPDATE_SIZE = 16;
 const MMUEXT_OP_SIZE = 12;
 
-/** The done counter of a batched call (pdone), written as Xen writes it: a bad pointer is ignored. */
-function putDone(ctx: HypercallContext, pdone: number, done: number): void {
-  if (pdone === 0) return;
-  try {
-    ctx.domain.access.write32(pdone, done);
-  } catch (error) {
-    if (!(error instanceof GuestFault)) throw error;
-  }
-}
-
-function readDone(ctx: HypercallContext, pdone: number): number {
-  if (pdone === 0) return 0;
-  try {
-    return ctx.domain.access.read32(pdone);
-  } catch {
-    return 0;
-  }
-}
-
-/** Only DOMID_SELF: an unprivileged domain names no foreign domain (set_foreigndom). */
-const foreignOk = (foreigndom: number) => (foreigndom & 0xffff) === DOMID_SELF;
-
-/** After page-table changes: frames that lost a type must not stay reachable through stale translations. */
-function settle(ctx: HypercallContext): void {
-  const frames = ctx.domain.tables.frames;
-  if (frames.typeDropped) {
-    frames.typeDropped = false;
-    ctx.domain.flushTlb();
-  }
-}
-
-/**
- * The frame of mmu_update and mmuext_op (Xen's do_mmu_update/do_mmuext_op): only DOMID_SELF, the
- * whole array below the hypervisor, items until the first refused one (-EINVAL), a continuation
- * every PREEMPT_BATCH items, and the running total in `pdone`.
- */
-function batch(
-  ctx: HypercallContext, base: number, rawCount: number, pdone: number, foreigndom: number, size: number,
-  item: (at: number) => boolean,
-): number {
-  let count = rawCount >>> 0;
-  let done = 0;
-  if ((count & PREEMPTED) !== 0) {
-    count &= ~PREEMPTED;
-    done = readDone(ctx, pdone);
-  }
-  if (!foreignOk(foreigndom)) return EINVAL;
-  if (!rangeOk(base, count * size)) return EFAULT;
-  let rc = 0;
-  let i = 0;
-  try {
-    for (; i < count; i++) {
-      if (i === PREEMPT_BATCH) {
-        ctx.continueWith([base + i * size, (count - i) | PREEMPTED, pdone, foreigndom]);
-        break;
-      }
-      if (!item(base + i * size)) {
-        ctx.domain.refuse();
-        rc = EINVAL;
-        break;
-      }
-    }
-  } catch (error) {
-    if (!(error instanceof GuestFault)) throw error;
-    rc = EFAULT;
-  }
-  settle(ctx);
-  putDone(ctx, pdone, done + i);
-  return rc;
-}
-
 export function mmuUpdate(ctx: HypercallContext, reqs: number, rawCount: number, pdone: number, foreigndom: number): number {
   const { domain } = ctx;
-  return batch(ctx, reqs, rawCount, pdone, foreigndom, MMU_UPDATE_SIZE, (at) => {
+  return batch(ctx, rangeOk, reqs, rawCount, pdone, foreigndom, MMU_UPDATE_SIZE, (at) => {
     const ptrLo = domain.access.read32(at);
     const ptrHi = domain.access.read32(at + 4);
     const val = domain.access.read32(at + 8);
@@ -148,27 +84,15 @@ export function updateVaMapping(ctx: HypercallContext, va: number, val: number, 
 export function mmuextOp(ctx: HypercallContext, ops: number, rawCount: number, pdone: number, foreigndom: number): number {
   const { domain } = ctx;
   const frames = domain.tables.frames;
-  return batch(ctx, ops, rawCount, pdone, foreigndom, MMUEXT_OP_SIZE, (at) => {
+  return batch(ctx, rangeOk, ops, rawCount, pdone, foreigndom, MMUEXT_OP_SIZE, (at) => {
     const cmd = domain.access.read32(at);
     const arg1 = domain.access.read32(at + 4);
     switch (cmd) {
       case MMUEXT_PIN_L1_TABLE:
-      case MMUEXT_PIN_L2_TABLE: {
-        const type = cmd === MMUEXT_PIN_L1_TABLE ? TYPE_L1 : TYPE_L2;
-        if (!frames.ownedByDomain(arg1) || !frames.getType(arg1, type)) return false;
-        if (frames.pinned[arg1]) {
-          frames.putType(arg1);
-          return false;
-        }
-        frames.pinned[arg1] = 1;
-        return true;
-      }
+      case MMUEXT_PIN_L2_TABLE:
+        return pinTable(frames, arg1, cmd === MMUEXT_PIN_L1_TABLE ? TYPE_L1 : TYPE_L2);
       case MMUEXT_UNPIN_TABLE:
-        // A table still in use keeps its type through its other references (CR3, an L2 entry).
-        if (!frames.ownedByDomain(arg1) || frames.pinned[arg1] !== 1) return false;
-        frames.pinned[arg1] = 0;
-        frames.putType(arg1);
-        return true;
+        return unpinTable(frames, arg1);
       case MMUEXT_NEW_BASEPTR: {
         if (!frames.ownedByDomain(arg1) || !frames.getType(arg1, TYPE_L2)) return false;
         const old = domain.baseptr;
@@ -193,28 +117,7 @@ export function mmuextOp(ctx: HypercallContext, ops: number, rawCount: number, p
 
 /** set_gdt(frame_list, entries): up to 14 pages of guest descriptors below the reserved entries. */
 export function setGdt(ctx: HypercallContext, frameList: number, entries: number): number {
-  const { domain } = ctx;
-  entries >>>= 0;
-  if (entries > FIRST_RESERVED_GDT_ENTRY) {
-    domain.refuse();
-    return EINVAL;
-  }
-  const pages = Math.ceil(entries / 512);
-  if (!rangeOk(frameList, pages * 4)) return EFAULT;
-  const frames: number[] = [];
-  try {
-    for (let i = 0; i < pages; i++) frames.push(domain.access.read32(frameList + i * 4));
-  } catch (error) {
-    if (!(error instanceof GuestFault)) throw error;
-    return EFAULT;
-  }
-  if (!domain.setGdt(frames, entries)) {
-    domain.refuse();
-    settle(ctx);
-    return EINVAL;
-  }
-  settle(ctx);
-  return 0;
+  return setGdtCall(ctx, rangeOk, frameList, entries >>> 0, 4, (at) => ctx.domain.access.read32(at));
 }
 
 /** update_descriptor(maddr lo, hi, desc lo, hi): one descriptor, checked, into a GDT page or a plain page. */
@@ -248,26 +151,11 @@ export function memoryOp(ctx: HypercallContext, cmd: number, arg: number): numbe
       case XENMEM_maximum_ram_page:
         return domain.tables.frames.frames - 1;
       case XENMEM_current_reservation:
-      case XENMEM_maximum_reservation: {
-        // Xen 3's do_memory_op: another domain's reservation is for privileged domains only.
-        const dom = domain.access.read16(arg);
-        return dom === DOMID_SELF || dom === GUEST_DOMID ? pages : EPERM;
-      }
-      case XENMEM_memory_map: {
-        // struct xen_memory_map {u32 nr_entries; u32 buffer}: one e820 entry {u64 addr, u64 size, u32 type}.
-        const capacity = domain.access.read32(arg);
-        const buffer = domain.access.read32(arg + 4);
-        if (capacity < 1) return EINVAL;
-        if (!rangeOk(buffer, 20)) return EFAULT;
-        const entry = new Uint8Array(20);
-        const view = new DataView(entry.buffer);
-        view.setUint32(8, (pages * PAGE_SIZE) % 2 ** 32, true);
-        view.setUint32(12, Math.floor((pages * PAGE_SIZE) / 2 ** 32), true);
-        view.setUint32(16, 1, true);
-        domain.access.writeBytes(buffer, entry);
-        domain.access.write32(arg, 1);
-        return 0;
-      }
+      case XENMEM_maximum_reservation:
+        return reservation(ctx, arg, pages);
+      case XENMEM_memory_map:
+        // struct xen_memory_map {unsigned int nr_entries; handle buffer}: one e820 RAM entry.
+        return memoryMap(ctx, rangeOk, arg, domain.access.read32(arg + 4), pages);
       default:
         return ENOSYS;
     }

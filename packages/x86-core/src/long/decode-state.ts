@@ -31,6 +31,11 @@ export const d = {
 let fetchPage = NaN;
 let fetchPhys = 0;
 
+/** Bytes of the current instruction fetched so far (an intercepted instruction's length). */
+export function longFetchedLength(): number {
+  return d.rip - d.start;
+}
+
 export function beginFetch(rip: number): void {
   d.rip = rip;
   d.start = rip;

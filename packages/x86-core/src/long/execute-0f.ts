@@ -45,6 +45,12 @@ export function step0f64(cpu: Cpu, op: number): void {
       return;
     }
     case 0x05: {
+      // The one opcode intercept 64-bit mode honours so far: a para-virtualizing VMM takes SYSCALL
+      // (Xen's hypercall instruction for 64-bit PV guests) before it changes anything.
+      if (cpu.checkOpcodes && cpu.intercepts.opcodes[0x105]) {
+        cpu.stop.opcode = 0x105;
+        cpu.interceptStop('opcode');
+      }
       const next = d.rip;
       const high = Math.floor(next / TWO_32);
       syscall(cpu, (next - high * TWO_32) | 0, high | 0);

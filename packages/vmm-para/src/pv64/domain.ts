@@ -1,0 +1,436 @@
+// One 64-bit PV domain with its single vCPU, as Xen's x86-64 PV runs it: the guest kernel and its
+// processes both at CPL 3 in 64-bit mode; the hypervisor tracks which of the two the vCPU is in
+// ("guest kernel mode") and switches the L4 (the kernel's, or the user one new_user_baseptr gave)
+// and GS (SWAPGS semantics between the kernel's and the user's base) when it changes. Its GDT
+// (the guest's frames below 0xe000, the reserved flat selectors above), the M2P table and the
+// guest context Xen keeps per vCPU (trap table, callbacks, kernel stack) live here.
+import type {
+  PhysicalMemory,
+} from '@ringvisor/mmu';
+import type {
+  ExitStats,
+} from '@ringvisor/vmm-api';
+import {
+  type Cpu, type MmuPaging,
+} from '@ringvisor/x86-core';
+import {
+  FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE,
+} from '../abi.js';
+import {
+  EventChannels,
+} from '../events.js';
+import {
+  OWNER_DOMAIN, OWNER_SHARED, retypeGdtFrames, TYPE_WRITABLE,
+} from '../frames.js';
+import {
+  FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERCALL_NAMES_64, NR_EVENT_CHANNELS_64, SHARED_INFO_64,
+} from './abi.js';
+import {
+  checkDescriptor64,
+} from './descriptors.js';
+import {
+  GuestAccess64,
+} from './guest-access.js';
+import {
+  GDT_L4_SLOT, hypervisorFrames64, M2P_L4_SLOT, tableEntry, type HypervisorFrames64,
+} from './layout.js';
+import {
+  PageTables64,
+} from './page-tables.js';
+
+export interface TrapEntry64 {
+  flags: number;
+  cs: number;
+  address: number;
+}
+
+export interface Callback64 {
+  address: number;
+  /** CALLBACKF_mask_events. */
+  maskEvents: boolean;
+}
+
+export type DomainStop64 = null | 'block' | 'poweroff' | 'reboot' | 'crash';
+
+const TWO_32 = 0x1_0000_0000;
+const CS = 1;
+const SS = 2;
+const GS = 5;
+const RSP = 4;
+const RCX = 1;
+const R11 = 11;
+const EFLAGS_IF = 0x200;
+const EFLAGS_IOPL = 0x3000;
+/** TF, NT, RF and VM: cleared on entry to a handler (create_bounce_frame). */
+const EFLAGS_TRAP_CLEAR = 0x100 | 0x4000 | 0x10000 | 0x20000;
+const CODE64_DPL3 = 0xa0fb;
+const DATA_DPL3 = 0xc0f3;
+/** The reserved descriptors (selector, low dword, high dword): Xen x86-64's GDT from 0xe000. */
+const RESERVED_DESCRIPTORS_64: readonly (readonly [number, number, number])[] = [
+  [0xe008, 0x0000ffff, 0x00af9b00], // ring 0 code, 64-bit
+  [0xe010, 0x0000ffff, 0x00cf9300], // ring 0 data
+  [0xe023, 0x0000ffff, 0x00cffb00], // ring 3 code, compatibility
+  [0xe02b, 0x0000ffff, 0x00cff300], // ring 3 data
+  [0xe033, 0x0000ffff, 0x00affb00], // ring 3 code, 64-bit
+  [0xe038, 0x0000ffff, 0x00cf9b00], // ring 0 code, compatibility
+];
+
+/** A 64-bit value (given as its signed number) in hex, as the guest's tools print it. */
+export const hex64 = (value: number) => `0x${BigInt.asUintN(64, BigInt(value)).toString(16)}`;
+
+export class Domain64 {
+  readonly tables: PageTables64;
+  readonly access: GuestAccess64;
+  readonly hv: HypervisorFrames64;
+  readonly xenL4Slots = new Int32Array(32);
+  readonly events: EventChannels;
+  p2m: Int32Array = new Int32Array(0);
+
+  readonly traps: (TrapEntry64 | null)[] = new Array(256).fill(null);
+  kernelSs = 0;
+  kernelSp = 0;
+  eventCallback: Callback64 | null = null;
+  failsafeCallback: Callback64 | null = null;
+  syscallCallback: Callback64 | null = null;
+  gdtFrames: number[] = [];
+  gdtEntries = 0;
+  /** L4 frames of the two address spaces (-1: none; the user one holds no type reference when -1). */
+  kernelBase = -1;
+  userBase = -1;
+  /** True while the vCPU runs the guest kernel (Xen's TF_kernel_mode). */
+  kernelMode = true;
+  /** The GS base of the mode not running (the CPU's KERNEL_GS_BASE plays no part: the guest is never at CPL 0). */
+  inactiveGs = 0;
+  inMulticall = false;
+  /** The virtual I/O privilege level (PHYSDEVOP_set_iopl). */
+  iopl = 0;
+  /** Where the guest wants its vcpu_runstate_info (VCPUOP_register_runstate_memory_area), or null. */
+  runstateArea: number | null = null;
+
+  stop: DomainStop64 = null;
+  crashReason = '';
+
+  constructor(readonly memory: PhysicalMemory, readonly cpu: Cpu, readonly paging: MmuPaging, readonly stats: ExitStats) {
+    const ramFrames = Math.floor(memory.ramEnd / PAGE_SIZE);
+    this.hv = hypervisorFrames64(ramFrames);
+    this.tables = new PageTables64(memory, ramFrames);
+    this.tables.connect({ xenL4Slots: this.xenL4Slots, validateGdtPage: (mfn) => this.validateGdtPage(mfn) });
+    this.access = new GuestAccess64(memory, this.tables.frames);
+    this.events = new EventChannels(this, {
+      pending: SHARED_INFO_64.evtchnPending, mask: SHARED_INFO_64.evtchnMask, pendingSel: SHARED_INFO_64.pendingSel,
+      upcallPending: SHARED_INFO_64.upcallPending, wordBits: 64, ports: NR_EVENT_CHANNELS_64,
+    });
+    this.buildHypervisorPages();
+    this.vcpuInfoBase = this.sharedInfoBase;
+  }
+
+  count(name: string, n = 1): void {
+    this.stats.countNamed?.(name, n);
+  }
+
+  countHypercall(nr: number): void {
+    this.count(`hypercall ${HYPERCALL_NAMES[nr] ?? HYPERCALL_NAMES_64[nr] ?? `#${nr}`}`);
+  }
+
+  refuse(): void {
+    this.count('validation refusals');
+  }
+
+  assign(mfn: number, shared = false): void {
+    this.tables.frames.owner[mfn] = shared ? OWNER_SHARED : OWNER_DOMAIN;
+  }
+
+  get sharedInfoBase(): number {
+    return this.hv.sharedInfo * PAGE_SIZE;
+  }
+
+  /** Machine address of vcpu 0's vcpu_info: shared_info's slot 0 until VCPUOP_register_vcpu_info moves it. */
+  vcpuInfoBase = 0;
+
+  /** The GDT, the M2P (every entry "no pseudo-physical frame") and the tables mapping both. */
+  private buildHypervisorPages(): void {
+    const { memory, hv } = this;
+    for (const [selector, lo, hi] of RESERVED_DESCRIPTORS_64) {
+      const at = hv.gdtReserved * PAGE_SIZE + ((selector >>> 3) - FIRST_RESERVED_GDT_ENTRY) * 8;
+      memory.write32(at, lo);
+      memory.write32(at + 4, hi);
+    }
+    memory.write32(hv.gdtL3 * PAGE_SIZE, tableEntry(hv.gdtL2, false, true));
+    memory.write32(hv.gdtL2 * PAGE_SIZE, tableEntry(hv.gdtL1, false, true));
+    this.mapGdt();
+    for (const frame of hv.m2p) for (let i = 0; i < PAGE_SIZE; i += 4) memory.write32(frame * PAGE_SIZE + i, -1);
+    memory.write32(hv.m2pL3 * PAGE_SIZE, tableEntry(hv.m2pL2, true, false));
+    hv.m2pL1.forEach((l1, i) => memory.write32(hv.m2pL2 * PAGE_SIZE + i * 8, tableEntry(l1, true, false)));
+    hv.m2p.forEach((frame, i) => memory.write32(hv.m2pL1[i >>> 9] * PAGE_SIZE + (i & 511) * 8, tableEntry(frame, true, false)));
+    const slot = (l4Slot: number, l3: number, user: boolean) => {
+      this.xenL4Slots[2 * (l4Slot - 256)] = tableEntry(l3, user, !user) | 0;
+    };
+    slot(M2P_L4_SLOT, hv.m2pL3, true);
+    slot(GDT_L4_SLOT, hv.gdtL3, false);
+    this.assign(hv.sharedInfo, true);
+    for (const frame of hv.grant) this.assign(frame, true);
+  }
+
+  /** The guest's pseudo-physical frame for `mfn` in the M2P the guest reads (MMU_MACHPHYS_UPDATE). */
+  setM2p(mfn: number, pfn: number): void {
+    this.tables.frames.m2p[mfn] = pfn;
+    const at = this.hv.m2p[mfn >>> 9] * PAGE_SIZE + (mfn & 511) * 8;
+    const hi = Math.floor(pfn / TWO_32);
+    this.memory.write32(at, pfn - hi * TWO_32);
+    this.memory.write32(at + 4, hi);
+  }
+
+  /** Points the GDT's 16 pages at the guest's frames and the reserved page. */
+  mapGdt(): void {
+    const { memory, hv } = this;
+    for (let page = 0; page < GDT_PAGES; page++) {
+      const frame = page < this.gdtFrames.length ? this.gdtFrames[page] : page === FIRST_RESERVED_GDT_PAGE ? hv.gdtReserved : hv.gdtEmpty;
+      memory.write32(hv.gdtL1 * PAGE_SIZE + page * 8, tableEntry(frame, false, true));
+    }
+    this.flushTlb();
+  }
+
+  private validateGdtPage(mfn: number): boolean {
+    for (let i = 0; i < 512; i++) {
+      const at = mfn * PAGE_SIZE + i * 8;
+      const checked = checkDescriptor64(this.memory.read32(at + 4));
+      if (checked === null) return false;
+      this.memory.write32(at + 4, checked);
+    }
+    return true;
+  }
+
+  /** set_gdt's effect: type the new frames as GDT pages, release the old ones. */
+  setGdt(frames: number[], entries: number): boolean {
+    const taken = retypeGdtFrames(this.tables.frames, this.gdtFrames, frames);
+    if (taken === null) return false;
+    this.gdtFrames = taken;
+    this.gdtEntries = entries;
+    this.mapGdt();
+    return true;
+  }
+
+  // ---- The CPU's view -----------------------------------------------------------------------
+
+  flushTlb(): void {
+    this.cpu.modeChanged();
+  }
+
+  invalidatePage(linear: number): void {
+    this.paging.invalidate(linear);
+    this.cpu.flushFetch();
+  }
+
+  /** Loads CR3 with the L4 of the mode the vCPU is in. */
+  loadAddressSpace(): void {
+    const base = this.kernelMode || this.userBase < 0 ? this.kernelBase : this.userBase;
+    this.cpu.cr3 = base * PAGE_SIZE;
+    this.access.base = base;
+    this.flushTlb();
+  }
+
+  /** Xen's toggle_guest_mode: the other L4 and the other GS base. */
+  toggleGuestMode(): void {
+    const cpu = this.cpu;
+    const gs = cpu.long.segBaseHi[GS] * TWO_32 + (cpu.segBase[GS] >>> 0);
+    this.setGsBase(this.inactiveGs);
+    this.inactiveGs = gs;
+    this.kernelMode = !this.kernelMode;
+    this.loadAddressSpace();
+  }
+
+  setGsBase(value: number): void {
+    const hi = Math.floor(value / TWO_32);
+    this.cpu.segBase[GS] = (value - hi * TWO_32) | 0;
+    this.cpu.long.segBaseHi[GS] = hi;
+  }
+
+  get upcallMask(): number {
+    return this.memory.read8(this.vcpuInfoBase + SHARED_INFO_64.upcallMask);
+  }
+
+  set upcallMask(value: number) {
+    this.memory.write8(this.vcpuInfoBase + SHARED_INFO_64.upcallMask, value);
+  }
+
+  eventPending(): boolean {
+    return this.memory.read8(this.vcpuInfoBase + SHARED_INFO_64.upcallPending) !== 0;
+  }
+
+  setGuestCr2(lo: number, hi: number): void {
+    this.memory.write32(this.vcpuInfoBase + SHARED_INFO_64.cr2, lo);
+    this.memory.write32(this.vcpuInfoBase + SHARED_INFO_64.cr2 + 4, hi);
+  }
+
+  /**
+   * VCPUOP_register_vcpu_info {u64 mfn; u32 offset}: vcpu_info moves to a page of the domain (which
+   * keeps the writable type for the domain's life, as Xen's mapping holds it), its contents copied.
+   * Once only, as in Xen (-EINVAL for a second move, a foreign frame, or one that is a table).
+   */
+  registerVcpuInfo(mfn: number, offset: number): boolean {
+    const frames = this.tables.frames;
+    if (this.vcpuInfoBase !== this.sharedInfoBase || offset > PAGE_SIZE - 64 || offset % 8 !== 0) return false;
+    if (!frames.ownedByDomain(mfn) || !frames.getType(mfn, TYPE_WRITABLE)) return false;
+    const copy = new Uint8Array(64);
+    this.memory.readBytes(this.vcpuInfoBase, copy);
+    this.vcpuInfoBase = mfn * PAGE_SIZE + offset;
+    this.memory.writeBytes(this.vcpuInfoBase, copy);
+    return true;
+  }
+
+  /**
+   * vcpu_runstate_info {int state; u64 state_entry_time @8; u64 time[4] @16}: RUNSTATE_running since
+   * `now` with all of it counted as running (one vCPU, never preempted). A bad address is ignored, as
+   * Xen ignores a failed copy there.
+   */
+  writeRunstate(now: number): void {
+    const at = this.runstateArea;
+    if (at === null) return;
+    try {
+      this.access.write32(at, 0);
+      this.access.write64(at + 8, now);
+      this.access.write64(at + 16, now);
+      for (let i = 1; i < 4; i++) this.access.write64(at + 16 + i * 8, 0);
+    } catch {
+      // Not the hypervisor's problem: the guest reads what it gave.
+    }
+  }
+
+  crash(reason: string): void {
+    this.stop = 'crash';
+    this.crashReason = reason;
+  }
+
+  // ---- Registers ------------------------------------------------------------------------------
+
+  reg(index: number): number {
+    return this.cpu.regHi[index] * TWO_32 + (this.cpu.reg32[index] >>> 0);
+  }
+
+  setReg(index: number, value: number): void {
+    const hi = Math.floor(value / TWO_32);
+    this.cpu.reg32[index] = (value - hi * TWO_32) | 0;
+    this.cpu.regHi[index] = hi;
+  }
+
+  get rip(): number {
+    return this.cpu.ripHi * TWO_32 + (this.cpu.eip >>> 0);
+  }
+
+  set rip(value: number) {
+    const hi = Math.floor(value / TWO_32);
+    this.cpu.eip = value - hi * TWO_32;
+    this.cpu.ripHi = hi;
+  }
+
+  /** Loads CS and SS with the flat 64-bit ring-3 caches (the kernel's and the user's are the same). */
+  loadFlatSegments(cs: number, ss: number): void {
+    const cpu = this.cpu;
+    cpu.seg[CS] = cs;
+    cpu.segBase[CS] = 0;
+    cpu.segLimit[CS] = -1;
+    cpu.segAccess[CS] = CODE64_DPL3;
+    cpu.seg[SS] = ss;
+    cpu.segBase[SS] = 0;
+    cpu.segLimit[SS] = -1;
+    cpu.segAccess[SS] = DATA_DPL3;
+    cpu.cpl = 3;
+    cpu.codeSizeChanged();
+  }
+
+  /** GDT descriptor `selector` as [low, high] dwords, or null when the GDT holds none there. */
+  private descriptor(selector: number): [number, number] | null {
+    const index = selector >>> 3;
+    if ((selector & 4) !== 0 || selector < 4) return null;
+    let at: number;
+    if (index >= FIRST_RESERVED_GDT_ENTRY) {
+      if (index >= FIRST_RESERVED_GDT_ENTRY + 512) return null;
+      at = this.hv.gdtReserved * PAGE_SIZE + (index - FIRST_RESERVED_GDT_ENTRY) * 8;
+    } else {
+      if (index >= this.gdtEntries) return null;
+      at = this.gdtFrames[index >>> 9] * PAGE_SIZE + (index & 511) * 8;
+    }
+    return [this.memory.read32(at) >>> 0, this.memory.read32(at + 4) >>> 0];
+  }
+
+  /**
+   * Loads CS (a present 64-bit code segment) and SS (present writable data) of DPL 3 from the GDT,
+   * as the IRET back to the guest would; false, changing nothing, where that IRET would fault.
+   */
+  loadCodeAndStack(cs: number, ss: number): boolean {
+    const code = this.descriptor(cs);
+    const stack = this.descriptor(ss);
+    const dpl3 = (hi: number) => (hi & 0x9000) === 0x9000 && ((hi >>> 13) & 3) === 3;
+    if (code === null || !dpl3(code[1]) || (code[1] & 0x800) === 0 || (code[1] & 0x200000) === 0) return false;
+    if (stack === null || !dpl3(stack[1]) || (stack[1] & 0x800) !== 0 || (stack[1] & 0x200) === 0) return false;
+    const cpu = this.cpu;
+    for (const [reg, selector, [lo, hi]] of [[CS, cs, code], [SS, ss, stack]] as const) {
+      cpu.seg[reg] = selector;
+      cpu.segBase[reg] = ((hi & 0xff000000) | ((hi & 0xff) << 16) | (lo >>> 16)) | 0;
+      const limit = (hi & 0xf0000) | (lo & 0xffff);
+      cpu.segLimit[reg] = (hi & 0x800000) !== 0 ? (limit * 4096 + 4095) | 0 : limit;
+      cpu.segAccess[reg] = (hi >>> 8) & 0xf0ff;
+    }
+    cpu.cpl = 3;
+    cpu.codeSizeChanged();
+    return true;
+  }
+
+  // ---- Entering the guest kernel --------------------------------------------------------------
+
+  /**
+   * Xen's create_bounce_frame for x86-64: from user mode, switch to kernel mode and the
+   * stack_switch stack; align it to 16 and push SS, RSP, RFLAGS (IF = !upcall_mask), CS (RPL 0 for
+   * the kernel; the saved upcall mask in bits 32-39), RIP, [error code], [`segments`], R11, RCX;
+   * enter `address` on FLAT_KERNEL_CS/SS. False (domain crashed) when the frame cannot be written.
+   */
+  bounce(address: number, errorCode: number, maskEvents: boolean, segments?: readonly number[]): boolean {
+    const cpu = this.cpu;
+    const fromUser = !this.kernelMode;
+    if (fromUser && this.kernelSp === 0) {
+      this.crash('trap from user mode with no kernel stack (stack_switch)');
+      return false;
+    }
+    const mask = this.upcallMask;
+    const flags = cpu.getEflags() >>> 0;
+    const rflags = ((flags & ~(EFLAGS_IF | EFLAGS_IOPL)) | (mask ? 0 : EFLAGS_IF)) >>> 0;
+    const cs = (cpu.seg[CS] & (fromUser ? 0xffff : 0xfffc)) + mask * TWO_32;
+    const frame: number[] = [this.rip, cs, rflags, this.reg(RSP), cpu.seg[SS]];
+    if (errorCode >= 0) frame.unshift(errorCode);
+    if (segments) frame.unshift(...segments);
+    frame.unshift(this.reg(RCX), this.reg(R11));
+    if (fromUser) this.toggleGuestMode();
+    let rsp = Math.floor((fromUser ? this.kernelSp : this.reg(RSP)) / 16) * 16;
+    try {
+      for (let i = frame.length - 1; i >= 0; i--) {
+        rsp -= 8;
+        this.access.write64(rsp, frame[i]);
+      }
+    } catch {
+      this.crash(`fault writing a trap frame at ${hex64(rsp)}`);
+      return false;
+    }
+    this.setReg(RSP, rsp);
+    this.rip = address;
+    this.loadFlatSegments(FLAT_KERNEL_CS, FLAT_KERNEL_SS);
+    cpu.setEflags((flags & ~EFLAGS_TRAP_CLEAR) | EFLAGS_IF);
+    if (maskEvents) this.upcallMask = 1;
+    return true;
+  }
+
+  /** A trap from the trap table, or a crash when the guest registered none. */
+  deliverTrap(vector: number, errorCode: number): void {
+    const trap = this.traps[vector];
+    if (!trap || trap.address === 0) {
+      this.crash(`unhandled trap ${vector}${errorCode >= 0 ? ` (error code 0x${errorCode.toString(16)})` : ''} at ${hex64(this.rip)}`);
+      return;
+    }
+    this.bounce(trap.address, errorCode, (trap.flags & 4) !== 0);
+  }
+
+  /** Enters the event callback when an upcall is pending and not masked. */
+  deliverEvents(): void {
+    if (!this.eventPending() || this.upcallMask !== 0 || this.eventCallback === null) return;
+    if (this.bounce(this.eventCallback.address, -1, true)) this.count('events delivered');
+  }
+}

@@ -1,0 +1,254 @@
+// The 64-bit hypercall table: Xen's numbers, arguments in RDI, RSI, RDX, R10, R8, results in RAX,
+// -ENOSYS for everything this hypervisor does not implement. The structures are x86-64's (8-byte
+// longs and pointers); the event-channel ones are the same as on x86-32.
+import {
+  ENOENT, EFAULT, PHYSDEVOP_set_iopl, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+} from '../../abi.js';
+import {
+  GuestFault,
+} from '../../guest-access.js';
+import {
+  consoleIo, eventChannelOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
+} from '../../hypercalls/common.js';
+import {
+  EVTCHNOP_bind_ipi, CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_down, VCPUOP_register_runstate_memory_area, VCPUOP_register_vcpu_info,
+} from '../abi.js';
+import {
+  rangeOk64,
+} from '../guest-access.js';
+import {
+  hypervisorIret64,
+} from '../iret.js';
+import {
+  Args64, type HypercallContext64,
+} from './context.js';
+import {
+  memoryOp64, mmuextOp64, mmuUpdate64, setGdt64, updateDescriptor64, updateVaMapping64,
+} from './memory.js';
+
+const TRAP_INFO_SIZE = 16;
+const MULTICALL_ENTRY_SIZE = 64;
+const FAR_TIMEOUT_NS = 100_000_000;
+/**
+ * XENFEAT bits XENVER_get_features reports, as Xen does to a 64-bit PV guest: pae_pgdir_above_4gb,
+ * mmu_pt_update_preserve_ad, gnttab_map_avail_bits (Linux 5.14+ panics without it; a guest here
+ * never maps a grant, so no PTE of its carries one).
+ */
+const REPORTED_FEATURES = (1 << 4) | (1 << 5) | (1 << 7);
+/** Xen 4.17, the release whose 64-bit PV interface this follows. */
+const XEN_VERSION = (4 << 16) | 17;
+
+/** Runs hypercall `nr`; guest faults inside a handler become -EFAULT. */
+export function hypercall64(ctx: HypercallContext64, nr: number, a: Args64): number {
+  try {
+    return dispatch(ctx, nr, a);
+  } catch (error) {
+    if (error instanceof GuestFault) return EFAULT;
+    throw error;
+  }
+}
+
+function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
+  const { domain } = ctx;
+  switch (nr) {
+    case HC.set_trap_table: return setTrapTable(ctx, a.num(0));
+    case HC.mmu_update: return mmuUpdate64(ctx, a);
+    case HC.set_gdt: return setGdt64(ctx, a);
+    case HC.stack_switch:
+      domain.kernelSs = a.u32(0) & 0xffff;
+      domain.kernelSp = a.num(1);
+      return 0;
+    case HC.set_callbacks:
+      domain.eventCallback = { address: a.num(0), maskEvents: false };
+      domain.failsafeCallback = { address: a.num(1), maskEvents: false };
+      domain.syscallCallback = { address: a.num(2), maskEvents: false };
+      return 0;
+    case HC.fpu_taskswitch:
+      domain.cpu.cr0 = a.u32(0) !== 0 ? domain.cpu.cr0 | 8 : domain.cpu.cr0 & ~8;
+      return 0;
+    case HC.update_descriptor: return updateDescriptor64(ctx, a);
+    case HC.memory_op: return memoryOp64(ctx, a);
+    case HC.multicall: return multicall(ctx, rangeOk64, a.num(0), a.u32(1), multicallLayout(ctx));
+    case HC.update_va_mapping: return updateVaMapping64(ctx, a);
+    case HC.set_timer_op: return setTimerOp(ctx, a.num(0));
+    case HC.xen_version: return xenVersion(ctx, a.u32(0), a.num(1));
+    case HC.console_io: return consoleIo(ctx, rangeOk64, a.u32(0), a.u32(1), a.num(2));
+    case HC.vm_assist:
+      // writable_pagetables is Xen's for every 64-bit PV guest; no other assist exists here.
+      if (a.u32(0) > VMASST_CMD_disable) return ENOSYS;
+      return a.u32(0) === VMASST_CMD_enable && a.u32(1) === VMASST_TYPE_writable_pagetables ? 0 : EINVAL;
+    case HC.iret:
+      if (ctx.nested) return EINVAL;
+      return hypervisorIret64(domain);
+    case HC.vcpu_op:
+      if (a.u32(0) === VCPUOP_register_runstate_memory_area) return registerRunstate(ctx, a.u32(1), a.num(2));
+      if (a.u32(0) === VCPUOP_register_vcpu_info) {
+        if (a.u32(1) !== 0) return ENOENT;
+        return domain.registerVcpuInfo(domain.access.read64(a.num(2)), domain.access.read32(a.num(2) + 8)) ? 0 : EINVAL;
+      }
+      if (a.u32(0) === VCPUOP_down) {
+        // The only vCPU going down leaves the domain nothing to run (Linux's halt after a panic).
+        if (a.u32(1) !== 0) return ENOENT;
+        domain.crash('vCPU 0 went down (VCPUOP_down)');
+        return 0;
+      }
+      return vcpuOp(domain, ctx.time, a.u32(0), a.u32(1), a.num(2));
+    case HC.mmuext_op: return mmuextOp64(ctx, a);
+    case HC64.set_segment_base: return setSegmentBase(ctx, a.u32(0), a.num(1));
+    case HC.sched_op: return schedOp(domain, a.u32(0), a.num(1));
+    case HC64.callback_op: return callbackOp(ctx, a.u32(0), a.num(1));
+    case HC.event_channel_op:
+      if (a.u32(0) === EVTCHNOP_bind_ipi) {
+        // {u32 vcpu; u32 port (out)}: checked writable before a port is taken.
+        const arg = a.num(1);
+        domain.access.write32(arg + 4, domain.access.read32(arg + 4));
+        const port = domain.events.bindIpi(domain.access.read32(arg));
+        if (port < 0) return port;
+        domain.access.write32(arg + 4, port);
+        return 0;
+      }
+      return eventChannelOp(domain, a.u32(0), a.num(1));
+    case HC.physdev_op: {
+      // PHYSDEVOP_set_iopl {u32 iopl}: the virtual IOPL for port I/O (there are no ports to reach).
+      if (a.u32(0) !== PHYSDEVOP_set_iopl) return ENOSYS;
+      const iopl = domain.access.read32(a.num(1));
+      if (iopl > 3) return EINVAL;
+      domain.iopl = iopl;
+      return 0;
+    }
+    default:
+      return ENOSYS;
+  }
+}
+
+/**
+ * VCPUOP_register_runstate_memory_area: {u64 addr} of a vcpu_runstate_info the hypervisor keeps
+ * current. Written now, as Xen does at registration, and whenever the vCPU runs again.
+ */
+function registerRunstate(ctx: HypercallContext64, vcpu: number, arg: number): number {
+  const { domain } = ctx;
+  if (vcpu !== 0) return ENOENT;
+  domain.runstateArea = domain.access.read64(arg);
+  domain.writeRunstate(ctx.time.now());
+  return 0;
+}
+
+/** set_trap_table: {u8 vector, u8 flags, u16 cs, unsigned long address} until address 0; null clears. */
+function setTrapTable(ctx: HypercallContext64, table: number): number {
+  const { domain } = ctx;
+  return walkTrapTable(ctx, domain.traps, rangeOk64, table, TRAP_INFO_SIZE, (at) => {
+    const vector = domain.access.read8(at);
+    const flags = domain.access.read8(at + 1);
+    const cs = domain.access.read16(at + 2);
+    const address = domain.access.read64(at + 8);
+    if (address !== 0) domain.traps[vector] = { flags, cs: cs, address };
+    return address !== 0;
+  });
+}
+
+/** multicall's x86-64 entries: {unsigned long op, long result, unsigned long args[6]}. */
+function multicallLayout(ctx: HypercallContext64): MulticallLayout<HypercallContext64> {
+  const access = ctx.domain.access;
+  const args = new Args64();
+  return {
+    entrySize: MULTICALL_ENTRY_SIZE,
+    call: (inner, at, op) => {
+      for (let k = 0; k < 6; k++) {
+        args.lo[k] = access.read32(at + 16 + k * 8);
+        args.hi[k] = access.read32(at + 20 + k * 8);
+      }
+      return hypercall64(inner, op, args);
+    },
+    writeArgs: (at, values) => values.forEach((value, k) => access.write64(at + 16 + k * 8, value)),
+    writeResult: (at, result) => access.write64(at + 8, result),
+  };
+}
+
+function setTimerOp(ctx: HypercallContext64, timeout: number): number {
+  const now = ctx.time.now();
+  if (timeout === 0) ctx.time.stopSingleshot();
+  else if (timeout < 0 || timeout - now >= 2 ** 50) ctx.time.setSingleshot(now + FAR_TIMEOUT_NS);
+  else ctx.time.setSingleshot(timeout);
+  return 0;
+}
+
+function xenVersion(ctx: HypercallContext64, cmd: number, arg: number): number {
+  const { domain } = ctx;
+  const writeString = (text: string, size: number) => {
+    const bytes = new Uint8Array(size);
+    bytes.set(new TextEncoder().encode(text).subarray(0, size - 1));
+    domain.access.writeBytes(arg, bytes);
+  };
+  switch (cmd) {
+    case XENVER_version: return XEN_VERSION;
+    case XENVER_extraversion:
+      writeString('-ringvisor', 16);
+      return 0;
+    case XENVER_capabilities:
+      writeString(START_INFO_MAGIC_64, 1024);
+      return 0;
+    case XENVER_platform_parameters:
+      domain.access.write64(arg, HYPERVISOR_VIRT_START);
+      return 0;
+    case XENVER_get_features: {
+      // {u32 submap_idx; u32 submap}
+      const index = domain.access.read32(arg);
+      domain.access.write32(arg + 4, index === 0 ? REPORTED_FEATURES : 0);
+      return 0;
+    }
+    case XENVER_pagesize: return PAGE_SIZE;
+    default: return ENOSYS;
+  }
+}
+
+/** set_segment_base(which, base): FS, the kernel's GS, the user's GS (inactive while in kernel mode). */
+function setSegmentBase(ctx: HypercallContext64, which: number, base: number): number {
+  const { domain } = ctx;
+  const cpu = domain.cpu;
+  const canonical = base >= -(2 ** 47) && base < 2 ** 47;
+  switch (which) {
+    case SEGBASE_FS: {
+      if (!canonical) return EINVAL;
+      const hi = Math.floor(base / 2 ** 32);
+      cpu.segBase[4] = (base - hi * 2 ** 32) | 0;
+      cpu.long.segBaseHi[4] = hi;
+      return 0;
+    }
+    case SEGBASE_GS_USER:
+      if (!canonical) return EINVAL;
+      if (domain.kernelMode) domain.inactiveGs = base;
+      else domain.setGsBase(base);
+      return 0;
+    case SEGBASE_GS_KERNEL:
+      if (!canonical) return EINVAL;
+      if (domain.kernelMode) domain.setGsBase(base);
+      else domain.inactiveGs = base;
+      return 0;
+    case SEGBASE_GS_USER_SEL:
+      // A null user GS selector (a 64-bit process's) clears its base; TLS selectors are not loaded yet.
+      if ((base & 0xfffc) !== 0) return EINVAL;
+      cpu.seg[5] = 0;
+      if (domain.kernelMode) domain.inactiveGs = 0;
+      else domain.setGsBase(0);
+      return 0;
+    default:
+      return EINVAL;
+  }
+}
+
+/** callback_op: register {u16 type, u16 flags, unsigned long address @8}, unregister {u16 type}. */
+function callbackOp(ctx: HypercallContext64, cmd: number, arg: number): number {
+  const { domain } = ctx;
+  const type = domain.access.read16(arg);
+  if (cmd === CALLBACKOP_unregister) return type === CALLBACKTYPE_nmi ? 0 : EINVAL;
+  if (cmd !== CALLBACKOP_register) return ENOSYS;
+  const callback = { address: domain.access.read64(arg + 8), maskEvents: (domain.access.read16(arg + 2) & CALLBACKF_mask_events) !== 0 };
+  switch (type) {
+    case CALLBACKTYPE_event: domain.eventCallback = callback; return 0;
+    case CALLBACKTYPE_failsafe: domain.failsafeCallback = callback; return 0;
+    case CALLBACKTYPE_syscall: domain.syscallCallback = callback; return 0;
+    case CALLBACKTYPE_nmi: return 0;
+    // No 32-bit processes here: CALLBACKTYPE_syscall32 and sysenter are refused, and the kernel drops SYSCALL32.
+    default: return EINVAL;
+  }
+}

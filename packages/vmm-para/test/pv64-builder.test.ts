@@ -1,0 +1,363 @@
+// The 64-bit PV builder: ELF64 and Xen notes read as Xen's libelf reads them, hostile images refused
+// in one line, and the start-of-day layout (start_info, p2m, M2P, boot tables) checked on a small
+// synthetic kernel built here byte by byte.
+import { describe, expect, it } from 'vitest';
+import { paraStrategy } from '../src/index.js';
+import { bzImagePayload } from '../src/pv64/bzimage.js';
+import type { PvGuest64 } from '../src/pv64/guest.js';
+import { parseFeatures, parseXenElf64 } from '../src/pv64/xen-elf64.js';
+import { TYPE_L1, TYPE_L4 } from '../src/frames.js';
+import { TestClock, TestStats } from './pv-harness.js';
+
+const VIRT_BASE = 0xffffffff80000000n;
+
+interface Note { type: number; desc: Uint8Array }
+interface Segment { paddr: bigint; data: Uint8Array; memSize?: bigint }
+
+const u64 = (v: bigint) => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
+  return b;
+};
+const str = (s: string) => new TextEncoder().encode(`${s}\0`);
+
+const STANDARD_NOTES = (entry: bigint): Note[] => [
+  { type: 6, desc: str('linux') }, { type: 5, desc: str('xen-3.0') }, { type: 3, desc: u64(VIRT_BASE) },
+  { type: 1, desc: u64(entry) }, { type: 10, desc: str('!writable_page_tables|pae_pgdir_above_4gb') },
+  { type: 8, desc: str('generic') }, { type: 12, desc: u64(0xffff800000000000n) },
+];
+
+/** An ELF64 x86-64 executable: one PT_NOTE with `notes`, one PT_LOAD per segment (vaddr = paddr + VIRT_BASE). */
+function elf64(segments: Segment[], notes: Note[], entry = VIRT_BASE + 0x1000000n): Uint8Array {
+  const align4 = (n: number) => (n + 3) & ~3;
+  const noteBytes = notes.reduce((n, note) => n + 12 + 4 + align4(note.desc.length), 0);
+  const phnum = 1 + segments.length;
+  let offset = 64 + phnum * 56;
+  const noteAt = offset;
+  offset += noteBytes;
+  const dataAt = segments.map((s) => {
+    const at = offset;
+    offset += s.data.length;
+    return at;
+  });
+  const out = new Uint8Array(offset);
+  const v = new DataView(out.buffer);
+  out.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  v.setUint16(16, 2, true);
+  v.setUint16(18, 62, true);
+  v.setBigUint64(24, entry, true);
+  v.setBigUint64(32, 64n, true);
+  v.setUint16(54, 56, true);
+  v.setUint16(56, phnum, true);
+  v.setUint32(64, 4, true);
+  v.setBigUint64(64 + 8, BigInt(noteAt), true);
+  v.setBigUint64(64 + 32, BigInt(noteBytes), true);
+  let at = noteAt;
+  for (const note of notes) {
+    v.setUint32(at, 4, true);
+    v.setUint32(at + 4, note.desc.length, true);
+    v.setUint32(at + 8, note.type, true);
+    out.set(str('Xen'), at + 12);
+    out.set(note.desc, at + 16);
+    at += 16 + align4(note.desc.length);
+  }
+  segments.forEach((s, i) => {
+    const ph = 64 + (i + 1) * 56;
+    v.setUint32(ph, 1, true);
+    v.setBigUint64(ph + 8, BigInt(dataAt[i]), true);
+    v.setBigUint64(ph + 16, BigInt.asUintN(64, s.paddr + VIRT_BASE), true);
+    v.setBigUint64(ph + 24, s.paddr, true);
+    v.setBigUint64(ph + 32, BigInt(s.data.length), true);
+    v.setBigUint64(ph + 40, s.memSize ?? BigInt(s.data.length), true);
+    out.set(s.data, dataAt[i]);
+  });
+  return out;
+}
+
+const kernelBytes = () => Uint8Array.from({ length: 0x3000 }, (_, i) => (i * 7) & 0xff);
+const goodImage = (extra: Note[] = []) =>
+  elf64([{ paddr: 0x1000000n, data: kernelBytes(), memSize: 0x5000n }], [...STANDARD_NOTES(VIRT_BASE + 0x1000000n), ...extra]);
+
+describe('64-bit Xen ELF images', () => {
+  it('reads the notes and places segments by p_paddr', () => {
+    const elf = parseXenElf64(goodImage([{ type: 15, desc: u64(0x8000000000n) }]));
+    expect(elf.virtBase).toBe(Number(BigInt.asIntN(64, VIRT_BASE)));
+    expect(elf.kernelStart).toBe(elf.virtBase + 0x1000000);
+    expect(elf.kernelEnd).toBe(elf.kernelStart + 0x5000);
+    expect(elf.entry).toBe(elf.kernelStart);
+    expect(elf.p2mBase).toBe(0x8000000000);
+    expect(elf.featuresRequired).toBe(1);
+    expect(elf.segments[0].memSize).toBe(0x5000);
+  });
+
+  it('parses FEATURES as libelf does: "!" marks a required feature, unknown names are refused', () => {
+    expect(parseFeatures('!writable_page_tables|pae_pgdir_above_4gb')).toEqual({ supported: 0x11, required: 0x1 });
+    expect(() => parseFeatures('flying_pigs')).toThrow(/unknown feature 'flying_pigs'/);
+  });
+
+  it('refuses hostile images in one line, never with a host exception', () => {
+    const refuse = (image: Uint8Array, message: RegExp) => expect(() => parseXenElf64(image)).toThrow(message);
+    refuse(new Uint8Array(10), /truncated ELF/);
+    refuse(goodImage().subarray(0, 200), /truncated ELF/);
+    const elf32 = goodImage();
+    elf32[4] = 1;
+    refuse(elf32, /ELF64/);
+    const i386 = goodImage();
+    new DataView(i386.buffer).setUint16(18, 3, true);
+    refuse(i386, /not an x86-64/);
+    refuse(goodImage([{ type: 10, desc: str('!auto_translated_physmap') }]), /requires features this hypervisor lacks: auto_translated_physmap/);
+    refuse(elf64([{ paddr: 0x1000000n, data: kernelBytes() }], STANDARD_NOTES(VIRT_BASE + 0x9000000n)), /entry out of bounds/);
+    refuse(elf64([{ paddr: 0x1000000n, data: kernelBytes() }], STANDARD_NOTES(0x0000800000000000n)), /ENTRY 0x800000000000 is not a canonical address/);
+    refuse(
+      elf64([{ paddr: 0x1000000n, data: kernelBytes() }, { paddr: 0x1001000n, data: kernelBytes() }], STANDARD_NOTES(VIRT_BASE + 0x1000000n)),
+      /overlap/,
+    );
+    refuse(elf64([{ paddr: 0x1000000n, data: kernelBytes(), memSize: 1n << 40n }], STANDARD_NOTES(VIRT_BASE + 0x1000000n)), /span/);
+    refuse(elf64([{ paddr: 0x1000000n, data: kernelBytes(), memSize: 16n }], STANDARD_NOTES(VIRT_BASE + 0x1000000n)), /more file bytes/);
+    const wrongVersion = elf64([{ paddr: 0x1000000n, data: kernelBytes() }], STANDARD_NOTES(VIRT_BASE + 0x1000000n).map((n) => (n.type === 5 ? { type: 5, desc: str('xen-2.0') } : n)));
+    refuse(wrongVersion, /Xen 3.0/);
+    const runaway = goodImage();
+    const noteAt = 64 + 2 * 56;
+    new DataView(runaway.buffer).setUint32(noteAt + 4, 0x7fffffff, true);
+    refuse(runaway, /note runs past/);
+    refuse(goodImage([{ type: 2, desc: u64(VIRT_BASE + 0x9000000n) }]), /HYPERCALL_PAGE .* is not a page of the kernel/);
+  });
+
+  it('refuses a bzImage whose payload lies outside the file', () => {
+    const image = new Uint8Array(0x1000);
+    image.set([0x48, 0x64, 0x72, 0x53], 0x202);
+    const v = new DataView(image.buffer);
+    v.setUint16(0x206, 0x20f, true);
+    image[0x1f1] = 1;
+    v.setUint32(0x248, 0x100, true);
+    v.setUint32(0x24c, 0x10000, true);
+    expect(() => bzImagePayload(image)).toThrow(/payload lies outside the file/);
+    v.setUint32(0x24c, 0x20, true);
+    expect(() => bzImagePayload(image)).toThrow(/neither xz nor gzip/);
+  });
+});
+
+describe('the 64-bit start-of-day layout', () => {
+  function build(image: Uint8Array, initrd?: Uint8Array) {
+    const clock = new TestClock();
+    const bus = { read: () => 0xffffffff, write: () => undefined } as never;
+    const vm = paraStrategy.createVm({
+      regions: [{ base: 0, size: 64 << 20 }], io: bus, mmio: bus,
+      interrupts: { pending: () => false, acknowledge: () => 0 }, stats: new TestStats(), clock,
+    });
+    return vm.buildPvDomain!({ image, clock, cmdline: 'console=hvc0', initrd, console: { write: (b) => b.length } }) as PvGuest64;
+  }
+
+  it('lays out start_info, the p2m list, the boot tables and the M2P as Xen does', () => {
+    const guest = build(goodImage(), Uint8Array.from([1, 2, 3, 4, 5]));
+    const d = guest.domain;
+    const read64 = (va: number) => d.access.read64(va);
+    const si = guest.built.startInfo;
+    const magic = new Uint8Array(14);
+    d.access.readBytes(si, magic);
+    expect(new TextDecoder().decode(magic)).toBe('xen-3.0-x86_64');
+    const nrPages = read64(si + 32);
+    expect(nrPages).toBe(d.p2m.length);
+    expect(read64(si + 40)).toBe(d.sharedInfoBase);
+    // The kernel's bytes at VIRT_BASE + 16 MiB; zeros past the file bytes.
+    const kernel = d.access.read32(guest.built.entry);
+    expect(kernel).toBe(new DataView(kernelBytes().buffer).getUint32(0, true));
+    expect(d.access.read32(guest.built.entry + 0x4000)).toBe(0);
+    // The initrd right after the kernel, the module fields, the p2m list after it.
+    const modStart = read64(si + 112);
+    expect(modStart).toBe(guest.built.entry + 0x5000);
+    expect(read64(si + 120)).toBe(5);
+    expect(d.access.read8(modStart + 4)).toBe(5);
+    const mfnList = read64(si + 104);
+    expect(mfnList).toBe(modStart + 0x1000);
+    for (const pfn of [0, 1, nrPages - 1]) expect(read64(mfnList + pfn * 8)).toBe(d.p2m[pfn]);
+    // The M2P, read-only for the guest at the address XENMEM_machphys_mapping reports.
+    // (the hypervisor's own accessor refuses that hole for hypercall pointers: walk the L4 as the CPU does)
+    const cpuRead = (va: number) => {
+      let table = d.cpu.cr3 / 4096;
+      let flags = 0x7;
+      for (let level = 3; level >= 0; level--) {
+        const index = Math.floor((va + 2 ** 48) / 2 ** (12 + 9 * level)) % 512;
+        const lo = d.tables.lo(table, index);
+        flags &= lo;
+        table = lo >>> 12;
+      }
+      return { flags, value: d.memory.read32(table * 4096 + (va % 4096 + 4096) % 4096) };
+    };
+    const m2p = -(2 ** 47);
+    for (const pfn of [0, 7, nrPages - 1]) expect(cpuRead(m2p + d.p2m[pfn] * 8)).toEqual({ flags: 0x5, value: pfn });
+    // Boot tables: pt_base is the validated, pinned L4 in CR3, its L1s typed, all mapped read-only.
+    const ptBase = read64(si + 88);
+    const ptFrames = read64(si + 96);
+    const l4 = d.p2m[(ptBase - Number(BigInt.asIntN(64, VIRT_BASE))) / 4096];
+    expect(d.cpu.cr3).toBe(l4 * 4096);
+    expect(d.tables.frames.type[l4]).toBe(TYPE_L4);
+    expect(d.tables.frames.pinned[l4]).toBe(1);
+    expect(() => d.access.write8(ptBase, 0)).toThrow();
+    expect(() => d.access.write8(ptBase + (ptFrames - 1) * 4096, 0)).toThrow();
+    expect(d.tables.frames.type[d.p2m[(ptBase + (ptFrames - 1) * 4096 - Number(BigInt.asIntN(64, VIRT_BASE))) / 4096]]).toBe(TYPE_L1);
+    // The stack above the tables, with 512 KiB mapped past it to a 4 MiB boundary.
+    const stackTop = guest.built.stackTop;
+    expect(stackTop).toBe(ptBase + ptFrames * 4096 + 4096);
+    d.access.write8(stackTop + 512 * 1024 - 1, 1);
+    expect((guest.built.layout.mapEnd - Number(BigInt.asIntN(64, VIRT_BASE))) % (4 << 20)).toBe(0);
+    // The vCPU: RSI = start_info, RSP at the stack top, 64-bit code at CPL 3, events masked.
+    expect(d.reg(6)).toBe(si);
+    expect(d.reg(4)).toBe(stackTop);
+    expect(d.cpu.mode64).toBe(true);
+    expect(d.cpu.cpl).toBe(3);
+    expect(d.upcallMask).toBe(1);
+    // The command line.
+    const cmd = new Uint8Array(12);
+    d.access.readBytes(si + 128, cmd);
+    expect(new TextDecoder().decode(cmd)).toBe('console=hvc0');
+  });
+
+  it('maps the p2m list at INIT_P2M when the kernel asks, and says where its frames are', () => {
+    const guest = build(goodImage([{ type: 15, desc: u64(0x8000000000n) }]));
+    const d = guest.domain;
+    const si = guest.built.startInfo;
+    expect(d.access.read64(si + 104)).toBe(0x8000000000);
+    const first = d.access.read64(si + 1152);
+    const frames = d.access.read64(si + 1160);
+    expect(frames).toBe(Math.ceil((d.p2m.length * 8) / 4096));
+    expect(d.access.read64(0x8000000000 + 8 * 3)).toBe(d.p2m[3]);
+    // The same frames through the kernel mapping, at their pfns.
+    expect(d.access.read64(Number(BigInt.asIntN(64, VIRT_BASE)) + first * 4096 + 8 * 3)).toBe(d.p2m[3]);
+  });
+
+  it('refuses a kernel bigger than the domain, in one line', () => {
+    const huge = elf64([{ paddr: 0x1000000n, data: kernelBytes(), memSize: 0x8000000n }], STANDARD_NOTES(VIRT_BASE + 0x1000000n));
+    expect(() => build(huge)).toThrow(/the kernel needs .* KiB from VIRT_BASE; the domain has/);
+  });
+
+  it('fills a hypercall page with syscall stubs when the kernel names one', () => {
+    const guest = build(goodImage([{ type: 2, desc: u64(VIRT_BASE + 0x1002000n) }]));
+    const page = new Uint8Array(64);
+    guest.domain.access.readBytes(guest.built.entry + 0x2000 + 17 * 32, page);
+    // push %rcx; push %r11; mov $17,%eax; syscall; pop %r11; pop %rcx; ret
+    expect([...page.subarray(0, 14)]).toEqual([0x51, 0x41, 0x53, 0xb8, 17, 0, 0, 0, 0x0f, 0x05, 0x41, 0x5b, 0x59, 0xc3]);
+  });
+});
+
+describe('64-bit hypercalls with hostile arguments', () => {
+  function domain() {
+    const clock = new TestClock();
+    const bus = { read: () => 0xffffffff, write: () => undefined } as never;
+    const vm = paraStrategy.createVm({
+      regions: [{ base: 0, size: 64 << 20 }], io: bus, mmio: bus,
+      interrupts: { pending: () => false, acknowledge: () => 0 }, stats: new TestStats(), clock,
+    });
+    const guest = vm.buildPvDomain!({ image: goodImage(), clock, console: { write: (b) => b.length } }) as PvGuest64;
+    return { guest, d: guest.domain, scratch: guest.built.stackTop + 0x1000 };
+  }
+  const EFAULT = -14;
+  const EINVAL = -22;
+  const DOMID_SELF = 0x7ff0;
+
+  it('answers bad pointers with -EFAULT: the hypervisor hole, non-canonical, unmapped, read-only', () => {
+    const { guest, d } = domain();
+    const ro = d.access.read64(guest.built.startInfo + 88); // pt_base: mapped read-only
+    for (const pointer of [-(2 ** 47), -(2 ** 47) + 0x1000, 2 ** 47, 0x1000, ro]) {
+      expect(guest.hypercall(12, [12, pointer]), `machphys_mapping to ${pointer}`).toBe(EFAULT);
+      expect(guest.hypercall(1, [pointer, 1, 0, DOMID_SELF]), `mmu_update from ${pointer}`).toBe(pointer === ro ? EINVAL : EFAULT);
+    }
+    expect(guest.hypercall(18, [0, 16, -(2 ** 47)])).toBe(EFAULT);
+    // console_io's count is an unsigned int (the upper half is dropped, as C does); a read past the mapping faults.
+    expect(guest.hypercall(18, [0, 2 ** 40, guest.built.entry])).toBe(0);
+    expect(guest.hypercall(18, [0, 4096, guest.built.layout.mapEnd - 16])).toBe(EFAULT);
+  });
+
+  it('refuses foreign and hypervisor frames, writable page tables, pins of plain pages and the hypervisor L4 slots', () => {
+    const { guest, d, scratch } = domain();
+    const frames = d.tables.frames;
+    const l4 = d.kernelBase;
+    const put = (at: number, lo: number, hi: number) => {
+      d.access.write32(at, lo);
+      d.access.write32(at + 4, hi);
+    };
+    const update = (ptr: number, lo: number, hi = 0) => {
+      put(scratch, ptr, 0);
+      put(scratch + 8, lo, hi);
+      return guest.hypercall(1, [scratch, 1, 0, DOMID_SELF]);
+    };
+    // An L1 entry of the boot tables (the one mapping the scratch page's neighbour).
+    const l1 = d.p2m[(d.access.read64(guest.built.startInfo + 88) + (d.access.read64(guest.built.startInfo + 96) - 1) * 4096 - Number(BigInt.asIntN(64, VIRT_BASE))) / 4096];
+    expect(frames.type[l1]).toBe(TYPE_L1);
+    const ptr = l1 * 4096 + 8 * 400;
+    expect(update(ptr, d.hv.sharedInfo * 4096 + 3)).toBe(0); // shared_info may be mapped
+    expect(update(ptr, d.hv.m2p[0] * 4096 + 1)).toBe(EINVAL); // the hypervisor's M2P frame: not the domain's
+    expect(update(ptr, (frames.frames + 5) * 4096 + 1)).toBe(EINVAL); // beyond RAM
+    expect(update(ptr, l4 * 4096 + 3)).toBe(EINVAL); // the L4, writable
+    expect(update(ptr, l4 * 4096 + 1)).toBe(0); // ... read-only is fine
+    expect(update(ptr, d.p2m[300] * 4096 + 0x83)).toBe(EINVAL); // PAT bit in an L1
+    expect(update(ptr, d.p2m[300] * 4096 + 3, 0x7ff00000)).toBe(EINVAL); // bits 62:52
+    expect(update(ptr, d.p2m[300] * 4096 + 3, 0x80000000)).toBe(0); // NX is the guest's
+    expect(update(l4 * 4096 + 8 * 256, d.p2m[300] * 4096 + 7)).toBe(EINVAL); // the M2P's L4 slot
+    expect(update(l4 * 4096 + 8 * 10, d.p2m[300] * 4096 + 7)).toBe(EINVAL); // a plain page as an L3
+    expect(guest.hypercall(1, [scratch, 1, 0, 0])).toBe(EINVAL); // a foreign domain
+    // mmuext_op: pin a page that is not a valid table, new_baseptr of a plain page, unpin what is not pinned.
+    const op = (cmd: number, mfn: number) => {
+      put(scratch, cmd, 0);
+      put(scratch + 8, mfn, 0);
+      return guest.hypercall(26, [scratch, 1, 0, DOMID_SELF]);
+    };
+    const junk = d.p2m[d.p2m.length - 10];
+    d.memory.write32(junk * 4096, d.hv.m2p[0] * 4096 + 1);
+    expect(op(0, junk)).toBe(EINVAL); // PIN_L1 of a page mapping a hypervisor frame
+    expect(op(5, d.p2m[301])).toBe(EINVAL); // NEW_BASEPTR of a zero page: validates, so it is an empty L4...
+    expect(op(4, d.p2m[302])).toBe(EINVAL); // UNPIN of an unpinned page
+    expect(op(3, l4)).toBe(EINVAL); // PIN_L4 twice
+    expect(op(99, l4)).toBe(EINVAL);
+    // update_va_mapping into the hole or through no L1.
+    expect(guest.hypercall(14, [-(2 ** 47), 0, 0])).toBe(EINVAL);
+    expect(guest.hypercall(14, [0x10000000, 0, 0])).toBe(EINVAL);
+    // Nothing outside the domain was touched: the M2P still maps every domain frame to its pfn.
+    expect(d.memory.read32(d.hv.m2p[0] * 4096 + d.p2m[5] * 8)).toBe(5);
+  });
+
+  it('moves vcpu_info once, to a page of the domain that can stay writable', () => {
+    const { guest, d, scratch } = domain();
+    const register = (mfn: number, offset: number) => {
+      d.access.write64(scratch, mfn);
+      d.access.write32(scratch + 8, offset);
+      return guest.hypercall(24, [10, 0, scratch]);
+    };
+    expect(register(d.hv.sharedInfo, 0)).toBe(EINVAL); // not the domain's frame
+    expect(register(d.p2m[400], 4090)).toBe(EINVAL); // runs past the page
+    expect(register(d.kernelBase, 0)).toBe(EINVAL); // a page table
+    expect(guest.hypercall(24, [10, 1, scratch])).toBe(-2); // no vCPU 1
+    expect(d.upcallMask).toBe(1);
+    expect(register(d.p2m[400], 64)).toBe(0);
+    expect(d.vcpuInfoBase).toBe(d.p2m[400] * 4096 + 64);
+    expect(d.memory.read8(d.vcpuInfoBase + 1)).toBe(1); // the mask came along
+    expect(register(d.p2m[401], 0)).toBe(EINVAL); // once only
+  });
+
+  it('binds an IPI port for vCPU 0 only, and a send on it comes back pending', () => {
+    const { guest, d, scratch } = domain();
+    d.access.write32(scratch, 1);
+    expect(guest.hypercall(32, [7, scratch])).toBe(-2);
+    d.access.write32(scratch, 0);
+    expect(guest.hypercall(32, [7, -(2 ** 47)])).toBe(EFAULT);
+    expect(guest.hypercall(32, [7, scratch])).toBe(0);
+    const port = d.access.read32(scratch + 4);
+    expect(port).toBeGreaterThan(0);
+    d.access.write32(scratch + 8, port);
+    expect(guest.hypercall(32, [4, scratch + 8])).toBe(0);
+    expect(d.memory.read8(d.sharedInfoBase + 2048 + (port >>> 3)) & (1 << (port & 7))).not.toBe(0);
+    expect(d.eventPending()).toBe(true);
+  });
+
+  it('keeps the guest out of CPL 0 through iret and refuses ring-0 selectors', () => {
+    const { guest, d, scratch } = domain();
+    // iret frame {rax, r11, rcx, flags, rip, cs, rflags, rsp, ss}: cs 0xe008 (ring 0 code) becomes RPL 3 and is refused.
+    const frame = [7, 0, 0, 0, guest.built.entry, 0xe008, 0x202, scratch + 0x800, 0xe02b];
+    frame.forEach((v, i) => d.access.write64(scratch + i * 8, v));
+    d.setReg(4, scratch);
+    expect(guest.hypercall(23, [])).toBe(7);
+    expect(d.stop).toBe('crash');
+    expect(d.crashReason).toMatch(/bad selectors .* no failsafe callback/);
+    expect(d.cpu.cpl).toBe(3);
+  });
+});

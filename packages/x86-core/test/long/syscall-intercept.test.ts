@@ -1,0 +1,41 @@
+// The SYSCALL opcode intercept in 64-bit mode (what vmm-para's 64-bit PV ABI takes hypercalls by):
+// the CPU stops before SYSCALL changes anything, RIP at it, with its length (prefixes included);
+// without the intercept SYSCALL runs as before.
+import { describe, expect, it } from 'vitest';
+import { CS } from '../../src/cpu.js';
+import { CODE, longMachine } from './machine.js';
+
+describe('SYSCALL intercept in 64-bit mode', () => {
+  it('stops before SYSCALL at CPL 3 with RCX, R11, RIP and CPL untouched', () => {
+    // mov $7,%eax; rex.W syscall (a prefixed one, 3 bytes); hlt
+    const m = longMachine([0xb8, 7, 0, 0, 0, 0x48, 0x0f, 0x05, 0xf4]);
+    const { cpu } = m;
+    cpu.segAccess[CS] = 0xa0fb;
+    cpu.cpl = 3;
+    cpu.codeSizeChanged();
+    cpu.reg32[1] = 0x1111;
+    cpu.reg32[11] = 0x2222;
+    cpu.intercepts.interceptOpcode(0x105);
+    expect(cpu.run(100)).toBe('opcode');
+    expect(cpu.stop.opcode).toBe(0x105);
+    expect(cpu.stop.length).toBe(3);
+    expect(cpu.eip).toBe(CODE + 5);
+    expect([cpu.reg32[0], cpu.reg32[1], cpu.reg32[11], cpu.cpl]).toEqual([7, 0x1111, 0x2222, 3]);
+    // Stopping again at the same instruction until the VMM moves RIP.
+    expect(cpu.run(100)).toBe('opcode');
+    cpu.eip += cpu.stop.length;
+    // The HLT after it, at CPL 3: #GP(0).
+    expect(cpu.run(100)).toBe('exception');
+    expect([cpu.stop.vector, cpu.eip]).toEqual([13, CODE + 8]);
+  });
+
+  it('leaves SYSCALL to the CPU without the intercept', () => {
+    const m = longMachine([0x0f, 0x05]);
+    const { cpu } = m;
+    cpu.long.lstarLo = 0x200000;
+    cpu.long.starHi = 0x0008;
+    m.physical.write8(0x200000, 0xf4);
+    expect(cpu.run(10)).toBe('hlt');
+    expect(cpu.reg32[1]).toBe(CODE + 2);
+  });
+});
