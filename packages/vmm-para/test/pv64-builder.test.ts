@@ -316,6 +316,53 @@ describe('64-bit hypercalls with hostile arguments', () => {
     expect(d.memory.read32(d.hv.m2p[0] * 4096 + d.p2m[5] * 8)).toBe(5);
   });
 
+  it('delivers VIRQ_TIMER when the one-shot timer asked for falls due, and SCHEDOP_block returns at once for it', () => {
+    const { guest, d, scratch } = domain();
+    const clock = guest.time.clock as TestClock;
+    guest.start();
+    // EVTCHNOP_bind_virq {u32 virq = VIRQ_TIMER; u32 vcpu; u32 port (out)}
+    d.access.write32(scratch, 0);
+    d.access.write32(scratch + 4, 0);
+    expect(guest.hypercall(32, [1, scratch])).toBe(0);
+    const port = d.access.read32(scratch + 8);
+    const pending = () => (d.memory.read8(d.sharedInfoBase + 2048 + (port >>> 3)) >>> (port & 7)) & 1;
+    const singleshot = (deadline: number, flags: number, vcpu = 0) => {
+      d.access.write64(scratch + 16, deadline);
+      d.access.write32(scratch + 24, flags);
+      return guest.hypercall(24, [8, vcpu, scratch + 16]);
+    };
+    // 5 ms into the domain's life (its TSC ticks 10 ns).
+    guest.cpu.tscOffset += 500_000;
+    clock.ns = 5_000_000;
+    const now = guest.time.now();
+    expect(now).toBe(5_000_000);
+    // VCPU_SSHOTTMR_future with a deadline already past: -ETIME, nothing armed.
+    expect(singleshot(now - 1, 1)).toBe(-62);
+    expect(clock.nextDeadline()).toBe(Infinity);
+    expect(singleshot(now + 1_000_000, 0, 1)).toBe(-2); // no vCPU 1
+    expect(guest.hypercall(24, [8, 0, -(2 ** 47)])).toBe(EFAULT);
+    expect(singleshot(now + 4_000_000, 1)).toBe(0);
+    expect(clock.nextDeadline()).toBe(now + 4_000_000);
+    // Re-arming replaces the deadline (one timer per vCPU), stopping it leaves none.
+    expect(singleshot(now + 2_000_000, 0)).toBe(0);
+    expect(clock.nextDeadline()).toBe(now + 2_000_000);
+    expect(guest.hypercall(24, [9, 0, 0])).toBe(0);
+    expect(clock.nextDeadline()).toBe(Infinity);
+    expect(singleshot(now + 2_000_000, 0)).toBe(0);
+    clock.ns = now + 1_999_999;
+    clock.fireDue();
+    expect(pending()).toBe(0);
+    clock.ns = now + 2_000_000;
+    clock.fireDue();
+    expect(pending()).toBe(1);
+    expect(d.eventPending()).toBe(true);
+    expect(clock.nextDeadline()).toBe(Infinity);
+    // SCHEDOP_block with the event pending: unmasks delivery and returns without blocking.
+    expect(guest.hypercall(29, [1, 0])).toBe(0);
+    expect(d.upcallMask).toBe(0);
+    expect(d.stop).toBe(null);
+  });
+
   it('moves vcpu_info once, to a page of the domain that can stay writable', () => {
     const { guest, d, scratch } = domain();
     const register = (mfn: number, offset: number) => {
