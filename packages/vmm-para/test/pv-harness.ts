@@ -244,7 +244,8 @@ export function bootGuest(image: Uint8Array, options: { disk?: PvBlockDevice; cm
         } else if (exit.reason !== 'budget') return exit;
         clock.fireDue();
       }
-      return exit;
+      // Runs used up while the guest waits for a timer it armed: it is not stopped, its budget ended.
+      return exit.reason === 'hlt' ? { reason: 'budget' } : exit;
     },
   };
   let skipped = 0;

@@ -316,6 +316,94 @@ describe('64-bit hypercalls with hostile arguments', () => {
     expect(d.memory.read32(d.hv.m2p[0] * 4096 + d.p2m[5] * 8)).toBe(5);
   });
 
+  it('delivers VIRQ_TIMER when the one-shot timer asked for falls due, and SCHEDOP_block returns at once for it', () => {
+    const { guest, d, scratch } = domain();
+    const clock = guest.time.clock as TestClock;
+    guest.start();
+    // EVTCHNOP_bind_virq {u32 virq = VIRQ_TIMER; u32 vcpu; u32 port (out)}
+    d.access.write32(scratch, 0);
+    d.access.write32(scratch + 4, 0);
+    expect(guest.hypercall(32, [1, scratch])).toBe(0);
+    const port = d.access.read32(scratch + 8);
+    const pending = () => (d.memory.read8(d.sharedInfoBase + 2048 + (port >>> 3)) >>> (port & 7)) & 1;
+    const singleshot = (deadline: number, flags: number, vcpu = 0) => {
+      d.access.write64(scratch + 16, deadline);
+      d.access.write32(scratch + 24, flags);
+      return guest.hypercall(24, [8, vcpu, scratch + 16]);
+    };
+    // 5 ms into the domain's life (its TSC ticks 10 ns).
+    guest.cpu.tscOffset += 500_000;
+    clock.ns = 5_000_000;
+    const now = guest.time.now();
+    expect(now).toBe(5_000_000);
+    // VCPU_SSHOTTMR_future with a deadline already past: -ETIME, nothing armed.
+    expect(singleshot(now - 1, 1)).toBe(-62);
+    expect(clock.nextDeadline()).toBe(Infinity);
+    expect(singleshot(now + 1_000_000, 0, 1)).toBe(-2); // no vCPU 1
+    expect(guest.hypercall(24, [8, 0, -(2 ** 47)])).toBe(EFAULT);
+    expect(singleshot(now + 4_000_000, 1)).toBe(0);
+    expect(clock.nextDeadline()).toBe(now + 4_000_000);
+    // Re-arming replaces the deadline (one timer per vCPU), stopping it leaves none.
+    expect(singleshot(now + 2_000_000, 0)).toBe(0);
+    expect(clock.nextDeadline()).toBe(now + 2_000_000);
+    expect(guest.hypercall(24, [9, 0, 0])).toBe(0);
+    expect(clock.nextDeadline()).toBe(Infinity);
+    expect(singleshot(now + 2_000_000, 0)).toBe(0);
+    clock.ns = now + 1_999_999;
+    clock.fireDue();
+    expect(pending()).toBe(0);
+    clock.ns = now + 2_000_000;
+    clock.fireDue();
+    expect(pending()).toBe(1);
+    expect(d.eventPending()).toBe(true);
+    expect(clock.nextDeadline()).toBe(Infinity);
+    // SCHEDOP_block with the event pending: unmasks delivery and returns without blocking.
+    expect(guest.hypercall(29, [1, 0])).toBe(0);
+    expect(d.upcallMask).toBe(0);
+    expect(d.stop).toBe(null);
+  });
+
+  it('sets up and sizes its own grant table with the x86-64 structures, refusing what Xen refuses', () => {
+    const { guest, d, scratch } = domain();
+    const list = scratch + 0x100;
+    // GNTTABOP_query_size {u16 dom; u32 nr_frames @4; u32 max_nr_frames @8; s16 status @12}
+    d.access.write16(scratch, DOMID_SELF);
+    d.access.write16(scratch + 12, 0x5555);
+    expect(guest.hypercall(20, [6, scratch, 1])).toBe(0);
+    const max = d.access.read32(scratch + 8);
+    expect([d.access.read32(scratch + 4), max, d.access.read16(scratch + 12)]).toEqual([0, d.hv.grant.length, 0]);
+    d.access.write16(scratch, 7); // another domain
+    expect(guest.hypercall(20, [6, scratch, 1])).toBe(0);
+    expect(d.access.read16(scratch + 12)).toBe(0x10000 - 2); // GNTST_bad_domain
+    // GNTTABOP_setup_table {u16 dom; u32 nr_frames @4; s16 status @8; xen_pfn_t *frame_list @16}
+    const setup = (dom: number, nr: number, frames: number) => {
+      d.access.write16(scratch, dom);
+      d.access.write32(scratch + 4, nr);
+      d.access.write16(scratch + 8, 0x5555);
+      d.access.write64(scratch + 16, frames);
+      return guest.hypercall(20, [2, scratch, 1]);
+    };
+    for (let k = 0; k < max; k++) d.access.write64(list + k * 8, -1);
+    expect(setup(DOMID_SELF, max, list)).toBe(0);
+    expect(d.access.read16(scratch + 8)).toBe(0);
+    // Each frame a full xen_pfn_t: the table's machine frames, upper halves cleared.
+    for (let k = 0; k < max; k++) expect(d.access.read64(list + k * 8)).toBe(d.hv.grant[k]);
+    expect(setup(DOMID_SELF, max + 1, list)).toBe(0);
+    expect(d.access.read16(scratch + 8)).toBe(0x10000 - 1); // GNTST_general_error
+    expect(setup(7, 1, list)).toBe(0);
+    expect(d.access.read16(scratch + 8)).toBe(0x10000 - 8); // GNTST_permission_denied
+    // A frame list in the hypervisor's hole or read-only, a table pointer off the map, huge counts, unknown ops.
+    expect(setup(DOMID_SELF, 1, -(2 ** 47) + 0x1000)).toBe(EFAULT);
+    expect(setup(DOMID_SELF, 1, d.access.read64(guest.built.startInfo + 88))).toBe(EFAULT);
+    expect(guest.hypercall(20, [2, 2 ** 47, 1])).toBe(EFAULT);
+    expect(guest.hypercall(20, [6, scratch, 513])).toBe(EINVAL);
+    expect(guest.hypercall(20, [99, scratch, 1])).toBe(-38);
+    // Mapping a grant: nobody but the back end grants, and it grants nothing to this domain.
+    d.access.write16(scratch + 16, 0);
+    expect(guest.hypercall(20, [0, scratch, 1])).toBe(0);
+    expect(d.access.read16(scratch + 18)).toBe(0x10000 - 3); // GNTST_bad_gntref
+  });
+
   it('moves vcpu_info once, to a page of the domain that can stay writable', () => {
     const { guest, d, scratch } = domain();
     const register = (mfn: number, offset: number) => {

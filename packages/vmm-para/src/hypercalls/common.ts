@@ -1,11 +1,13 @@
 // The hypercalls whose structures are the same on x86-32 and x86-64 (vcpu_op's timers, sched_op,
 // event_channel_op: u16/u32/u64 fields only), for both domains; and the memory map's e820 entry.
 import {
-  CONSOLEIO_read, CONSOLEIO_write, DOMID_SELF, FIRST_RESERVED_GDT_ENTRY, EFAULT, EINVAL, ENOENT, EPERM, GUEST_DOMID, ENOSYS, ETIME, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
+  CONSOLEIO_read, CONSOLEIO_write, DOMID_SELF, GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay,
+  GNTST_permission_denied, GNTTABOP_map_grant_ref, GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, FIRST_RESERVED_GDT_ENTRY, EFAULT, EINVAL, ENOENT, EPERM, GUEST_DOMID, ENOSYS, ETIME, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
   EVTCHNOP_send, EVTCHNOP_unmask, PAGE_SIZE, SCHEDOP_block, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash,
   SHUTDOWN_poweroff, SHUTDOWN_reboot, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer,
   VCPUOP_set_singleshot_timer, VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer,
 } from '../abi.js';
+import type { GrantTable } from '../backends/grant-table.js';
 import type { EventChannels } from '../events.js';
 import type { FrameTable } from '../frames.js';
 import { GuestFault } from '../guest-access.js';
@@ -358,6 +360,100 @@ export function multicall<C extends {
     }
     layout.writeResult(at, result);
     if (domain.stop !== null) break;
+  }
+  return 0;
+}
+
+/** Where gnttab_setup_table keeps its frame list (the one grant structure whose layout differs). */
+export interface GrantLayout {
+  /** sizeof(struct gnttab_setup_table). */
+  readonly setupSize: number;
+  /** Offset of the frame_list handle, and the size of a handle and of a xen_pfn_t. */
+  readonly listAt: number;
+  readonly wordSize: 4 | 8;
+}
+
+/** x86-32: {u16 dom; u32 nr_frames @4; s16 status @8; handle frame_list @12}, 4-byte frames. */
+export const GRANT_LAYOUT_32: GrantLayout = { setupSize: 16, listAt: 12, wordSize: 4 };
+/** x86-64: the handle at 16 (8-byte aligned), 8-byte frames. */
+export const GRANT_LAYOUT_64: GrantLayout = { setupSize: 24, listAt: 16, wordSize: 8 };
+
+/** What grant_table_op needs of a domain, 32- or 64-bit (64-bit values below 2^53, as frame numbers are). */
+export interface GrantHost {
+  readonly access: {
+    read16(linear: number): number;
+    read32(linear: number): number;
+    write16(linear: number, value: number): void;
+    write32(linear: number, value: number): void;
+  };
+  refuse(): void;
+}
+
+/**
+ * grant_table_op: setup_table and query_size for the guest's own table; map/unmap of grants from
+ * other domains (the only other domain is this hypervisor's back end, which grants nothing).
+ */
+export function grantTableOp(
+  domain: GrantHost, grants: GrantTable, rangeOk: (linear: number, length: number) => boolean,
+  layout: GrantLayout, cmd: number, uop: number, count: number,
+): number {
+  const access = domain.access;
+  count >>>= 0;
+  // query_size {u16 dom; u32 nr_frames @4; u32 max_nr_frames @8; s16 status @12}; map and unmap below.
+  const sizes: Record<number, number> = {
+    [GNTTABOP_setup_table]: layout.setupSize, [GNTTABOP_query_size]: 16, [GNTTABOP_map_grant_ref]: 32, [GNTTABOP_unmap_grant_ref]: 24,
+  };
+  const size = sizes[cmd];
+  if (size === undefined) return ENOSYS;
+  if (count > 512) return EINVAL;
+  if (!rangeOk(uop, count * size)) return EFAULT;
+  const word = layout.wordSize;
+  // A pointer: an x86-64 one is signed (the kernel's are in the upper half).
+  const readWord = (at: number) => (word === 8 ? (access.read32(at + 4) | 0) * 2 ** 32 : 0) + access.read32(at);
+  for (let i = 0; i < count; i++) {
+    const at = uop + i * size;
+    switch (cmd) {
+      case GNTTABOP_setup_table: {
+        const dom = access.read16(at);
+        const nr = access.read32(at + 4);
+        const list = readWord(at + layout.listAt);
+        let status = GNTST_okay;
+        if (dom !== DOMID_SELF && dom !== GUEST_DOMID) status = GNTST_permission_denied;
+        else {
+          const frames = grants.setup(nr);
+          if (typeof frames === 'number') status = frames;
+          else {
+            if (!rangeOk(list, frames.length * word)) return EFAULT;
+            frames.forEach((frame, k) => {
+              access.write32(list + k * word, frame);
+              if (word === 8) access.write32(list + k * word + 4, 0);
+            });
+          }
+        }
+        access.write16(at + 8, status & 0xffff);
+        break;
+      }
+      case GNTTABOP_query_size: {
+        const dom = access.read16(at);
+        const ok = dom === DOMID_SELF || dom === GUEST_DOMID;
+        access.write32(at + 4, grants.frames);
+        access.write32(at + 8, grants.maxFrames);
+        access.write16(at + 12, (ok ? GNTST_okay : GNTST_bad_domain) & 0xffff);
+        break;
+      }
+      case GNTTABOP_map_grant_ref: {
+        // {u64 host_addr; u32 flags; u32 ref; u16 dom @16; s16 status @18; u32 handle; u64 dev_bus_addr}
+        const dom = access.read16(at + 16);
+        access.write16(at + 18, (dom === 0 ? GNTST_bad_gntref : GNTST_bad_domain) & 0xffff);
+        domain.refuse();
+        break;
+      }
+      case GNTTABOP_unmap_grant_ref:
+        // {u64 host_addr; u64 dev_bus_addr; u32 handle @16; s16 status @20}: no handle was ever given.
+        access.write16(at + 20, GNTST_bad_handle & 0xffff);
+        domain.refuse();
+        break;
+    }
   }
   return 0;
 }

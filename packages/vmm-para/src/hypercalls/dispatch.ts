@@ -1,7 +1,7 @@
 // The hypercall table: Xen's numbers and argument order (EBX, ECX, EDX, ESI, EDI), negative errno
 // results, -ENOSYS for everything this hypervisor does not implement.
 import {
-  EFAULT, EINVAL, ENOSYS, EPERM, GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay, GNTST_permission_denied, GNTTABOP_map_grant_ref, GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, DOMID_SELF, GUEST_DOMID, HC, HYPERVISOR_VIRT_START, PAGE_SIZE, VMASST_CMD_disable, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+  EFAULT, EINVAL, ENOSYS, EPERM, HC, HYPERVISOR_VIRT_START, PAGE_SIZE, VMASST_CMD_disable, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../abi.js';
 import {
   GuestFault, rangeOk,
@@ -10,7 +10,7 @@ import {
   type HypercallContext,
 } from './context.js';
 import {
-  consoleIo, eventChannelOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
+  consoleIo, eventChannelOp, GRANT_LAYOUT_32, grantTableOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
 } from './common.js';
 import {
   memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping,
@@ -65,7 +65,7 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
     case HC.set_timer_op: return setTimerOp(ctx, (a[1] >>> 0) * 2 ** 32 + (a[0] >>> 0));
     case HC.xen_version: return xenVersion(ctx, a[0], a[1]);
     case HC.console_io: return consoleIo(ctx, rangeOk, a[0], a[1] >>> 0, a[2]);
-    case HC.grant_table_op: return grantTableOp(ctx, a[0], a[1], a[2]);
+    case HC.grant_table_op: return grantTableOp(ctx.domain, ctx.grants, rangeOk, GRANT_LAYOUT_32, a[0], a[1], a[2]);
     case HC.vm_assist:
       // None of the assists (4gb_segments, writable_pagetables...) is implemented.
       return (a[0] >>> 0) > VMASST_CMD_disable ? ENOSYS : EINVAL;
@@ -148,58 +148,3 @@ function xenVersion(ctx: HypercallContext, cmd: number, arg: number): number {
   }
 }
 
-/** grant_table_op: setup_table and query_size for the guest's own table; map/unmap of grants from other domains. */
-function grantTableOp(ctx: HypercallContext, cmd: number, uop: number, count: number): number {
-  const { domain, grants } = ctx;
-  count >>>= 0;
-  const sizes: Record<number, number> = {
-    [GNTTABOP_setup_table]: 16, [GNTTABOP_query_size]: 12, [GNTTABOP_map_grant_ref]: 32, [GNTTABOP_unmap_grant_ref]: 24,
-  };
-  const size = sizes[cmd];
-  if (size === undefined) return ENOSYS;
-  if (count > 512 || !rangeOk(uop, count * size)) return count > 512 ? EINVAL : EFAULT;
-  for (let i = 0; i < count; i++) {
-    const at = uop + i * size;
-    switch (cmd) {
-      case GNTTABOP_setup_table: {
-        const dom = domain.access.read16(at);
-        const nr = domain.access.read32(at + 4);
-        const list = domain.access.read32(at + 12);
-        let status = GNTST_okay;
-        if (dom !== DOMID_SELF && dom !== GUEST_DOMID) status = GNTST_permission_denied;
-        else {
-          const frames = grants.setup(nr);
-          if (typeof frames === 'number') status = frames;
-          else {
-            if (!rangeOk(list, frames.length * 4)) return EFAULT;
-            frames.forEach((frame, k) => domain.access.write32(list + k * 4, frame));
-          }
-        }
-        domain.access.write16(at + 8, status);
-        break;
-      }
-      case GNTTABOP_query_size: {
-        const dom = domain.access.read16(at);
-        const ok = dom === DOMID_SELF || dom === GUEST_DOMID;
-        domain.access.write32(at + 4, grants.frames);
-        domain.access.write32(at + 8, grants.maxFrames);
-        domain.access.write16(at + 10, ok ? GNTST_okay : GNTST_bad_domain);
-        break;
-      }
-      case GNTTABOP_map_grant_ref: {
-        // {u64 host_addr; u32 flags; u32 ref; u16 dom @16; s16 status @18; u32 handle; u64 dev_bus_addr}:
-        // the only other domain is this hypervisor's back end, which grants nothing.
-        const dom = domain.access.read16(at + 16);
-        domain.access.write16(at + 18, (dom === 0 ? GNTST_bad_gntref : GNTST_bad_domain) & 0xffff);
-        domain.refuse();
-        break;
-      }
-      case GNTTABOP_unmap_grant_ref:
-        // {u64 host_addr; u64 dev_bus_addr; u32 handle @16; s16 status @20}: no handle was ever given.
-        domain.access.write16(at + 20, GNTST_bad_handle & 0xffff);
-        domain.refuse();
-        break;
-    }
-  }
-  return 0;
-}

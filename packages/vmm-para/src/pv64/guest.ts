@@ -8,6 +8,7 @@ import type { ExitStats, PvDomain, PvDomainConfig, Registers, SpecialRegisters, 
 import { Cpu, MMU_PAGING_FEATURES, MmuPaging, cpuRegisters, cpuSpecialRegisters, cpuid } from '@ringvisor/x86-core';
 import { GUEST_DOMID, PAGE_SIZE } from '../abi.js';
 import { ConsoleBackend } from '../backends/console.js';
+import { GrantTable } from '../backends/grant-table.js';
 import { Xenstore } from '../backends/xenstore.js';
 import { TYPE_WRITABLE } from '../frames.js';
 import { DomainTime, NS_PER_TSC_TICK } from '../time.js';
@@ -61,6 +62,7 @@ export class PvGuest64 implements PvDomain {
   readonly time: DomainTime;
   readonly console: ConsoleBackend;
   readonly xenstore: Xenstore;
+  readonly grants: GrantTable;
   private readonly memory: PhysicalMemory;
   private readonly context: HypercallContext64;
   private readonly args = new Args64();
@@ -81,6 +83,7 @@ export class PvGuest64 implements PvDomain {
     this.built = buildDomain64(domain, elf, config.cmdline ?? '', config.initrd ?? null);
     for (const mfn of [this.built.consoleMfn, this.built.storeMfn]) domain.tables.frames.getType(mfn, TYPE_WRITABLE);
     this.time = new DomainTime(domain, this.cpu, clock, SHARED_INFO_64);
+    this.grants = new GrantTable(memory, domain.hv.grant, domain.tables.frames);
     let consolePort = 0;
     let storePort = 0;
     const ringEvents = (port: () => number) => ({
@@ -101,7 +104,7 @@ export class PvGuest64 implements PvDomain {
     domain.setReg(RSP, this.built.stackTop);
     domain.setReg(RSI, this.built.startInfo);
     this.context = {
-      domain, time: this.time, console: this.console, nested: false,
+      domain, time: this.time, grants: this.grants, console: this.console, nested: false,
       continueWith: (args) => { this.continuation = args; },
       consoleWrite: (bytes) => { config.console.write(bytes); },
     };

@@ -29,6 +29,23 @@ describe('SYSCALL intercept in 64-bit mode', () => {
     expect([cpu.stop.vector, cpu.eip]).toEqual([13, CODE + 8]);
   });
 
+  it('stops at a SYSCALL after a loop hot enough to be compiled, the intercept set after the blocks were made', () => {
+    // loop: dec %ecx; jnz loop; syscall; hlt
+    const m = longMachine([0xff, 0xc9, 0x75, 0xfc, 0x0f, 0x05, 0xf4]);
+    const { cpu } = m;
+    cpu.segAccess[CS] = 0xa0fb;
+    cpu.cpl = 3;
+    cpu.codeSizeChanged();
+    cpu.reg32[1] = 100_000;
+    // Without the intercept the loop runs hot and compiled (the budget ends inside it).
+    expect(cpu.run(50_000)).toBe('budget');
+    expect(cpu.longBlocks?.compiled ?? 0).toBeGreaterThan(0);
+    cpu.intercepts.interceptOpcode(0x105);
+    expect(cpu.run(1_000_000)).toBe('opcode');
+    expect(cpu.stop.opcode).toBe(0x105);
+    expect([cpu.eip, cpu.reg32[1], cpu.cpl]).toEqual([CODE + 4, 0, 3]);
+  });
+
   it('leaves SYSCALL to the CPU without the intercept', () => {
     const m = longMachine([0x0f, 0x05]);
     const { cpu } = m;

@@ -1,4 +1,5 @@
 import type { ConsoleBackend } from '../../backends/console.js';
+import type { GrantTable } from '../../backends/grant-table.js';
 import type { DomainTime } from '../../time.js';
 import type { Domain64 } from '../domain.js';
 
@@ -25,6 +26,8 @@ export class Args64 {
 export interface HypercallContext64 {
   readonly domain: Domain64;
   readonly time: DomainTime;
+  /** The domain's own grant table (setup_table, query_size). */
+  readonly grants: GrantTable;
   readonly console: ConsoleBackend | null;
   /** Inside a multicall: no second multicall, no iret. */
   readonly nested: boolean;

@@ -8,7 +8,7 @@ import {
   GuestFault,
 } from '../../guest-access.js';
 import {
-  consoleIo, eventChannelOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
+  consoleIo, eventChannelOp, GRANT_LAYOUT_64, grantTableOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
 } from '../../hypercalls/common.js';
 import {
   EVTCHNOP_bind_ipi, CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_down, VCPUOP_register_runstate_memory_area, VCPUOP_register_vcpu_info,
@@ -94,6 +94,7 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
       }
       return vcpuOp(domain, ctx.time, a.u32(0), a.u32(1), a.num(2));
     case HC.mmuext_op: return mmuextOp64(ctx, a);
+    case HC.grant_table_op: return grantTableOp(domain, ctx.grants, rangeOk64, GRANT_LAYOUT_64, a.u32(0), a.num(1), a.u32(2));
     case HC64.set_segment_base: return setSegmentBase(ctx, a.u32(0), a.num(1));
     case HC.sched_op: return schedOp(domain, a.u32(0), a.num(1));
     case HC64.callback_op: return callbackOp(ctx, a.u32(0), a.num(1));
