@@ -7,7 +7,7 @@
 // memory, and it delivers exceptions and interrupts through the guest's IDT with the frame bare
 // hardware pushes.
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, CR0_PG, KIND_RAM_CODE, KIND_ROM, PAGE_SHIFT, Paging, PhysicalMemory,
-  SHADOW_HIDDEN, SHADOW_MMIO, SHADOW_OVERLAY, SHADOW_TRACED, SHADOW_TRUE, SHADOW_UNSUPPORTED, SHADOW_VMM_AREA, ShadowPaging,
+  SHADOW_HIDDEN, SHADOW_MMIO, SHADOW_OVERLAY, SHADOW_TRACED, SHADOW_TRUE, SHADOW_UNSUPPORTED, SHADOW_VMM_AREA, ShadowPaging, TLB_GLOBAL,
 } from '@ringvisor/mmu';
 import type {
   ExitStats, Registers, SegmentState, SpecialRegisters, Vcpu, VcpuState, VmExit, VmSpec,
@@ -16,6 +16,7 @@ import {
   CS, Cpu, CpuFault, DS, ES, FS, GS, IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP, IA32_TIME_STAMP_COUNTER, LDTR,
   MMU_PAGING_FEATURES, MmuPaging, SS, TR, cpuFpuImage, cpuRegisters, setCpuFpuImage, type PagingUnit,
 } from '@ringvisor/x86-core';
+import { MAPPING_GLOBAL } from './code-mappings.js';
 import { DescriptorShadow } from './descriptor-shadows.js';
 import { FullCounters } from './full-stats.js';
 import {
@@ -43,6 +44,7 @@ const CR0_HOST = (CR0_PE | 0x10000 | CR0_PG) >>> 0;
 const CR4_TSD = 4;
 const CR4_PSE = 0x10;
 const CR4_PAE = 0x20;
+const CR4_PGE = 0x80;
 const EFER_LMA = 0x400;
 const EFER_LME = 0x100;
 const TC_LINEAR = (VMM_LINEAR + TC_OFFSET) | 0;
@@ -179,6 +181,11 @@ export class FullVcpu implements Vcpu {
         fetchPage.linear = -1;
         if (gpa >= 0 && gpa < guestRamEnd) host.markCode(gpa >>> PAGE_SHIFT);
         return gpa < 0 ? -1 : gpa >>> PAGE_SHIFT;
+      },
+      mapping: (linear) => {
+        const gpa = shadow.peekFetch(linear);
+        if (gpa < 0 || !this.fetchable(gpa)) return -1;
+        return (gpa >>> PAGE_SHIFT) | ((shadow.peekFlags & TLB_GLOBAL) !== 0 ? MAPPING_GLOBAL : 0);
       },
     };
     // Guest stores into translated code (any writer: the CPU, the emulator, DMA).
@@ -840,8 +847,14 @@ export class FullVcpu implements Vcpu {
     const invalidations = tc.counters.invalidations;
     const failed = this.emulate();
     if (failed !== null) return failed;
-    if (cls === C_INVLPG) this.shadow.invlpg((virt.segBase[virt.eaSeg] + virt.eaOff) | 0);
-    else if (cls === C_MOV_CR3 && virt.cr3 === cr3Before) this.shadow.flushNonGlobal();
+    if (cls === C_INVLPG) {
+      const linear = (virt.segBase[virt.eaSeg] + virt.eaOff) | 0;
+      this.shadow.invlpg(linear);
+      tc.invlpg(linear, this.code);
+    } else if (cls === C_MOV_CR3 && virt.cr3 === cr3Before) {
+      this.shadow.flushNonGlobal();
+      tc.flushTlb(false, this.code);
+    }
     if (tc.kindAt[off] === K_CALLOUT && tc.counters.invalidations === invalidations && !virt.halted && !virt.inShutdown &&
       virt.eip === (next >>> 0) && virt.segBase[CS] === csBase && virt.cpl === 0 &&
       this.dirtyPages.length === 0 && !(this.virtualInterruptible() && this.spec.interrupts.pending()) &&
@@ -898,11 +911,17 @@ export class FullVcpu implements Vcpu {
     if (cr0 === this.cr0 && cr3 === this.cr3 && cr4 === this.cr4 && efer === this.efer) return;
     if (cr0 !== this.cr0 || cr4 !== this.cr4 || efer !== this.efer) {
       // Linear addresses change meaning: translations keyed by them go.
-      if (((cr0 ^ this.cr0) & (CR0_PG | CR0_PE)) !== 0 || ((cr4 ^ this.cr4) & (CR4_PSE | CR4_PAE)) !== 0) this.tc.flush();
+      const flushed = ((cr0 ^ this.cr0) & (CR0_PG | CR0_PE)) !== 0 || ((cr4 ^ this.cr4) & (CR4_PSE | CR4_PAE)) !== 0;
+      if (flushed) this.tc.flush();
       this.shadow.setGuestControl(cr0, cr3, cr4, efer);
+      // A PGE toggle flushes every TLB entry, a CR3 load the non-global ones: the TC checks its pages then.
+      if (!flushed && (((cr4 ^ this.cr4) & CR4_PGE) !== 0 || cr3 !== this.cr3)) this.tc.flushTlb(((cr4 ^ this.cr4) & CR4_PGE) !== 0, this.code);
       this.gdtShadow.invalidate();
       this.ldtShadow.invalidate();
-    } else this.shadow.setCr3(cr3);
+    } else {
+      this.shadow.setCr3(cr3);
+      this.tc.flushTlb(false, this.code);
+    }
     this.cr0 = cr0;
     this.cr3 = cr3;
     this.cr4 = cr4;
@@ -950,7 +969,7 @@ export class FullVcpu implements Vcpu {
     const tc = this.tc.counters;
     const sh = this.shadow;
     const out: [string, number][] = [
-      ['tc-blocks', tc.blocks], ['tc-bytes', tc.bytes], ['tc-flushes', tc.flushes], ['tc-invalidated', tc.invalidations],
+      ['tc-blocks', tc.blocks], ['tc-bytes', tc.bytes], ['tc-flushes', tc.flushes], ['tc-invalidated', tc.invalidations], ['tc-remapped', tc.remapped],
       ['tc-chained', tc.chains], ['adaptive-retranslations', c.adaptiveRetranslations],
     ];
     for (let k = 0; k < CALLOUT_NAMES.length; k++) if (c.callouts[k] > 0) out.push([`callout-${CALLOUT_NAMES[k]}`, c.callouts[k]]);

@@ -7,6 +7,7 @@
 // virtual CPU. For every TC instruction the cache records the guest EIP the CPU state stands for
 // at that boundary, so a fault or stop anywhere maps back to exact guest state.
 import { decodeLength } from '@ringvisor/x86-core';
+import { CodeMappings } from './code-mappings.js';
 import { TC_SIZE } from './layout.js';
 
 /** What the TC instruction at an offset is. */
@@ -85,6 +86,11 @@ export interface CodeSource {
   fetch(linear: number): number;
   /** Guest-physical page number of `linear` as last fetched (for invalidation), or -1. */
   page(linear: number): number;
+  /**
+   * What `linear` maps for a supervisor fetch now, looked at without fetching (no accessed bits
+   * set): guest-physical page | MAPPING_GLOBAL when global, or -1.
+   */
+  mapping(linear: number): number;
 }
 
 /** Fragments end after this many guest instructions (bounds the work of one translation). */
@@ -100,6 +106,8 @@ export class TcCounters {
   bytes = 0;
   flushes = 0;
   invalidations = 0;
+  /** Of those, fragments whose linear page mapped other code (or none) at a guest TLB flush. */
+  remapped = 0;
   chains = 0;
   guestInstructions = 0;
 }
@@ -121,6 +129,13 @@ export class TranslationCache {
   private readonly entries = new Map<number, number>();
   /** Guest-physical page → TC offsets of the fragments translated from it. */
   private readonly byPage = new Map<number, number[]>();
+  /** Guest linear page → the fragments read from it and the page it mapped then. */
+  private readonly mappings = new CodeMappings();
+  private readonly liveEntry = (entry: number): boolean => this.kindAt[entry] !== K_STALE && entry < this.cursor;
+  private readonly staleEntry = (entry: number): void => {
+    this.counters.remapped++;
+    this.makeStale(entry);
+  };
   /** Fragment start → the TC offset just past it (its instructions and exit stubs). */
   private readonly fragmentEnd = new Map<number, number>();
   /** Indirect branches the VMM completes without the emulator, by call-out offset. */
@@ -162,17 +177,30 @@ export class TranslationCache {
     const list = this.byPage.get(page);
     if (list === undefined) return;
     this.byPage.delete(page);
-    for (const entry of list) {
-      if (this.kindAt[entry] === K_STALE) continue;
-      this.code[entry] = UD2_0;
-      this.code[entry + 1] = UD2_1;
-      this.kindAt[entry] = K_STALE;
-      this.written(entry, 2);
-      this.disarmStubs(entry);
-      const linear = this.linearAt[entry];
-      if (this.entries.get(linear) === entry) this.entries.delete(linear);
-      this.counters.invalidations++;
-    }
+    for (const entry of list) this.makeStale(entry);
+  }
+
+  /** Guest INVLPG of `linear`: fragments of its (large) page that now map other code go stale. */
+  invlpg(linear: number, source: CodeSource): void {
+    this.mappings.invlpg(linear, source, this.liveEntry, this.staleEntry);
+  }
+
+  /** A guest TLB flush: of non-global translations (CR3 load), or of all (`globalsToo`: PGE toggle). */
+  flushTlb(globalsToo: boolean, source: CodeSource): void {
+    this.mappings.flush(globalsToo, source, this.liveEntry, this.staleEntry);
+  }
+
+  /** The fragment at `entry` must not run again: a UD2 over its entry sends chains into it to the lookup. */
+  private makeStale(entry: number): void {
+    if (this.kindAt[entry] === K_STALE) return;
+    this.code[entry] = UD2_0;
+    this.code[entry + 1] = UD2_1;
+    this.kindAt[entry] = K_STALE;
+    this.written(entry, 2);
+    this.disarmStubs(entry);
+    const linear = this.linearAt[entry];
+    if (this.entries.get(linear) === entry) this.entries.delete(linear);
+    this.counters.invalidations++;
   }
 
   /**
@@ -218,6 +246,7 @@ export class TranslationCache {
   flush(): void {
     this.entries.clear();
     this.byPage.clear();
+    this.mappings.clear();
     this.fragmentEnd.clear();
     this.fast.clear();
     this.kindAt.fill(0, 0, this.cursor);
@@ -272,9 +301,15 @@ export class TranslationCache {
     const start = this.cursor;
     const counters = this.counters;
     const pages: number[] = [];
+    /** [linear page, mapping] pairs the fragment read code from. */
+    const linearPages: number[] = [];
     const addPage = (lin: number): void => {
       const p = source.page(lin);
       if (p >= 0 && !pages.includes(p)) pages.push(p);
+      const linearPage = lin >>> 12;
+      for (let i = 0; i < linearPages.length; i += 2) if (linearPages[i] === linearPage) return;
+      const mapping = source.mapping(lin);
+      if (mapping >= 0) linearPages.push(linearPage, mapping);
     };
     this.fixField.length = 0;
     this.fixTarget.length = 0;
@@ -349,6 +384,7 @@ export class TranslationCache {
       if (list === undefined) this.byPage.set(p, list = []);
       list.push(start);
     }
+    for (let i = 0; i < linearPages.length; i += 2) this.mappings.record(start, linearPages[i], linearPages[i + 1]);
     counters.blocks++;
     counters.bytes += this.cursor - start;
     this.written(start, this.cursor - start);

@@ -329,3 +329,61 @@ describe('self-modifying kernel code: none and full leave the same guest-visible
     });
   }
 });
+
+describe('kernel code remapped at the same linear address: none and full run the new code after the TLB flush', () => {
+  // Two routines in RAM (MOV EAX, n; RET) and a linear page, 0x13000, whose PTE the program points
+  // at one then the other. The TC keys fragments by linear address; a flush that the architecture
+  // says must expose the new mapping (INVLPG, a CR3 load, a PGE toggle) must expose it to the TC too.
+  const L = 0x13000;
+  const PTE_L = PAGE_TABLE + (L >>> 12) * 4;
+  const PD2 = 0x28000;
+  const PT2 = 0x29000;
+  const store = (address: number, value: number) => [0xc7, 0x05, ...le32(address), ...le32(value)];
+  const routines = [
+    0x0f, 0x20, 0xc0, 0x25, ...le32(0xfffeffff), 0x0f, 0x22, 0xc0, // clear CR0.WP: the tables are read-only
+    ...store(0x11000, 0x000001b8), ...store(0x11004, 0x0000c300), //  0x11000: mov eax, 1; ret
+    ...store(0x12000, 0x000002b8), ...store(0x12004, 0x0000c300), //  0x12000: mov eax, 2; ret
+  ];
+  const invlpg = [0x0f, 0x01, 0x3d, ...le32(L)];
+  const callL = (at: number) => [0xe8, ...le32(L - (CODE + at + 5)), 0x50]; // call L; push eax
+  const movCr3 = (pd: number) => [0xb8, ...le32(pd), 0x0f, 0x22, 0xd8];
+  const build = (parts: ((at: number) => number[])[]) => {
+    const out: number[] = [];
+    for (const part of parts) out.push(...part(out.length));
+    return out;
+  };
+  const pushed = (outcome: Outcome, count: number) =>
+    Array.from({ length: count }, (_, i) => new DataView(outcome.ram.buffer).getUint32(STACK_TOP - 4 * (i + 1), true));
+
+  // The translator follows a direct CALL into its target, so the routine's code is part of the
+  // caller's fragment: three times round one loop that flips the mapping, the third pass reuses the
+  // fragment translated in the second, whose inlined routine is the wrong one after the flush.
+  const flip = [0x81, 0x35, ...le32(PTE_L), ...le32(0x3000)]; // xor dword [PTE_L], 0x3000: 0x11xxx <-> 0x12xxx
+  const loop = (head: number[], flush: number[]) => {
+    const start = [...head, 0xb9, ...le32(3)]; // mov ecx, 3
+    return build([() => start, callL, () => flip, () => flush, () => [0x49], (at) => [0x75, (start.length - (at + 2)) & 0xff]]);
+  };
+
+  it('INVLPG', () => {
+    const program = loop([...routines, ...store(PTE_L, 0x11003), ...invlpg], invlpg);
+    expect(pushed(sameUnderBoth(program, true, 1, 0), 3)).toEqual([1, 2, 1]);
+  });
+
+  it('a CR3 load switches between address spaces that map different code there', () => {
+    const program = build([
+      () => routines, () => store(PTE_L, 0x12003), () => invlpg,
+      () => [0xbe, ...le32(PAGE_TABLE), 0xbf, ...le32(PT2), 0xb9, ...le32(1024), 0xf3, 0xa5], // copy the page table
+      () => store(PT2 + (L >>> 12) * 4, 0x11003), () => store(PD2, PT2 | 3),
+      () => movCr3(PD2), callL, () => movCr3(PAGE_DIR), callL, () => movCr3(PD2), callL,
+    ]);
+    expect(pushed(sameUnderBoth(program, true, 2, 0), 3)).toEqual([1, 2, 1]);
+  });
+
+  it('a PGE toggle drops a global mapping', () => {
+    const cr4 = [0x0f, 0x20, 0xe0]; // mov eax, cr4
+    const pgeOn = [0x0d, ...le32(0x80), 0x0f, 0x22, 0xe0];
+    const pgeOff = [0x25, ...le32(~0x80), 0x0f, 0x22, 0xe0];
+    const program = loop([...routines, ...cr4, ...pgeOn, ...store(PTE_L, 0x11103), ...invlpg], [...cr4, ...pgeOff, ...pgeOn]);
+    expect(pushed(sameUnderBoth(program, true, 3, 0), 3)).toEqual([1, 2, 1]);
+  });
+});

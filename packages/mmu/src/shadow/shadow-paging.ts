@@ -1,7 +1,7 @@
 // Shadow page tables for software full virtualization: the CPU walks tables the VMM builds from
 // the guest's, in VMM frames of host-physical memory; guest page-table pages are write-traced
 // (page_track), so every shadow stays current and a CR3 load can reuse a cached one.
-import { ACCESS_WRITE, TLB_CLEAN, TLB_LARGE, TLB_NO_USER, TLB_NO_WRITE_USER, type Access } from '../paging/access.js';
+import { ACCESS_FETCH, ACCESS_WRITE, TLB_CLEAN, TLB_LARGE, TLB_NO_USER, TLB_NO_WRITE_USER, type Access } from '../paging/access.js';
 import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_NXE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US } from '../paging/control-bits.js';
 import { WalkResult, type WalkContext } from '../paging/walk.js';
 import { walk32Bit } from '../paging/walk-32bit.js';
@@ -13,6 +13,7 @@ import {
 } from './fault-kind.js';
 import { GPA_OTHER, GPA_RAM, GPA_ROM, GuestPhysical } from './guest-physical.js';
 import { MAX_OVERLAY_PAGES, OverlayPages } from './overlay.js';
+import { PeekContext } from './peek-context.js';
 import {
   ROLE_DIRECT, ROLE_DIRTY, ROLE_EMPTY, ROLE_IDENTITY, ROLE_OVERLAY, ROLE_ROOT, ROLE_RW, ROLE_US, ROLE_VOLATILE, ROLE_PAE, ENTRIES, ShadowTables,
 } from './shadow-tables.js';
@@ -86,6 +87,11 @@ export class ShadowPaging implements WalkContext {
   private readonly unsubscribe: () => void;
   private readonly pages: ShadowTables;
   private readonly result = new WalkResult();
+  private readonly peekResult = new WalkResult();
+  /** The guest's paging as `peekFetch` walks it: the same tables, with accessed bits left alone. */
+  private readonly peekContext: PeekContext;
+  /** TLB_* flags of the last successful `peekFetch` (TLB_GLOBAL: survives a CR3 load). */
+  peekFlags = 0;
   private readonly overlay = new OverlayPages();
 
   constructor(options: ShadowPagingOptions) {
@@ -100,6 +106,7 @@ export class ShadowPaging implements WalkContext {
     this.freeFrame = options.freeFrame;
     this.tables = new GuestPhysical(host, guestRamEnd);
     this.pages = new ShadowTables(host, this.tables, options.hostTlb, options.allocFrame, capacity);
+    this.peekContext = new PeekContext(this);
     this.unsubscribe = host.onLayoutChange(() => this.pages.dropAllButActive());
     this.selectRoot();
   }
@@ -261,6 +268,26 @@ export class ShadowPaging implements WalkContext {
       this.guestErrorCode = result.errorCode;
       return -1;
     }
+    return result.physical;
+  }
+
+  /**
+   * The guest's current translation of `linear` for a supervisor fetch, read without the side
+   * effects of a walk (no accessed bits set: nothing is fetched): gpa, or -1 when the fetch would
+   * fault. Binary translators check that translated code is still what its linear address maps.
+   */
+  peekFetch(linear: number): number {
+    const address = linear >>> 0;
+    if ((this.cr0Value & CR0_PG) === 0) {
+      this.peekFlags = 0;
+      return (address & this.host.addressMask) >>> 0;
+    }
+    const result = this.peekResult;
+    const ok = (this.cr4Value & CR4_PAE) !== 0
+      ? walkPae(this.peekContext, address, ACCESS_FETCH, false, result)
+      : walk32Bit(this.peekContext, address, ACCESS_FETCH, false, result);
+    if (!ok) return -1;
+    this.peekFlags = result.flags;
     return result.physical;
   }
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, PF_P, PF_U, PF_W, PTE_A, PTE_D, PTE_G,
-  PTE_P, PTE_RW, PTE_US, type Access,
+  PTE_P, PTE_RW, PTE_US, TLB_GLOBAL, type Access,
 } from '../../src/index.js';
 import { Tables32 } from '../guest-tables.js';
 import { createMachine, type Machine } from './machine.js';
@@ -260,5 +260,24 @@ describe('shadow paging: 32-bit guest tables', () => {
     same(m, 0x3000, ACCESS_WRITE, true, 0x77);
     expect(m.peek(0x3000)).toBe(0x77);
     m.shadow.checkInvariants();
+  });
+
+  it('peekFetch reads a mapping as a supervisor fetch sees it, without setting accessed bits', () => {
+    const { m, tables, start } = boot(CR4_PGE);
+    tables.map(0xc0001000, 0x3000, PTE_P | PTE_G);
+    tables.map(0xc0002000, 0x4000, PTE_P | PTE_RW);
+    start();
+    const pde = m.host.read32(tables.pdeAddress(0xc0001000));
+    expect(m.shadow.peekFetch(0xc0001234)).toBe(0x3234);
+    expect(m.shadow.peekFlags & TLB_GLOBAL).toBe(TLB_GLOBAL);
+    expect(m.shadow.peekFetch(0xc0002000)).toBe(0x4000);
+    expect(m.shadow.peekFlags & TLB_GLOBAL).toBe(0);
+    expect(tables.pte(0xc0001000) & PTE_A).toBe(0);
+    expect(tables.pte(0xc0002000) & PTE_A).toBe(0);
+    expect(m.host.read32(tables.pdeAddress(0xc0001000))).toBe(pde);
+    expect(m.shadow.peekFetch(0xc0003000)).toBe(-1);
+    // The walk that fetches does set them.
+    expect(m.shadow.translateGuest(0xc0001000, ACCESS_FETCH, false)).toBe(0x3000);
+    expect(tables.pte(0xc0001000) & PTE_A).toBe(PTE_A);
   });
 });
