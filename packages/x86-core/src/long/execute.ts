@@ -24,7 +24,7 @@ import {
 } from './operands.js';
 import { pop, popped, push } from './stack.js';
 import { stringInstruction64 } from './strings.js';
-import { farCodeTarget } from './system.js';
+import { farCallOrJump64, farReturn64 } from './far-transfer.js';
 import { loadSegment64 } from './segments.js';
 
 /** The current RIP as a canonical number. */
@@ -404,18 +404,8 @@ function execute64(cpu: Cpu, op: number): void {
       return;
     }
     case 0xca: case 0xcb: {
-      const extra = op === 0xca ? fetch16(cpu) : 0;
-      const bytes = size === 3 ? 8 : 4;
-      const lo = bytes === 8 ? pop(cpu, 8) : popDword(cpu);
-      const high = bytes === 8 ? popped.hi : 0;
-      const selector = (bytes === 8 ? pop(cpu, 8) : popDword(cpu)) & 0xffff;
-      if ((selector & 3) !== cpu.cpl) throwFault(13, selector & 0xfffc);
-      farCodeTarget(cpu, selector, lo, high, true);
-      if (extra) {
-        const sum = (cpu.reg32[4] >>> 0) + extra;
-        cpu.reg32[4] = sum | 0;
-        if (sum >= TWO_32) cpu.regHi[4] = (cpu.regHi[4] + 1) | 0;
-      }
+      const release = op === 0xca ? fetch16(cpu) : 0;
+      farReturn64(cpu, size === 3 ? 8 : size === 2 ? 4 : 2, release);
       d.rip = cpu.ripHi * TWO_32 + (cpu.eip >>> 0);
       return;
     }
@@ -521,16 +511,6 @@ function enter64(cpu: Cpu): void {
   setReg(cpu, s, 5, frameLo, frameHi);
 }
 
-function popDword(cpu: Cpu): number {
-  const v = pop(cpu, 8);
-  // A 32-bit far return pops dwords: undo the extra 4 bytes of the qword pop.
-  const sum = (cpu.reg32[4] >>> 0) - 4;
-  cpu.reg32[4] = sum | 0;
-  if (sum < 0) cpu.regHi[4] = (cpu.regHi[4] - 1) | 0;
-  popped.hi = 0;
-  return v;
-}
-
 /** Pushes the return address `ret` (a canonical number) of a near CALL; RIP was set to the target already. */
 function pushReturn(cpu: Cpu, ret: number): void {
   const high = Math.floor(ret / TWO_32);
@@ -619,18 +599,13 @@ function group45(cpu: Cpu, op: number): void {
       return;
     }
     case 3: case 5: {
-      // Far CALL/JMP m16:32 or m16:64 (REX.W) to a code segment.
+      // Far CALL/JMP m16:16, m16:32 or m16:64 (REX.W).
       const linear = eaLinear(cpu);
       const bytes = d.size === 3 ? 8 : d.size === 2 ? 4 : 2;
       const lo = readAt(cpu, linear, bytes === 8 ? 3 : bytes === 4 ? 2 : 1);
-      const high = hi.v;
+      const high = bytes === 8 ? hi.v : 0;
       const selector = readAt(cpu, linear + bytes, 1);
-      if (reg === 3) {
-        // Pushed first: a fault loading the target leaves RSP to the run loop's rollback.
-        push(cpu, cpu.seg[1], 0, 8);
-        pushReturn(cpu, d.rip);
-      }
-      farCodeTarget(cpu, selector, lo, high, false);
+      farCallOrJump64(cpu, selector, lo, high, bytes, reg === 3 ? d.rip : -1);
       d.rip = cpu.ripHi * TWO_32 + (cpu.eip >>> 0);
       return;
     }

@@ -92,7 +92,7 @@ function isCode64(h: number): boolean {
 }
 
 /** The qword at byte `offset` of the 64-bit TSS: #TS(TR) beyond its limit, #SS(ext) if not canonical. */
-function tssStack(cpu: Cpu, offset: number, ext: number): number {
+export function tssStack(cpu: Cpu, offset: number, ext: number): number {
   if (offset + 7 > cpu.segLimit[TR] >>> 0) throwFault(TS, (cpu.seg[TR] & 0xfffc) | ext);
   const base = canonical(cpu.segBase[TR], cpu.long.segBaseHi[TR]);
   const lo = read64(cpu, base + offset, true);

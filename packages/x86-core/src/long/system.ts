@@ -1,11 +1,11 @@
 // IA-32e system instructions and MSRs: SYSCALL/SYSRET (SDM Vol. 2), SWAPGS, the long-mode MSRs
 // (EFER, STAR, LSTAR, CSTAR, FMASK, FS/GS/KERNEL_GS base, TSC_AUX), the activation rules of IA-32e
 // mode (SDM Vol. 3A 10.8.5: CR0.PG with EFER.LME and CR4.PAE sets EFER.LMA), descriptor-table
-// loads with 64-bit bases, LTR of a 16-byte TSS descriptor, far transfers to plain code segments.
+// loads with 64-bit bases, LTR of a 16-byte TSS descriptor (far transfers: far-transfer.ts).
 import type { Cpu } from '../cpu.js';
 import { throwFault } from '../fault.js';
 import { GP, NP, UD } from '../system/vectors.js';
-import { desc, loadFromDesc, nullInaccessibleSegments, readDescriptor64 } from './interrupt.js';
+import { desc, loadFromDesc, readDescriptor64 } from './interrupt.js';
 import { canonical, readLinear, writeLinear } from './memory.js';
 
 const CS = 1;
@@ -204,38 +204,4 @@ export function loadTableRegister(cpu: Cpu, idt: boolean, limit: number, lo: num
     cpu.gdtrBase = lo >>> 0;
     cpu.long.gdtrBaseHi = hi;
   }
-}
-
-/**
- * Far JMP, CALL's target check and RET to a plain code segment in IA-32e mode (gates are not
- * modelled yet: #GP(selector)). Loads CS and RIP; the caller pushes or pops. `ret` allows an
- * outer privilege level (the RPL), the others require the same one.
- */
-export function farCodeTarget(cpu: Cpu, selector: number, lo: number, hi: number, ret: boolean): void {
-  const error = selector & 0xfffc;
-  if (error === 0) throwFault(GP, 0);
-  if (!readDescriptor64(cpu, selector)) throwFault(GP, error);
-  const h = desc.hi;
-  if ((h & 0x1800) !== 0x1800) throwFault(GP, error);
-  const dpl = (h >>> 13) & 3;
-  const rpl = selector & 3;
-  const conforming = (h & 0x400) !== 0;
-  if (ret ? rpl < cpu.cpl || (conforming ? dpl > rpl : dpl !== rpl) : conforming ? dpl > cpu.cpl : dpl !== cpu.cpl || rpl > cpu.cpl) {
-    throwFault(GP, error);
-  }
-  if ((h & 0x8000) === 0) throwFault(NP, error);
-  if ((h & 0x600000) === 0x600000) throwFault(GP, error);
-  const to64 = (h & 0x600000) === 0x200000;
-  const target = to64 ? canonical(lo, hi) : lo >>> 0;
-  if (target !== target) throwFault(GP, 0);
-  if (!ret || rpl === cpu.cpl) {
-    loadFromDesc(cpu, CS, (selector & 0xfffc) | cpu.cpl);
-  } else {
-    cpu.cpl = rpl;
-    loadFromDesc(cpu, CS, selector);
-    nullInaccessibleSegments(cpu, rpl);
-  }
-  cpu.eip = lo >>> 0;
-  cpu.ripHi = to64 ? hi : 0;
-  cpu.codeSizeChanged();
 }

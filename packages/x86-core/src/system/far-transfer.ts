@@ -1,4 +1,6 @@
+import type { Cpu } from '../cpu.js';
 import { throwFault } from '../fault.js';
+import { farCallOrJump64 } from '../long/far-transfer.js';
 import { CS, DS, ES, ESP, FS, GS, SS, isProtected, isV86, type SystemCpu } from './cpu-view.js';
 import {
   Descriptor, TYPE_CALL_GATE16, TYPE_CALL_GATE32, TYPE_TASK_GATE, TYPE_TSS16_AVAILABLE, TYPE_TSS32_AVAILABLE,
@@ -11,6 +13,8 @@ import { innerStack } from './tss.js';
 import { GP, NP, SS_FAULT } from './vectors.js';
 
 const DATA_REGISTERS = [ES, DS, FS, GS];
+/** IA32_EFER.LMA: in compatibility mode system descriptors are IA-32e's (64-bit call gates, no tasks). */
+const EFER_LMA = 1 << 10;
 const target = new Descriptor();
 const code = new Descriptor();
 const stackSeg = new Descriptor();
@@ -46,6 +50,10 @@ function jumpThroughGate(cpu: SystemCpu, gate: Descriptor): void {
 
 /** Far JMP/CALL to a call gate, a TSS or a task gate (already read into `target`). */
 function throughSystemDescriptor(cpu: SystemCpu, selector: number, source: 'jmp' | 'call'): void {
+  if ((cpu.efer & EFER_LMA) !== 0) {
+    farCallOrJump64(cpu as Cpu, selector, 0, 0, 8, source === 'call' ? cpu.eip >>> 0 : -1);
+    return;
+  }
   const error = selector & 0xfffc;
   const type = target.type;
   if (

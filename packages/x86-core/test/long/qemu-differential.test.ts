@@ -5,7 +5,7 @@ import { runLongGuest } from './machine.js';
 
 // The 64-bit guests (guests/*.S) under QEMU's TCG (`qemu-system-x86_64`, CPU qemu64 with 1 GiB
 // pages), built with BYTE_REPORTS for its byte-wide isa-debugcon: every report must be the same.
-const COMPARED = ['basic', 'paging', 'syscall', 'ist', 'compat', 'alu-fuzz', 'sse', 'x87'];
+const COMPARED = ['basic', 'paging', 'syscall', 'ist', 'compat', 'farcall', 'alu-fuzz', 'sse', 'x87'];
 /** Instruction budgets beyond the default 5 million. */
 const BUDGET: Record<string, number> = { sse: 40_000_000, x87: 20_000_000 };
 
