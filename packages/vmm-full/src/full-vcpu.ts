@@ -354,7 +354,9 @@ export class FullVcpu implements Vcpu {
     // Ring 3 runs on the hardware with GDTR on the guest's GDT, whose pages then show the shadow:
     // never pages of the VMM area (a GDT there, or wrapping past 4 GiB into it, is interpreted).
     if (virt.cpl === 3) return (virt.gdtrBase >>> 0) + virt.gdtrLimit < VMM_LINEAR ? Regime.User : Regime.Emulate;
-    if (virt.cpl === 0 && virt.code32) return Regime.Kernel;
+    // Single-stepped kernel code is interpreted: the CPU would trap after the TC's own instructions
+    // (a CALL's push, links, call-outs' surroundings), and the guest must see one trap per its own.
+    if (virt.cpl === 0 && virt.code32 && (virt.getEflags() & TF) === 0) return Regime.Kernel;
     return Regime.Emulate;
   }
 

@@ -387,3 +387,43 @@ describe('kernel code remapped at the same linear address: none and full run the
     expect(pushed(sameUnderBoth(program, true, 3, 0), 3)).toEqual([1, 2, 1]);
   });
 });
+
+describe('single-stepping kernel code: none and full take the same #DB traps', () => {
+  // The program points vector 1 at a handler that counts traps and IRETs, then twice (the second
+  // time through translated, chained code) sets TF by POPF and runs a CALL to a routine, a loop
+  // with a taken branch, LOOP, a jump and a port read, and clears it. Each guest instruction traps
+  // once; the TC's own instructions (a CALL's push and jump, links, call-outs) must not show.
+  const handler = CODE + 2;
+  const counter = DATA + 0x900;
+  const routine = CODE + 0x200;
+  const head = [
+    0xeb, 0x07, //                                      jmp over the handler
+    0xff, 0x05, ...le32(counter), 0xcf, //             handler: inc dword [counter]; iret
+    0xc7, 0x05, ...le32(counter), ...le32(0),
+    0xc7, 0x05, ...le32(IDT + 8), ...le32((0x08 << 16) | (handler & 0xffff)),
+    0xc7, 0x05, ...le32(IDT + 12), ...le32((handler & 0xffff0000) | 0x8e00),
+    0xc7, 0x05, ...le32(routine), ...le32(0xc3909040), // routine: inc eax; nop; nop; ret
+    0xbe, ...le32(2), //                               mov esi, 2
+  ];
+  const pass = (at: number) => [
+    0x9c, 0x81, 0x0c, 0x24, ...le32(0x100), 0x9d, //   TF on
+    0x40, //                                           inc eax
+    0xe8, ...le32(routine - (CODE + at + 15)), //      call routine
+    0xb9, ...le32(3), 0x49, 0x75, 0xfd, //             mov ecx, 3; dec ecx; jnz
+    0xb1, 2, 0xe2, 0xfe, //                            mov cl, 2; loop
+    0xeb, 0x01, 0x90, //                               jmp over a NOP
+    0xe4, 0x71, //                                     in al, 0x71
+    0x9c, 0x81, 0x24, 0x24, ...le32(~0x100), 0x9d, //  TF off
+    0x4e, //                                           dec esi
+  ];
+  const body = pass(head.length);
+  const program = [...head, ...body, 0x75, (-(body.length + 2)) & 0xff]; // jnz: the pass again
+  for (const paging of [false, true]) {
+    it(`counts one trap per guest instruction, paging ${paging ? 'on' : 'off'}`, () => {
+      const none = sameUnderBoth(program, paging, 4, 0);
+      // Per pass: inc, call, 4 in the routine, mov, 3 x (dec, jnz), mov, 2 x loop, jmp, in, pushf,
+      // and, and the POPF that clears TF (it began with TF set; the one that set it did not).
+      expect(new DataView(none.ram.buffer).getUint32(counter, true)).toBe(2 * 21);
+    });
+  }
+});

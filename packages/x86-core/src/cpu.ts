@@ -1431,6 +1431,7 @@ export class Cpu {
    */
   interceptStop(reason: StopReason): never {
     this.rewind();
+    this.holdStepTrap();
     this.stop.reason = reason;
     // In 64-bit mode an intercept fires once its instruction is fetched: its length is what was read.
     this.stop.length = this.mode64 ? longFetchedLength() : instructionLength(this);
@@ -1443,15 +1444,30 @@ export class Cpu {
    * whatever ran the instruction (a compiled block records where it was only then).
    */
   stopAccess(reason: StopReason): never {
+    this.holdStepTrap();
     this.stop.reason = reason;
     this.stop.length = -1;
     throw INTERCEPTED;
   }
 
-  /** Advances EIP past an instruction the VMM emulated. */
+  /** Advances EIP past an instruction the VMM emulated (which takes its single-step trap, if armed). */
   skipInstruction(length: number): void {
     this.eip = ((this.eip + length) & this.ipMask) >>> 0;
     this.halted = false;
+    if (this.stepTrapHeld) this.events |= EV_TRAP;
+    this.stepTrapHeld = false;
+  }
+
+  /** The stopped instruction's single-step trap, held until the VMM completes it (`skipInstruction`). */
+  private stepTrapHeld = false;
+
+  /**
+   * An instruction stopped for the VMM did not complete: its single-step trap must not fire before
+   * it runs again (the boundary before it arms the trap again) or in whatever the VMM runs next.
+   */
+  private holdStepTrap(): void {
+    this.stepTrapHeld = (this.events & EV_TRAP) !== 0;
+    this.events &= ~EV_TRAP;
   }
 
   /** Queues an exception for delivery before the next instruction (errorCode -1: none). */

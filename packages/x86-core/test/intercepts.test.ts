@@ -35,6 +35,27 @@ describe('intercepts', () => {
     expect(m.cpu.dr[6] & 0x4000).toBe(0x4000);
   });
 
+  it('a stopped instruction takes its single-step trap only once it completes: after the VMM skips it, or after it runs again', () => {
+    const m = createMachine('real');
+    m.cpu.intercepts.exceptions = 1 << 1;
+    m.cpu.intercepts.ioAll = true;
+    m.load([0xe6, 0x80, 0xe6, 0x81, 0x90]); // out 0x80,al; out 0x81,al; nop
+    m.cpu.setEflags(m.cpu.getEflags() | 0x100);
+    expect(m.cpu.run(10)).toBe('io');
+    expect(m.cpu.eip).toBe(CODE);
+    // Emulated by the VMM: the trap follows, after the OUT.
+    m.cpu.skipInstruction(m.cpu.stop.length);
+    expect(m.cpu.run(10)).toBe('exception');
+    expect([m.cpu.stop.vector, m.cpu.eip]).toEqual([1, CODE + 2]);
+    // Stopped again, and this time left to run again (as after a clock sync): no trap before it.
+    expect(m.cpu.run(10)).toBe('io');
+    expect(m.cpu.eip).toBe(CODE + 2);
+    m.cpu.intercepts.ioAll = false;
+    expect(m.cpu.run(10)).toBe('exception');
+    expect([m.cpu.stop.vector, m.cpu.eip]).toEqual([1, CODE + 4]);
+    expect(m.ports.length).toBe(1);
+  });
+
   it('#PF carries its error code and CR2', () => {
     const m = createMachine('flat32');
     // Paging on with an empty page directory at 0x10000: every access faults.
