@@ -7,6 +7,7 @@ import type { AccessSize, ExitReason, ExitStats, SpecialRegisters, Vcpu, Vm, VmE
 import { noneStrategy } from '@ringvisor/x86-core';
 import { describe, expect, it } from 'vitest';
 import { vmxStrategy } from '../src/index.js';
+import { flatProtectedMode } from './flat-protected.js';
 
 const RAM = 0x200000;
 const CODE = 0x10000;
@@ -76,14 +77,7 @@ function run(strategy: VmmStrategy, seed: number, migrate: 'no' | 'fresh' | 'alt
   let vcpu = vm.createVcpu(0);
   const firstVcpu = vcpu;
   let other: { vm: Vm; vcpu: Vcpu } | null = null;
-  const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
-  vcpu.setSpecialRegisters({
-    cs: flat(0x08, 0xc09b), ds: flat(0x10, 0xc093), es: flat(0x10, 0xc093), fs: flat(0x10, 0xc093),
-    gs: flat(0x10, 0xc093), ss: flat(0x10, 0xc093),
-    tr: { selector: 0, base: 0, limit: 0xffff, access: 0x8b }, ldt: { selector: 0, base: 0, limit: 0, access: 0x10000 },
-    gdt: { base: 0x1000, limit: 0x1f }, idt: { base: 0x2000, limit: 0x7ff },
-    cr0: 0x11, cr2: 0, cr3: 0x4000, cr4: 0, efer: 0,
-  });
+  vcpu.setSpecialRegisters(flatProtectedMode(0x1f, 0x4000));
   const pick = [0x4000, RAM - 4, RAM, RAM + 0x1000, 0xd0000000, 0xfffffffc, CODE + 0x100];
   const reg = () => (next() & 3) === 0 ? next() : pick[next() % pick.length] + (next() & 0xff);
   vcpu.setRegisters({ eax: reg(), ecx: next() & 0xff, edx: reg(), ebx: reg(), esp: 0x9000, ebp: reg(), esi: reg(), edi: reg(), eip: CODE, eflags: 2 });

@@ -36,6 +36,9 @@ const CR0_CD = 1 << 30;
 const CR0_DEFINED = 0xe005003f | 0;
 const CR0_ET = 1 << 4;
 const RFLAGS_IF = 1 << 9;
+const RFLAGS_TF = 1 << 8;
+const DR6_BS = 1 << 14;
+const DB = 1;
 const GP = 13;
 const MF = 16;
 const INJECT_VALID = 0x80000000;
@@ -171,8 +174,8 @@ export class VmxVcpu implements Vcpu {
           }
           continue;
         case EXIT_REASON.HLT:
-          this.complete();
-          v.write(VMCS.GUEST_ACTIVITY_STATE, 1);
+          // A single-step trap ends the halt at once (its handler returns past the HLT).
+          if (!this.complete()) v.write(VMCS.GUEST_ACTIVITY_STATE, 1);
           continue;
         case EXIT_REASON.IO_INSTRUCTION: {
           if (cpu.retired - start >= IO_SYNC_INSTRUCTIONS) return this.budgetExit;
@@ -246,13 +249,21 @@ export class VmxVcpu implements Vcpu {
   /**
    * The VMM finished the exiting instruction: past it, counted as retired (as under strategy none),
    * and an STI or MOV SS shadow it sat in is over, as KVM's skip of an emulated instruction ends it.
+   * True when it queued the instruction's single-step trap.
    */
-  private complete(): void {
+  private complete(): boolean {
     const v = this.vmx.vmcs;
     v.write(VMCS.GUEST_RIP, (v.read(VMCS.GUEST_RIP) + v.read(VMCS.VM_EXIT_INSTRUCTION_LENGTH)) >>> 0);
     const blocking = v.read(VMCS.GUEST_INTERRUPTIBILITY_STATE);
     if (blocking & SHADOWS) v.write(VMCS.GUEST_INTERRUPTIBILITY_STATE, blocking & ~SHADOWS);
     this.vmx.cpu.retired++;
+    // Its single-step trap (the exiting instructions leave TF as they found it), as KVM queues it
+    // when it skips an instruction: #DB on the next entry, DR6.BS set (DR6 is the CPU's own: VMX
+    // does not switch it). Instructions the emulator runs take theirs there, as on the bare CPU.
+    if ((v.read(VMCS.GUEST_RFLAGS) & RFLAGS_TF) === 0) return false;
+    this.vmx.cpu.dr[6] |= DR6_BS;
+    v.write(VMCS.VM_ENTRY_INTERRUPTION_INFO, (INJECT_VALID | TYPE_HARDWARE_EXCEPTION | DB) >>> 0);
+    return true;
   }
 
   private injectException(vector: number, errorCode: number): void {
