@@ -5,6 +5,7 @@ import { benchCpu } from './bench-cpu.js';
 import { benchExits } from './bench-exits.js';
 import { benchLinux } from './bench-linux.js';
 import { benchSched } from './bench-sched.js';
+import { benchXz } from './bench-xz.js';
 import { compare } from './compare.js';
 import { conformance } from './conformance.js';
 import { profileLinux } from './profile-linux.js';
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   'bench exits': benchExits,
   'bench linux': benchLinux,
   'bench sched': benchSched,
+  'bench xz': benchXz,
   'profile linux': profileLinux,
 };
 

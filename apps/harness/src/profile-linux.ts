@@ -8,9 +8,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RunLoop, virtualLoopClock } from '@ringvisor/hypervisor-type2';
-import { loadLinux, PcBoard, VirtualClock } from '@ringvisor/machine';
-import { noneStrategy } from '@ringvisor/x86-core';
+import { VirtualClock } from '@ringvisor/machine';
 import { BOOT_OPTIONS } from './bench-linux.js';
+import { linuxInProcess } from './linux-in-process.js';
 import { callers, callerTable, inclusiveTable, placeOf, timeline, topTable, type ConsoleLine } from './profile/report.js';
 import { SamplingVcpu, type Sample } from './profile/sampler.js';
 import { parseSystemMap, readKallsyms, SymbolTable } from './profile/symbols.js';
@@ -72,19 +72,7 @@ export async function profileLinux(args: readonly string[]): Promise<number> {
       return bytes.length;
     },
   };
-  // The A20 gate reaches the VM once it exists (the board reports changes from its constructor on).
-  const a20: { vm?: { setA20?(enabled: boolean): void } } = {};
-  const board = new PcBoard({ ramSize: 128 * MiB, clock, serial, onA20: (enabled) => a20.vm?.setA20?.(enabled) });
-  const vm = noneStrategy.createVm(board.vmSpec());
-  board.attachMemory(vm.memory);
-  a20.vm = vm;
-  vm.setA20?.(board.a20);
-  const entry = loadLinux(vm.memory, readFileSync(guest.bzImage), {
-    memoryMap: board.memoryMap, cmdline: append, initrd: readFileSync(guest.initrd),
-  });
-  const inner = vm.createVcpu(0);
-  inner.setSpecialRegisters(entry.sregs);
-  inner.setRegisters(entry.regs);
+  const { board, vm, vcpu: inner } = linuxInProcess(clock, readFileSync(guest.bzImage), readFileSync(guest.initrd), append, serial);
   // Kernel stacks live in lowmem, mapped at KERNEL_BASE + physical address.
   const stacks: number[][] = [];
   const memory = vm.memory;

@@ -10,6 +10,7 @@ import {
   type DecodeCache, rdtsc,
 } from './decoded-cache.js';
 import { R8, condition } from './operands.js';
+import { FAST_READ_MASK, FAST_WRITE_MASK } from './system/descriptor.js';
 
 /**
  * The second tier: a hot run of decoded records becomes one JavaScript function (`new Function`),
@@ -234,7 +235,7 @@ class Emitter {
   /**
    * The physical address of an access of `size` (0-2) through segment `s` at offset `o` into local
    * `p`, or -1 there when the access must take the Cpu's calls: outside the segment's fast limit
-   * (`Cpu.fastLimit`, `Cpu.fastWriteLimit`), a TLB miss, or a block entered in another paging mode (every limit is -1
+   * (the offsets `Cpu.linear` and `linearWrite` pass without their slow checks), a TLB miss, or a block entered in another paging mode (every limit is -1
    * then). `l` holds the linear address.
    */
   private translate(size: number, s: number, o: string, write: boolean): string {
@@ -499,10 +500,13 @@ function wrap(g: Emitter): string {
   if (g.limits.size > 0) {
     memory.push(`const F = cpu.inlineTranslation === ${g.paging ? 2 : 1}, R = cpu.ram, W = cpu.ram32, K = cpu.kind;`);
     memory.push(g.paging ? 'const TB = cpu.tlb, u = cpu.userAccess(), RH = cpu.tlbHitMask[u], WH = cpu.tlbHitMask[2 | u];' : 'const AM = cpu.addressMask;');
-    for (const s of g.segments) memory.push(`const B${s} = cpu.segBase[${s}];`);
+    for (const s of g.segments) memory.push(`const B${s} = cpu.segBase[${s}], A${s} = cpu.segAccess[${s}], M${s} = cpu.segLimit[${s}] >>> 0;`);
     for (const k of g.limits) {
       const [seg, size] = k.slice(1).split('_').map(Number);
-      memory.push(`const ${k} = F ? cpu.${k[0] === 'Y' ? 'fastWriteLimit' : 'fastLimit'}(${seg}, ${1 << size}) : -1;`);
+      // The highest offset an access of this size passes `Cpu.linear`'s (`linearWrite`'s) fast check
+      // at, or -1. Computed here, not by a call: a call's uint32 result would be boxed at every entry.
+      const test = k[0] === 'Y' ? `(A${seg} & ${FAST_WRITE_MASK}) === 2` : `(A${seg} & ${FAST_READ_MASK}) === 0`;
+      memory.push(`const ${k} = F && ${test} ? M${seg} - ${(1 << size) - 1} : -1;`);
     }
     memory.push('let l = 0, p = 0, t = 0, m = -1;');
   }

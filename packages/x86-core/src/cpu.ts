@@ -12,6 +12,7 @@ import { BlockCache, NEVER, blockSlot } from './block-cache.js';
 import { type CompiledBlock, compileBlock } from './block-compiler.js';
 import { instructionLength } from './decode.js';
 import { deliverException, deliverInterrupt, type InterruptKind } from './system/interrupt.js';
+import { FAST_READ_MASK, FAST_WRITE_MASK } from './system/descriptor.js';
 import { TripleFault } from './system/triple-fault.js';
 import { Fpu } from './fpu/fpu.js';
 import { CpuFpuHost } from './fpu-host.js';
@@ -960,7 +961,7 @@ export class Cpu {
    * (unusable) segments, expand-down data and code segments (type bits 2 and 3) take the slow check.
    */
   linear(s: number, off: number, size: number): number {
-    if ((off >>> 0) + size - 1 > this.segLimit[s] >>> 0 || (this.segAccess[s] & (UNUSABLE | 0xc)) !== 0) {
+    if ((off >>> 0) + size - 1 > this.segLimit[s] >>> 0 || (this.segAccess[s] & FAST_READ_MASK) !== 0) {
       this.checkReadSlow(s, off, size);
     }
     return (this.segBase[s] + off) | 0;
@@ -983,7 +984,7 @@ export class Cpu {
    * with the same two tests as a read.
    */
   linearWrite(s: number, off: number, size: number): number {
-    if ((off >>> 0) + size - 1 > this.segLimit[s] >>> 0 || (this.segAccess[s] & (UNUSABLE | 0xe)) !== 2) {
+    if ((off >>> 0) + size - 1 > this.segLimit[s] >>> 0 || (this.segAccess[s] & FAST_WRITE_MASK) !== 2) {
       this.checkWriteSlow(s, off, size);
     }
     return (this.segBase[s] + off) | 0;
@@ -996,19 +997,6 @@ export class Cpu {
       throwFault(s === SS ? 12 : 13, 0);
     }
     this.checkLimitSlow(s, off, size);
-  }
-
-  /**
-   * For compiled blocks' inline accesses, at block entry: the highest offset at which an access of
-   * `size` bytes through segment `s` passes `linear`'s limit check without the slow check, or -1.
-   */
-  fastLimit(s: number, size: number): number {
-    return (this.segAccess[s] & (UNUSABLE | 0xc)) !== 0 ? -1 : (this.segLimit[s] >>> 0) - (size - 1);
-  }
-
-  /** `fastLimit` for a write: -1 unless `linearWrite` passes the segment without the slow check. */
-  fastWriteLimit(s: number, size: number): number {
-    return (this.segAccess[s] & (UNUSABLE | 0xe)) !== 2 ? -1 : (this.segLimit[s] >>> 0) - (size - 1);
   }
 
   /**

@@ -723,6 +723,47 @@ describe('block compiler', () => {
     });
   }
 
+  it('inline accesses take the limits and access rights DS has at each block entry, up to the last byte', () => {
+    // Dword, word and byte reads and writes at [ESI], [ESI+4] .. [ESI+13]; between runs DS gets a
+    // limit around those offsets (each access just fitting or one byte over), 4 GiB, or one near
+    // 4 GiB with ESI there, and writable, read-only, expand-down, code or unusable access rights.
+    // The hot block's inline accesses compute their limits at entry, so every boundary must come
+    // out as the interpreter's checks have it: the same faults at the same instructions.
+    const accesses = [
+      [0x8b, 0x06], [0x01, 0x46, 0x04], //              top: mov eax, [esi]; add [esi+4], eax
+      [0x66, 0x8b, 0x56, 0x08], [0x66, 0x89, 0x56, 0x0a], // mov dx, [esi+8]; mov [esi+10], dx
+      [0x8a, 0x5e, 0x0c], [0x88, 0x5e, 0x0d], //        mov bl, [esi+12]; mov [esi+13], bl
+    ].flat();
+    const setup = (m: TestMachine): void => {
+      m.load([...accesses, 0x49, 0x75, (-(accesses.length + 3)) & 0xff, 0xf4]); // dec ecx; jnz top; hlt
+      m.cpu.reg32[1] = 1_000_000;
+      m.cpu.intercepts.exceptions = -1;
+    };
+    const [jit, plain] = pair('flat32', 2, setup);
+    const next = random(4099);
+    const rights = [0xc093, 0xc093, 0xc091, 0xc097, 0xc09b, 0xc099, 1 << 16];
+    const limits = [3, 2, 7, 6, 9, 8, 11, 10, 12, 13, 14];
+    let faults = 0;
+    const between = (): void => {
+      if (jit.cpu.stop.reason === 'exception') faults++;
+      const near = next() % 4 === 0;
+      const esi = near ? 0xfffffff0 + (next() % 16) : 0x3000;
+      const pick = next() % (limits.length + 2);
+      const limit = pick >= limits.length ? 0xffffffff : (esi + limits[pick]) >>> 0;
+      const access = rights[next() % rights.length];
+      for (const m of [jit, plain]) {
+        m.cpu.reg32[6] = esi;
+        m.cpu.segLimit[DS] = limit | 0;
+        m.cpu.segAccess[DS] = access;
+      }
+    };
+    lockstep(jit, plain, () => 1 + (next() % 3000), 600, 'DS limits', between, true);
+    // Both outcomes are common: runs ending in #GP/#SS at a boundary, and runs of many laps.
+    expect(faults).toBeGreaterThan(100);
+    expect(jit.cpu.retired).toBeGreaterThan(50_000);
+    expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(1);
+  });
+
   for (const flush of ['CR3 reload', 'INVLPG'] as const) {
     it(`hot blocks with inline accesses read a page the guest remaps (${flush}) through its new mapping`, () => {
       // Linear 0x400000 maps frame 0x4000 or 0x5000; every 50 laps the guest flips the PTE and flushes

@@ -4,6 +4,13 @@ import { GP } from './vectors.js';
 
 /** Access-rights bit in `segAccess` marking a null-loaded (unusable) segment register. */
 export const UNUSABLE = 1 << 16;
+/**
+ * The segment test of the CPU's fast limit check for a read (`Cpu.linear`): no `segAccess` bit of
+ * this mask set (usable expand-up data); compiled blocks test it at entry for their inline accesses.
+ */
+export const FAST_READ_MASK = UNUSABLE | 0xc;
+/** The same for a write (`Cpu.linearWrite`): of this mask only bit 1 set (usable writable expand-up data). */
+export const FAST_WRITE_MASK = UNUSABLE | 0xe;
 
 // System descriptor types (S = 0), SDM Vol. 3A Table 3-2.
 export const TYPE_TSS16_AVAILABLE = 1;
