@@ -503,7 +503,21 @@ describe('64-bit hypercalls with hostile arguments', () => {
     expect(run([0xf0, 0x48, 0x0f, 0xb1, 0x0f], { 0: original[0] | 4, 1: readOnly })).toBe(5);
     expect(cpu.getEflags() & 0x40).toBe(0x40);
     expect(pte()).toEqual([readOnly | 4, 0]);
-    expect(stats.named('emulated page-table writes')).toBe(5);
+    // ds andb $0xfd,(%r15): Linux's ptep_set_wrprotect (clear_bit, LOCK patched to DS on one CPU).
+    d.setReg(15, pteVa);
+    expect(run([0x3e, 0x41, 0x80, 0x27, 0xfd], {})).toBe(5);
+    expect(pte()).toEqual([readOnly | 4, 0]);
+    // lock orb $2,(%rdi) sets RW again; btr $1,(%rdi) clears it with the old bit in CF.
+    expect(run([0xf0, 0x80, 0x0f, 0x02], {})).toBe(4);
+    expect(pte()).toEqual([original[0] | 4, 0]);
+    expect(cpu.getEflags() & 0x41).toBe(0);
+    expect(run([0x48, 0x0f, 0xba, 0x37, 0x01], {})).toBe(5);
+    expect(pte()).toEqual([readOnly | 4, 0]);
+    expect(cpu.getEflags() & 1).toBe(1);
+    // movb %ah,1(%rdi): a byte from a legacy high-byte register, merged into the entry.
+    expect(run([0x88, 0x67, 0x01], { 0: ((original[0] >>> 8) & 0xff) << 8 })).toBe(3);
+    expect(pte()).toEqual([readOnly | 4, 0]);
+    expect(stats.named('emulated page-table writes')).toBe(9);
     expect(d.stop).toBe(null);
     // A writable mapping of a page table (the L4) is refused as mmu_update refuses it: the #PF is the guest's.
     run([0x48, 0x89, 0x07], { 0: d.access.base * 4096 + 0x67 });
@@ -515,8 +529,9 @@ describe('64-bit hypercalls with hostile arguments', () => {
   it('leaves misaligned, unknown and user-mode writes to L1 tables, and writes to other read-only pages, to the guest', () => {
     for (const [bytes, what] of [
       [[0x48, 0x89, 0x47, 0x01], 'misaligned mov'],
-      [[0x48, 0x09, 0x07], 'or (not emulated)'],
-      [[0x66, 0x89, 0x07], '16-bit mov'],
+      [[0x48, 0x01, 0x07], 'add (not emulated)'],
+      [[0x48, 0xff, 0x07], 'inc (not emulated)'],
+      [[0x48, 0x0f, 0xba, 0x3f, 0x01], 'btc (not emulated)'],
     ] as const) {
       const { guest, d, scratch } = domain();
       const u = scratch + 2 ** 48;

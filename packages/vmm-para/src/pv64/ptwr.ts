@@ -1,9 +1,11 @@
 // Xen's writable page tables for a 64-bit PV kernel (ptwr_do_page_fault): a kernel-mode write that
 // faults on a read-only mapping of one of the domain's L1 tables is emulated as an update of that
-// entry, validated as mmu_update validates it (mod_l1_entry). The instructions Linux writes PTEs
-// with are decoded here: MOV (register or immediate), XCHG and (LOCK) CMPXCHG, 8 bytes or an aligned
-// half of an entry. Anything else, a misaligned or refused write, or a frame that is not an L1
-// leaves the #PF for the guest, as Xen does when it cannot emulate the write.
+// entry, validated as mmu_update validates it (mod_l1_entry). The read-modify-write instructions
+// Linux updates PTEs with are decoded here (its UP kernels turn LOCK into a DS prefix): MOV
+// (register or immediate), XCHG, CMPXCHG, AND/OR (immediate or register) and BTS/BTR with an
+// immediate bit, of 1, 2, 4 or 8 bytes within one entry (Xen widens a narrower store to the whole
+// entry). Anything else, a store crossing an entry or refused by validation, or a frame that is not
+// an L1 leaves the #PF for the guest, as Xen does when it cannot emulate the write.
 import { TYPE_L1 } from '../frames.js';
 import type { Domain64 } from './domain.js';
 
@@ -11,55 +13,130 @@ const RAX = 0;
 /** #PF error code: present and write, and not a reserved-bit fault. */
 const PF_PRESENT_WRITE = 3;
 const PF_CHECKED = 0xb;
-/** CF, PF, AF, ZF, SF, OF. */
-const FLAGS_ARITH = 0x8d5;
+const CF = 0x1;
+const PF = 0x4;
+const AF = 0x10;
+const ZF = 0x40;
+const SF = 0x80;
+const OF = 0x800;
+/** Prefixes that change nothing here: LOCK, and the segment overrides (the address is CR2's). */
+const IGNORED_PREFIXES = new Set([0xf0, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65]);
+
+type Op = 'mov' | 'xchg' | 'cmpxchg' | 'and' | 'or' | 'bts' | 'btr';
 
 interface Decoded {
-  op: 'mov' | 'xchg' | 'cmpxchg';
-  size: 4 | 8;
-  /** Source register (MOV/XCHG/CMPXCHG), or -1 for MOV's immediate. */
+  op: Op;
+  /** Operand size in bytes. */
+  size: number;
+  /** Register operand, or -1 with `imm` instead. */
   reg: number;
-  imm: number;
+  imm: bigint;
+  /** Byte registers without REX: 4-7 are AH, CH, DH, BH. */
+  legacyBytes: boolean;
   length: number;
 }
+
+/** The modrm register-or-immediate forms: opcode → [operation, byte-sized, immediate kind]. */
+const FORMS: Record<number, [Op, boolean, 'reg' | 'imm8' | 'imm'] | undefined> = {
+  0x88: ['mov', true, 'reg'], 0x89: ['mov', false, 'reg'], 0xc6: ['mov', true, 'imm8'], 0xc7: ['mov', false, 'imm'],
+  0x86: ['xchg', true, 'reg'], 0x87: ['xchg', false, 'reg'],
+  0x08: ['or', true, 'reg'], 0x09: ['or', false, 'reg'], 0x20: ['and', true, 'reg'], 0x21: ['and', false, 'reg'],
+};
 
 /** Decodes the PTE-writing instruction at `rip`, or null. */
 function decode(byteAt: (linear: number) => number, rip: number): Decoded | null {
   let at = rip;
   let rex = 0;
-  for (let n = 0; n < 4 && byteAt(at) === 0xf0; n++) at++;
-  const first = byteAt(at);
-  if (first >= 0x40 && first <= 0x4f) {
-    rex = first;
+  let wide16 = false;
+  for (let n = 0; n < 4; n++) {
+    const b = byteAt(at);
+    if (b === 0x66) wide16 = true;
+    else if (!IGNORED_PREFIXES.has(b)) break;
     at++;
   }
-  let op: Decoded['op'];
+  if (byteAt(at) >= 0x40 && byteAt(at) <= 0x4f) rex = byteAt(at++);
   const opcode = byteAt(at++);
-  if (opcode === 0x89) op = 'mov';
-  else if (opcode === 0xc7) op = 'mov';
-  else if (opcode === 0x87) op = 'xchg';
-  else if (opcode === 0x0f && byteAt(at) === 0xb1) {
-    op = 'cmpxchg';
-    at++;
-  } else return null;
+  let form = FORMS[opcode];
+  let group: number | null = null;
+  if (opcode === 0x80 || opcode === 0x81 || opcode === 0x83) {
+    form = [/* set from modrm */ 'or', opcode === 0x80, opcode === 0x81 ? 'imm' : 'imm8'];
+    group = opcode;
+  } else if (opcode === 0x0f) {
+    const second = byteAt(at++);
+    if (second === 0xb0 || second === 0xb1) form = ['cmpxchg', second === 0xb0, 'reg'];
+    else if (second === 0xba) {
+      form = ['bts', false, 'imm8'];
+      group = 0xba;
+    } else return null;
+  }
+  if (!form) return null;
   const modrm = byteAt(at++);
   if (modrm < 0 || modrm >= 0xc0) return null;
   const mod = modrm >>> 6;
   const rm = modrm & 7;
-  const reg = ((modrm >>> 3) & 7) | ((rex & 4) << 1);
-  if (opcode === 0xc7 && (modrm & 0x38) !== 0) return null;
+  const field = (modrm >>> 3) & 7;
+  let op = form[0];
+  if (group === 0xba) {
+    if (field !== 5 && field !== 6) return null;
+    op = field === 5 ? 'bts' : 'btr';
+  } else if (group !== null) {
+    if (field !== 1 && field !== 4) return null;
+    op = field === 1 ? 'or' : 'and';
+  } else if ((opcode === 0xc6 || opcode === 0xc7) && field !== 0) return null;
   if (rm === 4) {
     const sib = byteAt(at++);
     if (sib < 0) return null;
     if (mod === 0 && (sib & 7) === 5) at += 4;
   } else if (mod === 0 && rm === 5) at += 4;
   at += mod === 1 ? 1 : mod === 2 ? 4 : 0;
-  let imm = 0;
-  if (opcode === 0xc7) {
-    imm = byteAt(at) | (byteAt(at + 1) << 8) | (byteAt(at + 2) << 16) | (byteAt(at + 3) << 24);
-    at += 4;
+  const size = form[1] ? 1 : (rex & 8) !== 0 ? 8 : wide16 ? 2 : 4;
+  let imm = 0n;
+  if (form[2] !== 'reg') {
+    const count = form[2] === 'imm8' ? 1 : Math.min(size, 4);
+    let value = 0;
+    for (let i = 0; i < count; i++) {
+      const b = byteAt(at++);
+      if (b < 0) return null;
+      value |= b << (8 * i);
+    }
+    // Sign-extended to the operand (a bit number of BTS/BTR is taken modulo the operand's width).
+    imm = group === 0xba ? BigInt(value & (size * 8 - 1)) : BigInt.asUintN(size * 8, BigInt.asIntN(count * 8, BigInt(value >>> 0)));
   }
-  return { op, size: (rex & 8) !== 0 ? 8 : 4, reg: opcode === 0xc7 ? -1 : reg, imm, length: at - rip };
+  const reg = form[2] === 'reg' ? field | ((rex & 4) << 1) : -1;
+  return { op, size, reg, imm, legacyBytes: rex === 0, length: at - rip };
+}
+
+function readReg(domain: Domain64, d: Decoded, reg: number): bigint {
+  const cpu = domain.cpu;
+  if (d.size === 1 && d.legacyBytes && reg >= 4) return BigInt((cpu.reg32[reg - 4] >>> 8) & 0xff);
+  const full = (BigInt(cpu.regHi[reg] >>> 0) << 32n) | BigInt(cpu.reg32[reg] >>> 0);
+  return BigInt.asUintN(d.size * 8, full);
+}
+
+/** A register write of `d.size` bytes: 4 zero-extends, 1 and 2 merge, as the CPU does. */
+function writeReg(domain: Domain64, d: Decoded, reg: number, value: bigint): void {
+  const cpu = domain.cpu;
+  const v = Number(BigInt.asUintN(32, value)) | 0;
+  if (d.size === 8) {
+    cpu.reg32[reg] = v;
+    cpu.regHi[reg] = Number(BigInt.asUintN(32, value >> 32n)) | 0;
+  } else if (d.size === 4) {
+    cpu.reg32[reg] = v;
+    cpu.regHi[reg] = 0;
+  } else if (d.size === 2) cpu.reg32[reg] = (cpu.reg32[reg] & ~0xffff) | (v & 0xffff);
+  else if (d.legacyBytes && reg >= 4) cpu.reg32[reg - 4] = (cpu.reg32[reg - 4] & ~0xff00) | ((v & 0xff) << 8);
+  else cpu.reg32[reg] = (cpu.reg32[reg] & ~0xff) | (v & 0xff);
+}
+
+function parityEven(value: bigint): boolean {
+  let ones = 0;
+  for (let v = Number(value & 0xffn); v !== 0; v &= v - 1) ones++;
+  return (ones & 1) === 0;
+}
+
+/** ZF, SF, PF of a result; the caller adds CF, AF, OF. */
+function resultFlags(r: bigint, bits: bigint): number {
+  return (r === 0n ? ZF : 0) | ((r >> (bits - 1n)) & 1n ? SF : 0) | (parityEven(r) ? PF : 0);
 }
 
 /** True when the write at `cr2` (a #PF with `errorCode`) was emulated; RIP then follows it. */
@@ -74,56 +151,49 @@ export function emulatePageTableWrite(domain: Domain64, cr2: number, errorCode: 
   const tables = domain.tables;
   const mfn = Math.floor(machine / 4096);
   if (tables.frames.type[mfn] !== TYPE_L1 || !tables.frames.ownedByDomain(mfn)) return false;
-  const insn = decode(byteAt, domain.rip);
-  if (insn === null || machine % insn.size !== 0) return false;
-  const cpu = domain.cpu;
+  const d = decode(byteAt, domain.rip);
+  const offset = machine % 8;
+  if (d === null || offset + d.size > 8) return false;
   const slot = (machine % 4096) >>> 3;
-  const oldLo = tables.lo(mfn, slot) | 0;
-  const oldHi = tables.hi(mfn, slot);
-  const high = insn.size === 4 && machine % 8 === 4;
-  // The operand as the instruction sees it: the whole entry, or the half it addresses.
-  const oldOp = insn.size === 8 ? [oldLo, oldHi] : [high ? oldHi : oldLo, 0];
-  const src = insn.reg < 0 ? [insn.imm, insn.size === 8 && insn.imm < 0 ? -1 : 0] : [cpu.reg32[insn.reg], insn.size === 8 ? cpu.regHi[insn.reg] : 0];
-  let write = true;
-  if (insn.op === 'cmpxchg') {
-    const acc = [cpu.reg32[RAX], insn.size === 8 ? cpu.regHi[RAX] : 0];
-    write = acc[0] === oldOp[0] && acc[1] === oldOp[1];
-    setCompareFlags(domain, acc, oldOp, insn.size);
+  const entry = (BigInt(tables.hi(mfn, slot) >>> 0) << 32n) | BigInt(tables.lo(mfn, slot));
+  const shift = BigInt(offset * 8);
+  const bits = BigInt(d.size * 8);
+  const mask = (1n << bits) - 1n;
+  const old = (entry >> shift) & mask;
+  const src = d.reg >= 0 ? readReg(domain, d, d.reg) : d.imm;
+  const cpu = domain.cpu;
+  let flags = -1;
+  let result: bigint | null;
+  switch (d.op) {
+    case 'mov': case 'xchg': result = src; break;
+    case 'and': case 'or':
+      result = d.op === 'and' ? old & src : old | src;
+      flags = resultFlags(result, bits);
+      break;
+    case 'bts': case 'btr':
+      result = d.op === 'bts' ? old | (1n << src) : old & ~(1n << src);
+      flags = (cpu.getEflags() & ~CF) | Number((old >> src) & 1n);
+      break;
+    case 'cmpxchg': {
+      const acc = readReg(domain, d, RAX);
+      const r = (acc - old) & mask;
+      const sign = 1n << (bits - 1n);
+      flags = resultFlags(r, bits) | (acc < old ? CF : 0) | (((acc ^ old ^ r) & 0x10n) !== 0n ? AF : 0) | (((acc ^ old) & (acc ^ r) & sign) !== 0n ? OF : 0);
+      result = acc === old ? src : null;
+      break;
+    }
   }
-  if (write) {
-    const lo = insn.size === 8 || !high ? src[0] : oldLo;
-    const hi = insn.size === 8 ? src[1] : high ? src[0] : oldHi;
-    if (!tables.modEntry(mfn, slot, lo >>> 0, hi | 0, false)) return false;
+  if (result !== null) {
+    const updated = (entry & ~(mask << shift)) | (result << shift);
+    if (!tables.modEntry(mfn, slot, Number(updated & 0xffffffffn), Number(BigInt.asIntN(32, updated >> 32n)), false)) return false;
   }
-  const load = (reg: number) => {
-    cpu.reg32[reg] = oldOp[0];
-    cpu.regHi[reg] = oldOp[1];
-  };
-  if (insn.op === 'xchg') load(insn.reg);
-  else if (insn.op === 'cmpxchg' && !write) load(RAX);
-  domain.rip += insn.length;
+  if (d.op === 'xchg') writeReg(domain, d, d.reg, old);
+  if (d.op === 'cmpxchg' && result === null) writeReg(domain, d, RAX, old);
+  if (flags >= 0) {
+    const changed = d.op === 'bts' || d.op === 'btr' ? CF : CF | PF | AF | ZF | SF | OF;
+    cpu.setEflags(((cpu.getEflags() & ~changed) | (flags & changed)) >>> 0);
+  }
+  domain.rip += d.length;
   domain.count('emulated page-table writes');
   return true;
-}
-
-/** CMPXCHG's flags: those of CMP accumulator, destination (CF, PF, AF, ZF, SF, OF). */
-function setCompareFlags(domain: Domain64, acc: number[], dest: number[], size: 4 | 8): void {
-  const bits = BigInt(size * 8);
-  const mask = (1n << bits) - 1n;
-  const value = (pair: number[]) => ((BigInt(pair[1] >>> 0) << 32n) | BigInt(pair[0] >>> 0)) & mask;
-  const a = value(acc);
-  const b = value(dest);
-  const r = (a - b) & mask;
-  const sign = 1n << (bits - 1n);
-  let flags = 0;
-  if (a < b) flags |= 1;
-  let ones = 0;
-  for (let v = Number(r & 0xffn); v !== 0; v &= v - 1) ones++;
-  if ((ones & 1) === 0) flags |= 4;
-  if (((a ^ b ^ r) & 0x10n) !== 0n) flags |= 0x10;
-  if (r === 0n) flags |= 0x40;
-  if ((r & sign) !== 0n) flags |= 0x80;
-  if (((a ^ b) & (a ^ r) & sign) !== 0n) flags |= 0x800;
-  const cpu = domain.cpu;
-  cpu.setEflags(((cpu.getEflags() & ~FLAGS_ARITH) | flags) >>> 0);
 }
