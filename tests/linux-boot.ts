@@ -29,8 +29,8 @@ if (vmlinuxSkipReason && !skipReason) console.warn(`skipping the vmlinux boot: $
 const APPEND = 'console=ttyS0 quiet cryptomgr.notests noisapnp';
 
 /** The console of a running VM: what it printed so far, and a way to wait for text and type. */
-export function boot(kernel: string, initrd: string, disk?: string, extraArgs: readonly string[] = []) {
-  const child = spawn(process.execPath, [cli, 'run', '--kernel', kernel, '--initrd', initrd, '--append', APPEND,
+export function boot(kernel: string, initrd: string, disk?: string, extraArgs: readonly string[] = [], append = APPEND) {
+  const child = spawn(process.execPath, [cli, 'run', '--kernel', kernel, '--initrd', initrd, '--append', append,
     '--mem', '128M', ...(disk ? ['--disk', disk] : []), '--max-time', '1500', ...extraArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

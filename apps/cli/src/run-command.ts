@@ -13,6 +13,8 @@ import { parseAddress, parseChoice, parseRtcStart, parseSeconds, parseSeed, pars
 const DEFAULT_MEMORY = '64M';
 /** Linux talks on the serial console only when told to; COM1 is the only console here. */
 const LINUX_DEFAULT_APPEND = 'console=ttyS0';
+/** A Xen PV kernel's console is hvc0, the start_info console ring. */
+const PV_DEFAULT_APPEND = 'console=hvc0';
 
 function text(args: ParsedArgs, name: string): string | undefined {
   const value = args.options.get(name);
@@ -28,7 +30,7 @@ function parseSerial(spec: string | undefined): 'stdio' | SerialOption {
 }
 
 /** The boot image from IMAGE / --kernel / --bios, or the bundled demo (with its ROM for a firmware guest). */
-function chooseBoot(args: ParsedArgs): { boot: BootImage; firmware?: Uint8Array } {
+function chooseBoot(args: ParsedArgs, vmm: string): { boot: BootImage; firmware?: Uint8Array } {
   const [image, extra] = args.positional;
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}' (one IMAGE at most)`);
   const kernel = text(args, 'kernel');
@@ -39,6 +41,15 @@ function chooseBoot(args: ParsedArgs): { boot: BootImage; firmware?: Uint8Array 
   if (kernel !== undefined) {
     if (image !== undefined) throw new UsageError('give either IMAGE or --kernel, not both');
     if (multiboot || flat !== undefined) throw new UsageError('--kernel boots Linux; --multiboot and --flat describe IMAGE');
+    if (vmm === 'para') {
+      // Under para the kernel is a Xen PV guest (Debian's bzImage is one): the strategy's domain builder loads it.
+      return {
+        boot: {
+          kind: 'xen-pv', image: readUserFile(kernel, 'kernel'), cmdline: append ?? PV_DEFAULT_APPEND,
+          initrd: initrd === undefined ? undefined : readUserFile(initrd, 'initrd'),
+        },
+      };
+    }
     return {
       boot: {
         kind: 'linux', kernel: readUserFile(kernel, 'kernel'), cmdline: append ?? LINUX_DEFAULT_APPEND,
@@ -77,7 +88,7 @@ export async function runOptions(args: ParsedArgs): Promise<{
   const rtcStart = parseRtcStart(text(args, 'rtc') ?? 'host', 'rtc');
   const seedText = text(args, 'seed');
   const entropySeed = seedText === undefined ? undefined : parseSeed(seedText, 'seed');
-  const { boot, firmware } = chooseBoot(args);
+  const { boot, firmware } = chooseBoot(args, vmm);
   if (firmware && bios !== undefined) throw new UsageError('a firmware guest is its own ROM: drop --bios');
   const machine: MachineConfig = {
     memory, boot, disk, firmware: bios === undefined ? firmware : readUserFile(bios, 'firmware'), rtcStart, entropySeed,

@@ -46,7 +46,7 @@ async function start(): Promise<void> {
       // The strategy builds the domain and loads the vCPU's first state itself (vmm-api's PV seam).
       if (!vm.buildPvDomain) throw new Error(`strategy ${strategy.name} cannot boot a para-virtualized (Xen PV) kernel; use --vmm para`);
       const pv = vm.buildPvDomain({
-        image: boot.image, cmdline: boot.cmdline, console: board.pv.console, disk: board.pv.disk, clock: board.clock,
+        image: boot.image, cmdline: boot.cmdline, initrd: boot.initrd, console: board.pv.console, disk: board.pv.disk, clock: board.clock,
       });
       board.pv.connect((bytes) => pv.consoleInput(bytes), () => pv.consoleOutputRoom());
     } else {

@@ -119,10 +119,11 @@ export class PvGuest implements PvDomain {
       return;
     }
     this.blkif = backend;
-    tree.set(`${this.backendPath}/sectors`, String(backend.sectors));
-    tree.set(`${this.backendPath}/sector-size`, '512');
-    tree.set(`${this.backendPath}/info`, disk.readOnly ? '4' : '0');
-    tree.set(`${this.backendPath}/state`, XENBUS_CONNECTED);
+    const store = this.xenstore;
+    store.publish(`${this.backendPath}/sectors`, String(backend.sectors));
+    store.publish(`${this.backendPath}/sector-size`, '512');
+    store.publish(`${this.backendPath}/info`, disk.readOnly ? '4' : '0');
+    store.publish(`${this.backendPath}/state`, XENBUS_CONNECTED);
   }
 
   /**

@@ -243,13 +243,14 @@ describe('the 64-bit start-of-day layout', () => {
 describe('64-bit hypercalls with hostile arguments', () => {
   function domain() {
     const clock = new TestClock();
+    const stats = new TestStats();
     const bus = { read: () => 0xffffffff, write: () => undefined } as never;
     const vm = paraStrategy.createVm({
       regions: [{ base: 0, size: 64 << 20 }], io: bus, mmio: bus,
-      interrupts: { pending: () => false, acknowledge: () => 0 }, stats: new TestStats(), clock,
+      interrupts: { pending: () => false, acknowledge: () => 0 }, stats, clock,
     });
     const guest = vm.buildPvDomain!({ image: goodImage(), clock, console: { write: (b) => b.length } }) as PvGuest64;
-    return { guest, d: guest.domain, scratch: guest.built.stackTop + 0x1000 };
+    return { guest, d: guest.domain, scratch: guest.built.stackTop + 0x1000, stats };
   }
   const EFAULT = -14;
   const EINVAL = -22;
@@ -437,13 +438,133 @@ describe('64-bit hypercalls with hostile arguments', () => {
     expect(d.eventPending()).toBe(true);
   });
 
+  it('carries full 64-bit RCX, R11 and RAX through a bounce frame and iret, not rounded to 53 bits', () => {
+    const { guest, d, scratch } = domain();
+    const cpu = d.cpu;
+    // Values a multiprecision loop leaves in registers when an event arrives (mpi limbs).
+    const set = (reg: number, lo: number, hi: number) => { cpu.reg32[reg] = lo; cpu.regHi[reg] = hi; };
+    set(1, 0x00000001, 0xc0000000 | 0);
+    set(11, 0x7fffffff, 0x80000001 | 0);
+    d.setReg(4, scratch + 0x800);
+    expect(d.bounce(guest.built.entry, -1, true)).toBe(true);
+    const rsp = d.reg(4);
+    expect([d.access.read32(rsp), d.access.read32(rsp + 4), d.access.read32(rsp + 8), d.access.read32(rsp + 12)])
+      .toEqual([0x00000001, 0xc0000000, 0x7fffffff, 0x80000001]);
+    // iret frame {rax, r11, rcx, flags, rip, cs, rflags, rsp, ss} with 64-bit data in RAX, R11, RCX.
+    const halves = [0x9abcdef1, 0xf2345678, 0x11111111, 0xfedcba98, 0x00000003, 0xffffffff];
+    halves.forEach((v, i) => d.access.write32(scratch + i * 4, v));
+    [0, guest.built.entry, 0xe030, 0x202, scratch + 0x800, 0xe02b].forEach((v, i) => d.access.write64(scratch + 24 + i * 8, v));
+    d.setReg(4, scratch);
+    set(0, 23, 0);
+    guest.hypercall(23, []);
+    expect(d.stop).toBe(null);
+    const pair = (reg: number) => [cpu.reg32[reg] >>> 0, cpu.regHi[reg] >>> 0];
+    expect([pair(0), pair(11), pair(1)]).toEqual([[0x9abcdef1, 0xf2345678], [0x11111111, 0xfedcba98], [0x00000003, 0xffffffff]]);
+  });
+
+  it('emulates kernel writes to its read-only L1 tables (MOV, XCHG, CMPXCHG, halves) and leaves refused ones to the guest as #PF', () => {
+    const { guest, d, scratch, stats } = domain();
+    const cpu = d.cpu;
+    // The PTE that maps `scratch` and the read-only address the kernel sees that L1 page at.
+    const u = scratch + 2 ** 48;
+    let table = d.access.base;
+    for (let level = 3; level >= 1; level--) table = d.tables.lo(table, Math.floor(u / 2 ** (12 + 9 * level)) % 512) >>> 12;
+    const l1 = table;
+    expect(d.tables.frames.type[l1]).toBe(TYPE_L1);
+    const slot = Math.floor(u / 4096) % 512;
+    const pteVa = -(2 ** 31) + Array.from(d.p2m).indexOf(l1) * 4096 + slot * 8;
+    const original = [d.tables.lo(l1, slot), d.tables.hi(l1, slot)];
+    const readOnly = (original[0] & ~2) >>> 0;
+    const code = guest.built.entry;
+    const run = (bytes: number[], regs: Record<number, number>) => {
+      [...bytes, 0xeb, 0xfe].forEach((b, i) => d.access.write8(code + i, b));
+      for (const [reg, value] of Object.entries(regs)) d.setReg(Number(reg), value);
+      d.setReg(7, pteVa);
+      d.rip = code;
+      guest.run(20);
+      return d.rip - code;
+    };
+    const pte = () => [d.tables.lo(l1, slot), d.tables.hi(l1, slot)];
+    // mov %rax,(%rdi): the entry becomes read-only (U/S added, as Xen's adjust_guest_l1e does).
+    expect(run([0x48, 0x89, 0x07], { 0: readOnly })).toBe(3);
+    expect(pte()).toEqual([readOnly | 4, original[1]]);
+    // mov %eax,4(%rdi): the high half alone (NX).
+    expect(run([0x89, 0x47, 0x04], { 0: 0x80000000 })).toBe(3);
+    expect(pte()).toEqual([readOnly | 4, 0x80000000 | 0]);
+    // xchg %rdx,(%rdi): the old entry comes back in RDX.
+    expect(run([0x48, 0x87, 0x17], { 2: original[0] })).toBe(3);
+    expect([cpu.reg32[2] >>> 0, cpu.regHi[2] >>> 0]).toEqual([readOnly | 4, 0x80000000]);
+    expect(pte()).toEqual([original[0] | 4, 0]);
+    // lock cmpxchg %rcx,(%rdi): a stale RAX loads the entry (ZF clear), the right one writes (ZF set).
+    expect(run([0xf0, 0x48, 0x0f, 0xb1, 0x0f], { 0: 12345, 1: readOnly })).toBe(5);
+    expect(d.reg(0)).toBe(original[0] | 4);
+    expect(cpu.getEflags() & 0x40).toBe(0);
+    expect(pte()).toEqual([original[0] | 4, 0]);
+    expect(run([0xf0, 0x48, 0x0f, 0xb1, 0x0f], { 0: original[0] | 4, 1: readOnly })).toBe(5);
+    expect(cpu.getEflags() & 0x40).toBe(0x40);
+    expect(pte()).toEqual([readOnly | 4, 0]);
+    // ds andb $0xfd,(%r15): Linux's ptep_set_wrprotect (clear_bit, LOCK patched to DS on one CPU).
+    d.setReg(15, pteVa);
+    expect(run([0x3e, 0x41, 0x80, 0x27, 0xfd], {})).toBe(5);
+    expect(pte()).toEqual([readOnly | 4, 0]);
+    // lock orb $2,(%rdi) sets RW again; btr $1,(%rdi) clears it with the old bit in CF.
+    expect(run([0xf0, 0x80, 0x0f, 0x02], {})).toBe(4);
+    expect(pte()).toEqual([original[0] | 4, 0]);
+    expect(cpu.getEflags() & 0x41).toBe(0);
+    expect(run([0x48, 0x0f, 0xba, 0x37, 0x01], {})).toBe(5);
+    expect(pte()).toEqual([readOnly | 4, 0]);
+    expect(cpu.getEflags() & 1).toBe(1);
+    // movb %ah,1(%rdi): a byte from a legacy high-byte register, merged into the entry.
+    expect(run([0x88, 0x67, 0x01], { 0: ((original[0] >>> 8) & 0xff) << 8 })).toBe(3);
+    expect(pte()).toEqual([readOnly | 4, 0]);
+    expect(stats.named('emulated page-table writes')).toBe(9);
+    expect(d.stop).toBe(null);
+    // A writable mapping of a page table (the L4) is refused as mmu_update refuses it: the #PF is the guest's.
+    run([0x48, 0x89, 0x07], { 0: d.access.base * 4096 + 0x67 });
+    expect(d.stop).toBe('crash');
+    expect(d.crashReason).toMatch(/unhandled trap 14/);
+    expect(pte()).toEqual([readOnly | 4, 0]);
+  });
+
+  it('leaves misaligned, unknown and user-mode writes to L1 tables, and writes to other read-only pages, to the guest', () => {
+    for (const [bytes, what] of [
+      [[0x48, 0x89, 0x47, 0x01], 'misaligned mov'],
+      [[0x48, 0x01, 0x07], 'add (not emulated)'],
+      [[0x48, 0xff, 0x07], 'inc (not emulated)'],
+      [[0x48, 0x0f, 0xba, 0x3f, 0x01], 'btc (not emulated)'],
+    ] as const) {
+      const { guest, d, scratch } = domain();
+      const u = scratch + 2 ** 48;
+      let table = d.access.base;
+      for (let level = 3; level >= 1; level--) table = d.tables.lo(table, Math.floor(u / 2 ** (12 + 9 * level)) % 512) >>> 12;
+      const slot = Math.floor(u / 4096) % 512;
+      const before = [d.tables.lo(table, slot), d.tables.hi(table, slot)];
+      const pteVa = -(2 ** 31) + Array.from(d.p2m).indexOf(table) * 4096 + slot * 8;
+      [...bytes, 0xeb, 0xfe].forEach((b, i) => d.access.write8(guest.built.entry + i, b));
+      d.setReg(0, 0);
+      d.setReg(7, pteVa);
+      d.rip = guest.built.entry;
+      guest.run(20);
+      expect(d.crashReason, what).toMatch(/unhandled trap 14/);
+      expect([d.tables.lo(table, slot), d.tables.hi(table, slot)], what).toEqual(before);
+    }
+    // The read-only start_info page is not a page table: a write to it is the guest's #PF.
+    const { guest, d } = domain();
+    [0x48, 0x89, 0x07, 0xeb, 0xfe].forEach((b, i) => d.access.write8(guest.built.entry + i, b));
+    d.setReg(7, d.access.read64(guest.built.startInfo + 88));
+    d.rip = guest.built.entry;
+    guest.run(20);
+    expect(d.crashReason).toMatch(/unhandled trap 14/);
+  });
+
   it('keeps the guest out of CPL 0 through iret and refuses ring-0 selectors', () => {
     const { guest, d, scratch } = domain();
     // iret frame {rax, r11, rcx, flags, rip, cs, rflags, rsp, ss}: cs 0xe008 (ring 0 code) becomes RPL 3 and is refused.
     const frame = [7, 0, 0, 0, guest.built.entry, 0xe008, 0x202, scratch + 0x800, 0xe02b];
     frame.forEach((v, i) => d.access.write64(scratch + i * 8, v));
     d.setReg(4, scratch);
-    expect(guest.hypercall(23, [])).toBe(7);
+    guest.hypercall(23, []);
+    expect(d.reg(0)).toBe(7);
     expect(d.stop).toBe('crash');
     expect(d.crashReason).toMatch(/bad selectors .* no failsafe callback/);
     expect(d.cpu.cpl).toBe(3);

@@ -395,17 +395,22 @@ export class Domain64 {
     const flags = cpu.getEflags() >>> 0;
     const rflags = ((flags & ~(EFLAGS_IF | EFLAGS_IOPL)) | (mask ? 0 : EFLAGS_IF)) >>> 0;
     const cs = (cpu.seg[CS] & (fromUser ? 0xffff : 0xfffc)) + mask * TWO_32;
-    const frame: number[] = [this.rip, cs, rflags, this.reg(RSP), cpu.seg[SS]];
-    if (errorCode >= 0) frame.unshift(errorCode);
-    if (segments) frame.unshift(...segments);
-    frame.unshift(this.reg(RCX), this.reg(R11));
+    // Slots as [low, high] dwords: RCX and R11 may hold any 64-bit value (a JS number keeps 53 bits).
+    const frame: number[] = [];
+    const push = (value: number) => {
+      const hi = Math.floor(value / TWO_32);
+      frame.push(value - hi * TWO_32, hi);
+    };
+    frame.push(cpu.reg32[RCX], cpu.regHi[RCX], cpu.reg32[R11], cpu.regHi[R11]);
+    for (const segment of segments ?? []) push(segment);
+    if (errorCode >= 0) push(errorCode);
+    for (const value of [this.rip, cs, rflags, this.reg(RSP), cpu.seg[SS]]) push(value);
     if (fromUser) this.toggleGuestMode();
-    let rsp = Math.floor((fromUser ? this.kernelSp : this.reg(RSP)) / 16) * 16;
+    const rsp = Math.floor((fromUser ? this.kernelSp : this.reg(RSP)) / 16) * 16 - frame.length * 4;
     try {
-      for (let i = frame.length - 1; i >= 0; i--) {
-        rsp -= 8;
-        this.access.write64(rsp, frame[i]);
-      }
+      this.access.translate(rsp, true);
+      this.access.translate(rsp + frame.length * 4 - 1, true);
+      for (let i = 0; i < frame.length; i++) this.access.write32(rsp + i * 4, frame[i]);
     } catch {
       this.crash(`fault writing a trap frame at ${hex64(rsp)}`);
       return false;

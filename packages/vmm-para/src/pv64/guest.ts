@@ -2,11 +2,12 @@
 // console and xenstore back ends on event channels, and the hypervisor's entry for the vCPU:
 // SYSCALL (intercepted before it runs) is a hypercall from guest kernel mode and a bounce to the
 // syscall callback from user mode; every exception stops the CPU and is bounced to the guest's
-// trap table, except Xen's forced-emulation prefix (ud2; .ascii "xen"; cpuid), emulated here.
+// trap table, except Xen's forced-emulation prefix (ud2; .ascii "xen"; cpuid) and the privileged
+// operations Xen emulates, and a kernel write to one of its read-only L1 tables (ptwr.ts).
 import { Paging, type PhysicalMemory } from '@ringvisor/mmu';
 import type { ExitStats, PvDomain, PvDomainConfig, Registers, SpecialRegisters, VmExit } from '@ringvisor/vmm-api';
 import { Cpu, MMU_PAGING_FEATURES, MmuPaging, cpuRegisters, cpuSpecialRegisters, cpuid } from '@ringvisor/x86-core';
-import { GUEST_DOMID, PAGE_SIZE } from '../abi.js';
+import { GUEST_DOMID, HC, PAGE_SIZE } from '../abi.js';
 import { ConsoleBackend } from '../backends/console.js';
 import { GrantTable } from '../backends/grant-table.js';
 import { Xenstore } from '../backends/xenstore.js';
@@ -21,6 +22,7 @@ import { Domain64 } from './domain.js';
 import { Args64, type HypercallContext64 } from './hypercalls/context.js';
 import { hypercall64 } from './hypercalls/dispatch.js';
 import { GDT_VIRT_64 } from './layout.js';
+import { emulatePageTableWrite } from './ptwr.js';
 import { parseXenElf64, type XenElf64Image } from './xen-elf64.js';
 
 const UD = 6;
@@ -242,10 +244,11 @@ export class PvGuest64 implements PvDomain {
       a.lo[i] = cpu.reg32[ARG_REGS[i]];
       a.hi[i] = cpu.regHi[ARG_REGS[i]];
     }
-    const result = this.call(cpu.reg32[RAX] >>> 0, a);
+    const nr = cpu.reg32[RAX] >>> 0;
+    const result = this.call(nr, a);
     if (typeof result === 'number') {
-      // The iret hypercall set RIP and RSP itself.
-      domain.setReg(RAX, result);
+      // The iret hypercall set RIP, RSP and RAX itself, from its frame.
+      if (nr !== HC.iret) domain.setReg(RAX, result);
     } else {
       domain.rip = at;
       result.continueWith.forEach((value, k) => domain.setReg(ARG_REGS[k], value));
@@ -269,7 +272,11 @@ export class PvGuest64 implements PvDomain {
         return;
       }
     }
-    if (vector === PF) domain.setGuestCr2(cpu.cr2, cpu.cr2Hi);
+    if (vector === PF) {
+      const linear = (cpu.cr2Hi | 0) * TWO_32 + (cpu.cr2 >>> 0);
+      if (emulatePageTableWrite(domain, linear, errorCode, (at) => this.byteAt(at))) return;
+      domain.setGuestCr2(cpu.cr2, cpu.cr2Hi);
+    }
     if (vector === NM) cpu.cr0 &= ~CR0_TS;
     domain.deliverTrap(vector, errorCode);
   }

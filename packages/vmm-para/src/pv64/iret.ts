@@ -19,24 +19,32 @@ const EFLAGS_IF = 0x200;
 const EFLAGS_IOPL = 0x3000;
 const EFLAGS_VM = 0x20000;
 
-/** Returns the value for RAX (the frame's). */
-export function hypervisorIret64(domain: Domain64): number {
+/** Restores the registers from the frame, RAX included (the hypercall leaves RAX alone). */
+export function hypervisorIret64(domain: Domain64): void {
   const cpu = domain.cpu;
   const at = domain.reg(RSP);
   const frame: number[] = [];
+  // RAX, R11 and RCX as [low, high] dwords: any 64-bit value, exactly (a JS number keeps 53 bits).
+  const exact = new Int32Array(6);
   try {
     for (let i = 0; i < 9; i++) frame.push(domain.access.read64(at + i * 8));
+    for (let i = 0; i < 6; i++) exact[i] = domain.access.read32(at + i * 4);
   } catch {
     domain.crash('iret: fault reading the frame');
-    return domain.reg(RAX);
+    return;
   }
-  const [rax, r11, rcx, flags, rip, rawCs, rawRflags, rsp, rawSs] = frame;
+  const [, , , flags, rip, rawCs, rawRflags, rsp, rawSs] = frame;
+  const restore = (reg: number, slot: number) => {
+    cpu.reg32[reg] = exact[2 * slot];
+    cpu.regHi[reg] = exact[2 * slot + 1];
+  };
+  restore(RAX, 0);
   const cs = (rawCs & 0xffff) | 3;
   const ss = (rawSs & 0xffff) | 3;
   if ((rawCs & 3) === 3) {
     if (domain.userBase < 0) {
       domain.crash('iret: switching to user mode with no user page tables');
-      return rax;
+      return;
     }
     domain.toggleGuestMode();
   }
@@ -48,24 +56,23 @@ export function hypervisorIret64(domain: Domain64): number {
     const failsafe = domain.failsafeCallback;
     if (failsafe === null || failsafe.address === 0) {
       domain.crash(`iret: bad selectors cs=0x${cs.toString(16)} ss=0x${ss.toString(16)} and no failsafe callback`);
-      return rax;
+      return;
     }
     domain.count('failsafe callbacks');
     domain.rip = rip;
     domain.setReg(RSP, rsp);
     cpu.setEflags(live);
     domain.bounce(failsafe.address, -1, failsafe.maskEvents, [cpu.seg[DS], cpu.seg[ES], cpu.seg[FS], cpu.seg[GS]]);
-    return rax;
+    return;
   }
   domain.rip = rip;
   domain.setReg(RSP, rsp);
   cpu.setEflags(live);
   if ((flags & VGCF_in_syscall) === 0) {
-    domain.setReg(R11, r11);
-    domain.setReg(RCX, rcx);
+    restore(R11, 1);
+    restore(RCX, 2);
   } else {
     domain.setReg(R11, live);
     domain.setReg(RCX, rip);
   }
-  return rax;
 }

@@ -79,7 +79,9 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
       return a.u32(0) === VMASST_CMD_enable && a.u32(1) === VMASST_TYPE_writable_pagetables ? 0 : EINVAL;
     case HC.iret:
       if (ctx.nested) return EINVAL;
-      return hypervisorIret64(domain);
+      // RAX comes back from the frame (the vCPU loop leaves it alone after an iret).
+      hypervisorIret64(domain);
+      return 0;
     case HC.vcpu_op:
       if (a.u32(0) === VCPUOP_register_runstate_memory_area) return registerRunstate(ctx, a.u32(1), a.num(2));
       if (a.u32(0) === VCPUOP_register_vcpu_info) {

@@ -1,0 +1,236 @@
+// The xenstore back end driven byte by byte through its ring page, as Linux's xenbus writes it:
+// a header, a notification, then the payload (notified only when the ring looked empty), watches
+// with their first event, transactions, and hostile rings and requests.
+import { PhysicalMemory } from '@ringvisor/mmu';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  XENSTORE_TRANSACTION_QUOTA, XENSTORE_WATCH_QUOTA, XS_DIRECTORY, XS_MKDIR, XS_READ, XS_RM, XS_TRANSACTION_END, XS_TRANSACTION_START,
+  XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE, Xenstore,
+} from '../src/backends/xenstore.js';
+
+const PAGE = 0x1000;
+const REQ_CONS = PAGE + 2048;
+const REQ_PROD = PAGE + 2052;
+const RSP_CONS = PAGE + 2056;
+const RSP_PROD = PAGE + 2060;
+
+interface Message { type: number; reqId: number; tx: number; body: string }
+
+class Front {
+  readonly memory = new PhysicalMemory({ regions: [{ base: 0, size: 0x10000 }] });
+  readonly store: Xenstore;
+  notifications = 0;
+  refusals = 0;
+  written: string[] = [];
+  private reqId = 1;
+  private readonly received: number[] = [];
+
+  constructor() {
+    this.store = new Xenstore(this.memory, PAGE, 1, {
+      notify: () => { this.notifications++; },
+      refuse: () => { this.refusals++; },
+      countRequest: () => undefined,
+      written: (path, value) => { this.written.push(`${path}=${value}`); },
+    });
+    this.store.tree.set('/local/domain/1/name', 'guest');
+    this.store.tree.set('/local/domain/1/device/vbd/768/backend', '/local/domain/0/backend/vbd/1/768');
+  }
+
+  /** Writes bytes into the request ring (no notification). */
+  put(bytes: Uint8Array): void {
+    let prod = this.memory.read32(REQ_PROD) >>> 0;
+    for (const byte of bytes) this.memory.write8(PAGE + (prod++ % 1024), byte);
+    this.memory.write32(REQ_PROD, prod >>> 0);
+  }
+
+  encode(type: number, payload: string, tx = 0): Uint8Array {
+    const bytes = new TextEncoder().encode(payload);
+    const message = new Uint8Array(16 + bytes.length);
+    const view = new DataView(message.buffer);
+    view.setUint32(0, type, true);
+    view.setUint32(4, this.reqId++, true);
+    view.setUint32(8, tx, true);
+    view.setUint32(12, bytes.length, true);
+    message.set(bytes, 16);
+    return message;
+  }
+
+  /** Everything in the response ring, consumed. */
+  replies(): Message[] {
+    const m = this.memory;
+    let cons = m.read32(RSP_CONS) >>> 0;
+    const prod = m.read32(RSP_PROD) >>> 0;
+    const bytes = this.received;
+    while (cons !== prod) bytes.push(m.read8(PAGE + 1024 + (cons++ % 1024)));
+    m.write32(RSP_CONS, cons);
+    const out: Message[] = [];
+    // A reply may arrive in pieces: whole ones are taken, the rest waits for its bytes.
+    while (bytes.length >= 16) {
+      const view = new DataView(Uint8Array.from(bytes.slice(0, 16)).buffer);
+      const len = view.getUint32(12, true);
+      if (bytes.length < 16 + len) break;
+      out.push({ type: view.getUint32(0, true), reqId: view.getUint32(4, true), tx: view.getUint32(8, true), body: String.fromCharCode(...bytes.slice(16, 16 + len)) });
+      bytes.splice(0, 16 + len);
+    }
+    return out;
+  }
+
+  /** One request, streamed through the ring with a kick per ringful: its replies (and any watch events). */
+  ask(type: number, payload: string, tx = 0): Message[] {
+    const message = this.encode(type, payload, tx);
+    for (let at = 0; at < message.length;) {
+      const room = 1024 - ((this.memory.read32(REQ_PROD) - this.memory.read32(REQ_CONS)) >>> 0);
+      this.put(message.subarray(at, at + room));
+      at += room;
+      this.store.kick();
+    }
+    return this.replies();
+  }
+
+  body(type: number, payload: string, tx = 0): string {
+    return this.ask(type, payload, tx)[0].body;
+  }
+}
+
+describe('xenstore', () => {
+  let f: Front;
+  beforeEach(() => {
+    f = new Front();
+  });
+
+  it('takes a header notified on its own and answers once the payload follows without a second notification', () => {
+    // Linux's xb_write: header, notify (the ring was empty), payload, no notify (the ring was not empty
+    // by the time it looked), unless the store had already consumed the header.
+    const message = f.encode(XS_READ, 'name\0');
+    f.put(message.subarray(0, 16));
+    f.store.kick();
+    expect(f.memory.read32(REQ_CONS)).toBe(16);
+    expect(f.replies()).toEqual([]);
+    f.put(message.subarray(16, 18));
+    f.store.kick();
+    f.put(message.subarray(18));
+    f.store.kick();
+    expect(f.memory.read32(REQ_CONS)).toBe(message.length);
+    expect(f.replies()).toEqual([{ type: XS_READ, reqId: 1, tx: 0, body: 'guest' }]);
+    // The consumed bytes were signalled, so a writer waiting for room wakes.
+    expect(f.notifications).toBeGreaterThan(0);
+  });
+
+  it('reads parents as empty nodes, lists children, writes, makes and removes nodes below its home only', () => {
+    expect(f.body(XS_READ, 'device/vbd\0')).toBe('');
+    expect(f.body(XS_DIRECTORY, 'device\0')).toBe('vbd\0');
+    expect(f.body(XS_WRITE, 'control/feature-poweroff\x001')).toBe('OK\0');
+    expect(f.written).toEqual(['/local/domain/1/control/feature-poweroff=1']);
+    expect(f.body(XS_MKDIR, 'data\0')).toBe('OK\0');
+    expect(f.body(XS_READ, '/local/domain/1/data\0')).toBe('');
+    expect(f.body(XS_MKDIR, 'data\0')).toBe('OK\0');
+    expect(f.body(XS_RM, 'control\0')).toBe('OK\0');
+    expect(f.body(XS_READ, 'control/feature-poweroff\0')).toBe('ENOENT\0');
+    // A missing node under an existing parent removes fine; under a missing one it is ENOENT.
+    expect(f.body(XS_RM, 'data/none\0')).toBe('OK\0');
+    expect(f.body(XS_RM, 'nothing/here\0')).toBe('ENOENT\0');
+    expect(f.body(XS_WRITE, '/local/domain/0/backend/vbd/1/768/state\x004')).toBe('EACCES\0');
+    expect(f.body(XS_RM, '/local/domain/0\0')).toBe('EACCES\0');
+    expect(f.body(XS_MKDIR, '/local/domain/2/x\0')).toBe('EACCES\0');
+  });
+
+  it('fires a watch once when set, then on changes at or below it, with relative paths for relative watches', () => {
+    expect(f.ask(XS_WATCH, 'device\0tok\0')).toEqual([
+      { type: XS_WATCH, reqId: 1, tx: 0, body: 'OK\0' },
+      { type: XS_WATCH_EVENT, reqId: 0, tx: 0, body: 'device\0tok\0' },
+    ]);
+    expect(f.ask(XS_WATCH, '/local/domain/1/memory/target\0abs\0').map((m) => m.body)).toEqual(['OK\0', '/local/domain/1/memory/target\0abs\0']);
+    const events = f.ask(XS_WRITE, 'device/vif/0/state\x001').filter((m) => m.type === XS_WATCH_EVENT);
+    expect(events.map((m) => m.body)).toEqual(['device/vif/0/state\0tok\0']);
+    expect(f.ask(XS_WRITE, 'other\x001').filter((m) => m.type === XS_WATCH_EVENT)).toEqual([]);
+    // A back end's write is heard too.
+    f.store.publish('/local/domain/1/memory/target', '262144');
+    expect(f.replies().map((m) => m.body)).toEqual(['/local/domain/1/memory/target\0abs\0']);
+    // Removing a parent fires watches below it.
+    expect(f.ask(XS_RM, 'memory\0').filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.body)).toEqual(['/local/domain/1/memory/target\0abs\0']);
+    expect(f.body(XS_WATCH, 'device\0tok\0')).toBe('EEXIST\0');
+    expect(f.body(XS_UNWATCH, 'device\0tok\0')).toBe('OK\0');
+    expect(f.body(XS_UNWATCH, 'device\0tok\0')).toBe('ENOENT\0');
+    expect(f.ask(XS_WRITE, 'device/vif/0/state\x002').filter((m) => m.type === XS_WATCH_EVENT)).toEqual([]);
+    expect(f.ask(XS_WATCH, '@releaseDomain\0r\0').map((m) => m.body)).toEqual(['OK\0', '@releaseDomain\0r\0']);
+  });
+
+  it('keeps a transaction apart until it commits, and drops it on abort', () => {
+    const tx = Number(f.body(XS_TRANSACTION_START, '\0').replace('\0', ''));
+    expect(tx).toBeGreaterThan(0);
+    expect(f.body(XS_WRITE, 'data/a\x00inside', tx)).toBe('OK\0');
+    expect(f.body(XS_READ, 'data/a\0', tx)).toBe('inside');
+    expect(f.body(XS_READ, 'data/a\0')).toBe('ENOENT\0');
+    expect(f.body(XS_DIRECTORY, 'data\0', tx)).toBe('a\0');
+    expect(f.body(XS_RM, 'name\0', tx)).toBe('OK\0');
+    expect(f.body(XS_READ, 'name\0', tx)).toBe('ENOENT\0');
+    expect(f.body(XS_READ, 'name\0')).toBe('guest');
+    expect(f.body(XS_TRANSACTION_END, 'T\0', tx)).toBe('OK\0');
+    expect(f.body(XS_READ, 'data/a\0')).toBe('inside');
+    expect(f.body(XS_READ, 'name\0')).toBe('ENOENT\0');
+    expect(f.body(XS_READ, 'data/a\0', tx)).toBe('ENOENT\0');
+
+    const aborted = Number(f.body(XS_TRANSACTION_START, '\0').replace('\0', ''));
+    expect(aborted).not.toBe(tx);
+    f.body(XS_WRITE, 'data/b\x00never', aborted);
+    expect(f.body(XS_TRANSACTION_END, 'F\0', aborted)).toBe('OK\0');
+    expect(f.body(XS_READ, 'data/b\0')).toBe('ENOENT\0');
+  });
+
+  it('answers bad requests with xenstored\'s errors', () => {
+    expect(f.body(99, '')).toBe('ENOSYS\0');
+    expect(f.body(XS_READ, 'name\0', 12345)).toBe('ENOENT\0');
+    expect(f.body(XS_TRANSACTION_END, 'T\0')).toBe('EINVAL\0');
+    expect(f.body(XS_WRITE, 'no-value')).toBe('EINVAL\0');
+    expect(f.body(XS_WATCH, 'path-only\0')).toBe('EINVAL\0');
+    for (const path of ['a//b', 'a/', 'bad path', 'x\u00e9', `${'p/'.repeat(2000)}x`]) expect(f.body(XS_WRITE, `${path}\x001`), path).toBe('EINVAL\0');
+    for (let i = 0; i < XENSTORE_TRANSACTION_QUOTA; i++) expect(f.ask(XS_TRANSACTION_START, '\0')[0].type).toBe(XS_TRANSACTION_START);
+    expect(f.body(XS_TRANSACTION_START, '\0')).toBe('ENOSPC\0');
+    for (let i = 0; i < XENSTORE_WATCH_QUOTA; i++) f.ask(XS_WATCH, `w\0${i}\0`);
+    expect(f.body(XS_WATCH, 'w\0extra\0')).toBe('E2BIG\0');
+    expect(f.refusals).toBe(0);
+  });
+
+  it('treats a payload length over XENSTORE_PAYLOAD_MAX or indices beyond the ring as a broken ring', () => {
+    const message = f.encode(XS_WRITE, 'x\0y');
+    new DataView(message.buffer).setUint32(12, 4097, true);
+    f.put(message);
+    f.store.kick();
+    expect(f.refusals).toBe(1);
+    expect(f.replies()).toEqual([]);
+    // Broken for good: later requests are not read.
+    f.put(f.encode(XS_READ, 'name\0'));
+    f.store.kick();
+    expect(f.replies()).toEqual([]);
+
+    const g = new Front();
+    g.memory.write32(REQ_PROD, 5000);
+    g.store.kick();
+    expect(g.refusals).toBe(1);
+    expect(g.memory.read32(REQ_CONS)).toBe(0);
+  });
+
+  it('stops reading requests while the guest leaves its replies unread, and resumes when it reads them', () => {
+    // Requests keep coming and nobody drains the response ring: the store stops taking requests
+    // once its reply queue is full, so the host keeps a bounded amount for the guest.
+    const m = f.memory;
+    const room = () => 1024 - ((m.read32(REQ_PROD) - m.read32(REQ_CONS)) >>> 0);
+    let sent = 0;
+    for (let round = 0; round < 20; round++) {
+      while (room() >= 21) {
+        f.put(f.encode(XS_READ, 'name\0'));
+        sent++;
+      }
+      f.store.kick();
+    }
+    expect(room()).toBeLessThan(21);
+    expect(sent).toBeLessThan(400);
+    let answered = 0;
+    for (let round = 0; round < 200 && answered < sent; round++) {
+      answered += f.replies().length;
+      f.store.kick();
+    }
+    expect(answered).toBe(sent);
+    expect(m.read32(REQ_CONS)).toBe(m.read32(REQ_PROD));
+  });
+});
