@@ -14,7 +14,7 @@ const bzImage = fileURLToPath(new URL('../../../.cache/linux-amd64/bzImage', imp
 const initrd = fileURLToPath(new URL('../../../.cache/linux-amd64/initramfs.cpio.gz', import.meta.url));
 const missing = !existsSync(bzImage) ? 'no .cache/linux-amd64/bzImage (node tools/linux-guest.mjs --arch amd64 fetches it)' : '';
 
-describe('Debian amd64 Linux under --vmm para (partial: the first 64-bit PV steps)', () => {
+describe('Debian amd64 Linux as a Xen PV guest in the PV harness', () => {
   it.skipIf(missing !== '')(`boots through xen_start_kernel to start_kernel's banner and memory setup on the PV console${missing ? ` (skipped: ${missing})` : ''}`, () => {
     const booted = bootGuest(readFileSync(bzImage), {
       ramSize: 256 << 20, cmdline: 'earlyprintk=xen console=hvc0', initrd: readFileSync(initrd),
