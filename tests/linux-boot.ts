@@ -62,6 +62,8 @@ export function boot(kernel: string, initrd: string, disk?: string, extraArgs: r
     },
     exit,
     output: () => out,
+    /** What the VM wrote on stderr so far (--stats comes there at the end). */
+    errors: () => err,
     /** Ends the VM if it still runs (a failed check must not leave a boot burning CPU). */
     kill: () => { if (child.exitCode === null) child.kill('SIGKILL'); },
   };

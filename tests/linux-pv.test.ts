@@ -1,8 +1,9 @@
 // Issue 18's proof: Debian's amd64 kernel (its bzImage, unmodified) boots as a Xen PV guest under
 // `ringvisor run --vmm para --kernel ... --initrd ...` to the busybox shell on hvc0 (the start_info
 // console ring); uname, /proc/cpuinfo's hypervisor flag and dmesg show a PV guest, and poweroff
-// (SCHEDOP_shutdown) ends the VM with status 0. Skips, saying why, only where apt cannot provide
-// the kernel. Not yet here: the xen-blkfront disk (--disk) of the issue's list.
+// (SCHEDOP_shutdown) ends the VM with status 0, and --stats counts its hypercalls by name. Skips,
+// saying why, only where apt cannot provide the kernel. Not yet here: the xen-blkfront disk (--disk)
+// of the issue's list.
 import { describe, expect, it } from 'vitest';
 import { boot, fetchGuest } from './linux-boot.js';
 
@@ -11,10 +12,10 @@ const skipReason = typeof amd64 === 'string' ? amd64 : '';
 if (skipReason) console.warn(`skipping the Xen PV Linux boot: ${skipReason}`);
 
 describe.skipIf(!!skipReason)('Linux amd64 as a Xen PV guest (--vmm para)', () => {
-  it('boots the bzImage to a shell on hvc0 that shows a PV guest, and powers off with status 0', async () => {
+  it('boots the bzImage to a shell on hvc0 that shows a PV guest, powers off with status 0, and counts hypercalls by name', async () => {
     if (typeof amd64 === 'string') return;
     const started = Date.now();
-    const vm = boot(amd64.bzImage, amd64.initrd, undefined, ['--vmm', 'para'], 'console=hvc0 quiet cryptomgr.notests');
+    const vm = boot(amd64.bzImage, amd64.initrd, undefined, ['--vmm', 'para', '--stats'], 'console=hvc0 quiet cryptomgr.notests');
     try {
       await vm.waitFor('RINGVISOR-INIT-OK');
       await vm.waitFor('/ # ');
@@ -26,6 +27,11 @@ describe.skipIf(!!skipReason)('Linux amd64 as a Xen PV guest (--vmm para)', () =
       expect(dmesg).toMatch(/xen:balloon: Initialising balloon driver/);
       vm.type('poweroff\n');
       expect(await vm.exit).toBe(0);
+      // The hypercalls a PV kernel cannot boot without, by name.
+      const hypercalls = /hypercalls: \d+ \(([^)]*)\)/.exec(vm.errors())?.[1] ?? '';
+      for (const call of ['mmu_update', 'mmuext_op', 'update_va_mapping', 'vcpu_op', 'event_channel_op', 'sched_op', 'iret']) {
+        expect(hypercalls, vm.errors()).toMatch(new RegExp(`\\b${call} [1-9]`));
+      }
       console.info(`linux-pv test: shell after ${bootSeconds.toFixed(0)} s`);
     } finally {
       vm.kill();
