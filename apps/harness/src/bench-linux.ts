@@ -4,7 +4,8 @@
 // `ringvisor linux boot: N s` (or says why there is no figure), for the bzImage all three boot. A
 // second ringvisor row boots the same kernel uncompressed (the tool's vmlinux ELF, as Firecracker
 // would), which skips the in-guest xz decompressor. Then Debian's amd64 kernel (`--arch amd64` of the
-// tool) on x86-core's x86-64 model and on QEMU's qemu-system-x86_64 (v86 has no long mode).
+// tool) on x86-core's x86-64 model, as a Xen PV guest (`--vmm para`: the same bzImage, its console
+// on hvc0) and on QEMU's qemu-system-x86_64 (v86 has no long mode).
 // --append replaces the kernel command line (for every row), --limit the seconds each may take,
 // --arch i386|amd64 runs only that kernel's rows.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -165,6 +166,9 @@ export async function benchLinux(args: readonly string[]): Promise<number> {
     printRows(guest, append, [
       ['ringvisor --cpu x86-64', await ringvisor(guest, guest.bzImage, append, limit, 'none', AMD64_RINGVISOR)],
       ['ringvisor --cpu x86-64 (vmlinux)', await ringvisor(guest, guest.vmlinux, append, limit, 'none', AMD64_RINGVISOR)],
+      // Para-virtualized: the kernel's console is the start_info ring (hvc0), not the UART.
+      ['ringvisor --vmm para (Xen PV)', await ringvisor(guest, guest.bzImage, append.replace(/console=ttyS0\b/, 'console=hvc0'),
+        limit, 'para', ['--mem', '256M'])],
       ['QEMU TCG (qemu-system-x86_64 -cpu qemu64)', await qemu(guest, append, limit, 'qemu-system-x86_64', AMD64_QEMU)],
       ['v86', { skipped: 'no long mode' }],
     ]);
