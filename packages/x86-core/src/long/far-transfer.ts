@@ -8,7 +8,8 @@ import type { Cpu } from '../cpu.js';
 import { throwFault } from '../fault.js';
 import { GP, NP, SS_FAULT } from '../system/vectors.js';
 import { desc, loadFromDesc, loadNullSs, markAccessed, nullInaccessibleSegments, readDescriptor64, tssStack } from './interrupt.js';
-import { TWO_32, canonical, read64, readHi, readLinear, write64, writeLinear } from './memory.js';
+import { TWO_32, canonical, readLinear, write64 } from './memory.js';
+import { addRsp, peek, popped, push } from './stack.js';
 
 const CS = 1;
 const SS = 2;
@@ -19,34 +20,18 @@ const code = { selector: 0, lo: 0, hi: 0, address: 0 };
 /** The target offset, once checked: RIP's dwords. */
 const rip = { lo: 0, hi: 0 };
 
-/** RSP as a number (64-bit mode). */
-function rspOf(cpu: Cpu): number {
-  return canonical(cpu.reg32[4], cpu.regHi[4]);
-}
-
-function setRsp(cpu: Cpu, value: number): void {
+/** Loads RSP with a new 64-bit value (a stack switch). */
+function loadRsp(cpu: Cpu, value: number): void {
   const high = Math.floor(value / TWO_32);
   cpu.reg32[4] = (value - high * TWO_32) | 0;
   cpu.regHi[4] = high | 0;
 }
 
-/** Writes an item of `bytes` at `at` (a stack access at the CPU's current level unless `supervisor`). */
-function writeItem(cpu: Cpu, at: number, lo: number, hi: number, bytes: number, supervisor: boolean): void {
-  if (bytes === 8) write64(cpu, at, lo, hi, supervisor, true);
-  else writeLinear(cpu, at, bytes === 4 ? 4 : 2, lo, supervisor, true);
-}
-
-let itemHi = 0;
-
-/** Reads an item of `bytes` at `at` (its high dword, for a qword, in `itemHi`). */
-function readItem(cpu: Cpu, at: number, bytes: number): number {
-  if (bytes === 8) {
-    const lo = read64(cpu, at, false, true);
-    itemHi = readHi;
-    return lo;
-  }
-  itemHi = 0;
-  return readLinear(cpu, at, bytes === 4 ? 4 : 2, false, true);
+/** Pushes CS and the return RIP `ret` (a number), each of `bytes`, on the current stack. */
+function pushReturn(cpu: Cpu, ret: number, bytes: number): void {
+  const retHi = Math.floor(ret / TWO_32);
+  push(cpu, cpu.seg[CS], 0, bytes);
+  push(cpu, (ret - retHi * TWO_32) | 0, retHi | 0, bytes);
 }
 
 /**
@@ -121,14 +106,8 @@ export function farCallOrJump64(cpu: Cpu, selector: number, lo: number, hi: numb
   }
   readCode(cpu, selector, false);
   checkOffset(lo, bytes === 8 ? hi : 0);
-  if (ret >= 0) {
-    // Both pushes are written before RSP moves, so a fault leaves it as it was.
-    const rsp = rspOf(cpu);
-    const retHi = Math.floor(ret / TWO_32);
-    writeItem(cpu, rsp - bytes, cpu.seg[CS], 0, bytes, false);
-    writeItem(cpu, rsp - 2 * bytes, (ret - retHi * TWO_32) | 0, retHi | 0, bytes, false);
-    setRsp(cpu, rsp - 2 * bytes);
-  }
+  // A fault on the second push leaves RSP to the run loop, which restores it to the instruction's start.
+  if (ret >= 0) pushReturn(cpu, ret, bytes);
   enterCode(cpu, cpu.cpl);
 }
 
@@ -170,13 +149,7 @@ function throughGate(cpu: Cpu, selector: number, ret: number): void {
 
   const oldCpl = cpu.cpl;
   if (ret < 0 || conforming || dpl === oldCpl) {
-    if (ret >= 0) {
-      const rsp = rspOf(cpu);
-      const retHi = Math.floor(ret / TWO_32);
-      write64(cpu, rsp - 8, cpu.seg[CS], 0, false, true);
-      write64(cpu, rsp - 16, (ret - retHi * TWO_32) | 0, retHi | 0, false, true);
-      setRsp(cpu, rsp - 16);
-    }
+    if (ret >= 0) pushReturn(cpu, ret, 8);
     enterCode(cpu, oldCpl);
     return;
   }
@@ -194,7 +167,7 @@ function throughGate(cpu: Cpu, selector: number, ret: number): void {
     throw e;
   }
   loadNullSs(cpu, dpl);
-  setRsp(cpu, rsp - 32);
+  loadRsp(cpu, rsp - 32);
   enterCode(cpu, dpl);
 }
 
@@ -203,22 +176,21 @@ function throughGate(cpu: Cpu, selector: number, ret: number): void {
  * return to an outer level RSP and SS, releasing `release` bytes on each stack.
  */
 export function farReturn64(cpu: Cpu, bytes: number, release: number): void {
-  const rsp = rspOf(cpu);
-  const lo = readItem(cpu, rsp, bytes);
-  const hi = itemHi;
-  const selector = readItem(cpu, rsp + bytes, bytes) & 0xffff;
+  const lo = peek(cpu, 0, bytes);
+  const hi = popped.hi;
+  const selector = peek(cpu, bytes, bytes) & 0xffff;
   readCode(cpu, selector, true);
   const rpl = selector & 3;
   checkOffset(lo, hi);
   if (rpl === cpu.cpl) {
-    setRsp(cpu, rsp + 2 * bytes + release);
+    addRsp(cpu, 2 * bytes + release);
     enterCode(cpu, rpl);
     return;
   }
-  const outer = rsp + 2 * bytes + release;
-  const newRspLo = readItem(cpu, outer, bytes);
-  const newRspHi = itemHi;
-  const ssSelector = readItem(cpu, outer + bytes, bytes) & 0xffff;
+  const outer = 2 * bytes + release;
+  const newRspLo = peek(cpu, outer, bytes);
+  const newRspHi = popped.hi;
+  const ssSelector = peek(cpu, outer + bytes, bytes) & 0xffff;
   const to64 = (code.hi & 0x600000) === 0x200000;
   let ssLo = 0;
   let ssHi = 0;
@@ -245,6 +217,6 @@ export function farReturn64(cpu: Cpu, bytes: number, release: number): void {
     loadFromDesc(cpu, SS, ssSelector);
   }
   // Loaded as popped (a non-canonical RSP faults at its first use), zero-extended below 8 bytes.
-  setRsp(cpu, (bytes === 8 ? newRspHi : 0) * TWO_32 + (newRspLo >>> 0) + release);
+  loadRsp(cpu, (bytes === 8 ? newRspHi : 0) * TWO_32 + (newRspLo >>> 0) + release);
   nullInaccessibleSegments(cpu, rpl);
 }

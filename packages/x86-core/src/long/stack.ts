@@ -24,12 +24,12 @@ export function addRsp(cpu: Cpu, delta: number): void {
   setRsp(cpu, sum | 0, sum >= TWO_32 ? 1 : sum < 0 ? -1 : 0);
 }
 
-/** Pushes `bytes` (8 or 2) of hi:lo; RSP changes only once the store succeeded. */
+/** Pushes `bytes` (8, 4 or 2) of hi:lo; RSP changes only once the store succeeded. */
 export function push(cpu: Cpu, lo: number, hi: number, bytes = 8): void {
   const at = rsp(cpu) - bytes;
   if (!(at >= -0x8000_0000_0000)) throwFault(12, 0);
   if (bytes === 8) write64(cpu, at, lo, hi, false, true);
-  else writeLinear(cpu, at, 2, lo, false, true);
+  else writeLinear(cpu, at, bytes === 4 ? 4 : 2, lo, false, true);
   addRsp(cpu, -bytes);
 }
 
@@ -48,8 +48,8 @@ export function pop(cpu: Cpu, bytes = 8): number {
   return lo;
 }
 
-/** Reads the stack `offset` bytes above RSP without popping. */
-export function peek(cpu: Cpu, offset: number, bytes: 2 | 8): number {
+/** Reads `bytes` (8, 4 or 2) of the stack `offset` bytes above RSP without popping (a qword's high dword in `popped.hi`). */
+export function peek(cpu: Cpu, offset: number, bytes: number): number {
   const at = rsp(cpu) + offset;
   if (bytes === 8) {
     const lo = read64(cpu, at, false, true);
@@ -57,5 +57,5 @@ export function peek(cpu: Cpu, offset: number, bytes: 2 | 8): number {
     return lo;
   }
   popped.hi = 0;
-  return readLinear(cpu, at, 2, false, true);
+  return readLinear(cpu, at, bytes === 4 ? 4 : 2, false, true);
 }
