@@ -1,21 +1,33 @@
 // Issue 18's proof: Debian's amd64 kernel (its bzImage, unmodified) boots as a Xen PV guest under
 // `ringvisor run --vmm para --kernel ... --initrd ...` to the busybox shell on hvc0 (the start_info
-// console ring); uname, /proc/cpuinfo's hypervisor flag and dmesg show a PV guest, and poweroff
-// (SCHEDOP_shutdown) ends the VM with status 0, and --stats counts its hypercalls by name. Skips,
-// saying why, only where apt cannot provide the kernel. Not yet here: the xen-blkfront disk (--disk)
-// of the issue's list.
+// console ring); uname, /proc/cpuinfo's hypervisor flag and dmesg show a PV guest; `--disk` is
+// /dev/xvda through xen-blkfront (loaded by the initramfs) and the blkif back end: the host file's
+// bytes read in the guest, a write and `sync` reach the host file; poweroff (SCHEDOP_shutdown) ends
+// the VM with status 0, and --stats counts its hypercalls by name. Skips, saying why, only where
+// apt cannot provide the kernel.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { boot, fetchGuest } from './linux-boot.js';
 
 const amd64 = fetchGuest('amd64');
 const skipReason = typeof amd64 === 'string' ? amd64 : '';
 if (skipReason) console.warn(`skipping the Xen PV Linux boot: ${skipReason}`);
+const SEED = 'RINGVISOR-HOST-SEEDED-SECTOR-0';
+const MARKER = 'RINGVISOR-XVDA-MARKER-64';
+const MARKER_SECTOR = 5;
 
 describe.skipIf(!!skipReason)('Linux amd64 as a Xen PV guest (--vmm para)', () => {
-  it('boots the bzImage to a shell on hvc0 that shows a PV guest, powers off with status 0, and counts hypercalls by name', async () => {
+  it('boots the bzImage to a shell on hvc0 that shows a PV guest with a xen-blkfront disk, powers off with status 0, and counts hypercalls by name', async () => {
     if (typeof amd64 === 'string') return;
+    const scratch = mkdtempSync(join(tmpdir(), 'ringvisor-linux-pv-'));
+    const disk = join(scratch, 'disk.img');
+    const image = new Uint8Array(1024 * 1024);
+    image.set(new TextEncoder().encode(SEED));
+    writeFileSync(disk, image);
     const started = Date.now();
-    const vm = boot(amd64.bzImage, amd64.initrd, undefined, ['--vmm', 'para', '--stats'], 'console=hvc0 quiet cryptomgr.notests');
+    const vm = boot(amd64.bzImage, amd64.initrd, disk, ['--vmm', 'para', '--stats'], 'console=hvc0 quiet cryptomgr.notests');
     try {
       await vm.waitFor('RINGVISOR-INIT-OK');
       await vm.waitFor('/ # ');
@@ -25,16 +37,28 @@ describe.skipIf(!!skipReason)('Linux amd64 as a Xen PV guest (--vmm para)', () =
       const dmesg = await vm.command('dmesg | grep -i xen');
       expect(dmesg).toContain('Hypervisor detected: Xen PV');
       expect(dmesg).toMatch(/xen:balloon: Initialising balloon driver/);
+      expect(await vm.command('dmesg | grep blkfront:')).toMatch(/blkfront: xvda: flush diskcache: enabled/);
+
+      // The blkif disk: 1 MiB = 2048 sectors, the host's bytes, and a write that sync flushes to the host file.
+      expect(await vm.command('cat /sys/block/xvda/size')).toMatch(/\b2048\b/);
+      expect(await vm.command(`head -c ${SEED.length} /dev/xvda; echo`)).toContain(SEED);
+      expect(await vm.command(`echo ${MARKER} | dd of=/dev/xvda bs=512 seek=${MARKER_SECTOR} conv=sync,fsync && sync && echo written`)).toContain('written');
+      expect(await vm.command(`dd if=/dev/xvda bs=512 skip=${MARKER_SECTOR} count=1 2>/dev/null | head -c ${MARKER.length}; echo`)).toContain(MARKER);
+      const written = readFileSync(disk);
+      expect(written.subarray(MARKER_SECTOR * 512, MARKER_SECTOR * 512 + MARKER.length).toString('latin1')).toBe(MARKER);
+      expect(written.subarray(SEED.length, MARKER_SECTOR * 512).every((byte) => byte === 0)).toBe(true);
+
       vm.type('poweroff\n');
       expect(await vm.exit).toBe(0);
       // The hypercalls a PV kernel cannot boot without, by name.
       const hypercalls = /hypercalls: \d+ \(([^)]*)\)/.exec(vm.errors())?.[1] ?? '';
-      for (const call of ['mmu_update', 'mmuext_op', 'update_va_mapping', 'vcpu_op', 'event_channel_op', 'sched_op', 'iret']) {
+      for (const call of ['mmu_update', 'mmuext_op', 'update_va_mapping', 'vcpu_op', 'event_channel_op', 'sched_op', 'iret', 'grant_table_op']) {
         expect(hypercalls, vm.errors()).toMatch(new RegExp(`\\b${call} [1-9]`));
       }
       console.info(`linux-pv test: shell after ${bootSeconds.toFixed(0)} s`);
     } finally {
       vm.kill();
+      rmSync(scratch, { recursive: true, force: true });
     }
   }, 1_800_000);
 });

@@ -14,7 +14,8 @@
 // repo) and is reused on the next run; a
 // change to the initramfs layout bumps INITRAMFS_VERSION, which rebuilds only the initramfs.
 // PID 1 is busybox init: its sysinit script mounts proc/sys/devtmpfs, loads the virtio modules
-// from the same kernel package (the devices come from the machine's ACPI tables), prints the marker
+// from the same kernel package (the devices come from the machine's ACPI tables) and, in a Xen
+// domain (amd64: `--vmm para`), xen-blkfront for the xenbus disk (/dev/xvda), prints the marker
 // RINGVISOR-INIT-OK, and init keeps a shell on the console; `poweroff` in that shell goes through
 // init (processes stopped, file systems synced) to the kernel's ACPI power-off. With `rv.poweroff`
 // on the command line it powers off right after the marker (used by the boot benchmark).
@@ -45,9 +46,14 @@ const say = (msg) => { if (!quiet) process.stderr.write(`[linux-guest] ${msg}\n`
 
 /** Modules the init loads, in dependency order after resolution. */
 const WANTED_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_console', 'virtio_rng'];
+/** Modules loaded only in a Xen domain (xenbus registers /sys/bus/xen there alone), per architecture. */
+const XEN_MODULES = { i386: [], amd64: ['xen_blkfront'] }[arch];
 const INIT_MARKER = 'RINGVISOR-INIT-OK';
-/** Bump when the initramfs contents change, so cached copies are rebuilt. 2: busybox init, ACPI-discovered virtio. */
-const INITRAMFS_VERSION = 2;
+/**
+ * Bump when the initramfs contents change, so cached copies are rebuilt. 2: busybox init,
+ * ACPI-discovered virtio; 3: xen-blkfront in Xen domains.
+ */
+const INITRAMFS_VERSION = 3;
 
 function fail(msg) {
   process.stderr.write(`[linux-guest] error: ${msg}\n`);
@@ -134,7 +140,7 @@ function moduleIndex(modulesRoot) {
   return { byName, depsOf };
 }
 
-function resolveModules(index) {
+function resolveModules(index, wanted) {
   const order = [];
   const visit = (name, chain) => {
     if (order.includes(name)) return;
@@ -143,15 +149,16 @@ function resolveModules(index) {
     for (const dep of index.depsOf(name)) visit(dep, [...chain, name]);
     order.push(name);
   };
-  for (const m of WANTED_MODULES) visit(m, []);
+  for (const m of wanted) visit(m, []);
   // virtio_rng registers with the hw_random core, which Debian builds as a module too.
-  if (index.byName.has('rng_core') && !order.includes('rng_core')) order.splice(order.indexOf('virtio_rng'), 0, 'rng_core');
+  if (wanted.includes('virtio_rng') && index.byName.has('rng_core') && !order.includes('rng_core')) order.splice(order.indexOf('virtio_rng'), 0, 'rng_core');
   return order;
 }
 
 /** The sysinit script busybox init runs first (/etc/init.d/rcS). */
-function rcScript(modules) {
+function rcScript(modules, xenModules) {
   const loads = modules.map((m) => `insmod /lib/modules/${m}.ko`).join('\n');
+  const xenLoads = xenModules.map((m) => `[ -d /sys/bus/xen ] && insmod /lib/modules/${m}.ko`).join('\n');
   return `#!/bin/sh
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
@@ -160,6 +167,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 ${loads}
+${xenLoads}
 echo ${INIT_MARKER}
 case " $(cat /proc/cmdline) " in
   *" rv.poweroff "*) poweroff -f ;;
@@ -192,8 +200,9 @@ function cpio(entries) {
 
 function buildInitramfs(busybox, modulesRoot, target) {
   const index = moduleIndex(modulesRoot);
-  const modules = resolveModules(index);
-  say(`initramfs modules: ${modules.join(' ')}`);
+  const modules = resolveModules(index, WANTED_MODULES);
+  const xenModules = resolveModules(index, XEN_MODULES).filter((m) => !modules.includes(m));
+  say(`initramfs modules: ${modules.join(' ')}${xenModules.length > 0 ? `; in a Xen domain: ${xenModules.join(' ')}` : ''}`);
   const dir = (name) => ({ name, mode: 0o040755 });
   // init runs sysinit through /bin/sh before rcS installs the other applet links.
   const link = (name, target) => ({ name, mode: 0o120777, data: Buffer.from(target) });
@@ -204,8 +213,8 @@ function buildInitramfs(busybox, modulesRoot, target) {
     link('bin/sh', 'busybox'),
     link('init', 'bin/busybox'),
     { name: 'etc/inittab', mode: 0o100644, data: Buffer.from(INITTAB) },
-    { name: 'etc/init.d/rcS', mode: 0o100755, data: Buffer.from(rcScript(modules)) },
-    ...modules.map((m) => ({ name: `lib/modules/${m}.ko`, mode: 0o100644, data: readFileSync(index.byName.get(m)) })),
+    { name: 'etc/init.d/rcS', mode: 0o100755, data: Buffer.from(rcScript(modules, xenModules)) },
+    ...[...modules, ...xenModules].map((m) => ({ name: `lib/modules/${m}.ko`, mode: 0o100644, data: readFileSync(index.byName.get(m)) })),
   ];
   writeFileSync(target + '.tmp', gzipSync(cpio(entries), { level: 9 }));
   renameSync(target + '.tmp', target);

@@ -2,9 +2,9 @@
 // what the vCPU calls for hypercalls.
 import type { PvDomain, PvDomainConfig, Registers, SpecialRegisters } from '@ringvisor/vmm-api';
 import { GUEST_DOMID, PAGE_SIZE, START_INFO } from './abi.js';
-import { BlkifBackend } from './backends/blkif.js';
 import { ConsoleBackend } from './backends/console.js';
 import { GrantTable } from './backends/grant-table.js';
+import { VirtualBlockDevice } from './backends/vbd.js';
 import { Xenstore } from './backends/xenstore.js';
 import { buildDomain } from './builder.js';
 import { TYPE_WRITABLE } from './frames.js';
@@ -14,12 +14,7 @@ import { hypercall } from './hypercalls/dispatch.js';
 import { DomainTime } from './time.js';
 import { parseXenElf } from './xen-elf.js';
 
-const VBD = 'device/vbd/768';
 const DEFAULT_PERIOD_NS = 10_000_000;
-/** XenbusState values (io/xenbus.h). */
-const XENBUS_INIT_WAIT = '2';
-const XENBUS_INITIALISED = '3';
-const XENBUS_CONNECTED = '4';
 
 export class PvGuest implements PvDomain {
   readonly regs: Registers;
@@ -28,7 +23,7 @@ export class PvGuest implements PvDomain {
   readonly grants: GrantTable;
   readonly console: ConsoleBackend;
   readonly xenstore: Xenstore;
-  blkif: BlkifBackend | null = null;
+  readonly vbd: VirtualBlockDevice | null;
   private continuation: number[] | null = null;
   private readonly context: HypercallContext;
 
@@ -51,15 +46,13 @@ export class PvGuest implements PvDomain {
       countRequest: () => domain.count('ring requests'),
     });
     this.console = new ConsoleBackend(memory, built.consoleMfn * PAGE_SIZE, config.console, ringEvents(() => consolePort));
-    this.xenstore = new Xenstore(memory, built.storeMfn * PAGE_SIZE, GUEST_DOMID, {
-      ...ringEvents(() => storePort),
-      written: (path, value) => this.xenstoreWritten(path, value),
-    });
+    this.xenstore = new Xenstore(memory, built.storeMfn * PAGE_SIZE, GUEST_DOMID, ringEvents(() => storePort));
     consolePort = events.allocateBackend(() => this.console.kick());
     storePort = events.allocateBackend(() => this.xenstore.kick());
     memory.write32(built.startInfoMachine + START_INFO.consoleEvtchn, consolePort);
     memory.write32(built.startInfoMachine + START_INFO.storeEvtchn, storePort);
-    this.populateStore();
+    this.xenstore.seedDomain(parseXenElf(config.image).guestOs || 'domU');
+    this.vbd = config.disk ? new VirtualBlockDevice(this.xenstore, this.grants, domain, config.disk, 'x86_32-abi') : null;
     this.context = {
       domain, time: this.time, grants: this.grants, console: this.console, nested: false,
       continueWith: (args) => {
@@ -76,54 +69,6 @@ export class PvGuest implements PvDomain {
     this.time.start(Date.now());
     // Xen gives a PV vCPU a 100 Hz periodic VIRQ_TIMER; kernels that arm one-shots stop it.
     this.time.setPeriodic(DEFAULT_PERIOD_NS);
-  }
-
-  private get backendPath(): string {
-    return `/local/domain/0/backend/vbd/${GUEST_DOMID}/768`;
-  }
-
-  private populateStore(): void {
-    const tree = this.xenstore.tree;
-    const home = this.xenstore.home;
-    tree.set(`${home}/name`, parseXenElf(this.config.image).guestOs || 'domU');
-    tree.set(`${home}/domid`, String(GUEST_DOMID));
-    if (this.config.disk) {
-      tree.set(`${home}/${VBD}/backend`, this.backendPath);
-      tree.set(`${home}/${VBD}/backend-id`, '0');
-      tree.set(`${this.backendPath}/frontend-id`, String(GUEST_DOMID));
-      tree.set(`${this.backendPath}/state`, XENBUS_INIT_WAIT);
-    }
-  }
-
-  /** The block front end reached Initialised: map its ring, bind its port, publish Connected. */
-  private xenstoreWritten(path: string, value: string): void {
-    const disk = this.config.disk;
-    if (!disk || this.blkif || path !== `${this.xenstore.home}/${VBD}/state` || value !== XENBUS_INITIALISED) return;
-    const tree = this.xenstore.tree;
-    const ref = Number(tree.get(`${this.xenstore.home}/${VBD}/ring-ref`));
-    const port = Number(tree.get(`${this.xenstore.home}/${VBD}/event-channel`));
-    const domain = this.domain;
-    const ring = this.grants.map(ref, true);
-    if (typeof ring === 'number') {
-      domain.refuse();
-      return;
-    }
-    const backend = new BlkifBackend(domain.memory, ring, this.grants, disk, {
-      notify: () => domain.events.setPending(port),
-      refuse: () => domain.refuse(),
-      countRequest: () => domain.count('ring requests'),
-    });
-    if (!domain.events.connectBackend(port, () => backend.kick())) {
-      this.grants.unmap(ring);
-      domain.refuse();
-      return;
-    }
-    this.blkif = backend;
-    const store = this.xenstore;
-    store.publish(`${this.backendPath}/sectors`, String(backend.sectors));
-    store.publish(`${this.backendPath}/sector-size`, '512');
-    store.publish(`${this.backendPath}/info`, disk.readOnly ? '4' : '0');
-    store.publish(`${this.backendPath}/state`, XENBUS_CONNECTED);
   }
 
   /**

@@ -55,6 +55,24 @@ function grantToBackend(d: DirectDomain, mfns: readonly number[]): void {
   });
 }
 
+/**
+ * What blkfront does before it goes Initialised: grants a ring page and a data page (guest frames)
+ * to domain 0 as references 1 and 2, allocates a port for domain 0, and writes ring-ref and event-channel.
+ */
+function offerRing(d: DirectDomain): { store: StoreClient; ringMfn: number; dataMfn: number; port: number } {
+  const store = new StoreClient(d);
+  const s = d.scratch;
+  const ringMfn = d.domain.p2m[700];
+  const dataMfn = d.domain.p2m[701];
+  grantToBackend(d, [ringMfn, dataMfn]);
+  d.put32(s, 0x7ff0);
+  expect(d.call(32, 6, s)).toBe(0);
+  const port = d.get32(s + 4);
+  store.request(11, 'device/vbd/768/ring-ref\x001');
+  store.request(11, `device/vbd/768/event-channel\0${port}`);
+  return { store, ringMfn, dataMfn, port };
+}
+
 describe.skipIf(!toolchain)('back ends', () => {
   const image = toolchain ? assembleGuest(IDLE) : new Uint8Array();
   let d: DirectDomain;
@@ -160,17 +178,8 @@ describe.skipIf(!toolchain)('back ends', () => {
   });
 
   it('serves block requests through granted pages, refusing bogus references and ranges', () => {
-    const store = new StoreClient(d);
+    const { store, ringMfn, dataMfn, port } = offerRing(d);
     const s = d.scratch;
-    // The ring page and a data page (guest frames), granted to domain 0.
-    const ringMfn = d.domain.p2m[700];
-    const dataMfn = d.domain.p2m[701];
-    grantToBackend(d, [ringMfn, dataMfn]);
-    d.put32(s, 0x7ff0);
-    expect(d.call(32, 6, s)).toBe(0);
-    const port = d.get32(s + 4);
-    store.request(11, 'device/vbd/768/ring-ref\x001');
-    store.request(11, `device/vbd/768/event-channel\0${port}`);
     store.request(11, 'device/vbd/768/state\x003');
     expect(store.request(2, '/local/domain/0/backend/vbd/1/768/state\0').body).toBe('4');
     expect(store.request(2, '/local/domain/0/backend/vbd/1/768/sectors\0').body).toBe('64');
@@ -210,6 +219,46 @@ describe.skipIf(!toolchain)('back ends', () => {
     expect(d.call(32, 4, s)).toBe(0);
     expect(m.read32(ring + 8)).toBe(6);
     expect(d.domain.stats.counters?.get('validation refusals')).toBe(2);
+  });
+
+  it('lays the ring out by the ABI the front end names, and refuses an unknown one with an error node', () => {
+    const { store, ringMfn, dataMfn, port } = offerRing(d);
+    const s = d.scratch;
+    const backend = '/local/domain/0/backend/vbd/1/768';
+    store.request(11, 'device/vbd/768/protocol\0x86_16-abi');
+    store.request(11, 'device/vbd/768/state\x003');
+    expect(store.request(2, `${backend}/state\0`).body).toBe('2');
+    expect(store.request(2, `${backend}/error\0`).body).toBe('unknown fe protocol x86_16-abi');
+    // The front end corrects itself and goes Initialised again (the state changes through Closing, as blkfront's reconnect does).
+    store.request(11, 'device/vbd/768/protocol\0x86_64-abi');
+    store.request(11, 'device/vbd/768/state\x005');
+    store.request(11, 'device/vbd/768/state\x003');
+    expect(store.request(2, `${backend}/state\0`).body).toBe('4');
+    expect(store.request(2, `${backend}/feature-flush-cache\0`).body).toBe('1');
+
+    // x86_64 blkif_request: id at 8, sector at 16, segments from 24, 112-byte slots.
+    const ring = ringMfn * 4096;
+    const m = d.memory;
+    for (let i = 0; i < 512; i++) disk.bytes[9 * 512 + i] = (i * 3) & 0xff;
+    const at = ring + 64 + 112;
+    m.write32(ring, 2);
+    m.write8(ring + 64, 3); // slot 0: flush, no segments
+    m.write32(ring + 64 + 8, 77);
+    m.write8(at, 0);
+    m.write8(at + 1, 1);
+    m.write32(at + 8, 0x1234);
+    m.write32(at + 12, 0x5678);
+    m.write32(at + 16, 9);
+    m.write32(at + 24, 2);
+    m.write8(at + 28, 2);
+    m.write8(at + 29, 2);
+    d.put32(s, port);
+    expect(d.call(32, 4, s)).toBe(0);
+    expect(m.read32(ring + 8)).toBe(2);
+    expect(m.read32(ring + 64)).toBe(77);
+    expect([m.read32(at), m.read32(at + 4), m.read8(at + 8), m.read16(at + 10)]).toEqual([0x1234, 0x5678, 0, 0]);
+    expect(m.read8(dataMfn * 4096 + 2 * 512 + 5)).toBe(15);
+    expect(disk.flushes).toBe(1);
   });
 
   it('continues a long mmu_update itself and finishes every request', () => {

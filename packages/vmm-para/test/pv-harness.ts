@@ -171,6 +171,8 @@ export class TestStats implements ExitStats {
 /** A disk in memory. */
 export class MemoryDisk implements PvBlockDevice {
   readonly readOnly = false;
+  /** Flush requests served (a cache flush has nothing to write back here). */
+  flushes = 0;
   constructor(readonly bytes: Uint8Array) {}
   get size(): number {
     return this.bytes.length;
@@ -181,7 +183,9 @@ export class MemoryDisk implements PvBlockDevice {
   write(offset: number, from: Uint8Array): void {
     this.bytes.set(from, offset);
   }
-  flush(): void {}
+  flush(): void {
+    this.flushes++;
+  }
 }
 
 const noBus = {

@@ -21,6 +21,7 @@ class Front {
   readonly store: Xenstore;
   notifications = 0;
   refusals = 0;
+  /** What a back end watching the domain's control/ and data/ nodes saw, as path=value. */
   written: string[] = [];
   private reqId = 1;
   private readonly received: number[] = [];
@@ -30,8 +31,12 @@ class Front {
       notify: () => { this.notifications++; },
       refuse: () => { this.refusals++; },
       countRequest: () => undefined,
-      written: (path, value) => { this.written.push(`${path}=${value}`); },
     });
+    for (const dir of ['control', 'data']) {
+      this.store.watch(`/local/domain/1/${dir}`, (path) => {
+        this.written.push(`${path}=${this.store.read(path) ?? '(removed)'}`);
+      });
+    }
     this.store.tree.set('/local/domain/1/name', 'guest');
     this.store.tree.set('/local/domain/1/device/vbd/768/backend', '/local/domain/0/backend/vbd/1/768');
   }
@@ -175,6 +180,27 @@ describe('xenstore', () => {
     f.body(XS_WRITE, 'data/b\x00never', aborted);
     expect(f.body(XS_TRANSACTION_END, 'F\0', aborted)).toBe('OK\0');
     expect(f.body(XS_READ, 'data/b\0')).toBe('ENOENT\0');
+  });
+
+  it('fires a back end\'s watch once a change is committed, its own writes answered after the reply', () => {
+    // A back end that answers the front end's state with its own, which the guest watches.
+    f.store.watch('/local/domain/1/data/state', () => f.store.publish('/local/domain/0/backend/x/state', '4'));
+    expect(f.ask(XS_WATCH, '/local/domain/0/backend/x/state\0be\0').map((m) => m.body)).toEqual(['OK\0', '/local/domain/0/backend/x/state\0be\0']);
+    const tx = Number(f.body(XS_TRANSACTION_START, '\0').replace('\0', ''));
+    f.body(XS_WRITE, 'data/state\x003', tx);
+    expect(f.written).toEqual([]);
+    expect(f.ask(XS_TRANSACTION_END, 'T\0', tx).map((m) => [m.type, m.body])).toEqual([
+      [XS_TRANSACTION_END, 'OK\0'], [XS_WATCH_EVENT, '/local/domain/0/backend/x/state\0be\0'],
+    ]);
+    expect(f.written).toEqual(['/local/domain/1/data/state=3']);
+    f.written = [];
+    const aborted = Number(f.body(XS_TRANSACTION_START, '\0').replace('\0', ''));
+    f.body(XS_WRITE, 'data/state\x004', aborted);
+    f.body(XS_TRANSACTION_END, 'F\0', aborted);
+    f.body(XS_WRITE, 'elsewhere\x001');
+    expect(f.written).toEqual([]);
+    f.body(XS_RM, 'data\0');
+    expect(f.written).toEqual(['/local/domain/1/data=(removed)']);
   });
 
   it('answers bad requests with xenstored\'s errors', () => {

@@ -1,5 +1,5 @@
 // The block back end (blkback's job) on a host disk: requests from the guest's blkif ring
-// (io/blkif.h, x86_32 layout, 32 slots of 108 bytes after a 64-byte header), data in granted
+// (io/blkif.h: 32 slots after a 64-byte header, laid out by the front end's ABI), data in granted
 // frames, responses on the same ring, notifications by event channel. A ring whose producer claims
 // more than 32 outstanding requests is bogus: processing halts there, as blkback halts.
 import type { PhysicalMemory } from '@ringvisor/mmu';
@@ -11,8 +11,23 @@ const REQ_EVENT = 4;
 const RSP_PROD = 8;
 const RSP_EVENT = 12;
 const RING = 64;
-const SLOT = 108;
 export const BLKIF_RING_SIZE = 32;
+
+/**
+ * Where a request's fields lie for each front-end ABI (the `protocol` node): blkif_request's u64s
+ * are 4-aligned on i386 and 8-aligned on x86-64. A response is {u64 id, u8 op, s16 status at 10}
+ * in both; a slot is the larger of the two structures.
+ */
+export interface BlkifLayout {
+  readonly slot: number;
+  readonly id: number;
+  readonly sector: number;
+  readonly segments: number;
+}
+export const BLKIF_PROTOCOLS: Readonly<Record<string, BlkifLayout>> = {
+  'x86_32-abi': { slot: 108, id: 4, sector: 12, segments: 20 },
+  'x86_64-abi': { slot: 112, id: 8, sector: 16, segments: 24 },
+};
 const MAX_SEGMENTS = 11;
 const SECTOR = 512;
 
@@ -41,6 +56,7 @@ export class BlkifBackend {
     private readonly grants: GrantTable,
     private readonly disk: PvBlockDevice,
     private readonly events: BlkifEvents,
+    private readonly layout: BlkifLayout,
   ) {}
 
   get sectors(): number {
@@ -59,15 +75,16 @@ export class BlkifBackend {
       return;
     }
     const oldRsp = this.rspProd;
+    const { slot: size, id } = this.layout;
     while (this.reqCons !== prod) {
-      const slot = base + RING + (this.reqCons % BLKIF_RING_SIZE) * SLOT;
+      const slot = base + RING + (this.reqCons % BLKIF_RING_SIZE) * size;
       this.reqCons = (this.reqCons + 1) >>> 0;
       this.events.countRequest();
       const op = m.read8(slot);
-      const idLo = m.read32(slot + 4);
-      const idHi = m.read32(slot + 8);
+      const idLo = m.read32(slot + id);
+      const idHi = m.read32(slot + id + 4);
       const status = this.serve(slot, op);
-      const rsp = base + RING + (this.rspProd % BLKIF_RING_SIZE) * SLOT;
+      const rsp = base + RING + (this.rspProd % BLKIF_RING_SIZE) * size;
       m.write32(rsp, idLo);
       m.write32(rsp + 4, idHi);
       m.write8(rsp + 8, op);
@@ -92,8 +109,8 @@ export class BlkifBackend {
     if (op === OP_WRITE && this.disk.readOnly) return STATUS_ERROR;
     const segments = m.read8(slot + 1);
     if (segments === 0 || segments > MAX_SEGMENTS) return STATUS_ERROR;
-    const sectorLo = m.read32(slot + 12) >>> 0;
-    const sectorHi = m.read32(slot + 16) >>> 0;
+    const sectorLo = m.read32(slot + this.layout.sector) >>> 0;
+    const sectorHi = m.read32(slot + this.layout.sector + 4) >>> 0;
     let sector = sectorHi * 2 ** 32 + sectorLo;
     const total = this.sectors;
     // Check every segment (grant and range) before any data moves.
@@ -101,7 +118,7 @@ export class BlkifBackend {
     let status = STATUS_OKAY;
     let count = 0;
     for (let i = 0; i < segments; i++) {
-      const seg = slot + 20 + i * 8;
+      const seg = slot + this.layout.segments + i * 8;
       const gref = m.read32(seg) >>> 0;
       const first = m.read8(seg + 4);
       const last = m.read8(seg + 5);

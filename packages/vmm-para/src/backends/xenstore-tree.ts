@@ -1,6 +1,7 @@
 // The store behind the xenstore ring: nodes by absolute path (a node's parents exist with empty
 // values, as xenstored keeps them), transactions as overlays applied on commit, and watches fired
-// for a changed node and (on removal) the nodes below it. Only paths are modelled, not permissions:
+// for a changed node and (on removal) the nodes below it: the guest's (events on its ring) and the back
+// ends' (handlers in the VMM). Only paths are modelled, not permissions:
 // the ring's protocol code decides what the guest may change.
 
 /** A pending change inside a transaction: a new value, or null for a removed subtree. */
@@ -13,6 +14,12 @@ export interface Watch {
   readonly token: string;
 }
 
+/** A back end's watch (a host-side xenbus watch): `handler` runs for each change at or below `absolute`. */
+export interface HostWatch {
+  readonly absolute: string;
+  readonly handler: (path: string) => void;
+}
+
 export function isBelow(path: string, root: string): boolean {
   return path === root || path.startsWith(`${root}/`);
 }
@@ -21,10 +28,14 @@ export class XenstoreTree {
   /** Committed nodes: path → value. */
   readonly nodes = new Map<string, string>();
   readonly watches: Watch[] = [];
+  readonly hostWatches: HostWatch[] = [];
   private readonly transactions = new Map<number, Overlay>();
   private nextTransaction = 1;
 
-  constructor(private readonly fire: (watch: Watch, path: string) => void) {}
+  constructor(
+    private readonly fire: (watch: Watch, path: string) => void,
+    private readonly fireHost: (watch: HostWatch, path: string) => void,
+  ) {}
 
   get openTransactions(): number {
     return this.transactions.size;
@@ -116,6 +127,10 @@ export class XenstoreTree {
     for (const watch of this.watches) {
       if (isBelow(path, watch.absolute)) this.fire(watch, path);
       else if (removed && isBelow(watch.absolute, path)) this.fire(watch, watch.absolute);
+    }
+    for (const watch of this.hostWatches) {
+      if (isBelow(path, watch.absolute)) this.fireHost(watch, path);
+      else if (removed && isBelow(watch.absolute, path)) this.fireHost(watch, watch.absolute);
     }
   }
 }

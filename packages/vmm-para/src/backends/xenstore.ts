@@ -3,10 +3,11 @@
 // DIRECTORY, WATCH/UNWATCH (with the event xenstored sends when a watch is set) and transactions;
 // the guest changes only nodes below its own /local/domain/<id>/. Requests are taken from the ring
 // as their bytes arrive, a header before its payload, as xenstored reads them (a front end that
-// notifies once per empty ring depends on it). Writes can wake a back end (the block device
-// connects when its front end reaches Initialised).
+// notifies once per empty ring depends on it). Back ends watch nodes too (`watch`), as dom0's
+// drivers do through xenbus: their handlers run once the change is committed (a write, or the end
+// of the transaction that made it) and the guest's reply is queued.
 import type { PhysicalMemory } from '@ringvisor/mmu';
-import { type Watch, XenstoreTree } from './xenstore-tree.js';
+import { type HostWatch, type Watch, XenstoreTree } from './xenstore-tree.js';
 
 const REQ = 0;
 const RSP = 1024;
@@ -42,8 +43,6 @@ export interface XenstoreEvents {
   notify(): void;
   refuse(): void;
   countRequest(): void;
-  /** A guest write landed (after it is stored, before the reply). */
-  written(path: string, value: string): void;
 }
 
 const encoder = new TextEncoder();
@@ -69,6 +68,8 @@ export class Xenstore {
   /** Nodes the guest created (counted against XENSTORE_QUOTA). */
   private guestNodes = 0;
   private broken = false;
+  /** Back-end watches fired by the change being made, run once it is answered. */
+  private firedHostWatches: { watch: HostWatch; path: string }[] = [];
 
   constructor(
     private readonly memory: PhysicalMemory,
@@ -76,7 +77,10 @@ export class Xenstore {
     private readonly domid: number,
     private readonly events: XenstoreEvents,
   ) {
-    this.store = new XenstoreTree((watch, path) => this.watchEvent(watch, path));
+    this.store = new XenstoreTree(
+      (watch, path) => this.watchEvent(watch, path),
+      (watch, path) => { this.firedHostWatches.push({ watch, path }); },
+    );
   }
 
   /** The committed nodes, for the VMM to seed before the guest runs. */
@@ -88,10 +92,37 @@ export class Xenstore {
     return `/local/domain/${this.domid}`;
   }
 
-  /** A back end's write after start: stored, and the guest's watches on it fire. */
+  /** The nodes the toolstack writes for a new domain of one vCPU: its name, id and the vCPU's state. */
+  seedDomain(name: string): void {
+    const nodes = this.store.nodes;
+    nodes.set(`${this.home}/name`, name);
+    nodes.set(`${this.home}/domid`, String(this.domid));
+    // Linux's xen cpu_hotplug reads each vCPU's availability at boot.
+    nodes.set(`${this.home}/cpu/0/availability`, 'online');
+  }
+
+  /** A back end's write after start: stored, and the watches on it fire. */
   publish(path: string, value: string): void {
     this.store.write(0, path, value);
+    this.runHostWatches();
     this.flushReplies();
+  }
+
+  /** A back end's watch on `path` and the nodes below it (xenbus's register_xenbus_watch in dom0). */
+  watch(path: string, handler: (path: string) => void): void {
+    this.store.hostWatches.push({ absolute: path, handler });
+  }
+
+  /** The committed value of `path`, as a back end reads it. */
+  read(path: string): string | undefined {
+    return this.store.read(0, path);
+  }
+
+  private runHostWatches(): void {
+    while (this.firedHostWatches.length > 0) {
+      const { watch, path } = this.firedHostWatches.shift()!;
+      watch.handler(path);
+    }
   }
 
   private absolute(path: string): string {
@@ -162,6 +193,7 @@ export class Xenstore {
       this.watchEvent(this.newWatch, this.newWatch.absolute);
       this.newWatch = null;
     }
+    this.runHostWatches();
   }
 
   private queue(type: number, reqId: number, txId: number, body: Uint8Array): void {
@@ -209,7 +241,6 @@ export class Xenstore {
         if (!exists) this.guestNodes++;
         const value = type === XS_WRITE ? payload.slice(args[0].length + 1) : '';
         store.write(tx, path, value);
-        if (type === XS_WRITE && tx === 0) this.events.written(path, value);
         return ok;
       }
       case XS_RM: {

@@ -10,6 +10,7 @@ import { Cpu, MMU_PAGING_FEATURES, MmuPaging, cpuRegisters, cpuSpecialRegisters,
 import { GUEST_DOMID, HC, PAGE_SIZE } from '../abi.js';
 import { ConsoleBackend } from '../backends/console.js';
 import { GrantTable } from '../backends/grant-table.js';
+import { VirtualBlockDevice } from '../backends/vbd.js';
 import { Xenstore } from '../backends/xenstore.js';
 import { TYPE_WRITABLE } from '../frames.js';
 import { DomainTime, NS_PER_TSC_TICK } from '../time.js';
@@ -65,6 +66,7 @@ export class PvGuest64 implements PvDomain {
   readonly console: ConsoleBackend;
   readonly xenstore: Xenstore;
   readonly grants: GrantTable;
+  readonly vbd: VirtualBlockDevice | null;
   private readonly memory: PhysicalMemory;
   private readonly context: HypercallContext64;
   private readonly args = new Args64();
@@ -94,13 +96,13 @@ export class PvGuest64 implements PvDomain {
       countRequest: () => domain.count('ring requests'),
     });
     this.console = new ConsoleBackend(memory, this.built.consoleMfn * PAGE_SIZE, config.console, ringEvents(() => consolePort));
-    this.xenstore = new Xenstore(memory, this.built.storeMfn * PAGE_SIZE, GUEST_DOMID, { ...ringEvents(() => storePort), written: () => undefined });
+    this.xenstore = new Xenstore(memory, this.built.storeMfn * PAGE_SIZE, GUEST_DOMID, ringEvents(() => storePort));
     consolePort = domain.events.allocateBackend(() => this.console.kick());
     storePort = domain.events.allocateBackend(() => this.xenstore.kick());
     memory.write32(this.built.startInfoMachine + START_INFO_64.consoleEvtchn, consolePort);
     memory.write32(this.built.startInfoMachine + START_INFO_64.storeEvtchn, storePort);
-    this.xenstore.tree.set(`${this.xenstore.home}/name`, elf.guestOs || 'domU');
-    this.xenstore.tree.set(`${this.xenstore.home}/domid`, String(GUEST_DOMID));
+    this.xenstore.seedDomain(elf.guestOs || 'domU');
+    this.vbd = config.disk ? new VirtualBlockDevice(this.xenstore, this.grants, domain, config.disk, 'x86_64-abi') : null;
     domain.upcallMask = 1;
     domain.rip = this.built.entry;
     domain.setReg(RSP, this.built.stackTop);
