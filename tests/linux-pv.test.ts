@@ -37,6 +37,8 @@ describe.skipIf(!!skipReason)('Linux amd64 as a Xen PV guest (--vmm para)', () =
       const dmesg = await vm.command('dmesg | grep -i xen');
       expect(dmesg).toContain('Hypervisor detected: Xen PV');
       expect(dmesg).toMatch(/xen:balloon: Initialising balloon driver/);
+      // The start-of-day area after the kernel is freed as Linux expects of Xen's builder: nothing left writable and executable.
+      expect(await vm.command('dmesg | grep W+X')).toMatch(/Checked W\+X mappings: passed, no W\+X pages found/);
       expect(await vm.command('dmesg | grep blkfront:')).toMatch(/blkfront: xvda: flush diskcache: enabled/);
 
       // The blkif disk: 1 MiB = 2048 sectors, the host's bytes, and a write that sync flushes to the host file.

@@ -201,6 +201,9 @@ describe('the 64-bit start-of-day layout', () => {
     expect(stackTop).toBe(ptBase + ptFrames * 4096 + 4096);
     d.access.write8(stackTop + 512 * 1024 - 1, 1);
     expect((guest.built.layout.mapEnd - Number(BigInt.asIntN(64, VIRT_BASE))) % (4 << 20)).toBe(0);
+    // ...and no further, as libxc counts it (Linux frees up to the boot tables' 4 MiB boundary; a
+    // range mapped past it would stay writable and executable).
+    expect(guest.built.layout.mapEnd).toBe(Math.ceil((stackTop + 512 * 1024) / (4 << 20)) * (4 << 20));
     // The vCPU: RSI = start_info, RSP at the stack top, 64-bit code at CPL 3, events masked.
     expect(d.reg(6)).toBe(si);
     expect(d.reg(4)).toBe(stackTop);
@@ -568,5 +571,36 @@ describe('64-bit hypercalls with hostile arguments', () => {
     expect(d.stop).toBe('crash');
     expect(d.crashReason).toMatch(/bad selectors .* no failsafe callback/);
     expect(d.cpu.cpl).toBe(3);
+  });
+
+  it('loads a user GS selector from the guest GDT as Xen does: RPL 3, the descriptor\'s base aside, null for a bad one', () => {
+    const { guest, d, scratch } = domain();
+    const SET_GDT = 2;
+    const SET_SEGMENT_BASE = 25;
+    const [GS_USER, GS_KERNEL, GS_USER_SEL] = [1, 2, 3];
+    // A GDT frame beyond the start-of-day mapping: TLS entry 12 a present DPL-3 data segment at
+    // 0x12345000, entry 13 the same but not present.
+    const gdt = d.p2m[16000] * 4096;
+    d.memory.write32(gdt + 12 * 8, 0x5000ffff);
+    d.memory.write32(gdt + 12 * 8 + 4, 0x12cff334);
+    d.memory.write32(gdt + 13 * 8, 0x5000ffff);
+    d.memory.write32(gdt + 13 * 8 + 4, 0x12cf7334);
+    d.access.write32(scratch, d.p2m[16000]);
+    d.access.write32(scratch + 4, 0);
+    expect(guest.hypercall(SET_GDT, [scratch, 16])).toBe(0);
+    expect(guest.hypercall(SET_SEGMENT_BASE, [GS_KERNEL, 0x7000_0000_0000])).toBe(0);
+    const kernelGs = () => d.cpu.long.segBaseHi[5] * 2 ** 32 + (d.cpu.segBase[5] >>> 0);
+
+    expect(guest.hypercall(SET_SEGMENT_BASE, [GS_USER_SEL, 12 * 8])).toBe(0);
+    expect(d.cpu.seg[5]).toBe(12 * 8 + 3);
+    expect(d.inactiveGs).toBe(0x12345000);
+    expect(kernelGs()).toBe(0x7000_0000_0000);
+    // Not present (#NP), past the GDT's limit (#GP), the LDT (empty): GS null, its base 0, the call succeeds.
+    for (const bad of [13 * 8, 100 * 8, 12 * 8 + 4]) {
+      expect(guest.hypercall(SET_SEGMENT_BASE, [GS_USER, 0x5555_0000])).toBe(0);
+      expect(guest.hypercall(SET_SEGMENT_BASE, [GS_USER_SEL, bad])).toBe(0);
+      expect([d.cpu.seg[5], d.inactiveGs], `selector ${bad}`).toEqual([0, 0]);
+      expect(kernelGs()).toBe(0x7000_0000_0000);
+    }
   });
 });

@@ -2,6 +2,8 @@
 export { Cpu, type CpuOptions, ES, CS, SS, DS, FS, GS, LDTR, TR } from './cpu.js';
 export type { CpuModel } from './model.js';
 export { CpuFault, throwFault } from './fault.js';
+/** MOV to a segment register in 64-bit mode with its checks (throws the CpuFault the CPU would raise). */
+export { loadSegment64 } from './long/segments.js';
 export { InterceptSet, StopDetail, type StopReason } from './intercepts.js';
 export type { CpuMemory, PagingUnit, PagingCpu } from './memory.js';
 export { MmuPaging, MMU_PAGING_FEATURES } from './mmu-paging.js';

@@ -3,9 +3,12 @@
 // use its p2m list); the kernel's segments go where their p_paddr puts them from VIRT_BASE; after
 // the kernel, page-aligned and in this order: the initrd, the p2m list (unless INIT_P2M places it
 // elsewhere), start_info, the xenstore and console pages, the boot page tables (L4, then L3s, L2s,
-// L1s; mapped read-only), one stack page, and with INIT_P2M the p2m list's frames, mapped from
-// VIRT_BASE to a 4 MiB boundary at least 512 KiB past them; with INIT_P2M the list is also mapped
-// at that address. The L4 is validated (and with it every table under it) and pinned.
+// L1s; mapped read-only), one stack page, and with INIT_P2M the p2m list's frames. VIRT_BASE is
+// mapped to a 4 MiB boundary at least 512 KiB past the stack, as libxc counts it: an INIT_P2M list
+// is mapped at its own address, and its frames in the kernel's range only where they fall below
+// that boundary (Linux frees the start-of-day range by 2 MiB blocks up to the p2m's first frame
+// and the boot tables' 4 MiB boundary; a wider range would stay mapped, writable and executable).
+// The L4 is validated (and with it every table under it) and pinned.
 import type { PhysicalMemory } from '@ringvisor/mmu';
 import { MAX_GUEST_CMDLINE, PAGE_SIZE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US } from '../abi.js';
 import { TYPE_L4 } from '../frames.js';
@@ -82,16 +85,15 @@ export function buildDomain64(domain: Domain64, elf: XenElf64Image, cmdline: str
   for (;;) {
     stackVirt = ptVirt + ptFrames * PAGE_SIZE;
     p2mVirtInKernel = stackVirt + PAGE_SIZE;
-    const used = p2mVirtInKernel + (separateP2m ? p2mBytes : 0);
-    mapEnd = Math.ceil((used + PADDING - virtBase) / FOUR_MIB) * FOUR_MIB + virtBase;
+    mapEnd = Math.ceil((p2mVirtInKernel + PADDING - virtBase) / FOUR_MIB) * FOUR_MIB + virtBase;
     const kernelTables = tablesFor(unsigned48(virtBase), unsigned48(mapEnd));
     const p2mTables = separateP2m ? tablesFor(unsigned48(mfnListVirt), unsigned48(mfnListVirt + p2mBytes)) : [0, 0, 0];
     const needed = 1 + kernelTables.reduce((a, b) => a + b) + p2mTables.reduce((a, b) => a + b);
     if (needed <= ptFrames) break;
     ptFrames = needed;
   }
-  const mappedPages = (mapEnd - virtBase) / PAGE_SIZE;
-  if (mappedPages > nrPages) throw new XenElfError(`the kernel and its boot data need ${mappedPages * 4} KiB; the domain has ${nrPages * 4} KiB`);
+  const usedPages = Math.max((mapEnd - virtBase) / PAGE_SIZE, (p2mVirtInKernel - virtBase + (separateP2m ? p2mBytes : 0)) / PAGE_SIZE);
+  if (usedPages > nrPages) throw new XenElfError(`the kernel and its boot data need ${usedPages * 4} KiB; the domain has ${nrPages * 4} KiB`);
   const kernelMachine: Resolve = (virt) => mfns[Math.floor((virt - virtBase) / PAGE_SIZE)] * PAGE_SIZE + (virt % PAGE_SIZE + PAGE_SIZE) % PAGE_SIZE;
   const p2mFirstPfn = (p2mVirtInKernel - virtBase) / PAGE_SIZE;
   const p2mMachine: Resolve = separateP2m

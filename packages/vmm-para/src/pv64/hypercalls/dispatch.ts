@@ -1,6 +1,7 @@
 // The 64-bit hypercall table: Xen's numbers, arguments in RDI, RSI, RDX, R10, R8, results in RAX,
 // -ENOSYS for everything this hypervisor does not implement. The structures are x86-64's (8-byte
 // longs and pointers); the event-channel ones are the same as on x86-32.
+import { CpuFault, GS, loadSegment64 } from '@ringvisor/x86-core';
 import {
   ENOENT, EFAULT, PHYSDEVOP_set_iopl, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../../abi.js';
@@ -228,15 +229,37 @@ function setSegmentBase(ctx: HypercallContext64, which: number, base: number): n
       else domain.inactiveGs = base;
       return 0;
     case SEGBASE_GS_USER_SEL:
-      // A null user GS selector (a 64-bit process's) clears its base; TLS selectors are not loaded yet.
-      if ((base & 0xfffc) !== 0) return EINVAL;
-      cpu.seg[5] = 0;
-      if (domain.kernelMode) domain.inactiveGs = 0;
-      else domain.setGsBase(0);
+      loadUserGs(ctx, base);
       return 0;
     default:
       return EINVAL;
   }
+}
+
+/**
+ * SEGBASE_GS_USER_SEL: Xen loads the user's GS selector (RPL forced to 3) from the GDT or LDT with
+ * the kernel's GS base kept aside; the user's base becomes the descriptor's. A selector that
+ * faults loads null instead and the call still succeeds (Linux BUG()s if it fails), so a bad
+ * selector costs the guest only its user GS.
+ */
+function loadUserGs(ctx: HypercallContext64, value: number): void {
+  const { domain } = ctx;
+  const cpu = domain.cpu;
+  let selector = value & 0xffff;
+  if (selector > 3) selector |= 3;
+  const activeLo = cpu.segBase[GS];
+  const activeHi = cpu.long.segBaseHi[GS];
+  try {
+    loadSegment64(cpu, GS, selector);
+  } catch (e) {
+    if (!(e instanceof CpuFault)) throw e;
+    loadSegment64(cpu, GS, 0);
+  }
+  if (!domain.kernelMode) return;
+  // In kernel mode the active base stays the kernel's; the user's waits for the switch to user mode.
+  domain.inactiveGs = cpu.long.segBaseHi[GS] * 2 ** 32 + (cpu.segBase[GS] >>> 0);
+  cpu.segBase[GS] = activeLo;
+  cpu.long.segBaseHi[GS] = activeHi;
 }
 
 /** callback_op: register {u16 type, u16 flags, unsigned long address @8}, unregister {u16 type}. */
