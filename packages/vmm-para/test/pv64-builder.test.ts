@@ -603,4 +603,28 @@ describe('64-bit hypercalls with hostile arguments', () => {
       expect(kernelGs()).toBe(0x7000_0000_0000);
     }
   });
+
+  it('emulates MOV to CR3 as new_guest_cr3, and a frame that cannot be the domain\'s L4 is the guest\'s #GP', () => {
+    const { guest, d, stats } = domain();
+    const code = guest.built.entry;
+    const run = (rax: number) => {
+      // mov %rax,%cr3; jmp .
+      [0x0f, 0x22, 0xd8, 0xeb, 0xfe].forEach((b, i) => d.access.write8(code + i, b));
+      d.setReg(0, rax);
+      d.rip = code;
+      guest.run(20);
+      return d.rip - code;
+    };
+    const l4 = d.kernelBase;
+    expect(run(l4 * 4096 + 0x18)).toBe(3); // the flag bits are ignored
+    expect([d.kernelBase, d.cpu.cr3]).toEqual([l4, l4 * 4096]);
+    expect(stats.counters.get('emulated control register writes')).toBe(1);
+    // The boot stack's frame is mapped writable: it cannot become an L4.
+    const stackFrame = d.p2m[(guest.built.stackTop - 4096 - Number(BigInt.asIntN(64, VIRT_BASE))) / 4096];
+    run(stackFrame * 4096);
+    expect(d.kernelBase).toBe(l4);
+    expect(stats.counters.get('emulated control register writes')).toBe(1);
+    expect(d.stop).toBe('crash');
+    expect(d.crashReason).toMatch(/13/);
+  });
 });

@@ -20,7 +20,7 @@ import {
   EventChannels,
 } from '../events.js';
 import {
-  OWNER_DOMAIN, OWNER_SHARED, retypeGdtFrames, TYPE_WRITABLE,
+  OWNER_DOMAIN, OWNER_SHARED, retypeGdtFrames, TYPE_L4, TYPE_WRITABLE,
 } from '../frames.js';
 import {
   FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERCALL_NAMES_64, NR_EVENT_CHANNELS_64, SHARED_INFO_64,
@@ -219,6 +219,20 @@ export class Domain64 {
   invalidatePage(linear: number): void {
     this.paging.invalidate(linear);
     this.cpu.flushFetch();
+  }
+
+  /**
+   * Xen's new_guest_cr3 for the kernel's L4 (MMUEXT_NEW_BASEPTR, or an emulated MOV to CR3): a frame
+   * of the domain that validates as an L4, from kernel mode only. False when refused.
+   */
+  newKernelBase(mfn: number): boolean {
+    const frames = this.tables.frames;
+    if (!this.kernelMode || !frames.ownedByDomain(mfn) || !frames.getType(mfn, TYPE_L4)) return false;
+    const old = this.kernelBase;
+    this.kernelBase = mfn;
+    this.loadAddressSpace();
+    if (old >= 0) frames.putType(old);
+    return true;
   }
 
   /** Loads CR3 with the L4 of the mode the vCPU is in. */

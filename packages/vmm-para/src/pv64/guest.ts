@@ -393,7 +393,8 @@ export class PvGuest64 implements PvDomain {
   /**
    * MOV to CR0 or CR4 (0F 22 /r), as Xen's emulation takes them: CR0 may change TS only (anything
    * else is #GP); a CR4 write keeps the hypervisor's bits (Xen logs and ignores attempts to change
-   * them) and takes TSD and DE from the guest. CR3 is not emulated yet (#GP: new_baseptr serves).
+   * them) and takes TSD and DE from the guest; CR3 is new_guest_cr3 with the L4's machine address
+   * (a frame that is not the domain's or does not validate as an L4 is #GP).
    */
   private writeControlRegister(at: number, rex: number): boolean {
     const cpu = this.cpu;
@@ -404,6 +405,10 @@ export class PvGuest64 implements PvDomain {
     if (cr === 0) {
       if (((value ^ cpu.cr0) & ~CR0_TS) !== 0 || cpu.regHi[(modrm & 7) | ((rex & 1) << 3)] !== 0) return false;
       cpu.cr0 = (cpu.cr0 & ~CR0_TS) | (value & CR0_TS);
+    } else if (cr === 3) {
+      const reg = (modrm & 7) | ((rex & 1) << 3);
+      const mfn = (cpu.regHi[reg] >>> 0) * (TWO_32 / PAGE_SIZE) + Math.floor(value / PAGE_SIZE);
+      if (!this.domain.newKernelBase(mfn)) return false;
     } else if (cr === 4) {
       cpu.cr4 = (cpu.cr4 & ~CR4_GUEST_BITS) | (value & CR4_GUEST_BITS);
       cpu.modeChanged();

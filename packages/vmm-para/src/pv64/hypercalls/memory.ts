@@ -110,15 +110,8 @@ export function mmuextOp64(ctx: HypercallContext64, a: Args64): number {
         return pinTable(frames, arg1, PIN_TYPES[cmd - MMUEXT_PIN_L1_TABLE]);
       case MMUEXT_UNPIN_TABLE:
         return unpinTable(frames, arg1);
-      case MMUEXT_NEW_BASEPTR: {
-        // The kernel's L4 (Xen's new_guest_cr3), only from kernel mode.
-        if (!domain.kernelMode || !frames.ownedByDomain(arg1) || !frames.getType(arg1, TYPE_L4)) return false;
-        const old = domain.kernelBase;
-        domain.kernelBase = arg1;
-        domain.loadAddressSpace();
-        if (old >= 0) frames.putType(old);
-        return true;
-      }
+      case MMUEXT_NEW_BASEPTR:
+        return domain.newKernelBase(arg1);
       case MMUEXT_NEW_USER_BASEPTR: {
         // 0 drops the user L4 (the kernel's serves both until another is given).
         if (arg1 !== 0 && (!frames.ownedByDomain(arg1) || !frames.getType(arg1, TYPE_L4))) return false;
