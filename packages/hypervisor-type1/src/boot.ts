@@ -17,6 +17,11 @@ export function readComputeGuest(): Uint8Array {
   return computeImage;
 }
 
+/** A para-virtual domain's initrd (the domain builder loads it after the kernel), or null. */
+export function pvInitrdOf(boot: DomainBoot): Uint8Array | null {
+  return boot.kind === 'pv' && boot.initrd !== undefined ? new Uint8Array(readFileSync(boot.initrd)) : null;
+}
+
 /** A para-virtual domain's kernel, or null when the boot image is not one (the pCPU's domain builder loads it). */
 export function pvKernelOf(boot: DomainBoot): Uint8Array | null {
   if (boot.kind === 'pv') return new Uint8Array(readFileSync(boot.kernel));

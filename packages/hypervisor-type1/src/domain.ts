@@ -16,7 +16,7 @@ import {
   LINE_BLOCKED, LINE_ENDED, LINE_INTR, LINE_POST, LINE_SHUTDOWN, LINE_SHUTDOWN_STATUS, LINE_WORDS, SHUTDOWN_EXIT_PORT,
   SHUTDOWN_POWER_OFF, SHUTDOWN_RESET_CONTROL, SHUTDOWN_RESET_I8042, SHUTDOWN_RESET_PORT_92,
 } from './pcpu/protocol.js';
-import { loadBootImage, pvKernelOf } from './boot.js';
+import { loadBootImage, pvInitrdOf, pvKernelOf } from './boot.js';
 
 /** What xl's State column shows: r running, b blocked, p paused, s shut down, c crashed, d dying. */
 export type DomainState = 'running' | 'runnable' | 'blocked' | 'paused' | 'shutdown' | 'crashed' | 'dying';
@@ -62,8 +62,9 @@ export class Domain {
   readonly dmaLogBuffer: SharedArrayBuffer;
   /** The vCPU's first state from the loader, or null for a para-virtual domain (built on its pCPU). */
   readonly entry: EntryState | null;
-  /** A para-virtual domain's kernel, in shared memory for its pCPU. */
+  /** A para-virtual domain's kernel and initrd, in shared memory for its pCPU. */
   readonly pvKernel: Uint8Array | null;
+  readonly pvInitrd: Uint8Array | null;
   readonly ramBytes: number;
   state: DomainState = 'runnable';
   /** Why it stopped (exit code, power-off, triple fault...), once it has. */
@@ -112,11 +113,13 @@ export class Domain {
     this.p2m = new P2m(extent, guestFrames);
     this.memory = new DomainMemory(pool.buffer, this.p2m);
     if (kernel) {
-      this.pvKernel = new Uint8Array(new SharedArrayBuffer(kernel.length));
-      this.pvKernel.set(kernel);
+      this.pvKernel = shared(kernel);
+      const initrd = pvInitrdOf(config.boot);
+      this.pvInitrd = initrd && shared(initrd);
       this.entry = null;
     } else {
       this.pvKernel = null;
+      this.pvInitrd = null;
       this.entry = loadBootImage(this.layout, this.memory, config.boot);
     }
   }
@@ -178,4 +181,11 @@ export class Domain {
     if (code === SHUTDOWN_EXIT_PORT) return `exit code ${(Atomics.load(this.lines, LINE_SHUTDOWN_STATUS) - 1) / 2}`;
     return SHUTDOWN_CAUSES[code] ?? 'shutdown';
   }
+}
+
+/** A copy of `bytes` in shared memory, for a pCPU worker to read without a copy of its own. */
+function shared(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(new SharedArrayBuffer(bytes.length));
+  copy.set(bytes);
+  return copy;
 }

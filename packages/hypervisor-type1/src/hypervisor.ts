@@ -277,7 +277,12 @@ export class Type1Hypervisor {
     const localBoard = affinity.length === 1 && !domain.pvKernel;
     domain.home = affinity.length === 1 ? affinity[0] : null;
     const image: DomainImage = {
-      ...(domain.pvKernel ? { pv: { kernel: domain.pvKernel, cmdline: config.boot.kind === 'pv' ? config.boot.cmdline : '', ...(disk ? { disk } : {}) } } : {}),
+      ...(domain.pvKernel ? {
+        pv: {
+          kernel: domain.pvKernel, cmdline: config.boot.kind === 'pv' ? config.boot.cmdline : '',
+          ...(domain.pvInitrd ? { initrd: domain.pvInitrd } : {}), ...(disk ? { disk } : {}),
+        },
+      } : {}),
       ...(localBoard ? { board } : {}),
       id, strategy, ramOffset: extent.first * FRAME_SIZE, ramBytes: domain.ramBytes,
       regions: domain.regions, lines: domain.linesBuffer, epochMs: domain.epochMs, dmaLog: domain.dmaLogBuffer,

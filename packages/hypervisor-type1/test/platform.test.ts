@@ -72,6 +72,10 @@ describe('platform file', () => {
     expect(problems(domain('full', { kernel: '/vmlinuz', cmdline: 7 }))[0]).toMatch(/boot\.cmdline: must be a non-empty string \(got 7\)/);
     expect(problems(domain('hw:vmx', { flat: '/x.bin', address: -1 }))[0]).toMatch(/boot\.address: must be an integer from 0 to 4294963200 \(got -1\)/);
     expect(parsePlatform(domain('hw:vmx', { flat: '/x.bin', address: 0x100000 })).domains[0].boot).toEqual({ kind: 'flat', file: '/x.bin', address: 0x100000 });
+    // An initrd goes with a Linux or PV kernel only.
+    expect(parsePlatform(domain('para', { pv: '/bzImage', initrd: '/initrd', cmdline: 'console=hvc0' })).domains[0].boot)
+      .toEqual({ kind: 'pv', kernel: '/bzImage', initrd: '/initrd', cmdline: 'console=hvc0' });
+    expect(problems(domain('hw:vmx', { compute: true, initrd: '/initrd' }))[0]).toMatch(/boot\.initrd: only a kernel or pv boot takes an initrd/);
   });
 
   it('refuses more autostart memory than the pool has, and non-JSON', () => {

@@ -134,7 +134,7 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
       // The blkif back end's requests are confined to the domain's disk range as virtio-blk's are.
       disk = image.pv.disk ? new DiskExtentBackend(image.pv.disk) : null;
       const domain = vm.buildPvDomain({
-        image: image.pv.kernel, cmdline: image.pv.cmdline, clock, ...(disk ? { disk } : {}),
+        image: image.pv.kernel, cmdline: image.pv.cmdline, clock, ...(image.pv.initrd ? { initrd: image.pv.initrd } : {}), ...(disk ? { disk } : {}),
         console: { write: (bytes) => { send({ type: 'console', domain: image.id, bytes: bytes.slice() }); return bytes.length; } },
       });
       pv = { domain, disk, clock, timer: null };

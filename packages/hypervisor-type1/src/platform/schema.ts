@@ -16,8 +16,8 @@ export type DomainBoot =
   | { readonly kind: 'flat'; readonly file: string; readonly address: number }
   /** A Linux kernel (bzImage or vmlinux) with an optional initrd and command line. */
   | { readonly kind: 'linux'; readonly kernel: string; readonly initrd?: string; readonly cmdline: string }
-  /** A kernel for Xen's x86-32 PV ABI (strategy para only). */
-  | { readonly kind: 'pv'; readonly kernel: string; readonly cmdline: string };
+  /** A kernel for Xen's PV ABI (x86-32 ELF; x86-64 ELF or bzImage), with an optional initrd (strategy para only). */
+  | { readonly kind: 'pv'; readonly kernel: string; readonly initrd?: string; readonly cmdline: string };
 
 /** A domain's virtual disk: a byte range of the platform's physical disk, or a file of its own. */
 export type DomainDisk =

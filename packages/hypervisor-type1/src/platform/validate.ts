@@ -93,7 +93,7 @@ function readStrategy(r: Reader, path: string, value: Json): DomainStrategy {
 function readBoot(r: Reader, path: string, value: Json, strategy: DomainStrategy): DomainBoot {
   const fallback: DomainBoot = { kind: 'compute' };
   if (!isObject(value)) {
-    r.bad(path, 'an object: {"compute": true}, {"guest": NAME}, {"flat": FILE, "address": N}, {"kernel": FILE, "initrd"?, "cmdline"?} or {"pv": FILE, "cmdline"?}', value);
+    r.bad(path, 'an object: {"compute": true}, {"guest": NAME}, {"flat": FILE, "address": N}, {"kernel": FILE, "initrd"?, "cmdline"?} or {"pv": FILE, "initrd"?, "cmdline"?}', value);
     return fallback;
   }
   r.unknownKeys(path, value, BOOT_KEYS);
@@ -103,6 +103,8 @@ function readBoot(r: Reader, path: string, value: Json, strategy: DomainStrategy
     return fallback;
   }
   const cmdline = r.string(`${path}.cmdline`, value.cmdline, true) ?? '';
+  const initrd = r.string(`${path}.initrd`, value.initrd, true);
+  if (initrd !== undefined && kinds[0] !== 'kernel' && kinds[0] !== 'pv') r.problems.push(`${path}.initrd: only a kernel or pv boot takes an initrd`);
   switch (kinds[0]) {
     case 'compute':
       if (value.compute !== true) r.bad(`${path}.compute`, 'true', value.compute);
@@ -130,15 +132,13 @@ function readBoot(r: Reader, path: string, value: Json, strategy: DomainStrategy
     }
     case 'kernel': {
       const kernel = r.string(`${path}.kernel`, value.kernel) ?? '';
-      const initrd = r.string(`${path}.initrd`, value.initrd, true);
       if (strategy === 'para') r.problems.push(`${path}.kernel: strategy para boots a {"pv": FILE} kernel, not a Linux bzImage`);
       return { kind: 'linux', kernel, cmdline, ...(initrd !== undefined ? { initrd } : {}) };
     }
     default: {
       const kernel = r.string(`${path}.pv`, value.pv) ?? '';
       if (strategy !== 'para') r.problems.push(`${path}.pv: a PV kernel needs strategy para`);
-      if (value.initrd !== undefined) r.problems.push(`${path}.initrd: PV kernels take no initrd here`);
-      return { kind: 'pv', kernel, cmdline };
+      return { kind: 'pv', kernel, cmdline, ...(initrd !== undefined ? { initrd } : {}) };
     }
   }
 }

@@ -1,0 +1,55 @@
+// Issue #16 with issue #18's guest: under `ringvisor type1`, a para domain boots Debian's amd64
+// kernel unmodified as a Xen PV guest (the bzImage and initramfs from the platform file, the
+// domain builder on the domain's pCPU), its shell answers at the multiplexed console, its
+// xen-blkfront disk (/dev/xvda) is the domain's own disk file, and `xl list` shows it.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fetchGuest } from './linux-boot.js';
+import { startType1 } from './type1-console.js';
+
+const amd64 = fetchGuest('amd64');
+const skipReason = typeof amd64 === 'string' ? amd64 : '';
+if (skipReason) console.warn(`skipping the type-1 PV Linux domain: ${skipReason}`);
+const SEED = 'RINGVISOR-TYPE1-PV-DISK';
+
+describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain', () => {
+  it('boots the domain to its shell, which reads its blkif disk; xl list shows it', async () => {
+    if (typeof amd64 === 'string') return;
+    const scratch = mkdtempSync(join(tmpdir(), 'ringvisor-type1-pv-'));
+    const socket = join(scratch, 'xl.sock');
+    const disk = join(scratch, 'disk.img');
+    const image = new Uint8Array(1024 * 1024);
+    image.set(new TextEncoder().encode(SEED));
+    writeFileSync(disk, image);
+    const platform = {
+      pcpus: 1, memory: 256, control: socket,
+      domains: [{
+        name: 'linux-pv', strategy: 'para', memory: 160, disk: { file: disk },
+        boot: { pv: amd64.bzImage, initrd: amd64.initrd, cmdline: 'console=hvc0 quiet cryptomgr.notests' },
+      }],
+    };
+    const file = join(scratch, 'platform.json');
+    writeFileSync(file, JSON.stringify(platform));
+    const t1 = startType1(file, socket, 1_000_000);
+    try {
+      await t1.waitFor(/^\[linux-pv\] \/ # /m);
+      const shell = (Date.now() - t1.started) / 1000;
+      const release = amd64.release.replace(/\./g, '\\.');
+      await t1.ask(1, 'linux-pv', `uname -r; cat /sys/block/xvda/size; head -c ${SEED.length} /dev/xvda; echo`, [release, '2048', SEED]);
+
+      const xl = t1.xl('list');
+      expect(xl.status, xl.stderr).toBe(0);
+      const row = xl.stdout.trim().split('\n')[1].trim().split(/\s+/);
+      expect(row.slice(0, 4)).toEqual(['linux-pv', '1', '160', '1']);
+      expect(row[4]).toMatch(/^[r-][b-]----$/);
+      expect(Number(row[5])).toBeGreaterThan(0);
+      console.log(`type1 PV Linux: shell after ${shell.toFixed(0)} s\n${xl.stdout}`);
+      expect(await t1.quit()).toBe(0);
+    } finally {
+      t1.kill();
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }, 1_200_000);
+});
