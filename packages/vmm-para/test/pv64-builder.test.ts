@@ -627,4 +627,30 @@ describe('64-bit hypercalls with hostile arguments', () => {
     expect(d.stop).toBe('crash');
     expect(d.crashReason).toMatch(/13/);
   });
+
+  it('keeps the debug registers as Xen\'s set_debugreg/get_debugreg do, with its answers to bad values', () => {
+    const { guest, d } = domain();
+    const [SET, GET] = [8, 9];
+    const [EPERM, ENODEV] = [-1, -19];
+    expect([guest.hypercall(GET, [6]), guest.hypercall(GET, [7])]).toEqual([0xffff0ff0, 0x400]);
+    // DR0-DR3: guest addresses, user or kernel; the hypervisor's range and non-canonical ones are -EPERM.
+    expect(guest.hypercall(SET, [0, 0x1000])).toBe(0);
+    expect(guest.hypercall(SET, [1, -(2 ** 31)])).toBe(0);
+    expect([guest.hypercall(GET, [0]), guest.hypercall(GET, [1])]).toEqual([0x1000, -(2 ** 31)]);
+    expect(guest.hypercall(SET, [2, 2 ** 47])).toBe(EPERM);
+    expect(guest.hypercall(SET, [3, -(2 ** 47)])).toBe(EPERM);
+    // DR6/DR7: 32 bits, reserved bits forced; an I/O breakpoint needs CR4.DE.
+    expect(guest.hypercall(SET, [6, 0x4001])).toBe(0);
+    expect(guest.hypercall(GET, [6])).toBe(0xffff4ff1);
+    expect(guest.hypercall(SET, [7, 1 | (2 << 16)])).toBe(EPERM);
+    expect(guest.hypercall(SET, [7, 1 | (1 << 16) | 0x1800])).toBe(0);
+    expect(guest.hypercall(GET, [7])).toBe(0x10401);
+    expect(guest.hypercall(SET, [7, 2 ** 32 + 1])).toBe(EINVAL);
+    expect(guest.hypercall(GET, [5])).toBe(0x10401); // DR5 is DR7 without CR4.DE...
+    d.cpu.cr4 |= 8;
+    expect(guest.hypercall(GET, [5])).toBe(ENODEV); // ...and absent with it
+    expect(guest.hypercall(SET, [4, 0])).toBe(ENODEV);
+    expect(guest.hypercall(SET, [7, 1 | (2 << 16)])).toBe(0);
+    expect([guest.hypercall(SET, [8, 0]), guest.hypercall(GET, [-1])]).toEqual([ENODEV, EINVAL]);
+  });
 });

@@ -26,8 +26,12 @@ export const FLAT_USER_CS = FLAT_RING3_CS64;
 export const FLAT_USER_SS = FLAT_RING3_SS64;
 
 /** Hypercall numbers the x86-64 ABI adds (xen.h); the others are ../abi.ts's. */
-export const HC64 = { set_segment_base: 25, callback_op: 30, xsm_op: 27, nmi_op: 28, hvm_op: 34, sysctl: 35 } as const;
-export const HYPERCALL_NAMES_64: Readonly<Record<number, string>> = { 25: 'set_segment_base', 30: 'callback_op' };
+export const HC64 = {
+  set_debugreg: 8, get_debugreg: 9, set_segment_base: 25, callback_op: 30, xsm_op: 27, nmi_op: 28, hvm_op: 34, sysctl: 35,
+} as const;
+export const HYPERCALL_NAMES_64: Readonly<Record<number, string>> = {
+  8: 'set_debugreg', 9: 'get_debugreg', 25: 'set_segment_base', 30: 'callback_op',
+};
 
 // set_segment_base (xen-x86_64.h)
 export const SEGBASE_FS = 0;

@@ -10,6 +10,7 @@ import type {
 import type {
   ExitStats,
 } from '@ringvisor/vmm-api';
+import { DebugRegisters } from './debug-registers.js';
 import {
   type Cpu, type MmuPaging,
 } from '@ringvisor/x86-core';
@@ -95,6 +96,8 @@ export class Domain64 {
   gdtFrames: number[] = [];
   gdtEntries = 0;
   /** L4 frames of the two address spaces (-1: none; the user one holds no type reference when -1). */
+  /** The vCPU's DR0-DR7 (set_debugreg/get_debugreg). */
+  readonly debugRegisters = new DebugRegisters();
   kernelBase = -1;
   userBase = -1;
   /** True while the vCPU runs the guest kernel (Xen's TF_kernel_mode). */

@@ -99,6 +99,8 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
     case HC.mmuext_op: return mmuextOp64(ctx, a);
     case HC.grant_table_op: return grantTableOp(domain, ctx.grants, rangeOk64, GRANT_LAYOUT_64, a.u32(0), a.num(1), a.u32(2));
     case HC64.set_segment_base: return setSegmentBase(ctx, a.u32(0), a.num(1));
+    case HC64.set_debugreg: return domain.debugRegisters.set(a.lo[0], a.num(1), a.hi[1], domain.cpu.cr4);
+    case HC64.get_debugreg: return domain.debugRegisters.get(a.lo[0], domain.cpu.cr4);
     case HC.sched_op: return schedOp(domain, a.u32(0), a.num(1));
     case HC64.callback_op: return callbackOp(ctx, a.u32(0), a.num(1));
     case HC.event_channel_op:
