@@ -1,6 +1,6 @@
 // A built domain with its back ends wired to event channels: what `Vm.buildPvDomain` returns, and
 // what the vCPU calls for hypercalls.
-import type { PvDomain, PvDomainConfig, Registers, SpecialRegisters } from '@ringvisor/vmm-api';
+import type { PvDomain, PvDomainConfig, PvShutdownReason, Registers, SpecialRegisters } from '@ringvisor/vmm-api';
 import { GUEST_DOMID, PAGE_SIZE, START_INFO } from './abi.js';
 import { BlkifBackend } from './backends/blkif.js';
 import { ConsoleBackend } from './backends/console.js';
@@ -85,8 +85,7 @@ export class PvGuest implements PvDomain {
   private populateStore(): void {
     const tree = this.xenstore.tree;
     const home = this.xenstore.home;
-    tree.set(`${home}/name`, parseXenElf(this.config.image).guestOs || 'domU');
-    tree.set(`${home}/domid`, String(GUEST_DOMID));
+    this.xenstore.populateHome(parseXenElf(this.config.image).guestOs || 'domU');
     if (this.config.disk) {
       tree.set(`${home}/${VBD}/backend`, this.backendPath);
       tree.set(`${home}/${VBD}/backend-id`, '0');
@@ -144,5 +143,9 @@ export class PvGuest implements PvDomain {
 
   consoleOutputRoom(): void {
     this.console.outputRoom();
+  }
+
+  requestShutdown(reason: PvShutdownReason): void {
+    this.xenstore.requestShutdown(reason);
   }
 }

@@ -4,8 +4,11 @@
 // the guest changes only nodes below its own /local/domain/<id>/. Requests are taken from the ring
 // as their bytes arrive, a header before its payload, as xenstored reads them (a front end that
 // notifies once per empty ring depends on it). Writes can wake a back end (the block device
-// connects when its front end reaches Initialised).
+// connects when its front end reaches Initialised). The toolstack's side: the domain's own nodes
+// seeded at build (name, domid, the guest-writable control directory) and shutdown requests
+// written to control/shutdown as dom0 writes them.
 import type { PhysicalMemory } from '@ringvisor/mmu';
+import type { PvShutdownReason } from '@ringvisor/vmm-api';
 import { type Watch, XenstoreTree } from './xenstore-tree.js';
 
 const REQ = 0;
@@ -25,6 +28,8 @@ export const XENSTORE_WATCH_QUOTA = 128;
 export const XENSTORE_TRANSACTION_QUOTA = 10;
 /** Replies queued while the guest does not drain its response ring (each answers one request). */
 const REPLY_QUEUE_LIMIT = 256;
+/** The control/shutdown values the toolstack writes (Linux's xen/manage.c acts on these and more). */
+const SHUTDOWN_REASONS: readonly string[] = ['poweroff', 'reboot'] satisfies PvShutdownReason[];
 
 export const XS_DIRECTORY = 1;
 export const XS_READ = 2;
@@ -92,6 +97,26 @@ export class Xenstore {
   publish(path: string, value: string): void {
     this.store.write(0, path, value);
     this.flushReplies();
+  }
+
+  /**
+   * The domain's own nodes as the toolstack makes them at build: its name, its id and `control`,
+   * which lies below its home so the guest may write there (feature flags, acknowledgements).
+   */
+  populateHome(name: string): void {
+    const nodes = this.store.nodes;
+    nodes.set(`${this.home}/name`, name);
+    nodes.set(`${this.home}/domid`, String(this.domid));
+    nodes.set(`${this.home}/control`, '');
+  }
+
+  /**
+   * xl shutdown / xl reboot: dom0 writes the reason to control/shutdown and the guest's watches on
+   * it fire. Only a guest that watches the node acts; the value stays there until it clears it.
+   */
+  requestShutdown(reason: PvShutdownReason): void {
+    if (!SHUTDOWN_REASONS.includes(reason)) throw new RangeError(`'${String(reason)}' is not a shutdown request (${SHUTDOWN_REASONS.join(', ')})`);
+    this.publish(`${this.home}/control/shutdown`, reason);
   }
 
   private absolute(path: string): string {
@@ -176,6 +201,11 @@ export class Xenstore {
   }
 
   private watchEvent(watch: Watch, path: string): void {
+    // A guest that drains nothing gets no more: the host's memory stays bounded (requests wait too).
+    if (this.pendingReplies.length >= REPLY_QUEUE_LIMIT) {
+      this.events.refuse();
+      return;
+    }
     // A relative watch hears relative paths (xenstored strips the domain's home).
     const reported = watch.given.startsWith('/') || watch.given.startsWith('@') ? path : path.slice(this.home.length + 1);
     this.queue(XS_WATCH_EVENT, 0, 0, encoder.encode(`${reported}\0${watch.token}\0`));
@@ -252,6 +282,11 @@ export class Xenstore {
   }
 
   private flushReplies(): void {
+    // A ring the guest broke is dropped, as xenstored drops the connection: nothing more is written.
+    if (this.broken) {
+      this.pendingReplies = [];
+      return;
+    }
     const m = this.memory;
     let sent = false;
     while (this.pendingReplies.length > 0) {
