@@ -51,9 +51,9 @@ const XEN_MODULES = { i386: [], amd64: ['xen_blkfront'] }[arch];
 const INIT_MARKER = 'RINGVISOR-INIT-OK';
 /**
  * Bump when the initramfs contents change, so cached copies are rebuilt. 2: busybox init,
- * ACPI-discovered virtio; 3: xen-blkfront in Xen domains.
+ * ACPI-discovered virtio; 3: xen-blkfront in Xen domains; 4: /sbin/poweroff for the kernel's orderly_poweroff.
  */
-const INITRAMFS_VERSION = 3;
+const INITRAMFS_VERSION = 4;
 
 function fail(msg) {
   process.stderr.write(`[linux-guest] error: ${msg}\n`);
@@ -212,6 +212,8 @@ function buildInitramfs(busybox, modulesRoot, target) {
     { name: 'bin/busybox', mode: 0o100755, data: readFileSync(busybox) },
     link('bin/sh', 'busybox'),
     link('init', 'bin/busybox'),
+    // The kernel's own power-off helper (orderly_poweroff: a Xen domain's control/shutdown, ACPI's power button).
+    dir('sbin'), link('sbin/poweroff', '../bin/busybox'),
     { name: 'etc/inittab', mode: 0o100644, data: Buffer.from(INITTAB) },
     { name: 'etc/init.d/rcS', mode: 0o100755, data: Buffer.from(rcScript(modules, xenModules)) },
     ...[...modules, ...xenModules].map((m) => ({ name: `lib/modules/${m}.ko`, mode: 0o100644, data: readFileSync(index.byName.get(m)) })),

@@ -73,6 +73,6 @@ minikernel() {
   strip --strip-all "$OUT/$name.elf"
 }
 minikernel minikernel -DMK_BARE link-bare.ld boot-bare.S arch-bare.c virtio-blk.c
-minikernel minikernel-pv -DMK_PV link-xen.ld boot-xen.S arch-xen.c xen-blkfront.c
+minikernel minikernel-pv -DMK_PV link-xen.ld boot-xen.S arch-xen.c xenstore.c xen-control.c xen-blkfront.c
 
 printf '%s\n%s\n' "$(gcc --version | head -1)" "$(ld --version | head -1)" > "$OUT/TOOLCHAIN"

@@ -11,7 +11,7 @@ export interface AttachedConsole {
  * so Ctrl-C and friends reach the guest, as with QEMU's -nographic. Messages go to stderr.
  */
 export function attachConsole(
-  vm: HostedVm, options: { forwardInput: boolean; atLineStart: () => boolean },
+  vm: HostedVm, options: { forwardInput: boolean; atLineStart: () => boolean; paraVirtual: boolean },
 ): AttachedConsole {
   const stdin = process.stdin;
   const raw = options.forwardInput && stdin.isTTY === true;
@@ -28,7 +28,8 @@ export function attachConsole(
     help: () => say(ESCAPE_HELP),
     powerButton: () => {
       vm.pressPowerButton();
-      say(['ACPI power button pressed']);
+      // A Xen PV kernel has no ACPI: it is asked as xl shutdown asks it.
+      say([options.paraVirtual ? 'xenstore control/shutdown = poweroff (a Xen PV guest\'s power button)' : 'ACPI power button pressed']);
     },
     togglePause: () => {
       paused = !paused;

@@ -8,7 +8,7 @@ export interface EscapeActions {
   stats(): void;
   help(): void;
   togglePause(): void;
-  /** Presses the guest's ACPI power button. */
+  /** Presses the guest's ACPI power button (a Xen PV guest's: xenstore control/shutdown). */
   powerButton(): void;
 }
 
@@ -16,7 +16,8 @@ export const ESCAPE_HELP = [
   'Ctrl-A x    quit (stops the VM)',
   'Ctrl-A s    print exit statistics',
   'Ctrl-A p    pause / resume the VM',
-  'Ctrl-A o    press the ACPI power button (an ACPI OS that handles it powers off)',
+  'Ctrl-A o    press the ACPI power button (an ACPI OS that handles it powers off; a Xen PV',
+  '            kernel is asked through xenstore control/shutdown, as xl shutdown asks it)',
   'Ctrl-A h    this help',
   'Ctrl-A a    send Ctrl-A to the guest',
 ];

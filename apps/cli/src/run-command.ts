@@ -126,7 +126,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   // On a terminal our stderr lines share the screen with the guest's output: start them on a new line.
   const sharedScreen = process.stdout.isTTY === true && process.stderr.isTTY === true;
   const atLineStart = () => !sharedScreen || lastByte === 0x0a;
-  const terminal = attachConsole(vm, { forwardInput: serial === 'stdio', atLineStart });
+  const terminal = attachConsole(vm, { forwardInput: serial === 'stdio', atLineStart, paraVirtual: options.machine.boot.kind === 'xen-pv' });
   let signalled: keyof typeof SIGNALS | null = null;
   const onSignal = (signal: keyof typeof SIGNALS) => {
     signalled = signal;

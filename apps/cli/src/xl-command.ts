@@ -1,7 +1,7 @@
 // `ringvisor xl COMMAND`: manages a running type-1 hypervisor over its control socket, with xl's
 // conventions (commands, arguments, the columns of list and vcpu-list).
 import { readFileSync } from 'node:fs';
-import type { ControlRequest, ControlResult, DomainInfo, SchedRow, VcpuInfo } from '@ringvisor/hypervisor-type1';
+import type { ControlRequest, ControlResult, DomainInfo, SchedRow, ShutdownVia, VcpuInfo } from '@ringvisor/hypervisor-type1';
 import { UsageError } from './args.js';
 import { defaultControlSocket } from './type1-command.js';
 import { controlRequest } from './xl-client.js';
@@ -18,10 +18,11 @@ Commands:
   console DOM                          attach to the domain's console (Ctrl-] detaches)
   pause DOM | unpause DOM              stop / resume scheduling the domain's vCPUs
   shutdown [-w] [-F] DOM               ask the guest to shut down: press its ACPI power button (full,
-                                       hw:vmx; a para domain is refused: no PV control interface).
-                                       The guest powers off or ignores it (destroy stops it then);
-                                       -w waits until it has shut down; -F (fall back to ACPI) is
-                                       accepted: the button is already what every HVM domain gets
+                                       hw:vmx), or write poweroff to its xenstore control/shutdown
+                                       (para). The guest powers off or ignores it (destroy stops it
+                                       then); -w waits until it has shut down; -F (fall back to
+                                       ACPI) is accepted: the button is already what every HVM
+                                       domain gets
   destroy DOM                          stop the domain at once and return its frames to the pool
   vcpu-list                            vCPUs: the pCPU each runs on, state, time, hard affinity
   vcpu-pin DOM VCPU CPUS               hard affinity: CPUS is all, N, N-M or a comma list
@@ -176,9 +177,10 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
   else if (request.cmd === 'vcpu-list') process.stdout.write(formatVcpus(result as VcpuInfo[]).join('\n') + '\n');
   else if (request.cmd === 'sched-credit2') process.stdout.write(formatSched(result as SchedRow[]).join('\n') + '\n');
   else if (request.cmd === 'shutdown') {
-    const domain = result as { id: number; name: string; end?: string };
+    const domain = result as { id: number; name: string; via?: ShutdownVia; end?: string };
+    const how = domain.via === 'control/shutdown' ? 'xenstore control/shutdown = poweroff' : 'ACPI power button pressed';
     process.stdout.write(domain.end === undefined
-      ? `shutting down domain ${domain.id} '${domain.name}' (ACPI power button pressed)\n`
+      ? `shutting down domain ${domain.id} '${domain.name}' (${how})\n`
       : `domain ${domain.id} '${domain.name}' has shut down: ${domain.end}\n`);
   } else if (request.cmd === 'create') {
     const created = result as { id: number; name: string };

@@ -157,6 +157,15 @@ describe('ringvisor run, console on pipes', () => {
     expect(run.stderr()).toContain('[ringvisor] ACPI power button pressed');
   });
 
+  it('asks a Xen PV kernel through xenstore control/shutdown on Ctrl-A o: minikernel-pv powers off (status 0)', async () => {
+    const run = ringvisor(['run', 'minikernel-pv', '--vmm', 'para']);
+    await run.waitFor('minikernel shell: type help', 60_000);
+    run.type('\x01o');
+    expect(await run.exit).toBe(0);
+    expect(run.stdout()).toContain('minikernel: shutdown requested by the toolstack');
+    expect(run.stderr()).toContain("[ringvisor] xenstore control/shutdown = poweroff (a Xen PV guest's power button)");
+  }, 90_000);
+
   it('ends with status 0 when the guest powers off', async () => {
     const run = ringvisor(['run', 'demo']);
     await run.waitFor('press a key');

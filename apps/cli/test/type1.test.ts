@@ -1,5 +1,6 @@
 // `ringvisor type1` with `ringvisor xl` against it, as an administrator uses them: a platform of
-// compute domains and the bundled hello, then list, create, pin, scheduling, console and destroy.
+// compute domains and the bundled hello, then list, create, pin, scheduling, shutdown (ACPI and
+// xenstore), console and destroy.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -76,6 +77,15 @@ describe('ringvisor type1 and xl', () => {
       expect([pressed.status, pressed.stdout]).toEqual([0, "shutting down domain 2 'beta' (ACPI power button pressed)\n"]);
       expect((await xl('list')).stdout).toMatch(/^beta\s+2\s+4\s+1\t[rb-]-----\t/m);
       expect((await xl('shutdown', '-w')).stderr).toMatch(/usage: ringvisor xl shutdown \[-w\] \[-F\] DOM/);
+      // A para domain is asked through xenstore: minikernel-pv watches control/shutdown and powers off.
+      const pv = file('pv.json', { name: 'pv', strategy: 'para', memory: 32, boot: { guest: 'minikernel-pv' } });
+      expect((await xl('create', pv)).stdout).toBe("created domain 6 'pv'\n");
+      await hv.waitFor('[pv] minikernel shell: type help', 120_000);
+      const asked = await xl('shutdown', 'pv');
+      expect([asked.status, asked.stdout]).toEqual([0, "shutting down domain 6 'pv' (xenstore control/shutdown = poweroff)\n"]);
+      await hv.waitFor("(type1) domain 6 'pv' shut down: power-off", 120_000);
+      expect(hv.stdout()).toContain('[pv] minikernel: shutdown requested by the toolstack');
+      expect((await xl('list')).stdout).toMatch(/^pv\s+6\s+32\s+1\t---s--\t/m);
 
       const console = ringvisor(['xl', '-s', socket, 'console', 'hello']);
       await console.waitFor('Hello from protected mode!');

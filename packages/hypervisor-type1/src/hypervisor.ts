@@ -326,18 +326,22 @@ export class Type1Hypervisor {
   }
 
   /**
-   * xl shutdown: asks the guest to shut down, as xl does an HVM guest without PV drivers, by
-   * pressing its ACPI power button (an SCI once the guest enabled PWRBTN_EN). The guest decides:
-   * one that powers off ends as after any power-off (`ended()` resolves then); one that ignores the
-   * button runs on (xl destroy stops it). A para-virtual domain would be asked through xenstore's
-   * control/shutdown node, which vmm-para does not have: refused, as xl refuses a PV guest without
-   * its control interface, and the domain runs on.
+   * xl shutdown: asks the guest to shut down; the guest decides. A full or hw:vmx domain, as xl
+   * asks an HVM guest without PV drivers: its ACPI power button is pressed (an SCI once the guest
+   * enabled PWRBTN_EN). A para domain, as xl asks a PV guest: "poweroff" is written to its xenstore
+   * node control/shutdown on the pCPU it is resident on, firing the guest's watch on it (a request
+   * made before its VM is built there waits and is written at the build; the guest sees it when it
+   * sets its watch). A guest that obeys ends as after any power-off (`ended()` resolves then); one
+   * that ignores the button, or a PV kernel that never watches control/shutdown, runs on with the
+   * request left in place, as under Xen (xl shutdown -w then waits on; xl destroy stops it).
    */
   shutdownDomain(ref: string | number): Domain {
     const domain = this.find(ref);
     if (domain.end !== null) throw new Error(`domain '${domain.name}' has already ended (${domain.end})`);
     if (domain.pvKernel !== null) {
-      throw new Error(`domain '${domain.name}' (para): PV control interface not available (no xenstore control/shutdown node): external graceful shutdown not possible; a PV guest has no ACPI power button to fall back to (xl destroy stops it)`);
+      this.pcpus[domain.home!].worker.postMessage({ type: 'pv-shutdown', domain: domain.id, reason: 'poweroff' } satisfies ToPcpu);
+      this.log(`domain ${domain.id} '${domain.name}': xenstore control/shutdown = poweroff`);
+      return domain;
     }
     const local = domain.home !== null && this.images.get(domain.id)?.board !== undefined;
     if (local) this.pcpus[domain.home!].worker.postMessage({ type: 'power-button', domain: domain.id } satisfies ToPcpu);
@@ -549,7 +553,9 @@ export class Type1Hypervisor {
       domain.finish('crashed', message.detail ?? 'crashed');
       this.log(`domain ${domain.id} '${domain.name}' crashed: ${domain.end}`);
     } else if (message.outcome === 'ended' && domain.end === null) {
+      // The strategy ended it (a para guest's sched_op shutdown): logged as a board's power-off is.
       domain.finish('shutdown', message.detail ?? 'ended');
+      this.log(`domain ${domain.id} '${domain.name}' shut down: ${domain.end}`);
     }
     if (domain.end !== null || domain.paused) next = 'paused';
     else if (message.outcome === 'blocked' && domain.block()) next = 'blocked';

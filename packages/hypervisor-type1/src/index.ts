@@ -14,4 +14,4 @@ export { Type1Hypervisor, type Type1Options, type DomainInfo, type VcpuInfo } fr
 export { Domain, type DomainState } from './domain.js';
 export { COMPUTE_COUNTER_ADDRESS, COMPUTE_LOAD_ADDRESS, readComputeGuest } from './boot.js';
 export { ControlServer } from './control/server.js';
-export { parseCpuList, type ControlRequest, type ControlResponse, type ControlResult, type SchedRow } from './control/protocol.js';
+export { parseCpuList, type ControlRequest, type ControlResponse, type ControlResult, type SchedRow, type ShutdownVia } from './control/protocol.js';

@@ -1,14 +1,15 @@
 // xl shutdown: the ACPI power button. `guests/acpi-button.S` enables PWRBTN_EN and powers off on
 // the SCI, with its board on the device-model thread (hw:vmx, free to move) and on its pCPU (full,
-// pinned); the compute guest never enables the button and must run on after it; a para domain has
-// no PV control interface and is refused. Driven through the control socket, as `ringvisor xl` is.
+// pinned); the compute guest never enables the button and must run on after it. A para domain is
+// asked through xenstore's control/shutdown: minikernel-pv watches it and powers off through
+// sched_op, while the others run on. Driven through the control socket, as `ringvisor xl` is.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { COMPUTE_COUNTER_ADDRESS, ControlServer, Type1Hypervisor, parsePlatform, type ControlRequest, type ControlResponse } from '../dist/index.js';
+import { COMPUTE_COUNTER_ADDRESS, ControlServer, Type1Hypervisor, parseDomain, parsePlatform, type ControlRequest, type ControlResponse } from '../dist/index.js';
 import { until } from './until.js';
 
 const strategies = [
@@ -42,11 +43,11 @@ function xl(path: string, request: ControlRequest): Promise<ControlResponse> {
 }
 
 describe('xl shutdown', () => {
-  it('presses the ACPI power button: guests that enable it power off (board on the device-model thread and on its pCPU), one that ignores it runs on, a para domain is refused', async () => {
+  it('presses the ACPI power button: guests that enable it power off (board on the device-model thread and on its pCPU), one that ignores it runs on; a para domain is asked through xenstore and powers off', async () => {
     const consoles = new Map<string, string>();
     const log: string[] = [];
     const platform = parsePlatform(JSON.stringify({
-      pcpus: 2, memory: 64, domains: [
+      pcpus: 2, memory: 128, domains: [
         button('thread'),
         button('local', { strategy: 'full', affinity: [1] }),
         { name: 'compute', strategy: 'hw:vmx', memory: 4, boot: { compute: true } },
@@ -71,28 +72,45 @@ describe('xl shutdown', () => {
 
     // -w: the answer comes once the guest has powered off through PM1_CNT.
     const waited = await xl(socket, { cmd: 'shutdown', domain: 'thread', wait: true });
-    expect(waited).toEqual({ ok: true, result: { id: 1, name: 'thread', end: 'power-off' } });
+    expect(waited).toEqual({ ok: true, result: { id: 1, name: 'thread', via: 'power-button', end: 'power-off' } });
     expect(consoles.get('thread')).toContain('power button pressed, entering S5');
     expect(row('thread').state).toBe('---s--');
     // Without -w: the answer comes at once; the domain shuts down on its own time.
-    expect(await xl(socket, { cmd: 'shutdown', domain: 'local' })).toEqual({ ok: true, result: { id: 2, name: 'local' } });
+    expect(await xl(socket, { cmd: 'shutdown', domain: 'local' })).toEqual({ ok: true, result: { id: 2, name: 'local', via: 'power-button' } });
     await until('local powers off', () => row('local').end === 'power-off');
     expect(row('local').state).toBe('---s--');
     expect(log.filter((l) => l.includes('ACPI power button pressed'))).toHaveLength(2);
 
     // A guest that never enabled the button: pressed, and it computes on (xl does not force it).
-    expect(await xl(socket, { cmd: 'shutdown', domain: 'compute' })).toEqual({ ok: true, result: { id: 3, name: 'compute' } });
+    expect(await xl(socket, { cmd: 'shutdown', domain: 'compute' })).toEqual({ ok: true, result: { id: 3, name: 'compute', via: 'power-button' } });
     const before = rounds();
     await until('compute goes on', () => rounds() > before + 1000);
     expect(row('compute').end).toBeNull();
     expect(row('compute').state).not.toContain('s');
 
-    // A para domain: no xenstore control node, so no graceful shutdown; it runs on.
+    // A para domain: "poweroff" in its xenstore control/shutdown, on the pCPU it is resident on;
+    // minikernel-pv's watch fires, it clears the node and powers off through sched_op(shutdown).
     await until('pv shell', () => consoles.get('pv')?.includes('minikernel shell: type help') === true, 120_000);
-    const refused = await xl(socket, { cmd: 'shutdown', domain: 'pv' });
-    expect(refused.ok).toBe(false);
-    expect(!refused.ok && refused.error).toMatch(/PV control interface not available.*external graceful shutdown not possible/);
-    expect(row('pv').end).toBeNull();
+    const computing = rounds();
+    const asked = await xl(socket, { cmd: 'shutdown', domain: 'pv', wait: true });
+    expect(asked).toEqual({ ok: true, result: { id: 4, name: 'pv', via: 'control/shutdown', end: 'power-off' } });
+    expect(consoles.get('pv')).toContain('minikernel: shutdown requested by the toolstack');
+    expect(row('pv').state).toBe('---s--');
+    expect(log).toContain("domain 4 'pv': xenstore control/shutdown = poweroff");
+    expect(log).toContain("domain 4 'pv' shut down: power-off");
+    // The domain beside it computes on.
+    await until('compute goes on after the pv domain', () => rounds() > computing + 1000);
+    expect(row('compute').end).toBeNull();
+
+    // Asked as it is created: the request may reach its pCPU before the VM is built there (then it
+    // waits and is written at the build); either way it is in the node when the guest sets its
+    // watch, whose first event shows it, and the guest powers off at boot.
+    const early = h.create(parseDomain(JSON.stringify({ name: 'early', strategy: 'para', memory: 32, affinity: [1], boot: { guest: 'minikernel-pv' } }), 2, 'early'));
+    h.shutdownDomain('early');
+    expect(await early.ended()).toBe('power-off');
+    expect(consoles.get('early')).toContain('minikernel: shutdown requested by the toolstack');
+    expect(consoles.get('early')).not.toContain('minikernel shell');
+    expect(await xl(socket, { cmd: 'destroy', domain: 'early' })).toEqual({ ok: true, result: null });
 
     // Ended domains are refused; destroy still stops the one that ignored the button.
     const again = await xl(socket, { cmd: 'shutdown', domain: 'thread' });

@@ -3,7 +3,7 @@ import {
   HostClock, loadFlatBinary, loadLinux, loadMultiboot, firmwareEntry, PcBoard, VirtualClock, type EntryState,
   type ShutdownRequest, type VirtioDeviceConfig,
 } from '@ringvisor/machine';
-import type { GuestMemory, PvBlockDevice, PvConsoleHost, VmSpec } from '@ringvisor/vmm-api';
+import type { GuestMemory, PvBlockDevice, PvConsoleHost, PvDomain, VmSpec } from '@ringvisor/vmm-api';
 import { HostSerial } from './host-serial.js';
 import type { BootImage } from './machine-config.js';
 import type { WorkerConfig } from './protocol.js';
@@ -23,18 +23,23 @@ export interface HostedBoard {
   /** The main thread's sink wrote `count` bytes of earlier output. */
   serialOutputAcknowledged(count: number): void;
   postCode(): number | null;
-  /** Presses the board's ACPI power button (QEMU's system_powerdown); the guest decides what follows. */
+  /**
+   * Presses the board's ACPI power button (QEMU's system_powerdown); for a para-virtual kernel,
+   * which has no ACPI, asks through xenstore's control/shutdown as Xen's toolstack does. The guest
+   * decides what follows.
+   */
   pressPowerButton(): void;
   /** What the guest asked for through the exit port or a power-off, or null. */
   pendingEnd(): VmEnd | null;
   /**
    * For a para-virtual kernel: the host ends of its split devices (the console on the serial
-   * buffer, the disk unattached to virtio) and where the console's host input and room go.
+   * buffer, the disk unattached to virtio) and the built domain, which takes the console's host
+   * input and room and the power button's shutdown requests.
    */
   readonly pv: {
     readonly console: PvConsoleHost;
     readonly disk?: PvBlockDevice;
-    connect(input: (bytes: Uint8Array) => number, room: () => void): void;
+    connect(domain: PvDomain): void;
   };
   destroy(): void;
 }
@@ -83,8 +88,7 @@ export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): Ho
   // A PV kernel reaches its disk through the strategy's block back end, not virtio.
   const pvKernel = config.machine.boot.kind === 'xen-pv';
   const virtio: VirtioDeviceConfig[] = [...(disk && !pvKernel ? [{ kind: 'blk' as const, backend: disk }] : []), { kind: 'rng', seed: config.machine.entropySeed }];
-  let pvInput: ((bytes: Uint8Array) => number) | null = null;
-  let pvRoom: (() => void) | null = null;
+  let pv: PvDomain | null = null;
   let board: PcBoard;
   let a20Sink: ((enabled: boolean) => void) | undefined;
   try {
@@ -107,24 +111,26 @@ export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): Ho
     },
     load: (memory) => loadImage(board, memory, config.machine.boot),
     serialInput: (bytes) => {
-      if (pvInput) pvInput(bytes);
+      if (pv) pv.consoleInput(bytes);
       else serial.input(bytes);
     },
     serialOutputAcknowledged: (count) => {
       output.acknowledge(count);
       serial.outputRoom();
-      pvRoom?.();
+      pv?.consoleOutputRoom();
     },
     pv: {
       console: { write: (bytes) => output.write(bytes) },
       ...(disk && pvKernel ? { disk } : {}),
-      connect: (input, room) => {
-        pvInput = input;
-        pvRoom = room;
+      connect: (domain) => {
+        pv = domain;
       },
     },
     postCode: () => board.postCode,
-    pressPowerButton: () => board.pressPowerButton(),
+    pressPowerButton: () => {
+      if (pv) pv.requestShutdown('poweroff');
+      else board.pressPowerButton();
+    },
     pendingEnd: () => endOf(board.shutdownRequest),
     destroy: () => disk?.close(),
   };

@@ -165,7 +165,8 @@ export class HostedVm {
 
   /**
    * Presses the guest's ACPI power button, as QEMU's `system_powerdown`: an ACPI OS that handles it
-   * powers off (the run ends as after any power-off); one that does not runs on.
+   * powers off (the run ends as after any power-off); one that does not runs on. A Xen PV kernel
+   * is asked as `xl shutdown` asks it: "poweroff" in its xenstore node control/shutdown.
    */
   pressPowerButton(): void {
     this.post({ type: 'power-button' });

@@ -48,7 +48,7 @@ async function start(): Promise<void> {
       const pv = vm.buildPvDomain({
         image: boot.image, cmdline: boot.cmdline, initrd: boot.initrd, console: board.pv.console, disk: board.pv.disk, clock: board.clock,
       });
-      board.pv.connect((bytes) => pv.consoleInput(bytes), () => pv.consoleOutputRoom());
+      board.pv.connect(pv);
     } else {
       const entry = board.load(vm.memory);
       vcpu.setSpecialRegisters(entry.sregs);

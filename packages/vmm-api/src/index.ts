@@ -12,4 +12,4 @@ export type {
   Registers, SpecialRegisters, SegmentState, TableState, Vcpu, VcpuState, PendingEvent,
 } from './vcpu.js';
 export type { VmSpec, Vm, VmmStrategy } from './vm.js';
-export type { PvBlockDevice, PvConsoleHost, PvDomainConfig, PvDomain, PvCapableVm } from './pv.js';
+export type { PvBlockDevice, PvConsoleHost, PvDomainConfig, PvDomain, PvCapableVm, PvShutdownReason } from './pv.js';

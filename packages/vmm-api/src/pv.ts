@@ -37,6 +37,9 @@ export interface PvDomainConfig {
   readonly clock: Clock;
 }
 
+/** What the toolstack may ask of a para-virtual guest through xenstore's control/shutdown node. */
+export type PvShutdownReason = 'poweroff' | 'reboot';
+
 /** A built para-virtual domain: its first vCPU state and the host's handles on it. */
 export interface PvDomain {
   readonly regs: Registers;
@@ -45,6 +48,13 @@ export interface PvDomain {
   consoleInput(bytes: Uint8Array): number;
   /** The host drained console output: move what waits in the guest's ring. */
   consoleOutputRoom(): void;
+  /**
+   * Asks the guest to shut down the way Xen's toolstack does (xl shutdown, xl reboot): writes
+   * `reason` to its xenstore node control/shutdown, firing the guest's watches on it. The guest
+   * decides: one that watches the node acknowledges and ends through sched_op(shutdown); one that
+   * does not runs on, and the request waits in the node. Throws a RangeError for another reason.
+   */
+  requestShutdown(reason: PvShutdownReason): void;
 }
 
 /** The optional part of `Vm` a para-virtualizing strategy implements. */

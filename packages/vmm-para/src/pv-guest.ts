@@ -1,6 +1,6 @@
 // A built domain with its back ends wired to event channels: what `Vm.buildPvDomain` returns, and
 // what the vCPU calls for hypercalls.
-import type { PvDomain, PvDomainConfig, Registers, SpecialRegisters } from '@ringvisor/vmm-api';
+import type { PvDomain, PvDomainConfig, PvShutdownReason, Registers, SpecialRegisters } from '@ringvisor/vmm-api';
 import { GUEST_DOMID, PAGE_SIZE, START_INFO } from './abi.js';
 import { ConsoleBackend } from './backends/console.js';
 import { GrantTable } from './backends/grant-table.js';
@@ -51,7 +51,7 @@ export class PvGuest implements PvDomain {
     storePort = events.allocateBackend(() => this.xenstore.kick());
     memory.write32(built.startInfoMachine + START_INFO.consoleEvtchn, consolePort);
     memory.write32(built.startInfoMachine + START_INFO.storeEvtchn, storePort);
-    this.xenstore.seedDomain(parseXenElf(config.image).guestOs || 'domU');
+    this.xenstore.populateHome(parseXenElf(config.image).guestOs || 'domU');
     this.vbd = config.disk ? new VirtualBlockDevice(this.xenstore, this.grants, domain, config.disk, 'x86_32-abi') : null;
     this.context = {
       domain, time: this.time, grants: this.grants, console: this.console, nested: false,
@@ -89,5 +89,9 @@ export class PvGuest implements PvDomain {
 
   consoleOutputRoom(): void {
     this.console.outputRoom();
+  }
+
+  requestShutdown(reason: PvShutdownReason): void {
+    this.xenstore.requestShutdown(reason);
   }
 }

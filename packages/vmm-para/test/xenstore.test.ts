@@ -260,3 +260,103 @@ describe('xenstore', () => {
     expect(m.read32(REQ_CONS)).toBe(m.read32(REQ_PROD));
   });
 });
+
+describe('xenstore control/shutdown (the toolstack asks the guest to shut down)', () => {
+  let f: Front;
+  beforeEach(() => {
+    f = new Front();
+    f.store.populateHome('guest');
+  });
+  const events = (messages: Message[]) => messages.filter((m) => m.type === XS_WATCH_EVENT).map((m) => m.body);
+
+  it('seeds the control directory at build and fires the guest\'s watch when dom0 writes a request, which the guest clears in a transaction', () => {
+    expect(f.body(XS_READ, 'domid\0')).toBe('1');
+    expect(f.body(XS_DIRECTORY, 'control\0')).toBe('');
+    expect(f.body(XS_READ, 'control\0')).toBe('');
+    // The guest may write below control: its feature flags, as Linux advertises them.
+    expect(f.body(XS_WRITE, 'control/feature-poweroff\x001')).toBe('OK\0');
+    // The watch fires once when set (no request yet: the node is missing).
+    expect(events(f.ask(XS_WATCH, 'control/shutdown\0shutdown\0'))).toEqual(['control/shutdown\0shutdown\0']);
+    expect(f.body(XS_READ, 'control/shutdown\0')).toBe('ENOENT\0');
+    const before = f.notifications;
+    f.store.requestShutdown('poweroff');
+    // Queued and signalled on the store's port: a blocked guest wakes for it.
+    expect(f.notifications).toBeGreaterThan(before);
+    expect(events(f.replies())).toEqual(['control/shutdown\0shutdown\0']);
+    // Acknowledged as Linux's xen/manage.c does: read and cleared inside one transaction.
+    const tx = Number(f.body(XS_TRANSACTION_START, '\0').replace('\0', ''));
+    expect(f.body(XS_READ, 'control/shutdown\0', tx)).toBe('poweroff');
+    expect(f.body(XS_WRITE, 'control/shutdown\0', tx)).toBe('OK\0');
+    // The commit fires the guest's own watch (xenstored fires a change's watches before its answer).
+    expect(f.ask(XS_TRANSACTION_END, 'T\0', tx).map((m) => m.body)).toEqual(['control/shutdown\0shutdown\0', 'OK\0']);
+    expect(f.body(XS_READ, 'control/shutdown\0')).toBe('');
+    expect(f.store.tree.get('/local/domain/1/control/shutdown')).toBe('');
+
+    f.store.requestShutdown('reboot');
+    expect(events(f.replies())).toEqual(['control/shutdown\0shutdown\0']);
+    expect(f.body(XS_READ, 'control/shutdown\0')).toBe('reboot');
+    // Only the toolstack's requests: anything else is the caller's mistake, not a value for the guest.
+    expect(() => f.store.requestShutdown('halt' as 'poweroff')).toThrow(RangeError);
+    expect(f.store.tree.get('/local/domain/1/control/shutdown')).toBe('reboot');
+    expect(f.refusals).toBe(0);
+  });
+
+  it('leaves a request in the node for a guest with no watch, which sees it when it sets one', () => {
+    f.store.requestShutdown('poweroff');
+    expect(f.replies()).toEqual([]);
+    expect(events(f.ask(XS_WATCH, '/local/domain/1/control\0abs\0'))).toEqual(['/local/domain/1/control\0abs\0']);
+    expect(f.body(XS_READ, '/local/domain/1/control/shutdown\0')).toBe('poweroff');
+  });
+
+  it('keeps the guest inside its own home: no writes, removals or commits into dom0\'s or another domain\'s control nodes', () => {
+    expect(events(f.ask(XS_WATCH, '/local/domain/2/control/shutdown\0other\0'))).toEqual(['/local/domain/2/control/shutdown\0other\0']);
+    f.ask(XS_WATCH, 'control/shutdown\0mine\0');
+    for (const path of ['/local/domain/0/control/shutdown', '/local/domain/2/control/shutdown', '/local/domain/10/control/shutdown',
+      '/local/domain/1x/control/shutdown', '/local/domain', '/local/domain/1', '/control/shutdown']) {
+      expect(f.body(XS_WRITE, `${path}\0poweroff`), path).toBe('EACCES\0');
+      expect(f.body(XS_MKDIR, `${path}\0`), path).toBe('EACCES\0');
+      expect(f.body(XS_RM, `${path}\0`), path).toBe('EACCES\0');
+    }
+    // Relative paths that would climb out, or smuggle a second path after a NUL, are not paths.
+    for (const path of ['../2/control/shutdown', 'control/../../0/control/shutdown', './control/shutdown', 'control//shutdown']) {
+      expect(f.body(XS_WRITE, `${path}\0poweroff`), path).toBe('EINVAL\0');
+    }
+    // A value may hold NULs: it is all one value of the guest's own node.
+    expect(f.ask(XS_WRITE, 'control/shutdown\0/local/domain/2/control/shutdown\0poweroff').map((m) => m.body)).toEqual(['control/shutdown\0mine\0', 'OK\0']);
+    expect(f.body(XS_READ, 'control/shutdown\0')).toBe('/local/domain/2/control/shutdown\0poweroff');
+    // Inside a transaction the write is refused as it is made, so a commit carries nothing foreign.
+    const tx = Number(f.body(XS_TRANSACTION_START, '\0').replace('\0', ''));
+    expect(f.body(XS_WRITE, '/local/domain/2/control/shutdown\0poweroff', tx)).toBe('EACCES\0');
+    expect(f.ask(XS_TRANSACTION_END, 'T\0', tx).map((m) => m.body)).toEqual(['OK\0']);
+    expect([...f.store.tree.keys()].filter((p) => !p.startsWith('/local/domain/1/'))).toEqual([]);
+    // The watch on another domain's node heard nothing: only its own first event.
+    f.store.requestShutdown('poweroff');
+    expect(events(f.replies())).toEqual(['control/shutdown\0mine\0']);
+  });
+
+  it('bounds the events queued for a guest that never drains its ring, and drops them for a ring it broke', () => {
+    f.ask(XS_WATCH, 'control/shutdown\0tok\0');
+    for (let i = 0; i < 400; i++) f.store.requestShutdown('poweroff');
+    expect(f.refusals).toBeGreaterThan(0);
+    let heard = 0;
+    for (let round = 0; round < 100; round++) {
+      heard += events(f.replies()).length;
+      f.store.kick();
+    }
+    expect(heard).toBeGreaterThan(256);
+    expect(heard).toBeLessThan(400);
+
+    const g = new Front();
+    g.store.populateHome('guest');
+    g.ask(XS_WATCH, 'control/shutdown\0tok\0');
+    const bad = g.encode(XS_WRITE, 'x\0y');
+    new DataView(bad.buffer).setUint32(12, 4097, true);
+    g.put(bad);
+    g.store.kick();
+    expect(g.refusals).toBe(1);
+    const prod = g.memory.read32(RSP_PROD);
+    g.store.requestShutdown('poweroff');
+    expect(g.memory.read32(RSP_PROD)).toBe(prod);
+    expect(g.store.tree.get('/local/domain/1/control/shutdown')).toBe('poweroff');
+  });
+});

@@ -1,7 +1,8 @@
 /* The Xen PV operations: page tables through mmu_update/mmuext_op/update_va_mapping (page-table
    frames are read-only and pinned), traps through set_trap_table, kernel stacks through
    stack_switch, returns through the iret hypercall (traps.S), the timer as VIRQ_TIMER re-armed with
-   set_timer_op, the console ring and blkif (xen-blkfront.c), sched_op for idle and power-off. */
+   set_timer_op, the console ring, xenstore (xenstore.c) for blkif (xen-blkfront.c) and the
+   toolstack's shutdown requests (xen-control.c), sched_op for idle and power-off. */
 #include "arch.h"
 #include "xen.h"
 #include "syscall.h"
@@ -186,6 +187,8 @@ static void xen_events(void) {
         arm_timer();
       } else if (port == console_port) {
         console_wakeup();
+      } else if (port == xs_port()) {
+        control_poll();
       }
     }
   }
@@ -331,5 +334,7 @@ void arch_late_init(void) {
   /* Xen starts a PV vCPU with a 100 Hz periodic timer; this kernel arms its own one-shots instead. */
   check(hypercall(HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0, 0, 0), "stop_periodic_timer");
   arm_timer();
+  xs_init();
   blkfront_init();
+  control_init();
 }

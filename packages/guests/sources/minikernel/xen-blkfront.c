@@ -1,19 +1,9 @@
-/* The PV block front end: finds its back end in xenstore (io/xs_wire.h), shares a ring page and a
+/* The PV block front end: finds its back end in xenstore (xenstore.c), shares a ring page and a
    data page through grant table v1 (grant_table.h), and exchanges blkif requests (io/blkif.h,
    x86-32 layout) on the ring, notifying over an event channel; completion is polled. */
 #include "arch.h"
 #include "xen.h"
 
-#define XS_READ 2
-#define XS_WRITE 11
-#define XS_ERROR 16
-#define XS_REQ 0
-#define XS_RSP 1024
-#define XS_REQ_CONS 2048
-#define XS_REQ_PROD 2052
-#define XS_RSP_CONS 2056
-#define XS_RSP_PROD 2060
-#define XS_RING 1024
 #define FIXMAP_GRANTS 2
 #define GREF_RING 8 /* the first references Linux leaves for the console and xenstore */
 #define GREF_DATA 9
@@ -26,71 +16,11 @@
 struct grant_entry { u16 flags, domid; u32 frame; };
 struct sring_header { u32 req_prod, req_event, rsp_prod, rsp_event; u8 pad[48]; };
 
-static volatile u8 *store;
-static u32 store_port;
 static volatile struct grant_entry *grants;
 static volatile struct sring_header *ring;
 static u8 *data;
 static u32 data_mfn, blk_port, req_prod, rsp_cons, sectors;
 static char backend[64];
-
-#define STORE_U32(offset) (*(volatile u32 *)(store + (offset)))
-
-static void xs_put(const void *bytes, u32 n) {
-  const u8 *b = bytes;
-  for (u32 i = 0; i < n;) {
-    u32 prod = STORE_U32(XS_REQ_PROD);
-    if (prod - STORE_U32(XS_REQ_CONS) == XS_RING) {
-      xen_notify(store_port);
-      xen_yield();
-      continue;
-    }
-    store[XS_REQ + (prod & (XS_RING - 1))] = b[i++];
-    __asm__ volatile("" : : : "memory");
-    STORE_U32(XS_REQ_PROD) = prod + 1;
-  }
-}
-
-static void xs_get(void *bytes, u32 n) {
-  u8 *b = bytes;
-  for (u32 i = 0; i < n;) {
-    u32 cons = STORE_U32(XS_RSP_CONS);
-    if (cons == STORE_U32(XS_RSP_PROD)) {
-      xen_notify(store_port);
-      xen_yield();
-      continue;
-    }
-    __asm__ volatile("" : : : "memory");
-    u8 c = store[XS_RSP + (cons & (XS_RING - 1))];
-    if (b) b[i] = c;
-    i++;
-    STORE_U32(XS_RSP_CONS) = cons + 1;
-  }
-}
-
-/* One request and its reply: the reply's payload (NUL-terminated in `out`), or -1 for XS_ERROR. */
-static int xs_call(u32 type, const char *path, const char *value, char *out, u32 size) {
-  static u32 req_id;
-  u32 path_len = strlen(path) + 1, value_len = value ? strlen(value) : 0;
-  u32 header[4] = { type, ++req_id, 0, path_len + value_len };
-  xs_put(header, sizeof header);
-  xs_put(path, path_len);
-  if (value) xs_put(value, value_len);
-  xen_notify(store_port);
-  xs_get(header, sizeof header);
-  u32 keep = header[3] < size - 1 ? header[3] : size - 1;
-  xs_get(out, keep);
-  xs_get(NULL, header[3] - keep);
-  out[keep] = 0;
-  xen_notify(store_port);
-  return header[0] == XS_ERROR ? -1 : 0;
-}
-
-static u32 parse_dec(const char *s) {
-  u32 v = 0;
-  while (*s >= '0' && *s <= '9') v = v * 10 + (u32)(*s++ - '0');
-  return v;
-}
 
 static void format_dec(char *out, u32 v) {
   char digits[10];
@@ -104,7 +34,7 @@ static void format_dec(char *out, u32 v) {
 static int xs_write_dec(const char *path, u32 value) {
   char text[12], reply[16];
   format_dec(text, value);
-  return xs_call(XS_WRITE, path, text, reply, sizeof reply);
+  return xs_call(XS_WRITE, 0, path, text, reply, sizeof reply);
 }
 
 static void backend_path(char *out, const char *key) {
@@ -122,10 +52,8 @@ static void grant(u32 ref, u32 mfn, int readonly) {
 }
 
 void blkfront_init(void) {
-  store = pfn_va(xen_pfn(start->store_mfn));
-  store_port = start->store_evtchn;
   char reply[64], path[96];
-  if (xs_call(XS_READ, VBD "backend", NULL, backend, sizeof backend) < 0) return; /* no disk */
+  if (xs_call(XS_READ, 0, VBD "backend", NULL, backend, sizeof backend) < 0) return; /* no disk */
   struct { u16 dom; u16 pad; u32 nr_frames; s32 status; u32 frame_list; } setup;
   u32 frame = 0;
   setup.dom = DOMID_SELF;
@@ -149,13 +77,13 @@ void blkfront_init(void) {
     return;
   backend_path(path, "state");
   for (u32 tries = 0;; tries++) {
-    if (xs_call(XS_READ, path, NULL, reply, sizeof reply) == 0 && parse_dec(reply) == 4) break;
+    if (xs_call(XS_READ, 0, path, NULL, reply, sizeof reply) == 0 && xs_dec(reply) == 4) break;
     if (tries > 1000) return;
     xen_yield();
   }
   backend_path(path, "sectors");
-  if (xs_call(XS_READ, path, NULL, reply, sizeof reply) < 0) return;
-  u32 count = parse_dec(reply);
+  if (xs_call(XS_READ, 0, path, NULL, reply, sizeof reply) < 0) return;
+  u32 count = xs_dec(reply);
   if (xs_write_dec(VBD "state", 4) < 0) return;
   sectors = count;
 }

@@ -20,6 +20,11 @@ enum { SCHEDOP_yield = 0, SCHEDOP_block = 1, SCHEDOP_shutdown = 2 };
 enum { SHUTDOWN_poweroff = 0, SHUTDOWN_crash = 3 };
 enum { EVTCHNOP_bind_virq = 1, EVTCHNOP_send = 4, EVTCHNOP_alloc_unbound = 6 };
 #define VIRQ_TIMER 0
+/* xenstore message types (io/xs_wire.h) */
+enum {
+  XS_READ = 2, XS_WATCH = 4, XS_TRANSACTION_START = 6, XS_TRANSACTION_END = 7, XS_WRITE = 11,
+  XS_WATCH_EVENT = 15, XS_ERROR = 16,
+};
 #define VCPUOP_stop_periodic_timer 7
 #define GNTTABOP_setup_table 2
 #define GTF_permit_access 1
@@ -77,6 +82,15 @@ u32 xen_mfn(u32 pfn);
 u32 xen_pfn(u32 mfn);
 void xen_notify(u32 port);
 void xen_yield(void);
+/* xenstore.c: xs_call's reply (or error name) goes to out; -1 for XS_ERROR. tx 0: no transaction. */
+void xs_init(void);
+u32 xs_port(void);
+int xs_call(u32 type, u32 tx, const char *path, const char *value, char *out, u32 size);
+u32 xs_take_watch_events(void); /* watch events seen since the last call, the ring's unread ones too */
+u32 xs_dec(const char *s);      /* a decimal number as the store writes them */
+/* xen-control.c: the toolstack's shutdown requests */
+void control_init(void);
+void control_poll(void);
 /* xen-blkfront.c */
 void blkfront_init(void);
 u32 blkfront_sectors(void);

@@ -9,7 +9,10 @@ export type ControlRequest =
   /** `text` is an xl create file (one domain as JSON); `source` names it in errors. */
   | { readonly cmd: 'create'; readonly text: string; readonly source: string }
   | { readonly cmd: 'destroy' | 'pause' | 'unpause' | 'console'; readonly domain: string }
-  /** Presses the domain's ACPI power button; with `wait`, answers once the domain has stopped (xl shutdown -w). */
+  /**
+   * Asks the guest to shut down (its ACPI power button, or xenstore control/shutdown for a para
+   * domain: the answer's `via`); with `wait`, answers once the domain has stopped (xl shutdown -w).
+   */
   | { readonly cmd: 'shutdown'; readonly domain: string; readonly wait?: boolean }
   /** `cpus`: "all", or a list like "0,2-3". */
   | { readonly cmd: 'vcpu-pin'; readonly domain: string; readonly vcpu: string; readonly cpus: string }
@@ -18,9 +21,12 @@ export type ControlRequest =
 
 export interface SchedRow { readonly name: string; readonly id: number; readonly weight: number; readonly cap: number }
 
-/** `end`: why a domain stopped (shutdown with `wait`). */
+/** How xl shutdown asked the guest: its ACPI power button, or "poweroff" in its xenstore control/shutdown. */
+export type ShutdownVia = 'power-button' | 'control/shutdown';
+
+/** `via`: how the guest was asked (shutdown); `end`: why a domain stopped (shutdown with `wait`). */
 export type ControlResult =
-  | DomainInfo[] | VcpuInfo[] | SchedRow[] | { readonly id: number; readonly name: string; readonly end?: string } | null;
+  | DomainInfo[] | VcpuInfo[] | SchedRow[] | { readonly id: number; readonly name: string; readonly via?: ShutdownVia; readonly end?: string } | null;
 
 export type ControlResponse =
   | { readonly ok: true; readonly result: ControlResult }

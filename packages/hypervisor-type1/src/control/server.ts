@@ -99,7 +99,8 @@ async function execute(hv: Type1Hypervisor, r: ControlRequest): Promise<ControlR
       return null;
     case 'shutdown': {
       const domain = hv.shutdownDomain(r.domain);
-      return { id: domain.id, name: domain.name, ...(r.wait === true ? { end: await domain.ended() } : {}) };
+      const via = domain.pvKernel !== null ? 'control/shutdown' : 'power-button';
+      return { id: domain.id, name: domain.name, via, ...(r.wait === true ? { end: await domain.ended() } : {}) };
     }
     case 'pause':
       hv.pause(r.domain);

@@ -3,7 +3,7 @@
 // waits on it while the device-model thread answers), the doorbell that tells the device-model
 // thread a request is waiting, and each domain's line block (interrupt line, end, POST latch).
 import type { StrategyEntry } from '@ringvisor/hypervisor-type2';
-import type { MemoryRegionSpec, Registers, SpecialRegisters, VcpuState } from '@ringvisor/vmm-api';
+import type { MemoryRegionSpec, PvShutdownReason, Registers, SpecialRegisters, VcpuState } from '@ringvisor/vmm-api';
 import type { BoardSpec } from '../dm/protocol.js';
 import type { DiskExtent } from '../disk/disk-extent.js';
 
@@ -102,6 +102,8 @@ export type ToPcpu =
   | { readonly type: 'drop'; readonly domain: number }
   /** Press the ACPI power button of a domain whose device models live on this pCPU (xl shutdown). */
   | { readonly type: 'power-button'; readonly domain: number }
+  /** Write `reason` to xenstore control/shutdown of the para-virtual domain resident here (xl shutdown). */
+  | { readonly type: 'pv-shutdown'; readonly domain: number; readonly reason: PvShutdownReason }
   /** Bytes typed at the console of a domain whose back end lives on this pCPU (para-virtual, or its device models here). */
   | { readonly type: 'console-input'; readonly domain: number; readonly bytes: Uint8Array }
   /** The platform stops: close the domains' disks here and answer 'stopped'. */

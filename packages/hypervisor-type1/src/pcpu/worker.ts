@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadStrategy } from '@ringvisor/hypervisor-type2';
 import { ExitCounters, HostClock } from '@ringvisor/machine';
-import type { Clock, InterruptController, IoBus, MmioBus, PvDomain, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
+import type { Clock, InterruptController, IoBus, MmioBus, PvDomain, PvShutdownReason, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
 import { domainNs } from '../domain-clock.js';
 import { DiskExtentBackend } from '../disk/disk-extent.js';
 import { DmaDrain } from './dma-drain.js';
@@ -50,6 +50,8 @@ interface Instance {
 
 const strategies = new Map<string, VmmStrategy>();
 const instances = new Map<number, Instance>();
+/** Shutdown requests for para-virtual domains whose VM is not built here yet: written once it is (xenstore keeps them). */
+const shutdownsBeforeBuild = new Map<number, PvShutdownReason>();
 
 async function strategyOf(image: DomainImage): Promise<VmmStrategy> {
   let strategy = strategies.get(image.strategy.name);
@@ -96,7 +98,7 @@ function armPvTimers(instance: Instance): void {
   pv.timer = setTimeout(() => {
     pv.timer = null;
     pv.clock.runDue();
-    if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
+    wakeIfPending(instance);
     armPvTimers(instance);
   }, Math.min(MAX_TIMEOUT_MS, Math.max(0, (deadline - pv.clock.now()) / 1e6)));
 }
@@ -138,6 +140,9 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
         console: { write: (bytes) => { send({ type: 'console', domain: image.id, bytes: bytes.slice() }); return bytes.length; } },
       });
       pv = { domain, disk, clock, timer: null };
+      const request = shutdownsBeforeBuild.get(image.id);
+      shutdownsBeforeBuild.delete(image.id);
+      if (request !== undefined) domain.requestShutdown(request);
     } else if (start.kind === 'entry') {
       vcpu.setSpecialRegisters(start.sregs);
       vcpu.setRegisters(start.regs);
@@ -206,23 +211,45 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
   }
 }
 
+type PvInstance = Instance & { readonly pv: NonNullable<Instance['pv']> };
+
+/** The para-virtual domain's VM on this pCPU, or null before it is built here. */
+function pvInstance(domain: number): PvInstance | null {
+  for (const instance of instances.values()) {
+    if (instance.domain === domain && instance.pv !== null) return instance as PvInstance;
+  }
+  return null;
+}
+
+/** A back end may have left the blocked vCPU an event: the hypervisor schedules it. */
+function wakeIfPending(instance: Instance): void {
+  if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
+}
+
 port.on('message', (message: ToPcpu) => {
   if (message.type === 'run') {
     void runSlice(message);
   } else if (message.type === 'console-input') {
     local.input(message.domain, message.bytes);
-    for (const instance of instances.values()) {
-      if (instance.domain !== message.domain || instance.pv === null) continue;
+    const instance = pvInstance(message.domain);
+    if (instance) {
       instance.pv.domain.consoleInput(message.bytes);
-      if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
+      wakeIfPending(instance);
     }
   } else if (message.type === 'power-button') {
     local.pressPowerButton(message.domain);
+  } else if (message.type === 'pv-shutdown') {
+    const instance = pvInstance(message.domain);
+    if (instance) {
+      instance.pv.domain.requestShutdown(message.reason);
+      wakeIfPending(instance);
+    } else shutdownsBeforeBuild.set(message.domain, message.reason);
   } else if (message.type === 'stop') {
     for (const instance of instances.values()) instance.pv?.disk?.close();
     local.closeAll();
     send({ type: 'stopped', pcpu: init.pcpu });
   } else {
+    shutdownsBeforeBuild.delete(message.domain);
     for (const [vcpu, instance] of instances) {
       if (instance.domain !== message.domain) continue;
       dispose(instance);

@@ -5,8 +5,11 @@
 // as their bytes arrive, a header before its payload, as xenstored reads them (a front end that
 // notifies once per empty ring depends on it). Back ends watch nodes too (`watch`), as dom0's
 // drivers do through xenbus: their handlers run once the change is committed (a write, or the end
-// of the transaction that made it) and the guest's reply is queued.
+// of the transaction that made it) and the guest's reply is queued. The toolstack's side: the
+// domain's own nodes seeded at build (name, domid, the vCPU, the guest-writable control directory)
+// and shutdown requests written to control/shutdown as dom0 writes them.
 import type { PhysicalMemory } from '@ringvisor/mmu';
+import type { PvShutdownReason } from '@ringvisor/vmm-api';
 import { type HostWatch, type Watch, XenstoreTree } from './xenstore-tree.js';
 
 const REQ = 0;
@@ -26,6 +29,8 @@ export const XENSTORE_WATCH_QUOTA = 128;
 export const XENSTORE_TRANSACTION_QUOTA = 10;
 /** Replies queued while the guest does not drain its response ring (each answers one request). */
 const REPLY_QUEUE_LIMIT = 256;
+/** The control/shutdown values the toolstack writes (Linux's xen/manage.c acts on these and more). */
+const SHUTDOWN_REASONS: readonly string[] = ['poweroff', 'reboot'] satisfies PvShutdownReason[];
 
 export const XS_DIRECTORY = 1;
 export const XS_READ = 2;
@@ -92,15 +97,6 @@ export class Xenstore {
     return `/local/domain/${this.domid}`;
   }
 
-  /** The nodes the toolstack writes for a new domain of one vCPU: its name, id and the vCPU's state. */
-  seedDomain(name: string): void {
-    const nodes = this.store.nodes;
-    nodes.set(`${this.home}/name`, name);
-    nodes.set(`${this.home}/domid`, String(this.domid));
-    // Linux's xen cpu_hotplug reads each vCPU's availability at boot.
-    nodes.set(`${this.home}/cpu/0/availability`, 'online');
-  }
-
   /** A back end's write after start: stored, and the watches on it fire. */
   publish(path: string, value: string): void {
     this.store.write(0, path, value);
@@ -123,6 +119,28 @@ export class Xenstore {
       const { watch, path } = this.firedHostWatches.shift()!;
       watch.handler(path);
     }
+  }
+
+  /**
+   * The domain's own nodes as the toolstack makes them at build: its name, its id, its vCPU and `control`,
+   * which lies below its home so the guest may write there (feature flags, acknowledgements).
+   */
+  populateHome(name: string): void {
+    const nodes = this.store.nodes;
+    nodes.set(`${this.home}/name`, name);
+    nodes.set(`${this.home}/domid`, String(this.domid));
+    // Linux's xen cpu_hotplug reads each vCPU's availability at boot (one vCPU here).
+    nodes.set(`${this.home}/cpu/0/availability`, 'online');
+    nodes.set(`${this.home}/control`, '');
+  }
+
+  /**
+   * xl shutdown / xl reboot: dom0 writes the reason to control/shutdown and the guest's watches on
+   * it fire. Only a guest that watches the node acts; the value stays there until it clears it.
+   */
+  requestShutdown(reason: PvShutdownReason): void {
+    if (!SHUTDOWN_REASONS.includes(reason)) throw new RangeError(`'${String(reason)}' is not a shutdown request (${SHUTDOWN_REASONS.join(', ')})`);
+    this.publish(`${this.home}/control/shutdown`, reason);
   }
 
   private absolute(path: string): string {
@@ -208,6 +226,11 @@ export class Xenstore {
   }
 
   private watchEvent(watch: Watch, path: string): void {
+    // A guest that drains nothing gets no more: the host's memory stays bounded (requests wait too).
+    if (this.pendingReplies.length >= REPLY_QUEUE_LIMIT) {
+      this.events.refuse();
+      return;
+    }
     // A relative watch hears relative paths (xenstored strips the domain's home).
     const reported = watch.given.startsWith('/') || watch.given.startsWith('@') ? path : path.slice(this.home.length + 1);
     this.queue(XS_WATCH_EVENT, 0, 0, encoder.encode(`${reported}\0${watch.token}\0`));
@@ -283,6 +306,11 @@ export class Xenstore {
   }
 
   private flushReplies(): void {
+    // A ring the guest broke is dropped, as xenstored drops the connection: nothing more is written.
+    if (this.broken) {
+      this.pendingReplies = [];
+      return;
+    }
     const m = this.memory;
     let sent = false;
     while (this.pendingReplies.length > 0) {

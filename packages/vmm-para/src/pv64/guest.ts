@@ -5,7 +5,7 @@
 // trap table, except Xen's forced-emulation prefix (ud2; .ascii "xen"; cpuid) and the privileged
 // operations Xen emulates, and a kernel write to one of its read-only L1 tables (ptwr.ts).
 import { Paging, type PhysicalMemory } from '@ringvisor/mmu';
-import type { ExitStats, PvDomain, PvDomainConfig, Registers, SpecialRegisters, VmExit } from '@ringvisor/vmm-api';
+import type { ExitStats, PvDomain, PvDomainConfig, PvShutdownReason, Registers, SpecialRegisters, VmExit } from '@ringvisor/vmm-api';
 import { Cpu, MMU_PAGING_FEATURES, MmuPaging, cpuRegisters, cpuSpecialRegisters, cpuid } from '@ringvisor/x86-core';
 import { GUEST_DOMID, HC, PAGE_SIZE } from '../abi.js';
 import { ConsoleBackend } from '../backends/console.js';
@@ -101,7 +101,7 @@ export class PvGuest64 implements PvDomain {
     storePort = domain.events.allocateBackend(() => this.xenstore.kick());
     memory.write32(this.built.startInfoMachine + START_INFO_64.consoleEvtchn, consolePort);
     memory.write32(this.built.startInfoMachine + START_INFO_64.storeEvtchn, storePort);
-    this.xenstore.seedDomain(elf.guestOs || 'domU');
+    this.xenstore.populateHome(elf.guestOs || 'domU');
     this.vbd = config.disk ? new VirtualBlockDevice(this.xenstore, this.grants, domain, config.disk, 'x86_64-abi') : null;
     domain.upcallMask = 1;
     domain.rip = this.built.entry;
@@ -163,6 +163,10 @@ export class PvGuest64 implements PvDomain {
 
   consoleOutputRoom(): void {
     this.console.outputRoom();
+  }
+
+  requestShutdown(reason: PvShutdownReason): void {
+    this.xenstore.requestShutdown(reason);
   }
 
   /** Runs hypercall `nr` with `args` (RDI.. as numbers): the value for RAX, or the continuation's arguments. */
