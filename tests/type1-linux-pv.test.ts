@@ -1,7 +1,8 @@
 // Issue #16 with issue #18's guest: under `ringvisor type1`, a para domain boots Debian's amd64
 // kernel unmodified as a Xen PV guest (the bzImage and initramfs from the platform file, the
 // domain builder on the domain's pCPU), its shell answers at the multiplexed console, its
-// xen-blkfront disk (/dev/xvda) is the domain's own disk file, and `xl list` shows it.
+// xen-blkfront disk (/dev/xvda) is the domain's own disk file, `xl list` shows it, and `xl shutdown`
+// asks it through xenstore control/shutdown, which Linux obeys with an orderly power-off.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ if (skipReason) console.warn(`skipping the type-1 PV Linux domain: ${skipReason}
 const SEED = 'RINGVISOR-TYPE1-PV-DISK';
 
 describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain', () => {
-  it('boots the domain to its shell, which reads its blkif disk; xl list shows it', async () => {
+  it('boots the domain to its shell, which reads its blkif disk; xl list shows it; xl shutdown powers it off', async () => {
     if (typeof amd64 === 'string') return;
     const scratch = mkdtempSync(join(tmpdir(), 'ringvisor-type1-pv-'));
     const socket = join(scratch, 'xl.sock');
@@ -46,6 +47,12 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain',
       expect(row[4]).toMatch(/^[r-][b-]----$/);
       expect(Number(row[5])).toBeGreaterThan(0);
       console.log(`type1 PV Linux: shell after ${shell.toFixed(0)} s\n${xl.stdout}`);
+
+      const asked = t1.xl('shutdown', 'linux-pv');
+      expect([asked.status, asked.stdout]).toEqual([0, "shutting down domain 1 'linux-pv' (xenstore control/shutdown = poweroff)\n"]);
+      await t1.waitFor(/^\[linux-pv\] The system is going down NOW!/m);
+      await t1.waitFor(/^\(type1\) domain 1 'linux-pv' shut down: power-off/m);
+      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+1\s+160\s+1\s+---s--/m);
       expect(await t1.quit()).toBe(0);
     } finally {
       t1.kill();
