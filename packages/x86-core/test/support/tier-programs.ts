@@ -156,6 +156,7 @@ export const protectedBytes: TierProgram = (next) => {
       if (cpu.blockCache !== null) {
         cpu.blockCache.hotRuns = 1;
         cpu.blockCache.inlineRuns = inlineRuns;
+        cpu.blockCache.traceRuns = inlineRuns;
       }
     },
   };
@@ -184,6 +185,7 @@ export const realBytes: TierProgram = (next) => {
       if (cpu.blockCache !== null) {
         cpu.blockCache.hotRuns = 1;
         cpu.blockCache.inlineRuns = inlineRuns;
+        cpu.blockCache.traceRuns = inlineRuns;
       }
     },
   };
