@@ -23,12 +23,6 @@ export const HOT_RUNS = 256;
  * loops gain a third (the bzImage's decompressor).
  */
 export const INLINE_RUNS = 2048;
-/**
- * Runs of an inline block before it is compiled again as a trace (block-compiler.ts): loops whose
- * head is not the entry run inside it. Only the hottest code: traced at INLINE_RUNS, the kernel's
- * warm blocks made it slower (README).
- */
-export const TRACE_RUNS = 65536;
 /** For pages whose code was rewritten many times (a guest rewriting its code in a loop). */
 const HOT_RUNS_REWRITTEN = 4096;
 const REWRITES_TOLERATED = 64;
@@ -65,8 +59,6 @@ export class BlockCache {
   hotRuns = HOT_RUNS;
   /** Runs of a block before its memory accesses are compiled inline (tests lower it). */
   inlineRuns = INLINE_RUNS;
-  /** Runs of an inline block before it is compiled as a trace (tests lower it). */
-  traceRuns = TRACE_RUNS;
 
   constructor(private readonly decoded: DecodeCache) {}
 

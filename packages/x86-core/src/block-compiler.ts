@@ -16,14 +16,9 @@ import { FAST_READ_MASK, FAST_WRITE_MASK } from './system/descriptor.js';
  * The second tier: a hot run of decoded records becomes one JavaScript function (`new Function`),
  * with the operands, sizes and immediates of every instruction written in as number literals, the
  * lazy flags of an instruction kept in locals until something needs them, and conditional branches
- * reading those locals directly. Memory goes through the Cpu's own segmented read/write paths (limit
+ * reading those locals directly. A forward branch to an instruction of the block breaks out of a
+ * labelled block; a branch back to the entry makes the body a loop. Memory goes through the Cpu's own segmented read/write paths (limit
  * checks, paging, TLB, MMIO), so protection is never duplicated here.
- *
- * A block is a trace through one page of code: it follows a direct JMP, and the taken side of a
- * backward Jcc, to a target in the page it has not compiled yet (the other side is an exit). A
- * forward branch to a later instruction of the block breaks out of a labelled block; a branch back
- * to one of its instructions (the head) continues a loop that runs from that head to the block's
- * end, another lap only while the budget holds a whole one.
  *
  * A compiled block, entered at EIP `e0`, returns how many instructions it retired and leaves EIP at
  * the next one. It is exact with respect to the interpreter: an instruction that may fault first
@@ -39,12 +34,6 @@ export const MAX_BLOCK_INSTRUCTIONS = 48;
 /** Runs the block entered at EIP `e0` with at most `left` instructions of the run's budget left. */
 export type BlockFunction = (cpu: Cpu, e0: number, left: number) => number;
 
-/** What the stage 1 block saw in its `runs` runs: its `taken` counts. */
-export interface HotProfile {
-  taken: Int32Array;
-  runs: number;
-}
-
 export interface CompiledBlock {
   readonly fn: BlockFunction;
   /** The record the block starts at (its identity in the decode cache). */
@@ -55,29 +44,13 @@ export interface CompiledBlock {
   readonly gen: number;
   /** Instructions in the block: it only runs when the run's budget has that many left. */
   readonly count: number;
-  /**
-   * Its code's extent around the entry, in bytes: from `lo` (0 or negative) to `bytes`. It only
-   * runs when all of it lies in the fetch window (so every branch inside it stays in CS's limit).
-   */
-  readonly lo: number;
+  /** Bytes of code from the entry: it only runs when they all lie in the fetch window. */
   readonly bytes: number;
   /** Length of the generated source. */
   readonly sourceLength: number;
   /**
-   * How it was compiled: 0 memory accesses through the Cpu's calls, 1 inline, 2 inline and as a
-   * trace (`compileBlock`).
-   */
-  readonly stage: number;
-  /**
-   * The stage it is compiled at next, or -1 when that would change nothing: 1 when its memory
-   * accesses can go inline, else 2 when a branch goes to code of its page outside it.
-   */
-  readonly nextStage: number;
-  /** For each instruction, the runs that left the block at it as a taken backward Jcc (stages 0-1). */
-  readonly taken: Int32Array;
-  /**
-   * Counts down the block's runs from the run loop until it is compiled at `nextStage` (at 0;
-   * block-cache.ts's INLINE_RUNS, TRACE_RUNS); negative when there is none.
+   * Counts down the block's runs from the run loop until it is compiled again with its memory
+   * accesses inline (at 0; block-cache.ts's INLINE_RUNS); negative when it already is or has none.
    */
   runs: number;
 }
@@ -171,6 +144,14 @@ function endsBlock(i: Insn): boolean {
   return i.kind === JMP || i.kind === CALL || i.kind === RET || (i.kind === GRP5 && (i.op === 2 || i.op === 4));
 }
 
+/**
+ * A JMP or Jcc at entry-relative `offset` back to the entry, which a block runs as a loop; not one
+ * with a 16-bit operand size in 32-bit code, which truncates EIP.
+ */
+function backToEntry(i: Insn, offset: number, code32: boolean): boolean {
+  return (i.kind === JCC || i.kind === JMP) && offset + i.length + i.imm === 0 && (i.op32 || !code32);
+}
+
 /** Instructions whose ESP may have changed when a later part of them faults. */
 function movesStack(i: Insn): boolean {
   return i.kind === PUSH_R || i.kind === POP_R || i.kind === PUSH_I || i.kind === CALL || i.kind === RET ||
@@ -238,6 +219,8 @@ class Emitter {
     else this.write(size, i.seg, this.offset, v);
   }
 
+  /** True for 32-bit code. */
+  code32 = false;
   /** True when the block is compiled for paging on: its inline accesses read the TLB. */
   paging = false;
   /** True when memory accesses are inline; else they are all calls into the Cpu. */
@@ -431,81 +414,37 @@ class Emitter {
     return `${this.flushCode()} cpu.eip = ${eip}; return ${this.retired(k)};`;
   }
 
-  /** Entry-relative offsets of the instructions (a trace: not in address order). */
-  offsets: readonly number[] = [];
-  /** For the branch being emitted: the index of its target when that is an earlier instruction (a head), else -1. */
-  backTarget = -1;
-  /** For the branch being emitted: true when the next instruction of the block is its target. */
-  followed = false;
-  /** True when taken backward Jcc exits count in `T` (stages 0 and 1). */
-  countTaken = false;
-
   /**
-   * A branch to head `h` taken after instruction `k`: another lap when the budget holds the block's
-   * every instruction (events are clear here: anything that sets them left the block already), else
-   * leave at the head. The flags are stored, since a lap begins with the Cpu's fields current. `n`
-   * then counts what retired before this lap's instruction `h`.
+   * A branch to the entry taken after instruction `k`: another lap when the budget holds a whole
+   * one (events are clear here: anything that sets them left the block already), else leave at the
+   * entry. The flags are stored, since a lap begins with the Cpu's fields current.
    */
-  backEdge(k: number, h: number): string {
+  backEdge(k: number): string {
     const skipped = this.skips ? ' - d; d = 0' : '';
-    return `${this.flushCode()} n += ${k + 1 - h}${skipped}; if (n + ${this.count} <= left) continue H${h}; ` +
-      `cpu.eip = e0 + ${lit(this.offsets[h])}; return n + ${h};`;
+    return `${this.flushCode()} n += ${k + 1}${skipped}; if (n + ${this.count} <= left) continue; cpu.eip = e0; return n;`;
   }
 }
 
 /**
- * Where instruction `k` at entry-relative `offset` is, for the catch of a fault inside it (local `q`):
- * `k`, whether ESP must come from `s`, and the offset biased to be positive (a trace reaches back).
+ * Generates the source of the block whose instructions are `insns` (entry-relative byte offsets in
+ * `offsets`). The last instruction may end the block (a jump) or not (the block then falls through).
  */
-function position(k: number, offset: number, stack: boolean): number {
-  return (k << 14) | (stack ? 8192 : 0) | (offset + 4096);
-}
-
-/** The instructions of a block and how they are linked (`compileBlock`'s trace). */
-interface Trace {
-  insns: Insn[];
-  /** Entry-relative byte offset of each instruction. */
-  offsets: number[];
-  /** Offset of the instruction that follows each one in the block (its branch target when followed). */
-  nexts: number[];
-  /** True for a JMP or Jcc whose target is the next instruction of the block. */
-  followed: boolean[];
-  /** For a JMP or Jcc to an earlier instruction of the block (a back edge), that instruction's index; else -1. */
-  back: number[];
-  /** The index of the instruction the last one falls through to when that is in the block (a back edge), else -1. */
-  end: number;
-  /** True when a branch goes to code of the page not in the block: a hot trace might follow it. */
-  followable: boolean;
-}
-
-/** Instructions after which the block ends: unconditional transfers, but a followed JMP or a loop's back edge JMP. */
-function endsTrace(t: Trace, k: number): boolean {
-  return endsBlock(t.insns[k]) && !t.followed[k];
-}
-
-/**
- * Generates the source of the block. The last instruction may end the block (a jump) or not (the
- * block then leaves for its next instruction).
- */
-function generate(t: Trace, paging: boolean, inline: boolean, countTaken: boolean): Generated {
-  const { insns, offsets, nexts } = t;
+function generate(insns: readonly Insn[], offsets: readonly number[], code32: boolean, paging: boolean, inline: boolean): Generated {
   const g = new Emitter();
+  g.code32 = code32;
   g.paging = paging;
   g.inline = inline;
-  g.countTaken = countTaken;
-  g.offsets = offsets;
   const count = insns.length;
   g.count = count;
-  const heads = new Set([...t.back, t.end].filter((h) => h >= 0));
-  g.loops = heads.size > 0;
-  const inner = innerBranches(t, heads);
-  g.skips = inner.some((x) => x >= 0);
+  g.loops = insns.some((i, k) => backToEntry(i, offsets[k], code32));
+  const inner = innerBranches(insns, offsets);
+  g.skips = inner.some((t) => t >= 0);
   // Open labelled blocks, innermost last: a forward branch inside the block is a `break` to the end
-  // of the one that closes just before its target. Loops open at their heads and all close at the
-  // block's end, so they nest; `innerBranches` keeps labelled blocks from straddling a head.
+  // of the one that closes just before its target.
   const open: number[] = [];
   for (let k = 0; k < count; k++) {
     const i = insns[k];
+    const next = offsets[k] + i.length;
     while (open.length > 0 && inner[open[open.length - 1]] === k) {
       // Both paths meet here with the Cpu's flag fields current.
       g.flush();
@@ -513,69 +452,58 @@ function generate(t: Trace, paging: boolean, inline: boolean, countTaken: boolea
       g.pend = null;
       open.pop();
     }
-    if (heads.has(k)) {
-      // So do the way in and the back edges.
-      g.flush();
-      g.pend = null;
-      g.line(`H${k}: for (;;) {`);
-    }
     g.innerTarget = inner[k];
-    g.backTarget = t.back[k];
-    g.followed = t.followed[k];
     if (inner[k] >= 0) {
       g.line(`L${k}: {`);
       open.push(k);
     }
     // An instruction that faults only in its memory accesses stores the flags in their calls' path
-    // when the accesses are inline (the inline path cannot fault). A jump inside the block cannot
-    // fault: the block runs only where all its code lies inside CS's limit.
+    // when the accesses are inline (the inline path cannot fault).
     g.flushInCalls = g.inline && faultsInAccessesOnly(i);
-    if (mayFault(i) && !(i.kind === JMP && (g.followed || g.backTarget >= 0))) {
+    if (mayFault(i)) {
       if (!g.flushInCalls) g.flush();
       if (movesStack(i)) g.line(`s = r[4];`);
-      g.line(`q = ${position(k, offsets[k], movesStack(i))};`);
+      g.line(`q = ${(k << 13) | (movesStack(i) ? 4096 : 0) | offsets[k]};`);
     }
     emitInstruction(g, i, k, offsets[k]);
     g.flushInCalls = false;
-    if (endsTrace(t, k)) return { source: wrap(g, heads.size), accesses: g.accesses };
-    if (touchesMemory(i)) g.line(`if (cpu.events !== 0) { ${g.exit(k, `e0 + ${lit(nexts[k])}`)} }`);
+    if (endsBlock(i)) return { source: wrap(g), accesses: g.accesses };
+    if (touchesMemory(i)) g.line(`if (cpu.events !== 0) { ${g.exit(k, `e0 + ${next}`)} }`);
   }
   const last = count - 1;
-  g.line(t.end >= 0 ? g.backEdge(last, t.end) : g.exit(last, `e0 + ${lit(nexts[last])}`));
-  return { source: wrap(g, heads.size), accesses: g.accesses };
+  g.line(g.exit(last, `e0 + ${offsets[last] + insns[last].length}`));
+  return { source: wrap(g), accesses: g.accesses };
 }
 
 interface Generated {
   source: string;
-  /** Memory operands the source reads or writes (inline, or not yet). */
+  /** Memory operands the source reads or writes (inline or through the Cpu's calls). */
   accesses: number;
 }
 
 /**
- * For each instruction, the index of its target when it is a Jcc, not followed, jumping forward to
- * a later instruction of the block, with the labelled blocks nested (its target no later than that
- * of any branch it lies inside) and no loop head after it up to its target; else -1.
+ * For each instruction, the index of its target when it is a Jcc jumping forward to an instruction
+ * of the block and the labelled blocks stay nested (its target no later than that of any branch it
+ * lies inside); else -1.
  */
-function innerBranches(t: Trace, heads: ReadonlySet<number>): number[] {
-  const { insns, offsets } = t;
+function innerBranches(insns: readonly Insn[], offsets: readonly number[]): number[] {
   const inner = new Array<number>(insns.length).fill(-1);
   const open: number[] = [];
   for (let k = 0; k < insns.length; k++) {
     while (open.length > 0 && open[open.length - 1] <= k) open.pop();
     const i = insns[k];
-    if (i.kind !== JCC || t.followed[k] || t.back[k] >= 0) continue;
-    const target = offsets.indexOf(offsets[k] + i.length + i.imm);
-    if (target <= k || (open.length > 0 && target > open[open.length - 1])) continue;
-    let straddles = false;
-    for (let h = k + 1; h < target; h++) if (heads.has(h)) straddles = true;
-    if (straddles) continue;
-    inner[k] = target;
-    open.push(target);
+    if (i.kind !== JCC) continue;
+    const target = offsets[k] + i.length + i.imm;
+    if (target <= offsets[k]) continue;
+    const t = offsets.indexOf(target);
+    if (t <= k || (open.length > 0 && t > open[open.length - 1])) continue;
+    inner[k] = t;
+    open.push(t);
   }
   return inner;
 }
 
-function wrap(g: Emitter, loops: number): string {
+function wrap(g: Emitter): string {
   // Inline memory: the segments' bases and fast limits, constant while the block runs (no compiled
   // instruction loads a segment or changes the paging mode), all -1 when the translation it was
   // compiled for is not the current one.
@@ -596,14 +524,13 @@ function wrap(g: Emitter, loops: number): string {
   return [
     'const r = cpu.reg32, h = cpu.reg16, b = cpu.reg8;',
     ...memory,
-    `let q = ${position(0, 0, false)}, s = 0, n = 0, d = 0;`,
+    'let q = 0, s = 0, n = 0, d = 0;',
     'try {',
-    ...g.out,
-    '}'.repeat(loops),
+    ...(g.loops ? ['for (;;) {', ...g.out, '}'] : g.out),
     '} catch (err) {',
-    '  cpu.recordedRetire += n + (q >>> 14) - d;',
-    '  cpu.startEip = e0 + (q & 8191) - 4096;',
-    '  cpu.startEsp = (q & 8192) !== 0 ? s : r[4];',
+    '  cpu.recordedRetire += n + (q >>> 13) - d;',
+    '  cpu.startEip = e0 + (q & 4095);',
+    '  cpu.startEsp = (q & 4096) !== 0 ? s : r[4];',
     '  throw err;',
     '}',
   ].join('\n');
@@ -779,13 +706,8 @@ function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
       g.line(pushCode(i, lit(i.imm)));
       return;
     case JCC: {
-      if (g.backTarget >= 0) {
-        g.line(`if (${g.condition(i.op)}) { ${g.backEdge(k, g.backTarget)} }`);
-        return;
-      }
-      if (g.followed) {
-        // The block goes on at the target: not taken is the exit.
-        g.line(`if (!${g.condition(i.op)}) { ${g.exit(k, `e0 + ${lit(next)}`)} }`);
+      if (backToEntry(i, offset, g.code32)) {
+        g.line(`if (${g.condition(i.op)}) { ${g.backEdge(k)} }`);
         return;
       }
       if (g.innerTarget >= 0) {
@@ -793,20 +715,17 @@ function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
         return;
       }
       // Taken: a side exit. The target check, and so the flags stored for a fault, only on this path.
-      // A backward one is counted: the hot block follows it when it is taken on most runs.
-      const count = g.countTaken && i.imm < 0 ? `T[${k}]++; ` : '';
       const t = g.name('t');
-      const target = i.op32 ? `(e0 + ${lit(next + i.imm)}) >>> 0` : `(e0 + ${lit(next + i.imm)}) & 65535`;
-      g.line(`if (${g.condition(i.op)}) { ${count}const ${t} = ${target}; ` +
-        `if (${t} > (cpu.segLimit[1] >>> 0)) { ${g.flushCode()} q = ${position(k, offset, false)}; fault(13, 0); } ${g.exit(k, t)} }`);
+      const target = i.op32 ? `(e0 + ${next + i.imm}) >>> 0` : `(e0 + ${next + i.imm}) & 65535`;
+      g.line(`if (${g.condition(i.op)}) { const ${t} = ${target}; ` +
+        `if (${t} > (cpu.segLimit[1] >>> 0)) { ${g.flushCode()} q = ${(k << 13) | offset}; fault(13, 0); } ${g.exit(k, t)} }`);
       return;
     }
-    case JMP: // followed: nothing to do, the block goes on at the target
-      if (g.backTarget >= 0) g.line(g.backEdge(k, g.backTarget));
-      else if (!g.followed) g.line(jump(g, i, `e0 + ${lit(next + i.imm)}`, k));
+    case JMP:
+      g.line(backToEntry(i, offset, g.code32) ? g.backEdge(k) : jump(g, i, `e0 + ${next + i.imm}`, k));
       return;
     case CALL:
-      g.line(call(g, i, `e0 + ${lit(next + i.imm)}`, `e0 + ${lit(next)}`, k));
+      g.line(call(g, i, `e0 + ${next + i.imm}`, `e0 + ${next}`, k));
       return;
     default: { // RET
       const t = g.name('t');
@@ -858,7 +777,7 @@ function emitGroup(g: Emitter, i: Insn, k: number, offset: number): void {
       const v = g.name('v');
       g.line(`const ${v} = ${i.op < 2 ? g.readRmwE(i, size) : g.readE(i, size)};`);
       if (i.op < 2) emitIncDec(g, i, i.op === 1, size, v, TO_E);
-      else if (i.op === 2) g.line(call(g, i, v, `e0 + ${lit(offset + i.length)}`, k));
+      else if (i.op === 2) g.line(call(g, i, v, `e0 + ${offset + i.length}`, k));
       else if (i.op === 4) g.line(jump(g, i, v, k));
       else g.line(pushCode(i, v));
       return;
@@ -984,134 +903,47 @@ function emitInstruction(g: Emitter, i: Insn, k: number, offset: number): void {
   }
 }
 
-const FACTORY_PARAMETERS = ['cond', 'fault', 'P', 'alu', 'shift', 'imul', 'mul', 'imulWide', 'div', 'idiv', 'L', 'tsc', 'T'];
+const FACTORY_PARAMETERS = ['cond', 'fault', 'P', 'alu', 'shift', 'imul', 'mul', 'imulWide', 'div', 'idiv', 'L', 'tsc'];
 const HELPERS = [condition, throwFault, PARITY, alu, shift, imulTruncate, mul, imulWide, div, idiv, storeLazy, rdtsc];
 
 /**
- * Compiles the block entered at record `at`, physical `phys` (records come from `record(phys)`,
- * which decodes on demand and returns -1 where nothing can be decoded). Its code lies at
- * entry-relative offsets from `low` (0 or negative) up to `limit`: the page, clipped to the fetch
- * window. `code32` and `gen` (the page's generation) are recorded in the block, and the paging mode
- * its memory accesses translate for. A block is compiled in up to three stages, each replacing the
- * last once it ran often enough: 0, its memory accesses through the Cpu's calls; 1 (`inline`), its
- * accesses inline (they take the calls when entered in another paging mode); 2 (`profile`, what
- * stage 1 counted), a trace. Stages 0 and 1 are a plain run of the code, with loops only back to
- * the entry: as traces, lukewarm blocks made the kernel slower (README). Null when fewer than two
- * instructions compile.
+ * Compiles the run of records starting at `phys` (records come from `record(phys)`, which decodes
+ * on demand and returns -1 where nothing can be decoded). `limit` bounds the bytes the block may
+ * span (the end of the page or of the fetch window); `code32` and `gen` (the page's generation) are
+ * recorded in the block, and the paging mode its `inline` memory accesses translate for (they take
+ * the Cpu's calls when entered in another). Null when fewer than two instructions compile.
  */
 export function compileBlock(
   c: DecodeCache,
   at: number,
   phys: number,
-  low: number,
   limit: number,
   record: (phys: number, available: number) => number,
   code32: boolean,
   gen: number,
   paging = false,
   inline = false,
-  profile: HotProfile | null = null,
 ): CompiledBlock | null {
-  const t = trace(c, at, phys, low, limit, record, code32, profile);
-  if (t.insns.length < 2) return null;
-  const { source, accesses } = generate(t, paging, inline, profile === null);
-  let lo = 0;
-  let hi = 0;
-  t.insns.forEach((i, k) => {
-    lo = Math.min(lo, t.offsets[k]);
-    hi = Math.max(hi, t.offsets[k] + i.length);
-  });
-  // Only numbers from the guest reach the source: every operand above is a field of a record.
-  const factory = new Function(...FACTORY_PARAMETERS, `return function block(cpu, e0, left) {\n${source}\n};`) as
-    (...helpers: unknown[]) => BlockFunction;
-  const taken = new Int32Array(t.insns.length);
-  const nextStage = !inline && accesses > 0 ? 1 : profile === null && t.followable ? 2 : -1;
-  return { fn: factory(...HELPERS, taken), at, phys, code32, gen, count: t.insns.length, lo, bytes: hi, sourceLength: source.length,
-    stage: profile !== null ? 2 : inline ? 1 : 0, nextStage, taken, runs: nextStage > 0 ? 0 : -1,
-  };
-}
-
-/**
- * The instructions of the block from record `at`: on through the code until one the compiler does
- * not handle, a transfer it does not follow, an instruction already in the block (a back edge), or
- * the most instructions. It follows a JMP, and the taken side of a backward Jcc, to a target in [`low`,
- * `limit`) not yet in the block; a branch to an instruction in the block is a back edge. Only with
- * the code's operand size: a 16-bit jump in 32-bit code truncates EIP.
- */
-function trace(
-  c: DecodeCache, at: number, phys: number, low: number, limit: number,
-  record: (phys: number, available: number) => number, code32: boolean, profile: HotProfile | null,
-): Trace {
-  const t: Trace = { insns: [], offsets: [], nexts: [], followed: [], back: [], end: -1, followable: false };
-  const index = new Map<number, number>();
+  const insns: Insn[] = [];
+  const offsets: number[] = [];
   let offset = 0;
   let rec = at;
-  // The profile's counts are by instruction of the first compile: the same until a followed branch.
-  let profiled = true;
   for (;;) {
     const i = fields(c, rec);
     if (!compilable(i) || i.length === 0 || offset + i.length > limit) break;
-    const k = t.insns.length;
-    index.set(offset, k);
-    t.insns.push(i);
-    t.offsets.push(offset);
-    let next = offset + i.length;
-    let back = -1;
-    let followed = false;
-    if ((i.kind === JMP || i.kind === JCC) && (i.op32 || !code32)) {
-      const target = next + i.imm;
-      const h = index.get(target);
-      if (h !== undefined) {
-        if (profile !== null || h === 0) back = h;
-      } else if (target >= low && target < limit && (i.kind === JMP || target < offset)) {
-        t.followable = true;
-        if (profile !== null && (i.kind === JMP || (profiled && profile.taken[k] * 2 > profile.runs))) {
-          followed = true;
-          profiled = false;
-          next = target;
-        }
-      }
-    }
-    t.nexts.push(next);
-    t.followed.push(followed);
-    t.back.push(back);
-    if (endsBlock(i) && !followed) break;
-    const h = index.get(next);
-    if (h !== undefined) {
-      if (profile !== null) t.end = h;
-      break;
-    }
-    if (t.insns.length >= MAX_BLOCK_INSTRUCTIONS) break;
-    rec = next < limit ? record(phys + next, limit - next) : -1;
+    insns.push(i);
+    offsets.push(offset);
+    offset += i.length;
+    if (endsBlock(i) || insns.length >= MAX_BLOCK_INSTRUCTIONS || offset >= limit) break;
+    rec = record(phys + offset, limit - offset);
     if (rec < 0) break;
-    offset = next;
   }
-  keepLoops(t);
-  return t;
-}
-
-/**
- * Cuts the trace at its first followed branch that no later back edge returns across: following
- * pays for a loop (the block runs laps instead of exits), while lukewarm code traced through its
- * jumps is only compiled again in more blocks. The cut branch ends the block as unfollowed.
- */
-function keepLoops(t: Trace): void {
-  const count = t.insns.length;
-  // The earliest instruction a back edge at or after each index returns to.
-  const reach = new Array<number>(count + 1).fill(count);
-  for (let j = count - 1; j >= 0; j--) {
-    let h = t.back[j] >= 0 ? t.back[j] : count;
-    if (j === count - 1 && t.end >= 0) h = Math.min(h, t.end);
-    reach[j] = Math.min(reach[j + 1], h);
-  }
-  for (let k = 0; k < count; k++) {
-    if (!t.followed[k] || reach[k + 1] <= k) continue;
-    const i = t.insns[k];
-    t.insns.length = t.offsets.length = t.nexts.length = t.followed.length = t.back.length = k + 1;
-    t.followed[k] = false;
-    t.nexts[k] = t.offsets[k] + i.length;
-    const h = i.kind === JCC ? t.offsets.indexOf(t.nexts[k]) : -1;
-    t.end = h;
-    return;
-  }
+  if (insns.length < 2) return null;
+  const { source, accesses } = generate(insns, offsets, code32, paging, inline);
+  // Only numbers from the guest reach the source: every operand above is a field of a record.
+  const factory = new Function(...FACTORY_PARAMETERS, `return function block(cpu, e0, left) {\n${source}\n};`) as
+    (...helpers: unknown[]) => BlockFunction;
+  return { fn: factory(...HELPERS), at, phys, code32, gen, count: insns.length, bytes: offset, sourceLength: source.length,
+    runs: inline || accesses === 0 ? -1 : 0,
+  };
 }

@@ -9,7 +9,7 @@ import type { CpuMemory, PagingUnit } from './memory.js';
 import { step } from './execute.js';
 import { BLOCK, DecodeCache, GEN, META, decodeRecord, runRecord } from './decoded-cache.js';
 import { BlockCache, NEVER, blockSlot } from './block-cache.js';
-import { type CompiledBlock, type HotProfile, compileBlock } from './block-compiler.js';
+import { type CompiledBlock, compileBlock } from './block-compiler.js';
 import { instructionLength } from './decode.js';
 import { deliverException, deliverInterrupt, type InterruptKind } from './system/interrupt.js';
 import { FAST_READ_MASK, FAST_WRITE_MASK } from './system/descriptor.js';
@@ -629,7 +629,7 @@ export class Cpu {
         if (block !== null && block.at === rec) {
           // Pushed out of its by-address slot by another block: put it back.
           blocks.byAddress[blockSlot(phys, this.code32)] = block;
-          if (block.count <= left && e + block.bytes <= this.fetchHi && e + block.lo >= this.fetchLo) return block.fn(this, e, left);
+          if (block.count <= left && e + block.bytes <= this.fetchHi) return block.fn(this, e, left);
         } else data[rec + BLOCK] = 0;
       } else if (b > blocks.hot(this.windowGen)) data[rec + BLOCK] = b - 1;
       else if (b !== NEVER) {
@@ -655,36 +655,30 @@ export class Cpu {
   }
 
   /**
-   * Compiles the block entered at EIP `e` (record `rec` of `table`, physical `phys`); `inline`
-   * (and with a `profile`, as a trace) again at its next stage, replacing the one compiled before
-   * (which finishes the run it is entered for).
+   * Compiles the block entered at EIP `e` (record `rec` of `table`, physical `phys`); `inline` again
+   * with its memory accesses inline, replacing the one compiled first (which finishes the run it is
+   * entered for).
    */
-  private compileAt(
-    rec: number, table: Int32Array, phys: number, e: number, inline = false, profile: HotProfile | null = null,
-  ): CompiledBlock | null {
+  private compileAt(rec: number, table: Int32Array, phys: number, e: number, inline = false): CompiledBlock | null {
     const c = this.decoded as DecodeCache;
     const gen = this.windowGen;
-    // The block's code stays in this page and this fetch window.
-    const low = Math.max(-(phys & 0xfff), this.fetchLo - e);
     const limit = Math.min(0x1000 - (phys & 0xfff), this.fetchHi - e);
-    const block = compileBlock(c, rec, phys, low, limit, (p: number, available: number) => {
+    const block = compileBlock(c, rec, phys, limit, (p: number, available: number) => {
       const r = table[p & 0xfff];
       return r !== 0 && c.data[r + GEN] === gen ? r : decodeRecord(this, c, table, p, available);
-    }, this.code32, gen, this.pagingOn, inline, profile);
+    }, this.code32, gen, this.pagingOn, inline);
     // Compiling decodes records, which may recycle this one: install only if it still stands.
     if (table[phys & 0xfff] !== rec || c.data[rec + GEN] !== gen || (inline && block === null)) return null;
     const blocks = this.blockCache as BlockCache;
-    if (block !== null && block.runs === 0) block.runs = block.nextStage === 1 ? blocks.inlineRuns : blocks.traceRuns;
+    if (block !== null && block.runs === 0) block.runs = blocks.inlineRuns;
     blocks.record(rec, block);
     return block;
   }
 
-  /** Compiles a block whose runs counted down at its next stage: memory accesses inline, then a trace. */
+  /** Compiles a block run `inlineRuns` times again, with its memory accesses inline. */
   private compileInline(block: CompiledBlock, phys: number, e: number): void {
     const table = this.windowRecords;
-    if (table === null || table[phys & 0xfff] !== block.at) return;
-    const profile = block.nextStage === 2 ? { taken: block.taken, runs: (this.blockCache as BlockCache).traceRuns } : null;
-    this.compileAt(block.at, table, phys, e, true, profile);
+    if (table !== null && table[phys & 0xfff] === block.at) this.compileAt(block.at, table, phys, e, true);
   }
 
   /** Drops decoded instructions of a physical page written behind the memory's back (tests, loaders). */
@@ -1200,7 +1194,7 @@ export class Cpu {
         const phys = this.fetchDelta + e;
         const block = blocks.byAddress[blockSlot(phys, this.code32)];
         if (block !== null && block.phys === phys && block.gen === this.windowGen && block.code32 === this.code32 &&
-          block.count <= budget - done && e + block.bytes <= this.fetchHi && e + block.lo >= this.fetchLo) {
+          block.count <= budget - done && e + block.bytes <= this.fetchHi) {
           if (--block.runs === 0) this.compileInline(block, phys, e);
           done += block.fn(this, e, budget - done);
           if (this.events !== 0) break;

@@ -248,6 +248,18 @@ describe('block compiler', () => {
     }
   });
 
+  it('RDTSC after a forward branch skipped an instruction of the block reads the count the interpreter reads', () => {
+    // top: test cl, 1; jz +1; inc edi; rdtsc; add esi, eax; dec ecx; jnz top; hlt
+    const setup = (m: TestMachine): void => {
+      m.load([0xf6, 0xc1, 0x01, 0x74, 0x01, 0x47, 0x0f, 0x31, 0x01, 0xc6, 0x49, 0x75, 0xf3, 0xf4]);
+      m.cpu.reg32[1] = 3000;
+    };
+    const [jit, plain] = pair('flat32', 40, setup);
+    const next = random(153);
+    expect(lockstep(jit, plain, () => 1 + (next() % 500), 400, 'rdtsc skip')).toBe('hlt');
+    expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+  });
+
   it('LEAVE in a hot epilogue, and a LEAVE whose pop faults, match the interpreter', () => {
     for (const variant of ['runs', 'faults'] as const) {
       const setup = (m: TestMachine): void => {

@@ -26,7 +26,6 @@ export function pair(mode: Mode, hotRuns: number, setup: (m: TestMachine) => voi
   if (jit.cpu.blockCache === null) throw new Error('no block cache');
   jit.cpu.blockCache.hotRuns = hotRuns;
   jit.cpu.blockCache.inlineRuns = hotRuns;
-  jit.cpu.blockCache.traceRuns = hotRuns;
   expect(plain.cpu.blockCache).toBeNull();
   setup(jit);
   setup(plain);

@@ -156,7 +156,6 @@ export const protectedBytes: TierProgram = (next) => {
       if (cpu.blockCache !== null) {
         cpu.blockCache.hotRuns = 1;
         cpu.blockCache.inlineRuns = inlineRuns;
-        cpu.blockCache.traceRuns = inlineRuns;
       }
     },
   };
@@ -185,7 +184,6 @@ export const realBytes: TierProgram = (next) => {
       if (cpu.blockCache !== null) {
         cpu.blockCache.hotRuns = 1;
         cpu.blockCache.inlineRuns = inlineRuns;
-        cpu.blockCache.traceRuns = inlineRuns;
       }
     },
   };

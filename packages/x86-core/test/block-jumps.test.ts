@@ -4,32 +4,10 @@ import { type Mode, interruptedLoop, le32, lockstep, pair, randomInstructions, s
 import { CODE, type TestMachine } from './support/machine.js';
 import { random } from './support/random.js';
 
-// Blocks that are traces through a page: they follow JMPs and the taken side of backward Jccs, and
-// loop back to any of their instructions (a head that is not the entry). Each program runs on a CPU
-// compiling blocks and on one interpreting, in lockstep with random budgets.
-
-/** Counts the runs of every compiled block of `m` from now on (blocks compiled later included). */
-function countBlockRuns(m: TestMachine): () => number {
-  let runs = 0;
-  const cache = m.cpu.blockCache;
-  if (cache === null) throw new Error('no block cache');
-  const seen = new WeakSet<object>();
-  const wrap = (): void => {
-    for (const b of cache.blocks) {
-      if (b === null || seen.has(b)) continue;
-      seen.add(b);
-      const fn = b.fn;
-      (b as { fn: typeof fn }).fn = (cpu, e0, left) => {
-        runs++;
-        return fn(cpu, e0, left);
-      };
-    }
-  };
-  return () => {
-    wrap();
-    return runs;
-  };
-}
+// Code that jumps about its page: loops scattered by JMPs, loops whose head is not where a block
+// starts, stores into such code, interrupts, and the same bytes under two CS bases. Each program
+// runs on a CPU compiling blocks and on one interpreting, in lockstep with random budgets. (Blocks
+// that follow the jumps were tried and measured slower: packages/x86-core/README.md.)
 
 /** A jump from `from` (the jump's own address) to `to`: JMP rel8 when it reaches, else rel16/rel32. */
 function jmp(mode: Mode, from: number, to: number): number[] {
@@ -86,7 +64,7 @@ function scatteredLoop(next: () => number, mode: Mode): Map<number, number[]> {
   return out;
 }
 
-describe('block traces', () => {
+describe('blocks in code that jumps about its page', () => {
   for (const mode of ['real', 'flat32'] as const) {
     it(`random loops scattered over a page by jumps give the same state, counts and memory as interpreted (${mode})`, () => {
       const next = random(mode === 'real' ? 71 : 73);
@@ -108,7 +86,7 @@ describe('block traces', () => {
     }, 60_000);
   }
 
-  it('a loop whose head is inside the block runs its laps inside one block, stopped by every budget as interpreted', () => {
+  it('a loop whose head is not the block\'s entry runs as interpreted, stopped by every budget', () => {
     for (const mode of ['real', 'flat32'] as const) {
       // mov ax, 5; mov bx, 7; top: add ax, bx; xor bx, ax; jmp over; (hlt); over: dec cx; jnz top; hlt
       const setup = (m: TestMachine): void => {
@@ -117,16 +95,14 @@ describe('block traces', () => {
         m.cpu.reg32[1] = 20000;
       };
       const [jit, plain] = pair(mode, 1, setup);
-      const runs = countBlockRuns(jit);
       const next = random(79);
-      expect(lockstep(jit, plain, () => 1 + (next() % 5000), 400, `head ${mode}`, () => runs())).toBe('hlt');
+      expect(lockstep(jit, plain, () => 1 + (next() % 5000), 400, `head ${mode}`)).toBe('hlt');
       expect(jit.cpu.retired).toBe(2 + 20000 * 5 + 1);
-      // Laps stay inside the block: it is left at budgets, not once per lap.
-      expect(runs()).toBeLessThan(2000);
+      expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
     }
   });
 
-  it('the decompressor\'s shape: a loop entered at its tail, whose head lies before the entry, loops inside the block', () => {
+  it('the decompressor\'s shape, a loop entered at its tail, runs as interpreted', () => {
     // top: mov al, [esi+edi]; and eax, -2; cmp al, 0xe8; lea eax, [edi+1]; jne tail; (rare path) inc ebx; lea eax, [edi+4]
     // tail: mov edi, eax; cmp edi, ecx; jb top; hlt
     const setup = (m: TestMachine): void => {
@@ -140,18 +116,17 @@ describe('block traces', () => {
       m.cpu.eip = CODE + 17;
     };
     const [jit, plain] = pair('flat32', 1, setup);
-    const runs = countBlockRuns(jit);
     const next = random(83);
-    expect(lockstep(jit, plain, () => 1 + (next() % 20000), 400, 'bcj', () => runs())).toBe('hlt');
+    expect(lockstep(jit, plain, () => 1 + (next() % 20000), 400, 'bcj')).toBe('hlt');
     expect(jit.cpu.reg32[3]).toBeGreaterThan(50);
-    expect(runs()).toBeLessThan(jit.cpu.retired / 100);
+    expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
   });
 
-  it('a store into the code of a traced loop, ahead of it and behind it, stops the block before stale code runs', () => {
+  it('a store into the code of a loop scattered by jumps, ahead of it and behind it, is seen before the stale code runs', () => {
     for (const target of ['ahead', 'behind'] as const) {
       // entry: jmp loop. loop: test cl, 15; jnz +6; mov [add+2], cl; jmp add. add: add eax, imm8 (the
       // byte rewritten every 16th lap); jmp back. back: dec ecx; jnz loop; hlt. The ADD lies after the
-      // loop's first chunk ('ahead') or before it ('behind'); laps without the store stay in the block.
+      // loop's first chunk ('ahead') or before it ('behind').
       const add = target === 'ahead' ? CODE + 0x300 : CODE + 0x40;
       const loop = CODE + 0x200;
       const back = CODE + 0x280;
@@ -176,7 +151,7 @@ describe('block traces', () => {
     }
   });
 
-  it('an interrupt arriving during a traced loop is taken at the same instruction as interpreted', () => {
+  it('an interrupt arriving during a loop scattered by jumps is taken at the same instruction as interpreted', () => {
     // The controller raises its line on every 5th poll; the loop stores to an unbacked address (the
     // CPU polls after it) in a chunk reached by a backward JMP.
     interruptedLoop((m) => {
@@ -190,9 +165,9 @@ describe('block traces', () => {
     }, 1, 5, 97);
   });
 
-  it('a block reaching back in its page does not run where that code lies below CS\'s base (the window)', () => {
+  it('code run through two CS bases, under one of which a backward JMP wraps, runs as interpreted', () => {
     // At 0x1000: dec cx; jnz 0x1018; hlt. At 0x1018 (the entry): inc ax; add bx, ax; jmp 0x1000.
-    // Compiled with CS = 0x100 the block loops through 0x1000; entered at the same bytes with
+    // With CS = 0x100 the loop goes through 0x1000; entered at the same bytes with
     // CS = 0x101 (base 0x1010, through a far JMP at 0x1100) the JMP goes to EIP 0xfff0, linear
     // 0x11000, where other code is.
     const setup = (m: TestMachine): void => {
@@ -216,7 +191,7 @@ describe('block traces', () => {
     expect(jit.cpu.reg16[12]).toBe(0x1234);
   });
 
-  it('a 16-bit JMP in 32-bit code truncates EIP instead of looping in its block', () => {
+  it('a 16-bit JMP in 32-bit code back to a block\'s entry truncates EIP instead of looping in the block', () => {
     // At 0x21000: inc eax; dec ecx; jnz (rel32) the entry, 300 laps; then jmp short (66 EB) back to the
     // entry, which goes to EIP 0x1000: mov esi, 0x1234; hlt.
     const setup = (m: TestMachine): void => {
