@@ -144,6 +144,14 @@ function endsBlock(i: Insn): boolean {
   return i.kind === JMP || i.kind === CALL || i.kind === RET || (i.kind === GRP5 && (i.op === 2 || i.op === 4));
 }
 
+/**
+ * A JMP or Jcc at entry-relative `offset` back to the entry, which a block runs as a loop; not one
+ * with a 16-bit operand size in 32-bit code, which truncates EIP.
+ */
+function backToEntry(i: Insn, offset: number, code32: boolean): boolean {
+  return (i.kind === JCC || i.kind === JMP) && offset + i.length + i.imm === 0 && (i.op32 || !code32);
+}
+
 /** Instructions whose ESP may have changed when a later part of them faults. */
 function movesStack(i: Insn): boolean {
   return i.kind === PUSH_R || i.kind === POP_R || i.kind === PUSH_I || i.kind === CALL || i.kind === RET ||
@@ -211,6 +219,8 @@ class Emitter {
     else this.write(size, i.seg, this.offset, v);
   }
 
+  /** True for 32-bit code. */
+  code32 = false;
   /** True when the block is compiled for paging on: its inline accesses read the TLB. */
   paging = false;
   /** True when memory accesses are inline; else they are all calls into the Cpu. */
@@ -419,13 +429,14 @@ class Emitter {
  * Generates the source of the block whose instructions are `insns` (entry-relative byte offsets in
  * `offsets`). The last instruction may end the block (a jump) or not (the block then falls through).
  */
-function generate(insns: readonly Insn[], offsets: readonly number[], paging: boolean, inline: boolean): Generated {
+function generate(insns: readonly Insn[], offsets: readonly number[], code32: boolean, paging: boolean, inline: boolean): Generated {
   const g = new Emitter();
+  g.code32 = code32;
   g.paging = paging;
   g.inline = inline;
   const count = insns.length;
   g.count = count;
-  g.loops = insns.some((i, k) => (i.kind === JCC || i.kind === JMP) && offsets[k] + i.length + i.imm === 0);
+  g.loops = insns.some((i, k) => backToEntry(i, offsets[k], code32));
   const inner = innerBranches(insns, offsets);
   g.skips = inner.some((t) => t >= 0);
   // Open labelled blocks, innermost last: a forward branch inside the block is a `break` to the end
@@ -669,7 +680,7 @@ function emitMove(g: Emitter, i: Insn, k: number): void {
       if (i.op === 1) {
         g.line('if ((cpu.segAccess[2] & 16384) !== 0) r[4] = r[5]; else h[8] = h[10];');
         g.line(`${i.op32 ? 'r[5]' : 'h[10]'} = ${popCode(i)};`);
-      } else if (i.op === 2) g.line(`tsc(cpu, n + ${k});`); // RDTSC, counting this block's progress
+      } else if (i.op === 2) g.line(`tsc(cpu, ${g.retired(k)} - 1);`); // RDTSC, counting this block's progress
   }
 }
 
@@ -695,7 +706,7 @@ function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
       g.line(pushCode(i, lit(i.imm)));
       return;
     case JCC: {
-      if (next + i.imm === 0) {
+      if (backToEntry(i, offset, g.code32)) {
         g.line(`if (${g.condition(i.op)}) { ${g.backEdge(k)} }`);
         return;
       }
@@ -711,7 +722,7 @@ function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
       return;
     }
     case JMP:
-      g.line(next + i.imm === 0 ? g.backEdge(k) : jump(g, i, `e0 + ${next + i.imm}`, k));
+      g.line(backToEntry(i, offset, g.code32) ? g.backEdge(k) : jump(g, i, `e0 + ${next + i.imm}`, k));
       return;
     case CALL:
       g.line(call(g, i, `e0 + ${next + i.imm}`, `e0 + ${next}`, k));
@@ -928,7 +939,7 @@ export function compileBlock(
     if (rec < 0) break;
   }
   if (insns.length < 2) return null;
-  const { source, accesses } = generate(insns, offsets, paging, inline);
+  const { source, accesses } = generate(insns, offsets, code32, paging, inline);
   // Only numbers from the guest reach the source: every operand above is a field of a record.
   const factory = new Function(...FACTORY_PARAMETERS, `return function block(cpu, e0, left) {\n${source}\n};`) as
     (...helpers: unknown[]) => BlockFunction;

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { InterruptController } from '@ringvisor/vmm-api';
-import { CS, DS, ES, SS, type Cpu } from '../src/cpu.js';
+import { CS, DS, ES, SS } from '../src/cpu.js';
 import { MAX_BLOCKS } from '../src/block-cache.js';
 import { RECORD } from '../src/decoded-cache.js';
+import {
+  type Mode, interruptedLoop, le32, lockstep, pair, randomInstructions, setupLoop, state,
+} from './support/block-lockstep.js';
 import { CODE, createMachine, type TestMachine } from './support/machine.js';
 import { random } from './support/random.js';
 
@@ -11,50 +13,6 @@ import { random } from './support/random.js';
 // whatever the budget of each run() — a block never runs past a budget, a fault inside a block looks
 // like the interpreter's, and events (interrupts, MMIO, writes to code) are taken where the
 // interpreter takes them.
-
-type Mode = 'real' | 'flat32';
-
-function le32(v: number): number[] {
-  return [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
-}
-
-function state(cpu: Cpu): string {
-  const s = cpu.stop;
-  return `regs=${Array.from(cpu.reg32).join(',')} eip=${cpu.eip} fl=${cpu.getEflags()} seg=${Array.from(cpu.seg).join(',')} ` +
-    `retired=${cpu.retired} cr2=${cpu.cr2} halted=${cpu.halted} stop=${s.reason}/${s.vector}/${s.errorCode}/${s.address}/${s.length}`;
-}
-
-/** Two machines with the same program: one compiling blocks, one interpreting. */
-function pair(mode: Mode, hotRuns: number, setup: (m: TestMachine) => void, interrupts?: () => InterruptController): [TestMachine, TestMachine] {
-  const jit = createMachine(mode, interrupts?.(), true, true);
-  const plain = createMachine(mode, interrupts?.(), true, false);
-  if (jit.cpu.blockCache === null) throw new Error('no block cache');
-  jit.cpu.blockCache.hotRuns = hotRuns;
-  jit.cpu.blockCache.inlineRuns = hotRuns;
-  expect(plain.cpu.blockCache).toBeNull();
-  setup(jit);
-  setup(plain);
-  return [jit, plain];
-}
-
-/** Runs both in lockstep with the same budgets, comparing everything after each run. */
-function lockstep(
-  jit: TestMachine, plain: TestMachine, budgets: () => number, runs: number, label: string, between?: (run: number) => void,
-  resumeExceptions = false,
-): string {
-  let reason = '';
-  for (let run = 0; run < runs; run++) {
-    between?.(run);
-    const budget = budgets();
-    reason = jit.cpu.run(budget);
-    const other = plain.cpu.run(budget);
-    expect(reason, `${label} run ${run}`).toBe(other);
-    expect(state(jit.cpu), `${label} run ${run}`).toBe(state(plain.cpu));
-    if (reason !== 'budget' && !(resumeExceptions && reason === 'exception')) break;
-  }
-  expect(Buffer.from(jit.memory.ram).equals(Buffer.from(plain.memory.ram)), `${label}: memory`).toBe(true);
-  return reason;
-}
 
 /** Opcodes the compiler handles, over-represented in random programs (as the decode-cache test does). */
 const BIASED = [
@@ -65,60 +23,11 @@ const BIASED = [
 ];
 
 /**
- * Structured random loops: a body of random instructions of the kinds the compiler inlines (registers
- * other than ECX/ESP/ESI as destinations, memory at [ESI+d8] or [SI+d8], forward Jcc over the next
- * instruction, a CALL to a small subroutine), then DEC ECX / JNZ. Real mode gets the 16-bit meaning.
+ * Structured random loops: a body of random instructions (`randomInstructions`), forward Jcc over the
+ * next instruction, a CALL to a small subroutine, then DEC ECX / JNZ. Real mode gets the 16-bit meaning.
  */
 function loopProgram(next: () => number, mode: Mode): number[] {
-  const dst = [0, 2, 3, 5, 7];
-  const any = [0, 1, 2, 3, 5, 6, 7];
-  // Byte registers AL DL BL AH BH: never CH or CL, which count the loop.
-  const byteDst = [0, 2, 3, 4, 7];
-  const pick = (a: number[]): number => a[next() % a.length];
-  const memModrm = (reg: number): number[] => [0x40 | (reg << 3) | (mode === 'flat32' ? 6 : 4), next() & 0x7c];
-  const regModrm = (reg: number, rm: number): number[] => [0xc0 | (reg << 3) | rm];
-  const e = (reg: number): number[] => (next() & 1 ? memModrm(reg) : regModrm(reg, pick(dst)));
-  const eb = (reg: number): number[] => (next() & 1 ? memModrm(reg) : regModrm(reg, pick(byteDst)));
-  const iv = (): number[] => le32(next()).slice(0, mode === 'flat32' ? 4 : 2);
-  const templates: (() => number[])[] = [
-    () => [(next() & 7) << 3 | 1, ...e(pick(any))], //                 ALU Ev, Gv
-    () => [(next() & 7) << 3 | 3, ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(any)))], // ALU Gv, Ev
-    () => [(next() & 7) << 3 | 0, ...eb(pick([0, 1, 2, 3, 4, 6]))], // ALU Eb, Gb
-    () => [0x66, (next() & 7) << 3 | 1, ...e(pick(any))], //          16/32-bit the other way
-    () => [0x83, ...e(next() & 7), next() & 0xff], //                  ALU Ev, Ib
-    () => [0x81, ...e(next() & 7), ...iv()], //                          ALU Ev, Iv
-    () => [(next() & 7) << 3 | 5, ...iv()], //                           ALU eAX, Iv
-    () => [0x89, ...e(pick(any))],
-    () => [0x8b, ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(any)))],
-    () => [0x88, ...eb(pick([0, 1, 2, 3, 4, 6]))],
-    () => [0xc7, ...memModrm(0), ...iv()],
-    () => [0xb8 + pick(dst), ...iv()],
-    () => (mode === 'flat32' ? [0x8d, 0x44 | (pick(dst) << 3), 0x96, next() & 0xff] : [0x8d, 0x40 | (pick(dst) << 3), next() & 0xff]),
-    () => [0x40 + pick(dst)],
-    () => [0x48 + pick(dst)],
-    () => [0xff, ...memModrm(next() & 1)], //                           INC/DEC Ev (memory)
-    () => [0x50 + pick(any), 0x58 + pick(dst)], //                      PUSH / POP
-    () => [0x6a, next() & 0xff, 0x58 + pick(dst)], //                   PUSH Ib / POP
-    () => [0x85, ...e(pick(any))],
-    () => [0xa9, ...iv()],
-    () => [0x0f, pick([0xb6, 0xb7, 0xbe, 0xbf]), ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(any)))],
-    () => [0xc1, ...e(pick([0, 1, 2, 3, 4, 5, 7])), next() & 0x1f], // shifts and rotates
-    () => [0xd3, ...e(pick([4, 5, 7]))], //                              by CL
-    () => [0xd1, ...e(pick([0, 2, 4, 5, 7]))],
-    () => [0x0f, 0xaf, ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(any)))],
-    () => [0x6b, ...regModrm(pick(dst), pick(any)), next() & 0xff],
-    () => [0x0f, 0x90 + (next() & 15), ...eb(0)],
-    () => [0x0f, 0x40 + (next() & 15), ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(any)))],
-    () => [0x87, ...(next() & 1 ? memModrm(pick(dst)) : regModrm(pick(dst), pick(dst)))],
-    () => [0x90 + pick([2, 3, 5, 7])],
-    () => [pick([0x98, 0x99])],
-    () => [0xf7, ...e(pick([2, 3]))], //                                 NOT / NEG
-    () => [0xf7, ...regModrm(4, pick(any))], //                          MUL (EDX:EAX)
-    () => [0xf6, ...eb(0), next() & 0xff], //                            TEST Eb, Ib
-  ];
-  const body: number[][] = [];
-  const length = 4 + (next() % 24);
-  for (let i = 0; i < length; i++) body.push(templates[next() % templates.length]());
+  const body = randomInstructions(next, mode, 4 + (next() % 24));
   const code: number[] = [];
   for (const insn of body) {
     // Now and then a conditional branch over the instruction: a side exit of the block.
@@ -143,19 +52,6 @@ function loopProgram(next: () => number, mode: Mode): number[] {
   // Without the call: the same bytes, with the CALL turned into NOPs.
   if (!withCall) code.fill(0x90, callAt, callEnd);
   return code;
-}
-
-function setupLoop(mode: Mode, code: number[], regs: number[], data: Uint8Array) {
-  return (m: TestMachine): void => {
-    m.load(code);
-    m.memory.writeBytes(0x3000, data);
-    regs.forEach((v, r) => (m.cpu.reg32[r] = v));
-    m.cpu.reg32[1] = 300; // ECX: iterations
-    m.cpu.reg32[4] = mode === 'flat32' ? 0x80000 : 0x8000;
-    m.cpu.reg32[6] = 0x3000; // ESI: the data
-    if (mode === 'real') for (const s of [DS, ES, SS]) m.cpu.loadRealSegment(s, 0);
-    m.cpu.intercepts.exceptions = -1;
-  };
 }
 
 describe('block compiler', () => {
@@ -350,6 +246,18 @@ describe('block compiler', () => {
       expect(decoder.cpu.run(1_000_000)).toBe('hlt');
       expect(state(decoder.cpu)).toBe(state(jit.cpu));
     }
+  });
+
+  it('RDTSC after a forward branch skipped an instruction of the block reads the count the interpreter reads', () => {
+    // top: test cl, 1; jz +1; inc edi; rdtsc; add esi, eax; dec ecx; jnz top; hlt
+    const setup = (m: TestMachine): void => {
+      m.load([0xf6, 0xc1, 0x01, 0x74, 0x01, 0x47, 0x0f, 0x31, 0x01, 0xc6, 0x49, 0x75, 0xf3, 0xf4]);
+      m.cpu.reg32[1] = 3000;
+    };
+    const [jit, plain] = pair('flat32', 40, setup);
+    const next = random(153);
+    expect(lockstep(jit, plain, () => 1 + (next() % 500), 400, 'rdtsc skip')).toBe('hlt');
+    expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
   });
 
   it('LEAVE in a hot epilogue, and a LEAVE whose pop faults, match the interpreter', () => {
@@ -596,18 +504,7 @@ describe('block compiler', () => {
     // The controller raises its line on every 7th poll. The CPU polls at run() entry and after each
     // access to non-RAM (here a store to an unbacked address above 1 MiB), so a block must stop
     // right after that store, as the interpreter's loop does.
-    const controller = (): InterruptController => {
-      let polls = 0;
-      let raised = false;
-      return {
-        pending: () => raised || (raised = ++polls % 7 === 0),
-        acknowledge: () => ((raised = false), 8),
-      };
-    };
-    const setup = (m: TestMachine): void => {
-      // IRQ 0 (vector 8) handler at 0:0x2000: counts in [0x600] and returns.
-      m.memory.writeBytes(8 * 4, Uint8Array.from([0x00, 0x20, 0x00, 0x00]));
-      m.memory.writeBytes(0x2000, Uint8Array.from([0xff, 0x06, 0x00, 0x06, 0xcf])); // inc word [0x600]; iret
+    interruptedLoop((m) => {
       m.load([
         0x01, 0xc8, //             add ax, cx
         0x31, 0xc3, //             xor bx, ax
@@ -619,15 +516,7 @@ describe('block compiler', () => {
         0x75, 0xee, //             jnz top
         0xf4,
       ]);
-      m.cpu.loadRealSegment(ES, 0xffff);
-      m.cpu.reg32[1] = 30000;
-      m.cpu.setEflags(0x202);
-    };
-    const [jit, plain] = pair('real', 40, setup, controller);
-    const next = random(91);
-    lockstep(jit, plain, () => 1 + (next() % 2000), 1000, 'irq');
-    expect(jit.memory.read16(0x600)).toBeGreaterThan(1000);
-    expect(jit.cpu.blockCache?.compiled).toBeGreaterThan(0);
+    }, 40, 7, 91);
   });
 
   for (const variant of ['paging off', 'paging on', 'user pages', 'expand-down DS'] as const) {
@@ -891,13 +780,14 @@ describe('block compiler', () => {
   });
 
   it('holds a bounded number of blocks however much code is hot', () => {
-    // 9000 blocks of "inc eax; inc ebx; jmp next", run twice with blocks compiled on their first re-entry.
+    // 9000 blocks of "nop; inc eax; inc ebx" (each ended by a CLD, which blocks do not compile; a
+    // JMP would not end them, blocks follow it), run twice with blocks compiled on their first re-entry.
     const m = createMachine('flat32');
     m.cpu.blockCache!.hotRuns = 1;
     const count = 9000;
     const base = 0x20000;
     const code: number[] = [];
-    for (let i = 0; i < count; i++) code.push(0x40, 0x43, 0xeb, 0x00);
+    for (let i = 0; i < count; i++) code.push(0x90, 0x40, 0x43, 0xfc);
     code.push(0x49, 0x0f, 0x85, ...le32(-(code.length + 7)), 0xf4);
     m.memory.writeBytes(base, Uint8Array.from(code));
     m.cpu.eip = base;
