@@ -1,6 +1,7 @@
 // Issue 18's proof: Debian's amd64 kernel (its bzImage, unmodified) boots as a Xen PV guest under
 // `ringvisor run --vmm para --kernel ... --initrd ...` to the busybox shell on hvc0 (the start_info
-// console ring); uname, /proc/cpuinfo's hypervisor flag and dmesg show a PV guest; `--disk` is
+// console ring); uname, /proc/cpuinfo's hypervisor flag and dmesg show a PV guest; a 32-bit
+// process runs in compatibility mode; `--disk` is
 // /dev/xvda through xen-blkfront (loaded by the initramfs) and the blkif back end: the host file's
 // bytes read in the guest, a write and `sync` reach the host file; `poweroff` ends the VM through
 // SCHEDOP_shutdown with status 0, and --stats counts its hypercalls by name. Skips, saying why,
@@ -39,6 +40,8 @@ describe.skipIf(!!skipReason)('Linux amd64 as a Xen PV guest (--vmm para)', () =
       expect(dmesg).toMatch(/xen:balloon: Initialising balloon driver/);
       // The start-of-day area after the kernel is freed as Linux expects of Xen's builder: nothing left writable and executable.
       expect(await vm.command('dmesg | grep W+X')).toMatch(/Checked W\+X mappings: passed, no W\+X pages found/);
+      // A 32-bit process (the initramfs's /bin/hello32, int $0x80) in compatibility mode under the 64-bit PV kernel.
+      expect(await vm.command('/bin/hello32; echo status=$?')).toMatch(/hello from a 32-bit process\r?\nstatus=0/);
       expect(await vm.command('dmesg | grep blkfront:')).toMatch(/blkfront: xvda: flush diskcache: enabled/);
 
       // The blkif disk: 1 MiB = 2048 sectors, the host's bytes, and a write that sync flushes to the host file.

@@ -51,9 +51,9 @@ const XEN_MODULES = { i386: [], amd64: ['xen_blkfront'] }[arch];
 const INIT_MARKER = 'RINGVISOR-INIT-OK';
 /**
  * Bump when the initramfs contents change, so cached copies are rebuilt. 2: busybox init,
- * ACPI-discovered virtio; 3: xen-blkfront in Xen domains; 4: /sbin/poweroff for the kernel's orderly_poweroff.
+ * ACPI-discovered virtio; 3: xen-blkfront in Xen domains; 4: /sbin/poweroff for the kernel's orderly_poweroff; 5: /bin/hello32.
  */
-const INITRAMFS_VERSION = 4;
+const INITRAMFS_VERSION = 5;
 
 function fail(msg) {
   process.stderr.write(`[linux-guest] error: ${msg}\n`);
@@ -155,6 +155,44 @@ function resolveModules(index, wanted) {
   return order;
 }
 
+/**
+ * /bin/hello32: a static i386 ELF (built here byte by byte, no toolchain) that writes a line with
+ * int $0x80 and exits 0 — a 32-bit process for a 64-bit kernel's compatibility mode (IA32 emulation).
+ */
+function hello32() {
+  const base = 0x08048000;
+  const headers = 52 + 2 * 32;
+  const text = Buffer.from('hello from a 32-bit process\n');
+  const code = (message) => {
+    const b = Buffer.alloc(34);
+    let at = 0;
+    const op = (byte, imm) => { b[at++] = byte; b.writeUInt32LE(imm, at); at += 4; };
+    op(0xb8, 4); op(0xbb, 1); op(0xb9, message); op(0xba, text.length); // write(1, message, length)
+    b[at++] = 0xcd; b[at++] = 0x80;
+    op(0xb8, 1); b[at++] = 0x31; b[at++] = 0xdb; // exit(0)
+    b[at++] = 0xcd; b[at++] = 0x80;
+    return b.subarray(0, at);
+  };
+  const program = code(base + headers + code(0).length);
+  const size = headers + program.length + text.length;
+  const elf = Buffer.alloc(size);
+  elf.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1], 0); // ELFCLASS32, little-endian, version 1
+  elf.writeUInt16LE(2, 16); // ET_EXEC
+  elf.writeUInt16LE(3, 18); // EM_386
+  elf.writeUInt32LE(1, 20);
+  elf.writeUInt32LE(base + headers, 24); // e_entry
+  elf.writeUInt32LE(52, 28); // e_phoff
+  elf.writeUInt16LE(52, 40); // e_ehsize
+  elf.writeUInt16LE(32, 42); // e_phentsize
+  elf.writeUInt16LE(2, 44); // e_phnum
+  // PT_LOAD of the whole file, read and execute; PT_GNU_STACK, read and write (no executable stack).
+  [[1, 0, base, base, size, size, 5, 0x1000], [0x6474e551, 0, 0, 0, 0, 0, 6, 16]]
+    .forEach((fields, i) => fields.forEach((v, j) => elf.writeUInt32LE(v, 52 + i * 32 + j * 4)));
+  elf.set(program, headers);
+  elf.set(text, headers + program.length);
+  return elf;
+}
+
 /** The sysinit script busybox init runs first (/etc/init.d/rcS). */
 function rcScript(modules, xenModules) {
   const loads = modules.map((m) => `insmod /lib/modules/${m}.ko`).join('\n');
@@ -210,6 +248,7 @@ function buildInitramfs(busybox, modulesRoot, target) {
     dir('bin'), dir('dev'), dir('proc'), dir('sys'), dir('lib'), dir('lib/modules'), dir('etc'), dir('etc/init.d'),
     { name: 'dev/console', mode: 0o020600, rdevMajor: 5, rdevMinor: 1 },
     { name: 'bin/busybox', mode: 0o100755, data: readFileSync(busybox) },
+    { name: 'bin/hello32', mode: 0o100755, data: hello32() },
     link('bin/sh', 'busybox'),
     link('init', 'bin/busybox'),
     // The kernel's own power-off helper (orderly_poweroff: a Xen domain's control/shutdown, ACPI's power button).

@@ -653,4 +653,36 @@ describe('64-bit hypercalls with hostile arguments', () => {
     expect(guest.hypercall(SET, [7, 1 | (2 << 16)])).toBe(0);
     expect([guest.hypercall(SET, [8, 0]), guest.hypercall(GET, [-1])]).toEqual([ENODEV, EINVAL]);
   });
+
+  it('returns to a compatibility-mode process through iret (a 32-bit DPL-3 code segment), and refuses L with D', () => {
+    const { guest, d, scratch } = domain();
+    // The guest's GDT: entry 14 a DPL-3 code segment with L and D both set (reserved), entry 15 a 32-bit one.
+    const gdt = d.p2m[16000] * 4096;
+    d.memory.write32(gdt + 14 * 8, 0x0000ffff);
+    d.memory.write32(gdt + 14 * 8 + 4, 0x00effb00);
+    d.memory.write32(gdt + 15 * 8, 0x0000ffff);
+    d.memory.write32(gdt + 15 * 8 + 4, 0x00cffb00);
+    d.access.write32(scratch, d.p2m[16000]);
+    d.access.write32(scratch + 4, 0);
+    expect(guest.hypercall(2, [scratch, 16])).toBe(0);
+    // A user L4 (the kernel's serves), then iret to user mode on each code segment.
+    d.access.write64(scratch + 0x100, 15);
+    d.access.write64(scratch + 0x108, d.kernelBase);
+    expect(guest.hypercall(26, [scratch + 0x100, 1, 0, 0x7ff0])).toBe(0);
+    const iret = (cs: number) => {
+      const frame = [7, 0, 0, 0, 0x08048054, cs, 0x202, 0xffffd000, 0xe02b];
+      frame.forEach((v, i) => d.access.write64(scratch + 0x800 + i * 8, v));
+      d.setReg(4, scratch + 0x800);
+      guest.hypercall(23, []);
+    };
+    iret(0xe023); // Xen's FLAT_RING3_CS32
+    expect([d.stop, d.cpu.seg[1], d.cpu.mode64, d.kernelMode, d.rip]).toEqual([null, 0xe023, false, false, 0x08048054]);
+    d.toggleGuestMode();
+    iret(15 * 8 + 3);
+    expect([d.stop, d.cpu.seg[1], d.cpu.mode64]).toEqual([null, 15 * 8 + 3, false]);
+    d.toggleGuestMode();
+    iret(14 * 8 + 3);
+    expect(d.stop).toBe('crash');
+    expect(d.crashReason).toMatch(/bad selectors cs=0x73/);
+  });
 });

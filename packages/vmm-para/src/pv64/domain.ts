@@ -371,14 +371,15 @@ export class Domain64 {
   }
 
   /**
-   * Loads CS (a present 64-bit code segment) and SS (present writable data) of DPL 3 from the GDT,
-   * as the IRET back to the guest would; false, changing nothing, where that IRET would fault.
+   * Loads CS (a present code segment: 64-bit, or 32- or 16-bit for a compatibility-mode process)
+   * and SS (present writable data) of DPL 3 from the GDT, as the IRET back to the guest would;
+   * false, changing nothing, where that IRET would fault (L and D both set is reserved).
    */
   loadCodeAndStack(cs: number, ss: number): boolean {
     const code = this.descriptor(cs);
     const stack = this.descriptor(ss);
     const dpl3 = (hi: number) => (hi & 0x9000) === 0x9000 && ((hi >>> 13) & 3) === 3;
-    if (code === null || !dpl3(code[1]) || (code[1] & 0x800) === 0 || (code[1] & 0x200000) === 0) return false;
+    if (code === null || !dpl3(code[1]) || (code[1] & 0x800) === 0 || (code[1] & 0x600000) === 0x600000) return false;
     if (stack === null || !dpl3(stack[1]) || (stack[1] & 0x800) !== 0 || (stack[1] & 0x200) === 0) return false;
     const cpu = this.cpu;
     for (const [reg, selector, [lo, hi]] of [[CS, cs, code], [SS, ss, stack]] as const) {

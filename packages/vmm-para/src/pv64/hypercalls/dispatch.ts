@@ -276,7 +276,7 @@ function callbackOp(ctx: HypercallContext64, cmd: number, arg: number): number {
     case CALLBACKTYPE_failsafe: domain.failsafeCallback = callback; return 0;
     case CALLBACKTYPE_syscall: domain.syscallCallback = callback; return 0;
     case CALLBACKTYPE_nmi: return 0;
-    // No 32-bit processes here: CALLBACKTYPE_syscall32 and sysenter are refused, and the kernel drops SYSCALL32.
+    // CALLBACKTYPE_syscall32 and sysenter are refused: the kernel clears those features and its 32-bit processes use int $0x80.
     default: return EINVAL;
   }
 }
