@@ -243,6 +243,21 @@ describe('the 64-bit start-of-day layout', () => {
   });
 });
 
+/**
+ * set_gdt with one frame of 16 entries beyond the start-of-day mapping (pfn 16000), holding
+ * `entries` (index → [low, high] dwords); the frame list goes at `scratch`.
+ */
+function loadGuestGdt(guest: PvGuest64, scratch: number, entries: Record<number, [number, number]>): void {
+  const d = guest.domain;
+  const gdt = d.p2m[16000] * 4096;
+  for (const [index, [lo, hi]] of Object.entries(entries)) {
+    d.memory.write32(gdt + Number(index) * 8, lo);
+    d.memory.write32(gdt + Number(index) * 8 + 4, hi);
+  }
+  d.access.write64(scratch, d.p2m[16000]);
+  expect(guest.hypercall(2, [scratch, 16])).toBe(0);
+}
+
 describe('64-bit hypercalls with hostile arguments', () => {
   function domain() {
     const clock = new TestClock();
@@ -575,19 +590,10 @@ describe('64-bit hypercalls with hostile arguments', () => {
 
   it('loads a user GS selector from the guest GDT as Xen does: RPL 3, the descriptor\'s base aside, null for a bad one', () => {
     const { guest, d, scratch } = domain();
-    const SET_GDT = 2;
     const SET_SEGMENT_BASE = 25;
     const [GS_USER, GS_KERNEL, GS_USER_SEL] = [1, 2, 3];
-    // A GDT frame beyond the start-of-day mapping: TLS entry 12 a present DPL-3 data segment at
-    // 0x12345000, entry 13 the same but not present.
-    const gdt = d.p2m[16000] * 4096;
-    d.memory.write32(gdt + 12 * 8, 0x5000ffff);
-    d.memory.write32(gdt + 12 * 8 + 4, 0x12cff334);
-    d.memory.write32(gdt + 13 * 8, 0x5000ffff);
-    d.memory.write32(gdt + 13 * 8 + 4, 0x12cf7334);
-    d.access.write32(scratch, d.p2m[16000]);
-    d.access.write32(scratch + 4, 0);
-    expect(guest.hypercall(SET_GDT, [scratch, 16])).toBe(0);
+    // TLS entry 12 a present DPL-3 data segment at 0x12345000, entry 13 the same but not present.
+    loadGuestGdt(guest, scratch, { 12: [0x5000ffff, 0x12cff334], 13: [0x5000ffff, 0x12cf7334] });
     expect(guest.hypercall(SET_SEGMENT_BASE, [GS_KERNEL, 0x7000_0000_0000])).toBe(0);
     const kernelGs = () => d.cpu.long.segBaseHi[5] * 2 ** 32 + (d.cpu.segBase[5] >>> 0);
 
@@ -656,15 +662,8 @@ describe('64-bit hypercalls with hostile arguments', () => {
 
   it('returns to a compatibility-mode process through iret (a 32-bit DPL-3 code segment), and refuses L with D', () => {
     const { guest, d, scratch } = domain();
-    // The guest's GDT: entry 14 a DPL-3 code segment with L and D both set (reserved), entry 15 a 32-bit one.
-    const gdt = d.p2m[16000] * 4096;
-    d.memory.write32(gdt + 14 * 8, 0x0000ffff);
-    d.memory.write32(gdt + 14 * 8 + 4, 0x00effb00);
-    d.memory.write32(gdt + 15 * 8, 0x0000ffff);
-    d.memory.write32(gdt + 15 * 8 + 4, 0x00cffb00);
-    d.access.write32(scratch, d.p2m[16000]);
-    d.access.write32(scratch + 4, 0);
-    expect(guest.hypercall(2, [scratch, 16])).toBe(0);
+    // Entry 14 a DPL-3 code segment with L and D both set (reserved), entry 15 a 32-bit one.
+    loadGuestGdt(guest, scratch, { 14: [0x0000ffff, 0x00effb00], 15: [0x0000ffff, 0x00cffb00] });
     // A user L4 (the kernel's serves), then iret to user mode on each code segment.
     d.access.write64(scratch + 0x100, 15);
     d.access.write64(scratch + 0x108, d.kernelBase);
