@@ -69,6 +69,7 @@ describe('platform file', () => {
     expect(problems(domain('full', { pv: '/k' }))[0]).toMatch(/a PV kernel needs strategy para/);
     expect(problems(domain('hw:vmx', { guest: 'minikernel-pv' }))[0]).toMatch(/needs strategy para/);
     expect(problems(domain('para', { guest: 'hello' }))[0]).toMatch(/cannot boot under strategy para/);
+    expect(problems(domain('full', { guest: 'constructor' }))[0]).toMatch(/boot\.guest: must be a bundled guest .* \(got "constructor"\)/);
     expect(problems(domain('full', { kernel: '/vmlinuz', cmdline: 7 }))[0]).toMatch(/boot\.cmdline: must be a non-empty string \(got 7\)/);
     expect(problems(domain('hw:vmx', { flat: '/x.bin', address: -1 }))[0]).toMatch(/boot\.address: must be an integer from 0 to 4294963200 \(got -1\)/);
     expect(parsePlatform(domain('hw:vmx', { flat: '/x.bin', address: 0x100000 })).domains[0].boot).toEqual({ kind: 'flat', file: '/x.bin', address: 0x100000 });

@@ -225,10 +225,14 @@ describe.skipIf(!toolchain)('back ends', () => {
     const { store, ringMfn, dataMfn, port } = offerRing(d);
     const s = d.scratch;
     const backend = '/local/domain/0/backend/vbd/1/768';
-    store.request(11, 'device/vbd/768/protocol\0x86_16-abi');
-    store.request(11, 'device/vbd/768/state\x003');
-    expect(store.request(2, `${backend}/state\0`).body).toBe('2');
-    expect(store.request(2, `${backend}/error\0`).body).toBe('unknown fe protocol x86_16-abi');
+    // Names an object's prototype would answer are unknown ABIs too.
+    for (const protocol of ['x86_16-abi', 'constructor', '__proto__', 'toString']) {
+      store.request(11, `device/vbd/768/protocol\0${protocol}`);
+      store.request(11, 'device/vbd/768/state\x003');
+      expect(store.request(2, `${backend}/state\0`).body).toBe('2');
+      expect(store.request(2, `${backend}/error\0`).body).toBe(`unknown fe protocol ${protocol}`);
+      store.request(11, 'device/vbd/768/state\x005');
+    }
     // The front end corrects itself and goes Initialised again (the state changes through Closing, as blkfront's reconnect does).
     store.request(11, 'device/vbd/768/protocol\0x86_64-abi');
     store.request(11, 'device/vbd/768/state\x005');

@@ -113,7 +113,8 @@ function readBoot(r: Reader, path: string, value: Json, strategy: DomainStrategy
     case 'guest': {
       const name = r.string(`${path}.guest`, value.guest);
       if (name === undefined) return fallback;
-      const guest = (GUESTS as Record<string, { format: { kind: string } }>)[name];
+      // Own names only: `constructor` in a platform file is not a bundled guest.
+      const guest = Object.hasOwn(GUESTS, name) ? (GUESTS as Record<string, { format: { kind: string } }>)[name] : undefined;
       if (!guest) {
         r.bad(`${path}.guest`, `a bundled guest (${Object.keys(GUESTS).join(', ')})`, name);
         return fallback;

@@ -24,10 +24,11 @@ export interface BlkifLayout {
   readonly sector: number;
   readonly segments: number;
 }
-export const BLKIF_PROTOCOLS: Readonly<Record<string, BlkifLayout>> = {
-  'x86_32-abi': { slot: 108, id: 4, sector: 12, segments: 20 },
-  'x86_64-abi': { slot: 112, id: 8, sector: 16, segments: 24 },
-};
+/** A Map, not an object: the name comes from the guest, and `constructor` must not find anything. */
+export const BLKIF_PROTOCOLS: ReadonlyMap<string, BlkifLayout> = new Map([
+  ['x86_32-abi', { slot: 108, id: 4, sector: 12, segments: 20 }],
+  ['x86_64-abi', { slot: 112, id: 8, sector: 16, segments: 24 }],
+]);
 const MAX_SEGMENTS = 11;
 const SECTOR = 512;
 

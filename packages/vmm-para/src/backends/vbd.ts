@@ -75,7 +75,7 @@ export class VirtualBlockDevice {
     const port = decimal(read('event-channel'));
     if (ref === null || port === null) return 'reading ring-ref and event-channel';
     const protocol = read('protocol') ?? this.nativeProtocol;
-    const layout = BLKIF_PROTOCOLS[protocol];
+    const layout = BLKIF_PROTOCOLS.get(protocol);
     if (layout === undefined) return `unknown fe protocol ${protocol}`;
     const ring = this.grants.map(ref, true);
     if (typeof ring === 'number') return `mapping ring-ref ${ref}`;
