@@ -124,13 +124,14 @@ export class XenstoreTree {
 
   /** xenstored's fire_watches: watches on the node or above it, and on removal those below it. */
   private changed(path: string, removed: boolean): void {
-    for (const watch of this.watches) {
-      if (isBelow(path, watch.absolute)) this.fire(watch, path);
-      else if (removed && isBelow(watch.absolute, path)) this.fire(watch, watch.absolute);
-    }
-    for (const watch of this.hostWatches) {
-      if (isBelow(path, watch.absolute)) this.fireHost(watch, path);
-      else if (removed && isBelow(watch.absolute, path)) this.fireHost(watch, watch.absolute);
-    }
+    fireMatching(this.watches, this.fire, path, removed);
+    fireMatching(this.hostWatches, this.fireHost, path, removed);
+  }
+}
+
+function fireMatching<W extends { readonly absolute: string }>(watches: readonly W[], fire: (watch: W, path: string) => void, path: string, removed: boolean): void {
+  for (const watch of watches) {
+    if (isBelow(path, watch.absolute)) fire(watch, path);
+    else if (removed && isBelow(watch.absolute, path)) fire(watch, watch.absolute);
   }
 }
