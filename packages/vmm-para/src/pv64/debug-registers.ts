@@ -4,7 +4,6 @@
 // I/O breakpoints in DR7 only with CR4.DE. x86-core raises no breakpoint from them (it has no
 // DR0-DR3 matching), so they are state the kernel saves and restores, not yet traps.
 import { EINVAL, ENODEV, EPERM } from '../abi.js';
-/** 0xffff880000000000 as a signed number: the end of Xen's own range in the upper half. */
 import { HYPERVISOR_VIRT_END } from './abi.js';
 
 /** DR6's and DR7's values at reset. */
@@ -27,7 +26,7 @@ export class DebugRegisters {
   set(reg: number, value: number, hiWord: number, cr4: number): number {
     switch (reg) {
       case 0: case 1: case 2: case 3:
-        // Xen's access_ok: below 2^47, or at or above the end of its own range.
+        // Xen's access_ok: below 2^47, or at or above the end of its own range (0xffff880000000000, signed here).
         if (!(value >= 0 && value < 2 ** 47) && !(value < 0 && value >= HYPERVISOR_VIRT_END)) return EPERM;
         this.address[reg] = value;
         return 0;
