@@ -29,6 +29,8 @@ export const FEATURE_SSE2 = 1 << 26;
  */
 export const CORE_FEATURES = FEATURE_FPU | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_SEP | FEATURE_CMOV | FEATURE_FXSR;
 const MAX_BASIC_LEAF = 1;
+/** Leaf 1 ECX bit 13: CMPXCHG16B, which the long-mode interpreter executes (src/long/execute-0f.ts). */
+export const FEATURE_CX16 = 1 << 13;
 
 /** Leaf 1 EDX of this CPU: the core's features, SSE and SSE2 on the models that have them, paging's. */
 export function leaf1Edx(cpu: { readonly traits: { readonly sse: boolean }; pagingFeatures: number }): number {
@@ -78,6 +80,6 @@ export function cpuid(cpu: Cpu): void {
   }
   r[0] = CPUID_SIGNATURE;
   r[3] = 0;
-  r[1] = 0;
+  r[1] = cpu.traits.longMode ? FEATURE_CX16 : 0;
   r[2] = leaf1Edx(cpu);
 }

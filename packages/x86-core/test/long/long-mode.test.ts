@@ -78,6 +78,52 @@ describe('IA-32e mode', () => {
     expect(long.reg32[3]).toBe(0);
   });
 
+  it('reports CMPXCHG16B (leaf 1 ECX bit 13) on the x86-64 model only, which executes it', () => {
+    const { cpu } = createMachine();
+    cpu.reg32[0] = 1;
+    cpuid(cpu);
+    expect(cpu.reg32[1]).toBe(0);
+    const long = createMachine({ model: 'x86-64' }).cpu;
+    long.reg32[0] = 1;
+    cpuid(long);
+    expect(long.reg32[1]).toBe(1 << 13);
+  });
+
+  it('executes LOCK CMPXCHG16B: swaps on equal, loads RDX:RAX on unequal, #GP(0) misaligned, #UD on a register', () => {
+    const cmpxchg16b = [0xf0, 0x48, 0x0f, 0xc7, 0x0e, 0xf4]; // lock cmpxchg16b [rsi]; hlt
+    const at = 0x200000;
+    const setUp = (rax: [number, number], rsi = at): Machine => {
+      const m = longMachine(cmpxchg16b);
+      const { cpu, physical } = m;
+      physical.write32(at, 0x22222222);
+      physical.write32(at + 4, 0x11111111);
+      physical.write32(at + 8, 0x44444444);
+      physical.write32(at + 12, 0x33333333);
+      cpu.reg32[0] = rax[0];
+      cpu.regHi[0] = rax[1];
+      cpu.reg32[2] = 0x44444444;
+      cpu.regHi[2] = 0x33333333;
+      cpu.reg32[3] = 0x66666666; // RCX:RBX, the new value
+      cpu.regHi[3] = 0x55555555;
+      cpu.reg32[1] = 0x88888888 | 0;
+      cpu.regHi[1] = 0x77777777;
+      cpu.reg32[6] = rsi;
+      return m;
+    };
+    const zf = (m: Machine): number => (m.cpu.materializeFlags(), m.cpu.flags & 0x40);
+    let m = setUp([0x22222222, 0x11111111]);
+    expect(firstStop(m)).toBe('hlt');
+    expect(zf(m)).toBe(0x40);
+    expect([0, 4, 8, 12].map((o) => m.physical.read32(at + o) >>> 0)).toEqual([0x66666666, 0x55555555, 0x88888888, 0x77777777]);
+    m = setUp([0x22222223, 0x11111111]);
+    expect(firstStop(m)).toBe('hlt');
+    expect(zf(m)).toBe(0);
+    expect([m.cpu.reg32[0], m.cpu.regHi[0], m.cpu.reg32[2], m.cpu.regHi[2]]).toEqual([0x22222222, 0x11111111, 0x44444444, 0x33333333]);
+    expect(m.physical.read32(at)).toBe(0x22222222);
+    expect(firstStop(setUp([0, 0], at + 8))).toBe('#13(0)');
+    expect(firstStop(longMachine([0x48, 0x0f, 0xc7, 0xc8]))).toBe('#6(-1)'); // no error code
+  });
+
   it('raises #SS(0) for a non-canonical stack address and #GP(0) for a non-canonical data address or LSTAR', () => {
     // push rax with RSP = 0x0000800000000008
     let m = longMachine([0x50]);
