@@ -7,7 +7,7 @@ export { Paging, type PagingOptions } from './paging/paging.js';
 export {
   ACCESS_READ, ACCESS_WRITE, ACCESS_FETCH, type Access, accessIndex, DENY_MASK, TLB_HIT_MASK,
   TLB_VALID, TLB_NO_USER, TLB_NO_WRITE_USER, TLB_NO_WRITE_SUPER, TLB_NO_FETCH, TLB_CLEAN, TLB_NOT_RAM,
-  TLB_GLOBAL, TLB_LARGE,
+  TLB_GLOBAL, TLB_LARGE, TLB_HUGE,
 } from './paging/access.js';
 export {
   CR0_WP, CR0_PG, CR4_PSE, CR4_PAE, CR4_PGE, EFER_NXE, EFER_LMA,

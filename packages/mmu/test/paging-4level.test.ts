@@ -109,6 +109,34 @@ describe('4-level paging (EFER.LMA)', () => {
     expect(paging.translateLong(-0x40000000 + 0x12345678, ACCESS_READ, false)).toBe(0xc0000000 + 0x12345678);
   });
 
+  it('drops every cached piece of a 2 MiB or 1 GiB page at INVLPG of any address in it, above and below 4 GiB', () => {
+    const { mem, tables, paging } = boot();
+    const kernel = -0x80000000; // 0xffffffff80000000, a 2 MiB page
+    const pde = tables.map(kernel, 0x200000, PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D, 0, 21);
+    const other = tables.map(kernel + 0x200000, 0x400000, PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D, 0, 21);
+    expect(paging.translateLong(kernel + 0x1000, ACCESS_READ, false)).toBe(0x201000);
+    expect(paging.translateLong(kernel + 0x1ff000, ACCESS_READ, false)).toBe(0x3ff000);
+    expect(paging.translateLong(kernel + 0x200000, ACCESS_READ, false)).toBe(0x400000);
+    mem.write32(pde, 0x600000 | PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D);
+    mem.write32(other, 0x800000 | PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D);
+    paging.invlpg(kernel + 0x1ff000);
+    expect(paging.translateLong(kernel + 0x1000, ACCESS_READ, false)).toBe(0x601000);
+    expect(paging.translateLong(kernel + 0x200000, ACCESS_READ, false)).toBe(0x400000); // another 2 MiB page: kept
+    // A 1 GiB page: pieces 512 MiB apart, in slots no 2 MiB search reaches.
+    const huge = -0x40000000; // 0xffffffffc0000000
+    const pdpte = tables.map(huge, 0x40000000, PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D, 0, 30);
+    expect(paging.translateLong(huge + 0x20000000, ACCESS_READ, false)).toBe(0x60000000);
+    mem.write32(pdpte, 0x80000000 | PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D);
+    paging.invlpg(huge);
+    expect(paging.translateLong(huge + 0x20000000, ACCESS_READ, false)).toBe(0xa0000000);
+    // The same below 4 GiB, where the TLB searched only 4 MiB around the address.
+    const low = tables.map(0x40000000, 0x40000000, PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D, 0, 30);
+    expect(paging.translate(0x40000000 + 0x30000000, ACCESS_READ, false)).toBe(0x70000000);
+    mem.write32(low, 0x80000000 | PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D);
+    paging.invlpg(0x40000000);
+    expect(paging.translate(0x40000000 + 0x30000000, ACCESS_READ, false)).toBe(0xb0000000);
+  });
+
   it('sets A at every level, D only in the leaf, and nothing when the walk faults', () => {
     const { mem, tables, paging } = boot();
     const pte = tables.map(0x5000, 0x6000, PTE_P | PTE_RW);

@@ -25,6 +25,8 @@ export const TLB_NOT_RAM = 1 << 6;
 export const TLB_GLOBAL = 1 << 7;
 /** Part of a 4 MiB or 2 MiB page (INVLPG must drop its siblings too). */
 export const TLB_LARGE = 1 << 8;
+/** Part of a 1 GiB page (with TLB_LARGE): INVLPG's search for siblings spans the whole 1 GiB. */
+export const TLB_HUGE = 1 << 9;
 
 /** Index into the per-access tables below: `access << 1 | (user ? 1 : 0)`. */
 export function accessIndex(access: Access, user: boolean): number {

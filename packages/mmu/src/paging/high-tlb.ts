@@ -1,7 +1,9 @@
-import { TLB_GLOBAL, TLB_LARGE } from './access.js';
+import { TLB_GLOBAL, TLB_HUGE, TLB_LARGE } from './access.js';
 
 /** Slots of the direct-mapped cache (indexed by the linear page's low bits). */
 const SLOTS = 4096;
+/** Pages in 2 MiB: a 2 MiB page's pieces can only sit in the 512 slots of its own pages. */
+const LARGE_PAGES = 512;
 
 /**
  * Translations of IA-32e linear pages outside 0-4 GiB, where the 32-bit-indexed TLB (tlb.ts) cannot
@@ -11,12 +13,17 @@ const SLOTS = 4096;
  * their 4 KiB pieces.
  */
 export class HighTlb {
-  private readonly tags = new Float64Array(SLOTS).fill(NaN);
-  private readonly physical = new Float64Array(SLOTS);
-  private readonly flags = new Int32Array(SLOTS);
+  /** Per slot (`page & (length - 1)`): the linear page number, NaN when empty. Read them, never write them. */
+  readonly tags = new Float64Array(SLOTS).fill(NaN);
+  /** The physical page address. */
+  readonly physical = new Float64Array(SLOTS);
+  /** tlb.ts's flags: a hit when `(flags & TLB_HIT_MASK[...]) === TLB_VALID`. */
+  readonly flags = new Int32Array(SLOTS);
   /** Slots filled since the last full flush, so flushing an unused cache costs nothing. */
   private filled = 0;
+  /** Large-page pieces filled since the last flush (possibly dropped since), and 1 GiB ones. */
   private large = 0;
+  private huge = 0;
 
   /** The physical page address of `page` when its entry allows the access (`hitMask`, tlb.ts), else -1. */
   lookup(page: number, hitMask: number, valid: number): number {
@@ -32,15 +39,27 @@ export class HighTlb {
     this.flags[slot] = flags;
     this.filled++;
     if ((flags & TLB_LARGE) !== 0) this.large++;
+    if ((flags & TLB_HUGE) !== 0) this.huge++;
   }
 
-  /** INVLPG: drops the page, and every cached piece of a large page (they may lie anywhere). */
+  /**
+   * INVLPG: drops the page and every cached piece of a large page that may hold it: those of its
+   * 2 MiB (one run of 512 slots), or with a 1 GiB page cached, every large piece.
+   */
   invalidate(page: number): void {
     const slot = page & (SLOTS - 1);
     if (this.tags[slot] === page) this.tags[slot] = NaN;
     if (this.large === 0) return;
-    for (let i = 0; i < SLOTS; i++) if ((this.flags[i] & TLB_LARGE) !== 0) this.tags[i] = NaN;
-    this.large = 0;
+    if (this.huge !== 0) {
+      for (let i = 0; i < SLOTS; i++) if ((this.flags[i] & TLB_LARGE) !== 0) this.tags[i] = NaN;
+      this.large = this.huge = 0;
+      return;
+    }
+    const first = Math.floor(page / LARGE_PAGES) * LARGE_PAGES;
+    const base = first & (SLOTS - 1);
+    for (let i = base; i < base + LARGE_PAGES; i++) {
+      if ((this.flags[i] & TLB_LARGE) !== 0 && this.tags[i] >= first && this.tags[i] < first + LARGE_PAGES) this.tags[i] = NaN;
+    }
   }
 
   /** Drops every translation (`global`), or all but those of global pages (a CR3 load). */
@@ -52,6 +71,6 @@ export class HighTlb {
       else this.tags[i] = NaN;
     }
     this.filled = kept;
-    if (kept === 0) this.large = 0;
+    if (kept === 0) this.large = this.huge = 0;
   }
 }

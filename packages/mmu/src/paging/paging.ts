@@ -43,7 +43,8 @@ export class Paging implements WalkContext {
   private readonly memory: PhysicalMemory;
   private readonly unsubscribe: () => void;
   private readonly cache = new Tlb();
-  private readonly high = new HighTlb();
+  /** The cache of translations outside 0-4 GiB (`translateLong`); read it, never write it. */
+  readonly high = new HighTlb();
   private readonly result = new WalkResult();
   private cr0Value = 0;
   private cr3Value = 0;

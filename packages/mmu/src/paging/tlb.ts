@@ -1,4 +1,4 @@
-import { TLB_GLOBAL, TLB_LARGE } from './access.js';
+import { TLB_GLOBAL, TLB_HUGE, TLB_LARGE } from './access.js';
 
 /** Linear pages in a 32-bit address space: one TLB slot each. */
 const LINEAR_PAGES = 1 << 20;
@@ -9,6 +9,8 @@ const LINEAR_PAGES = 1 << 20;
 const TRACK_LIMIT = 8192;
 /** Slots per 4 MiB: INVLPG scans this window for siblings of a large page. */
 const LARGE_WINDOW = 1024;
+/** Slots per 1 GiB, the window when a 1 GiB page (IA-32e paging below 4 GiB) is cached. */
+const HUGE_WINDOW = 1 << 18;
 
 /**
  * The TLB: one Int32Array slot per linear page, `(physicalPage ^ linearPage) << 12 | TLB_* flags`,
@@ -20,12 +22,14 @@ export class Tlb {
   private filledCount = 0;
   private untracked = false;
   private largeCount = 0;
+  private hugeCount = 0;
   private readonly keptEntries = new Int32Array(TRACK_LIMIT);
 
   private keep(page: number, entry: number): void {
     if (this.filledCount < TRACK_LIMIT) this.filled[this.filledCount++] = page;
     else this.untracked = true;
     if ((entry & TLB_LARGE) !== 0) this.largeCount++;
+    if ((entry & TLB_HUGE) !== 0) this.hugeCount++;
   }
 
   /** Caches a translation; `physicalPageAddress` is page-aligned and below 4 GiB. */
@@ -36,6 +40,7 @@ export class Tlb {
     }
     this.entries[linearPage] = ((physicalPageAddress ^ (linearPage << 12)) & ~0xfff) | flags;
     if ((flags & TLB_LARGE) !== 0) this.largeCount++;
+    if ((flags & TLB_HUGE) !== 0) this.hugeCount++;
   }
 
   /** INVLPG: drops the page's translation, global or not, and every piece of a large page around it. */
@@ -43,8 +48,9 @@ export class Tlb {
     this.entries[linearPage] = 0;
     if (this.largeCount === 0) return;
     const entries = this.entries;
-    const first = linearPage & ~(LARGE_WINDOW - 1);
-    for (let page = first; page < first + LARGE_WINDOW; page++) {
+    const window = this.hugeCount === 0 ? LARGE_WINDOW : HUGE_WINDOW;
+    const first = linearPage & ~(window - 1);
+    for (let page = first; page < first + window; page++) {
       if ((entries[page] & TLB_LARGE) !== 0) entries[page] = 0;
     }
   }
@@ -57,10 +63,10 @@ export class Tlb {
       else for (let i = 0; i < this.filledCount; i++) entries[this.filled[i]] = 0;
       this.filledCount = 0;
       this.untracked = false;
-      this.largeCount = 0;
+      this.largeCount = this.hugeCount = 0;
       return;
     }
-    this.largeCount = 0;
+    this.largeCount = this.hugeCount = 0;
     if (this.untracked) {
       this.filledCount = 0;
       this.untracked = false;

@@ -7,7 +7,7 @@
 //
 // Linear addresses are JS numbers: the canonical 64-bit address as a signed value (bits 63:47 all
 // equal), so -2^47 <= linear < 2^47; a 32-bit linear address of compatibility mode is one of them.
-import { ACCESS_WRITE, TLB_LARGE, type Access } from './access.js';
+import { ACCESS_WRITE, TLB_HUGE, TLB_LARGE, type Access } from './access.js';
 import { EFER_NXE, PF_P, PF_RSVD, PTE_A, PTE_HI_XD, PTE_P, PTE_PS, PTE_RW, PTE_US } from './control-bits.js';
 import { fail, finishAtLeaf, isDenied, rightsFlags, type WalkContext, type WalkResult } from './walk.js';
 
@@ -74,7 +74,8 @@ export function walk4Level(ctx: WalkContext, linear: number, access: Access, use
       const rights = rightsFlags(rw, us, nxe && (xd & PTE_HI_XD) !== 0, ctx.cr0);
       if (isDenied(rights, access, user)) return fail(out, PF_P, access, user, nxe);
       for (let i = 0; i < depth; i++) if ((upperEntry[i] & PTE_A) === 0) ctx.tables.or32(upperAddress[i], PTE_A);
-      finishAtLeaf(ctx, out, large ? rights | TLB_LARGE : rights, access === ACCESS_WRITE, level.address, entry);
+      const size = large ? (depth === 1 ? TLB_LARGE | TLB_HUGE : TLB_LARGE) : 0;
+      finishAtLeaf(ctx, out, rights | size, access === ACCESS_WRITE, level.address, entry);
       const offsetMask = depth === 1 ? 0x3fffffff : depth === 2 ? 0x1fffff : 0xfff;
       out.physical = (high & highMask) * TWO_32 + ((entry & ~offsetMask) >>> 0) + (low32 & offsetMask);
       return true;
