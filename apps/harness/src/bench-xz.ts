@@ -1,6 +1,7 @@
 // `harness bench xz`: the CPU seconds x86-core takes for a fixed piece of Debian's i686 boot, in this
 // process: the bzImage's xz decompressor (from the kernel's entry until it enables paging: the hot
-// loops), or with --vmlinux the uncompressed kernel's first --instructions N (lukewarm kernel code).
+// loops), or with --vmlinux the uncompressed kernel's first --instructions N (lukewarm kernel code);
+// with --arch amd64, Debian's amd64 vmlinux on the x86-64 model (the 64-bit tier; --vmlinux implied).
 // CPU time, not wall time: on a shared machine it moves far less with the load. To compare two
 // builds, run one from each worktree at the same time and compare the pairs.
 import { readFileSync } from 'node:fs';
@@ -9,25 +10,33 @@ import { VirtualClock } from '@ringvisor/machine';
 import { APPEND, fetchGuest } from './bench-linux.js';
 import { linuxInProcess } from './linux-in-process.js';
 
-const USAGE = 'Usage: harness bench xz [--vmlinux] [--instructions N]\n';
+const USAGE = 'Usage: harness bench xz [--vmlinux] [--arch amd64] [--instructions N]\n';
 const CR0_PG = 0x80000000;
 
 export async function benchXz(args: readonly string[]): Promise<number> {
-  const vmlinux = args.includes('--vmlinux');
-  const at = args.indexOf('--instructions');
-  const limit = at >= 0 ? Number(args[at + 1]) : vmlinux ? 450e6 : Infinity;
-  if (!(limit > 0) || args.some((a, i) => a !== '--vmlinux' && a !== '--instructions' && i !== at + 1)) {
-    process.stderr.write(USAGE);
-    return 2;
+  let vmlinux = false;
+  let amd64 = false;
+  let limit = NaN;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--vmlinux') vmlinux = true;
+    else if (args[i] === '--arch' && args[i + 1] === 'amd64') {
+      amd64 = vmlinux = true;
+      i++;
+    } else if (args[i] === '--instructions' && Number(args[i + 1]) > 0) limit = Number(args[++i]);
+    else {
+      process.stderr.write(USAGE);
+      return 2;
+    }
   }
-  const guest = fetchGuest('i386');
+  if (Number.isNaN(limit)) limit = vmlinux ? 450e6 : Infinity;
+  const guest = fetchGuest(amd64 ? 'amd64' : 'i386');
   if (vmlinux && guest.vmlinux === undefined) {
     process.stderr.write('harness bench xz: no vmlinux (tools/linux-guest.mjs needs xz to make it)\n');
     return 1;
   }
   const kernel = readFileSync(vmlinux ? (guest.vmlinux as string) : guest.bzImage);
   const clock = new VirtualClock();
-  const { board, vcpu } = linuxInProcess(clock, kernel, readFileSync(guest.initrd), APPEND, { write: (b) => b.length });
+  const { board, vcpu } = linuxInProcess(clock, kernel, readFileSync(guest.initrd), APPEND, { write: (b) => b.length }, amd64);
   const loop = new RunLoop({
     vcpu, clock: virtualLoopClock(clock, { paced: false }), interrupts: board.vmSpec().interrupts,
     pendingEnd: () => (board.shutdownRequest ? { reason: 'reset' } : null),
@@ -43,7 +52,7 @@ export async function benchXz(args: readonly string[]): Promise<number> {
   }
   const used = process.cpuUsage(cpuStart);
   const cpuSeconds = (used.user + used.system) / 1e6;
-  const what = vmlinux ? 'vmlinux kernel' : 'bzImage decompressor';
+  const what = amd64 ? 'amd64 vmlinux kernel' : vmlinux ? 'vmlinux kernel' : 'bzImage decompressor';
   process.stdout.write(`${what}: ${(vcpu.retired / 1e9).toFixed(3)} G instructions, ` +
     `${((performance.now() - wallStart) / 1000).toFixed(2)} s wall\n`);
   process.stdout.write(`x86-core ${what}: ${cpuSeconds.toFixed(2)} s CPU\n`);

@@ -5,7 +5,7 @@ import {
   SETTABLE, SF, SIGN_BIT, SIZE_MASK, TF, VM, ZF,
 } from './flags.js';
 import { InterceptSet, StopDetail, type StopReason } from './intercepts.js';
-import type { CpuMemory, PagingUnit } from './memory.js';
+import type { CpuMemory, InlineHighTlb, PagingUnit } from './memory.js';
 import { step } from './execute.js';
 import { BLOCK, DecodeCache, GEN, META, decodeRecord, runRecord } from './decoded-cache.js';
 import { BlockCache, NEVER, blockSlot } from './block-cache.js';
@@ -237,6 +237,8 @@ export class Cpu {
   readonly long = new LongState();
   /** 64-bit mode's compiled blocks (src/long/blocks.ts), made on first use when `blockCache` is on. */
   longBlocks: LongBlocks | null = null;
+  /** Moved by every `flushFetch`: a code translation cached since an earlier value may be stale. */
+  fetchEpoch = 0;
   /** XMM registers and MXCSR (src/sse/; used by the models with SSE). */
   readonly sse = new SseState();
 
@@ -253,11 +255,12 @@ export class Cpu {
     this.paging = options.paging ?? null;
     const inline = this.paging?.inlineTlb ?? null;
     this.tlb = inline === null ? null : inline.entries;
-    if (inline !== null) {
-      for (let access = 0; access < 32; access++) {
-        const kind = access & 16 ? 2 : access & 2 ? 1 : 0;
-        this.tlbHitMask[access] = inline.hitMask[(kind << 1) | (access & 4 ? 1 : 0)];
-      }
+    const high = this.paging?.inlineHighTlb ?? null;
+    this.highTlb = high;
+    for (let access = 0; access < 32; access++) {
+      const index = ((access & 16 ? 2 : access & 2 ? 1 : 0) << 1) | (access & 4 ? 1 : 0);
+      if (inline !== null) this.tlbHitMask[access] = inline.hitMask[index];
+      if (high !== null) this.highHitMask[access] = high.hitMask[index];
     }
     const memory = options.memory;
     if (options.decodeCache !== false && typeof memory.markCode === 'function' && 'onCodeWrite' in memory) {
@@ -563,6 +566,7 @@ export class Cpu {
 
   /** Drops the fetch window (CS, paging, A20 or memory layout changed). */
   flushFetch(): void {
+    this.fetchEpoch = (this.fetchEpoch + 1) | 0;
     this.fetchLo = 1;
     this.fetchHi = 0;
     this.windowRecords = null;
@@ -926,6 +930,30 @@ export class Cpu {
     this.tlbStale = false;
     return phys;
   }
+
+  /**
+   * Physical address of canonical 64-bit `linear` (a signed number) for `access`: the inline TLB
+   * below 4 GiB, the paging unit's high cache inline above, a walk on a miss (#PF, #GP(0) without
+   * 4-level paging).
+   */
+  translateCanonical(linear: number, access: number): number {
+    if (linear >= 0 && linear < FOUR_GIB) return this.translate(linear | 0, access);
+    const high = this.highTlb;
+    if (high !== null && !this.tlbStale) {
+      const page = Math.floor(linear / 4096);
+      const slot = page & (high.tags.length - 1);
+      if (high.tags[slot] === page && (high.flags[slot] & this.highHitMask[access]) === 1) return high.physical[slot] + linear - page * 4096;
+    }
+    const paging = this.paging;
+    if (paging === null || paging.translateLong === undefined) throwFault(13, 0);
+    const phys = paging.translateLong(linear, access, this);
+    this.tlbStale = false;
+    return phys;
+  }
+
+  /** The paging unit's cache above 4 GiB (when it offers one) and its hit masks by access bits. */
+  private readonly highTlb: InlineHighTlb | null;
+  private readonly highHitMask = new Int32Array(32);
 
   /** The paging unit's TLB (when it offers one) and, by access bits (W 2, U 4, fetch 16), the entry bits a hit needs clear. */
   readonly tlb: Int32Array | null;

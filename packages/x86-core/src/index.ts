@@ -5,7 +5,7 @@ export { CpuFault, throwFault } from './fault.js';
 /** MOV to a segment register in 64-bit mode with its checks (throws the CpuFault the CPU would raise). */
 export { loadSegment64 } from './long/segments.js';
 export { InterceptSet, StopDetail, type StopReason } from './intercepts.js';
-export type { CpuMemory, PagingUnit, PagingCpu } from './memory.js';
+export type { CpuMemory, InlineHighTlb, PagingUnit, PagingCpu } from './memory.js';
 export { MmuPaging, MMU_PAGING_FEATURES } from './mmu-paging.js';
 export { OPCODES, OPCODE_GROUPS, PREFIXES, lookup, type OpcodeEntry } from './opcode-table.js';
 export { decodeLength, isImplemented, hasModrm, MAX_INSTRUCTION_LENGTH } from './decode.js';

@@ -48,6 +48,19 @@ export interface PagingUnit {
    * only after a `translate` following the last `flush`.
    */
   readonly inlineTlb?: { readonly entries: Int32Array; readonly hitMask: Int32Array } | null;
+  /**
+   * The cache of `translateLong` for pages outside 0-4 GiB, read inline by 64-bit accesses: slot
+   * `page & (tags.length - 1)` holds linear page `tags[slot]` at `physical[slot]`, a hit when
+   * `(flags[slot] & hitMask[kind << 1 | user]) === 1`. Valid under the same rule as `inlineTlb`.
+   */
+  readonly inlineHighTlb?: InlineHighTlb | null;
+}
+
+export interface InlineHighTlb {
+  readonly tags: Float64Array;
+  readonly physical: Float64Array;
+  readonly flags: Int32Array;
+  readonly hitMask: Int32Array;
 }
 
 /** The CPU state a page walk reads. */

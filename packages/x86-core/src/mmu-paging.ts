@@ -1,7 +1,7 @@
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, PF_VECTOR, TLB_HIT_MASK, TLB_NOT_RAM, type Paging } from '@ringvisor/mmu';
 import { throwFault } from './fault.js';
 import { FEATURE_PAE, FEATURE_PGE, FEATURE_PSE } from './cpuid.js';
-import type { PagingCpu, PagingUnit } from './memory.js';
+import type { InlineHighTlb, PagingCpu, PagingUnit } from './memory.js';
 
 /** CPUID.1:EDX bit 17: 36-bit physical addresses in 4 MiB pages. */
 const FEATURE_PSE36 = 1 << 17;
@@ -13,9 +13,13 @@ export class MmuPaging implements PagingUnit {
   private stale = true;
   /** mmu's TLB for inline lookups; pages that are not RAM miss, so their accesses take the slow path. */
   readonly inlineTlb: { readonly entries: Int32Array; readonly hitMask: Int32Array };
+  /** mmu's cache above 4 GiB; its entries have no TLB_NOT_RAM, so the accesses check the page kind. */
+  readonly inlineHighTlb: InlineHighTlb;
 
   constructor(readonly paging: Paging) {
     this.inlineTlb = { entries: paging.tlb, hitMask: TLB_HIT_MASK.map((m) => m | TLB_NOT_RAM) };
+    const { tags, physical, flags } = paging.high;
+    this.inlineHighTlb = { tags, physical, flags, hitMask: TLB_HIT_MASK };
   }
 
   translate(linear: number, access: number, cpu: PagingCpu): number {

@@ -34,6 +34,19 @@ function slotOf(lo: number, high: number): number {
   return Math.imul(lo ^ Math.imul(high, 0x5bd1e995), 0x9e3779b1) >>> (32 - SLOT_BITS);
 }
 
+/**
+ * The code page the last block entry fetched from: its linear page (dwords), the CPL's user bit and
+ * `cpu.fetchEpoch` when translated, and its physical page. Entries on that page skip the translation
+ * until a `flushFetch` (CR3, CR0/CR4/EFER, INVLPG, a VMM's flush, a layout change) moves the epoch.
+ */
+class CodePage {
+  lo = 1;
+  hi = 0;
+  user = 0;
+  epoch = 0;
+  phys = 0;
+}
+
 export class LongBlocks {
   readonly table: (LongBlock | null)[] = new Array<LongBlock | null>(1 << SLOT_BITS).fill(null);
   /** Runs of the entry last counted in each slot (its RIP's low dword in `tags`). */
@@ -44,6 +57,7 @@ export class LongBlocks {
   entered = 0;
   /** Instructions retired inside blocks. */
   retired = 0;
+  private readonly code = new CodePage();
 
   /**
    * Runs the block at RIP when there is one (compiling it once the entry is hot: `hotRuns` runs)
@@ -57,7 +71,7 @@ export class LongBlocks {
     const block = this.table[slot];
     if (block !== null && block.lo === lo && block.hi === high) {
       if (block.count > left) return 0;
-      const phys = fetchPhysical(cpu, lo, high);
+      const phys = this.codePhysical(cpu, lo, high);
       if (phys === block.phys && (cpu.decoded as { pageGen: Int32Array }).pageGen[phys >>> 12] === block.gen) {
         this.entered++;
         const n = block.fn(cpu);
@@ -83,6 +97,24 @@ export class LongBlocks {
     const n = compiled.fn(cpu);
     this.retired += n;
     return n;
+  }
+
+  /** `fetchPhysical` through the last entry's code page when RIP is on it and nothing flushed since. */
+  private codePhysical(cpu: Cpu, lo: number, high: number): number {
+    const code = this.code;
+    const page = lo & ~0xfff;
+    const user = cpu.userAccess();
+    if (page === code.lo && high === code.hi && user === code.user && cpu.fetchEpoch === code.epoch) return code.phys + (lo & 0xfff);
+    const epoch = cpu.fetchEpoch;
+    const phys = fetchPhysical(cpu, lo, high);
+    if (phys >= 0) {
+      code.lo = page;
+      code.hi = high;
+      code.user = user;
+      code.epoch = epoch;
+      code.phys = phys - (lo & 0xfff);
+    }
+    return phys;
   }
 
   /** Compiles the block at RIP hi:lo, or null (not RAM, a fetch that would fault, nothing to compile). */

@@ -480,7 +480,8 @@ function group7(cpu: Cpu): void {
     case 7: {
       requireCpl0(cpu);
       if (cpu.intercepts.invlpg) cpu.interceptStop('invlpg');
-      if (linear >= 0 && linear < TWO_32) cpu.paging?.invalidate(linear >>> 0);
+      cpu.paging?.invalidate(linear >= 0 && linear < TWO_32 ? linear >>> 0 : linear);
+      cpu.flushFetch();
       return;
     }
     default: throwFault(6);

@@ -33,13 +33,10 @@ export function checkCanonical(linear: number, stack: boolean): void {
 
 /**
  * Physical address of `linear` for `access` (ACCESS_* bits of memory.ts; the CPL's U bit is the
- * caller's): the Cpu's inline TLB below 4 GiB, the paging unit's 4-level walk above.
+ * caller's): the Cpu's inline TLBs, the paging unit's 4-level walk on a miss.
  */
 export function translate64(cpu: Cpu, linear: number, access: number): number {
-  if (linear >= 0 && linear < FOUR_GIB) return cpu.translate(linear | 0, access);
-  const paging = cpu.paging;
-  if (paging === null || paging.translateLong === undefined) throwFault(13, 0);
-  return paging.translateLong(linear, access, cpu);
+  return cpu.translateCanonical(linear, access);
 }
 
 function readPhys(cpu: Cpu, phys: number, size: 1 | 2 | 4): number {
@@ -99,16 +96,28 @@ export function writeLinear(cpu: Cpu, linear: number, size: 1 | 2 | 4, value: nu
   for (let i = 0; i < size; i++) writePhys(cpu, i < split ? first + i : second + i - split, 1, value >> (8 * i));
 }
 
-/** Reads a qword: the low dword is returned, the high one left in `readHi`. */
+/** Reads a qword: the low dword is returned, the high one left in `readHi`. One translation within a page. */
 export function read64(cpu: Cpu, linear: number, supervisor = false, stack = false): number {
+  if (linear - Math.floor(linear / 4096) * 4096 <= 4088) {
+    const phys = translate64(cpu, linear, userBit(cpu, supervisor));
+    const lo = readPhys(cpu, phys, 4);
+    readHi = readPhys(cpu, phys + 4, 4);
+    return lo;
+  }
   const lo = readLinear(cpu, linear, 4, supervisor, stack);
   checkCanonical(linear + 4, stack);
   readHi = readLinear(cpu, linear + 4, 4, supervisor, stack);
   return lo;
 }
 
-/** Writes a qword, both halves checked before either lands. */
+/** Writes a qword, both halves checked before either lands (one translation within a page). */
 export function write64(cpu: Cpu, linear: number, lo: number, hi: number, supervisor = false, stack = false): void {
+  if (linear - Math.floor(linear / 4096) * 4096 <= 4088) {
+    const phys = translate64(cpu, linear, 2 | userBit(cpu, supervisor));
+    writePhys(cpu, phys, 4, lo);
+    writePhys(cpu, phys + 4, 4, hi);
+    return;
+  }
   checkCanonical(linear + 7, stack);
   probeWrite(cpu, linear, supervisor);
   probeWrite(cpu, linear + 7, supervisor);

@@ -203,7 +203,8 @@ export function readRmwE(cpu: Cpu, m: number, size: number): number {
 /** Reads the destination of a read-modify-write at `linear`, both ends translated for a write first. */
 export function readRmwAt(cpu: Cpu, linear: number, size: number): number {
   probeWrite(cpu, linear);
-  if (size > 0) probeWrite(cpu, linear + (size === 3 ? 7 : size === 2 ? 3 : 1));
+  const last = size === 3 ? 7 : size === 2 ? 3 : size;
+  if (linear - Math.floor(linear / 4096) * 4096 + last >= 4096) probeWrite(cpu, linear + last);
   return readAt(cpu, linear, size);
 }
 
