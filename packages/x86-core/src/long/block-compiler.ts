@@ -21,7 +21,7 @@ import { alu64, divide64, imulTruncate64, incDec64, mulWide64, shift64, test64 }
 import type { Insn64 } from './block-decode.js';
 import { setRip } from './execute.js';
 import { TWO_32, canonical } from './memory.js';
-import { ea, eaFrom, hi, linearIn, readAt, readRmwAt, ripRelativeEa, writeAt } from './operands.js';
+import { ea, eaFrom, hi, linearIn, readAt, readOperand, readRmwAt, ripRelativeEa, writeAt, writeOperand } from './operands.js';
 import { pop, popped, push } from './stack.js';
 
 /** The most instructions in one block. */
@@ -71,10 +71,17 @@ function lit(n: number): string {
 
 class Emitter {
   readonly out: string[] = [];
+  /**
+   * The memory operand `linear` was asked for and not yet written out: a plain read or write right
+   * after it becomes one call (`readOperand`/`writeOperand`) or, RIP-relative, a constant address;
+   * anything else writes the address into `l` first.
+   */
+  private pending: { readonly i: Insn64; readonly next: number } | null = null;
   /** Linear RIP of the block's first instruction. */
   constructor(readonly entry: number) {}
 
   line(s: string): void {
+    if (this.pending !== null) this.flushOperand();
     this.out.push(s);
   }
 
@@ -103,21 +110,50 @@ class Emitter {
     else this.line(`EF(cpu, ${i.base}, ${i.index}, ${i.scale}, ${lit(i.disp)}, ${i.addr32});`);
   }
 
-  /** The memory operand's linear address into local `l` (#GP/#SS unless canonical). */
+  /** The memory operand's linear address for local `l` (#GP/#SS unless canonical), written out when used. */
   linear(i: Insn64, next: number): void {
-    this.offset(i, next);
-    this.line(`l = LI(cpu, ${i.seg});`);
+    if (this.pending !== null) this.flushOperand();
+    this.pending = { i, next };
+  }
+
+  private flushOperand(): void {
+    const { i, next } = this.pending as { i: Insn64; next: number };
+    this.pending = null;
+    const constant = constantLinear(i, next);
+    if (constant === null) {
+      this.offset(i, next);
+      this.line(`l = LI(cpu, ${i.seg});`);
+    } else this.line(`l = ${lit(constant)};`);
+  }
+
+  /** The pending operand's arguments for `readOperand`/`writeOperand`, or null when it is a constant. */
+  private operandArguments(): string | null {
+    const { i, next } = this.pending as { i: Insn64; next: number };
+    if (i.ripRelative || constantLinear(i, next) !== null) return null;
+    return `${i.base}, ${i.index}, ${i.scale}, ${lit(i.disp)}, ${i.addr32}, ${i.seg}`;
   }
 
   /** The r/m operand (at `size`) into `lo`, `hi`; `rmw` reads a destination with write intent. */
   readE(i: Insn64, size: number, lo: string, high: string, rmw = false): void {
     if (!i.mem) this.getReg(i, size, i.rm, lo, high);
-    else this.line(`${lo} = ${rmw ? 'RW' : 'RA'}(cpu, l, ${size}); ${high} = X.v;`);
+    else {
+      const args = this.pending !== null && !rmw ? this.operandArguments() : null;
+      if (args !== null) {
+        this.pending = null;
+        this.line(`${lo} = RO(cpu, ${args}, ${size}); ${high} = X.v;`);
+      } else this.line(`${lo} = ${rmw ? 'RW' : 'RA'}(cpu, l, ${size}); ${high} = X.v;`);
+    }
   }
 
   writeE(i: Insn64, size: number, lo: string, high: string): void {
     if (!i.mem) this.setReg(i, size, i.rm, lo, high);
-    else this.line(`WA(cpu, l, ${size}, ${lo}, ${high});`);
+    else {
+      const args = this.pending !== null ? this.operandArguments() : null;
+      if (args !== null) {
+        this.pending = null;
+        this.line(`WO(cpu, ${args}, ${size}, ${lo}, ${high});`);
+      } else this.line(`WA(cpu, l, ${size}, ${lo}, ${high});`);
+    }
   }
 
   /** Leaves the block with `retired` instructions done and RIP at the canonical number `rip`. */
@@ -130,6 +166,17 @@ class Emitter {
   exitTo(retired: number): string {
     return `SR(cpu, t); return ${retired};`;
   }
+}
+
+/**
+ * The linear address of a RIP-relative operand without a segment or 67 prefix, known at compile time,
+ * when the whole operand (up to 16 bytes) is canonical, so no access can raise #GP or #SS for it
+ * (which would depend on `ea.stack`); else null.
+ */
+function constantLinear(i: Insn64, next: number): number | null {
+  if (!i.ripRelative || i.seg >= 0 || i.addr32) return null;
+  const linear = next + i.disp;
+  return linear >= -TWO_47 && linear + 16 <= TWO_47 ? linear : null;
 }
 
 /** An immediate at `size` as step64 fetches it: `signed8` for the sign-extending imm8 forms. */
@@ -436,11 +483,11 @@ function generate(insns: readonly Insn64[], entry: number): string {
 }
 
 const PARAMETERS = [
-  'EF', 'RR', 'LI', 'E', 'X', 'P', 'RA', 'RW', 'WA', 'PUSH', 'POP', 'ALU', 'A64', 'T64', 'SH', 'SH64', 'IM', 'IM64',
+  'EF', 'RR', 'LI', 'E', 'X', 'P', 'RA', 'RW', 'WA', 'RO', 'WO', 'PUSH', 'POP', 'ALU', 'A64', 'T64', 'SH', 'SH64', 'IM', 'IM64',
   'ID', 'ID64', 'MUL', 'IMW', 'DIV', 'IDIV', 'MW64', 'DV64', 'C', 'F', 'CAN', 'SR',
 ];
 const HELPERS = [
-  eaFrom, ripRelativeEa, linearIn, ea, hi, popped, readAt, readRmwAt, writeAt, push, pop, alu, alu64, test64, shift, shift64,
+  eaFrom, ripRelativeEa, linearIn, ea, hi, popped, readAt, readRmwAt, writeAt, readOperand, writeOperand, push, pop, alu, alu64, test64, shift, shift64,
   imulTruncate, imulTruncate64, incDec, incDec64, mul, imulWide, div, idiv, mulWide64, divide64, condition, throwFault,
   canonical, setRip,
 ];

@@ -162,6 +162,23 @@ export function writeAt(cpu: Cpu, linear: number, size: number, lo: number, high
   else writeLinear(cpu, linear, SIZE_BYTES[size], lo, false, ea.stack);
 }
 
+// A compiled block's memory operand read or written in one call (`eaFrom`, `linearIn` and the access):
+// a block that has not run often enough for TurboFan runs in V8's interpreter, where each call costs.
+
+/** Reads `size` at base + index << scale + disp through segment `seg` (-1 none). */
+export function readOperand(cpu: Cpu, base: number, index: number, scale: number, disp: number, addr32: boolean, seg: number, size: number): number {
+  eaFrom(cpu, base, index, scale, disp, addr32);
+  return readAt(cpu, linearIn(cpu, seg), size);
+}
+
+/** Writes `size` (hi:lo) at base + index << scale + disp through segment `seg` (-1 none). */
+export function writeOperand(
+  cpu: Cpu, base: number, index: number, scale: number, disp: number, addr32: boolean, seg: number, size: number, lo: number, high: number,
+): void {
+  eaFrom(cpu, base, index, scale, disp, addr32);
+  writeAt(cpu, linearIn(cpu, seg), size, lo, high);
+}
+
 /** Fetches ModRM and decodes a memory operand (mod != 3). */
 export function modrm(cpu: Cpu, immBytes = 0): number {
   const m = fetch8(cpu);
