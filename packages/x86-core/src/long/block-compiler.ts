@@ -8,7 +8,9 @@
 // A block is compiled for one linear RIP (RIP-relative operands and branch targets are constants) and
 // one physical page (blocks.ts checks both, and the page's code-write generation, on entry). It ends
 // after an unconditional transfer, at the end of the page, or before an instruction it does not
-// compile; a taken Jcc leaves it. Exactness: an instruction that may fault first records its index
+// compile; a taken Jcc leaves it, but a Jcc or JMP back to the entry goes round again inside the
+// function while the run's budget (`left`) holds another pass (`n` counts the passes' instructions:
+// a loop body runs as one call, not one per iteration). Exactness: an instruction that may fault first records its index
 // and offset (`q`), and for one that moves RSP before it can fault, RSP (`s`, `sh`); the catch sets
 // `recordedRetire`, `startEip`/`startRipHi` and `startEsp`/`startRspHi` as step64 would have, then
 // rethrows to run()'s handler. After any instruction that touched memory a non-zero `cpu.events` (MMIO,
@@ -27,8 +29,11 @@ import { pop, popped, push } from './stack.js';
 /** The most instructions in one block. */
 export const MAX_BLOCK_INSTRUCTIONS = 48;
 
-/** Runs the block; returns how many instructions it retired (the run loop checked its budget holds them all). */
-export type LongBlockFunction = (cpu: Cpu) => number;
+/**
+ * Runs the block; returns how many instructions it retired. The run loop checked that `left`, the
+ * budget, holds one pass; a block that loops back to its entry goes round while it holds another.
+ */
+export type LongBlockFunction = (cpu: Cpu, left: number) => number;
 
 const TWO_47 = 0x8000_0000_0000;
 const MASKS = [0xff, 0xffff, -1, -1];
@@ -77,8 +82,11 @@ class Emitter {
    * anything else writes the address into `l` first.
    */
   private pending: { readonly i: Insn64; readonly next: number } | null = null;
-  /** Linear RIP of the block's first instruction. */
-  constructor(readonly entry: number) {}
+  /**
+   * Linear RIP of the block's first instruction, its instruction count, and whether a branch goes
+   * back to the entry (the body is then a loop; `n` counts the instructions of the passes done).
+   */
+  constructor(readonly entry: number, readonly count: number, readonly loops: boolean) {}
 
   line(s: string): void {
     if (this.pending !== null) this.flushOperand();
@@ -156,15 +164,24 @@ class Emitter {
     }
   }
 
-  /** Leaves the block with `retired` instructions done and RIP at the canonical number `rip`. */
+  /** Leaves the block with `retired` instructions of this pass done and RIP at the canonical number `rip`. */
   exit(rip: number, retired: number): string {
     const [lo, high] = ripParts(rip);
-    return `cpu.eip = ${lo}; cpu.ripHi = ${lit(high)}; return ${retired};`;
+    return `cpu.eip = ${lo}; cpu.ripHi = ${lit(high)}; return ${this.retired(retired)};`;
   }
 
   /** Leaves the block at the run-time RIP in local `t` (a canonical number). */
   exitTo(retired: number): string {
-    return `SR(cpu, t); return ${retired};`;
+    return `SR(cpu, t); return ${this.retired(retired)};`;
+  }
+
+  /** A taken branch back to the entry after `retired` instructions of this pass: another pass if the budget holds it. */
+  backEdge(retired: number): string {
+    return `n += ${retired}; if (n + ${this.count} <= left) continue; ${this.exit(this.entry, 0)}`;
+  }
+
+  private retired(k: number): string {
+    return this.loops ? `n + ${k}` : String(k);
   }
 }
 
@@ -279,10 +296,17 @@ function emitGroup3(g: Emitter, i: Insn64, next: number): void {
   if (s === 2) g.line('H[0] = 0; H[2] = 0;');
 }
 
-/** A relative branch to `target`: #GP(0) when it is not canonical, else the block's exit. */
+/** A relative branch to `target`: #GP(0) when it is not canonical, another pass back at the entry, else the block's exit. */
 function branchTo(g: Emitter, target: number, retired: number): string {
   if (!(target >= -TWO_47 && target < TWO_47)) return 'F(13, 0);';
-  return g.exit(target, retired);
+  return target === g.entry ? g.backEdge(retired) : g.exit(target, retired);
+}
+
+/** A Jcc or JMP (relative) back to the block's entry. */
+function loopsToEntry(i: Insn64, rip: number, entry: number): boolean {
+  const op = i.op;
+  const branch = (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f) || op === 0xe9 || op === 0xeb;
+  return branch && rip + i.length + i.imm === entry;
 }
 
 /** The qword return address `ret` pushed by a near CALL. */
@@ -448,7 +472,9 @@ function emitInstruction(g: Emitter, i: Insn64, k: number, next: number): void {
  * The last instruction either ends the block or falls through to the instruction after it.
  */
 function generate(insns: readonly Insn64[], entry: number): string {
-  const g = new Emitter(entry);
+  let loops = false;
+  for (let k = 0, at = entry; k < insns.length; at += insns[k].length, k++) loops ||= loopsToEntry(insns[k], at, entry);
+  const g = new Emitter(entry, insns.length, loops);
   let rip = entry;
   for (let k = 0; k < insns.length; k++) {
     const i = insns[k];
@@ -466,11 +492,11 @@ function generate(insns: readonly Insn64[], entry: number): string {
   if (!endsBlock(last)) g.line(g.exit(rip, insns.length));
   return [
     'const r = cpu.reg32, H = cpu.regHi, B = cpu.reg8, W = cpu.reg16;',
-    'let q = 0, s = 0, sh = 0, l = 0, a = 0, ah = 0, v = 0, vh = 0, x = 0, xh = 0, c = 0, t = 0, u = 0;',
+    'let q = 0, s = 0, sh = 0, l = 0, a = 0, ah = 0, v = 0, vh = 0, x = 0, xh = 0, c = 0, t = 0, u = 0, n = 0;',
     'try {',
-    ...g.out,
+    ...(loops ? ['for (;;) {', ...g.out, '}'] : g.out),
     '} catch (err) {',
-    '  cpu.recordedRetire += q >>> 16;',
+    '  cpu.recordedRetire += n + (q >>> 16);',
     `  const at = ${entry} + (q & 4095);`,
     '  const high = Math.floor(at / 4294967296);',
     '  cpu.startEip = at - high * 4294967296;',
@@ -496,7 +522,7 @@ const HELPERS = [
 export function compileLongBlock(insns: readonly Insn64[], entry: number): { fn: LongBlockFunction; sourceLength: number } {
   const source = generate(insns, entry);
   // Only numbers reach the source: every operand above is a field of a decoded instruction.
-  const factory = new Function(...PARAMETERS, `return function block64(cpu) {\n${source}\n};`) as
+  const factory = new Function(...PARAMETERS, `return function block64(cpu, left) {\n${source}\n};`) as
     (...helpers: unknown[]) => LongBlockFunction;
   return { fn: factory(...HELPERS), sourceLength: source.length };
 }

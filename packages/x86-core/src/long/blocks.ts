@@ -74,7 +74,7 @@ export class LongBlocks {
       const phys = this.codePhysical(cpu, lo, high);
       if (phys === block.phys && (cpu.decoded as { pageGen: Int32Array }).pageGen[phys >>> 12] === block.gen) {
         this.entered++;
-        const n = block.fn(cpu);
+        const n = block.fn(cpu, left);
         this.retired += n;
         return n;
       }
@@ -94,7 +94,7 @@ export class LongBlocks {
     this.table[slot] = compiled;
     if (compiled.count > left) return 0;
     this.entered++;
-    const n = compiled.fn(cpu);
+    const n = compiled.fn(cpu, left);
     this.retired += n;
     return n;
   }

@@ -87,6 +87,53 @@ describe('64-bit compiled blocks', () => {
     expect(compiled.cpu.longBlocks?.compiled).toBe(2);
   });
 
+  it('go round a loop back to their entry inside one call, stopping where the budget ends as the interpreter does', () => {
+    const code = [
+      0x48, 0x01, 0xc8, //  top: add rax, rcx
+      0xff, 0xc9, //             dec ecx
+      0x75, 0x100 - 7, //        jnz top
+      0xf4, //                   hlt
+    ];
+    const [compiled, interpreted] = machines(code);
+    for (const m of [compiled, interpreted]) m.cpu.reg32[1] = 1000;
+    for (let run = 0; run < 40; run++) {
+      const budget = 1 + ((run * 37) % 101);
+      const stops = [compiled, interpreted].map((m) => m.cpu.run(budget));
+      expect(stops[0]).toBe(stops[1]);
+      expect(regs(compiled.cpu)).toBe(regs(interpreted.cpu));
+    }
+    for (const m of [compiled, interpreted]) expect(m.cpu.run(5000)).toBe('hlt');
+    expect(compiled.cpu.reg32[0]).toBe(500500);
+    expect(regs(compiled.cpu)).toBe(regs(interpreted.cpu));
+    // 3,000 instructions in a few hundred calls (the budget ends a pass as often as every run).
+    expect(compiled.cpu.longBlocks?.entered).toBeLessThan(300);
+  });
+
+  it('leave the interpreter\'s state when a load faults on a later pass of a loop', () => {
+    const code = [
+      0x48, 0x8b, 0x03, //                   top: mov rax, [rbx]
+      0x48, 0x01, 0xc2, //                        add rdx, rax
+      0x48, 0x81, 0xc3, ...le32(0x100000), //     add rbx, 1 MiB   (4 MiB is not mapped: #PF)
+      0xff, 0xc9, //                              dec ecx
+      0x75, 0x100 - 17, //                        jnz top
+      0xf4,
+    ];
+    const ends: string[] = [];
+    for (const m of machines(code)) {
+      const { cpu } = m;
+      cpu.reg32[1] = 10;
+      cpu.reg32[3] = 0x100000;
+      expect(cpu.run(1000)).toBe('exception');
+      expect([cpu.stop.vector, cpu.stop.errorCode, cpu.cr2]).toEqual([14, 0, 0x400000]);
+      expect(cpu.eip).toBe(CODE);
+      expect(cpu.reg32[1]).toBe(7);
+      // Three passes of 5, and the fault counts as one more (Cpu.run).
+      expect(cpu.retired).toBe(16);
+      ends.push(regs(cpu));
+    }
+    expect(ends[0]).toBe(ends[1]);
+  });
+
   it('leave the interpreter\'s state when an instruction inside faults: RIP, RSP, registers, retired count', () => {
     const code = [
       0x48, 0xc7, 0xc0, 1, 0, 0, 0, //   mov rax, 1
