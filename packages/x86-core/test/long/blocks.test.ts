@@ -28,6 +28,15 @@ const le32 = (v: number): number[] => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0x
 /** mov rax, 7; inc rax; hlt */
 const SMALL = [0x48, 0xc7, 0xc0, ...le32(7), 0x48, 0xff, 0xc0, 0xf4];
 
+/** Runs `check` on the compiling and the interpreting machine of `code`; they must end alike. */
+function bothAlike(code: number[], check: (cpu: Cpu) => void): void {
+  const ends = machines(code).map((m) => {
+    check(m.cpu);
+    return regs(m.cpu);
+  });
+  expect(ends[0]).toBe(ends[1]);
+}
+
 /** Runs from CODE to the HLT; returns RAX as [low, high]. */
 function runFromCode(m: Machine): [number, number] {
   m.cpu.eip = CODE;
@@ -118,9 +127,7 @@ describe('64-bit compiled blocks', () => {
       0x75, 0x100 - 17, //                        jnz top
       0xf4,
     ];
-    const ends: string[] = [];
-    for (const m of machines(code)) {
-      const { cpu } = m;
+    bothAlike(code, (cpu) => {
       cpu.reg32[1] = 10;
       cpu.reg32[3] = 0x100000;
       expect(cpu.run(1000)).toBe('exception');
@@ -129,9 +136,7 @@ describe('64-bit compiled blocks', () => {
       expect(cpu.reg32[1]).toBe(7);
       // Three passes of 5, and the fault counts as one more (Cpu.run).
       expect(cpu.retired).toBe(16);
-      ends.push(regs(cpu));
-    }
-    expect(ends[0]).toBe(ends[1]);
+    });
   });
 
   it('leave the interpreter\'s state when an instruction inside faults: RIP, RSP, registers, retired count', () => {
@@ -142,9 +147,7 @@ describe('64-bit compiled blocks', () => {
       0xbe, 5, 0, 0, 0, //               mov esi, 5
       0xf4,
     ];
-    const ends: string[] = [];
-    for (const m of machines(code)) {
-      const { cpu } = m;
+    bothAlike(code, (cpu) => {
       cpu.reg32[3] = 0x1234;
       cpu.reg32[2] = 0;
       cpu.regHi[2] = 0x12345678;
@@ -155,9 +158,7 @@ describe('64-bit compiled blocks', () => {
       expect(cpu.reg32[0]).toBe(1);
       // Two retired, and the fault counts against the budget as one more (Cpu.run).
       expect(cpu.retired).toBe(3);
-      ends.push(regs(cpu));
-    }
-    expect(ends[0]).toBe(ends[1]);
+    });
   });
 
   it('restore RSP when RET pops a target that is not canonical (#GP after the pop)', () => {
@@ -167,17 +168,13 @@ describe('64-bit compiled blocks', () => {
       0x48, 0xff, 0xc3, //                            inc rbx
       0xc3, //                                        ret
     ];
-    const ends: string[] = [];
-    for (const m of machines(code)) {
-      const { cpu } = m;
+    bothAlike(code, (cpu) => {
       expect(cpu.run(100)).toBe('exception');
       expect([cpu.stop.vector, cpu.stop.errorCode]).toEqual([13, 0]);
       expect(cpu.eip).toBe(CODE + 14);
       expect(cpu.reg32[4]).toBe(0x80000 - 8);
       expect(cpu.reg32[3]).toBe(1);
-      ends.push(regs(cpu));
-    }
-    expect(ends[0]).toBe(ends[1]);
+    });
     const [compiled] = machines(code);
     compiled.cpu.run(100);
     expect(compiled.cpu.longBlocks?.entered).toBe(1);
