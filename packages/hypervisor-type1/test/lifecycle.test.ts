@@ -2,7 +2,7 @@
 // reset, a triple fault) under each action (destroy, restart, preserve), under hw:vmx and full, on
 // real pCPU workers; then a domain that crashes at once with on_crash=restart, whose restarts back
 // off while the hypervisor and a domain beside it carry on.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -50,8 +50,12 @@ describe('a domain\'s end', () => {
       reboot: flatBoot(dir, 'reset.bin', RESET),
       crash: flatBoot(dir, 'triple-fault.bin', TRIPLE_FAULT),
     };
+    // The rebooting domain that restarts has a disk: each rebuild attaches it again.
+    const disk = join(dir, 'reboot-restart.img');
+    writeFileSync(disk, new Uint8Array(64 * 1024));
     const domains = Object.entries(guests).flatMap(([end, boot], i) => (['destroy', 'restart', 'preserve'] as const).map((action, j) => ({
       name: `${end}-${action}`, strategy: (i + j) % 2 === 0 ? 'hw:vmx' : 'full', memory: 4, boot, [`on_${end}`]: action,
+      ...(end === 'reboot' && action === 'restart' ? { disk: { file: disk } } : {}),
     })));
     const { hv, log, consoles } = await boot(domains);
     const ids = new Map(hv.list().map((d) => [d.name, d.id]));
@@ -82,9 +86,11 @@ describe('a domain\'s end', () => {
       expect(hv.pool.framesOf(first)).toBe(0);
       expect(log).toContain(`domain ${first} '${restarted}' destroyed: ${extents.get(restarted)!.count} frames back in the pool`);
       await until(`${restarted} ends again`, () => log.some((l) => l.startsWith(`domain ${second} '${restarted}' ${end === 'crash' ? 'crashed' : 'shut down'}: `)));
+      expect(hv.find(restarted).disk?.path ?? null).toBe(end === 'reboot' ? disk : null);
       await hv.destroy(restarted);
       expect(hv.list().some((d) => d.name === restarted)).toBe(false);
     }
+    expect(log.filter((l) => l.includes('could not be restarted'))).toEqual([]);
     expect(consoles.get('poweroff-restart')!.split('Hello from protected mode!').length - 1).toBeGreaterThanOrEqual(2);
     for (const name of ['poweroff-preserve', 'reboot-preserve', 'crash-preserve']) await hv.destroy(name);
     expect(hv.pool.freeFrames).toBe(hv.pool.frames);
