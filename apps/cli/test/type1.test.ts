@@ -112,6 +112,10 @@ describe('ringvisor type1 and xl', () => {
       // The request may come after the shell printed its prompt ("$ ") on that line.
       expect(hv.stdout()).toMatch(/^\[pv\] (\$ )?minikernel: shutdown requested by the toolstack\r?$/m);
       expect((await xl('list')).stdout).toMatch(/^pv\s+7\s+32\s+1\t---s--\t/m);
+      // -F resets an HVM domain (the guest is not asked); on_reboot rebuilds it.
+      const reset = await xl('reboot', '-F', '-w', 'beta');
+      expect([reset.status, reset.stdout]).toEqual([0, "domain 2 'beta' has shut down: reset by the toolstack; restarted as domain 8\n"]);
+      expect((await xl('list')).stdout).toMatch(/^beta\s+8\s+4\s+1\t[rb-]-----\t/m);
 
       const console = ringvisor(['xl', '-s', socket, 'console', 'hello']);
       await console.waitFor('Hello from protected mode!');

@@ -2,7 +2,7 @@
 // reset, a triple fault) under each action (destroy, restart, preserve), under hw:vmx and full, on
 // real pCPU workers; then a domain that crashes at once with on_crash=restart, whose restarts back
 // off while the hypervisor and a domain beside it carry on.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -95,6 +95,18 @@ describe('a domain\'s end', () => {
     for (const name of ['poweroff-preserve', 'reboot-preserve', 'crash-preserve']) await hv.destroy(name);
     expect(hv.pool.freeFrames).toBe(hv.pool.frames);
   }, 120_000);
+
+  it('frees a domain whose rebuild fails (its image is gone) and says why', async () => {
+    const image = flatBoot(dir, 'vanishing.bin', RESET);
+    const { hv, log } = await boot([{ name: 'vanishing', strategy: 'hw:vmx', memory: 4, boot: image }]);
+    const first = hv.find('vanishing');
+    // Gone before its restart: it resets at once and, having lived under 10 s, waits 100 ms first.
+    unlinkSync(image.flat);
+    expect(await first.settled()).toEqual({ end: 'reset', action: 'restart', restartError: expect.stringMatching(/ENOENT/) });
+    expect(log.some((l) => /^domain 'vanishing' could not be restarted: .*ENOENT/.test(l))).toBe(true);
+    expect(hv.list()).toEqual([]);
+    expect(hv.pool.freeFrames).toBe(hv.pool.frames);
+  });
 
   it('backs off the restarts of a domain that crashes at once, while the hypervisor and its other domains go on; xl destroy ends the loop', async () => {
     const { hv, log } = await boot([
