@@ -195,7 +195,7 @@ export class Domain {
     for (const resolve of this.endWaiters.splice(0)) resolve(this.end);
   }
 
-  /** Records what was done about its end (once); `outcome()` resolves with it. */
+  /** Records what was done about its end (once); `settled()` resolves with it. */
   settle(outcome: EndOutcome): void {
     if (this.outcome !== null) return;
     this.outcome = outcome;

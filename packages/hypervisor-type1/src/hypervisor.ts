@@ -8,7 +8,7 @@ import type { VcpuState, VmmStrategy } from '@ringvisor/vmm-api';
 import { Domain, type DomainState, type EndOutcome } from './domain.js';
 import { diskExtentOf, extentsOverlap } from './disk/domain-disk.js';
 import { FRAME_SIZE, FramePool } from './memory/frame-pool.js';
-import { actionFor, restartPlan } from './lifecycle.js';
+import { restartPlan } from './lifecycle.js';
 import type { DomainConfig, DomainEnd, PlatformConfig } from './platform/schema.js';
 import {
   CTRL_PREEMPT, CTRL_WORDS, DOORBELL_RING, DOORBELL_WORDS, type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart,
@@ -634,7 +634,7 @@ export class Type1Hypervisor {
   private afterEnd(domain: Domain): void {
     const kind = domain.endKind!;
     if (this.stopped || domain.action !== null || domain.state === 'dying') return;
-    const action = actionFor(domain.config, kind);
+    const action = domain.config.on[kind];
     domain.action = action;
     const outcome: EndOutcome = { end: domain.end!, action };
     if (action === 'preserve') {

@@ -1,22 +1,16 @@
-// What a domain's end leads to (xl.cfg's on_poweroff, on_reboot, on_crash), and how fast a restart
-// may follow. Xen's xl restarts a domain as often as it ends; a guest that crashes at once with
+// How fast a restart may follow a domain's end (on_poweroff, on_reboot or on_crash = restart).
+// Xen's xl restarts a domain as often as it ends; a guest that crashes at once with
 // on_crash=restart then keeps a toolstack busy rebuilding it. Here restarts back off instead: a
 // domain that lived less than RESTART_QUICK_MS counts as a quick end, and the n-th quick end in a
 // row waits RESTART_FIRST_DELAY_MS * 2^(n-1), at most RESTART_MAX_DELAY_MS, before its rebuild
 // (the old domain stays listed, shut down or crashed, with its frames, until then). One that lived
 // longer restarts at once and starts the count again. A crash loop so costs the hypervisor one
 // rebuild every 10 s, and `xl destroy` during the wait ends the loop.
-import type { DomainConfig, DomainEnd, LifecycleAction } from './platform/schema.js';
 
 /** A domain that ends within this long of its creation ended quickly. */
 export const RESTART_QUICK_MS = 10_000;
 export const RESTART_FIRST_DELAY_MS = 100;
 export const RESTART_MAX_DELAY_MS = 10_000;
-
-/** The action the domain's config names for this end. */
-export function actionFor(config: DomainConfig, end: DomainEnd): LifecycleAction {
-  return config.on[end];
-}
 
 /**
  * How many quick ends in a row a restart follows (`before`: the count its domain inherited),
