@@ -1,8 +1,12 @@
 // Issue #16 with issue #18's guest: under `ringvisor type1`, a para domain boots Debian's amd64
 // kernel unmodified as a Xen PV guest (the bzImage and initramfs from the platform file, the
 // domain builder on the domain's pCPU), its shell answers at the multiplexed console, its
-// xen-blkfront disk (/dev/xvda) is the domain's own disk file, `xl list` shows it, and `xl shutdown`
-// asks it through xenstore control/shutdown, which Linux obeys with an orderly power-off.
+// xen-blkfront disk (/dev/xvda) is the domain's own disk file, `xl list` shows it. `xl reboot` asks
+// it through xenstore control/shutdown = reboot, which Linux's xen/manage.c obeys (orderly_reboot:
+// this initramfs has no /sbin/reboot, so the kernel restarts at once after a sync) through
+// sched_op(shutdown, reboot); on_reboot=restart rebuilds the domain under a new ID, with its disk,
+// and it boots to its shell again. `xl shutdown` asks for a power-off, which Linux obeys with an
+// orderly power-off, and on_poweroff=preserve keeps it listed.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +20,7 @@ if (skipReason) console.warn(`skipping the type-1 PV Linux domain: ${skipReason}
 const SEED = 'RINGVISOR-TYPE1-PV-DISK';
 
 describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain', () => {
-  it('boots the domain to its shell, which reads its blkif disk; xl list shows it; xl shutdown powers it off', async () => {
+  it('boots the domain to its shell, which reads its blkif disk; xl list shows it; xl reboot restarts it under a new ID; xl shutdown powers it off', async () => {
     if (typeof amd64 === 'string') return;
     const scratch = mkdtempSync(join(tmpdir(), 'ringvisor-type1-pv-'));
     const socket = join(scratch, 'xl.sock');
@@ -27,7 +31,7 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain',
     const platform = {
       pcpus: 1, memory: 256, control: socket,
       domains: [{
-        name: 'linux-pv', strategy: 'para', memory: 160, disk: { file: disk },
+        name: 'linux-pv', strategy: 'para', memory: 160, disk: { file: disk }, on_poweroff: 'preserve',
         boot: { pv: amd64.bzImage, initrd: amd64.initrd, cmdline: 'console=hvc0 quiet cryptomgr.notests' },
       }],
     };
@@ -48,11 +52,20 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain',
       expect(Number(row[5])).toBeGreaterThan(0);
       console.log(`type1 PV Linux: shell after ${shell.toFixed(0)} s\n${xl.stdout}`);
 
+      const rebooted = t1.xl('reboot', '-w', 'linux-pv');
+      expect([rebooted.status, rebooted.stdout, rebooted.stderr]).toEqual([0, "domain 1 'linux-pv' has shut down: reset; restarted as domain 2\n", '']);
+      const restart = await t1.waitFor(/^\(type1\) domain 2 'linux-pv' created: para/m);
+      await t1.waitFor(/^\[linux-pv\] \/ # /m, restart);
+      const again = (Date.now() - t1.started) / 1000 - shell;
+      await t1.ask(2, 'linux-pv', `uname -r; cat /sys/block/xvda/size; head -c ${SEED.length} /dev/xvda; echo`, [release, '2048', SEED]);
+      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+2\s+160\s+1\s+[r-][b-]----/m);
+      console.log(`type1 PV Linux: shell again ${again.toFixed(0)} s after the first`);
+
       const asked = t1.xl('shutdown', 'linux-pv');
-      expect([asked.status, asked.stdout]).toEqual([0, "shutting down domain 1 'linux-pv' (xenstore control/shutdown = poweroff)\n"]);
-      await t1.waitFor(/^\[linux-pv\] The system is going down NOW!/m);
-      await t1.waitFor(/^\(type1\) domain 1 'linux-pv' shut down: power-off/m);
-      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+1\s+160\s+1\s+---s--/m);
+      expect([asked.status, asked.stdout]).toEqual([0, "shutting down domain 2 'linux-pv' (xenstore control/shutdown = poweroff)\n"]);
+      await t1.waitFor(/^\[linux-pv\] The system is going down NOW!/m, restart);
+      await t1.waitFor(/^\(type1\) domain 2 'linux-pv' shut down: power-off/m);
+      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+2\s+160\s+1\s+---s--/m);
       expect(await t1.quit()).toBe(0);
     } finally {
       t1.kill();

@@ -1,7 +1,9 @@
 // Issue #16, proof 1, as a user runs it: `ringvisor type1 PLATFORM.json` on 2 pCPUs with two Linux
 // domains under different strategies (hw:vmx and full, Debian's kernel and the initramfs of
 // tools/linux-guest.mjs) and two compute domains; both shells answer a command typed at their
-// console (Ctrl-A N switches), and `ringvisor xl list` shows all four with CPU time.
+// console (Ctrl-A N switches), and `ringvisor xl list` shows all four with CPU time. Then the
+// hw:vmx kernel reboots itself (`reboot` at its shell): it resets its board, and on_reboot=restart
+// (xl's default) rebuilds the domain under a new ID, which boots to its shell again.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +56,16 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with two Linux domains and two 
         expect(Number(r[5]), `${r[0]} CPU time`).toBeGreaterThan(0);
       }
       console.log(`type1: both Linux shells after ${shells.toFixed(0)} s, the whole check ${((Date.now() - t1.started) / 1000).toFixed(0)} s\n${xl.stdout}`);
+
+      const from = t1.output().length;
+      await t1.ask(1, 'linux-vmx', 'reboot', []);
+      await t1.waitFor(/^\(type1\) domain 1 'linux-vmx' shut down: reset$/m, from);
+      const restart = await t1.waitFor(/^\(type1\) domain 1 'linux-vmx' restarted as domain 5$/m, from);
+      await t1.waitFor(/^\[linux-vmx\] \/ # /m, restart);
+      const again = (Date.now() - t1.started) / 1000 - shells;
+      await t1.ask(5, 'linux-vmx', 'echo again-$((6 * 7))', ['again-42']);
+      expect(t1.xl('list').stdout).toMatch(/^linux-vmx\s+5\s+128\s+1\s+[r-][b-]----/m);
+      console.log(`type1: the hw:vmx kernel rebooted into domain 5, its shell ${again.toFixed(0)} s after the first`);
       expect(await t1.quit()).toBe(0);
     } finally {
       t1.kill();

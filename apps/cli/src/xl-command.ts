@@ -1,7 +1,7 @@
 // `ringvisor xl COMMAND`: manages a running type-1 hypervisor over its control socket, with xl's
 // conventions (commands, arguments, the columns of list and vcpu-list).
 import { readFileSync } from 'node:fs';
-import type { ControlRequest, ControlResult, DomainInfo, SchedRow, ShutdownVia, VcpuInfo } from '@ringvisor/hypervisor-type1';
+import type { ControlRequest, ControlResult, DomainInfo, SchedRow, ShutdownResult, ShutdownVia, VcpuInfo } from '@ringvisor/hypervisor-type1';
 import { UsageError } from './args.js';
 import { defaultControlSocket } from './type1-command.js';
 import { controlRequest } from './xl-client.js';
@@ -20,16 +20,26 @@ Commands:
   shutdown [-w] [-F] DOM               ask the guest to shut down: press its ACPI power button (full,
                                        hw:vmx), or write poweroff to its xenstore control/shutdown
                                        (para). The guest powers off or ignores it (destroy stops it
-                                       then); -w waits until it has shut down; -F (fall back to
-                                       ACPI) is accepted: the button is already what every HVM
-                                       domain gets
+                                       then), and on_poweroff applies; -w waits until that is done;
+                                       -F (fall back to ACPI) is accepted: the button is already
+                                       what every HVM domain gets
+  reboot [-w] [-F] DOM                 ask the guest to reboot: write reboot to a para domain's
+                                       xenstore control/shutdown (Linux and minikernel-pv obey);
+                                       on_reboot then applies (restart: rebuilt from its config
+                                       with a new ID). A full or hw:vmx domain has no PV control
+                                       interface: refused unless -F, which resets it at once as a
+                                       PC's reset button does (the guest is not asked). -w waits
+                                       until on_reboot is done and prints the new ID
   destroy DOM                          stop the domain at once and return its frames to the pool
   vcpu-list                            vCPUs: the pCPU each runs on, state, time, hard affinity
   vcpu-pin DOM VCPU CPUS               hard affinity: CPUS is all, N, N-M or a comma list
   sched-credit2 [-d DOM] [-w WEIGHT] [-c CAP]
                                        show, or set, a domain's credit2 weight (1..65535) and cap (% of a pCPU, 0 none)
 
-State flags (list): r running, b blocked, p paused, s shut down, c crashed, d dying.
+State flags (list): r running, b blocked, p paused, s shut down, then the shutdown reason (r reboot,
+c crash; none for a power-off), d dying. A domain's end: on_poweroff (default destroy), on_reboot
+(restart), on_crash (destroy) in its platform or create file: destroy, restart or preserve (kept
+in the list with its memory until xl destroy).
 `;
 
 function need(args: readonly string[], count: number, usage: string): void {
@@ -77,6 +87,22 @@ function formatVcpus(rows: readonly VcpuInfo[]): string[] {
 function formatSched(rows: readonly SchedRow[]): string[] {
   return [`${'Name'.padEnd(32)} ${'ID'.padStart(5)} ${'Weight'.padStart(7)} ${'Cap'.padStart(5)}`,
     ...rows.map((r) => `${r.name.padEnd(32)} ${String(r.id).padStart(5)} ${String(r.weight).padStart(7)} ${String(r.cap).padStart(5)}`)];
+}
+
+const VIA: Record<ShutdownVia, string> = {
+  'power-button': 'ACPI power button pressed', 'control/shutdown': 'xenstore control/shutdown = ', reset: 'reset',
+};
+
+/** What xl shutdown and reboot print: how the guest was asked, or with -w what became of the domain. */
+function shutdownLine(command: 'shutdown' | 'reboot', r: ShutdownResult): string {
+  const domain = `domain ${r.id} '${r.name}'`;
+  if (r.end === undefined) {
+    const how = r.via === 'control/shutdown' ? `${VIA[r.via]}${command === 'shutdown' ? 'poweroff' : 'reboot'}` : VIA[r.via ?? 'power-button'];
+    return `${command === 'shutdown' ? 'shutting down' : 'rebooting'} ${domain} (${how})\n`;
+  }
+  const then = r.restartedAs !== undefined ? `restarted as domain ${r.restartedAs}`
+    : r.restartError !== undefined ? `its restart failed: ${r.restartError}` : r.action === 'preserve' ? 'preserved' : 'destroyed';
+  return `${domain} has shut down: ${r.end}; ${then}\n`;
 }
 
 /** Attaches the terminal to a domain console on an open control connection; Ctrl-] (0x1d) detaches. */
@@ -139,11 +165,15 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
       request = { cmd: 'create', text, source: file };
       break;
     }
-    case 'shutdown': {
+    case 'shutdown':
+    case 'reboot': {
       const flags = rest.filter((a) => a === '-w' || a === '-F');
       const domains = rest.filter((a) => a !== '-w' && a !== '-F');
-      if (domains.length !== 1 || new Set(flags).size !== flags.length) throw new UsageError('usage: ringvisor xl shutdown [-w] [-F] DOM');
-      request = { cmd: 'shutdown', domain: domains[0], ...(flags.includes('-w') ? { wait: true } : {}) };
+      if (domains.length !== 1 || new Set(flags).size !== flags.length) throw new UsageError(`usage: ringvisor xl ${command} [-w] [-F] DOM`);
+      request = {
+        cmd: command, domain: domains[0], ...(flags.includes('-w') ? { wait: true } : {}),
+        ...(command === 'reboot' && flags.includes('-F') ? { force: true } : {}),
+      };
       break;
     }
     case 'console':
@@ -176,13 +206,8 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
   if (request.cmd === 'list') process.stdout.write(formatList(result as DomainInfo[]).join('\n') + '\n');
   else if (request.cmd === 'vcpu-list') process.stdout.write(formatVcpus(result as VcpuInfo[]).join('\n') + '\n');
   else if (request.cmd === 'sched-credit2') process.stdout.write(formatSched(result as SchedRow[]).join('\n') + '\n');
-  else if (request.cmd === 'shutdown') {
-    const domain = result as { id: number; name: string; via?: ShutdownVia; end?: string };
-    const how = domain.via === 'control/shutdown' ? 'xenstore control/shutdown = poweroff' : 'ACPI power button pressed';
-    process.stdout.write(domain.end === undefined
-      ? `shutting down domain ${domain.id} '${domain.name}' (${how})\n`
-      : `domain ${domain.id} '${domain.name}' has shut down: ${domain.end}\n`);
-  } else if (request.cmd === 'create') {
+  else if (request.cmd === 'shutdown' || request.cmd === 'reboot') process.stdout.write(shutdownLine(request.cmd, result as ShutdownResult));
+  else if (request.cmd === 'create') {
     const created = result as { id: number; name: string };
     process.stdout.write(`created domain ${created.id} '${created.name}'\n`);
     if (consoleAfter) {

@@ -19,6 +19,17 @@ function file(name: string, content: unknown): string {
 }
 
 const xl = (...args: string[]) => ringvisorDone(['xl', '-s', socket, ...args]);
+
+/** Polls `check` every 50 ms until it holds; throws after `ms`. */
+async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
+  for (const end = Date.now() + ms; !check();) {
+    if (Date.now() > end) throw new Error(`no ${what} after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A domain's console text, its prefixed lines joined (a line goes out in parts when the guest pauses mid-line). */
+const printed = (stdout: string, name: string) => stdout.split('\n').filter((l) => l.startsWith(`[${name}] `)).map((l) => l.slice(name.length + 3)).join('');
 /** The hypervisor package's test guest that powers off on the ACPI power button (shipped in its guests/). */
 const buttonGuest = join(dirname(fileURLToPath(import.meta.resolve('@ringvisor/hypervisor-type1/package.json'))), 'guests', 'acpi-button.bin');
 
@@ -29,7 +40,7 @@ describe('ringvisor type1 and xl', () => {
       domains: [
         { name: 'alpha', strategy: 'hw:vmx', memory: 4, boot: { compute: true } },
         { name: 'beta', strategy: 'hw:vmx', memory: 4, weight: 512, boot: { compute: true } },
-        { name: 'hello', strategy: 'hw:vmx', memory: 4, boot: { guest: 'hello' } },
+        { name: 'hello', strategy: 'hw:vmx', memory: 4, boot: { guest: 'hello' }, on_poweroff: 'preserve' },
       ],
     });
     const hv = ringvisor(['type1', platform]);
@@ -49,7 +60,7 @@ describe('ringvisor type1 and xl', () => {
 
       const gamma = file('gamma.json', { name: 'gamma', strategy: 'hw:vmx', memory: 8, cap: 25, boot: { compute: true } });
       expect((await xl('create', gamma)).stdout).toBe("created domain 4 'gamma'\n");
-      await hv.waitFor('[gamma] compute: xorshift rounds');
+      await until('gamma\'s banner', () => printed(hv.stdout(), 'gamma').includes('compute: xorshift rounds'));
       expect((await xl('vcpu-pin', 'alpha', '0', '1')).status).toBe(0);
       const vcpus = (await xl('vcpu-list')).stdout;
       expect(vcpus).toMatch(/^alpha\s+1\s+0\s+\S+\s+\S+\s+[\d.]+ 1$/m);
@@ -65,28 +76,46 @@ describe('ringvisor type1 and xl', () => {
       expect(refused.status).toBe(1);
       expect(refused.stderr).toMatch(/strategy: 'none' is refused: a type-1 hypervisor virtualizes/);
 
-      // xl shutdown presses the ACPI power button: -w answers once the guest has powered off; a guest
-      // that ignores the button (the compute guest) runs on.
-      const button = file('button.json', { name: 'button', strategy: 'hw:vmx', memory: 4, boot: { flat: buttonGuest, address: 0x100000 } });
+      // xl shutdown presses the ACPI power button: -w answers once the guest has powered off and
+      // on_poweroff was carried out; a guest that ignores the button (the compute guest) runs on.
+      const button = file('button.json', { name: 'button', strategy: 'hw:vmx', memory: 4, boot: { flat: buttonGuest, address: 0x100000 }, on_poweroff: 'preserve' });
       expect((await xl('create', button)).stdout).toBe("created domain 5 'button'\n");
       await hv.waitFor('[button] acpi-button: PWRBTN_EN set');
       const waited = await xl('shutdown', '-w', '-F', 'button');
-      expect([waited.status, waited.stdout]).toEqual([0, "domain 5 'button' has shut down: power-off\n"]);
+      expect([waited.status, waited.stdout]).toEqual([0, "domain 5 'button' has shut down: power-off; preserved\n"]);
       expect((await xl('list')).stdout).toMatch(/^button\s+5\s+4\s+1\t---s--\t/m);
       const pressed = await xl('shutdown', 'beta');
       expect([pressed.status, pressed.stdout]).toEqual([0, "shutting down domain 2 'beta' (ACPI power button pressed)\n"]);
       expect((await xl('list')).stdout).toMatch(/^beta\s+2\s+4\s+1\t[rb-]-----\t/m);
       expect((await xl('shutdown', '-w')).stderr).toMatch(/usage: ringvisor xl shutdown \[-w\] \[-F\] DOM/);
-      // A para domain is asked through xenstore: minikernel-pv watches control/shutdown and powers off.
-      const pv = file('pv.json', { name: 'pv', strategy: 'para', memory: 32, boot: { guest: 'minikernel-pv' } });
+      // A para domain is asked through xenstore: minikernel-pv watches control/shutdown. xl reboot:
+      // it asks for a reboot and on_reboot (restart) rebuilds it under a new ID; xl shutdown: it
+      // powers off and on_poweroff=preserve keeps it listed.
+      const pv = file('pv.json', { name: 'pv', strategy: 'para', memory: 32, boot: { guest: 'minikernel-pv' }, on_poweroff: 'preserve' });
       expect((await xl('create', pv)).stdout).toBe("created domain 6 'pv'\n");
       await hv.waitFor('[pv] minikernel shell: type help', 120_000);
+      const rebooted = await xl('reboot', '-w', 'pv');
+      expect([rebooted.status, rebooted.stdout]).toEqual([0, "domain 6 'pv' has shut down: reset; restarted as domain 7\n"]);
+      expect(hv.stdout()).toMatch(/^\[pv\] (\$ )?minikernel: reboot requested by the toolstack\r?$/m);
+      await hv.waitFor("(type1) domain 7 'pv' created: para");
+      await until('the second pv shell', () => printed(hv.stdout(), 'pv').split('minikernel shell: type help').length - 1 === 2, 120_000);
+      expect((await xl('list')).stdout).toMatch(/^pv\s+7\s+32\s+1\t[rb-]{2}----\t/m);
+      // The new domain answers at its console (Ctrl-A 7 types into domain 7).
+      hv.type('\x017ps\n');
+      await hv.waitFor('[pv]   PID  PPID  STATE     NAME');
+      const hvmReboot = await xl('reboot', 'alpha');
+      expect([hvmReboot.status, hvmReboot.stderr]).toEqual([1, "ringvisor: domain 'alpha' (hw:vmx) has no PV control interface: a graceful reboot is not possible (-F resets it; the guest is not asked)\n"]);
+      expect((await xl('reboot', '-w', '-w', 'alpha')).stderr).toMatch(/usage: ringvisor xl reboot \[-w\] \[-F\] DOM/);
       const asked = await xl('shutdown', 'pv');
-      expect([asked.status, asked.stdout]).toEqual([0, "shutting down domain 6 'pv' (xenstore control/shutdown = poweroff)\n"]);
-      await hv.waitFor("(type1) domain 6 'pv' shut down: power-off", 120_000);
+      expect([asked.status, asked.stdout]).toEqual([0, "shutting down domain 7 'pv' (xenstore control/shutdown = poweroff)\n"]);
+      await hv.waitFor("(type1) domain 7 'pv' shut down: power-off", 120_000);
       // The request may come after the shell printed its prompt ("$ ") on that line.
       expect(hv.stdout()).toMatch(/^\[pv\] (\$ )?minikernel: shutdown requested by the toolstack\r?$/m);
-      expect((await xl('list')).stdout).toMatch(/^pv\s+6\s+32\s+1\t---s--\t/m);
+      expect((await xl('list')).stdout).toMatch(/^pv\s+7\s+32\s+1\t---s--\t/m);
+      // -F resets an HVM domain (the guest is not asked); on_reboot rebuilds it.
+      const reset = await xl('reboot', '-F', '-w', 'beta');
+      expect([reset.status, reset.stdout]).toEqual([0, "domain 2 'beta' has shut down: reset by the toolstack; restarted as domain 8\n"]);
+      expect((await xl('list')).stdout).toMatch(/^beta\s+8\s+4\s+1\t[rb-]-----\t/m);
 
       const console = ringvisor(['xl', '-s', socket, 'console', 'hello']);
       await console.waitFor('Hello from protected mode!');

@@ -11,7 +11,7 @@ import { FRAME_SIZE } from './memory/frame-pool.js';
 import { DiskExtentBackend, type DiskExtent } from './disk/disk-extent.js';
 import { DmaWriteLog } from './memory/dma-log.js';
 import { DomainMemory, P2m } from './memory/p2m.js';
-import type { DomainConfig } from './platform/schema.js';
+import type { DomainConfig, DomainEnd, LifecycleAction } from './platform/schema.js';
 import {
   LINE_BLOCKED, LINE_ENDED, LINE_INTR, LINE_POST, LINE_SHUTDOWN, LINE_SHUTDOWN_STATUS, LINE_WORDS, SHUTDOWN_EXIT_PORT,
   SHUTDOWN_POWER_OFF, SHUTDOWN_RESET_CONTROL, SHUTDOWN_RESET_I8042, SHUTDOWN_RESET_PORT_92,
@@ -24,10 +24,22 @@ export type DomainState = 'running' | 'runnable' | 'blocked' | 'paused' | 'shutd
 /** Console output a domain keeps for `xl console` to replay (the newest bytes). */
 const CONSOLE_KEEP = 64 * 1024;
 
-/** What each LINE_SHUTDOWN code says in `xl list` (the exit port's status is decoded beside it). */
-const SHUTDOWN_CAUSES: Record<number, string> = {
-  [SHUTDOWN_POWER_OFF]: 'power-off', [SHUTDOWN_RESET_I8042]: 'reset', [SHUTDOWN_RESET_PORT_92]: 'reset', [SHUTDOWN_RESET_CONTROL]: 'reset',
-};
+/** How each LINE_SHUTDOWN code ends the domain and what it says in `xl list` (the exit port's status is decoded beside it). */
+const SHUTDOWN_CAUSES: ReadonlyMap<number, { readonly kind: DomainEnd; readonly why: string }> = new Map([
+  [SHUTDOWN_POWER_OFF, { kind: 'poweroff', why: 'power-off' }],
+  [SHUTDOWN_RESET_I8042, { kind: 'reboot', why: 'reset' }],
+  [SHUTDOWN_RESET_PORT_92, { kind: 'reboot', why: 'reset' }],
+  [SHUTDOWN_RESET_CONTROL, { kind: 'reboot', why: 'reset' }],
+]);
+
+/** What became of a domain after it ended: the action its config names for that end, and the domain a restart built. */
+export interface EndOutcome {
+  readonly end: string;
+  readonly action: LifecycleAction;
+  /** The ID of the domain a restart built, or why the rebuild failed. */
+  readonly restartedAs?: number;
+  readonly restartError?: string;
+}
 
 /** The layout board's COM1 back end: it never runs, so it never prints. */
 const NO_SERIAL: SerialBackend = { connect: () => undefined, write: (bytes) => bytes.length };
@@ -69,6 +81,12 @@ export class Domain {
   state: DomainState = 'runnable';
   /** Why it stopped (exit code, power-off, triple fault...), once it has. */
   end: string | null = null;
+  /** Which of Xen's shutdown reasons that was (null before it ended, and for a domain destroyed while it ran). */
+  endKind: DomainEnd | null = null;
+  /** The on_poweroff/on_reboot/on_crash action taken once it ended, or null before. */
+  action: LifecycleAction | null = null;
+  /** Restarts in a row whose domain lived only briefly (lifecycle.ts): the next restart waits longer. */
+  quickRestarts = 0;
   paused = false;
   /** The one pCPU its vCPU may run on (its state or its device models live there), or null when it may move. */
   home: number | null = null;
@@ -82,8 +100,11 @@ export class Domain {
   /** The memory map the loader used, as the strategy takes it. */
   readonly regions: PcBoard['memoryMap']['regions'];
   private readonly layout: PcBoard;
-  /** Called once with `end` when the domain stops (xl shutdown -w waits for it). */
+  /** Called once with `end` when the domain stops. */
   private readonly endWaiters: ((why: string) => void)[] = [];
+  /** Called once its on_poweroff/on_reboot/on_crash was carried out (xl shutdown -w and reboot -w wait for it). */
+  private readonly outcomeWaiters: ((outcome: EndOutcome) => void)[] = [];
+  private outcome: EndOutcome | null = null;
 
   /**
    * `guestFrames` of `extent` are guest RAM; frames past them hold the strategy's own (VMM) frames.
@@ -160,12 +181,31 @@ export class Domain {
     Atomics.store(this.lines, LINE_BLOCKED, 0);
   }
 
-  /** Marks the domain over: its vCPU stops at its next run boundary. */
-  finish(state: 'shutdown' | 'crashed' | 'dying', why: string): void {
-    if (this.end === null) this.end = why;
-    this.state = state;
+  /**
+   * Marks the domain over: ended by the guest, its devices or the toolstack (`kind`), or dying
+   * (destroyed, the hypervisor stopping). Its vCPU stops at its next run boundary.
+   */
+  finish(kind: DomainEnd | 'dying', why: string): void {
+    if (this.end === null) {
+      this.end = why;
+      if (kind !== 'dying') this.endKind = kind;
+    }
+    this.state = kind === 'dying' ? 'dying' : kind === 'crash' ? 'crashed' : 'shutdown';
     Atomics.store(this.lines, LINE_ENDED, 1);
     for (const resolve of this.endWaiters.splice(0)) resolve(this.end);
+  }
+
+  /** Records what was done about its end (once); `settled()` resolves with it. */
+  settle(outcome: EndOutcome): void {
+    if (this.outcome !== null) return;
+    this.outcome = outcome;
+    for (const resolve of this.outcomeWaiters.splice(0)) resolve(outcome);
+  }
+
+  /** What became of the domain once it ended (at once if that is decided). */
+  settled(): Promise<EndOutcome> {
+    if (this.outcome !== null) return Promise.resolve(this.outcome);
+    return new Promise((resolve) => this.outcomeWaiters.push(resolve));
   }
 
   /** Why the domain stopped, once it has (at once if it already has). */
@@ -174,12 +214,15 @@ export class Domain {
     return new Promise((resolve) => this.endWaiters.push(resolve));
   }
 
-  /** What the guest asked its board for (exit port, power-off, reset), as a line, or null. */
-  shutdownRequest(): string | null {
+  /**
+   * What the guest asked its board for, or null: a power-off (ACPI S5; the exit port, which ends a
+   * test guest as isa-debug-exit ends QEMU) or a reset (i8042, port 0x92, 0xCF9), with its line.
+   */
+  shutdownRequest(): { readonly kind: DomainEnd; readonly why: string } | null {
     const code = Atomics.load(this.lines, LINE_SHUTDOWN);
     if (code === 0) return null;
-    if (code === SHUTDOWN_EXIT_PORT) return `exit code ${(Atomics.load(this.lines, LINE_SHUTDOWN_STATUS) - 1) / 2}`;
-    return SHUTDOWN_CAUSES[code] ?? 'shutdown';
+    if (code === SHUTDOWN_EXIT_PORT) return { kind: 'poweroff', why: `exit code ${(Atomics.load(this.lines, LINE_SHUTDOWN_STATUS) - 1) / 2}` };
+    return SHUTDOWN_CAUSES.get(code) ?? { kind: 'poweroff', why: 'shutdown' };
   }
 }
 

@@ -5,10 +5,11 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { findStrategy, loadStrategy, type StrategyRegistry } from '@ringvisor/hypervisor-type2';
 import type { VcpuState, VmmStrategy } from '@ringvisor/vmm-api';
-import { Domain, type DomainState } from './domain.js';
+import { Domain, type DomainState, type EndOutcome } from './domain.js';
 import { diskExtentOf, extentsOverlap } from './disk/domain-disk.js';
 import { FRAME_SIZE, FramePool } from './memory/frame-pool.js';
-import type { DomainConfig, PlatformConfig } from './platform/schema.js';
+import { restartPlan } from './lifecycle.js';
+import type { DomainConfig, DomainEnd, PlatformConfig } from './platform/schema.js';
 import {
   CTRL_PREEMPT, CTRL_WORDS, DOORBELL_RING, DOORBELL_WORDS, type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart,
   type WorkerInit,
@@ -103,9 +104,17 @@ function tscAdvanced(state: VcpuState, ns: number): VcpuState {
 /** How long shutdown waits for a pCPU to close the disks it holds before it is terminated anyway (ms). */
 const PCPU_STOP_WAIT_MS = 2000;
 
-const STATE_FLAGS: Record<DomainState, string> = {
-  running: 'r-----', runnable: '------', blocked: '-b----', paused: '--p---', shutdown: '---s--', crashed: '----c-', dying: '-----d',
+const STATE_FLAGS: Record<Exclude<DomainState, 'shutdown' | 'crashed'>, string> = {
+  running: 'r-----', runnable: '------', blocked: '-b----', paused: '--p---', dying: '-----d',
 };
+/** xl list's fifth flag for a domain that shut down: its shutdown reason (xl's letters: r reboot, c crash; power-off none). */
+const END_LETTERS: Record<DomainEnd, string> = { poweroff: '-', reboot: 'r', crash: 'c' };
+
+/** xl's six state flags: r b p s, the shutdown reason's letter, d. */
+function stateFlags(state: DomainState, end: DomainEnd | null): string {
+  if (state === 'shutdown' || state === 'crashed') return `---s${END_LETTERS[end ?? 'poweroff']}-`;
+  return STATE_FLAGS[state];
+}
 
 export class Type1Hypervisor {
   readonly pool: FramePool;
@@ -120,6 +129,8 @@ export class Type1Hypervisor {
   private readonly destroyWaiters = new Map<number, (() => void)[]>();
   /** pCPUs asked to stop, by index: called when one answers that it closed its disks. */
   private readonly stopWaiters = new Map<number, () => void>();
+  /** Ended domains waiting out their restart's back-off (lifecycle.ts), by domain ID. */
+  private readonly restartTimers = new Map<number, ReturnType<typeof setTimeout>>();
   private nextDomainId = 1;
   private nextVcpuId = 1;
   private stopped = false;
@@ -218,8 +229,7 @@ export class Type1Hypervisor {
       domain.console.write(message.bytes);
     } else if (message.type === 'error' && message.fatal) {
       if (domain.end !== null) return;
-      domain.finish('crashed', `its devices could not be built: ${message.message}`);
-      this.log(`domain ${domain.id} '${domain.name}' crashed: ${domain.end}`);
+      this.endDomain(domain, 'crash', `its devices could not be built: ${message.message}`);
     } else if (message.type === 'error') {
       this.log(`device model error in domain ${domain.id} '${domain.name}': ${message.message}`);
     } else if (domain.end === null && !domain.paused) {
@@ -320,6 +330,8 @@ export class Type1Hypervisor {
       this.destroyWaiters.set(domain.id, list);
     });
     domain.finish('dying', 'destroyed');
+    // Whatever its end was waiting for (a restart's back-off), it is destroyed now.
+    domain.settle({ end: domain.end!, action: 'destroy' });
     const vcpu = this.vcpuOf(domain);
     if (!this.pcpus.some((p) => p.running === vcpu.id)) this.reap(domain);
     return done;
@@ -329,20 +341,14 @@ export class Type1Hypervisor {
    * xl shutdown: asks the guest to shut down; the guest decides. A full or hw:vmx domain, as xl
    * asks an HVM guest without PV drivers: its ACPI power button is pressed (an SCI once the guest
    * enabled PWRBTN_EN). A para domain, as xl asks a PV guest: "poweroff" is written to its xenstore
-   * node control/shutdown on the pCPU it is resident on, firing the guest's watch on it (a request
-   * made before its VM is built there waits and is written at the build; the guest sees it when it
-   * sets its watch). A guest that obeys ends as after any power-off (`ended()` resolves then); one
-   * that ignores the button, or a PV kernel that never watches control/shutdown, runs on with the
-   * request left in place, as under Xen (xl shutdown -w then waits on; xl destroy stops it).
+   * node control/shutdown (`askPv`). A guest that obeys ends as after any power-off (`ended()`
+   * resolves then, `settled()` once on_poweroff was carried out); one that ignores the button, or a
+   * PV kernel that never watches control/shutdown, runs on with the request left in place, as under
+   * Xen (xl shutdown -w then waits on; xl destroy stops it).
    */
   shutdownDomain(ref: string | number): Domain {
-    const domain = this.find(ref);
-    if (domain.end !== null) throw new Error(`domain '${domain.name}' has already ended (${domain.end})`);
-    if (domain.pvKernel !== null) {
-      this.pcpus[domain.home!].worker.postMessage({ type: 'pv-shutdown', domain: domain.id, reason: 'poweroff' } satisfies ToPcpu);
-      this.log(`domain ${domain.id} '${domain.name}': xenstore control/shutdown = poweroff`);
-      return domain;
-    }
+    const domain = this.running(ref);
+    if (domain.pvKernel !== null) return this.askPv(domain, 'poweroff');
     const local = domain.home !== null && this.images.get(domain.id)?.board !== undefined;
     if (local) this.pcpus[domain.home!].worker.postMessage({ type: 'power-button', domain: domain.id } satisfies ToPcpu);
     else this.toDeviceModel({ type: 'power-button', domain: domain.id });
@@ -350,9 +356,45 @@ export class Type1Hypervisor {
     return domain;
   }
 
-  pause(ref: string | number): void {
+  /**
+   * xl reboot: a para domain is asked as xl asks a PV guest, "reboot" in its xenstore
+   * control/shutdown; a guest that obeys ends through sched_op(shutdown, reboot) and on_reboot
+   * applies. A full or hw:vmx domain has no PV control interface: as xl without -F, it is refused;
+   * with `force` (xl reboot -F, libxl's reset trigger) its board is reset at once, a PC's reset
+   * button: the guest is not asked and sees nothing (no ACPI event asks for a reboot), and the
+   * domain ends as a guest-requested reset does, so on_reboot applies.
+   */
+  rebootDomain(ref: string | number, force = false): Domain {
+    const domain = this.running(ref);
+    if (domain.pvKernel !== null) return this.askPv(domain, 'reboot');
+    if (!force) {
+      throw new Error(`domain '${domain.name}' (${domain.config.strategy}) has no PV control interface: a graceful reboot is not possible (-F resets it; the guest is not asked)`);
+    }
+    this.log(`domain ${domain.id} '${domain.name}': reset (xl reboot -F)`);
+    this.endDomain(domain, 'reboot', 'reset by the toolstack');
+    return domain;
+  }
+
+  /** The domain, which must not have ended yet. */
+  private running(ref: string | number): Domain {
     const domain = this.find(ref);
-    if (domain.end !== null) throw new Error(`domain '${domain.name}' has ended (${domain.end})`);
+    if (domain.end !== null) throw new Error(`domain '${domain.name}' has already ended (${domain.end})`);
+    return domain;
+  }
+
+  /**
+   * Writes `reason` to a para domain's xenstore node control/shutdown, on the pCPU it is resident
+   * on, firing the guest's watch on it (a request made before its VM is built there waits and is
+   * written at the build; the guest sees it when it sets its watch).
+   */
+  private askPv(domain: Domain, reason: 'poweroff' | 'reboot'): Domain {
+    this.pcpus[domain.home!].worker.postMessage({ type: 'pv-shutdown', domain: domain.id, reason } satisfies ToPcpu);
+    this.log(`domain ${domain.id} '${domain.name}': xenstore control/shutdown = ${reason}`);
+    return domain;
+  }
+
+  pause(ref: string | number): void {
+    const domain = this.running(ref);
     domain.paused = true;
     domain.state = 'paused';
     const vcpu = this.vcpuOf(domain);
@@ -403,7 +445,7 @@ export class Type1Hypervisor {
   list(): DomainInfo[] {
     return [...this.domains.values()].map((d) => ({
       name: d.name, id: d.id, memoryMiB: d.config.memoryMiB, vcpus: d.config.vcpus,
-      state: STATE_FLAGS[this.stateOf(d)], cpuSeconds: d.cpuNs / 1e9, end: d.end,
+      state: stateFlags(this.stateOf(d), d.endKind), cpuSeconds: d.cpuNs / 1e9, end: d.end,
     }));
   }
 
@@ -453,6 +495,8 @@ export class Type1Hypervisor {
   /** Stops every pCPU and domain. */
   async shutdown(): Promise<void> {
     this.stopped = true;
+    for (const timer of this.restartTimers.values()) clearTimeout(timer);
+    this.restartTimers.clear();
     for (const d of this.domains.values()) d.finish('dying', 'hypervisor shut down');
     for (const p of this.pcpus) if (p.wakeTimer !== null) clearTimeout(p.wakeTimer);
     // The pCPUs first: a slice still running may wait for the device-model thread's answer.
@@ -547,20 +591,18 @@ export class Type1Hypervisor {
     // A guest that ended through the board (exit port) and then halts has ended, not crashed.
     const request = domain.end === null ? domain.shutdownRequest() : null;
     if (request !== null) {
-      domain.finish('shutdown', request);
-      this.log(`domain ${domain.id} '${domain.name}' shut down: ${request}`);
+      this.markEnded(domain, request.kind, request.why);
     } else if (message.outcome === 'crashed' && domain.end === null) {
-      domain.finish('crashed', message.detail ?? 'crashed');
-      this.log(`domain ${domain.id} '${domain.name}' crashed: ${domain.end}`);
+      this.markEnded(domain, 'crash', message.detail ?? 'crashed');
     } else if (message.outcome === 'ended' && domain.end === null) {
-      // The strategy ended it (a para guest's sched_op shutdown): logged as a board's power-off is.
-      domain.finish('shutdown', message.detail ?? 'ended');
-      this.log(`domain ${domain.id} '${domain.name}' shut down: ${domain.end}`);
+      // The strategy ended it (a guest's sched_op shutdown, or its CPU's power-off or reset).
+      this.markEnded(domain, message.detail === 'reset' ? 'reboot' : 'poweroff', message.detail ?? 'ended');
     }
     if (domain.end !== null || domain.paused) next = 'paused';
     else if (message.outcome === 'blocked' && domain.block()) next = 'blocked';
     this.scheduler.descheduled(p.index, message.ranNs, now, next);
     if (domain.state === 'dying') this.reap(domain);
+    else if (domain.endKind !== null) this.afterEnd(domain);
     this.dispatch(p);
     this.fillIdle();
   }
@@ -573,8 +615,65 @@ export class Type1Hypervisor {
   }
 
 
+  /**
+   * The domain ended (`kind`: Xen's shutdown reason). Its on_poweroff, on_reboot or on_crash is
+   * carried out once its vCPU is off every pCPU: at once when it is, else when its slice ends.
+   */
+  private endDomain(domain: Domain, kind: DomainEnd, why: string): void {
+    this.markEnded(domain, kind, why);
+    const vcpu = this.vcpuOf(domain);
+    if (!this.pcpus.some((p) => p.running === vcpu.id)) this.afterEnd(domain);
+  }
+
+  private markEnded(domain: Domain, kind: DomainEnd, why: string): void {
+    domain.finish(kind, why);
+    this.log(`domain ${domain.id} '${domain.name}' ${kind === 'crash' ? 'crashed' : 'shut down'}: ${why}`);
+  }
+
+  /** Carries out the domain's action for how it ended (lifecycle.ts), once; its vCPU runs nowhere. */
+  private afterEnd(domain: Domain): void {
+    const kind = domain.endKind!;
+    if (this.stopped || domain.action !== null || domain.state === 'dying') return;
+    const action = domain.config.on[kind];
+    domain.action = action;
+    const outcome: EndOutcome = { end: domain.end!, action };
+    if (action === 'preserve') {
+      this.log(`domain ${domain.id} '${domain.name}': on_${kind}=preserve: kept with its ${domain.extent.count} frames until xl destroy`);
+      domain.settle(outcome);
+      return;
+    }
+    if (action === 'destroy') {
+      this.reap(domain);
+      domain.settle(outcome);
+      return;
+    }
+    const plan = restartPlan(domain.quickRestarts, performance.timeOrigin + performance.now() - domain.epochMs);
+    this.log(`domain ${domain.id} '${domain.name}': on_${kind}=restart${plan.delayMs > 0 ? ` in ${plan.delayMs} ms (quick end ${plan.quickRestarts} in a row)` : ''}`);
+    const restart = () => {
+      this.restartTimers.delete(domain.id);
+      this.reap(domain);
+      let next: Domain;
+      try {
+        next = this.create(domain.config);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.log(`domain '${domain.name}' could not be restarted: ${message}`);
+        domain.settle({ ...outcome, restartError: message });
+        return;
+      }
+      next.quickRestarts = plan.quickRestarts;
+      this.log(`domain ${domain.id} '${domain.name}' restarted as domain ${next.id}`);
+      domain.settle({ ...outcome, restartedAs: next.id });
+    };
+    // Never from inside the message that ended it: the event loop serves everything else first.
+    this.restartTimers.set(domain.id, setTimeout(restart, plan.delayMs));
+  }
+
   /** Frees a dead domain's frames and forgets it. */
   private reap(domain: Domain): void {
+    const timer = this.restartTimers.get(domain.id);
+    if (timer !== undefined) clearTimeout(timer);
+    this.restartTimers.delete(domain.id);
     const vcpu = this.vcpuOf(domain);
     this.scheduler.remove(vcpu.id);
     this.vcpus.delete(vcpu.id);

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Type1Hypervisor, parsePlatform } from '../dist/index.js';
+import { DEFAULT_ACTIONS, Type1Hypervisor, parsePlatform } from '../dist/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringvisor-type1-disk-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -116,7 +116,7 @@ describe('domain disks', () => {
     const domains = placements.map(([name, strategy, affinity]) => {
       const file = join(dir, `code-${name}.img`);
       writeFileSync(file, sector);
-      return { name, strategy, memory: 4, affinity, boot, disk: { file } };
+      return { name, strategy, memory: 4, affinity, boot, disk: { file }, on_poweroff: 'preserve' };
     });
     const hv = await Type1Hypervisor.start({ platform: parsePlatform(JSON.stringify({ pcpus: 2, memory: 64, domains })), strategies });
     try {
@@ -139,7 +139,7 @@ describe('domain disks', () => {
     }));
     const hv = await Type1Hypervisor.start({ platform, strategies });
     try {
-      const base = { strategy: 'hw:vmx', memoryMiB: 4, vcpus: 1, weight: 256, cap: 0, affinity: [0], boot: { kind: 'compute' }, autostart: true } as const;
+      const base = { strategy: 'hw:vmx', memoryMiB: 4, vcpus: 1, weight: 256, cap: 0, affinity: [0], boot: { kind: 'compute' }, autostart: true, on: DEFAULT_ACTIONS } as const;
       expect(() => hv.create({ ...base, name: 'b', disk: { kind: 'slice', offset: 16 * 1024, size: 32 * 1024 } })).toThrow(/are domain 'a's disk/);
       expect(() => hv.create({ ...base, name: 'c', disk: { kind: 'slice', offset: 48 * 1024, size: 32 * 1024 } })).toThrow(/ends past the platform disk/);
       expect(() => hv.create({ ...base, name: 'd', disk: { kind: 'file', path: join(dir, 'missing.img') } })).toThrow(/disk: .*missing\.img/);

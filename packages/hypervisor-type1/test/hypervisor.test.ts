@@ -1,7 +1,7 @@
 // The hypervisor on real pCPU workers: compute domains under hw:vmx and full sharing two pCPUs,
 // moving between them, paused, destroyed and created while the others run.
 import { afterEach, describe, expect, it } from 'vitest';
-import { COMPUTE_COUNTER_ADDRESS, FRAME_SIZE, Type1Hypervisor, parsePlatform, type DomainConfig } from '../dist/index.js';
+import { COMPUTE_COUNTER_ADDRESS, DEFAULT_ACTIONS, FRAME_SIZE, Type1Hypervisor, parsePlatform, type DomainConfig } from '../dist/index.js';
 
 const strategies = [
   { name: 'hw:vmx', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'vmxStrategy' },
@@ -86,7 +86,7 @@ describe('Type1Hypervisor', () => {
     expect(hv.pool.framesOf(2)).toBe(0);
     expect(log.some((l) => l.includes(`domain 2 'b' destroyed: ${frames.count} frames back in the pool`))).toBe(true);
     expect(() => hv.find('b')).toThrow(/no domain 'b'/);
-    const config: DomainConfig = { name: 'd', strategy: 'hw:vmx', memoryMiB: 4, vcpus: 1, weight: 256, cap: 0, affinity: [0, 1], boot: { kind: 'compute' }, autostart: true };
+    const config: DomainConfig = { name: 'd', strategy: 'hw:vmx', memoryMiB: 4, vcpus: 1, weight: 256, cap: 0, affinity: [0, 1], boot: { kind: 'compute' }, autostart: true, on: DEFAULT_ACTIONS };
     const d = hv.create(config);
     expect(d.extent.first).toBe(frames.first);
     expect(d.extent.count * FRAME_SIZE).toBe(frames.count * FRAME_SIZE);
@@ -98,7 +98,7 @@ describe('Type1Hypervisor', () => {
   it('a domain that exits or cannot go on stops alone', async () => {
     const { hv } = await boot([
       compute('a'),
-      { name: 'hello', strategy: 'hw:vmx', memory: 4, boot: { guest: 'hello' } },
+      { name: 'hello', strategy: 'hw:vmx', memory: 4, boot: { guest: 'hello' }, on_poweroff: 'preserve' },
     ]);
     await until('hello exits', () => hv.list().find((d) => d.name === 'hello')?.end === 'exit code 0');
     expect(hv.list().find((d) => d.name === 'hello')!.state).toBe('---s--');
@@ -107,7 +107,7 @@ describe('Type1Hypervisor', () => {
   });
 
   it('serves device models on a pinned vCPU\'s own pCPU and on the device-model thread alike: PIT and PIC interrupts, COM1 input, the exit port', async () => {
-    const guest = (name: string, image: string, extra: object = {}) => ({ name, strategy: 'hw:vmx', memory: 16, boot: { guest: image }, ...extra });
+    const guest = (name: string, image: string, extra: object = {}) => ({ name, strategy: 'hw:vmx', memory: 16, boot: { guest: image }, on_poweroff: 'preserve', ...extra });
     const { hv, consoles, log } = await boot([
       guest('irq-local', 'irq-test', { affinity: [1] }), guest('irq-thread', 'irq-test'),
       guest('demo-local', 'demo', { affinity: [0] }), guest('demo-thread', 'demo'),
@@ -192,7 +192,7 @@ describe('Type1Hypervisor', () => {
 
   it('refuses what it cannot run', async () => {
     const { hv } = await boot([], 1);
-    const config: DomainConfig = { name: 'v', strategy: 'hw:vmx', memoryMiB: 128, vcpus: 1, weight: 256, cap: 0, affinity: [0], boot: { kind: 'compute' }, autostart: true };
+    const config: DomainConfig = { name: 'v', strategy: 'hw:vmx', memoryMiB: 128, vcpus: 1, weight: 256, cap: 0, affinity: [0], boot: { kind: 'compute' }, autostart: true, on: DEFAULT_ACTIONS };
     expect(() => hv.create(config)).toThrow(/the RAM pool has no 32768 contiguous free frames/);
     expect(() => hv.create({ ...config, memoryMiB: 4, affinity: [3] })).toThrow(/affinity: pCPU 3 does not exist/);
     expect(hv.pool.freeFrames).toBe(hv.pool.frames);

@@ -56,15 +56,16 @@ describe('isolation between domains', () => {
     const diskBefore = Uint8Array.from({ length: 512 * KiB }, (_, i) => (i * 31 + (i >>> 9)) & 0xff);
     writeFileSync(physical, diskBefore);
     const slice = (name: keyof typeof SLICES) => ({ offset: SLICES[name], size: SLICE_SIZE });
-    const dmaHostile = { memory: 4, boot: { flat: DMA_HOSTILE, address: 0x100000 }, autostart: false };
+    // Ended domains are kept (their frames too) to be compared and then destroyed.
+    const dmaHostile = { memory: 4, boot: { flat: DMA_HOSTILE, address: 0x100000 }, autostart: false, on_poweroff: 'preserve' };
     const platform = parsePlatform(JSON.stringify({
       pcpus: 2, memory: 64, disk: physical,
       domains: [
         { name: 'canary1', strategy: 'hw:vmx', memory: 4, boot: { compute: true }, disk: slice('canary1') },
         { name: 'canary2', strategy: 'hw:vmx', memory: 4, boot: { compute: true }, disk: slice('canary2') },
         { name: 'canary3', strategy: 'hw:vmx', memory: 16, boot: { guest: 'minikernel' }, disk: slice('canary3') },
-        { name: 'hostile', strategy: 'hw:vmx', memory: 4, boot: { flat: hostileFile, address: 0x100000 }, autostart: false },
-        { name: 'escape', strategy: 'hw:vmx', memory: 8, boot: { guest: 'escape' }, autostart: false },
+        { name: 'hostile', strategy: 'hw:vmx', memory: 4, boot: { flat: hostileFile, address: 0x100000 }, autostart: false, on_crash: 'preserve' },
+        { name: 'escape', strategy: 'hw:vmx', memory: 8, boot: { guest: 'escape' }, autostart: false, on_poweroff: 'preserve' },
         { name: 'dma-thread', strategy: 'hw:vmx', ...dmaHostile, disk: slice('dma-thread') },
         { name: 'dma-local', strategy: 'hw:vmx', affinity: [1], ...dmaHostile, disk: slice('dma-local') },
         { name: 'dma-full', strategy: 'full', affinity: [0], ...dmaHostile, disk: slice('dma-full') },
@@ -102,7 +103,7 @@ describe('isolation between domains', () => {
       for (const name of DMA_HOSTILES) await until(`${name} ends`, () => end(name) !== null);
       await until('escape ends', () => end('escape') !== null, 120_000);
       const rows = hv.list();
-      expect(rows.find((d) => d.name === 'hostile')).toMatchObject({ state: '----c-', end: expect.stringMatching(/^triple fault/) });
+      expect(rows.find((d) => d.name === 'hostile')).toMatchObject({ state: '---sc-', end: expect.stringMatching(/^triple fault/) });
       expect(rows.find((d) => d.name === 'escape')).toMatchObject({ end: 'exit code 0' });
       // Exit code 0: every request past its disk's end came back IOERR, and its device still worked after.
       for (const name of DMA_HOSTILES) expect(rows.find((d) => d.name === name), name).toMatchObject({ end: 'exit code 0' });

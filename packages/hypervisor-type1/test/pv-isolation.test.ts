@@ -90,7 +90,7 @@ describe('isolation from a hostile para-virtual domain', () => {
       const running = [counter('canary1'), counter('canary2')];
 
       const hostile = hv.create(parseDomain(JSON.stringify({
-        name: 'pv-hostile', strategy: 'para', memory: 4, affinity: [1], boot: { pv: PV_HOSTILE, cmdline },
+        name: 'pv-hostile', strategy: 'para', memory: 4, affinity: [1], boot: { pv: PV_HOSTILE, cmdline }, on_crash: 'preserve',
       }), 2));
       expect(hostile.extent).toEqual({ first, count: own });
       const row = () => hv.list().find((d) => d.name === 'pv-hostile')!;
@@ -107,7 +107,7 @@ describe('isolation from a hostile para-virtual domain', () => {
         + sweep.reduce((sum, m) => sum + (m < 0x100000 ? 3 : 2), 0);
       expect(checked, 'every check ran').toBe(checks);
       expect(failed).toBe(0);
-      expect(row()).toMatchObject({ state: '----c-', end: expect.stringMatching(/domain crashed: fault writing a trap frame/) });
+      expect(row()).toMatchObject({ state: '---sc-', end: expect.stringMatching(/domain crashed: fault writing a trap frame/) });
 
       const after = snapshot();
       const changed = [...after.keys()].filter((f) => before.get(f) !== after.get(f));

@@ -4,12 +4,12 @@
 // asked through xenstore's control/shutdown: minikernel-pv watches it and powers off through
 // sched_op, while the others run on. Driven through the control socket, as `ringvisor xl` is.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { COMPUTE_COUNTER_ADDRESS, ControlServer, Type1Hypervisor, parseDomain, parsePlatform, type ControlRequest, type ControlResponse } from '../dist/index.js';
+import { COMPUTE_COUNTER_ADDRESS, ControlServer, Type1Hypervisor, parseDomain, parsePlatform } from '../dist/index.js';
+import { xl } from './control-client.js';
 import { until } from './until.js';
 
 const strategies = [
@@ -18,7 +18,8 @@ const strategies = [
   { name: 'para', module: import.meta.resolve('@ringvisor/vmm-para'), exportName: 'paraStrategy' },
 ];
 const BUTTON_GUEST = fileURLToPath(new URL('../guests/acpi-button.bin', import.meta.url));
-const button = (name: string, extra: object = {}) => ({ name, strategy: 'hw:vmx', memory: 4, boot: { flat: BUTTON_GUEST, address: 0x100000 }, ...extra });
+// Kept once powered off (on_poweroff=preserve), to be looked at in the list.
+const button = (name: string, extra: object = {}) => ({ name, strategy: 'hw:vmx', memory: 4, boot: { flat: BUTTON_GUEST, address: 0x100000 }, on_poweroff: 'preserve', ...extra });
 const dir = mkdtempSync(join(tmpdir(), 'ringvisor-type1-shutdown-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -30,18 +31,6 @@ afterEach(async () => {
   hv = server = null;
 });
 
-/** One request on the control socket, as `ringvisor xl` sends it. */
-function xl(path: string, request: ControlRequest): Promise<ControlResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    let text = '';
-    socket.on('data', (chunk) => { text += chunk.toString('utf8'); });
-    socket.on('end', () => resolve(JSON.parse(text.split('\n')[0]) as ControlResponse));
-    socket.on('error', reject);
-    socket.write(JSON.stringify(request) + '\n');
-  });
-}
-
 describe('xl shutdown', () => {
   it('presses the ACPI power button: guests that enable it power off (board on the device-model thread and on its pCPU), one that ignores it runs on; a para domain is asked through xenstore and powers off', async () => {
     const consoles = new Map<string, string>();
@@ -51,7 +40,7 @@ describe('xl shutdown', () => {
         button('thread'),
         button('local', { strategy: 'full', affinity: [1] }),
         { name: 'compute', strategy: 'hw:vmx', memory: 4, boot: { compute: true } },
-        { name: 'pv', strategy: 'para', memory: 32, affinity: [0], boot: { guest: 'minikernel-pv' } },
+        { name: 'pv', strategy: 'para', memory: 32, affinity: [0], boot: { guest: 'minikernel-pv' }, on_poweroff: 'preserve' },
       ],
     }));
     hv = await Type1Hypervisor.start({
@@ -72,7 +61,7 @@ describe('xl shutdown', () => {
 
     // -w: the answer comes once the guest has powered off through PM1_CNT.
     const waited = await xl(socket, { cmd: 'shutdown', domain: 'thread', wait: true });
-    expect(waited).toEqual({ ok: true, result: { id: 1, name: 'thread', via: 'power-button', end: 'power-off' } });
+    expect(waited).toEqual({ ok: true, result: { id: 1, name: 'thread', via: 'power-button', end: 'power-off', action: 'preserve' } });
     expect(consoles.get('thread')).toContain('power button pressed, entering S5');
     expect(row('thread').state).toBe('---s--');
     // Without -w: the answer comes at once; the domain shuts down on its own time.
@@ -93,7 +82,7 @@ describe('xl shutdown', () => {
     await until('pv shell', () => consoles.get('pv')?.includes('minikernel shell: type help') === true, 120_000);
     const computing = rounds();
     const asked = await xl(socket, { cmd: 'shutdown', domain: 'pv', wait: true });
-    expect(asked).toEqual({ ok: true, result: { id: 4, name: 'pv', via: 'control/shutdown', end: 'power-off' } });
+    expect(asked).toEqual({ ok: true, result: { id: 4, name: 'pv', via: 'control/shutdown', end: 'power-off', action: 'preserve' } });
     expect(consoles.get('pv')).toContain('minikernel: shutdown requested by the toolstack');
     expect(row('pv').state).toBe('---s--');
     expect(log).toContain("domain 4 'pv': xenstore control/shutdown = poweroff");
@@ -105,7 +94,7 @@ describe('xl shutdown', () => {
     // Asked as it is created: the request may reach its pCPU before the VM is built there (then it
     // waits and is written at the build); either way it is in the node when the guest sets its
     // watch, whose first event shows it, and the guest powers off at boot.
-    const early = h.create(parseDomain(JSON.stringify({ name: 'early', strategy: 'para', memory: 32, affinity: [1], boot: { guest: 'minikernel-pv' } }), 2, 'early'));
+    const early = h.create(parseDomain(JSON.stringify({ name: 'early', strategy: 'para', memory: 32, affinity: [1], boot: { guest: 'minikernel-pv' }, on_poweroff: 'preserve' }), 2, 'early'));
     h.shutdownDomain('early');
     expect(await early.ended()).toBe('power-off');
     expect(consoles.get('early')).toContain('minikernel: shutdown requested by the toolstack');

@@ -17,7 +17,7 @@ enum {
   MMUEXT_TLB_FLUSH_LOCAL = 6, MMUEXT_INVLPG_LOCAL = 7,
 };
 enum { SCHEDOP_yield = 0, SCHEDOP_block = 1, SCHEDOP_shutdown = 2 };
-enum { SHUTDOWN_poweroff = 0, SHUTDOWN_crash = 3 };
+enum { SHUTDOWN_poweroff = 0, SHUTDOWN_reboot = 1, SHUTDOWN_crash = 3 };
 enum { EVTCHNOP_bind_virq = 1, EVTCHNOP_send = 4, EVTCHNOP_alloc_unbound = 6 };
 #define VIRQ_TIMER 0
 /* xenstore message types (io/xs_wire.h) */

@@ -2,6 +2,7 @@
 // response per line. After a successful `console` response the connection carries the domain's
 // console bytes both ways until either side closes it.
 import type { DomainInfo, VcpuInfo } from '../hypervisor.js';
+import type { LifecycleAction } from '../platform/schema.js';
 
 export type ControlRequest =
   | { readonly cmd: 'list' }
@@ -14,6 +15,12 @@ export type ControlRequest =
    * domain: the answer's `via`); with `wait`, answers once the domain has stopped (xl shutdown -w).
    */
   | { readonly cmd: 'shutdown'; readonly domain: string; readonly wait?: boolean }
+  /**
+   * Asks the guest to reboot: "reboot" in a para domain's xenstore control/shutdown; a full or
+   * hw:vmx domain has no PV control interface and is refused unless `force` (xl reboot -F), which
+   * resets it. With `wait`, answers once on_reboot (or whatever its end) was carried out.
+   */
+  | { readonly cmd: 'reboot'; readonly domain: string; readonly wait?: boolean; readonly force?: boolean }
   /** `cpus`: "all", or a list like "0,2-3". */
   | { readonly cmd: 'vcpu-pin'; readonly domain: string; readonly vcpu: string; readonly cpus: string }
   /** Without weight and cap: report; without domain: every domain. */
@@ -21,12 +28,25 @@ export type ControlRequest =
 
 export interface SchedRow { readonly name: string; readonly id: number; readonly weight: number; readonly cap: number }
 
-/** How xl shutdown asked the guest: its ACPI power button, or "poweroff" in its xenstore control/shutdown. */
-export type ShutdownVia = 'power-button' | 'control/shutdown';
+/**
+ * How xl shutdown or reboot asked the guest: its ACPI power button, its xenstore control/shutdown
+ * ("poweroff" or "reboot"), or not at all (xl reboot -F's reset).
+ */
+export type ShutdownVia = 'power-button' | 'control/shutdown' | 'reset';
 
-/** `via`: how the guest was asked (shutdown); `end`: why a domain stopped (shutdown with `wait`). */
-export type ControlResult =
-  | DomainInfo[] | VcpuInfo[] | SchedRow[] | { readonly id: number; readonly name: string; readonly via?: ShutdownVia; readonly end?: string } | null;
+/** What `shutdown` and `reboot` answer: how the guest was asked, and with `wait` what became of it (EndOutcome). */
+export interface ShutdownResult {
+  readonly id: number;
+  readonly name: string;
+  readonly via?: ShutdownVia;
+  /** Why it stopped, the action taken, and the ID a restart gave it (or why the restart failed). */
+  readonly end?: string;
+  readonly action?: LifecycleAction;
+  readonly restartedAs?: number;
+  readonly restartError?: string;
+}
+
+export type ControlResult = DomainInfo[] | VcpuInfo[] | SchedRow[] | ShutdownResult | null;
 
 export type ControlResponse =
   | { readonly ok: true; readonly result: ControlResult }

@@ -97,10 +97,11 @@ async function execute(hv: Type1Hypervisor, r: ControlRequest): Promise<ControlR
     case 'destroy':
       await hv.destroy(r.domain);
       return null;
-    case 'shutdown': {
-      const domain = hv.shutdownDomain(r.domain);
-      const via = domain.pvKernel !== null ? 'control/shutdown' : 'power-button';
-      return { id: domain.id, name: domain.name, via, ...(r.wait === true ? { end: await domain.ended() } : {}) };
+    case 'shutdown':
+    case 'reboot': {
+      const domain = r.cmd === 'shutdown' ? hv.shutdownDomain(r.domain) : hv.rebootDomain(r.domain, r.force === true);
+      const via = domain.pvKernel !== null ? 'control/shutdown' : r.cmd === 'shutdown' ? 'power-button' : 'reset';
+      return { id: domain.id, name: domain.name, via, ...(r.wait === true ? await domain.settled() : {}) };
     }
     case 'pause':
       hv.pause(r.domain);

@@ -19,6 +19,25 @@ export type DomainBoot =
   /** A kernel for Xen's PV ABI (x86-32 ELF; x86-64 ELF or bzImage), with an optional initrd (strategy para only). */
   | { readonly kind: 'pv'; readonly kernel: string; readonly initrd?: string; readonly cmdline: string };
 
+/**
+ * How a domain ended, as Xen's shutdown reasons: the guest powered off (ACPI S5, the exit port,
+ * sched_op poweroff), asked for a reboot (a board reset, sched_op reboot, `xl reboot -F`'s reset),
+ * or crashed (a triple fault, an unhandled exception, HLT with interrupts off, SHUTDOWN_crash).
+ */
+export const DOMAIN_ENDS = ['poweroff', 'reboot', 'crash'] as const;
+export type DomainEnd = (typeof DOMAIN_ENDS)[number];
+
+/**
+ * What the hypervisor does with a domain that ended (xl.cfg's on_poweroff, on_reboot, on_crash):
+ * free it, rebuild it from its config (same name, a new domain ID), or keep it in the list with its
+ * frames until `xl destroy`.
+ */
+export const LIFECYCLE_ACTIONS = ['destroy', 'restart', 'preserve'] as const;
+export type LifecycleAction = (typeof LIFECYCLE_ACTIONS)[number];
+
+/** A domain's action for each way it can end. */
+export type LifecycleActions = Readonly<Record<DomainEnd, LifecycleAction>>;
+
 /** A domain's virtual disk: a byte range of the platform's physical disk, or a file of its own. */
 export type DomainDisk =
   | { readonly kind: 'slice'; readonly offset: number; readonly size: number }
@@ -39,6 +58,8 @@ export interface DomainConfig {
   readonly boot: DomainBoot;
   readonly disk?: DomainDisk;
   readonly autostart: boolean;
+  /** on_poweroff, on_reboot, on_crash (xl's defaults: destroy, restart, destroy). */
+  readonly on: LifecycleActions;
 }
 
 export interface SchedulerConfig {

@@ -2,8 +2,8 @@
 // path, what it must be and what it was; nothing is half-accepted.
 import { GUESTS } from '@ringvisor/guests';
 import {
-  DOMAIN_STRATEGIES, type DomainBoot, type DomainConfig, type DomainDisk, type DomainStrategy, type PlatformConfig,
-  type SchedulerConfig,
+  DOMAIN_ENDS, DOMAIN_STRATEGIES, LIFECYCLE_ACTIONS, type DomainBoot, type DomainConfig, type DomainDisk, type DomainStrategy, type LifecycleAction,
+  type LifecycleActions, type PlatformConfig, type SchedulerConfig,
 } from './schema.js';
 
 export const MAX_PCPUS = 64;
@@ -75,7 +75,13 @@ class Reader {
   }
 }
 
-const DOMAIN_KEYS = ['name', 'strategy', 'memory', 'vcpus', 'weight', 'cap', 'affinity', 'boot', 'disk', 'autostart'] as const;
+const DOMAIN_KEYS = [
+  'name', 'strategy', 'memory', 'vcpus', 'weight', 'cap', 'affinity', 'boot', 'disk', 'autostart', 'on_poweroff', 'on_reboot', 'on_crash',
+] as const;
+/** xl's defaults for on_poweroff, on_reboot and on_crash. */
+export const DEFAULT_ACTIONS: LifecycleActions = { poweroff: 'destroy', reboot: 'restart', crash: 'destroy' };
+/** xl.cfg actions this hypervisor does not take, named in the error rather than called unknown. */
+const XL_ACTIONS_NOT_TAKEN = ['rename-restart', 'coredump-destroy', 'coredump-restart', 'soft-reset'];
 const BOOT_KEYS = ['compute', 'guest', 'flat', 'address', 'kernel', 'initrd', 'cmdline', 'pv'] as const;
 
 function readStrategy(r: Reader, path: string, value: Json): DomainStrategy {
@@ -162,6 +168,20 @@ function readDisk(r: Reader, path: string, value: Json): DomainDisk | undefined 
   return undefined;
 }
 
+function readActions(r: Reader, at: (key: string) => string, value: Record<string, Json>): LifecycleActions {
+  const actions = { ...DEFAULT_ACTIONS };
+  for (const end of DOMAIN_ENDS) {
+    const key = `on_${end}`;
+    const action = value[key];
+    if (action === undefined) continue;
+    // A list lookup, not an object's: `constructor` or `__proto__` is a bad value like any other.
+    if (typeof action === 'string' && (LIFECYCLE_ACTIONS as readonly string[]).includes(action)) actions[end] = action as LifecycleAction;
+    else if (typeof action === 'string' && XL_ACTIONS_NOT_TAKEN.includes(action)) r.problems.push(`${at(key)}: '${action}' is an xl action this hypervisor does not take (use ${LIFECYCLE_ACTIONS.join(', ')})`);
+    else r.bad(at(key), `one of ${LIFECYCLE_ACTIONS.join(', ')}`, action);
+  }
+  return actions;
+}
+
 function readAffinity(r: Reader, path: string, value: Json, pcpus: number): number[] {
   const all = Array.from({ length: pcpus }, (_, i) => i);
   if (value === undefined || value === 'all') return all;
@@ -195,7 +215,8 @@ function readDomain(r: Reader, path: string, value: Json, pcpus: number): Domain
   const boot = readBoot(r, at('boot'), value.boot, strategy);
   const disk = readDisk(r, at('disk'), value.disk);
   const autostart = r.boolean(at('autostart'), value.autostart, true);
-  return { name, strategy, memoryMiB, vcpus, weight, cap, affinity, boot, autostart, ...(disk ? { disk } : {}) };
+  const on = readActions(r, at, value);
+  return { name, strategy, memoryMiB, vcpus, weight, cap, affinity, boot, autostart, on, ...(disk ? { disk } : {}) };
 }
 
 function readScheduler(r: Reader, value: Json): SchedulerConfig {
