@@ -6,7 +6,7 @@
 import type { Cpu } from '../cpu.js';
 import { throwFault } from '../fault.js';
 import { d, fetch8, fetch32 } from './decode-state.js';
-import { TWO_32, canonical, probeWrite, read64, readHi, readLinear, write64, writeLinear } from './memory.js';
+import { TWO_32, canonical, probeWrite, read64, readHi, readLinear, readRam, write64, writeLinear, writeRam } from './memory.js';
 
 /** High dword of the last 64-bit value a function here returned. */
 export const hi = { v: 0 };
@@ -168,7 +168,11 @@ export function writeAt(cpu: Cpu, linear: number, size: number, lo: number, high
 /** Reads `size` at base + index << scale + disp through segment `seg` (-1 none). */
 export function readOperand(cpu: Cpu, base: number, index: number, scale: number, disp: number, addr32: boolean, seg: number, size: number): number {
   eaFrom(cpu, base, index, scale, disp, addr32);
-  return readAt(cpu, linearIn(cpu, seg), size);
+  const linear = linearIn(cpu, seg);
+  const v = readRam(cpu, linear, size);
+  if (v !== v) return readAt(cpu, linear, size);
+  hi.v = size === 3 ? readHi : 0;
+  return v;
 }
 
 /** Writes `size` (hi:lo) at base + index << scale + disp through segment `seg` (-1 none). */
@@ -176,7 +180,8 @@ export function writeOperand(
   cpu: Cpu, base: number, index: number, scale: number, disp: number, addr32: boolean, seg: number, size: number, lo: number, high: number,
 ): void {
   eaFrom(cpu, base, index, scale, disp, addr32);
-  writeAt(cpu, linearIn(cpu, seg), size, lo, high);
+  const linear = linearIn(cpu, seg);
+  if (!writeRam(cpu, linear, size, lo, high)) writeAt(cpu, linear, size, lo, high);
 }
 
 /** Fetches ModRM and decodes a memory operand (mod != 3). */
