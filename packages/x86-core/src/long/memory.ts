@@ -62,36 +62,25 @@ function writePhys(cpu: Cpu, phys: number, size: 1 | 2 | 4, value: number): void
   } else cpu.writeSlow(phys, size, size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff));
 }
 
-/** Bytes of an access of `size` 0-3 (byte, word, dword, qword). */
-const BYTES = [1, 2, 4, 8];
-
 /**
- * A read of `size` 0-3 (a qword's high dword in `readHi`) within one page of RAM: one translation,
- * then the bytes. NaN when the access crosses a page or the page is not RAM: the caller then takes
- * `readLinear`/`read64`, which translate again and go through the bus.
+ * The value of `size` 0-3 (byte to qword) in RAM at `phys` (the caller checked the page is RAM and
+ * the bytes lie in it); a qword's high dword in `readHi`.
  */
-export function readRam(cpu: Cpu, linear: number, size: number): number {
-  if (linear - Math.floor(linear / 4096) * 4096 + BYTES[size] > 4096) return NaN;
-  const phys = cpu.translateCanonical(linear, cpu.userAccess());
-  if (phys >= FOUR_GIB || cpu.kind[phys >>> 12] > 1) return NaN;
+export function loadRam(cpu: Cpu, phys: number, size: number): number {
   const ram = cpu.ram;
   if (size === 0) return ram[phys];
   if (size === 1) return ram[phys] | (ram[phys + 1] << 8);
-  const lo = ram[phys] | (ram[phys + 1] << 8) | (ram[phys + 2] << 16) | (ram[phys + 3] << 24);
   if (size === 3) readHi = ram[phys + 4] | (ram[phys + 5] << 8) | (ram[phys + 6] << 16) | (ram[phys + 7] << 24);
-  return lo;
+  return ram[phys] | (ram[phys + 1] << 8) | (ram[phys + 2] << 16) | (ram[phys + 3] << 24);
 }
 
-/** A write of `size` 0-3 within one page of plain RAM (not code); false when it must take `writeLinear`/`write64`. */
-export function writeRam(cpu: Cpu, linear: number, size: number, lo: number, high: number): boolean {
-  if (linear - Math.floor(linear / 4096) * 4096 + BYTES[size] > 4096) return false;
-  const phys = cpu.translateCanonical(linear, 2 | cpu.userAccess());
-  if (phys >= FOUR_GIB || cpu.kind[phys >>> 12] !== 0) return false;
+/** Stores `size` 0-3 (hi:lo) to plain RAM at `phys` (checked by the caller, as for `loadRam`). */
+export function storeRam(cpu: Cpu, phys: number, size: number, lo: number, high: number): void {
   const ram = cpu.ram;
   ram[phys] = lo;
-  if (size === 0) return true;
+  if (size === 0) return;
   ram[phys + 1] = lo >> 8;
-  if (size === 1) return true;
+  if (size === 1) return;
   ram[phys + 2] = lo >> 16;
   ram[phys + 3] = lo >> 24;
   if (size === 3) {
@@ -100,7 +89,6 @@ export function writeRam(cpu: Cpu, linear: number, size: number, lo: number, hig
     ram[phys + 6] = high >> 16;
     ram[phys + 7] = high >> 24;
   }
-  return true;
 }
 
 /** User bit for an access at the current CPL, unless `supervisor` (descriptor tables, TSS, IDT). */

@@ -6,7 +6,7 @@
 import type { Cpu } from '../cpu.js';
 import { throwFault } from '../fault.js';
 import { d, fetch8, fetch32 } from './decode-state.js';
-import { TWO_32, canonical, probeWrite, read64, readHi, readLinear, readRam, write64, writeLinear, writeRam } from './memory.js';
+import { TWO_32, canonical, loadRam, probeWrite, read64, readHi, readLinear, storeRam, write64, writeLinear } from './memory.js';
 
 /** High dword of the last 64-bit value a function here returned. */
 export const hi = { v: 0 };
@@ -164,13 +164,39 @@ export function writeAt(cpu: Cpu, linear: number, size: number, lo: number, high
 
 // A compiled block's memory operand read or written in one call (`eaFrom`, `linearIn` and the access):
 // a block that has not run often enough for TurboFan runs in V8's interpreter, where each call costs.
+// Within a page of RAM the access is one translation and the bytes, in int32 arithmetic; a page
+// crossing, MMIO or a code page (whose writes must be seen) takes `readAt`/`writeAt`.
+
+const FOUR_GIB = 0x1_0000_0000;
+const OPERAND_BYTES = [1, 2, 4, 8];
+/** The canonical linear address `operandPhys` computed, for the general path. */
+let operandLinear = 0;
+
+/**
+ * The operand `eaFrom` left in `ea`, through segment `seg` (-1 none): #GP(0), or #SS(0) through SS,
+ * unless canonical, as `linearIn`; then its physical address for `access` when the `size` access
+ * lies within one page, else -1. `operandLinear` holds the linear address either way.
+ */
+function operandPhys(cpu: Cpu, seg: number, size: number, access: number): number {
+  let lo = ea.lo;
+  let high = ea.hi;
+  if (seg >= 0) {
+    const sum = (lo >>> 0) + (cpu.segBase[seg] >>> 0);
+    high = (high + cpu.long.segBaseHi[seg] + (sum >= TWO_32 ? 1 : 0)) | 0;
+    lo = sum | 0;
+  }
+  if (((high << 16) >> 16) !== high) throwFault(ea.stack && seg < 0 ? 12 : 13, 0);
+  operandLinear = high * TWO_32 + (lo >>> 0);
+  if ((lo & 0xfff) + OPERAND_BYTES[size] > 4096) return -1;
+  return high === 0 ? cpu.translate(lo, access) : cpu.translateCanonical(operandLinear, access);
+}
 
 /** Reads `size` at base + index << scale + disp through segment `seg` (-1 none). */
 export function readOperand(cpu: Cpu, base: number, index: number, scale: number, disp: number, addr32: boolean, seg: number, size: number): number {
   eaFrom(cpu, base, index, scale, disp, addr32);
-  const linear = linearIn(cpu, seg);
-  const v = readRam(cpu, linear, size);
-  if (v !== v) return readAt(cpu, linear, size);
+  const phys = operandPhys(cpu, seg, size, cpu.userAccess());
+  if (phys < 0 || phys >= FOUR_GIB || cpu.kind[phys >>> 12] > 1) return readAt(cpu, operandLinear, size);
+  const v = loadRam(cpu, phys, size);
   hi.v = size === 3 ? readHi : 0;
   return v;
 }
@@ -180,8 +206,9 @@ export function writeOperand(
   cpu: Cpu, base: number, index: number, scale: number, disp: number, addr32: boolean, seg: number, size: number, lo: number, high: number,
 ): void {
   eaFrom(cpu, base, index, scale, disp, addr32);
-  const linear = linearIn(cpu, seg);
-  if (!writeRam(cpu, linear, size, lo, high)) writeAt(cpu, linear, size, lo, high);
+  const phys = operandPhys(cpu, seg, size, 2 | cpu.userAccess());
+  if (phys < 0 || phys >= FOUR_GIB || cpu.kind[phys >>> 12] !== 0) writeAt(cpu, operandLinear, size, lo, high);
+  else storeRam(cpu, phys, size, lo, high);
 }
 
 /** Fetches ModRM and decodes a memory operand (mod != 3). */
