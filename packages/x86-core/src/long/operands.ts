@@ -6,7 +6,7 @@
 import type { Cpu } from '../cpu.js';
 import { throwFault } from '../fault.js';
 import { d, fetch8, fetch32 } from './decode-state.js';
-import { TWO_32, canonical, loadRam, probeWrite, read64, readHi, readLinear, storeRam, write64, writeLinear } from './memory.js';
+import { TWO_32, loadRam, probeWrite, read64, readHi, readLinear, storeRam, write64, writeLinear } from './memory.js';
 
 /** High dword of the last 64-bit value a function here returned. */
 export const hi = { v: 0 };
@@ -122,8 +122,11 @@ export function eaLinear(cpu: Cpu): number {
   return linearIn(cpu, d.seg);
 }
 
-/** `eaLinear` through segment `s` (FS, GS, or -1 for none). */
-export function linearIn(cpu: Cpu, s: number): number {
+/** The dwords of the linear address `segmented` computed. */
+const at = { lo: 0, hi: 0 };
+
+/** `ea` through segment `s` (FS, GS, or -1 for none) into `at`: #GP(0) (#SS(0) through SS) unless canonical. */
+function segmented(cpu: Cpu, s: number): void {
   let lo = ea.lo;
   let high = ea.hi;
   if (s >= 0) {
@@ -131,9 +134,15 @@ export function linearIn(cpu: Cpu, s: number): number {
     high = (high + cpu.long.segBaseHi[s] + (sum >= TWO_32 ? 1 : 0)) | 0;
     lo = sum | 0;
   }
-  const linear = canonical(lo, high);
-  if (linear !== linear) throwFault(ea.stack && s < 0 ? 12 : 13, 0);
-  return linear;
+  if (((high << 16) >> 16) !== high) throwFault(ea.stack && s < 0 ? 12 : 13, 0);
+  at.lo = lo;
+  at.hi = high;
+}
+
+/** `eaLinear` through segment `s` (FS, GS, or -1 for none). */
+export function linearIn(cpu: Cpu, s: number): number {
+  segmented(cpu, s);
+  return at.hi * TWO_32 + (at.lo >>> 0);
 }
 
 /** The segment an explicit access uses: `d.seg`'s base or none; SS-relative for `stack`. */
@@ -173,19 +182,14 @@ const OPERAND_BYTES = [1, 2, 4, 8];
 let operandLinear = 0;
 
 /**
- * The operand `eaFrom` left in `ea`, through segment `seg` (-1 none): #GP(0), or #SS(0) through SS,
- * unless canonical, as `linearIn`; then its physical address for `access` when the `size` access
+ * The operand `eaFrom` left in `ea`, through segment `seg` (-1 none), checked as `linearIn` checks
+ * it; then its physical address for `access` when the `size` access
  * lies within one page, else -1. `operandLinear` holds the linear address either way.
  */
 function operandPhys(cpu: Cpu, seg: number, size: number, access: number): number {
-  let lo = ea.lo;
-  let high = ea.hi;
-  if (seg >= 0) {
-    const sum = (lo >>> 0) + (cpu.segBase[seg] >>> 0);
-    high = (high + cpu.long.segBaseHi[seg] + (sum >= TWO_32 ? 1 : 0)) | 0;
-    lo = sum | 0;
-  }
-  if (((high << 16) >> 16) !== high) throwFault(ea.stack && seg < 0 ? 12 : 13, 0);
+  segmented(cpu, seg);
+  const lo = at.lo;
+  const high = at.hi;
   operandLinear = high * TWO_32 + (lo >>> 0);
   if ((lo & 0xfff) + OPERAND_BYTES[size] > 4096) return -1;
   return high === 0 ? cpu.translate(lo, access) : cpu.translateCanonical(operandLinear, access);
