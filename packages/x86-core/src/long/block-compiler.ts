@@ -302,10 +302,10 @@ function branchTo(g: Emitter, target: number, retired: number): string {
   return target === g.entry ? g.backEdge(retired) : g.exit(target, retired);
 }
 
-/** A Jcc or JMP (relative) back to the block's entry. */
+/** A Jcc, JMP or CALL (relative) back to the block's entry: every branch `branchTo` may turn into a back edge. */
 function loopsToEntry(i: Insn64, rip: number, entry: number): boolean {
   const op = i.op;
-  const branch = (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f) || op === 0xe9 || op === 0xeb;
+  const branch = (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f) || op === 0xe9 || op === 0xeb || op === 0xe8;
   return branch && rip + i.length + i.imm === entry;
 }
 

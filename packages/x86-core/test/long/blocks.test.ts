@@ -118,6 +118,21 @@ describe('64-bit compiled blocks', () => {
     expect(compiled.cpu.longBlocks?.entered).toBeLessThan(300);
   });
 
+  it('go round when a CALL targets their own entry (a recursion), pushing each return address', () => {
+    const code = [
+      0xff, 0xc9, //                     top: dec ecx
+      0x74, 0x05, //                          jz out
+      0xe8, ...le32(-9), //                   call top
+      0xf4, //                           out: hlt
+    ];
+    bothAlike(code, (cpu) => {
+      cpu.reg32[1] = 5;
+      expect(cpu.run(100)).toBe('hlt');
+      expect(cpu.reg32[4]).toBe(0x80000 - 4 * 8);
+      expect(cpu.retired).toBe(15); // four passes of three, DEC, JZ and the HLT
+    });
+  });
+
   it('leave the interpreter\'s state when a load faults on a later pass of a loop', () => {
     const code = [
       0x48, 0x8b, 0x03, //                   top: mov rax, [rbx]
