@@ -8,10 +8,10 @@
 // A block is compiled for one linear RIP (RIP-relative operands and branch targets are constants) and
 // one physical page (blocks.ts checks both, and the page's code-write generation, on entry). It ends
 // after an unconditional transfer, at the end of the page, or before an instruction it does not
-// compile; a taken Jcc leaves it, but a Jcc or JMP back to the entry goes round again inside the
-// function while the run's budget (`left`) holds another pass (`n` counts the passes' instructions:
-// a loop body runs as one call, not one per iteration). Exactness: an instruction that may fault first records its index
-// and offset (`q`), and for one that moves RSP before it can fault, RSP (`s`, `sh`); the catch sets
+// compile; a taken Jcc leaves it, but a Jcc, JMP or CALL back to the entry goes round again inside
+// the function while the run's budget (`left`) holds another pass (`n` counts the passes'
+// instructions: a loop body runs as one call, not one per iteration). Exactness: an instruction
+// that may fault first records its index and offset (`q`), and for one that moves RSP before it can fault, RSP (`s`, `sh`); the catch sets
 // `recordedRetire`, `startEip`/`startRipHi` and `startEsp`/`startRspHi` as step64 would have, then
 // rethrows to run()'s handler. After any instruction that touched memory a non-zero `cpu.events` (MMIO,
 // a write to a code page, possibly this block's own) ends the block there, as runLong's loop would.

@@ -9,7 +9,7 @@
 import type { Cpu } from '../cpu.js';
 import { decode64, type Insn64 } from './block-decode.js';
 import { MAX_BLOCK_INSTRUCTIONS, compileLongBlock, endsBlock, type LongBlockFunction } from './block-compiler.js';
-import { TWO_32, translate64 } from './memory.js';
+import { TWO_32 } from './memory.js';
 
 const TWO_47 = 0x8000_0000_0000;
 
@@ -155,7 +155,7 @@ function fetchPhysical(cpu: Cpu, lo: number, high: number): number {
   const rip = high * TWO_32 + (lo >>> 0);
   if (!(rip >= -TWO_47 && rip < TWO_47)) return -1;
   try {
-    return translate64(cpu, rip, 16 | cpu.userAccess());
+    return cpu.translateCanonical(rip, 16 | cpu.userAccess());
   } catch {
     return -1;
   }

@@ -3,7 +3,7 @@
 // layout stays as it was.
 import type { Cpu } from '../cpu.js';
 import { throwFault } from '../fault.js';
-import { checkCanonical, translate64 } from './memory.js';
+import { checkCanonical } from './memory.js';
 
 const FOUR_GIB = 0x1_0000_0000;
 
@@ -51,7 +51,7 @@ export function fetch8(cpu: Cpu): number {
   if (!(offset >= 0 && offset < 4096)) {
     const page = Math.floor(rip / 4096) * 4096;
     checkCanonical(rip, false);
-    fetchPhys = translate64(cpu, page, 16 | cpu.userAccess());
+    fetchPhys = cpu.translateCanonical(page, 16 | cpu.userAccess());
     fetchPage = page;
     offset = rip - page;
   }

@@ -31,14 +31,6 @@ export function checkCanonical(linear: number, stack: boolean): void {
   if (!(linear >= -TWO_47 && linear < TWO_47)) throwFault(stack ? 12 : 13, 0);
 }
 
-/**
- * Physical address of `linear` for `access` (ACCESS_* bits of memory.ts; the CPL's U bit is the
- * caller's): the Cpu's inline TLBs, the paging unit's 4-level walk on a miss.
- */
-export function translate64(cpu: Cpu, linear: number, access: number): number {
-  return cpu.translateCanonical(linear, access);
-}
-
 function readPhys(cpu: Cpu, phys: number, size: 1 | 2 | 4): number {
   if (phys < FOUR_GIB && cpu.kind[phys >>> 12] <= 1) {
     const ram = cpu.ram;
@@ -100,11 +92,11 @@ function userBit(cpu: Cpu, supervisor: boolean): number {
 export function readLinear(cpu: Cpu, linear: number, size: 1 | 2 | 4, supervisor = false, stack = false): number {
   const offset = linear - Math.floor(linear / 4096) * 4096;
   const access = userBit(cpu, supervisor);
-  if (offset + size <= 4096) return readPhys(cpu, translate64(cpu, linear, access), size);
+  if (offset + size <= 4096) return readPhys(cpu, cpu.translateCanonical(linear, access), size);
   let v = 0;
   for (let i = 0; i < size; i++) {
     checkCanonical(linear + i, stack);
-    v |= readPhys(cpu, translate64(cpu, linear + i, access), 1) << (8 * i);
+    v |= readPhys(cpu, cpu.translateCanonical(linear + i, access), 1) << (8 * i);
   }
   return size === 4 ? v : v >>> 0;
 }
@@ -114,21 +106,21 @@ export function writeLinear(cpu: Cpu, linear: number, size: 1 | 2 | 4, value: nu
   const offset = linear - Math.floor(linear / 4096) * 4096;
   const access = 2 | userBit(cpu, supervisor);
   if (offset + size <= 4096) {
-    writePhys(cpu, translate64(cpu, linear, access), size, value);
+    writePhys(cpu, cpu.translateCanonical(linear, access), size, value);
     return;
   }
   checkCanonical(linear + size - 1, stack);
   const split = 4096 - offset;
-  const first = translate64(cpu, linear, access);
+  const first = cpu.translateCanonical(linear, access);
   // The second page from its first byte, where byte `split` of the value goes.
-  const second = translate64(cpu, linear + split, access);
+  const second = cpu.translateCanonical(linear + split, access);
   for (let i = 0; i < size; i++) writePhys(cpu, i < split ? first + i : second + i - split, 1, value >> (8 * i));
 }
 
 /** Reads a qword: the low dword is returned, the high one left in `readHi`. One translation within a page. */
 export function read64(cpu: Cpu, linear: number, supervisor = false, stack = false): number {
   if (linear - Math.floor(linear / 4096) * 4096 <= 4088) {
-    const phys = translate64(cpu, linear, userBit(cpu, supervisor));
+    const phys = cpu.translateCanonical(linear, userBit(cpu, supervisor));
     const lo = readPhys(cpu, phys, 4);
     readHi = readPhys(cpu, phys + 4, 4);
     return lo;
@@ -142,7 +134,7 @@ export function read64(cpu: Cpu, linear: number, supervisor = false, stack = fal
 /** Writes a qword, both halves checked before either lands (one translation within a page). */
 export function write64(cpu: Cpu, linear: number, lo: number, hi: number, supervisor = false, stack = false): void {
   if (linear - Math.floor(linear / 4096) * 4096 <= 4088) {
-    const phys = translate64(cpu, linear, 2 | userBit(cpu, supervisor));
+    const phys = cpu.translateCanonical(linear, 2 | userBit(cpu, supervisor));
     writePhys(cpu, phys, 4, lo);
     writePhys(cpu, phys + 4, 4, hi);
     return;
@@ -156,5 +148,5 @@ export function write64(cpu: Cpu, linear: number, lo: number, hi: number, superv
 
 /** Translates `linear` for a write without writing (a store that must fault before anything lands). */
 export function probeWrite(cpu: Cpu, linear: number, supervisor = false): void {
-  translate64(cpu, linear, 2 | userBit(cpu, supervisor));
+  cpu.translateCanonical(linear, 2 | userBit(cpu, supervisor));
 }

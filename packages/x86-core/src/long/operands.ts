@@ -176,15 +176,14 @@ export function writeAt(cpu: Cpu, linear: number, size: number, lo: number, high
 // Within a page of RAM the access is one translation and the bytes, in int32 arithmetic; a page
 // crossing, MMIO or a code page (whose writes must be seen) takes `readAt`/`writeAt`.
 
-const FOUR_GIB = 0x1_0000_0000;
 const OPERAND_BYTES = [1, 2, 4, 8];
 /** The canonical linear address `operandPhys` computed, for the general path. */
 let operandLinear = 0;
 
 /**
  * The operand `eaFrom` left in `ea`, through segment `seg` (-1 none), checked as `linearIn` checks
- * it; then its physical address for `access` when the `size` access
- * lies within one page, else -1. `operandLinear` holds the linear address either way.
+ * it; then its physical address for `access` when the `size` access lies within one page, else -1
+ * (below 4 GiB straight through the inline TLB). `operandLinear` holds the linear address either way.
  */
 function operandPhys(cpu: Cpu, seg: number, size: number, access: number): number {
   segmented(cpu, seg);
@@ -199,7 +198,7 @@ function operandPhys(cpu: Cpu, seg: number, size: number, access: number): numbe
 export function readOperand(cpu: Cpu, base: number, index: number, scale: number, disp: number, addr32: boolean, seg: number, size: number): number {
   eaFrom(cpu, base, index, scale, disp, addr32);
   const phys = operandPhys(cpu, seg, size, cpu.userAccess());
-  if (phys < 0 || phys >= FOUR_GIB || cpu.kind[phys >>> 12] > 1) return readAt(cpu, operandLinear, size);
+  if (phys < 0 || phys >= TWO_32 || cpu.kind[phys >>> 12] > 1) return readAt(cpu, operandLinear, size);
   const v = loadRam(cpu, phys, size);
   hi.v = size === 3 ? readHi : 0;
   return v;
@@ -211,7 +210,7 @@ export function writeOperand(
 ): void {
   eaFrom(cpu, base, index, scale, disp, addr32);
   const phys = operandPhys(cpu, seg, size, 2 | cpu.userAccess());
-  if (phys < 0 || phys >= FOUR_GIB || cpu.kind[phys >>> 12] !== 0) writeAt(cpu, operandLinear, size, lo, high);
+  if (phys < 0 || phys >= TWO_32 || cpu.kind[phys >>> 12] !== 0) writeAt(cpu, operandLinear, size, lo, high);
   else storeRam(cpu, phys, size, lo, high);
 }
 
