@@ -6,6 +6,8 @@ export type VmEnd =
   | { readonly reason: 'exit-code'; readonly code: number }
   | { readonly reason: 'triple-fault'; readonly detail: string }
   | { readonly reason: 'reset' }
+  /** A para-virtual guest's watchdog timer expired (Xen's SHUTDOWN_watchdog): it stopped feeding it. */
+  | { readonly reason: 'watchdog' }
   /** HLT with interrupts disabled: nothing can ever wake the CPU again. */
   | { readonly reason: 'dead'; readonly detail: string }
   /** The guest waits for input that can no longer arrive and has no timer left. */
@@ -41,6 +43,8 @@ export function describeEnd(end: VmEnd): string {
       return `triple fault: ${end.detail}`;
     case 'reset':
       return 'guest requested a reset';
+    case 'watchdog':
+      return "the guest's watchdog timer expired (SHUTDOWN_watchdog)";
     case 'dead':
       return `dead machine: ${end.detail}`;
     case 'idle':

@@ -172,6 +172,7 @@ export class RunLoop {
       case 'shutdown':
         if (exit.cause === 'triple-fault') return { reason: 'triple-fault', detail: exit.detail ?? 'the CPU shut down' };
         if (exit.cause === 'reset') return { reason: 'reset' };
+        if (exit.cause === 'watchdog') return { reason: 'watchdog' };
         return { reason: 'power-off' };
       case 'exception':
         return { reason: 'error', detail: `unhandled exception vector ${exit.vector}` };

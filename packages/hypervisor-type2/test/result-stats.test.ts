@@ -13,6 +13,7 @@ describe('exitStatusOf', () => {
       [{ reason: 'exit-code', code: 0xffffffff }, 255],
       [{ reason: 'triple-fault', detail: '' }, 1],
       [{ reason: 'reset' }, 1],
+      [{ reason: 'watchdog' }, 1],
       [{ reason: 'dead', detail: '' }, 1],
       [{ reason: 'idle', detail: '' }, 1],
       [{ reason: 'stopped', detail: 'SIGINT' }, 1],
@@ -26,6 +27,7 @@ describe('exitStatusOf', () => {
     expect(describeEnd({ reason: 'dead', detail: 'HLT with IF=0' })).toBe('dead machine: HLT with IF=0');
     expect(describeEnd({ reason: 'exit-code', code: 7 })).toBe('guest exited with code 7');
     expect(describeEnd({ reason: 'time-limit', seconds: 1.5 })).toBe('time limit of 1.5 s reached');
+    expect(describeEnd({ reason: 'watchdog' })).toBe("the guest's watchdog timer expired (SHUTDOWN_watchdog)");
   });
 });
 

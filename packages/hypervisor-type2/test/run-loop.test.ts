@@ -89,11 +89,13 @@ describe('RunLoop', () => {
     expect(clock.skipped).toBe(0);
   });
 
-  it('reports triple fault, reset and power-off from shutdown exits', () => {
+  it('reports triple fault, reset, a PV watchdog and power-off from shutdown exits', () => {
     expect(machine([{ exit: { reason: 'shutdown', cause: 'triple-fault', detail: '#DF in #DF' } }]).loop.step())
       .toEqual({ kind: 'end', end: { reason: 'triple-fault', detail: '#DF in #DF' } });
     expect(machine([{ exit: { reason: 'shutdown', cause: 'reset' } }]).loop.step())
       .toEqual({ kind: 'end', end: { reason: 'reset' } });
+    expect(machine([{ exit: { reason: 'shutdown', cause: 'watchdog' } }]).loop.step())
+      .toEqual({ kind: 'end', end: { reason: 'watchdog' } });
   });
 
   it('lets an exit-port request win over the HLT the guest executes after it', () => {

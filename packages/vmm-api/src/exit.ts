@@ -25,10 +25,13 @@ export interface HypercallExit {
   /** Set the value the guest receives as the hypercall's result. */
   complete(result: number): void;
 }
-/** The machine is gone: triple fault, guest power-off or reset request. */
+/**
+ * The machine is gone: triple fault, guest power-off or reset request, or (para-virtual) the
+ * domain's watchdog timer expired (Xen's SHUTDOWN_watchdog).
+ */
 export interface ShutdownExit {
   readonly reason: 'shutdown';
-  readonly cause: 'triple-fault' | 'power-off' | 'reset';
+  readonly cause: 'triple-fault' | 'power-off' | 'reset' | 'watchdog';
   readonly detail?: string;
 }
 /** An exception the strategy was asked to surface instead of delivering (debugging, tests). */

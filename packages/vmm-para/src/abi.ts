@@ -96,10 +96,19 @@ export const PTE_DISALLOW = 0x180;
 export const SCHEDOP_yield = 0;
 export const SCHEDOP_block = 1;
 export const SCHEDOP_shutdown = 2;
+export const SCHEDOP_poll = 3;
+export const SCHEDOP_remote_shutdown = 4;
+export const SCHEDOP_shutdown_code = 5;
+export const SCHEDOP_watchdog = 6;
 export const SHUTDOWN_poweroff = 0;
 export const SHUTDOWN_reboot = 1;
 export const SHUTDOWN_suspend = 2;
 export const SHUTDOWN_crash = 3;
+export const SHUTDOWN_watchdog = 4;
+/** Watchdog timers a domain may have (Xen's NR_DOMAIN_WATCHDOG_TIMERS). */
+export const NR_DOMAIN_WATCHDOG_TIMERS = 2;
+/** Ports one SCHEDOP_poll may name (Xen's "fairly arbitrary limit"). */
+export const SCHED_POLL_MAX_PORTS = 128;
 
 // vcpu_op (vcpu.h)
 export const VCPUOP_is_up = 3;

@@ -11,7 +11,7 @@ import {
   CS, SS, type Cpu, type MmuPaging,
 } from '@ringvisor/x86-core';
 import {
-  FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, FIRST_XEN_L2_SLOT, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE, PTE_A, PTE_D, PTE_P, PTE_RW, SHARED_INFO,
+  FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, FIRST_XEN_L2_SLOT, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE, PTE_A, PTE_D, PTE_P, PTE_RW, SHARED_INFO, SHUTDOWN_crash,
 } from './abi.js';
 import {
   checkDescriptor, hiddenOf, hypervisorGate, RESERVED_DESCRIPTORS,
@@ -31,6 +31,9 @@ import {
 import {
   PageTables,
 } from './page-tables.js';
+import {
+  domainShutdown, pollEventRaised, SchedState, type DomainStop,
+} from './sched-state.js';
 
 /** A guest context a bounce frame saves: where the guest was, or where an IRET failed to go. */
 export interface InterruptedContext {
@@ -47,8 +50,6 @@ export interface TrapEntry {
   address: number;
 }
 
-/** Why the vCPU must leave `run()`: blocked in sched_op, or the domain is gone. */
-export type DomainStop = null | 'block' | 'poweroff' | 'reboot' | 'crash';
 
 const EFLAGS_IF = 0x200;
 const EFLAGS_IOPL = 0x3000;
@@ -83,6 +84,7 @@ export class Domain {
 
   stop: DomainStop = null;
   crashReason = '';
+  readonly sched = new SchedState();
 
   constructor(
     readonly memory: PhysicalMemory,
@@ -257,10 +259,14 @@ export class Domain {
 
   // ---- Entering the guest kernel: traps, events, iret --------------------------------------
 
-  /** Ends the domain (Xen's domain_crash): the vCPU stops with the reason. */
+  /** Ends the domain (Xen's domain_crash): the vCPU stops with the reason (or the latched code's end). */
   crash(reason: string): void {
-    this.stop = 'crash';
-    this.crashReason = reason;
+    domainShutdown(this, SHUTDOWN_crash, reason);
+  }
+
+  /** An event channel raised a port: a vCPU polling for it wakes. */
+  eventRaised(port: number, kicked: boolean): void {
+    pollEventRaised(this, port, kicked);
   }
 
   /**

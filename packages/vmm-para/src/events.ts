@@ -17,6 +17,11 @@ export interface EventHost {
   /** Machine address of vcpu 0's vcpu_info (in shared_info unless the guest moved it). */
   readonly vcpuInfoBase: number;
   count(name: string, n?: number): void;
+  /**
+   * A port became pending (`kicked`: the vCPU's upcall_pending went from 0 to 1, Xen's vcpu_kick):
+   * what wakes a vCPU blocked in SCHEDOP_poll (Xen's evtchn_check_pollers).
+   */
+  eventRaised?(port: number, kicked: boolean): void;
 }
 
 /** Where shared_info keeps the event state, and how many ports its bitmaps hold. */
@@ -47,6 +52,8 @@ const BACKEND = 4;
 const LOOPBACK = 5;
 /** An inter-processor port of a vCPU (bind_ipi): a send raises it on the same domain. */
 const IPI = 6;
+/** Xen allocates a domain's ports in buckets; any port of an allocated bucket is valid to poll. */
+const PORTS_PER_BUCKET = 64;
 
 export type BackendHandler = () => void;
 
@@ -57,6 +64,8 @@ export class EventChannels {
   private readonly handlers = new Map<number, BackendHandler>();
   /** An unbound port's remote domain; a loopback port's peer. */
   private readonly remote: Uint16Array;
+  /** Ports below this are valid (Xen's valid_evtchns: the buckets allocated so far, the first at creation). */
+  private validPorts = PORTS_PER_BUCKET;
   constructor(private readonly domain: EventHost, private readonly layout: EventLayout = EVENT_LAYOUT_32) {
     this.state = new Uint8Array(layout.ports);
     this.virqOf = new Int16Array(layout.ports).fill(-1);
@@ -65,8 +74,18 @@ export class EventChannels {
   }
 
   private freePort(): number {
-    for (let port = 1; port < this.layout.ports; port++) if (this.state[port] === FREE) return port;
+    for (let port = 1; port < this.layout.ports; port++) {
+      if (this.state[port] !== FREE) continue;
+      this.validPorts = Math.max(this.validPorts, (Math.floor(port / PORTS_PER_BUCKET) + 1) * PORTS_PER_BUCKET);
+      return port;
+    }
     return -1;
+  }
+
+  /** Xen's evtchn_port_poll: 1 when `port` is pending, 0 when not, -EINVAL past the allocated buckets. */
+  pollPort(port: number): number {
+    if (port >= Math.min(this.validPorts, this.layout.ports)) return EINVAL;
+    return this.testBit(this.layout.pending, port) ? 1 : 0;
   }
 
   /** A port connected to a back end from the start (console and xenstore, as the builder sets up). */
@@ -182,7 +201,7 @@ export class EventChannels {
   unmask(port: number): number {
     if (!this.valid(port)) return EINVAL;
     this.clearBit(this.layout.mask, port);
-    if (this.testBit(this.layout.pending, port)) this.raiseSelector(port);
+    if (this.testBit(this.layout.pending, port) && this.raiseSelector(port)) this.domain.eventRaised?.(port, true);
     return 0;
   }
 
@@ -196,19 +215,23 @@ export class EventChannels {
   setPending(port: number): void {
     if (this.testBit(this.layout.pending, port)) return;
     this.setBit(this.layout.pending, port);
-    if (!this.testBit(this.layout.mask, port)) this.raiseSelector(port);
+    const kicked = !this.testBit(this.layout.mask, port) && this.raiseSelector(port);
+    this.domain.eventRaised?.(port, kicked);
   }
 
-  private raiseSelector(port: number): void {
+  /** Sets the port's selector bit and upcall_pending; true when upcall_pending was 0 (a kick). */
+  private raiseSelector(port: number): boolean {
     const memory = this.domain.memory;
     const base = this.domain.vcpuInfoBase;
     // The selector bit of the port's word: a little-endian bitmap, so bytes serve any word size.
     const bit = Math.floor(port / this.layout.wordBits);
     const at = base + this.layout.pendingSel + (bit >>> 3);
     const sel = memory.read8(at);
-    if ((sel & (1 << (bit & 7))) !== 0) return;
+    if ((sel & (1 << (bit & 7))) !== 0) return false;
     memory.write8(at, sel | (1 << (bit & 7)));
+    const kicked = memory.read8(base + this.layout.upcallPending) === 0;
     memory.write8(base + this.layout.upcallPending, 1);
+    return kicked;
   }
 
   private testBit(array: number, port: number): boolean {

@@ -16,6 +16,7 @@ import { PvGuest } from './pv-guest.js';
 import { isBzImage } from './pv64/bzimage.js';
 import { kernelElf64, PvGuest64 } from './pv64/guest.js';
 import { isElf64 } from './pv64/xen-elf64.js';
+import { mayRun, resume, WATCHDOG_EXIT } from './sched-state.js';
 import { NS_PER_TSC_TICK } from './time.js';
 
 const NM = 7;
@@ -51,8 +52,8 @@ class ParaVcpu implements Vcpu {
     const cpu = this.cpu;
     const stats = this.vm.spec.stats;
     if (domain.stop === 'block') {
-      if (!domain.eventPending()) return this.blockExit;
-      domain.stop = null;
+      if (!mayRun(domain)) return this.blockExit;
+      resume(domain);
     }
     let remaining = budget;
     for (;;) {
@@ -84,6 +85,7 @@ class ParaVcpu implements Vcpu {
     switch (domain.stop) {
       case 'poweroff': return { reason: 'shutdown', cause: 'power-off' };
       case 'reboot': return { reason: 'shutdown', cause: 'reset' };
+      case 'watchdog': return WATCHDOG_EXIT;
       case 'crash': return { reason: 'internal-error', detail: `domain crashed: ${domain.crashReason}` };
       default: return null;
     }
@@ -150,7 +152,8 @@ class ParaVcpu implements Vcpu {
 
   hasPendingEvent(): boolean {
     const guest = this.vm.guest ?? this.vm.guest64;
-    return guest !== null && guest.domain.stop === 'block' && guest.domain.eventPending();
+    // A blocked vCPU runs again for an event, a woken poll, or to report its domain's end (a watchdog).
+    return guest !== null && guest.domain.stop !== null && mayRun(guest.domain);
   }
 
   advanceTsc(ticks: number): void {

@@ -90,6 +90,15 @@ export class DomainTime {
     });
   }
 
+  /**
+   * Runs `fire` at system time `deadline` (at once when it has passed): the poll timeout and the
+   * watchdogs. Returns its cancel.
+   */
+  at(deadline: number, fire: () => void): () => void {
+    const id = this.clock.schedule(Math.max(deadline, this.clock.now()), fire);
+    return () => this.clock.cancel(id);
+  }
+
   stopSingleshot(): void {
     if (this.singleshot !== null) this.clock.cancel(this.singleshot);
     this.singleshot = null;

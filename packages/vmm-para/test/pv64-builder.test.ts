@@ -6,6 +6,7 @@ import { paraStrategy } from '../src/index.js';
 import { bzImagePayload } from '../src/pv64/bzimage.js';
 import type { PvGuest64 } from '../src/pv64/guest.js';
 import { parseFeatures, parseXenElf64 } from '../src/pv64/xen-elf64.js';
+import { mayRun, resume } from '../src/sched-state.js';
 import { TYPE_L1, TYPE_L4 } from '../src/frames.js';
 import { TestClock, TestStats } from './pv-harness.js';
 
@@ -335,15 +336,19 @@ describe('64-bit hypercalls with hostile arguments', () => {
     expect(d.memory.read32(d.hv.m2p[0] * 4096 + d.p2m[5] * 8)).toBe(5);
   });
 
-  it('delivers VIRQ_TIMER when the one-shot timer asked for falls due, and SCHEDOP_block returns at once for it', () => {
-    const { guest, d, scratch } = domain();
-    const clock = guest.time.clock as TestClock;
+  /** A started domain with VIRQ_TIMER bound: EVTCHNOP_bind_virq {u32 virq; u32 vcpu; u32 port (out)}. */
+  function timerDomain() {
+    const parts = domain();
+    const { guest, d, scratch } = parts;
     guest.start();
-    // EVTCHNOP_bind_virq {u32 virq = VIRQ_TIMER; u32 vcpu; u32 port (out)}
     d.access.write32(scratch, 0);
     d.access.write32(scratch + 4, 0);
     expect(guest.hypercall(32, [1, scratch])).toBe(0);
-    const port = d.access.read32(scratch + 8);
+    return { ...parts, clock: guest.time.clock as TestClock, port: d.access.read32(scratch + 8) };
+  }
+
+  it('delivers VIRQ_TIMER when the one-shot timer asked for falls due, and SCHEDOP_block returns at once for it', () => {
+    const { guest, d, scratch, clock, port } = timerDomain();
     const pending = () => (d.memory.read8(d.sharedInfoBase + 2048 + (port >>> 3)) >>> (port & 7)) & 1;
     const singleshot = (deadline: number, flags: number, vcpu = 0) => {
       d.access.write64(scratch + 16, deadline);
@@ -379,6 +384,43 @@ describe('64-bit hypercalls with hostile arguments', () => {
     // SCHEDOP_block with the event pending: unmasks delivery and returns without blocking.
     expect(guest.hypercall(29, [1, 0])).toBe(0);
     expect(d.upcallMask).toBe(0);
+    expect(d.stop).toBe(null);
+  });
+
+  it('reads SCHEDOP_poll\'s x86-64 structure (8-byte handle, timeout at 16) and blocks until its port or timeout', () => {
+    const { guest, d, scratch, clock, port } = timerDomain();
+    const list = scratch + 0x100;
+    d.access.write32(list, port);
+    // {u64 ports; u32 nr_ports @8; u64 timeout @16}
+    const poll = (ports: number, count: number, timeout: number) => {
+      d.access.write64(scratch + 0x40, ports);
+      d.access.write32(scratch + 0x48, count);
+      d.access.write64(scratch + 0x50, timeout);
+      return guest.hypercall(29, [3, scratch + 0x40]);
+    };
+    expect(poll(list, 129, 0)).toBe(EINVAL);
+    for (const bad of [-(2 ** 47) - 4096, 2 ** 47 - 2, 0xffff800000000000 - 2 ** 64]) expect(poll(bad, 1, 0)).toBe(EFAULT);
+    expect(guest.hypercall(29, [3, -(2 ** 47)])).toBe(EFAULT);
+    expect(d.stop).toBe(null);
+    guest.cpu.tscOffset += 100_000;
+    clock.ns = 1_000_000;
+    expect(guest.hypercall(24, [7, 0, 0])).toBe(0);
+    expect(poll(list, 1, 3_000_000)).toBe(0);
+    expect(d.stop).toBe('block');
+    expect(clock.nextDeadline()).toBe(3_000_000);
+    // VIRQ_TIMER's one-shot raises the polled port first: the poll ends and its timeout goes.
+    d.access.write64(scratch + 16, 2_000_000);
+    d.access.write32(scratch + 24, 0);
+    expect(guest.hypercall(24, [8, 0, scratch + 16])).toBe(0);
+    clock.ns = 2_000_000;
+    clock.fireDue();
+    expect(d.stop).toBe('block');
+    expect(mayRun(d)).toBe(true);
+    // What the vCPU's run does before it enters the guest again.
+    resume(d);
+    expect(clock.nextDeadline()).toBe(Infinity);
+    // The port is still pending: a second poll returns at once.
+    expect(poll(list, 1, 0)).toBe(0);
     expect(d.stop).toBe(null);
   });
 

@@ -1,10 +1,9 @@
-// The hypercalls whose structures are the same on x86-32 and x86-64 (vcpu_op's timers, sched_op,
+// The hypercalls whose structures are the same on x86-32 and x86-64 (vcpu_op's timers,
 // event_channel_op: u16/u32/u64 fields only), for both domains; and the memory map's e820 entry.
 import {
   CONSOLEIO_read, CONSOLEIO_write, DOMID_SELF, GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay,
   GNTST_permission_denied, GNTTABOP_map_grant_ref, GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, FIRST_RESERVED_GDT_ENTRY, EFAULT, EINVAL, ENOENT, EPERM, GUEST_DOMID, ENOSYS, ETIME, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
-  EVTCHNOP_send, EVTCHNOP_unmask, PAGE_SIZE, SCHEDOP_block, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash,
-  SHUTDOWN_poweroff, SHUTDOWN_reboot, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer,
+  EVTCHNOP_send, EVTCHNOP_unmask, PAGE_SIZE, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer,
   VCPUOP_set_singleshot_timer, VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer,
 } from '../abi.js';
 import type { GrantTable } from '../backends/grant-table.js';
@@ -22,10 +21,6 @@ export interface CommonHost {
     write32(linear: number, value: number): void;
   };
   readonly events: EventChannels;
-  upcallMask: number;
-  stop: null | 'block' | 'poweroff' | 'reboot' | 'crash';
-  eventPending(): boolean;
-  crash(reason: string): void;
 }
 
 /** What a batched page-table call (mmu_update, mmuext_op) needs, 32- or 64-bit. */
@@ -144,26 +139,6 @@ export function vcpuOp(domain: CommonHost, time: DomainTime, cmd: number, vcpu: 
     case VCPUOP_stop_periodic_timer:
       time.stopPeriodic();
       return 0;
-    default:
-      return ENOSYS;
-  }
-}
-
-export function schedOp(domain: CommonHost, cmd: number, arg: number): number {
-  switch (cmd) {
-    case SCHEDOP_yield: return 0;
-    case SCHEDOP_block:
-      // Blocking enables event delivery; a pending event returns at once and is delivered.
-      domain.upcallMask = 0;
-      if (!domain.eventPending()) domain.stop = 'block';
-      return 0;
-    case SCHEDOP_shutdown: {
-      const reason = domain.access.read32(arg);
-      if (reason === SHUTDOWN_poweroff) domain.stop = 'poweroff';
-      else if (reason === SHUTDOWN_reboot) domain.stop = 'reboot';
-      else domain.crash(reason === SHUTDOWN_crash ? 'the guest reported a crash (SHUTDOWN_crash)' : `shutdown reason ${reason} (no suspend support)`);
-      return 0;
-    }
     default:
       return ENOSYS;
   }

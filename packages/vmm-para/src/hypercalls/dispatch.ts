@@ -10,8 +10,11 @@ import {
   type HypercallContext,
 } from './context.js';
 import {
-  consoleIo, eventChannelOp, GRANT_LAYOUT_32, grantTableOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
+  consoleIo, eventChannelOp, GRANT_LAYOUT_32, grantTableOp, multicall, type MulticallLayout, vcpuOp, walkTrapTable,
 } from './common.js';
+import {
+  schedOp, type SchedLayout,
+} from './sched.js';
 import {
   memoryOp, mmuextOp, mmuUpdate, setGdt, updateDescriptor, updateVaMapping,
 } from './memory.js';
@@ -20,6 +23,8 @@ import {
 } from '../iret.js';
 
 const MULTICALL_ENTRY_SIZE = 32;
+/** x86-32 guest handles are 4 bytes, checked below the hypervisor's region. */
+const SCHED_LAYOUT_32: SchedLayout = { pointer: 4, rangeOk };
 const TRAP_INFO_SIZE = 8;
 /** When set_timer_op's timeout is absurdly far, Xen fires it after 100 ms. */
 const FAR_TIMEOUT_NS = 100_000_000;
@@ -74,7 +79,7 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
       return hypervisorIret(domain);
     case HC.vcpu_op: return vcpuOp(domain, ctx.time, a[0], a[1], a[2]);
     case HC.mmuext_op: return mmuextOp(ctx, a[0], a[1], a[2], a[3]);
-    case HC.sched_op: return schedOp(domain, a[0], a[1]);
+    case HC.sched_op: return schedOp(domain, ctx.time, SCHED_LAYOUT_32, a[0], a[1]);
     case HC.event_channel_op: return eventChannelOp(domain, a[0], a[1]);
     default:
       // physdev_op included: a domain without devices has nothing to ask it.

@@ -15,8 +15,11 @@ import {
   type Cpu, type MmuPaging,
 } from '@ringvisor/x86-core';
 import {
-  FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE,
+  FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE, SHUTDOWN_crash,
 } from '../abi.js';
+import {
+  domainShutdown, pollEventRaised, SchedState, type DomainStop,
+} from '../sched-state.js';
 import {
   EventChannels,
 } from '../events.js';
@@ -50,8 +53,6 @@ export interface Callback64 {
   /** CALLBACKF_mask_events. */
   maskEvents: boolean;
 }
-
-export type DomainStop64 = null | 'block' | 'poweroff' | 'reboot' | 'crash';
 
 const TWO_32 = 0x1_0000_0000;
 const CS = 1;
@@ -110,8 +111,9 @@ export class Domain64 {
   /** Where the guest wants its vcpu_runstate_info (VCPUOP_register_runstate_memory_area), or null. */
   runstateArea: number | null = null;
 
-  stop: DomainStop64 = null;
+  stop: DomainStop = null;
   crashReason = '';
+  readonly sched = new SchedState();
 
   constructor(readonly memory: PhysicalMemory, readonly cpu: Cpu, readonly paging: MmuPaging, readonly stats: ExitStats) {
     const ramFrames = Math.floor(memory.ramEnd / PAGE_SIZE);
@@ -313,9 +315,14 @@ export class Domain64 {
     }
   }
 
+  /** Xen's domain_crash: the vCPU stops with the reason (or the latched code's end). */
   crash(reason: string): void {
-    this.stop = 'crash';
-    this.crashReason = reason;
+    domainShutdown(this, SHUTDOWN_crash, reason);
+  }
+
+  /** An event channel raised a port: a vCPU polling for it wakes. */
+  eventRaised(port: number, kicked: boolean): void {
+    pollEventRaised(this, port, kicked);
   }
 
   // ---- Registers ------------------------------------------------------------------------------

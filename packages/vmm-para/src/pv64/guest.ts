@@ -13,6 +13,7 @@ import { GrantTable } from '../backends/grant-table.js';
 import { VirtualBlockDevice } from '../backends/vbd.js';
 import { Xenstore } from '../backends/xenstore.js';
 import { TYPE_WRITABLE } from '../frames.js';
+import { mayRun, resume, WATCHDOG_EXIT } from '../sched-state.js';
 import { DomainTime, NS_PER_TSC_TICK } from '../time.js';
 import {
   FLAT_KERNEL_CS, FLAT_KERNEL_SS, HC64, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SHARED_INFO_64, START_INFO_64,
@@ -193,8 +194,8 @@ export class PvGuest64 implements PvDomain {
     const domain = this.domain;
     const cpu = this.cpu;
     if (domain.stop === 'block') {
-      if (!domain.eventPending()) return { reason: 'hlt', interruptsEnabled: true };
-      domain.stop = null;
+      if (!mayRun(domain)) return { reason: 'hlt', interruptsEnabled: true };
+      resume(domain);
     }
     domain.writeRunstate(this.time.now());
     let remaining = budget;
@@ -202,6 +203,7 @@ export class PvGuest64 implements PvDomain {
       switch (domain.stop) {
         case 'poweroff': return { reason: 'shutdown', cause: 'power-off' };
         case 'reboot': return { reason: 'shutdown', cause: 'reset' };
+        case 'watchdog': return WATCHDOG_EXIT;
         case 'crash': return { reason: 'internal-error', detail: `domain crashed: ${domain.crashReason}` };
         default: break;
       }

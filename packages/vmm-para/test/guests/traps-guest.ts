@@ -19,17 +19,9 @@ export const USER_PAGE = `
 .endm
 `;
 
-export const TRAPS_GUEST = `${USER_PAGE}
-_start:
-  mov %esi, start_info_ptr
-  mov $traps, %ebx
-  HYPERCALL 0
-  mov $0xe019, %ebx
-  mov $evt_handler, %ecx
-  mov $0xe019, %edx
-  mov $fail, %esi
-  HYPERCALL 4
-  /* shared_info at 0xC0300000 */
+/** Maps shared_info (start_info's frame) at 0xC0300000, where the guest reads vcpu_info and the time. */
+export const MAP_SHARED_INFO = `
+.macro MAP_SHARED_INFO
   mov start_info_ptr, %eax
   mov 36(%eax), %ecx
   or $3, %ecx
@@ -39,6 +31,20 @@ _start:
   HYPERCALL 14
   test %eax, %eax
   jnz fail
+.endm
+`;
+
+export const TRAPS_GUEST = `${USER_PAGE}${MAP_SHARED_INFO}
+_start:
+  mov %esi, start_info_ptr
+  mov $traps, %ebx
+  HYPERCALL 0
+  mov $0xe019, %ebx
+  mov $evt_handler, %ecx
+  mov $0xe019, %edx
+  mov $fail, %esi
+  HYPERCALL 4
+  MAP_SHARED_INFO
   /* a software interrupt the trap table allows from ring 1 */
   int $0x80
   PRINT s_back, 5

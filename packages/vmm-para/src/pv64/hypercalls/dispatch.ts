@@ -9,8 +9,11 @@ import {
   GuestFault,
 } from '../../guest-access.js';
 import {
-  consoleIo, eventChannelOp, GRANT_LAYOUT_64, grantTableOp, multicall, type MulticallLayout, schedOp, vcpuOp, walkTrapTable,
+  consoleIo, eventChannelOp, GRANT_LAYOUT_64, grantTableOp, multicall, type MulticallLayout, vcpuOp, walkTrapTable,
 } from '../../hypercalls/common.js';
+import {
+  schedOp, type SchedLayout,
+} from '../../hypercalls/sched.js';
 import {
   EVTCHNOP_bind_ipi, CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_down, VCPUOP_register_runstate_memory_area, VCPUOP_register_vcpu_info,
 } from '../abi.js';
@@ -29,6 +32,8 @@ import {
 
 const TRAP_INFO_SIZE = 16;
 const MULTICALL_ENTRY_SIZE = 64;
+/** x86-64 guest handles are 8 bytes, checked canonical and clear of the hypervisor's hole. */
+const SCHED_LAYOUT_64: SchedLayout = { pointer: 8, rangeOk: rangeOk64 };
 const FAR_TIMEOUT_NS = 100_000_000;
 /**
  * XENFEAT bits XENVER_get_features reports, as Xen does to a 64-bit PV guest: pae_pgdir_above_4gb,
@@ -101,7 +106,7 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
     case HC64.set_segment_base: return setSegmentBase(ctx, a.u32(0), a.num(1));
     case HC64.set_debugreg: return domain.debugRegisters.set(a.lo[0], a.num(1), a.hi[1], domain.cpu.cr4);
     case HC64.get_debugreg: return domain.debugRegisters.get(a.lo[0], domain.cpu.cr4);
-    case HC.sched_op: return schedOp(domain, a.u32(0), a.num(1));
+    case HC.sched_op: return schedOp(domain, ctx.time, SCHED_LAYOUT_64, a.u32(0), a.num(1));
     case HC64.callback_op: return callbackOp(ctx, a.u32(0), a.num(1));
     case HC.event_channel_op:
       if (a.u32(0) === EVTCHNOP_bind_ipi) {
