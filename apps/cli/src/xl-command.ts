@@ -37,9 +37,10 @@ Commands:
                                        show, or set, a domain's credit2 weight (1..65535) and cap (% of a pCPU, 0 none)
 
 State flags (list): r running, b blocked, p paused, s shut down, then the shutdown reason (r reboot,
-c crash; none for a power-off), d dying. A domain's end: on_poweroff (default destroy), on_reboot
-(restart), on_crash (destroy) in its platform or create file: destroy, restart or preserve (kept
-in the list with its memory until xl destroy).
+c crash, w watchdog; none for a power-off), d dying. A domain's end: on_poweroff (default destroy),
+on_reboot (restart), on_crash (destroy), on_watchdog (destroy; a para domain's SCHEDOP_watchdog) in
+its platform or create file: destroy, restart or preserve (kept in the list with its memory until
+xl destroy).
 `;
 
 function need(args: readonly string[], count: number, usage: string): void {

@@ -9,7 +9,8 @@
 # `pvhostile: swept N, frames N, checks N, failures N` (hex), and ends with the PV
 # analogue of a triple fault: an exception whose bounce frame cannot be written (the stack points
 # into the hypervisor's region), which crashes the domain. With the command line `sleep` it only
-# blocks with a timer 146 years away (see `sleeper`).
+# blocks with a timer 146 years away (see `sleeper`); with `watchdog` it arms a 1 s domain watchdog
+# first and never feeds it.
         .set    VIRT_BASE, 0xC0000000
         .set    HV_VIRT, 0xFC000000
         # Hypercall numbers (xen.h).
@@ -138,6 +139,8 @@ _start:
         mov     $stack_top, %esp
         cmpb    $'s', SI_cmd_line(%esi)
         je      sleeper
+        cmpb    $'w', SI_cmd_line(%esi)
+        je      watchdog
         mov     $banner, %eax
         call    puts
         # The marker first: the write sets the entry's dirty bit, which must be in the value kept.
@@ -399,6 +402,17 @@ sleeper:
         HC      HC_vcpu_op, $8, $0, $req
 1:      HC      HC_sched_op, $1
         jmp     1b
+
+# With the command line `watchdog`: a domain watchdog of 1 s (SCHEDOP_watchdog, id 0: it must get
+# id 1), never fed, then the sleeper's wait: the watchdog's expiry ends the domain (SHUTDOWN_watchdog).
+watchdog:
+        movl    $0, req
+        movl    $1, req+4
+        HC      HC_sched_op, $6, $req
+        EXPECT  $1, "sched_op watchdog: the first timer"
+        mov     $watchdog_armed, %eax
+        call    puts
+        jmp     sleeper
 
 # Calls that take a machine frame number (cur_mfn, in EAX), each refused with -EINVAL.
 foreign_frame_checks:
@@ -784,6 +798,7 @@ put_hex:
         .section .rodata
 banner:   .asciz "pvhostile: naming what is not its own\n"
 sleeping: .asciz "pvhostile: sleeping\n"
+watchdog_armed: .asciz "pvhostile: watchdog armed\n"
 summary0: .asciz "pvhostile: swept "
 summary1: .asciz ", frames "
 summary2: .asciz ", checks "

@@ -107,8 +107,10 @@ const PCPU_STOP_WAIT_MS = 2000;
 const STATE_FLAGS: Record<Exclude<DomainState, 'shutdown' | 'crashed'>, string> = {
   running: 'r-----', runnable: '------', blocked: '-b----', paused: '--p---', dying: '-----d',
 };
-/** xl list's fifth flag for a domain that shut down: its shutdown reason (xl's letters: r reboot, c crash; power-off none). */
-const END_LETTERS: Record<DomainEnd, string> = { poweroff: '-', reboot: 'r', crash: 'c' };
+/** xl list's fifth flag for a domain that shut down: its shutdown reason (xl's letters: r reboot, c crash, w watchdog; power-off none). */
+const END_LETTERS: Record<DomainEnd, string> = { poweroff: '-', reboot: 'r', crash: 'c', watchdog: 'w' };
+/** A strategy's shutdown exit (vmm-api's cause) as Xen's shutdown reason. */
+const EXIT_ENDS: Readonly<Record<string, DomainEnd>> = { 'power-off': 'poweroff', reset: 'reboot', watchdog: 'watchdog' };
 
 /** xl's six state flags: r b p s, the shutdown reason's letter, d. */
 function stateFlags(state: DomainState, end: DomainEnd | null): string {
@@ -595,8 +597,8 @@ export class Type1Hypervisor {
     } else if (message.outcome === 'crashed' && domain.end === null) {
       this.markEnded(domain, 'crash', message.detail ?? 'crashed');
     } else if (message.outcome === 'ended' && domain.end === null) {
-      // The strategy ended it (a guest's sched_op shutdown, or its CPU's power-off or reset).
-      this.markEnded(domain, message.detail === 'reset' ? 'reboot' : 'poweroff', message.detail ?? 'ended');
+      // The strategy ended it (a guest's sched_op shutdown, its watchdog, or its CPU's power-off or reset).
+      this.markEnded(domain, EXIT_ENDS[message.detail ?? ''] ?? 'poweroff', message.detail ?? 'ended');
     }
     if (domain.end !== null || domain.paused) next = 'paused';
     else if (message.outcome === 'blocked' && domain.block()) next = 'blocked';

@@ -1,7 +1,8 @@
 // on_poweroff, on_reboot, on_crash: each way a domain ends (the exit port's power-off, an i8042
 // reset, a triple fault) under each action (destroy, restart, preserve), under hw:vmx and full, on
-// real pCPU workers; then a domain that crashes at once with on_crash=restart, whose restarts back
-// off while the hypervisor and a domain beside it carry on.
+// real pCPU workers; on_watchdog for para domains whose SCHEDOP_watchdog expires; then a domain
+// that crashes at once with on_crash=restart, whose restarts back off while the hypervisor and a
+// domain beside it carry on.
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,10 @@ import { sleep, until } from './until.js';
 const strategies = [
   { name: 'hw:vmx', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'vmxStrategy' },
   { name: 'full', module: import.meta.resolve('@ringvisor/vmm-full'), exportName: 'fullStrategy' },
+  { name: 'para', module: import.meta.resolve('@ringvisor/vmm-para'), exportName: 'paraStrategy' },
 ];
+/** The hostile PV kernel of pv-isolation.test.ts; with the command line `watchdog` it arms a 1 s domain watchdog and never feeds it. */
+const PV_WATCHDOG = { pv: new URL('../guests/pv-hostile.elf', import.meta.url).pathname, cmdline: 'watchdog' };
 const dir = mkdtempSync(join(tmpdir(), 'ringvisor-type1-lifecycle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -95,6 +99,36 @@ describe('a domain\'s end', () => {
     for (const name of ['poweroff-preserve', 'reboot-preserve', 'crash-preserve']) await hv.destroy(name);
     expect(hv.pool.freeFrames).toBe(hv.pool.frames);
   }, 120_000);
+
+  it('ends a para domain whose watchdog expires (SHUTDOWN_watchdog), and on_watchdog destroys (xl\'s default), restarts or preserves it', async () => {
+    const started = performance.now();
+    const { hv, log, consoles } = await boot([
+      { name: 'wd-destroy', strategy: 'para', memory: 4, boot: PV_WATCHDOG },
+      { name: 'wd-restart', strategy: 'para', memory: 4, boot: PV_WATCHDOG, on_watchdog: 'restart' },
+      { name: 'wd-preserve', strategy: 'para', memory: 4, boot: PV_WATCHDOG, on_watchdog: 'preserve' },
+    ]);
+    const domains = new Map(['wd-destroy', 'wd-restart', 'wd-preserve'].map((name) => [name, hv.find(name)]));
+    const outcomes = await Promise.all([...domains.values()].map((d) => d.settled()));
+    // Not before the watchdog's second, and each guest armed it as timer 1 (no failed check printed).
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1000);
+    for (const name of domains.keys()) expect(consoles.get(name)).toMatch(/^pvhostile: watchdog armed\npvhostile: sleeping\n/);
+    expect(outcomes[0]).toEqual({ end: 'watchdog', action: 'destroy' });
+    expect(outcomes[1]).toEqual({ end: 'watchdog', action: 'restart', restartedAs: expect.any(Number) });
+    expect(outcomes[2]).toEqual({ end: 'watchdog', action: 'preserve' });
+    for (const [name, d] of domains) expect(log).toContain(`domain ${d.id} '${name}' shut down: watchdog`);
+    expect(log).toContain(`domain ${domains.get('wd-destroy')!.id} 'wd-destroy' destroyed: ${domains.get('wd-destroy')!.extent.count} frames back in the pool`);
+    // preserve: listed shut down with xl's watchdog letter, its frames its own until xl destroy.
+    const preserved = domains.get('wd-preserve')!;
+    expect(hv.list().find((d) => d.name === 'wd-preserve')).toMatchObject({ id: preserved.id, state: '---sw-', end: 'watchdog' });
+    expect(hv.pool.framesOf(preserved.id)).toBe(preserved.extent.count);
+    // restart: the rebuilt domain arms its watchdog again.
+    const second = outcomes[1].restartedAs!;
+    await until('the restarted domain arms its watchdog', () => (consoles.get('wd-restart') ?? '').split('watchdog armed').length - 1 >= 2);
+    expect(hv.find('wd-restart').id).toBe(second);
+    await hv.destroy('wd-restart');
+    await hv.destroy('wd-preserve');
+    expect(hv.pool.freeFrames).toBe(hv.pool.frames);
+  }, 60_000);
 
   it('frees a domain whose rebuild fails (its image is gone) and says why', async () => {
     const image = flatBoot(dir, 'vanishing.bin', RESET);

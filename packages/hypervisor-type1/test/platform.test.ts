@@ -86,34 +86,39 @@ describe('platform file', () => {
     expect(problems('[1]')[0]).toMatch(/must be a JSON object/);
   });
 
-  it('reads on_poweroff, on_reboot and on_crash with xl\'s defaults, and names each bad one', () => {
+  it('reads on_poweroff, on_reboot, on_crash and on_watchdog with xl\'s defaults, and names each bad one', () => {
     const domain = (extra: object) => JSON.stringify({ pcpus: 1, memory: 64, domains: [{ name: 'd', strategy: 'hw:vmx', memory: 8, boot: { compute: true }, ...extra }] });
-    expect(parsePlatform(domain({})).domains[0].on).toEqual({ poweroff: 'destroy', reboot: 'restart', crash: 'destroy' });
-    expect(parsePlatform(domain({ on_poweroff: 'restart', on_reboot: 'preserve', on_crash: 'restart' })).domains[0].on)
-      .toEqual({ poweroff: 'restart', reboot: 'preserve', crash: 'restart' });
-    expect(parsePlatform(domain({ on_crash: 'preserve' })).domains[0].on).toEqual({ poweroff: 'destroy', reboot: 'restart', crash: 'preserve' });
+    expect(parsePlatform(domain({})).domains[0].on).toEqual({ poweroff: 'destroy', reboot: 'restart', crash: 'destroy', watchdog: 'destroy' });
+    expect(parsePlatform(domain({ on_poweroff: 'restart', on_reboot: 'preserve', on_crash: 'restart', on_watchdog: 'restart' })).domains[0].on)
+      .toEqual({ poweroff: 'restart', reboot: 'preserve', crash: 'restart', watchdog: 'restart' });
+    expect(parsePlatform(domain({ on_crash: 'preserve' })).domains[0].on).toEqual({ poweroff: 'destroy', reboot: 'restart', crash: 'preserve', watchdog: 'destroy' });
+    expect(parsePlatform(domain({ on_watchdog: 'preserve' })).domains[0].on).toEqual({ poweroff: 'destroy', reboot: 'restart', crash: 'destroy', watchdog: 'preserve' });
     // Names that an object lookup would find (constructor, __proto__, toString) are bad values like any other.
-    const lines = problems(domain({ on_poweroff: 'constructor', on_reboot: '__proto__', on_crash: 'toString' }));
+    const lines = problems(domain({ on_poweroff: 'constructor', on_reboot: '__proto__', on_crash: 'toString', on_watchdog: 'hasOwnProperty' }));
     expect(lines).toEqual([
       'domains[0].on_poweroff: must be one of destroy, restart, preserve (got "constructor")',
       'domains[0].on_reboot: must be one of destroy, restart, preserve (got "__proto__")',
       'domains[0].on_crash: must be one of destroy, restart, preserve (got "toString")',
+      'domains[0].on_watchdog: must be one of destroy, restart, preserve (got "hasOwnProperty")',
     ]);
-    expect(problems(domain({ on_poweroff: 7, on_reboot: null, on_crash: ['restart'] }))).toEqual([
+    expect(problems(domain({ on_poweroff: 7, on_reboot: null, on_crash: ['restart'], on_watchdog: { action: 'restart' } }))).toEqual([
       'domains[0].on_poweroff: must be one of destroy, restart, preserve (got 7)',
       'domains[0].on_reboot: must be one of destroy, restart, preserve (got null)',
       'domains[0].on_crash: must be one of destroy, restart, preserve (got ["restart"])',
+      'domains[0].on_watchdog: must be one of destroy, restart, preserve (got {"action":"restart"})',
     ]);
-    expect(problems(domain({ on_crash: 'coredump-destroy', on_reboot: 'rename-restart', on_poweroff: 'Destroy' }))).toEqual([
+    expect(problems(domain({ on_crash: 'coredump-destroy', on_reboot: 'rename-restart', on_poweroff: 'Destroy', on_watchdog: 'coredump-restart' }))).toEqual([
       'domains[0].on_poweroff: must be one of destroy, restart, preserve (got "Destroy")',
       "domains[0].on_reboot: 'rename-restart' is an xl action this hypervisor does not take (use destroy, restart, preserve)",
       "domains[0].on_crash: 'coredump-destroy' is an xl action this hypervisor does not take (use destroy, restart, preserve)",
+      "domains[0].on_watchdog: 'coredump-restart' is an xl action this hypervisor does not take (use destroy, restart, preserve)",
     ]);
-    expect(problems(domain({ on_shutdown: 'destroy' }))[0]).toMatch(/^domains\[0\]\.on_shutdown: unknown field \(known: .*on_poweroff, on_reboot, on_crash\)/);
+    expect(problems(domain({ on_shutdown: 'destroy' }))[0]).toMatch(/^domains\[0\]\.on_shutdown: unknown field \(known: .*on_poweroff, on_reboot, on_crash, on_watchdog\)/);
     // An xl create file is read the same way, its fields named without a path.
     expect(parseDomain(JSON.stringify({ name: 'n', strategy: 'para', memory: 4, boot: { pv: '/k' }, on_reboot: 'destroy' }), 1).on.reboot).toBe('destroy');
     expect(() => parseDomain(JSON.stringify({ name: 'n', strategy: 'para', memory: 4, boot: { pv: '/k' }, on_crash: '' }), 1, 'n.json'))
       .toThrow(/^n\.json: on_crash: must be one of destroy, restart, preserve \(got ""\)$/);
+    expect(parseDomain(JSON.stringify({ name: 'n', strategy: 'para', memory: 4, boot: { pv: '/k' }, on_watchdog: 'restart' }), 1).on.watchdog).toBe('restart');
   });
 
   it('reads an xl create file (one domain) against the platform', () => {

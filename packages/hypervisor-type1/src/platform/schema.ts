@@ -22,13 +22,15 @@ export type DomainBoot =
 /**
  * How a domain ended, as Xen's shutdown reasons: the guest powered off (ACPI S5, the exit port,
  * sched_op poweroff), asked for a reboot (a board reset, sched_op reboot, `xl reboot -F`'s reset),
- * or crashed (a triple fault, an unhandled exception, HLT with interrupts off, SHUTDOWN_crash).
+ * crashed (a triple fault, an unhandled exception, HLT with interrupts off, SHUTDOWN_crash), or a
+ * para domain's watchdog (SCHEDOP_watchdog) expired (SHUTDOWN_watchdog).
  */
-export const DOMAIN_ENDS = ['poweroff', 'reboot', 'crash'] as const;
+export const DOMAIN_ENDS = ['poweroff', 'reboot', 'crash', 'watchdog'] as const;
 export type DomainEnd = (typeof DOMAIN_ENDS)[number];
 
 /**
- * What the hypervisor does with a domain that ended (xl.cfg's on_poweroff, on_reboot, on_crash):
+ * What the hypervisor does with a domain that ended (xl.cfg's on_poweroff, on_reboot, on_crash,
+ * on_watchdog):
  * free it, rebuild it from its config (same name, a new domain ID), or keep it in the list with its
  * frames until `xl destroy`.
  */
@@ -58,7 +60,7 @@ export interface DomainConfig {
   readonly boot: DomainBoot;
   readonly disk?: DomainDisk;
   readonly autostart: boolean;
-  /** on_poweroff, on_reboot, on_crash (xl's defaults: destroy, restart, destroy). */
+  /** on_poweroff, on_reboot, on_crash, on_watchdog (xl's defaults: destroy, restart, destroy, destroy). */
   readonly on: LifecycleActions;
 }
 

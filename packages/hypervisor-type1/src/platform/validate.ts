@@ -77,9 +77,10 @@ class Reader {
 
 const DOMAIN_KEYS = [
   'name', 'strategy', 'memory', 'vcpus', 'weight', 'cap', 'affinity', 'boot', 'disk', 'autostart', 'on_poweroff', 'on_reboot', 'on_crash',
+  'on_watchdog',
 ] as const;
-/** xl's defaults for on_poweroff, on_reboot and on_crash. */
-export const DEFAULT_ACTIONS: LifecycleActions = { poweroff: 'destroy', reboot: 'restart', crash: 'destroy' };
+/** xl's defaults for on_poweroff, on_reboot, on_crash and on_watchdog (xl.cfg(5)). */
+export const DEFAULT_ACTIONS: LifecycleActions = { poweroff: 'destroy', reboot: 'restart', crash: 'destroy', watchdog: 'destroy' };
 /** xl.cfg actions this hypervisor does not take, named in the error rather than called unknown. */
 const XL_ACTIONS_NOT_TAKEN = ['rename-restart', 'coredump-destroy', 'coredump-restart', 'soft-reset'];
 const BOOT_KEYS = ['compute', 'guest', 'flat', 'address', 'kernel', 'initrd', 'cmdline', 'pv'] as const;
