@@ -30,6 +30,11 @@ Commands:
                                        interface: refused unless -F, which resets it at once as a
                                        PC's reset button does (the guest is not asked). -w waits
                                        until on_reboot is done and prints the new ID
+  shutdown -a [-w] [-F]                every domain that has not ended, in ID order, as above;
+  reboot -a [-w] [-F]                  -w waits for all of them. As xl, the first domain that
+                                       cannot be asked (reboot without -F of a full or hw:vmx
+                                       domain) ends the command: those before it were asked, the
+                                       rest are not (the error names both)
   destroy DOM                          stop the domain at once and return its frames to the pool
   vcpu-list                            vCPUs: the pCPU each runs on, state, time, hard affinity
   vcpu-pin DOM VCPU CPUS               hard affinity: CPUS is all, N, N-M or a comma list
@@ -168,13 +173,16 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
     }
     case 'shutdown':
     case 'reboot': {
-      const flags = rest.filter((a) => a === '-w' || a === '-F');
-      const domains = rest.filter((a) => a !== '-w' && a !== '-F');
-      if (domains.length !== 1 || new Set(flags).size !== flags.length) throw new UsageError(`usage: ringvisor xl ${command} [-w] [-F] DOM`);
-      request = {
-        cmd: command, domain: domains[0], ...(flags.includes('-w') ? { wait: true } : {}),
-        ...(command === 'reboot' && flags.includes('-F') ? { force: true } : {}),
+      const flags = rest.filter((a) => a === '-w' || a === '-F' || a === '-a');
+      const domains = rest.filter((a) => !(flags as readonly string[]).includes(a));
+      const all = flags.includes('-a');
+      if (domains.length !== (all ? 0 : 1) || new Set(flags).size !== flags.length) {
+        throw new UsageError(`usage: ringvisor xl ${command} [-w] [-F] DOM, or ringvisor xl ${command} -a [-w] [-F]`);
+      }
+      const options = {
+        ...(flags.includes('-w') ? { wait: true } : {}), ...(command === 'reboot' && flags.includes('-F') ? { force: true } : {}),
       };
+      request = all ? { cmd: command, all: true, ...options } : { cmd: command, domain: domains[0], ...options };
       break;
     }
     case 'console':
@@ -207,7 +215,12 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
   if (request.cmd === 'list') process.stdout.write(formatList(result as DomainInfo[]).join('\n') + '\n');
   else if (request.cmd === 'vcpu-list') process.stdout.write(formatVcpus(result as VcpuInfo[]).join('\n') + '\n');
   else if (request.cmd === 'sched-credit2') process.stdout.write(formatSched(result as SchedRow[]).join('\n') + '\n');
-  else if (request.cmd === 'shutdown' || request.cmd === 'reboot') process.stdout.write(shutdownLine(request.cmd, result as ShutdownResult));
+  else if (request.cmd === 'shutdown' || request.cmd === 'reboot') {
+    // -a: one line per domain asked (none when no domain runs).
+    const cmd = request.cmd;
+    const results = Array.isArray(result) ? result as ShutdownResult[] : [result as ShutdownResult];
+    process.stdout.write(results.map((r) => shutdownLine(cmd, r)).join(''));
+  }
   else if (request.cmd === 'create') {
     const created = result as { id: number; name: string };
     process.stdout.write(`created domain ${created.id} '${created.name}'\n`);

@@ -128,6 +128,51 @@ describe('ringvisor type1 and xl', () => {
     expect(hv.stdout()).toContain('(type1) stopped');
   });
 
+  it('shuts down and reboots every domain with -a, as xl does', async () => {
+    const allSocket = join(dir, 'all.sock');
+    const xlAll = (...args: string[]) => ringvisorDone(['xl', '-s', allSocket, ...args]);
+    const flat = { flat: buttonGuest, address: 0x100000 };
+    const platform = file('all.json', {
+      pcpus: 2, memory: 64, control: allSocket,
+      domains: [
+        { name: 'b1', strategy: 'hw:vmx', memory: 4, boot: flat, on_poweroff: 'preserve' },
+        { name: 'b2', strategy: 'full', memory: 4, boot: flat },
+        { name: 'c', strategy: 'hw:vmx', memory: 4, boot: { compute: true }, on_reboot: 'destroy' },
+      ],
+    });
+    const hv = ringvisor(['type1', platform]);
+    const armed = (name: string) => printed(hv.stdout(), name).split('acpi-button: PWRBTN_EN set').length - 1;
+    try {
+      await hv.waitFor('xl control socket');
+      await until('both buttons enabled', () => armed('b1') === 1 && armed('b2') === 1);
+      // Without -F the first domain (ID order) has no PV control interface: the command ends there.
+      const refused = await xlAll('reboot', '-a');
+      expect([refused.status, refused.stdout, refused.stderr]).toEqual([1, '',
+        "ringvisor: domain 'b1' (hw:vmx) has no PV control interface: a graceful reboot is not possible (-F resets it; the guest is not asked)\n" +
+        "ringvisor: not asked: domain 2 'b2', domain 3 'c'\n"]);
+      // -F resets each; -w answers once each one's on_reboot was done.
+      const reset = await xlAll('reboot', '-a', '-F', '-w');
+      expect([reset.status, reset.stdout]).toEqual([0,
+        "domain 1 'b1' has shut down: reset by the toolstack; restarted as domain 4\n" +
+        "domain 2 'b2' has shut down: reset by the toolstack; restarted as domain 5\n" +
+        "domain 3 'c' has shut down: reset by the toolstack; destroyed\n"]);
+      await until('both buttons enabled again', () => armed('b1') === 2 && armed('b2') === 2);
+      // Both obey the power button; on_poweroff preserves b1 and destroys b2.
+      const off = await xlAll('shutdown', '-a', '-w');
+      expect([off.status, off.stdout]).toEqual([0,
+        "domain 4 'b1' has shut down: power-off; preserved\ndomain 5 'b2' has shut down: power-off; destroyed\n"]);
+      expect((await xlAll('list')).stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/).slice(0, 5))).toEqual([['b1', '4', '4', '1', '---s--']]);
+      // Nothing left running: nothing to ask.
+      expect(await xlAll('shutdown', '-a')).toMatchObject({ status: 0, stdout: '' });
+      for (const args of [['shutdown', '-a', 'b1'], ['reboot', '-a', '-a'], ['reboot']]) {
+        expect((await xlAll(...args)).stderr).toMatch(/usage: ringvisor xl (shutdown|reboot) \[-w\] \[-F\] DOM, or ringvisor xl (shutdown|reboot) -a \[-w\] \[-F\]/);
+      }
+    } finally {
+      hv.child.kill('SIGTERM');
+    }
+    expect(await hv.exit).toBe(0);
+  });
+
   it('names every bad field of a platform file and refuses to boot', async () => {
     const bad = await ringvisorDone(['type1', file('bad.json', { pcpus: 0, memory: 64, domains: [{ name: 'x', strategy: 'none', memory: 4, boot: { compute: true } }] })]);
     expect(bad.status).toBe(1);

@@ -377,6 +377,30 @@ export class Type1Hypervisor {
     return domain;
   }
 
+  /**
+   * xl shutdown -a / xl reboot -a: every domain that has not ended, in ID order, asked as
+   * `shutdownDomain` / `rebootDomain` ask one (`force`: reboot -F). Domains already shut down or
+   * crashed are left out (there is nothing to ask). As xl, which stops at the first domain it
+   * cannot ask, a refusal ends the command: the domains before it were asked, those after it are
+   * not, and the error says which.
+   */
+  askAll(command: 'shutdown' | 'reboot', force = false): Domain[] {
+    const targets = [...this.domains.values()].filter((d) => d.end === null).sort((a, b) => a.id - b.id);
+    const named = (list: readonly Domain[]) => list.map((d) => `domain ${d.id} '${d.name}'`).join(', ');
+    for (const [i, domain] of targets.entries()) {
+      try {
+        if (command === 'shutdown') this.shutdownDomain(domain.id);
+        else this.rebootDomain(domain.id, force);
+      } catch (error) {
+        const lines = [error instanceof Error ? error.message : String(error)];
+        if (i > 0) lines.push(`asked before it: ${named(targets.slice(0, i))}`);
+        if (i + 1 < targets.length) lines.push(`not asked: ${named(targets.slice(i + 1))}`);
+        throw new Error(lines.join('\n'));
+      }
+    }
+    return targets;
+  }
+
   /** The domain, which must not have ended yet. */
   private running(ref: string | number): Domain {
     const domain = this.find(ref);

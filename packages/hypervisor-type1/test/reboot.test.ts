@@ -4,11 +4,12 @@
 // its config under a new ID in frames freed and allocated again, with its disk, answering on its
 // console. An hw:vmx domain has no PV control interface: refused, then reset with -F. A domain
 // that triple faults with on_crash=preserve stays listed as crashed with its frames until destroy.
+// Then xl reboot -a: stopped at the hw:vmx domain after asking pv, and with -F -w both.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { COMPUTE_COUNTER_ADDRESS, ControlServer, Type1Hypervisor, parsePlatform, type DomainInfo } from '../dist/index.js';
+import { COMPUTE_COUNTER_ADDRESS, ControlServer, Type1Hypervisor, parsePlatform, type DomainInfo, type ShutdownResult } from '../dist/index.js';
 import { attachConsole, xl } from './control-client.js';
 import { TRIPLE_FAULT, flatBoot } from './tiny-guests.js';
 import { until } from './until.js';
@@ -108,6 +109,21 @@ describe('xl reboot', () => {
     expect(h.pool.freeFrames).toBe(before + kept);
     expect(h.pool.framesOf(5)).toBe(0);
     expect((await list()).map((d) => [d.name, d.id])).toEqual([['pv', 3], ['compute', 4]]);
+
+    // xl reboot -a, as xl: every running domain in ID order; pv (3) is asked, then compute (4) has
+    // no PV control interface, which ends the command there.
+    for (const bad of [{ cmd: 'shutdown' }, { cmd: 'reboot', domain: 'pv', all: true }] as const) {
+      expect(await xl(socket, bad)).toEqual({ ok: false, error: `${bad.cmd}: name one domain or ask for all of them` });
+    }
+    const all = await xl(socket, { cmd: 'reboot', all: true });
+    expect(!all.ok && all.error).toBe("domain 'compute' (hw:vmx) has no PV control interface: a graceful reboot is not possible (-F resets it; the guest is not asked)\nasked before it: domain 3 'pv'");
+    await until('pv rebooted by reboot -a', () => log.includes("domain 3 'pv' restarted as domain 6"), 120_000);
+    // With force (-F) and wait (-w): both, in ID order, each answered once its on_reboot was done.
+    const forced = await xl(socket, { cmd: 'reboot', all: true, force: true, wait: true });
+    expect(forced.ok && (forced.result as ShutdownResult[]).map((r) => [r.id, r.name, r.via, r.end, r.action])).toEqual([
+      [4, 'compute', 'reset', 'reset by the toolstack', 'restart'], [6, 'pv', 'control/shutdown', 'reset', 'restart'],
+    ]);
+    expect((await list()).map((d) => d.name).sort()).toEqual(['compute', 'pv']);
     } finally {
       await server.close();
       await h.shutdown();

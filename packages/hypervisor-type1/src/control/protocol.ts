@@ -13,14 +13,18 @@ export type ControlRequest =
   /**
    * Asks the guest to shut down (its ACPI power button, or xenstore control/shutdown for a para
    * domain: the answer's `via`); with `wait`, answers once the domain has stopped (xl shutdown -w).
+   * With `all` instead of a domain (xl shutdown -a): every domain that has not ended, in ID order,
+   * one ShutdownResult each.
    */
-  | { readonly cmd: 'shutdown'; readonly domain: string; readonly wait?: boolean }
+  | { readonly cmd: 'shutdown'; readonly domain?: string; readonly all?: boolean; readonly wait?: boolean }
   /**
    * Asks the guest to reboot: "reboot" in a para domain's xenstore control/shutdown; a full or
    * hw:vmx domain has no PV control interface and is refused unless `force` (xl reboot -F), which
-   * resets it. With `wait`, answers once on_reboot (or whatever its end) was carried out.
+   * resets it. With `wait`, answers once on_reboot (or whatever its end) was carried out. With
+   * `all` (xl reboot -a) every domain that has not ended, in ID order; as xl, the first refusal
+   * ends the command, and the error names the domains asked before it and those not asked.
    */
-  | { readonly cmd: 'reboot'; readonly domain: string; readonly wait?: boolean; readonly force?: boolean }
+  | { readonly cmd: 'reboot'; readonly domain?: string; readonly all?: boolean; readonly wait?: boolean; readonly force?: boolean }
   /** `cpus`: "all", or a list like "0,2-3". */
   | { readonly cmd: 'vcpu-pin'; readonly domain: string; readonly vcpu: string; readonly cpus: string }
   /** Without weight and cap: report; without domain: every domain. */
@@ -46,7 +50,7 @@ export interface ShutdownResult {
   readonly restartError?: string;
 }
 
-export type ControlResult = DomainInfo[] | VcpuInfo[] | SchedRow[] | ShutdownResult | null;
+export type ControlResult = DomainInfo[] | VcpuInfo[] | SchedRow[] | ShutdownResult | ShutdownResult[] | null;
 
 export type ControlResponse =
   | { readonly ok: true; readonly result: ControlResult }

@@ -3,7 +3,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Type1Hypervisor } from '../hypervisor.js';
 import { parseDomain } from '../platform/validate.js';
-import { parseCpuList, type ControlRequest, type ControlResponse, type ControlResult } from './protocol.js';
+import { parseCpuList, type ControlRequest, type ControlResponse, type ControlResult, type ShutdownResult } from './protocol.js';
 
 /** Longest request line taken (an xl create file travels inside one). */
 const MAX_REQUEST = 1 << 20;
@@ -99,9 +99,15 @@ async function execute(hv: Type1Hypervisor, r: ControlRequest): Promise<ControlR
       return null;
     case 'shutdown':
     case 'reboot': {
-      const domain = r.cmd === 'shutdown' ? hv.shutdownDomain(r.domain) : hv.rebootDomain(r.domain, r.force === true);
-      const via = domain.pvKernel !== null ? 'control/shutdown' : r.cmd === 'shutdown' ? 'power-button' : 'reset';
-      return { id: domain.id, name: domain.name, via, ...(r.wait === true ? await domain.settled() : {}) };
+      const force = r.cmd === 'reboot' && r.force === true;
+      const all = r.all === true;
+      if (all === (r.domain !== undefined)) throw new Error(`${r.cmd}: name one domain or ask for all of them`);
+      const domains = all ? hv.askAll(r.cmd, force) : [r.cmd === 'shutdown' ? hv.shutdownDomain(r.domain!) : hv.rebootDomain(r.domain!, force)];
+      const results = await Promise.all(domains.map(async (domain): Promise<ShutdownResult> => {
+        const via = domain.pvKernel !== null ? 'control/shutdown' : r.cmd === 'shutdown' ? 'power-button' : 'reset';
+        return { id: domain.id, name: domain.name, via, ...(r.wait === true ? await domain.settled() : {}) };
+      }));
+      return all ? results : results[0];
     }
     case 'pause':
       hv.pause(r.domain);
