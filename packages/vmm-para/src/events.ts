@@ -84,7 +84,7 @@ export class EventChannels {
 
   /** Xen's evtchn_port_poll: 1 when `port` is pending, 0 when not, -EINVAL past the allocated buckets. */
   pollPort(port: number): number {
-    if (port >= Math.min(this.validPorts, this.layout.ports)) return EINVAL;
+    if (!Number.isInteger(port) || port < 0 || port >= Math.min(this.validPorts, this.layout.ports)) return EINVAL;
     return this.testBit(this.layout.pending, port) ? 1 : 0;
   }
 

@@ -232,6 +232,8 @@ describe.skipIf(!toolchain)('sched_op with hostile arguments', () => {
     // Ports past the allocated bucket (64 ports) are -EINVAL; a free port inside it is merely not pending.
     expect(poll(d, [64])).toBe(EINVAL);
     expect(poll(d, [0xffffffff])).toBe(EINVAL);
+    // (The channels' own check refuses what no u32 from the guest can be, too.)
+    for (const port of [-1, 0.5, NaN]) expect(d.domain.events.pollPort(port)).toBe(EINVAL);
     expect(poll(d, [a, 1000])).toBe(EINVAL);
     expect(d.domain.stop).toBe(null);
     expect(poll(d, [63])).toBe(0);
