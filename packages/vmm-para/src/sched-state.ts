@@ -6,7 +6,7 @@ import { NR_DOMAIN_WATCHDOG_TIMERS, SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_
 /** Why the vCPU must leave `run()`: blocked in sched_op (block or poll), or the domain is gone. */
 export type DomainStop = null | 'block' | 'poweroff' | 'reboot' | 'crash' | 'watchdog';
 
-/** A vCPU blocked in SCHEDOP_poll: the port that wakes it (-1: any, as Xen for several ports). */
+/** A vCPU blocked in SCHEDOP_poll: the port that wakes it (-1 or 0: any, as Xen for several ports). */
 export interface PollWait {
   readonly port: number;
   woken: boolean;
@@ -88,5 +88,6 @@ export function mayRun(host: SchedHost): boolean {
  */
 export function pollEventRaised(host: SchedHost, port: number, kicked: boolean): void {
   const poll = host.sched.poll;
-  if (poll !== null && (kicked || poll.port < 0 || poll.port === port)) poll.woken = true;
+  // Xen's poll_evtchn <= 0 is "any port": a single-port poll of port 0 is woken by any port too.
+  if (poll !== null && (kicked || poll.port <= 0 || poll.port === port)) poll.woken = true;
 }

@@ -274,6 +274,12 @@ describe.skipIf(!toolchain)('sched_op with hostile arguments', () => {
     send(d, c.b);
     expect(vcpu.hasPendingEvent!()).toBe(true);
     vcpu.run(10);
+    // Port 0 polled alone: Xen's poll_evtchn 0 means any port, so another masked port wakes it.
+    d.memory.write8(d.domain.sharedInfoBase + SHARED_INFO.evtchnPending + (c.a >>> 3), 0);
+    expect(poll(d, [0])).toBe(0);
+    send(d, c.b);
+    expect(vcpu.hasPendingEvent!()).toBe(true);
+    vcpu.run(10);
     // An unmasked port raising upcall_pending kicks a single-port poller too.
     d.memory.write8(d.domain.sharedInfoBase + SHARED_INFO.evtchnPending + (c.a >>> 3), 0);
     const open = loopback(d);
