@@ -6,20 +6,7 @@ import type { Domain } from '../src/domain.js';
 import { TYPE_L1, TYPE_L2, TYPE_SEGDESC, TYPE_WRITABLE } from '../src/frames.js';
 import { GuestFault } from '../src/guest-access.js';
 import { DirectDomain, outsideDigest, paintCanary } from './direct-domain.js';
-import { assembleGuest, bootGuest, haveToolchain, MemoryDisk, symbol } from './pv-harness.js';
-
-/** xorshift32: the same sequence on every run. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+import { assembleGuest, bootGuest, haveToolchain, MemoryDisk, rng, symbol } from './pv-harness.js';
 
 /** Every typed table is consistent with what validation allows. */
 function checkTables(domain: Domain): void {

@@ -116,6 +116,19 @@ export function symbol(image: Uint8Array, name: string): number {
   return value;
 }
 
+/** xorshift32: the same sequence on every run. */
+export function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
 /** A clock the test drives: time is the vCPU's TSC × 10 ns, as under the virtual clock. */
 export class TestClock implements Clock {
   readonly kind = 'virtual' as const;
