@@ -50,7 +50,6 @@ export interface TrapEntry {
   address: number;
 }
 
-
 const EFLAGS_IF = 0x200;
 const EFLAGS_IOPL = 0x3000;
 /** TF, NT, RF and VM: cleared on entry to a handler, as the CPU clears them on a trap. */
