@@ -110,7 +110,7 @@ const STATE_FLAGS: Record<Exclude<DomainState, 'shutdown' | 'crashed'>, string> 
 /** xl list's fifth flag for a domain that shut down: its shutdown reason (xl's letters: r reboot, c crash, w watchdog; power-off none). */
 const END_LETTERS: Record<DomainEnd, string> = { poweroff: '-', reboot: 'r', crash: 'c', watchdog: 'w' };
 /** A strategy's shutdown exit (vmm-api's cause) as Xen's shutdown reason. */
-const EXIT_ENDS: Readonly<Record<string, DomainEnd>> = { 'power-off': 'poweroff', reset: 'reboot', watchdog: 'watchdog' };
+const EXIT_ENDS: ReadonlyMap<string | undefined, DomainEnd> = new Map([['power-off', 'poweroff'], ['reset', 'reboot'], ['watchdog', 'watchdog']]);
 
 /** xl's six state flags: r b p s, the shutdown reason's letter, d. */
 function stateFlags(state: DomainState, end: DomainEnd | null): string {
@@ -622,7 +622,7 @@ export class Type1Hypervisor {
       this.markEnded(domain, 'crash', message.detail ?? 'crashed');
     } else if (message.outcome === 'ended' && domain.end === null) {
       // The strategy ended it (a guest's sched_op shutdown, its watchdog, or its CPU's power-off or reset).
-      this.markEnded(domain, EXIT_ENDS[message.detail ?? ''] ?? 'poweroff', message.detail ?? 'ended');
+      this.markEnded(domain, EXIT_ENDS.get(message.detail) ?? 'poweroff', message.detail ?? 'ended');
     }
     if (domain.end !== null || domain.paused) next = 'paused';
     else if (message.outcome === 'blocked' && domain.block()) next = 'blocked';
