@@ -104,6 +104,39 @@ s_woke: .ascii "woke\\n"
 s_fail: .ascii "fail\\n"
 `;
 
+/** The guest: shutdown_code(reboot), remote_shutdown of domain 0 (-EPERM) and 7 (-ESRCH), then shutdown(poweroff). */
+const SHUTDOWN_CODE_GUEST = `
+_start:
+  mov $5, %ebx
+  mov $reboot, %ecx
+  HYPERCALL 29
+  test %eax, %eax
+  jnz fail
+  mov $4, %ebx
+  mov $remote0, %ecx
+  HYPERCALL 29
+  cmp $-1, %eax
+  jne fail
+  mov $4, %ebx
+  mov $remote7, %ecx
+  HYPERCALL 29
+  cmp $-3, %eax
+  jne fail
+  PRINT s_ok, 3
+  POWEROFF
+fail:
+  PRINT s_fail, 5
+  POWEROFF
+.data
+reboot: .long 1
+remote0: .word 0, 0
+  .long 0
+remote7: .word 7, 0
+  .long 0
+s_ok: .ascii "ok\\n"
+s_fail: .ascii "fail\\n"
+`;
+
 describe.skipIf(!toolchain)('sched_op from a guest', () => {
   it('arms a watchdog, polls with a timeout and for a pending port, and ends by SHUTDOWN_watchdog', () => {
     const guest = bootGuest(assembleGuest(WATCHDOG_GUEST));
@@ -114,6 +147,12 @@ describe.skipIf(!toolchain)('sched_op from a guest', () => {
     expect(guest.clock.ns).toBeGreaterThanOrEqual(2_001_000_000);
     expect(guest.clock.ns).toBeLessThan(2_010_000_000);
     expect(guest.stats.named('hypercall sched_op')).toBe(5);
+  });
+
+  it('latches SHUTDOWN_reboot, is refused remote shutdowns, and its poweroff then ends the domain as a reboot', () => {
+    const guest = bootGuest(assembleGuest(SHUTDOWN_CODE_GUEST));
+    expect(guest.run()).toMatchObject({ reason: 'shutdown', cause: 'reset' });
+    expect(guest.output()).toBe('ok\n');
   });
 });
 
