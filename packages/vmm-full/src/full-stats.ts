@@ -17,6 +17,8 @@ export class FullCounters {
   /** Every call-out completed that way (branches, port I/O, segment register moves). */
   fastCallouts = 0;
   staleEntries = 0;
+  /** Instructions the TC's indirect-branch lookups retired beyond the guest's (subtracted from the count). */
+  lookupInstructions = 0;
   worldSwitches = 0;
   adaptiveRetranslations = 0;
 }

@@ -16,18 +16,20 @@ import {
   CS, Cpu, CpuFault, DS, ES, FS, GS, IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP, IA32_TIME_STAMP_COUNTER, LDTR,
   MMU_PAGING_FEATURES, MmuPaging, SS, TR, cpuFpuImage, cpuRegisters, setCpuFpuImage, type PagingUnit,
 } from '@ringvisor/x86-core';
+import { BranchTable, ST_DONE, ST_PUSHED, ST_REGS } from './branch-lookup.js';
 import { MAPPING_GLOBAL } from './code-mappings.js';
 import { DescriptorShadow } from './descriptor-shadows.js';
 import { FullCounters } from './full-stats.js';
 import {
-  AREA_FRAMES, GDT_OFFSET, GDT_PAGES, LDT_OFFSET, LDT_PAGES, TC_CS, TC_OFFSET, TC_SIZE, TSS_OFFSET, VMM_LINEAR,
+  AREA_FRAMES, DATA_OFFSET, DATA_SIZE, GDT_OFFSET, GDT_PAGES, LDT_OFFSET, LDT_PAGES, SLOT_ECX, SLOT_EDX, SLOT_JUMP, TC_CS, TC_GS,
+  TC_OFFSET, TC_SIZE, TSS_OFFSET, VMM_LINEAR,
 } from './layout.js';
 import { VirtualCpuMemory } from './memory-views.js';
 import { UNUSABLE, truncate, truncated } from './segments.js';
 import { DEBUG_REGISTERS, checkState } from './state-check.js';
 import {
   CALLOUT_NAMES, C_INVLPG, C_IO, C_MOV_CR3, F_CALL, F_IN, F_JMP, F_MOV_FROM_SEG, F_MOV_TO_SEG, F_OUT, F_POP_SEG, F_PUSH_SEG, F_RET, F_CLI, F_STI, F_PUSHF, F_POPF,
-  K_CALLOUT, K_CALLOUT_END, K_EXIT, K_IDENT, K_STALE, TranslationCache, type CodeSource, type FastOp,
+  F_RDTSC, K_CALLOUT, K_CALLOUT_END, K_EXIT, K_IDENT, K_LOOKUP, K_STALE, TranslationCache, type CodeSource, type FastOp,
 } from './translation-cache.js';
 
 const IF = 0x200;
@@ -50,6 +52,8 @@ const EFER_LME = 0x100;
 const TC_LINEAR = (VMM_LINEAR + TC_OFFSET) | 0;
 /** Code segment of the TC: base 0, 4 GiB, 32-bit, DPL 1, execute/read. */
 const TC_CS_ACCESS = 0xc0bb;
+/** GS while the TC runs: the VMM's data (layout.ts DATA_OFFSET), DPL 1, read/write. */
+const TC_GS_ACCESS = 0xc0b3;
 /** Port accesses end a run after this many instructions so devices see fresh time (as `none` does). */
 const IO_SYNC_INSTRUCTIONS = 100;
 /** A site trapping this often (traced page-table stores) is retranslated as a call-out. */
@@ -79,6 +83,8 @@ export class FullVcpu implements Vcpu {
   readonly virt: Cpu;
   readonly shadow: ShadowPaging;
   readonly tc: TranslationCache;
+  /** Guest EIP → TC entry for the TC's indirect-branch lookups (branch-lookup.ts). */
+  private readonly branches: BranchTable;
   readonly counters = new FullCounters();
   private readonly hostPaging: Paging;
   private readonly gdtShadow: DescriptorShadow;
@@ -112,7 +118,8 @@ export class FullVcpu implements Vcpu {
   private readonly shutdownExit = { reason: 'shutdown' as const, cause: 'triple-fault' as const };
   private readonly irqWindowExit = { reason: 'irq-window' as const };
   private readonly code: CodeSource;
-  private doneInRun = 0;
+  /** `retired` when the current run() began. */
+  private runStart = 0;
   private readonly takeMmioCount: () => number;
   private readonly areaPhys: number;
   private readonly areaTable: number;
@@ -125,6 +132,7 @@ export class FullVcpu implements Vcpu {
     this.takeMmioCount = parts.takeMmioCount;
     this.areaPhys = parts.areaPhys;
     this.areaTable = parts.areaTable;
+    this.branches = new BranchTable(host.ram.subarray(parts.areaPhys + DATA_OFFSET, parts.areaPhys + DATA_OFFSET + DATA_SIZE));
     this.writeVmmFrames();
     this.hostPaging = new Paging(host, { maxPhysAddrBits: 36 });
     this.shadow = new ShadowPaging({
@@ -159,7 +167,7 @@ export class FullVcpu implements Vcpu {
 
     const ram = host.ram;
     this.tc = new TranslationCache(ram.subarray(parts.areaPhys + TC_OFFSET, parts.areaPhys + TC_OFFSET + TC_SIZE),
-      (offset, length) => host.notifyWrite(parts.areaPhys + TC_OFFSET + offset, length));
+      (offset, length) => host.notifyWrite(parts.areaPhys + TC_OFFSET + offset, length), () => this.branches.clear());
     this.gdtPhys = parts.areaPhys + GDT_OFFSET;
     this.gdtShadow = new DescriptorShadow(host, this.shadow, this.gdtPhys, guestRamEnd, 0, GDT_PAGES);
     this.ldtShadow = new DescriptorShadow(host, this.shadow, parts.areaPhys + LDT_OFFSET, guestRamEnd, 0, LDT_PAGES);
@@ -212,6 +220,7 @@ export class FullVcpu implements Vcpu {
     // The VMM's TSS: no I/O bitmap (its base lies past the limit), so every port access above IOPL faults.
     host.ram.fill(0, this.areaPhys + TSS_OFFSET, this.areaPhys + TSS_OFFSET + 4096);
     host.write32(this.areaPhys + TSS_OFFSET + 0x64, 0x68 << 16);
+    this.branches.reset();
   }
 
   private fetchable(gpa: number): boolean {
@@ -227,15 +236,23 @@ export class FullVcpu implements Vcpu {
    * so the guest's time advances exactly as on the bare CPU.
    */
   get retired(): number {
-    return this.hw.retired + this.virt.retired - this.vmmExceptions;
+    const counted = this.hw.retired + this.virt.retired - this.vmmExceptions;
+    // Stopped inside a lookup: its own instructions so far are not the guest's (leaveLookup).
+    if (this.hwLive && this.regime === Regime.Kernel && this.lookupPending()) return counted - this.tc.extraAt[(this.hw.eip - TC_LINEAR) | 0];
+    return counted;
   }
 
   private vmmExceptions = 0;
 
   /** The exception just intercepted was the VMM's business: it retired nothing of the guest's. */
   private vmmOwned(): void {
-    this.vmmExceptions++;
-    if (this.hw.tscSource === null) this.hw.tscOffset--;
+    this.notGuest(1);
+  }
+
+  /** `n` instructions the CPU counted were the VMM's (a negative `n`: the VMM counted ahead). */
+  private notGuest(n: number): void {
+    this.vmmExceptions += n;
+    if (this.hw.tscSource === null) this.hw.tscOffset -= n;
   }
 
   get interruptible(): boolean {
@@ -259,11 +276,11 @@ export class FullVcpu implements Vcpu {
 
   private runGuest(budget: number): VmExit {
     const start = this.retired;
+    this.runStart = start;
     const pic = this.spec.interrupts;
     let exit: VmExit | null = null;
     for (;;) {
       const done = this.retired - start;
-      this.doneInRun = done;
       if (done >= budget) break;
       if (!this.hwLive) {
         const virt = this.virt;
@@ -300,6 +317,11 @@ export class FullVcpu implements Vcpu {
       this.inHwRun = true;
       const reason = this.hw.run(budget - done);
       this.inHwRun = false;
+      const extra = this.branches.takeExtra();
+      if (extra !== 0) {
+        this.notGuest(extra);
+        this.counters.lookupInstructions += extra;
+      }
       if (this.dirtyPages.length > 0) {
         this.toVirtual();
         this.applyInvalidations();
@@ -404,6 +426,12 @@ export class FullVcpu implements Vcpu {
       hw.segBase[CS] = 0;
       hw.segLimit[CS] = -1;
       hw.segAccess[CS] = TC_CS_ACCESS;
+      hw.seg[GS] = TC_GS;
+      hw.segBase[GS] = VMM_LINEAR + DATA_OFFSET;
+      hw.segLimit[GS] = DATA_SIZE - 1;
+      hw.segAccess[GS] = TC_GS_ACCESS;
+      // Entries stand for targets under CS base 0 and a 4 GiB limit, popped from a 32-bit stack.
+      if (!this.lookupsValid()) this.branches.clear();
       this.setHwFlags(flags & ~(IOPL | VM));
       const entry = resumeAt >= 0 ? resumeAt : this.tc.entryFor((virt.segBase[CS] + virt.eip) | 0, virt.segBase[CS], virt.segLimit[CS], this.code);
       hw.eip = (TC_LINEAR + entry) >>> 0;
@@ -471,6 +499,7 @@ export class FullVcpu implements Vcpu {
     const hw = this.hw;
     const virt = this.virt;
     this.hwLive = false;
+    if (this.regime === Regime.Kernel && this.lookupPending()) this.leaveLookup((hw.eip - TC_LINEAR) | 0);
     virt.reg32.set(hw.reg32);
     const hwFlags = hw.getEflags();
     const vflags = virt.getEflags();
@@ -494,6 +523,35 @@ export class FullVcpu implements Vcpu {
       }
     }
     virt.codeSizeChanged();
+  }
+
+  /**
+   * The CPU stopped inside an indirect branch's lookup (or at its miss call-out): the lookup's own
+   * instructions leave the count, and the guest state is put back to before the branch, or after
+   * it at the final jump (branch-lookup.ts stages).
+   */
+  private leaveLookup(off: number): void {
+    const hw = this.hw;
+    const tc = this.tc;
+    this.notGuest(tc.extraAt[off]);
+    if (tc.kindAt[off] !== K_LOOKUP) return;
+    const stage = tc.classAt[off];
+    if (stage === ST_DONE) {
+      hw.eip = this.branches.slot(SLOT_JUMP) >>> 0;
+      return;
+    }
+    const r = hw.reg32;
+    if (stage >= ST_REGS) {
+      r[1] = this.branches.slot(SLOT_ECX);
+      r[2] = this.branches.slot(SLOT_EDX);
+    }
+    if (stage === ST_PUSHED) r[4] = (r[4] + 4) | 0;
+  }
+
+  /** Lookups may use the branch table: the virtual CS has base 0 and a 4 GiB limit, the stack is 32-bit. */
+  private lookupsValid(): boolean {
+    const virt = this.virt;
+    return virt.segBase[CS] === 0 && virt.segLimit[CS] === -1 && this.hw.stack32;
   }
 
   /**
@@ -552,7 +610,11 @@ export class FullVcpu implements Vcpu {
         if (kind === K_EXIT && field >= 0 && this.tc.generation === generation) {
           this.tc.patch(field, entry);
           this.counters.chainsPatched++;
-        } else if (kind === K_STALE) this.counters.staleEntries++;
+        } else if (kind === K_STALE) {
+          // Reached by a chain or a lookup: the table's entry for the target moves to the new fragment.
+          this.counters.staleEntries++;
+          if (this.lookupsValid()) this.branches.remember(target, TC_LINEAR + entry);
+        }
         hw.eip = (TC_LINEAR + entry) >>> 0;
         return null;
       }
@@ -567,6 +629,13 @@ export class FullVcpu implements Vcpu {
       const access = error & 16 ? ACCESS_FETCH : error & 2 ? ACCESS_WRITE : ACCESS_READ;
       // The error code's U/S bit, not CPL: descriptor-table and TSS reads at ring 3 are supervisor accesses.
       const kind = this.shadow.fault(address, access, (error & 4) !== 0);
+      if (kind !== SHADOW_HIDDEN && kind !== SHADOW_UNSUPPORTED && this.inLookup()) {
+        // A lookup's access stands for the guest branch's: the emulator runs the branch, with the
+        // guest's own fault if it has one (the lookup's access may differ in kind from the branch's).
+        this.vmmOwned();
+        this.toVirtual();
+        return this.emulate();
+      }
       if (kind !== SHADOW_TRUE) this.vmmOwned();
       switch (kind) {
         case SHADOW_HIDDEN:
@@ -604,6 +673,18 @@ export class FullVcpu implements Vcpu {
     return this.reflect(vector, stop.errorCode);
   }
 
+  /** True when the TC stopped where a lookup has something to undo (branch-lookup.ts). */
+  private lookupPending(): boolean {
+    const off = (this.hw.eip - TC_LINEAR) | 0;
+    return off >= 0 && off < TC_SIZE && this.tc.extraAt[off] !== 0;
+  }
+
+  /** True when the CPU stopped at an instruction of an indirect branch's lookup. */
+  private inLookup(): boolean {
+    const off = (this.hw.eip - TC_LINEAR) | 0;
+    return this.regime === Regime.Kernel && off >= 0 && off < TC_SIZE && this.tc.kindAt[off] === K_LOOKUP;
+  }
+
   /**
    * A call-out the VMM completes on the CPU's state (translation-cache.ts FastOp), with the guest's
    * own accesses made through the CPU at ring 1 (the same segment, paging and limit checks); false
@@ -634,7 +715,8 @@ export class FullVcpu implements Vcpu {
           break;
         }
         case F_IN: case F_OUT: {
-          if (this.doneInRun >= IO_SYNC_INSTRUCTIONS) return false;
+          // (The CPU counted the call-out's UD2: the guest's instructions before the access are one fewer.)
+          if (this.doneInRun() - 1 >= IO_SYNC_INSTRUCTIONS) return false;
           const port = f.modrm >= 0 ? f.modrm : r[2] & 0xffff;
           const size = f.arg as 1 | 2 | 4;
           if (hw.ioCount[port]++ === 0) hw.ioTouched[hw.ioTouchedCount++] = port;
@@ -670,6 +752,13 @@ export class FullVcpu implements Vcpu {
           if ((flags & IF) === 0) this.shadowPending = 1;
           break;
         }
+        case F_RDTSC: {
+          // The count before this instruction: the CPU counted the call-out's UD2 already.
+          const tsc = hw.readTsc(-1);
+          r[0] = tsc | 0;
+          r[2] = Math.floor(tsc / 0x100000000) | 0;
+          break;
+        }
         case F_PUSHF:
           hw.write32(SS, (esp - 4) | 0, this.virtualFlags() & ~(VM | RF));
           r[4] = (esp - 4) | 0;
@@ -694,10 +783,15 @@ export class FullVcpu implements Vcpu {
     const csBase = virt.segBase[CS];
     const linear = (csBase + next) | 0;
     // Straight on after the call-out, unless the branch went elsewhere or an access changed code.
-    const entry = next === f.next && kind !== F_RET && kind !== F_CALL && kind !== F_JMP && this.tc.counters.invalidations === invalidations &&
+    const branch = kind === F_RET || kind === F_CALL || kind === F_JMP;
+    const entry = next === f.next && !branch && this.tc.counters.invalidations === invalidations &&
       this.tc.kindAt[off] === K_CALLOUT
       ? off + 2
       : this.tc.entryFor(linear, csBase, virt.segLimit[CS], this.code);
+    if (branch && this.lookupsValid()) this.branches.remember(next, TC_LINEAR + entry);
+    // A lookup's miss: its instructions before this call-out were not the guest's.
+    const extra = this.tc.extraAt[off];
+    if (extra !== 0) this.notGuest(extra);
     hw.eip = (TC_LINEAR + entry) >>> 0;
     if (this.shadowPending !== 0) {
       // STI: one more instruction before an interrupt may be taken.
@@ -753,7 +847,7 @@ export class FullVcpu implements Vcpu {
       virt.segBase[s] = 0;
       virt.segLimit[s] = 0;
       virt.segAccess[s] = UNUSABLE;
-      this.loadTruncated(s);
+      if (s !== GS) this.loadTruncated(s);
       return true;
     }
     const ldt = (selector & 4) !== 0;
@@ -777,7 +871,7 @@ export class FullVcpu implements Vcpu {
     const raw = (lo & 0xffff) | (hi & 0xf0000);
     virt.segLimit[s] = hi & 0x800000 ? (raw << 12) | 0xfff : raw;
     virt.segAccess[s] = (hi >>> 8) & 0xf0ff;
-    this.loadTruncated(s);
+    if (s !== GS) this.loadTruncated(s);
     return true;
   }
 
@@ -811,9 +905,14 @@ export class FullVcpu implements Vcpu {
     return this.host.read8(gpa);
   }
 
+  /** Guest instructions retired in the current run() so far (as `none` counts them for its port-access rule). */
+  private doneInRun(): number {
+    return this.retired - this.runStart;
+  }
+
   /** True when a port access should wait for the next run (fresh device time), leaving state as is. */
   private ioDue(): boolean {
-    if (this.doneInRun < IO_SYNC_INSTRUCTIONS) return false;
+    if (this.doneInRun() < IO_SYNC_INSTRUCTIONS) return false;
     const virt = this.virt;
     const at = (virt.segBase[CS] + virt.eip) | 0;
     let op = this.peekGuest(at);
@@ -835,7 +934,7 @@ export class FullVcpu implements Vcpu {
     const cls = tc.classAt[off];
     this.counters.callouts[cls]++;
     const virt = this.virt;
-    if (cls === C_IO && this.doneInRun >= IO_SYNC_INSTRUCTIONS) {
+    if (cls === C_IO && this.doneInRun() >= IO_SYNC_INSTRUCTIONS) {
       // Leave the CPU at the call-out: the next run emulates it with the devices' time current.
       this.pendingBudget = true;
       return null;
@@ -976,6 +1075,7 @@ export class FullVcpu implements Vcpu {
     ];
     for (let k = 0; k < CALLOUT_NAMES.length; k++) if (c.callouts[k] > 0) out.push([`callout-${CALLOUT_NAMES[k]}`, c.callouts[k]]);
     out.push(['fast-callouts', c.fastCallouts], ['fast-branches', c.fastBranches]);
+    out.push(['tc-lookups', tc.lookups], ['lookup-instructions', c.lookupInstructions]);
     for (let op = 0; op < c.traps.length; op++) {
       if (c.traps[op] > 0) out.push([`trap-${op > 0xff ? '0f' : ''}${(op & 0xff).toString(16).padStart(2, '0')}`, c.traps[op]]);
     }
@@ -1022,7 +1122,8 @@ export class FullVcpu implements Vcpu {
     const hwShadow = this.hwLive ? hw.interruptShadow : 0;
     // Guest kernel code in the TC is read in place (its segments, loaded only by call-outs, are the
     // virtual CPU's already), so this instance goes on where it stopped, without a TC lookup.
-    const inPlace = this.hwLive && this.regime === Regime.Kernel;
+    // (Not inside a lookup, whose state must be put back first.)
+    const inPlace = this.hwLive && this.regime === Regime.Kernel && !this.lookupPending();
     if (!inPlace) {
       this.toVirtual();
       // A shadow the hardware was in (STI or MOV SS at ring 3) holds on when this instance goes on.
@@ -1178,7 +1279,9 @@ export class FullVcpu implements Vcpu {
   }
 }
 
-const DATA_SEGMENTS = [ES, SS, DS, FS, GS];
+/** Data segments the hardware takes from the guest in the TC (truncated); GS is the VMM's there. */
+const DATA_SEGMENTS = [ES, SS, DS, FS];
 const SEGMENT_ORDER: [keyof SpecialRegisters, number][] = [
   ['es', ES], ['cs', CS], ['ss', SS], ['ds', DS], ['fs', FS], ['gs', GS], ['ldt', LDTR], ['tr', TR],
 ];
+

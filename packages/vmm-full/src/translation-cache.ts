@@ -2,11 +2,13 @@
 // the CPU runs at CPL 1 from the VMM area. Translation units are basic blocks extended across
 // conditional branches; most instructions are copied unchanged (IDENT); direct branches are
 // re-targeted at other fragments (chained once the target exists, through an exit stub before);
-// CALL pushes the guest's return address; everything sensitive, privileged, indirect or
-// CS-relative becomes a call-out: a UD2 the VMM owns (its #UD is intercepted), emulated on the
-// virtual CPU. For every TC instruction the cache records the guest EIP the CPU state stands for
-// at that boundary, so a fault or stop anywhere maps back to exact guest state.
+// CALL pushes the guest's return address; RET and CALL/JMP r/m32 look their target up in the TC
+// (branch-lookup.ts); everything else sensitive, privileged, indirect, CS- or GS-relative becomes
+// a call-out: a UD2 the VMM owns (its #UD is intercepted), emulated on the virtual CPU. For every
+// TC instruction the cache records the guest EIP the CPU state stands for at that boundary, so a
+// fault or stop anywhere maps back to exact guest state.
 import { decodeLength } from '@ringvisor/x86-core';
+import { LOOKUP_CALL, LOOKUP_JMP, LOOKUP_RET, lookupSequence } from './branch-lookup.js';
 import { CodeMappings } from './code-mappings.js';
 import { TC_SIZE } from './layout.js';
 
@@ -24,6 +26,11 @@ export const K_STALE = 4;
 export const K_LINK = 5;
 /** A call-out that ends its fragment (control transfers, faults): execution goes on by lookup. */
 export const K_CALLOUT_END = 6;
+/**
+ * An instruction of an indirect branch's in-TC lookup (branch-lookup.ts), standing for the guest
+ * branch at `guestAt`; `classAt` is its stage, `extraAt` the count adjustment at a stop there.
+ */
+export const K_LOOKUP = 7;
 
 /** Call-out classes the VMM treats specially after emulating. */
 export const C_PLAIN = 0;
@@ -64,6 +71,8 @@ export const F_CLI = 10;
 export const F_STI = 11;
 export const F_PUSHF = 12;
 export const F_POPF = 13;
+/** RDTSC: a call-out because the CPU's count includes the lookups' own instructions until the VMM subtracts them. */
+export const F_RDTSC = 14;
 
 /** A call-out decoded at translation time (no prefixes but a data segment override, or 0x66 for I/O). */
 export interface FastOp {
@@ -110,6 +119,8 @@ export class TcCounters {
   remapped = 0;
   chains = 0;
   guestInstructions = 0;
+  /** Indirect branches translated into in-TC lookups. */
+  lookups = 0;
 }
 
 export class TranslationCache {
@@ -118,6 +129,8 @@ export class TranslationCache {
   readonly kindAt = new Uint8Array(TC_SIZE);
   readonly auxAt = new Int32Array(TC_SIZE);
   readonly classAt = new Uint8Array(TC_SIZE);
+  /** Instructions retired beyond the guest's when the guest state is taken at a lookup instruction. */
+  readonly extraAt = new Int8Array(TC_SIZE);
   /** Traps taken at each IDENT instruction (adaptive retranslation). */
   readonly trapsAt = new Uint16Array(TC_SIZE);
   /** Guest linear address of the fragment entered at each offset. */
@@ -143,6 +156,8 @@ export class TranslationCache {
   /** Guest linear addresses to translate as a call-out (adaptive BT: they kept trapping). */
   private readonly adaptive = new Set<number>();
   private cursor = 0;
+  /** True while translating for CS base 0 and a 4 GiB limit: indirect branches may look up in the TC. */
+  private lookups = false;
   private readonly buf = new Uint8Array(16);
   private readonly fixField: number[] = [];
   private readonly fixTarget: number[] = [];
@@ -150,8 +165,13 @@ export class TranslationCache {
   /**
    * @param code the TC bytes (host RAM of the VMM area's TC frames)
    * @param written tells the CPU those bytes changed (its decoded-code cache)
+   * @param flushed called when every translation is dropped (the branch table's entries go too)
    */
-  constructor(private readonly code: Uint8Array, private readonly written: (offset: number, length: number) => void) {}
+  constructor(
+    private readonly code: Uint8Array,
+    private readonly written: (offset: number, length: number) => void,
+    private readonly flushed: () => void = () => undefined,
+  ) {}
 
   /** The fragment for guest linear `linear` with CS base `csBase`, translated if needed; its TC offset. */
   entryFor(linear: number, csBase: number, csLimit: number, source: CodeSource): number {
@@ -254,6 +274,7 @@ export class TranslationCache {
     this.cursor = 0;
     this.generation++;
     this.counters.flushes++;
+    this.flushed();
   }
 
   /** Marks the guest instruction at `linear` for translation as a call-out and drops its fragments. */
@@ -280,6 +301,7 @@ export class TranslationCache {
     this.guestAt[at] = guest;
     this.auxAt[at] = aux;
     this.classAt[at] = cls;
+    this.extraAt[at] = 0;
     this.trapsAt[at] = 0;
   }
 
@@ -313,6 +335,7 @@ export class TranslationCache {
     };
     this.fixField.length = 0;
     this.fixTarget.length = 0;
+    this.lookups = csBase === 0 && csLimit === 0xffffffff;
     let eip = (linear - csBase) | 0;
     let ended = false;
     for (let n = 0; n < MAX_INSTRUCTIONS && !ended; n++) {
@@ -391,53 +414,49 @@ export class TranslationCache {
     return start;
   }
 
-  /** Records the fast form (FastOp) of the call-out about to be emitted at the cursor, if it has one. */
-  private noteFast(op: number, at: number, next: number): void {
+  /** The fast form of the call-out for the instruction in `buf` (opcode `op` at `at`), or null. */
+  private fastOp(op: number, at: number, next: number): FastOp | null {
     const buf = this.buf;
     let segment = -1;
     let opsize16 = false;
     for (let p = 0; p < at; p++) {
       const seg = SEGMENT_PREFIX[buf[p]];
       if (buf[p] === 0x66) opsize16 = true;
-      else if (seg === undefined) return;
+      else if (seg === undefined) return null;
       else segment = seg;
     }
-    const site = this.cursor;
-    const add = (kind: number, arg: number, modrm = 0, sib = 0, disp = 0): void => {
-      this.fast.set(site, { kind, arg, modrm, sib, disp, segment, next });
-    };
+    const make = (kind: number, arg: number, modrm = 0, sib = 0, disp = 0): FastOp => ({ kind, arg, modrm, sib, disp, segment, next });
     if (op >= 0xe4 && op <= 0xef && (op & 0xf) !== 8 && op !== 0xe8 && op !== 0xe9 && op !== 0xea && op !== 0xeb) {
       const size = (op & 1) === 0 ? 1 : opsize16 ? 2 : 4;
-      add((op & 2) === 0 ? F_IN : F_OUT, size, op < 0xec ? buf[at + 1] : -1);
-      return;
+      return make((op & 2) === 0 ? F_IN : F_OUT, size, op < 0xec ? buf[at + 1] : -1);
     }
-    if (opsize16) return;
+    if (opsize16) return null;
     switch (op) {
-      case 0xfa: add(F_CLI, 0); return;
-      case 0xfb: add(F_STI, 0); return;
-      case 0x9c: add(F_PUSHF, 0); return;
-      case 0x9d: add(F_POPF, 0); return;
-      case 0xc3: add(F_RET, 0); return;
-      case 0xc2: add(F_RET, buf[at + 1] | (buf[at + 2] << 8)); return;
-      case 0x06: case 0x0e: case 0x16: case 0x1e: add(F_PUSH_SEG, op >> 3); return;
-      case 0x1a0: add(F_PUSH_SEG, 4); return;
-      case 0x1a8: add(F_PUSH_SEG, 5); return;
-      case 0x07: case 0x1f: add(F_POP_SEG, op >> 3); return;
-      case 0x1a1: add(F_POP_SEG, 4); return;
-      case 0x1a9: add(F_POP_SEG, 5); return;
+      case 0xfa: return make(F_CLI, 0);
+      case 0xfb: return make(F_STI, 0);
+      case 0x9c: return make(F_PUSHF, 0);
+      case 0x9d: return make(F_POPF, 0);
+      case 0x131: return make(F_RDTSC, 0);
+      case 0xc3: return make(F_RET, 0);
+      case 0xc2: return make(F_RET, buf[at + 1] | (buf[at + 2] << 8));
+      case 0x06: case 0x0e: case 0x16: case 0x1e: return make(F_PUSH_SEG, op >> 3);
+      case 0x1a0: return make(F_PUSH_SEG, 4);
+      case 0x1a8: return make(F_PUSH_SEG, 5);
+      case 0x07: case 0x1f: return make(F_POP_SEG, op >> 3);
+      case 0x1a1: return make(F_POP_SEG, 4);
+      case 0x1a9: return make(F_POP_SEG, 5);
       case 0x8c: case 0x8e: {
         const modrm = buf[at + 1];
         const sreg = (modrm >> 3) & 7;
-        if (modrm < 0xc0 || sreg > 5 || (op === 0x8e && (sreg === 1 || sreg === 2))) return;
-        add(op === 0x8c ? F_MOV_FROM_SEG : F_MOV_TO_SEG, sreg, modrm);
-        return;
+        if (modrm < 0xc0 || sreg > 5 || (op === 0x8e && (sreg === 1 || sreg === 2))) return null;
+        return make(op === 0x8c ? F_MOV_FROM_SEG : F_MOV_TO_SEG, sreg, modrm);
       }
       case 0xff: break;
-      default: return;
+      default: return null;
     }
     const modrm = buf[at + 1];
     const reg = (modrm >> 3) & 7;
-    if (reg !== 2 && reg !== 4) return;
+    if (reg !== 2 && reg !== 4) return null;
     const mod = modrm >> 6;
     const rm = modrm & 7;
     let p = at + 2;
@@ -446,7 +465,38 @@ export class TranslationCache {
     let disp = 0;
     if (mod === 1) disp = (buf[p] << 24) >> 24;
     else if (mod === 2 || (mod === 0 && (rm === 5 || (rm === 4 && (sib & 7) === 5)))) disp = read32(buf, p);
-    add(reg === 2 ? F_CALL : F_JMP, 0, modrm, sib, disp);
+    return make(reg === 2 ? F_CALL : F_JMP, 0, modrm, sib, disp);
+  }
+
+  /**
+   * RET, CALL r/m32 or JMP r/m32 (`fast`, at guest EIP `eip`; its opcode at `at` of `length`
+   * bytes) as an in-TC lookup; its miss path ends in the call-out for the guest instruction.
+   */
+  private emitLookup(eip: number, fast: FastOp, at: number, length: number): void {
+    const buf = this.buf;
+    // MOV EDX, r/m32 with the guest instruction's prefixes (segment overrides), ModRM, SIB and displacement.
+    const operand: number[] = [];
+    if (fast.kind !== F_RET) {
+      for (let p = 0; p < at; p++) operand.push(buf[p]);
+      operand.push(0x8b, (buf[at + 1] & 0xc7) | 0x10);
+      for (let p = at + 2; p < length; p++) operand.push(buf[p]);
+    }
+    const kind = fast.kind === F_RET ? LOOKUP_RET : fast.kind === F_CALL ? LOOKUP_CALL : LOOKUP_JMP;
+    const sequence = lookupSequence(kind, operand, fast.arg, fast.next);
+    const start = this.cursor;
+    for (const instruction of sequence.instructions) {
+      this.cursor = start + instruction.at;
+      this.mark(K_LOOKUP, eip, fast.next, instruction.stage);
+      this.extraAt[this.cursor] = instruction.extra;
+    }
+    const miss = start + sequence.miss;
+    this.cursor = miss;
+    this.mark(K_CALLOUT_END, eip, fast.next, C_BRANCH);
+    this.extraAt[miss] = sequence.missExtra;
+    this.fast.set(miss, fast);
+    this.cursor = start;
+    for (const b of sequence.bytes) this.emit(b);
+    this.counters.lookups++;
   }
 
   private setRel(field: number, target: number): void {
@@ -466,11 +516,13 @@ export class TranslationCache {
     let i = 0;
     let opsize16 = false;
     let csOverride = false;
+    let gsOverride = false;
     for (;;) {
       const b = buf[i];
       if (b === 0x66) opsize16 = true;
       else if (b === 0x2e) csOverride = true;
-      else if (b !== 0x67 && b !== 0xf0 && b !== 0xf2 && b !== 0xf3 && b !== 0x26 && b !== 0x36 && b !== 0x3e && b !== 0x64 && b !== 0x65) break;
+      else if (b === 0x65) gsOverride = true;
+      else if (b !== 0x67 && b !== 0xf0 && b !== 0xf2 && b !== 0xf3 && b !== 0x26 && b !== 0x36 && b !== 0x3e && b !== 0x64) break;
       i++;
     }
     let op = buf[i];
@@ -503,9 +555,15 @@ export class TranslationCache {
       return (next + read32(buf, i + 1)) | 0;
     }
     const relative = op === 0xe8 || op === 0xe9 || op === 0xeb || (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f);
-    if (cls >= 0 || csOverride || (opsize16 && relative)) {
-      const c = cls >= 0 ? cls : C_OTHER;
-      if (c === C_BRANCH || c === C_IO || c === C_SEGMENT || c === C_CLI_STI || c === C_PUSHF_POPF) this.noteFast(op, i, next);
+    // GS is the VMM's while the TC runs: guest code naming it is emulated (with the guest's GS).
+    if (cls >= 0 || csOverride || gsOverride || (opsize16 && relative)) {
+      const c = cls >= 0 && !gsOverride ? cls : C_OTHER;
+      const fast = gsOverride ? null : this.fastOp(op, i, next);
+      if (fast !== null && this.lookups && (fast.kind === F_RET || fast.kind === F_CALL || fast.kind === F_JMP)) {
+        this.emitLookup(eip, fast, i, length);
+        return ENDS;
+      }
+      if (fast !== null) this.fast.set(this.cursor, fast);
       const ends = (c === C_BRANCH && op !== 0xe0 && op !== 0xe1 && op !== 0xe2 && op !== 0xe3) || c === C_INT || op === 0x10b || relative;
       this.callout(eip, next, c, ends);
       return ends ? ENDS : CONTINUES;
@@ -519,7 +577,8 @@ export class TranslationCache {
 const ENDS = 0x7fffffff + 1;
 const CONTINUES = ENDS + 1;
 
-const SEGMENT_PREFIX: Record<number, number> = { 0x26: 0, 0x36: 2, 0x3e: 3, 0x64: 4, 0x65: 5 };
+/** Segment overrides a fast call-out honours (GS-prefixed instructions are emulated). */
+const SEGMENT_PREFIX: Record<number, number> = { 0x26: 0, 0x36: 2, 0x3e: 3, 0x64: 4 };
 
 function read32(buf: Uint8Array, at: number): number {
   return buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24);
@@ -550,7 +609,7 @@ export function calloutClass(op: number, reg: number): number {
     case 0x106: case 0x120: case 0x121: case 0x123: return C_CONTROL;
     case 0x122: return reg === 3 ? C_MOV_CR3 : C_CONTROL;
     case 0x130: case 0x132: case 0x133: return C_MSR;
-    case 0x108: case 0x109: case 0x10b: case 0x134: case 0x135: case 0x105: case 0x107: case 0x1aa: return C_OTHER;
+    case 0x108: case 0x109: case 0x10b: case 0x134: case 0x135: case 0x105: case 0x107: case 0x1aa: case 0x131: return C_OTHER;
     default: return -1;
   }
 }
