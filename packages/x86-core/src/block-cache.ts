@@ -23,6 +23,14 @@ export const HOT_RUNS = 256;
  * loops gain a third (the bzImage's decompressor).
  */
 export const INLINE_RUNS = 2048;
+/**
+ * The same for a 64-bit block (long/blocks.ts). Its inline accesses are longer source than the
+ * 32-bit ones (64-bit addresses, two TLBs), and run slower than the calls they replace until V8
+ * optimises the block: at 2048 runs Debian's amd64 kernel recompiled 1,105 blocks in its first 450 M
+ * instructions and took a third more CPU time; at 65536, 76 blocks and no change, while the
+ * decompressor's hot loops still gain (packages/x86-core/README.md, "The 64-bit tier").
+ */
+export const INLINE_RUNS_64 = 65536;
 /** For pages whose code was rewritten many times (a guest rewriting its code in a loop). */
 const HOT_RUNS_REWRITTEN = 4096;
 const REWRITES_TOLERATED = 64;
@@ -59,6 +67,8 @@ export class BlockCache {
   hotRuns = HOT_RUNS;
   /** Runs of a block before its memory accesses are compiled inline (tests lower it). */
   inlineRuns = INLINE_RUNS;
+  /** Runs of a 64-bit block before its memory operands are compiled inline (tests lower it). */
+  inlineRuns64 = INLINE_RUNS_64;
 
   constructor(private readonly decoded: DecodeCache) {}
 

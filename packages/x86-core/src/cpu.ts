@@ -951,9 +951,9 @@ export class Cpu {
     return phys;
   }
 
-  /** The paging unit's cache above 4 GiB (when it offers one) and its hit masks by access bits. */
-  private readonly highTlb: InlineHighTlb | null;
-  private readonly highHitMask = new Int32Array(32);
+  /** The paging unit's cache above 4 GiB (when it offers one) and its hit masks by access bits (64-bit blocks read both inline). */
+  readonly highTlb: InlineHighTlb | null;
+  readonly highHitMask = new Int32Array(32);
 
   /** The paging unit's TLB (when it offers one) and, by access bits (W 2, U 4, fetch 16), the entry bits a hit needs clear. */
   readonly tlb: Int32Array | null;

@@ -15,6 +15,8 @@
 // `recordedRetire`, `startEip`/`startRipHi` and `startEsp`/`startRspHi` as step64 would have, then
 // rethrows to run()'s handler. After any instruction that touched memory a non-zero `cpu.events` (MMIO,
 // a write to a code page, possibly this block's own) ends the block there, as runLong's loop would.
+// A hot block is compiled a second time with its plain ModRM operands read and written inline
+// (inline-memory.ts), each falling back to the call this first compile makes.
 import { alu, div, idiv, imulTruncate, imulWide, incDec, mul, shift } from '../alu.js';
 import type { Cpu } from '../cpu.js';
 import { throwFault } from '../fault.js';
@@ -22,6 +24,7 @@ import { condition } from '../operands.js';
 import { alu64, divide64, imulTruncate64, incDec64, mulWide64, shift64, test64 } from './alu64.js';
 import type { Insn64 } from './block-decode.js';
 import { setRip } from './execute.js';
+import { INLINE_PARAMETERS, addressCode, inlineConstants, inlinePrologue, physicalCode, ramRead, ramWrite, type InlineMemory } from './inline-memory.js';
 import { TWO_32, canonical } from './memory.js';
 import { ea, eaFrom, hi, linearIn, readAt, readOperand, readRmwAt, ripRelativeEa, writeAt, writeOperand } from './operands.js';
 import { pop, popped, push } from './stack.js';
@@ -82,11 +85,17 @@ class Emitter {
    * anything else writes the address into `l` first.
    */
   private pending: { readonly i: Insn64; readonly next: number } | null = null;
+  /** FS/GS, when inline accesses add their bases, and the hit masks they use (read at the block's entry). */
+  readonly segments = new Set<number>();
+  readonly uses = new Set<string>();
+  /** Set between an inline read-modify-write's read and its write: `m` holds its RAM address or -1. */
+  private rmwInline = false;
   /**
-   * Linear RIP of the block's first instruction, its instruction count, and whether a branch goes
-   * back to the entry (the body is then a loop; `n` counts the instructions of the passes done).
+   * Linear RIP of the block's first instruction, its instruction count, whether a branch goes back
+   * to the entry (the body is then a loop; `n` counts the instructions of the passes done), and
+   * whether plain memory operands are read and written inline (inline-memory.ts).
    */
-  constructor(readonly entry: number, readonly count: number, readonly loops: boolean) {}
+  constructor(readonly entry: number, readonly count: number, readonly loops: boolean, readonly inline: boolean) {}
 
   line(s: string): void {
     if (this.pending !== null) this.flushOperand();
@@ -121,17 +130,28 @@ class Emitter {
   /** The memory operand's linear address for local `l` (#GP/#SS unless canonical), written out when used. */
   linear(i: Insn64, next: number): void {
     if (this.pending !== null) this.flushOperand();
+    this.rmwInline = false;
     this.pending = { i, next };
   }
 
   private flushOperand(): void {
     const { i, next } = this.pending as { i: Insn64; next: number };
     this.pending = null;
+    this.line(linearCode(i, next));
+  }
+
+  /**
+   * The pending operand inline: its address and physical address for `size` and `write` into `o`,
+   * `g`, `p` (-1 when the call must make the access), or null when it keeps the calls.
+   */
+  private inlineOperand(size: number, write: boolean): string | null {
+    if (!this.inline || this.pending === null) return null;
+    const { i, next } = this.pending;
     const constant = constantLinear(i, next);
-    if (constant === null) {
-      this.offset(i, next);
-      this.line(`l = LI(cpu, ${i.seg});`);
-    } else this.line(`l = ${lit(constant)};`);
+    const address = addressCode(i, constant, this.segments);
+    if (address === null) return null;
+    const high = constant === null ? null : Math.floor(constant / TWO_32);
+    return `${address} ${physicalCode(size, write, high, this.uses)}`;
   }
 
   /** The pending operand's arguments for `readOperand`/`writeOperand`, or null when it is a constant. */
@@ -144,6 +164,7 @@ class Emitter {
   /** The r/m operand (at `size`) into `lo`, `hi`; `rmw` reads a destination with write intent. */
   readE(i: Insn64, size: number, lo: string, high: string, rmw = false): void {
     if (!i.mem) this.getReg(i, size, i.rm, lo, high);
+    else if (this.inlineRead(i, size, lo, high, rmw)) return;
     else {
       const args = this.pending !== null && !rmw ? this.operandArguments() : null;
       if (args !== null) {
@@ -153,8 +174,35 @@ class Emitter {
     }
   }
 
+  /**
+   * Inline, the r/m operand into `lo`, `high` from RAM when it can, else through the call the block
+   * makes without inline accesses; a read-modify-write is translated as a store (so `writeE` can
+   * store to the same bytes, `m`) and falls back to `readRmwAt` with `l` for `writeE`'s `writeAt`.
+   */
+  private inlineRead(i: Insn64, size: number, lo: string, high: string, rmw: boolean): boolean {
+    const at = this.inlineOperand(size, rmw);
+    if (at === null) return false;
+    const { next } = this.pending as { next: number };
+    const constant = constantLinear(i, next);
+    if (rmw) {
+      this.pending = null;
+      this.rmwInline = true;
+      this.line(`${at} if (p >= 0 && K[p >>> 12] === 0) { m = p; ${ramRead(size, 'm', lo, high)} } ` +
+        `else { m = -1; ${linearCode(i, next)} ${lo} = RW(cpu, l, ${size}); ${high} = X.v; }`);
+      return true;
+    }
+    const call = constant === null ? `RO(cpu, ${this.operandArguments() as string}, ${size})` : `RA(cpu, ${lit(constant)}, ${size})`;
+    this.pending = null;
+    this.line(`${at} if (p >= 0 && K[p >>> 12] <= 1) { ${ramRead(size, 'p', lo, high)} } else { ${lo} = ${call}; ${high} = X.v; }`);
+    return true;
+  }
+
   writeE(i: Insn64, size: number, lo: string, high: string): void {
     if (!i.mem) this.setReg(i, size, i.rm, lo, high);
+    else if (this.rmwInline) {
+      this.rmwInline = false;
+      this.line(`if (m >= 0) { ${ramWrite(size, 'm', lo, high)} } else WA(cpu, l, ${size}, ${lo}, ${high});`);
+    } else if (this.inline && this.pending !== null && this.inlineWrite(size, lo, high)) return;
     else {
       const args = this.pending !== null ? this.operandArguments() : null;
       if (args !== null) {
@@ -162,6 +210,18 @@ class Emitter {
         this.line(`WO(cpu, ${args}, ${size}, ${lo}, ${high});`);
       } else this.line(`WA(cpu, l, ${size}, ${lo}, ${high});`);
     }
+  }
+
+  /** Inline, a plain store of the pending operand: to RAM when it can, else through the block's call. */
+  private inlineWrite(size: number, lo: string, high: string): boolean {
+    const at = this.inlineOperand(size, true);
+    if (at === null) return false;
+    const { i, next } = this.pending as { i: Insn64; next: number };
+    const constant = constantLinear(i, next);
+    const call = constant === null ? `WO(cpu, ${this.operandArguments() as string}, ${size}, ${lo}, ${high});` : `WA(cpu, ${lit(constant)}, ${size}, ${lo}, ${high});`;
+    this.pending = null;
+    this.line(`${at} if (p >= 0 && K[p >>> 12] === 0) { ${ramWrite(size, 'p', lo, high)} } else ${call}`);
+    return true;
   }
 
   /** Leaves the block with `retired` instructions of this pass done and RIP at the canonical number `rip`. */
@@ -194,6 +254,14 @@ function constantLinear(i: Insn64, next: number): number | null {
   if (!i.ripRelative || i.seg >= 0 || i.addr32) return null;
   const linear = next + i.disp;
   return linear >= -TWO_47 && linear + 16 <= TWO_47 ? linear : null;
+}
+
+/** Code computing the memory operand's linear address into local `l` (#GP/#SS unless canonical). */
+function linearCode(i: Insn64, next: number): string {
+  const constant = constantLinear(i, next);
+  if (constant !== null) return `l = ${lit(constant)};`;
+  const offset = i.ripRelative ? `RR(${next}, ${lit(i.disp)}, ${i.addr32});` : `EF(cpu, ${i.base}, ${i.index}, ${i.scale}, ${lit(i.disp)}, ${i.addr32});`;
+  return `${offset} l = LI(cpu, ${i.seg});`;
 }
 
 /** An immediate at `size` as step64 fetches it: `signed8` for the sign-extending imm8 forms. */
@@ -471,10 +539,10 @@ function emitInstruction(g: Emitter, i: Insn64, k: number, next: number): void {
  * Generates the block of `insns` at linear RIP `entry` (a canonical number); `lengths` are theirs.
  * The last instruction either ends the block or falls through to the instruction after it.
  */
-function generate(insns: readonly Insn64[], entry: number): string {
+function generate(insns: readonly Insn64[], entry: number, inline: boolean): string {
   let loops = false;
   for (let k = 0, at = entry; k < insns.length; at += insns[k].length, k++) loops ||= loopsToEntry(insns[k], at, entry);
-  const g = new Emitter(entry, insns.length, loops);
+  const g = new Emitter(entry, insns.length, loops, inline);
   let rip = entry;
   for (let k = 0; k < insns.length; k++) {
     const i = insns[k];
@@ -493,6 +561,7 @@ function generate(insns: readonly Insn64[], entry: number): string {
   return [
     'const r = cpu.reg32, H = cpu.regHi, B = cpu.reg8, W = cpu.reg16;',
     'let q = 0, s = 0, sh = 0, l = 0, a = 0, ah = 0, v = 0, vh = 0, x = 0, xh = 0, c = 0, t = 0, u = 0, n = 0;',
+    ...(inline ? inlinePrologue(g.uses, g.segments) : []),
     'try {',
     ...(loops ? ['for (;;) {', ...g.out, '}'] : g.out),
     '} catch (err) {',
@@ -518,11 +587,15 @@ const HELPERS = [
   canonical, setRip,
 ];
 
-/** Compiles the instructions `insns` (at least one) entered at linear RIP `entry`. */
-export function compileLongBlock(insns: readonly Insn64[], entry: number): { fn: LongBlockFunction; sourceLength: number } {
-  const source = generate(insns, entry);
+/**
+ * Compiles the instructions `insns` (at least one) entered at linear RIP `entry`, with plain memory
+ * operands inline into the CPU's `memory` (a hot block's second compile; `canInline` holds) or as calls.
+ */
+export function compileLongBlock(insns: readonly Insn64[], entry: number, memory: InlineMemory | null = null): { fn: LongBlockFunction; sourceLength: number } {
+  const source = generate(insns, entry, memory !== null);
   // Only numbers reach the source: every operand above is a field of a decoded instruction.
-  const factory = new Function(...PARAMETERS, `return function block64(cpu, left) {\n${source}\n};`) as
+  const parameters = memory === null ? PARAMETERS : [...PARAMETERS, ...INLINE_PARAMETERS];
+  const factory = new Function(...parameters, `return function block64(cpu, left) {\n${source}\n};`) as
     (...helpers: unknown[]) => LongBlockFunction;
-  return { fn: factory(...HELPERS), sourceLength: source.length };
+  return { fn: factory(...HELPERS, ...(memory === null ? [] : inlineConstants(memory))), sourceLength: source.length };
 }

@@ -9,12 +9,20 @@
 import type { Cpu } from '../cpu.js';
 import { decode64, type Insn64 } from './block-decode.js';
 import { MAX_BLOCK_INSTRUCTIONS, compileLongBlock, endsBlock, type LongBlockFunction } from './block-compiler.js';
+import { canInline } from './inline-memory.js';
 import { TWO_32 } from './memory.js';
 
 const TWO_47 = 0x8000_0000_0000;
 
 export interface LongBlock {
-  readonly fn: LongBlockFunction;
+  /** The function; replaced in place by the inline compile (one object shape for the run loop). */
+  fn: LongBlockFunction;
+  /**
+   * Runs left before the block is compiled again with its memory operands inline (at 0), and its
+   * instructions until then; -1 and null once it is, or when it has none or the CPU cannot.
+   */
+  runs: number;
+  insns: readonly Insn64[] | null;
   /** The entry RIP's dwords, as `cpu.eip | 0` and `cpu.ripHi` hold them. */
   readonly lo: number;
   readonly hi: number;
@@ -52,8 +60,9 @@ export class LongBlocks {
   /** Runs of the entry last counted in each slot (its RIP's low dword in `tags`). */
   private readonly runs = new Int32Array(1 << SLOT_BITS);
   private readonly tags = new Int32Array(1 << SLOT_BITS);
-  /** Blocks compiled, and runs of a block (statistics; the tests check that compiled code ran). */
+  /** Blocks compiled, those compiled again inline, and runs of a block (statistics; the tests check that compiled code ran). */
   compiled = 0;
+  inlined = 0;
   entered = 0;
   /** Instructions retired inside blocks. */
   retired = 0;
@@ -64,7 +73,7 @@ export class LongBlocks {
    * and the budget `left` holds it; returns the instructions it retired, 0 when the interpreter
    * must run the instruction at RIP.
    */
-  enter(cpu: Cpu, left: number, hotRuns: number): number {
+  enter(cpu: Cpu, left: number, hotRuns: number, inlineRuns: number): number {
     const lo = cpu.eip | 0;
     const high = cpu.ripHi;
     const slot = slotOf(lo, high);
@@ -73,6 +82,7 @@ export class LongBlocks {
       if (block.count > left) return 0;
       const phys = this.codePhysical(cpu, lo, high);
       if (phys === block.phys && (cpu.decoded as { pageGen: Int32Array }).pageGen[phys >>> 12] === block.gen) {
+        if (block.runs > 0 && --block.runs === 0) this.compileInline(cpu, block);
         this.entered++;
         const n = block.fn(cpu, left);
         this.retired += n;
@@ -86,7 +96,7 @@ export class LongBlocks {
     }
     if (++this.runs[slot] < hotRuns) return 0;
     this.runs[slot] = 0;
-    const compiled = this.compile(cpu, lo, high);
+    const compiled = this.compile(cpu, lo, high, inlineRuns);
     if (compiled === null) {
       this.runs[slot] = -RETRY_RUNS;
       return 0;
@@ -117,8 +127,23 @@ export class LongBlocks {
     return phys;
   }
 
-  /** Compiles the block at RIP hi:lo, or null (not RAM, a fetch that would fault, nothing to compile). */
-  private compile(cpu: Cpu, lo: number, high: number): LongBlock | null {
+  /**
+   * Compiles `block` again with its memory operands inline, in place (same instructions, entry and
+   * page: the caller has just checked the page's generation, so the code is the one decoded).
+   */
+  private compileInline(cpu: Cpu, block: LongBlock): void {
+    const insns = block.insns as readonly Insn64[];
+    block.fn = compileLongBlock(insns, block.hi * TWO_32 + (block.lo >>> 0), cpu).fn;
+    block.runs = -1;
+    block.insns = null;
+    this.inlined++;
+  }
+
+  /**
+   * Compiles the block at RIP hi:lo, or null (not RAM, a fetch that would fault, nothing to
+   * compile); one with memory operands compiles again inline after `inlineRuns` runs.
+   */
+  private compile(cpu: Cpu, lo: number, high: number, inlineRuns: number): LongBlock | null {
     const decoded = cpu.decoded;
     const phys = fetchPhysical(cpu, lo, high);
     if (decoded === null || phys < 0 || phys >= TWO_32) return null;
@@ -139,7 +164,8 @@ export class LongBlocks {
     if (insns.length === 0) return null;
     const { fn } = compileLongBlock(insns, high * TWO_32 + (lo >>> 0));
     this.compiled++;
-    return { fn, lo, hi: high, phys, gen, count: insns.length };
+    const inline = canInline(cpu) && insns.some((i) => i.mem && i.op !== 0x8d && i.op !== 0x11f);
+    return { fn, lo, hi: high, phys, gen, count: insns.length, runs: inline ? Math.max(1, inlineRuns) : -1, insns: inline ? insns : null };
   }
 
   /** Drops every block (tests; the code-write generations make this unnecessary otherwise). */

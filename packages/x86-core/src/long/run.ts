@@ -16,10 +16,11 @@ export function runLong(cpu: Cpu, budget: number, done: number): number {
   if (cache === null) return interpret(cpu, budget, done);
   const blocks = cpu.longBlocks ?? (cpu.longBlocks = new LongBlocks());
   const hotRuns = cache.hotRuns;
+  const inlineRuns = cache.inlineRuns64;
   while (done < budget) {
     cpu.recordedRetire = done;
     // Only the first instruction may see events (a trap the boundary armed for it): no block then.
-    const n = cpu.events === 0 ? blocks.enter(cpu, budget - done, hotRuns) : 0;
+    const n = cpu.events === 0 ? blocks.enter(cpu, budget - done, hotRuns, inlineRuns) : 0;
     if (n === 0) {
       step64(cpu);
       done++;

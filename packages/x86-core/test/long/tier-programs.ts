@@ -383,6 +383,8 @@ export interface Counts64 {
   retired: number;
   /** Instructions retired inside compiled blocks. */
   compiled: number;
+  /** Blocks compiled again with their memory operands inline. */
+  inlined: number;
 }
 
 /**
@@ -428,6 +430,7 @@ export function compareTiers64(program: Program64, next: () => number, counts?: 
   if (counts !== undefined) {
     counts.retired += interpreter.retired;
     counts.compiled += compiled.longBlocks?.retired ?? 0;
+    counts.inlined += compiled.longBlocks?.inlined ?? 0;
   }
   return '';
 }

@@ -17,11 +17,13 @@ describe('64-bit mode: the interpreter and compiled blocks agree', () => {
   for (const [name, program, seed, programs] of CASES) {
     it(name, () => {
       const next = random(seed);
-      const counts: Counts64 = { retired: 0, compiled: 0 };
+      const counts: Counts64 = { retired: 0, compiled: 0, inlined: 0 };
       for (let n = 0; n < programs; n++) expect(compareTiers64(program(next), next, counts), `program ${n}`).toBe('');
       // The programs ran, and much of it from compiled blocks.
       expect(counts.retired).toBeGreaterThan(300 * programs);
       expect(counts.compiled).toBeGreaterThan(counts.retired / 10);
+      // Hot blocks were compiled again with their memory operands inline (after 1-3 runs here).
+      expect(counts.inlined).toBeGreaterThan(programs);
     }, 60_000);
   }
 });

@@ -75,6 +75,7 @@ export function createMachine(options: MachineOptions = {}): Machine {
   if (cpu.blockCache !== null && options.hotRuns !== undefined) {
     cpu.blockCache.hotRuns = options.hotRuns;
     cpu.blockCache.inlineRuns = options.hotRuns;
+    cpu.blockCache.inlineRuns64 = options.hotRuns;
   }
   const clearReports = () => {
     reports.length = 0;
