@@ -2,7 +2,7 @@ import { formatOptions, type OptionSpec } from './args.js';
 import { ESCAPE_HELP } from './escape-keys.js';
 
 export const RUN_OPTIONS: readonly OptionSpec[] = [
-  { name: 'vmm', value: 'NAME', help: 'VMM strategy: none (emulated CPU, default), hw or hw:kvm (Linux KVM),\nhw:vmx (VT-x emulated by x86-core: hardware-assisted, runs everywhere)' },
+  { name: 'vmm', value: 'NAME', help: 'VMM strategy: none (emulated CPU, default), full (binary translation, trap-and-emulate,\nshadow page tables), para (Xen PV: a PV kernel calls the hypervisor), hw or hw:kvm (Linux KVM),\nhw:vmx (VT-x emulated by x86-core: hardware-assisted, runs everywhere)' },
   { name: 'cpu', value: 'MODEL', help: 'CPU model: i686 (default) or x86-64 (long mode, SSE/SSE2; --vmm none only),\nwhich boots 64-bit kernels such as Debian\'s amd64 bzImage' },
   { name: 'mem', value: 'SIZE', help: 'guest RAM, e.g. 64M (default), 512K, 3G; above 3 GiB the rest sits above 4 GiB (PAE)' },
   { name: 'kernel', value: 'FILE', help: 'boot Linux: a bzImage or an uncompressed vmlinux ELF (i386: 32-bit boot protocol;\nx86-64: entered at startup_64 in long mode, needs --cpu x86-64)' },

@@ -164,6 +164,11 @@ export class BranchTable {
    * The lookups' count of instructions retired beyond the guest's since the last call. The slot is
    * a running total only the TC writes: a stop between its load and store would undo a reset.
    */
+  /** What `takeExtra` would return now, without taking it (read while the CPU runs). */
+  pendingExtra(): number {
+    return (this.words[SLOT_EXTRA >> 2] - this.extraSeen) | 0;
+  }
+
   takeExtra(): number {
     const total = this.words[SLOT_EXTRA >> 2];
     const extra = (total - this.extraSeen) | 0;

@@ -29,7 +29,7 @@ import { UNUSABLE, truncate, truncated } from './segments.js';
 import { DEBUG_REGISTERS, checkState } from './state-check.js';
 import {
   CALLOUT_NAMES, C_INVLPG, C_IO, C_MOV_CR3, F_CALL, F_IN, F_JMP, F_MOV_FROM_SEG, F_MOV_TO_SEG, F_OUT, F_POP_SEG, F_PUSH_SEG, F_RET, F_CLI, F_STI, F_PUSHF, F_POPF,
-  F_RDTSC, K_CALLOUT, K_CALLOUT_END, K_EXIT, K_IDENT, K_LOOKUP, K_STALE, TranslationCache, type CodeSource, type FastOp,
+  K_CALLOUT, K_CALLOUT_END, K_EXIT, K_IDENT, K_LOOKUP, K_STALE, TranslationCache, type CodeSource, type FastOp,
 } from './translation-cache.js';
 
 const IF = 0x200;
@@ -144,6 +144,8 @@ export class FullVcpu implements Vcpu {
     const hw = this.hw;
     hw.intercepts.exceptions = 0xffffffff;
     hw.intercepts.externalInterrupts = true;
+    // Guest RDTSC in the TC runs natively: the lookups' instructions of the current run are not the guest's.
+    hw.uncounted = () => this.branches.pendingExtra();
 
     const virtPaging = new MmuPaging(new Paging(host, { maxPhysAddrBits: 36, tables: this.shadow.tables }));
     // Without the inline TLB, the virtual CPU checks its own page kinds on every access: stores
@@ -750,13 +752,6 @@ export class FullVcpu implements Vcpu {
           const flags = hw.getEflags();
           hw.setEflags(flags | IF);
           if ((flags & IF) === 0) this.shadowPending = 1;
-          break;
-        }
-        case F_RDTSC: {
-          // The count before this instruction: the CPU counted the call-out's UD2 already.
-          const tsc = hw.readTsc(-1);
-          r[0] = tsc | 0;
-          r[2] = Math.floor(tsc / 0x100000000) | 0;
           break;
         }
         case F_PUSHF:

@@ -71,8 +71,6 @@ export const F_CLI = 10;
 export const F_STI = 11;
 export const F_PUSHF = 12;
 export const F_POPF = 13;
-/** RDTSC: a call-out because the CPU's count includes the lookups' own instructions until the VMM subtracts them. */
-export const F_RDTSC = 14;
 
 /** A call-out decoded at translation time (no prefixes but a data segment override, or 0x66 for I/O). */
 export interface FastOp {
@@ -436,7 +434,6 @@ export class TranslationCache {
       case 0xfb: return make(F_STI, 0);
       case 0x9c: return make(F_PUSHF, 0);
       case 0x9d: return make(F_POPF, 0);
-      case 0x131: return make(F_RDTSC, 0);
       case 0xc3: return make(F_RET, 0);
       case 0xc2: return make(F_RET, buf[at + 1] | (buf[at + 2] << 8));
       case 0x06: case 0x0e: case 0x16: case 0x1e: return make(F_PUSH_SEG, op >> 3);
@@ -609,7 +606,7 @@ export function calloutClass(op: number, reg: number): number {
     case 0x106: case 0x120: case 0x121: case 0x123: return C_CONTROL;
     case 0x122: return reg === 3 ? C_MOV_CR3 : C_CONTROL;
     case 0x130: case 0x132: case 0x133: return C_MSR;
-    case 0x108: case 0x109: case 0x10b: case 0x134: case 0x135: case 0x105: case 0x107: case 0x1aa: case 0x131: return C_OTHER;
+    case 0x108: case 0x109: case 0x10b: case 0x134: case 0x135: case 0x105: case 0x107: case 0x1aa: return C_OTHER;
     default: return -1;
   }
 }

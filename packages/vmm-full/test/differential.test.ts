@@ -54,7 +54,7 @@ function instruction(r: () => number): number[] {
   const safeReg = () => [0, 1, 2, 3, 6, 7][r() % 6];
   const imm32 = () => { const v = r(); return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]; };
   const disp8 = () => (r() & 0x7c);
-  switch (r() % 35) {
+  switch (r() % 36) {
     case 0: return [0x01 + ((r() % 8) << 3), 0xc0 | (safeReg() << 3) | safeReg()]; // ALU r/m32, r32
     case 1: return [0x81, 0xc0 | ((r() % 8) << 3) | safeReg(), ...imm32()]; // ALU r32, imm32
     case 2: return [0xb8 + safeReg(), ...imm32()]; // MOV r32, imm32
@@ -90,6 +90,7 @@ function instruction(r: () => number): number[] {
     case 31: return [0xe8, 0, 0, 0, 0, 0x58, 0x83, 0xc0, 11, 0xb9, 3, 0, 0, 0, 0xff, 0xe0, 0x49, 0x75, 0xfb]; // JMP EAX
     case 32: return [0xe8, 0, 0, 0, 0, 0x58, 0x83, 0xc0, 11, 0x50, 0xff, 0x14, 0x24, 0x58, 0xeb, 0x01, 0xc3]; // CALL [ESP]
     case 33: return [0x6a, r() & 0x7f, 0xe8, 2, 0, 0, 0, 0xeb, 0x03, 0xc2, 0x04, 0x00]; // RET 4
+    case 34: return [0x0f, 0x31]; // RDTSC (the TSC counts the guest's instructions only)
     default: return [r() & 0xff, r() & 0xff, r() & 0xff]; // anything at all
   }
 }

@@ -1527,7 +1527,15 @@ export class Cpu {
   readTsc(delta = 0): number {
     const source = this.tscSource;
     if (source !== null) return source() + this.tscOffset;
-    return this.retired + this.recordedRetire + delta + this.tscOffset;
+    const uncounted = this.uncounted;
+    return this.retired + this.recordedRetire + delta + this.tscOffset - (uncounted === null ? 0 : uncounted());
   }
+
+  /**
+   * Instructions retired in the current run that an instruction-counting TSC must not count: a
+   * VMM's own code run in the guest's context (vmm-full's in-TC lookups), which the VMM takes off
+   * the count only when the run ends.
+   */
+  uncounted: (() => number) | null = null;
 }
 
