@@ -706,18 +706,20 @@ function emitFlow(g: Emitter, i: Insn, k: number, offset: number): void {
       g.line(pushCode(i, lit(i.imm)));
       return;
     case JCC: {
+      // Dir 1: JECXZ/JCXZ, taken on the count register (by the address size), not on a flag.
+      const taken = i.dir === 0 ? g.condition(i.op) : i.a32 ? 'r[1] === 0' : 'h[2] === 0';
       if (backToEntry(i, offset, g.code32)) {
-        g.line(`if (${g.condition(i.op)}) { ${g.backEdge(k)} }`);
+        g.line(`if (${taken}) { ${g.backEdge(k)} }`);
         return;
       }
       if (g.innerTarget >= 0) {
-        g.line(`if (${g.condition(i.op)}) { ${g.flushCode()} d += ${g.innerTarget - k - 1}; break L${k}; }`);
+        g.line(`if (${taken}) { ${g.flushCode()} d += ${g.innerTarget - k - 1}; break L${k}; }`);
         return;
       }
       // Taken: a side exit. The target check, and so the flags stored for a fault, only on this path.
       const t = g.name('t');
       const target = i.op32 ? `(e0 + ${next + i.imm}) >>> 0` : `(e0 + ${next + i.imm}) & 65535`;
-      g.line(`if (${g.condition(i.op)}) { const ${t} = ${target}; ` +
+      g.line(`if (${taken}) { const ${t} = ${target}; ` +
         `if (${t} > (cpu.segLimit[1] >>> 0)) { ${g.flushCode()} q = ${(k << 13) | offset}; fault(13, 0); } ${g.exit(k, t)} }`);
       return;
     }

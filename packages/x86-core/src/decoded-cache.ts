@@ -333,6 +333,11 @@ export function decodeRecord(cpu: Cpu, c: DecodeCache, table: Int32Array, phys: 
   } else if (b === 0xeb) {
     c.data[rec + IMM] = (byte() << 24) >> 24;
     kind = JMP;
+  } else if (b === 0xe3) {
+    // JECXZ/JCXZ: a Jcc whose condition is the count register (dir 1), not a flag.
+    fDir = 1;
+    c.data[rec + IMM] = (byte() << 24) >> 24;
+    kind = JCC;
   } else if (b === 0x68 || b === 0x6a) {
     c.data[rec + IMM] = b === 0x68 ? imm(vsize) : imm8s(vsize);
     kind = PUSH_I;
@@ -522,7 +527,9 @@ function runPushI(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
 }
 
 function runJcc(cpu: Cpu, c: DecodeCache, rec: number, info: number): void {
-  if (condition(cpu, ((info >>> 7) & 15))) jumpTo(cpu, cpu.eip + c.data[rec + IMM]);
+  const taken = (info & (1 << 11)) === 0 ? condition(cpu, ((info >>> 7) & 15))
+    : (c.data[rec + META] & 32) !== 0 ? cpu.reg32[1] === 0 : cpu.reg16[2] === 0;
+  if (taken) jumpTo(cpu, cpu.eip + c.data[rec + IMM]);
 }
 
 function runJmp(cpu: Cpu, c: DecodeCache, rec: number, _info: number): void {
