@@ -6,7 +6,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { findStrategy, loadStrategy, type StrategyRegistry } from '@ringvisor/hypervisor-type2';
 import type { VcpuState, VmmStrategy } from '@ringvisor/vmm-api';
 import { Domain, type DomainState, type EndOutcome } from './domain.js';
-import { diskExtentOf, extentsOverlap } from './disk/domain-disk.js';
+import { diskExtentOf, extentsConflict } from './disk/domain-disk.js';
 import { FRAME_SIZE, FramePool } from './memory/frame-pool.js';
 import { restartPlan } from './lifecycle.js';
 import type { DomainConfig, DomainEnd, PlatformConfig } from './platform/schema.js';
@@ -260,8 +260,11 @@ export class Type1Hypervisor {
     const strategy = findStrategy(this.options.strategies, config.strategy);
     const disk = config.disk ? diskExtentOf(config.disk, this.options.platform.disk) : null;
     if (disk) {
-      const user = [...this.domains.values()].find((d) => d.disk !== null && extentsOverlap(d.disk, disk));
-      if (user) throw new Error(`disk: bytes ${disk.offset}..${disk.offset + disk.size - 1} of ${disk.path} are domain '${user.name}'s disk`);
+      const user = [...this.domains.values()].find((d) => d.disk !== null && extentsConflict(d.disk, disk));
+      if (user) {
+        const how = disk.readOnly ? `writable by domain '${user.name}'` : `domain '${user.name}'s disk (only disks read-only in both may share bytes)`;
+        throw new Error(`disk: bytes ${disk.offset}..${disk.offset + disk.size - 1} of ${disk.path} are ${how}`);
+      }
     }
     const span = Domain.ramSpan(config);
     // Strategy full keeps its VMM frames (translation cache, shadow tables) above guest RAM in the

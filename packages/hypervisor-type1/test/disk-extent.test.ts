@@ -1,5 +1,5 @@
 // A domain's disk back end: its bytes of the host file and no others, whatever the request says.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ describe('DiskExtentBackend', () => {
     const path = join(dir, 'physical.img');
     const before = Uint8Array.from({ length: 8192 }, (_, i) => i & 0xff);
     writeFileSync(path, before);
-    const disk = new DiskExtentBackend({ path, offset: 2048, size: 1024 });
+    const disk = new DiskExtentBackend({ path, offset: 2048, size: 1024, readOnly: false });
     expect(disk.size).toBe(1024);
     const into = new Uint8Array(512);
     disk.read(512, into);
@@ -31,9 +31,25 @@ describe('DiskExtentBackend', () => {
     expect(Buffer.compare(readFileSync(path), expected)).toBe(0);
   });
 
+  it('opens a read-only extent\'s file read-only (a file the host made read-only too) and writes nothing to it', () => {
+    const path = join(dir, 'base.img');
+    const before = Uint8Array.from({ length: 4096 }, (_, i) => (i * 3) & 0xff);
+    writeFileSync(path, before);
+    chmodSync(path, 0o444);
+    const disk = new DiskExtentBackend({ path, offset: 1024, size: 2048, readOnly: true });
+    expect(disk.readOnly).toBe(true);
+    const into = new Uint8Array(512);
+    disk.read(512, into);
+    expect(into).toEqual(before.subarray(1536, 2048));
+    expect(() => disk.write(0, new Uint8Array(512).fill(0xcc))).toThrow(/read-only/);
+    expect(() => disk.write(4096, new Uint8Array(512))).toThrow(DiskRangeError);
+    disk.close();
+    expect(Buffer.compare(readFileSync(path), before)).toBe(0);
+  });
+
   it('will not open a file shorter than its extent', () => {
     const path = join(dir, 'short.img');
     writeFileSync(path, new Uint8Array(1024));
-    expect(() => new DiskExtentBackend({ path, offset: 512, size: 1024 })).toThrow(/has 1024 bytes/);
+    expect(() => new DiskExtentBackend({ path, offset: 512, size: 1024, readOnly: false })).toThrow(/has 1024 bytes/);
   });
 });

@@ -140,11 +140,11 @@ describe('domain disks', () => {
     const hv = await Type1Hypervisor.start({ platform, strategies });
     try {
       const base = { strategy: 'hw:vmx', memoryMiB: 4, vcpus: 1, weight: 256, cap: 0, affinity: [0], boot: { kind: 'compute' }, autostart: true, on: DEFAULT_ACTIONS } as const;
-      expect(() => hv.create({ ...base, name: 'b', disk: { kind: 'slice', offset: 16 * 1024, size: 32 * 1024 } })).toThrow(/are domain 'a's disk/);
-      expect(() => hv.create({ ...base, name: 'c', disk: { kind: 'slice', offset: 48 * 1024, size: 32 * 1024 } })).toThrow(/ends past the platform disk/);
-      expect(() => hv.create({ ...base, name: 'd', disk: { kind: 'file', path: join(dir, 'missing.img') } })).toThrow(/disk: .*missing\.img/);
+      expect(() => hv.create({ ...base, name: 'b', disk: { kind: 'slice', offset: 16 * 1024, size: 32 * 1024, readOnly: false } })).toThrow(/are domain 'a's disk/);
+      expect(() => hv.create({ ...base, name: 'c', disk: { kind: 'slice', offset: 48 * 1024, size: 32 * 1024, readOnly: false } })).toThrow(/ends past the platform disk/);
+      expect(() => hv.create({ ...base, name: 'd', disk: { kind: 'file', path: join(dir, 'missing.img'), readOnly: false } })).toThrow(/disk: .*missing\.img/);
       expect(hv.pool.freeFrames).toBe(hv.pool.frames - (4 * 1024 * 1024) / 4096);
-      hv.create({ ...base, name: 'e', disk: { kind: 'slice', offset: 32 * 1024, size: 32 * 1024 } });
+      hv.create({ ...base, name: 'e', disk: { kind: 'slice', offset: 32 * 1024, size: 32 * 1024, readOnly: false } });
       // Each board's disk I/O thread holds its own descriptor on the file (opened as the thread
       // starts), and a destroyed domain's closes its own.
       const held = () => openFiles().filter((f) => f === realpathSync(physical)).length;
@@ -154,9 +154,53 @@ describe('domain disks', () => {
       expect(held()).toBe(2);
       await hv.destroy('a');
       await until('a\'s board closes its disk', () => held() === 1, 10_000);
-      hv.create({ ...base, name: 'f', disk: { kind: 'slice', offset: 0, size: 32 * 1024 } });
+      hv.create({ ...base, name: 'f', disk: { kind: 'slice', offset: 0, size: 32 * 1024, readOnly: false } });
+      // Read-only overlapping read-write, either way round: refused. Read-only beside read-only: shared.
+      expect(() => hv.create({ ...base, name: 'g', disk: { kind: 'slice', offset: 0, size: 512, readOnly: true } })).toThrow(/are writable by domain 'f'/);
+      await hv.destroy('f');
+      hv.create({ ...base, name: 'g', disk: { kind: 'slice', offset: 0, size: 32 * 1024, readOnly: true } });
+      hv.create({ ...base, name: 'h', disk: { kind: 'slice', offset: 512, size: 1024, readOnly: true } });
+      expect(() => hv.create({ ...base, name: 'i', disk: { kind: 'slice', offset: 0, size: 512, readOnly: false } })).toThrow(/are domain 'g's disk \(only disks read-only in both may share bytes\)/);
     } finally {
       await hv.shutdown();
     }
   });
+
+  it('offers an "access": "ro" disk read-only to every strategy: domains share it, a guest\'s write fails and changes nothing', async () => {
+    const physical = join(dir, 'base.img');
+    const before = pattern(256 * 1024, 3);
+    writeFileSync(physical, before);
+    // Three domains over the same 64 KiB, read-only: two virtio-blk boards (device-model thread, a
+    // pCPU) and a blkif back end.
+    const shared = { offset: 64 * 1024, size: 64 * 1024, access: 'ro' };
+    const platform = parsePlatform(JSON.stringify({
+      pcpus: 2, memory: 96, disk: physical,
+      domains: [
+        { name: 'thread', strategy: 'hw:vmx', memory: 16, boot: { guest: 'minikernel' }, disk: shared },
+        { name: 'full', strategy: 'full', memory: 16, affinity: [1], boot: { guest: 'minikernel' }, disk: shared },
+        { name: 'pv', strategy: 'para', memory: 32, affinity: [0], boot: { guest: 'minikernel-pv' }, disk: shared },
+      ],
+    }));
+    const consoles = new Map<string, string>();
+    const hv = await Type1Hypervisor.start({
+      platform, strategies,
+      console: (domain, bytes) => consoles.set(domain.name, (consoles.get(domain.name) ?? '') + Buffer.from(bytes).toString('latin1')),
+    });
+    try {
+      const out = (name: string) => consoles.get(name) ?? '';
+      for (const name of ['thread', 'full', 'pv']) {
+        await until(`${name}'s shell`, () => out(name).includes('minikernel shell: type help'), 180_000);
+        hv.consoleInput(hv.find(name), Buffer.from('disk\n'));
+      }
+      for (const name of ['thread', 'full', 'pv']) {
+        await until(`${name}'s disk command`, () => /disk: [^\n]*(identical|DIFFERENT|no disk)/.test(out(name)));
+        // The write comes back an error (virtio-blk IOERR, blkif BLKIF_RSP_ERROR), and the sector
+        // read back is not what the guest tried to write.
+        expect(out(name), name).toContain('disk: 128 sectors; wrote sector 1 FAILED, read back DIFFERENT');
+      }
+    } finally {
+      await hv.shutdown();
+    }
+    expect(Buffer.compare(readFileSync(physical), before), 'the physical disk is unchanged').toBe(0);
+  }, 300_000);
 });

@@ -85,13 +85,13 @@ describe('DomainDevices', () => {
   it('puts the disk in the first virtio-mmio slot as virtio-blk of the extent\'s size, and refuses a disk it cannot open', () => {
     const path = join(dir, 'disk.img');
     writeFileSync(path, new Uint8Array(64 * 1024));
-    const { d } = devices({ path, offset: 4096, size: 8192 });
+    const { d } = devices({ path, offset: 4096, size: 8192, readOnly: false });
     expect(d.serve(IOREQ_MMIO_READ, 0xd0000000, 4, 0)).toBe(0x74726976); // "virt"
     expect(d.serve(IOREQ_MMIO_READ, 0xd0000008, 4, 0)).toBe(2); // device ID: block
     expect(d.serve(IOREQ_MMIO_READ, 0xd0000100, 4, 0)).toBe(16); // capacity in sectors
     d.close();
-    expect(() => devices({ path: join(dir, 'missing.img'), offset: 0, size: 512 })).toThrow(/missing\.img/);
-    expect(() => devices({ path, offset: 60 * 1024, size: 8192 })).toThrow(/has 65536 bytes/);
+    expect(() => devices({ path: join(dir, 'missing.img'), offset: 0, size: 512, readOnly: false })).toThrow(/missing\.img/);
+    expect(() => devices({ path, offset: 60 * 1024, size: 8192, readOnly: false })).toThrow(/has 65536 bytes/);
   });
 
   it('refuses a request kind it does not know (the thread answers it as an undriven bus)', () => {

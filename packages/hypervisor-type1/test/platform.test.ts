@@ -36,7 +36,7 @@ describe('platform file', () => {
       domains: [
         { name: 'bad name!', strategy: 'none', memory: 0, weight: 70000, cap: 101, affinity: [3], boot: { guest: 'nope' } },
         { name: 'x', strategy: 'kvm', memory: 8, vcpus: 2, boot: {} },
-        { name: 'x', strategy: 'full', memory: 8, boot: { compute: true }, disk: { offset: 3, size: 512 } },
+        { name: 'x', strategy: 'full', memory: 8, boot: { compute: true }, disk: { offset: 3, size: 512, access: 'r' } },
       ],
     };
     const lines = problems(JSON.stringify(bad));
@@ -55,12 +55,21 @@ describe('platform file', () => {
       /^domains\[1\]\.strategy: must be one of full, para, hw:vmx \(got "kvm"\)/,
       /^domains\[1\]\.vcpus: one vCPU per domain for now/,
       /^domains\[1\]\.boot: must name exactly one of compute, guest, flat, kernel, pv \(got none\)/,
+      /^domains\[2\]\.disk\.access: must be "rw" or "ro" \(got "r"\)/,
       /^domains\[2\]\.disk\.offset: must be a multiple of 512/,
       /^domains\[2\]\.name: 'x' is already the name of domains\[1\]/,
       /^domains\[2\]\.disk: a slice needs the platform's "disk"/,
     ];
     for (const pattern of expected) expect(lines.some((l) => pattern.test(l)), `${pattern}\n${lines.join('\n')}`).toBe(true);
     expect(lines).toHaveLength(expected.length);
+  });
+
+  it('reads a disk\'s access: read-write unless "ro"', () => {
+    const domain = (disk: object) => parsePlatform(JSON.stringify({ pcpus: 1, memory: 64, disk: '/p.img', domains: [{ name: 'd', strategy: 'full', memory: 8, boot: { compute: true }, disk }] })).domains[0].disk;
+    expect(domain({ file: '/x.img' })).toEqual({ kind: 'file', path: '/x.img', readOnly: false });
+    expect(domain({ file: '/x.img', access: 'ro' })).toEqual({ kind: 'file', path: '/x.img', readOnly: true });
+    expect(domain({ offset: 512, size: 1024, access: 'rw' })).toEqual({ kind: 'slice', offset: 512, size: 1024, readOnly: false });
+    expect(domain({ offset: 512, size: 1024, access: 'ro' })).toEqual({ kind: 'slice', offset: 512, size: 1024, readOnly: true });
   });
 
   it('refuses boot images that do not fit the strategy', () => {

@@ -4,11 +4,15 @@
 import { FileBlockBackend } from '@ringvisor/devices';
 import type { BlockBackend } from '@ringvisor/devices';
 
-/** Where a domain's disk lies: `size` bytes of `path` from byte `offset` (plain data: it crosses threads). */
+/**
+ * Where a domain's disk lies: `size` bytes of `path` from byte `offset`, and whether the domain
+ * may only read them (plain data: it crosses threads).
+ */
 export interface DiskExtent {
   readonly path: string;
   readonly offset: number;
   readonly size: number;
+  readonly readOnly: boolean;
 }
 
 /** A request outside the domain's range: the virtio-blk device answers it with VIRTIO_BLK_S_IOERR. */
@@ -19,14 +23,19 @@ export class DiskRangeError extends RangeError {
   }
 }
 
-/** The block back end of a domain's disk: its own descriptor on the file, confined to the extent. */
+/**
+ * The block back end of a domain's disk: its own descriptor on the file, confined to the extent. A
+ * read-only extent's file is opened read-only: the device offers VIRTIO_BLK_F_RO (blkif:
+ * VDISK_READONLY) and answers writes with an error before they come here.
+ */
 export class DiskExtentBackend implements BlockBackend {
-  readonly readOnly = false;
+  readonly readOnly: boolean;
   private readonly file: FileBlockBackend;
 
-  /** Opens the file read-write; throws when it cannot be opened or is shorter than the extent. */
+  /** Opens the file (read-write unless the extent is read-only); throws when it cannot be opened or is shorter than the extent. */
   constructor(readonly extent: DiskExtent) {
-    this.file = new FileBlockBackend(extent.path);
+    this.readOnly = extent.readOnly;
+    this.file = new FileBlockBackend(extent.path, { readOnly: extent.readOnly });
     if (this.file.size < extent.offset + extent.size) {
       const size = this.file.size;
       this.file.close();

@@ -19,7 +19,7 @@ const CLOSE_WAIT_MS = 2000;
 export class DiskIo implements AsyncBlockBackend {
   /** The I/O thread's module: tsup's entry next to the bundle that holds this class (device-model.js, worker.js). */
   static threadUrl = new URL('./disk-thread.js', import.meta.url);
-  readonly readOnly = false;
+  readonly readOnly: boolean;
   private readonly port: MessagePort;
   private readonly waiting = new Map<number, Waiter>();
   private readonly closedWord = new Int32Array(new SharedArrayBuffer(4));
@@ -33,6 +33,7 @@ export class DiskIo implements AsyncBlockBackend {
    */
   constructor(readonly extent: DiskExtent, doorbell: SharedArrayBuffer | null) {
     new DiskExtentBackend(extent).close();
+    this.readOnly = extent.readOnly;
     const channel = new MessageChannel();
     this.port = channel.port1;
     const init: DiskIoInit = { extent, port: channel.port2, doorbell, closed: this.closedWord.buffer as SharedArrayBuffer };

@@ -1,6 +1,7 @@
 // Where a domain's disk lies on the host, decided when the domain is created: a slice of the
-// platform's physical disk, or the whole of its own file at its length then. Two live domains never
-// share bytes of one file (as Xen refuses a writable disk already attached to another domain).
+// platform's physical disk, or the whole of its own file at its length then. Two live domains share
+// bytes of one file only when both have them read-only (as Xen refuses a disk already attached to
+// another domain unless neither attaches it writable).
 import { realpathSync, statSync } from 'node:fs';
 import type { DomainDisk } from '../platform/schema.js';
 import type { DiskExtent } from './disk-extent.js';
@@ -18,14 +19,15 @@ export function diskExtentOf(disk: DomainDisk, platformDisk: string | undefined)
   } catch (error) {
     throw new Error(`disk: ${name}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (disk.kind === 'file') return { path, offset: 0, size: length };
+  const readOnly = disk.readOnly;
+  if (disk.kind === 'file') return { path, offset: 0, size: length, readOnly };
   if (disk.offset + disk.size > length) {
     throw new Error(`disk: the slice ${disk.offset}+${disk.size} ends past the platform disk ${name} (${length} bytes)`);
   }
-  return { path, offset: disk.offset, size: disk.size };
+  return { path, offset: disk.offset, size: disk.size, readOnly };
 }
 
-/** True when the two extents share a byte of one file. */
-export function extentsOverlap(a: DiskExtent, b: DiskExtent): boolean {
-  return a.path === b.path && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+/** True when the two extents share a byte of one file and one of them may write it. */
+export function extentsConflict(a: DiskExtent, b: DiskExtent): boolean {
+  return a.path === b.path && a.offset < b.offset + b.size && b.offset < a.offset + a.size && !(a.readOnly && b.readOnly);
 }

@@ -40,10 +40,13 @@ export type LifecycleAction = (typeof LIFECYCLE_ACTIONS)[number];
 /** A domain's action for each way it can end. */
 export type LifecycleActions = Readonly<Record<DomainEnd, LifecycleAction>>;
 
-/** A domain's virtual disk: a byte range of the platform's physical disk, or a file of its own. */
+/**
+ * A domain's virtual disk: a byte range of the platform's physical disk, or a file of its own;
+ * `readOnly` (xl's `access=ro`) offers it read-only, so other domains may share it read-only too.
+ */
 export type DomainDisk =
-  | { readonly kind: 'slice'; readonly offset: number; readonly size: number }
-  | { readonly kind: 'file'; readonly path: string };
+  | { readonly kind: 'slice'; readonly offset: number; readonly size: number; readonly readOnly: boolean }
+  | { readonly kind: 'file'; readonly path: string; readonly readOnly: boolean };
 
 export interface DomainConfig {
   readonly name: string;

@@ -154,19 +154,27 @@ function readBoot(r: Reader, path: string, value: Json, strategy: DomainStrategy
 function readDisk(r: Reader, path: string, value: Json): DomainDisk | undefined {
   if (value === undefined) return undefined;
   if (isObject(value) && typeof value.file === 'string') {
-    r.unknownKeys(path, value, ['file']);
-    return { kind: 'file', path: r.string(`${path}.file`, value.file) ?? '' };
+    r.unknownKeys(path, value, ['file', 'access']);
+    return { kind: 'file', path: r.string(`${path}.file`, value.file) ?? '', readOnly: readAccess(r, path, value.access) };
   }
   if (isObject(value) && value.offset !== undefined) {
-    r.unknownKeys(path, value, ['offset', 'size']);
+    r.unknownKeys(path, value, ['offset', 'size', 'access']);
     const offset = r.integer(`${path}.offset`, value.offset, 0, Number.MAX_SAFE_INTEGER);
     const size = r.integer(`${path}.size`, value.size, 512, Number.MAX_SAFE_INTEGER);
     if (offset % 512 !== 0) r.bad(`${path}.offset`, 'a multiple of 512', offset);
     if (size % 512 !== 0) r.bad(`${path}.size`, 'a multiple of 512', size);
-    return { kind: 'slice', offset, size };
+    return { kind: 'slice', offset, size, readOnly: readAccess(r, path, value.access) };
   }
   r.bad(path, '{"file": PATH} or {"offset": BYTES, "size": BYTES} (a slice of the platform disk)', value);
   return undefined;
+}
+
+/** A disk's "access" (xl's disk spec): "rw" (the default) or "ro"; true for read-only. */
+function readAccess(r: Reader, path: string, value: Json): boolean {
+  if (value === undefined || value === 'rw') return false;
+  if (value === 'ro') return true;
+  r.bad(`${path}.access`, '"rw" or "ro"', value);
+  return false;
 }
 
 function readActions(r: Reader, at: (key: string) => string, value: Record<string, Json>): LifecycleActions {
