@@ -84,6 +84,9 @@ export async function runOptions(args: ParsedArgs): Promise<{
   const serial = parseSerial(text(args, 'serial'));
   const disk = text(args, 'disk');
   if (disk !== undefined) checkDiskFile(disk);
+  const accessText = text(args, 'disk-access');
+  if (accessText !== undefined && disk === undefined) throw new UsageError('--disk-access needs --disk');
+  const diskReadOnly = parseChoice(accessText ?? 'rw', ['rw', 'ro'] as const, 'disk-access') === 'ro';
   const bios = text(args, 'bios');
   const rtcStart = parseRtcStart(text(args, 'rtc') ?? 'host', 'rtc');
   const seedText = text(args, 'seed');
@@ -91,7 +94,7 @@ export async function runOptions(args: ParsedArgs): Promise<{
   const { boot, firmware } = chooseBoot(args, vmm);
   if (firmware && bios !== undefined) throw new UsageError('a firmware guest is its own ROM: drop --bios');
   const machine: MachineConfig = {
-    memory, boot, disk, firmware: bios === undefined ? firmware : readUserFile(bios, 'firmware'), rtcStart, entropySeed,
+    memory, boot, disk, diskReadOnly, firmware: bios === undefined ? firmware : readUserFile(bios, 'firmware'), rtcStart, entropySeed,
   };
   const cpu = parseChoice(text(args, 'cpu') ?? 'i686', Object.keys(CPU_MODELS) as (keyof typeof CPU_MODELS)[], 'cpu');
   const strategy = await chooseStrategy(vmm, CPU_MODELS[cpu], cpu, (line) => process.stderr.write(`${line}\n`));

@@ -57,6 +57,17 @@ describe('minikernel (bare build)', () => {
     expectDiskWritten(result.sector);
   }, 320_000);
 
+  it.each(['none', 'full'].filter((vmm) => vmm === 'none' || available.includes(vmm)))('offers --disk-access ro read-only under %s: the write fails and the file stays as it was', async (vmm) => {
+    const disk = blankDisk();
+    const before = readFileSync(disk);
+    const result = await ringvisorDone(['run', 'minikernel', '--vmm', vmm, '--disk', disk, '--disk-access', 'ro', '--max-time', '300'], 'disk\npoweroff\n');
+    expect(result.stdout).toContain('$ disk\r\ndisk: 2048 sectors; wrote sector 1 FAILED, read back DIFFERENT\r\n');
+    expect(result.status).toBe(0);
+    expect(Buffer.compare(readFileSync(disk), before)).toBe(0);
+    const bad = await ringvisorDone(['run', 'minikernel', '--disk', disk, '--disk-access', 'r']);
+    expect(bad.stderr).toMatch(/bad value 'r' for --disk-access/);
+  }, 320_000);
+
   it('says so when there is no disk, answers an unknown command and measures with bench', async () => {
     const result = await ringvisorDone(['run', 'minikernel', '--max-time', '300'], 'disk\nnonsense\nbench\npoweroff\n');
     for (const what of ['getpid', 'demand-zero fault', 'copy-on-write fault', 'fork\\+exec\\+wait']) {
@@ -75,5 +86,14 @@ describe.skipIf(!available.includes('para'))('minikernel-pv (Xen PV build) under
     expect(result.stdout).toBe(SESSION_OUTPUT);
     expect(result.status).toBe(0); // SCHEDOP_shutdown, SHUTDOWN_poweroff
     expectDiskWritten(result.sector);
+  }, 320_000);
+
+  it('gets a --disk-access ro disk as a read-only vbd: blkif answers the write with an error', async () => {
+    const disk = blankDisk();
+    const before = readFileSync(disk);
+    const result = await ringvisorDone(['run', 'minikernel-pv', '--vmm', 'para', '--disk', disk, '--disk-access', 'ro', '--max-time', '300'], 'disk\npoweroff\n');
+    expect(result.stdout).toContain('$ disk\r\ndisk: 2048 sectors; wrote sector 1 FAILED, read back DIFFERENT\r\n');
+    expect(result.status).toBe(0);
+    expect(Buffer.compare(readFileSync(disk), before)).toBe(0);
   }, 320_000);
 });

@@ -61,6 +61,7 @@ describe('ringvisor errors', () => {
     expectOneLineError(await ringvisorDone(['run', '--clock', 'wall']), /bad value 'wall' for --clock/);
     expectOneLineError(await ringvisorDone(['run', '--serial', 'udp:9']), /bad value 'udp:9' for --serial/);
     expectOneLineError(await ringvisorDone(['run', '--mem']), /--mem needs a value/);
+    expectOneLineError(await ringvisorDone(['run', '--disk-access', 'ro']), /--disk-access needs --disk/);
   });
 
   it('says which file is missing', async () => {

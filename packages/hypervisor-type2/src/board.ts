@@ -84,7 +84,7 @@ function endOf(request: ShutdownRequest | null): VmEnd | null {
 export function buildHostedBoard(config: WorkerConfig, output: SerialBuffer): HostedBoard {
   const clock = config.clock === 'virtual' ? new VirtualClock() : new HostClock();
   const serial = new HostSerial(output);
-  const disk = config.machine.disk === undefined ? null : new FileBlockBackend(config.machine.disk);
+  const disk = config.machine.disk === undefined ? null : new FileBlockBackend(config.machine.disk, { readOnly: config.machine.diskReadOnly === true });
   // A PV kernel reaches its disk through the strategy's block back end, not virtio.
   const pvKernel = config.machine.boot.kind === 'xen-pv';
   const virtio: VirtioDeviceConfig[] = [...(disk && !pvKernel ? [{ kind: 'blk' as const, backend: disk }] : []), { kind: 'rng', seed: config.machine.entropySeed }];

@@ -23,6 +23,8 @@ export interface MachineConfig {
   readonly firmware?: Uint8Array;
   /** Host file backing a virtio-blk disk. */
   readonly disk?: string;
+  /** Offer `disk` read-only: the file is opened read-only and the guest's writes fail. */
+  readonly diskReadOnly?: boolean;
   /**
    * Wall time the RTC shows at power-on, in ms since the Unix epoch (UTC). Default: the host's
    * time when the VM starts. Give a fixed value for runs that must repeat exactly.
