@@ -1,7 +1,7 @@
 // `ringvisor xl COMMAND`: manages a running type-1 hypervisor over its control socket, with xl's
 // conventions (commands, arguments, the columns of list and vcpu-list).
 import { readFileSync } from 'node:fs';
-import type { ControlRequest, ControlResult, DomainInfo, SchedRow, ShutdownResult, ShutdownVia, VcpuInfo } from '@ringvisor/hypervisor-type1';
+import type { ControlRequest, ControlResult, DomainInfo, HostInfo, SchedRow, ShutdownResult, ShutdownVia, VcpuInfo } from '@ringvisor/hypervisor-type1';
 import { UsageError } from './args.js';
 import { defaultControlSocket } from './type1-command.js';
 import { controlRequest } from './xl-client.js';
@@ -13,6 +13,8 @@ else $TMPDIR/ringvisor-type1.sock). DOM is a domain's name or ID.
 
 Commands:
   list                                 domains: Name, ID, Mem, VCPUs, State, Time(s)
+  info                                 the platform: host, pCPUs, RAM pool total and free (MiB, and the
+                                       largest free run: one domain's RAM is one extent), scheduler
   create FILE [-c]                     create a domain from FILE (one domain of the platform schema, JSON);
                                        -c attaches to its console
   console DOM                          attach to the domain's console (Ctrl-] detaches)
@@ -90,6 +92,17 @@ function formatVcpus(rows: readonly VcpuInfo[]): string[] {
   ];
 }
 
+/** xl info's `key : value` lines. */
+export function formatInfo(info: HostInfo): string[] {
+  const rows: [string, string | number][] = [
+    ['host', info.host], ['release', info.release], ['machine', info.machine], ['nr_cpus', info.pcpus], ['nr_nodes', 1],
+    ['total_memory', info.totalMiB], ['free_memory', info.freeMiB], ['largest_free_run', info.largestFreeMiB],
+    ['nr_domains', info.domains], ['xen_scheduler', 'credit2'], ['sched_ratelimit_us', info.scheduler.ratelimitUs],
+    ['sched_max_slice_us', info.scheduler.maxSliceUs], ['hypervisor', 'ringvisor type1'],
+  ];
+  return rows.map(([key, value]) => `${key.padEnd(23)}: ${value}`);
+}
+
 function formatSched(rows: readonly SchedRow[]): string[] {
   return [`${'Name'.padEnd(32)} ${'ID'.padStart(5)} ${'Weight'.padStart(7)} ${'Cap'.padStart(5)}`,
     ...rows.map((r) => `${r.name.padEnd(32)} ${String(r.id).padStart(5)} ${String(r.weight).padStart(7)} ${String(r.cap).padStart(5)}`)];
@@ -155,6 +168,7 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'list':
     case 'vcpu-list':
+    case 'info':
       need(rest, 0, command);
       request = { cmd: command };
       break;
@@ -214,6 +228,7 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
   socket.destroy();
   if (request.cmd === 'list') process.stdout.write(formatList(result as DomainInfo[]).join('\n') + '\n');
   else if (request.cmd === 'vcpu-list') process.stdout.write(formatVcpus(result as VcpuInfo[]).join('\n') + '\n');
+  else if (request.cmd === 'info') process.stdout.write(formatInfo(result as HostInfo).join('\n') + '\n');
   else if (request.cmd === 'sched-credit2') process.stdout.write(formatSched(result as SchedRow[]).join('\n') + '\n');
   else if (request.cmd === 'shutdown' || request.cmd === 'reboot') {
     // -a: one line per domain asked (none when no domain runs).

@@ -68,8 +68,16 @@ describe('ringvisor type1 and xl', () => {
       expect(sched.stdout).toMatch(/^beta\s+2\s+1024\s+50$/m);
       expect((await xl('sched-credit2')).stdout).toMatch(/^gamma\s+4\s+256\s+25$/m);
 
+      // xl info: the platform, and the pool's free MiB before and after gamma's 8 MiB come back.
+      const info = async () => Object.fromEntries((await xl('info')).stdout.trim().split('\n').map((l) => l.split(/\s*: /, 2)));
+      const before = await info();
+      expect(before).toMatchObject({ nr_cpus: '2', total_memory: '64', nr_domains: '4', xen_scheduler: 'credit2', sched_ratelimit_us: '1000' });
+      expect(Number(before.largest_free_run)).toBeLessThanOrEqual(Number(before.free_memory));
       expect((await xl('destroy', 'gamma')).status).toBe(0);
       await hv.waitFor("(type1) domain 4 'gamma' destroyed: 2048 frames back in the pool");
+      const after = await info();
+      expect([Number(after.free_memory) - Number(before.free_memory), after.nr_domains]).toEqual([8, '3']);
+      expect((await xl('info', 'x')).stderr).toMatch(/usage/);
       const bad = await xl('destroy', 'gamma');
       expect([bad.status, bad.stderr]).toEqual([1, "ringvisor: no domain 'gamma'\n"]);
       const refused = await xl('create', file('none.json', { name: 'n', strategy: 'none', memory: 4, boot: { compute: true } }));

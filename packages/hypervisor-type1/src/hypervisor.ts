@@ -2,6 +2,7 @@
 // with each domain's device models), creates and destroys domains, and drives the credit
 // scheduler: every pCPU runs the vCPU the scheduler picks for the slice it gives, and asks again
 // when the slice ends.
+import { hostname, machine, release } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { findStrategy, loadStrategy, type StrategyRegistry } from '@ringvisor/hypervisor-type2';
 import type { VcpuState, VmmStrategy } from '@ringvisor/vmm-api';
@@ -9,7 +10,7 @@ import { Domain, type DomainState, type EndOutcome } from './domain.js';
 import { diskExtentOf, extentsConflict } from './disk/domain-disk.js';
 import { FRAME_SIZE, FramePool } from './memory/frame-pool.js';
 import { restartPlan } from './lifecycle.js';
-import type { DomainConfig, DomainEnd, PlatformConfig } from './platform/schema.js';
+import type { DomainConfig, DomainEnd, PlatformConfig, SchedulerConfig } from './platform/schema.js';
 import {
   CTRL_PREEMPT, CTRL_WORDS, DOORBELL_RING, DOORBELL_WORDS, type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart,
   type WorkerInit,
@@ -49,6 +50,20 @@ export interface DomainInfo {
   readonly state: string;
   readonly cpuSeconds: number;
   readonly end: string | null;
+}
+
+/** What `xl info` shows: the platform the hypervisor owns and what of it is free. */
+export interface HostInfo {
+  readonly host: string;
+  readonly release: string;
+  readonly machine: string;
+  readonly pcpus: number;
+  readonly totalMiB: number;
+  readonly freeMiB: number;
+  /** The largest contiguous free run: a domain's RAM is one extent, so the most one domain can get. */
+  readonly largestFreeMiB: number;
+  readonly domains: number;
+  readonly scheduler: SchedulerConfig;
 }
 
 /** A row of `xl vcpu-list`. */
@@ -167,6 +182,16 @@ export class Type1Hypervisor {
 
   get pcpuCount(): number {
     return this.pcpus.length;
+  }
+
+  /** xl info. */
+  info(): HostInfo {
+    const mib = (frames: number) => Math.floor((frames * FRAME_SIZE) / (1024 * 1024));
+    return {
+      host: hostname(), release: release(), machine: machine(), pcpus: this.pcpus.length,
+      totalMiB: mib(this.pool.frames), freeMiB: mib(this.pool.freeFrames), largestFreeMiB: mib(this.pool.largestFreeRun),
+      domains: this.domains.size, scheduler: this.options.platform.scheduler,
+    };
   }
 
   private async startPcpus(): Promise<void> {

@@ -11,7 +11,7 @@ export { P2m, DomainMemory } from './memory/p2m.js';
 export {
   Credit2Scheduler, type Credit2Options, type VcpuParams, type VcpuRunState, type Pick, type Tickle,
 } from './sched/credit2.js';
-export { Type1Hypervisor, type Type1Options, type DomainInfo, type VcpuInfo } from './hypervisor.js';
+export { Type1Hypervisor, type Type1Options, type DomainInfo, type HostInfo, type VcpuInfo } from './hypervisor.js';
 export { Domain, type DomainState, type EndOutcome } from './domain.js';
 export { COMPUTE_COUNTER_ADDRESS, COMPUTE_LOAD_ADDRESS, readComputeGuest } from './boot.js';
 export { ControlServer } from './control/server.js';

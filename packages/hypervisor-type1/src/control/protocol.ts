@@ -1,12 +1,13 @@
 // The control socket's protocol (what `ringvisor xl` speaks): one JSON request per line, one JSON
 // response per line. After a successful `console` response the connection carries the domain's
 // console bytes both ways until either side closes it.
-import type { DomainInfo, VcpuInfo } from '../hypervisor.js';
+import type { DomainInfo, HostInfo, VcpuInfo } from '../hypervisor.js';
 import type { LifecycleAction } from '../platform/schema.js';
 
 export type ControlRequest =
   | { readonly cmd: 'list' }
   | { readonly cmd: 'vcpu-list' }
+  | { readonly cmd: 'info' }
   /** `text` is an xl create file (one domain as JSON); `source` names it in errors. */
   | { readonly cmd: 'create'; readonly text: string; readonly source: string }
   | { readonly cmd: 'destroy' | 'pause' | 'unpause' | 'console'; readonly domain: string }
@@ -50,7 +51,7 @@ export interface ShutdownResult {
   readonly restartError?: string;
 }
 
-export type ControlResult = DomainInfo[] | VcpuInfo[] | SchedRow[] | ShutdownResult | ShutdownResult[] | null;
+export type ControlResult = DomainInfo[] | VcpuInfo[] | SchedRow[] | HostInfo | ShutdownResult | ShutdownResult[] | null;
 
 export type ControlResponse =
   | { readonly ok: true; readonly result: ControlResult }

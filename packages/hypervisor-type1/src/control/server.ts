@@ -90,6 +90,8 @@ async function execute(hv: Type1Hypervisor, r: ControlRequest): Promise<ControlR
       return hv.list();
     case 'vcpu-list':
       return hv.vcpuList();
+    case 'info':
+      return hv.info();
     case 'create': {
       const domain = hv.create(parseDomain(r.text, hv.pcpuCount, r.source));
       return { id: domain.id, name: domain.name };
