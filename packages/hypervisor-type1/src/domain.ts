@@ -118,7 +118,7 @@ export class Domain {
     Atomics.store(this.lines, LINE_POST, -1);
     this.dmaLogBuffer = DmaWriteLog.buffer(guestFrames);
     const kernel = pvKernelOf(config.boot);
-    // Opening the disk here refuses at creation a file that cannot be opened for writing. The layout
+    // Opening the disk here refuses at creation a file that cannot be opened as its access asks. The layout
     // board serves no request (the boards that do open their own): only its slot and geometry count.
     const layoutDisk = disk && !kernel ? new DiskExtentBackend(disk) : null;
     try {

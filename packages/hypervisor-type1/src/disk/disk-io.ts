@@ -27,7 +27,7 @@ export class DiskIo implements AsyncBlockBackend {
   private closed = false;
 
   /**
-   * Opens the file here first, so that a disk that cannot be opened read-write (or is shorter than
+   * Opens the file here first, so that a disk that cannot be opened as its access asks (or is shorter than
    * the extent) is refused at once (throws); then starts its I/O thread, which opens its own.
    * `doorbell`: the word the I/O thread rings after each answer (the device-model thread's), or null.
    */
