@@ -35,6 +35,11 @@ export interface PvDomainConfig {
   readonly disk?: PvBlockDevice;
   /** The clock the domain's timers and its system time follow. */
   readonly clock: Clock;
+  /**
+   * max_vcpus: vCPU 0 starts; the guest brings up the others (Xen's VCPUOP_initialise and
+   * VCPUOP_up), each then `Vm.createVcpu(id)`. 1 when absent.
+   */
+  readonly vcpus?: number;
 }
 
 /** What the toolstack may ask of a para-virtual guest through xenstore's control/shutdown node. */

@@ -111,6 +111,9 @@ export const NR_DOMAIN_WATCHDOG_TIMERS = 2;
 export const SCHED_POLL_MAX_PORTS = 128;
 
 // vcpu_op (vcpu.h)
+export const VCPUOP_initialise = 0;
+export const VCPUOP_up = 1;
+export const VCPUOP_down = 2;
 export const VCPUOP_is_up = 3;
 export const VCPUOP_set_periodic_timer = 6;
 export const VCPUOP_stop_periodic_timer = 7;
@@ -118,6 +121,22 @@ export const VCPUOP_set_singleshot_timer = 8;
 export const VCPUOP_stop_singleshot_timer = 9;
 export const VCPU_SSHOTTMR_future = 1;
 export const ETIME = -62;
+/** vcpu_guest_context.flags (arch-x86/xen.h). */
+export const VGCF_I387_VALID = 1;
+/**
+ * x86-32 vcpu_guest_context (2800 bytes): fpu_ctxt[512], flags, cpu_user_regs (68 bytes), trap_ctxt[256]
+ * (8 bytes each), ldt_base/ents, gdt_frames[16], gdt_ents, kernel_ss/sp, ctrlreg[8], debugreg[8],
+ * event and failsafe callbacks (cs, eip), vm_assist.
+ */
+export const VCPU_CONTEXT_32 = {
+  size: 2800, fpu: 0, flags: 512, userRegs: 516, trapCtxt: 584, ldtBase: 2632, ldtEnts: 2636, gdtFrames: 2640, gdtEnts: 2704,
+  kernelSs: 2708, kernelSp: 2712, ctrlreg: 2716, debugreg: 2748, eventCs: 2780, eventEip: 2784, failsafeCs: 2788,
+  failsafeEip: 2792, vmAssist: 2796,
+} as const;
+/** cpu_user_regs on x86-32, offsets from its start: ebx..eax, eip, cs, eflags, esp, then ss, es, ds, fs, gs. */
+export const USER_REGS_32 = {
+  ebx: 0, ecx: 4, edx: 8, esi: 12, edi: 16, ebp: 20, eax: 24, eip: 32, cs: 36, eflags: 40, esp: 44, ss: 48, es: 52, ds: 56, fs: 60, gs: 64,
+} as const;
 
 // event_channel_op (event_channel.h)
 export const EVTCHNOP_bind_virq = 1;
@@ -126,8 +145,14 @@ export const EVTCHNOP_close = 3;
 export const EVTCHNOP_send = 4;
 export const EVTCHNOP_status = 5;
 export const EVTCHNOP_alloc_unbound = 6;
+export const EVTCHNOP_bind_ipi = 7;
+export const EVTCHNOP_bind_vcpu = 8;
 export const EVTCHNOP_unmask = 9;
 export const VIRQ_TIMER = 0;
+/** The VIRQs each vCPU has its own of (Xen's VIRQ_VCPU type: TIMER, DEBUG, XENOPROF, XENPMU); the rest are the domain's. */
+export const PER_VCPU_VIRQS: readonly number[] = [0, 1, 7, 13];
+/** vcpu_info slots in shared_info, so the most vCPUs a domain here can have (XEN_LEGACY_MAX_VCPUS). */
+export const MAX_VCPUS = 32;
 export const NR_VIRQS = 24;
 /** Ports: 32 bits of pending_sel × 32 bits a word = 1024 on x86_32. */
 export const NR_EVENT_CHANNELS = 1024;

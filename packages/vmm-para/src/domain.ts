@@ -1,39 +1,21 @@
-// One PV domain with its single vCPU: the machine frames it owns, the hypervisor's structures the
-// CPU uses while it runs (GDT, IDT, the hypervisor L2 slots), the guest context Xen keeps per vCPU
-// (trap table, kernel stack, callbacks, GDT frames, page-table base) and the event state.
-import type {
-  PhysicalMemory,
-} from '@ringvisor/mmu';
-import type {
-  ExitStats,
-} from '@ringvisor/vmm-api';
+// One vCPU of a PV domain and its view of the domain: the guest context Xen keeps per vCPU (trap
+// table, kernel stack, callbacks, GDT frames, page-table base, its vcpu_info, its block or poll),
+// its CPU, and through `shared` what all the domain's vCPUs share (domain-shared.ts). Hypercalls
+// run on the calling vCPU's Domain.
+import type { PhysicalMemory } from '@ringvisor/mmu';
+import type { ExitStats } from '@ringvisor/vmm-api';
+import { CS, SS, type Cpu, type MmuPaging } from '@ringvisor/x86-core';
 import {
-  CS, SS, type Cpu, type MmuPaging,
-} from '@ringvisor/x86-core';
-import {
-  FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, FIRST_XEN_L2_SLOT, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE, PTE_A, PTE_D, PTE_P, PTE_RW, SHARED_INFO, SHUTDOWN_crash,
+  FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE, PTE_A, PTE_D, PTE_P, PTE_RW, SHARED_INFO, SHUTDOWN_crash,
 } from './abi.js';
-import {
-  checkDescriptor, hiddenOf, hypervisorGate, RESERVED_DESCRIPTORS,
-} from './descriptors.js';
-import {
-  EventChannels,
-} from './events.js';
-import {
-  OWNER_DOMAIN, OWNER_SHARED, retypeGdtFrames,
-} from './frames.js';
-import {
-  GuestAccess,
-} from './guest-access.js';
-import {
-  hypervisorFrames, IDT_SLOT, type HypervisorFrames,
-} from './layout.js';
-import {
-  PageTables,
-} from './page-tables.js';
-import {
-  domainShutdown, pollEventRaised, SchedState, type DomainStop,
-} from './sched-state.js';
+import { hiddenOf } from './descriptors.js';
+import { DomainShared } from './domain-shared.js';
+import type { EventChannels } from './events.js';
+import { retypeGdtFrames } from './frames.js';
+import { GuestAccess } from './guest-access.js';
+import { gdtSlot, type HypervisorFrames } from './layout.js';
+import type { PageTables } from './page-tables.js';
+import { domainShutdown, endPoll, pollEventRaised, type DomainStop, type PollWait, type SchedState } from './sched-state.js';
 
 /** A guest context a bounce frame saves: where the guest was, or where an IRET failed to go. */
 export interface InterruptedContext {
@@ -57,13 +39,7 @@ const EFLAGS_TRAP_CLEAR = 0x100 | 0x4000 | 0x10000 | 0x20000;
 const UNUSABLE = 0x10000;
 
 export class Domain {
-  readonly tables: PageTables;
   readonly access: GuestAccess;
-  readonly hv: HypervisorFrames;
-  readonly xenL2Slots = new Uint32Array(1024 - FIRST_XEN_L2_SLOT);
-  readonly events: EventChannels;
-  /** Pseudo-physical to machine frames (the mfn_list the builder gives the guest). */
-  p2m: Int32Array = new Int32Array(0);
 
   // The guest context Xen keeps per vCPU.
   readonly traps: (TrapEntry | null)[] = new Array(256).fill(null);
@@ -78,26 +54,92 @@ export class Domain {
   gdtEntries = 0;
   /** Machine frame of the page directory in CR3 (holds one L2 type reference). */
   baseptr = -1;
-  vmAssist = 0;
   inMulticall = false;
+  /** VCPUOP_initialise has given it a context (vCPU 0: the builder's). */
+  initialised = false;
+  /** Not down (Xen's !_VPF_down): VCPUOP_up / VCPUOP_down. */
+  up = false;
+  /** Why its initial context cannot run (a CS or SS VCPUOP_initialise gave), or ''. */
+  entryFault = '';
+  /** Blocked in sched_op (block or poll); the domain's end is `shared.shutdown`. */
+  private blocked: DomainStop = null;
+  poll: PollWait | null = null;
 
-  stop: DomainStop = null;
-  crashReason = '';
-  readonly sched = new SchedState();
+  /** The domain this is vCPU `vcpuId` of (vCPU 0 makes it). */
+  readonly shared: DomainShared;
 
   constructor(
     readonly memory: PhysicalMemory,
     readonly cpu: Cpu,
     readonly paging: MmuPaging,
     readonly stats: ExitStats,
+    shared: DomainShared | null = null,
+    readonly vcpuId = 0,
   ) {
-    const ramFrames = Math.floor(memory.ramEnd / PAGE_SIZE);
-    this.hv = hypervisorFrames(ramFrames);
-    this.tables = new PageTables(memory, ramFrames);
-    this.tables.connect({ xenL2Slots: this.xenL2Slots, validateGdtPage: (mfn) => this.validateGdtPage(mfn) });
+    this.shared = shared ?? new DomainShared(memory, stats);
+    if (this.shared.vcpus[vcpuId]) throw new Error(`vCPU ${vcpuId} exists`);
+    this.shared.vcpus[vcpuId] = this;
     this.access = new GuestAccess(memory, this.tables.frames);
-    this.events = new EventChannels(this);
-    this.buildHypervisorPages();
+    this.mapGdt();
+  }
+
+  get tables(): PageTables {
+    return this.shared.tables;
+  }
+
+  get hv(): HypervisorFrames {
+    return this.shared.hv;
+  }
+
+  get xenL2Slots(): Uint32Array {
+    return this.shared.xenL2Slots;
+  }
+
+  get events(): EventChannels {
+    return this.shared.events;
+  }
+
+  get p2m(): Int32Array {
+    return this.shared.p2m;
+  }
+
+  set p2m(value: Int32Array) {
+    this.shared.p2m = value;
+  }
+
+  get sched(): SchedState {
+    return this.shared.sched;
+  }
+
+  get vmAssist(): number {
+    return this.shared.vmAssist;
+  }
+
+  set vmAssist(value: number) {
+    this.shared.vmAssist = value;
+  }
+
+  /** The domain's end once it has one, else this vCPU's block. */
+  get stop(): DomainStop {
+    return this.shared.shutdown ?? this.blocked;
+  }
+
+  /** A block or a resume is this vCPU's; an end is the domain's, and ends every vCPU's poll. */
+  set stop(value: DomainStop) {
+    if (value === null || value === 'block') {
+      this.blocked = value;
+      return;
+    }
+    this.shared.shutdown = value;
+    for (const vcpu of this.shared.vcpus) if (vcpu) endPoll(vcpu);
+  }
+
+  get crashReason(): string {
+    return this.shared.crashReason;
+  }
+
+  set crashReason(value: string) {
+    this.shared.crashReason = value;
   }
 
   /** Counts a named event for `--stats` (vmm-api's named counters). */
@@ -116,45 +158,19 @@ export class Domain {
 
   /** Marks `mfn` as the domain's, or as a hypervisor page it may map. */
   assign(mfn: number, shared = false): void {
-    this.tables.frames.owner[mfn] = shared ? OWNER_SHARED : OWNER_DOMAIN;
+    this.shared.assign(mfn, shared);
   }
 
-  private buildHypervisorPages(): void {
-    const { memory, hv } = this;
-    for (const [selector, lo, hi] of RESERVED_DESCRIPTORS) {
-      const at = hv.gdtReserved * PAGE_SIZE + ((selector >>> 3) - FIRST_RESERVED_GDT_ENTRY) * 8;
-      memory.write32(at, lo);
-      memory.write32(at + 4, hi);
-    }
-    const [gateLo, gateHi] = hypervisorGate();
-    for (let v = 0; v < 256; v++) {
-      memory.write32(hv.idt * PAGE_SIZE + v * 8, gateLo);
-      memory.write32(hv.idt * PAGE_SIZE + v * 8 + 4, gateHi);
-    }
-    this.mapGdt();
-    memory.write32(hv.hvL1 * PAGE_SIZE + IDT_SLOT * 4, (hv.idt * PAGE_SIZE) | PTE_P | PTE_RW | PTE_A | PTE_D);
-    this.xenL2Slots[0] = (hv.hvL1 * PAGE_SIZE) | PTE_P | PTE_RW | PTE_A | PTE_D;
-    this.assign(hv.sharedInfo, true);
-    for (const frame of hv.grant) this.assign(frame, true);
-  }
-
-  /** Points the GDT's 16 pages in the hypervisor region at the guest's frames and the reserved page. */
+  /** Points this vCPU's 16 GDT pages in the hypervisor region at its frames and the reserved page. */
   mapGdt(): void {
     const { memory, hv } = this;
+    const first = gdtSlot(this.vcpuId);
     for (let page = 0; page < GDT_PAGES; page++) {
       const frame = page < this.gdtFrames.length ? this.gdtFrames[page]
         : page === FIRST_RESERVED_GDT_PAGE ? hv.gdtReserved : hv.gdtEmpty;
-      memory.write32(hv.hvL1 * PAGE_SIZE + page * 4, (frame * PAGE_SIZE) | PTE_P | PTE_RW | PTE_A | PTE_D);
+      memory.write32(hv.hvL1 * PAGE_SIZE + (first + page) * 4, (frame * PAGE_SIZE) | PTE_P | PTE_RW | PTE_A | PTE_D);
     }
-    this.flushTlb();
-  }
-
-  private validateGdtPage(mfn: number): boolean {
-    for (let i = 0; i < 512; i++) {
-      const at = mfn * PAGE_SIZE + i * 8;
-      if (checkDescriptor(this.memory.read32(at), this.memory.read32(at + 4)) === null) return false;
-    }
-    return true;
+    this.cpu.modeChanged();
   }
 
   /** set_gdt's effect: type the new frames as GDT pages, release the old ones. */
@@ -169,12 +185,20 @@ export class Domain {
 
   // ---- The CPU's view -----------------------------------------------------------------------
 
-  /** Every translation the CPU caches goes (after page-table changes the guest did not flush itself). */
+  /**
+   * Every translation the domain's CPUs cache goes (after page-table changes, or a flush the guest
+   * asked for: local or not, all vCPUs flush, which is never less than asked).
+   */
   flushTlb(): void {
-    this.cpu.modeChanged();
+    this.shared.flushTlbs();
   }
 
   invalidatePage(linear: number): void {
+    this.shared.invalidatePage(linear);
+  }
+
+  /** INVLPG on this vCPU's CPU. */
+  invalidateOwnPage(linear: number): void {
     this.paging.invalidate(linear >>> 0);
     this.cpu.flushFetch();
   }
@@ -184,24 +208,24 @@ export class Domain {
     this.baseptr = mfn;
     this.cpu.cr3 = mfn * PAGE_SIZE;
     this.access.cr3 = mfn * PAGE_SIZE;
-    this.flushTlb();
+    this.cpu.modeChanged();
   }
 
   get sharedInfoBase(): number {
-    return this.hv.sharedInfo * PAGE_SIZE;
+    return this.shared.sharedInfoBase;
   }
 
-  /** vcpu_info[0], at the start of shared_info (x86-32 guests here never move it). */
+  /** This vCPU's vcpu_info in shared_info (x86-32 guests here never move it). */
   get vcpuInfoBase(): number {
-    return this.hv.sharedInfo * PAGE_SIZE;
+    return this.shared.vcpuInfo(this.vcpuId);
   }
 
   get upcallMask(): number {
-    return this.memory.read8(this.sharedInfoBase + SHARED_INFO.upcallMask);
+    return this.memory.read8(this.vcpuInfoBase + SHARED_INFO.upcallMask);
   }
 
   set upcallMask(value: number) {
-    this.memory.write8(this.sharedInfoBase + SHARED_INFO.upcallMask, value);
+    this.memory.write8(this.vcpuInfoBase + SHARED_INFO.upcallMask, value);
   }
 
   /** Reads descriptor `selector` from the GDT the CPU uses; null when it has none there. */
@@ -263,7 +287,7 @@ export class Domain {
     domainShutdown(this, SHUTDOWN_crash, reason);
   }
 
-  /** An event channel raised a port: a vCPU polling for it wakes. */
+  /** An event channel raised a port of this vCPU: its poll for it wakes. */
   eventRaised(port: number, kicked: boolean): void {
     pollEventRaised(this, port, kicked);
   }
@@ -343,7 +367,7 @@ export class Domain {
 
   /** Enters the event callback when an upcall is pending and not masked (Xen's test_all_events). */
   deliverEvents(): void {
-    const base = this.sharedInfoBase;
+    const base = this.vcpuInfoBase;
     if (this.memory.read8(base + SHARED_INFO.upcallPending) === 0 || this.upcallMask !== 0) return;
     if (this.eventEip === 0) return;
     if (this.bounce(this.eventCs, this.eventEip, -1, true)) this.count('events delivered');
@@ -351,11 +375,11 @@ export class Domain {
 
   /** True when a blocked vCPU has an event to take. */
   eventPending(): boolean {
-    return this.memory.read8(this.sharedInfoBase + SHARED_INFO.upcallPending) !== 0;
+    return this.memory.read8(this.vcpuInfoBase + SHARED_INFO.upcallPending) !== 0;
   }
 
   /** The CR2 a #PF reports, where the guest reads it (vcpu_info.arch.cr2). */
   setGuestCr2(value: number): void {
-    this.memory.write32(this.sharedInfoBase + SHARED_INFO.cr2, value);
+    this.memory.write32(this.vcpuInfoBase + SHARED_INFO.cr2, value);
   }
 }

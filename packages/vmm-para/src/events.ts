@@ -1,12 +1,12 @@
 // Event channels (xen/common/event_channel.c): ports whose pending and mask bits live in
 // shared_info, a per-vCPU selector word and upcall_pending flag; a newly pending, unmasked port
-// raises the upcall. Ports are bound to a VIRQ, left unbound for a remote domain, connected to
+// raises the upcall of the vCPU it notifies (the one it was bound for, or moved to by bind_vcpu). Ports are bound to a VIRQ, left unbound for a remote domain, connected to
 // one of this hypervisor's back ends (console, xenstore, block), which are "domain 0", or to
 // another port of the domain itself (bind_interdomain with DOMID_SELF, Xen's loopback). The domain
 // sees no other domain: any other id is -ESRCH.
 import {
-  BACKEND_DOMID, DOMID_SELF, EEXIST, EINVAL, ENOENT, ENOSPC, EPERM, ESRCH, GUEST_DOMID, NR_EVENT_CHANNELS, NR_VIRQS,
-  SHARED_INFO,
+  BACKEND_DOMID, DOMID_SELF, EEXIST, EINVAL, ENOENT, ENOSPC, EPERM, ESRCH, GUEST_DOMID, MAX_VCPUS, NR_EVENT_CHANNELS, NR_VIRQS,
+  PER_VCPU_VIRQS, SHARED_INFO,
 } from './abi.js';
 import type { PhysicalMemory } from '@ringvisor/mmu';
 
@@ -14,14 +14,16 @@ import type { PhysicalMemory } from '@ringvisor/mmu';
 export interface EventHost {
   readonly memory: PhysicalMemory;
   readonly sharedInfoBase: number;
-  /** Machine address of vcpu 0's vcpu_info (in shared_info unless the guest moved it). */
-  readonly vcpuInfoBase: number;
+  /** The domain's max_vcpus: vCPU IDs below it exist (brought up or not). */
+  readonly maxVcpus: number;
+  /** Machine address of vCPU `vcpu`'s vcpu_info (in shared_info unless the guest moved it). */
+  vcpuInfo(vcpu: number): number;
   count(name: string, n?: number): void;
   /**
-   * A port became pending (`kicked`: the vCPU's upcall_pending went from 0 to 1, Xen's vcpu_kick):
-   * what wakes a vCPU blocked in SCHEDOP_poll (Xen's evtchn_check_pollers).
+   * A port of `vcpu` became pending (`kicked`: its upcall_pending went from 0 to 1, Xen's
+   * vcpu_kick): what wakes that vCPU blocked in SCHEDOP_poll (Xen's evtchn_check_pollers).
    */
-  eventRaised?(port: number, kicked: boolean): void;
+  eventRaised?(port: number, kicked: boolean, vcpu: number): void;
 }
 
 /** Where shared_info keeps the event state, and how many ports its bitmaps hold. */
@@ -54,13 +56,18 @@ const LOOPBACK = 5;
 const IPI = 6;
 /** Xen allocates a domain's ports in buckets; any port of an allocated bucket is valid to poll. */
 const PORTS_PER_BUCKET = 64;
+const perVcpuVirq = (virq: number) => PER_VCPU_VIRQS.includes(virq);
 
 export type BackendHandler = () => void;
 
 export class EventChannels {
   private readonly state: Uint8Array;
+  /** A VIRQ port's slot in `virqPort` (vcpu * NR_VIRQS + virq). */
   private readonly virqOf: Int16Array;
-  private readonly virqPort = new Int32Array(NR_VIRQS).fill(0);
+  /** Per vCPU and VIRQ, its port (0: none); a domain-wide VIRQ is vCPU 0's. */
+  private readonly virqPort = new Int32Array(MAX_VCPUS * NR_VIRQS).fill(0);
+  /** The vCPU each port notifies (Xen's notify_vcpu_id). */
+  private readonly notify: Uint8Array;
   private readonly handlers = new Map<number, BackendHandler>();
   /** An unbound port's remote domain; a loopback port's peer. */
   private readonly remote: Uint16Array;
@@ -70,12 +77,14 @@ export class EventChannels {
     this.state = new Uint8Array(layout.ports);
     this.virqOf = new Int16Array(layout.ports).fill(-1);
     this.remote = new Uint16Array(layout.ports);
+    this.notify = new Uint8Array(layout.ports);
     this.state[0] = RESERVED;
   }
 
   private freePort(): number {
     for (let port = 1; port < this.layout.ports; port++) {
       if (this.state[port] !== FREE) continue;
+      this.notify[port] = 0;
       this.validPorts = Math.max(this.validPorts, (Math.floor(port / PORTS_PER_BUCKET) + 1) * PORTS_PER_BUCKET);
       return port;
     }
@@ -107,25 +116,54 @@ export class EventChannels {
     return true;
   }
 
+  private hasVcpu(vcpu: number): boolean {
+    return Number.isInteger(vcpu) && vcpu >= 0 && vcpu < this.domain.maxVcpus;
+  }
+
+  /** Xen's evtchn_bind_virq: a domain-wide VIRQ binds on vCPU 0 only (-EINVAL), a vCPU past max_vcpus is -ENOENT. */
   bindVirq(virq: number, vcpu: number): number {
     if (virq >= NR_VIRQS) return EINVAL;
-    if (vcpu !== 0) return ENOENT;
-    if (this.virqPort[virq] !== 0) return EEXIST;
+    if (!perVcpuVirq(virq) && vcpu !== 0) return EINVAL;
+    if (!this.hasVcpu(vcpu)) return ENOENT;
+    const slot = vcpu * NR_VIRQS + virq;
+    if (this.virqPort[slot] !== 0) return EEXIST;
     const port = this.freePort();
     if (port < 0) return ENOSPC;
     this.state[port] = VIRQ;
-    this.virqOf[port] = virq;
-    this.virqPort[virq] = port;
+    this.virqOf[port] = slot;
+    this.virqPort[slot] = port;
+    this.notify[port] = vcpu;
     return port;
   }
 
-  /** bind_ipi (the x86-64 ABI offers it): a port whose send comes back to vCPU `vcpu`, the only one. */
+  /** bind_ipi: a port whose send raises it on vCPU `vcpu` of this domain. */
   bindIpi(vcpu: number): number {
-    if (vcpu !== 0) return ENOENT;
+    if (!this.hasVcpu(vcpu)) return ENOENT;
     const port = this.freePort();
     if (port < 0) return ENOSPC;
     this.state[port] = IPI;
+    this.notify[port] = vcpu;
     return port;
+  }
+
+  /**
+   * EVTCHNOP_bind_vcpu (Xen's evtchn_bind_vcpu): later events of `port` go to `vcpu`. Only an
+   * unbound or connected port, or a domain-wide VIRQ's, may move; a vCPU's own VIRQ or IPI may not.
+   */
+  bindVcpu(port: number, vcpu: number): number {
+    if (!this.hasVcpu(vcpu)) return ENOENT;
+    if (!this.valid(port)) return EINVAL;
+    switch (this.state[port]) {
+      case VIRQ:
+        if (perVcpuVirq(this.virqOf[port] % NR_VIRQS)) return EINVAL;
+        break;
+      case UNBOUND: case BACKEND: case LOOPBACK:
+        break;
+      default:
+        return EINVAL;
+    }
+    this.notify[port] = vcpu;
+    return 0;
   }
 
   allocUnbound(dom: number, remote: number): number {
@@ -201,13 +239,13 @@ export class EventChannels {
   unmask(port: number): number {
     if (!this.valid(port)) return EINVAL;
     this.clearBit(this.layout.mask, port);
-    if (this.testBit(this.layout.pending, port) && this.raiseSelector(port)) this.domain.eventRaised?.(port, true);
+    if (this.testBit(this.layout.pending, port) && this.raiseSelector(port)) this.domain.eventRaised?.(port, true, this.notify[port]);
     return 0;
   }
 
-  /** A VIRQ fires (VIRQ_TIMER): its port becomes pending, if bound. */
-  raiseVirq(virq: number): void {
-    const port = this.virqPort[virq];
+  /** A VIRQ fires (vCPU `vcpu`'s VIRQ_TIMER, or a domain-wide one): its port becomes pending, if bound. */
+  raiseVirq(virq: number, vcpu = 0): void {
+    const port = this.virqPort[(perVcpuVirq(virq) ? vcpu : 0) * NR_VIRQS + virq];
     if (port !== 0) this.setPending(port);
   }
 
@@ -216,13 +254,13 @@ export class EventChannels {
     if (this.testBit(this.layout.pending, port)) return;
     this.setBit(this.layout.pending, port);
     const kicked = !this.testBit(this.layout.mask, port) && this.raiseSelector(port);
-    this.domain.eventRaised?.(port, kicked);
+    this.domain.eventRaised?.(port, kicked, this.notify[port]);
   }
 
-  /** Sets the port's selector bit and upcall_pending; true when upcall_pending was 0 (a kick). */
+  /** Sets the port's selector bit and upcall_pending in its vCPU's vcpu_info; true when upcall_pending was 0 (a kick). */
   private raiseSelector(port: number): boolean {
     const memory = this.domain.memory;
-    const base = this.domain.vcpuInfoBase;
+    const base = this.domain.vcpuInfo(this.notify[port]);
     // The selector bit of the port's word: a little-endian bitmap, so bytes serve any word size.
     const bit = Math.floor(port / this.layout.wordBits);
     const at = base + this.layout.pendingSel + (bit >>> 3);

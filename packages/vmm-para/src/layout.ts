@@ -7,8 +7,14 @@ import { GDT_PAGES, HYPERVISOR_VIRT_START, PAGE_SIZE } from './abi.js';
 /** Linear addresses inside the hypervisor region. */
 export const GDT_VIRT = HYPERVISOR_VIRT_START;
 export const IDT_VIRT = HYPERVISOR_VIRT_START + GDT_PAGES * PAGE_SIZE;
-/** hvL1 slots: GDT pages 0-15, then the IDT. */
+/** hvL1 slots: vCPU 0's GDT pages 0-15, then the IDT; vCPU n's GDT from slot 32n (Xen's per-vCPU GDT mappings). */
 export const IDT_SLOT = GDT_PAGES;
+
+/** The first hvL1 slot of vCPU `vcpu`'s GDT. */
+export const gdtSlot = (vcpu: number): number => vcpu * 2 * GDT_PAGES;
+
+/** Where vCPU `vcpu` finds its GDT (its GDTR base). */
+export const gdtVirt = (vcpu: number): number => GDT_VIRT + gdtSlot(vcpu) * PAGE_SIZE;
 
 /** Grant-table frames a domain may set up (max_nr_grant_frames). */
 export const MAX_GRANT_FRAMES = 4;

@@ -1,22 +1,26 @@
 // A built domain with its back ends wired to event channels: what `Vm.buildPvDomain` returns, and
-// what the vCPU calls for hypercalls.
+// what its vCPUs call for hypercalls (each with its own context: its Domain view and its timers).
 import type { PvDomain, PvDomainConfig, PvShutdownReason, Registers, SpecialRegisters } from '@ringvisor/vmm-api';
-import { GUEST_DOMID, PAGE_SIZE, START_INFO } from './abi.js';
+import type { Cpu, MmuPaging } from '@ringvisor/x86-core';
+import { GUEST_DOMID, MAX_VCPUS, PAGE_SIZE, START_INFO } from './abi.js';
 import { ConsoleBackend } from './backends/console.js';
 import { GrantTable } from './backends/grant-table.js';
 import { VirtualBlockDevice } from './backends/vbd.js';
 import { Xenstore } from './backends/xenstore.js';
 import { buildDomain } from './builder.js';
 import { TYPE_WRITABLE } from './frames.js';
-import type { Domain } from './domain.js';
-import type { HypercallContext } from './hypercalls/context.js';
+import { Domain } from './domain.js';
+import type { HypercallContext, SmpHost } from './hypercalls/context.js';
 import { hypercall } from './hypercalls/dispatch.js';
 import { DomainTime } from './time.js';
 import { parseXenElf } from './xen-elf.js';
 
 const DEFAULT_PERIOD_NS = 10_000_000;
 
-export class PvGuest implements PvDomain {
+/** A new vCPU's CPU and its paging unit, made over the domain's memory. */
+export type CpuFactory = () => { cpu: Cpu; paging: MmuPaging };
+
+export class PvGuest implements PvDomain, SmpHost {
   readonly regs: Registers;
   readonly sregs: SpecialRegisters;
   readonly time: DomainTime;
@@ -24,10 +28,16 @@ export class PvGuest implements PvDomain {
   readonly console: ConsoleBackend;
   readonly xenstore: Xenstore;
   readonly vbd: VirtualBlockDevice | null;
+  readonly maxVcpus: number;
   private continuation: number[] | null = null;
-  private readonly context: HypercallContext;
+  /** Each made vCPU's hypercall context, by ID (vCPU 0's from the start). */
+  private readonly contexts: (HypercallContext | undefined)[] = [];
 
-  constructor(readonly domain: Domain, private readonly config: PvDomainConfig) {
+  constructor(readonly domain: Domain, private readonly config: PvDomainConfig, private readonly makeCpu: CpuFactory) {
+    const vcpus = config.vcpus ?? 1;
+    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) throw new RangeError(`a PV domain has 1 to ${MAX_VCPUS} vCPUs, not ${vcpus}`);
+    this.maxVcpus = vcpus;
+    domain.shared.maxVcpus = vcpus;
     const built = buildDomain(domain, config.image, config.cmdline ?? '');
     this.regs = built.regs;
     this.sregs = built.sregs;
@@ -53,15 +63,36 @@ export class PvGuest implements PvDomain {
     memory.write32(built.startInfoMachine + START_INFO.storeEvtchn, storePort);
     this.xenstore.populateHome(parseXenElf(config.image).guestOs || 'domU');
     this.vbd = config.disk ? new VirtualBlockDevice(this.xenstore, this.grants, domain, config.disk, 'x86_32-abi') : null;
-    this.context = {
-      domain, time: this.time, grants: this.grants, console: this.console, nested: false,
+    this.contexts[0] = this.contextOf(domain, this.time);
+    domain.initialised = true;
+    domain.up = true;
+  }
+
+  private contextOf(domain: Domain, time: DomainTime): HypercallContext {
+    return {
+      domain, time, smp: this, grants: this.grants, console: this.console, nested: false,
       continueWith: (args) => {
         this.continuation = args;
       },
       consoleWrite: (bytes) => {
-        config.console.write(bytes);
+        this.config.console.write(bytes);
       },
     };
+  }
+
+  vcpu(id: number): HypercallContext | null {
+    return this.contexts[id] ?? null;
+  }
+
+  make(id: number): HypercallContext {
+    if (!Number.isInteger(id) || id < 0 || id >= this.maxVcpus) throw new RangeError(`the domain has no vCPU ${id}`);
+    const existing = this.contexts[id];
+    if (existing) return existing;
+    const { cpu, paging } = this.makeCpu();
+    const domain = new Domain(this.domain.memory, cpu, paging, this.domain.stats, this.domain.shared, id);
+    const context = this.contextOf(domain, new DomainTime(domain, cpu, this.config.clock));
+    this.contexts[id] = context;
+    return context;
   }
 
   /** Starts the clock-dependent parts once the vCPU state is loaded (the TSC counts from here). */
@@ -75,10 +106,12 @@ export class PvGuest implements PvDomain {
    * Runs hypercall `nr` for the vCPU. Returns null for a continuation (the arguments to reload and
    * the instruction to run again), else the result for EAX.
    */
-  hypercall(nr: number, args: readonly number[]): number | { continueWith: number[] } {
-    this.domain.countHypercall(nr);
+  hypercall(nr: number, args: readonly number[], vcpu = 0): number | { continueWith: number[] } {
+    const context = this.contexts[vcpu];
+    if (!context) throw new RangeError(`vCPU ${vcpu} was never made`);
+    context.domain.countHypercall(nr);
     this.continuation = null;
-    const result = hypercall(this.context, nr, args);
+    const result = hypercall(context, nr, args);
     if (this.continuation !== null) return { continueWith: this.continuation };
     return result;
   }

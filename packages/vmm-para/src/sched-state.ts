@@ -1,5 +1,5 @@
-// What sched_op keeps per domain beyond a plain block (Xen's struct domain and vcpu fields of the
-// same names): the latched shutdown code, a vCPU waiting in SCHEDOP_poll, the watchdog timers;
+// What sched_op keeps beyond a plain block (Xen's struct domain and vcpu fields of the same names):
+// per domain the latched shutdown code and the watchdog timers, per vCPU its wait in SCHEDOP_poll;
 // and Xen's domain_shutdown, through which every end of a PV domain goes.
 import { NR_DOMAIN_WATCHDOG_TIMERS, SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_watchdog } from './abi.js';
 
@@ -14,19 +14,21 @@ export interface PollWait {
   cancel(): void;
 }
 
+/** The domain's part. */
 export class SchedState {
   /** SCHEDOP_shutdown_code's latched reason (Xen's shutdown_code; -1 is SHUTDOWN_CODE_INVALID). */
   shutdownCode = -1;
-  poll: PollWait | null = null;
   /** The watchdogs in use: each one's cancel. */
   readonly watchdogs: ((() => void) | null)[] = new Array(NR_DOMAIN_WATCHDOG_TIMERS).fill(null);
 }
 
-/** What shutdown and the wake-up check need of a domain, 32- or 64-bit. */
+/** What shutdown and the wake-up check need of a vCPU and its domain, 32- or 64-bit. */
 export interface SchedHost {
   stop: DomainStop;
   crashReason: string;
   readonly sched: SchedState;
+  /** This vCPU's wait in SCHEDOP_poll. */
+  poll: PollWait | null;
   eventPending(): boolean;
 }
 
@@ -68,8 +70,8 @@ export function resume(host: SchedHost): void {
 
 /** Ends a poll in progress (woken, or the domain gone): its timeout no longer matters. */
 export function endPoll(host: SchedHost): void {
-  host.sched.poll?.cancel();
-  host.sched.poll = null;
+  host.poll?.cancel();
+  host.poll = null;
 }
 
 /**
@@ -78,7 +80,7 @@ export function endPoll(host: SchedHost): void {
  */
 export function mayRun(host: SchedHost): boolean {
   if (host.stop !== 'block') return host.stop !== null;
-  const poll = host.sched.poll;
+  const poll = host.poll;
   return poll !== null ? poll.woken : host.eventPending();
 }
 
@@ -87,7 +89,7 @@ export function mayRun(host: SchedHost): boolean {
  * the event made upcall_pending rise (Xen's vcpu_kick unblocks a polling vCPU too).
  */
 export function pollEventRaised(host: SchedHost, port: number, kicked: boolean): void {
-  const poll = host.sched.poll;
+  const poll = host.poll;
   // Xen's poll_evtchn <= 0 is "any port": a single-port poll of port 0 is woken by any port too.
   if (poll !== null && (kicked || poll.port <= 0 || poll.port === port)) poll.woken = true;
 }

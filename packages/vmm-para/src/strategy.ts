@@ -16,7 +16,7 @@ import { PvGuest } from './pv-guest.js';
 import { isBzImage } from './pv64/bzimage.js';
 import { kernelElf64, PvGuest64 } from './pv64/guest.js';
 import { isElf64 } from './pv64/xen-elf64.js';
-import { mayRun, resume, WATCHDOG_EXIT } from './sched-state.js';
+import { mayRun, resume, shuttingDown, WATCHDOG_EXIT } from './sched-state.js';
 import { NS_PER_TSC_TICK } from './time.js';
 
 const NM = 7;
@@ -29,11 +29,18 @@ const ARG_REGS = [3, 1, 2, 6, 7, 5];
 class ParaVcpu implements Vcpu {
   private readonly budgetExit = { reason: 'budget' as const };
   private readonly blockExit = { reason: 'hlt' as const, interruptsEnabled: true };
+  /** It last left `run()` down (not brought up, or taken down): it waits for VCPUOP_up. */
+  private parked = false;
 
   constructor(readonly index: number, private readonly vm: ParaVm) {}
 
+  /** Its guest context: vCPU 0's is the VM's from the start; the others exist once the domain is built. */
+  private get domain(): Domain {
+    return this.index === 0 ? this.vm.domain : this.vm.guest!.vcpu(this.index)!.domain;
+  }
+
   get cpu(): Cpu {
-    return this.vm.cpu;
+    return this.index === 0 ? this.vm.cpu : this.domain.cpu;
   }
 
   get retired(): number {
@@ -48,16 +55,19 @@ class ParaVcpu implements Vcpu {
     if (this.vm.guest64) return this.vm.guest64.run(budget);
     const guest = this.vm.guest;
     if (!guest) return { reason: 'internal-error', detail: 'strategy para runs para-virtualized kernels only: no PV domain was built' };
-    const domain = guest.domain;
+    const domain = this.domain;
     const cpu = this.cpu;
     const stats = this.vm.spec.stats;
+    this.parked = !domain.up;
+    if (this.parked) return this.stopExit(domain) ?? this.blockExit;
+    if (domain.entryFault !== '') domain.crash(domain.entryFault);
     if (domain.stop === 'block') {
       if (!mayRun(domain)) return this.blockExit;
       resume(domain);
     }
     let remaining = budget;
     for (;;) {
-      const ended = this.stopExit();
+      const ended = this.stopExit(domain);
       if (ended) return ended;
       domain.deliverEvents();
       if (domain.stop !== null) continue;
@@ -71,17 +81,21 @@ class ParaVcpu implements Vcpu {
         stats.count('internal-error');
         return { reason: 'internal-error', detail: reason === 'internal-error' ? cpu.stop.detail : `unexpected stop: ${reason}` };
       }
-      this.exception(guest, cpu.stop.vector, cpu.stop.errorCode);
+      this.exception(guest, domain, cpu.stop.vector, cpu.stop.errorCode);
       if (domain.stop === 'block') {
         stats.count('hlt');
+        return this.blockExit;
+      }
+      if (!domain.up && domain.stop === null) {
+        // It took itself down (VCPUOP_down).
+        this.parked = true;
         return this.blockExit;
       }
     }
   }
 
   /** The exit for a domain that shut down or crashed, or null while it lives. */
-  private stopExit(): VmExit | null {
-    const domain = this.vm.guest!.domain;
+  private stopExit(domain: Domain): VmExit | null {
     switch (domain.stop) {
       case 'poweroff': return { reason: 'shutdown', cause: 'power-off' };
       case 'reboot': return { reason: 'shutdown', cause: 'reset' };
@@ -92,9 +106,8 @@ class ParaVcpu implements Vcpu {
   }
 
   /** The hypervisor's exception entry: a hypercall, a software interrupt, or a trap to bounce. */
-  private exception(guest: PvGuest, vector: number, errorCode: number): void {
+  private exception(guest: PvGuest, domain: Domain, vector: number, errorCode: number): void {
     const cpu = this.cpu;
-    const domain = guest.domain;
     const stats = this.vm.spec.stats;
     if (vector === GP && errorCode >= 0 && (errorCode & 3) === 2) {
       const soft = errorCode >>> 3;
@@ -104,7 +117,7 @@ class ParaVcpu implements Vcpu {
         cpu.eip = (cpu.eip + 2) >>> 0;
         const r = cpu.reg32;
         const nr = r[0] >>> 0;
-        const result = guest.hypercall(nr, ARG_REGS.map((i) => r[i] >>> 0));
+        const result = guest.hypercall(nr, ARG_REGS.map((i) => r[i] >>> 0), this.index);
         if (typeof result === 'number') r[0] = result;
         else {
           // A continuation: run the same hypercall again with the arguments it left.
@@ -134,7 +147,7 @@ class ParaVcpu implements Vcpu {
   private softIntLength(vector: number): number {
     try {
       const at = (this.cpu.segBase[CS] + this.cpu.eip) >>> 0;
-      const byte = this.vm.guest!.domain.access.read8(at);
+      const byte = this.domain.access.read8(at);
       if (byte === (vector === 3 ? 0xcc : 0xce)) return 1;
       return byte === 0xcd ? 2 : 0;
     } catch {
@@ -151,9 +164,13 @@ class ParaVcpu implements Vcpu {
   }
 
   hasPendingEvent(): boolean {
-    const guest = this.vm.guest ?? this.vm.guest64;
-    // A blocked vCPU runs again for an event, a woken poll, or to report its domain's end (a watchdog).
-    return guest !== null && guest.domain.stop !== null && mayRun(guest.domain);
+    if (this.vm.guest64) return this.vm.guest64.domain.stop !== null && mayRun(this.vm.guest64.domain);
+    if (!this.vm.guest) return false;
+    const domain = this.domain;
+    // A vCPU that was down runs once it is up (or to report its domain's end); a blocked one for an
+    // event, a woken poll, or its domain's end (a watchdog).
+    if (this.parked) return domain.up || shuttingDown(domain.stop);
+    return domain.stop !== null && mayRun(domain);
   }
 
   advanceTsc(ticks: number): void {
@@ -196,20 +213,25 @@ class ParaVm implements Vm {
     this.memory = new PhysicalMemory({ regions: spec.regions, fallback: spec.mmio, ...(ramBuffer ? { ramBuffer } : {}) });
   }
 
-  /** The i686 hypervisor (its CPU, its domain), made on first use unless a 64-bit domain was built. */
+  /** The i686 hypervisor (its first CPU, its domain), made on first use unless a 64-bit domain was built. */
   private get x86_32(): { cpu: Cpu; paging: MmuPaging; domain: Domain } {
     if (this.i686) return this.i686;
+    const { cpu, paging } = this.newCpu();
+    this.i686 = { cpu, paging, domain: new Domain(this.memory, cpu, paging, this.spec.stats) };
+    return this.i686;
+  }
+
+  /** An i686 CPU over the domain's memory, every exception vector stopping it (the hypervisor's entry). */
+  private newCpu(): { cpu: Cpu; paging: MmuPaging } {
     const spec = this.spec;
     const paging = new MmuPaging(new Paging(this.memory, { maxPhysAddrBits: 32 }));
     // No interrupt controller: a PV guest gets events, never the board's interrupts.
     const cpu = new Cpu({ memory: this.memory, io: spec.io, paging, model: 'i686' });
     cpu.pagingFeatures = MMU_PAGING_FEATURES;
-    // The hypervisor's exception entry: every exception vector stops the CPU.
     cpu.intercepts.exceptions = 0xffffffff | 0;
     const clock = spec.clock;
     if (clock?.kind === 'host') cpu.tscSource = () => Math.floor(clock.now() / NS_PER_TSC_TICK);
-    this.i686 = { cpu, paging, domain: new Domain(this.memory, cpu, paging, spec.stats) };
-    return this.i686;
+    return { cpu, paging };
   }
 
   get cpu(): Cpu {
@@ -220,20 +242,27 @@ class ParaVm implements Vm {
     return this.x86_32.domain;
   }
 
+  /** vCPU 0 any time; another once an x86-32 domain with that many vCPUs is built (made down, as Xen makes them). */
   createVcpu(index: number): Vcpu {
-    if (index !== 0) throw new RangeError('strategy para runs one vCPU');
+    if (index !== 0) {
+      if (!this.guest || !Number.isInteger(index) || index < 0 || index >= this.guest.maxVcpus) {
+        throw new RangeError(`strategy para: no vCPU ${index} (the domain's vCPUs are set by its configuration; 64-bit domains run one)`);
+      }
+      this.guest.make(index);
+    }
     return new ParaVcpu(index, this);
   }
 
   buildPvDomain(config: PvDomainConfig): PvDomain {
     if (this.guest || this.guest64) throw new Error('a PV domain was already built in this VM');
     if (isElf64(config.image) || isBzImage(config.image)) {
+      if ((config.vcpus ?? 1) !== 1) throw new RangeError(`strategy para runs 64-bit PV domains with one vCPU (asked for ${config.vcpus})`);
       const elf = kernelElf64(config.image);
       this.guest64 = new PvGuest64(this.memory, this.spec.stats, config, elf, this.spec.clock?.kind === 'host');
       this.guest64.start();
       return this.guest64;
     }
-    const guest = new PvGuest(this.domain, config);
+    const guest = new PvGuest(this.domain, config, () => this.newCpu());
     this.guest = guest;
     // The entry state goes to the CPU now, so the clock snapshot sees the TSC it starts from.
     const vcpu = new ParaVcpu(0, this);

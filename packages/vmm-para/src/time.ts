@@ -7,13 +7,15 @@ import type { Cpu } from '@ringvisor/x86-core';
 import { SHARED_INFO, TIME_INFO, VIRQ_TIMER } from './abi.js';
 import type { PhysicalMemory } from '@ringvisor/mmu';
 
-/** What the clock needs of a domain: shared_info and its VIRQs. */
+/** What the clock needs of a vCPU's domain: shared_info and its VIRQs. */
 export interface TimeHost {
   readonly memory: PhysicalMemory;
   readonly sharedInfoBase: number;
-  /** Machine address of vcpu 0's vcpu_info (its time field is what the guest reads). */
+  /** The vCPU whose timers these are (its VIRQ_TIMER fires). */
+  readonly vcpuId: number;
+  /** Machine address of the vCPU's vcpu_info (its time field is what the guest reads). */
   readonly vcpuInfoBase: number;
-  readonly events: { raiseVirq(virq: number): void };
+  readonly events: { raiseVirq(virq: number, vcpu: number): void };
 }
 
 /** Where shared_info keeps the wall clock (x86-32 and x86-64 differ; vcpu_info.time does not). */
@@ -43,11 +45,15 @@ export class DomainTime {
     private readonly wallClock: WallClockLayout = SHARED_INFO,
   ) {}
 
-  /** Takes the pvclock snapshot and publishes it (and the wall clock) in shared_info. */
-  start(wallMs: number): void {
+  /**
+   * Takes the pvclock snapshot and publishes it in the vCPU's vcpu_info; with `wallMs` (the
+   * domain's first vCPU) also the wall clock in shared_info.
+   */
+  start(wallMs: number | null): void {
     this.tsc0 = this.cpu.readTsc();
     this.ns0 = this.clock.now();
     this.publish();
+    if (wallMs === null) return;
     const memory = this.domain.memory;
     const base = this.domain.sharedInfoBase;
     // Wall-clock time at system time 0.
@@ -86,7 +92,7 @@ export class DomainTime {
     if (deadline === 0) return;
     this.singleshot = this.clock.schedule(Math.max(deadline, this.clock.now()), () => {
       this.singleshot = null;
-      this.domain.events.raiseVirq(VIRQ_TIMER);
+      this.domain.events.raiseVirq(VIRQ_TIMER, this.domain.vcpuId);
     });
   }
 
@@ -110,7 +116,7 @@ export class DomainTime {
     this.periodNs = period;
     const tick = (deadline: number) => {
       this.periodic = this.clock.schedule(deadline, () => {
-        this.domain.events.raiseVirq(VIRQ_TIMER);
+        this.domain.events.raiseVirq(VIRQ_TIMER, this.domain.vcpuId);
         // After a long halt the next tick comes from now, not a burst of missed ones.
         tick(Math.max(deadline + this.periodNs, this.clock.now() + 1));
       });

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
-  AccessSize, Clock, ExitReason, ExitStats, PvBlockDevice, PvDomain, TimerId, Vcpu, VmExit,
+  AccessSize, Clock, ExitReason, ExitStats, PvBlockDevice, PvDomain, TimerId, Vcpu, Vm, VmExit,
 } from '@ringvisor/vmm-api';
 import { paraStrategy } from '../src/index.js';
 
@@ -207,6 +207,7 @@ const noBus = {
 };
 
 export interface BootedGuest {
+  readonly vm: Vm;
   readonly vcpu: Vcpu;
   readonly pv: PvDomain;
   readonly clock: TestClock;
@@ -221,7 +222,9 @@ export interface BootedGuest {
 
 export const RAM_SIZE = 16 * 1024 * 1024;
 
-export function bootGuest(image: Uint8Array, options: { disk?: PvBlockDevice; cmdline?: string; initrd?: Uint8Array; ramSize?: number } = {}): BootedGuest {
+export function bootGuest(
+  image: Uint8Array, options: { disk?: PvBlockDevice; cmdline?: string; initrd?: Uint8Array; ramSize?: number; vcpus?: number } = {},
+): BootedGuest {
   const clock = new TestClock();
   const stats = new TestStats();
   const vm = paraStrategy.createVm({
@@ -231,9 +234,9 @@ export function bootGuest(image: Uint8Array, options: { disk?: PvBlockDevice; cm
   const vcpu = vm.createVcpu(0);
   const chunks: Uint8Array[] = [];
   const booted: BootedGuest = {
-    vcpu, clock, stats, consoleRoom: Infinity,
+    vm, vcpu, clock, stats, consoleRoom: Infinity,
     pv: vm.buildPvDomain!({
-      image, clock, cmdline: options.cmdline, disk: options.disk, initrd: options.initrd,
+      image, clock, cmdline: options.cmdline, disk: options.disk, initrd: options.initrd, vcpus: options.vcpus,
       console: {
         write: (bytes) => {
           const n = Math.min(bytes.length, booted.consoleRoom);

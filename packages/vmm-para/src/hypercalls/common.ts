@@ -2,7 +2,7 @@
 // event_channel_op: u16/u32/u64 fields only), for both domains; and the memory map's e820 entry.
 import {
   CONSOLEIO_read, CONSOLEIO_write, DOMID_SELF, GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay,
-  GNTST_permission_denied, GNTTABOP_map_grant_ref, GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, FIRST_RESERVED_GDT_ENTRY, EFAULT, EINVAL, ENOENT, EPERM, GUEST_DOMID, ENOSYS, ETIME, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
+  GNTST_permission_denied, GNTTABOP_map_grant_ref, GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, FIRST_RESERVED_GDT_ENTRY, EFAULT, EINVAL, ENOENT, EPERM, GUEST_DOMID, ENOSYS, ETIME, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_ipi, EVTCHNOP_bind_vcpu, EVTCHNOP_bind_virq, EVTCHNOP_close,
   EVTCHNOP_send, EVTCHNOP_unmask, PAGE_SIZE, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer,
   VCPUOP_set_singleshot_timer, VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer,
 } from '../abi.js';
@@ -115,11 +115,22 @@ export function memoryMapEntry(pages: number): Uint8Array {
   return entry;
 }
 
-export function vcpuOp(domain: CommonHost, time: DomainTime, cmd: number, vcpu: number, arg: number): number {
-  if (vcpu !== 0) return ENOENT;
+/** The vCPU a vcpu_op names, as the calls here need it. */
+export interface VcpuOpTarget {
+  readonly time: DomainTime;
+  /** It is the caller (one-shot timers are the caller's own only). */
+  readonly current: boolean;
+  readonly up: boolean;
+}
+
+/** vcpu_op's calls both ABIs share, on `target` (null: no such vCPU, -ENOENT). */
+export function vcpuOp(domain: CommonHost, target: VcpuOpTarget | null, cmd: number, arg: number): number {
+  if (target === null) return ENOENT;
+  const time = target.time;
   switch (cmd) {
-    case VCPUOP_is_up: return 1;
+    case VCPUOP_is_up: return target.up ? 1 : 0;
     case VCPUOP_set_singleshot_timer: {
+      if (!target.current) return EINVAL;
       const deadline = domain.access.read32(arg + 4) * 2 ** 32 + domain.access.read32(arg);
       const flags = domain.access.read32(arg + 8);
       if ((flags & VCPU_SSHOTTMR_future) !== 0 && deadline < time.now()) return ETIME;
@@ -127,6 +138,7 @@ export function vcpuOp(domain: CommonHost, time: DomainTime, cmd: number, vcpu: 
       return 0;
     }
     case VCPUOP_stop_singleshot_timer:
+      if (!target.current) return EINVAL;
       time.stopSingleshot();
       return 0;
     case VCPUOP_set_periodic_timer: {
@@ -163,6 +175,12 @@ export function eventChannelOp(domain: CommonHost, cmd: number, arg: number): nu
       const remotePort = domain.access.read32(arg + 4);
       return newPort(domain, arg + 8, () => events.bindInterdomain(remote, remotePort));
     }
+    case EVTCHNOP_bind_ipi:
+      // {u32 vcpu; u32 port (out)}
+      return newPort(domain, arg + 4, () => events.bindIpi(domain.access.read32(arg)));
+    case EVTCHNOP_bind_vcpu:
+      // {u32 port; u32 vcpu}
+      return events.bindVcpu(domain.access.read32(arg), domain.access.read32(arg + 4));
     case EVTCHNOP_close: return events.close(domain.access.read32(arg));
     case EVTCHNOP_send: return events.send(domain.access.read32(arg));
     case EVTCHNOP_unmask: return events.unmask(domain.access.read32(arg));

@@ -8,9 +8,20 @@ export const PREEMPT_BATCH = 1024;
 /** Bit 31 of a count: the call is a continuation (MMU_UPDATE_PREEMPTED). */
 export const PREEMPTED = 0x80000000;
 
-/** What a hypercall handler works on. */
+/** The domain's vCPUs, as vcpu_op reaches them. */
+export interface SmpHost {
+  /** max_vcpus: IDs below it exist. */
+  readonly maxVcpus: number;
+  /** vCPU `id`'s context, or null while nothing has made it (it is down and uninitialised then). */
+  vcpu(id: number): HypercallContext | null;
+  /** Makes vCPU `id` (its CPU and guest context), down and uninitialised. */
+  make(id: number): HypercallContext;
+}
+
+/** What a hypercall handler works on: the calling vCPU's. */
 export interface HypercallContext {
   readonly domain: Domain;
+  readonly smp: SmpHost;
   readonly time: DomainTime;
   readonly grants: GrantTable;
   readonly console: ConsoleBackend | null;

@@ -10,8 +10,11 @@ import {
   type HypercallContext,
 } from './context.js';
 import {
-  consoleIo, eventChannelOp, GRANT_LAYOUT_32, grantTableOp, multicall, type MulticallLayout, vcpuOp, walkTrapTable,
+  consoleIo, eventChannelOp, GRANT_LAYOUT_32, grantTableOp, multicall, type MulticallLayout, walkTrapTable,
 } from './common.js';
+import {
+  vcpuOp32,
+} from './vcpu.js';
 import {
   schedOp, type SchedLayout,
 } from './sched.js';
@@ -77,7 +80,7 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
     case HC.iret:
       if (ctx.nested) return EINVAL;
       return hypervisorIret(domain);
-    case HC.vcpu_op: return vcpuOp(domain, ctx.time, a[0], a[1], a[2]);
+    case HC.vcpu_op: return vcpuOp32(ctx, a[0], a[1], a[2]);
     case HC.mmuext_op: return mmuextOp(ctx, a[0], a[1], a[2], a[3]);
     case HC.sched_op: return schedOp(domain, ctx.time, SCHED_LAYOUT_32, a[0], a[1]);
     case HC.event_channel_op: return eventChannelOp(domain, a[0], a[1]);

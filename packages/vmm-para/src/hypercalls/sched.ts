@@ -90,7 +90,7 @@ function poll(domain: SchedOpHost, time: DomainTime, layout: SchedLayout, arg: n
   domain.stop = 'block';
   const wait: PollWait = { port: count === 1 ? port : -1, woken: false, cancel: () => undefined };
   if (timeout !== 0) wait.cancel = time.at(timeout >= TWO_63 ? 0 : timeout, () => { wait.woken = true; });
-  domain.sched.poll = wait;
+  domain.poll = wait;
   return 0;
 }
 

@@ -64,13 +64,9 @@ export const MMUEXT_FLUSH_CACHE = 12;
 export const XENMEM_machphys_mfn_list = 5;
 export const XENMEM_machphys_mapping = 12;
 
-// vcpu_op (vcpu.h)
-export const VCPUOP_down = 2;
+// vcpu_op (vcpu.h; the numbers both ABIs share are in ../abi.ts)
 export const VCPUOP_register_runstate_memory_area = 5;
 export const VCPUOP_register_vcpu_info = 10;
-
-// event_channel_op (event_channel.h)
-export const EVTCHNOP_bind_ipi = 7;
 
 // start_info flags (xen.h)
 export const SIF_MOD_START_PFN = 1 << 3;

@@ -18,7 +18,7 @@ import {
   FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE, SHUTDOWN_crash,
 } from '../abi.js';
 import {
-  domainShutdown, pollEventRaised, SchedState, type DomainStop,
+  domainShutdown, pollEventRaised, SchedState, type DomainStop, type PollWait,
 } from '../sched-state.js';
 import {
   EventChannels,
@@ -114,6 +114,7 @@ export class Domain64 {
   stop: DomainStop = null;
   crashReason = '';
   readonly sched = new SchedState();
+  poll: PollWait | null = null;
 
   constructor(readonly memory: PhysicalMemory, readonly cpu: Cpu, readonly paging: MmuPaging, readonly stats: ExitStats) {
     const ramFrames = Math.floor(memory.ramEnd / PAGE_SIZE);
@@ -151,6 +152,13 @@ export class Domain64 {
 
   /** Machine address of vcpu 0's vcpu_info: shared_info's slot 0 until VCPUOP_register_vcpu_info moves it. */
   vcpuInfoBase = 0;
+  /** One vCPU: the 64-bit domain has no VCPUOP_initialise/up. */
+  readonly maxVcpus = 1;
+  readonly vcpuId = 0;
+
+  vcpuInfo(): number {
+    return this.vcpuInfoBase;
+  }
 
   /** The GDT, the M2P (every entry "no pseudo-physical frame") and the tables mapping both. */
   private buildHypervisorPages(): void {

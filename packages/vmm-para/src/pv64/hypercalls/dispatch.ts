@@ -3,7 +3,7 @@
 // longs and pointers); the event-channel ones are the same as on x86-32.
 import { CpuFault, GS, loadSegment64 } from '@ringvisor/x86-core';
 import {
-  ENOENT, EFAULT, PHYSDEVOP_set_iopl, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+  ENOENT, EFAULT, PHYSDEVOP_set_iopl, VCPUOP_down, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../../abi.js';
 import {
   GuestFault,
@@ -15,7 +15,7 @@ import {
   schedOp, type SchedLayout,
 } from '../../hypercalls/sched.js';
 import {
-  EVTCHNOP_bind_ipi, CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_down, VCPUOP_register_runstate_memory_area, VCPUOP_register_vcpu_info,
+  CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_register_runstate_memory_area, VCPUOP_register_vcpu_info,
 } from '../abi.js';
 import {
   rangeOk64,
@@ -100,7 +100,7 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
         domain.crash('vCPU 0 went down (VCPUOP_down)');
         return 0;
       }
-      return vcpuOp(domain, ctx.time, a.u32(0), a.u32(1), a.num(2));
+      return vcpuOp(domain, a.u32(1) === 0 ? { time: ctx.time, current: true, up: true } : null, a.u32(0), a.num(2));
     case HC.mmuext_op: return mmuextOp64(ctx, a);
     case HC.grant_table_op: return grantTableOp(domain, ctx.grants, rangeOk64, GRANT_LAYOUT_64, a.u32(0), a.num(1), a.u32(2));
     case HC64.set_segment_base: return setSegmentBase(ctx, a.u32(0), a.num(1));
@@ -108,17 +108,7 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
     case HC64.get_debugreg: return domain.debugRegisters.get(a.lo[0], domain.cpu.cr4);
     case HC.sched_op: return schedOp(domain, ctx.time, SCHED_LAYOUT_64, a.u32(0), a.num(1));
     case HC64.callback_op: return callbackOp(ctx, a.u32(0), a.num(1));
-    case HC.event_channel_op:
-      if (a.u32(0) === EVTCHNOP_bind_ipi) {
-        // {u32 vcpu; u32 port (out)}: checked writable before a port is taken.
-        const arg = a.num(1);
-        domain.access.write32(arg + 4, domain.access.read32(arg + 4));
-        const port = domain.events.bindIpi(domain.access.read32(arg));
-        if (port < 0) return port;
-        domain.access.write32(arg + 4, port);
-        return 0;
-      }
-      return eventChannelOp(domain, a.u32(0), a.num(1));
+    case HC.event_channel_op: return eventChannelOp(domain, a.u32(0), a.num(1));
     case HC.physdev_op: {
       // PHYSDEVOP_set_iopl {u32 iopl}: the virtual IOPL for port I/O (there are no ports to reach).
       if (a.u32(0) !== PHYSDEVOP_set_iopl) return ENOSYS;
