@@ -1,8 +1,8 @@
 #!/bin/sh
 # Rebuilds the test guests from their sources (GNU binutils: as, ld, objcopy): the flat guests
 # (compute.bin, acpi-button.bin, io-probe.bin, and the virtio-blk test guests dma-hostile.bin,
-# dma-code.bin and disk-flood.bin), linked to load at 1 MiB, and the para-virtual one
-# (pv-hostile.elf, a Xen PV kernel linked by pv-hostile.ld).
+# dma-code.bin and disk-flood.bin), linked to load at 1 MiB, and the para-virtual ones
+# (pv-hostile.elf, pv-smp.elf: Xen PV kernels linked by pv.ld).
 set -eu
 cd "$(dirname "$0")"
 tmp=$(mktemp -d)
@@ -12,5 +12,7 @@ for guest in compute dma-hostile dma-code acpi-button disk-flood io-probe; do
   ld -m elf_i386 -Ttext=0x100000 -e 0x100000 -o "$tmp/$guest.elf" "$tmp/$guest.o"
   objcopy -O binary -j .text "$tmp/$guest.elf" "$guest.bin"
 done
-as --32 -o "$tmp/pv-hostile.o" pv-hostile.S
-ld -m elf_i386 --no-warn-rwx-segments -s -T pv-hostile.ld -o pv-hostile.elf "$tmp/pv-hostile.o"
+for guest in pv-hostile pv-smp; do
+  as --32 -o "$tmp/$guest.o" "$guest.S"
+  ld -m elf_i386 --no-warn-rwx-segments -s -T pv.ld -o "$guest.elf" "$tmp/$guest.o"
+done

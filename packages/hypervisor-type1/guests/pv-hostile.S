@@ -56,28 +56,8 @@
         # max_nr_grant_frames
         .set    GRANT_FRAMES, 4
 
-# Xen ELF notes (elfnote.h): GUEST_OS, XEN_VERSION, VIRT_BASE, PADDR_OFFSET, ENTRY, HYPERCALL_PAGE, PAE_MODE.
-        .macro  NOTE type, text, value=0
-        .pushsection .note.Xen, "a"
-        .balign 4
-        .long   2f - 1f, 4f - 3f, \type
-1:      .asciz  "Xen"
-2:      .balign 4
-        .ifc    \text,-
-3:      .long   \value
-        .else
-3:      .asciz  "\text"
-        .endif
-4:      .balign 4
-        .popsection
-        .endm
-        NOTE    6, pvhostile
-        NOTE    5, xen-3.0
-        NOTE    3, -, VIRT_BASE
-        NOTE    4, -, VIRT_BASE
-        NOTE    1, -, _start
-        NOTE    2, -, hypercall_page
-        NOTE    9, no
+        .include "xen-notes.inc"
+        XEN_NOTES pvhostile
 
         # Arguments in EBX, ECX, EDX, ESI, EDI; the result in EAX.
         .macro  HC nr, b=$0, c=$0, d=$0, s=$0, di=$0

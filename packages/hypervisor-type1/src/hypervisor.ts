@@ -92,6 +92,8 @@ interface Pcpu {
 interface VcpuRecord {
   readonly id: number;
   readonly domain: Domain;
+  /** Its number in the domain (xl's VCPU column). */
+  readonly index: number;
   /** Where its last slice ran (its VM there is current), or -1 before the first. */
   lastPcpu: number;
   /** The state its last slice ended with: what another pCPU imports, and when it came (scheduler ns). */
@@ -260,8 +262,9 @@ export class Type1Hypervisor {
     } else if (message.type === 'error') {
       this.log(`device model error in domain ${domain.id} '${domain.name}': ${message.message}`);
     } else if (domain.end === null && !domain.paused) {
-      const vcpu = this.vcpuOf(domain);
-      if (this.scheduler.state(vcpu.id) === 'blocked') this.applyTickle(this.scheduler.wake(vcpu.id, this.now()));
+      for (const vcpu of this.vcpusOf(domain)) {
+        if (this.scheduler.state(vcpu.id) === 'blocked') this.applyTickle(this.scheduler.wake(vcpu.id, this.now()));
+      }
     }
   }
 
@@ -300,6 +303,11 @@ export class Type1Hypervisor {
     let domain: Domain;
     try {
       domain = new Domain(id, config, extent, this.pool, span / FRAME_SIZE, disk);
+      // An ELF of class 32 (EI_CLASS 1): only the x86-32 PV ABI brings up more vCPUs here.
+      const kernel = domain.pvKernel;
+      if (config.vcpus > 1 && (kernel === null || kernel[0] !== 0x7f || kernel[4] !== 1)) {
+        throw new Error(`vcpus: ${config.vcpus} needs an x86-32 PV kernel (strategy para); this domain's kernel runs one vCPU`);
+      }
     } catch (error) {
       this.pool.release(extent, id);
       throw error;
@@ -315,11 +323,12 @@ export class Type1Hypervisor {
       ...(disk && !domain.pvKernel ? { disk } : {}),
     };
     const localBoard = affinity.length === 1 && !domain.pvKernel;
+    const vcpuIds = Array.from({ length: config.vcpus }, () => this.nextVcpuId++);
     domain.home = affinity.length === 1 ? affinity[0] : null;
     const image: DomainImage = {
       ...(domain.pvKernel ? {
         pv: {
-          kernel: domain.pvKernel, cmdline: config.boot.kind === 'pv' ? config.boot.cmdline : '',
+          kernel: domain.pvKernel, cmdline: config.boot.kind === 'pv' ? config.boot.cmdline : '', vcpuIds,
           ...(domain.pvInitrd ? { initrd: domain.pvInitrd } : {}), ...(disk ? { disk } : {}),
         },
       } : {}),
@@ -332,9 +341,11 @@ export class Type1Hypervisor {
     if (!localBoard) this.toDeviceModel({ type: 'create', ...board });
     domain.console.listeners.add((bytes) => this.options.console?.(domain, bytes));
     this.domains.set(id, domain);
-    const vcpu: VcpuRecord = { id: this.nextVcpuId++, domain, lastPcpu: -1, state: null, stateAt: 0, migrations: 0, timeOn: this.pcpus.map(() => 0) };
-    this.vcpus.set(vcpu.id, vcpu);
-    this.scheduler.add({ id: vcpu.id, domain: id, weight: config.weight, cap: config.cap, affinity }, this.now());
+    for (const [index, vcpuId] of vcpuIds.entries()) {
+      this.vcpus.set(vcpuId, { id: vcpuId, domain, index, lastPcpu: -1, state: null, stateAt: 0, migrations: 0, timeOn: this.pcpus.map(() => 0) });
+      // vCPUs past the first are down until the guest brings them up (its pCPU then wakes them).
+      this.scheduler.add({ id: vcpuId, domain: id, weight: config.weight, cap: config.cap, affinity, blocked: index > 0 }, this.now());
+    }
     this.log(`domain ${id} '${config.name}' created: ${config.strategy}, ${config.memoryMiB} MiB (frames ${extent.first}..${extent.first + extent.count - 1}), weight ${config.weight}${config.cap ? `, cap ${config.cap}%` : ''}${RESIDENT_STRATEGIES.has(config.strategy) ? `, resident on pCPU ${affinity[0]}` : ''}${localBoard ? `, device models on pCPU ${affinity[0]}` : ''}`);
     this.fillIdle();
     return domain;
@@ -346,9 +357,14 @@ export class Type1Hypervisor {
     throw new Error(`no domain '${ref}'`);
   }
 
-  private vcpuOf(domain: Domain): VcpuRecord {
-    for (const v of this.vcpus.values()) if (v.domain === domain) return v;
-    throw new Error(`domain '${domain.name}' has no vCPU`);
+  /** The domain's vCPUs, vCPU 0 first. */
+  private vcpusOf(domain: Domain): VcpuRecord[] {
+    return [...this.vcpus.values()].filter((v) => v.domain === domain).sort((a, b) => a.index - b.index);
+  }
+
+  /** Whether a slice of one of the domain's vCPUs runs on some pCPU. */
+  private onPcpu(domain: Domain): boolean {
+    return this.pcpus.some((p) => p.running !== -1 && this.vcpus.get(p.running)?.domain === domain);
   }
 
   /** Stops a domain at once and returns its frames to the pool (after its running slice ends). */
@@ -362,8 +378,7 @@ export class Type1Hypervisor {
     domain.finish('dying', 'destroyed');
     // Whatever its end was waiting for (a restart's back-off), it is destroyed now.
     domain.settle({ end: domain.end!, action: 'destroy' });
-    const vcpu = this.vcpuOf(domain);
-    if (!this.pcpus.some((p) => p.running === vcpu.id)) this.reap(domain);
+    if (!this.onPcpu(domain)) this.reap(domain);
     return done;
   }
 
@@ -451,10 +466,11 @@ export class Type1Hypervisor {
     const domain = this.running(ref);
     domain.paused = true;
     domain.state = 'paused';
-    const vcpu = this.vcpuOf(domain);
-    this.scheduler.pause(vcpu.id);
-    const pcpu = this.pcpus.find((p) => p.running === vcpu.id);
-    if (pcpu) Atomics.store(pcpu.ctrl, CTRL_PREEMPT, 1);
+    for (const vcpu of this.vcpusOf(domain)) {
+      this.scheduler.pause(vcpu.id);
+      const pcpu = this.pcpus.find((p) => p.running === vcpu.id);
+      if (pcpu) Atomics.store(pcpu.ctrl, CTRL_PREEMPT, 1);
+    }
   }
 
   unpause(ref: string | number): void {
@@ -462,23 +478,28 @@ export class Type1Hypervisor {
     if (!domain.paused) return;
     domain.paused = false;
     domain.state = 'runnable';
-    const vcpu = this.vcpuOf(domain);
-    if (this.scheduler.state(vcpu.id) === 'paused') this.applyTickle(this.scheduler.wake(vcpu.id, this.now()));
+    // Each vCPU runs again; one that was down or blocked when paused finds out at its first slice.
+    for (const vcpu of this.vcpusOf(domain)) {
+      if (this.scheduler.state(vcpu.id) === 'paused') this.applyTickle(this.scheduler.wake(vcpu.id, this.now()));
+    }
     this.fillIdle();
   }
 
-  /** xl vcpu-pin: the vCPU's hard affinity; it moves at its next slice. */
-  pin(ref: string | number, cpus: readonly number[]): void {
+  /** xl vcpu-pin: the hard affinity of vCPU `vcpu` of the domain, or of all of them; a vCPU moves at its next slice. */
+  pin(ref: string | number, cpus: readonly number[], vcpu: number | 'all' = 'all'): void {
     const domain = this.find(ref);
+    const vcpus = this.vcpusOf(domain).filter((v) => vcpu === 'all' || v.index === vcpu);
+    if (vcpus.length === 0) throw new Error(`domain '${domain.name}' has no vCPU ${vcpu} (0..${domain.config.vcpus - 1})`);
     const home = domain.home;
     if (home !== null && (cpus.length !== 1 || cpus[0] !== home)) {
       if (RESIDENT_STRATEGIES.has(domain.config.strategy)) throw new Error(`domain '${domain.name}' (${domain.config.strategy}) stays on pCPU ${home}, where its state lives`);
       throw new Error(`domain '${domain.name}' stays on pCPU ${home}, where its device models live (its hard affinity named that pCPU alone at creation)`);
     }
-    this.scheduler.setAffinity(this.vcpuOf(domain).id, cpus);
-    const vcpu = this.vcpuOf(domain);
-    const pcpu = this.pcpus.find((p) => p.running === vcpu.id);
-    if (pcpu && !cpus.includes(pcpu.index)) Atomics.store(pcpu.ctrl, CTRL_PREEMPT, 1);
+    for (const v of vcpus) {
+      this.scheduler.setAffinity(v.id, cpus);
+      const pcpu = this.pcpus.find((p) => p.running === v.id);
+      if (pcpu && !cpus.includes(pcpu.index)) Atomics.store(pcpu.ctrl, CTRL_PREEMPT, 1);
+    }
     this.fillIdle();
   }
 
@@ -504,19 +525,19 @@ export class Type1Hypervisor {
   }
 
   vcpuList(): VcpuInfo[] {
-    return [...this.vcpus.values()].map((v) => {
+    return [...this.vcpus.values()].sort((a, b) => a.domain.id - b.domain.id || a.index - b.index).map((v) => {
       const pcpu = this.pcpus.find((p) => p.running === v.id);
       const state = pcpu ? 'r' : this.scheduler.state(v.id) === 'blocked' ? 'b' : this.scheduler.state(v.id) === 'paused' ? 'p' : '-';
       return {
-        name: v.domain.name, id: v.domain.id, vcpu: 0, cpu: pcpu ? pcpu.index : v.lastPcpu >= 0 ? v.lastPcpu : null, state,
+        name: v.domain.name, id: v.domain.id, vcpu: v.index, cpu: pcpu ? pcpu.index : v.lastPcpu >= 0 ? v.lastPcpu : null, state,
         cpuSeconds: this.scheduler.time(v.id) / 1e9, affinity: this.scheduler.affinity(v.id), secondsOn: v.timeOn.map((ns) => ns / 1e9),
       };
     });
   }
 
-  /** Times a vCPU of the domain moved to another pCPU (state exported there and imported here). */
+  /** Times the domain's vCPUs moved to another pCPU (state exported there and imported here). */
   migrations(ref: string | number): number {
-    return this.vcpuOf(this.find(ref)).migrations;
+    return this.vcpusOf(this.find(ref)).reduce((sum, v) => sum + v.migrations, 0);
   }
 
   /**
@@ -534,16 +555,16 @@ export class Type1Hypervisor {
     return bytes.length;
   }
 
-  /** The state the domain's vCPU left its last slice with (a pause stops it at a slice end), or null before its first. */
+  /** The state the domain's vCPU 0 left its last slice with (a pause stops it at a slice end), or null before its first. */
   vcpuState(ref: string | number): VcpuState | null {
-    return this.vcpuOf(this.find(ref)).state;
+    return this.vcpusOf(this.find(ref))[0].state;
   }
 
+  /** Running while any vCPU runs, blocked when all are blocked (or down), else runnable. */
   private stateOf(d: Domain): DomainState {
-    const vcpu = this.vcpuOf(d);
-    if (this.pcpus.some((p) => p.running === vcpu.id)) return d.state === 'dying' ? 'dying' : 'running';
+    if (this.onPcpu(d)) return d.state === 'dying' ? 'dying' : 'running';
     if (d.end !== null || d.paused) return d.state;
-    return this.scheduler.state(vcpu.id) === 'blocked' ? 'blocked' : 'runnable';
+    return this.vcpusOf(d).every((v) => this.scheduler.state(v.id) === 'blocked') ? 'blocked' : 'runnable';
   }
 
   /** Stops every pCPU and domain. */
@@ -597,7 +618,9 @@ export class Type1Hypervisor {
     const vcpu = this.vcpus.get(pick.vcpu)!;
     const domain = vcpu.domain;
     let start: VcpuStart;
-    if (vcpu.lastPcpu === -1) start = domain.entry ? { kind: 'entry', regs: domain.entry.regs, sregs: domain.entry.sregs } : { kind: 'pv' };
+    // A para domain's later vCPUs were made with its VM, on its pCPU: they resume there.
+    if (vcpu.lastPcpu === -1 && vcpu.index > 0) start = { kind: 'resume' };
+    else if (vcpu.lastPcpu === -1) start = domain.entry ? { kind: 'entry', regs: domain.entry.regs, sregs: domain.entry.sregs } : { kind: 'pv' };
     else if (vcpu.lastPcpu === p.index) start = { kind: 'resume' };
     else {
       start = { kind: 'state', state: tscAdvanced(vcpu.state!, this.now() - vcpu.stateAt) };
@@ -655,7 +678,9 @@ export class Type1Hypervisor {
     if (domain.end !== null || domain.paused) next = 'paused';
     else if (message.outcome === 'blocked' && domain.block()) next = 'blocked';
     this.scheduler.descheduled(p.index, message.ranNs, now, next);
-    if (domain.state === 'dying') this.reap(domain);
+    if (this.onPcpu(domain)) {
+      // Another of its vCPUs still runs: the domain's end is carried out when that slice ends.
+    } else if (domain.state === 'dying') this.reap(domain);
     else if (domain.endKind !== null) this.afterEnd(domain);
     this.dispatch(p);
     this.fillIdle();
@@ -675,8 +700,7 @@ export class Type1Hypervisor {
    */
   private endDomain(domain: Domain, kind: DomainEnd, why: string): void {
     this.markEnded(domain, kind, why);
-    const vcpu = this.vcpuOf(domain);
-    if (!this.pcpus.some((p) => p.running === vcpu.id)) this.afterEnd(domain);
+    if (!this.onPcpu(domain)) this.afterEnd(domain);
   }
 
   private markEnded(domain: Domain, kind: DomainEnd, why: string): void {
@@ -728,9 +752,10 @@ export class Type1Hypervisor {
     const timer = this.restartTimers.get(domain.id);
     if (timer !== undefined) clearTimeout(timer);
     this.restartTimers.delete(domain.id);
-    const vcpu = this.vcpuOf(domain);
-    this.scheduler.remove(vcpu.id);
-    this.vcpus.delete(vcpu.id);
+    for (const vcpu of this.vcpusOf(domain)) {
+      this.scheduler.remove(vcpu.id);
+      this.vcpus.delete(vcpu.id);
+    }
     for (const p of this.pcpus) p.worker.postMessage({ type: 'drop', domain: domain.id } satisfies ToPcpu);
     this.toDeviceModel({ type: 'drop', domain: domain.id });
     this.pool.release(domain.extent, domain.id);

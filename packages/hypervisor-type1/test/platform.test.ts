@@ -53,7 +53,7 @@ describe('platform file', () => {
       /^domains\[0\]\.affinity\[0\]: must be an integer from 0 to 0/,
       /^domains\[0\]\.boot\.guest: must be a bundled guest/,
       /^domains\[1\]\.strategy: must be one of full, para, hw:vmx \(got "kvm"\)/,
-      /^domains\[1\]\.vcpus: one vCPU per domain for now/,
+      /^domains\[1\]\.vcpus: more than one vCPU needs strategy para/,
       /^domains\[1\]\.boot: must name exactly one of compute, guest, flat, kernel, pv \(got none\)/,
       /^domains\[2\]\.disk\.access: must be "rw" or "ro" \(got "r"\)/,
       /^domains\[2\]\.disk\.offset: must be a multiple of 512/,

@@ -29,10 +29,12 @@ const ARG_REGS = [3, 1, 2, 6, 7, 5];
 class ParaVcpu implements Vcpu {
   private readonly budgetExit = { reason: 'budget' as const };
   private readonly blockExit = { reason: 'hlt' as const, interruptsEnabled: true };
-  /** It last left `run()` down (not brought up, or taken down): it waits for VCPUOP_up. */
-  private parked = false;
+  /** Down when it last left `run()`, or never run and not vCPU 0: it waits for VCPUOP_up. */
+  private parked: boolean;
 
-  constructor(readonly index: number, private readonly vm: ParaVm) {}
+  constructor(readonly index: number, private readonly vm: ParaVm) {
+    this.parked = index !== 0;
+  }
 
   /** Its guest context: vCPU 0's is the VM's from the start; the others exist once the domain is built. */
   private get domain(): Domain {

@@ -295,7 +295,11 @@ describe.skipIf(!toolchain)('para: vcpu_op and SMP event channels with hostile a
     expect(frames.count[direct.l2]).toBe(l2Refs + 1);
     expect(init(1)).toBe(EEXIST);
     expect(direct.call(VCPU_OP, VCPUOP_is_up, 1)).toBe(0);
+    // A vCPU never run asks to be scheduled once it is up, not before.
+    const vcpu1 = direct.booted.vm.createVcpu(1);
+    expect(vcpu1.hasPendingEvent?.()).toBe(false);
     expect(direct.call(VCPU_OP, VCPUOP_up, 1)).toBe(0);
+    expect(vcpu1.hasPendingEvent?.()).toBe(true);
     expect(direct.call(VCPU_OP, VCPUOP_is_up, 1)).toBe(1);
     // Down and up again; a vCPU never made is down already.
     expect(direct.call(VCPU_OP, VCPUOP_down, 1)).toBe(0);

@@ -121,8 +121,8 @@ async function execute(hv: Type1Hypervisor, r: ControlRequest): Promise<ControlR
       hv.find(r.domain);
       return null;
     case 'vcpu-pin':
-      if (r.vcpu !== '0' && r.vcpu !== 'all') throw new Error(`domain '${r.domain}' has vCPU 0 only`);
-      hv.pin(r.domain, parseCpuList(r.cpus, hv.pcpuCount));
+      if (r.vcpu !== 'all' && !/^\d+$/.test(r.vcpu)) throw new Error(`vcpu-pin: VCPU is a number or all, not '${r.vcpu}'`);
+      hv.pin(r.domain, parseCpuList(r.cpus, hv.pcpuCount), r.vcpu === 'all' ? 'all' : Number(r.vcpu));
       return null;
     case 'sched-credit2': {
       const domains = r.domain === undefined ? hv.list().map((d) => d.name) : [r.domain];

@@ -69,7 +69,11 @@ export interface DomainImage {
   readonly claimedPorts: Uint8Array;
   readonly mmioWindows: readonly { readonly base: number; readonly end: number }[];
   /** A para-virtual domain's kernel and initrd (in shared memory), command line and disk (its blkif back end): the pCPU builds the domain. */
-  readonly pv?: { readonly kernel: Uint8Array; readonly initrd?: Uint8Array; readonly cmdline: string; readonly disk?: DiskExtent };
+  readonly pv?: {
+    readonly kernel: Uint8Array; readonly initrd?: Uint8Array; readonly cmdline: string; readonly disk?: DiskExtent;
+    /** The hypervisor's IDs of the domain's vCPUs, vCPU 0 first: the build makes them all here (down but the first). */
+    readonly vcpuIds: readonly number[];
+  };
   /** The domain's DMA write log (memory/dma-log.ts): frames its devices wrote, for this pCPU's VM to forget code of. */
   readonly dmaLog: SharedArrayBuffer;
   /** The domain's time zero as wall time (performance.timeOrigin + performance.now(), ms): its clock on every thread. */

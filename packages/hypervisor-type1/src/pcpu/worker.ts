@@ -4,7 +4,8 @@
 // RAM pool, with the device-model thread behind the I/O request block, or with the domain's device
 // models here when its vCPU never leaves this pCPU (local-devices.ts). A vCPU that ran on
 // another pCPU since its last slice here comes with its state, and importing it drops what this
-// pCPU's VM derived from guest memory meanwhile (vmm-api's importState contract).
+// pCPU's VM derived from guest memory meanwhile (vmm-api's importState contract). A para-virtual
+// domain's vCPUs share its one VM here: the build makes them all, and the first owns the VM.
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadStrategy } from '@ringvisor/hypervisor-type2';
 import { ExitCounters, HostClock } from '@ringvisor/machine';
@@ -35,6 +36,8 @@ function ringDoorbell(): void {
 interface Instance {
   readonly domain: number;
   readonly id: number;
+  /** It built the VM (another vCPU of a para-virtual domain shares it): disposing of it frees the VM. */
+  readonly owner: boolean;
   readonly vm: Vm;
   readonly vcpu: Vcpu;
   /** Where its port I/O, MMIO and INTA go: the device-model thread, or its device models on this pCPU. */
@@ -98,7 +101,7 @@ function armPvTimers(instance: Instance): void {
   pv.timer = setTimeout(() => {
     pv.timer = null;
     pv.clock.runDue();
-    wakeIfPending(instance);
+    wakePending(instance.domain);
     armPvTimers(instance);
   }, Math.min(MAX_TIMEOUT_MS, Math.max(0, (deadline - pv.clock.now()) / 1e6)));
 }
@@ -136,10 +139,16 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
       // The blkif back end's requests are confined to the domain's disk range as virtio-blk's are.
       disk = image.pv.disk ? new DiskExtentBackend(image.pv.disk) : null;
       const domain = vm.buildPvDomain({
-        image: image.pv.kernel, cmdline: image.pv.cmdline, clock, ...(image.pv.initrd ? { initrd: image.pv.initrd } : {}), ...(disk ? { disk } : {}),
+        image: image.pv.kernel, cmdline: image.pv.cmdline, clock, vcpus: image.pv.vcpuIds.length,
+        ...(image.pv.initrd ? { initrd: image.pv.initrd } : {}), ...(disk ? { disk } : {}),
         console: { write: (bytes) => { send({ type: 'console', domain: image.id, bytes: bytes.slice() }); return bytes.length; } },
       });
       pv = { domain, disk, clock, timer: null };
+      // The other vCPUs, down until the guest brings them up: their first dispatch resumes them here.
+      for (const [index, other] of image.pv.vcpuIds.entries()) {
+        if (index === 0) continue;
+        instances.set(other, { domain: image.id, id: other, owner: false, vm, vcpu: vm.createVcpu(index), interrupts: bus.interrupts, lines, pv, dma });
+      }
       const request = shutdownsBeforeBuild.get(image.id);
       shutdownsBeforeBuild.delete(image.id);
       if (request !== undefined) domain.requestShutdown(request);
@@ -151,7 +160,7 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
     } else {
       throw new Error('asked to resume a vCPU this pCPU does not hold');
     }
-    return { domain: image.id, id, vm, vcpu, interrupts: bus.interrupts, lines, pv, dma };
+    return { domain: image.id, id, owner: true, vm, vcpu, interrupts: bus.interrupts, lines, pv, dma };
   } catch (error) {
     disk?.close();
     vm.destroy();
@@ -159,8 +168,9 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
   }
 }
 
-/** Forgets a VM built here: its PV timers and disk too. */
+/** Forgets a VM built here: its PV timers and disk too (nothing for a vCPU that shares another's VM). */
 function dispose(instance: Instance): void {
+  if (!instance.owner) return;
   if (instance.pv?.timer) clearTimeout(instance.pv.timer);
   instance.pv?.disk?.close();
   instance.vm.destroy();
@@ -198,6 +208,8 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     }
     local.settleAll();
     armPvTimers(instance);
+    // What this slice did may have brought up another vCPU of the domain or sent it an event.
+    if (instance.pv) wakePending(instance.domain);
     const state = instance.vcpu.exportState?.() ?? null;
     send({ type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ...result, ranNs: result.ranNs + Math.round(buildNs), state, built });
   } catch (error) {
@@ -213,17 +225,19 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
 
 type PvInstance = Instance & { readonly pv: NonNullable<Instance['pv']> };
 
-/** The para-virtual domain's VM on this pCPU, or null before it is built here. */
+/** The para-virtual domain's VM on this pCPU (its first vCPU's instance), or null before it is built here. */
 function pvInstance(domain: number): PvInstance | null {
   for (const instance of instances.values()) {
-    if (instance.domain === domain && instance.pv !== null) return instance as PvInstance;
+    if (instance.domain === domain && instance.owner && instance.pv !== null) return instance as PvInstance;
   }
   return null;
 }
 
-/** A back end may have left the blocked vCPU an event: the hypervisor schedules it. */
-function wakeIfPending(instance: Instance): void {
-  if (instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
+/** A back end, a timer or another vCPU may have left a blocked vCPU of the domain an event: the hypervisor schedules it. */
+function wakePending(domain: number): void {
+  for (const instance of instances.values()) {
+    if (instance.domain === domain && instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
+  }
 }
 
 port.on('message', (message: ToPcpu) => {
@@ -234,7 +248,7 @@ port.on('message', (message: ToPcpu) => {
     const instance = pvInstance(message.domain);
     if (instance) {
       instance.pv.domain.consoleInput(message.bytes);
-      wakeIfPending(instance);
+      wakePending(message.domain);
     }
   } else if (message.type === 'power-button') {
     local.pressPowerButton(message.domain);
@@ -242,10 +256,10 @@ port.on('message', (message: ToPcpu) => {
     const instance = pvInstance(message.domain);
     if (instance) {
       instance.pv.domain.requestShutdown(message.reason);
-      wakeIfPending(instance);
+      wakePending(message.domain);
     } else shutdownsBeforeBuild.set(message.domain, message.reason);
   } else if (message.type === 'stop') {
-    for (const instance of instances.values()) instance.pv?.disk?.close();
+    for (const instance of instances.values()) if (instance.owner) instance.pv?.disk?.close();
     local.closeAll();
     send({ type: 'stopped', pcpu: init.pcpu });
   } else {

@@ -11,7 +11,8 @@ export const MAX_PCPUS = 64;
 export const MAX_POOL_MIB = 8192;
 export const MAX_DOMAIN_MIB = 3072;
 export const DEFAULT_WEIGHT = 256;
-const MAX_VCPUS = 64;
+/** vcpu_info slots in a PV domain's shared_info (XEN_LEGACY_MAX_VCPUS). */
+const MAX_VCPUS = 32;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** A platform or domain file that cannot be used; `problems` has one line per bad field. */
@@ -216,8 +217,8 @@ function readDomain(r: Reader, path: string, value: Json, pcpus: number): Domain
   const strategy = readStrategy(r, at('strategy'), value.strategy);
   const memoryMiB = r.integer(at('memory'), value.memory, 1, MAX_DOMAIN_MIB);
   const vcpus = r.integer(at('vcpus'), value.vcpus, 1, MAX_VCPUS, 1);
-  // The PC board has no local APICs yet, so a domain cannot bring up a second CPU.
-  if (vcpus > 1) r.problems.push(`${at('vcpus')}: one vCPU per domain for now (the board has no local APICs for SMP; got ${vcpus})`);
+  // The PC board has no local APICs yet, so only a PV kernel (VCPUOP_up) can bring up a second CPU.
+  if (vcpus > 1 && strategy !== 'para') r.problems.push(`${at('vcpus')}: more than one vCPU needs strategy para (the PC board has no local APICs for SMP; got ${vcpus})`);
   const weight = r.integer(at('weight'), value.weight, 1, 65535, DEFAULT_WEIGHT);
   const cap = r.integer(at('cap'), value.cap, 0, 100 * vcpus, 0);
   const affinity = readAffinity(r, at('affinity'), value.affinity, pcpus);

@@ -28,6 +28,8 @@ export interface VcpuParams {
   /** Domain cap in percent of one pCPU (0: none). */
   readonly cap: number;
   readonly affinity: readonly number[];
+  /** Starts blocked (a vCPU that is down until its guest brings it up, as Xen's offline vCPUs). */
+  readonly blocked?: boolean;
 }
 
 export type VcpuRunState = 'runnable' | 'running' | 'blocked' | 'paused';
@@ -99,7 +101,7 @@ export class Credit2Scheduler {
     if (this.vcpus.has(params.id)) throw new Error(`vCPU ${params.id} is already scheduled`);
     this.setDomain(params.domain, params.weight, params.cap, now);
     this.vcpus.set(params.id, {
-      id: params.id, domain: params.domain, affinity: this.affinitySet(params.affinity), state: 'runnable',
+      id: params.id, domain: params.domain, affinity: this.affinitySet(params.affinity), state: params.blocked === true ? 'blocked' : 'runnable',
       credit: this.creditInitNs, runningOn: -1, runStart: 0, lastPcpu: -1, time: 0, burned: 0,
     });
   }

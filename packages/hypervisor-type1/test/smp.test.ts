@@ -1,0 +1,89 @@
+// A domain with several vCPUs: guests/pv-smp.elf, an x86-32 PV kernel, brings up its other vCPUs
+// with VCPUOP_initialise/up; the scheduler runs each of them (they share the pCPU the para domain
+// is resident on), an IPI from one wakes vCPU 0 blocked in sched_op, and every vCPU gets CPU time.
+// Beside it a compute domain keeps the other pCPU. The platform refuses SMP where it cannot work.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { COMPUTE_COUNTER_ADDRESS, Type1Hypervisor, parseDomain, parsePlatform } from '../dist/index.js';
+import { sleep, until } from './until.js';
+
+const strategies = [
+  { name: 'hw:vmx', module: import.meta.resolve('@ringvisor/vmm-hw'), exportName: 'vmxStrategy' },
+  { name: 'para', module: import.meta.resolve('@ringvisor/vmm-para'), exportName: 'paraStrategy' },
+];
+const PV_SMP = new URL('../guests/pv-smp.elf', import.meta.url).pathname;
+
+describe('SMP domains', () => {
+  it('runs every vCPU of a para domain: brought up by its guest, scheduled, woken by an IPI', async () => {
+    const platform = parsePlatform(JSON.stringify({
+      pcpus: 2, memory: 64,
+      domains: [
+        { name: 'smp', strategy: 'para', memory: 16, vcpus: 3, affinity: [1], boot: { pv: PV_SMP } },
+        { name: 'compute', strategy: 'hw:vmx', memory: 4, affinity: [0], boot: { compute: true } },
+      ],
+    }));
+    let console = '';
+    const hv = await Type1Hypervisor.start({
+      platform, strategies, log: () => {},
+      console: (domain, bytes) => {
+        if (domain.name === 'smp') console += Buffer.from(bytes).toString('latin1');
+      },
+    });
+    try {
+      await until('the guest reports its vCPUs up', () => console.includes('pv-smp: 3 vCPUs up'));
+      expect(hv.list().find((d) => d.name === 'smp')!.vcpus).toBe(3);
+      const rows = () => hv.vcpuList().filter((v) => v.name === 'smp');
+      expect(rows().map((v) => v.vcpu)).toEqual([0, 1, 2]);
+      // All count forever: each vCPU gets time, all of it on the domain's pCPU.
+      await until('every vCPU ran', () => rows().every((v) => v.cpuSeconds > 0.05));
+      const before = rows().map((v) => v.cpuSeconds);
+      await sleep(400);
+      const after = rows();
+      for (const [i, row] of after.entries()) {
+        expect(row.cpuSeconds, `vCPU ${i} runs on`).toBeGreaterThan(before[i]);
+        expect(row.secondsOn[0]).toBe(0);
+        expect(row.affinity).toEqual([1]);
+      }
+      // The compute domain keeps its pCPU meanwhile.
+      const counter = hv.find('compute').memory.read32(COMPUTE_COUNTER_ADDRESS);
+      await until('compute runs', () => hv.find('compute').memory.read32(COMPUTE_COUNTER_ADDRESS) !== counter);
+      // Pausing stops every vCPU; destroying returns the frames.
+      hv.pause('smp');
+      await until('paused', () => rows().every((v) => v.state === 'p'));
+      const paused = rows().map((v) => v.cpuSeconds);
+      await sleep(200);
+      expect(rows().map((v) => v.cpuSeconds)).toEqual(paused);
+      hv.unpause('smp');
+      await until('running again', () => rows().some((v, i) => v.cpuSeconds > paused[i]));
+      const free = hv.pool.freeFrames;
+      const frames = hv.find('smp').extent.count;
+      await hv.destroy('smp');
+      expect(hv.pool.freeFrames).toBe(free + frames);
+      expect(hv.vcpuList().filter((v) => v.name === 'smp')).toEqual([]);
+    } finally {
+      await hv.shutdown();
+    }
+  }, 60_000);
+
+  it('refuses vCPUs a domain cannot bring up', async () => {
+    expect(() => parseDomain(JSON.stringify({ name: 'h', strategy: 'hw:vmx', memory: 4, vcpus: 2, boot: { compute: true } }), 2))
+      .toThrow(/vcpus: more than one vCPU needs strategy para/);
+    expect(() => parseDomain(JSON.stringify({ name: 'p', strategy: 'para', memory: 16, vcpus: 33, boot: { pv: PV_SMP } }), 2))
+      .toThrow(/vcpus/);
+    const hv = await Type1Hypervisor.start({ platform: parsePlatform(JSON.stringify({ pcpus: 1, memory: 32, domains: [] })), strategies, log: () => {} });
+    try {
+      const free = hv.pool.freeFrames;
+      // A 64-bit PV kernel (ELFCLASS64) runs one vCPU: refused before anything is allocated for good.
+      const elf64 = join(mkdtempSync(join(tmpdir(), 'rv-smp-')), 'kernel64');
+      writeFileSync(elf64, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, ...new Array<number>(57).fill(0)]));
+      expect(() => hv.create(parseDomain(JSON.stringify({ name: 'k', strategy: 'para', memory: 16, vcpus: 2, boot: { pv: elf64 } }), 1)))
+        .toThrow(/needs an x86-32 PV kernel/);
+      expect(hv.pool.freeFrames).toBe(free);
+      expect(hv.list()).toEqual([]);
+    } finally {
+      await hv.shutdown();
+    }
+  });
+});
