@@ -359,6 +359,21 @@ describe.skipIf(!toolchain)('para: vcpu_op and SMP event channels with hostile a
     expect(direct.memory.read8(shared + SHARED_INFO.upcallPending)).toBe(0);
   });
 
+  it('flushes for a vCPU mask it can read (MMUEXT_TLB_FLUSH_MULTI, INVLPG_MULTI) and refuses one it cannot', () => {
+    const { direct } = setup();
+    const at = direct.scratch;
+    const mmuext = (cmd: number, arg1: number, mask: number) => {
+      direct.put32(at, cmd, arg1, mask);
+      return direct.call(26, at, 1, 0, 0x7ff0);
+    };
+    direct.put32(at + 64, 0b110);
+    expect(mmuext(8, 0, at + 64)).toBe(0);
+    expect(mmuext(9, 0xc0000000, at + 64)).toBe(0);
+    expect(mmuext(9, HYPERVISOR_VIRT_START, at + 64)).toBe(0);
+    expect(mmuext(8, 0, HYPERVISOR_VIRT_START)).toBe(EINVAL);
+    expect(mmuext(9, 0xc0000000, 0x1000)).toBe(EINVAL);
+  });
+
   it('lets a vCPU arm only its own one-shot timer', () => {
     const { direct } = setup();
     const at = direct.scratch;

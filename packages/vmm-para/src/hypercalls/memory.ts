@@ -2,7 +2,7 @@
 // and descriptor-table hypercalls, with Xen 3's x86_32 results (any refused item: -EINVAL and the
 // count done so far; a bad guest pointer: -EFAULT).
 import {
-  EFAULT, EINVAL, ENOSYS, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_UNPIN_TABLE, PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
+  EFAULT, EINVAL, ENOSYS, FIRST_XEN_L2_SLOT, MMU_MACHPHYS_UPDATE, MMU_NORMAL_PT_UPDATE, MMU_PT_UPDATE_PRESERVE_AD, MMUEXT_INVLPG_ALL, MMUEXT_INVLPG_LOCAL, MMUEXT_INVLPG_MULTI, MMUEXT_NEW_BASEPTR, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_TLB_FLUSH_ALL, MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_TLB_FLUSH_MULTI, MMUEXT_UNPIN_TABLE, PAGE_SIZE, UVMF_FLUSHTYPE_MASK, UVMF_INVLPG, UVMF_TLB_FLUSH, XENMEM_current_reservation, XENMEM_maximum_ram_page, XENMEM_maximum_reservation, XENMEM_memory_map,
 } from '../abi.js';
 import {
   checkDescriptor,
@@ -109,6 +109,23 @@ export function mmuextOp(ctx: HypercallContext, ops: number, rawCount: number, p
       case MMUEXT_INVLPG_ALL:
         domain.invalidatePage(arg1);
         return true;
+      case MMUEXT_TLB_FLUSH_MULTI:
+      case MMUEXT_INVLPG_MULTI: {
+        // arg2 points at a bitmap of vCPUs (one bit per vCPU up to max_vcpus, in 32-bit words):
+        // unreadable, the op is refused (Xen's vcpumask_to_pcpumask). Every vCPU flushes, never less than asked.
+        const mask = domain.access.read32(at + 8);
+        try {
+          for (let word = 0; word * 32 < ctx.smp.maxVcpus; word++) domain.access.read32(mask + word * 4);
+        } catch (error) {
+          if (error instanceof GuestFault) return false;
+          throw error;
+        }
+        if (cmd === MMUEXT_TLB_FLUSH_MULTI) {
+          frames.typeDropped = false;
+          domain.flushTlb();
+        } else if (rangeOk(arg1, 1)) domain.invalidatePage(arg1);
+        return true;
+      }
       default:
         return false;
     }
