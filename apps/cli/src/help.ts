@@ -11,6 +11,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'multiboot', help: 'IMAGE is a Multiboot kernel (detected by its header otherwise)' },
   { name: 'flat', value: 'ADDR', help: 'IMAGE is a raw binary loaded and entered at ADDR\n(real mode below 1 MiB, 32-bit protected mode above)' },
   { name: 'bios', value: 'FILE', help: 'firmware ROM mapped at the top of 4 GiB; alone, the CPU starts in it' },
+  { name: 'vcpus', value: 'N', help: 'vCPUs of a para-virtual guest (--vmm para; default 1): its kernel brings up\nthe others (Xen\'s VCPUOP_up); the board has no local APICs for the other strategies' },
   { name: 'disk', value: 'FILE', help: 'virtio-blk disk backed by a host file (a PV kernel gets it as Xen blkif)' },
   { name: 'disk-access', value: 'MODE', help: 'rw (default) or ro: the disk is offered read-only (VIRTIO_BLK_F_RO; blkif\nVDISK_READONLY), its file opened read-only, and the guest\'s writes fail' },
   { name: 'serial', value: 'DEV', help: 'serial console: stdio (default), file:PATH, tcp:PORT (listens on 127.0.0.1;\nport 0 picks a free one; the port is printed on stderr)' },

@@ -8,7 +8,7 @@ import { attachConsole } from './console.js';
 import { runHelp, RUN_OPTIONS } from './help.js';
 import { bootImageFromFile, checkDiskFile, readUserFile } from './images.js';
 import { chooseStrategy, CPU_MODELS } from './strategies.js';
-import { parseAddress, parseChoice, parseRtcStart, parseSeconds, parseSeed, parseSize } from './values.js';
+import { parseAddress, parseChoice, parseRtcStart, parseSeconds, parseSeed, parseSize, parseVcpus } from './values.js';
 
 const DEFAULT_MEMORY = '64M';
 /** Linux talks on the serial console only when told to; COM1 is the only console here. */
@@ -91,7 +91,14 @@ export async function runOptions(args: ParsedArgs): Promise<{
   const rtcStart = parseRtcStart(text(args, 'rtc') ?? 'host', 'rtc');
   const seedText = text(args, 'seed');
   const entropySeed = seedText === undefined ? undefined : parseSeed(seedText, 'seed');
-  const { boot, firmware } = chooseBoot(args, vmm);
+  const chosen = chooseBoot(args, vmm);
+  const { firmware } = chosen;
+  const vcpusText = text(args, 'vcpus');
+  const vcpus = vcpusText === undefined ? 1 : parseVcpus(vcpusText, 'vcpus');
+  if (vcpus > 1 && chosen.boot.kind !== 'xen-pv') {
+    throw new UsageError('--vcpus above 1 needs a para-virtual kernel under --vmm para (the PC board has no local APICs for SMP)');
+  }
+  const boot: BootImage = chosen.boot.kind === 'xen-pv' && vcpus > 1 ? { ...chosen.boot, vcpus } : chosen.boot;
   if (firmware && bios !== undefined) throw new UsageError('a firmware guest is its own ROM: drop --bios');
   const machine: MachineConfig = {
     memory, boot, disk, diskReadOnly, firmware: bios === undefined ? firmware : readUserFile(bios, 'firmware'), rtcStart, entropySeed,

@@ -44,6 +44,13 @@ export function parseSeed(text: string, option: string): number {
   return seed;
 }
 
+/** A PV domain's vCPUs (`--vcpus`): 1 to 32, the vcpu_info slots of its shared_info. */
+export function parseVcpus(text: string, option: string): number {
+  const count = /^\d{1,2}$/.test(text) ? Number(text) : NaN;
+  if (!(count >= 1 && count <= 32)) throw new UsageError(`bad count '${text}' for --${option} (an integer from 1 to 32)`);
+  return count;
+}
+
 /**
  * `--rtc`: `host` (undefined: the host's time at VM start) or an ISO 8601 date or date-time, read
  * as UTC unless it carries an offset (`2026-01-01`, `2026-01-01T12:00:00`, `...+02:00`) → ms since the epoch.

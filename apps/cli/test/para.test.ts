@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ringvisorDone } from './spawn.js';
 
+/** hypervisor-type1's SMP test kernel: brings up every vCPU it has, then counts on each forever. */
+const PV_SMP = new URL('../guests/pv-smp.elf', import.meta.resolve('@ringvisor/hypervisor-type1')).pathname;
+
 function blankDisk(): string {
   const path = join(mkdtempSync(join(tmpdir(), 'para-')), 'disk.img');
   writeFileSync(path, new Uint8Array(1 << 20));
@@ -48,5 +51,20 @@ describe('ringvisor --vmm para', () => {
     expect(pvOnNone.status).not.toBe(0);
     expect(pvOnNone.stderr.trim().split('\n')).toHaveLength(1);
     expect(pvOnNone.stderr).toMatch(/cannot boot a para-virtualized \(Xen PV\) kernel; use --vmm para/);
+  }, 120_000);
+
+  it('runs every vCPU of a PV kernel with --vcpus, and refuses --vcpus where no second CPU can come up', async () => {
+    // The kernel counts forever once its vCPUs are up: the time limit ends it (124).
+    const smp = await ringvisorDone(['run', '--vmm', 'para', '--vcpus', '3', '--kernel', PV_SMP, '--stats', '--max-time', '15']);
+    expect(smp.stdout).toContain('pv-smp: 3 vCPUs up');
+    expect(smp.status).toBe(124);
+    expect(smp.stderr).toMatch(/hypercall vcpu_op|vcpu_op \d+/);
+    const hvm = await ringvisorDone(['run', 'hello', '--vcpus', '2', '--max-time', '60']);
+    expect(hvm.status).toBe(2);
+    expect(hvm.stderr.trim().split('\n')).toHaveLength(1);
+    expect(hvm.stderr).toMatch(/--vcpus above 1 needs a para-virtual kernel under --vmm para/);
+    const zero = await ringvisorDone(['run', '--vmm', 'para', '--vcpus', '0', '--kernel', PV_SMP]);
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toMatch(/bad count '0' for --vcpus/);
   }, 120_000);
 });

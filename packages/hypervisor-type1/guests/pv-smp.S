@@ -160,6 +160,8 @@ halt:
         ud2
 
         .data
+        # A page of its own: the counting writes must not land on a page of code (each would undo its translations).
+        .balign 4096
 start_info:     .long 0
 vcpus:          .long 0
 alive:          .long 0

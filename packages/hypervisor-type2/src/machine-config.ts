@@ -12,7 +12,11 @@ export type BootImage =
    * A para-virtualized kernel (an ELF with Xen's notes): the strategy's own domain builder loads it
    * (`Vm.buildPvDomain`), its console and `disk` become the guest's split devices.
    */
-  | { readonly kind: 'xen-pv'; readonly image: Uint8Array; readonly cmdline?: string; readonly initrd?: Uint8Array };
+  | {
+    readonly kind: 'xen-pv'; readonly image: Uint8Array; readonly cmdline?: string; readonly initrd?: Uint8Array;
+    /** The domain's vCPUs (max_vcpus, 1 when absent): the kernel brings up those past the first, all run on the VM's thread. */
+    readonly vcpus?: number;
+  };
 
 /** The board a hosted VM gets. */
 export interface MachineConfig {

@@ -28,6 +28,11 @@ export interface LoopClock {
 
 export interface RunLoopParts {
   readonly vcpu: Vcpu;
+  /**
+   * The guest's other vCPUs (a para-virtual domain's, which its kernel brings up), run in turn with
+   * `vcpu` on this thread: one host thread interleaves them as a uniprocessor would.
+   */
+  readonly others?: readonly Vcpu[];
   readonly clock: LoopClock;
   readonly interrupts: InterruptController;
   /** An end a device asked for during the last run (exit port, power-off), or null. */
@@ -68,10 +73,16 @@ const HYPERCALL_UNKNOWN = -38;
  * it (the vCPU dispatches them); it bounds each run by the next timer deadline, fires due timers,
  * sleeps a halted CPU until something can wake it, and turns the terminal exits into a `VmEnd`.
  * Exits are counted by the strategy (vmm-api's ExitStats rule), never here, so that the numbers
- * mean the same under every strategy.
+ * mean the same under every strategy. Several vCPUs take turns, one run each; the guest waits
+ * only when all are halted, and a virtual clock's time (every vCPU's instructions) reaches every
+ * vCPU's TSC.
  */
 export class RunLoop {
-  private halted = false;
+  private readonly vcpus: readonly Vcpu[];
+  /** Per vCPU: in HLT (or blocked, or down) until something wakes it. */
+  private readonly halted: boolean[];
+  /** The vCPU whose turn is next. */
+  private turn = 0;
   private ended: VmEnd | null = null;
   private runCap: number;
   private instructionsPerMs: number;
@@ -79,51 +90,81 @@ export class RunLoop {
   private readonly wallMs: () => number;
 
   constructor(private readonly parts: RunLoopParts, options: RunLoopOptions = {}) {
+    this.vcpus = [parts.vcpu, ...(parts.others ?? [])];
+    this.halted = this.vcpus.map(() => false);
     this.sliceMs = options.sliceMs ?? 10;
     this.runCap = options.sliceInstructions ?? DEFAULT_RUN_CAP;
     this.instructionsPerMs = this.runCap / this.sliceMs;
     this.wallMs = options.wallMs ?? (() => performance.now());
   }
 
-  /** True while the guest sits in HLT waiting for an interrupt. */
+  /** Instructions every vCPU retired. */
+  get retired(): number {
+    let sum = 0;
+    for (const vcpu of this.vcpus) sum += vcpu.retired;
+    return sum;
+  }
+
+  /** True while the guest sits in HLT waiting for an interrupt (every vCPU of it). */
   get isHalted(): boolean {
-    return this.halted;
+    return this.halted.every((halted) => halted);
+  }
+
+  /** Wakes the halted vCPUs that have something to take; true when any vCPU can run. */
+  private wake(): boolean {
+    const { interrupts } = this.parts;
+    let runnable = false;
+    for (let i = 0; i < this.vcpus.length; i++) {
+      // A para-virtual vCPU wakes for its event channels as well as for the interrupt controller (vCPU 0's).
+      if (this.halted[i] && ((i === 0 && interrupts.pending()) || this.vcpus[i].hasPendingEvent?.() === true)) this.halted[i] = false;
+      if (!this.halted[i]) runnable = true;
+    }
+    return runnable;
+  }
+
+  /** The next vCPU in turn that is not halted (`wake` found one). */
+  private nextTurn(): number {
+    for (;;) {
+      const i = this.turn;
+      this.turn = (this.turn + 1) % this.vcpus.length;
+      if (!this.halted[i]) return i;
+    }
   }
 
   /** Runs the guest for about one slice of wall time. */
   step(): StepOutcome {
     if (this.ended) return { kind: 'end', end: this.ended };
-    const { vcpu, clock, interrupts } = this.parts;
+    const { clock } = this.parts;
+    const vcpus = this.vcpus;
     const sliceEnd = this.wallMs() + this.sliceMs;
     for (;;) {
-      if (this.halted) {
-        // A para-virtual vCPU wakes for its event channels as well as for the interrupt controller.
-        if (interrupts.pending() || vcpu.hasPendingEvent?.() === true) {
-          this.halted = false;
-        } else {
-          const deadline = clock.nextDeadline();
-          if (deadline === Infinity) return { kind: 'wait', until: Infinity };
-          if (deadline > clock.now() && !clock.skipTo(deadline)) return { kind: 'wait', until: deadline };
-          const skipped = clock.takeSkippedInstructions();
-          if (skipped > 0) vcpu.advanceTsc?.(skipped);
-          clock.fireDue();
-          const end = this.parts.pendingEnd();
-          if (end) return this.finish(end);
-          if (this.wallMs() >= sliceEnd) return YIELD;
-          continue;
-        }
+      if (!this.wake()) {
+        const deadline = clock.nextDeadline();
+        if (deadline === Infinity) return { kind: 'wait', until: Infinity };
+        if (deadline > clock.now() && !clock.skipTo(deadline)) return { kind: 'wait', until: deadline };
+        const skipped = clock.takeSkippedInstructions();
+        if (skipped > 0) for (const vcpu of vcpus) vcpu.advanceTsc?.(skipped);
+        clock.fireDue();
+        const end = this.parts.pendingEnd();
+        if (end) return this.finish(end);
+        if (this.wallMs() >= sliceEnd) return YIELD;
+        continue;
       }
+      const index = this.nextTurn();
+      const vcpu = vcpus[index];
       const budget = Math.max(1, Math.min(this.runCap, clock.instructionsUntil(clock.nextDeadline())));
       const before = vcpu.retired;
       const started = clock.kind === 'host' ? this.wallMs() : 0;
       const exit = vcpu.run(budget);
       const retired = vcpu.retired - before;
       clock.account(retired);
+      // The others' TSCs follow the time this run took (a no-op for TSCs on a host clock).
+      if (vcpus.length > 1 && retired > 0) for (const other of vcpus) if (other !== vcpu) other.advanceTsc?.(retired);
       if (clock.kind === 'host') this.learnSpeed(retired, this.wallMs() - started);
       // A device's end request (the exit port) wins over whatever the guest did next (usually HLT).
       const requested = this.parts.pendingEnd();
       if (requested) return this.finish(requested);
-      const end = this.handle(exit);
+      const end = this.handle(exit, index);
       if (end) return this.finish(end);
       if (clock.nextDeadline() <= clock.now()) {
         clock.fireDue();
@@ -151,8 +192,9 @@ export class RunLoop {
     return { kind: 'end', end };
   }
 
-  private handle(exit: VmExit): VmEnd | null {
-    const { vcpu, interrupts } = this.parts;
+  private handle(exit: VmExit, index: number): VmEnd | null {
+    const { interrupts } = this.parts;
+    const vcpu = this.vcpus[index];
     switch (exit.reason) {
       case 'budget':
         return null;
@@ -160,7 +202,7 @@ export class RunLoop {
         if (!exit.interruptsEnabled) {
           return { reason: 'dead', detail: 'HLT with interrupts disabled: nothing can wake the CPU' };
         }
-        this.halted = true;
+        this.halted[index] = true;
         return null;
       case 'irq-window':
         if (interrupts.pending() && vcpu.interruptible) vcpu.injectInterrupt(interrupts.acknowledge());

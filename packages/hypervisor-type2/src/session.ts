@@ -87,9 +87,9 @@ export class VmSession {
   }
 
   snapshot(): StatsSnapshot {
-    const { stats, vcpu, clock } = this.parts;
+    const { stats, vcpu, clock, loop } = this.parts;
     return snapshotStats(stats, {
-      post: this.parts.postCode(), instructions: vcpu.retired, instructionsEstimated: vcpu.retiredIsEstimate === true, guestNs: clock.now(), runMs: this.runMs,
+      post: this.parts.postCode(), instructions: loop.retired, instructionsEstimated: vcpu.retiredIsEstimate === true, guestNs: clock.now(), runMs: this.runMs,
     });
   }
 

@@ -1,7 +1,7 @@
 // Entry point of a VM's worker thread: builds the board and the VM, loads the guest, then hands the
 // thread's event loop to a VmSession. Nothing here outlives the VM; the main thread terminates us.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Vm } from '@ringvisor/vmm-api';
+import type { Vcpu, Vm } from '@ringvisor/vmm-api';
 import { buildHostedBoard } from './board.js';
 import { hostLoopClock, virtualLoopClock } from './loop-clocks.js';
 import type { FromWorker, RamRegion, ToWorker, WorkerConfig } from './protocol.js';
@@ -41,14 +41,17 @@ async function start(): Promise<void> {
   try {
     board.attach(vm.memory, vm.setA20?.bind(vm));
     const vcpu = vm.createVcpu(0);
+    const others: Vcpu[] = [];
     const boot = config.machine.boot;
     if (boot.kind === 'xen-pv') {
       // The strategy builds the domain and loads the vCPU's first state itself (vmm-api's PV seam).
       if (!vm.buildPvDomain) throw new Error(`strategy ${strategy.name} cannot boot a para-virtualized (Xen PV) kernel; use --vmm para`);
       const pv = vm.buildPvDomain({
         image: boot.image, cmdline: boot.cmdline, initrd: boot.initrd, console: board.pv.console, disk: board.pv.disk, clock: board.clock,
+        vcpus: boot.vcpus,
       });
       board.pv.connect(pv);
+      for (let index = 1; index < (boot.vcpus ?? 1); index++) others.push(vm.createVcpu(index));
     } else {
       const entry = board.load(vm.memory);
       vcpu.setSpecialRegisters(entry.sregs);
@@ -57,7 +60,7 @@ async function start(): Promise<void> {
     const clock = board.clock.kind === 'virtual'
       ? virtualLoopClock(board.clock, { paced: config.paced })
       : hostLoopClock(board.clock);
-    const loop = new RunLoop({ vcpu, clock, interrupts: board.spec.interrupts, pendingEnd: () => board.pendingEnd() });
+    const loop = new RunLoop({ vcpu, others, clock, interrupts: board.spec.interrupts, pendingEnd: () => board.pendingEnd() });
     session = new VmSession(
       {
         loop, clock, vcpu, stats: board.spec.stats,

@@ -184,4 +184,33 @@ describe('RunLoop', () => {
     for (let i = 0; i < 20; i++) loop.step();
     expect(new Set(vcpu.budgets)).toEqual(new Set([1_000]));
   });
+
+  it('runs several vCPUs in turn, waits only when all are halted, and moves every TSC with the time', () => {
+    const first = new FakeVcpu([{ retire: 100, exit: { reason: 'budget' } }, { retire: 30, exit: hlt(true) }], hlt(true));
+    const second = new FakeVcpu([{ retire: 200, exit: { reason: 'budget' } }, { retire: 50, exit: hlt(true) }], hlt(true));
+    let secondWakes = false;
+    (second as unknown as { hasPendingEvent: () => boolean }).hasPendingEvent = () => {
+      const wakes = secondWakes;
+      secondWakes = false;
+      return wakes;
+    };
+    const clock = new FakeClock('virtual');
+    const loop = new RunLoop(
+      { vcpu: first, others: [second], clock, interrupts: new FakePic(), pendingEnd: () => null },
+      { sliceInstructions: 5_000, sliceMs: 10, wallMs: () => 0 },
+    );
+    expect(loop.step()).toEqual({ kind: 'wait', until: Infinity });
+    // Turns alternate: first, second, first (halts), second (halts); then nothing can run.
+    expect([first.budgets.length, second.budgets.length]).toEqual([2, 2]);
+    expect(loop.isHalted).toBe(true);
+    expect(loop.retired).toBe(380);
+    // Each TSC followed the other's instructions.
+    expect(first.tscAdvanced).toBe(250);
+    expect(second.tscAdvanced).toBe(130);
+    // An event for the second wakes it alone.
+    secondWakes = true;
+    expect(loop.step()).toEqual({ kind: 'wait', until: Infinity });
+    expect(second.budgets).toHaveLength(3);
+    expect(first.budgets).toHaveLength(2);
+  });
 });
