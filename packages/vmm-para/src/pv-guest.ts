@@ -89,6 +89,8 @@ export class PvGuest implements PvDomain, SmpHost {
     const existing = this.contexts[id];
     if (existing) return existing;
     const { cpu, paging } = this.makeCpu();
+    // Its time-stamp counter starts where vCPU 0's is (the hosts keep them together from then on).
+    cpu.tscOffset = this.domain.cpu.readTsc() - cpu.readTsc();
     const domain = new Domain(this.domain.memory, cpu, paging, this.domain.stats, this.domain.shared, id);
     const context = this.contextOf(domain, new DomainTime(domain, cpu, this.config.clock));
     this.contexts[id] = context;

@@ -36,9 +36,16 @@ class ParaVcpu implements Vcpu {
     this.parked = index !== 0;
   }
 
-  /** Its guest context: vCPU 0's is the VM's from the start; the others exist once the domain is built. */
+  /**
+   * Its guest context: vCPU 0's is the VM's from the start; another's is made when the guest
+   * initialises it (or a caller asks for its registers), so a vCPU never brought up costs no CPU.
+   */
+  private get made(): Domain | null {
+    return this.index === 0 ? this.vm.domain : this.vm.guest!.vcpu(this.index)?.domain ?? null;
+  }
+
   private get domain(): Domain {
-    return this.index === 0 ? this.vm.domain : this.vm.guest!.vcpu(this.index)!.domain;
+    return this.made ?? this.vm.guest!.make(this.index).domain;
   }
 
   get cpu(): Cpu {
@@ -46,7 +53,7 @@ class ParaVcpu implements Vcpu {
   }
 
   get retired(): number {
-    return this.cpu.retired;
+    return this.index === 0 || this.made ? this.cpu.retired : 0;
   }
 
   get interruptible(): boolean {
@@ -57,11 +64,12 @@ class ParaVcpu implements Vcpu {
     if (this.vm.guest64) return this.vm.guest64.run(budget);
     const guest = this.vm.guest;
     if (!guest) return { reason: 'internal-error', detail: 'strategy para runs para-virtualized kernels only: no PV domain was built' };
-    const domain = this.domain;
-    const cpu = this.cpu;
-    const stats = this.vm.spec.stats;
-    this.parked = !domain.up;
+    const domain = this.made;
+    this.parked = domain === null || !domain.up;
+    if (domain === null) return this.stopExit(this.vm.domain) ?? this.blockExit;
     if (this.parked) return this.stopExit(domain) ?? this.blockExit;
+    const cpu = domain.cpu;
+    const stats = this.vm.spec.stats;
     if (domain.entryFault !== '') domain.crash(domain.entryFault);
     if (domain.stop === 'block') {
       if (!mayRun(domain)) return this.blockExit;
@@ -168,14 +176,16 @@ class ParaVcpu implements Vcpu {
   hasPendingEvent(): boolean {
     if (this.vm.guest64) return this.vm.guest64.domain.stop !== null && mayRun(this.vm.guest64.domain);
     if (!this.vm.guest) return false;
-    const domain = this.domain;
+    const domain = this.made;
     // A vCPU that was down runs once it is up (or to report its domain's end); a blocked one for an
     // event, a woken poll, or its domain's end (a watchdog).
+    if (domain === null) return shuttingDown(this.vm.domain.stop);
     if (this.parked) return domain.up || shuttingDown(domain.stop);
     return domain.stop !== null && mayRun(domain);
   }
 
   advanceTsc(ticks: number): void {
+    if (this.index !== 0 && this.made === null) return;
     if (this.cpu.tscSource === null && Number.isSafeInteger(ticks) && ticks > 0) this.cpu.tscOffset += ticks;
   }
 
@@ -244,13 +254,10 @@ class ParaVm implements Vm {
     return this.x86_32.domain;
   }
 
-  /** vCPU 0 any time; another once an x86-32 domain with that many vCPUs is built (made down, as Xen makes them). */
+  /** vCPU 0 any time; another once an x86-32 domain with that many vCPUs is built (down until its guest brings it up). */
   createVcpu(index: number): Vcpu {
-    if (index !== 0) {
-      if (!this.guest || !Number.isInteger(index) || index < 0 || index >= this.guest.maxVcpus) {
-        throw new RangeError(`strategy para: no vCPU ${index} (the domain's vCPUs are set by its configuration; 64-bit domains run one)`);
-      }
-      this.guest.make(index);
+    if (index !== 0 && (!this.guest || !Number.isInteger(index) || index < 0 || index >= this.guest.maxVcpus)) {
+      throw new RangeError(`strategy para: no vCPU ${index} (the domain's vCPUs are set by its configuration; 64-bit domains run one)`);
     }
     return new ParaVcpu(index, this);
   }

@@ -227,9 +227,13 @@ describe.skipIf(!toolchain)('para: a domain with two vCPUs', () => {
     expect(vcpus[1].getRegisters().esp).toBeGreaterThan(0xc0000000);
   });
 
-  it('refuses vCPUs the domain was not given', () => {
+  it('refuses vCPUs the domain was not given, and makes no CPU for one never brought up', () => {
     const booted = bootGuest(assembleGuest(SMP_GUEST), { vcpus: 2 });
     expect(() => booted.vm.createVcpu(2)).toThrow(RangeError);
+    const idle = booted.vm.createVcpu(1);
+    expect(idle.run(1000)).toEqual({ reason: 'hlt', interruptsEnabled: true });
+    expect(idle.retired).toBe(0);
+    expect((booted.pv as PvGuest).vcpu(1)).toBeNull();
     const single = bootGuest(assembleGuest(SMP_GUEST));
     expect(() => single.vm.createVcpu(1)).toThrow(RangeError);
   });
