@@ -38,7 +38,7 @@ Commands:
                                        domain) ends the command: those before it were asked, the
                                        rest are not (the error names both)
   destroy DOM                          stop the domain at once and return its frames to the pool
-  vcpu-list                            vCPUs: the pCPU each runs on, state, time, hard affinity
+  vcpu-list [DOM...]                   vCPUs: the pCPU each runs on, state, time, hard affinity
   vcpu-pin DOM VCPU CPUS               hard affinity: CPUS is all, N, N-M or a comma list
   sched-credit2 [-d DOM] [-w WEIGHT] [-c CAP]
                                        show, or set, a domain's credit2 weight (1..65535) and cap (% of a pCPU, 0 none)
@@ -167,9 +167,12 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
   let consoleAfter = false;
   switch (command) {
     case 'list':
-    case 'vcpu-list':
     case 'info':
       need(rest, 0, command);
+      request = { cmd: command };
+      break;
+    case 'vcpu-list':
+      // Optional domains (names or IDs) to show, as xl's; the filter is applied to the whole list here.
       request = { cmd: command };
       break;
     case 'create': {
@@ -227,7 +230,16 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
   if (request.cmd === 'console') return attach(socket, extra);
   socket.destroy();
   if (request.cmd === 'list') process.stdout.write(formatList(result as DomainInfo[]).join('\n') + '\n');
-  else if (request.cmd === 'vcpu-list') process.stdout.write(formatVcpus(result as VcpuInfo[]).join('\n') + '\n');
+  else if (request.cmd === 'vcpu-list') {
+    const rows = result as VcpuInfo[];
+    const unknown = rest.find((ref) => !rows.some((v) => v.name === ref || String(v.id) === ref));
+    if (unknown !== undefined) {
+      process.stderr.write(`ringvisor: no domain '${unknown}'\n`);
+      return 1;
+    }
+    const shown = rest.length === 0 ? rows : rows.filter((v) => rest.includes(v.name) || rest.includes(String(v.id)));
+    process.stdout.write(formatVcpus(shown).join('\n') + '\n');
+  }
   else if (request.cmd === 'info') process.stdout.write(formatInfo(result as HostInfo).join('\n') + '\n');
   else if (request.cmd === 'sched-credit2') process.stdout.write(formatSched(result as SchedRow[]).join('\n') + '\n');
   else if (request.cmd === 'shutdown' || request.cmd === 'reboot') {

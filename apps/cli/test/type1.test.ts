@@ -98,16 +98,22 @@ describe('ringvisor type1 and xl', () => {
       expect((await xl('shutdown', '-w')).stderr).toMatch(/usage: ringvisor xl shutdown \[-w\] \[-F\] DOM/);
       // A para domain is asked through xenstore: minikernel-pv watches control/shutdown. xl reboot:
       // it asks for a reboot and on_reboot (restart) rebuilds it under a new ID; xl shutdown: it
-      // powers off and on_poweroff=preserve keeps it listed.
-      const pv = file('pv.json', { name: 'pv', strategy: 'para', memory: 32, boot: { guest: 'minikernel-pv' }, on_poweroff: 'preserve' });
+      // powers off and on_poweroff=preserve keeps it listed. It has two vCPUs, of which its kernel
+      // brings up only the first: the second is listed, blocked, and has run nowhere.
+      const pv = file('pv.json', { name: 'pv', strategy: 'para', memory: 32, vcpus: 2, boot: { guest: 'minikernel-pv' }, on_poweroff: 'preserve' });
       expect((await xl('create', pv)).stdout).toBe("created domain 6 'pv'\n");
       await hv.waitFor('[pv] minikernel shell: type help', 120_000);
+      const pvVcpus = (await xl('vcpu-list', 'pv')).stdout;
+      expect(pvVcpus).toMatch(/^pv\s+6\s+0\s+\d+\s+\S+\s+[\d.]+ /m);
+      expect(pvVcpus).toMatch(/^pv\s+6\s+1\s+-\s+b\s+0\.0 /m);
+      expect(pvVcpus).not.toMatch(/^alpha/m);
+      expect((await xl('vcpu-list', 'nosuch')).stderr).toBe("ringvisor: no domain 'nosuch'\n");
       const rebooted = await xl('reboot', '-w', 'pv');
       expect([rebooted.status, rebooted.stdout]).toEqual([0, "domain 6 'pv' has shut down: reset; restarted as domain 7\n"]);
       expect(hv.stdout()).toMatch(/^\[pv\] (\$ )?minikernel: reboot requested by the toolstack\r?$/m);
       await hv.waitFor("(type1) domain 7 'pv' created: para");
       await until('the second pv shell', () => printed(hv.stdout(), 'pv').split('minikernel shell: type help').length - 1 === 2, 120_000);
-      expect((await xl('list')).stdout).toMatch(/^pv\s+7\s+32\s+1\t[rb-]{2}----\t/m);
+      expect((await xl('list')).stdout).toMatch(/^pv\s+7\s+32\s+2\t[rb-]{2}----\t/m);
       // The new domain answers at its console (Ctrl-A 7 types into domain 7).
       hv.type('\x017ps\n');
       await hv.waitFor('[pv]   PID  PPID  STATE     NAME');
@@ -119,7 +125,7 @@ describe('ringvisor type1 and xl', () => {
       await hv.waitFor("(type1) domain 7 'pv' shut down: power-off", 120_000);
       // The request may come after the shell printed its prompt ("$ ") on that line.
       expect(hv.stdout()).toMatch(/^\[pv\] (\$ )?minikernel: shutdown requested by the toolstack\r?$/m);
-      expect((await xl('list')).stdout).toMatch(/^pv\s+7\s+32\s+1\t---s--\t/m);
+      expect((await xl('list')).stdout).toMatch(/^pv\s+7\s+32\s+2\t---s--\t/m);
       // -F resets an HVM domain (the guest is not asked); on_reboot rebuilds it.
       const reset = await xl('reboot', '-F', '-w', 'beta');
       expect([reset.status, reset.stdout]).toEqual([0, "domain 2 'beta' has shut down: reset by the toolstack; restarted as domain 8\n"]);
