@@ -12,10 +12,9 @@ import { TYPE_WRITABLE } from './frames.js';
 import { Domain } from './domain.js';
 import type { HypercallContext, SmpHost } from './hypercalls/context.js';
 import { hypercall } from './hypercalls/dispatch.js';
-import { DomainTime } from './time.js';
+import { DEFAULT_PERIOD_NS, DomainTime } from './time.js';
 import { parseXenElf } from './xen-elf.js';
 
-const DEFAULT_PERIOD_NS = 10_000_000;
 
 /** A new vCPU's CPU and its paging unit, made over the domain's memory. */
 export type CpuFactory = () => { cpu: Cpu; paging: MmuPaging };
@@ -100,7 +99,6 @@ export class PvGuest implements PvDomain, SmpHost {
   /** Starts the clock-dependent parts once the vCPU state is loaded (the TSC counts from here). */
   start(): void {
     this.time.start(Date.now());
-    // Xen gives a PV vCPU a 100 Hz periodic VIRQ_TIMER; kernels that arm one-shots stop it.
     this.time.setPeriodic(DEFAULT_PERIOD_NS);
   }
 

@@ -26,6 +26,8 @@ export interface WallClockLayout {
 }
 
 export const NS_PER_TSC_TICK = 10;
+/** Xen gives every PV vCPU a 100 Hz periodic VIRQ_TIMER; kernels that arm one-shots stop it. */
+export const DEFAULT_PERIOD_NS = 10_000_000;
 /** tsc_to_system_mul and tsc_shift for 10 ns a tick: (t << 4) * 0xa0000000 / 2^32 = 10 t. */
 const TSC_SHIFT = 4;
 const TSC_MUL = 0xa0000000;

@@ -298,6 +298,15 @@ describe.skipIf(!toolchain)('para: vcpu_op and SMP event channels with hostile a
     expect(frames.type[direct.l2]).toBe(TYPE_L2);
     expect(frames.count[direct.l2]).toBe(l2Refs + 1);
     expect(init(1)).toBe(EEXIST);
+    // Its own 100 Hz VIRQ_TIMER runs from its initialisation, into vcpu_info[1].
+    direct.put32(direct.scratch + 3000, 0, 1, 0);
+    expect(direct.call(EVTCHN_OP, EVTCHNOP_bind_virq, direct.scratch + 3000)).toBe(0);
+    const vcpuInfo1 = direct.domain.sharedInfoBase + SHARED_INFO.vcpuInfoSize;
+    expect(direct.memory.read8(vcpuInfo1 + SHARED_INFO.upcallPending)).toBe(0);
+    const { clock } = direct.booted;
+    clock.ns += 20_000_000;
+    clock.fireDue();
+    expect(direct.memory.read8(vcpuInfo1 + SHARED_INFO.upcallPending)).toBe(1);
     expect(direct.call(VCPU_OP, VCPUOP_is_up, 1)).toBe(0);
     // A vCPU never run asks to be scheduled once it is up, not before.
     const vcpu1 = direct.booted.vm.createVcpu(1);

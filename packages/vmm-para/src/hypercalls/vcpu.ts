@@ -11,6 +11,7 @@ import {
 import { TYPE_L2 } from '../frames.js';
 import { gdtVirt, IDT_VIRT } from '../layout.js';
 import { domainShutdown } from '../sched-state.js';
+import { DEFAULT_PERIOD_NS } from '../time.js';
 import { vcpuOp } from './common.js';
 import type { HypercallContext } from './context.js';
 
@@ -145,6 +146,7 @@ function initialise(ctx: HypercallContext, id: number, arg: number): number {
   // Its events start masked, as vCPU 0's do.
   vcpu.memory.write8(vcpu.vcpuInfoBase + SHARED_INFO.upcallMask, 1);
   target.time.start(null);
+  target.time.setPeriodic(DEFAULT_PERIOD_NS);
   vcpu.initialised = true;
   return 0;
 }
