@@ -1,6 +1,7 @@
 // Issue 18's proof: Debian's amd64 kernel (its bzImage, unmodified) boots as a Xen PV guest under
 // `ringvisor run --vmm para --kernel ... --initrd ...` to the busybox shell on hvc0 (the start_info
-// console ring); uname, /proc/cpuinfo's hypervisor flag and dmesg show a PV guest; a 32-bit
+// console ring) with two vCPUs it brings up itself (SMP: both online, per-CPU timers and IPIs, a
+// process pinned to CPU 1); uname, /proc/cpuinfo's hypervisor flag and dmesg show a PV guest; a 32-bit
 // process runs in compatibility mode; `--disk` is
 // /dev/xvda through xen-blkfront (loaded by the initramfs) and the blkif back end: the host file's
 // bytes read in the guest, a write and `sync` reach the host file; `poweroff` ends the VM through
@@ -28,13 +29,25 @@ describe.skipIf(!!skipReason)('Linux amd64 as a Xen PV guest (--vmm para)', () =
     image.set(new TextEncoder().encode(SEED));
     writeFileSync(disk, image);
     const started = Date.now();
-    const vm = boot(amd64.bzImage, amd64.initrd, disk, ['--vmm', 'para', '--stats'], 'console=hvc0 quiet cryptomgr.notests');
+    // Two vCPUs: the kernel brings up the second (VCPUOP_initialise/up) and runs on both.
+    const vm = boot(amd64.bzImage, amd64.initrd, disk, ['--vmm', 'para', '--vcpus', '2', '--stats'], 'console=hvc0 quiet cryptomgr.notests');
     try {
       await vm.waitFor('RINGVISOR-INIT-OK');
       await vm.waitFor('/ # ');
       const bootSeconds = (Date.now() - started) / 1000;
       expect(await vm.command('uname -r')).toContain(amd64.release);
-      expect(await vm.command('grep -c "^flags.* hypervisor" /proc/cpuinfo')).toMatch(/^1\r?$/m);
+      expect(await vm.command('grep -c "^flags.* hypervisor" /proc/cpuinfo')).toMatch(/^2\r?$/m);
+      // SMP: both vCPUs online, each with its own VIRQ_TIMER ticking and IPIs (reschedule, function
+      // calls) delivered to it, and a process pinned to CPU 1 runs there.
+      expect(await vm.command('cat /sys/devices/system/cpu/online')).toMatch(/^0-1\r?$/m);
+      const interrupts = await vm.command('cat /proc/interrupts');
+      for (const cpu of [0, 1]) {
+        const timer = new RegExp(`^\\s*\\d+:((?:\\s+\\d+){2})\\s+xen-percpu\\s+-virq\\s+timer${cpu}\\r?$`, 'm').exec(interrupts);
+        expect(timer, interrupts).not.toBeNull();
+        expect(Number(timer![1].trim().split(/\s+/)[cpu])).toBeGreaterThan(0);
+      }
+      expect(interrupts).toMatch(/^RES:\s+[1-9]\d*\s+[1-9]\d*/m);
+      expect(await vm.command('taskset -c 1 cat /proc/self/stat | cut -d" " -f39')).toMatch(/^1\r?$/m);
       const dmesg = await vm.command('dmesg | grep -i xen');
       expect(dmesg).toContain('Hypervisor detected: Xen PV');
       expect(dmesg).toMatch(/xen:balloon: Initialising balloon driver/);

@@ -3,34 +3,24 @@
 // the event channels, the latched shutdown and the watchdogs; and the vCPUs themselves.
 import type { PhysicalMemory } from '@ringvisor/mmu';
 import type { ExitStats } from '@ringvisor/vmm-api';
-import { FIRST_RESERVED_GDT_ENTRY, FIRST_XEN_L2_SLOT, PAGE_SIZE, PTE_A, PTE_D, PTE_P, PTE_RW, SHARED_INFO } from './abi.js';
+import { FIRST_RESERVED_GDT_ENTRY, FIRST_XEN_L2_SLOT, PAGE_SIZE, PTE_A, PTE_D, PTE_P, PTE_RW } from './abi.js';
 import { checkDescriptor, hypervisorGate, RESERVED_DESCRIPTORS } from './descriptors.js';
 import type { Domain } from './domain.js';
-import { EventChannels, type EventHost } from './events.js';
+import { EventChannels } from './events.js';
 import { OWNER_DOMAIN, OWNER_SHARED } from './frames.js';
 import { hypervisorFrames, IDT_SLOT, type HypervisorFrames } from './layout.js';
 import { PageTables } from './page-tables.js';
-import { SchedState, type DomainStop } from './sched-state.js';
+import { SharedDomain } from './vcpu-view.js';
 
-export class DomainShared implements EventHost {
+export class DomainShared extends SharedDomain<Domain> {
   readonly tables: PageTables;
   readonly hv: HypervisorFrames;
   readonly xenL2Slots = new Uint32Array(1024 - FIRST_XEN_L2_SLOT);
   readonly events: EventChannels;
-  /** Pseudo-physical to machine frames (the mfn_list the builder gives the guest). */
-  p2m: Int32Array = new Int32Array(0);
-  /** The vCPUs made so far, by ID (vCPU 0 from the start, the others when the VMM asks for them). */
-  readonly vcpus: (Domain | undefined)[] = [];
-  /** How the domain ended (poweroff, reboot, crash, watchdog), or null while it lives. */
-  shutdown: DomainStop = null;
-  crashReason = '';
-  readonly sched = new SchedState();
   vmAssist = 0;
 
-  /** max_vcpus: set by the builder from the domain's configuration. */
-  maxVcpus = 1;
-
-  constructor(readonly memory: PhysicalMemory, readonly stats: ExitStats) {
+  constructor(memory: PhysicalMemory, stats: ExitStats) {
+    super(memory, stats);
     const ramFrames = Math.floor(memory.ramEnd / PAGE_SIZE);
     this.hv = hypervisorFrames(ramFrames);
     this.tables = new PageTables(memory, ramFrames);
@@ -39,31 +29,8 @@ export class DomainShared implements EventHost {
     this.buildHypervisorPages();
   }
 
-  count(name: string, n = 1): void {
-    this.stats.countNamed?.(name, n);
-  }
-
   get sharedInfoBase(): number {
     return this.hv.sharedInfo * PAGE_SIZE;
-  }
-
-  /** vcpu_info[vcpu] in shared_info (x86-32 guests here never move it). */
-  vcpuInfo(vcpu: number): number {
-    return this.sharedInfoBase + vcpu * SHARED_INFO.vcpuInfoSize;
-  }
-
-  /** A port of `vcpu` was raised: that vCPU, if made, checks its block or poll. */
-  eventRaised(port: number, kicked: boolean, vcpu: number): void {
-    this.vcpus[vcpu]?.eventRaised(port, kicked);
-  }
-
-  /** Every vCPU's cached translations go (a frame lost its type, or the guest asked for a flush of all). */
-  flushTlbs(): void {
-    for (const vcpu of this.vcpus) vcpu?.cpu.modeChanged();
-  }
-
-  invalidatePage(linear: number): void {
-    for (const vcpu of this.vcpus) vcpu?.invalidateOwnPage(linear);
   }
 
   private validateGdtPage(mfn: number): boolean {

@@ -10,12 +10,12 @@ import {
 } from './abi.js';
 import { hiddenOf } from './descriptors.js';
 import { DomainShared } from './domain-shared.js';
-import type { EventChannels } from './events.js';
 import { retypeGdtFrames } from './frames.js';
 import { GuestAccess } from './guest-access.js';
 import { gdtSlot, type HypervisorFrames } from './layout.js';
 import type { PageTables } from './page-tables.js';
-import { domainShutdown, endPoll, pollEventRaised, type DomainStop, type PollWait, type SchedState } from './sched-state.js';
+import { domainShutdown, pollEventRaised } from './sched-state.js';
+import { VcpuView } from './vcpu-view.js';
 
 /** A guest context a bounce frame saves: where the guest was, or where an IRET failed to go. */
 export interface InterruptedContext {
@@ -38,7 +38,7 @@ const EFLAGS_IOPL = 0x3000;
 const EFLAGS_TRAP_CLEAR = 0x100 | 0x4000 | 0x10000 | 0x20000;
 const UNUSABLE = 0x10000;
 
-export class Domain {
+export class Domain extends VcpuView<DomainShared> {
   readonly access: GuestAccess;
 
   // The guest context Xen keeps per vCPU.
@@ -55,29 +55,17 @@ export class Domain {
   /** Machine frame of the page directory in CR3 (holds one L2 type reference). */
   baseptr = -1;
   inMulticall = false;
-  /** VCPUOP_initialise has given it a context (vCPU 0: the builder's). */
-  initialised = false;
-  /** Not down (Xen's !_VPF_down): VCPUOP_up / VCPUOP_down. */
-  up = false;
-  /** Why its initial context cannot run (a CS or SS VCPUOP_initialise gave), or ''. */
-  entryFault = '';
-  /** Blocked in sched_op (block or poll); the domain's end is `shared.shutdown`. */
-  private blocked: DomainStop = null;
-  poll: PollWait | null = null;
 
-  /** The domain this is vCPU `vcpuId` of (vCPU 0 makes it). */
-  readonly shared: DomainShared;
-
+  /** vCPU `vcpuId` of the domain `shared` (vCPU 0 makes it: `shared` null). */
   constructor(
     readonly memory: PhysicalMemory,
     readonly cpu: Cpu,
     readonly paging: MmuPaging,
-    readonly stats: ExitStats,
+    stats: ExitStats,
     shared: DomainShared | null = null,
-    readonly vcpuId = 0,
+    vcpuId = 0,
   ) {
-    this.shared = shared ?? new DomainShared(memory, stats);
-    if (this.shared.vcpus[vcpuId]) throw new Error(`vCPU ${vcpuId} exists`);
+    super(shared ?? new DomainShared(memory, stats), vcpuId, stats);
     this.shared.vcpus[vcpuId] = this;
     this.access = new GuestAccess(memory, this.tables.frames);
     this.mapGdt();
@@ -95,22 +83,6 @@ export class Domain {
     return this.shared.xenL2Slots;
   }
 
-  get events(): EventChannels {
-    return this.shared.events;
-  }
-
-  get p2m(): Int32Array {
-    return this.shared.p2m;
-  }
-
-  set p2m(value: Int32Array) {
-    this.shared.p2m = value;
-  }
-
-  get sched(): SchedState {
-    return this.shared.sched;
-  }
-
   get vmAssist(): number {
     return this.shared.vmAssist;
   }
@@ -119,41 +91,8 @@ export class Domain {
     this.shared.vmAssist = value;
   }
 
-  /** The domain's end once it has one, else this vCPU's block. */
-  get stop(): DomainStop {
-    return this.shared.shutdown ?? this.blocked;
-  }
-
-  /** A block or a resume is this vCPU's; an end is the domain's, and ends every vCPU's poll. */
-  set stop(value: DomainStop) {
-    if (value === null || value === 'block') {
-      this.blocked = value;
-      return;
-    }
-    this.shared.shutdown = value;
-    for (const vcpu of this.shared.vcpus) if (vcpu) endPoll(vcpu);
-  }
-
-  get crashReason(): string {
-    return this.shared.crashReason;
-  }
-
-  set crashReason(value: string) {
-    this.shared.crashReason = value;
-  }
-
-  /** Counts a named event for `--stats` (vmm-api's named counters). */
-  count(name: string, n = 1): void {
-    this.stats.countNamed?.(name, n);
-  }
-
   countHypercall(nr: number): void {
     this.count(`hypercall ${HYPERCALL_NAMES[nr] ?? `#${nr}`}`);
-  }
-
-  /** A guest request the hypervisor refused after validation (Xen logs these with MEM_LOG). */
-  refuse(): void {
-    this.count('validation refusals');
   }
 
   /** Marks `mfn` as the domain's, or as a hypervisor page it may map. */
@@ -185,18 +124,6 @@ export class Domain {
 
   // ---- The CPU's view -----------------------------------------------------------------------
 
-  /**
-   * Every translation the domain's CPUs cache goes (after page-table changes, or a flush the guest
-   * asked for: local or not, all vCPUs flush, which is never less than asked).
-   */
-  flushTlb(): void {
-    this.shared.flushTlbs();
-  }
-
-  invalidatePage(linear: number): void {
-    this.shared.invalidatePage(linear);
-  }
-
   /** INVLPG on this vCPU's CPU. */
   invalidateOwnPage(linear: number): void {
     this.paging.invalidate(linear >>> 0);
@@ -209,10 +136,6 @@ export class Domain {
     this.cpu.cr3 = mfn * PAGE_SIZE;
     this.access.cr3 = mfn * PAGE_SIZE;
     this.cpu.modeChanged();
-  }
-
-  get sharedInfoBase(): number {
-    return this.shared.sharedInfoBase;
   }
 
   /** This vCPU's vcpu_info in shared_info (x86-32 guests here never move it). */

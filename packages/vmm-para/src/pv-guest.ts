@@ -60,7 +60,7 @@ export class PvGuest implements PvDomain, SmpHost {
     storePort = events.allocateBackend(() => this.xenstore.kick());
     memory.write32(built.startInfoMachine + START_INFO.consoleEvtchn, consolePort);
     memory.write32(built.startInfoMachine + START_INFO.storeEvtchn, storePort);
-    this.xenstore.populateHome(parseXenElf(config.image).guestOs || 'domU');
+    this.xenstore.populateHome(parseXenElf(config.image).guestOs || 'domU', vcpus);
     this.vbd = config.disk ? new VirtualBlockDevice(this.xenstore, this.grants, domain, config.disk, 'x86_32-abi') : null;
     this.contexts[0] = this.contextOf(domain, this.time);
     domain.initialised = true;

@@ -69,7 +69,7 @@ export function resume(host: SchedHost): void {
 }
 
 /** Ends a poll in progress (woken, or the domain gone): its timeout no longer matters. */
-export function endPoll(host: SchedHost): void {
+export function endPoll(host: { poll: PollWait | null }): void {
   host.poll?.cancel();
   host.poll = null;
 }

@@ -48,11 +48,22 @@ class ParaVcpu implements Vcpu {
     return this.made ?? this.vm.guest!.make(this.index).domain;
   }
 
+  /** A 64-bit domain's runner for this vCPU (null while not made, unless `make`). */
+  private runner64(make: boolean): PvGuest64 | null {
+    const root = this.vm.guest64!;
+    const runner = root.runner(this.index);
+    if (runner !== null || !make) return runner;
+    root.make(this.index);
+    return root.runner(this.index);
+  }
+
   get cpu(): Cpu {
+    if (this.vm.guest64) return this.runner64(true)!.cpu;
     return this.index === 0 ? this.vm.cpu : this.domain.cpu;
   }
 
   get retired(): number {
+    if (this.vm.guest64) return this.runner64(false)?.cpu.retired ?? 0;
     return this.index === 0 || this.made ? this.cpu.retired : 0;
   }
 
@@ -61,7 +72,7 @@ class ParaVcpu implements Vcpu {
   }
 
   run(budget: number): VmExit {
-    if (this.vm.guest64) return this.vm.guest64.run(budget);
+    if (this.vm.guest64) return this.run64(budget);
     const guest = this.vm.guest;
     if (!guest) return { reason: 'internal-error', detail: 'strategy para runs para-virtualized kernels only: no PV domain was built' };
     const domain = this.made;
@@ -102,6 +113,20 @@ class ParaVcpu implements Vcpu {
         return this.blockExit;
       }
     }
+  }
+
+  /** run() for a 64-bit domain's vCPU: its runner's loop, once its guest brought it up. */
+  private run64(budget: number): VmExit {
+    const root = this.vm.guest64!;
+    const runner = this.runner64(false);
+    this.parked = runner === null || !runner.domain.up;
+    if (runner === null) return root.endExit() ?? this.blockExit;
+    if (this.parked) return runner.endExit() ?? this.blockExit;
+    if (runner.domain.entryFault !== '') runner.domain.crash(runner.domain.entryFault);
+    const exit = runner.run(budget);
+    // It took itself down (VCPUOP_down).
+    if (!runner.domain.up && runner.domain.stop === null) this.parked = true;
+    return exit;
   }
 
   /** The exit for a domain that shut down or crashed, or null while it lives. */
@@ -174,7 +199,12 @@ class ParaVcpu implements Vcpu {
   }
 
   hasPendingEvent(): boolean {
-    if (this.vm.guest64) return this.vm.guest64.domain.stop !== null && mayRun(this.vm.guest64.domain);
+    if (this.vm.guest64) {
+      const runner = this.runner64(false);
+      if (runner === null) return shuttingDown(this.vm.guest64.domain.stop);
+      if (this.parked) return runner.domain.up || shuttingDown(runner.domain.stop);
+      return runner.domain.stop !== null && mayRun(runner.domain);
+    }
     if (!this.vm.guest) return false;
     const domain = this.made;
     // A vCPU that was down runs once it is up (or to report its domain's end); a blocked one for an
@@ -185,7 +215,7 @@ class ParaVcpu implements Vcpu {
   }
 
   advanceTsc(ticks: number): void {
-    if (this.index !== 0 && this.made === null) return;
+    if (this.vm.guest64 ? this.runner64(false) === null : this.index !== 0 && this.made === null) return;
     if (this.cpu.tscSource === null && Number.isSafeInteger(ticks) && ticks > 0) this.cpu.tscOffset += ticks;
   }
 
@@ -254,10 +284,11 @@ class ParaVm implements Vm {
     return this.x86_32.domain;
   }
 
-  /** vCPU 0 any time; another once an x86-32 domain with that many vCPUs is built (down until its guest brings it up). */
+  /** vCPU 0 any time; another once a domain with that many vCPUs is built (down until its guest brings it up). */
   createVcpu(index: number): Vcpu {
-    if (index !== 0 && (!this.guest || !Number.isInteger(index) || index < 0 || index >= this.guest.maxVcpus)) {
-      throw new RangeError(`strategy para: no vCPU ${index} (the domain's vCPUs are set by its configuration; 64-bit domains run one)`);
+    const max = this.guest?.maxVcpus ?? this.guest64?.maxVcpus ?? 1;
+    if (index !== 0 && (!Number.isInteger(index) || index < 0 || index >= max)) {
+      throw new RangeError(`strategy para: no vCPU ${index} (the domain's vCPUs are set by its configuration)`);
     }
     return new ParaVcpu(index, this);
   }
@@ -265,7 +296,6 @@ class ParaVm implements Vm {
   buildPvDomain(config: PvDomainConfig): PvDomain {
     if (this.guest || this.guest64) throw new Error('a PV domain was already built in this VM');
     if (isElf64(config.image) || isBzImage(config.image)) {
-      if ((config.vcpus ?? 1) !== 1) throw new RangeError(`strategy para runs 64-bit PV domains with one vCPU (asked for ${config.vcpus})`);
       const elf = kernelElf64(config.image);
       this.guest64 = new PvGuest64(this.memory, this.spec.stats, config, elf, this.spec.clock?.kind === 'host');
       this.guest64.start();

@@ -260,7 +260,7 @@ function loadGuestGdt(guest: PvGuest64, scratch: number, entries: Record<number,
 }
 
 describe('64-bit hypercalls with hostile arguments', () => {
-  function domain() {
+  function domain(vcpus = 1) {
     const clock = new TestClock();
     const stats = new TestStats();
     const bus = { read: () => 0xffffffff, write: () => undefined } as never;
@@ -268,8 +268,8 @@ describe('64-bit hypercalls with hostile arguments', () => {
       regions: [{ base: 0, size: 64 << 20 }], io: bus, mmio: bus,
       interrupts: { pending: () => false, acknowledge: () => 0 }, stats, clock,
     });
-    const guest = vm.buildPvDomain!({ image: goodImage(), clock, console: { write: (b) => b.length } }) as PvGuest64;
-    return { guest, d: guest.domain, scratch: guest.built.stackTop + 0x1000, stats };
+    const guest = vm.buildPvDomain!({ image: goodImage(), clock, vcpus, console: { write: (b) => b.length } }) as PvGuest64;
+    return { guest, d: guest.domain, scratch: guest.built.stackTop + 0x1000, stats, vm };
   }
   const EFAULT = -14;
   const EINVAL = -22;
@@ -725,5 +725,77 @@ describe('64-bit hypercalls with hostile arguments', () => {
     iret(14 * 8 + 3);
     expect(d.stop).toBe('crash');
     expect(d.crashReason).toMatch(/bad selectors cs=0x73/);
+  });
+
+  it('brings up another vCPU from an x86-64 vcpu_guest_context checked as Xen checks it, and the last down powers off', () => {
+    const { guest, d, scratch, vm } = domain(3);
+    const frames = d.tables.frames;
+    const l4Refs = frames.count[d.kernelBase];
+    const ctx = scratch + 0x2000;
+    const entry = guest.built.entry;
+    /** A context for `vcpu`: kernel mode, flat kernel CS/SS, this L4, a stack below scratch; `patch` spoils it. */
+    const fill = (patch?: (field: (offset: number, value: number) => void) => void) => {
+      for (let i = 0; i < 5168; i += 8) d.access.write64(ctx + i, 0);
+      const field = (offset: number, value: number) => d.access.write64(ctx + offset, value);
+      field(512, 1 << 2);
+      field(520 + 128, entry);
+      field(520 + 136, 0xe033);
+      field(520 + 152, scratch);
+      field(520 + 160, 0xe02b);
+      field(4976, scratch);
+      field(4984 + 24, d.kernelBase * 4096);
+      field(5112, entry);
+      field(5152, 0x1234000);
+      patch?.(field);
+    };
+    const vcpuOp = (cmd: number, vcpu: number, arg = ctx) => guest.hypercall(24, [cmd, vcpu, arg]);
+    fill();
+    expect(vcpuOp(0, 3)).toBe(-2);
+    expect(vcpuOp(0, 0)).toBe(-17);
+    expect(vcpuOp(0, 1, -(2 ** 47))).toBe(EFAULT);
+    for (const [offset, value] of [[520 + 128, 2 ** 47], [4976, 2 ** 47 + 4096], [5152, 2 ** 48], [720 + 14 * 16 + 8, 2 ** 47]]) {
+      fill((field) => field(offset, value));
+      expect(vcpuOp(0, 1), `non-canonical at ${offset}`).toBe(EINVAL);
+    }
+    fill((field) => field(4824, 1));
+    expect(vcpuOp(0, 1)).toBe(EINVAL);
+    fill((field) => field(4960, 7169));
+    expect(vcpuOp(0, 1)).toBe(EINVAL);
+    fill((field) => { field(4960, 16); field(4832, d.hv.sharedInfo); });
+    expect(vcpuOp(0, 1)).toBe(EINVAL);
+    // CR3 (or the user one) naming no L4 of the domain: a data page, the hypervisor's GDT table, a frame past RAM.
+    for (const [slot, frame] of [[3, guest.built.storeMfn], [3, d.hv.gdtL1], [3, 2 ** 40], [1, guest.built.storeMfn]]) {
+      fill((field) => field(4984 + slot * 8, frame * 4096));
+      expect(vcpuOp(0, 1), `ctrlreg[${slot}] = frame ${frame}`).toBe(EINVAL);
+    }
+    expect(frames.count[d.kernelBase]).toBe(l4Refs);
+    expect(vcpuOp(1, 1, 0)).toBe(EINVAL);
+    expect(vcpuOp(3, 1, 0)).toBe(0);
+    // VCPUOP_register_vcpu_info for vCPU 2 before it runs (Linux does it from vCPU 0): its events go there.
+    const page = Math.floor(d.access.translate(scratch + 0x4000, true) / 4096);
+    d.access.write64(scratch + 0x100, page);
+    d.access.write32(scratch + 0x108, 64);
+    expect(vcpuOp(10, 2, scratch + 0x100)).toBe(0);
+    expect(d.shared.vcpuInfo(2)).toBe(page * 4096 + 64);
+    expect(vcpuOp(10, 2, scratch + 0x100)).toBe(EINVAL);
+    fill();
+    expect(vcpuOp(0, 1)).toBe(0);
+    expect(vcpuOp(0, 1)).toBe(-17);
+    expect(frames.count[d.kernelBase]).toBe(l4Refs + 1);
+    expect(vcpuOp(1, 1, 0)).toBe(0);
+    expect(vcpuOp(3, 1, 0)).toBe(1);
+    const second = guest.runner(1)!;
+    expect(second.domain.rip).toBe(entry);
+    expect(second.domain.reg(4)).toBe(scratch);
+    expect(second.cpu.cr3).toBe(d.kernelBase * 4096);
+    expect(second.cpu.gdtrBase).not.toBe(guest.cpu.gdtrBase);
+    expect(second.cpu.segBase[5] >>> 0).toBe(0x1234000);
+    expect(vm.createVcpu(1).hasPendingEvent?.()).toBe(true);
+    // vCPU 2 was never brought up: down already; then 1 and 0 go down, the last powering off.
+    expect(vcpuOp(2, 2, 0)).toBe(0);
+    expect(vcpuOp(2, 1, 0)).toBe(0);
+    expect(d.stop).toBe(null);
+    expect(vcpuOp(2, 0, 0)).toBe(0);
+    expect(d.stop).toBe('poweroff');
   });
 });

@@ -125,12 +125,12 @@ export class Xenstore {
    * The domain's own nodes as the toolstack makes them at build: its name, its id, its vCPU and `control`,
    * which lies below its home so the guest may write there (feature flags, acknowledgements).
    */
-  populateHome(name: string): void {
+  populateHome(name: string, vcpus = 1): void {
     const nodes = this.store.nodes;
     nodes.set(`${this.home}/name`, name);
     nodes.set(`${this.home}/domid`, String(this.domid));
-    // Linux's xen cpu_hotplug reads each vCPU's availability at boot (one vCPU here).
-    nodes.set(`${this.home}/cpu/0/availability`, 'online');
+    // Linux's xen cpu_hotplug reads each vCPU's availability at boot, as libxl writes it.
+    for (let vcpu = 0; vcpu < vcpus; vcpu++) nodes.set(`${this.home}/cpu/${vcpu}/availability`, 'online');
     nodes.set(`${this.home}/control`, '');
   }
 

@@ -8,14 +8,20 @@ export const PREEMPT_BATCH = 1024;
 /** Bit 31 of a count: the call is a continuation (MMU_UPDATE_PREEMPTED). */
 export const PREEMPTED = 0x80000000;
 
+/** What vcpu_op needs of a vCPU's hypercall context, 32- or 64-bit. */
+export interface VcpuControl {
+  readonly domain: { up: boolean; initialised: boolean };
+  readonly time: DomainTime;
+}
+
 /** The domain's vCPUs, as vcpu_op reaches them. */
-export interface SmpHost {
+export interface SmpHost<C extends VcpuControl = HypercallContext> {
   /** max_vcpus: IDs below it exist. */
   readonly maxVcpus: number;
   /** vCPU `id`'s context, or null while nothing has made it (it is down and uninitialised then). */
-  vcpu(id: number): HypercallContext | null;
+  vcpu(id: number): C | null;
   /** Makes vCPU `id` (its CPU and guest context), down and uninitialised. */
-  make(id: number): HypercallContext;
+  make(id: number): C;
 }
 
 /** What a hypercall handler works on: the calling vCPU's. */

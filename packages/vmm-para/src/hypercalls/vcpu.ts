@@ -1,6 +1,6 @@
-// vcpu_op for x86-32 domains (Xen's common_vcpu_op and arch_set_info_guest): bringing up the
-// domain's other vCPUs with VCPUOP_initialise and VCPUOP_up, taking them down, and the timer calls
-// common to both ABIs on the named vCPU.
+// vcpu_op's vCPU control (Xen's common_vcpu_op) for both ABIs: bringing up the domain's other
+// vCPUs with VCPUOP_initialise (the ABI's own context, `initialise`) and VCPUOP_up, taking them
+// down, and the timer calls on the named vCPU; and VCPUOP_initialise for x86-32 (arch_set_info_guest).
 import {
   CS, DS, ES, FS, GS, SS, setCpuFpuImage,
 } from '@ringvisor/x86-core';
@@ -10,10 +10,10 @@ import {
 } from '../abi.js';
 import { TYPE_L2 } from '../frames.js';
 import { gdtVirt, IDT_VIRT } from '../layout.js';
-import { domainShutdown } from '../sched-state.js';
+import { domainShutdown, type SchedHost } from '../sched-state.js';
 import { DEFAULT_PERIOD_NS } from '../time.js';
-import { vcpuOp } from './common.js';
-import type { HypercallContext } from './context.js';
+import { vcpuOp, type CommonHost } from './common.js';
+import type { HypercallContext, SmpHost, VcpuControl } from './context.js';
 
 /** CR0 a PV vCPU runs with (PE, MP, ET, NE, WP, PG); the guest's context chooses only TS. */
 const PV_CR0 = 0x80010033;
@@ -29,12 +29,21 @@ const MAX_LDT_ENTRIES = 8192;
 const fixupSelector = (selector: number) => ((selector & 3) === 0 ? (selector | 1) : selector) & 0xffff;
 
 export function vcpuOp32(ctx: HypercallContext, cmd: number, vcpuId: number, arg: number): number {
-  const smp = ctx.smp;
+  return vcpuControlOp(ctx.smp, ctx.domain, cmd, vcpuId, arg, (id) => initialise(ctx, id, arg));
+}
+
+/**
+ * The vcpu_op calls both ABIs answer alike, on vCPU `vcpuId` of the caller's domain (`caller`, the
+ * calling vCPU's view); `initialise` reads and applies the ABI's vcpu_guest_context.
+ */
+export function vcpuControlOp<C extends VcpuControl>(
+  smp: SmpHost<C>, caller: SchedHost & CommonHost, cmd: number, vcpuId: number, arg: number, initialise: (id: number) => number,
+): number {
   // An unsigned int in the ABI.
   const id = vcpuId >>> 0;
   if (id >= smp.maxVcpus) return ENOENT;
   switch (cmd) {
-    case VCPUOP_initialise: return initialise(ctx, id, arg);
+    case VCPUOP_initialise: return initialise(id);
     case VCPUOP_up: {
       const target = smp.vcpu(id);
       if (target === null || !target.domain.initialised) return EINVAL;
@@ -47,7 +56,7 @@ export function vcpuOp32(ctx: HypercallContext, cmd: number, vcpuId: number, arg
       let others = false;
       for (let other = 0; other < smp.maxVcpus; other++) if (other !== id && smp.vcpu(other)?.domain.up === true) others = true;
       if (!others) {
-        domainShutdown(ctx.domain, SHUTDOWN_poweroff, '');
+        domainShutdown(caller, SHUTDOWN_poweroff, '');
         return 0;
       }
       const target = smp.vcpu(id);
@@ -57,7 +66,7 @@ export function vcpuOp32(ctx: HypercallContext, cmd: number, vcpuId: number, arg
     case VCPUOP_is_up: return smp.vcpu(id)?.domain.up === true ? 1 : 0;
     default: {
       const target = smp.vcpu(id) ?? smp.make(id);
-      return vcpuOp(ctx.domain, { time: target.time, current: target === ctx, up: target.domain.up }, cmd, arg);
+      return vcpuOp(caller, { time: target.time, current: (target.domain as object) === caller, up: target.domain.up }, cmd, arg);
     }
   }
 }

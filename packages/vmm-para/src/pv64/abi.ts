@@ -85,3 +85,20 @@ export const SHARED_INFO_64 = {
   maxPfn: 3088, pfnToMfnFrameListList: 3096,
 } as const;
 export const NR_EVENT_CHANNELS_64 = 4096;
+
+/**
+ * x86-64 vcpu_guest_context (5168 bytes): fpu_ctxt[512], flags, cpu_user_regs (200 bytes),
+ * trap_ctxt[256] (16 bytes each), ldt_base/ents, gdt_frames[16], gdt_ents, kernel_ss/sp,
+ * ctrlreg[8], debugreg[8], event/failsafe/syscall callback RIPs, vm_assist, fs_base, gs_base_kernel,
+ * gs_base_user: every field 8 bytes.
+ */
+export const VCPU_CONTEXT_64 = {
+  size: 5168, fpu: 0, flags: 512, userRegs: 520, trapCtxt: 720, ldtBase: 4816, ldtEnts: 4824, gdtFrames: 4832, gdtEnts: 4960,
+  kernelSs: 4968, kernelSp: 4976, ctrlreg: 4984, debugreg: 5048, eventCallback: 5112, failsafeCallback: 5120,
+  syscallCallback: 5128, vmAssist: 5136, fsBase: 5144, gsBaseKernel: 5152, gsBaseUser: 5160,
+} as const;
+/** x86-64 cpu_user_regs, offsets from its start: R15, R14, R13, R12, RBP, RBX, R11..R8, RAX, RCX, RDX, RSI, RDI, then RIP, CS, RFLAGS, RSP, SS. */
+export const USER_REGS_64 = {
+  r15: 0, r14: 8, r13: 16, r12: 24, rbp: 32, rbx: 40, r11: 48, r10: 56, r9: 64, r8: 72, rax: 80, rcx: 88, rdx: 96, rsi: 104,
+  rdi: 112, rip: 128, cs: 136, rflags: 144, rsp: 152, ss: 160,
+} as const;

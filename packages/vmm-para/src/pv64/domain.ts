@@ -1,46 +1,23 @@
-// One 64-bit PV domain with its single vCPU, as Xen's x86-64 PV runs it: the guest kernel and its
+// One vCPU of a 64-bit PV domain and its view of the domain (what the vCPUs share is
+// `Domain64Shared`, domain-shared.ts), as Xen's x86-64 PV runs it: the guest kernel and its
 // processes both at CPL 3 in 64-bit mode; the hypervisor tracks which of the two the vCPU is in
 // ("guest kernel mode") and switches the L4 (the kernel's, or the user one new_user_baseptr gave)
 // and GS (SWAPGS semantics between the kernel's and the user's base) when it changes. Its GDT
 // (the guest's frames below 0xe000, the reserved flat selectors above), the M2P table and the
 // guest context Xen keeps per vCPU (trap table, callbacks, kernel stack) live here.
-import type {
-  PhysicalMemory,
-} from '@ringvisor/mmu';
-import type {
-  ExitStats,
-} from '@ringvisor/vmm-api';
+import type { PhysicalMemory } from '@ringvisor/mmu';
+import type { ExitStats } from '@ringvisor/vmm-api';
+import type { Cpu, MmuPaging } from '@ringvisor/x86-core';
+import { FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE, SHUTDOWN_crash } from '../abi.js';
+import { retypeGdtFrames, TYPE_L4, TYPE_WRITABLE } from '../frames.js';
+import { domainShutdown, pollEventRaised } from '../sched-state.js';
+import { VcpuView } from '../vcpu-view.js';
+import { FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERCALL_NAMES_64, SHARED_INFO_64 } from './abi.js';
 import { DebugRegisters } from './debug-registers.js';
-import {
-  type Cpu, type MmuPaging,
-} from '@ringvisor/x86-core';
-import {
-  FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE, SHUTDOWN_crash,
-} from '../abi.js';
-import {
-  domainShutdown, pollEventRaised, SchedState, type DomainStop, type PollWait,
-} from '../sched-state.js';
-import {
-  EventChannels,
-} from '../events.js';
-import {
-  OWNER_DOMAIN, OWNER_SHARED, retypeGdtFrames, TYPE_L4, TYPE_WRITABLE,
-} from '../frames.js';
-import {
-  FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERCALL_NAMES_64, NR_EVENT_CHANNELS_64, SHARED_INFO_64,
-} from './abi.js';
-import {
-  checkDescriptor64,
-} from './descriptors.js';
-import {
-  GuestAccess64,
-} from './guest-access.js';
-import {
-  GDT_L4_SLOT, hypervisorFrames64, M2P_L4_SLOT, tableEntry, type HypervisorFrames64,
-} from './layout.js';
-import {
-  PageTables64,
-} from './page-tables.js';
+import { Domain64Shared } from './domain-shared.js';
+import { GuestAccess64 } from './guest-access.js';
+import { tableEntry, type HypervisorFrames64 } from './layout.js';
+import type { PageTables64 } from './page-tables.js';
 
 export interface TrapEntry64 {
   flags: number;
@@ -57,6 +34,7 @@ export interface Callback64 {
 const TWO_32 = 0x1_0000_0000;
 const CS = 1;
 const SS = 2;
+const FS = 4;
 const GS = 5;
 const RSP = 4;
 const RCX = 1;
@@ -67,26 +45,11 @@ const EFLAGS_IOPL = 0x3000;
 const EFLAGS_TRAP_CLEAR = 0x100 | 0x4000 | 0x10000 | 0x20000;
 const CODE64_DPL3 = 0xa0fb;
 const DATA_DPL3 = 0xc0f3;
-/** The reserved descriptors (selector, low dword, high dword): Xen x86-64's GDT from 0xe000. */
-const RESERVED_DESCRIPTORS_64: readonly (readonly [number, number, number])[] = [
-  [0xe008, 0x0000ffff, 0x00af9b00], // ring 0 code, 64-bit
-  [0xe010, 0x0000ffff, 0x00cf9300], // ring 0 data
-  [0xe023, 0x0000ffff, 0x00cffb00], // ring 3 code, compatibility
-  [0xe02b, 0x0000ffff, 0x00cff300], // ring 3 data
-  [0xe033, 0x0000ffff, 0x00affb00], // ring 3 code, 64-bit
-  [0xe038, 0x0000ffff, 0x00cf9b00], // ring 0 code, compatibility
-];
-
 /** A 64-bit value (given as its signed number) in hex, as the guest's tools print it. */
 export const hex64 = (value: number) => `0x${BigInt.asUintN(64, BigInt(value)).toString(16)}`;
 
-export class Domain64 {
-  readonly tables: PageTables64;
+export class Domain64 extends VcpuView<Domain64Shared> {
   readonly access: GuestAccess64;
-  readonly hv: HypervisorFrames64;
-  readonly xenL4Slots = new Int32Array(32);
-  readonly events: EventChannels;
-  p2m: Int32Array = new Int32Array(0);
 
   readonly traps: (TrapEntry64 | null)[] = new Array(256).fill(null);
   kernelSs = 0;
@@ -111,106 +74,55 @@ export class Domain64 {
   /** Where the guest wants its vcpu_runstate_info (VCPUOP_register_runstate_memory_area), or null. */
   runstateArea: number | null = null;
 
-  stop: DomainStop = null;
-  crashReason = '';
-  readonly sched = new SchedState();
-  poll: PollWait | null = null;
+  /** Machine address of its vcpu_info: its slot of shared_info until VCPUOP_register_vcpu_info moves it. */
+  vcpuInfoBase: number;
 
-  constructor(readonly memory: PhysicalMemory, readonly cpu: Cpu, readonly paging: MmuPaging, readonly stats: ExitStats) {
-    const ramFrames = Math.floor(memory.ramEnd / PAGE_SIZE);
-    this.hv = hypervisorFrames64(ramFrames);
-    this.tables = new PageTables64(memory, ramFrames);
-    this.tables.connect({ xenL4Slots: this.xenL4Slots, validateGdtPage: (mfn) => this.validateGdtPage(mfn) });
+  /** vCPU `vcpuId` of `shared` (vCPU 0 makes the domain: `shared` null). */
+  constructor(
+    readonly memory: PhysicalMemory, readonly cpu: Cpu, readonly paging: MmuPaging, stats: ExitStats,
+    shared: Domain64Shared | null = null, vcpuId = 0,
+  ) {
+    super(shared ?? new Domain64Shared(memory, stats), vcpuId, stats);
+    this.shared.vcpus[vcpuId] = this;
     this.access = new GuestAccess64(memory, this.tables.frames);
-    this.events = new EventChannels(this, {
-      pending: SHARED_INFO_64.evtchnPending, mask: SHARED_INFO_64.evtchnMask, pendingSel: SHARED_INFO_64.pendingSel,
-      upcallPending: SHARED_INFO_64.upcallPending, wordBits: 64, ports: NR_EVENT_CHANNELS_64,
-    });
-    this.buildHypervisorPages();
-    this.vcpuInfoBase = this.sharedInfoBase;
+    this.vcpuInfoBase = this.shared.defaultVcpuInfo(vcpuId);
+    this.mapGdt();
   }
 
-  count(name: string, n = 1): void {
-    this.stats.countNamed?.(name, n);
+  get tables(): PageTables64 {
+    return this.shared.tables;
+  }
+
+  get hv(): HypervisorFrames64 {
+    return this.shared.hv;
+  }
+
+  get xenL4Slots(): Int32Array {
+    return this.shared.xenL4Slots;
   }
 
   countHypercall(nr: number): void {
     this.count(`hypercall ${HYPERCALL_NAMES[nr] ?? HYPERCALL_NAMES_64[nr] ?? `#${nr}`}`);
   }
 
-  refuse(): void {
-    this.count('validation refusals');
-  }
-
   assign(mfn: number, shared = false): void {
-    this.tables.frames.owner[mfn] = shared ? OWNER_SHARED : OWNER_DOMAIN;
-  }
-
-  get sharedInfoBase(): number {
-    return this.hv.sharedInfo * PAGE_SIZE;
-  }
-
-  /** Machine address of vcpu 0's vcpu_info: shared_info's slot 0 until VCPUOP_register_vcpu_info moves it. */
-  vcpuInfoBase = 0;
-  /** One vCPU: the 64-bit domain has no VCPUOP_initialise/up. */
-  readonly maxVcpus = 1;
-  readonly vcpuId = 0;
-
-  vcpuInfo(): number {
-    return this.vcpuInfoBase;
-  }
-
-  /** The GDT, the M2P (every entry "no pseudo-physical frame") and the tables mapping both. */
-  private buildHypervisorPages(): void {
-    const { memory, hv } = this;
-    for (const [selector, lo, hi] of RESERVED_DESCRIPTORS_64) {
-      const at = hv.gdtReserved * PAGE_SIZE + ((selector >>> 3) - FIRST_RESERVED_GDT_ENTRY) * 8;
-      memory.write32(at, lo);
-      memory.write32(at + 4, hi);
-    }
-    memory.write32(hv.gdtL3 * PAGE_SIZE, tableEntry(hv.gdtL2, false, true));
-    memory.write32(hv.gdtL2 * PAGE_SIZE, tableEntry(hv.gdtL1, false, true));
-    this.mapGdt();
-    for (const frame of hv.m2p) for (let i = 0; i < PAGE_SIZE; i += 4) memory.write32(frame * PAGE_SIZE + i, -1);
-    memory.write32(hv.m2pL3 * PAGE_SIZE, tableEntry(hv.m2pL2, true, false));
-    hv.m2pL1.forEach((l1, i) => memory.write32(hv.m2pL2 * PAGE_SIZE + i * 8, tableEntry(l1, true, false)));
-    hv.m2p.forEach((frame, i) => memory.write32(hv.m2pL1[i >>> 9] * PAGE_SIZE + (i & 511) * 8, tableEntry(frame, true, false)));
-    const slot = (l4Slot: number, l3: number, user: boolean) => {
-      this.xenL4Slots[2 * (l4Slot - 256)] = tableEntry(l3, user, !user) | 0;
-    };
-    slot(M2P_L4_SLOT, hv.m2pL3, true);
-    slot(GDT_L4_SLOT, hv.gdtL3, false);
-    this.assign(hv.sharedInfo, true);
-    for (const frame of hv.grant) this.assign(frame, true);
+    this.shared.assign(mfn, shared);
   }
 
   /** The guest's pseudo-physical frame for `mfn` in the M2P the guest reads (MMU_MACHPHYS_UPDATE). */
   setM2p(mfn: number, pfn: number): void {
-    this.tables.frames.m2p[mfn] = pfn;
-    const at = this.hv.m2p[mfn >>> 9] * PAGE_SIZE + (mfn & 511) * 8;
-    const hi = Math.floor(pfn / TWO_32);
-    this.memory.write32(at, pfn - hi * TWO_32);
-    this.memory.write32(at + 4, hi);
+    this.shared.setM2p(mfn, pfn);
   }
 
-  /** Points the GDT's 16 pages at the guest's frames and the reserved page. */
+  /** Points this vCPU's 16 GDT pages (from its slot in the GDT's L1) at its frames and the reserved page. */
   mapGdt(): void {
     const { memory, hv } = this;
+    const first = this.vcpuId * GDT_PAGES;
     for (let page = 0; page < GDT_PAGES; page++) {
       const frame = page < this.gdtFrames.length ? this.gdtFrames[page] : page === FIRST_RESERVED_GDT_PAGE ? hv.gdtReserved : hv.gdtEmpty;
-      memory.write32(hv.gdtL1 * PAGE_SIZE + page * 8, tableEntry(frame, false, true));
+      memory.write32(hv.gdtL1 * PAGE_SIZE + (first + page) * 8, tableEntry(frame, false, true));
     }
-    this.flushTlb();
-  }
-
-  private validateGdtPage(mfn: number): boolean {
-    for (let i = 0; i < 512; i++) {
-      const at = mfn * PAGE_SIZE + i * 8;
-      const checked = checkDescriptor64(this.memory.read32(at + 4));
-      if (checked === null) return false;
-      this.memory.write32(at + 4, checked);
-    }
-    return true;
+    this.cpu.modeChanged();
   }
 
   /** set_gdt's effect: type the new frames as GDT pages, release the old ones. */
@@ -225,11 +137,7 @@ export class Domain64 {
 
   // ---- The CPU's view -----------------------------------------------------------------------
 
-  flushTlb(): void {
-    this.cpu.modeChanged();
-  }
-
-  invalidatePage(linear: number): void {
+  invalidateOwnPage(linear: number): void {
     this.paging.invalidate(linear);
     this.cpu.flushFetch();
   }
@@ -253,7 +161,7 @@ export class Domain64 {
     const base = this.kernelMode || this.userBase < 0 ? this.kernelBase : this.userBase;
     this.cpu.cr3 = base * PAGE_SIZE;
     this.access.base = base;
-    this.flushTlb();
+    this.cpu.modeChanged();
   }
 
   /** Xen's toggle_guest_mode: the other L4 and the other GS base. */
@@ -264,6 +172,12 @@ export class Domain64 {
     this.inactiveGs = gs;
     this.kernelMode = !this.kernelMode;
     this.loadAddressSpace();
+  }
+
+  setFsBase(value: number): void {
+    const hi = Math.floor(value / TWO_32);
+    this.cpu.segBase[FS] = (value - hi * TWO_32) | 0;
+    this.cpu.long.segBaseHi[FS] = hi;
   }
 
   setGsBase(value: number): void {
@@ -296,7 +210,7 @@ export class Domain64 {
    */
   registerVcpuInfo(mfn: number, offset: number): boolean {
     const frames = this.tables.frames;
-    if (this.vcpuInfoBase !== this.sharedInfoBase || offset > PAGE_SIZE - 64 || offset % 8 !== 0) return false;
+    if (this.vcpuInfoBase !== this.shared.defaultVcpuInfo(this.vcpuId) || offset > PAGE_SIZE - 64 || offset % 8 !== 0) return false;
     if (!frames.ownedByDomain(mfn) || !frames.getType(mfn, TYPE_WRITABLE)) return false;
     const copy = new Uint8Array(64);
     this.memory.readBytes(this.vcpuInfoBase, copy);
@@ -328,7 +242,7 @@ export class Domain64 {
     domainShutdown(this, SHUTDOWN_crash, reason);
   }
 
-  /** An event channel raised a port: a vCPU polling for it wakes. */
+  /** An event channel raised a port of this vCPU: its poll for it wakes. */
   eventRaised(port: number, kicked: boolean): void {
     pollEventRaised(this, port, kicked);
   }

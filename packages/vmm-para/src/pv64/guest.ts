@@ -1,5 +1,6 @@
-// A built 64-bit PV domain: its own x86-64 CPU on the VM's memory, the builder's entry state, the
-// console and xenstore back ends on event channels, and the hypervisor's entry for the vCPU:
+// A 64-bit PV domain's vCPU with its own x86-64 CPU on the VM's memory; vCPU 0's object is also
+// the built domain (the builder's entry state, the console and xenstore back ends on event
+// channels), which the others share. The hypervisor's entry for a vCPU:
 // SYSCALL (intercepted before it runs) is a hypercall from guest kernel mode and a bounce to the
 // syscall callback from user mode; every exception stops the CPU and is bounced to the guest's
 // trap table, except Xen's forced-emulation prefix (ud2; .ascii "xen"; cpuid) and the privileged
@@ -7,7 +8,8 @@
 import { Paging, type PhysicalMemory } from '@ringvisor/mmu';
 import type { ExitStats, PvDomain, PvDomainConfig, PvShutdownReason, Registers, SpecialRegisters, VmExit } from '@ringvisor/vmm-api';
 import { Cpu, MMU_PAGING_FEATURES, MmuPaging, cpuRegisters, cpuSpecialRegisters, cpuid } from '@ringvisor/x86-core';
-import { GUEST_DOMID, HC, PAGE_SIZE } from '../abi.js';
+import { GUEST_DOMID, HC, MAX_VCPUS, PAGE_SIZE } from '../abi.js';
+import type { SmpHost } from '../hypercalls/context.js';
 import { ConsoleBackend } from '../backends/console.js';
 import { GrantTable } from '../backends/grant-table.js';
 import { VirtualBlockDevice } from '../backends/vbd.js';
@@ -23,7 +25,7 @@ import { isBzImage, unpackBzImage } from './bzimage.js';
 import { Domain64 } from './domain.js';
 import { Args64, type HypercallContext64 } from './hypercalls/context.js';
 import { hypercall64 } from './hypercalls/dispatch.js';
-import { GDT_VIRT_64 } from './layout.js';
+import { gdtVirt64 } from './layout.js';
 import { emulatePageTableWrite } from './ptwr.js';
 import { parseXenElf64, type XenElf64Image } from './xen-elf64.js';
 
@@ -59,7 +61,13 @@ export function kernelElf64(image: Uint8Array): XenElf64Image {
   return parseXenElf64(isBzImage(image) ? unpackBzImage(image) : image);
 }
 
-export class PvGuest64 implements PvDomain {
+/** vCPU 0 of the domain, whose back ends and vCPU list the others share. */
+interface FirstVcpu {
+  readonly guest: PvGuest64;
+  readonly id: number;
+}
+
+export class PvGuest64 implements PvDomain, SmpHost<HypercallContext64> {
   readonly cpu: Cpu;
   readonly domain: Domain64;
   readonly built: Built64;
@@ -68,12 +76,19 @@ export class PvGuest64 implements PvDomain {
   readonly xenstore: Xenstore;
   readonly grants: GrantTable;
   readonly vbd: VirtualBlockDevice | null;
+  readonly context: HypercallContext64;
+  /** max_vcpus, and the domain's vCPUs made so far by ID (one list, vCPU 0's). */
+  readonly maxVcpus: number;
+  private readonly vcpus: (PvGuest64 | undefined)[];
   private readonly memory: PhysicalMemory;
-  private readonly context: HypercallContext64;
   private readonly args = new Args64();
   private continuation: number[] | null = null;
 
-  constructor(memory: PhysicalMemory, private readonly stats: ExitStats, config: PvDomainConfig, elf: XenElf64Image, clockIsHost: boolean) {
+  /** vCPU 0 builds the domain from `elf`; another (`first` given) joins vCPU 0's, down and uninitialised. */
+  constructor(
+    memory: PhysicalMemory, private readonly stats: ExitStats, private readonly config: PvDomainConfig, elf: XenElf64Image | null,
+    private readonly clockIsHost: boolean, first: FirstVcpu | null = null,
+  ) {
     this.memory = memory;
     const paging = new MmuPaging(new Paging(memory, { maxPhysAddrBits: PHYSICAL_ADDRESS_BITS }));
     this.cpu = new Cpu({ memory, io: { read: () => 0xffffffff, write: () => undefined }, paging, model: 'x86-64' });
@@ -82,7 +97,31 @@ export class PvGuest64 implements PvDomain {
     this.cpu.intercepts.interceptOpcode(0x105);
     const clock = config.clock;
     if (clockIsHost) this.cpu.tscSource = () => Math.floor(clock.now() / NS_PER_TSC_TICK);
+    if (first !== null) {
+      const root = first.guest;
+      const domain = new Domain64(memory, this.cpu, paging, stats, root.domain.shared, first.id);
+      this.domain = domain;
+      this.maxVcpus = root.maxVcpus;
+      this.vcpus = root.vcpus;
+      this.vcpus[first.id] = this;
+      this.enterLongMode();
+      // Its time-stamp counter starts where vCPU 0's is.
+      this.cpu.tscOffset = root.cpu.readTsc() - this.cpu.readTsc();
+      ({ built: this.built, grants: this.grants, console: this.console, xenstore: this.xenstore, vbd: this.vbd } = root);
+      this.time = new DomainTime(domain, this.cpu, clock, SHARED_INFO_64);
+      domain.upcallMask = 1;
+      this.context = this.contextOf(root);
+      return;
+    }
+    if (elf === null) throw new Error('vCPU 0 builds the domain: it needs the kernel');
+    const vcpus = config.vcpus ?? 1;
+    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) throw new RangeError(`a PV domain has 1 to ${MAX_VCPUS} vCPUs, not ${vcpus}`);
+    this.maxVcpus = vcpus;
+    this.vcpus = [this];
     const domain = new Domain64(memory, this.cpu, paging, stats);
+    domain.shared.maxVcpus = vcpus;
+    domain.initialised = true;
+    domain.up = true;
     this.domain = domain;
     this.enterLongMode();
     this.built = buildDomain64(domain, elf, config.cmdline ?? '', config.initrd ?? null);
@@ -102,20 +141,40 @@ export class PvGuest64 implements PvDomain {
     storePort = domain.events.allocateBackend(() => this.xenstore.kick());
     memory.write32(this.built.startInfoMachine + START_INFO_64.consoleEvtchn, consolePort);
     memory.write32(this.built.startInfoMachine + START_INFO_64.storeEvtchn, storePort);
-    this.xenstore.populateHome(elf.guestOs || 'domU');
+    this.xenstore.populateHome(elf.guestOs || 'domU', vcpus);
     this.vbd = config.disk ? new VirtualBlockDevice(this.xenstore, this.grants, domain, config.disk, 'x86_64-abi') : null;
     domain.upcallMask = 1;
     domain.rip = this.built.entry;
     domain.setReg(RSP, this.built.stackTop);
     domain.setReg(RSI, this.built.startInfo);
-    this.context = {
-      domain, time: this.time, grants: this.grants, console: this.console, nested: false,
+    this.context = this.contextOf(this);
+  }
+
+  private contextOf(root: PvGuest64): HypercallContext64 {
+    return {
+      domain: this.domain, time: this.time, grants: this.grants, console: this.console, nested: false, smp: root,
       continueWith: (args) => { this.continuation = args; },
-      consoleWrite: (bytes) => { config.console.write(bytes); },
+      consoleWrite: (bytes) => { this.config.console.write(bytes); },
     };
   }
 
-  /** IA-32e mode with paging, the kernel's flat CS/SS at CPL 3, GDT in the hypervisor's slot, no IDT. */
+  /** vCPU `id`'s runner, or null while the guest has not made it (vCPU 0's object only). */
+  runner(id: number): PvGuest64 | null {
+    return this.vcpus[id] ?? null;
+  }
+
+  vcpu(id: number): HypercallContext64 | null {
+    return this.vcpus[id]?.context ?? null;
+  }
+
+  make(id: number): HypercallContext64 {
+    if (!Number.isInteger(id) || id < 0 || id >= this.maxVcpus) throw new RangeError(`the domain has no vCPU ${id}`);
+    const existing = this.vcpus[id];
+    if (existing) return existing.context;
+    return new PvGuest64(this.memory, this.stats, this.config, null, this.clockIsHost, { guest: this, id }).context;
+  }
+
+  /** IA-32e mode with paging, the kernel's flat CS/SS at CPL 3, this vCPU's GDT in the hypervisor's slot, no IDT. */
   private enterLongMode(): void {
     const cpu = this.cpu;
     cpu.cr0 = 0x80010033;
@@ -123,8 +182,9 @@ export class PvGuest64 implements PvDomain {
     cpu.cr4 = 0x620;
     // SCE, LME, LMA, NXE.
     cpu.efer = 0xd01;
-    const hi = Math.floor(GDT_VIRT_64 / TWO_32);
-    cpu.gdtrBase = (GDT_VIRT_64 - hi * TWO_32) >>> 0;
+    const gdt = gdtVirt64(this.domain.vcpuId);
+    const hi = Math.floor(gdt / TWO_32);
+    cpu.gdtrBase = (gdt - hi * TWO_32) >>> 0;
     cpu.long.gdtrBaseHi = hi;
     cpu.gdtrLimit = 0xffff;
     // An empty IDT: every INT n at CPL 3 is #GP(n*8+2), which the hypervisor sees first.
@@ -189,6 +249,17 @@ export class PvGuest64 implements PvDomain {
     return this.continuation !== null ? { continueWith: this.continuation } : result;
   }
 
+  /** The exit for a domain that shut down or crashed, or null while it lives. */
+  endExit(): VmExit | null {
+    switch (this.domain.stop) {
+      case 'poweroff': return { reason: 'shutdown', cause: 'power-off' };
+      case 'reboot': return { reason: 'shutdown', cause: 'reset' };
+      case 'watchdog': return WATCHDOG_EXIT;
+      case 'crash': return { reason: 'internal-error', detail: `domain crashed: ${this.domain.crashReason}` };
+      default: return null;
+    }
+  }
+
   /** The vCPU's run loop (ParaVcpu.run for a 64-bit domain). */
   run(budget: number): VmExit {
     const domain = this.domain;
@@ -200,13 +271,8 @@ export class PvGuest64 implements PvDomain {
     domain.writeRunstate(this.time.now());
     let remaining = budget;
     for (;;) {
-      switch (domain.stop) {
-        case 'poweroff': return { reason: 'shutdown', cause: 'power-off' };
-        case 'reboot': return { reason: 'shutdown', cause: 'reset' };
-        case 'watchdog': return WATCHDOG_EXIT;
-        case 'crash': return { reason: 'internal-error', detail: `domain crashed: ${domain.crashReason}` };
-        default: break;
-      }
+      const ended = this.endExit();
+      if (ended) return ended;
       domain.deliverEvents();
       if (domain.stop !== null) continue;
       if (remaining <= 0) return { reason: 'budget' };
@@ -224,6 +290,8 @@ export class PvGuest64 implements PvDomain {
         this.stats.count('hlt');
         return { reason: 'hlt', interruptsEnabled: true };
       }
+      // It took itself down (VCPUOP_down): the host sees it halted until VCPUOP_up.
+      if (!domain.up && domain.stop === null) return { reason: 'hlt', interruptsEnabled: true };
     }
   }
 

@@ -7,6 +7,8 @@ import { HYPERVISOR_LOW_FRAMES, MAX_GRANT_FRAMES } from '../layout.js';
 import { MACH2PHYS_VIRT_START, PERDOMAIN_VIRT_START } from './abi.js';
 
 export const GDT_VIRT_64 = PERDOMAIN_VIRT_START;
+/** vCPU `vcpu`'s GDT: 16 pages each in the GDT's L1 (512 entries: 32 vCPUs), as Xen maps a GDT per vCPU. */
+export const gdtVirt64 = (vcpu: number): number => GDT_VIRT_64 + vcpu * 16 * PAGE_SIZE;
 /** L4 slots of the two hypervisor mappings. */
 export const M2P_L4_SLOT = Math.floor((MACH2PHYS_VIRT_START + 2 ** 48) / 2 ** 39);
 export const GDT_L4_SLOT = Math.floor((PERDOMAIN_VIRT_START + 2 ** 48) / 2 ** 39);
@@ -17,7 +19,7 @@ export interface HypervisorFrames64 {
   /** GDT page 14 (the reserved entries from 0xe000) and the zero page for pages the guest did not give. */
   readonly gdtReserved: number;
   readonly gdtEmpty: number;
-  /** L3, L2, L1 mapping the GDT's 16 pages at GDT_VIRT_64. */
+  /** L3, L2, L1 mapping the vCPUs' GDTs (16 pages each) from GDT_VIRT_64. */
   readonly gdtL3: number;
   readonly gdtL2: number;
   readonly gdtL1: number;

@@ -1,6 +1,7 @@
 import type { ConsoleBackend } from '../../backends/console.js';
 import type { GrantTable } from '../../backends/grant-table.js';
 import type { DomainTime } from '../../time.js';
+import type { SmpHost } from '../../hypercalls/context.js';
 import type { Domain64 } from '../domain.js';
 
 /**
@@ -31,6 +32,8 @@ export interface HypercallContext64 {
   readonly console: ConsoleBackend | null;
   /** Inside a multicall: no second multicall, no iret. */
   readonly nested: boolean;
+  /** The domain's vCPUs (vcpu_op names them). */
+  readonly smp: SmpHost<HypercallContext64>;
   /** Asks for a continuation: the guest re-executes the call with these argument registers. */
   continueWith(args: number[]): void;
   consoleWrite(bytes: Uint8Array): void;

@@ -3,19 +3,22 @@
 // longs and pointers); the event-channel ones are the same as on x86-32.
 import { CpuFault, GS, loadSegment64 } from '@ringvisor/x86-core';
 import {
-  ENOENT, EFAULT, PHYSDEVOP_set_iopl, VCPUOP_down, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+  EFAULT, PHYSDEVOP_set_iopl, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../../abi.js';
 import {
   GuestFault,
 } from '../../guest-access.js';
 import {
-  consoleIo, eventChannelOp, GRANT_LAYOUT_64, grantTableOp, multicall, type MulticallLayout, vcpuOp, walkTrapTable,
+  consoleIo, eventChannelOp, GRANT_LAYOUT_64, grantTableOp, multicall, type MulticallLayout, walkTrapTable,
 } from '../../hypercalls/common.js';
 import {
   schedOp, type SchedLayout,
 } from '../../hypercalls/sched.js';
 import {
-  CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64, VCPUOP_register_runstate_memory_area, VCPUOP_register_vcpu_info,
+  vcpuOp64,
+} from './vcpu64.js';
+import {
+  CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, HC64, HYPERVISOR_VIRT_START, SEGBASE_FS, SEGBASE_GS_KERNEL, SEGBASE_GS_USER, SEGBASE_GS_USER_SEL, START_INFO_MAGIC_64,
 } from '../abi.js';
 import {
   rangeOk64,
@@ -88,19 +91,7 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
       // RAX comes back from the frame (the vCPU loop leaves it alone after an iret).
       hypervisorIret64(domain);
       return 0;
-    case HC.vcpu_op:
-      if (a.u32(0) === VCPUOP_register_runstate_memory_area) return registerRunstate(ctx, a.u32(1), a.num(2));
-      if (a.u32(0) === VCPUOP_register_vcpu_info) {
-        if (a.u32(1) !== 0) return ENOENT;
-        return domain.registerVcpuInfo(domain.access.read64(a.num(2)), domain.access.read32(a.num(2) + 8)) ? 0 : EINVAL;
-      }
-      if (a.u32(0) === VCPUOP_down) {
-        // The only vCPU going down leaves the domain nothing to run (Linux's halt after a panic).
-        if (a.u32(1) !== 0) return ENOENT;
-        domain.crash('vCPU 0 went down (VCPUOP_down)');
-        return 0;
-      }
-      return vcpuOp(domain, a.u32(1) === 0 ? { time: ctx.time, current: true, up: true } : null, a.u32(0), a.num(2));
+    case HC.vcpu_op: return vcpuOp64(ctx, a.u32(0), a.u32(1), a.num(2));
     case HC.mmuext_op: return mmuextOp64(ctx, a);
     case HC.grant_table_op: return grantTableOp(domain, ctx.grants, rangeOk64, GRANT_LAYOUT_64, a.u32(0), a.num(1), a.u32(2));
     case HC64.set_segment_base: return setSegmentBase(ctx, a.u32(0), a.num(1));
@@ -120,18 +111,6 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
     default:
       return ENOSYS;
   }
-}
-
-/**
- * VCPUOP_register_runstate_memory_area: {u64 addr} of a vcpu_runstate_info the hypervisor keeps
- * current. Written now, as Xen does at registration, and whenever the vCPU runs again.
- */
-function registerRunstate(ctx: HypercallContext64, vcpu: number, arg: number): number {
-  const { domain } = ctx;
-  if (vcpu !== 0) return ENOENT;
-  domain.runstateArea = domain.access.read64(arg);
-  domain.writeRunstate(ctx.time.now());
-  return 0;
 }
 
 /** set_trap_table: {u8 vector, u8 flags, u16 cs, unsigned long address} until address 0; null clears. */
@@ -205,16 +184,12 @@ function xenVersion(ctx: HypercallContext64, cmd: number, arg: number): number {
 /** set_segment_base(which, base): FS, the kernel's GS, the user's GS (inactive while in kernel mode). */
 function setSegmentBase(ctx: HypercallContext64, which: number, base: number): number {
   const { domain } = ctx;
-  const cpu = domain.cpu;
   const canonical = base >= -(2 ** 47) && base < 2 ** 47;
   switch (which) {
-    case SEGBASE_FS: {
+    case SEGBASE_FS:
       if (!canonical) return EINVAL;
-      const hi = Math.floor(base / 2 ** 32);
-      cpu.segBase[4] = (base - hi * 2 ** 32) | 0;
-      cpu.long.segBaseHi[4] = hi;
+      domain.setFsBase(base);
       return 0;
-    }
     case SEGBASE_GS_USER:
       if (!canonical) return EINVAL;
       if (domain.kernelMode) domain.inactiveGs = base;
