@@ -1,6 +1,7 @@
 // Issue #16 with issue #18's guest: under `ringvisor type1`, a para domain boots Debian's amd64
 // kernel unmodified as a Xen PV guest (the bzImage and initramfs from the platform file, the
-// domain builder on the domain's pCPU), its shell answers at the multiplexed console, its
+// domain builder on the domain's pCPU) with two vCPUs it brings up itself (both scheduled on the
+// domain's pCPU; `xl vcpu-list` shows each with CPU time), its shell answers at the multiplexed console, its
 // xen-blkfront disk (/dev/xvda) is the domain's own disk file, `xl list` shows it. `xl reboot` asks
 // it through xenstore control/shutdown = reboot, which Linux's xen/manage.c obeys (orderly_reboot:
 // this initramfs has no /sbin/reboot, so the kernel restarts at once after a sync) through
@@ -31,7 +32,7 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain',
     const platform = {
       pcpus: 1, memory: 256, control: socket,
       domains: [{
-        name: 'linux-pv', strategy: 'para', memory: 160, disk: { file: disk }, on_poweroff: 'preserve',
+        name: 'linux-pv', strategy: 'para', memory: 160, vcpus: 2, disk: { file: disk }, on_poweroff: 'preserve',
         boot: { pv: amd64.bzImage, initrd: amd64.initrd, cmdline: 'console=hvc0 quiet cryptomgr.notests' },
       }],
     };
@@ -42,12 +43,16 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain',
       await t1.waitFor(/^\[linux-pv\] \/ # /m);
       const shell = (Date.now() - t1.started) / 1000;
       const release = amd64.release.replace(/\./g, '\\.');
-      await t1.ask(1, 'linux-pv', `uname -r; cat /sys/block/xvda/size; head -c ${SEED.length} /dev/xvda; echo`, [release, '2048', SEED]);
+      await t1.ask(1, 'linux-pv', `uname -r; cat /sys/devices/system/cpu/online; cat /sys/block/xvda/size; head -c ${SEED.length} /dev/xvda; echo`, [release, '0-1', '2048', SEED]);
 
+      const vcpus = t1.xl('vcpu-list', 'linux-pv').stdout.trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/));
+      expect(vcpus.map((v) => v.slice(0, 3))).toEqual([['linux-pv', '1', '0'], ['linux-pv', '1', '1']]);
+      // Both have run, on the platform's one pCPU (a vCPU that never ran shows no CPU).
+      for (const v of vcpus) expect(v[3]).toBe('0');
       const xl = t1.xl('list');
       expect(xl.status, xl.stderr).toBe(0);
       const row = xl.stdout.trim().split('\n')[1].trim().split(/\s+/);
-      expect(row.slice(0, 4)).toEqual(['linux-pv', '1', '160', '1']);
+      expect(row.slice(0, 4)).toEqual(['linux-pv', '1', '160', '2']);
       expect(row[4]).toMatch(/^[r-][b-]----$/);
       expect(Number(row[5])).toBeGreaterThan(0);
       console.log(`type1 PV Linux: shell after ${shell.toFixed(0)} s\n${xl.stdout}`);
@@ -58,14 +63,14 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain',
       await t1.waitFor(/^\[linux-pv\] \/ # /m, restart);
       const again = (Date.now() - t1.started) / 1000 - shell;
       await t1.ask(2, 'linux-pv', `uname -r; cat /sys/block/xvda/size; head -c ${SEED.length} /dev/xvda; echo`, [release, '2048', SEED]);
-      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+2\s+160\s+1\s+[r-][b-]----/m);
+      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+2\s+160\s+2\s+[r-][b-]----/m);
       console.log(`type1 PV Linux: shell again ${again.toFixed(0)} s after the first`);
 
       const asked = t1.xl('shutdown', 'linux-pv');
       expect([asked.status, asked.stdout]).toEqual([0, "shutting down domain 2 'linux-pv' (xenstore control/shutdown = poweroff)\n"]);
       await t1.waitFor(/^\[linux-pv\] The system is going down NOW!/m, restart);
       await t1.waitFor(/^\(type1\) domain 2 'linux-pv' shut down: power-off/m);
-      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+2\s+160\s+1\s+---s--/m);
+      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+2\s+160\s+2\s+---s--/m);
       expect(await t1.quit()).toBe(0);
     } finally {
       t1.kill();

@@ -2,7 +2,9 @@
 # every other vCPU the domain has (VCPUOP_is_up answers -ENOENT past the last) with
 # VCPUOP_initialise and VCPUOP_up, each on its own stack with its number in EBX; each one counts
 # itself in, sends vCPU 0 an IPI and then counts forever in its own word of `work`. vCPU 0 blocks
-# until every IPI came, prints `pv-smp: N vCPUs up` and counts in work[0] forever too.
+# until every IPI came, prints `pv-smp: N vCPUs up` and counts in work[0] forever too; with the
+# command line `poweroff` it waits until 11 s of system time have passed (SCHEDOP_poll on a port
+# nobody raises, with that timeout) and powers the domain off, the other vCPUs still counting.
         .set    VIRT_BASE, 0xC0000000
         .set    HC_update_va_mapping, 14
         .set    HC_console_io, 18
@@ -22,6 +24,10 @@
         .set    SI_shared_info, 36
         .set    SI_pt_base, 60
         .set    SI_mfn_list, 68
+        .set    SI_cmd_line, 80
+        .set    SCHEDOP_shutdown, 2
+        .set    SCHEDOP_poll, 3
+        .set    EVTCHNOP_alloc_unbound, 6
         # Where shared_info is mapped (inside the boot mapping), and its fields.
         .set    SHARED, 0xC0300000
         .set    EVTCHN_PENDING, 2048
@@ -132,7 +138,17 @@ report:
         add     $'0', %al
         mov     %al, count_digit
         HC      HC_console_io, $0, $(up_end - up_line), $up_line
-        xor     %ebx, %ebx
+        mov     start_info, %eax
+        cmpb    $'p', SI_cmd_line(%eax)
+        jne     1f
+        HC      HC_event_channel_op, $EVTCHNOP_alloc_unbound, $unbound
+        test    %eax, %eax
+        jnz     halt
+        HC      HC_sched_op, $SCHEDOP_poll, $poll
+        # sched_op(shutdown, {reason poweroff}).
+        HC      HC_sched_op, $SCHEDOP_shutdown, $shutdown_reason
+        jmp     halt
+1:      xor     %ebx, %ebx
         jmp     count
 
 # Another vCPU starts here with its number in EBX: in, an IPI to vCPU 0, then its own counting.
@@ -164,6 +180,12 @@ halt:
         .balign 4096
 start_info:     .long 0
 vcpus:          .long 0
+shutdown_reason: .long 0
+# EVTCHNOP_alloc_unbound {u16 dom DOMID_SELF; u16 remote_dom; u32 port (out)}, and
+# sched_poll {ports: that port; nr_ports 1; u64 timeout 11e9 ns}.
+unbound:        .short 0x7ff0, 0
+                .long 0
+poll:           .long unbound + 4, 1, 0x8fa6ae00, 2
 alive:          .long 0
 # EVTCHNOP_bind_ipi {u32 vcpu; u32 port (out)}: vCPU 0's.
 ipi:            .long 0, 0

@@ -303,11 +303,6 @@ export class Type1Hypervisor {
     let domain: Domain;
     try {
       domain = new Domain(id, config, extent, this.pool, span / FRAME_SIZE, disk);
-      // An ELF of class 32 (EI_CLASS 1): only the x86-32 PV ABI brings up more vCPUs here.
-      const kernel = domain.pvKernel;
-      if (config.vcpus > 1 && (kernel === null || kernel[0] !== 0x7f || kernel[4] !== 1)) {
-        throw new Error(`vcpus: ${config.vcpus} needs an x86-32 PV kernel (strategy para); this domain's kernel runs one vCPU`);
-      }
     } catch (error) {
       this.pool.release(extent, id);
       throw error;
@@ -362,6 +357,14 @@ export class Type1Hypervisor {
     return [...this.vcpus.values()].filter((v) => v.domain === domain).sort((a, b) => a.index - b.index);
   }
 
+  /**
+   * An ended or dying domain's vCPUs are never dispatched again: the waiting ones are paused now, a
+   * running one when its slice ends. So its end (a restart, a reap) finds none of them on a pCPU.
+   */
+  private stopVcpus(domain: Domain): void {
+    for (const vcpu of this.vcpusOf(domain)) this.scheduler.pause(vcpu.id);
+  }
+
   /** Whether a slice of one of the domain's vCPUs runs on some pCPU. */
   private onPcpu(domain: Domain): boolean {
     return this.pcpus.some((p) => p.running !== -1 && this.vcpus.get(p.running)?.domain === domain);
@@ -376,6 +379,7 @@ export class Type1Hypervisor {
       this.destroyWaiters.set(domain.id, list);
     });
     domain.finish('dying', 'destroyed');
+    this.stopVcpus(domain);
     // Whatever its end was waiting for (a restart's back-off), it is destroyed now.
     domain.settle({ end: domain.end!, action: 'destroy' });
     if (!this.onPcpu(domain)) this.reap(domain);
@@ -705,6 +709,7 @@ export class Type1Hypervisor {
 
   private markEnded(domain: Domain, kind: DomainEnd, why: string): void {
     domain.finish(kind, why);
+    this.stopVcpus(domain);
     this.log(`domain ${domain.id} '${domain.name}' ${kind === 'crash' ? 'crashed' : 'shut down'}: ${why}`);
   }
 
