@@ -1,7 +1,8 @@
 // Issue #16 with issue #18's guest: under `ringvisor type1`, a para domain boots Debian's amd64
 // kernel unmodified as a Xen PV guest (the bzImage and initramfs from the platform file, the
 // domain builder on the domain's pCPU) with two vCPUs it brings up itself (both scheduled on the
-// domain's pCPU; `xl vcpu-list` shows each with CPU time), its shell answers at the multiplexed console, its
+// domain's pCPU; `xl vcpu-list` shows each; `xl vcpu-set` takes CPU 1 offline and back, through
+// xenstore as libxl does), its shell answers at the multiplexed console, its
 // xen-blkfront disk (/dev/xvda) is the domain's own disk file, `xl list` shows it. `xl reboot` asks
 // it through xenstore control/shutdown = reboot, which Linux's xen/manage.c obeys (orderly_reboot:
 // this initramfs has no /sbin/reboot, so the kernel restarts at once after a sync) through
@@ -45,6 +46,14 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain',
       const release = amd64.release.replace(/\./g, '\\.');
       await t1.ask(1, 'linux-pv', `uname -r; cat /sys/devices/system/cpu/online; cat /sys/block/xvda/size; head -c ${SEED.length} /dev/xvda; echo`, [release, '0-1', '2048', SEED]);
 
+      // xl vcpu-set: Linux takes CPU 1 offline itself when its xenstore availability says so; back
+      // online, the kernel makes it present again and userspace onlines it (udev's job: here the
+      // shell's), which brings the vCPU up again (VCPUOP_up).
+      for (const [count, online, first] of [['1', '0', ''], ['2', '0-1', 'until echo 1 > /sys/devices/system/cpu/cpu1/online; do sleep 1; done 2>/dev/null; ']]) {
+        const set = t1.xl('vcpu-set', 'linux-pv', count);
+        expect([set.status, set.stderr]).toEqual([0, '']);
+        await t1.ask(1, 'linux-pv', `${first}until [ "$(cat /sys/devices/system/cpu/online)" = ${online} ]; do sleep 1; done; echo online=$(cat /sys/devices/system/cpu/online)`, [`online=${online}`]);
+      }
       const vcpus = t1.xl('vcpu-list', 'linux-pv').stdout.trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/));
       expect(vcpus.map((v) => v.slice(0, 3))).toEqual([['linux-pv', '1', '0'], ['linux-pv', '1', '1']]);
       // Both have run, on the platform's one pCPU (a vCPU that never ran shows no CPU).

@@ -39,6 +39,8 @@ Commands:
                                        rest are not (the error names both)
   destroy DOM                          stop the domain at once and return its frames to the pool
   vcpu-list [DOM...]                   vCPUs: the pCPU each runs on, state, time, hard affinity
+  vcpu-set DOM COUNT                   a para domain's online vCPUs (1..its vcpus), asked of its
+                                       guest through xenstore cpu/N/availability, as xl does
   vcpu-pin DOM VCPU CPUS               hard affinity: CPUS is all, N, N-M or a comma list
   sched-credit2 [-d DOM] [-w WEIGHT] [-c CAP]
                                        show, or set, a domain's credit2 weight (1..65535) and cap (% of a pCPU, 0 none)
@@ -209,6 +211,13 @@ export async function xlCommand(argv: readonly string[]): Promise<number> {
       need(rest, 1, `${command} DOM`);
       request = { cmd: command, domain: rest[0] };
       break;
+    case 'vcpu-set': {
+      need(rest, 2, 'vcpu-set DOM COUNT');
+      const count = /^\d{1,2}$/.test(rest[1]) ? Number(rest[1]) : NaN;
+      if (!(count >= 1)) throw new UsageError(`vcpu-set: COUNT is a number of vCPUs from 1, not '${rest[1]}'`);
+      request = { cmd: 'vcpu-set', domain: rest[0], count };
+      break;
+    }
     case 'vcpu-pin':
       need(rest, 3, 'vcpu-pin DOM VCPU CPUS');
       request = { cmd: 'vcpu-pin', domain: rest[0], vcpu: rest[1], cpus: rest[2] };

@@ -489,6 +489,22 @@ export class Type1Hypervisor {
     this.fillIdle();
   }
 
+  /**
+   * xl vcpu-set: asks a para domain's guest to keep `count` vCPUs online (1..its vcpus), through
+   * xenstore cpu/N/availability as libxl does; the guest brings them up or takes them down itself.
+   * A full or hw:vmx domain has one vCPU and no such interface.
+   */
+  setVcpus(ref: string | number, count: number): Domain {
+    const domain = this.running(ref);
+    if (domain.pvKernel === null) throw new Error(`domain '${domain.name}' (${domain.config.strategy}) has no PV control interface for its vCPUs`);
+    if (!Number.isInteger(count) || count < 1 || count > domain.config.vcpus) {
+      throw new Error(`domain '${domain.name}' can have 1 to ${domain.config.vcpus} vCPUs online (its vcpus), not ${count}`);
+    }
+    this.pcpus[domain.home!].worker.postMessage({ type: 'pv-vcpus', domain: domain.id, online: count } satisfies ToPcpu);
+    this.log(`domain ${domain.id} '${domain.name}': xenstore cpu/N/availability: ${count} of ${domain.config.vcpus} online`);
+    return domain;
+  }
+
   /** xl vcpu-pin: the hard affinity of vCPU `vcpu` of the domain, or of all of them; a vCPU moves at its next slice. */
   pin(ref: string | number, cpus: readonly number[], vcpu: number | 'all' = 'all'): void {
     const domain = this.find(ref);

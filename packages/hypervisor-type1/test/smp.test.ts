@@ -43,6 +43,11 @@ describe('SMP domains', () => {
         expect(row.secondsOn[0]).toBe(0);
         expect(row.affinity).toEqual([1]);
       }
+      // xl vcpu-set: asked of a para guest (this one has no watch on it), refused past its vCPUs and for hw:vmx.
+      expect(hv.setVcpus('smp', 2).name).toBe('smp');
+      expect(() => hv.setVcpus('smp', 4)).toThrow(/can have 1 to 3 vCPUs online/);
+      expect(() => hv.setVcpus('smp', 0)).toThrow(/can have 1 to 3/);
+      expect(() => hv.setVcpus('compute', 1)).toThrow(/no PV control interface/);
       // The compute domain keeps its pCPU meanwhile.
       const counter = hv.find('compute').memory.read32(COMPUTE_COUNTER_ADDRESS);
       await until('compute runs', () => hv.find('compute').memory.read32(COMPUTE_COUNTER_ADDRESS) !== counter);

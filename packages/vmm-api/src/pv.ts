@@ -60,6 +60,12 @@ export interface PvDomain {
    * does not runs on, and the request waits in the node. Throws a RangeError for another reason.
    */
   requestShutdown(reason: PvShutdownReason): void;
+  /**
+   * xl vcpu-set: writes each vCPU's xenstore node cpu/N/availability, `online` below `count` and
+   * `offline` from it, firing the guest's watches; the guest brings vCPUs up or takes them down
+   * itself (Linux's xen cpu_hotplug). Throws a RangeError for a count outside 1..max_vcpus.
+   */
+  setOnlineVcpus?(count: number): void;
 }
 
 /** The optional part of `Vm` a para-virtualizing strategy implements. */

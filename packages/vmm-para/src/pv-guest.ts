@@ -127,4 +127,9 @@ export class PvGuest implements PvDomain, SmpHost {
   requestShutdown(reason: PvShutdownReason): void {
     this.xenstore.requestShutdown(reason);
   }
+
+  setOnlineVcpus(count: number): void {
+    if (!Number.isInteger(count) || count < 1 || count > this.maxVcpus) throw new RangeError(`the domain has 1 to ${this.maxVcpus} vCPUs online, not ${count}`);
+    this.xenstore.setVcpuAvailability(this.maxVcpus, count);
+  }
 }

@@ -227,6 +227,18 @@ describe.skipIf(!toolchain)('para: a domain with two vCPUs', () => {
     expect(vcpus[1].getRegisters().esp).toBeGreaterThan(0xc0000000);
   });
 
+  it('lists each vCPU as online in xenstore, and xl vcpu-set rewrites the nodes (1..max_vcpus)', () => {
+    const booted = bootGuest(assembleGuest(SMP_GUEST), { vcpus: 3 });
+    const guest = booted.pv as PvGuest;
+    const availability = () => [0, 1, 2].map((vcpu) => guest.xenstore.tree.get(`/local/domain/1/cpu/${vcpu}/availability`));
+    expect(availability()).toEqual(['online', 'online', 'online']);
+    guest.setOnlineVcpus(1);
+    expect(availability()).toEqual(['online', 'offline', 'offline']);
+    guest.setOnlineVcpus(3);
+    expect(availability()).toEqual(['online', 'online', 'online']);
+    for (const bad of [0, 4, 1.5, NaN]) expect(() => guest.setOnlineVcpus(bad)).toThrow(RangeError);
+  });
+
   it('refuses vCPUs the domain was not given, and makes no CPU for one never brought up', () => {
     const booted = bootGuest(assembleGuest(SMP_GUEST), { vcpus: 2 });
     expect(() => booted.vm.createVcpu(2)).toThrow(RangeError);

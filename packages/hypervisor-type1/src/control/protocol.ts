@@ -26,6 +26,8 @@ export type ControlRequest =
    * ends the command, and the error names the domains asked before it and those not asked.
    */
   | { readonly cmd: 'reboot'; readonly domain?: string; readonly all?: boolean; readonly wait?: boolean; readonly force?: boolean }
+  /** xl vcpu-set: how many of a para domain's vCPUs stay online. */
+  | { readonly cmd: 'vcpu-set'; readonly domain: string; readonly count: number }
   /** `cpus`: "all", or a list like "0,2-3". */
   | { readonly cmd: 'vcpu-pin'; readonly domain: string; readonly vcpu: string; readonly cpus: string }
   /** Without weight and cap: report; without domain: every domain. */

@@ -120,6 +120,9 @@ async function execute(hv: Type1Hypervisor, r: ControlRequest): Promise<ControlR
     case 'console':
       hv.find(r.domain);
       return null;
+    case 'vcpu-set':
+      hv.setVcpus(r.domain, r.count);
+      return null;
     case 'vcpu-pin':
       if (r.vcpu !== 'all' && !/^\d+$/.test(r.vcpu)) throw new Error(`vcpu-pin: VCPU is a number or all, not '${r.vcpu}'`);
       hv.pin(r.domain, parseCpuList(r.cpus, hv.pcpuCount), r.vcpu === 'all' ? 'all' : Number(r.vcpu));

@@ -108,6 +108,8 @@ export type ToPcpu =
   | { readonly type: 'power-button'; readonly domain: number }
   /** Write `reason` to xenstore control/shutdown of the para-virtual domain resident here (xl shutdown). */
   | { readonly type: 'pv-shutdown'; readonly domain: number; readonly reason: PvShutdownReason }
+  /** xl vcpu-set: `online` vCPUs of the para-virtual domain resident here, in its xenstore. */
+  | { readonly type: 'pv-vcpus'; readonly domain: number; readonly online: number }
   /** Bytes typed at the console of a domain whose back end lives on this pCPU (para-virtual, or its device models here). */
   | { readonly type: 'console-input'; readonly domain: number; readonly bytes: Uint8Array }
   /** The platform stops: close the domains' disks here and answer 'stopped'. */

@@ -252,6 +252,12 @@ port.on('message', (message: ToPcpu) => {
     }
   } else if (message.type === 'power-button') {
     local.pressPowerButton(message.domain);
+  } else if (message.type === 'pv-vcpus') {
+    const instance = pvInstance(message.domain);
+    if (instance?.pv.domain.setOnlineVcpus) {
+      instance.pv.domain.setOnlineVcpus(message.online);
+      wakePending(message.domain);
+    }
   } else if (message.type === 'pv-shutdown') {
     const instance = pvInstance(message.domain);
     if (instance) {

@@ -6,7 +6,7 @@
 // notifies once per empty ring depends on it). Back ends watch nodes too (`watch`), as dom0's
 // drivers do through xenbus: their handlers run once the change is committed (a write, or the end
 // of the transaction that made it) and the guest's reply is queued. The toolstack's side: the
-// domain's own nodes seeded at build (name, domid, the vCPU, the guest-writable control directory)
+// domain's own nodes seeded at build (name, domid, each vCPU's availability, the guest-writable control directory)
 // and shutdown requests written to control/shutdown as dom0 writes them.
 import type { PhysicalMemory } from '@ringvisor/mmu';
 import type { PvShutdownReason } from '@ringvisor/vmm-api';
@@ -102,6 +102,11 @@ export class Xenstore {
     this.store.write(0, path, value);
     this.runHostWatches();
     this.flushReplies();
+  }
+
+  /** xl vcpu-set: cpu/N/availability of each of the domain's `vcpus`, online below `online`. */
+  setVcpuAvailability(vcpus: number, online: number): void {
+    for (let vcpu = 0; vcpu < vcpus; vcpu++) this.publish(`${this.home}/cpu/${vcpu}/availability`, vcpu < online ? 'online' : 'offline');
   }
 
   /** A back end's watch on `path` and the nodes below it (xenbus's register_xenbus_watch in dom0). */

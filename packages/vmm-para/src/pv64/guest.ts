@@ -230,6 +230,11 @@ export class PvGuest64 implements PvDomain, SmpHost<HypercallContext64> {
     this.xenstore.requestShutdown(reason);
   }
 
+  setOnlineVcpus(count: number): void {
+    if (!Number.isInteger(count) || count < 1 || count > this.maxVcpus) throw new RangeError(`the domain has 1 to ${this.maxVcpus} vCPUs online, not ${count}`);
+    this.xenstore.setVcpuAvailability(this.maxVcpus, count);
+  }
+
   /** Runs hypercall `nr` with `args` (RDI.. as numbers): the value for RAX, or the continuation's arguments. */
   hypercall(nr: number, args: readonly number[]): number | { continueWith: number[] } {
     const a = this.args;
