@@ -22,6 +22,9 @@ function validCodeSelector(selector: number): boolean {
 }
 
 /** check_descriptor: null when refused, else the (possibly limit-truncated) descriptor words. */
+/** A ring-0 selector an x86-32 guest names becomes its ring-1 one (Xen's fixup_guest_code/stack_selector). */
+export const fixupSelector = (selector: number): number => ((selector & 3) === 0 ? (selector | 1) : selector) & 0xffff;
+
 export function checkDescriptor(lo: number, hi: number): [number, number] | null {
   lo >>>= 0;
   hi >>>= 0;

@@ -24,6 +24,9 @@ import {
 import {
   hypervisorIret,
 } from '../iret.js';
+import {
+  fixupSelector,
+} from '../descriptors.js';
 
 const MULTICALL_ENTRY_SIZE = 32;
 /** x86-32 guest handles are 4 bytes, checked below the hypervisor's region. */
@@ -31,9 +34,6 @@ const SCHED_LAYOUT_32: SchedLayout = { pointer: 4, rangeOk };
 const TRAP_INFO_SIZE = 8;
 /** When set_timer_op's timeout is absurdly far, Xen fires it after 100 ms. */
 const FAR_TIMEOUT_NS = 100_000_000;
-
-/** A ring-0 selector the guest names becomes its ring-1 one (Xen's fixup_guest_code_selector). */
-const fixupSelector = (selector: number) => ((selector & 3) === 0 ? (selector | 1) : selector) & 0xffff;
 
 /** Runs hypercall `nr`; returns the value for EAX. Guest faults in a handler become -EFAULT. */
 export function hypercall(ctx: HypercallContext, nr: number, a: readonly number[]): number {

@@ -8,6 +8,7 @@ import {
   EEXIST, EINVAL, ENOENT, FIRST_RESERVED_GDT_ENTRY, PAGE_SIZE, SHARED_INFO, SHUTDOWN_poweroff, USER_REGS_32, VCPU_CONTEXT_32,
   VCPUOP_down, VCPUOP_initialise, VCPUOP_is_up, VCPUOP_up, VGCF_I387_VALID,
 } from '../abi.js';
+import { fixupSelector } from '../descriptors.js';
 import { TYPE_L2 } from '../frames.js';
 import { gdtVirt, IDT_VIRT } from '../layout.js';
 import { domainShutdown, type SchedHost } from '../sched-state.js';
@@ -25,9 +26,6 @@ const EFLAGS_VM = 0x20000;
 /** The most LDT entries a context may name (Xen's check; this hypervisor offers no LDT at all). */
 const MAX_LDT_ENTRIES = 8192;
 
-/** A ring-0 selector the guest names becomes its ring-1 one (Xen's fixup_guest_code/stack_selector). */
-const fixupSelector = (selector: number) => ((selector & 3) === 0 ? (selector | 1) : selector) & 0xffff;
-
 export function vcpuOp32(ctx: HypercallContext, cmd: number, vcpuId: number, arg: number): number {
   return vcpuControlOp(ctx.smp, ctx.domain, cmd, vcpuId, arg, (id) => initialise(ctx, id, arg));
 }
@@ -37,7 +35,7 @@ export function vcpuOp32(ctx: HypercallContext, cmd: number, vcpuId: number, arg
  * calling vCPU's view); `initialise` reads and applies the ABI's vcpu_guest_context.
  */
 export function vcpuControlOp<C extends VcpuControl>(
-  smp: SmpHost<C>, caller: SchedHost & CommonHost, cmd: number, vcpuId: number, arg: number, initialise: (id: number) => number,
+  smp: SmpHost<C>, caller: C['domain'] & SchedHost & CommonHost, cmd: number, vcpuId: number, arg: number, initialise: (id: number) => number,
 ): number {
   // An unsigned int in the ABI.
   const id = vcpuId >>> 0;
@@ -66,7 +64,7 @@ export function vcpuControlOp<C extends VcpuControl>(
     case VCPUOP_is_up: return smp.vcpu(id)?.domain.up === true ? 1 : 0;
     default: {
       const target = smp.vcpu(id) ?? smp.make(id);
-      return vcpuOp(caller, { time: target.time, current: (target.domain as object) === caller, up: target.domain.up }, cmd, arg);
+      return vcpuOp(caller, { time: target.time, current: target.domain === caller, up: target.domain.up }, cmd, arg);
     }
   }
 }

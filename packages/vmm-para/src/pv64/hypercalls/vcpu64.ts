@@ -25,6 +25,8 @@ const GENERAL_REGISTERS: readonly (readonly [number, number])[] = [
   [USER_REGS_64.rax, 0], [USER_REGS_64.rcx, 1], [USER_REGS_64.rdx, 2], [USER_REGS_64.rsi, 6], [USER_REGS_64.rdi, 7],
 ];
 const RSP = 4;
+/** An RPL-0 selector a 64-bit guest names becomes RPL 3 (Xen's fixup_guest_code/stack_selector). */
+const fixupSelector64 = (selector: number) => ((selector & 3) === 0 ? selector | 3 : selector) & 0xffff;
 
 /** A canonical 48-bit address as the signed number the 64-bit code uses, or null. */
 function canonical(value: bigint): number | null {
@@ -75,8 +77,7 @@ function initialise64(ctx: HypercallContext64, id: number, arg: number): number 
     const entry = c.trapCtxt + vector * 16;
     const address = canonical(u64(entry + 8));
     if (address === null) return EINVAL;
-    const cs = view.getUint16(entry + 2, true);
-    traps.push(address === 0 ? null : { flags: bytes[entry + 1], cs: (cs & 3) === 0 ? cs | 3 : cs, address });
+    traps.push(address === 0 ? null : { flags: bytes[entry + 1], cs: fixupSelector64(view.getUint16(entry + 2, true)), address });
   }
   const ldtBase = u64(c.ldtBase);
   const ldtEntries = u64(c.ldtEnts);
@@ -137,8 +138,7 @@ function initialise64(ctx: HypercallContext64, id: number, arg: number): number 
   const [activeGs, inactiveGs] = vcpu.kernelMode ? [at[c.gsBaseKernel]!, at[c.gsBaseUser]!] : [at[c.gsBaseUser]!, at[c.gsBaseKernel]!];
   vcpu.setGsBase(activeGs);
   vcpu.inactiveGs = inactiveGs;
-  const fix = (selector: number) => ((selector & 3) === 0 ? selector | 3 : selector) & 0xffff;
-  if (!vcpu.loadCodeAndStack(fix(view.getUint16(regs + u.cs, true)), fix(view.getUint16(regs + u.ss, true)))) {
+  if (!vcpu.loadCodeAndStack(fixupSelector64(view.getUint16(regs + u.cs, true)), fixupSelector64(view.getUint16(regs + u.ss, true)))) {
     vcpu.entryFault = `VCPUOP_initialise gave vCPU ${id} a code or stack segment it cannot run with`;
   }
   vcpu.upcallMask = 1;
