@@ -1,8 +1,8 @@
 // Issue 18's proof: Debian's amd64 kernel (its bzImage, unmodified) boots as a Xen PV guest under
 // `ringvisor run --vmm para --kernel ... --initrd ...` to the busybox shell on hvc0 (the start_info
 // console ring) with two vCPUs it brings up itself (SMP: both online, per-CPU timers and IPIs, a
-// process pinned to CPU 1); uname, /proc/cpuinfo's hypervisor flag and dmesg show a PV guest; a 32-bit
-// process runs in compatibility mode; `--disk` is
+// process pinned to CPU 1, steal time from the runstate areas); uname, /proc/cpuinfo's hypervisor
+// flag and dmesg show a PV guest; a 32-bit process runs in compatibility mode; `--disk` is
 // /dev/xvda through xen-blkfront (loaded by the initramfs) and the blkif back end: the host file's
 // bytes read in the guest, a write and `sync` reach the host file; `poweroff` ends the VM through
 // SCHEDOP_shutdown with status 0, and --stats counts its hypercalls by name. Skips, saying why,
@@ -48,6 +48,22 @@ describe.skipIf(!!skipReason)('Linux amd64 as a Xen PV guest (--vmm para)', () =
       }
       expect(interrupts).toMatch(/^RES:\s+[1-9]\d*\s+[1-9]\d*/m);
       expect(await vm.command('taskset -c 1 cat /proc/self/stat | cut -d" " -f39')).toMatch(/^1\r?$/m);
+      // Steal time from the runstate areas: a busy loop pinned to each vCPU, both on the VM's one
+      // thread, each runs about half the time and waits (runnable) the other half.
+      const cpuTimes = async () => {
+        const lines = await vm.command('grep "^cpu[01] " /proc/stat');
+        return [...lines.matchAll(/^cpu(\d) (\d+) \d+ (\d+) \d+ \d+ \d+ \d+ (\d+)/gm)].map((m) => ({ ran: Number(m[2]) + Number(m[3]), steal: Number(m[4]) }));
+      };
+      const before = await cpuTimes();
+      await vm.command("taskset -c 0 sh -c 'while :; do :; done' & taskset -c 1 sh -c 'while :; do :; done' & sleep 3; kill %1 %2");
+      const after = await cpuTimes();
+      expect(after).toHaveLength(2);
+      for (const cpu of [0, 1]) {
+        const ran = after[cpu].ran - before[cpu].ran;
+        const steal = after[cpu].steal - before[cpu].steal;
+        expect(steal / (ran + steal), `cpu${cpu}: ran ${ran}, steal ${steal} ticks`).toBeGreaterThan(0.3);
+        expect(steal / (ran + steal), `cpu${cpu}: ran ${ran}, steal ${steal} ticks`).toBeLessThan(0.7);
+      }
       const dmesg = await vm.command('dmesg | grep -i xen');
       expect(dmesg).toContain('Hypervisor detected: Xen PV');
       expect(dmesg).toMatch(/xen:balloon: Initialising balloon driver/);

@@ -2,7 +2,8 @@
 // kernel unmodified as a Xen PV guest (the bzImage and initramfs from the platform file, the
 // domain builder on the domain's pCPU) with two vCPUs it brings up itself (both scheduled on the
 // domain's pCPU; `xl vcpu-list` shows each; `xl vcpu-set` takes CPU 1 offline and back, through
-// xenstore as libxl does), its shell answers at the multiplexed console, its
+// xenstore as libxl does; a compute domain created beside it shows as steal time in Linux, from
+// the runstate area), its shell answers at the multiplexed console, its
 // xen-blkfront disk (/dev/xvda) is the domain's own disk file, `xl list` shows it. `xl reboot` asks
 // it through xenstore control/shutdown = reboot, which Linux's xen/manage.c obeys (orderly_reboot:
 // this initramfs has no /sbin/reboot, so the kernel restarts at once after a sync) through
@@ -46,6 +47,29 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain',
       const release = amd64.release.replace(/\./g, '\\.');
       await t1.ask(1, 'linux-pv', `uname -r; cat /sys/devices/system/cpu/online; cat /sys/block/xvda/size; head -c ${SEED.length} /dev/xvda; echo`, [release, '0-1', '2048', SEED]);
 
+      // Steal time, with CPU 1 offline: a busy loop on CPU 0 alone on the pCPU waits next to
+      // nothing; with a compute domain created beside it (the same weight, the one pCPU) it waits
+      // about half the time, and Linux reads that from its runstate area (runnable) as steal.
+      const stealShare = async (tag: string) => {
+        await t1.ask(1, 'linux-pv', `echo ${tag} $(grep "^cpu0 " /proc/stat); taskset -c 0 sh -c 'while :; do :; done' & sleep 3; kill %1; echo ${tag} $(grep "^cpu0 " /proc/stat)`, [`${tag} cpu0[ \\d]+`, `${tag} cpu0[ \\d]+`]);
+        const [a, b] = [...t1.output().matchAll(new RegExp(`^\\[linux-pv\\] ${tag} cpu0 (\\d+) \\d+ (\\d+) (\\d+) \\d+ \\d+ \\d+ (\\d+)`, 'gm'))].slice(-2);
+        const ran = Number(b[1]) + Number(b[2]) - Number(a[1]) - Number(a[2]);
+        const steal = Number(b[4]) - Number(a[4]);
+        console.log(`type1 PV Linux, a busy loop on cpu0 for 3 s ${tag}: ran ${ran}, steal ${steal}, idle ${Number(b[3]) - Number(a[3])} ticks`);
+        return steal / (ran + steal);
+      };
+      const stealWhileShared = async () => {
+        expect(await stealShare('alone')).toBeLessThan(0.1);
+        const hog = join(scratch, 'hog.json');
+        writeFileSync(hog, JSON.stringify({ name: 'hog', strategy: 'hw:vmx', memory: 4, boot: { compute: true } }));
+        expect(t1.xl('create', hog).status).toBe(0);
+        // (Above a half: Linux counts a tick's time as steal first, and this pCPU delivers a busy PV
+        // vCPU's timer events at slice ends, so fewer ticks carry run time.)
+        expect(await stealShare('shared')).toBeGreaterThan(0.3);
+        // Domain 2: the restart below gets ID 3.
+        expect(t1.xl('destroy', 'hog').status).toBe(0);
+      };
+
       // xl vcpu-set: Linux takes CPU 1 offline itself when its xenstore availability says so; back
       // online, the kernel makes it present again and userspace onlines it (udev's job: here the
       // shell's), which brings the vCPU up again (VCPUOP_up).
@@ -53,6 +77,7 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain',
         const set = t1.xl('vcpu-set', 'linux-pv', count);
         expect([set.status, set.stderr]).toEqual([0, '']);
         await t1.ask(1, 'linux-pv', `${first}until [ "$(cat /sys/devices/system/cpu/online)" = ${online} ]; do sleep 1; done; echo online=$(cat /sys/devices/system/cpu/online)`, [`online=${online}`]);
+        if (count === '1') await stealWhileShared();
       }
       const vcpus = t1.xl('vcpu-list', 'linux-pv').stdout.trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/));
       expect(vcpus.map((v) => v.slice(0, 3))).toEqual([['linux-pv', '1', '0'], ['linux-pv', '1', '1']]);
@@ -67,19 +92,19 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain',
       console.log(`type1 PV Linux: shell after ${shell.toFixed(0)} s\n${xl.stdout}`);
 
       const rebooted = t1.xl('reboot', '-w', 'linux-pv');
-      expect([rebooted.status, rebooted.stdout, rebooted.stderr]).toEqual([0, "domain 1 'linux-pv' has shut down: reset; restarted as domain 2\n", '']);
-      const restart = await t1.waitFor(/^\(type1\) domain 2 'linux-pv' created: para/m);
+      expect([rebooted.status, rebooted.stdout, rebooted.stderr]).toEqual([0, "domain 1 'linux-pv' has shut down: reset; restarted as domain 3\n", '']);
+      const restart = await t1.waitFor(/^\(type1\) domain 3 'linux-pv' created: para/m);
       await t1.waitFor(/^\[linux-pv\] \/ # /m, restart);
       const again = (Date.now() - t1.started) / 1000 - shell;
-      await t1.ask(2, 'linux-pv', `uname -r; cat /sys/block/xvda/size; head -c ${SEED.length} /dev/xvda; echo`, [release, '2048', SEED]);
-      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+2\s+160\s+2\s+[r-][b-]----/m);
+      await t1.ask(3, 'linux-pv', `uname -r; cat /sys/block/xvda/size; head -c ${SEED.length} /dev/xvda; echo`, [release, '2048', SEED]);
+      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+3\s+160\s+2\s+[r-][b-]----/m);
       console.log(`type1 PV Linux: shell again ${again.toFixed(0)} s after the first`);
 
       const asked = t1.xl('shutdown', 'linux-pv');
-      expect([asked.status, asked.stdout]).toEqual([0, "shutting down domain 2 'linux-pv' (xenstore control/shutdown = poweroff)\n"]);
+      expect([asked.status, asked.stdout]).toEqual([0, "shutting down domain 3 'linux-pv' (xenstore control/shutdown = poweroff)\n"]);
       await t1.waitFor(/^\[linux-pv\] The system is going down NOW!/m, restart);
-      await t1.waitFor(/^\(type1\) domain 2 'linux-pv' shut down: power-off/m);
-      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+2\s+160\s+2\s+---s--/m);
+      await t1.waitFor(/^\(type1\) domain 3 'linux-pv' shut down: power-off/m);
+      expect(t1.xl('list').stdout).toMatch(/^linux-pv\s+3\s+160\s+2\s+---s--/m);
       expect(await t1.quit()).toBe(0);
     } finally {
       t1.kill();

@@ -85,6 +85,8 @@ interface Pcpu {
   readonly ctrl: Int32Array;
   /** The vCPU its current slice runs, or -1 while it sleeps. */
   running: number;
+  /** The vCPU it gave its last slice, until it sleeps (-1). */
+  lastRan: number;
   /** A timer to look again when a capped domain's next period begins. */
   wakeTimer: ReturnType<typeof setTimeout> | null;
 }
@@ -206,7 +208,7 @@ export class Type1Hypervisor {
       const init: WorkerInit = { pcpu: index, pool: this.pool.buffer, control, doorbell: this.doorbell.buffer as SharedArrayBuffer };
       const worker = new Worker(url, { workerData: init });
       const ctrl = new Int32Array(control);
-      const pcpu: Pcpu = { index, worker, ctrl, running: -1, wakeTimer: null };
+      const pcpu: Pcpu = { index, worker, ctrl, running: -1, lastRan: -1, wakeTimer: null };
       this.pcpus.push(pcpu);
       ready.push(new Promise((resolve, reject) => {
         worker.once('error', reject);
@@ -631,6 +633,7 @@ export class Type1Hypervisor {
     }
     const pick = this.scheduler.pick(p.index, this.now());
     if (pick.kind === 'idle') {
+      p.lastRan = -1;
       // Idle pCPUs sleep: nothing runs until a wake-up or a capped domain's next period.
       if (pick.until !== Infinity) p.wakeTimer = setTimeout(() => this.dispatch(p), Math.max(0, (pick.until - this.now()) / 1e6));
       return;
@@ -649,7 +652,8 @@ export class Type1Hypervisor {
     p.running = vcpu.id;
     domain.unblock();
     Atomics.store(p.ctrl, CTRL_PREEMPT, 0);
-    const message: ToPcpu = { type: 'run', vcpu: vcpu.id, domain: this.images.get(domain.id)!, sliceNs: pick.sliceNs, start };
+    const message: ToPcpu = { type: 'run', vcpu: vcpu.id, domain: this.images.get(domain.id)!, sliceNs: pick.sliceNs, start, continued: p.lastRan === vcpu.id };
+    p.lastRan = vcpu.id;
     p.worker.postMessage(message);
   }
 

@@ -83,6 +83,8 @@ export class RunLoop {
   private readonly halted: boolean[];
   /** The vCPU whose turn is next. */
   private turn = 0;
+  /** The vCPU whose last run ended with its budget, while no other has run since (-1: none). */
+  private preemptable = -1;
   private ended: VmEnd | null = null;
   private runCap: number;
   private instructionsPerMs: number;
@@ -152,6 +154,9 @@ export class RunLoop {
       }
       const index = this.nextTurn();
       const vcpu = vcpus[index];
+      // The one that used its whole run and could go on now waits for this one (its guest may count it as steal).
+      if (this.preemptable !== -1 && this.preemptable !== index) vcpus[this.preemptable].preempted?.(0);
+      this.preemptable = -1;
       const budget = Math.max(1, Math.min(this.runCap, clock.instructionsUntil(clock.nextDeadline())));
       const before = vcpu.retired;
       const started = clock.kind === 'host' ? this.wallMs() : 0;
@@ -164,6 +169,7 @@ export class RunLoop {
       // A device's end request (the exit port) wins over whatever the guest did next (usually HLT).
       const requested = this.parts.pendingEnd();
       if (requested) return this.finish(requested);
+      if (exit.reason === 'budget') this.preemptable = index;
       const end = this.handle(exit, index);
       if (end) return this.finish(end);
       if (clock.nextDeadline() <= clock.now()) {

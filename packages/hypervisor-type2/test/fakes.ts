@@ -1,5 +1,6 @@
 // Test doubles for the run loop: a vCPU that replays a script of exits, a virtual clock driven by
 // the instructions the loop accounts, and an 8259-like interrupt source.
+import { expect } from 'vitest';
 import type { InterruptController, Registers, SpecialRegisters, Vcpu, VmExit } from '@ringvisor/vmm-api';
 import type { LoopClock } from '../src/run-loop.js';
 
@@ -20,6 +21,8 @@ export class FakeVcpu implements Vcpu {
   readonly injected: number[] = [];
   /** Sum of the TSC advances the loop asked for. */
   tscAdvanced = 0;
+  /** How many runs it had had at each `preempted` call. */
+  readonly preemptedAfter: number[] = [];
   private next = 0;
 
   constructor(private readonly script: ScriptStep[], private readonly after: VmExit = { reason: 'budget' }) {}
@@ -46,6 +49,11 @@ export class FakeVcpu implements Vcpu {
 
   advanceTsc(ticks: number): void {
     this.tscAdvanced += ticks;
+  }
+
+  preempted(agoNs: number): void {
+    expect(agoNs).toBe(0);
+    this.preemptedAfter.push(this.budgets.length);
   }
 
   getRegisters(): Registers {

@@ -183,6 +183,8 @@ describe('RunLoop', () => {
     );
     for (let i = 0; i < 20; i++) loop.step();
     expect(new Set(vcpu.budgets)).toEqual(new Set([1_000]));
+    // Alone, it is never preempted: its guest sees no steal time.
+    expect(vcpu.preemptedAfter).toEqual([]);
   });
 
   it('runs several vCPUs in turn, waits only when all are halted, and moves every TSC with the time', () => {
@@ -207,6 +209,9 @@ describe('RunLoop', () => {
     // Each TSC followed the other's instructions.
     expect(first.tscAdvanced).toBe(250);
     expect(second.tscAdvanced).toBe(130);
+    // Each was preempted once, when the other took the turn after its budget ran out; never after halting.
+    expect(first.preemptedAfter).toEqual([1]);
+    expect(second.preemptedAfter).toEqual([1]);
     // An event for the second wakes it alone.
     secondWakes = true;
     expect(loop.step()).toEqual({ kind: 'wait', until: Infinity });

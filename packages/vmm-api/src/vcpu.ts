@@ -91,6 +91,13 @@ export interface Vcpu {
    * without such events leave it out.
    */
   hasPendingEvent?(): boolean;
+  /**
+   * Its last run() ended with its budget and it has not run since, although it could: the
+   * hypervisor gave its CPU to another vCPU, or held it back (a cap), from `agoNs` ns ago. A
+   * strategy that reports scheduling to its guest (Xen's runstate: runnable) records it; the next
+   * run() ends it. Hypervisors call it only on such a switch, not between runs of one vCPU.
+   */
+  preempted?(agoNs: number): void;
   /** The complete state (optional: strategies that can move a vCPU between threads have it). */
   exportState?(): VcpuState;
   /** Loads a state `exportState` gave, on this or another instance of the same strategy. */

@@ -115,6 +115,8 @@ export const VCPUOP_initialise = 0;
 export const VCPUOP_up = 1;
 export const VCPUOP_down = 2;
 export const VCPUOP_is_up = 3;
+export const VCPUOP_get_runstate_info = 4;
+export const VCPUOP_register_runstate_memory_area = 5;
 export const VCPUOP_set_periodic_timer = 6;
 export const VCPUOP_stop_periodic_timer = 7;
 export const VCPUOP_set_singleshot_timer = 8;
@@ -175,6 +177,7 @@ export const VMASST_CMD_disable = 1;
 export const VMASST_TYPE_4gb_segments = 0;
 export const VMASST_TYPE_4gb_segments_notify = 1;
 export const VMASST_TYPE_writable_pagetables = 2;
+export const VMASST_TYPE_runstate_update_flag = 5;
 
 // memory_op (memory.h)
 export const XENMEM_maximum_ram_page = 2;

@@ -11,9 +11,10 @@ import {
 import { hiddenOf } from './descriptors.js';
 import { DomainShared } from './domain-shared.js';
 import { retypeGdtFrames } from './frames.js';
-import { GuestAccess } from './guest-access.js';
+import { GuestAccess, GuestFault } from './guest-access.js';
 import { gdtSlot, type HypervisorFrames } from './layout.js';
 import type { PageTables } from './page-tables.js';
+import { RUNSTATE_LAYOUT_32 } from './runstate.js';
 import { domainShutdown, pollEventRaised } from './sched-state.js';
 import { VcpuView } from './vcpu-view.js';
 
@@ -213,6 +214,16 @@ export class Domain extends VcpuView<DomainShared> {
   /** An event channel raised a port of this vCPU: its poll for it wakes. */
   eventRaised(port: number, kicked: boolean): void {
     pollEventRaised(this, port, kicked);
+  }
+
+  writeRunstateArea(): void {
+    const at = this.runstateArea;
+    if (at === null) return;
+    try {
+      this.runstate.write(this.access, at, RUNSTATE_LAYOUT_32, null, this.shared.runstateUpdateFlag);
+    } catch (error) {
+      if (!(error instanceof GuestFault)) throw error;
+    }
   }
 
   /**

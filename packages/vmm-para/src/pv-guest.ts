@@ -68,6 +68,7 @@ export class PvGuest implements PvDomain, SmpHost {
   }
 
   private contextOf(domain: Domain, time: DomainTime): HypercallContext {
+    domain.clock = time;
     return {
       domain, time, smp: this, grants: this.grants, console: this.console, nested: false,
       continueWith: (args) => {

@@ -16,6 +16,8 @@ import { PvGuest } from './pv-guest.js';
 import { isBzImage } from './pv64/bzimage.js';
 import { kernelElf64, PvGuest64 } from './pv64/guest.js';
 import { isElf64 } from './pv64/xen-elf64.js';
+import type { Domain64 } from './pv64/domain.js';
+import { RUNSTATE_blocked, RUNSTATE_offline, RUNSTATE_runnable, RUNSTATE_running } from './runstate.js';
 import { mayRun, resume, shuttingDown, WATCHDOG_EXIT } from './sched-state.js';
 import { NS_PER_TSC_TICK } from './time.js';
 
@@ -71,8 +73,27 @@ class ParaVcpu implements Vcpu {
     return false;
   }
 
+  /** The vCPU's PV state once made (either ABI), or null. */
+  private view(): Domain | Domain64 | null {
+    return this.vm.guest64 ? this.runner64(false)?.domain ?? null : this.made;
+  }
+
+  /** Leaving run() blocked or down changes the runstate; leaving with the budget does not (see `preempted`). */
   run(budget: number): VmExit {
-    if (this.vm.guest64) return this.run64(budget);
+    const exit = this.vm.guest64 ? this.run64(budget) : this.run32(budget);
+    if (exit.reason === 'budget') return exit;
+    const view = this.view();
+    view?.setRunstate(exit.reason === 'hlt' && view.up && view.stop === 'block' ? RUNSTATE_blocked : RUNSTATE_offline);
+    return exit;
+  }
+
+  preempted(agoNs: number): void {
+    const view = this.view();
+    if (view === null || view.runstate.state !== RUNSTATE_running || view.clock === null) return;
+    view.setRunstate(RUNSTATE_runnable, Math.max(view.runstate.entryTime, view.clock.now() - agoNs));
+  }
+
+  private run32(budget: number): VmExit {
     const guest = this.vm.guest;
     if (!guest) return { reason: 'internal-error', detail: 'strategy para runs para-virtualized kernels only: no PV domain was built' };
     const domain = this.made;
@@ -86,6 +107,7 @@ class ParaVcpu implements Vcpu {
       if (!mayRun(domain)) return this.blockExit;
       resume(domain);
     }
+    domain.setRunstate(RUNSTATE_running);
     let remaining = budget;
     for (;;) {
       const ended = this.stopExit(domain);

@@ -7,7 +7,8 @@ import type { ExitStats } from '@ringvisor/vmm-api';
 import type { Cpu } from '@ringvisor/x86-core';
 import { SHARED_INFO } from './abi.js';
 import type { EventChannels, EventHost } from './events.js';
-import { endPoll, SchedState, type DomainStop, type PollWait } from './sched-state.js';
+import { Runstate, RUNSTATE_blocked, RUNSTATE_runnable } from './runstate.js';
+import { endPoll, mayRun, SchedState, type DomainStop, type PollWait } from './sched-state.js';
 
 /** What the domain needs of each of its vCPUs. */
 export interface DomainVcpu {
@@ -17,6 +18,8 @@ export interface DomainVcpu {
   eventRaised(port: number, kicked: boolean): void;
   /** INVLPG on this vCPU's CPU. */
   invalidateOwnPage(linear: number): void;
+  /** An event came for it: a blocked vCPU that may now run becomes runnable. */
+  woken(): void;
 }
 
 export abstract class SharedDomain<V extends DomainVcpu> implements EventHost {
@@ -28,6 +31,8 @@ export abstract class SharedDomain<V extends DomainVcpu> implements EventHost {
   shutdown: DomainStop = null;
   crashReason = '';
   readonly sched = new SchedState();
+  /** VMASST_TYPE_runstate_update_flag is on: runstate areas are rewritten with XEN_RUNSTATE_UPDATE set. */
+  runstateUpdateFlag = false;
   /** Pseudo-physical to machine frames (the mfn_list the builder gives the guest). */
   p2m: Int32Array = new Int32Array(0);
   abstract readonly events: EventChannels;
@@ -51,7 +56,10 @@ export abstract class SharedDomain<V extends DomainVcpu> implements EventHost {
 
   /** A port of `vcpu` was raised: that vCPU, if made, checks its block or poll. */
   eventRaised(port: number, kicked: boolean, vcpu: number): void {
-    this.vcpus[vcpu]?.eventRaised(port, kicked);
+    const target = this.vcpus[vcpu];
+    if (!target) return;
+    target.eventRaised(port, kicked);
+    target.woken();
   }
 
   /** Every vCPU's cached translations go (a frame lost its type, or the guest asked for a flush). */
@@ -79,6 +87,11 @@ export abstract class VcpuView<S extends SharedDomain<DomainVcpu>> {
   poll: PollWait | null = null;
   /** Blocked in sched_op (block or poll); the domain's end is `shared.shutdown`. */
   private blocked: DomainStop = null;
+  readonly runstate = new Runstate();
+  /** Where the guest wants its vcpu_runstate_info (VCPUOP_register_runstate_memory_area), or null. */
+  runstateArea: number | null = null;
+  /** Its system time (the vCPU's DomainTime, once made). */
+  clock: { now(): number } | null = null;
 
   /** vCPU `vcpuId` of `shared`. */
   constructor(readonly shared: S, readonly vcpuId: number, readonly stats: ExitStats) {
@@ -131,6 +144,21 @@ export abstract class VcpuView<S extends SharedDomain<DomainVcpu>> {
   /** Counts a named event for `--stats` (vmm-api's named counters). */
   count(name: string, n = 1): void {
     this.stats.countNamed?.(name, n);
+  }
+
+  /** upcall_pending of its vcpu_info. */
+  abstract eventPending(): boolean;
+
+  /** Copies the runstate to the guest's area, if it registered one (a bad one is ignored, as Xen ignores it). */
+  abstract writeRunstateArea(): void;
+
+  /** Xen's vcpu_runstate_change at `at` (now by default), then the area, as a context switch updates it. */
+  setRunstate(state: number, at = this.clock?.now() ?? 0): void {
+    if (this.runstate.change(state, at)) this.writeRunstateArea();
+  }
+
+  woken(): void {
+    if (this.runstate.state === RUNSTATE_blocked && mayRun(this)) this.setRunstate(RUNSTATE_runnable);
   }
 
   /** A guest request the hypervisor refused after validation (Xen logs these with MEM_LOG). */

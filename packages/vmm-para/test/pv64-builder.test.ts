@@ -273,7 +273,38 @@ describe('64-bit hypercalls with hostile arguments', () => {
   }
   const EFAULT = -14;
   const EINVAL = -22;
+  const ENOENT = -2;
   const DOMID_SELF = 0x7ff0;
+
+  it('keeps a runstate area in the x86-64 layout, answers get_runstate_info, and refuses handles in the hole', () => {
+    const { guest, d, scratch } = domain(2);
+    const area = scratch + 0x100;
+    const u64 = (at: number) => d.access.read32(at) + d.access.read32(at + 4) * 2 ** 32;
+    d.access.write64(scratch, area);
+    expect(guest.hypercall(24, [5, 0, scratch])).toBe(0);
+    // state @0, state_entry_time @8, time[4] @16: never run, offline since 0.
+    expect(d.access.read32(area)).toBe(3);
+    expect([8, 16, 24, 32, 40].map((o) => u64(area + o))).toEqual([0, 0, 0, 0, 0]);
+    // 2 µs later vCPU 1 (never up) has been offline all that time.
+    guest.cpu.tscOffset += 200;
+    expect(guest.hypercall(24, [4, 1, area + 64])).toBe(0);
+    expect(d.access.read32(area + 64)).toBe(3);
+    expect(u64(area + 64 + 40)).toBe(2000);
+    expect(guest.hypercall(24, [4, 2, area + 64])).toBe(ENOENT);
+    // The hypervisor's hole, a non-canonical address: -EFAULT for both calls.
+    for (const bad of [-(2 ** 47), -(2 ** 47) + 0x1000, 2 ** 47]) {
+      d.access.write64(scratch, bad);
+      expect(guest.hypercall(24, [5, 0, scratch])).toBe(EFAULT);
+      expect(guest.hypercall(24, [4, 0, bad])).toBe(EFAULT);
+    }
+    // vm_assist: runstate_update_flag on and off; writable_pagetables is on for good.
+    expect(guest.hypercall(21, [0, 5])).toBe(0);
+    expect(d.shared.runstateUpdateFlag).toBe(true);
+    expect(guest.hypercall(21, [1, 5])).toBe(0);
+    expect(guest.hypercall(21, [0, 2])).toBe(0);
+    expect(guest.hypercall(21, [1, 2])).toBe(EINVAL);
+    expect(guest.hypercall(21, [2, 5])).toBe(-38);
+  });
 
   it('answers bad pointers with -EFAULT: the hypervisor hole, non-canonical, unmapped, read-only', () => {
     const { guest, d } = domain();

@@ -101,7 +101,11 @@ export interface WorkerInit {
 }
 
 export type ToPcpu =
-  | { readonly type: 'run'; readonly vcpu: number; readonly domain: DomainImage; readonly sliceNs: number; readonly start: VcpuStart }
+  /**
+   * Run a slice of `vcpu`. `continued`: it is the vCPU this pCPU ran last and the pCPU has not slept
+   * since, so no other vCPU had the pCPU in between (its guest's runstate stays running).
+   */
+  | { readonly type: 'run'; readonly vcpu: number; readonly domain: DomainImage; readonly sliceNs: number; readonly start: VcpuStart; readonly continued: boolean }
   /** Forget the VMs built for a domain (destroyed). */
   | { readonly type: 'drop'; readonly domain: number }
   /** Press the ACPI power button of a domain whose device models live on this pCPU (xl shutdown). */

@@ -53,6 +53,8 @@ interface Instance {
 
 const strategies = new Map<string, VmmStrategy>();
 const instances = new Map<number, Instance>();
+/** The vCPU whose last slice here ended while it could still run, and when (performance.now()), until the pCPU's next slice. */
+let preemptable: { readonly instance: Instance; readonly at: number } | null = null;
 /** Shutdown requests for para-virtual domains whose VM is not built here yet: written once it is (xenstore keeps them). */
 const shutdownsBeforeBuild = new Map<number, PvShutdownReason>();
 
@@ -170,6 +172,8 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
 
 /** Forgets a VM built here: its PV timers and disk too (nothing for a vCPU that shares another's VM). */
 function dispose(instance: Instance): void {
+  // Its VM (the domain's, for a para domain's vCPUs) and memory are going: nothing may touch them later.
+  if (preemptable?.instance.domain === instance.domain) preemptable = null;
   if (!instance.owner) return;
   if (instance.pv?.timer) clearTimeout(instance.pv.timer);
   instance.pv?.disk?.close();
@@ -179,6 +183,11 @@ function dispose(instance: Instance): void {
 async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void> {
   // Building a VM for a vCPU that moved here is that vCPU's time on this pCPU.
   const started = performance.now();
+  // Unless it goes on now, it has waited since its slice ended (Xen's runstate: runnable).
+  if (preemptable !== null && !(message.continued && preemptable.instance.id === message.vcpu)) {
+    preemptable.instance.vcpu.preempted?.((started - preemptable.at) * 1e6);
+  }
+  preemptable = null;
   let instance = instances.get(message.vcpu);
   let built = false;
   try {
@@ -206,6 +215,7 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     } finally {
       dma.running(false);
     }
+    if (result.outcome === 'slice' || result.outcome === 'preempted') preemptable = { instance, at: performance.now() };
     local.settleAll();
     armPvTimers(instance);
     // What this slice did may have brought up another vCPU of the domain or sent it an event.

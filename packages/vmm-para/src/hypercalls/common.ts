@@ -4,7 +4,8 @@ import {
   CONSOLEIO_read, CONSOLEIO_write, DOMID_SELF, GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_okay,
   GNTST_permission_denied, GNTTABOP_map_grant_ref, GNTTABOP_query_size, GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, FIRST_RESERVED_GDT_ENTRY, EFAULT, EINVAL, ENOENT, EPERM, GUEST_DOMID, ENOSYS, ETIME, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_ipi, EVTCHNOP_bind_vcpu, EVTCHNOP_bind_virq, EVTCHNOP_close,
   EVTCHNOP_send, EVTCHNOP_unmask, PAGE_SIZE, VCPU_SSHOTTMR_future, VCPUOP_is_up, VCPUOP_set_periodic_timer,
-  VCPUOP_set_singleshot_timer, VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer,
+  VCPUOP_set_singleshot_timer, VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer, VMASST_CMD_disable, VMASST_CMD_enable,
+  VMASST_TYPE_runstate_update_flag,
 } from '../abi.js';
 import type { GrantTable } from '../backends/grant-table.js';
 import type { EventChannels } from '../events.js';
@@ -103,6 +104,19 @@ export function batch(
   settle(ctx);
   putDone(ctx, pdone, done + i);
   return rc;
+}
+
+/**
+ * vm_assist: runstate_update_flag (on or off, the domain's) and, enable only, `kept` (an assist this
+ * ABI has on for good, or null); any other assist is -EINVAL, a command other than enable/disable -ENOSYS.
+ */
+export function vmAssist(shared: { runstateUpdateFlag: boolean }, cmd: number, type: number, kept: number | null): number {
+  if (cmd > VMASST_CMD_disable) return ENOSYS;
+  if (type === VMASST_TYPE_runstate_update_flag) {
+    shared.runstateUpdateFlag = cmd === VMASST_CMD_enable;
+    return 0;
+  }
+  return cmd === VMASST_CMD_enable && type === kept ? 0 : EINVAL;
 }
 
 /** XENMEM_memory_map's one e820 entry {u64 addr, u64 size, u32 type}: RAM over the domain's `pages`. */

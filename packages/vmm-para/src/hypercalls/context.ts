@@ -1,6 +1,7 @@
 import type { ConsoleBackend } from '../backends/console.js';
 import type { GrantTable } from '../backends/grant-table.js';
 import type { Domain } from '../domain.js';
+import type { Runstate } from '../runstate.js';
 import type { DomainTime } from '../time.js';
 
 /** Work items one hypercall handles before it continues itself (Xen's hypercall_preempt_check). */
@@ -10,7 +11,15 @@ export const PREEMPTED = 0x80000000;
 
 /** What vcpu_op needs of a vCPU's hypercall context, 32- or 64-bit. */
 export interface VcpuControl {
-  readonly domain: { up: boolean; initialised: boolean };
+  readonly domain: {
+    up: boolean;
+    initialised: boolean;
+    readonly runstate: Runstate;
+    runstateArea: number | null;
+    readonly clock: { now(): number } | null;
+    setRunstate(state: number): void;
+    writeRunstateArea(): void;
+  };
   readonly time: DomainTime;
 }
 

@@ -1,7 +1,7 @@
 // The hypercall table: Xen's numbers and argument order (EBX, ECX, EDX, ESI, EDI), negative errno
 // results, -ENOSYS for everything this hypervisor does not implement.
 import {
-  EFAULT, EINVAL, ENOSYS, EPERM, HC, HYPERVISOR_VIRT_START, PAGE_SIZE, VMASST_CMD_disable, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+  EFAULT, EINVAL, ENOSYS, EPERM, HC, HYPERVISOR_VIRT_START, PAGE_SIZE, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../abi.js';
 import {
   GuestFault, rangeOk,
@@ -10,7 +10,7 @@ import {
   type HypercallContext,
 } from './context.js';
 import {
-  consoleIo, eventChannelOp, GRANT_LAYOUT_32, grantTableOp, multicall, type MulticallLayout, walkTrapTable,
+  consoleIo, eventChannelOp, GRANT_LAYOUT_32, grantTableOp, multicall, type MulticallLayout, vmAssist, walkTrapTable,
 } from './common.js';
 import {
   vcpuOp32,
@@ -74,9 +74,8 @@ function dispatch(ctx: HypercallContext, nr: number, a: readonly number[]): numb
     case HC.xen_version: return xenVersion(ctx, a[0], a[1]);
     case HC.console_io: return consoleIo(ctx, rangeOk, a[0], a[1] >>> 0, a[2]);
     case HC.grant_table_op: return grantTableOp(ctx.domain, ctx.grants, rangeOk, GRANT_LAYOUT_32, a[0], a[1], a[2]);
-    case HC.vm_assist:
-      // None of the assists (4gb_segments, writable_pagetables...) is implemented.
-      return (a[0] >>> 0) > VMASST_CMD_disable ? ENOSYS : EINVAL;
+    // Of the assists only runstate_update_flag is implemented (not 4gb_segments, writable_pagetables...).
+    case HC.vm_assist: return vmAssist(domain.shared, a[0] >>> 0, a[1] >>> 0, null);
     case HC.iret:
       if (ctx.nested) return EINVAL;
       return hypervisorIret(domain);

@@ -5,12 +5,14 @@ import {
   CS, DS, ES, FS, GS, SS, setCpuFpuImage,
 } from '@ringvisor/x86-core';
 import {
-  EEXIST, EINVAL, ENOENT, FIRST_RESERVED_GDT_ENTRY, PAGE_SIZE, SHARED_INFO, SHUTDOWN_poweroff, USER_REGS_32, VCPU_CONTEXT_32,
-  VCPUOP_down, VCPUOP_initialise, VCPUOP_is_up, VCPUOP_up, VGCF_I387_VALID,
+  EEXIST, EFAULT, EINVAL, ENOENT, FIRST_RESERVED_GDT_ENTRY, PAGE_SIZE, SHARED_INFO, SHUTDOWN_poweroff, USER_REGS_32, VCPU_CONTEXT_32,
+  VCPUOP_down, VCPUOP_get_runstate_info, VCPUOP_initialise, VCPUOP_is_up, VCPUOP_register_runstate_memory_area, VCPUOP_up, VGCF_I387_VALID,
 } from '../abi.js';
 import { fixupSelector } from '../descriptors.js';
 import { TYPE_L2 } from '../frames.js';
+import { rangeOk } from '../guest-access.js';
 import { gdtVirt, IDT_VIRT } from '../layout.js';
+import { RUNSTATE_LAYOUT_32, RUNSTATE_offline, RUNSTATE_runnable, type RunstateLayout, type RunstateSink } from '../runstate.js';
 import { domainShutdown, type SchedHost } from '../sched-state.js';
 import { DEFAULT_PERIOD_NS } from '../time.js';
 import { vcpuOp, type CommonHost } from './common.js';
@@ -27,7 +29,36 @@ const EFLAGS_VM = 0x20000;
 const MAX_LDT_ENTRIES = 8192;
 
 export function vcpuOp32(ctx: HypercallContext, cmd: number, vcpuId: number, arg: number): number {
+  if (cmd === VCPUOP_get_runstate_info || cmd === VCPUOP_register_runstate_memory_area) {
+    // The handle is the low half of a u64 union on x86-32.
+    return runstateOp(ctx.smp, ctx.domain.access, cmd, vcpuId, arg, RUNSTATE_LAYOUT_32, rangeOk, () => ctx.domain.access.read32(arg));
+  }
   return vcpuControlOp(ctx.smp, ctx.domain, cmd, vcpuId, arg, (id) => initialise(ctx, id, arg));
+}
+
+/**
+ * VCPUOP_get_runstate_info (the named vCPU's runstate with its current state's time up to now,
+ * as vcpu_runstate_get) and VCPUOP_register_runstate_memory_area (`area` reads the guest handle; a
+ * null handle stops the updates, one the guest may not name is -EFAULT; the area is written at
+ * once, then at every change), in the ABI's `layout`.
+ */
+export function runstateOp<C extends VcpuControl>(
+  smp: SmpHost<C>, access: RunstateSink, cmd: number, vcpuId: number, arg: number, layout: RunstateLayout,
+  inRange: (linear: number, length: number) => boolean, area: () => number,
+): number {
+  const id = vcpuId >>> 0;
+  if (id >= smp.maxVcpus) return ENOENT;
+  const target = (smp.vcpu(id) ?? smp.make(id)).domain;
+  if (cmd === VCPUOP_get_runstate_info) {
+    if (!inRange(arg, layout.size)) return EFAULT;
+    target.runstate.write(access, arg, layout, target.clock?.now() ?? null, false);
+    return 0;
+  }
+  const at = area();
+  if (at !== 0 && !inRange(at, layout.size)) return EFAULT;
+  target.runstateArea = at === 0 ? null : at;
+  target.writeRunstateArea();
+  return 0;
 }
 
 /**
@@ -47,6 +78,7 @@ export function vcpuControlOp<C extends VcpuControl>(
       if (target === null || !target.domain.initialised) return EINVAL;
       // Whoever schedules the vCPU sees it runnable (Vcpu.hasPendingEvent).
       target.domain.up = true;
+      target.domain.setRunstate(RUNSTATE_runnable);
       return 0;
     }
     case VCPUOP_down: {
@@ -58,7 +90,10 @@ export function vcpuControlOp<C extends VcpuControl>(
         return 0;
       }
       const target = smp.vcpu(id);
-      if (target) target.domain.up = false;
+      if (!target) return 0;
+      target.domain.up = false;
+      // The caller goes offline as it leaves run(); another is not running (one vCPU of a domain runs at a time here).
+      if (target.domain !== caller) target.domain.setRunstate(RUNSTATE_offline);
       return 0;
     }
     case VCPUOP_is_up: return smp.vcpu(id)?.domain.up === true ? 1 : 0;

@@ -65,7 +65,6 @@ export const XENMEM_machphys_mfn_list = 5;
 export const XENMEM_machphys_mapping = 12;
 
 // vcpu_op (vcpu.h; the numbers both ABIs share are in ../abi.ts)
-export const VCPUOP_register_runstate_memory_area = 5;
 export const VCPUOP_register_vcpu_info = 10;
 
 // start_info flags (xen.h)

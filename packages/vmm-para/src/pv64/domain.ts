@@ -10,6 +10,8 @@ import type { ExitStats } from '@ringvisor/vmm-api';
 import type { Cpu, MmuPaging } from '@ringvisor/x86-core';
 import { FIRST_RESERVED_GDT_ENTRY, FIRST_RESERVED_GDT_PAGE, GDT_PAGES, HYPERCALL_NAMES, PAGE_SIZE, SHUTDOWN_crash } from '../abi.js';
 import { retypeGdtFrames, TYPE_L4, TYPE_WRITABLE } from '../frames.js';
+import { GuestFault } from '../guest-access.js';
+import { RUNSTATE_LAYOUT_64 } from '../runstate.js';
 import { domainShutdown, pollEventRaised } from '../sched-state.js';
 import { VcpuView } from '../vcpu-view.js';
 import { FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERCALL_NAMES_64, SHARED_INFO_64 } from './abi.js';
@@ -71,8 +73,6 @@ export class Domain64 extends VcpuView<Domain64Shared> {
   inMulticall = false;
   /** The virtual I/O privilege level (PHYSDEVOP_set_iopl). */
   iopl = 0;
-  /** Where the guest wants its vcpu_runstate_info (VCPUOP_register_runstate_memory_area), or null. */
-  runstateArea: number | null = null;
 
   /** Machine address of its vcpu_info: its slot of shared_info until VCPUOP_register_vcpu_info moves it. */
   vcpuInfoBase: number;
@@ -219,21 +219,19 @@ export class Domain64 extends VcpuView<Domain64Shared> {
     return true;
   }
 
-  /**
-   * vcpu_runstate_info {int state; u64 state_entry_time @8; u64 time[4] @16}: RUNSTATE_running since
-   * `now` with all of it counted as running (one vCPU, never preempted). A bad address is ignored, as
-   * Xen ignores a failed copy there.
-   */
-  writeRunstate(now: number): void {
+  /** Written through the kernel's L4 even while the vCPU is in user mode (Xen's update_guest_memory_policy). */
+  writeRunstateArea(): void {
     const at = this.runstateArea;
     if (at === null) return;
+    const access = this.access;
+    const base = access.base;
+    if (this.kernelBase >= 0) access.base = this.kernelBase;
     try {
-      this.access.write32(at, 0);
-      this.access.write64(at + 8, now);
-      this.access.write64(at + 16, now);
-      for (let i = 1; i < 4; i++) this.access.write64(at + 16 + i * 8, 0);
-    } catch {
-      // Not the hypervisor's problem: the guest reads what it gave.
+      this.runstate.write(access, at, RUNSTATE_LAYOUT_64, null, this.shared.runstateUpdateFlag);
+    } catch (error) {
+      if (!(error instanceof GuestFault)) throw error;
+    } finally {
+      access.base = base;
     }
   }
 

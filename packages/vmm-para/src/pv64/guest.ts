@@ -15,6 +15,7 @@ import { GrantTable } from '../backends/grant-table.js';
 import { VirtualBlockDevice } from '../backends/vbd.js';
 import { Xenstore } from '../backends/xenstore.js';
 import { TYPE_WRITABLE } from '../frames.js';
+import { RUNSTATE_running } from '../runstate.js';
 import { mayRun, resume, WATCHDOG_EXIT } from '../sched-state.js';
 import { DomainTime, NS_PER_TSC_TICK } from '../time.js';
 import {
@@ -109,6 +110,7 @@ export class PvGuest64 implements PvDomain, SmpHost<HypercallContext64> {
       this.cpu.tscOffset = root.cpu.readTsc() - this.cpu.readTsc();
       ({ built: this.built, grants: this.grants, console: this.console, xenstore: this.xenstore, vbd: this.vbd } = root);
       this.time = new DomainTime(domain, this.cpu, clock, SHARED_INFO_64);
+      domain.clock = this.time;
       domain.upcallMask = 1;
       this.context = this.contextOf(root);
       return;
@@ -127,6 +129,7 @@ export class PvGuest64 implements PvDomain, SmpHost<HypercallContext64> {
     this.built = buildDomain64(domain, elf, config.cmdline ?? '', config.initrd ?? null);
     for (const mfn of [this.built.consoleMfn, this.built.storeMfn]) domain.tables.frames.getType(mfn, TYPE_WRITABLE);
     this.time = new DomainTime(domain, this.cpu, clock, SHARED_INFO_64);
+    domain.clock = this.time;
     this.grants = new GrantTable(memory, domain.hv.grant, domain.tables.frames);
     let consolePort = 0;
     let storePort = 0;
@@ -273,7 +276,7 @@ export class PvGuest64 implements PvDomain, SmpHost<HypercallContext64> {
       if (!mayRun(domain)) return { reason: 'hlt', interruptsEnabled: true };
       resume(domain);
     }
-    domain.writeRunstate(this.time.now());
+    domain.setRunstate(RUNSTATE_running);
     let remaining = budget;
     for (;;) {
       const ended = this.endExit();

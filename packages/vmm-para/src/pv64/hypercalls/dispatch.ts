@@ -3,13 +3,13 @@
 // longs and pointers); the event-channel ones are the same as on x86-32.
 import { CpuFault, GS, loadSegment64 } from '@ringvisor/x86-core';
 import {
-  EFAULT, PHYSDEVOP_set_iopl, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_CMD_disable, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
+  EFAULT, PHYSDEVOP_set_iopl, EINVAL, ENOSYS, HC, PAGE_SIZE, VMASST_TYPE_writable_pagetables, XENVER_capabilities, XENVER_extraversion, XENVER_get_features, XENVER_pagesize, XENVER_platform_parameters, XENVER_version,
 } from '../../abi.js';
 import {
   GuestFault,
 } from '../../guest-access.js';
 import {
-  consoleIo, eventChannelOp, GRANT_LAYOUT_64, grantTableOp, multicall, type MulticallLayout, walkTrapTable,
+  consoleIo, eventChannelOp, GRANT_LAYOUT_64, grantTableOp, multicall, type MulticallLayout, vmAssist, walkTrapTable,
 } from '../../hypercalls/common.js';
 import {
   schedOp, type SchedLayout,
@@ -82,10 +82,8 @@ function dispatch(ctx: HypercallContext64, nr: number, a: Args64): number {
     case HC.set_timer_op: return setTimerOp(ctx, a.num(0));
     case HC.xen_version: return xenVersion(ctx, a.u32(0), a.num(1));
     case HC.console_io: return consoleIo(ctx, rangeOk64, a.u32(0), a.u32(1), a.num(2));
-    case HC.vm_assist:
-      // writable_pagetables is Xen's for every 64-bit PV guest; no other assist exists here.
-      if (a.u32(0) > VMASST_CMD_disable) return ENOSYS;
-      return a.u32(0) === VMASST_CMD_enable && a.u32(1) === VMASST_TYPE_writable_pagetables ? 0 : EINVAL;
+    // writable_pagetables is Xen's for every 64-bit PV guest, for good.
+    case HC.vm_assist: return vmAssist(domain.shared, a.u32(0), a.u32(1), VMASST_TYPE_writable_pagetables);
     case HC.iret:
       if (ctx.nested) return EINVAL;
       // RAX comes back from the frame (the vCPU loop leaves it alone after an iret).

@@ -1,10 +1,14 @@
 // vcpu_op for 64-bit domains: the vCPU control both ABIs share (../../hypercalls/vcpu.ts) with
 // VCPUOP_initialise's x86-64 context (Xen's arch_set_info_guest for a 64-bit PV vCPU), and
-// register_vcpu_info / register_runstate_memory_area on the named vCPU.
+// register_vcpu_info on the named vCPU.
 import { setCpuFpuImage } from '@ringvisor/x86-core';
-import { EEXIST, EINVAL, ENOENT, FIRST_RESERVED_GDT_ENTRY, PAGE_SIZE, VGCF_I387_VALID } from '../../abi.js';
-import { USER_REGS_64, VCPU_CONTEXT_64, VCPUOP_register_runstate_memory_area, VCPUOP_register_vcpu_info } from '../abi.js';
-import { vcpuControlOp } from '../../hypercalls/vcpu.js';
+import {
+  EEXIST, EINVAL, ENOENT, FIRST_RESERVED_GDT_ENTRY, PAGE_SIZE, VCPUOP_get_runstate_info, VCPUOP_register_runstate_memory_area, VGCF_I387_VALID,
+} from '../../abi.js';
+import { USER_REGS_64, VCPU_CONTEXT_64, VCPUOP_register_vcpu_info } from '../abi.js';
+import { runstateOp, vcpuControlOp } from '../../hypercalls/vcpu.js';
+import { RUNSTATE_LAYOUT_64 } from '../../runstate.js';
+import { rangeOk64 } from '../guest-access.js';
 import { TYPE_L4 } from '../../frames.js';
 import { DEFAULT_PERIOD_NS } from '../../time.js';
 import type { HypercallContext64 } from './context.js';
@@ -36,16 +40,14 @@ function canonical(value: bigint): number | null {
 
 export function vcpuOp64(ctx: HypercallContext64, cmd: number, vcpuId: number, arg: number): number {
   const { domain, smp } = ctx;
-  if (cmd === VCPUOP_register_runstate_memory_area || cmd === VCPUOP_register_vcpu_info) {
+  if (cmd === VCPUOP_get_runstate_info || cmd === VCPUOP_register_runstate_memory_area) {
+    return runstateOp(smp, domain.access, cmd, vcpuId, arg, RUNSTATE_LAYOUT_64, rangeOk64, () => domain.access.read64(arg));
+  }
+  if (cmd === VCPUOP_register_vcpu_info) {
     const id = vcpuId >>> 0;
     if (id >= smp.maxVcpus) return ENOENT;
     const target = smp.vcpu(id) ?? smp.make(id);
-    if (cmd === VCPUOP_register_vcpu_info) {
-      return target.domain.registerVcpuInfo(domain.access.read64(arg), domain.access.read32(arg + 8)) ? 0 : EINVAL;
-    }
-    target.domain.runstateArea = domain.access.read64(arg);
-    target.domain.writeRunstate(target.time.now());
-    return 0;
+    return target.domain.registerVcpuInfo(domain.access.read64(arg), domain.access.read32(arg + 8)) ? 0 : EINVAL;
   }
   return vcpuControlOp(smp, domain, cmd, vcpuId, arg, (id) => initialise64(ctx, id, arg));
 }
