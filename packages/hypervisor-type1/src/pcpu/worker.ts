@@ -53,8 +53,13 @@ interface Instance {
 
 const strategies = new Map<string, VmmStrategy>();
 const instances = new Map<number, Instance>();
-/** The vCPU whose last slice here ended while it could still run, and when (performance.now()), until the pCPU's next slice. */
-let preemptable: { readonly instance: Instance; readonly at: number } | null = null;
+/**
+ * vCPUs whose last slice here ended while they could still run, by vCPU ID, with when
+ * (performance.now()): each is told it was preempted once a slice of another vCPU, or one after
+ * an idle gap, begins — and only just before its domain runs here again, so nothing touches the
+ * memory of a domain that may have been destroyed meanwhile.
+ */
+const preemptable = new Map<number, { readonly instance: Instance; readonly at: number; switched: boolean }>();
 /** Shutdown requests for para-virtual domains whose VM is not built here yet: written once it is (xenstore keeps them). */
 const shutdownsBeforeBuild = new Map<number, PvShutdownReason>();
 
@@ -173,7 +178,7 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
 /** Forgets a VM built here: its PV timers and disk too (nothing for a vCPU that shares another's VM). */
 function dispose(instance: Instance): void {
   // Its VM (the domain's, for a para domain's vCPUs) and memory are going: nothing may touch them later.
-  if (preemptable?.instance.domain === instance.domain) preemptable = null;
+  for (const [id, entry] of preemptable) if (entry.instance.domain === instance.domain) preemptable.delete(id);
   if (!instance.owner) return;
   if (instance.pv?.timer) clearTimeout(instance.pv.timer);
   instance.pv?.disk?.close();
@@ -183,11 +188,14 @@ function dispose(instance: Instance): void {
 async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void> {
   // Building a VM for a vCPU that moved here is that vCPU's time on this pCPU.
   const started = performance.now();
-  // Unless it goes on now, it has waited since its slice ended (Xen's runstate: runnable).
-  if (preemptable !== null && !(message.continued && preemptable.instance.id === message.vcpu)) {
-    preemptable.instance.vcpu.preempted?.((started - preemptable.at) * 1e6);
+  // A vCPU that does not go on now has waited since its slice ended (Xen's runstate: runnable);
+  // its domain learns that when one of its vCPUs runs here next.
+  for (const [id, entry] of preemptable) {
+    if (id !== message.vcpu || !message.continued) entry.switched = true;
+    if (entry.instance.domain !== message.domain.id) continue;
+    if (entry.switched) entry.instance.vcpu.preempted?.((started - entry.at) * 1e6);
+    preemptable.delete(id);
   }
-  preemptable = null;
   let instance = instances.get(message.vcpu);
   let built = false;
   try {
@@ -215,7 +223,8 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     } finally {
       dma.running(false);
     }
-    if (result.outcome === 'slice' || result.outcome === 'preempted') preemptable = { instance, at: performance.now() };
+    const couldRunOn = result.outcome === 'slice' || result.outcome === 'preempted';
+    if (couldRunOn && instance.vcpu.preempted) preemptable.set(message.vcpu, { instance, at: performance.now(), switched: false });
     local.settleAll();
     armPvTimers(instance);
     // What this slice did may have brought up another vCPU of the domain or sent it an event.
