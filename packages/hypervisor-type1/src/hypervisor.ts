@@ -148,6 +148,8 @@ export class Type1Hypervisor {
   /** The pool strategies, loaded here too: a strategy may need frames of its own beside guest RAM. */
   private readonly loaded = new Map<string, VmmStrategy>();
   private readonly destroyWaiters = new Map<number, (() => void)[]>();
+  /** Reaped domains whose frames wait for every pCPU and the device-model thread to drop them: answers still due, and what follows. */
+  private readonly dropping = new Map<number, { left: number; then: (() => void) | undefined }>();
   /** pCPUs asked to stop, by index: called when one answers that it closed its disks. */
   private readonly stopWaiters = new Map<number, () => void>();
   /** Ended domains waiting out their restart's back-off (lifecycle.ts), by domain ID. */
@@ -254,6 +256,10 @@ export class Type1Hypervisor {
 
   private onDeviceModelMessage(message: FromDm): void {
     if (message.type === 'ready') return;
+    if (message.type === 'dropped') {
+      this.dropped(message.domain);
+      return;
+    }
     const domain = this.domains.get(message.domain);
     if (!domain) return;
     if (message.type === 'console') {
@@ -382,7 +388,9 @@ export class Type1Hypervisor {
     });
     domain.finish('dying', 'destroyed');
     this.stopVcpus(domain);
-    // Whatever its end was waiting for (a restart's back-off), it is destroyed now.
+    // Whatever its end was waiting for (a restart's back-off, or its frames before a restart), it is destroyed now.
+    const dropping = this.dropping.get(domain.id);
+    if (dropping) dropping.then = undefined;
     domain.settle({ end: domain.end!, action: 'destroy' });
     if (!this.onPcpu(domain)) this.reap(domain);
     return done;
@@ -601,6 +609,8 @@ export class Type1Hypervisor {
     this.toDeviceModel({ type: 'stop' });
     await Promise.all([...this.pcpus.map((p) => p.worker.terminate()), this.deviceModel?.terminate()]);
     this.dmPort?.close();
+    // No thread is left to touch a domain still being dropped.
+    for (const id of [...this.dropping.keys()]) this.release(id);
   }
 
   /** Asks a pCPU to close the disks of the boards it holds (after its slice: every domain has ended). */
@@ -665,6 +675,10 @@ export class Type1Hypervisor {
     }
     if (message.type === 'console') {
       this.domains.get(message.domain)?.console.write(message.bytes);
+      return;
+    }
+    if (message.type === 'dropped') {
+      this.dropped(message.domain);
       return;
     }
     if (message.type === 'wake') {
@@ -754,40 +768,64 @@ export class Type1Hypervisor {
     this.log(`domain ${domain.id} '${domain.name}': on_${kind}=restart${plan.delayMs > 0 ? ` in ${plan.delayMs} ms (quick end ${plan.quickRestarts} in a row)` : ''}`);
     const restart = () => {
       this.restartTimers.delete(domain.id);
-      this.reap(domain);
-      let next: Domain;
-      try {
-        next = this.create(domain.config);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        this.log(`domain '${domain.name}' could not be restarted: ${message}`);
-        domain.settle({ ...outcome, restartError: message });
-        return;
-      }
-      next.quickRestarts = plan.quickRestarts;
-      this.log(`domain ${domain.id} '${domain.name}' restarted as domain ${next.id}`);
-      domain.settle({ ...outcome, restartedAs: next.id });
+      // Created once the old frames are free again (the new domain may need them).
+      this.reap(domain, () => {
+        if (this.stopped) return;
+        let next: Domain;
+        try {
+          next = this.create(domain.config);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          this.log(`domain '${domain.name}' could not be restarted: ${message}`);
+          domain.settle({ ...outcome, restartError: message });
+          return;
+        }
+        next.quickRestarts = plan.quickRestarts;
+        this.log(`domain ${domain.id} '${domain.name}' restarted as domain ${next.id}`);
+        domain.settle({ ...outcome, restartedAs: next.id });
+      });
     };
     // Never from inside the message that ended it: the event loop serves everything else first.
     this.restartTimers.set(domain.id, setTimeout(restart, plan.delayMs));
   }
 
-  /** Frees a dead domain's frames and forgets it. */
-  private reap(domain: Domain): void {
+  /**
+   * Forgets a dead domain: its vCPUs leave the scheduler at once; its frames go back to the pool
+   * (and `then` runs) once every pCPU and the device-model thread have dropped it, so no timer,
+   * DMA or runstate write of a thread that still held it lands in frames another domain was given.
+   */
+  private reap(domain: Domain, then?: () => void): void {
     const timer = this.restartTimers.get(domain.id);
     if (timer !== undefined) clearTimeout(timer);
     this.restartTimers.delete(domain.id);
+    if (this.dropping.has(domain.id)) return;
     for (const vcpu of this.vcpusOf(domain)) {
       this.scheduler.remove(vcpu.id);
       this.vcpus.delete(vcpu.id);
     }
+    this.dropping.set(domain.id, { left: this.pcpus.length + (this.deviceModel ? 1 : 0), then });
     for (const p of this.pcpus) p.worker.postMessage({ type: 'drop', domain: domain.id } satisfies ToPcpu);
     this.toDeviceModel({ type: 'drop', domain: domain.id });
+  }
+
+  /** One thread has dropped domain `id`; after the last, its frames are free. */
+  private dropped(id: number): void {
+    const entry = this.dropping.get(id);
+    if (!entry || --entry.left > 0) return;
+    this.release(id);
+  }
+
+  private release(id: number): void {
+    const entry = this.dropping.get(id);
+    const domain = this.domains.get(id);
+    this.dropping.delete(id);
+    if (!entry || !domain) return;
     this.pool.release(domain.extent, domain.id);
     this.domains.delete(domain.id);
     this.images.delete(domain.id);
     this.log(`domain ${domain.id} '${domain.name}' destroyed: ${domain.extent.count} frames back in the pool`);
     for (const resolve of this.destroyWaiters.get(domain.id) ?? []) resolve();
     this.destroyWaiters.delete(domain.id);
+    entry.then?.();
   }
 }

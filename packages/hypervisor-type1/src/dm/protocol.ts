@@ -35,12 +35,13 @@ export type ToDm =
   | { readonly type: 'input'; readonly domain: number; readonly bytes: Uint8Array }
   /** Press the domain's ACPI power button (xl shutdown). */
   | { readonly type: 'power-button'; readonly domain: number }
-  /** Forget the domain's board (destroyed). */
+  /** Forget the domain's board (destroyed), then answer 'dropped': no DMA reaches its frames after that. */
   | { readonly type: 'drop'; readonly domain: number }
   | { readonly type: 'stop' };
 
 export type FromDm =
   | { readonly type: 'ready' }
+  | { readonly type: 'dropped'; readonly domain: number }
   /** COM1 output of a domain. */
   | { readonly type: 'console'; readonly domain: number; readonly bytes: Uint8Array }
   /** The domain's interrupt line rose while its vCPU was blocked (LINE_BLOCKED): schedule it. */

@@ -49,6 +49,7 @@ function drainMessages(): boolean {
       case 'drop':
         domains.get(message.domain)?.close();
         domains.delete(message.domain);
+        send({ type: 'dropped', domain: message.domain });
         break;
       case 'stop':
         for (const devices of domains.values()) devices.close();

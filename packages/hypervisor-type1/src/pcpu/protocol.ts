@@ -106,7 +106,7 @@ export type ToPcpu =
    * since, so no other vCPU had the pCPU in between (its guest's runstate stays running).
    */
   | { readonly type: 'run'; readonly vcpu: number; readonly domain: DomainImage; readonly sliceNs: number; readonly start: VcpuStart; readonly continued: boolean }
-  /** Forget the VMs built for a domain (destroyed). */
+  /** Forget the VMs built for a domain (destroyed), then answer 'dropped': nothing here touches its frames after that. */
   | { readonly type: 'drop'; readonly domain: number }
   /** Press the ACPI power button of a domain whose device models live on this pCPU (xl shutdown). */
   | { readonly type: 'power-button'; readonly domain: number }
@@ -128,6 +128,7 @@ export type SliceOutcome =
 export type FromPcpu =
   | { readonly type: 'ready'; readonly pcpu: number }
   | { readonly type: 'stopped'; readonly pcpu: number }
+  | { readonly type: 'dropped'; readonly pcpu: number; readonly domain: number }
   /** Console output of a domain whose back end lives on the pCPU. */
   | { readonly type: 'console'; readonly domain: number; readonly bytes: Uint8Array }
   /** A blocked vCPU has an event (its PV timer, console input, its device models' interrupt): schedule it. */

@@ -295,6 +295,7 @@ port.on('message', (message: ToPcpu) => {
       instances.delete(vcpu);
     }
     local.drop(message.domain);
+    send({ type: 'dropped', pcpu: init.pcpu, domain: message.domain });
   }
 });
 send({ type: 'ready', pcpu: init.pcpu });
