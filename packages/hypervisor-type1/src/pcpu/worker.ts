@@ -193,7 +193,7 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
   for (const [id, entry] of preemptable) {
     if (id !== message.vcpu || !message.continued) entry.switched = true;
     if (entry.instance.domain !== message.domain.id) continue;
-    if (entry.switched) entry.instance.vcpu.preempted?.((started - entry.at) * 1e6);
+    if (entry.switched) entry.instance.vcpu.preempted?.(Math.round((started - entry.at) * 1e6));
     preemptable.delete(id);
   }
   let instance = instances.get(message.vcpu);
