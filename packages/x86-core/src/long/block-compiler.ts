@@ -364,10 +364,14 @@ function emitGroup3(g: Emitter, i: Insn64, next: number): void {
   if (s === 2) g.line('H[0] = 0; H[2] = 0;');
 }
 
-/** A relative branch to `target`: #GP(0) when it is not canonical, another pass back at the entry, else the block's exit. */
-function branchTo(g: Emitter, target: number, retired: number): string {
-  if (!(target >= -TWO_47 && target < TWO_47)) return 'F(13, 0);';
-  return target === g.entry ? g.backEdge(retired) : g.exit(target, retired);
+/**
+ * The relative branch of the block's instruction `k` (at `rip`) to `target`: #GP(0) there when the
+ * target is not canonical (its own `q`: no earlier one may stand for it), another pass back at the
+ * entry, else the block's exit.
+ */
+function branchTo(g: Emitter, target: number, k: number, rip: number): string {
+  if (!(target >= -TWO_47 && target < TWO_47)) return `q = ${(k << 16) | (rip - g.entry)}; F(13, 0);`;
+  return target === g.entry ? g.backEdge(k + 1) : g.exit(target, k + 1);
 }
 
 /** A Jcc, JMP or CALL (relative) back to the block's entry: every branch `branchTo` may turn into a back edge. */
@@ -453,13 +457,12 @@ function emitFlow(g: Emitter, i: Insn64, k: number, next: number): void {
   const target = next + i.imm;
   if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) {
     // Not taken: the block goes on. Taken: a side exit (a target that is not canonical raises #GP there).
-    const fault = target >= -TWO_47 && target < TWO_47 ? '' : `q = ${k << 16 | (next - i.length - g.entry)}; `;
-    g.line(`if (C(cpu, ${op & 15})) { ${fault}${branchTo(g, target, k + 1)} }`);
+    g.line(`if (C(cpu, ${op & 15})) { ${branchTo(g, target, k, next - i.length)} }`);
   } else if (op === 0xe9 || op === 0xeb) {
-    g.line(branchTo(g, target, k + 1));
+    g.line(branchTo(g, target, k, next - i.length));
   } else if (op === 0xe8) {
     if (target >= -TWO_47 && target < TWO_47) g.line(pushReturn(next));
-    g.line(branchTo(g, target, k + 1));
+    g.line(branchTo(g, target, k, next - i.length));
   } else if (op === 0xc2 || op === 0xc3) {
     g.line('v = POP(cpu, 8); t = CAN(v, P.hi); if (t !== t) F(13, 0);');
     if (op === 0xc2) g.line(`u = (r[4] >>> 0) + ${i.imm}; r[4] = u | 0; if (u >= ${TWO_32}) H[4] = (H[4] + 1) | 0;`);

@@ -194,4 +194,29 @@ describe('64-bit compiled blocks', () => {
     compiled.cpu.run(100);
     expect(compiled.cpu.longBlocks?.entered).toBe(1);
   });
+  it('raise #GP at a JMP to an address that is not canonical, with its RIP and count, after an access', () => {
+    // Linear 0x7ffffffff000 (PML4 255, PDPT 511, PD 511, PT 511): the last page below the hole.
+    const page = 0x264000;
+    const code = [
+      0x48, 0x8b, 0x03, //          mov rax, [rbx]
+      0xe9, ...le32(0x10), //       jmp 0x800000000008
+      0xf4,
+    ];
+    const ends = machines([]).map(({ cpu, physical }) => {
+      physical.write32(0x70000 + 8 * 255, 0x60003);
+      physical.write32(0x60000 + 8 * 511, 0x61003);
+      physical.write32(0x61000 + 8 * 511, 0x62003);
+      physical.write32(0x62000 + 8 * 511, page | 3);
+      physical.writeBytes(page + 0xff0, Uint8Array.from(code));
+      cpu.eip = 0xfffffff0;
+      cpu.ripHi = 0x7fff;
+      cpu.reg32[3] = CODE;
+      expect(cpu.run(100)).toBe('exception');
+      expect([cpu.stop.vector, cpu.stop.errorCode]).toEqual([13, 0]);
+      expect([cpu.ripHi, cpu.eip]).toEqual([0x7fff, 0xfffffff3]);
+      expect(cpu.retired).toBe(2);
+      return regs(cpu);
+    });
+    expect(ends[0]).toBe(ends[1]);
+  });
 });
