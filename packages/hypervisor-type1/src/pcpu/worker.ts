@@ -95,22 +95,44 @@ function importInto(vcpu: Vcpu, state: VcpuState): void {
 const MAX_TIMEOUT_MS = 0x7fffffff;
 
 /**
- * Runs a para-virtual domain's due timers (set_timer_op, VIRQ_TIMER) on this pCPU's event loop,
- * between slices, and tells the hypervisor when they leave its blocked vCPU an event.
+ * Runs a para-virtual domain's due timers (set_timer_op, VIRQ_TIMER) and tells the hypervisor when
+ * they leave a blocked vCPU an event (not `running`, the vCPU in its slice here, which takes its
+ * own at its next event check); returns the ms until the next (Infinity when none).
  */
+function runPvTimers(domain: number, clock: HostClock, running = -1): number {
+  let deadline = clock.nextDeadline();
+  if (deadline !== null && deadline <= clock.now()) {
+    clock.runDue();
+    wakePending(domain, running);
+    deadline = clock.nextDeadline();
+  }
+  return deadline === null ? Infinity : Math.max(0, (deadline - clock.now()) / 1e6);
+}
+
+/**
+ * Every para-virtual domain's due timers on this pCPU, at a run boundary of any slice (Xen's timer
+ * interrupt comes whoever runs): a blocked vCPU is woken on time even while another domain computes.
+ */
+function runResidentPvTimers(running: number): number {
+  let ms = Infinity;
+  for (const instance of instances.values()) {
+    if (instance.owner && instance.pv !== null) ms = Math.min(ms, runPvTimers(instance.domain, instance.pv.clock, running));
+  }
+  return ms;
+}
+
+/** Outside slices (its vCPUs blocked, this pCPU idle), the domain's timers run from this pCPU's event loop. */
 function armPvTimers(instance: Instance): void {
   const pv = instance.pv;
   if (pv === null) return;
   if (pv.timer !== null) clearTimeout(pv.timer);
   pv.timer = null;
-  const deadline = pv.clock.nextDeadline();
-  if (deadline === null) return;
+  const ms = runPvTimers(instance.domain, pv.clock);
+  if (ms === Infinity) return;
   pv.timer = setTimeout(() => {
     pv.timer = null;
-    pv.clock.runDue();
-    wakePending(instance.domain);
     armPvTimers(instance);
-  }, Math.min(MAX_TIMEOUT_MS, Math.max(0, (deadline - pv.clock.now()) / 1e6)));
+  }, Math.min(MAX_TIMEOUT_MS, ms));
 }
 
 /** Builds the domain's VM over its frames of the pool and loads the vCPU's state into it. */
@@ -210,11 +232,13 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     }
     const buildNs = (performance.now() - started) * 1e6;
     const { dma } = instance;
-    // At each run boundary: the boards' timers and disk answers here, then what any board's DMA wrote.
+    // At each run boundary: the boards' timers and disk answers here, what any board's DMA wrote,
+    // and the para-virtual domains' due timers: a busy vCPU's tick comes on time, not when its
+    // slice ends, and no run goes past the next.
     const tick = (): number => {
       const ms = local.tick();
       dma.drain();
-      return ms;
+      return Math.min(ms, runResidentPvTimers(message.vcpu));
     };
     dma.running(true);
     let result;
@@ -225,12 +249,14 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     }
     const couldRunOn = result.outcome === 'slice' || result.outcome === 'preempted';
     if (couldRunOn && instance.vcpu.preempted) preemptable.set(message.vcpu, { instance, at: performance.now(), switched: false });
-    local.settleAll();
-    armPvTimers(instance);
-    // What this slice did may have brought up another vCPU of the domain or sent it an event.
-    if (instance.pv) wakePending(instance.domain);
     const state = instance.vcpu.exportState?.() ?? null;
     send({ type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ...result, ranNs: result.ranNs + Math.round(buildNs), state, built });
+    // After `ran`: a wake sent before it would find the vCPU still running and be lost. The boards'
+    // lines, what this slice did to another vCPU of the domain (brought it up, sent it an event),
+    // and a timer due now for the vCPU that just blocked.
+    local.settleAll();
+    armPvTimers(instance);
+    if (instance.pv) wakePending(instance.domain);
   } catch (error) {
     // A failure in the strategy ends this domain only; the pCPU goes on with the others.
     if (instance) dispose(instance);
@@ -253,9 +279,9 @@ function pvInstance(domain: number): PvInstance | null {
 }
 
 /** A back end, a timer or another vCPU may have left a blocked vCPU of the domain an event: the hypervisor schedules it. */
-function wakePending(domain: number): void {
+function wakePending(domain: number, except = -1): void {
   for (const instance of instances.values()) {
-    if (instance.domain === domain && instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
+    if (instance.domain === domain && instance.id !== except && instance.vcpu.hasPendingEvent?.() === true) send({ type: 'wake', vcpu: instance.id });
   }
 }
 
