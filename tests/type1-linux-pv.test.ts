@@ -76,7 +76,9 @@ describe.skipIf(!!skipReason)('type-1 hypervisor with a 64-bit PV Linux domain',
         const seconds = Number(waited?.[2]) - Number(waited?.[1]);
         console.log(`type1 PV Linux, read -t 3 beside the compute domain: ${seconds.toFixed(2)} s of uptime`);
         expect(seconds).toBeGreaterThanOrEqual(3);
-        expect(seconds).toBeLessThan(3.5);
+        // Late by the wake-up's way through the hypervisor and the guest's own work at its share
+        // of the pCPU (0.39 s in a CI run), not by seconds as a timer left to the slice's end.
+        expect(seconds).toBeLessThan(4);
         // Domain 2: the restart below gets ID 3.
         expect(t1.xl('destroy', 'hog').status).toBe(0);
       };
