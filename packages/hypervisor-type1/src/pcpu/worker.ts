@@ -53,6 +53,8 @@ interface Instance {
 
 const strategies = new Map<string, VmmStrategy>();
 const instances = new Map<number, Instance>();
+/** The para-virtual domains' VMs built here (their owners' instances): their timers run at every run boundary. */
+const pvOwners: PvInstance[] = [];
 /**
  * vCPUs whose last slice here ended while they could still run, by vCPU ID, with when
  * (performance.now()): each is told it was preempted once a slice of another vCPU, or one after
@@ -115,9 +117,7 @@ function runPvTimers(domain: number, clock: HostClock, running = -1): number {
  */
 function runResidentPvTimers(running: number): number {
   let ms = Infinity;
-  for (const instance of instances.values()) {
-    if (instance.owner && instance.pv !== null) ms = Math.min(ms, runPvTimers(instance.domain, instance.pv.clock, running));
-  }
+  for (let k = 0; k < pvOwners.length; k++) ms = Math.min(ms, runPvTimers(pvOwners[k].domain, pvOwners[k].pv.clock, running));
   return ms;
 }
 
@@ -202,6 +202,8 @@ function dispose(instance: Instance): void {
   // Its VM (the domain's, for a para domain's vCPUs) and memory are going: nothing may touch them later.
   for (const [id, entry] of preemptable) if (entry.instance.domain === instance.domain) preemptable.delete(id);
   if (!instance.owner) return;
+  const at = pvOwners.indexOf(instance as PvInstance);
+  if (at >= 0) pvOwners.splice(at, 1);
   if (instance.pv?.timer) clearTimeout(instance.pv.timer);
   instance.pv?.disk?.close();
   instance.vm.destroy();
@@ -220,6 +222,7 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
   }
   let instance = instances.get(message.vcpu);
   let built = false;
+  let reported = false;
   try {
     if (instance && message.start.kind === 'state') {
       importInto(instance.vcpu, message.start.state);
@@ -228,6 +231,7 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
       instances.delete(message.vcpu);
       instance = build(await strategyOf(message.domain), message.domain, message.vcpu, message.start);
       instances.set(message.vcpu, instance);
+      if (instance.pv !== null) pvOwners.push(instance as PvInstance);
       built = true;
     }
     const buildNs = (performance.now() - started) * 1e6;
@@ -251,6 +255,7 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     if (couldRunOn && instance.vcpu.preempted) preemptable.set(message.vcpu, { instance, at: performance.now(), switched: false });
     const state = instance.vcpu.exportState?.() ?? null;
     send({ type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ...result, ranNs: result.ranNs + Math.round(buildNs), state, built });
+    reported = true;
     // After `ran`: a wake sent before it would find the vCPU still running and be lost. The boards'
     // lines, what this slice did to another vCPU of the domain (brought it up, sent it an event),
     // and a timer due now for the vCPU that just blocked.
@@ -261,6 +266,8 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     // A failure in the strategy ends this domain only; the pCPU goes on with the others.
     if (instance) dispose(instance);
     instances.delete(message.vcpu);
+    // After its `ran` (a timer or wake-up failed): no second one; its next slice here finds no VM and ends it.
+    if (reported) return;
     send({
       type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ranNs: Math.round((performance.now() - started) * 1e6), retired: 0, outcome: 'crashed',
       detail: error instanceof Error ? error.message : String(error), state: null, built,
