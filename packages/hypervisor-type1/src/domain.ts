@@ -16,6 +16,7 @@ import {
   LINE_BLOCKED, LINE_ENDED, LINE_INTR, LINE_POST, LINE_SHUTDOWN, LINE_SHUTDOWN_STATUS, LINE_WORDS, SHUTDOWN_EXIT_PORT,
   SHUTDOWN_POWER_OFF, SHUTDOWN_RESET_CONTROL, SHUTDOWN_RESET_I8042, SHUTDOWN_RESET_PORT_92,
 } from './pcpu/protocol.js';
+import type { PauseSpan } from './pcpu/pause-span.js';
 import { loadBootImage, pvInitrdOf, pvKernelOf } from './boot.js';
 
 /** What xl's State column shows: r running, b blocked, p paused, s shut down, c crashed, d dying. */
@@ -88,6 +89,10 @@ export class Domain {
   /** Restarts in a row whose domain lived only briefly (lifecycle.ts): the next restart waits longer. */
   quickRestarts = 0;
   paused = false;
+  /** When the current pause began (`wallMs()`: every thread reads the same clock). */
+  pausedAtMs = 0;
+  /** Its last pause that ended (xl pause to unpause), or null. */
+  lastPause: PauseSpan | null = null;
   /** The one pCPU its vCPU may run on (its state or its device models live there), or null when it may move. */
   home: number | null = null;
   /** Run time of its vCPUs in ns, and the instructions they retired. */

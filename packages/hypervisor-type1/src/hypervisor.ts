@@ -15,6 +15,7 @@ import {
   CTRL_PREEMPT, CTRL_WORDS, DOORBELL_RING, DOORBELL_WORDS, type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart,
   type WorkerInit,
 } from './pcpu/protocol.js';
+import { wallMs } from './pcpu/pause-span.js';
 import type { BoardSpec, DmInit, FromDm, ToDm } from './dm/protocol.js';
 import { Credit2Scheduler, type Tickle } from './sched/credit2.js';
 
@@ -478,6 +479,7 @@ export class Type1Hypervisor {
 
   pause(ref: string | number): void {
     const domain = this.running(ref);
+    if (!domain.paused) domain.pausedAtMs = wallMs();
     domain.paused = true;
     domain.state = 'paused';
     for (const vcpu of this.vcpusOf(domain)) {
@@ -491,6 +493,7 @@ export class Type1Hypervisor {
     const domain = this.find(ref);
     if (!domain.paused) return;
     domain.paused = false;
+    domain.lastPause = { fromMs: domain.pausedAtMs, untilMs: wallMs() };
     domain.state = 'runnable';
     // Each vCPU runs again; one that was down or blocked when paused finds out at its first slice.
     for (const vcpu of this.vcpusOf(domain)) {
@@ -662,7 +665,9 @@ export class Type1Hypervisor {
     p.running = vcpu.id;
     domain.unblock();
     Atomics.store(p.ctrl, CTRL_PREEMPT, 0);
-    const message: ToPcpu = { type: 'run', vcpu: vcpu.id, domain: this.images.get(domain.id)!, sliceNs: pick.sliceNs, start, continued: p.lastRan === vcpu.id };
+    const message: ToPcpu = { type: 'run', vcpu: vcpu.id, domain: this.images.get(domain.id)!, sliceNs: pick.sliceNs, start, continued: p.lastRan === vcpu.id,
+      lastPause: domain.lastPause,
+    };
     p.lastRan = vcpu.id;
     p.worker.postMessage(message);
   }

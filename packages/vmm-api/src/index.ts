@@ -9,7 +9,7 @@ export type {
   ExceptionExit, InternalErrorExit, FailEntryExit,
 } from './exit.js';
 export type {
-  Registers, SpecialRegisters, SegmentState, TableState, Vcpu, VcpuState, PendingEvent,
+  Registers, SpecialRegisters, SegmentState, TableState, Vcpu, VcpuState, PendingEvent, PausedSpan,
 } from './vcpu.js';
 export type { VmSpec, Vm, VmmStrategy } from './vm.js';
 export type { PvBlockDevice, PvConsoleHost, PvDomainConfig, PvDomain, PvCapableVm, PvShutdownReason } from './pv.js';

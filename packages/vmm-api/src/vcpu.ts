@@ -60,6 +60,12 @@ export interface VcpuState {
   readonly interruptWindow: boolean;
 }
 
+/** A stretch of a vCPU's wait spent paused, as ns before the call that reports it. */
+export interface PausedSpan {
+  readonly fromAgoNs: number;
+  readonly untilAgoNs: number;
+}
+
 /** One virtual CPU. Not thread-safe: a vCPU runs on one thread (its VM's worker). */
 export interface Vcpu {
   readonly index: number;
@@ -96,8 +102,10 @@ export interface Vcpu {
    * hypervisor gave its CPU to another vCPU, or held it back (a cap), from `agoNs` ns ago. A
    * strategy that reports scheduling to its guest (Xen's runstate: runnable) records it; the next
    * run() ends it. Hypervisors call it only on such a switch, not between runs of one vCPU.
+   * `paused`: within that wait the administrator paused it (xl pause), so it could not have run
+   * at all (Xen's runstate: offline) from `fromAgoNs` to `untilAgoNs` ns ago.
    */
-  preempted?(agoNs: number): void;
+  preempted?(agoNs: number, paused?: PausedSpan): void;
   /** The complete state (optional: strategies that can move a vCPU between threads have it). */
   exportState?(): VcpuState;
   /** Loads a state `exportState` gave, on this or another instance of the same strategy. */

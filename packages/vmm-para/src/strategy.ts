@@ -5,7 +5,7 @@
 // `int 0x82` (a hypercall, from ring 1) and the guest's own system-call vectors are recognised.
 import { Paging, PhysicalMemory } from '@ringvisor/mmu';
 import type {
-  PvDomain, PvDomainConfig, Registers, SpecialRegisters, Vcpu, Vm, VmExit, VmSpec, VmmStrategy,
+  PausedSpan, PvDomain, PvDomainConfig, Registers, SpecialRegisters, Vcpu, Vm, VmExit, VmSpec, VmmStrategy,
 } from '@ringvisor/vmm-api';
 import {
   CS, Cpu, cpuRegisters, cpuSpecialRegisters, MMU_PAGING_FEATURES, MmuPaging, setCpuRegisters, setCpuSpecialRegisters,
@@ -87,10 +87,16 @@ class ParaVcpu implements Vcpu {
     return exit;
   }
 
-  preempted(agoNs: number): void {
+  /** Runnable from its slice's end, offline while paused (Xen: a paused vCPU is not runnable), runnable again after. */
+  preempted(agoNs: number, paused?: PausedSpan): void {
     const view = this.view();
     if (view === null || view.runstate.state !== RUNSTATE_running || view.clock === null) return;
-    view.setRunstate(RUNSTATE_runnable, Math.max(view.runstate.entryTime, view.clock.now() - agoNs));
+    const now = view.clock.now();
+    const at = (ago: number) => Math.max(view.runstate.entryTime, now - ago);
+    view.setRunstate(RUNSTATE_runnable, at(agoNs));
+    if (paused === undefined) return;
+    view.setRunstate(RUNSTATE_offline, at(paused.fromAgoNs));
+    view.setRunstate(RUNSTATE_runnable, at(paused.untilAgoNs));
   }
 
   private run32(budget: number): VmExit {

@@ -87,6 +87,37 @@ describe.skipIf(!toolchain)('para: runstate of an x86-32 vCPU', () => {
     expect(sum(end.time)).toBe(end.entry);
   });
 
+  it('counts a pause inside a wait as offline, as Xen does for a vCPU that is not runnable', () => {
+    const { booted, direct, area, register } = setup();
+    const vcpu = booted.vcpu;
+    expect(register(0, area)).toBe(0);
+    expect(vcpu.run(40)).toEqual({ reason: 'budget' });
+    const ran = readInfo(direct, area);
+    const now = () => (booted.pv as PvGuest).domain.clock!.now();
+    // 100 µs after its slice ended it is told: runnable 10 µs, paused 60 µs, runnable again 30 µs.
+    const sliceEnd = now();
+    vcpu.advanceTsc?.(10_000);
+    vcpu.preempted?.(100_000, { fromAgoNs: 90_000, untilAgoNs: 30_000 });
+    const waited = readInfo(direct, area);
+    expect(waited.state).toBe(RUNNABLE);
+    expect(waited.entry).toBe(sliceEnd + 70_000);
+    expect(waited.time[RUNNING]).toBe(sliceEnd - ran.entry);
+    expect(waited.time[RUNNABLE]).toBe(10_000);
+    expect(waited.time[OFFLINE]).toBe(ran.time[OFFLINE] + 60_000);
+    expect(vcpu.run(40)).toEqual({ reason: 'budget' });
+    expect(readInfo(direct, area).time[RUNNABLE]).toBe(40_000);
+
+    // Paused while it ran (the pause takes it at its slice's end): offline from there, never before.
+    const second = now();
+    vcpu.advanceTsc?.(5_000);
+    vcpu.preempted?.(50_000, { fromAgoNs: 80_000, untilAgoNs: 20_000 });
+    const paused = readInfo(direct, area);
+    expect(paused.time[RUNNABLE]).toBe(40_000);
+    expect(paused.time[OFFLINE]).toBe(ran.time[OFFLINE] + 60_000 + 30_000);
+    expect(paused.entry).toBe(second + 30_000);
+    expect(sum(paused.time)).toBe(paused.entry);
+  });
+
   it('answers VCPUOP_get_runstate_info with the current state counted up to now, for any vCPU', () => {
     const { booted, direct, area } = setup();
     const vcpu = booted.vcpu;

@@ -6,6 +6,7 @@ import type { StrategyEntry } from '@ringvisor/hypervisor-type2';
 import type { MemoryRegionSpec, PvShutdownReason, Registers, SpecialRegisters, VcpuState } from '@ringvisor/vmm-api';
 import type { BoardSpec } from '../dm/protocol.js';
 import type { DiskExtent } from '../disk/disk-extent.js';
+import type { PauseSpan } from './pause-span.js';
 
 /** Words of a pCPU's control block (Int32Array over its SharedArrayBuffer). */
 export const CTRL_REQUEST = 0;
@@ -104,8 +105,12 @@ export type ToPcpu =
   /**
    * Run a slice of `vcpu`. `continued`: it is the vCPU this pCPU ran last and the pCPU has not slept
    * since, so no other vCPU had the pCPU in between (its guest's runstate stays running).
+   * `lastPause`: the domain's last pause, so its waiting vCPUs' guests see that time as offline.
    */
-  | { readonly type: 'run'; readonly vcpu: number; readonly domain: DomainImage; readonly sliceNs: number; readonly start: VcpuStart; readonly continued: boolean }
+  | {
+    readonly type: 'run'; readonly vcpu: number; readonly domain: DomainImage; readonly sliceNs: number; readonly start: VcpuStart;
+    readonly continued: boolean; readonly lastPause: PauseSpan | null;
+  }
   /** Forget the VMs built for a domain (destroyed), then answer 'dropped': nothing here touches its frames after that. */
   | { readonly type: 'drop'; readonly domain: number }
   /** Press the ACPI power button of a domain whose device models live on this pCPU (xl shutdown). */

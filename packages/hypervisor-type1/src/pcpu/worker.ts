@@ -9,12 +9,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadStrategy } from '@ringvisor/hypervisor-type2';
 import { ExitCounters, HostClock } from '@ringvisor/machine';
-import type { Clock, InterruptController, IoBus, MmioBus, PvDomain, PvShutdownReason, Vcpu, VcpuState, Vm, VmmStrategy } from '@ringvisor/vmm-api';
+import type {
+  Clock, InterruptController, IoBus, MmioBus, PvDomain, PvShutdownReason, Vcpu, VcpuState, Vm, VmmStrategy,
+} from '@ringvisor/vmm-api';
 import { domainNs } from '../domain-clock.js';
 import { DiskExtentBackend } from '../disk/disk-extent.js';
 import { DmaDrain } from './dma-drain.js';
 import { IoreqClient } from './ioreq-client.js';
 import { LocalDevices } from './local-devices.js';
+import { pausedWithin } from './pause-span.js';
 import { DOORBELL_RING, type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart, type WorkerInit } from './protocol.js';
 import { SliceRunner } from './vcpu-slice.js';
 
@@ -217,7 +220,7 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
   for (const [id, entry] of preemptable) {
     if (id !== message.vcpu || !message.continued) entry.switched = true;
     if (entry.instance.domain !== message.domain.id) continue;
-    if (entry.switched) entry.instance.vcpu.preempted?.(Math.round((started - entry.at) * 1e6));
+    if (entry.switched) entry.instance.vcpu.preempted?.(Math.round((started - entry.at) * 1e6), pausedWithin(message.lastPause, entry.at, started));
     preemptable.delete(id);
   }
   let instance = instances.get(message.vcpu);
