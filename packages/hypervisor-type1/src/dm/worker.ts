@@ -75,6 +75,12 @@ function serve(ctrl: Int32Array, sequence: number): void {
       send({ type: 'error', domain: id, message: error instanceof Error ? error.message : String(error) });
     }
     touched.add(devices);
+    // An end (exit port, power-off, reset) reaches the hypervisor through the vCPU's pCPU once it
+    // sees this answer: the guest's last console bytes go first.
+    if (devices.ended) {
+      const output = devices.takeOutput();
+      if (output) send({ type: 'console', domain: id, bytes: output });
+    }
   }
   ctrl[CTRL_VALUE] = value | 0;
   Atomics.store(ctrl, CTRL_RESPONSE, sequence);

@@ -108,6 +108,14 @@ export class LocalDevices {
     this.arm();
   }
 
+  /**
+   * Every board's console output, sent before the slice's `ran`: a guest's last words written just
+   * before its exit port must reach the console before its end does.
+   */
+  flushOutput(): void {
+    for (const [domain, resident] of this.domains) this.sendOutput(domain, resident);
+  }
+
   private runTimers(): void {
     for (const [domain, resident] of this.domains) {
       if (resident.devices.msUntilNextTimer() !== 0) continue;
@@ -120,6 +128,10 @@ export class LocalDevices {
   /** Mirrors the domain's line (waking its blocked vCPU) and sends its console output. */
   private settle(domain: number, resident: Resident): void {
     if (resident.devices.syncLine()) this.send({ type: 'wake', vcpu: resident.vcpu });
+    this.sendOutput(domain, resident);
+  }
+
+  private sendOutput(domain: number, resident: Resident): void {
     const output = resident.devices.takeOutput();
     if (output) this.send({ type: 'console', domain, bytes: output });
   }

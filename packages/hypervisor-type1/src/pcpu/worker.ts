@@ -257,6 +257,7 @@ async function runSlice(message: Extract<ToPcpu, { type: 'run' }>): Promise<void
     const couldRunOn = result.outcome === 'slice' || result.outcome === 'preempted';
     if (couldRunOn && instance.vcpu.preempted) preemptable.set(message.vcpu, { instance, at: performance.now(), switched: false });
     const state = instance.vcpu.exportState?.() ?? null;
+    local.flushOutput();
     send({ type: 'ran', pcpu: init.pcpu, vcpu: message.vcpu, ...result, ranNs: result.ranNs + Math.round(buildNs), state, built });
     reported = true;
     // After `ran`: a wake sent before it would find the vCPU still running and be lost. The boards'
