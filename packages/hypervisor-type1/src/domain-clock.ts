@@ -3,9 +3,14 @@
 // reads for the guest are one clock wherever each runs.
 import { DrivenClock } from '@ringvisor/machine';
 
-/** Nanoseconds since `epochMs` (performance.timeOrigin + performance.now() of the creating thread). */
+/** Wall-clock ms every thread agrees on (performance.now() alone counts from each thread's start). */
+export function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Nanoseconds since `epochMs` (`wallMs()` when the domain was created). */
 export function domainNs(epochMs: number): number {
-  return (performance.timeOrigin + performance.now() - epochMs) * 1e6;
+  return (wallMs() - epochMs) * 1e6;
 }
 
 /** The device models' clock: timers the device-model thread drives, on the domain's time. */

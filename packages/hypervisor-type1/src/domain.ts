@@ -18,6 +18,7 @@ import {
 } from './pcpu/protocol.js';
 import type { PauseSpan } from './pcpu/pause-span.js';
 import { loadBootImage, pvInitrdOf, pvKernelOf } from './boot.js';
+import { wallMs } from './domain-clock.js';
 
 /** What xl's State column shows: r running, b blocked, p paused, s shut down, c crashed, d dying. */
 export type DomainState = 'running' | 'runnable' | 'blocked' | 'paused' | 'shutdown' | 'crashed' | 'dying';
@@ -99,7 +100,7 @@ export class Domain {
   cpuNs = 0;
   retired = 0;
   /** Time zero of the domain's clock as wall time (ms); pCPUs and the device models derive the same clock from it. */
-  readonly epochMs = performance.timeOrigin + performance.now();
+  readonly epochMs = wallMs();
   /** Where the RTC starts (ms since the Unix epoch). */
   readonly rtcTime = Date.now();
   /** The memory map the loader used, as the strategy takes it. */

@@ -15,7 +15,7 @@ import {
   CTRL_PREEMPT, CTRL_WORDS, DOORBELL_RING, DOORBELL_WORDS, type DomainImage, type FromPcpu, type ToPcpu, type VcpuStart,
   type WorkerInit,
 } from './pcpu/protocol.js';
-import { wallMs } from './pcpu/pause-span.js';
+import { wallMs } from './domain-clock.js';
 import type { BoardSpec, DmInit, FromDm, ToDm } from './dm/protocol.js';
 import { Credit2Scheduler, type Tickle } from './sched/credit2.js';
 
@@ -769,7 +769,7 @@ export class Type1Hypervisor {
       domain.settle(outcome);
       return;
     }
-    const plan = restartPlan(domain.quickRestarts, performance.timeOrigin + performance.now() - domain.epochMs);
+    const plan = restartPlan(domain.quickRestarts, wallMs() - domain.epochMs);
     this.log(`domain ${domain.id} '${domain.name}': on_${kind}=restart${plan.delayMs > 0 ? ` in ${plan.delayMs} ms (quick end ${plan.quickRestarts} in a row)` : ''}`);
     const restart = () => {
       this.restartTimers.delete(domain.id);

@@ -2,7 +2,8 @@
 // the vCPU's guest that stretch as offline and the rest as runnable (vmm-para's runstate test
 // checks what the guest then reads).
 import { describe, expect, it } from 'vitest';
-import { pausedWithin, wallMs } from '../src/pcpu/pause-span.js';
+import { wallMs } from '../src/domain-clock.js';
+import { pausedWithin } from '../src/pcpu/pause-span.js';
 
 const origin = performance.timeOrigin;
 /** A pause between two of this thread's performance.now() readings. */

@@ -3,15 +3,10 @@
 // places them in its own wait, so both need one clock.
 import type { PausedSpan } from '@ringvisor/vmm-api';
 
-/** From xl pause to xl unpause, in `wallMs()`. */
+/** From xl pause to xl unpause, in `wallMs()` (domain-clock.ts). */
 export interface PauseSpan {
   readonly fromMs: number;
   readonly untilMs: number;
-}
-
-/** Wall-clock ms every thread agrees on (performance.now() alone counts from each thread's start). */
-export function wallMs(): number {
-  return performance.timeOrigin + performance.now();
 }
 
 /**

@@ -167,7 +167,7 @@ function build(strategy: VmmStrategy, image: DomainImage, id: number, start: Vcp
     let pv: Instance['pv'] = null;
     if (start.kind === 'pv') {
       if (!vm.buildPvDomain || !image.pv) throw new Error(`strategy ${strategy.name} cannot build a para-virtual domain`);
-      const clock = new HostClock(() => (performance.timeOrigin + performance.now() - image.epochMs) * 1e6);
+      const clock = new HostClock(() => domainNs(image.epochMs));
       // The blkif back end's requests are confined to the domain's disk range as virtio-blk's are.
       disk = image.pv.disk ? new DiskExtentBackend(image.pv.disk) : null;
       const domain = vm.buildPvDomain({
